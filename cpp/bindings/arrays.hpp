@@ -1,0 +1,51 @@
+// NumPy <-> Eigen without copies. The Python layer converts array-likes to
+// C-contiguous arrays of the model's dtype (copying only when it must); here we
+// only map them, and refuse anything else rather than copy it silently.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "fastmlp/fastmlp.hpp"
+
+namespace fastmlp::bindings {
+
+namespace py = pybind11;
+
+template <class T>
+ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
+  if (!py::isinstance<py::array_t<T>>(a) || a.dtype().not_equal(py::dtype::of<T>()))
+    throw py::type_error(std::string(name) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
+                         ", got " + std::string(py::str(a.dtype())));
+  if (a.ndim() != 2)
+    throw py::value_error(std::string(name) + " must be 2-D, got " + std::to_string(a.ndim()) + "-D");
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + " must be C-contiguous");
+  return {static_cast<const T*>(a.data()), a.shape(0), a.shape(1)};
+}
+
+// Y as class ids (1-D int32) or dense rows (2-D, model dtype).
+template <class T>
+Targets<T> as_targets(const py::array& y, Index n_outputs) {
+  if (y.ndim() == 1 && y.dtype().equal(py::dtype::of<std::int32_t>())) {
+    if (!(y.flags() & py::array::c_style)) throw py::value_error("y must be C-contiguous");
+    return Targets<T>::from_labels(static_cast<const std::int32_t*>(y.data()), y.shape(0), n_outputs);
+  }
+  const auto m = as_matrix<T>(y, "y");
+  return Targets<T>::from_dense(m.data(), m.rows(), m.cols());
+}
+
+// A writable NumPy view of rows x cols values at `data`, keeping `owner` alive.
+template <class T>
+py::array_t<T> view(T* data, Index rows, Index cols, const py::object& owner) {
+  return py::array_t<T>({py::ssize_t(rows), py::ssize_t(cols)},
+                        {py::ssize_t(cols * sizeof(T)), py::ssize_t(sizeof(T))}, data, owner);
+}
+template <class T>
+py::array_t<T> view(T* data, Index n, const py::object& owner) {
+  return py::array_t<T>({py::ssize_t(n)}, {py::ssize_t(sizeof(T))}, data, owner);
+}
+
+}  // namespace fastmlp::bindings

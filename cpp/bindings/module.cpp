@@ -1,0 +1,29 @@
+// The compiled module fastmlp._core: thin bindings, one file per area.
+#include <pybind11/pybind11.h>
+
+#include <Eigen/Core>
+
+#include "arrays.hpp"
+
+namespace fastmlp::bindings {
+void define_networks(py::module_& m);
+}
+
+PYBIND11_MODULE(_core, m) {
+  namespace py = pybind11;
+  m.doc() = "fastmlp's C++ core (Eigen).";
+  fastmlp::bindings::define_networks(m);
+  m.def("build_info", [] {
+    py::dict d;
+    d["simd"] = Eigen::SimdInstructionSetsInUse();
+    d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                 std::to_string(EIGEN_MINOR_VERSION);
+#ifdef FASTMLP_ARCH
+    d["arch"] = FASTMLP_ARCH;
+#else
+    d["arch"] = "default";
+#endif
+    d["cuda"] = false;
+    return d;
+  });
+}

@@ -1,0 +1,10 @@
+// fastmlp: multi-layer perceptrons on Eigen. Include this one header.
+#pragma once
+
+#include "fastmlp/activations.hpp"
+#include "fastmlp/losses.hpp"
+#include "fastmlp/network.hpp"
+#include "fastmlp/optimizers.hpp"
+#include "fastmlp/random.hpp"
+#include "fastmlp/trainer.hpp"
+#include "fastmlp/types.hpp"

@@ -1,0 +1,57 @@
+// Losses J, always the mean over the batch, and the output error delta = dJ/dZ
+// of the last layer.
+//
+//   binary_crossentropy       J = 1/(m k) sum_ik -(y ln p + (1-y) ln(1-p)),  p = sigmoid(z)
+//       computed from the logits as max(z,0) - z y + ln(1 + e^-|z|)   (never log(0))
+//       output error  delta = (p - y) / (m k)                   (needs a sigmoid output)
+//   categorical_crossentropy  J = 1/m sum_i -sum_k y_ik ln p_ik,  p_i = softmax(z_i)
+//       computed as sum_k y_ik (lse(z_i) - z_ik), lse = log-sum-exp (max-subtracted)
+//       output error  delta = (p (sum_k y_ik) - y) / m  = (p - y)/m for one-hot rows
+//       (needs a softmax output); labels may be class ids instead of one-hot rows
+//   mse                       J = 1/(m k) sum_ik (a - y)^2      (any output activation)
+//       output error  delta = 2 (a - y) / (m k) * g'(z)
+// The optional L2 term lives in Network, not here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fastmlp/activations.hpp"
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+enum class Loss { BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError };
+
+Loss loss_from_name(const std::string& name);
+const char* loss_name(Loss loss);
+
+// Throws std::invalid_argument unless `output` is an activation the loss accepts.
+void check_loss_output(Loss loss, Activation output);
+
+// Targets of a batch: either dense rows (rows x cols, row-major) or class ids
+// (rows entries in [0, cols), categorical cross-entropy only). Not owned.
+template <class T>
+struct Targets {
+  const T* dense = nullptr;
+  const std::int32_t* labels = nullptr;
+  Index rows = 0;
+  Index cols = 0;
+
+  static Targets from_dense(const T* y, Index rows, Index cols) { return {y, nullptr, rows, cols}; }
+  static Targets from_labels(const std::int32_t* y, Index rows, Index cols) { return {nullptr, y, rows, cols}; }
+  bool has_labels() const { return labels != nullptr; }
+};
+
+// Throws std::invalid_argument when targets do not fit the loss: wrong shape,
+// non-finite values, class ids out of [0, cols), binary targets outside [0, 1].
+template <class T>
+void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols);
+
+// Z: the last layer's pre-activations (bias included), m x k. Turns Z into the
+// activations A in place and returns the mean loss J. When `delta` is not null
+// it also receives dJ/dZ (m x k) as documented above.
+template <class T>
+T output_loss(Loss loss, Activation output, MatrixMap<T> Z, const Targets<T>& Y, MatrixMap<T>* delta);
+
+}  // namespace fastmlp

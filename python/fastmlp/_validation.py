@@ -1,0 +1,108 @@
+"""Turning user input into the arrays the C++ core maps without copying.
+
+Every public entry point goes through here, so a bad argument raises a
+ValueError / TypeError naming the argument and the shape seen, before any C++
+code runs. Arrays that are already C-contiguous with the model's dtype pass
+through untouched (no copy).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+
+def as_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from e
+    if dt not in DTYPES.values():
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def _as_numeric_array(a, name: str) -> np.ndarray:
+    if a is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        arr = np.asarray(a)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {e}") from e
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def as_2d(X, name: str, dtype: np.dtype, n_features: int | None = None) -> np.ndarray:
+    """X as a C-contiguous (m, d) array of `dtype`; copies only when it must."""
+    arr = _as_numeric_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples, features), got {arr.ndim}-D with shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {n_features}: shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    # np.isfinite(...).all() would allocate a boolean copy; a sum is one pass, no copy.
+    if arr.dtype.kind == "f" and not np.isfinite(np.add.reduce(arr, axis=None)):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+
+
+def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: np.dtype) -> np.ndarray:
+    """Targets in the form the core takes: int32 class ids (m,) or dense rows (m, k) of `dtype`."""
+    arr = _as_numeric_array(y, name)
+    if arr.ndim == 0 or arr.ndim > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"{name} has {arr.shape[0]} samples but X has {n_samples}: {name} shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+    check_finite(arr, name)
+    if loss == "categorical_crossentropy" and arr.ndim == 1:
+        if arr.dtype.kind == "f":
+            if not np.all(arr == np.round(arr)):
+                raise ValueError(f"{name} as class ids must hold integers, got non-integral values")
+        elif arr.dtype.kind not in "iub":
+            raise TypeError(f"{name} as class ids must be integers, got dtype {arr.dtype}")
+        lo, hi = arr.min(), arr.max()
+        if lo < 0 or hi >= n_outputs:
+            raise ValueError(f"{name} holds class ids in [{lo}, {hi}] but the model has {n_outputs} classes [0, {n_outputs})")
+        return np.ascontiguousarray(arr, dtype=np.int32)
+    if arr.ndim == 1:
+        if n_outputs != 1:
+            raise ValueError(f"{name} has shape {arr.shape}: 1-D targets need a model with 1 output, "
+                             f"this one has {n_outputs}; pass shape ({n_samples}, {n_outputs})")
+        arr = arr.reshape(n_samples, 1)
+    if arr.shape[1] != n_outputs:
+        raise ValueError(f"{name} has {arr.shape[1]} columns but the model has {n_outputs} outputs: {name} shape {arr.shape}")
+    if loss != "mse" and (arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"{name} must lie in [0, 1] for {loss}, found values in [{arr.min()}, {arr.max()}]")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def positive_int(value, name: str, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def positive_float(value, name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
+    return v

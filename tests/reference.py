@@ -1,0 +1,315 @@
+"""Independent plain-NumPy reference implementation of an MLP.
+
+Written the way the lecture notes write the math (samples as rows):
+
+    a^(0) = X
+    z^(l) = a^(l-1) W^(l) + b^(l)          (m x n_l)
+    a^(l) = g_l(z^(l))
+
+    J = mean_i loss_i + (lambda / 2) * sum_l ||W^(l)||_F^2    (L2 term not divided by m)
+
+Backward pass (delta recursion):
+
+    delta^(L) = dJ/dz^(L)           (fused output error, see ``output_delta``)
+    delta^(l) = (delta^(l+1) W^(l+1)^T) * g_l'(z^(l))
+    dJ/dW^(l) = a^(l-1)^T delta^(l) + lambda W^(l)
+    dJ/db^(l) = sum_i delta_i^(l)
+
+This module must never import fastmlp: it is the independent oracle the library is
+tested against.  Everything here is float64 unless the caller passes float32 arrays
+(the tests always compute the reference in float64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax", "step")
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse")
+
+
+# --------------------------------------------------------------------------------------
+# activations g(z) and their derivatives g'(z)
+# --------------------------------------------------------------------------------------
+def linear(z):
+    return z.copy()
+
+
+def linear_prime(z):
+    return np.ones_like(z)
+
+
+def sigmoid(z):
+    # sigma(z) = 1 / (1 + e^{-z}), written piecewise so that exp never overflows
+    z = np.asarray(z)
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def sigmoid_prime(z):
+    # sigma'(z) = sigma(z) (1 - sigma(z))
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_prime(z):
+    # tanh'(z) = 1 - tanh(z)^2
+    return 1.0 - np.tanh(z) ** 2
+
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+def relu_prime(z):
+    # convention: relu'(0) = 0 (random test data never hits 0 exactly)
+    return (z > 0).astype(z.dtype)
+
+
+def step(z):
+    # threshold unit: 1 if z >= 0 else 0
+    return (z >= 0).astype(z.dtype)
+
+
+def step_prime(z):
+    return np.zeros_like(z)
+
+
+def softmax(z):
+    # exponentiate then normalise, with max-subtraction for stability (row-wise)
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def log_softmax(z):
+    z = np.asarray(z)
+    zmax = z.max(axis=1, keepdims=True)
+    return z - zmax - np.log(np.exp(z - zmax).sum(axis=1, keepdims=True))
+
+
+def softmax_jvp(a, dA):
+    """dJ/dz for a = softmax(z) given dJ/da (row-wise Jacobian-vector product).
+
+    da_k/dz_j = a_k (delta_kj - a_j)  =>  dz_j = a_j (dA_j - sum_k dA_k a_k)
+    """
+    return a * (dA - (dA * a).sum(axis=1, keepdims=True))
+
+
+_G = {
+    "linear": linear,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+    "softmax": softmax,
+    "step": step,
+}
+_G_PRIME = {
+    "linear": linear_prime,
+    "sigmoid": sigmoid_prime,
+    "tanh": tanh_prime,
+    "relu": relu_prime,
+    "step": step_prime,
+}
+
+
+def activation(name, z):
+    return _G[name](z)
+
+
+def activation_prime(name, z):
+    """Element-wise derivative g'(z); softmax has no element-wise derivative."""
+    if name == "softmax":
+        raise ValueError("softmax is not element-wise: use activation_backward")
+    return _G_PRIME[name](z)
+
+
+def activation_backward(name, z, a, dA):
+    """dJ/dz given dJ/da for layer activation ``name``."""
+    if name == "softmax":
+        return softmax_jvp(a, dA)
+    return dA * activation_prime(name, z)
+
+
+# --------------------------------------------------------------------------------------
+# forward pass
+# --------------------------------------------------------------------------------------
+def forward(params, acts, X):
+    """Return [(z, a), ...] per layer.  params = [(W, b), ...], acts = [name, ...]."""
+    a = np.asarray(X)
+    cache = []
+    for (W, b), g in zip(params, acts):
+        z = a @ W + b
+        a = activation(g, z)
+        cache.append((z, a))
+    return cache
+
+
+def predict_output(params, acts, X):
+    return forward(params, acts, X)[-1][1]
+
+
+# --------------------------------------------------------------------------------------
+# labels -> targets
+# --------------------------------------------------------------------------------------
+def targets(y, loss, k, dtype=np.float64):
+    """Convert user labels to a dense (m, k) target matrix Y."""
+    y = np.asarray(y)
+    if loss == "categorical_crossentropy" and y.ndim == 1:
+        Y = np.zeros((y.shape[0], k), dtype=dtype)
+        Y[np.arange(y.shape[0]), y.astype(np.int64)] = 1.0
+        return Y
+    Y = y.astype(dtype)
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    return Y
+
+
+# --------------------------------------------------------------------------------------
+# losses  (J = mean over the batch, L2 term added by ``loss``)
+# --------------------------------------------------------------------------------------
+def bce_from_logits(z, Y):
+    """mean over samples AND outputs of -(y ln p + (1-y) ln(1-p)), p = sigma(z).
+
+    -(y ln sigma(z) + (1-y) ln(1 - sigma(z))) = max(z,0) - z y + ln(1 + e^{-|z|})
+    """
+    per = np.maximum(z, 0.0) - z * Y + np.log1p(np.exp(-np.abs(z)))
+    return per.mean()
+
+
+def cce_from_logits(z, Y):
+    """mean over samples of -sum_k y_k ln softmax(z)_k (log-sum-exp)."""
+    return -(Y * log_softmax(z)).sum(axis=1).mean()
+
+
+def mse(a, Y):
+    """mean over samples AND outputs of (a - y)^2, no 1/2."""
+    return ((a - Y) ** 2).mean()
+
+
+def l2_term(params, lam):
+    return 0.5 * lam * sum(float((W * W).sum()) for W, _ in params)
+
+
+def data_loss(params, acts, X, Y, loss_name):
+    cache = forward(params, acts, X)
+    z, a = cache[-1]
+    if loss_name == "binary_crossentropy":
+        return bce_from_logits(z, Y)
+    if loss_name == "categorical_crossentropy":
+        return cce_from_logits(z, Y)
+    if loss_name == "mse":
+        return mse(a, Y)
+    raise ValueError(f"unknown loss {loss_name!r}")
+
+
+def loss(params, acts, X, Y, loss_name, l2=0.0):
+    """J = data loss + (lambda/2) sum ||W||^2.  Y must be a dense (m, k) target."""
+    return float(data_loss(params, acts, X, Y, loss_name) + l2_term(params, l2))
+
+
+# --------------------------------------------------------------------------------------
+# backward pass
+# --------------------------------------------------------------------------------------
+def output_delta(z, a, Y, loss_name, out_act):
+    """delta^(L) = dJ/dz^(L) for the output layer (J = mean data loss)."""
+    m, k = a.shape
+    if loss_name == "categorical_crossentropy":
+        assert out_act == "softmax"
+        return (a - Y) / m                      # fused softmax + CE: (p - y) / m
+    if loss_name == "binary_crossentropy":
+        assert out_act == "sigmoid"
+        return (a - Y) / (m * k)                # fused sigmoid + BCE: (p - y) / (m k)
+    if loss_name == "mse":
+        dA = 2.0 * (a - Y) / (m * k)            # d/da of mean (a - y)^2
+        return activation_backward(out_act, z, a, dA)
+    raise ValueError(f"unknown loss {loss_name!r}")
+
+
+def backward(params, acts, X, Y, loss_name, l2=0.0):
+    """Return [(dW, db), ...] per layer via the delta recursion."""
+    X = np.asarray(X)
+    cache = forward(params, acts, X)
+    L = len(params)
+    grads = [None] * L
+    z, a = cache[-1]
+    delta = output_delta(z, a, Y, loss_name, acts[-1])
+    for l in range(L - 1, -1, -1):
+        a_prev = X if l == 0 else cache[l - 1][1]
+        W = params[l][0]
+        dW = a_prev.T @ delta + l2 * W
+        db = delta.sum(axis=0)
+        grads[l] = (dW, db)
+        if l > 0:
+            dA_prev = delta @ W.T                      # delta^(l+1) W^(l+1)^T
+            z_prev, a_prev_act = cache[l - 1]
+            delta = activation_backward(acts[l - 1], z_prev, a_prev_act, dA_prev)
+    return grads
+
+
+# --------------------------------------------------------------------------------------
+# numerical gradient (central differences) -- used to self-check the reference
+# --------------------------------------------------------------------------------------
+def numerical_gradients(params, acts, X, Y, loss_name, l2=0.0, eps=1e-6):
+    params = [(W.astype(np.float64).copy(), b.astype(np.float64).copy()) for W, b in params]
+    out = []
+    for W, b in params:
+        gs = []
+        for P in (W, b):
+            G = np.zeros_like(P)
+            flat, gflat = P.reshape(-1), G.reshape(-1)
+            for i in range(flat.size):
+                old = flat[i]
+                flat[i] = old + eps
+                jp = loss(params, acts, X, Y, loss_name, l2)
+                flat[i] = old - eps
+                jm = loss(params, acts, X, Y, loss_name, l2)
+                flat[i] = old
+                gflat[i] = (jp - jm) / (2 * eps)
+            gs.append(G)
+        out.append(tuple(gs))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# plain gradient descent
+# --------------------------------------------------------------------------------------
+def sgd_step(params, acts, X, Y, loss_name, lr, l2=0.0):
+    """One step w <- w - lr * dJ/dw on the batch (X, Y). Returns new params."""
+    grads = backward(params, acts, X, Y, loss_name, l2)
+    return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+
+
+def sgd_epoch(params, acts, X, Y, loss_name, lr, batch_size=None, l2=0.0):
+    """One epoch of mini-batch SGD in the given sample order (no shuffling).
+
+    Returns (new params, epoch loss) where the epoch loss is the batch-size-weighted
+    mean of J evaluated before each step.
+    """
+    m = X.shape[0]
+    bs = m if batch_size is None else batch_size
+    total = 0.0
+    for s in range(0, m, bs):
+        Xb, Yb = X[s:s + bs], Y[s:s + bs]
+        total += loss(params, acts, Xb, Yb, loss_name, l2) * Xb.shape[0]
+        params = sgd_step(params, acts, Xb, Yb, loss_name, lr, l2)
+    return params, total / m
+
+
+def init_params(sizes, rng, scale=None, dtype=np.float64):
+    """Random (W, b) list for layer sizes [n0, n1, ..., nL]."""
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        s = np.sqrt(6.0 / (n_in + n_out)) if scale is None else scale
+        W = rng.uniform(-s, s, size=(n_in, n_out)).astype(dtype)
+        b = rng.uniform(-0.5, 0.5, size=(n_out,)).astype(dtype)
+        params.append((W, b))
+    return params
