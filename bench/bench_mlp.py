@@ -442,7 +442,7 @@ class TorchContender(Contender):
             pass
         try:
             cfg = torch.__config__.show()
-            d["blas"] = [ln.strip() for ln in cfg.splitlines()
+            d["blas"] = [ln.strip().lstrip("- ") for ln in cfg.splitlines()
                          if "Math Kernel" in ln or "MKL-DNN" in ln or "OpenMP" in ln]
         except Exception:
             pass
@@ -800,7 +800,9 @@ def parse_args(argv=None):
                    help="subset size cap for batch-1 training (default 3000, --quick 100)")
     p.add_argument("--infer-batch", type=int, default=None, help="throughput batch (default 10000, --quick 2000)")
     p.add_argument("--sgemm-n", type=int, default=None, help="sgemm size N (NxN @ NxN; default 2048, --quick 512)")
-    p.add_argument("--gap", type=float, default=None, help="pause between timings, s (default 0.2, --quick 0)")
+    p.add_argument("--gap", type=float, default=None,
+                   help="pause between timings, s, lets other workers' BLAS/OpenMP threads stop spinning "
+                        "(default 0.2, --quick 0.05)")
     p.add_argument("--no-digits", action="store_true", help="skip the digits time-to-accuracy task")
     p.add_argument("--digits-lr", type=float, default=0.2)
     p.add_argument("--digits-batch", type=int, default=16)
@@ -821,7 +823,7 @@ def parse_args(argv=None):
     dflt("batch1_samples", 3000, 100)
     dflt("infer_batch", 10000, 2000)
     dflt("sgemm_n", 2048, 512)
-    dflt("gap", 0.2, 0.0)
+    dflt("gap", 0.2, 0.05)
     dflt("digits_max_epochs", 200, 3)
     dflt("digits_seeds", a.reps, 1)
     a.n_total = 4096 if q else 60000
@@ -889,6 +891,7 @@ def run(a):
                 w = workers.get((c, t))
                 if w is None:
                     continue
+                time.sleep(a.gap)
                 r = w.call("sgemm", N=a.sgemm_n, reps=a.sgemm_reps)
                 results["sgemm"]["%s-%d" % (c, t)] = stats(r.get("gflops", [])) if r.get("ok") else None
         if asis is not None:
@@ -964,6 +967,7 @@ def run(a):
                     k = seed % max(1, len(cs))
                     line = []
                     for c in cs[k:] + cs[:k]:
+                        time.sleep(a.gap)
                         r = workers[(c, t)].call("digits", data=path, seed=seed, lr=a.digits_lr,
                                                  batch=a.digits_batch, max_epochs=a.digits_max_epochs,
                                                  target=a.digits_target)
