@@ -3,6 +3,7 @@
 // only map them, and refuse anything else rather than copy it silently.
 #pragma once
 
+#include <pybind11/eigen.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -26,15 +27,29 @@ ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
   return {static_cast<const T*>(a.data()), a.shape(0), a.shape(1)};
 }
 
-// Y as class ids (1-D int32) or dense rows (2-D, model dtype).
+// Per-sample weights: None, or a 1-D C-contiguous array of the model dtype.
 template <class T>
-Targets<T> as_targets(const py::array& y, Index n_outputs) {
+const T* as_weights(const py::object& w, Index rows) {
+  if (w.is_none()) return nullptr;
+  const auto a = w.cast<py::array>();
+  if (!a.dtype().equal(py::dtype::of<T>()) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
+    throw py::type_error("sample_weight must be a 1-D C-contiguous array of the model's dtype");
+  if (a.shape(0) != rows)
+    throw py::value_error("sample_weight has " + std::to_string(a.shape(0)) + " entries but y has " +
+                          std::to_string(rows) + " rows");
+  return static_cast<const T*>(a.data());
+}
+
+// Y as class ids (1-D int32) or dense rows (2-D, model dtype), with optional weights.
+template <class T>
+Targets<T> as_targets(const py::array& y, Index n_outputs, const py::object& weights) {
   if (y.ndim() == 1 && y.dtype().equal(py::dtype::of<std::int32_t>())) {
     if (!(y.flags() & py::array::c_style)) throw py::value_error("y must be C-contiguous");
-    return Targets<T>::from_labels(static_cast<const std::int32_t*>(y.data()), y.shape(0), n_outputs);
+    return Targets<T>::from_labels(static_cast<const std::int32_t*>(y.data()), y.shape(0), n_outputs,
+                                   as_weights<T>(weights, y.shape(0)));
   }
   const auto m = as_matrix<T>(y, "y");
-  return Targets<T>::from_dense(m.data(), m.rows(), m.cols());
+  return Targets<T>::from_dense(m.data(), m.rows(), m.cols(), as_weights<T>(weights, m.rows()));
 }
 
 // A writable NumPy view of rows x cols values at `data`, keeping `owner` alive.

@@ -7,12 +7,16 @@
 
 namespace fastmlp::bindings {
 void define_networks(py::module_& m);
+void define_optimizers(py::module_& m);
+void define_training(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   m.doc() = "fastmlp's C++ core (Eigen).";
   fastmlp::bindings::define_networks(m);
+  fastmlp::bindings::define_optimizers(m);
+  fastmlp::bindings::define_training(m);
   m.def("build_info", [] {
     py::dict d;
     d["simd"] = Eigen::SimdInstructionSetsInUse();

@@ -1,5 +1,4 @@
-// Network32 / Network64: the C++ Network<T> and its training loop for Python.
-#include <pybind11/functional.h>
+// Network32 / Network64: the C++ Network<T> for Python.
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
@@ -10,13 +9,23 @@ namespace {
 
 template <class T>
 std::unique_ptr<Network<T>> make_network(const std::vector<Index>& sizes, const std::vector<std::string>& activations,
-                                         const std::string& loss, double l2) {
-  if (sizes.size() < 2 || activations.size() + 1 != sizes.size())
-    throw py::value_error("sizes must have one entry more than activations, got " + std::to_string(sizes.size()) +
-                          " sizes and " + std::to_string(activations.size()) + " activations");
+                                         const std::string& loss, double l2, const std::vector<double>& alphas,
+                                         const std::vector<double>& dropouts, const std::vector<std::string>& inits) {
+  const std::size_t L = activations.size();
+  if (sizes.size() != L + 1 || (!alphas.empty() && alphas.size() != L) || (!dropouts.empty() && dropouts.size() != L) ||
+      (!inits.empty() && inits.size() != L))
+    throw py::value_error("sizes must have one entry more than activations, and alphas/dropouts/inits one per layer");
   std::vector<LayerSpec> layers;
-  for (std::size_t l = 0; l < activations.size(); ++l)
-    layers.push_back({sizes[l], sizes[l + 1], activation_from_name(activations[l])});
+  for (std::size_t l = 0; l < L; ++l) {
+    LayerSpec s;
+    s.n_in = sizes[l];
+    s.n_out = sizes[l + 1];
+    s.activation = activation_from_name(activations[l]);
+    s.alpha = alphas.empty() ? default_alpha(s.activation) : alphas[l];
+    s.dropout = dropouts.empty() ? 0.0 : dropouts[l];
+    s.init = inits.empty() ? Init::Default : init_from_name(inits[l]);
+    layers.push_back(s);
+  }
   return std::make_unique<Network<T>>(std::move(layers), loss_from_name(loss), T(l2));
 }
 
@@ -30,7 +39,8 @@ void define_network(py::module_& m, const char* name) {
   using Net = Network<T>;
   py::class_<Net>(m, name, "A stack of dense layers and a loss; all parameters in one buffer.")
       .def(py::init(&make_network<T>), py::arg("sizes"), py::arg("activations"), py::arg("loss"),
-           py::arg("l2") = 0.0)
+           py::arg("l2") = 0.0, py::arg("alphas") = std::vector<double>{}, py::arg("dropouts") = std::vector<double>{},
+           py::arg("inits") = std::vector<std::string>{})
       .def_property_readonly("dtype", [](const Net&) { return py::dtype::of<T>(); })
       .def_property_readonly("num_layers", &Net::num_layers)
       .def_property_readonly("num_params", &Net::num_params)
@@ -54,8 +64,7 @@ void define_network(py::module_& m, const char* name) {
       .def_property_readonly("grads",
                              [](py::object o) { auto& n = self<T>(o); return view<T>(n.grads(), n.num_params(), o); })
       .def("weight", [](py::object o, Index l) {
-            auto& n = self<T>(o);
-            auto w = n.W(l);
+            auto w = self<T>(o).W(l);
             return view<T>(w.data(), w.rows(), w.cols(), o);
           })
       .def("bias", [](py::object o, Index l) { auto b = self<T>(o).b(l); return view<T>(b.data(), b.size(), o); })
@@ -77,60 +86,43 @@ void define_network(py::module_& m, const char* name) {
            },
            py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
       .def("objective",
-           [](Net& n, const py::array& X, const py::array& Y) {
+           [](Net& n, const py::array& X, const py::array& Y, const py::object& w) {
              const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, n.n_outputs());
+             const auto y = as_targets<T>(Y, n.n_outputs(), w);
              py::gil_scoped_release nogil;
              return double(n.objective(x, y));
            },
-           py::arg("X"), py::arg("Y"), "Mean loss J with the L2 term.")
+           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
       .def("gradients",
-           [](Net& n, const py::array& X, const py::array& Y) {
+           [](Net& n, const py::array& X, const py::array& Y, const py::object& w) {
              const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, n.n_outputs());
+             const auto y = as_targets<T>(Y, n.n_outputs(), w);
              py::gil_scoped_release nogil;
              return double(n.gradients(x, y));
            },
-           py::arg("X"), py::arg("Y"), "Fills `grads` with dJ/dparams; returns J.")
+           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+           "Fills `grads` with dJ/dparams; returns J.")
       .def("trace",
-           [](Net& n, const py::array& X) {
+           [](Net& n, const py::array& X, const py::object& Y) {
              const auto x = as_matrix<T>(X, "X");
-             std::vector<std::pair<Matrix<T>, Matrix<T>>> za;
+             Targets<T> y;
+             if (!Y.is_none()) y = as_targets<T>(Y.cast<py::array>(), n.n_outputs(), py::none());
+             std::vector<LayerTrace<T>> layers;
              {
                py::gil_scoped_release nogil;
-               za = n.trace(x);
+               layers = n.trace(x, Y.is_none() ? nullptr : &y);
              }
              py::list out;
-             for (auto& [z, a] : za) out.append(py::make_tuple(py::cast(std::move(z)), py::cast(std::move(a))));
+             for (auto& t : layers) {
+               if (Y.is_none())
+                 out.append(py::make_tuple(py::cast(std::move(t.z)), py::cast(std::move(t.a))));
+               else
+                 out.append(py::make_tuple(py::cast(std::move(t.z)), py::cast(std::move(t.a)),
+                                           py::cast(std::move(t.delta))));
+             }
              return out;
            },
-           py::arg("X"), "Per layer (Z, A).")
-      .def("fit",
-           [](Net& n, const py::array& X, const py::array& Y, Index epochs, Index batch_size, double learning_rate,
-              double tol, bool shuffle, std::uint64_t seed, const py::object& callback) {
-             const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, n.n_outputs());
-             SGD<T> sgd(static_cast<T>(learning_rate));
-             FitOptions opt{epochs, batch_size, tol, shuffle, seed};
-             EpochCallback<T> cb;
-             if (!callback.is_none()) {
-               cb = [&callback](Index epoch, T loss) {
-                 py::gil_scoped_acquire gil;
-                 if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
-                 py::object r = callback(epoch, double(loss));
-                 return r.is_none() || r.cast<bool>();
-               };
-             }
-             std::vector<T> history;
-             {
-               py::gil_scoped_release nogil;
-               history = fit<T>(n, sgd, x, y, opt, cb);
-             }
-             return std::vector<double>(history.begin(), history.end());
-           },
-           py::arg("X"), py::arg("Y"), py::arg("epochs"), py::arg("batch_size"), py::arg("learning_rate"),
-           py::arg("tol"), py::arg("shuffle"), py::arg("seed"), py::arg("callback") = py::none(),
-           "Plain SGD training loop in C++ (GIL released); returns the loss of each epoch.");
+           py::arg("X"), py::arg("Y") = py::none(), "Per layer (Z, A), or (Z, A, delta) with targets.");
 }
 
 }  // namespace

@@ -10,10 +10,14 @@ Activation activation_from_name(const std::string& name) {
   if (name == "sigmoid" || name == "logistic") return Activation::Sigmoid;
   if (name == "tanh") return Activation::Tanh;
   if (name == "relu") return Activation::Relu;
+  if (name == "leaky_relu") return Activation::LeakyRelu;
+  if (name == "elu") return Activation::Elu;
+  if (name == "softplus") return Activation::Softplus;
   if (name == "softmax") return Activation::Softmax;
   if (name == "step") return Activation::Step;
   throw std::invalid_argument("unknown activation '" + name +
-                              "' (expected one of: linear, sigmoid, tanh, relu, softmax, step)");
+                              "' (expected one of: linear, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, "
+                              "step)");
 }
 
 const char* activation_name(Activation g) {
@@ -22,14 +26,25 @@ const char* activation_name(Activation g) {
     case Activation::Sigmoid: return "sigmoid";
     case Activation::Tanh: return "tanh";
     case Activation::Relu: return "relu";
+    case Activation::LeakyRelu: return "leaky_relu";
+    case Activation::Elu: return "elu";
+    case Activation::Softplus: return "softplus";
     case Activation::Softmax: return "softmax";
     case Activation::Step: return "step";
   }
   return "?";
 }
 
+double default_alpha(Activation g) {
+  if (g == Activation::LeakyRelu) return 0.01;
+  if (g == Activation::Elu) return 1.0;
+  return 0.0;
+}
+
+namespace {
+
 template <class T>
-void softmax_rows(MatrixMap<T> Z) {
+void softmax_rows(MatrixMap<T>& Z) {
   // Subtracting the row max keeps e^z <= 1, so nothing overflows.
   for (Index i = 0; i < Z.rows(); ++i) {
     auto z = Z.row(i);
@@ -40,33 +55,38 @@ void softmax_rows(MatrixMap<T> Z) {
 }
 
 // out = g(zin) element-wise; zin may be Z itself or Z + 1 b (evaluated lazily,
-// so bias and activation cost one pass). Softmax is handled by the caller.
+// so bias and activation cost one pass).
 template <class T, class ZExpr>
-void activate_elementwise(Activation g, const ZExpr& zin, MatrixMap<T>& out) {
+void activate_elementwise(Activation g, T alpha, const ZExpr& zin, MatrixMap<T>& out) {
   auto a = out.array();
   switch (g) {
     case Activation::Linear: a = zin; return;
     case Activation::Sigmoid: a = T(1) / (T(1) + (-zin).exp()); return;  // e^-z = inf -> 0, as it should
     case Activation::Tanh: a = zin.tanh(); return;
     case Activation::Relu: a = zin.max(T(0)); return;
+    case Activation::LeakyRelu: a = (zin > T(0)).select(zin, alpha * zin); return;
+    case Activation::Elu: a = (zin > T(0)).select(zin, alpha * (zin.min(T(0)).exp() - T(1))); return;
+    case Activation::Softplus: a = zin.max(T(0)) + (-zin.abs()).exp().log1p(); return;  // no overflow
     case Activation::Step: a = (zin >= T(0)).template cast<T>(); return;
     case Activation::Softmax: a = zin; softmax_rows<T>(out); return;
   }
 }
 
+}  // namespace
+
 template <class T>
-void activate(Activation g, MatrixMap<T> Z) {
+void activate(Activation g, T alpha, MatrixMap<T> Z) {
   if (g == Activation::Linear) return;
-  activate_elementwise<T>(g, Z.array(), Z);
+  activate_elementwise<T>(g, alpha, Z.array(), Z);
 }
 
 template <class T>
-void add_bias_activate(Activation g, const ConstRowVectorMap<T>& b, MatrixMap<T> Z) {
-  activate_elementwise<T>(g, Z.array().rowwise() + b.array(), Z);
+void add_bias_activate(Activation g, T alpha, const ConstRowVectorMap<T>& b, MatrixMap<T> Z) {
+  activate_elementwise<T>(g, alpha, Z.array().rowwise() + b.array(), Z);
 }
 
 template <class T>
-void backward(Activation g, const MatrixMap<T>& A, MatrixMap<T> dA) {
+void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
   auto a = A.array();
   auto d = dA.array();
   switch (g) {
@@ -74,6 +94,9 @@ void backward(Activation g, const MatrixMap<T>& A, MatrixMap<T> dA) {
     case Activation::Sigmoid: d *= a * (T(1) - a); return;
     case Activation::Tanh: d *= T(1) - a.square(); return;
     case Activation::Relu: d = (a > T(0)).select(d, T(0)); return;
+    case Activation::LeakyRelu: d = (a > T(0)).select(d, alpha * d); return;
+    case Activation::Elu: d = (a > T(0)).select(d, d * (a + alpha)); return;
+    case Activation::Softplus: d *= -(-a).expm1(); return;  // 1 - e^-a, precise for tiny a
     case Activation::Step: d.setZero(); return;
     case Activation::Softmax:
       for (Index i = 0; i < dA.rows(); ++i) {
@@ -84,11 +107,12 @@ void backward(Activation g, const MatrixMap<T>& A, MatrixMap<T> dA) {
   }
 }
 
-template void activate<float>(Activation, MatrixMap<float>);
-template void activate<double>(Activation, MatrixMap<double>);
-template void add_bias_activate<float>(Activation, const ConstRowVectorMap<float>&, MatrixMap<float>);
-template void add_bias_activate<double>(Activation, const ConstRowVectorMap<double>&, MatrixMap<double>);
-template void backward<float>(Activation, const MatrixMap<float>&, MatrixMap<float>);
-template void backward<double>(Activation, const MatrixMap<double>&, MatrixMap<double>);
+#define FASTMLP_INSTANTIATE(T)                                                                     \
+  template void activate<T>(Activation, T, MatrixMap<T>);                                          \
+  template void add_bias_activate<T>(Activation, T, const ConstRowVectorMap<T>&, MatrixMap<T>);   \
+  template void backward<T>(Activation, T, const MatrixMap<T>&, MatrixMap<T>);
+FASTMLP_INSTANTIATE(float)
+FASTMLP_INSTANTIATE(double)
+#undef FASTMLP_INSTANTIATE
 
 }  // namespace fastmlp

@@ -38,6 +38,12 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
   const std::string seen = " (X has " + std::to_string(rows) + " rows, the model " + std::to_string(cols) + " outputs)";
   if (Y.rows != rows)
     throw std::invalid_argument("y has " + std::to_string(Y.rows) + " rows but X has " + std::to_string(rows));
+  if (Y.weights) {
+    const auto w = Eigen::Map<const Vector<T>>(Y.weights, rows).array();
+    if (!w.allFinite() || (w < T(0)).any())
+      throw std::invalid_argument("sample_weight must be finite and >= 0");
+    if (!(w.sum() > T(0))) throw std::invalid_argument("sample_weight sums to 0: no sample would count");
+  }
   if (Y.has_labels()) {
     if (loss != Loss::CategoricalCrossentropy)
       throw std::invalid_argument(std::string("y as class ids needs categorical_crossentropy, the loss is ") +
@@ -61,78 +67,137 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
 
 namespace {
 
+// Per-row factor of the mean: 1/m, or w_i / sum w with sample weights.
+template <class T>
+struct RowScale {
+  const T* w;
+  T base;
+  RowScale(const Targets<T>& Y, Index m)
+      : w(Y.weights), base(w ? T(1) / Eigen::Map<const Vector<T>>(w, m).sum() : T(1) / T(m)) {}
+  T operator()(Index i) const { return w ? w[i] * base : base; }
+};
+
 template <class T>
 T softmax_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
   const Index m = Z.rows();
-  const T inv_m = T(1) / T(m);
+  const RowScale<T> scale(Y, m);
   T total = 0;
   for (Index i = 0; i < m; ++i) {
     auto z = Z.row(i);
     const T zmax = z.maxCoeff();
     const T lse = zmax + std::log((z.array() - zmax).exp().sum());
+    const T s = scale(i);
     T ysum = 1;
     if (Y.has_labels()) {
-      total += lse - z(Y.labels[i]);
+      total += s * (lse - z(Y.labels[i]));
     } else {
       const auto y = ConstRowVectorMap<T>(Y.dense + i * Y.cols, Y.cols);
       ysum = y.sum();
-      total += ysum * lse - y.dot(z);  // sum_k y_k (lse - z_k)
+      total += s * (ysum * lse - y.dot(z));  // sum_k y_k (lse - z_k)
     }
     z = (z.array() - lse).exp();  // p = e^(z - lse), now A
     if (delta) {
       auto d = delta->row(i);
       if (Y.has_labels()) {
-        d = z * inv_m;
-        d(Y.labels[i]) -= inv_m;
+        d = z * s;
+        d(Y.labels[i]) -= s;
       } else {
-        d = (z * ysum - ConstRowVectorMap<T>(Y.dense + i * Y.cols, Y.cols)) * inv_m;
+        d = (z * ysum - ConstRowVectorMap<T>(Y.dense + i * Y.cols, Y.cols)) * s;
       }
     }
   }
-  return total * inv_m;
+  return total;
 }
 
 template <class T>
 T sigmoid_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
   auto z = Z.array();
-  const T inv_n = T(1) / T(Z.size());
+  const RowScale<T> scale(Y, Z.rows());
+  const T inv_k = T(1) / T(Z.cols());
   // max(z,0) - z y + ln(1 + e^-|z|) == -(y ln p + (1-y) ln(1-p)), without log(0).
-  const T total = (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).sum();
+  T total;
+  if (Y.weights) {
+    const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
+    total = ((z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).rowwise().sum() * w).sum() * scale.base * inv_k;
+  } else {
+    total = (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).sum() * scale.base * inv_k;
+  }
   // Stable sigmoid: e^-|z| never overflows.
   z = (z >= T(0)).select(T(1) / (T(1) + (-z).exp()), z.exp() / (T(1) + z.exp()));
-  if (delta) delta->array() = (z - y) * inv_n;
-  return total * inv_n;
+  if (delta) {
+    if (Y.weights)
+      for (Index i = 0; i < Z.rows(); ++i) delta->row(i).array() = (z.row(i) - y.row(i)) * (scale(i) * inv_k);
+    else
+      delta->array() = (z - y) * (scale.base * inv_k);
+  }
+  return total;
 }
 
 template <class T>
-T squared_error(Activation g, MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
-  activate<T>(g, Z);
+T squared_error(Activation g, T alpha, MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+  activate<T>(g, alpha, Z);
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
-  const T inv_n = T(1) / T(Z.size());
-  const T total = (Z.array() - y).square().sum();
-  if (delta) {
-    delta->array() = (Z.array() - y) * (T(2) * inv_n);
-    backward<T>(g, Z, *delta);
+  const RowScale<T> scale(Y, Z.rows());
+  const T inv_k = T(1) / T(Z.cols());
+  T total;
+  if (Y.weights) {
+    const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
+    total = ((Z.array() - y).square().rowwise().sum() * w).sum() * scale.base * inv_k;
+  } else {
+    total = (Z.array() - y).square().sum() * scale.base * inv_k;
   }
-  return total * inv_n;
+  if (delta) {
+    if (Y.weights)
+      for (Index i = 0; i < Z.rows(); ++i)
+        delta->row(i).array() = (Z.row(i).array() - y.row(i)) * (T(2) * scale(i) * inv_k);
+    else
+      delta->array() = (Z.array() - y) * (T(2) * scale.base * inv_k);
+    backward<T>(g, alpha, Z, *delta);
+  }
+  return total;
 }
 
 }  // namespace
 
 template <class T>
-T output_loss(Loss loss, Activation output, MatrixMap<T> Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+T output_loss(Loss loss, Activation output, T alpha, MatrixMap<T> Z, const Targets<T>& Y, MatrixMap<T>* delta) {
   switch (loss) {
     case Loss::CategoricalCrossentropy: return softmax_crossentropy<T>(Z, Y, delta);
     case Loss::BinaryCrossentropy: return sigmoid_crossentropy<T>(Z, Y, delta);
-    case Loss::MeanSquaredError: return squared_error<T>(output, Z, Y, delta);
+    case Loss::MeanSquaredError: return squared_error<T>(output, alpha, Z, Y, delta);
   }
   return T(0);
 }
 
-template void validate_targets<float>(Loss, const Targets<float>&, Index, Index);
-template void validate_targets<double>(Loss, const Targets<double>&, Index, Index);
-template float output_loss<float>(Loss, Activation, MatrixMap<float>, const Targets<float>&, MatrixMap<float>*);
-template double output_loss<double>(Loss, Activation, MatrixMap<double>, const Targets<double>&, MatrixMap<double>*);
+template <class T>
+Index count_correct(Loss loss, const MatrixMap<T>& A, const Targets<T>& Y) {
+  Index correct = 0;
+  const Index m = A.rows(), k = A.cols();
+  for (Index i = 0; i < m; ++i) {
+    if (loss == Loss::CategoricalCrossentropy) {
+      Index pred, truth;
+      A.row(i).maxCoeff(&pred);
+      if (Y.has_labels())
+        truth = Y.labels[i];
+      else
+        ConstRowVectorMap<T>(Y.dense + i * k, k).maxCoeff(&truth);
+      correct += pred == truth;
+    } else {  // sigmoid outputs: every column thresholded at 0.5
+      bool all = true;
+      for (Index j = 0; j < k; ++j) all = all && ((A(i, j) >= T(0.5)) == (Y.dense[i * k + j] >= T(0.5)));
+      correct += all;
+    }
+  }
+  return correct;
+}
+
+#define FASTMLP_INSTANTIATE(T)                                                                              \
+  template void validate_targets<T>(Loss, const Targets<T>&, Index, Index);                                  \
+  template T output_loss<T>(Loss, Activation, T, MatrixMap<T>, const Targets<T>&, MatrixMap<T>*);            \
+  template Index count_correct<T>(Loss, const MatrixMap<T>&, const Targets<T>&);
+FASTMLP_INSTANTIATE(float)
+FASTMLP_INSTANTIATE(double)
+#undef FASTMLP_INSTANTIATE
 
 }  // namespace fastmlp

@@ -4,13 +4,35 @@
 #include <stdexcept>
 #include <string>
 
-#include "fastmlp/random.hpp"
-
 namespace fastmlp {
 
 namespace {
 std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
+bool relu_like(Activation g) {
+  return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu;
+}
 }  // namespace
+
+Init init_from_name(const std::string& name) {
+  if (name == "default") return Init::Default;
+  if (name == "glorot_uniform" || name == "xavier_uniform") return Init::GlorotUniform;
+  if (name == "glorot_normal" || name == "xavier_normal") return Init::GlorotNormal;
+  if (name == "he_uniform" || name == "kaiming_uniform") return Init::HeUniform;
+  if (name == "he_normal" || name == "kaiming_normal") return Init::HeNormal;
+  throw std::invalid_argument("unknown init '" + name +
+                              "' (expected one of: glorot_uniform, glorot_normal, he_uniform, he_normal)");
+}
+
+const char* init_name(Init init) {
+  switch (init) {
+    case Init::Default: return "default";
+    case Init::GlorotUniform: return "glorot_uniform";
+    case Init::GlorotNormal: return "glorot_normal";
+    case Init::HeUniform: return "he_uniform";
+    case Init::HeNormal: return "he_normal";
+  }
+  return "?";
+}
 
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(std::move(layers)), loss_(loss), l2_(0) {
@@ -18,13 +40,19 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
   Index n = 0;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const auto& s = layers_[l];
+    const std::string where = "layers[" + std::to_string(l) + "]";
     if (s.n_in <= 0 || s.n_out <= 0)
-      throw std::invalid_argument("layers[" + std::to_string(l) + "]: sizes must be positive, got " +
-                                  shape(s.n_in, s.n_out));
+      throw std::invalid_argument(where + ": sizes must be positive, got " + shape(s.n_in, s.n_out));
     if (l > 0 && s.n_in != layers_[l - 1].n_out)
-      throw std::invalid_argument("layers[" + std::to_string(l) + "] takes " + std::to_string(s.n_in) +
-                                  " inputs but layers[" + std::to_string(l - 1) + "] gives " +
-                                  std::to_string(layers_[l - 1].n_out) + " outputs");
+      throw std::invalid_argument(where + " takes " + std::to_string(s.n_in) + " inputs but layers[" +
+                                  std::to_string(l - 1) + "] gives " + std::to_string(layers_[l - 1].n_out) +
+                                  " outputs");
+    if (!(s.dropout >= 0.0 && s.dropout < 1.0))
+      throw std::invalid_argument(where + ": dropout rate must be in [0, 1), got " + std::to_string(s.dropout));
+    if (!std::isfinite(s.alpha) || s.alpha < 0.0)
+      throw std::invalid_argument(where + ": alpha must be finite and >= 0, got " + std::to_string(s.alpha));
+    if (l + 1 == layers_.size() && s.dropout > 0.0)
+      throw std::invalid_argument(where + ": the output layer cannot have dropout");
     offsets_.push_back(n);
     n += s.n_in * s.n_out + s.n_out;
   }
@@ -32,8 +60,12 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
   set_l2(l2);
   params_ = Vector<T>::Zero(n);
   grads_ = Vector<T>::Zero(n);
-  A_.resize(layers_.size());
-  D_.resize(layers_.size());
+  const std::size_t L = layers_.size();
+  A_.resize(L);
+  D_.resize(L);
+  Adrop_.resize(L);
+  mask_.resize(L);
+  dropped_.assign(L, 0);
 }
 
 template <class T>
@@ -48,10 +80,16 @@ void Network<T>::init_params(std::uint64_t seed) {
   Rng rng(seed);
   for (Index l = 0; l < num_layers(); ++l) {
     const auto& s = layers_[l];
-    const double fan = s.activation == Activation::Relu ? double(s.n_in) : double(s.n_in + s.n_out);
-    const double limit = std::sqrt(6.0 / fan);
+    Init init = s.init;
+    if (init == Init::Default) init = relu_like(s.activation) ? Init::HeUniform : Init::GlorotUniform;
+    const bool he = init == Init::HeUniform || init == Init::HeNormal;
+    // Var(w) = 2 / (n_in + n_out) (Glorot) or 2 / n_in (He); uniform +-limit has variance limit^2 / 3.
+    const double var = he ? 2.0 / double(s.n_in) : 2.0 / double(s.n_in + s.n_out);
+    const bool uniform = init == Init::GlorotUniform || init == Init::HeUniform;
+    const double limit = std::sqrt(3.0 * var), stddev = std::sqrt(var);
     auto w = W(l);
-    for (Index i = 0; i < w.size(); ++i) w.data()[i] = T((2.0 * rng.uniform() - 1.0) * limit);
+    for (Index i = 0; i < w.size(); ++i)
+      w.data()[i] = T(uniform ? (2.0 * rng.uniform() - 1.0) * limit : rng.normal() * stddev);
     b(l).setZero();
   }
 }
@@ -78,12 +116,16 @@ void Network<T>::reserve(Index m) {
   for (Index l = 0; l < num_layers(); ++l) {
     A_[l].resize(m, layers_[l].n_out);
     D_[l].resize(m, layers_[l].n_out);
+    if (layers_[l].dropout > 0.0) {
+      Adrop_[l].resize(m, layers_[l].n_out);
+      mask_[l].resize(m, layers_[l].n_out);
+    }
   }
   capacity_ = m;
 }
 
 template <class T>
-void Network<T>::forward_to_logits(const ConstRef<T>& X) {
+void Network<T>::forward_to_logits(const ConstRef<T>& X, Rng* dropout_rng) {
   const Index m = X.rows();
   reserve(m);
   const Index L = num_layers();
@@ -92,18 +134,26 @@ void Network<T>::forward_to_logits(const ConstRef<T>& X) {
     if (l == 0)
       Z.noalias() = X * W(0);
     else
-      Z.noalias() = act(l - 1, m) * W(l);
+      Z.noalias() = input_of_next(l - 1, m, dropped_[l - 1]) * W(l);
     // The output layer stays Z (bias added): the loss activates it.
     const Activation g = l + 1 < L ? layers_[l].activation : Activation::Linear;
-    add_bias_activate<T>(g, ConstRowVectorMap<T>(b(l).data(), b(l).size()), Z);
+    add_bias_activate<T>(g, alpha(l), ConstRowVectorMap<T>(b(l).data(), b(l).size()), Z);
+    dropped_[l] = dropout_rng && layers_[l].dropout > 0.0;
+    if (dropped_[l]) {
+      const double p = layers_[l].dropout;
+      const T keep_scale = T(1.0 / (1.0 - p));
+      auto M = MatrixMap<T>(mask_[l].data(), m, layers_[l].n_out);
+      for (Index i = 0; i < M.size(); ++i) M.data()[i] = dropout_rng->uniform() >= p ? keep_scale : T(0);
+      MatrixMap<T>(Adrop_[l].data(), m, layers_[l].n_out).array() = Z.array() * M.array();
+    }
   }
 }
 
 template <class T>
 MatrixMap<T> Network<T>::forward_unchecked(const ConstRef<T>& X) {
-  forward_to_logits(X);
+  forward_to_logits(X, nullptr);
   auto A = act(num_layers() - 1, X.rows());
-  activate<T>(layers_.back().activation, A);
+  activate<T>(layers_.back().activation, alpha(num_layers() - 1), A);
   return A;
 }
 
@@ -123,11 +173,19 @@ T Network<T>::l2_penalty() const {
 }
 
 template <class T>
+T Network<T>::evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) {
+  forward_to_logits(X, nullptr);
+  const Index L = num_layers();
+  auto A = act(L - 1, X.rows());
+  const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), A, Y, nullptr) + l2_penalty();
+  if (correct && loss_ != Loss::MeanSquaredError) *correct = count_correct<T>(loss_, A, Y);
+  return J;
+}
+
+template <class T>
 T Network<T>::objective(const ConstRef<T>& X, const Targets<T>& Y) {
   validate(X, Y);
-  forward_to_logits(X);
-  const Index L = num_layers();
-  return output_loss<T>(loss_, layers_[L - 1].activation, act(L - 1, X.rows()), Y, nullptr) + l2_penalty();
+  return evaluate_unchecked(X, Y);
 }
 
 template <class T>
@@ -137,43 +195,51 @@ T Network<T>::gradients(const ConstRef<T>& X, const Targets<T>& Y) {
 }
 
 template <class T>
-T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y) {
+T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng) {
   const Index m = X.rows();
   const Index L = num_layers();
-  forward_to_logits(X);
+  forward_to_logits(X, dropout_rng);
   auto dL = delta(L - 1, m);
-  const T J = output_loss<T>(loss_, layers_[L - 1].activation, act(L - 1, m), Y, &dL) + l2_penalty();
+  const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), act(L - 1, m), Y, &dL) + l2_penalty();
   for (Index l = L - 1; l >= 0; --l) {
     auto D = delta(l, m);
     if (l == 0)
       dW(l).noalias() = X.transpose() * D;
     else
-      dW(l).noalias() = act(l - 1, m).transpose() * D;
+      dW(l).noalias() = input_of_next(l - 1, m, dropped_[l - 1]).transpose() * D;
     if (l2_ != T(0)) dW(l) += l2_ * W(l);
     db(l).noalias() = D.colwise().sum();
     if (l > 0) {
       auto Dprev = delta(l - 1, m);
       Dprev.noalias() = D * W(l).transpose();
-      backward<T>(layers_[l - 1].activation, act(l - 1, m), Dprev);
+      if (dropped_[l - 1]) Dprev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, layers_[l - 1].n_out).array();
+      backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), Dprev);
     }
   }
   return J;
 }
 
 template <class T>
-std::vector<std::pair<Matrix<T>, Matrix<T>>> Network<T>::trace(const ConstRef<T>& X) {
-  validate_inputs(X);
-  std::vector<std::pair<Matrix<T>, Matrix<T>>> out;
+std::vector<LayerTrace<T>> Network<T>::trace(const ConstRef<T>& X, const Targets<T>* Y) {
+  if (Y)
+    validate(X, *Y);
+  else
+    validate_inputs(X);
+  const Index m = X.rows();
+  std::vector<LayerTrace<T>> out(layers_.size());
   for (Index l = 0; l < num_layers(); ++l) {
-    Matrix<T> Z;
+    auto& t = out[l];
     if (l == 0)
-      Z.noalias() = X * W(0);
+      t.z.noalias() = X * W(0);
     else
-      Z.noalias() = out.back().second * W(l);
-    Z.rowwise() += b(l);
-    Matrix<T> A = Z;
-    activate<T>(layers_[l].activation, MatrixMap<T>(A.data(), A.rows(), A.cols()));
-    out.emplace_back(std::move(Z), std::move(A));
+      t.z.noalias() = out[l - 1].a * W(l);
+    t.z.rowwise() += b(l);
+    t.a = t.z;
+    activate<T>(layers_[l].activation, alpha(l), MatrixMap<T>(t.a.data(), t.a.rows(), t.a.cols()));
+  }
+  if (Y) {
+    gradients_unchecked(X, *Y);
+    for (Index l = 0; l < num_layers(); ++l) out[l].delta = delta(l, m);
   }
   return out;
 }

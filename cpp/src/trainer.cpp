@@ -3,78 +3,179 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <stdexcept>
 #include <string>
 
 #include "fastmlp/random.hpp"
 
 namespace fastmlp {
 
-template <class T>
-std::vector<T> fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-                   const FitOptions& options, const EpochCallback<T>& callback) {
-  if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(options.epochs));
-  if (options.batch_size < 0)
-    throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(options.batch_size));
-  if (!(options.tol >= 0.0)) throw std::invalid_argument("tol must be >= 0, got " + std::to_string(options.tol));
-  net.validate(X, Y);  // once: the loop below runs unchecked
+DivergenceError::DivergenceError(Index e, double loss)
+    : std::runtime_error("training diverged in epoch " + std::to_string(e + 1) + ": the loss became " +
+                         std::to_string(loss) +
+                         "; the weights were reset to the start of that epoch (try a smaller learning rate)"),
+      epoch(e) {}
 
-  const Index m = X.rows(), d = X.cols(), k = Y.cols;
+namespace {
+
+void check_options(const FitOptions& o) {
+  if (o.epochs < 1) throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(o.epochs));
+  if (o.batch_size < 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(o.batch_size));
+  if (!(o.tol >= 0.0)) throw std::invalid_argument("tol must be >= 0, got " + std::to_string(o.tol));
+  if (o.early_stopping.enabled && o.early_stopping.patience < 1)
+    throw std::invalid_argument("early stopping patience must be >= 1");
+  if (o.early_stopping.enabled && !(o.early_stopping.min_delta >= 0.0))
+    throw std::invalid_argument("early stopping min_delta must be >= 0");
+  validate_schedule(o.schedule);
+}
+
+// Copies rows `order[start, start + nb)` of X and Y into the batch buffers.
+template <class T>
+struct BatchGather {
+  Matrix<T> X, Y;
+  std::vector<std::int32_t> labels;
+  Vector<T> w;
+
+  BatchGather(Index bs, Index d, const Targets<T>& src) {
+    X.resize(bs, d);
+    if (src.has_labels())
+      labels.resize(std::size_t(bs));
+    else
+      Y.resize(bs, src.cols);
+    if (src.weights) w.resize(bs);
+  }
+
+  Targets<T> gather(const ConstRef<T>& Xs, const Targets<T>& Ys, const Index* order, Index nb) {
+    const Index k = Ys.cols;
+    for (Index i = 0; i < nb; ++i) {
+      const Index r = order[i];
+      X.row(i) = Xs.row(r);
+      if (Ys.has_labels())
+        labels[std::size_t(i)] = Ys.labels[r];
+      else
+        Y.row(i) = ConstRowVectorMap<T>(Ys.dense + r * k, k);
+      if (Ys.weights) w[i] = Ys.weights[r];
+    }
+    const T* wp = Ys.weights ? w.data() : nullptr;
+    return Ys.has_labels() ? Targets<T>::from_labels(labels.data(), nb, k, wp)
+                           : Targets<T>::from_dense(Y.data(), nb, k, wp);
+  }
+};
+
+template <class T>
+Targets<T> slice(const Targets<T>& Y, Index start, Index nb) {
+  const T* w = Y.weights ? Y.weights + start : nullptr;
+  return Y.has_labels() ? Targets<T>::from_labels(Y.labels + start, nb, Y.cols, w)
+                        : Targets<T>::from_dense(Y.dense + start * Y.cols, nb, Y.cols, w);
+}
+
+}  // namespace
+
+template <class T>
+FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
+              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+  check_options(options);
+  net.validate(X, Y);  // once: the loop below runs unchecked
+  const bool has_val = validation.X != nullptr;
+  const auto Xv = ConstMatrixMap<T>(validation.X, has_val ? validation.rows : 0, net.n_inputs());
+  if (has_val) net.validate(Xv, validation.Y);
+  const auto& es = options.early_stopping;
+  if (es.enabled && es.monitor_validation && !has_val)
+    throw std::invalid_argument("early stopping on val_loss needs validation data");
+  if (options.schedule.kind == ScheduleKind::ReduceOnPlateau && options.schedule.monitor_validation && !has_val)
+    throw std::invalid_argument("reduce_on_plateau on val_loss needs validation data");
+
+  const Index m = X.rows(), d = X.cols(), L = net.num_layers(), P = net.num_params();
   const Index bs = options.batch_size == 0 ? m : std::min(options.batch_size, m);
   const bool gather = options.shuffle && bs < m;  // a full batch needs no shuffling: the gradient is the same
+  const bool classifier = net.loss() != Loss::MeanSquaredError;
+  bool uses_dropout = false;
+  for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
 
   std::vector<Index> order(static_cast<std::size_t>(m));
   std::iota(order.begin(), order.end(), Index(0));
   Rng rng(options.seed);
-  // Shuffled batches are gathered into these; unshuffled ones are views of X and Y.
-  Matrix<T> Xb, Yb;
-  std::vector<std::int32_t> labels_b;
-  if (gather) {
-    Xb.resize(bs, d);
-    if (Y.has_labels())
-      labels_b.resize(std::size_t(bs));
-    else
-      Yb.resize(bs, k);
-  }
+  BatchGather<T> batch(gather ? bs : 0, d, Y);
+  LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
+  Vector<T> epoch_start(P), best;  // weights to fall back on
+  if (es.enabled && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
 
-  std::vector<T> history;
+  FitResult result;
+  double best_monitored = std::numeric_limits<double>::infinity();
+  Index wait = 0;
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
+    EpochLogs logs;
+    logs.epoch = epoch;
+    logs.lr = scheduler.lr(options.epoch_offset + epoch);
+    optimizer.set_learning_rate(T(logs.lr));
+    if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
+    epoch_start = Eigen::Map<const Vector<T>>(net.params(), P);
     if (gather) rng.shuffle(order.data(), std::uint64_t(m));
+
     double total = 0;
+    Index correct = 0, batches = 0;
     for (Index start = 0; start < m; start += bs) {
-      const Index nb = std::min(bs, m - start);
-      T J;
-      if (gather) {
-        for (Index i = 0; i < nb; ++i) {
-          const Index src = order[std::size_t(start + i)];
-          Xb.row(i) = X.row(src);
-          if (Y.has_labels())
-            labels_b[std::size_t(i)] = Y.labels[src];
-          else
-            Yb.row(i) = ConstRowVectorMap<T>(Y.dense + src * k, k);
-        }
-        const auto Yt = Y.has_labels() ? Targets<T>::from_labels(labels_b.data(), nb, k)
-                                       : Targets<T>::from_dense(Yb.data(), nb, k);
-        J = net.gradients_unchecked(ConstMatrixMap<T>(Xb.data(), nb, d), Yt);
-      } else {
-        const auto Yt = Y.has_labels() ? Targets<T>::from_labels(Y.labels + start, nb, k)
-                                       : Targets<T>::from_dense(Y.dense + start * k, nb, k);
-        J = net.gradients_unchecked(X.middleRows(start, nb), Yt);
+      if (options.stop && options.stop->load(std::memory_order_relaxed)) {
+        result.interrupted = true;
+        return result;
       }
-      optimizer.step(net.params(), net.grads(), net.num_params());
+      const Index nb = std::min(bs, m - start);
+      const Targets<T> Yb = gather ? batch.gather(X, Y, order.data() + start, nb) : slice(Y, start, nb);
+      const T J = gather ? net.gradients_unchecked(ConstMatrixMap<T>(batch.X.data(), nb, d), Yb,
+                                                   uses_dropout ? &rng : nullptr)
+                         : net.gradients_unchecked(X.middleRows(start, nb), Yb, uses_dropout ? &rng : nullptr);
+      if (!std::isfinite(double(J))) {
+        Eigen::Map<Vector<T>>(net.params(), P) = epoch_start;
+        optimizer.reset();
+        throw DivergenceError(epoch, double(J));
+      }
+      if (classifier) correct += count_correct<T>(net.loss(), net.output(nb), Yb);
+      if (options.record_grad_norms)
+        for (Index l = 0; l < L; ++l) logs.grad_norms[std::size_t(l)] += double(net.dW(l).norm());
+      optimizer.step(net.params(), net.grads(), P);
       total += double(J) * double(nb);
+      ++batches;
     }
-    const T epoch_loss = T(total / double(m));
-    history.push_back(epoch_loss);
-    if (callback && !callback(epoch, epoch_loss)) break;
-    if (history.size() >= 2 && std::abs(double(history.end()[-1]) - double(history.end()[-2])) < options.tol) break;
+    logs.loss = total / double(m);
+    if (classifier) logs.accuracy = double(correct) / double(m);
+    for (auto& g : logs.grad_norms) g /= double(batches);
+    if (has_val) {
+      Index val_correct = 0;
+      logs.val_loss = double(net.evaluate_unchecked(Xv, validation.Y, classifier ? &val_correct : nullptr));
+      if (classifier) logs.val_accuracy = double(val_correct) / double(validation.rows);
+    }
+    result.epochs.push_back(logs);
+    scheduler.end_epoch(options.schedule.monitor_validation ? logs.val_loss : logs.loss);
+
+    if (es.enabled) {
+      const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
+      if (monitored < best_monitored - es.min_delta) {
+        best_monitored = monitored;
+        result.best_epoch = epoch;
+        wait = 0;
+        if (es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
+      } else if (++wait >= es.patience) {
+        result.stopped_early = true;
+        break;
+      }
+    }
+    if (callback && !callback(logs)) {
+      result.stopped_early = true;
+      break;
+    }
+    const auto& h = result.epochs;
+    if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options.tol) {
+      result.stopped_early = true;
+      break;
+    }
   }
-  return history;
+  // Early stopping hands back the best epoch's weights, however training ended.
+  if (es.enabled && es.restore_best && result.best_epoch >= 0) Eigen::Map<Vector<T>>(net.params(), P) = best;
+  return result;
 }
 
-template std::vector<float> fit<float>(Network<float>&, Optimizer<float>&, const ConstRef<float>&,
-                                       const Targets<float>&, const FitOptions&, const EpochCallback<float>&);
-template std::vector<double> fit<double>(Network<double>&, Optimizer<double>&, const ConstRef<double>&,
-                                         const Targets<double>&, const FitOptions&, const EpochCallback<double>&);
+template FitResult fit<float>(Network<float>&, Optimizer<float>&, const ConstRef<float>&, const Targets<float>&,
+                              const FitOptions&, const Validation<float>&, const EpochCallback&);
+template FitResult fit<double>(Network<double>&, Optimizer<double>&, const ConstRef<double>&, const Targets<double>&,
+                               const FitOptions&, const Validation<double>&, const EpochCallback&);
 
 }  // namespace fastmlp

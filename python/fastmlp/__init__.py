@@ -5,13 +5,26 @@
     model.fit(X, y, epochs=20, batch_size=32, learning_rate=0.1)
     model.predict(X)
 """
+from . import schedules
 from ._core import build_info as _core_build_info
+from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
-from .model import ACTIVATIONS, LOSSES, Dense, History, Sequential
+from .layers import ACTIVATIONS, Dense, Dropout
+from .model import LOSSES, DivergenceError, History, Sequential, VanishingGradientWarning
+from .optimizers import SGD, Adam, AdamW, Optimizer
 
 __version__ = "0.1.0"
 
-__all__ = ["Dense", "Sequential", "History", "check_gradients", "build_info", "ACTIVATIONS", "LOSSES", "__version__"]
+__all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "Optimizer", "EarlyStopping",
+           "schedules", "check_gradients", "build_info", "load", "DivergenceError", "VanishingGradientWarning",
+           "ACTIVATIONS", "LOSSES", "__version__"]
+
+
+def load(path):
+    """Read a model written by ``model.save(path)``."""
+    from .io import load as _load
+
+    return _load(path)
 
 
 def build_info() -> dict:

@@ -1,95 +1,63 @@
-"""The Model/Layer API: Dense layers stacked in a Sequential model.
+"""The Model API: Dense (and Dropout) layers stacked in a Sequential model.
 
 A Sequential owns one C++ network (``fastmlp._core.Network32`` / ``Network64``).
 All of its parameters live in one contiguous buffer; each Dense layer's
 ``weights`` and ``bias`` are writable NumPy views into it, so reading or setting
-them never copies the network.
+them never copies the network. Training runs entirely in C++; Python is called
+only at epoch ends (callbacks, progress bar).
 
 Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, n_out)).
 """
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+import warnings
 
 import numpy as np
 
 from . import _core
-from ._validation import as_2d, as_dtype, as_targets, positive_float, positive_int
+from . import optimizers as _optimizers
+from . import schedules as _schedules
+from ._validation import as_2d, as_dtype, as_targets, check_finite, positive_float, positive_int
+from .callbacks import EarlyStopping, ProgressBar
+from .layers import Dense, Dropout
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax", "step")
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse")
+DivergenceError = _core.DivergenceError
+# Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
+# ||dW|| is below this fraction of the last layer's.
+VANISHING_RATIO = 1e-3
 
 
-class Dense:
-    """A fully connected layer  z = a_prev W + b,  a = g(z).
-
-    ``n_in * n_out`` weights and ``n_out`` biases. ``activation`` is one of
-    linear, sigmoid, tanh, relu, softmax, step (step: a = [z >= 0], gradient 0,
-    for hand-set threshold units such as the lecture's logic gates).
-    """
-
-    def __init__(self, n_in: int, n_out: int, activation: str = "linear"):
-        self.n_in = positive_int(n_in, "n_in")
-        self.n_out = positive_int(n_out, "n_out")
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-        self.activation = activation
-        self._net = None  # set by Sequential
-        self._index = -1
-
-    def _bound(self):
-        if self._net is None:
-            raise RuntimeError("this Dense layer has no parameters until it is part of a Sequential model")
-        return self._net
-
-    @property
-    def weights(self) -> np.ndarray:
-        """W, shape (n_in, n_out): a writable view into the model's parameter buffer."""
-        return self._bound().weight(self._index)
-
-    @weights.setter
-    def weights(self, value) -> None:
-        _assign(self.weights, value, "weights")
-
-    @property
-    def bias(self) -> np.ndarray:
-        """b, shape (n_out,): a writable view into the model's parameter buffer."""
-        return self._bound().bias(self._index)
-
-    @bias.setter
-    def bias(self, value) -> None:
-        _assign(self.bias, value, "bias")
-
-    @property
-    def num_params(self) -> int:
-        return self.n_in * self.n_out + self.n_out
-
-    def __repr__(self) -> str:
-        return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r})"
-
-
-def _assign(view: np.ndarray, value, name: str) -> None:
-    arr = np.asarray(value, dtype=view.dtype)
-    if arr.shape != view.shape:
-        raise ValueError(f"{name} must have shape {view.shape}, got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    view[...] = arr
+class VanishingGradientWarning(RuntimeWarning):
+    """The early layers' gradients are tiny next to the last layer's: units may be saturated."""
 
 
 class History:
-    """What fit() recorded: ``loss`` holds the training loss J of each epoch."""
+    """What fit() recorded, one entry per epoch.
 
-    def __init__(self, loss, seconds: float):
-        self.loss = [float(v) for v in loss]
-        self.epochs = len(self.loss)
+    ``history`` is a Keras-style dict with "loss", "lr" and, when they apply, "accuracy",
+    "val_loss", "val_accuracy"; ``loss`` is history["loss"]. ``grad_norms`` (epochs x
+    layers, mean ||dW_l|| over the epoch's batches) when fit(record_gradients=True).
+    """
+
+    def __init__(self, result: dict, seconds: float):
+        logs = result["epochs"]
+        self.history = {}
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+            values = [float(entry[key]) for entry in logs]
+            if values and not all(np.isnan(values)):
+                self.history[key] = values
+        self.history.setdefault("loss", [])
+        self.loss = self.history["loss"]
+        self.epochs = len(logs)
         self.seconds = seconds
-
-    @property
-    def history(self) -> dict:
-        """Keras-style dict view."""
-        return {"loss": self.loss}
+        self.best_epoch = result["best_epoch"] if result["best_epoch"] >= 0 else None
+        self.stopped_early = bool(result["stopped_early"])
+        norms = [entry["grad_norms"] for entry in logs]
+        self.grad_norms = np.array(norms) if norms and norms[0] else None
 
     def __repr__(self) -> str:
         last = f", final loss {self.loss[-1]:.6g}" if self.loss else ""
@@ -100,48 +68,67 @@ def _infer_loss(output_activation: str) -> str:
     return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(output_activation, "mse")
 
 
+def _fold_dropout(layers: list) -> list:
+    """Dense layers in order, each Dropout's rate moved onto the Dense before it."""
+    dense = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dropout):
+            if not dense or isinstance(layers[i - 1], Dropout):
+                raise ValueError(f"layers[{i}]: a Dropout must follow a Dense layer")
+            if i == len(layers) - 1:
+                raise ValueError(f"layers[{i}]: a Dropout cannot be the last layer")
+            dense[-1].dropout = layer.rate
+        elif isinstance(layer, Dense):
+            if layer._net is not None:
+                raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
+            dense.append(layer)
+        else:
+            raise TypeError(f"layers[{i}] must be a Dense or Dropout layer, got {type(layer).__name__}")
+    return dense
+
+
 class Sequential:
-    """An MLP: Dense layers applied in order, trained by backpropagation in C++.
+    """An MLP: layers applied in order, trained by backpropagation in C++.
 
     Parameters
     ----------
-    layers : list of Dense, consecutive sizes must chain.
+    layers : list of Dense (and Dropout) layers; consecutive Dense sizes must chain.
     loss : "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy"
-        (needs a softmax output), "mse", or None to infer from the output activation.
+        (needs a softmax output), "mse", or None to infer it from the output activation.
         J is the mean over the batch (see ``loss()``).
     dtype : "float32" (default) or "float64".
-    seed : int or None; seeds weight initialisation (Glorot-uniform, He-uniform
-        for relu layers; zero biases) and the default shuffling of fit().
+    seed : int or None; seeds weight initialisation, shuffling and dropout.
     l2 : lambda of the penalty (lambda / 2) * sum_l ||W_l||^2 on weights (not biases),
-        added to J as is (not divided by the batch size).
+        added to J as is (not divided by the batch size or the sample weights).
+    optimizer : "sgd" (default, learning rate 0.01), "adam", or an fm.SGD / fm.Adam object.
     """
 
-    def __init__(self, layers, loss: str | None = None, dtype="float32", seed: int | None = None, l2: float = 0.0):
+    def __init__(self, layers, loss: str | None = None, dtype="float32", seed: int | None = None, l2: float = 0.0,
+                 optimizer="sgd"):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Dense):
-                raise TypeError(f"layers[{i}] must be a Dense layer, got {type(layer).__name__}")
-            if layer._net is not None:
-                raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
-        for i in range(1, len(layers)):
-            if layers[i].n_in != layers[i - 1].n_out:
-                raise ValueError(f"layers[{i}] takes {layers[i].n_in} inputs but layers[{i - 1}] gives "
-                                 f"{layers[i - 1].n_out} outputs")
+        dense = _fold_dropout(layers)
+        for i in range(1, len(dense)):
+            if dense[i].n_in != dense[i - 1].n_out:
+                raise ValueError(f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
+                                 f"{dense[i - 1].n_out} outputs")
         if loss is None:
-            loss = _infer_loss(layers[-1].activation)
+            loss = _infer_loss(dense[-1].activation)
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
         self.dtype = as_dtype(dtype)
         self.l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self.optimizer = _optimizers.get(optimizer)
         core = _core.Network32 if self.dtype == np.float32 else _core.Network64
-        sizes = [layers[0].n_in] + [layer.n_out for layer in layers]
-        self._net = core(sizes, [layer.activation for layer in layers], loss, self.l2)
+        sizes = [dense[0].n_in] + [layer.n_out for layer in dense]
+        self._net = core(sizes, [d.activation for d in dense], loss, self.l2, [d.alpha for d in dense],
+                         [d.dropout for d in dense], [d.init or "default" for d in dense])
         self._net.init_params(self.seed)
         self.layers = layers
-        for i, layer in enumerate(layers):
+        self.dense_layers = dense
+        for i, layer in enumerate(dense):
             layer._net, layer._index = self._net, i
         self.loss_name = loss
         self._epochs_seen = 0
@@ -149,15 +136,15 @@ class Sequential:
     # --- shape facts ---
     @property
     def n_features_in(self) -> int:
-        return self.layers[0].n_in
+        return self.dense_layers[0].n_in
 
     @property
     def n_outputs(self) -> int:
-        return self.layers[-1].n_out
+        return self.dense_layers[-1].n_out
 
     @property
     def num_params(self) -> int:
-        """Total weights and biases: sum over layers of n_in * n_out + n_out."""
+        """Total weights and biases: sum over Dense layers of n_in * n_out + n_out."""
         return int(self._net.num_params)
 
     @property
@@ -168,6 +155,10 @@ class Sequential:
     @property
     def is_classifier(self) -> bool:
         return self.loss_name != "mse"
+
+    @property
+    def epochs_trained(self) -> int:
+        return self._epochs_seen
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -180,66 +171,175 @@ class Sequential:
     def _Y(self, y, n_samples: int, name: str = "y") -> np.ndarray:
         return as_targets(y, name, self.loss_name, self.n_outputs, n_samples, self.dtype)
 
+    def _class_ids(self, Y: np.ndarray) -> np.ndarray:
+        if Y.ndim == 1:
+            return Y
+        if Y.shape[1] == 1:
+            return (Y[:, 0] >= 0.5).astype(np.int64)
+        if self.loss_name == "categorical_crossentropy":
+            return Y.argmax(axis=1)
+        raise ValueError("class_weight needs single-label targets; this y has several sigmoid outputs")
+
+    def _weights(self, sample_weight, class_weight, Y: np.ndarray):
+        """Per-sample weights (sample_weight times class_weight), or None."""
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.shape != (Y.shape[0],):
+                raise ValueError(f"sample_weight must have shape ({Y.shape[0]},), got {w.shape}")
+            check_finite(w, "sample_weight")
+            if (w < 0).any():
+                raise ValueError("sample_weight must be >= 0")
+        if class_weight is not None:
+            if not self.is_classifier:
+                raise ValueError("class_weight needs a classification loss; this model uses 'mse'")
+            ids = self._class_ids(Y)
+            n_classes = 2 if self.n_outputs == 1 else self.n_outputs
+            if isinstance(class_weight, str):
+                if class_weight != "balanced":
+                    raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+                counts = np.bincount(ids, minlength=n_classes).astype(np.float64)
+                present = counts > 0
+                table = np.ones(n_classes)
+                table[present] = len(ids) / (present.sum() * counts[present])  # n / (n_classes * count_c)
+            elif isinstance(class_weight, dict):
+                table = np.ones(n_classes)
+                for c, cw in class_weight.items():
+                    if not (0 <= int(c) < n_classes):
+                        raise ValueError(f"class_weight has class {c!r} outside [0, {n_classes})")
+                    table[int(c)] = positive_float(cw, f"class_weight[{c!r}]", allow_zero=True)
+            else:
+                raise TypeError(f"class_weight must be a dict or 'balanced', got {type(class_weight).__name__}")
+            cw = table[ids]
+            w = cw if w is None else w * cw
+        if w is None:
+            return None
+        if not w.sum() > 0:
+            raise ValueError("sample weights sum to 0: no sample would count")
+        return np.ascontiguousarray(w, dtype=self.dtype)
+
     # --- the math ---
     def forward(self, X) -> np.ndarray:
-        """The last layer's activations a_L, shape (m, n_outputs)."""
+        """The last layer's activations a_L, shape (m, n_outputs) (dropout off)."""
         return self._net.forward(self._X(X))
 
-    def loss(self, X, y) -> float:
-        """J = mean over the batch of the loss + (l2 / 2) sum ||W||^2.
+    def loss(self, X, y, sample_weight=None) -> float:
+        """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
 
         binary_crossentropy: mean over samples and outputs of -(y ln p + (1-y) ln(1-p));
         categorical_crossentropy: mean over samples of -sum_k y_k ln p_k;
         mse: mean over samples and outputs of (a - y)^2.
+        With sample weights w_i the mean is sum_i w_i l_i / sum_i w_i.
         """
         X = self._X(X)
-        return self._net.objective(X, self._Y(y, X.shape[0]))
+        Y = self._Y(y, X.shape[0])
+        return self._net.objective(X, Y, self._weights(sample_weight, None, Y))
 
-    def gradients(self, X, y) -> list:
-        """Backprop: [(dJ/dW, dJ/db), ...] per layer, copies with the shapes of weights and bias."""
+    def gradients(self, X, y, sample_weight=None) -> list:
+        """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
         X = self._X(X)
-        self._net.gradients(X, self._Y(y, X.shape[0]))
-        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy()) for i in range(len(self.layers))]
+        Y = self._Y(y, X.shape[0])
+        self._net.gradients(X, Y, self._weights(sample_weight, None, Y))
+        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy())
+                for i in range(len(self.dense_layers))]
 
-    def trace(self, X) -> list:
-        """Per layer (z, a): z = a_prev W + b and a = g(z), for looking inside the network."""
-        return [tuple(za) for za in self._net.trace(self._X(X))]
+    def trace(self, X, y=None) -> list:
+        """Per Dense layer (z, a): z = a_prev W + b, a = g(z); with y also delta = dJ/dz: (z, a, delta)."""
+        X = self._X(X)
+        Y = None if y is None else self._Y(y, X.shape[0])
+        return [tuple(t) for t in self._net.trace(X, Y)]
 
-    def fit(self, X, y, epochs: int = 100, batch_size: int | None = None, learning_rate: float = 0.1,
+    def fit(self, X, y, epochs: int = 100, batch_size: int | None = None, learning_rate: float | None = None,
             tol: float = 0.0, shuffle: bool = True, seed: int | None = None, verbose: bool = False,
-            callback=None) -> History:
-        """Train by mini-batch gradient descent, w <- w - learning_rate * dJ/dw, in C++.
+            callback=None, optimizer=None, schedule=None, validation_data=None, validation_split: float = 0.0,
+            early_stopping: EarlyStopping | None = None, sample_weight=None, class_weight=None,
+            record_gradients: bool = False) -> History:
+        """Train by mini-batch gradient descent in C++, continuing from the current weights.
 
-        batch_size=None uses the whole data set per step (the lecture's gradient
-        descent). Each epoch is one pass over the data, in a seeded random order
-        when ``shuffle``. Stops after ``epochs`` epochs or when the epoch loss
-        changes by less than ``tol`` (|J_k - J_(k-1)| < tol; tol=0 never stops
-        early). ``callback(epoch, loss)`` runs after each epoch; returning False
-        stops training. ``verbose`` prints one line per epoch.
-        Returns a History whose ``loss`` holds each epoch's mean mini-batch loss.
+        batch_size=None uses the whole data set per step (the lecture's gradient descent).
+        Each epoch is one pass over the data, in a seeded random order when ``shuffle``.
+        learning_rate, when given, sets the optimizer's learning rate. ``optimizer``
+        replaces the model's (state is kept across fit calls with the same optimizer).
+        Stops after ``epochs`` epochs, when the epoch loss changes by less than ``tol``
+        (|J_k - J_(k-1)| < tol; tol=0 never stops early), by ``early_stopping``, or when
+        ``callback(epoch, logs)`` returns False. Ctrl-C stops at the next mini-batch
+        boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
+        ``validation_split`` holds out the last fraction of X, y (before shuffling).
+        ``verbose`` shows a tqdm progress bar. Returns a History.
         """
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
         epochs = positive_int(epochs, "epochs")
         batch_size = positive_int(batch_size, "batch_size", allow_none=True)
-        learning_rate = positive_float(learning_rate, "learning_rate")
         tol = positive_float(tol, "tol", allow_zero=True)
+        if optimizer is not None:
+            self.optimizer = _optimizers.get(optimizer)
+        if learning_rate is not None:
+            self.optimizer.learning_rate = positive_float(learning_rate, "learning_rate")
+        schedule_cfg = _schedules.get(schedule).config()
+        W = self._weights(sample_weight, class_weight, Y)
+
+        X_val = Y_val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            X_val = self._X(validation_data[0], "X_val")
+            Y_val = self._Y(validation_data[1], X_val.shape[0], "y_val")
+        elif validation_split:
+            split = positive_float(validation_split, "validation_split")
+            if split >= 1:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+            n_val = int(round(X.shape[0] * split))
+            if n_val < 1 or n_val >= X.shape[0]:
+                raise ValueError(f"validation_split={validation_split} leaves {n_val} of {X.shape[0]} samples "
+                                 "for validation; need at least 1 on each side")
+            n_train = X.shape[0] - n_val
+            X, X_val, Y, Y_val = X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]  # views, no copies
+            W = None if W is None else W[:n_train]
+        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+            raise TypeError("early_stopping must be an fm.EarlyStopping")
+        es_cfg = None if early_stopping is None else early_stopping.config(X_val is not None)
         if seed is None:
             seed = self.seed + self._epochs_seen  # reproducible, yet a new order on each fit call
-        start = time.perf_counter()
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable as callback(epoch, logs)")
 
-        def on_epoch(epoch: int, loss: float):
-            if verbose:
-                print(f"epoch {epoch + 1}/{epochs}  loss {loss:.6f}  ({time.perf_counter() - start:.2f}s)", flush=True)
+        bar = ProgressBar(epochs) if verbose else None
+
+        def on_epoch(logs: dict):
+            if bar is not None:
+                bar.update(logs)
             if callback is not None:
-                return callback(epoch, loss)
+                return callback(int(logs["epoch"]), {k: v for k, v in logs.items() if k != "epoch"})
             return None
 
-        needs_python = verbose or callback is not None
-        losses = self._net.fit(X, Y, epochs, batch_size or 0, learning_rate, tol, bool(shuffle), int(seed),
-                               on_epoch if needs_python else None)
-        self._epochs_seen += len(losses)
-        return History(losses, time.perf_counter() - start)
+        start = time.perf_counter()
+        try:
+            result = _core.fit(self._net, self.optimizer._bind(self._net), X, Y, W, X_val, Y_val, epochs,
+                               batch_size or 0, tol, bool(shuffle), int(seed) & (2**64 - 1), self._epochs_seen,
+                               schedule_cfg, es_cfg, bool(record_gradients),
+                               on_epoch if (bar or callback) else None,
+                               threading.current_thread() is threading.main_thread())
+        finally:
+            if bar is not None:
+                bar.close()
+        self._epochs_seen += len(result["epochs"])
+        if result["interrupted"]:
+            raise KeyboardInterrupt("fit() interrupted; the model keeps the weights of the last completed step")
+        history = History(result, time.perf_counter() - start)
+        if history.grad_norms is not None and len(self.dense_layers) > 1:
+            first, last = history.grad_norms[-1, 0], history.grad_norms[-1, -1]
+            if last > 0 and first < VANISHING_RATIO * last:
+                warnings.warn(f"vanishing gradients: in the last epoch the first layer's mean ||dW|| ({first:.3g}) is "
+                              f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
+                              VanishingGradientWarning, stacklevel=2)
+        return history
+
+    def partial_fit(self, X, y, **kwargs) -> History:
+        """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
+        if "epochs" in kwargs:
+            raise TypeError("partial_fit runs exactly one epoch; use fit(epochs=...) for more")
+        return self.fit(X, y, epochs=1, **kwargs)
 
     # --- predictions ---
     def predict_proba(self, X) -> np.ndarray:
@@ -270,15 +370,32 @@ class Sequential:
         pred = self.predict(X)
         if self.loss_name == "categorical_crossentropy":
             truth = Y if Y.ndim == 1 else Y.argmax(axis=1)
-        else:
-            truth = (Y >= 0.5).astype(np.int64)
-            truth = truth[:, 0] if truth.shape[1] == 1 else truth
-        return float(np.mean(pred == truth))
+            return float(np.mean(pred == truth))
+        truth = (Y >= 0.5).astype(np.int64)
+        truth = truth[:, 0] if truth.shape[1] == 1 else truth
+        return float(np.mean(pred == truth)) if truth.ndim == 1 else float(np.mean((pred == truth).all(axis=1)))
+
+    # --- persistence (fastmlp.io) ---
+    def save(self, path) -> None:
+        """Write the model to ``path`` (safetensors format, atomic: the old file survives a failed save)."""
+        from . import io
+
+        io.save(self, path)
+
+    def __reduce__(self):
+        from . import io
+
+        return (io._from_bytes, (io.to_bytes(self),))
 
     def copy(self, dtype=None) -> "Sequential":
         """An independent model with the same layers and weights (cast to ``dtype`` if given)."""
-        clone = Sequential([Dense(layer.n_in, layer.n_out, layer.activation) for layer in self.layers],
-                           loss=self.loss_name, dtype=self.dtype if dtype is None else dtype, seed=self.seed,
+        layers = []
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layers.append(Dropout(layer.rate))
+            else:
+                layers.append(Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init, alpha=layer.alpha))
+        clone = Sequential(layers, loss=self.loss_name, dtype=self.dtype if dtype is None else dtype, seed=self.seed,
                            l2=self.l2)
         clone.params[...] = self.params
         return clone

@@ -1,17 +1,21 @@
-// Activations a = g(z), applied row-wise to a batch, and their backward passes.
+// Activations a = g(z), applied element-wise (softmax: row-wise) to a batch,
+// and their backward passes.
 //
 // Contract: `activate` turns Z into A in place. `backward` turns dA into dZ in
-// place, reading only A (never Z), because every derivative here is cheaper in
-// terms of the output:
-//   linear   a = z                 g'(z) = 1
-//   sigmoid  a = 1 / (1 + e^-z)    g'(z) = a (1 - a)
-//   tanh     a = tanh z            g'(z) = 1 - a^2
-//   relu     a = max(0, z)         g'(z) = [a > 0]
-//   step     a = [z >= 0]          g'(z) = 0  (threshold unit for hand-set nets; not trainable)
-//   softmax  a_k = e^{z_k} / sum_j e^{z_j}  (per row, max-subtracted)
-//            dz = a * (da - sum_k da_k a_k)   (Jacobian-vector product)
+// place, reading only A (never Z), because every derivative here can be
+// written in terms of the output, which is what the forward pass keeps:
+//   linear      a = z                          g' = 1
+//   sigmoid     a = 1 / (1 + e^-z)             g' = a (1 - a)
+//   tanh        a = tanh z                     g' = 1 - a^2
+//   relu        a = max(0, z)                  g' = [a > 0]
+//   leaky_relu  a = z if z > 0 else alpha z    g' = 1 if a > 0 else alpha       (alpha > 0)
+//   elu         a = z if z > 0 else alpha (e^z - 1)   g' = 1 if a > 0 else a + alpha
+//   softplus    a = ln(1 + e^z)                g' = sigmoid(z) = 1 - e^-a
+//   step        a = [z >= 0]                   g' = 0  (threshold unit for hand-set nets; not trainable)
+//   softmax     a_k = e^{z_k} / sum_j e^{z_j}  (per row, max-subtracted)
+//               dz = a * (da - sum_k da_k a_k)  (Jacobian-vector product)
 // Softmax + categorical cross-entropy and sigmoid + binary cross-entropy are
-// fused in losses.hpp instead; these backward passes serve the other cases.
+// fused in losses.hpp instead; these backward passes serve every other case.
 #pragma once
 
 #include <string>
@@ -20,22 +24,24 @@
 
 namespace fastmlp {
 
-enum class Activation { Linear, Sigmoid, Tanh, Relu, Softmax, Step };
+enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step };
 
 // "linear", "sigmoid", ... ; throws std::invalid_argument for an unknown name.
 Activation activation_from_name(const std::string& name);
 const char* activation_name(Activation g);
+// The default `alpha` of an activation (leaky_relu 0.01, elu 1.0, others unused).
+double default_alpha(Activation g);
 
 // Z (m x k) -> A = g(Z), in place.
 template <class T>
-void activate(Activation g, MatrixMap<T> Z);
+void activate(Activation g, T alpha, MatrixMap<T> Z);
 
 // Z (m x k) -> A = g(Z + 1 b), in place: bias and activation in one pass over Z.
 template <class T>
-void add_bias_activate(Activation g, const ConstRowVectorMap<T>& b, MatrixMap<T> Z);
+void add_bias_activate(Activation g, T alpha, const ConstRowVectorMap<T>& b, MatrixMap<T> Z);
 
 // dA (m x k) -> dZ = dA * g'(Z), in place, from the activations A.
 template <class T>
-void backward(Activation g, const MatrixMap<T>& A, MatrixMap<T> dA);
+void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA);
 
 }  // namespace fastmlp

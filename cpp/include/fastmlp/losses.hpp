@@ -1,5 +1,7 @@
 // Losses J, always the mean over the batch, and the output error delta = dJ/dZ
-// of the last layer.
+// of the last layer. With sample weights w_i the mean is weighted:
+// J = sum_i w_i l_i / sum_i w_i, and every 1/m below becomes w_i / sum_i w_i
+// (so a weight of 2 is the same as the sample appearing twice).
 //
 //   binary_crossentropy       J = 1/(m k) sum_ik -(y ln p + (1-y) ln(1-p)),  p = sigmoid(z)
 //       computed from the logits as max(z,0) - z y + ln(1 + e^-|z|)   (never log(0))
@@ -30,28 +32,42 @@ const char* loss_name(Loss loss);
 void check_loss_output(Loss loss, Activation output);
 
 // Targets of a batch: either dense rows (rows x cols, row-major) or class ids
-// (rows entries in [0, cols), categorical cross-entropy only). Not owned.
+// (rows entries in [0, cols), categorical cross-entropy only), and optional
+// per-sample weights (rows entries >= 0). Not owned.
 template <class T>
 struct Targets {
   const T* dense = nullptr;
   const std::int32_t* labels = nullptr;
   Index rows = 0;
   Index cols = 0;
+  const T* weights = nullptr;
 
-  static Targets from_dense(const T* y, Index rows, Index cols) { return {y, nullptr, rows, cols}; }
-  static Targets from_labels(const std::int32_t* y, Index rows, Index cols) { return {nullptr, y, rows, cols}; }
+  static Targets from_dense(const T* y, Index rows, Index cols, const T* w = nullptr) {
+    return {y, nullptr, rows, cols, w};
+  }
+  static Targets from_labels(const std::int32_t* y, Index rows, Index cols, const T* w = nullptr) {
+    return {nullptr, y, rows, cols, w};
+  }
   bool has_labels() const { return labels != nullptr; }
 };
 
 // Throws std::invalid_argument when targets do not fit the loss: wrong shape,
-// non-finite values, class ids out of [0, cols), binary targets outside [0, 1].
+// non-finite values, class ids out of [0, cols), binary targets outside [0, 1],
+// negative or non-finite weights, or weights that sum to zero.
+// Count of rows whose predicted class (arg-max of A, or A >= 0.5
+// per column for a sigmoid output) equals the target's; multi-label rows count
+// when every column matches.
+template <class T>
+Index count_correct(Loss loss, const MatrixMap<T>& A, const Targets<T>& Y);
+
 template <class T>
 void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols);
 
 // Z: the last layer's pre-activations (bias included), m x k. Turns Z into the
 // activations A in place and returns the mean loss J. When `delta` is not null
-// it also receives dJ/dZ (m x k) as documented above.
+// it also receives dJ/dZ (m x k) as documented above. `alpha` is the output
+// activation's parameter (mse with leaky_relu / elu outputs).
 template <class T>
-T output_loss(Loss loss, Activation output, MatrixMap<T> Z, const Targets<T>& Y, MatrixMap<T>* delta);
+T output_loss(Loss loss, Activation output, T alpha, MatrixMap<T> Z, const Targets<T>& Y, MatrixMap<T>* delta);
 
 }  // namespace fastmlp

@@ -8,10 +8,13 @@
 // without copies.
 //
 // Objective:  J = loss(A_L, Y) + (l2 / 2) sum_l ||W_l||_F^2   (biases are not penalised;
-// the loss is the batch mean, see losses.hpp, the L2 term is not divided by m).
+// the loss is the (weighted) batch mean, see losses.hpp; the L2 term is not divided by m).
 // Backprop (the seeds' delta recursion), with delta_L from output_loss():
 //   dW_l = A_{l-1}^T delta_l + l2 W_l,   db_l = sum_rows delta_l,
 //   delta_{l-1} = (delta_l W_l^T) * g'_{l-1}(Z_{l-1}).
+// Dropout (rate p on a layer's output, training only, "inverted"): A_l is
+// multiplied by a mask M of 0 and 1/(1-p) entries; the backward pass multiplies
+// delta_l W_l^T by the same mask before g'.
 //
 // Every public member validates its input and throws std::invalid_argument.
 // Workspaces grow to the largest batch seen and are reused: a training step
@@ -19,19 +22,32 @@
 #pragma once
 
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include "fastmlp/activations.hpp"
 #include "fastmlp/losses.hpp"
+#include "fastmlp/random.hpp"
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
+
+enum class Init { Default, GlorotUniform, GlorotNormal, HeUniform, HeNormal };
+Init init_from_name(const std::string& name);  // "glorot_uniform", ..., "default"
+const char* init_name(Init init);
 
 struct LayerSpec {
   Index n_in = 0;
   Index n_out = 0;
   Activation activation = Activation::Linear;
+  double alpha = 0.0;    // leaky_relu slope / elu scale (see activations.hpp)
+  double dropout = 0.0;  // rate p in [0, 1) applied to this layer's output during training
+  Init init = Init::Default;  // Default: He-uniform for relu-like layers, Glorot-uniform otherwise
+};
+
+// One layer seen by trace(): Z, A and (when targets were given) delta = dJ/dZ.
+template <class T>
+struct LayerTrace {
+  Matrix<T> z, a, delta;
 };
 
 template <class T>
@@ -60,22 +76,29 @@ class Network {
   MatrixMap<T> dW(Index l) { return {grads_.data() + weight_offset(l), layers_[l].n_in, layers_[l].n_out}; }
   RowVectorMap<T> db(Index l) { return {grads_.data() + bias_offset(l), layers_[l].n_out}; }
 
-  // Weights uniform in +-sqrt(6 / (n_in + n_out)) (Glorot), +-sqrt(6 / n_in) for
-  // relu layers (He); biases zero. Same seed, same weights.
+  // Weights by each layer's Init: uniform in +-sqrt(6 / fan) or normal with
+  // std sqrt(2 / fan), fan = n_in + n_out (Glorot) or n_in / 2 ... see network.cpp;
+  // biases zero. Same seed, same weights, on every platform.
   void init_params(std::uint64_t seed);
 
-  // Output activations A_L (m x n_outputs). The view stays valid until the next call.
+  // Output activations A_L (m x n_outputs), no dropout. Valid until the next call.
   MatrixMap<T> forward(const ConstRef<T>& X);
-  // Mean loss J with the L2 term.
+  // Mean loss J with the L2 term (no dropout).
   T objective(const ConstRef<T>& X, const Targets<T>& Y);
   // Fills grads() with dJ/dparams and returns J (computed in the same pass).
   T gradients(const ConstRef<T>& X, const Targets<T>& Y);
-  // Per layer: (Z_l, A_l), copies.
-  std::vector<std::pair<Matrix<T>, Matrix<T>>> trace(const ConstRef<T>& X);
+  // Per layer Z, A and, when Y is given, delta (no dropout). Copies.
+  std::vector<LayerTrace<T>> trace(const ConstRef<T>& X, const Targets<T>* Y = nullptr);
 
   // The same, without validating X and Y (the trainer checks once per fit).
+  // With `dropout_rng`, layers with a dropout rate drop units (training mode).
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
-  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y);
+  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng = nullptr);
+  // J (with L2) and, for classification losses when `correct` is given, the
+  // number of correctly predicted rows. No dropout.
+  T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr);
+  // The last layer's activations from the latest forward / gradients call.
+  MatrixMap<T> output(Index m) { return act(num_layers() - 1, m); }
 
   // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns.
   void validate_inputs(const ConstRef<T>& X) const;
@@ -85,16 +108,23 @@ class Network {
   void reserve(Index m);
   MatrixMap<T> act(Index l, Index m) { return {A_[l].data(), m, layers_[l].n_out}; }
   MatrixMap<T> delta(Index l, Index m) { return {D_[l].data(), m, layers_[l].n_out}; }
+  // What layer l+1 reads: A_l, or A_l * mask when dropout ran on layer l.
+  MatrixMap<T> input_of_next(Index l, Index m, bool dropped) {
+    return dropped ? MatrixMap<T>(Adrop_[l].data(), m, layers_[l].n_out) : act(l, m);
+  }
   // Z_L of the output layer (bias added, not yet activated) into act(L-1).
-  void forward_to_logits(const ConstRef<T>& X);
+  void forward_to_logits(const ConstRef<T>& X, Rng* dropout_rng);
   T l2_penalty() const;
+  T alpha(Index l) const { return T(layers_[l].alpha); }
 
   std::vector<LayerSpec> layers_;
   Loss loss_;
   T l2_;
   std::vector<Index> offsets_;
   Vector<T> params_, grads_;
-  std::vector<Matrix<T>> A_, D_;  // per-layer activations and deltas, capacity_ rows
+  std::vector<Matrix<T>> A_, D_;        // per-layer activations and deltas, capacity_ rows
+  std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
+  std::vector<char> dropped_;           // did the latest pass drop units on layer l?
   Index capacity_ = 0;
 };
 

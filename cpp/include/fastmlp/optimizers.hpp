@@ -1,5 +1,7 @@
 // Optimizers update the flat parameter buffer from the flat gradient buffer,
-// so one step is one loop over all parameters of the network.
+// so one step is one loop over all parameters of the network. They keep their
+// state (velocity, moments, step count) between steps and between fit calls;
+// reset() forgets it. The formulas are PyTorch's (torch.optim.SGD / Adam / AdamW).
 #pragma once
 
 #include "fastmlp/types.hpp"
@@ -9,24 +11,66 @@ namespace fastmlp {
 template <class T>
 class Optimizer {
  public:
+  explicit Optimizer(T learning_rate);
   virtual ~Optimizer() = default;
   // params <- params - (update from grads), n entries each.
   virtual void step(T* params, const T* grads, Index n) = 0;
-};
-
-// Gradient descent  w <- w - alpha dJ/dw  (the seeds' update rule).
-template <class T>
-class SGD final : public Optimizer<T> {
- public:
-  explicit SGD(T learning_rate);
+  virtual void reset() = 0;
   T learning_rate() const { return learning_rate_; }
-  void step(T* params, const T* grads, Index n) override;
+  void set_learning_rate(T lr);  // throws unless finite and > 0
 
- private:
+ protected:
   T learning_rate_;
 };
 
+// g = dJ/dw + weight_decay w
+// plain:     w <- w - lr g                         (the seeds' gradient descent)
+// momentum:  v <- momentum v + g   (v = g on the first step)
+//            w <- w - lr v,  or with Nesterov  w <- w - lr (g + momentum v)
+template <class T>
+class SGD final : public Optimizer<T> {
+ public:
+  explicit SGD(T learning_rate, T momentum = T(0), bool nesterov = false, T weight_decay = T(0));
+  void step(T* params, const T* grads, Index n) override;
+  void reset() override { velocity_.resize(0); }
+  T momentum() const { return momentum_; }
+  bool nesterov() const { return nesterov_; }
+  T weight_decay() const { return weight_decay_; }
+  const Vector<T>& velocity() const { return velocity_; }
+
+ private:
+  T momentum_, weight_decay_;
+  bool nesterov_;
+  Vector<T> velocity_;
+};
+
+// Adam, bias-corrected. g = dJ/dw (+ weight_decay w unless decoupled)
+//   m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,   t <- t + 1
+//   w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+// decoupled (AdamW): first w <- w (1 - lr weight_decay), g without the decay term.
+template <class T>
+class Adam final : public Optimizer<T> {
+ public:
+  Adam(T learning_rate, T beta1 = T(0.9), T beta2 = T(0.999), T epsilon = T(1e-8), T weight_decay = T(0),
+       bool decoupled = false);
+  void step(T* params, const T* grads, Index n) override;
+  void reset() override;
+  long long steps() const { return t_; }
+  const Vector<T>& first_moment() const { return m_; }
+  const Vector<T>& second_moment() const { return v_; }
+
+ private:
+  T beta1_, beta2_, epsilon_, weight_decay_;
+  bool decoupled_;
+  long long t_ = 0;
+  Vector<T> m_, v_;
+};
+
+extern template class Optimizer<float>;
+extern template class Optimizer<double>;
 extern template class SGD<float>;
 extern template class SGD<double>;
+extern template class Adam<float>;
+extern template class Adam<double>;
 
 }  // namespace fastmlp

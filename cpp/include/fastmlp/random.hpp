@@ -3,6 +3,7 @@
 // seed gives the same weights on every platform.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 
@@ -13,6 +14,19 @@ class Rng {
   explicit Rng(std::uint64_t seed) : engine_(seed) {}
   // Uniform in [0, 1) from the top 53 bits.
   double uniform() { return double(engine_() >> 11) * 0x1.0p-53; }
+  // Standard normal (Box-Muller; both numbers of a pair are used).
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1;
+    do u1 = uniform(); while (u1 <= 0.0);
+    const double r = std::sqrt(-2.0 * std::log(u1)), t = 6.283185307179586 * uniform();
+    spare_ = r * std::sin(t);
+    has_spare_ = true;
+    return r * std::cos(t);
+  }
   // Uniform integer in [0, n).
   std::uint64_t below(std::uint64_t n) { return std::uint64_t(uniform() * double(n)); }
 
@@ -23,6 +37,8 @@ class Rng {
 
  private:
   std::mt19937_64 engine_;
+  double spare_ = 0.0;
+  bool has_spare_ = false;
 };
 
 }  // namespace fastmlp

@@ -1,0 +1,38 @@
+// Single-threaded GEMM tuned for the shapes of an MLP (row-major, samples as rows).
+//
+//   C (M x N) = alpha * op(A) * op(B) + beta * C
+//
+// op(A) is M x K: A itself when trans_a is false (stored M x K), A^T when true (stored K x M).
+// op(B) is K x N: B itself when trans_b is false (stored K x N), B^T when true (stored N x K).
+// Every matrix is row-major; lda/ldb/ldc are row strides in elements (>= the stored row length).
+// beta == 0 means C's old contents are never read (they may be NaN or uninitialised).
+// C must not overlap A or B. M, N or K may be 0.
+//
+// The three MLP products (m = batch, d = n_in, k = n_out):
+//   forward   Z  (m x k) = X (m x d) * W (d x k)     gemm(false, false, m, k, d, 1, X, d, W, k, 0, Z, k)
+//   weights   dW (d x k) = X^T * D (m x k)           gemm(true,  false, d, k, m, 1, X, d, D, k, 0, dW, k)
+//     fused SGD step W -= lr * X^T D:                gemm(true,  false, d, k, m, -lr, X, d, D, k, 1, W, k)
+//   backprop  dX (m x d) = D (m x k) * W^T           gemm(false, true,  m, d, k, 1, D, k, W, k, 0, dX, d)
+//
+// Implementation (gemm.cpp): BLIS-style blocking with an AVX-512 or AVX2+FMA micro-kernel, chosen at
+// compile time from the target flags; other targets fall back to Eigen's product. Scratch buffers are
+// thread_local, so calls from different threads are safe and no allocation happens after warm-up.
+#pragma once
+
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
+          const T* B, Index ldb, T beta, T* C, Index ldc);
+
+extern template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index,
+                                 const float*, Index, float, float*, Index);
+extern template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index,
+                                  const double*, Index, double, double*, Index);
+
+// Which implementation this build uses: "avx512", "avx2" or "eigen".
+const char* gemm_isa();
+
+}  // namespace fastmlp

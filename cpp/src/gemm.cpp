@@ -1,0 +1,606 @@
+// Single-threaded GEMM for the MLP shapes; see fastmlp/gemm.hpp for the interface.
+//
+// Layout of the algorithm (names as in the BLIS papers; row-major C, vectors run along N):
+//
+//   for jc in N step nc                       B panel  (kc x nc)  packed into Bp, lives in L2/L3
+//     for pc in K step kc                     first kc block applies beta, later ones add (beta = 1)
+//       pack op(B)[pc:pc+kc, jc:jc+nc] -> Bp  as nr-wide micro-panels, each kc x nr contiguous
+//       for ic in M step mc                   A block  (mc x kc)  read in place, lives in L2
+//         for jr in nc step nr                B micro-panel (kc x nr) stays in L1 across the ir loop
+//           for ir in mc step mr
+//             micro-kernel: C[ir:+mr, jr:+nr] (+)= alpha * A[ir:+mr, :] * Bp[:, jr:+nr]
+//
+// A is not packed: the micro-kernel broadcasts A elements straight from the caller's matrix, which
+// works for both layouts (op(A)(i,p) = A[i*lda + p] or A[p*lda + i]) and saves the transposing copy
+// that would otherwise cost ~30/N of the run time for N = 128..256. B is packed (it is the operand
+// loaded as full vectors, and the packing does the transpose for trans_b).
+//
+// Micro-kernel: an mr x (NV*W) tile of C held in NV*mr vector registers (W = lanes per vector).
+// Each k step loads NV vectors of B, and for each of the mr rows broadcasts one A element and does
+// NV FMAs. AVX-512: float 8 x 48 / double 8 x 24 (24 zmm accumulators of 32); AVX2: 6 x 16 / 6 x 8
+// (12 ymm accumulators of 16). Edge tiles use the same code instantiated for fewer rows / vectors,
+// with a lane mask on the last vector of each C row (dispatch tables below), so every size is exact.
+//
+// Small M with non-transposed B (e.g. a single-sample forward pass) skips packing altogether and
+// runs the kernel directly on B's rows (masked loads at the right edge), with a wider tile so that
+// there are enough independent FMA chains. Small M with transposed B (backprop of one sample) uses a
+// dot-product kernel, since there both operands are contiguous along K.
+#include "fastmlp/gemm.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdlib>
+#include <utility>
+
+#if defined(__AVX512F__)
+#define FASTMLP_GEMM_ISA 512
+#elif defined(__AVX2__) && defined(__FMA__)
+#define FASTMLP_GEMM_ISA 256
+#else
+#define FASTMLP_GEMM_ISA 0
+#endif
+
+#if FASTMLP_GEMM_ISA
+#include <immintrin.h>
+#endif
+
+namespace fastmlp {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by all builds.
+
+// C = beta * C (beta == 0 writes zeros, never reads C).
+template <class T>
+void scale_c(Index M, Index N, T beta, T* C, Index ldc) {
+    for (Index i = 0; i < M; ++i) {
+        T* c = C + i * ldc;
+        if (beta == T(0))
+            std::fill(c, c + N, T(0));
+        else if (beta != T(1))
+            for (Index j = 0; j < N; ++j) c[j] *= beta;
+    }
+}
+
+// Reference path: Eigen's product on strided maps. Used where no SIMD kernel is compiled in.
+template <class T>
+[[maybe_unused]] void gemm_eigen(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A,
+                                 Index lda, const T* B, Index ldb, T beta, T* C, Index ldc) {
+    using Mat = Matrix<T>;
+    using Stride = Eigen::OuterStride<>;
+    using CMap = Eigen::Map<const Mat, 0, Stride>;
+    Eigen::Map<Mat, 0, Stride> Cm(C, M, N, Stride(ldc));
+    const CMap Am(A, ta ? K : M, ta ? M : K, Stride(lda));
+    const CMap Bm(B, tb ? N : K, tb ? K : N, Stride(ldb));
+    auto run = [&](const auto& opA, const auto& opB) {
+        if (beta == T(0)) {
+            Cm.noalias() = alpha * opA * opB;
+        } else {
+            if (beta != T(1)) Cm *= beta;
+            Cm.noalias() += alpha * opA * opB;
+        }
+    };
+    if (!ta && !tb) run(Am, Bm);
+    else if (ta && !tb) run(Am.transpose(), Bm);
+    else if (!ta && tb) run(Am, Bm.transpose());
+    else run(Am.transpose(), Bm.transpose());
+}
+
+#if FASTMLP_GEMM_ISA
+
+// ---------------------------------------------------------------------------------------------
+// Vector abstraction: one struct per (ISA, scalar type). W = lanes; MR x (NVP*W) = packed-path
+// micro-tile; MAX_ACC = most accumulator vectors a kernel may hold (leaves room for B and A regs).
+
+template <class T>
+struct Simd;
+
+#if FASTMLP_GEMM_ISA == 512
+template <>
+struct Simd<float> {
+    using V = __m512;
+    using Mask = __mmask16;
+    static constexpr int W = 16, MR = 8, NVP = 3, MAX_ACC = 24;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V set1(float x) { return _mm512_set1_ps(x); }
+    static V load(const float* p) { return _mm512_loadu_ps(p); }
+    static V loadm(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+    static void storem(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    static float hsum(V a) { return _mm512_reduce_add_ps(a); }
+    static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }  // first n lanes, 1..W
+    // Interleave the low (high) halves of a and b: a0 b0 a1 b1 ... (used by the transpose).
+    static V zip_lo(V a, V b) {
+        return _mm512_permutex2var_ps(
+            a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+    }
+    static V zip_hi(V a, V b) {
+        return _mm512_permutex2var_ps(
+            a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
+    }
+};
+template <>
+struct Simd<double> {
+    using V = __m512d;
+    using Mask = __mmask8;
+    static constexpr int W = 8, MR = 8, NVP = 3, MAX_ACC = 24;
+    static V zero() { return _mm512_setzero_pd(); }
+    static V set1(double x) { return _mm512_set1_pd(x); }
+    static V load(const double* p) { return _mm512_loadu_pd(p); }
+    static V loadm(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
+    static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+    static void storem(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+    static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+    static V add(V a, V b) { return _mm512_add_pd(a, b); }
+    static double hsum(V a) { return _mm512_reduce_add_pd(a); }
+    static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
+    static V zip_lo(V a, V b) {
+        return _mm512_permutex2var_pd(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
+    }
+    static V zip_hi(V a, V b) {
+        return _mm512_permutex2var_pd(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
+    }
+};
+#else  // AVX2 + FMA
+template <>
+struct Simd<float> {
+    using V = __m256;
+    using Mask = __m256i;
+    static constexpr int W = 8, MR = 6, NVP = 2, MAX_ACC = 12;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V set1(float x) { return _mm256_set1_ps(x); }
+    static V load(const float* p) { return _mm256_loadu_ps(p); }
+    static V loadm(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+    static void storem(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static float hsum(V a) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
+    static Mask mask(int n) {
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    static V zip_lo(V a, V b) {
+        return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20);
+    }
+    static V zip_hi(V a, V b) {
+        return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31);
+    }
+};
+template <>
+struct Simd<double> {
+    using V = __m256d;
+    using Mask = __m256i;
+    static constexpr int W = 4, MR = 6, NVP = 2, MAX_ACC = 12;
+    static V zero() { return _mm256_setzero_pd(); }
+    static V set1(double x) { return _mm256_set1_pd(x); }
+    static V load(const double* p) { return _mm256_loadu_pd(p); }
+    static V loadm(const double* p, Mask m) { return _mm256_maskload_pd(p, m); }
+    static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+    static void storem(double* p, Mask m, V v) { _mm256_maskstore_pd(p, m, v); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static V add(V a, V b) { return _mm256_add_pd(a, b); }
+    static double hsum(V a) {
+        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    static Mask mask(int n) {
+        return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+    }
+    static V zip_lo(V a, V b) {
+        return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x20);
+    }
+    static V zip_hi(V a, V b) {
+        return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x31);
+    }
+};
+#endif
+
+// Cache blocking (elements). kc: B micro-panel kc x nr should sit in L1 (48 KiB on Zen5) next to
+// the A rows being streamed; mc: A block mc x kc in L2 (1 MiB); nc: B panel kc x nc in L2/L3.
+// Measured on Zen5 with bench/gemm (see README there). FASTMLP_GEMM_{KC,MC,NC} override for tuning.
+template <class T>
+struct Blocking {
+#ifdef FASTMLP_GEMM_KC
+    static constexpr Index KC = FASTMLP_GEMM_KC;
+#else
+    static constexpr Index KC = sizeof(T) == 4 ? 256 : 128;
+#endif
+#ifdef FASTMLP_GEMM_MC
+    static constexpr Index MC = FASTMLP_GEMM_MC;
+#else
+    static constexpr Index MC = sizeof(T) == 4 ? 256 : 256;
+#endif
+#ifdef FASTMLP_GEMM_NC
+    static constexpr Index NC = FASTMLP_GEMM_NC;
+#else
+    static constexpr Index NC = 4096 / sizeof(T) * 2;
+#endif
+#ifdef FASTMLP_GEMM_SMALL_M
+    static constexpr Index SMALL_M = FASTMLP_GEMM_SMALL_M;
+#else
+    static constexpr Index SMALL_M = 4;
+#endif
+};
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernel.
+//
+// How A is addressed (op(A)(i, p) for the tile's rows i and depth p):
+//   A_COLS: a[i + p*sa]  -- consecutive rows are contiguous (op(A) = A^T stored K x M, sa = lda)
+//   A_ROWS: a[i*sa + p]  -- consecutive depths are contiguous (A stored M x K, sa = lda)
+// B: row p of the tile is b + p*sb (packed: sb = nr; unpacked: sb = ldb). With MASKB the last
+// vector of each B row is loaded with the lane mask (unpacked B, right edge).
+// C tile: MR rows at stride ldc; the last vector of each row has `tail` valid lanes (1..W).
+enum AMode : int { A_COLS = 0, A_ROWS = 1 };
+
+template <class T>
+using Ukr = void (*)(Index kc, const T* a, Index sa, const T* b, Index sb, T* c, Index ldc, T alpha,
+                     T beta, int tail);
+
+template <class T, int MR, int NV, int AM, bool MASKB>
+void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, Index sb,
+             T* __restrict c, Index ldc, T alpha, T beta, int tail) {
+    using S = Simd<T>;
+    using V = typename S::V;
+    constexpr int W = S::W;
+    const auto mask = S::mask(tail);
+
+    V acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+
+    const T* ar[MR];  // A_ROWS: one pointer per row, indexed by p
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) ar[i] = a + i * sa;
+
+    for (Index p = 0; p < kc; ++p) {
+        V bv[NV];
+#pragma GCC unroll 16
+        for (int j = 0; j < NV; ++j)
+            bv[j] = (MASKB && j == NV - 1) ? S::loadm(b + j * W, mask) : S::load(b + j * W);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const V av = S::set1(AM == A_ROWS ? ar[i][p] : a[i]);
+#pragma GCC unroll 16
+            for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+        }
+        b += sb;
+        if (AM == A_COLS) a += sa;
+    }
+
+    // C = alpha * acc + beta * C; C is not read when beta == 0.
+    const V va = S::set1(alpha), vb = S::set1(beta);
+    const bool full = tail == W;
+    const int bmode = beta == T(0) ? 0 : beta == T(1) ? 1 : 2;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        T* cr = c + i * ldc;
+#pragma GCC unroll 16
+        for (int j = 0; j < NV; ++j) {
+            const bool part = j == NV - 1 && !full;
+            V r = S::mul(va, acc[i][j]);
+            if (bmode != 0) {
+                const V old = part ? S::loadm(cr + j * W, mask) : S::load(cr + j * W);
+                r = bmode == 1 ? S::add(r, old) : S::fma(vb, old, r);
+            }
+            if (part)
+                S::storem(cr + j * W, mask, r);
+            else
+                S::store(cr + j * W, r);
+        }
+    }
+}
+
+// Dispatch tables: entry [(mr - 1) * MAXNV + (nv - 1)] = kernel for an mr x nv-vector tile
+// (nullptr for tiles with more than MAX_ACC accumulators, which are never requested).
+template <class T, int MR, int NV, int AM, bool MASKB>
+constexpr Ukr<T> kernel_or_null() {
+    if constexpr (MR * NV <= Simd<T>::MAX_ACC)
+        return &ukernel<T, MR, NV, AM, MASKB>;
+    else
+        return nullptr;
+}
+template <class T, int MAXNV, int AM, bool MASKB, int... Is>
+constexpr std::array<Ukr<T>, sizeof...(Is)> make_table(std::integer_sequence<int, Is...>) {
+    return {{kernel_or_null<T, Is / MAXNV + 1, Is % MAXNV + 1, AM, MASKB>()...}};
+}
+
+// Packed path: up to MR rows x NVP vectors, B packed (no B mask).
+template <class T>
+struct PackedKernels {
+    static constexpr int MR = Simd<T>::MR, NVP = Simd<T>::NVP;
+    static constexpr auto seq = std::make_integer_sequence<int, MR * NVP>{};
+    static constexpr std::array<Ukr<T>, MR * NVP> table[2] = {make_table<T, NVP, A_COLS, false>(seq),
+                                                              make_table<T, NVP, A_ROWS, false>(seq)};
+    static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * NVP + (nv - 1)]; }
+};
+
+// Unpacked path (small M): up to MR rows x 8 vectors, B read in place with the edge mask.
+template <class T>
+struct DirectKernels {
+    static constexpr int MR = Simd<T>::MR, MAXNV = 8;
+    static constexpr auto seq = std::make_integer_sequence<int, MR * MAXNV>{};
+    static constexpr std::array<Ukr<T>, MR * MAXNV> table[2] = {make_table<T, MAXNV, A_COLS, true>(seq),
+                                                                make_table<T, MAXNV, A_ROWS, true>(seq)};
+    static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * MAXNV + (nv - 1)]; }
+    // Tile for an M-row problem: enough independent accumulators (>= 8) for the FMA latency.
+    static void tile(Index M, int& mr, int& nv) {
+#if FASTMLP_GEMM_ISA == 512
+        static constexpr int nv_for[5] = {0, 8, 8, 6, 5};
+#else
+        static constexpr int nv_for[5] = {0, 8, 4, 3, 2};
+#endif
+        if (M <= 4) {
+            mr = static_cast<int>(M);
+            nv = nv_for[M];
+        } else {
+            mr = std::min<int>(MR, static_cast<int>(M));
+            nv = Simd<T>::NVP;
+        }
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Packing of op(B)[p0:p0+kc, j0:j0+nc] into micro-panels of nr = NVP*W columns: panel q holds
+// columns q*nr .. q*nr+nr-1 as kc rows of nr contiguous values, zero-padded past nc.
+
+// In-register transpose of a W x W block by log2(W) rounds of "zip row i with row i + W/2"
+// (each round rotates the bits of the element index by one; after log2(W) rounds rows and
+// columns have swapped).
+template <class T>
+inline void transpose_block(typename Simd<T>::V* r) {
+    using S = Simd<T>;
+    constexpr int W = S::W, H = W / 2;
+#pragma GCC unroll 4
+    for (int round = 1; round < W; round *= 2) {
+        typename S::V n[W];
+#pragma GCC unroll 16
+        for (int i = 0; i < H; ++i) {
+            n[2 * i] = S::zip_lo(r[i], r[i + H]);
+            n[2 * i + 1] = S::zip_hi(r[i], r[i + H]);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < W; ++i) r[i] = n[i];
+    }
+}
+
+template <class T>
+void pack_b(bool tb, const T* B, Index ldb, Index p0, Index j0, Index kc, Index nc, T* Bp) {
+    using S = Simd<T>;
+    using V = typename S::V;
+    constexpr int W = S::W, NVP = S::NVP, NR = NVP * W;
+    for (Index q = 0; q < nc; q += NR, Bp += kc * NR) {
+        const Index nq = std::min<Index>(NR, nc - q);  // valid columns in this panel
+        if (!tb) {
+            // op(B) = B: row p of the panel is a contiguous slice of B's row p0 + p.
+            const T* src = B + p0 * ldb + j0 + q;
+            if (nq == NR) {
+                for (Index p = 0; p < kc; ++p, src += ldb)
+#pragma GCC unroll 4
+                    for (int v = 0; v < NVP; ++v) S::store(Bp + p * NR + v * W, S::load(src + v * W));
+            } else {
+                for (Index p = 0; p < kc; ++p, src += ldb)
+                    for (int v = 0; v < NVP; ++v) {
+                        const Index lanes = nq - v * W;
+                        const V x = lanes >= W ? S::load(src + v * W)
+                                    : lanes > 0 ? S::loadm(src + v * W, S::mask(int(lanes)))
+                                                : S::zero();
+                        S::store(Bp + p * NR + v * W, x);
+                    }
+            }
+        } else {
+            // op(B) = B^T, B stored N x K: W columns of the panel are W rows of B; transpose
+            // W x W blocks in registers.
+            for (int v = 0; v < NVP; ++v) {
+                const Index jb = q + v * W;                   // first panel column of this block
+                const Index rows = std::clamp<Index>(nc - jb, 0, W);  // valid B rows
+                for (Index pb = 0; pb < kc; pb += W) {
+                    const int pv = static_cast<int>(std::min<Index>(W, kc - pb));
+                    V r[W];
+                    const T* src = B + (j0 + jb) * ldb + p0 + pb;
+                    if (pv == W) {
+#pragma GCC unroll 16
+                        for (int t = 0; t < W; ++t) r[t] = t < rows ? S::load(src + t * ldb) : S::zero();
+                    } else {
+                        const auto m = S::mask(pv);
+#pragma GCC unroll 16
+                        for (int t = 0; t < W; ++t) r[t] = t < rows ? S::loadm(src + t * ldb, m) : S::zero();
+                    }
+                    transpose_block<T>(r);
+                    for (int s = 0; s < pv; ++s) S::store(Bp + (pb + s) * NR + v * W, r[s]);
+                }
+            }
+        }
+    }
+}
+
+// 64-byte aligned, grow-only, per-thread scratch buffer.
+template <class T>
+T* scratch(std::size_t n) {
+    struct Buf {
+        T* p = nullptr;
+        std::size_t cap = 0;
+        ~Buf() { std::free(p); }
+    };
+    static thread_local Buf buf;
+    if (n > buf.cap) {
+        std::free(buf.p);
+        const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+        buf.p = static_cast<T*>(std::aligned_alloc(64, bytes));
+        if (!buf.p) throw std::bad_alloc();
+        buf.cap = n;
+    }
+    return buf.p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small M, op(B) = B: no packing at all. Kernel runs over the whole K with B rows read in place.
+template <class T>
+void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
+                 Index ldb, T beta, T* C, Index ldc) {
+    constexpr int W = Simd<T>::W;
+    int mrs, nvs;
+    DirectKernels<T>::tile(M, mrs, nvs);
+    const int am = ta ? A_COLS : A_ROWS;
+    for (Index j = 0; j < N; j += Index(nvs) * W) {
+        const int nb = static_cast<int>(std::min<Index>(Index(nvs) * W, N - j));
+        const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
+        for (Index i = 0; i < M; i += mrs) {
+            const int mb = static_cast<int>(std::min<Index>(mrs, M - i));
+            const T* a = ta ? A + i : A + i * lda;
+            DirectKernels<T>::get(am, mb, nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc, alpha, beta,
+                                              tail);
+        }
+    }
+}
+
+// Small M, op(B) = B^T (B stored N x K): C[i][j] = dot(A row i, B row j), both contiguous in K
+// (only called with op(A) = A). Tile of MI rows of A x 4 rows of B, W-wide partial sums.
+template <class T, int MI>
+void dot_tile(Index K, const T* A, Index lda, const T* B, Index ldb, int nj, T alpha, T beta, T* C,
+              Index ldc) {
+    using S = Simd<T>;
+    using V = typename S::V;
+    constexpr int W = S::W, NJ = 4;
+    V acc[MI][NJ];
+#pragma GCC unroll 16
+    for (int i = 0; i < MI; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NJ; ++j) acc[i][j] = S::zero();
+    const T* br[NJ];
+    for (int j = 0; j < NJ; ++j) br[j] = B + std::min(j, nj - 1) * ldb;  // rows >= nj: dummies
+    Index p = 0;
+    auto step = [&](Index pp, auto loadfn) {
+        V bv[NJ];
+#pragma GCC unroll 4
+        for (int j = 0; j < NJ; ++j) bv[j] = loadfn(br[j] + pp);
+#pragma GCC unroll 16
+        for (int i = 0; i < MI; ++i) {
+            const V av = loadfn(A + i * lda + pp);
+#pragma GCC unroll 4
+            for (int j = 0; j < NJ; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+        }
+    };
+    for (; p + W <= K; p += W) step(p, [](const T* x) { return S::load(x); });
+    if (p < K) {
+        const auto m = S::mask(static_cast<int>(K - p));
+        step(p, [m](const T* x) { return S::loadm(x, m); });
+    }
+    for (int i = 0; i < MI; ++i)
+        for (int j = 0; j < nj; ++j) {
+            const T r = alpha * S::hsum(acc[i][j]);
+            T& c = C[i * ldc + j];
+            c = beta == T(0) ? r : r + beta * c;
+        }
+}
+
+template <class T>
+void gemm_dot(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
+              T beta, T* C, Index ldc) {
+    for (Index j = 0; j < N; j += 4) {
+        const int nj = static_cast<int>(std::min<Index>(4, N - j));
+        Index i = 0;
+        for (; i + 2 <= M; i += 2)
+            dot_tile<T, 2>(K, A + i * lda, lda, B + j * ldb, ldb, nj, alpha, beta, C + i * ldc + j, ldc);
+        if (i < M)
+            dot_tile<T, 1>(K, A + i * lda, lda, B + j * ldb, ldb, nj, alpha, beta, C + i * ldc + j, ldc);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// General path: blocked, B packed, A read in place.
+template <class T>
+void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda,
+                  const T* B, Index ldb, T beta, T* C, Index ldc) {
+    using S = Simd<T>;
+    using Bk = Blocking<T>;
+    constexpr int W = S::W, MR = S::MR, NR = S::NVP * W;
+    const Index NCr = (Bk::NC + NR - 1) / NR * NR;
+    T* Bp = scratch<T>(static_cast<std::size_t>(Bk::KC * NCr));
+    const int am = ta ? A_COLS : A_ROWS;
+
+    for (Index jc = 0; jc < N; jc += NCr) {
+        const Index nc = std::min(NCr, N - jc);
+        for (Index pc = 0; pc < K; pc += Bk::KC) {
+            const Index kc = std::min(Bk::KC, K - pc);
+            const T beta_eff = pc == 0 ? beta : T(1);
+            pack_b(tb, B, ldb, pc, jc, kc, nc, Bp);
+            for (Index ic = 0; ic < M; ic += Bk::MC) {
+                const Index mc = std::min(Bk::MC, M - ic);
+                // op(A)[ic, pc] in the caller's matrix
+                const T* ablk = ta ? A + pc * lda + ic : A + ic * lda + pc;
+                for (Index jr = 0; jr < nc; jr += NR) {
+                    const int nb = static_cast<int>(std::min<Index>(NR, nc - jr));
+                    const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
+                    const T* bp = Bp + jr * kc;  // micro-panel jr / NR
+                    T* cblk = C + ic * ldc + jc + jr;
+                    Index ir = 0;
+                    const Ukr<T> full = PackedKernels<T>::get(am, MR, nv);
+                    for (; ir + MR <= mc; ir += MR)
+                        full(kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
+                             alpha, beta_eff, tail);
+                    if (ir < mc)
+                        PackedKernels<T>::get(am, static_cast<int>(mc - ir), nv)(
+                            kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
+                            alpha, beta_eff, tail);
+                }
+            }
+        }
+    }
+}
+
+#endif  // FASTMLP_GEMM_ISA
+
+}  // namespace
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
+          const T* B, Index ldb, T beta, T* C, Index ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == T(0)) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+#if FASTMLP_GEMM_ISA
+    if (M <= Blocking<T>::SMALL_M) {
+        if (!trans_b) return gemm_direct(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (!trans_a) return gemm_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    gemm_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*,
+                          Index, float, float*, Index);
+template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index,
+                           const double*, Index, double, double*, Index);
+
+const char* gemm_isa() {
+#if FASTMLP_GEMM_ISA == 512
+    return "avx512";
+#elif FASTMLP_GEMM_ISA == 256
+    return "avx2";
+#else
+    return "eigen";
+#endif
+}
+
+}  // namespace fastmlp
