@@ -6,8 +6,15 @@ import fastmlp as fm
 import reference as ref
 
 
+def dense(n_in, n_out, g):
+    """fm.Dense from an activation name or a (name, alpha) pair."""
+    if isinstance(g, tuple):
+        return fm.Dense(n_in, n_out, activation=g[0], alpha=g[1])
+    return fm.Dense(n_in, n_out, activation=g)
+
+
 def build(sizes, acts, loss=None, dtype="float64", seed=0, l2=0.0):
-    layers = [fm.Dense(a, b, activation=g) for a, b, g in zip(sizes[:-1], sizes[1:], acts)]
+    layers = [dense(a, b, g) for a, b, g in zip(sizes[:-1], sizes[1:], acts)]
     return fm.Sequential(layers, loss=loss, dtype=dtype, seed=seed, l2=l2)
 
 
@@ -24,7 +31,9 @@ def set_params(model, params):
 
 
 def acts_of(model):
-    return [l.activation for l in model.layers]
+    """Activations in reference form: name, or (name, alpha) for parametrised ones."""
+    return [(l.activation, l.alpha) if getattr(l, "alpha", None) is not None else l.activation
+            for l in model.layers]
 
 
 def make_labels(rng, loss_name, m, k, one_hot=False, soft=False):

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "softmax", "step")
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step")
+# default alpha of the parametrised activations; an activation may also be given as a
+# (name, alpha) pair wherever a name is accepted
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse")
 
 
@@ -74,6 +77,32 @@ def relu_prime(z):
     return (z > 0).astype(z.dtype)
 
 
+def leaky_relu(z, alpha=0.01):
+    return np.where(z > 0, z, alpha * z)
+
+
+def leaky_relu_prime(z, alpha=0.01):
+    return np.where(z > 0, 1.0, alpha).astype(z.dtype)
+
+
+def elu(z, alpha=1.0):
+    # z if z > 0 else alpha (e^z - 1)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+
+
+def elu_prime(z, alpha=1.0):
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0))).astype(z.dtype)
+
+
+def softplus(z):
+    # ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|})
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softplus_prime(z):
+    return sigmoid(z)
+
+
 def step(z):
     # threshold unit: 1 if z >= 0 else 0
     return (z >= 0).astype(z.dtype)
@@ -109,6 +138,9 @@ _G = {
     "sigmoid": sigmoid,
     "tanh": tanh,
     "relu": relu,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "softplus": softplus,
     "softmax": softmax,
     "step": step,
 }
@@ -117,26 +149,42 @@ _G_PRIME = {
     "sigmoid": sigmoid_prime,
     "tanh": tanh_prime,
     "relu": relu_prime,
+    "leaky_relu": leaky_relu_prime,
+    "elu": elu_prime,
+    "softplus": softplus_prime,
     "step": step_prime,
 }
 
 
-def activation(name, z):
-    return _G[name](z)
+def _split(g):
+    """'elu' -> ('elu', (1.0,)); ('elu', 0.5) -> ('elu', (0.5,)); 'tanh' -> ('tanh', ())."""
+    if isinstance(g, tuple):
+        name, alpha = g
+    else:
+        name, alpha = g, DEFAULT_ALPHA.get(g)
+    if name in DEFAULT_ALPHA:
+        return name, (DEFAULT_ALPHA[name] if alpha is None else alpha,)
+    return name, ()
 
 
-def activation_prime(name, z):
+def activation(g, z):
+    name, extra = _split(g)
+    return _G[name](z, *extra)
+
+
+def activation_prime(g, z):
     """Element-wise derivative g'(z); softmax has no element-wise derivative."""
+    name, extra = _split(g)
     if name == "softmax":
         raise ValueError("softmax is not element-wise: use activation_backward")
-    return _G_PRIME[name](z)
+    return _G_PRIME[name](z, *extra)
 
 
-def activation_backward(name, z, a, dA):
-    """dJ/dz given dJ/da for layer activation ``name``."""
-    if name == "softmax":
+def activation_backward(g, z, a, dA):
+    """dJ/dz given dJ/da for layer activation ``g`` (a name or a (name, alpha) pair)."""
+    if _split(g)[0] == "softmax":
         return softmax_jvp(a, dA)
-    return dA * activation_prime(name, z)
+    return dA * activation_prime(g, z)
 
 
 # --------------------------------------------------------------------------------------
@@ -223,10 +271,10 @@ def output_delta(z, a, Y, loss_name, out_act):
     """delta^(L) = dJ/dz^(L) for the output layer (J = mean data loss)."""
     m, k = a.shape
     if loss_name == "categorical_crossentropy":
-        assert out_act == "softmax"
+        assert _split(out_act)[0] == "softmax"
         return (a - Y) / m                      # fused softmax + CE: (p - y) / m
     if loss_name == "binary_crossentropy":
-        assert out_act == "sigmoid"
+        assert _split(out_act)[0] == "sigmoid"
         return (a - Y) / (m * k)                # fused sigmoid + BCE: (p - y) / (m k)
     if loss_name == "mse":
         dA = 2.0 * (a - Y) / (m * k)            # d/da of mean (a - y)^2
@@ -236,10 +284,16 @@ def output_delta(z, a, Y, loss_name, out_act):
 
 def backward(params, acts, X, Y, loss_name, l2=0.0):
     """Return [(dW, db), ...] per layer via the delta recursion."""
+    return backward_with_deltas(params, acts, X, Y, loss_name, l2)[0]
+
+
+def backward_with_deltas(params, acts, X, Y, loss_name, l2=0.0):
+    """Return ([(dW, db), ...], [delta^(1), ..., delta^(L)]) with delta^(l) = dJ/dz^(l)."""
     X = np.asarray(X)
     cache = forward(params, acts, X)
     L = len(params)
     grads = [None] * L
+    deltas = [None] * L
     z, a = cache[-1]
     delta = output_delta(z, a, Y, loss_name, acts[-1])
     for l in range(L - 1, -1, -1):
@@ -248,11 +302,12 @@ def backward(params, acts, X, Y, loss_name, l2=0.0):
         dW = a_prev.T @ delta + l2 * W
         db = delta.sum(axis=0)
         grads[l] = (dW, db)
+        deltas[l] = delta
         if l > 0:
             dA_prev = delta @ W.T                      # delta^(l+1) W^(l+1)^T
             z_prev, a_prev_act = cache[l - 1]
             delta = activation_backward(acts[l - 1], z_prev, a_prev_act, dA_prev)
-    return grads
+    return grads, deltas
 
 
 # --------------------------------------------------------------------------------------

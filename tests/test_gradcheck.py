@@ -12,7 +12,13 @@ import pytest
 import fastmlp as fm
 from helpers import build, make_labels
 
-ACTS = ["linear", "sigmoid", "tanh", "relu", "softmax"]        # step has no gradient
+ACTS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax",
+        ("leaky_relu", 0.2), ("elu", 0.5)]                      # step has no gradient
+KINKED = ("relu", "leaky_relu", "elu")
+
+
+def _gid(g):
+    return f"{g[0]}({g[1]})" if isinstance(g, tuple) else None
 LOSS_OUT = [
     ("categorical_crossentropy", "softmax"),
     ("binary_crossentropy", "sigmoid"),
@@ -31,7 +37,8 @@ def _problem(hidden, loss_name, out_act, l2=0.0, m=6):
     model = build(sizes, acts, loss=loss_name, dtype="float64", seed=int(rng.integers(1000)), l2=l2)
     for layer in model.layers:                              # non-zero biases too
         layer.bias = rng.uniform(-0.5, 0.5, size=layer.n_out)
-    if hidden == "relu":                                    # keep relu kinks away from FD steps
+    name = hidden[0] if isinstance(hidden, tuple) else hidden
+    if name in KINKED:                                      # keep kinks away from FD steps
         for _ in range(100):
             X = rng.normal(size=(m, 3))
             if all(np.abs(z).min() > 1e-3 for z, _ in model.trace(X)[:2]):
@@ -42,7 +49,7 @@ def _problem(hidden, loss_name, out_act, l2=0.0, m=6):
     return model, X, y
 
 
-@pytest.mark.parametrize("hidden", ACTS)
+@pytest.mark.parametrize("hidden", ACTS, ids=_gid)
 @pytest.mark.parametrize("loss_name,out_act", LOSS_OUT)
 def test_check_gradients_float64(hidden, loss_name, out_act):
     model, X, y = _problem(hidden, loss_name, out_act)
@@ -82,7 +89,7 @@ def _own_central_difference(model, X, y, eps=1e-6):
     return out
 
 
-@pytest.mark.parametrize("hidden", ACTS)
+@pytest.mark.parametrize("hidden", ACTS, ids=_gid)
 @pytest.mark.parametrize("loss_name,out_act", LOSS_OUT[:3] + [("mse", "softmax")])
 @pytest.mark.parametrize("l2", [0.0, 0.1])
 def test_own_central_difference(hidden, loss_name, out_act, l2):

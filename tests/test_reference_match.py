@@ -14,7 +14,8 @@ import fastmlp as fm
 import reference as ref
 from helpers import acts_of, build, get_params, make_labels, set_params
 
-HIDDEN = ["linear", "sigmoid", "tanh", "relu", "softmax", "step"]
+HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step"]
+KINKED = ("relu", "leaky_relu", "step")
 LOSS_OUT = [
     ("categorical_crossentropy", "softmax"),
     ("binary_crossentropy", "sigmoid"),
@@ -40,13 +41,15 @@ def _cases():
                 cases.append(((h,) * (depth - 1), loss_name, out))
     # mixed hidden activations
     for hs in [("relu", "tanh", "sigmoid"), ("softmax", "linear", "relu"),
-               ("tanh", "softmax"), ("sigmoid", "relu"), ("linear", "step", "tanh")]:
+               ("tanh", "softmax"), ("sigmoid", "relu"), ("linear", "step", "tanh"),
+               (("leaky_relu", 0.2), ("elu", 0.5), "softplus"), (("elu", 2.0),)]:
         for loss_name, out in LOSS_OUT[:3]:
             cases.append((hs, loss_name, out))
     out = []
     for hidden, loss_name, out_act in cases:
         for dtype in ("float64", "float32"):
-            cid = f"d{len(hidden) + 1}-{'+'.join(hidden) or 'none'}-{SHORT[loss_name]}/{out_act}-{dtype[-2:]}"
+            names = "+".join(g if isinstance(g, str) else f"{g[0]}({g[1]})" for g in hidden)
+            cid = f"d{len(hidden) + 1}-{names or 'none'}-{SHORT[loss_name]}/{out_act}-{dtype[-2:]}"
             out.append(pytest.param(hidden, loss_name, out_act, dtype, id=cid))
     return out
 
@@ -81,12 +84,12 @@ def make_problem(hidden, loss_name, out_act, dtype):
     np_dtype = np.dtype(dtype)
     params = [(W.astype(np_dtype).astype(np.float64), b.astype(np_dtype).astype(np.float64))
               for W, b in ref.init_params(sizes, rng, scale=1.0)]
-    # keep pre-activations of kinked units (relu, step) away from 0 so that float32
+    # keep pre-activations of kinked units (relu, leaky_relu, step) away from 0 so that float32
     # rounding cannot flip a branch
     for _ in range(200):
         X = rng.normal(size=(m, sizes[0])).astype(np_dtype).astype(np.float64)
         cache = ref.forward(params, acts, X)
-        if all(np.abs(z).min() > 1e-3 for (z, _), g in zip(cache, acts) if g in ("relu", "step")):
+        if all(np.abs(z).min() > 1e-3 for (z, _), g in zip(cache, acts) if ref._split(g)[0] in KINKED):
             break
     else:  # pragma: no cover
         raise RuntimeError("could not draw a well-conditioned problem")
@@ -120,11 +123,16 @@ def test_loss_and_gradients_match_reference(hidden, loss_name, out_act, dtype):
     t = TOL[dtype]
     assert J == pytest.approx(rJ, rel=t["rtol"], abs=t["atol_abs"])
     grads = model.gradients(X, y)
-    rgrads = ref.backward(params, acts, X64, Y, loss_name, l2)
+    rgrads, rdeltas = ref.backward_with_deltas(params, acts, X64, Y, loss_name, l2)
     assert len(grads) == len(rgrads)
     for l, ((dW, db), (rdW, rdb)) in enumerate(zip(grads, rgrads)):
         assert_close(dW, rdW, dtype, f"dW[{l}]")
         assert_close(db, rdb, dtype, f"db[{l}]")
+    # trace(X, y): (z, a, delta) with delta = dJ/dz per layer
+    tr = model.trace(X, y)
+    assert len(tr) == len(acts) and all(len(triple) == 3 for triple in tr)
+    for l, ((_, _, d), rd) in enumerate(zip(tr, rdeltas)):
+        assert_close(d, rd, dtype, f"delta[{l}]")
 
 
 # ------------------------------------------------------------------------------------
@@ -171,20 +179,26 @@ def test_gradients_are_copies():
     rng = np.random.default_rng(0)
     model = build([3, 2], ["linear"], loss="mse")
     X, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
-    g1 = model.gradients(X, y)
-    g1[0][0][...] = 123.0
-    g2 = model.gradients(X, y)
-    assert not np.any(g2[0][0] == 123.0)
     W_before = model.layers[0].weights.copy()
-    assert np.array_equal(model.layers[0].weights, W_before)
+    g1 = model.gradients(X, y)
+    g1[0][0][...] = 123.0                      # scribble on the returned arrays
+    g1[0][1][...] = 123.0
+    g2 = model.gradients(X, y)
+    assert not np.any(g2[0][0] == 123.0) and not np.any(g2[0][1] == 123.0)
+    np.testing.assert_array_equal(model.layers[0].weights, W_before)
+    (z1, a1), = model.trace(X)
+    a1[...] = 7.0
+    assert not np.any(model.forward(X) == 7.0)
 
 
-@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "linear"])
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "linear", "leaky_relu", "elu", "softplus",
+                                 "softmax"])
 def test_initialisation_glorot_he_and_zero_bias(act):
     n_in, n_out = 30, 20
     model = build([n_in, n_out], [act], loss="mse", seed=123)
     W, b = get_params(model)[0]
-    limit = np.sqrt(6.0 / n_in) if act == "relu" else np.sqrt(6.0 / (n_in + n_out))
+    he = act in ("relu", "leaky_relu", "elu")
+    limit = np.sqrt(6.0 / n_in) if he else np.sqrt(6.0 / (n_in + n_out))
     assert np.all(np.abs(W) <= limit * (1 + 1e-6))
     # uniform on [-limit, limit]: max close to limit, std close to limit/sqrt(3)
     assert np.abs(W).max() > 0.9 * limit
@@ -391,24 +405,43 @@ def test_tol_stops_early():
 
 
 def test_callback_can_stop_and_sees_losses():
+    """callback(epoch, logs) with logs["loss"]; returning False stops (None/True continue)."""
     rng = np.random.default_rng(21)
     X = rng.normal(size=(16, 3))
     y = rng.integers(0, 3, size=16)
     seen = []
 
-    def cb(epoch, loss):
-        seen.append((epoch, loss))
+    def cb(epoch, logs):
+        seen.append((epoch, logs["loss"]))
         return None if len(seen) < 4 else False
 
     m = build([3, 5, 3], ["relu", "softmax"], seed=0)
     h = m.fit(X, y, epochs=50, learning_rate=0.1, callback=cb)
     assert h.epochs == 4 and len(seen) == 4
     np.testing.assert_allclose([l for _, l in seen], h.loss, rtol=1e-6)
-    assert [e for e, _ in seen] == sorted(e for e, _ in seen)
+    epochs = [e for e, _ in seen]
+    assert all(isinstance(e, int) for e in epochs)
+    assert np.all(np.diff(epochs) == 1)
 
     seen.clear()
-    h = m.fit(X, y, epochs=5, learning_rate=0.1, callback=lambda e, l: seen.append(l) or True)
+    h = m.fit(X, y, epochs=5, learning_rate=0.1, callback=lambda e, logs: seen.append(logs) or True)
     assert h.epochs == 5 and len(seen) == 5
+
+
+def test_fit_defaults_and_verbose(capsys):
+    rng = np.random.default_rng(25)
+    X = rng.normal(size=(8, 2))
+    y = rng.integers(0, 2, size=8)
+    m = build([2, 1], ["sigmoid"], seed=0)
+    h = m.fit(X, y, learning_rate=0.1)
+    assert h.epochs == 100 and len(h.loss) == 100                 # epochs=100 by default
+    capsys.readouterr()
+    m.fit(X, y, epochs=3, learning_rate=0.1)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""                        # quiet by default
+    m.fit(X, y, epochs=3, learning_rate=0.1, verbose=True)
+    out = capsys.readouterr()
+    assert "loss" in (out.out + out.err)
 
 
 # ------------------------------------------------------------------------------------

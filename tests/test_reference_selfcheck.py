@@ -13,7 +13,8 @@ import pytest
 
 import reference as ref
 
-HIDDEN = ["linear", "sigmoid", "tanh", "relu", "softmax"]
+HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax",
+          ("leaky_relu", 0.3), ("elu", 0.5)]
 LOSS_OUT = [
     ("categorical_crossentropy", "softmax"),
     ("binary_crossentropy", "sigmoid"),
@@ -37,7 +38,7 @@ def _problem(rng, sizes, loss_name):
     return X, Y
 
 
-@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("hidden", HIDDEN, ids=lambda g: f"{g[0]}({g[1]})" if isinstance(g, tuple) else None)
 @pytest.mark.parametrize("loss_name,out_act", LOSS_OUT)
 @pytest.mark.parametrize("l2", [0.0, 0.3])
 def test_reference_backward_matches_finite_differences(hidden, loss_name, out_act, l2):
@@ -96,12 +97,23 @@ def test_sigmoid_is_two_class_softmax():
     np.testing.assert_allclose(ref.softmax(two)[:, 1:], ref.sigmoid(z), rtol=1e-13)
 
 
-@pytest.mark.parametrize("name", ["linear", "sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("name", ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus",
+                                  ("leaky_relu", 0.3), ("elu", 0.5)])
 def test_activation_derivatives_finite_difference(name):
     z = np.array([-3.0, -1.2, -0.3, 0.4, 1.1, 2.5])
     eps = 1e-6
     fd = (ref.activation(name, z + eps) - ref.activation(name, z - eps)) / (2 * eps)
     np.testing.assert_allclose(ref.activation_prime(name, z), fd, rtol=1e-7, atol=1e-9)
+
+
+def test_parametrised_activation_values():
+    z = np.array([-2.0, -0.5, 0.5, 3.0])
+    np.testing.assert_allclose(ref.activation("leaky_relu", z), [-0.02, -0.005, 0.5, 3.0])
+    np.testing.assert_allclose(ref.activation(("leaky_relu", 0.2), z), [-0.4, -0.1, 0.5, 3.0])
+    np.testing.assert_allclose(ref.activation("elu", z), [np.exp(-2) - 1, np.exp(-0.5) - 1, 0.5, 3.0])
+    np.testing.assert_allclose(ref.activation(("elu", 2.0), z)[:2], 2 * (np.exp([-2, -0.5]) - 1))
+    np.testing.assert_allclose(ref.activation("softplus", z), np.log(1 + np.exp(z)), rtol=1e-14)
+    assert np.isfinite(ref.softplus(np.array([1000.0, -1000.0]))).all()
 
 
 def test_step_and_stable_extremes():

@@ -11,7 +11,11 @@ void define_optimizers(py::module_& m);
 void define_training(py::module_& m);
 }
 
-PYBIND11_MODULE(_core, m) {
+#ifndef FASTMLP_MODULE
+#define FASTMLP_MODULE _core
+#endif
+
+PYBIND11_MODULE(FASTMLP_MODULE, m) {
   namespace py = pybind11;
   m.doc() = "fastmlp's C++ core (Eigen).";
   fastmlp::bindings::define_networks(m);

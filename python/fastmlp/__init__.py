@@ -16,7 +16,7 @@ from .optimizers import SGD, Adam, AdamW, Optimizer
 __version__ = "0.1.0"
 
 __all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "Optimizer", "EarlyStopping",
-           "schedules", "check_gradients", "build_info", "load", "DivergenceError", "VanishingGradientWarning",
+           "schedules", "check_gradients", "build_info", "cmake_dir", "load", "DivergenceError", "VanishingGradientWarning",
            "ACTIVATIONS", "LOSSES", "__version__"]
 
 
@@ -28,7 +28,19 @@ def load(path):
 
 
 def build_info() -> dict:
-    """How the C++ core was built: SIMD level, Eigen version, CUDA on/off."""
+    """How the C++ core was built and which build runs: SIMD level, Eigen version, CUDA on/off."""
+    from . import _core
+    from ._levels import LEVELS
+
     info = dict(_core_build_info())
+    info["level"] = _core.LEVEL  # the build picked for this CPU
+    info["levels_built"] = list(LEVELS)
     info["version"] = __version__
     return info
+
+
+def cmake_dir() -> str:
+    """The folder holding fastmlpConfig.cmake, for find_package(fastmlp) from C++ projects."""
+    import os
+
+    return os.path.join(os.path.dirname(__file__), "lib", "cmake", "fastmlp")

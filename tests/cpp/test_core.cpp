@@ -1,0 +1,160 @@
+// C++ tests of the core: gradients against finite differences (double), the
+// lecture's gate weights, XOR learned by backprop, and errors on bad shapes.
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+
+#include "check.hpp"
+#include "fastmlp/fastmlp.hpp"
+
+using namespace fastmlp;
+using Mat = Matrix<double>;
+
+namespace {
+
+Mat xor_inputs() {
+  Mat X(4, 2);
+  X << 0, 0, 0, 1, 1, 0, 1, 1;
+  return X;
+}
+
+// Max relative error between backprop and central differences over all parameters.
+double gradient_error(Network<double>& net, const Mat& X, const Targets<double>& Y) {
+  net.gradients(X, Y);
+  const std::vector<double> g(net.grads(), net.grads() + net.num_params());
+  double worst = 0, scale = 1e-12;
+  for (double v : g) scale = std::max(scale, std::abs(v));
+  const double eps = 1e-6;
+  for (Index i = 0; i < net.num_params(); ++i) {
+    const double old = net.params()[i];
+    net.params()[i] = old + eps;
+    const double jp = net.objective(X, Y);
+    net.params()[i] = old - eps;
+    const double jm = net.objective(X, Y);
+    net.params()[i] = old;
+    worst = std::max(worst, std::abs((jp - jm) / (2 * eps) - g[std::size_t(i)]) / scale);
+  }
+  return worst;
+}
+
+void test_gradients_every_activation_and_loss() {
+  Rng rng(1);
+  Mat X(7, 3);
+  for (Index i = 0; i < X.size(); ++i) X.data()[i] = rng.normal();
+  const Activation hidden[] = {Activation::Linear, Activation::Sigmoid, Activation::Tanh, Activation::Relu,
+                               Activation::LeakyRelu, Activation::Elu, Activation::Softplus, Activation::Softmax};
+  for (Activation g : hidden) {
+    // categorical cross-entropy with class ids
+    {
+      Network<double> net({{3, 4, g, default_alpha(g)}, {4, 3, Activation::Softmax}}, Loss::CategoricalCrossentropy,
+                          0.01);
+      net.init_params(2);
+      std::vector<std::int32_t> y = {0, 1, 2, 1, 0, 2, 2};
+      CHECK(gradient_error(net, X, Targets<double>::from_labels(y.data(), 7, 3)) < 1e-6);
+    }
+    // binary cross-entropy
+    {
+      Network<double> net({{3, 4, g, default_alpha(g)}, {4, 1, Activation::Sigmoid}}, Loss::BinaryCrossentropy);
+      net.init_params(3);
+      Mat y(7, 1);
+      y << 0, 1, 1, 0, 1, 0, 1;
+      CHECK(gradient_error(net, X, Targets<double>::from_dense(y.data(), 7, 1)) < 1e-6);
+    }
+    // mse with this activation on the output too
+    {
+      Network<double> net({{3, 4, g, default_alpha(g)}, {4, 2, g, default_alpha(g)}}, Loss::MeanSquaredError);
+      net.init_params(4);
+      Mat y = Mat::Random(7, 2);
+      CHECK(gradient_error(net, X, Targets<double>::from_dense(y.data(), 7, 2)) < 1e-6);
+    }
+  }
+}
+
+void test_gates_with_the_lectures_weights() {
+  // (bias w0, weights w1, w2) and the truth table over (0,0), (0,1), (1,0), (1,1).
+  struct Gate { double w0, w1, w2; int truth[4]; };
+  const Gate gates[] = {{-1, 2, 2, {0, 1, 1, 1}},    // OR
+                        {1, -2, -2, {1, 0, 0, 0}},   // NOR
+                        {-3, 2, 2, {0, 0, 0, 1}},    // AND
+                        {3, -2, -2, {1, 1, 1, 0}}};  // NAND
+  const Mat X = xor_inputs();
+  for (const auto& gate : gates) {
+    Network<double> net({{2, 1, Activation::Sigmoid}}, Loss::BinaryCrossentropy);
+    net.W(0) << gate.w1, gate.w2;
+    net.b(0) << gate.w0;
+    const auto A = net.forward(X);
+    for (int i = 0; i < 4; ++i) CHECK((A(i, 0) >= 0.5) == (gate.truth[i] == 1));
+  }
+}
+
+void test_xor_hand_set_and_learned() {
+  const Mat X = xor_inputs();
+  // Hidden NOR and AND threshold units, output NOR: the lecture's XOR network.
+  Network<double> hand({{2, 2, Activation::Step}, {2, 1, Activation::Sigmoid}}, Loss::BinaryCrossentropy);
+  hand.W(0) << -2, 2, -2, 2;  // column 0: NOR (1, -2, -2); column 1: AND (-3, 2, 2)
+  hand.b(0) << 1, -3;
+  hand.W(1) << -2, -2;
+  hand.b(1) << 1;
+  const int xor_truth[4] = {0, 1, 1, 0};
+  auto A = hand.forward(X);
+  for (int i = 0; i < 4; ++i) CHECK((A(i, 0) >= 0.5) == (xor_truth[i] == 1));
+
+  // Learned from random initialisation by full-batch gradient descent.
+  Network<double> net({{2, 4, Activation::Tanh}, {4, 1, Activation::Sigmoid}}, Loss::BinaryCrossentropy);
+  net.init_params(0);
+  Mat y(4, 1);
+  y << 0, 1, 1, 0;
+  SGD<double> sgd(0.5);
+  FitOptions opt;
+  opt.epochs = 3000;
+  const auto result = fit<double>(net, sgd, X, Targets<double>::from_dense(y.data(), 4, 1), opt);
+  CHECK(result.epochs.back().loss < 0.05);
+  A = net.forward(X);
+  for (int i = 0; i < 4; ++i) CHECK((A(i, 0) >= 0.5) == (xor_truth[i] == 1));
+}
+
+void test_softmax_gradient_example() {
+  // The lecture's example: p = [0.2, 0.3, 0.5], true class 1 -> dJ/dz = p - y = [0.2, -0.7, 0.5].
+  Network<double> net({{3, 3, Activation::Softmax}}, Loss::CategoricalCrossentropy);
+  net.W(0).setZero();
+  net.b(0) << std::log(0.2), std::log(0.3), std::log(0.5);
+  Mat x = Mat::Zero(1, 3);
+  std::int32_t label = 1;
+  net.gradients(x, Targets<double>::from_labels(&label, 1, 3));
+  const double expected[3] = {0.2, -0.7, 0.5};
+  for (int k = 0; k < 3; ++k) CHECK(std::abs(net.db(0)(k) - expected[k]) < 1e-12);
+}
+
+void test_bad_shapes_throw() {
+  Network<double> net({{4, 5, Activation::Relu}, {5, 3, Activation::Softmax}}, Loss::CategoricalCrossentropy);
+  const Mat X = Mat::Ones(200, 4);
+  CHECK(net.forward(X).rows() == 200 && net.forward(X).cols() == 3);  // 200x4 . 4x5 -> 200x5 -> 200x3
+  CHECK_THROWS(net.forward(Mat::Ones(3, 5)), std::invalid_argument);  // wrong feature count
+  CHECK_THROWS(net.forward(Mat(0, 4)), std::invalid_argument);         // empty
+  std::vector<std::int32_t> y(199, 0);
+  CHECK_THROWS(net.gradients(X, Targets<double>::from_labels(y.data(), 199, 3)), std::invalid_argument);
+  std::vector<std::int32_t> bad(200, 3);  // class id out of range
+  CHECK_THROWS(net.gradients(X, Targets<double>::from_labels(bad.data(), 200, 3)), std::invalid_argument);
+  Mat nan_x = X;
+  nan_x(5, 2) = std::nan("");
+  CHECK_THROWS(net.forward(nan_x), std::invalid_argument);
+  CHECK_THROWS((Network<double>({{4, 5, Activation::Relu}, {4, 3, Activation::Softmax}},
+                                Loss::CategoricalCrossentropy)),
+               std::invalid_argument);  // layers do not chain
+  CHECK_THROWS((Network<double>({{4, 3, Activation::Relu}}, Loss::CategoricalCrossentropy)),
+               std::invalid_argument);  // cross-entropy needs softmax
+  CHECK_THROWS(SGD<double>(-1.0), std::invalid_argument);
+}
+
+}  // namespace
+
+int main() {
+  RUN(test_gradients_every_activation_and_loss);
+  RUN(test_gates_with_the_lectures_weights);
+  RUN(test_xor_hand_set_and_learned);
+  RUN(test_softmax_gradient_example);
+  RUN(test_bad_shapes_throw);
+  std::printf("%d checks, %d failed\n", check::checks, check::failures);
+  return check::failures == 0 ? 0 : 1;
+}
