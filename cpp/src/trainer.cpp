@@ -10,9 +10,10 @@
 namespace fastmlp {
 
 DivergenceError::DivergenceError(Index e, double loss)
-    : std::runtime_error("training diverged in epoch " + std::to_string(e + 1) + ": the loss became " +
+    : std::runtime_error("training diverged in epoch " + std::to_string(e) + " (counted from 0): the loss became " +
                          std::to_string(loss) +
-                         "; the weights were reset to the start of that epoch (try a smaller learning rate)"),
+                         "; the weights were reset to the last ones with a finite loss (try a smaller learning "
+                         "rate)"),
       epoch(e) {}
 
 namespace {
@@ -96,7 +97,8 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
   Rng rng(options.seed);
   BatchGather<T> batch(gather ? bs : 0, d, Y);
   LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
-  Vector<T> epoch_start(P), best;  // weights to fall back on
+  // Weights to fall back on: this epoch's and the previous epoch's start, and early stopping's best.
+  Vector<T> epoch_start(P), previous_start(P), best;
   if (es.enabled && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
 
   FitResult result;
@@ -108,6 +110,7 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     logs.lr = scheduler.lr(options.epoch_offset + epoch);
     optimizer.set_learning_rate(T(logs.lr));
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
+    epoch_start.swap(previous_start);
     epoch_start = Eigen::Map<const Vector<T>>(net.params(), P);
     if (gather) rng.shuffle(order.data(), std::uint64_t(m));
 
@@ -124,7 +127,9 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
                                                    uses_dropout ? &rng : nullptr)
                          : net.gradients_unchecked(X.middleRows(start, nb), Yb, uses_dropout ? &rng : nullptr);
       if (!std::isfinite(double(J))) {
-        Eigen::Map<Vector<T>>(net.params(), P) = epoch_start;
+        // J is measured before the step, so the first batch of an epoch blames the previous
+        // epoch's last step: go back to where that epoch started.
+        Eigen::Map<Vector<T>>(net.params(), P) = (batches == 0 && epoch > 0) ? previous_start : epoch_start;
         optimizer.reset();
         throw DivergenceError(epoch, double(J));
       }
@@ -146,6 +151,8 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     result.epochs.push_back(logs);
     scheduler.end_epoch(options.schedule.monitor_validation ? logs.val_loss : logs.loss);
 
+    // The callback sees every epoch, the last one too, whatever stops training.
+    const bool go_on = !callback || callback(logs);
     if (es.enabled) {
       const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
       if (monitored < best_monitored - es.min_delta) {
@@ -158,7 +165,7 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
         break;
       }
     }
-    if (callback && !callback(logs)) {
+    if (!go_on) {
       result.stopped_early = true;
       break;
     }

@@ -18,7 +18,7 @@ def check_gradients(model, X, y, eps: float = 1e-6) -> float:
     m = model.copy(dtype="float64")
     grads = m.gradients(X, y)
     worst = 0.0
-    for layer, (dW, db) in zip(m.layers, grads):
+    for layer, (dW, db) in zip(m.dense_layers, grads):
         for view, g_bp in ((layer.weights, dW), (layer.bias, db)):
             flat = view.reshape(-1)  # a view: writes land in the model
             g_fd = np.empty(flat.size)

@@ -306,11 +306,13 @@ class Sequential:
 
         bar = ProgressBar(epochs) if verbose else None
 
-        def on_epoch(logs: dict):
+        def on_epoch(raw: dict):
+            # Only the keys that apply: accuracy for classifiers, val_* when validating.
+            logs = {k: v for k, v in raw.items() if k not in ("epoch", "grad_norms") and v == v}
             if bar is not None:
                 bar.update(logs)
             if callback is not None:
-                return callback(int(logs["epoch"]), {k: v for k, v in logs.items() if k != "epoch"})
+                return callback(int(raw["epoch"]), logs)
             return None
 
         start = time.perf_counter()

@@ -14,7 +14,8 @@
 //   - the callback returns false, or *stop becomes true (checked between batches:
 //     the weights are those after the last completed step).
 // A non-finite batch loss throws DivergenceError after restoring the weights
-// the epoch started from.
+// the epoch started from (the previous epoch's start when it happens on the
+// epoch's first batch: those weights came from the previous epoch's last step).
 #pragma once
 
 #include <atomic>
