@@ -4,6 +4,8 @@
 #include <Eigen/Core>
 
 #include "arrays.hpp"
+#include "fastmlp/gemm.hpp"
+#include "fastmlp/threads.hpp"
 
 namespace fastmlp::bindings {
 void define_networks(py::module_& m);
@@ -32,6 +34,16 @@ PYBIND11_MODULE(FASTMLP_MODULE, m) {
     d["arch"] = "default";
 #endif
     d["cuda"] = false;
+    d["gemm"] = fastmlp::gemm_isa();
+#ifdef _OPENMP
+    d["openmp"] = true;
+#else
+    d["openmp"] = false;
+#endif
+    d["num_threads"] = fastmlp::get_num_threads();
     return d;
   });
+  m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"),
+        "Threads the matrix products may use (products under ~4 MFLOP always run on one).");
+  m.def("get_num_threads", &fastmlp::get_num_threads);
 }

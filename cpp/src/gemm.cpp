@@ -23,9 +23,10 @@
 //
 // Small M with non-transposed B (e.g. a single-sample forward pass) skips packing altogether and
 // runs the kernel directly on B's rows (masked loads at the right edge), with a wider tile so that
-// there are enough independent FMA chains. Small M with transposed B (backprop of one sample) uses a
-// dot-product kernel, since there both operands are contiguous along K.
+// there are enough independent FMA chains. Small M with transposed B (backprop of one sample) and
+// K >= 2W uses a dot-product kernel, since there both operands are contiguous along K.
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/threads.hpp"
 
 #include <Eigen/Core>
 
@@ -33,6 +34,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdlib>
+#include <new>
 #include <utility>
 
 #if defined(__AVX512F__)
@@ -113,7 +115,6 @@ struct Simd<float> {
     static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
     static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
     static V add(V a, V b) { return _mm512_add_ps(a, b); }
-    static float hsum(V a) { return _mm512_reduce_add_ps(a); }
     static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }  // first n lanes, 1..W
     // Interleave the low (high) halves of a and b: a0 b0 a1 b1 ... (used by the transpose).
     static V zip_lo(V a, V b) {
@@ -139,7 +140,6 @@ struct Simd<double> {
     static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
     static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
     static V add(V a, V b) { return _mm512_add_pd(a, b); }
-    static double hsum(V a) { return _mm512_reduce_add_pd(a); }
     static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
     static V zip_lo(V a, V b) {
         return _mm512_permutex2var_pd(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
@@ -163,12 +163,6 @@ struct Simd<float> {
     static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
     static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
     static V add(V a, V b) { return _mm256_add_ps(a, b); }
-    static float hsum(V a) {
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        return _mm_cvtss_f32(s);
-    }
     static Mask mask(int n) {
         return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     }
@@ -193,10 +187,6 @@ struct Simd<double> {
     static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
     static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
     static V add(V a, V b) { return _mm256_add_pd(a, b); }
-    static double hsum(V a) {
-        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-    }
     static Mask mask(int n) {
         return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
     }
@@ -209,9 +199,11 @@ struct Simd<double> {
 };
 #endif
 
-// Cache blocking (elements). kc: B micro-panel kc x nr should sit in L1 (48 KiB on Zen5) next to
-// the A rows being streamed; mc: A block mc x kc in L2 (1 MiB); nc: B panel kc x nc in L2/L3.
-// Measured on Zen5 with bench/gemm (see README there). FASTMLP_GEMM_{KC,MC,NC} override for tuning.
+// Cache blocking (elements). kc: the B micro-panel kc x nr (48 KiB float / 24 KiB double at the
+// defaults) is reused from L1 across the ir loop; mc: the A block mc x kc (256 KiB float) stays in
+// L2 (1 MiB) across the jr loop; nc: the packed B panel kc x nc in L2/L3. On the MLP shapes a sweep
+// of kc in {128..512} x mc in {128, 512} moved results by less than the noise (+-4 %) on the shared
+// Zen5 machine, so these are conventional values. FASTMLP_GEMM_{KC,MC,NC,SMALL_M} override them.
 template <class T>
 struct Blocking {
 #ifdef FASTMLP_GEMM_KC
@@ -222,17 +214,17 @@ struct Blocking {
 #ifdef FASTMLP_GEMM_MC
     static constexpr Index MC = FASTMLP_GEMM_MC;
 #else
-    static constexpr Index MC = sizeof(T) == 4 ? 256 : 256;
+    static constexpr Index MC = 256;
 #endif
 #ifdef FASTMLP_GEMM_NC
     static constexpr Index NC = FASTMLP_GEMM_NC;
 #else
-    static constexpr Index NC = 4096 / sizeof(T) * 2;
+    static constexpr Index NC = 8192 / sizeof(T);  // 2048 float, 1024 double
 #endif
 #ifdef FASTMLP_GEMM_SMALL_M
     static constexpr Index SMALL_M = FASTMLP_GEMM_SMALL_M;
 #else
-    static constexpr Index SMALL_M = 4;
+    static constexpr Index SMALL_M = 4;  // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
 #endif
 };
 
@@ -247,23 +239,37 @@ struct Blocking {
 // C tile: MR rows at stride ldc; the last vector of each row has `tail` valid lanes (1..W).
 enum AMode : int { A_COLS = 0, A_ROWS = 1 };
 
+// alpha and beta come through memory (ab[0], ab[1]) so that they do not occupy a vector register
+// during the k loop (with AVX2's 16 registers gcc otherwise spills a B vector to the stack).
 template <class T>
-using Ukr = void (*)(Index kc, const T* a, Index sa, const T* b, Index sb, T* c, Index ldc, T alpha,
-                     T beta, int tail);
+using Ukr = void (*)(Index kc, const T* a, Index sa, const T* b, Index sb, T* c, Index ldc,
+                     const T* ab, int tail);
 
 template <class T, int MR, int NV, int AM, bool MASKB>
 void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, Index sb,
-             T* __restrict c, Index ldc, T alpha, T beta, int tail) {
+             T* __restrict c, Index ldc, const T* ab, int tail) {
     using S = Simd<T>;
     using V = typename S::V;
     constexpr int W = S::W;
-    const auto mask = S::mask(tail);
+    [[maybe_unused]] const auto bmask = S::mask(MASKB ? tail : W);  // only live in the loop if MASKB
 
     V acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
         for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+
+#ifndef FASTMLP_GEMM_NO_PREFETCH_C
+    // Fetch the C tile while the k loop runs: it is usually far out of L1 (C is touched once per
+    // kc block), and waiting for it at the write-back would stall every kernel call.
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        const char* cr = reinterpret_cast<const char*>(c + i * ldc);
+#pragma GCC unroll 8
+        for (int l = 0; l < NV * W * int(sizeof(T)); l += 64) __builtin_prefetch(cr + l, 1, 3);
+        __builtin_prefetch(cr + NV * W * sizeof(T) - 1, 1, 3);
+    }
+#endif
 
     const T* ar[MR];  // A_ROWS: one pointer per row, indexed by p
 #pragma GCC unroll 16
@@ -273,7 +279,7 @@ void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, I
         V bv[NV];
 #pragma GCC unroll 16
         for (int j = 0; j < NV; ++j)
-            bv[j] = (MASKB && j == NV - 1) ? S::loadm(b + j * W, mask) : S::load(b + j * W);
+            bv[j] = (MASKB && j == NV - 1) ? S::loadm(b + j * W, bmask) : S::load(b + j * W);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
             const V av = S::set1(AM == A_ROWS ? ar[i][p] : a[i]);
@@ -285,7 +291,9 @@ void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, I
     }
 
     // C = alpha * acc + beta * C; C is not read when beta == 0.
+    const T alpha = ab[0], beta = ab[1];
     const V va = S::set1(alpha), vb = S::set1(beta);
+    const auto mask = S::mask(tail);
     const bool full = tail == W;
     const int bmode = beta == T(0) ? 0 : beta == T(1) ? 1 : 2;
 #pragma GCC unroll 16
@@ -331,20 +339,21 @@ struct PackedKernels {
     static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * NVP + (nv - 1)]; }
 };
 
-// Unpacked path (small M): up to MR rows x 8 vectors, B read in place with the edge mask.
+// Unpacked path (small M): up to MR rows x 16 vectors, B read in place with the edge mask.
 template <class T>
 struct DirectKernels {
-    static constexpr int MR = Simd<T>::MR, MAXNV = 8;
+    static constexpr int MR = Simd<T>::MR, MAXNV = 16;
     static constexpr auto seq = std::make_integer_sequence<int, MR * MAXNV>{};
     static constexpr std::array<Ukr<T>, MR * MAXNV> table[2] = {make_table<T, MAXNV, A_COLS, true>(seq),
                                                                 make_table<T, MAXNV, A_ROWS, true>(seq)};
     static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * MAXNV + (nv - 1)]; }
     // Tile for an M-row problem: enough independent accumulators (>= 8) for the FMA latency.
     static void tile(Index M, int& mr, int& nv) {
+        // M = 1: one kernel call covers a whole 256-wide row of B (sequential reads of B).
 #if FASTMLP_GEMM_ISA == 512
-        static constexpr int nv_for[5] = {0, 8, 8, 6, 5};
+        static constexpr int nv_for[5] = {0, 16, 8, 6, 5};
 #else
-        static constexpr int nv_for[5] = {0, 8, 4, 3, 2};
+        static constexpr int nv_for[5] = {0, 12, 6, 4, 2};
 #endif
         if (M <= 4) {
             mr = static_cast<int>(M);
@@ -458,53 +467,64 @@ void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index 
     int mrs, nvs;
     DirectKernels<T>::tile(M, mrs, nvs);
     const int am = ta ? A_COLS : A_ROWS;
+    const T ab[2] = {alpha, beta};
     for (Index j = 0; j < N; j += Index(nvs) * W) {
         const int nb = static_cast<int>(std::min<Index>(Index(nvs) * W, N - j));
         const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
         for (Index i = 0; i < M; i += mrs) {
             const int mb = static_cast<int>(std::min<Index>(mrs, M - i));
             const T* a = ta ? A + i : A + i * lda;
-            DirectKernels<T>::get(am, mb, nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc, alpha, beta,
-                                              tail);
+            DirectKernels<T>::get(am, mb, nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc, ab, tail);
         }
     }
 }
 
 // Small M, op(B) = B^T (B stored N x K): C[i][j] = dot(A row i, B row j), both contiguous in K
-// (only called with op(A) = A). Tile of MI rows of A x 4 rows of B, W-wide partial sums.
-template <class T, int MI>
+// (only called with op(A) = A). A tile of MI rows of A x NJ rows of B keeps MI*NJ = W vector
+// partial sums; at the end they are reduced together in log2(W) "zip and add" rounds (the same
+// bit rotation as in transpose_block), which leaves sum number L in lane L.
+template <class T, int MI, int NJ>
 void dot_tile(Index K, const T* A, Index lda, const T* B, Index ldb, int nj, T alpha, T beta, T* C,
               Index ldc) {
     using S = Simd<T>;
     using V = typename S::V;
-    constexpr int W = S::W, NJ = 4;
-    V acc[MI][NJ];
+    constexpr int W = S::W;
+    static_assert(MI * NJ == W, "one accumulator per lane of the reduced vector");
+    V acc[W];
 #pragma GCC unroll 16
-    for (int i = 0; i < MI; ++i)
-#pragma GCC unroll 4
-        for (int j = 0; j < NJ; ++j) acc[i][j] = S::zero();
+    for (int t = 0; t < W; ++t) acc[t] = S::zero();
     const T* br[NJ];
+#pragma GCC unroll 16
     for (int j = 0; j < NJ; ++j) br[j] = B + std::min(j, nj - 1) * ldb;  // rows >= nj: dummies
-    Index p = 0;
-    auto step = [&](Index pp, auto loadfn) {
+    auto step = [&](Index p, auto load) {
         V bv[NJ];
-#pragma GCC unroll 4
-        for (int j = 0; j < NJ; ++j) bv[j] = loadfn(br[j] + pp);
+#pragma GCC unroll 16
+        for (int j = 0; j < NJ; ++j) bv[j] = load(br[j] + p);
 #pragma GCC unroll 16
         for (int i = 0; i < MI; ++i) {
-            const V av = loadfn(A + i * lda + pp);
-#pragma GCC unroll 4
-            for (int j = 0; j < NJ; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
+            const V av = load(A + i * lda + p);
+#pragma GCC unroll 16
+            for (int j = 0; j < NJ; ++j) acc[i * NJ + j] = S::fma(av, bv[j], acc[i * NJ + j]);
         }
     };
+    Index p = 0;
     for (; p + W <= K; p += W) step(p, [](const T* x) { return S::load(x); });
     if (p < K) {
         const auto m = S::mask(static_cast<int>(K - p));
         step(p, [m](const T* x) { return S::loadm(x, m); });
     }
+    // Reduce W vectors to one: after the round with n -> n/2 vectors, lane bit 0 selects between
+    // accumulators t and t + n/2; after log2(W) rounds lane L holds the full sum of acc[L].
+#pragma GCC unroll 8
+    for (int n = W; n > 1; n /= 2)
+#pragma GCC unroll 16
+        for (int t = 0; t < n / 2; ++t)
+            acc[t] = S::add(S::zip_lo(acc[t], acc[t + n / 2]), S::zip_hi(acc[t], acc[t + n / 2]));
+    alignas(64) T sums[W];
+    S::store(sums, acc[0]);
     for (int i = 0; i < MI; ++i)
         for (int j = 0; j < nj; ++j) {
-            const T r = alpha * S::hsum(acc[i][j]);
+            const T r = alpha * sums[i * NJ + j];
             T& c = C[i * ldc + j];
             c = beta == T(0) ? r : r + beta * c;
         }
@@ -513,14 +533,18 @@ void dot_tile(Index K, const T* A, Index lda, const T* B, Index ldb, int nj, T a
 template <class T>
 void gemm_dot(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
               T beta, T* C, Index ldc) {
-    for (Index j = 0; j < N; j += 4) {
-        const int nj = static_cast<int>(std::min<Index>(4, N - j));
-        Index i = 0;
-        for (; i + 2 <= M; i += 2)
-            dot_tile<T, 2>(K, A + i * lda, lda, B + j * ldb, ldb, nj, alpha, beta, C + i * ldc + j, ldc);
-        if (i < M)
-            dot_tile<T, 1>(K, A + i * lda, lda, B + j * ldb, ldb, nj, alpha, beta, C + i * ldc + j, ldc);
-    }
+    constexpr int W = Simd<T>::W;
+    Index i = 0;
+    for (; i + 2 <= M; i += 2)  // two rows of A x W/2 rows of B
+        for (Index j = 0; j < N; j += W / 2)
+            dot_tile<T, 2, W / 2>(K, A + i * lda, lda, B + j * ldb, ldb,
+                                  static_cast<int>(std::min<Index>(W / 2, N - j)), alpha, beta,
+                                  C + i * ldc + j, ldc);
+    if (i < M)  // last row x W rows of B
+        for (Index j = 0; j < N; j += W)
+            dot_tile<T, 1, W>(K, A + i * lda, lda, B + j * ldb, ldb,
+                              static_cast<int>(std::min<Index>(W, N - j)), alpha, beta,
+                              C + i * ldc + j, ldc);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -539,7 +563,7 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
         const Index nc = std::min(NCr, N - jc);
         for (Index pc = 0; pc < K; pc += Bk::KC) {
             const Index kc = std::min(Bk::KC, K - pc);
-            const T beta_eff = pc == 0 ? beta : T(1);
+            const T ab[2] = {alpha, pc == 0 ? beta : T(1)};  // later kc blocks accumulate
             pack_b(tb, B, ldb, pc, jc, kc, nc, Bp);
             for (Index ic = 0; ic < M; ic += Bk::MC) {
                 const Index mc = std::min(Bk::MC, M - ic);
@@ -554,11 +578,11 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
                     const Ukr<T> full = PackedKernels<T>::get(am, MR, nv);
                     for (; ir + MR <= mc; ir += MR)
                         full(kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
-                             alpha, beta_eff, tail);
+                             ab, tail);
                     if (ir < mc)
                         PackedKernels<T>::get(am, static_cast<int>(mc - ir), nv)(
                             kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
-                            alpha, beta_eff, tail);
+                            ab, tail);
                 }
             }
         }
@@ -577,15 +601,31 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
         scale_c(M, N, beta, C, ldc);
         return;
     }
+    // The path depends on M and K only, never on N, so that splitting the columns of C
+    // across threads (below) leaves every element's arithmetic unchanged.
+    using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
+    Path path;
 #if FASTMLP_GEMM_ISA
-    if (M <= Blocking<T>::SMALL_M) {
-        if (!trans_b) return gemm_direct(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        if (!trans_a) return gemm_dot(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    }
-    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (M <= Blocking<T>::SMALL_M && !trans_b)
+        path = [](bool ta, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
+                  T* c, Index lc) { gemm_direct(ta, m, n, k, al, a, la, b, lb, be, c, lc); };
+    else if (M <= Blocking<T>::SMALL_M && !trans_a && K >= 2 * Simd<T>::W)  // dot products fill whole vectors
+        path = [](bool, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
+                  T* c, Index lc) { gemm_dot(m, n, k, al, a, la, b, lb, be, c, lc); };
+    else
+        path = &gemm_blocked<T>;
+    // Column chunks are whole micro-panels (a multiple of every tile width used above).
+    constexpr Index align = 3 * 64 / Index(sizeof(T));
 #else
-    gemm_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    path = &gemm_eigen<T>;
+    constexpr Index align = 64;
 #endif
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    parallel_columns(N, flops, align, [&](Index j0, Index j1) {
+        // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
+        const T* b = trans_b ? B + j0 * ldb : B + j0;
+        path(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, b, ldb, beta, C + j0, ldc);
+    });
 }
 
 template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*,

@@ -1,5 +1,7 @@
 #include "fastmlp/network.hpp"
 
+#include "fastmlp/gemm.hpp"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -7,6 +9,11 @@
 namespace fastmlp {
 
 namespace {
+// Z (m x k) = A (m x d, row stride lda) * W (d x k)
+template <class T>
+void product(const T* A, Index lda, Index m, Index d, const T* W, Index k, T* Z) {
+  gemm<T>(false, false, m, k, d, T(1), A, lda, W, k, T(0), Z, k);
+}
 std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
 bool relu_like(Activation g) {
   return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu;
@@ -131,10 +138,11 @@ void Network<T>::forward_to_logits(const ConstRef<T>& X, Rng* dropout_rng) {
   const Index L = num_layers();
   for (Index l = 0; l < L; ++l) {
     auto Z = act(l, m);
+    const Index d = layers_[l].n_in, k = layers_[l].n_out;
     if (l == 0)
-      Z.noalias() = X * W(0);
+      product<T>(X.data(), X.outerStride(), m, d, W(0).data(), k, Z.data());
     else
-      Z.noalias() = input_of_next(l - 1, m, dropped_[l - 1]) * W(l);
+      product<T>(input_of_next(l - 1, m, dropped_[l - 1]).data(), d, m, d, W(l).data(), k, Z.data());
     // The output layer stays Z (bias added): the loss activates it.
     const Activation g = l + 1 < L ? layers_[l].activation : Activation::Linear;
     add_bias_activate<T>(g, alpha(l), ConstRowVectorMap<T>(b(l).data(), b(l).size()), Z);
@@ -195,25 +203,33 @@ T Network<T>::gradients(const ConstRef<T>& X, const Targets<T>& Y) {
 }
 
 template <class T>
-T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng) {
+T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng, T sgd_rate) {
   const Index m = X.rows();
   const Index L = num_layers();
   forward_to_logits(X, dropout_rng);
   auto dL = delta(L - 1, m);
   const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), act(L - 1, m), Y, &dL) + l2_penalty();
   for (Index l = L - 1; l >= 0; --l) {
+    const Index d = layers_[l].n_in, k = layers_[l].n_out;
     auto D = delta(l, m);
-    if (l == 0)
-      dW(l).noalias() = X.transpose() * D;
-    else
-      dW(l).noalias() = input_of_next(l - 1, m, dropped_[l - 1]).transpose() * D;
-    if (l2_ != T(0)) dW(l) += l2_ * W(l);
-    db(l).noalias() = D.colwise().sum();
+    // delta_{l-1} first: it needs W_l before a fused update changes it.
     if (l > 0) {
       auto Dprev = delta(l - 1, m);
-      Dprev.noalias() = D * W(l).transpose();
-      if (dropped_[l - 1]) Dprev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, layers_[l - 1].n_out).array();
+      gemm<T>(false, true, m, d, k, T(1), D.data(), k, W(l).data(), k, T(0), Dprev.data(), d);  // D W^T
+      if (dropped_[l - 1]) Dprev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
       backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), Dprev);
+    }
+    const T* Ain = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
+    const Index lda = l == 0 ? X.outerStride() : d;
+    if (sgd_rate > T(0)) {
+      // Fused SGD step: W <- (1 - rate l2) W - rate A^T D, b <- b - rate sum_rows D; no gradient buffer.
+      if (l2_ != T(0)) W(l) *= T(1) - sgd_rate * l2_;
+      gemm<T>(true, false, d, k, m, -sgd_rate, Ain, lda, D.data(), k, T(1), W(l).data(), k);
+      b(l).noalias() -= sgd_rate * D.colwise().sum();
+    } else {
+      gemm<T>(true, false, d, k, m, T(1), Ain, lda, D.data(), k, T(0), dW(l).data(), k);  // A^T D
+      if (l2_ != T(0)) dW(l) += l2_ * W(l);
+      db(l).noalias() = D.colwise().sum();
     }
   }
   return J;

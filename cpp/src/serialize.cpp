@@ -34,6 +34,13 @@ constexpr std::uint64_t kMaxDim = 2147483647;         // 2^31 - 1, as fastmlp.io
 constexpr int kMaxDepth = 16;
 constexpr const char* kLibraryVersion = "0.1.0";
 
+// At most n bytes of s for a message, cut at a UTF-8 character boundary.
+std::string clip(const std::string& s, std::size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "...";
+}
+
 [[noreturn]] void bad(const std::string& msg) {
   throw std::invalid_argument("not a valid fastmlp model file: " + msg);
 }
@@ -63,11 +70,20 @@ std::string describe(const Json& v) {
     case Json::Null: return "null";
     case Json::Bool: return v.boolean ? "true" : "false";
     case Json::Number: return v.text;
-    case Json::String: return "\"" + v.text.substr(0, 40) + "\"";
+    case Json::String: return "\"" + clip(v.text, 40) + "\"";
     case Json::Array: return "an array";
     case Json::Object: return "an object";
   }
   return "?";
+}
+
+// A character for a message: itself when printable ASCII, else its code.
+std::string show_char(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7F) return std::string("'") + c + "'";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%02X", unsigned(u));
+  return buf;
 }
 
 class Parser {
@@ -115,7 +131,7 @@ class Parser {
         skip_ws();
         if (p_ == end_ || *p_ != '"') fail("expected a string key");
         std::string key = string();
-        if (v.find(key)) bad(what_ + " repeats the key \"" + key.substr(0, 40) + "\"");
+        if (v.find(key)) bad(what_ + " repeats the key \"" + clip(key, 40) + "\"");
         skip_ws();
         if (p_ == end_ || *p_ != ':') fail("expected ':'");
         ++p_;
@@ -156,7 +172,7 @@ class Parser {
       v.text = number();
       return v;
     }
-    fail(std::string("unexpected character '") + c + "'");
+    fail("unexpected character " + show_char(c));
   }
 
   std::string number() {
@@ -254,7 +270,7 @@ class Parser {
           put_utf8(out, cp);
           break;
         }
-        default: fail(std::string("bad escape '\\") + e + "'");
+        default: fail("bad escape \\ followed by " + show_char(e));
       }
     }
   }
@@ -361,7 +377,7 @@ Header parse_header(const std::string& text, std::uint64_t data_size) {
       have_meta = true;
       continue;
     }
-    const std::string tn = "tensor '" + name.substr(0, 60) + "'";
+    const std::string tn = "tensor '" + clip(name, 60) + "'";
     const Json* dtype = info.kind == Json::Object ? info.find("dtype") : nullptr;
     const Json* shape = info.kind == Json::Object ? info.find("shape") : nullptr;
     const Json* offsets = info.kind == Json::Object ? info.find("data_offsets") : nullptr;
@@ -401,7 +417,7 @@ Header parse_header(const std::string& text, std::uint64_t data_size) {
   std::uint64_t end = 0;
   for (const TensorInfo* t : order) {
     if (t->begin != end)
-      bad("tensor '" + t->name.substr(0, 60) + "' " +
+      bad("tensor '" + clip(t->name, 60) + "' " +
           (t->begin < end ? "overlaps the previous tensor" : "leaves a gap before it"));
     end = t->end;
   }
@@ -431,13 +447,13 @@ Architecture read_architecture(const Header& h) {
   for (const char* key : {"fastmlp_format", "dtype", "loss", "layers"})
     if (!h.get(key)) bad(std::string("__metadata__ lacks ") + key + " (not written by fastmlp?)");
   if (*h.get("fastmlp_format") != kFormatVersion)
-    bad("unsupported fastmlp_format '" + h.get("fastmlp_format")->substr(0, 20) + "'; this fastmlp reads format '" +
+    bad("unsupported fastmlp_format '" + clip(*h.get("fastmlp_format"), 20) + "'; this fastmlp reads format '" +
         kFormatVersion + "' (a newer fastmlp wrote it?)");
   Architecture a;
   const std::string& dtype = *h.get("dtype");
   if (dtype == "float32") a.dtype = DType::F32;
   else if (dtype == "float64") a.dtype = DType::F64;
-  else bad("dtype '" + dtype.substr(0, 20) + "' must be 'float32' or 'float64'");
+  else bad("dtype '" + clip(dtype, 20) + "' must be 'float32' or 'float64'");
   try {
     a.loss = loss_from_name(*h.get("loss"));
   } catch (const std::invalid_argument& e) {
@@ -455,8 +471,7 @@ Architecture read_architecture(const Header& h) {
   const Json layers = parse_json(*h.get("layers"), "metadata 'layers'", 4);
   if (layers.kind != Json::Array || layers.items.empty()) bad("metadata 'layers' must be a non-empty JSON list");
   std::vector<std::string> expected;
-  double pending_keep = 1.0;  // product of (1 - rate) of Dropouts since the last Dense
-  bool any_dense = false;
+  bool prev_dense = false;
   for (std::size_t i = 0; i < layers.items.size(); ++i) {
     const Json& e = layers.items[i];
     const std::string where = "layers[" + std::to_string(i) + "]";
@@ -465,14 +480,14 @@ Architecture read_architecture(const Header& h) {
     if (type->text == "Dropout") {
       const Json* rate = e.find("rate");
       double p;
-      if (e.members.size() != 2 || !rate || !as_double(*rate, p) || p < 0 || p > 1)
-        bad(where + ": a Dropout needs exactly a 'rate' in [0, 1]");
-      if (any_dense) pending_keep *= 1.0 - p;  // a Dropout in front of the first layer is dropped
+      if (e.members.size() != 2 || !rate || !as_double(*rate, p) || p < 0 || p >= 1)
+        bad(where + ": a Dropout needs exactly a 'rate' in [0, 1)");
+      if (!prev_dense) bad(where + ": a Dropout must follow a Dense layer");
+      a.layers.back().dropout = p;  // the Network checks that it is not the output layer
+      prev_dense = false;
       continue;
     }
-    if (type->text != "Dense") bad(where + " has unknown type '" + type->text.substr(0, 40) + "'");
-    if (any_dense && pending_keep < 1.0) a.layers.back().dropout = 1.0 - pending_keep;
-    pending_keep = 1.0;
+    if (type->text != "Dense") bad(where + " has unknown type '" + clip(type->text, 40) + "'");
     LayerSpec s;
     bool alpha_given = false;
     for (const auto& [k, v] : e.members) {
@@ -502,7 +517,7 @@ Architecture read_architecture(const Header& h) {
           bad(where + ": " + err.what());
         }
       } else {
-        bad(where + " has unknown field '" + k.substr(0, 40) + "'");
+        bad(where + " has unknown field '" + clip(k, 40) + "'");
       }
     }
     if (s.n_in == 0 || s.n_out == 0) bad(where + " lacks n_in or n_out");
@@ -522,10 +537,9 @@ Architecture read_architecture(const Header& h) {
     a.weight_names.push_back(expected[expected.size() - 2]);
     a.bias_names.push_back(expected.back());
     a.layers.push_back(s);
-    any_dense = true;
+    prev_dense = true;
   }
-  if (!any_dense) bad("the model has no Dense layer");
-  if (pending_keep < 1.0) bad("a Dropout follows the output layer");
+  if (a.layers.empty()) bad("the model has no Dense layer");
   if (expected.size() != h.tensors.size()) bad("the file holds unexpected tensors");
   return a;
 }

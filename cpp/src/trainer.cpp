@@ -110,6 +110,8 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     logs.lr = scheduler.lr(options.epoch_offset + epoch);
     optimizer.set_learning_rate(T(logs.lr));
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
+    // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded.
+    const T fused = options.record_grad_norms ? T(0) : optimizer.plain_sgd_rate();
     epoch_start.swap(previous_start);
     epoch_start = Eigen::Map<const Vector<T>>(net.params(), P);
     if (gather) rng.shuffle(order.data(), std::uint64_t(m));
@@ -123,9 +125,9 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
       }
       const Index nb = std::min(bs, m - start);
       const Targets<T> Yb = gather ? batch.gather(X, Y, order.data() + start, nb) : slice(Y, start, nb);
-      const T J = gather ? net.gradients_unchecked(ConstMatrixMap<T>(batch.X.data(), nb, d), Yb,
-                                                   uses_dropout ? &rng : nullptr)
-                         : net.gradients_unchecked(X.middleRows(start, nb), Yb, uses_dropout ? &rng : nullptr);
+      Rng* dropout = uses_dropout ? &rng : nullptr;
+      const T J = gather ? net.gradients_unchecked(ConstMatrixMap<T>(batch.X.data(), nb, d), Yb, dropout, fused)
+                         : net.gradients_unchecked(X.middleRows(start, nb), Yb, dropout, fused);
       if (!std::isfinite(double(J))) {
         // J is measured before the step, so the first batch of an epoch blames the previous
         // epoch's last step: go back to where that epoch started.
@@ -136,7 +138,7 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
       if (classifier) correct += count_correct<T>(net.loss(), net.output(nb), Yb);
       if (options.record_grad_norms)
         for (Index l = 0; l < L; ++l) logs.grad_norms[std::size_t(l)] += double(net.dW(l).norm());
-      optimizer.step(net.params(), net.grads(), P);
+      if (fused == T(0)) optimizer.step(net.params(), net.grads(), P);
       total += double(J) * double(nb);
       ++batches;
     }

@@ -16,8 +16,30 @@ from .optimizers import SGD, Adam, AdamW, Optimizer
 __version__ = "0.1.0"
 
 __all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "Optimizer", "EarlyStopping",
-           "schedules", "check_gradients", "build_info", "cmake_dir", "load", "DivergenceError", "VanishingGradientWarning",
+           "schedules", "check_gradients", "build_info", "cmake_dir", "set_num_threads", "get_num_threads", "save", "load", "DivergenceError", "VanishingGradientWarning",
            "ACTIVATIONS", "LOSSES", "__version__"]
+
+
+def set_num_threads(n: int) -> None:
+    """Threads the C++ matrix products may use. Default: the CPUs this process may run on (at most 8).
+    Products under ~4 MFLOP (small batches) always run on one thread, so threads never slow them down.
+    Results are bit-identical whatever the number of threads."""
+    from . import _core
+
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    from . import _core
+
+    return _core.get_num_threads()
+
+
+def save(model, path) -> None:
+    """Write ``model`` to ``path`` (same as ``model.save(path)``)."""
+    from .io import save as _save
+
+    _save(model, path)
 
 
 def load(path):

@@ -101,7 +101,7 @@ def _alpha_activations():
 
 
 def _tensors(model) -> list:
-    """[(name, array), ...] in file order; arrays are little-endian copies."""
+    """[(name, dtype code, array), ...] in file order; little-endian, C-contiguous (views when possible)."""
     from .model import Dense
 
     code, dt = _DTYPES[np.dtype(model.dtype).name]

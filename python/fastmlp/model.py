@@ -118,12 +118,12 @@ class Sequential:
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
         self.dtype = as_dtype(dtype)
-        self.l2 = positive_float(l2, "l2", allow_zero=True)
+        l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else int(seed)
         self.optimizer = _optimizers.get(optimizer)
         core = _core.Network32 if self.dtype == np.float32 else _core.Network64
         sizes = [dense[0].n_in] + [layer.n_out for layer in dense]
-        self._net = core(sizes, [d.activation for d in dense], loss, self.l2, [d.alpha for d in dense],
+        self._net = core(sizes, [d.activation for d in dense], loss, l2, [d.alpha for d in dense],
                          [d.dropout for d in dense], [d.init or "default" for d in dense])
         self._net.init_params(self.seed)
         self.layers = layers
@@ -158,7 +158,21 @@ class Sequential:
 
     @property
     def epochs_trained(self) -> int:
+        """Epochs trained so far (schedules and the default shuffling seed continue from here)."""
         return self._epochs_seen
+
+    @epochs_trained.setter
+    def epochs_trained(self, value: int) -> None:
+        self._epochs_seen = positive_int(value, "epochs_trained") if value else 0
+
+    @property
+    def l2(self) -> float:
+        """lambda of the L2 penalty (lambda / 2) sum ||W||^2; settable."""
+        return float(self._net.l2)
+
+    @l2.setter
+    def l2(self, value: float) -> None:
+        self._net.l2 = positive_float(value, "l2", allow_zero=True)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)

@@ -2,9 +2,13 @@
 #pragma once
 
 #include "fastmlp/activations.hpp"
+#include "fastmlp/gemm.hpp"
 #include "fastmlp/losses.hpp"
 #include "fastmlp/network.hpp"
 #include "fastmlp/optimizers.hpp"
 #include "fastmlp/random.hpp"
+#include "fastmlp/schedules.hpp"
+#include "fastmlp/serialize.hpp"
+#include "fastmlp/threads.hpp"
 #include "fastmlp/trainer.hpp"
 #include "fastmlp/types.hpp"

@@ -92,8 +92,10 @@ class Network {
 
   // The same, without validating X and Y (the trainer checks once per fit).
   // With `dropout_rng`, layers with a dropout rate drop units (training mode).
+  // With sgd_rate > 0 the plain SGD step  w <- w - sgd_rate dJ/dw  is applied
+  // during backprop instead of filling grads() (one pass less over the weights).
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
-  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng = nullptr);
+  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng = nullptr, T sgd_rate = T(0));
   // J (with L2) and, for classification losses when `correct` is given, the
   // number of correctly predicted rows. No dropout.
   T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr);

@@ -16,6 +16,9 @@ class Optimizer {
   // params <- params - (update from grads), n entries each.
   virtual void step(T* params, const T* grads, Index n) = 0;
   virtual void reset() = 0;
+  // > 0 when a step is exactly  w <- w - rate dJ/dw  (plain SGD), which the
+  // network can then apply during backprop without a gradient buffer.
+  virtual T plain_sgd_rate() const { return T(0); }
   T learning_rate() const { return learning_rate_; }
   void set_learning_rate(T lr);  // throws unless finite and > 0
 
@@ -33,6 +36,9 @@ class SGD final : public Optimizer<T> {
   explicit SGD(T learning_rate, T momentum = T(0), bool nesterov = false, T weight_decay = T(0));
   void step(T* params, const T* grads, Index n) override;
   void reset() override { velocity_.resize(0); }
+  T plain_sgd_rate() const override {
+    return momentum_ == T(0) && weight_decay_ == T(0) ? this->learning_rate_ : T(0);
+  }
   T momentum() const { return momentum_; }
   bool nesterov() const { return nesterov_; }
   T weight_decay() const { return weight_decay_; }

@@ -10,9 +10,10 @@
 // Tensor names use the layer's position in the Python model's layer list, where a
 // Dropout layer takes a position of its own ({"type": "Dropout", "rate": p} in the
 // "layers" metadata); here a Dropout becomes the `dropout` rate of the Dense layer
-// before it (consecutive rates p, q combine to 1 - (1-p)(1-q)). A Dropout in front
-// of the first Dense layer has no C++ equivalent and is dropped on load; it never
-// changes predictions. See python/fastmlp/io.py for the full description.
+// before it (as in fastmlp.Sequential: a Dropout must follow a Dense layer and
+// cannot be last). The Python-only training state in the metadata ("seed",
+// "optimizer", "epochs_trained") is ignored here (the seed is checked) and not
+// written by save_network. See python/fastmlp/io.py for the full description.
 //
 // Both functions throw std::invalid_argument with a message naming the problem for
 // any malformed, truncated or hostile file (bad JSON, offsets outside the data,

@@ -1,0 +1,26 @@
+// Threads for the matrix products. A product is split across threads by
+// columns of its result, in chunks whose boundaries do not depend on the
+// thread count's effect on the arithmetic: every result element is computed by
+// the same code in the same order whatever the number of threads, so training
+// gives bit-identical weights with 1 or 2 threads. Products smaller than
+// kParallelMinFlops run on one thread (a fork/join costs more than they do).
+#pragma once
+
+#include <functional>
+
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+// The number of threads products may use (>= 1). Default: the CPUs this process
+// may run on, at most 8. Built without OpenMP: always 1.
+int get_num_threads();
+void set_num_threads(int n);  // throws std::invalid_argument for n < 1
+
+constexpr double kParallelMinFlops = 4.0e6;
+
+// Runs fn(j0, j1) over [0, N) cut into contiguous chunks, one per thread, each
+// boundary a multiple of `align`; on one thread when flops < kParallelMinFlops.
+void parallel_columns(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
+
+}  // namespace fastmlp

@@ -1,0 +1,164 @@
+"""ONNX export (needs the optional extra: ``pip install fastmlp[onnx]``).
+
+    import fastmlp.onnx
+    fastmlp.onnx.export(model, "model.onnx")            # opset 17 by default
+
+    import onnxruntime as ort
+    sess = ort.InferenceSession("model.onnx")
+    probs = sess.run(None, {"input": X.astype("float32")})[0]   # == model.forward(X)
+
+The graph has one input ``input`` of shape (batch, n_features) and one output ``output``
+of shape (batch, n_outputs), with a dynamic batch dimension, in the model's dtype
+(float32 -> tensor(float), float64 -> tensor(double)). Each Dense layer becomes a Gemm
+(z = a W + b) followed by its activation:
+
+    linear   -> nothing (Identity for the output)   sigmoid -> Sigmoid     tanh -> Tanh
+    relu     -> Relu        leaky_relu -> LeakyRelu(alpha)   elu -> Elu(alpha)
+    softplus -> Softplus    softmax -> Softmax(axis=-1)      step -> Cast(GreaterOrEqual(z, 0))
+
+For float64 models leaky_relu, elu and softplus are spelled out with elementary ops
+(Where / Greater / Exp / Log ...) and double constants: ONNX attributes such as alpha
+are 32-bit floats, and onnxruntime has no double kernels for Elu and Softplus.
+
+Dropout layers are left out (inference). The output is ``model.forward``: probabilities
+for softmax / sigmoid outputs, not class labels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["export", "to_onnx", "MIN_OPSET"]
+
+#: Softmax(axis=-1) on any rank needs opset 13.
+MIN_OPSET = 13
+
+_SIMPLE = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus"}
+
+
+class _Constants:
+    """Scalar initializers of the model's dtype, named after the layer."""
+
+    def __init__(self, numpy_helper, dtype, inits, prefix):
+        self.numpy_helper, self.dtype, self.inits, self.prefix = numpy_helper, dtype, inits, prefix
+
+    def __call__(self, name, value):
+        t = self.numpy_helper.from_array(np.array(value, dtype=self.dtype), f"{self.prefix}.{name}")
+        self.inits.append(t)
+        return t.name
+
+
+def _float64_activation(helper, g, z, out, alpha, const, p):
+    """leaky_relu / elu / softplus from elementary ops, exactly as the C++ core computes them."""
+    node = helper.make_node
+    zero = const("zero", 0.0)
+    if g == "leaky_relu":  # z if z > 0 else alpha z
+        return [node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
+                node("Mul", [z, const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
+                node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.leaky_relu")]
+    if g == "elu":  # z if z > 0 else alpha (e^min(z, 0) - 1)
+        return [node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
+                node("Min", [z, zero], [f"{p}.zmin"], name=f"{p}.zmin"),
+                node("Exp", [f"{p}.zmin"], [f"{p}.exp"], name=f"{p}.exp"),
+                node("Sub", [f"{p}.exp", const("one", 1.0)], [f"{p}.em1"], name=f"{p}.em1"),
+                node("Mul", [f"{p}.em1", const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
+                node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.elu")]
+    # softplus: max(z, 0) + ln(1 + e^-|z|), no overflow
+    return [node("Relu", [z], [f"{p}.relu"], name=f"{p}.relu"),
+            node("Abs", [z], [f"{p}.abs"], name=f"{p}.abs"),
+            node("Neg", [f"{p}.abs"], [f"{p}.nabs"], name=f"{p}.nabs"),
+            node("Exp", [f"{p}.nabs"], [f"{p}.exp"], name=f"{p}.exp"),
+            node("Add", [f"{p}.exp", const("one", 1.0)], [f"{p}.1pexp"], name=f"{p}.1pexp"),
+            node("Log", [f"{p}.1pexp"], [f"{p}.log"], name=f"{p}.log"),
+            node("Add", [f"{p}.relu", f"{p}.log"], [out], name=f"{p}.softplus")]
+
+
+def _require_onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("ONNX export needs the 'onnx' package: pip install 'fastmlp[onnx]'") from e
+    return onnx, helper, numpy_helper
+
+
+def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str = "output"):
+    """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
+    onnx, helper, numpy_helper = _require_onnx()
+    from . import __version__
+    from .layers import Dense
+
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
+        raise TypeError(f"opset must be an integer, got {opset!r}")
+    opset = int(opset)
+    latest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= latest:
+        raise ValueError(f"opset must be in [{MIN_OPSET}, {latest}] (the installed onnx's newest), got {opset}")
+    dtype = np.dtype(model.dtype)
+    elem = onnx.TensorProto.FLOAT if dtype == np.float32 else onnx.TensorProto.DOUBLE
+
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    nodes, inits = [], []
+    current = input_name
+    for i, layer in enumerate(dense):
+        last = i == len(dense) - 1
+        W = numpy_helper.from_array(np.ascontiguousarray(layer.weights, dtype=dtype), f"layers.{i}.weight")
+        b = numpy_helper.from_array(np.ascontiguousarray(layer.bias, dtype=dtype), f"layers.{i}.bias")
+        inits += [W, b]
+        z = f"dense{i}.z"
+        nodes.append(helper.make_node("Gemm", [current, W.name, b.name], [z], name=f"dense{i}.gemm"))
+        out = output_name if last else f"dense{i}.a"
+        g = layer.activation
+        alpha = float(getattr(layer, "alpha", 0.0) or 0.0)
+        if g == "linear":
+            if last:
+                nodes.append(helper.make_node("Identity", [z], [out], name=f"dense{i}.identity"))
+            else:
+                out = z
+        elif g in ("leaky_relu", "elu", "softplus") and dtype == np.float64:
+            # ONNX attributes are 32-bit floats and onnxruntime has no double Elu / Softplus:
+            # spell these out with double constants instead.
+            const = _Constants(numpy_helper, dtype, inits, f"dense{i}")
+            nodes += _float64_activation(helper, g, z, out, alpha, const, f"dense{i}")
+        elif g in _SIMPLE:
+            nodes.append(helper.make_node(_SIMPLE[g], [z], [out], name=f"dense{i}.{g}"))
+        elif g == "leaky_relu":
+            nodes.append(helper.make_node("LeakyRelu", [z], [out], name=f"dense{i}.leaky_relu", alpha=alpha))
+        elif g == "elu":
+            nodes.append(helper.make_node("Elu", [z], [out], name=f"dense{i}.elu", alpha=alpha))
+        elif g == "softmax":
+            nodes.append(helper.make_node("Softmax", [z], [out], name=f"dense{i}.softmax", axis=-1))
+        elif g == "step":
+            zero = numpy_helper.from_array(np.zeros((), dtype=dtype), f"dense{i}.zero")
+            inits.append(zero)
+            nodes.append(helper.make_node("GreaterOrEqual", [z, zero.name], [f"dense{i}.ge"], name=f"dense{i}.ge"))
+            nodes.append(helper.make_node("Cast", [f"dense{i}.ge"], [out], name=f"dense{i}.step", to=elem))
+        else:
+            raise ValueError(f"Dense layer {i}: activation {g!r} has no ONNX export")
+        current = out
+
+    graph = helper.make_graph(
+        nodes, "fastmlp",
+        [helper.make_tensor_value_info(input_name, elem, ["batch", model.n_features_in])],
+        [helper.make_tensor_value_info(output_name, elem, ["batch", model.n_outputs])],
+        initializer=inits)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="fastmlp", producer_version=__version__,
+                              doc_string=repr(model))
+    # The oldest IR version that can carry this opset, so older runtimes load the file.
+    proto.ir_version = helper.find_min_ir_version_for(opsets)
+    helper.set_model_props(proto, {"fastmlp_version": __version__, "loss": model.loss_name})
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def export(model, path, opset: int = 17, input_name: str = "input", output_name: str = "output"):
+    """Write ``model`` to ``path`` as an ONNX file (atomically) and return the ModelProto.
+
+    Input ``input_name`` (batch, n_features), output ``output_name`` (batch, n_outputs) =
+    ``model.forward(X)``, in the model's dtype; the batch dimension is dynamic.
+    """
+    from .io import _atomic_write
+
+    proto = to_onnx(model, opset=opset, input_name=input_name, output_name=output_name)
+    _atomic_write(path, [proto.SerializeToString()])
+    return proto

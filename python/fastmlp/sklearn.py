@@ -1,0 +1,554 @@
+"""scikit-learn estimators backed by fastmlp (needs the optional extra: ``pip install fastmlp[sklearn]``).
+
+    from fastmlp.sklearn import MLPClassifier, MLPRegressor
+    clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=50, random_state=0).fit(X, y)
+    clf.predict_proba(X_test)
+
+They follow the scikit-learn estimator contract (``get_params`` / ``set_params``, clone,
+Pipeline, GridSearchCV, cross_val_score, pickling) and take the hyperparameters of
+``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor`` with the same meaning, plus
+``dtype`` ("float64", the default, as scikit-learn computes; "float32" trains about twice as
+fast) and, for the classifier, ``class_weight``.
+The training itself runs in fastmlp's C++ core, one ``model_.fit(epochs=1)`` per iteration,
+with scikit-learn's stopping rules (``tol`` / ``n_iter_no_change`` on the training loss,
+or on the validation score with ``early_stopping``).
+
+Differences from scikit-learn, on purpose:
+
+* ``solver``: "adam" (default) or "sgd"; "lbfgs" is not supported.
+* ``alpha``: scikit-learn adds ``alpha / (2 n_b) * sum ||W||^2`` to each mini-batch loss,
+  n_b being that batch's size (or its sum of sample weights). fastmlp's penalty is
+  ``(l2 / 2) sum ||W||^2`` on the mean loss, so we set ``l2 = alpha / batch_size`` (the
+  nominal batch size; times 2 for the regressor, whose fastmlp loss is the mean squared
+  error while scikit-learn's is half of it, and divided by the number of outputs for
+  multilabel problems, whose fastmlp loss averages over outputs while scikit-learn's sums):
+  the objective is scikit-learn's, up to the last, smaller batch of each epoch.
+  ``loss_curve_`` is reported on scikit-learn's scale.
+* Initialisation is fastmlp's (He-uniform for relu, Glorot-uniform otherwise; zero biases).
+* ``activation`` also accepts fastmlp's names: linear, sigmoid, leaky_relu, elu, softplus.
+* Dense input only (sparse matrices raise TypeError). ``predict_proba`` and the regressor's
+  ``predict`` return float64 whatever ``dtype`` the network computes in.
+* ``learning_rate="invscaling"`` updates the rate at the end of each epoch, as scikit-learn does:
+  ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` = samples seen.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_ACTIVATION_ALIASES = {"identity": "linear", "logistic": "sigmoid"}
+_HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "linear", "sigmoid", "leaky_relu", "elu", "softplus")
+
+
+def _expected_failed_checks(estimator) -> dict:
+    """scikit-learn estimator checks these estimators are known to fail, and why.
+
+    Pass as ``parametrize_with_checks(..., expected_failed_checks=_expected_failed_checks)``
+    (scikit-learn >= 1.6) or ``check_estimator(..., expected_failed_checks=...)``.
+    """
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "mini-batch stochastic training: a weight of 2 and a repeated sample (or a weight of 0 and "
+            "a removed sample) change the batches and the shuffling, so the fitted weights are equal "
+            "in expectation only (scikit-learn's own MLP passes only with solver='lbfgs')"),
+    }
+
+
+def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True, integer=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"The '{name}' parameter must be {'an int' if integer else 'a float'}; got {value!r}.")
+    bad = (lo is not None and (value < lo or (value == lo and not lo_closed))) or \
+          (hi is not None and (value > hi or (value == hi and not hi_closed)))
+    if bad or (not integer and np.isnan(value)):
+        lb = "[" if lo_closed else "("
+        rb = "]" if hi_closed else ")"
+        raise ValueError(f"The '{name}' parameter must be in the range {lb}{lo if lo is not None else '-inf'}, "
+                         f"{hi if hi is not None else 'inf'}{rb}; got {value!r}.")
+    return value
+
+
+def _set_l2(model, l2: float) -> None:
+    """Set the L2 lambda of a built Sequential (the C++ network holds its own copy)."""
+    if isinstance(type(model).__dict__.get("l2"), property):
+        model.l2 = l2  # Sequential.l2 updates the network itself
+        return
+    model.l2 = l2
+    net = getattr(model, "_net", None)
+    if net is not None:
+        net.l2 = l2
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared parameters, validation and the training loop."""
+
+    _sk_loss_scale = 1.0  # fastmlp loss / scikit-learn loss (see the module docstring)
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, dtype="float64"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ parameters
+
+    def _hidden_sizes(self) -> list:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = [sizes]
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise ValueError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") from None
+        for s in sizes:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s <= 0:
+                raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes!r}.")
+        return [int(s) for s in sizes]
+
+    def _check_params(self) -> None:
+        if self.activation not in _HIDDEN_ACTIVATIONS:
+            raise ValueError(f"The 'activation' parameter must be one of {', '.join(_HIDDEN_ACTIVATIONS)}; "
+                             f"got {self.activation!r}.")
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not supported by fastmlp; use 'adam' or 'sgd'.")
+        if self.solver not in ("adam", "sgd"):
+            raise ValueError(f"The 'solver' parameter must be 'adam' or 'sgd'; got {self.solver!r}.")
+        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
+            raise ValueError("The 'learning_rate' parameter must be 'constant', 'invscaling' or 'adaptive'; "
+                             f"got {self.learning_rate!r}.")
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            _check_number(self.batch_size, "batch_size", 1, integer=True)
+        _check_number(self.alpha, "alpha", 0)
+        _check_number(self.learning_rate_init, "learning_rate_init", 0, lo_closed=False)
+        _check_number(self.power_t, "power_t", 0)
+        _check_number(self.max_iter, "max_iter", 1, integer=True)
+        _check_number(self.tol, "tol", 0)
+        _check_number(self.momentum, "momentum", 0, 1, hi_closed=False)  # fastmlp's SGD needs momentum < 1
+        _check_number(self.validation_fraction, "validation_fraction", 0, 1, hi_closed=False)
+        _check_number(self.beta_1, "beta_1", 0, 1, hi_closed=False)
+        _check_number(self.beta_2, "beta_2", 0, 1, hi_closed=False)
+        _check_number(self.epsilon, "epsilon", 0, lo_closed=False)
+        if not (self.n_iter_no_change == np.inf):
+            _check_number(self.n_iter_no_change, "n_iter_no_change", 1, integer=True)
+        if self.dtype not in ("float32", "float64", np.float32, np.float64):
+            raise ValueError(f"The 'dtype' parameter must be 'float32' or 'float64'; got {self.dtype!r}.")
+        self._hidden_sizes()
+
+    # ------------------------------------------------------------------ fitted facts
+
+    @property
+    def coefs_(self) -> list:
+        """Weight matrices (n_in, n_out) per layer: writable views into ``model_``."""
+        check_is_fitted(self)
+        return [layer.weights for layer in self.model_.dense_layers]
+
+    @property
+    def intercepts_(self) -> list:
+        """Bias vectors per layer: writable views into ``model_``."""
+        check_is_fitted(self)
+        return [layer.bias for layer in self.model_.dense_layers]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    # ------------------------------------------------------------------ training
+
+    def _make_model(self, n_features: int, n_outputs: int, output_activation: str, seed: int):
+        import fastmlp as fm
+
+        act = _ACTIVATION_ALIASES.get(self.activation, self.activation)
+        sizes = [n_features] + self._hidden_sizes() + [n_outputs]
+        layers = [fm.Dense(a, b, act) for a, b in zip(sizes[:-2], sizes[1:-1])]
+        layers.append(fm.Dense(sizes[-2], sizes[-1], output_activation))
+        if self.solver == "adam":
+            optimizer = fm.Adam(learning_rate=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
+                                epsilon=self.epsilon)
+        else:
+            momentum = float(self.momentum)
+            optimizer = fm.SGD(learning_rate=self.learning_rate_init, momentum=momentum,
+                               nesterov=bool(self.nesterovs_momentum) and momentum > 0)
+        dtype = np.dtype(self.dtype).name
+        return fm.Sequential(layers, dtype=dtype, seed=seed, optimizer=optimizer)
+
+    def _initialize(self, n_features: int, n_outputs: int, output_activation: str, rng) -> None:
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        self.model_ = self._make_model(n_features, n_outputs, output_activation, seed)
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.out_activation_ = {"linear": "identity", "sigmoid": "logistic"}.get(output_activation,
+                                                                               output_activation)
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self._lr = float(self.learning_rate_init)
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _batch_size(self, n_samples: int) -> int:
+        if isinstance(self.batch_size, str):
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_loop(self, X, Y, sample_weight, incremental: bool, rng, stratify=None) -> None:
+        """scikit-learn's _fit_stochastic, with one fastmlp epoch per iteration."""
+        import fastmlp as fm
+
+        model = self.model_
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if self.early_stopping:
+            parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
+            split = train_test_split(*parts, random_state=rng, test_size=self.validation_fraction,
+                                     stratify=stratify)
+            X, X_val, Y, Y_val = split[:4]
+            sample_weight, sw_val = (split[4], split[5]) if sample_weight is not None else (None, None)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
+                                 "your dataset.")
+            best_params = model.params.copy()
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        scale = self._sk_loss_scale
+        _set_l2(model, float(self.alpha) / batch_size * scale)
+        X = np.ascontiguousarray(X, dtype=model.dtype)
+        if Y.dtype.kind == "f":
+            Y = np.ascontiguousarray(Y, dtype=model.dtype)  # once, not in every epoch
+        if sample_weight is not None and np.all(sample_weight == sample_weight[0]) and sample_weight[0] > 0:
+            sample_weight = None  # uniform weights: exactly the unweighted loss
+        try:
+            for _ in range(1 if incremental else int(self.max_iter)):
+                model.optimizer.learning_rate = self._lr
+                try:
+                    history = model.fit(X, Y, epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle),
+                                        sample_weight=sample_weight)
+                except fm.DivergenceError:
+                    raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
+                                     "large values and need to be preprocessed.") from None
+                self.n_iter_ += 1
+                self.t_ += n_samples
+                self.loss_ = float(history.loss[-1]) / scale
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                if self.early_stopping:
+                    score = self._val_score(X_val, Y_val, sw_val)
+                    self.validation_scores_.append(score)
+                    if self.verbose:
+                        print("Validation score: %f" % score)
+                    if score < self.best_validation_score_ + self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                    if score > self.best_validation_score_:
+                        self.best_validation_score_ = score
+                        best_params = model.params.copy()
+                else:
+                    if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                    if self.loss_curve_[-1] < self.best_loss_:
+                        self.best_loss_ = self.loss_curve_[-1]
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    self._lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if self.early_stopping else "Training loss"
+                    msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                           "consecutive epochs.")
+                    if self.solver == "sgd" and self.learning_rate == "adaptive" and self._lr > 1e-6:
+                        self._lr /= 5.0
+                        self._no_improvement_count = 0
+                        if self.verbose:
+                            print(msg + " Setting learning rate to %f" % self._lr)
+                    else:
+                        if self.verbose:
+                            print(msg + (" Learning rate too small. Stopping."
+                                         if self.learning_rate == "adaptive" and self.solver == "sgd" else
+                                         " Stopping."))
+                        break
+                if not incremental and self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
+                                  "hasn't converged yet." % self.max_iter, ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if self.early_stopping:
+            model.params[...] = best_params
+
+    def _fit(self, X, y, sample_weight, incremental: bool):
+        self._check_params()
+        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, Y, stratify, output_activation, n_outputs = self._prepare(X, y, incremental, first)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = self._with_class_weight(Y, sample_weight)
+        rng = check_random_state(self.random_state)
+        if first:
+            self._initialize(X.shape[1], n_outputs, output_activation, rng)
+        elif self.model_.n_outputs != n_outputs:
+            raise ValueError(f"y has {n_outputs} outputs but the fitted model has {self.model_.n_outputs}")
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError("sample_weight sums to 0: no sample would count")
+        self._fit_loop(X, Y, sample_weight, incremental, rng, stratify)
+        return self
+
+    def _with_class_weight(self, Y, sample_weight):
+        return sample_weight
+
+    def _forward(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier (scikit-learn API) trained by fastmlp.
+
+    Binary problems use one sigmoid output and binary cross-entropy, multi-class problems a
+    softmax output and categorical cross-entropy, multilabel problems (y a 2-D 0/1 indicator
+    matrix) one sigmoid output per label. Class labels may be any sortable values (strings too).
+    See the module docstring for the parameters (those of sklearn.neural_network.MLPClassifier)
+    and the differences.
+
+    Parameters beyond scikit-learn's
+    --------------------------------
+    dtype : "float64" (default) or "float32" (faster), the precision of the network.
+    class_weight : None, "balanced" or {label: weight}; multiplies sample_weight
+        ("balanced": n_samples / (n_classes * count of the class)). Not for multilabel y.
+
+    Attributes
+    ----------
+    classes_, n_features_in_, feature_names_in_, n_iter_, t_, loss_, loss_curve_, best_loss_,
+    validation_scores_, best_validation_score_, n_outputs_, n_layers_, out_activation_,
+    coefs_, intercepts_ (views), model_ (the fastmlp.Sequential).
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, dtype="float64", class_weight=None):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+                         verbose=verbose, warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, dtype=dtype)
+        self.class_weight = class_weight
+
+    def _prepare(self, X, y, incremental, first):
+        X, y = _validate_data(self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if first and not incremental:
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
+                                     f"call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        lb = self._label_binarizer
+        self._y_type = lb.y_type_
+        if lb.y_type_ == "multiclass":
+            Y = np.searchsorted(self.classes_, y).astype(np.int32)  # class ids: no one-hot copy
+            return X, Y, y, "softmax", len(self.classes_)
+        Y = lb.transform(y).astype(np.float64)
+        n_outputs = Y.shape[1]
+        if lb.y_type_ == "binary" or n_outputs == 1:
+            return X, Y[:, 0], y, "sigmoid", 1
+        return X, Y, None, "sigmoid", n_outputs  # multilabel: not stratified
+
+    @property
+    def _sk_loss_scale(self) -> float:
+        # multilabel: fastmlp averages the binary cross-entropy over outputs, scikit-learn sums
+        n = getattr(self, "n_outputs_", 1)
+        return 1.0 / n if getattr(self, "_y_type", None) == "multilabel-indicator" else 1.0
+
+    def _with_class_weight(self, Y, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            raise ValueError("class_weight is not supported for multilabel targets")
+        ids = Y.astype(np.int64) if Y.dtype.kind == "i" else (Y >= 0.5).astype(np.int64)
+        n_classes = len(self.classes_)
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # n_samples / (n_classes * count), over the classes present (partial_fit may see a subset)
+            counts = np.bincount(ids, minlength=n_classes).astype(np.float64)
+            present = counts > 0
+            table = np.ones(n_classes)
+            table[present] = len(ids) / (present.sum() * counts[present])
+        elif isinstance(self.class_weight, dict):
+            table = compute_class_weight(self.class_weight, classes=self.classes_, y=self.classes_[ids])
+        else:
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}")
+        cw = np.asarray(table, dtype=np.float64)[ids]
+        return cw if sample_weight is None else sample_weight * cw
+
+    def _val_score(self, X_val, Y_val, sw_val) -> float:
+        # Y_val: class ids (multi-class), 0/1 (binary) or the 0/1 indicator matrix (multilabel)
+        y_true = Y_val if Y_val.ndim == 2 else self.classes_[np.asarray(Y_val, dtype=np.int64)]
+        y_pred = self._predict_array(X_val)
+        return accuracy_score(y_true, y_pred, sample_weight=sw_val)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to X and class labels y (1-D labels, or a 2-D 0/1 multilabel matrix). Returns self."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over X, y. ``classes`` (all labels) is required on the first call."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _predict_array(self, X) -> np.ndarray:
+        a = self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype))
+        if self.n_outputs_ == 1:
+            a = a.ravel()
+        return self._label_binarizer.inverse_transform(a)
+
+    def predict(self, X):
+        """Class labels, (n_samples,) (or (n_samples, n_labels) 0/1 for multilabel)."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self._predict_array(X)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes) in the order of classes_, float64; rows sum to 1
+        (for multilabel: each label's probability)."""
+        p = np.asarray(self._forward(X), dtype=np.float64)
+        if self.n_outputs_ == 1:
+            p = p[:, 0]
+            return np.column_stack([1 - p, p])
+        if self.out_activation_ == "softmax":
+            p /= p.sum(axis=1, keepdims=True)  # exact sums after float32 rounding
+        return p
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X))."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multilabel": True}
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor (scikit-learn API) trained by fastmlp: linear outputs,
+    mean squared error. y may be 1-D or 2-D (multi-output). See the module docstring for the
+    parameters (those of sklearn.neural_network.MLPRegressor, loss="squared_error") and the
+    differences. ``loss_curve_`` holds scikit-learn's half squared error (+ penalty)."""
+
+    _sk_loss_scale = 2.0  # fastmlp: mean (a - y)^2; scikit-learn: half of it
+
+    def _prepare(self, X, y, incremental, first):
+        X, y = _validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True,
+                              dtype=(np.float64, np.float32))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = np.asarray(y, dtype=np.float64)
+        n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
+        return X, Y, None, "linear", n_outputs
+
+    def _val_score(self, X_val, Y_val, sw_val) -> float:
+        y_pred = self._predict_array(X_val)
+        if not np.isfinite(y_pred).all():
+            return np.nan
+        return r2_score(Y_val, y_pred, sample_weight=sw_val)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to X and real targets y ((n_samples,) or (n_samples, n_outputs)). Returns self."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over X, y, keeping the weights and the optimizer state."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _predict_array(self, X) -> np.ndarray:
+        a = np.asarray(self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype)), dtype=np.float64)
+        return a[:, 0] if a.shape[1] == 1 else a
+
+    def predict(self, X):
+        """Predictions, float64, (n_samples,) for one output, else (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self._predict_array(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"multioutput": True}
