@@ -1,0 +1,42 @@
+"""Threads: the products split across threads by columns of the result, so the
+weights after training are bit-identical with 1 or 2 threads."""
+import numpy as np
+import pytest
+
+import fastmlp as fm
+
+
+@pytest.fixture
+def restore_threads():
+    n = fm.get_num_threads()
+    yield
+    fm.set_num_threads(n)
+
+
+def _train(dtype, threads, optimizer):
+    fm.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    X = rng.random((1024, 300)).astype(dtype)
+    y = rng.integers(0, 10, 1024)
+    model = fm.Sequential([fm.Dense(300, 256, "relu"), fm.Dropout(0.1), fm.Dense(256, 10, "softmax")],
+                          dtype=dtype, seed=5, optimizer=optimizer)
+    # batch 512: the first layer's products are ~80 MFLOP, well above the one-thread cut-off
+    model.fit(X, y, epochs=2, batch_size=512)
+    return model.params.copy(), model.forward(X[:50])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_bit_identical_with_one_or_two_threads(dtype, optimizer, restore_threads):
+    p1, f1 = _train(dtype, 1, optimizer)
+    p2, f2 = _train(dtype, 2, optimizer)
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(f1, f2)
+
+
+def test_set_num_threads_validates(restore_threads):
+    with pytest.raises(ValueError):
+        fm.set_num_threads(0)
+    fm.set_num_threads(3)
+    assert fm.get_num_threads() in (1, 3)  # 1 when built without OpenMP
+    assert fm.build_info()["num_threads"] == fm.get_num_threads()
