@@ -67,3 +67,8 @@ def test_embedding_example_trains_and_loads_a_python_model(tmp_path):
     rows = [line for line in out.splitlines() if line and line[0] in "0123456789-" and "," in line]
     got = np.array([[float(v) for v in line.split(",")] for line in rows])
     np.testing.assert_allclose(got, model.forward(X), rtol=1e-12, atol=1e-15)
+
+
+def test_cli_prints_cmake_dir():
+    out = subprocess.run([sys.executable, "-m", "fastmlp", "--cmake-dir"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == fm.cmake_dir()

@@ -939,6 +939,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  python -m fastmlp demo",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fastmlp {fm.__version__}")
+    parser.add_argument("--cmake-dir", action=_PrintAndExit, text=fm.cmake_dir,
+                        help="print the folder of fastmlpConfig.cmake (for -Dfastmlp_DIR=...) and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     train = sub.add_parser("train", help="train a model on a .csv or .npz file and save it",
@@ -1013,6 +1015,18 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", nargs="?", default=None, help="a model file to describe")
     info.set_defaults(func=_info)
     return parser
+
+
+class _PrintAndExit(argparse.Action):
+    """Like action="version": print text() and exit, whatever else is on the command line."""
+
+    def __init__(self, option_strings, dest, text, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+        self.text = text
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(self.text())
+        parser.exit()
 
 
 def main(argv=None) -> int:
