@@ -40,7 +40,7 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
     throw std::invalid_argument("y has " + std::to_string(Y.rows) + " rows but X has " + std::to_string(rows));
   if (Y.weights) {
     const auto w = Eigen::Map<const Vector<T>>(Y.weights, rows).array();
-    if (!w.allFinite() || (w < T(0)).any())
+    if (!all_finite(w) || (w < T(0)).any())
       throw std::invalid_argument("sample_weight must be finite and >= 0");
     if (!(w.sum() > T(0))) throw std::invalid_argument("sample_weight sums to 0: no sample would count");
   }
@@ -58,7 +58,7 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
     throw std::invalid_argument("y has " + std::to_string(Y.cols) + " columns but the model has " +
                                 std::to_string(cols) + " outputs" + seen);
   const auto y = ConstMatrixMap<T>(Y.dense, rows, cols).array();
-  if (!y.allFinite()) throw std::invalid_argument("y contains NaN or infinity");
+  if (!all_finite(y)) throw std::invalid_argument("y contains NaN or infinity");
   if (loss != Loss::MeanSquaredError && ((y < T(0)).any() || (y > T(1)).any()))
     throw std::invalid_argument(std::string("y must lie in [0, 1] for ") + loss_name(loss) + ", found values in [" +
                                 std::to_string(double(y.minCoeff())) + ", " + std::to_string(double(y.maxCoeff())) +

@@ -108,7 +108,7 @@ void Network<T>::validate_inputs(const ConstRef<T>& X) const {
   if (X.cols() != n_inputs())
     throw std::invalid_argument("X has " + std::to_string(X.cols()) + " features but the model expects " +
                                 std::to_string(n_inputs()) + ": X shape " + shape(X.rows(), X.cols()));
-  if (!X.allFinite()) throw std::invalid_argument("X contains NaN or infinity");
+  if (!all_finite(X)) throw std::invalid_argument("X contains NaN or infinity");
 }
 
 template <class T>
