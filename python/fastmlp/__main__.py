@@ -30,7 +30,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: ``--task`` inference: integer-valued targets with at most this many distinct values are classes ...
@@ -424,22 +423,10 @@ def _sha256(path: str) -> str:
 
 
 def _write_json_atomic(path: str, obj) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a labels file is as readable as the model
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """The same atomic write as the model file (temporary file, fsync, rename)."""
+    from fastmlp.io import _atomic_write
+
+    _atomic_write(path, [(json.dumps(obj, indent=2) + "\n").encode("utf-8")])
 
 
 def _save_model(model, path: str, meta: dict) -> str:
