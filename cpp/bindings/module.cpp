@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 
 #include "arrays.hpp"
+#include "fastmlp/cuda.hpp"
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/threads.hpp"
 
@@ -11,6 +12,7 @@ namespace fastmlp::bindings {
 void define_networks(py::module_& m);
 void define_optimizers(py::module_& m);
 void define_training(py::module_& m);
+void define_cuda(py::module_& m);
 }
 
 #ifndef FASTMLP_MODULE
@@ -23,6 +25,7 @@ PYBIND11_MODULE(FASTMLP_MODULE, m) {
   fastmlp::bindings::define_networks(m);
   fastmlp::bindings::define_optimizers(m);
   fastmlp::bindings::define_training(m);
+  fastmlp::bindings::define_cuda(m);
   m.def("build_info", [] {
     py::dict d;
     d["simd"] = Eigen::SimdInstructionSetsInUse();
@@ -33,7 +36,7 @@ PYBIND11_MODULE(FASTMLP_MODULE, m) {
 #else
     d["arch"] = "default";
 #endif
-    d["cuda"] = false;
+    d["cuda"] = fastmlp::cuda::built_with_cuda();  // FASTMLP_CUDA=ON; fm.cuda_available() says if it runs here
     d["gemm"] = fastmlp::gemm_isa();
 #ifdef _OPENMP
     d["openmp"] = true;

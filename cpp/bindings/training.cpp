@@ -80,19 +80,14 @@ py::dict to_dict(const EpochLogs& l) {
   return d;
 }
 
-template <class T>
-py::dict fit_py(Network<T>& net, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
-                const py::object& sample_weight, const py::object& X_val, const py::object& Y_val, Index epochs,
-                Index batch_size, double tol, bool shuffle, std::uint64_t seed, Index epoch_offset,
-                const py::dict& schedule, const py::object& early_stopping, bool record_grad_norms,
-                const py::object& callback, bool catch_sigint) {
-  const auto x = as_matrix<T>(X, "X");
-  const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
-  Validation<T> val;
-  if (!X_val.is_none()) {
-    const auto xv = as_matrix<T>(X_val.cast<py::array>(), "X_val");
-    val = {xv.data(), xv.rows(), as_targets<T>(Y_val.cast<py::array>(), net.n_outputs(), py::none())};
-  }
+}  // namespace
+
+// The options, callback, Ctrl-C handling and result conversion of a fit, shared by the
+// CPU fit below and the CUDA device's (cuda.cpp): `run` trains with the GIL released.
+py::dict run_fit(Index epochs, Index batch_size, double tol, bool shuffle, std::uint64_t seed, Index epoch_offset,
+                 const py::dict& schedule, const py::object& early_stopping, bool record_grad_norms,
+                 const py::object& callback, bool catch_sigint,
+                 const std::function<FitResult(const FitOptions&, const EpochCallback&)>& run) {
   FitOptions opt;
   opt.epochs = epochs;
   opt.batch_size = batch_size;
@@ -116,7 +111,7 @@ py::dict fit_py(Network<T>& net, Optimizer<T>& optimizer, const py::array& X, co
   {
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
-    result = fit<T>(net, optimizer, x, y, opt, val, cb);
+    result = run(opt, cb);
   }
   py::list logs;
   for (const auto& l : result.epochs) logs.append(to_dict(l));
@@ -126,6 +121,27 @@ py::dict fit_py(Network<T>& net, Optimizer<T>& optimizer, const py::array& X, co
   out["stopped_early"] = result.stopped_early;
   out["interrupted"] = result.interrupted;
   return out;
+}
+
+namespace {
+
+template <class T>
+py::dict fit_py(Network<T>& net, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
+                const py::object& sample_weight, const py::object& X_val, const py::object& Y_val, Index epochs,
+                Index batch_size, double tol, bool shuffle, std::uint64_t seed, Index epoch_offset,
+                const py::dict& schedule, const py::object& early_stopping, bool record_grad_norms,
+                const py::object& callback, bool catch_sigint) {
+  const auto x = as_matrix<T>(X, "X");
+  const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
+  Validation<T> val;
+  if (!X_val.is_none()) {
+    const auto xv = as_matrix<T>(X_val.cast<py::array>(), "X_val");
+    val = {xv.data(), xv.rows(), as_targets<T>(Y_val.cast<py::array>(), net.n_outputs(), py::none())};
+  }
+  return run_fit(epochs, batch_size, tol, shuffle, seed, epoch_offset, schedule, early_stopping, record_grad_norms,
+                 callback, catch_sigint, [&](const FitOptions& opt, const EpochCallback& cb) {
+                   return fit<T>(net, optimizer, x, y, opt, val, cb);
+                 });
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ from .optimizers import SGD, Adam, AdamW, Optimizer
 __version__ = "0.1.0"
 
 __all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "Optimizer", "EarlyStopping",
-           "schedules", "check_gradients", "build_info", "cmake_dir", "set_num_threads", "get_num_threads", "save", "load", "DivergenceError", "VanishingGradientWarning",
+           "schedules", "check_gradients", "build_info", "cuda_available", "cmake_dir", "set_num_threads", "get_num_threads", "save", "load", "DivergenceError", "VanishingGradientWarning",
            "ACTIVATIONS", "LOSSES", "__version__"]
 
 
@@ -47,6 +47,14 @@ def load(path):
     from .io import load as _load
 
     return _load(path)
+
+
+def cuda_available() -> bool:
+    """Whether ``device="cuda"`` works here: fastmlp built with CUDA (``CMAKE_ARGS="-DFASTMLP_CUDA=ON"``),
+    an NVIDIA driver and GPU, and cuBLAS (libcublas.so.13, e.g. ``pip install nvidia-cublas``)."""
+    from . import _cuda
+
+    return _cuda.available()
 
 
 def build_info() -> dict:

@@ -5,7 +5,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Adam32', 'Adam64', 'DivergenceError', 'Network32', 'Network64', 'Optimizer32', 'Optimizer64', 'SGD32', 'SGD64', 'build_info', 'fit', 'get_num_threads', 'set_num_threads']
+__all__: list[str] = ['Adam32', 'Adam64', 'DeviceNetwork32', 'DeviceNetwork64', 'DivergenceError', 'Network32', 'Network64', 'Optimizer32', 'Optimizer64', 'SGD32', 'SGD64', 'build_info', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_unavailable_reason', 'fit', 'get_num_threads', 'set_num_threads']
 class Network32:
     """
     A stack of dense layers and a loss; all parameters in one buffer.
@@ -196,10 +196,102 @@ class Adam64(Optimizer64):
     @property
     def steps(self) -> int:
         ...
+class DeviceNetwork32:
+    """
+    A copy of a network on the CUDA device (layers, loss, l2, parameters).
+    """
+    def __init__(self, net: Network32) -> None:
+        ...
+    def download_params(self, net: Network32) -> None:
+        """
+        Copy the device parameters into net's buffer.
+        """
+    def fit(self, arg0: dict, arg1: numpy.ndarray, arg2: numpy.ndarray, arg3: typing.Any, arg4: typing.Any, arg5: typing.Any, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsFloat | typing.SupportsIndex, arg9: bool, arg10: typing.SupportsInt | typing.SupportsIndex, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: dict, arg13: typing.Any, arg14: bool, arg15: typing.Any, arg16: bool) -> dict:
+        """
+        fit() of fastmlp._core on the device; the optimizer is a config dict (Optimizer.get_config()).
+        """
+    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
+        ...
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        ...
+    def grads(self) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        The gradient buffer of the latest gradients() call, a new array.
+        """
+    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        ...
+    def reset_optimizer(self) -> None:
+        ...
+    def upload_params(self, net: Network32) -> None:
+        """
+        Copy net's parameters to the device.
+        """
+    @property
+    def l2(self) -> float:
+        ...
+    @l2.setter
+    def l2(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def num_params(self) -> int:
+        ...
+class DeviceNetwork64:
+    """
+    A copy of a network on the CUDA device (layers, loss, l2, parameters).
+    """
+    def __init__(self, net: Network64) -> None:
+        ...
+    def download_params(self, net: Network64) -> None:
+        """
+        Copy the device parameters into net's buffer.
+        """
+    def fit(self, arg0: dict, arg1: numpy.ndarray, arg2: numpy.ndarray, arg3: typing.Any, arg4: typing.Any, arg5: typing.Any, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsFloat | typing.SupportsIndex, arg9: bool, arg10: typing.SupportsInt | typing.SupportsIndex, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: dict, arg13: typing.Any, arg14: bool, arg15: typing.Any, arg16: bool) -> dict:
+        """
+        fit() of fastmlp._core on the device; the optimizer is a config dict (Optimizer.get_config()).
+        """
+    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
+        ...
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        ...
+    def grads(self) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        The gradient buffer of the latest gradients() call, a new array.
+        """
+    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        ...
+    def reset_optimizer(self) -> None:
+        ...
+    def upload_params(self, net: Network64) -> None:
+        """
+        Copy net's parameters to the device.
+        """
+    @property
+    def l2(self) -> float:
+        ...
+    @l2.setter
+    def l2(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def num_params(self) -> int:
+        ...
 class DivergenceError(FloatingPointError):
     pass
 def build_info() -> dict:
     ...
+def cuda_available() -> bool:
+    """
+    Whether device='cuda' works here: CUDA build, driver, device, cuBLAS.
+    """
+def cuda_built() -> bool:
+    """
+    Whether this build has the CUDA backend (FASTMLP_CUDA=ON).
+    """
+def cuda_device_name() -> str:
+    ...
+def cuda_unavailable_reason() -> str:
+    """
+    Why cuda_available() is False ('' when True).
+    """
 @typing.overload
 def fit(arg0: Network32, arg1: Optimizer32, arg2: numpy.ndarray, arg3: numpy.ndarray, arg4: typing.Any, arg5: typing.Any, arg6: typing.Any, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsInt | typing.SupportsIndex, arg9: typing.SupportsFloat | typing.SupportsIndex, arg10: bool, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: typing.SupportsInt | typing.SupportsIndex, arg13: dict, arg14: typing.Any, arg15: bool, arg16: typing.Any, arg17: bool) -> dict:
     """

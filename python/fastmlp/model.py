@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from . import _cuda
 from . import optimizers as _optimizers
 from . import schedules as _schedules
 from ._validation import as_2d, as_dtype, as_targets, check_finite, positive_float, positive_int
@@ -101,13 +102,16 @@ class Sequential:
     l2 : lambda of the penalty (lambda / 2) * sum_l ||W_l||^2 on weights (not biases),
         added to J as is (not divided by the batch size or the sample weights).
     optimizer : "sgd" (default, learning rate 0.01), "adam", or an fm.SGD / fm.Adam object.
+    device : "cpu" (default) or "cuda": where forward / loss / gradients / fit run (see ``to``).
     """
 
     def __init__(self, layers, loss: str | None = None, dtype="float32", seed: int | None = None, l2: float = 0.0,
-                 optimizer="sgd"):
+                 optimizer="sgd", device: str = "cpu"):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
+        if _cuda.check_device(device) == "cuda":  # [cuda] fail before the layers are bound to this model
+            _cuda.require()
         dense = _fold_dropout(layers)
         for i in range(1, len(dense)):
             if dense[i].n_in != dense[i - 1].n_out:
@@ -132,6 +136,10 @@ class Sequential:
             layer._net, layer._index = self._net, i
         self.loss_name = loss
         self._epochs_seen = 0
+        # [cuda] the device copy of self._net (None on the CPU); the host buffer stays the truth.
+        self._device, self._dev, self._dev_optimizer = "cpu", None, None
+        if device != "cpu":
+            self.to(device)
 
     # --- shape facts ---
     @property
@@ -180,6 +188,10 @@ class Sequential:
 
     # --- conversions ---
     def _X(self, X, name: str = "X") -> np.ndarray:
+        # Fast path (single-sample latency): already exactly what the core maps without a copy.
+        if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.flags.c_contiguous
+                and X.shape[0] > 0 and X.shape[1] == self.n_features_in):
+            return X
         return as_2d(X, name, self.dtype, self.n_features_in)
 
     def _Y(self, y, n_samples: int, name: str = "y") -> np.ndarray:
@@ -235,6 +247,8 @@ class Sequential:
     # --- the math ---
     def forward(self, X) -> np.ndarray:
         """The last layer's activations a_L, shape (m, n_outputs) (dropout off)."""
+        if self._dev is not None:  # [cuda]
+            return self._device_net().forward(self._X(X))
         return self._net.forward(self._X(X))
 
     def loss(self, X, y, sample_weight=None) -> float:
@@ -247,13 +261,20 @@ class Sequential:
         """
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
+        if self._dev is not None:  # [cuda]
+            return self._device_net().objective(X, Y, self._weights(sample_weight, None, Y))
         return self._net.objective(X, Y, self._weights(sample_weight, None, Y))
 
     def gradients(self, X, y, sample_weight=None) -> list:
         """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        self._net.gradients(X, Y, self._weights(sample_weight, None, Y))
+        if self._dev is not None:  # [cuda] computed on the device, copied into the host gradient buffer
+            dev = self._device_net()
+            dev.gradients(X, Y, self._weights(sample_weight, None, Y))
+            self._net.grads[...] = dev.grads()
+        else:
+            self._net.gradients(X, Y, self._weights(sample_weight, None, Y))
         return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy())
                 for i in range(len(self.dense_layers))]
 
@@ -331,11 +352,13 @@ class Sequential:
 
         start = time.perf_counter()
         try:
-            result = _core.fit(self._net, self.optimizer._bind(self._net), X, Y, W, X_val, Y_val, epochs,
-                               batch_size or 0, tol, bool(shuffle), int(seed) & (2**64 - 1), self._epochs_seen,
-                               schedule_cfg, es_cfg, bool(record_gradients),
-                               on_epoch if (bar or callback) else None,
-                               threading.current_thread() is threading.main_thread())
+            args = (X, Y, W, X_val, Y_val, epochs, batch_size or 0, tol, bool(shuffle), int(seed) & (2**64 - 1),
+                    self._epochs_seen, schedule_cfg, es_cfg, bool(record_gradients),
+                    on_epoch if (bar or callback) else None, threading.current_thread() is threading.main_thread())
+            if self._dev is not None:  # [cuda]
+                result = self._fit_cuda(args)
+            else:
+                result = _core.fit(self._net, self.optimizer._bind(self._net), *args)
         finally:
             if bar is not None:
                 bar.close()
@@ -350,6 +373,47 @@ class Sequential:
                               f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
                               VanishingGradientWarning, stacklevel=2)
         return history
+
+    # --- [cuda] the device: the one place that chooses it ---
+    @property
+    def device(self) -> str:
+        """Where forward / loss / gradients / fit run: "cpu" or "cuda"."""
+        return self._device
+
+    def to(self, device: str) -> "Sequential":
+        """Run on ``device`` ("cpu" or "cuda") from now on; returns self.
+
+        On "cuda" the parameters are copied to the GPU before each call and back after
+        each fit, so ``params`` and the layers' ``weights`` / ``bias`` views stay the
+        truth (set them as usual). ``trace`` runs on the CPU. The optimizer state on the
+        device starts fresh and stays there. RuntimeError when CUDA is not available.
+        """
+        device = _cuda.check_device(device)
+        if device == "cuda" and self._dev is None:
+            self._dev = _cuda.device_network(self._net)
+            self._dev_optimizer = None
+        elif device == "cpu":
+            self._dev = self._dev_optimizer = None
+        self._device = device
+        return self
+
+    def _device_net(self):
+        """The device copy, with the host's current parameters and l2."""
+        self._dev.l2 = self._net.l2
+        self._dev.upload_params(self._net)
+        return self._dev
+
+    def _fit_cuda(self, args):
+        if args[13]:
+            raise NotImplementedError("fit(record_gradients=True) is not supported on device='cuda' yet")
+        dev = self._device_net()
+        if self._dev_optimizer is not self.optimizer:  # another optimizer: fresh state, as on the CPU
+            dev.reset_optimizer()
+            self._dev_optimizer = self.optimizer
+        try:
+            return dev.fit(self.optimizer.get_config(), *args)
+        finally:  # also after divergence or Ctrl-C: the host buffer holds the weights fit() left
+            dev.download_params(self._net)
 
     def partial_fit(self, X, y, **kwargs) -> History:
         """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
@@ -414,4 +478,4 @@ class Sequential:
         clone = Sequential(layers, loss=self.loss_name, dtype=self.dtype if dtype is None else dtype, seed=self.seed,
                            l2=self.l2)
         clone.params[...] = self.params
-        return clone
+        return clone.to(self.device) if self.device != "cpu" else clone  # [cuda]

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "fastmlp/activations.hpp"
+#include "fastmlp/cuda.hpp"
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/losses.hpp"
 #include "fastmlp/network.hpp"

@@ -1,0 +1,500 @@
+// Engine<T> (backend.hpp): one network's passes on the device. The math is
+// network.cpp's, step for step:
+//   forward   Z_l = A_{l-1} W_l (cuBLAS) ; A_l = g_l(Z_l + 1 b_l) (one kernel) ; dropout A_l * M_l
+//   loss      one fused kernel on the output layer's Z: A_L, per-row losses, delta_L
+//   backward  delta_{l-1} = (delta_l W_l^T) * M_{l-1} * g'(A_{l-1})   (cuBLAS + kernels)
+//             dW_l = A_{l-1}^T delta_l (+ l2 W_l: W copied into dW, then GEMM with beta = l2)
+//             db_l = 1^T delta_l  (a GEMM with a vector of ones: deterministic column sums)
+//   step      one kernel over the flat parameter buffer
+// Everything runs on one stream; nothing waits for the device except the calls
+// that hand results to the host (read_losses, predict, download_*).
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "backend.hpp"
+#include "cublas_loader.hpp"
+#include "kernels.cuh"
+
+namespace fastmlp::cuda::detail {
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+}
+#define FASTMLP_CUDA_CHECK(x) check((x), #x)
+
+void check_blas(cublasStatus_t st, const char* what) {
+  if (st != 0) throw std::runtime_error(std::string("cuBLAS error ") + std::to_string(st) + " in " + what);
+}
+
+// A device array that only grows (its contents are lost when it does).
+template <class U>
+struct DevBuf {
+  U* p = nullptr;
+  i64 n = 0;
+  DevBuf() = default;
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+  DevBuf(DevBuf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr, o.n = 0; }
+  DevBuf& operator=(DevBuf&& o) noexcept {
+    std::swap(p, o.p);
+    std::swap(n, o.n);
+    return *this;
+  }
+  ~DevBuf() {
+    if (p) cudaFree(p);
+  }
+  void reserve(i64 count) {
+    if (count <= n) return;
+    if (p) cudaFree(p);
+    p = nullptr;
+    n = 0;
+    FASTMLP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p), std::size_t(count) * sizeof(U)));
+    n = count;
+  }
+};
+
+// Row-major C (M x N) = alpha op(A) op(B) + beta C, as column-major C^T = op(B)^T op(A)^T.
+void gemm_call(const Cublas& api, cublasHandle_t h, cublasOperation_t ob, cublasOperation_t oa, int N, int M, int K,
+               const float* alpha, const float* B, int ldb, const float* A, int lda, const float* beta, float* C,
+               int ldc) {
+  check_blas(api.sgemm(h, ob, oa, N, M, K, alpha, B, ldb, A, lda, beta, C, ldc), "cublasSgemm_v2");
+}
+void gemm_call(const Cublas& api, cublasHandle_t h, cublasOperation_t ob, cublasOperation_t oa, int N, int M, int K,
+               const double* alpha, const double* B, int ldb, const double* A, int lda, const double* beta, double* C,
+               int ldc) {
+  check_blas(api.dgemm(h, ob, oa, N, M, K, alpha, B, ldb, A, lda, beta, C, ldc), "cublasDgemm_v2");
+}
+
+}  // namespace
+
+int device_count(std::string* why) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky-free error state
+    if (why) *why = std::string("no CUDA device or driver found (") + cudaGetErrorString(e) + ")";
+    return -1;
+  }
+  if (n == 0 && why) *why = "no CUDA device or driver found (0 devices)";
+  return n;
+}
+
+std::string device_name0() {
+  std::string why;
+  if (device_count(&why) <= 0) return "";
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) return "";
+  return p.name;
+}
+
+template <class T>
+struct Engine<T>::Impl {
+  std::vector<LayerDesc> layers;
+  int loss = 0;
+  i64 P = 0;
+  std::vector<i64> offsets;
+  const Cublas* api = nullptr;
+  cublasHandle_t handle = nullptr;
+  cudaStream_t stream = nullptr;
+
+  DevBuf<T> params, grads, velocity, m1, m2;
+  bool has_velocity = false, has_moments = false;
+  long long t = 0;
+  DevBuf<T> saved[3];
+
+  i64 capacity = 0;
+  std::vector<DevBuf<T>> A, D, Adrop, mask;
+  std::vector<char> dropped;
+  std::vector<T> host_mask;
+  DevBuf<T> ones, row_loss, partials, wsum, losses;
+  DevBuf<unsigned long long> correct;
+
+  struct Data {
+    DevBuf<T> X, Y, w;
+    DevBuf<std::int32_t> labels;
+    i64 rows = 0, ycols = 0;
+    bool has_Y = false, has_labels = false, has_w = false;
+  } data[kSlots];
+  DevBuf<std::int64_t> order;
+  DevBuf<T> Xb, Yb, wb;
+  DevBuf<std::int32_t> labels_b;
+  i64 gathered_rows = 0;
+
+  struct View {
+    const T* X = nullptr;
+    const T* Y = nullptr;
+    const std::int32_t* labels = nullptr;
+    const T* w = nullptr;
+    i64 m = 0;
+  };
+
+  ~Impl() {
+    if (stream) cudaStreamSynchronize(stream);
+    if (handle && api) api->destroy(handle);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  i64 L() const { return i64(layers.size()); }
+  i64 n_in(i64 l) const { return layers[l].n_in; }
+  i64 n_out(i64 l) const { return layers[l].n_out; }
+  T* W(i64 l) { return params.p + offsets[l]; }
+  T* b(i64 l) { return W(l) + n_in(l) * n_out(l); }
+  T* dW(i64 l) { return grads.p + offsets[l]; }
+  T* db(i64 l) { return dW(l) + n_in(l) * n_out(l); }
+  T alpha(i64 l) const { return T(layers[l].alpha); }
+
+  void gemm(bool ta, bool tb, i64 M, i64 N, i64 K, T alpha, const T* Am, i64 lda, const T* Bm, i64 ldb, T beta, T* C,
+            i64 ldc) {
+    if (M == 0 || N == 0) return;
+    gemm_call(*api, handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
+              &alpha, Bm, int(ldb), Am, int(lda), &beta, C, int(ldc));
+  }
+
+  void reserve(i64 m) {
+    if (m <= capacity) return;
+    for (i64 l = 0; l < L(); ++l) {
+      A[l].reserve(m * n_out(l));
+      D[l].reserve(m * n_out(l));
+      if (layers[l].dropout > 0.0) {
+        Adrop[l].reserve(m * n_out(l));
+        mask[l].reserve(m * n_out(l));
+      }
+    }
+    ones.reserve(m);
+    fill<T>(stream, ones.p, m, T(1));
+    row_loss.reserve(m);
+    capacity = m;
+  }
+
+  View view(const Batch& bt) {
+    View v;
+    v.m = bt.rows;
+    if (bt.gathered) {
+      const Data& d = data[kTrain];
+      v.X = Xb.p;
+      v.Y = d.has_Y ? Yb.p : nullptr;
+      v.labels = d.has_labels ? labels_b.p : nullptr;
+      v.w = d.has_w ? wb.p : nullptr;
+      return v;
+    }
+    const Data& d = data[bt.slot];
+    v.X = d.X.p + bt.start * n_in(0);
+    v.Y = d.has_Y ? d.Y.p + bt.start * d.ycols : nullptr;
+    v.labels = d.has_labels ? d.labels.p + bt.start : nullptr;
+    v.w = d.has_w ? d.w.p + bt.start : nullptr;
+    return v;
+  }
+
+  const T* input_of(i64 l, const View& v) { return l == 0 ? v.X : (dropped[l - 1] ? Adrop[l - 1].p : A[l - 1].p); }
+
+  // network.cpp forward_to_logits: the output layer keeps Z (bias added).
+  void forward_to_logits(const View& v, Rng* rng) {
+    const i64 m = v.m;
+    reserve(m);
+    for (i64 l = 0; l < L(); ++l) {
+      const i64 d = n_in(l), k = n_out(l);
+      gemm(false, false, m, k, d, T(1), input_of(l, v), d, W(l), k, T(0), A[l].p, k);
+      const int g = l + 1 < L() ? layers[l].activation : int(kLinear);
+      bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
+      dropped[l] = rng != nullptr && layers[l].dropout > 0.0;
+      if (dropped[l]) {
+        // The same draws, in the same order, as the CPU core (exact parity).
+        const double p = layers[l].dropout;
+        const T keep = T(1.0 / (1.0 - p));
+        host_mask.resize(std::size_t(m * k));
+        for (auto& x : host_mask) x = rng->uniform() >= p ? keep : T(0);
+        FASTMLP_CUDA_CHECK(cudaMemcpyAsync(mask[l].p, host_mask.data(), sizeof(T) * std::size_t(m * k),
+                                           cudaMemcpyHostToDevice, stream));
+        multiply<T>(stream, A[l].p, mask[l].p, Adrop[l].p, m * k);
+      }
+    }
+  }
+
+  // losses.cpp output_loss + the L2 term, into *J (device); delta_L into D[L-1] when asked.
+  void loss_pass(const View& v, bool want_delta, T* J, T l2) {
+    const i64 m = v.m, last = L() - 1, k = n_out(last);
+    T* Z = A[last].p;
+    T* delta = want_delta ? D[last].p : nullptr;
+    const T* ws = nullptr;
+    if (v.w) {
+      sum<T>(stream, v.w, m, wsum.p);
+      ws = wsum.p;
+    }
+    switch (loss) {
+      case kCCE:
+        softmax_crossentropy<T>(stream, Z, v.labels, v.labels ? nullptr : v.Y, v.w, ws, m, k, delta, row_loss.p);
+        break;
+      case kBCE:
+        sigmoid_crossentropy<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
+        break;
+      default:
+        activate<T>(stream, Z, m, k, layers[last].activation, alpha(last));
+        squared_error<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
+        if (delta) activation_backward<T>(stream, Z, delta, m, k, layers[last].activation, alpha(last));
+    }
+    i64 n_partials = 0;
+    if (l2 != T(0)) {
+      for (i64 l = 0; l < L(); ++l) sumsq_partials<T>(stream, W(l), n_in(l) * n_out(l), partials.p + l * kSumsqBlocks);
+      n_partials = L() * kSumsqBlocks;
+    }
+    finish_loss<T>(stream, row_loss.p, m, partials.p, n_partials, T(0.5) * l2, J);
+    if (loss != kMSE) count_correct<T>(stream, Z, v.labels, v.Y, m, k, loss == kCCE, correct.p);
+  }
+
+  // network.cpp gradients_unchecked's backward loop, into the gradient buffer.
+  void backward_pass(const View& v, T l2) {
+    const i64 m = v.m;
+    for (i64 l = L() - 1; l >= 0; --l) {
+      const i64 d = n_in(l), k = n_out(l);
+      if (l > 0) {
+        gemm(false, true, m, d, k, T(1), D[l].p, k, W(l), k, T(0), D[l - 1].p, d);  // delta W^T
+        if (dropped[l - 1]) multiply<T>(stream, D[l - 1].p, mask[l - 1].p, D[l - 1].p, m * d);
+        activation_backward<T>(stream, A[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation, alpha(l - 1));
+      }
+      T beta = T(0);
+      if (l2 != T(0)) {
+        FASTMLP_CUDA_CHECK(
+            cudaMemcpyAsync(dW(l), W(l), sizeof(T) * std::size_t(d * k), cudaMemcpyDeviceToDevice, stream));
+        beta = l2;
+      }
+      gemm(true, false, d, k, m, T(1), input_of(l, v), d, D[l].p, k, beta, dW(l), k);  // A^T delta (+ l2 W)
+      gemm(false, false, 1, k, m, T(1), ones.p, m, D[l].p, k, T(0), db(l), k);        // 1^T delta
+    }
+  }
+
+  void step(const OptStep<T>& s) {
+    if (s.adam) {
+      if (!has_moments) {
+        m1.reserve(P);
+        m2.reserve(P);
+        FASTMLP_CUDA_CHECK(cudaMemsetAsync(m1.p, 0, sizeof(T) * std::size_t(P), stream));
+        FASTMLP_CUDA_CHECK(cudaMemsetAsync(m2.p, 0, sizeof(T) * std::size_t(P), stream));
+        t = 0;
+        has_moments = true;
+      }
+      ++t;
+      const T c1 = T(1) - T(std::pow(double(s.beta1), double(t)));
+      const T c2 = T(1) - T(std::pow(double(s.beta2), double(t)));
+      adam_step<T>(stream, params.p, grads.p, m1.p, m2.p, P, s.lr, s.beta1, s.beta2, s.epsilon, s.weight_decay,
+                   s.decoupled, c1, T(std::sqrt(c2)));
+      return;
+    }
+    if (s.momentum != T(0) && !has_velocity) {
+      velocity.reserve(P);
+      FASTMLP_CUDA_CHECK(cudaMemsetAsync(velocity.p, 0, sizeof(T) * std::size_t(P), stream));
+      has_velocity = true;
+    }
+    sgd_step<T>(stream, params.p, grads.p, velocity.p, P, s.lr, s.momentum, s.weight_decay, s.nesterov);
+  }
+};
+
+template <class T>
+Engine<T>::Engine(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(l2) {
+  std::string why;
+  if (device_count(&why) <= 0) throw std::runtime_error(why);
+  auto impl = std::make_unique<Impl>();
+  impl->api = &cublas();
+  impl->layers = layers;
+  impl->loss = loss;
+  for (const auto& s : layers) {
+    impl->offsets.push_back(impl->P);
+    impl->P += s.n_in * s.n_out + s.n_out;
+  }
+  P_ = impl->P;
+  const std::size_t L = layers.size();
+  impl->A.resize(L);
+  impl->D.resize(L);
+  impl->Adrop.resize(L);
+  impl->mask.resize(L);
+  impl->dropped.assign(L, 0);
+  FASTMLP_CUDA_CHECK(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
+  check_blas(impl->api->create(&impl->handle), "cublasCreate_v2");
+  check_blas(impl->api->set_stream(impl->handle, impl->stream), "cublasSetStream_v2");
+  impl->params.reserve(P_);
+  impl->grads.reserve(P_);
+  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->params.p, 0, sizeof(T) * std::size_t(P_), impl->stream));
+  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->grads.p, 0, sizeof(T) * std::size_t(P_), impl->stream));
+  impl->partials.reserve(i64(L) * kSumsqBlocks);
+  impl->wsum.reserve(1);
+  impl->losses.reserve(1);
+  impl->correct.reserve(1);
+  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->correct.p, 0, sizeof(unsigned long long), impl->stream));
+  impl_ = impl.release();
+}
+
+template <class T>
+Engine<T>::~Engine() {
+  delete impl_;
+}
+
+template <class T>
+void Engine<T>::upload_params(const T* host) {
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->params.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice,
+                                     impl_->stream));
+  synchronize();
+}
+
+template <class T>
+void Engine<T>::download_params(T* host) {
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(host, impl_->params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost,
+                                     impl_->stream));
+  synchronize();
+}
+
+template <class T>
+void Engine<T>::download_grads(T* host) {
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(host, impl_->grads.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost,
+                                     impl_->stream));
+  synchronize();
+}
+
+template <class T>
+void Engine<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t ld, const HostTargets<T>& Y) {
+  auto& im = *impl_;
+  auto& d = im.data[slot];
+  const i64 n = im.layers.front().n_in;
+  const cudaStream_t s = im.stream;
+  d.rows = rows;
+  d.X.reserve(rows * n);
+  FASTMLP_CUDA_CHECK(cudaMemcpy2DAsync(d.X.p, sizeof(T) * std::size_t(n), X, sizeof(T) * std::size_t(ld),
+                                       sizeof(T) * std::size_t(n), std::size_t(rows), cudaMemcpyHostToDevice, s));
+  d.has_Y = Y.dense != nullptr;
+  d.has_labels = Y.labels != nullptr;
+  d.has_w = Y.weights != nullptr;
+  d.ycols = Y.cols;
+  if (d.has_Y) {
+    d.Y.reserve(rows * Y.cols);
+    FASTMLP_CUDA_CHECK(
+        cudaMemcpyAsync(d.Y.p, Y.dense, sizeof(T) * std::size_t(rows * Y.cols), cudaMemcpyHostToDevice, s));
+  }
+  if (d.has_labels) {
+    d.labels.reserve(rows);
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(d.labels.p, Y.labels, sizeof(std::int32_t) * std::size_t(rows),
+                                       cudaMemcpyHostToDevice, s));
+  }
+  if (d.has_w) {
+    d.w.reserve(rows);
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(d.w.p, Y.weights, sizeof(T) * std::size_t(rows), cudaMemcpyHostToDevice, s));
+  }
+  synchronize();  // the host arrays may go away after this call
+}
+
+template <class T>
+void Engine<T>::set_order(const std::int64_t* order, std::int64_t m) {
+  impl_->order.reserve(m);
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->order.p, order, sizeof(std::int64_t) * std::size_t(m),
+                                     cudaMemcpyHostToDevice, impl_->stream));
+  synchronize();  // the host order changes at the next shuffle
+}
+
+template <class T>
+void Engine<T>::gather(std::int64_t start, std::int64_t rows) {
+  auto& im = *impl_;
+  const auto& d = im.data[kTrain];
+  const i64 n = im.layers.front().n_in;
+  im.Xb.reserve(rows * n);
+  if (d.has_Y) im.Yb.reserve(rows * d.ycols);
+  if (d.has_labels) im.labels_b.reserve(rows);
+  if (d.has_w) im.wb.reserve(rows);
+  gather_rows<T>(im.stream, im.order.p + start, rows, d.X.p, n, im.Xb.p, d.has_Y ? d.Y.p : nullptr, d.ycols, im.Yb.p,
+                 d.has_labels ? d.labels.p : nullptr, im.labels_b.p, d.has_w ? d.w.p : nullptr, im.wb.p);
+  im.gathered_rows = rows;
+}
+
+template <class T>
+void Engine<T>::reserve_losses(std::int64_t n) {
+  impl_->losses.reserve(n < 1 ? 1 : n);
+}
+
+template <class T>
+void Engine<T>::train_step(const Batch& bt, std::int64_t j, Rng* dropout_rng, const OptStep<T>* s) {
+  auto& im = *impl_;
+  const auto v = im.view(bt);
+  im.forward_to_logits(v, dropout_rng);
+  im.loss_pass(v, true, im.losses.p + j, l2_);
+  im.backward_pass(v, l2_);
+  if (s) im.step(*s);
+  FASTMLP_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class T>
+void Engine<T>::evaluate(const Batch& bt, std::int64_t j) {
+  auto& im = *impl_;
+  const auto v = im.view(bt);
+  im.forward_to_logits(v, nullptr);
+  im.loss_pass(v, false, im.losses.p + j, l2_);
+  FASTMLP_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class T>
+void Engine<T>::predict(const Batch& bt, T* out) {
+  auto& im = *impl_;
+  const auto v = im.view(bt);
+  im.forward_to_logits(v, nullptr);
+  const i64 last = im.L() - 1, k = im.n_out(last);
+  activate<T>(im.stream, im.A[last].p, v.m, k, im.layers[last].activation, im.alpha(last));
+  FASTMLP_CUDA_CHECK(cudaGetLastError());
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(out, im.A[last].p, sizeof(T) * std::size_t(v.m * k), cudaMemcpyDeviceToHost,
+                                     im.stream));
+  synchronize();
+}
+
+template <class T>
+void Engine<T>::read_losses(std::int64_t n, T* losses, std::int64_t* correct) {
+  auto& im = *impl_;
+  unsigned long long c = 0;
+  if (n > 0)
+    FASTMLP_CUDA_CHECK(
+        cudaMemcpyAsync(losses, im.losses.p, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToHost, im.stream));
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(&c, im.correct.p, sizeof c, cudaMemcpyDeviceToHost, im.stream));
+  FASTMLP_CUDA_CHECK(cudaMemsetAsync(im.correct.p, 0, sizeof c, im.stream));
+  synchronize();
+  if (correct) *correct = std::int64_t(c);
+}
+
+template <class T>
+void Engine<T>::save_params(int copy) {
+  auto& im = *impl_;
+  im.saved[copy].reserve(P_);
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_),
+                                     cudaMemcpyDeviceToDevice, im.stream));
+}
+
+template <class T>
+void Engine<T>::restore_params(int copy) {
+  auto& im = *impl_;
+  if (im.saved[copy].n < P_) throw std::logic_error("restore_params: nothing saved");
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_),
+                                     cudaMemcpyDeviceToDevice, im.stream));
+}
+
+template <class T>
+void Engine<T>::swap_saved(int a, int b) {
+  std::swap(impl_->saved[a], impl_->saved[b]);
+}
+
+template <class T>
+void Engine<T>::reset_optimizer() {
+  impl_->has_velocity = false;
+  impl_->has_moments = false;
+  impl_->t = 0;
+}
+
+template <class T>
+void Engine<T>::synchronize() {
+  FASTMLP_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
+}
+
+template class Engine<float>;
+template class Engine<double>;
+
+}  // namespace fastmlp::cuda::detail

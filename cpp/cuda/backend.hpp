@@ -1,0 +1,119 @@
+// The device side of the CUDA backend: an Engine<T> that owns the device
+// buffers of one network (parameters, gradients, optimizer state, per-layer
+// workspaces, resident data) and runs its passes as kernels + cuBLAS GEMMs on
+// one stream. Plain C++ on purpose (no Eigen, no CUDA headers), so that
+// device_network.cpp, which implements the public fastmlp/cuda.hpp contract
+// (validation, the epoch loop, schedules), is compiled by the host compiler,
+// and backend.cu / kernels.cu, compiled by nvcc, never see Eigen.
+//
+// Conventions are the CPU core's: row-major, samples as rows, the flat
+// parameter buffer [W1, b1, W2, b2, ...]; the formulas are those of
+// network.hpp / losses.hpp / activations.hpp / optimizers.hpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fastmlp/random.hpp"
+
+namespace fastmlp::cuda::detail {
+
+// Same numbering as fastmlp::Activation and fastmlp::Loss (static_assert'ed in device_network.cpp).
+enum ActCode : int { kLinear = 0, kSigmoid, kTanh, kRelu, kLeakyRelu, kElu, kSoftplus, kSoftmax, kStep };
+enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2 };
+
+struct LayerDesc {
+  std::int64_t n_in = 0, n_out = 0;
+  int activation = kLinear;
+  double alpha = 0.0;
+  double dropout = 0.0;
+};
+
+// Targets in host memory (Targets<T> without Eigen).
+template <class T>
+struct HostTargets {
+  const T* dense = nullptr;
+  const std::int32_t* labels = nullptr;
+  std::int64_t rows = 0, cols = 0;
+  const T* weights = nullptr;
+};
+
+// One step of the device optimizer (optimizers.hpp's formulas).
+template <class T>
+struct OptStep {
+  bool adam = false;
+  T lr = 0, momentum = 0, weight_decay = 0, beta1 = 0, beta2 = 0, epsilon = 0;
+  bool nesterov = false, decoupled = false;
+};
+
+// Device probing (backend.cu): count of devices, or -1 with `why` filled.
+int device_count(std::string* why);
+std::string device_name0();
+
+template <class T>
+class Engine {
+ public:
+  // Where a batch's rows come from: a resident data slot, rows [start, start + rows)
+  // (or, with gathered, the gather buffers filled by gather()).
+  enum Slot : int { kTrain = 0, kVal = 1, kCall = 2, kSlots = 3 };
+  struct Batch {
+    int slot = kCall;
+    std::int64_t start = 0, rows = 0;
+    bool gathered = false;
+  };
+
+  Engine(const std::vector<LayerDesc>& layers, int loss, T l2);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  std::int64_t num_params() const { return P_; }
+  void set_l2(T l2) { l2_ = l2; }
+  T l2() const { return l2_; }
+
+  void upload_params(const T* host);
+  void download_params(T* host);
+  void download_grads(T* host);
+
+  // Copies X (rows x n_inputs, row stride ld) and the targets into a slot (Y may have no
+  // dense / labels: forward only). Grows the slot as needed.
+  void set_data(int slot, const T* X, std::int64_t rows, std::int64_t ld, const HostTargets<T>& Y);
+  // The sample order of an epoch (train slot), uploaded once per epoch.
+  void set_order(const std::int64_t* order, std::int64_t m);
+  // Rows order[start, start + rows) of the train slot into the gather buffers.
+  void gather(std::int64_t start, std::int64_t rows);
+
+  // Batch losses live on the device, one slot each, read back by read_losses().
+  void reserve_losses(std::int64_t n);
+  // Forward (dropout masks drawn from dropout_rng when given), loss into loss slot j, correct
+  // predictions added to the device counter, backprop into the gradient buffer, then (when
+  // step is given) the optimizer step.
+  void train_step(const Batch& b, std::int64_t j, Rng* dropout_rng, const OptStep<T>* step);
+  // Forward without dropout, loss into slot j, correct predictions counted.
+  void evaluate(const Batch& b, std::int64_t j);
+  // Forward without dropout and the output activation; A_L copied to host `out`.
+  void predict(const Batch& b, T* out);
+  // Waits for the stream; copies loss slots [0, n) and the correct counter (then zeroed).
+  void read_losses(std::int64_t n, T* losses, std::int64_t* correct);
+
+  // Device copies of the parameters: 0 = this epoch's start, 1 = the previous epoch's
+  // start, 2 = early stopping's best.
+  void save_params(int copy);
+  void restore_params(int copy);
+  void swap_saved(int a, int b);
+
+  void reset_optimizer();
+  void synchronize();
+
+ private:
+  struct Impl;
+  Impl* impl_;
+  std::int64_t P_ = 0;
+  T l2_;
+};
+
+extern template class Engine<float>;
+extern template class Engine<double>;
+
+}  // namespace fastmlp::cuda::detail

@@ -1,0 +1,497 @@
+// The CUDA kernels of the backend. Element-wise work is fused so that a layer's
+// forward pass is one GEMM + one kernel (bias + activation), the output layer's
+// loss is one kernel per batch (activation, loss per row and delta = dJ/dZ
+// together), and an optimizer step is one kernel over the flat buffer.
+// Row kernels put one warp on a row (32 lanes stride over its k entries), so
+// the row reductions (max, log-sum-exp, dot products) are warp shuffles.
+// Every reduction runs in a fixed order: results do not depend on timing.
+#include "kernels.cuh"
+
+#include <cfloat>
+#include <cmath>
+
+namespace fastmlp::cuda::detail {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kRowsPerBlock = kThreads / 32;
+
+// ---- math: explicit float / double versions ----
+__device__ __forceinline__ float d_exp(float x) { return expf(x); }
+__device__ __forceinline__ double d_exp(double x) { return exp(x); }
+__device__ __forceinline__ float d_log(float x) { return logf(x); }
+__device__ __forceinline__ double d_log(double x) { return log(x); }
+__device__ __forceinline__ float d_log1p(float x) { return log1pf(x); }
+__device__ __forceinline__ double d_log1p(double x) { return log1p(x); }
+__device__ __forceinline__ float d_expm1(float x) { return expm1f(x); }
+__device__ __forceinline__ double d_expm1(double x) { return expm1(x); }
+__device__ __forceinline__ float d_tanh(float x) { return tanhf(x); }
+__device__ __forceinline__ double d_tanh(double x) { return tanh(x); }
+__device__ __forceinline__ float d_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double d_sqrt(double x) { return sqrt(x); }
+template <class T>
+__device__ __forceinline__ T d_max(T a, T b) { return a > b ? a : b; }
+template <class T>
+__device__ __forceinline__ T d_min(T a, T b) { return a < b ? a : b; }
+template <class T>
+__device__ __forceinline__ T d_abs(T a) { return a < T(0) ? -a : a; }
+template <class T>
+__device__ __forceinline__ T neg_inf() { return -T(INFINITY); }
+
+template <class T>
+__device__ __forceinline__ T warp_sum(T v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+template <class T>
+__device__ __forceinline__ T warp_max(T v) {
+  for (int o = 16; o > 0; o >>= 1) v = d_max(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+// Sum over a block of kThreads threads; the result is valid in thread 0.
+template <class T>
+__device__ T block_sum(T v) {
+  __shared__ double raw[32];
+  T* buf = reinterpret_cast<T*>(raw);
+  v = warp_sum(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) buf[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < int(blockDim.x >> 5) ? buf[lane] : T(0);
+    v = warp_sum(v);
+  }
+  return v;
+}
+
+int blocks_for(i64 n) {
+  const i64 b = (n + kThreads - 1) / kThreads;
+  return int(b < 1 ? 1 : (b > 65536 ? 65536 : b));
+}
+int row_blocks(i64 m) { return int((m + kRowsPerBlock - 1) / kRowsPerBlock); }
+
+#define FASTMLP_GRID_STRIDE(i, n) \
+  for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += i64(blockDim.x) * gridDim.x)
+
+// ---- activations (activations.hpp) ----
+template <class T>
+__device__ __forceinline__ T act_forward(int g, T z, T alpha) {
+  switch (g) {
+    case 1: return T(1) / (T(1) + d_exp(-z));                                  // sigmoid
+    case 2: return d_tanh(z);                                                  // tanh
+    case 3: return d_max(z, T(0));                                             // relu
+    case 4: return z > T(0) ? z : alpha * z;                                   // leaky_relu
+    case 5: return z > T(0) ? z : alpha * (d_exp(d_min(z, T(0))) - T(1));      // elu
+    case 6: return d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z)));                 // softplus
+    case 8: return z >= T(0) ? T(1) : T(0);                                    // step
+    default: return z;                                                         // linear (softmax: rows)
+  }
+}
+// g'(z) from a = g(z).
+template <class T>
+__device__ __forceinline__ T act_derivative(int g, T a, T alpha) {
+  switch (g) {
+    case 1: return a * (T(1) - a);
+    case 2: return T(1) - a * a;
+    case 3: return a > T(0) ? T(1) : T(0);
+    case 4: return a > T(0) ? T(1) : alpha;
+    case 5: return a > T(0) ? T(1) : a + alpha;
+    case 6: return -d_expm1(-a);
+    case 8: return T(0);
+    default: return T(1);
+  }
+}
+
+template <class T>
+__global__ void bias_activate_kernel(T* Z, const T* b, i64 m, i64 k, int g, T alpha) {
+  FASTMLP_GRID_STRIDE(i, m * k) { Z[i] = act_forward<T>(g, Z[i] + b[i % k], alpha); }
+}
+template <class T>
+__global__ void activate_kernel(T* Z, i64 n, int g, T alpha) {
+  FASTMLP_GRID_STRIDE(i, n) { Z[i] = act_forward<T>(g, Z[i], alpha); }
+}
+template <class T>
+__global__ void softmax_rows_kernel(T* Z, i64 m, i64 k) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  T* z = Z + row * k;
+  T zmax = neg_inf<T>();
+  for (i64 j = lane; j < k; j += 32) zmax = d_max(zmax, z[j]);
+  zmax = warp_max(zmax);
+  T s = 0;
+  for (i64 j = lane; j < k; j += 32) {
+    const T e = d_exp(z[j] - zmax);
+    z[j] = e;
+    s += e;
+  }
+  s = warp_sum(s);
+  for (i64 j = lane; j < k; j += 32) z[j] /= s;
+}
+template <class T>
+__global__ void backward_kernel(const T* A, T* D, i64 n, int g, T alpha) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    if (g == 8)
+      D[i] = T(0);
+    else if (g == 3)
+      D[i] = A[i] > T(0) ? D[i] : T(0);
+    else
+      D[i] *= act_derivative<T>(g, A[i], alpha);
+  }
+}
+template <class T>
+__global__ void softmax_backward_kernel(const T* A, T* D, i64 m, i64 k) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  const T* a = A + row * k;
+  T* d = D + row * k;
+  T s = 0;
+  for (i64 j = lane; j < k; j += 32) s += d[j] * a[j];
+  s = warp_sum(s);
+  for (i64 j = lane; j < k; j += 32) d[j] = a[j] * (d[j] - s);
+}
+template <class T>
+__global__ void multiply_kernel(const T* A, const T* M, T* out, i64 n) {
+  FASTMLP_GRID_STRIDE(i, n) { out[i] = A[i] * M[i]; }
+}
+
+// ---- losses (losses.hpp) ----
+// The factor of row i in the mean: w_i / sum w, or 1 / m.
+template <class T>
+__device__ __forceinline__ T row_scale(const T* w, const T* wsum, i64 row, i64 m) {
+  return w ? w[row] * (T(1) / *wsum) : T(1) / T(m);
+}
+
+template <class T>
+__global__ void sum_kernel(const T* x, i64 n, T* out) {
+  T v = 0;
+  for (i64 i = threadIdx.x; i < n; i += blockDim.x) v += x[i];
+  v = block_sum(v);
+  if (threadIdx.x == 0) *out = v;
+}
+
+template <class T>
+__global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, const T* w, const T* wsum, i64 m,
+                                  i64 k, T* delta, T* row_loss) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  T* z = Z + row * k;
+  const T* y = Y ? Y + row * k : nullptr;
+  const int label = labels ? labels[row] : 0;
+  const T zy = labels ? z[label] : T(0);
+  T zmax = neg_inf<T>();
+  for (i64 j = lane; j < k; j += 32) zmax = d_max(zmax, z[j]);
+  zmax = warp_max(zmax);
+  T se = 0, ysum = 0, ydz = 0;
+  for (i64 j = lane; j < k; j += 32) {
+    se += d_exp(z[j] - zmax);
+    if (y) {
+      ysum += y[j];
+      ydz += y[j] * z[j];
+    }
+  }
+  se = warp_sum(se);
+  if (y) {
+    ysum = warp_sum(ysum);
+    ydz = warp_sum(ydz);
+  } else {
+    ysum = T(1);
+  }
+  __syncwarp();  // every lane has read its z before any lane overwrites it
+  const T lse = zmax + d_log(se);
+  const T s = row_scale(w, wsum, row, m);
+  if (lane == 0) row_loss[row] = y ? s * (ysum * lse - ydz) : s * (lse - zy);
+  for (i64 j = lane; j < k; j += 32) {
+    const T p = d_exp(z[j] - lse);
+    z[j] = p;
+    if (delta) {
+      T* d = delta + row * k;
+      if (y)
+        d[j] = (p * ysum - y[j]) * s;
+      else
+        d[j] = j == label ? p * s - s : p * s;
+    }
+  }
+}
+
+template <class T>
+__global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                                   T* row_loss) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  T* z = Z + row * k;
+  const T* y = Y + row * k;
+  const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
+  T total = 0;
+  for (i64 j = lane; j < k; j += 32) {
+    const T zj = z[j], yj = y[j];
+    total += d_max(zj, T(0)) - zj * yj + d_log1p(d_exp(-d_abs(zj)));
+    const T p = zj >= T(0) ? T(1) / (T(1) + d_exp(-zj)) : d_exp(zj) / (T(1) + d_exp(zj));
+    z[j] = p;
+    if (delta) delta[row * k + j] = (p - yj) * scale;
+  }
+  total = warp_sum(total);
+  if (lane == 0) row_loss[row] = total * scale;
+}
+
+template <class T>
+__global__ void mse_kernel(const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  const T* a = A + row * k;
+  const T* y = Y + row * k;
+  const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
+  T total = 0;
+  for (i64 j = lane; j < k; j += 32) {
+    const T e = a[j] - y[j];
+    total += e * e;
+    if (delta) delta[row * k + j] = e * (T(2) * scale);
+  }
+  total = warp_sum(total);
+  if (lane == 0) row_loss[row] = total * scale;
+}
+
+template <class T>
+__global__ void sumsq_partials_kernel(const T* x, i64 n, T* partials) {
+  T v = 0;
+  FASTMLP_GRID_STRIDE(i, n) { v += x[i] * x[i]; }
+  v = block_sum(v);
+  if (threadIdx.x == 0) partials[blockIdx.x] = v;
+}
+
+template <class T>
+__global__ void finish_loss_kernel(const T* row_loss, i64 m, const T* partials, i64 n_partials, T half_l2, T* J) {
+  T a = 0, b = 0;
+  for (i64 i = threadIdx.x; i < m; i += blockDim.x) a += row_loss[i];
+  for (i64 i = threadIdx.x; i < n_partials; i += blockDim.x) b += partials[i];
+  a = block_sum(a);
+  __syncthreads();
+  b = block_sum(b);
+  if (threadIdx.x == 0) *J = n_partials > 0 ? a + half_l2 * b : a;
+}
+
+// First index of the row maximum (Eigen's maxCoeff), as (value, index) over a warp.
+template <class T>
+__device__ i64 warp_argmax(const T* x, i64 k, int lane) {
+  T best = neg_inf<T>();
+  i64 idx = k;
+  for (i64 j = lane; j < k; j += 32)  // increasing j: ties keep the first index
+    if (idx == k || x[j] > best) {
+      best = x[j];
+      idx = j;
+    }
+  for (int o = 16; o > 0; o >>= 1) {
+    const T ob = __shfl_xor_sync(0xffffffffu, best, o);
+    const i64 oi = __shfl_xor_sync(0xffffffffu, idx, o);
+    if (oi < k && (idx == k || ob > best || (ob == best && oi < idx))) {
+      best = ob;
+      idx = oi;
+    }
+  }
+  return idx;
+}
+
+template <class T>
+__global__ void count_correct_kernel(const T* A, const std::int32_t* labels, const T* Y, i64 m, i64 k, bool softmax,
+                                     unsigned long long* correct) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  const T* a = A + row * k;
+  bool ok;
+  if (softmax) {
+    const i64 pred = warp_argmax(a, k, lane);
+    const i64 truth = labels ? i64(labels[row]) : warp_argmax(Y + row * k, k, lane);
+    ok = pred == truth;
+  } else {
+    bool all = true;
+    for (i64 j = lane; j < k; j += 32) all = all && ((a[j] >= T(0.5)) == (Y[row * k + j] >= T(0.5)));
+    ok = __all_sync(0xffffffffu, all);
+  }
+  if (lane == 0 && ok) atomicAdd(correct, 1ull);
+}
+
+// ---- optimizers (optimizers.hpp) ----
+template <class T>
+__global__ void sgd_kernel(T* w, const T* g, T* v, i64 n, T lr, T mu, T wd, bool nesterov) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    const T wi = w[i];
+    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
+    if (mu == T(0)) {
+      w[i] = wi - lr * gi;
+    } else {
+      const T vi = mu * v[i] + gi;
+      v[i] = vi;
+      w[i] = wi - lr * (nesterov ? gi + mu * vi : vi);
+    }
+  }
+}
+
+template <class T>
+__global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T b2, T eps, T wd, bool decoupled,
+                            T c1, T sqrt_c2) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    T wi = w[i];
+    T gi = g[i];
+    if (wd != T(0)) {
+      if (decoupled)
+        wi *= T(1) - lr * wd;
+      else
+        gi += wd * wi;
+    }
+    const T mi = b1 * m1[i] + (T(1) - b1) * gi;
+    const T vi = b2 * m2[i] + (T(1) - b2) * gi * gi;
+    m1[i] = mi;
+    m2[i] = vi;
+    w[i] = wi - (lr / c1) * mi / (d_sqrt(vi) / sqrt_c2 + eps);
+  }
+}
+
+// ---- data ----
+template <class T>
+__global__ void gather_kernel(const std::int64_t* order, i64 nb, const T* src, i64 cols, T* dst) {
+  FASTMLP_GRID_STRIDE(i, nb * cols) {
+    const i64 r = i / cols, c = i - r * cols;
+    dst[i] = src[order[r] * cols + c];
+  }
+}
+template <class T>
+__global__ void gather_small_kernel(const std::int64_t* order, i64 nb, const std::int32_t* labels,
+                                    std::int32_t* labels_b, const T* w, T* wb) {
+  FASTMLP_GRID_STRIDE(i, nb) {
+    if (labels) labels_b[i] = labels[order[i]];
+    if (w) wb[i] = w[order[i]];
+  }
+}
+template <class T>
+__global__ void fill_kernel(T* x, i64 n, T value) {
+  FASTMLP_GRID_STRIDE(i, n) { x[i] = value; }
+}
+
+}  // namespace
+
+// ---- launchers ----
+template <class T>
+void bias_activate(cudaStream_t s, T* Z, const T* b, i64 m, i64 k, int act, T alpha) {
+  if (m * k == 0) return;
+  bias_activate_kernel<T><<<blocks_for(m * k), kThreads, 0, s>>>(Z, b, m, k, act == 7 ? 0 : act, alpha);
+  if (act == 7) softmax_rows_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, m, k);
+}
+
+template <class T>
+void activate(cudaStream_t s, T* Z, i64 m, i64 k, int act, T alpha) {
+  if (m * k == 0 || act == 0) return;
+  if (act == 7)
+    softmax_rows_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, m, k);
+  else
+    activate_kernel<T><<<blocks_for(m * k), kThreads, 0, s>>>(Z, m * k, act, alpha);
+}
+
+template <class T>
+void activation_backward(cudaStream_t s, const T* A, T* dA, i64 m, i64 k, int act, T alpha) {
+  if (m * k == 0 || act == 0) return;
+  if (act == 7)
+    softmax_backward_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(A, dA, m, k);
+  else
+    backward_kernel<T><<<blocks_for(m * k), kThreads, 0, s>>>(A, dA, m * k, act, alpha);
+}
+
+template <class T>
+void multiply(cudaStream_t s, const T* A, const T* mask, T* out, i64 n) {
+  if (n > 0) multiply_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(A, mask, out, n);
+}
+
+template <class T>
+void sum(cudaStream_t s, const T* w, i64 m, T* out) {
+  sum_kernel<T><<<1, kThreads, 0, s>>>(w, m, out);
+}
+
+template <class T>
+void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, const T* Y, const T* w, const T* wsum,
+                          i64 m, i64 k, T* delta, T* row_loss) {
+  softmax_ce_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, labels, Y, w, wsum, m, k, delta, row_loss);
+}
+
+template <class T>
+void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                          T* row_loss) {
+  sigmoid_bce_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss);
+}
+
+template <class T>
+void squared_error(cudaStream_t s, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                   T* row_loss) {
+  mse_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(A, Y, w, wsum, m, k, delta, row_loss);
+}
+
+template <class T>
+void sumsq_partials(cudaStream_t s, const T* x, i64 n, T* partials) {
+  sumsq_partials_kernel<T><<<kSumsqBlocks, kThreads, 0, s>>>(x, n, partials);
+}
+
+template <class T>
+void finish_loss(cudaStream_t s, const T* row_loss, i64 m, const T* partials, i64 n_partials, T half_l2, T* J) {
+  finish_loss_kernel<T><<<1, kThreads, 0, s>>>(row_loss, m, partials, n_partials, half_l2, J);
+}
+
+template <class T>
+void count_correct(cudaStream_t s, const T* A, const std::int32_t* labels, const T* Y, i64 m, i64 k, bool softmax,
+                   unsigned long long* correct) {
+  count_correct_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(A, labels, Y, m, k, softmax, correct);
+}
+
+template <class T>
+void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T weight_decay, bool nesterov) {
+  sgd_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, momentum, weight_decay, nesterov);
+}
+
+template <class T>
+void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon,
+               T weight_decay, bool decoupled, T c1, T sqrt_c2) {
+  adam_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, m1, m2, n, lr, beta1, beta2, epsilon, weight_decay,
+                                                    decoupled, c1, sqrt_c2);
+}
+
+template <class T>
+void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k,
+                 T* Yb, const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb) {
+  if (nb == 0) return;
+  gather_kernel<T><<<blocks_for(nb * d), kThreads, 0, s>>>(order, nb, X, d, Xb);
+  if (Y) gather_kernel<T><<<blocks_for(nb * k), kThreads, 0, s>>>(order, nb, Y, k, Yb);
+  if (labels || w) gather_small_kernel<T><<<blocks_for(nb), kThreads, 0, s>>>(order, nb, labels, labels_b, w, wb);
+}
+
+template <class T>
+void fill(cudaStream_t s, T* x, i64 n, T value) {
+  if (n > 0) fill_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(x, n, value);
+}
+
+#define FASTMLP_INSTANTIATE(T)                                                                                   \
+  template void bias_activate<T>(cudaStream_t, T*, const T*, i64, i64, int, T);                                  \
+  template void activate<T>(cudaStream_t, T*, i64, i64, int, T);                                                 \
+  template void activation_backward<T>(cudaStream_t, const T*, T*, i64, i64, int, T);                            \
+  template void multiply<T>(cudaStream_t, const T*, const T*, T*, i64);                                          \
+  template void sum<T>(cudaStream_t, const T*, i64, T*);                                                         \
+  template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, \
+                                        i64, T*, T*);                                                            \
+  template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
+  template void squared_error<T>(cudaStream_t, const T*, const T*, const T*, const T*, i64, i64, T*, T*);       \
+  template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                              \
+  template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                               \
+  template void count_correct<T>(cudaStream_t, const T*, const std::int32_t*, const T*, i64, i64, bool,          \
+                                 unsigned long long*);                                                           \
+  template void sgd_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, bool);                                 \
+  template void adam_step<T>(cudaStream_t, T*, const T*, T*, T*, i64, T, T, T, T, T, bool, T, T);               \
+  template void gather_rows<T>(cudaStream_t, const std::int64_t*, i64, const T*, i64, T*, const T*, i64, T*,     \
+                               const std::int32_t*, std::int32_t*, const T*, T*);                                \
+  template void fill<T>(cudaStream_t, T*, i64, T);
+FASTMLP_INSTANTIATE(float)
+FASTMLP_INSTANTIATE(double)
+#undef FASTMLP_INSTANTIATE
+
+}  // namespace fastmlp::cuda::detail

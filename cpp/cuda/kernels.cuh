@@ -1,0 +1,71 @@
+// Kernel launchers of the CUDA backend (kernels.cu), used by backend.cu. Each
+// takes the stream to run on; none synchronizes. Shapes are row-major, m rows
+// (samples) x k columns (units). Formulas: activations.hpp, losses.hpp,
+// optimizers.hpp (see those headers; the kernels say only how they are fused).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace fastmlp::cuda::detail {
+
+using i64 = std::int64_t;
+
+// Z <- g(Z + 1 b) element-wise (act != softmax; softmax: softmax_rows after act = linear).
+template <class T>
+void bias_activate(cudaStream_t s, T* Z, const T* b, i64 m, i64 k, int act, T alpha);
+// Z <- g(Z) (any activation, softmax row-wise).
+template <class T>
+void activate(cudaStream_t s, T* Z, i64 m, i64 k, int act, T alpha);
+// dA <- dA * g'(from A), any activation (softmax: the row-wise Jacobian-vector product).
+template <class T>
+void activation_backward(cudaStream_t s, const T* A, T* dA, i64 m, i64 k, int act, T alpha);
+// out = A * mask (dropout), or A *= mask when out == A.
+template <class T>
+void multiply(cudaStream_t s, const T* A, const T* mask, T* out, i64 n);
+
+// sum(w[0, m)) into *out (single block).
+template <class T>
+void sum(cudaStream_t s, const T* w, i64 m, T* out);
+// Per-row losses of the output layer; Z (logits) becomes A in place; delta (may be null)
+// receives dJ/dZ. wsum: device pointer to sum(weights) when weights are given.
+//   softmax + categorical cross-entropy, targets as labels or dense rows
+template <class T>
+void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, const T* Y, const T* w, const T* wsum,
+                          i64 m, i64 k, T* delta, T* row_loss);
+//   sigmoid + binary cross-entropy (from the logits, log-sum-exp style)
+template <class T>
+void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                          T* row_loss);
+//   squared error on A = g(Z) (activate first); delta = 2 (a - y) s / k, before g'.
+template <class T>
+void squared_error(cudaStream_t s, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                   T* row_loss);
+// Partial sums of squares of x[0, n) into partials[0, kSumsqBlocks).
+constexpr int kSumsqBlocks = 64;
+template <class T>
+void sumsq_partials(cudaStream_t s, const T* x, i64 n, T* partials);
+// *J = sum(row_loss[0, m)) + half_l2 * sum(partials[0, n_partials)).
+template <class T>
+void finish_loss(cudaStream_t s, const T* row_loss, i64 m, const T* partials, i64 n_partials, T half_l2, T* J);
+// Adds to *correct the rows whose prediction matches (losses.hpp count_correct).
+template <class T>
+void count_correct(cudaStream_t s, const T* A, const std::int32_t* labels, const T* Y, i64 m, i64 k, bool softmax,
+                   unsigned long long* correct);
+
+// Optimizer steps on the flat buffer (n values).
+template <class T>
+void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T weight_decay, bool nesterov);
+template <class T>
+void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon,
+               T weight_decay, bool decoupled, T c1, T sqrt_c2);
+
+// Batch rows order[0, nb) of X (d columns), Y (k columns) / labels / weights.
+template <class T>
+void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k,
+                 T* Yb, const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb);
+template <class T>
+void fill(cudaStream_t s, T* x, i64 n, T value);
+
+}  // namespace fastmlp::cuda::detail
