@@ -280,8 +280,7 @@ FitResult DeviceNetwork<T>::fit(const OptimizerConfig& optimizer, const ConstRef
   engine.save_params(0);  // so that copy 1 exists after the first swap
 
   FitResult result;
-  double best_monitored = std::numeric_limits<double>::infinity();
-  Index wait = 0;
+  StopRules rules(options);
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
     EpochLogs logs;
     logs.epoch = epoch;
@@ -335,27 +334,10 @@ FitResult DeviceNetwork<T>::fit(const OptimizerConfig& optimizer, const ConstRef
     scheduler.end_epoch(options.schedule.monitor_validation ? logs.val_loss : logs.loss);
 
     const bool go_on = !callback || callback(logs);
-    if (es.enabled) {
-      const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
-      if (monitored < best_monitored - es.min_delta) {
-        best_monitored = monitored;
-        result.best_epoch = epoch;
-        wait = 0;
-        if (es.restore_best) engine.save_params(2);
-      } else if (++wait >= es.patience) {
-        result.stopped_early = true;
-        break;
-      }
-    }
-    if (!go_on) {
-      result.stopped_early = true;
-      break;
-    }
-    const auto& h = result.epochs;
-    if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options.tol) {
-      result.stopped_early = true;
-      break;
-    }
+    bool improved = false;
+    const bool stop = rules.end_epoch(logs, go_on, result, improved);
+    if (improved && es.restore_best) engine.save_params(2);
+    if (stop) break;
   }
   if (es.enabled && es.restore_best && result.best_epoch >= 0) engine.restore_params(2);
   engine.synchronize();

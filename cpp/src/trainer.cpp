@@ -71,6 +71,33 @@ Targets<T> slice(const Targets<T>& Y, Index start, Index nb) {
 
 }  // namespace
 
+bool StopRules::end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved) {
+  improved = false;
+  const auto& es = options_.early_stopping;
+  if (es.enabled) {
+    const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
+    if (monitored < best_ - es.min_delta) {
+      best_ = monitored;
+      result.best_epoch = logs.epoch;
+      wait_ = 0;
+      improved = true;
+    } else if (++wait_ >= es.patience) {
+      result.stopped_early = true;
+      return true;
+    }
+  }
+  if (!go_on) {
+    result.stopped_early = true;
+    return true;
+  }
+  const auto& h = result.epochs;
+  if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options_.tol) {
+    result.stopped_early = true;
+    return true;
+  }
+  return false;
+}
+
 template <class T>
 FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
@@ -102,8 +129,7 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
   if (es.enabled && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
 
   FitResult result;
-  double best_monitored = std::numeric_limits<double>::infinity();
-  Index wait = 0;
+  StopRules rules(options);
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
     EpochLogs logs;
     logs.epoch = epoch;
@@ -155,27 +181,10 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
 
     // The callback sees every epoch, the last one too, whatever stops training.
     const bool go_on = !callback || callback(logs);
-    if (es.enabled) {
-      const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
-      if (monitored < best_monitored - es.min_delta) {
-        best_monitored = monitored;
-        result.best_epoch = epoch;
-        wait = 0;
-        if (es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
-      } else if (++wait >= es.patience) {
-        result.stopped_early = true;
-        break;
-      }
-    }
-    if (!go_on) {
-      result.stopped_early = true;
-      break;
-    }
-    const auto& h = result.epochs;
-    if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options.tol) {
-      result.stopped_early = true;
-      break;
-    }
+    bool improved = false;
+    const bool stop = rules.end_epoch(logs, go_on, result, improved);
+    if (improved && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
+    if (stop) break;
   }
   // Early stopping hands back the best epoch's weights, however training ended.
   if (es.enabled && es.restore_best && result.best_epoch >= 0) Eigen::Map<Vector<T>>(net.params(), P) = best;

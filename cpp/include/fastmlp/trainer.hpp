@@ -68,6 +68,22 @@ struct FitResult {
   bool interrupted = false;    // by *stop
 };
 
+// The rules that end training after an epoch (tol, early stopping, the callback),
+// shared by the CPU loop and the CUDA backend's loop.
+class StopRules {
+ public:
+  explicit StopRules(const FitOptions& options) : options_(options) {}
+  // Call once per epoch after result.epochs got `logs` and the callback ran (`go_on`
+  // is its answer). Returns true when training must stop. `improved` tells the
+  // caller that early stopping saw a new best epoch (time to snapshot the weights).
+  bool end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved);
+
+ private:
+  const FitOptions& options_;
+  double best_ = std::numeric_limits<double>::infinity();
+  Index wait_ = 0;
+};
+
 class DivergenceError : public std::runtime_error {
  public:
   DivergenceError(Index epoch, double loss);
