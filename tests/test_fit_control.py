@@ -520,3 +520,13 @@ def test_no_vanishing_warning_for_healthy_net_or_without_recording():
         h = _clf(seed=25).fit(X[:, :3], y, epochs=2, record_gradients=True)
         assert h.grad_norms.shape == (2, 2)
         _deep_sigmoid(5, 4.0).fit(X, y, epochs=2)  # the rule needs recorded norms
+
+
+def test_divergence_error_carries_the_epoch_and_counts_completed_epochs():
+    X, y = _exploding()
+    model = dense_model([3, 4, 1], ["linear", "linear"], seed=20)
+    done = []
+    with pytest.raises(fm.DivergenceError) as info:
+        model.fit(X, y, epochs=500, learning_rate=1.0, callback=lambda e, logs: done.append(e))
+    assert info.value.epoch == len(done)  # counted from 0: the first epoch that did not complete
+    assert model.epochs_trained == len(done)

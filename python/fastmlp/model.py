@@ -10,6 +10,7 @@ Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, 
 """
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -359,6 +360,12 @@ class Sequential:
                 result = self._fit_cuda(args)
             else:
                 result = _core.fit(self._net, self.optimizer._bind(self._net), *args)
+        except DivergenceError as e:
+            # The epochs completed before the diverging one still count (schedules, default seeds).
+            found = re.search(r"epoch (\d+)", str(e))
+            e.epoch = int(found.group(1)) if found else None
+            self._epochs_seen += e.epoch or 0
+            raise
         finally:
             if bar is not None:
                 bar.close()
