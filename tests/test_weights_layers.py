@@ -91,12 +91,13 @@ def test_weighted_minibatches_replay():
     losses = []
     for s in range(0, 13, 5):
         sl = slice(s, s + 5)
-        losses.append(shadow.loss(X[sl], y[sl], sample_weight=w[sl]) * len(X[sl]))
+        losses.append(shadow.loss(X[sl], y[sl], sample_weight=w[sl]) * w[sl].sum())
         for layer, (dW, db) in zip(shadow.dense_layers, shadow.gradients(X[sl], y[sl], sample_weight=w[sl])):
             layer.weights = layer.weights - 0.4 * dW
             layer.bias = layer.bias - 0.4 * db
     np.testing.assert_allclose(model.params, shadow.params, rtol=1e-12, atol=1e-14)
-    assert h.loss[0] == pytest.approx(sum(losses) / 13, rel=1e-12)
+    # the epoch loss is the weighted mean: batches count by their total weight
+    assert h.loss[0] == pytest.approx(sum(losses) / w.sum(), rel=1e-12)
     assert first.loss(X[:5], y[:5], sample_weight=w[:5]) != first.loss(X[:5], y[:5])  # the weights matter
 
 

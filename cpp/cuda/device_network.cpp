@@ -307,7 +307,7 @@ FitResult DeviceNetwork<T>::fit(const OptimizerConfig& optimizer, const ConstRef
     }
     std::int64_t correct = 0;
     engine.read_losses(batches, im.losses.data(), &correct);
-    double total = 0;
+    double total = 0, counted = 0;  // as trainer.cpp: batches count by samples, or by total weight
     for (Index i = 0; i < batches; ++i) {
       const T J = im.losses[std::size_t(i)];
       if (!std::isfinite(double(J))) {
@@ -318,9 +318,15 @@ FitResult DeviceNetwork<T>::fit(const OptimizerConfig& optimizer, const ConstRef
         throw DivergenceError(epoch, double(J));
       }
       const Index nb = std::min(bs, m - i * bs);
-      total += double(J) * double(nb);
+      double share = double(nb);
+      if (Y.weights) {
+        share = 0;
+        for (Index r = i * bs; r < i * bs + nb; ++r) share += double(Y.weights[gather ? order[std::size_t(r)] : r]);
+      }
+      total += double(J) * share;
+      counted += share;
     }
-    logs.loss = total / double(m);
+    logs.loss = counted > 0 ? total / counted : 0.0;
     if (classifier) logs.accuracy = double(correct) / double(m);
     if (has_val) {
       engine.evaluate(Batch{Engine<T>::kVal, 0, validation.rows, false}, 0);

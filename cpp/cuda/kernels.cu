@@ -158,10 +158,11 @@ __global__ void multiply_kernel(const T* A, const T* M, T* out, i64 n) {
 }
 
 // ---- losses (losses.hpp) ----
-// The factor of row i in the mean: w_i / sum w, or 1 / m.
+// The factor of row i in the mean: w_i / sum w (0 when the weights sum to 0), or 1 / m.
 template <class T>
 __device__ __forceinline__ T row_scale(const T* w, const T* wsum, i64 row, i64 m) {
-  return w ? w[row] * (T(1) / *wsum) : T(1) / T(m);
+  if (!w) return T(1) / T(m);
+  return *wsum > T(0) ? w[row] * (T(1) / *wsum) : T(0);  // an all-zero-weight batch counts for nothing
 }
 
 template <class T>

@@ -67,13 +67,18 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
 
 namespace {
 
-// Per-row factor of the mean: 1/m, or w_i / sum w with sample weights.
+// Per-row factor of the mean: 1/m, or w_i / sum w with sample weights. A batch
+// whose weights are all zero counts for nothing (factor 0), not 0/0.
 template <class T>
 struct RowScale {
   const T* w;
   T base;
-  RowScale(const Targets<T>& Y, Index m)
-      : w(Y.weights), base(w ? T(1) / Eigen::Map<const Vector<T>>(w, m).sum() : T(1) / T(m)) {}
+  RowScale(const Targets<T>& Y, Index m) : w(Y.weights), base(T(1) / T(m)) {
+    if (w) {
+      const T sum = Eigen::Map<const Vector<T>>(w, m).sum();
+      base = sum > T(0) ? T(1) / sum : T(0);
+    }
+  }
   T operator()(Index i) const { return w ? w[i] * base : base; }
 };
 

@@ -1,21 +1,28 @@
 #include "fastmlp/optimizers.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
 namespace fastmlp {
 
 namespace {
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 template <class T>
 void check_range(T value, const char* name, T lo, T hi, bool lo_open, bool hi_open) {
   const double v = double(value);
   const bool ok = std::isfinite(v) && (lo_open ? v > double(lo) : v >= double(lo)) &&
                   (hi_open ? v < double(hi) : v <= double(hi));
   if (!ok)
-    throw std::invalid_argument(std::string(name) + " must be in " + (lo_open ? "(" : "[") + std::to_string(double(lo)) +
-                                ", " + std::to_string(double(hi)) + (hi_open ? ")" : "]") + ", got " +
-                                std::to_string(v));
+    throw std::invalid_argument(std::string(name) + " must be a finite number in " + (lo_open ? "(" : "[") +
+                                num(double(lo)) + ", " + num(double(hi)) + (hi_open ? ")" : "]") + ", got " + num(v) +
+                                " (in the model's dtype)");
 }
 constexpr double kBig = 1e300;
 }  // namespace

@@ -142,7 +142,7 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     epoch_start = Eigen::Map<const Vector<T>>(net.params(), P);
     if (gather) rng.shuffle(order.data(), std::uint64_t(m));
 
-    double total = 0;
+    double total = 0, counted = 0;  // the epoch loss is the (weighted) mean over its samples
     Index correct = 0, batches = 0;
     for (Index start = 0; start < m; start += bs) {
       if (options.stop && options.stop->load(std::memory_order_relaxed)) {
@@ -165,10 +165,13 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
       if (options.record_grad_norms)
         for (Index l = 0; l < L; ++l) logs.grad_norms[std::size_t(l)] += double(net.dW(l).norm());
       if (fused == T(0)) optimizer.step(net.params(), net.grads(), P);
-      total += double(J) * double(nb);
+      // A batch counts by its samples, or by its total weight with sample weights.
+      const double share = Yb.weights ? double(Eigen::Map<const Vector<T>>(Yb.weights, nb).sum()) : double(nb);
+      total += double(J) * share;
+      counted += share;
       ++batches;
     }
-    logs.loss = total / double(m);
+    logs.loss = counted > 0 ? total / counted : 0.0;
     if (classifier) logs.accuracy = double(correct) / double(m);
     for (auto& g : logs.grad_norms) g /= double(batches);
     if (has_val) {

@@ -96,7 +96,16 @@ def positive_int(value, name: str, allow_none: bool = False):
         raise TypeError(f"{name} must be a positive integer, got {value!r}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+    if value > 2**62:
+        raise ValueError(f"{name} must be at most 2**62, got {value}")
     return int(value)
+
+
+def as_seed(value, name: str = "seed") -> int:
+    """A seed: any integer, folded into [0, 2**64) (the C++ generator's range)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer or None, got {value!r}")
+    return int(value) & (2**64 - 1)
 
 
 def positive_float(value, name: str, allow_zero: bool = False) -> float:

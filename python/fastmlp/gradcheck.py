@@ -15,6 +15,8 @@ def check_gradients(model, X, y, eps: float = 1e-6) -> float:
         err = max |g_bp - g_fd| / max(max |g_bp|, max |g_fd|, 1e-12)
     and the result is the maximum over tensors. Expect ~1e-8 or less in float64.
     """
+    if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+        raise ValueError(f"eps must be a number in (0, 1), got {eps!r}")
     m = model.copy(dtype="float64")
     grads = m.gradients(X, y)
     worst = 0.0

@@ -188,7 +188,7 @@ def save(model, path) -> None:
 
 def _atomic_write(path, pieces) -> None:
     """Write the chunks (bytes-likes, or iterables of them) to ``path`` via a fsync-ed temporary + os.replace."""
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))  # str, bytes or PathLike
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:

@@ -10,6 +10,7 @@ Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, 
 """
 from __future__ import annotations
 
+import numbers
 import re
 import secrets
 import threading
@@ -22,7 +23,7 @@ from . import _core
 from . import _cuda
 from . import optimizers as _optimizers
 from . import schedules as _schedules
-from ._validation import as_2d, as_dtype, as_targets, check_finite, positive_float, positive_int
+from ._validation import as_2d, as_dtype, as_seed, as_targets, check_finite, positive_float, positive_int
 from .callbacks import EarlyStopping, ProgressBar
 from .layers import Dense, Dropout
 
@@ -70,23 +71,26 @@ def _infer_loss(output_activation: str) -> str:
     return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(output_activation, "mse")
 
 
-def _fold_dropout(layers: list) -> list:
-    """Dense layers in order, each Dropout's rate moved onto the Dense before it."""
-    dense = []
+def _fold_dropout(layers: list):
+    """The Dense layers in order, and each one's dropout rate (a Dropout's rate belongs to the
+    Dense before it). Nothing is changed on the layers: the caller sets the rates once the
+    model is built, so a failed Sequential(...) leaves no rate behind."""
+    dense, rates = [], []
     for i, layer in enumerate(layers):
         if isinstance(layer, Dropout):
             if not dense or isinstance(layers[i - 1], Dropout):
                 raise ValueError(f"layers[{i}]: a Dropout must follow a Dense layer")
             if i == len(layers) - 1:
                 raise ValueError(f"layers[{i}]: a Dropout cannot be the last layer")
-            dense[-1].dropout = layer.rate
+            rates[-1] = layer.rate
         elif isinstance(layer, Dense):
             if layer._net is not None:
                 raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
             dense.append(layer)
+            rates.append(0.0)
         else:
             raise TypeError(f"layers[{i}] must be a Dense or Dropout layer, got {type(layer).__name__}")
-    return dense
+    return dense, rates
 
 
 class Sequential:
@@ -113,7 +117,7 @@ class Sequential:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
         if _cuda.check_device(device) == "cuda":  # [cuda] fail before the layers are bound to this model
             _cuda.require()
-        dense = _fold_dropout(layers)
+        dense, rates = _fold_dropout(layers)
         for i in range(1, len(dense)):
             if dense[i].n_in != dense[i - 1].n_out:
                 raise ValueError(f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
@@ -124,17 +128,17 @@ class Sequential:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
         self.dtype = as_dtype(dtype)
         l2 = positive_float(l2, "l2", allow_zero=True)
-        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
         core = _core.Network32 if self.dtype == np.float32 else _core.Network64
         sizes = [dense[0].n_in] + [layer.n_out for layer in dense]
         self._net = core(sizes, [d.activation for d in dense], loss, l2, [d.alpha for d in dense],
-                         [d.dropout for d in dense], [d.init or "default" for d in dense])
+                         rates, [d.init or "default" for d in dense])
         self._net.init_params(self.seed)
         self.layers = layers
         self.dense_layers = dense
-        for i, layer in enumerate(dense):
-            layer._net, layer._index = self._net, i
+        for i, (layer, rate) in enumerate(zip(dense, rates)):
+            layer._net, layer._index, layer.dropout = self._net, i, rate
         self.loss_name = loss
         self._epochs_seen = 0
         # [cuda] the device copy of self._net (None on the CPU); the host buffer stays the truth.
@@ -232,6 +236,8 @@ class Sequential:
             elif isinstance(class_weight, dict):
                 table = np.ones(n_classes)
                 for c, cw in class_weight.items():
+                    if isinstance(c, bool) or not isinstance(c, numbers.Integral):
+                        raise TypeError(f"class_weight keys must be integer class ids, got {c!r}")
                     if not (0 <= int(c) < n_classes):
                         raise ValueError(f"class_weight has class {c!r} outside [0, {n_classes})")
                     table[int(c)] = positive_float(cw, f"class_weight[{c!r}]", allow_zero=True)
@@ -308,10 +314,14 @@ class Sequential:
         epochs = positive_int(epochs, "epochs")
         batch_size = positive_int(batch_size, "batch_size", allow_none=True)
         tol = positive_float(tol, "tol", allow_zero=True)
-        if optimizer is not None:
-            self.optimizer = _optimizers.get(optimizer)
+        # Check everything before changing the model: a rejected call leaves it as it was.
+        new_optimizer = _optimizers.get(optimizer) if optimizer is not None else None
         if learning_rate is not None:
-            self.optimizer.learning_rate = positive_float(learning_rate, "learning_rate")
+            learning_rate = positive_float(learning_rate, "learning_rate")
+            with np.errstate(over="ignore", under="ignore"):
+                as_model = float(self.dtype.type(learning_rate))
+            if not (np.isfinite(as_model) and as_model > 0):
+                raise ValueError(f"learning_rate={learning_rate:g} is not a finite number > 0 in {self.dtype.name}")
         schedule_cfg = _schedules.get(schedule).config()
         W = self._weights(sample_weight, class_weight, Y)
 
@@ -335,10 +345,13 @@ class Sequential:
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an fm.EarlyStopping")
         es_cfg = None if early_stopping is None else early_stopping.config(X_val is not None)
-        if seed is None:
-            seed = self.seed + self._epochs_seen  # reproducible, yet a new order on each fit call
+        seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, logs)")
+        if new_optimizer is not None:
+            self.optimizer = new_optimizer
+        if learning_rate is not None:
+            self.optimizer.learning_rate = learning_rate
 
         bar = ProgressBar(epochs) if verbose else None
 
@@ -348,12 +361,14 @@ class Sequential:
             if bar is not None:
                 bar.update(logs)
             if callback is not None:
-                return callback(int(raw["epoch"]), logs)
+                # Only False stops (as in Keras); any other return value is ignored.
+                answer = callback(int(raw["epoch"]), logs)
+                return False if answer is False or answer is np.False_ else None
             return None
 
         start = time.perf_counter()
         try:
-            args = (X, Y, W, X_val, Y_val, epochs, batch_size or 0, tol, bool(shuffle), int(seed) & (2**64 - 1),
+            args = (X, Y, W, X_val, Y_val, epochs, batch_size or 0, tol, bool(shuffle), seed,
                     self._epochs_seen, schedule_cfg, es_cfg, bool(record_gradients),
                     on_epoch if (bar or callback) else None, threading.current_thread() is threading.main_thread())
             if self._dev is not None:  # [cuda]
@@ -475,14 +490,17 @@ class Sequential:
         return (io._from_bytes, (io.to_bytes(self),))
 
     def copy(self, dtype=None) -> "Sequential":
-        """An independent model with the same layers and weights (cast to ``dtype`` if given)."""
+        """An independent model with the same layers, weights, optimizer settings (fresh state) and
+        epoch count (cast to ``dtype`` if given)."""
         layers = []
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 layers.append(Dropout(layer.rate))
             else:
                 layers.append(Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init, alpha=layer.alpha))
+        optimizer = type(self.optimizer)(**{k: v for k, v in self.optimizer.get_config().items() if k != "name"})
         clone = Sequential(layers, loss=self.loss_name, dtype=self.dtype if dtype is None else dtype, seed=self.seed,
-                           l2=self.l2)
+                           l2=self.l2, optimizer=optimizer)
         clone.params[...] = self.params
+        clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
         return clone.to(self.device) if self.device != "cpu" else clone  # [cuda]

@@ -3,7 +3,8 @@
 // Each epoch optionally shuffles the sample order (seeded), then for every
 // mini-batch computes J and the gradients (dropout active) and lets the
 // optimizer step. An epoch's loss is the mean of its batch losses weighted by
-// batch size (each J measured before its step, L2 term included); its accuracy
+// batch size, or by each batch's total sample weight when there are sample
+// weights (each J measured before its step, L2 term included); its accuracy
 // is counted on the same forward passes. Validation data, when given, is
 // evaluated after each epoch (no dropout).
 //
