@@ -129,3 +129,15 @@ def test_save_accepts_a_bytes_path(tmp_path):
     path = tmp_path / "m.safetensors"
     model.save(bytes(path))
     np.testing.assert_array_equal(fm.load(path).params, model.params)
+
+
+def test_balanced_class_weight_counts_the_training_part_only():
+    X, y = _data(m=40)
+    y = np.where(np.arange(40) < 30, y % 2, 2)  # class 2 only in the held-out last quarter
+    a, b = _model(), _model()
+    a.fit(X, y, epochs=1, validation_split=0.25, class_weight="balanced", shuffle=False)
+    counts = np.bincount(y[:30], minlength=3).astype(float)
+    table = np.ones(3)
+    table[counts > 0] = 30 / ((counts > 0).sum() * counts[counts > 0])
+    b.fit(X[:30], y[:30], epochs=1, sample_weight=table[y[:30]], shuffle=False)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-15)

@@ -323,7 +323,7 @@ class Sequential:
             if not (np.isfinite(as_model) and as_model > 0):
                 raise ValueError(f"learning_rate={learning_rate:g} is not a finite number > 0 in {self.dtype.name}")
         schedule_cfg = _schedules.get(schedule).config()
-        W = self._weights(sample_weight, class_weight, Y)
+        W = self._weights(sample_weight, None, Y)  # checked against all of y; class weights come after the split
 
         X_val = Y_val = None
         if validation_data is not None:
@@ -342,6 +342,8 @@ class Sequential:
             n_train = X.shape[0] - n_val
             X, X_val, Y, Y_val = X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]  # views, no copies
             W = None if W is None else W[:n_train]
+        if class_weight is not None:  # "balanced" counts the classes of the training part only
+            W = self._weights(W, class_weight, Y)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an fm.EarlyStopping")
         es_cfg = None if early_stopping is None else early_stopping.config(X_val is not None)
