@@ -141,3 +141,56 @@ def test_balanced_class_weight_counts_the_training_part_only():
     table[counts > 0] = 30 / ((counts > 0).sum() * counts[counts > 0])
     b.fit(X[:30], y[:30], epochs=1, sample_weight=table[y[:30]], shuffle=False)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-15)
+
+
+def test_layer_views_check_the_index():
+    model = _model()
+    for name in ("weight", "bias", "grad_weight", "grad_bias"):
+        with pytest.raises(IndexError):
+            getattr(model._net, name)(2)
+        with pytest.raises(IndexError):
+            getattr(model._net, name)(-1)
+
+
+def test_core_fit_checks_the_width_of_X_val():
+    from fastmlp import _core
+
+    X, y = _data()
+    model = _model()
+    with pytest.raises(ValueError, match="X_val"):
+        _core.fit(model._net, model.optimizer._bind(model._net), X, y.astype(np.int32), None, np.ones((2, 1)),
+                  np.zeros(2, np.int32), 1, 0, 0.0, False, 0, 0, {"kind": "constant"}, None, False, None, False)
+
+
+def test_one_model_used_from_several_threads_at_once():
+    import threading
+
+    rng = np.random.default_rng(1)
+    model = fm.Sequential([fm.Dense(20, 64, "relu"), fm.Dense(64, 3, "softmax")], seed=0)
+    inputs = [rng.normal(size=(m, 20)).astype(np.float32) for m in (1, 7, 300, 2000)]
+    expected = [model.forward(x) for x in inputs]
+    wrong = []
+
+    def work(x, want):
+        for _ in range(30):
+            if not np.array_equal(model.forward(x), want):
+                wrong.append(x.shape)
+
+    threads = [threading.Thread(target=work, args=pair) for pair in zip(inputs, expected)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
+def test_a_decayed_learning_rate_never_underflows_to_zero():
+    X, y = _data()
+    model = fm.Sequential([fm.Dense(4, 3, "softmax")], seed=0)  # float32
+    h = model.fit(X, y, epochs=40, schedule=fm.schedules.ExponentialDecay(gamma=0.01))
+    assert h.epochs == 40
+
+
+def test_absurd_layer_sizes_are_rejected():
+    with pytest.raises(ValueError, match="too large"):
+        fm.Sequential([fm.Dense(2**62, 4)])

@@ -27,6 +27,16 @@ ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
   return {static_cast<const T*>(a.data()), a.shape(0), a.shape(1)};
 }
 
+// X_val mapped for Validation<T>, which assumes n_inputs columns: check them here.
+template <class T>
+ConstMatrixMap<T> as_validation_inputs(const py::array& a, Index n_inputs) {
+  const auto xv = as_matrix<T>(a, "X_val");
+  if (xv.cols() != n_inputs)
+    throw py::value_error("X_val has " + std::to_string(xv.cols()) + " features but the model expects " +
+                          std::to_string(n_inputs));
+  return xv;
+}
+
 // Per-sample weights: None, or a 1-D C-contiguous array of the model dtype.
 template <class T>
 const T* as_weights(const py::object& w, Index rows) {

@@ -109,7 +109,7 @@ void define_device_network(py::module_& m, const char* name) {
              const auto y = as_targets<T>(Y, d.n_outputs(), sample_weight);
              Validation<T> val;
              if (!X_val.is_none()) {
-               const auto xv = as_matrix<T>(X_val.cast<py::array>(), "X_val");
+               const auto xv = as_validation_inputs<T>(X_val.cast<py::array>(), d.n_inputs());
                val = {xv.data(), xv.rows(), as_targets<T>(Y_val.cast<py::array>(), d.n_outputs(), py::none())};
              }
              return run_fit(epochs, batch_size, tol, shuffle, seed, epoch_offset, schedule, early_stopping,

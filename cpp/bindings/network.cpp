@@ -34,6 +34,16 @@ Network<T>& self(const py::object& o) {
   return o.cast<Network<T>&>();
 }
 
+// Network<T> and a checked layer index (W(l) etc. do not check it).
+template <class T>
+Network<T>& layer_of(const py::object& o, Index l) {
+  auto& n = self<T>(o);
+  if (l < 0 || l >= n.num_layers())
+    throw py::index_error("layer index " + std::to_string(l) + " out of range for " + std::to_string(n.num_layers()) +
+                          " layers");
+  return n;
+}
+
 template <class T>
 void define_network(py::module_& m, const char* name) {
   using Net = Network<T>;
@@ -64,21 +74,22 @@ void define_network(py::module_& m, const char* name) {
       .def_property_readonly("grads",
                              [](py::object o) { auto& n = self<T>(o); return view<T>(n.grads(), n.num_params(), o); })
       .def("weight", [](py::object o, Index l) {
-            auto w = self<T>(o).W(l);
+            auto w = layer_of<T>(o, l).W(l);
             return view<T>(w.data(), w.rows(), w.cols(), o);
           })
-      .def("bias", [](py::object o, Index l) { auto b = self<T>(o).b(l); return view<T>(b.data(), b.size(), o); })
+      .def("bias", [](py::object o, Index l) { auto b = layer_of<T>(o, l).b(l); return view<T>(b.data(), b.size(), o); })
       .def("grad_weight", [](py::object o, Index l) {
-            auto w = self<T>(o).dW(l);
+            auto w = layer_of<T>(o, l).dW(l);
             return view<T>(w.data(), w.rows(), w.cols(), o);
           })
-      .def("grad_bias", [](py::object o, Index l) { auto b = self<T>(o).db(l); return view<T>(b.data(), b.size(), o); })
+      .def("grad_bias", [](py::object o, Index l) { auto b = layer_of<T>(o, l).db(l); return view<T>(b.data(), b.size(), o); })
       .def("forward",
            [](Net& n, const py::array& X) {
              const auto x = as_matrix<T>(X, "X");
              py::array_t<T> out({x.rows(), n.n_outputs()});
              {
                py::gil_scoped_release nogil;
+               std::lock_guard<std::recursive_mutex> lock(n.busy());
                auto A = n.forward(x);
                MatrixMap<T>(out.mutable_data(), A.rows(), A.cols()) = A;
              }
@@ -90,6 +101,7 @@ void define_network(py::module_& m, const char* name) {
              const auto x = as_matrix<T>(X, "X");
              const auto y = as_targets<T>(Y, n.n_outputs(), w);
              py::gil_scoped_release nogil;
+             std::lock_guard<std::recursive_mutex> lock(n.busy());
              return double(n.objective(x, y));
            },
            py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
@@ -98,6 +110,7 @@ void define_network(py::module_& m, const char* name) {
              const auto x = as_matrix<T>(X, "X");
              const auto y = as_targets<T>(Y, n.n_outputs(), w);
              py::gil_scoped_release nogil;
+             std::lock_guard<std::recursive_mutex> lock(n.busy());
              return double(n.gradients(x, y));
            },
            py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
@@ -110,6 +123,7 @@ void define_network(py::module_& m, const char* name) {
              std::vector<LayerTrace<T>> layers;
              {
                py::gil_scoped_release nogil;
+               std::lock_guard<std::recursive_mutex> lock(n.busy());
                layers = n.trace(x, Y.is_none() ? nullptr : &y);
              }
              py::list out;

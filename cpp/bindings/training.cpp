@@ -21,8 +21,8 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 class SigintGuard {
  public:
   explicit SigintGuard(bool active) : active_(active) {
-    g_interrupted.store(false);
     if (!active_) return;
+    g_interrupted.store(false);
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
@@ -98,7 +98,10 @@ py::dict run_fit(Index epochs, Index batch_size, double tol, bool shuffle, std::
   opt.schedule = to_schedule(schedule);
   opt.early_stopping = to_early_stopping(early_stopping);
   opt.record_grad_norms = record_grad_norms;
-  opt.stop = &g_interrupted;
+  // Only the main thread's fit listens to Ctrl-C; a fit in another thread polls a flag of its own
+  // (never set), so a Ctrl-C aimed at one fit does not stop the others.
+  std::atomic<bool> own_flag{false};
+  opt.stop = catch_sigint ? &g_interrupted : &own_flag;
   EpochCallback cb;
   if (!callback.is_none()) {
     cb = [&callback](const EpochLogs& logs) {
@@ -112,6 +115,8 @@ py::dict run_fit(Index epochs, Index batch_size, double tol, bool shuffle, std::
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
     result = run(opt, cb);
+    // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
+    if (catch_sigint && g_interrupted.load()) result.interrupted = true;
   }
   py::list logs;
   for (const auto& l : result.epochs) logs.append(to_dict(l));
@@ -135,11 +140,12 @@ py::dict fit_py(Network<T>& net, Optimizer<T>& optimizer, const py::array& X, co
   const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
   Validation<T> val;
   if (!X_val.is_none()) {
-    const auto xv = as_matrix<T>(X_val.cast<py::array>(), "X_val");
+    const auto xv = as_validation_inputs<T>(X_val.cast<py::array>(), net.n_inputs());
     val = {xv.data(), xv.rows(), as_targets<T>(Y_val.cast<py::array>(), net.n_outputs(), py::none())};
   }
   return run_fit(epochs, batch_size, tol, shuffle, seed, epoch_offset, schedule, early_stopping, record_grad_norms,
                  callback, catch_sigint, [&](const FitOptions& opt, const EpochCallback& cb) {
+                   std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: take turns
                    return fit<T>(net, optimizer, x, y, opt, val, cb);
                  });
 }

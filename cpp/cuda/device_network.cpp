@@ -285,7 +285,8 @@ FitResult DeviceNetwork<T>::fit(const OptimizerConfig& optimizer, const ConstRef
     EpochLogs logs;
     logs.epoch = epoch;
     logs.lr = scheduler.lr(options.epoch_offset + epoch);
-    const auto step = opt_step<T>(optimizer, double(T(logs.lr)));
+    // As trainer.cpp: a decayed rate that underflows T becomes T's smallest normal number, not 0.
+    const auto step = opt_step<T>(optimizer, double(std::max(T(logs.lr), std::numeric_limits<T>::min())));
     engine.swap_saved(0, 1);
     engine.save_params(0);
     if (gather) {

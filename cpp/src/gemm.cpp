@@ -603,9 +603,9 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
     }
     // The path depends on M and K only, never on N, so that splitting the columns of C
     // across threads (below) leaves every element's arithmetic unchanged.
+#if FASTMLP_GEMM_ISA
     using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
     Path path;
-#if FASTMLP_GEMM_ISA
     if (M <= Blocking<T>::SMALL_M && !trans_b)
         path = [](bool ta, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
                   T* c, Index lc) { gemm_direct(ta, m, n, k, al, a, la, b, lb, be, c, lc); };
@@ -616,16 +616,17 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
         path = &gemm_blocked<T>;
     // Column chunks are whole micro-panels (a multiple of every tile width used above).
     constexpr Index align = 3 * 64 / Index(sizeof(T));
-#else
-    path = &gemm_eigen<T>;
-    constexpr Index align = 64;
-#endif
     const double flops = 2.0 * double(M) * double(N) * double(K);
     parallel_columns(N, flops, align, [&](Index j0, Index j1) {
         // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
         const T* b = trans_b ? B + j0 * ldb : B + j0;
         path(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, b, ldb, beta, C + j0, ldc);
     });
+#else
+    // One thread: Eigen evaluates a one-column chunk as a GEMV, which rounds differently, so a
+    // column split would make results depend on the thread count.
+    gemm_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
 }
 
 template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*,

@@ -50,6 +50,10 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
     const std::string where = "layers[" + std::to_string(l) + "]";
     if (s.n_in <= 0 || s.n_out <= 0)
       throw std::invalid_argument(where + ": sizes must be positive, got " + shape(s.n_in, s.n_out));
+    constexpr Index kMaxSide = (Index(1) << 31) - 1, kMaxParams = Index(1) << 40;  // no overflow below
+    if (s.n_in > kMaxSide || s.n_out > kMaxSide || n + s.n_in * s.n_out + s.n_out > kMaxParams)
+      throw std::invalid_argument(where + ": " + shape(s.n_in, s.n_out) + " is too large (at most 2^31 - 1 per side, "
+                                  "2^40 parameters in all)");
     if (l > 0 && s.n_in != layers_[l - 1].n_out)
       throw std::invalid_argument(where + " takes " + std::to_string(s.n_in) + " inputs but layers[" +
                                   std::to_string(l - 1) + "] gives " + std::to_string(layers_[l - 1].n_out) +

@@ -30,6 +30,10 @@ namespace fastmlp {
 namespace {
 
 constexpr std::uint64_t kMaxHeaderBytes = 100000000;  // as safetensors and fastmlp.io
+// No array in a model header is longer than a tensor's shape or offset pair, and an object has
+// two tensors per layer: these caps keep the parsed tree small whatever the header holds.
+constexpr std::size_t kMaxItems = 64;
+constexpr std::size_t kMaxMembers = 20000;
 constexpr std::uint64_t kMaxDim = 2147483647;         // 2^31 - 1, as fastmlp.io
 constexpr int kMaxDepth = 16;
 constexpr const char* kLibraryVersion = "0.1.0";
@@ -135,6 +139,9 @@ class Parser {
         skip_ws();
         if (p_ == end_ || *p_ != ':') fail("expected ':'");
         ++p_;
+        // Bounded so that neither memory (a node per value) nor the duplicate-key scan can blow
+        // up: a model header has two tensors per layer and a few metadata strings.
+        if (v.members.size() >= kMaxMembers) bad(what_ + " has an object with more than " + std::to_string(kMaxMembers) + " keys");
         Json item = value(depth + 1);
         v.members.emplace_back(std::move(key), std::move(item));
         skip_ws();
@@ -152,6 +159,7 @@ class Parser {
         return v;
       }
       for (;;) {
+        if (v.items.size() >= kMaxItems) bad(what_ + " has an array with more than " + std::to_string(kMaxItems) + " items");
         v.items.push_back(value(depth + 1));
         skip_ws();
         if (p_ != end_ && *p_ == ',') { ++p_; continue; }
@@ -556,7 +564,8 @@ void copy_tensor(const std::vector<unsigned char>& data, const TensorInfo& t, T*
 #endif
     S v;
     std::memcpy(&v, b, sizeof(S));
-    if (!std::isfinite(v)) bad("tensor '" + name + "' contains NaN or infinity");
+    // Checked after the conversion too: an F64 1e300 does not fit a float model.
+    if (!std::isfinite(v) || !std::isfinite(T(v))) bad("tensor '" + name + "' contains NaN or infinity (in the model's dtype)");
     dst[i] = T(v);
   }
 }

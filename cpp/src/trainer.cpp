@@ -134,7 +134,8 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     EpochLogs logs;
     logs.epoch = epoch;
     logs.lr = scheduler.lr(options.epoch_offset + epoch);
-    optimizer.set_learning_rate(T(logs.lr));
+    // A decayed rate may underflow T (float32 below 1e-38): keep the smallest normal number instead of 0.
+    optimizer.set_learning_rate(std::max(T(logs.lr), std::numeric_limits<T>::min()));
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
     // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded.
     const T fused = options.record_grad_norms ? T(0) : optimizer.plain_sgd_rate();
@@ -188,6 +189,12 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     const bool stop = rules.end_epoch(logs, go_on, result, improved);
     if (improved && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
     if (stop) break;
+  }
+  // J is measured before each step, so the very last step could still leave non-finite weights.
+  if (!all_finite(Eigen::Map<const Vector<T>>(net.params(), P))) {
+    Eigen::Map<Vector<T>>(net.params(), P) = epoch_start;
+    optimizer.reset();
+    throw DivergenceError(result.epochs.empty() ? 0 : result.epochs.back().epoch, kNaN);
   }
   // Early stopping hands back the best epoch's weights, however training ended.
   if (es.enabled && es.restore_best && result.best_epoch >= 0) Eigen::Map<Vector<T>>(net.params(), P) = best;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "fastmlp/activations.hpp"
@@ -50,9 +51,22 @@ struct LayerTrace {
   Matrix<T> z, a, delta;
 };
 
+// A mutex that copies as a new, unlocked one (so Network stays copyable).
+struct CopyableMutex {
+  std::recursive_mutex m;
+  CopyableMutex() = default;
+  CopyableMutex(const CopyableMutex&) {}
+  CopyableMutex& operator=(const CopyableMutex&) { return *this; }
+};
+
 template <class T>
 class Network {
  public:
+  // Held (by the Python bindings) while a call uses the workspaces, which are shared by
+  // all calls: concurrent calls from several threads take turns. Recursive, so that an
+  // epoch callback may use the network it is training.
+  std::recursive_mutex& busy() const { return busy_.m; }
+
   Network(std::vector<LayerSpec> layers, Loss loss, T l2 = T(0));
 
   const std::vector<LayerSpec>& layers() const { return layers_; }
@@ -128,6 +142,7 @@ class Network {
   std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
   std::vector<char> dropped_;           // did the latest pass drop units on layer l?
   Index capacity_ = 0;
+  mutable CopyableMutex busy_;
 };
 
 extern template class Network<float>;

@@ -91,7 +91,8 @@ class DivergenceError : public std::runtime_error {
   Index epoch;
 };
 
-// Validation data (not owned); X null means none.
+// Validation data (not owned); X null means none. X is rows x n_inputs(),
+// contiguous (the caller checks its width; the bindings do).
 template <class T>
 struct Validation {
   const T* X = nullptr;
