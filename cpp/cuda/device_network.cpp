@@ -236,17 +236,10 @@ FitResult DeviceNetwork<T>::fit(const OptimizerConfig& optimizer, const ConstRef
   auto& im = *impl_;
   auto& engine = im.engine;
   using Batch = typename Engine<T>::Batch;
-  // trainer.cpp check_options, then the same data checks.
-  if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(options.epochs));
-  if (options.batch_size < 0)
-    throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(options.batch_size));
-  if (!(options.tol >= 0.0)) throw std::invalid_argument("tol must be >= 0, got " + std::to_string(options.tol));
+  validate_fit_options(options);  // as trainer.cpp's fit(), then the same data checks
   const auto& es = options.early_stopping;
-  if (es.enabled && es.patience < 1) throw std::invalid_argument("early stopping patience must be >= 1");
-  if (es.enabled && !(es.min_delta >= 0.0)) throw std::invalid_argument("early stopping min_delta must be >= 0");
   if (options.record_grad_norms)
     throw std::invalid_argument("record_grad_norms is not supported on the CUDA device yet");
-  validate_schedule(options.schedule);
   validate_optimizer(optimizer);
   im.shape.validate(X, Y);
   const bool has_val = validation.X != nullptr;

@@ -18,17 +18,6 @@ DivergenceError::DivergenceError(Index e, double loss)
 
 namespace {
 
-void check_options(const FitOptions& o) {
-  if (o.epochs < 1) throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(o.epochs));
-  if (o.batch_size < 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(o.batch_size));
-  if (!(o.tol >= 0.0)) throw std::invalid_argument("tol must be >= 0, got " + std::to_string(o.tol));
-  if (o.early_stopping.enabled && o.early_stopping.patience < 1)
-    throw std::invalid_argument("early stopping patience must be >= 1");
-  if (o.early_stopping.enabled && !(o.early_stopping.min_delta >= 0.0))
-    throw std::invalid_argument("early stopping min_delta must be >= 0");
-  validate_schedule(o.schedule);
-}
-
 // Copies rows `order[start, start + nb)` of X and Y into the batch buffers.
 template <class T>
 struct BatchGather {
@@ -71,6 +60,17 @@ Targets<T> slice(const Targets<T>& Y, Index start, Index nb) {
 
 }  // namespace
 
+void validate_fit_options(const FitOptions& o) {
+  if (o.epochs < 1) throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(o.epochs));
+  if (o.batch_size < 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(o.batch_size));
+  if (!(o.tol >= 0.0)) throw std::invalid_argument("tol must be >= 0, got " + std::to_string(o.tol));
+  if (o.early_stopping.enabled && o.early_stopping.patience < 1)
+    throw std::invalid_argument("early stopping patience must be >= 1");
+  if (o.early_stopping.enabled && !(o.early_stopping.min_delta >= 0.0))
+    throw std::invalid_argument("early stopping min_delta must be >= 0");
+  validate_schedule(o.schedule);
+}
+
 bool StopRules::end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved) {
   improved = false;
   const auto& es = options_.early_stopping;
@@ -101,7 +101,7 @@ bool StopRules::end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, 
 template <class T>
 FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
-  check_options(options);
+  validate_fit_options(options);
   net.validate(X, Y);  // once: the loop below runs unchecked
   const bool has_val = validation.X != nullptr;
   const auto Xv = ConstMatrixMap<T>(validation.X, has_val ? validation.rows : 0, net.n_inputs());

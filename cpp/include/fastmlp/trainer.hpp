@@ -69,6 +69,10 @@ struct FitResult {
   bool interrupted = false;    // by *stop
 };
 
+// Throws std::invalid_argument for out-of-range options (epochs, batch size, tol,
+// early stopping, schedule). fit() calls it; so does the CUDA backend.
+void validate_fit_options(const FitOptions& options);
+
 // The rules that end training after an epoch (tol, early stopping, the callback),
 // shared by the CPU loop and the CUDA backend's loop.
 class StopRules {
