@@ -158,8 +158,9 @@ def test_core_fit_checks_the_width_of_X_val():
     X, y = _data()
     model = _model()
     with pytest.raises(ValueError, match="X_val"):
-        _core.fit(model._net, model.optimizer._bind(model._net), X, y.astype(np.int32), None, np.ones((2, 1)),
-                  np.zeros(2, np.int32), 1, 0, 0.0, False, 0, 0, {"kind": "constant"}, None, False, None, False)
+        engine = _core.cpu_engine(model._net)
+        engine.fit(model.optimizer._bind(engine), X, y.astype(np.int32), None, np.ones((2, 1)),
+                   np.zeros(2, np.int32), _core.FitOptions(), None, False)
 
 
 def test_one_model_used_from_several_threads_at_once():

@@ -83,38 +83,6 @@ void define_network(py::module_& m, const char* name) {
             return view<T>(w.data(), w.rows(), w.cols(), o);
           })
       .def("grad_bias", [](py::object o, Index l) { auto b = layer_of<T>(o, l).db(l); return view<T>(b.data(), b.size(), o); })
-      .def("forward",
-           [](Net& n, const py::array& X) {
-             const auto x = as_matrix<T>(X, "X");
-             py::array_t<T> out({x.rows(), n.n_outputs()});
-             {
-               py::gil_scoped_release nogil;
-               std::lock_guard<std::recursive_mutex> lock(n.busy());
-               auto A = n.forward(x);
-               MatrixMap<T>(out.mutable_data(), A.rows(), A.cols()) = A;
-             }
-             return out;
-           },
-           py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
-      .def("objective",
-           [](Net& n, const py::array& X, const py::array& Y, const py::object& w) {
-             const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, n.n_outputs(), w);
-             py::gil_scoped_release nogil;
-             std::lock_guard<std::recursive_mutex> lock(n.busy());
-             return double(n.objective(x, y));
-           },
-           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
-      .def("gradients",
-           [](Net& n, const py::array& X, const py::array& Y, const py::object& w) {
-             const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, n.n_outputs(), w);
-             py::gil_scoped_release nogil;
-             std::lock_guard<std::recursive_mutex> lock(n.busy());
-             return double(n.gradients(x, y));
-           },
-           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
-           "Fills `grads` with dJ/dparams; returns J.")
       .def("trace",
            [](Net& n, const py::array& X, const py::object& Y) {
              const auto x = as_matrix<T>(X, "X");

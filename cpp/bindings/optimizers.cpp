@@ -1,4 +1,5 @@
-// SGD32 / SGD64 / Adam32 / Adam64: the C++ optimizers, holding their state.
+// SGD32 / SGD64 / Adam32 / Adam64: the C++ host optimizers, made from an OptimizerSpec
+// (training.cpp), holding their state. Engines make theirs (Engine.make_optimizer).
 #include "arrays.hpp"
 
 namespace fastmlp::bindings {
@@ -21,13 +22,10 @@ void define_optimizers(py::module_& m, const std::string& suffix) {
            },
            py::arg("params").noconvert(), py::arg("grads").noconvert(), "One update of `params` in place from `grads`.");
   py::class_<SGD<T>, Opt>(m, ("SGD" + suffix).c_str())
-      .def(py::init<T, T, bool, T>(), py::arg("learning_rate"), py::arg("momentum") = 0.0,
-           py::arg("nesterov") = false, py::arg("weight_decay") = 0.0)
+      .def(py::init<const OptimizerSpec&>(), py::arg("spec"))
       .def_property_readonly("velocity", [](const SGD<T>& o) { return Vector<T>(o.velocity()); });
   py::class_<Adam<T>, Opt>(m, ("Adam" + suffix).c_str())
-      .def(py::init<T, T, T, T, T, bool>(), py::arg("learning_rate"), py::arg("beta1") = 0.9,
-           py::arg("beta2") = 0.999, py::arg("epsilon") = 1e-8, py::arg("weight_decay") = 0.0,
-           py::arg("decoupled") = false)
+      .def(py::init<const OptimizerSpec&>(), py::arg("spec"))
       .def_property_readonly("steps", &Adam<T>::steps)
       .def_property_readonly("first_moment", [](const Adam<T>& o) { return Vector<T>(o.first_moment()); })
       .def_property_readonly("second_moment", [](const Adam<T>& o) { return Vector<T>(o.second_moment()); });

@@ -1,7 +1,9 @@
-// fit(): the C++ training loop for Python. The GIL is released for the whole
-// loop; Python runs only in the epoch callback. Ctrl-C sets a flag that the
-// loop checks between mini-batches, so it stops with the last completed step's
-// weights and Python then raises KeyboardInterrupt.
+// Training for Python: the option structs (bound as they are in C++, so every
+// default and range check lives once, there), the engines (CPU and CUDA behind
+// one Engine32 / Engine64 type) and fit(), the one C++ training loop. The GIL
+// is released for the whole loop; Python runs only in the epoch callback.
+// Ctrl-C sets a flag that the loop checks between mini-batches, so it stops
+// with the last completed step's weights and Python then raises KeyboardInterrupt.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
@@ -37,37 +39,6 @@ class SigintGuard {
   struct sigaction old_ {};
 };
 
-template <class V>
-V get(const py::dict& d, const char* key, V fallback) {
-  return d.contains(key) ? d[key].cast<V>() : fallback;
-}
-
-Schedule to_schedule(const py::dict& d) {
-  Schedule s;
-  s.kind = schedule_from_name(get<std::string>(d, "kind", "constant"));
-  s.step_size = get<Index>(d, "step_size", s.step_size);
-  s.gamma = get<double>(d, "gamma", s.gamma);
-  s.power = get<double>(d, "power", s.power);
-  s.factor = get<double>(d, "factor", s.factor);
-  s.patience = get<Index>(d, "patience", s.patience);
-  s.min_delta = get<double>(d, "min_delta", s.min_delta);
-  s.min_lr = get<double>(d, "min_lr", s.min_lr);
-  s.monitor_validation = get<std::string>(d, "monitor", "loss") == "val_loss";
-  return s;
-}
-
-EarlyStopping to_early_stopping(const py::object& o) {
-  EarlyStopping e;
-  if (o.is_none()) return e;
-  const auto d = o.cast<py::dict>();
-  e.enabled = true;
-  e.patience = get<Index>(d, "patience", e.patience);
-  e.min_delta = get<double>(d, "min_delta", e.min_delta);
-  e.monitor_validation = get<std::string>(d, "monitor", "val_loss") == "val_loss";
-  e.restore_best = get<bool>(d, "restore_best", e.restore_best);
-  return e;
-}
-
 py::dict to_dict(const EpochLogs& l) {
   py::dict d;
   d["epoch"] = l.epoch;
@@ -80,28 +51,22 @@ py::dict to_dict(const EpochLogs& l) {
   return d;
 }
 
-}  // namespace
-
-// The options, callback, Ctrl-C handling and result conversion of a fit, shared by the
-// CPU fit below and the CUDA device's (cuda.cpp): `run` trains with the GIL released.
-py::dict run_fit(Index epochs, Index batch_size, double tol, bool shuffle, std::uint64_t seed, Index epoch_offset,
-                 const py::dict& schedule, const py::object& early_stopping, bool record_grad_norms,
-                 const py::object& callback, bool catch_sigint,
-                 const std::function<FitResult(const FitOptions&, const EpochCallback&)>& run) {
-  FitOptions opt;
-  opt.epochs = epochs;
-  opt.batch_size = batch_size;
-  opt.tol = tol;
-  opt.shuffle = shuffle;
-  opt.seed = seed;
-  opt.epoch_offset = epoch_offset;
-  opt.schedule = to_schedule(schedule);
-  opt.early_stopping = to_early_stopping(early_stopping);
-  opt.record_grad_norms = record_grad_norms;
+template <class T>
+py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
+                const py::object& sample_weight, const py::object& X_val, const py::object& Y_val,
+                FitOptions options, const py::object& callback, bool catch_sigint) {
+  Network<T>& net = engine.host();
+  const auto x = as_matrix<T>(X, "X");
+  const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
+  Validation<T> val;
+  if (!X_val.is_none()) {
+    const auto xv = as_validation_inputs<T>(X_val.cast<py::array>(), net.n_inputs());
+    val = {xv.data(), xv.rows(), as_targets<T>(Y_val.cast<py::array>(), net.n_outputs(), py::none())};
+  }
   // Only the main thread's fit listens to Ctrl-C; a fit in another thread polls a flag of its own
   // (never set), so a Ctrl-C aimed at one fit does not stop the others.
   std::atomic<bool> own_flag{false};
-  opt.stop = catch_sigint ? &g_interrupted : &own_flag;
+  options.stop = catch_sigint ? &g_interrupted : &own_flag;
   EpochCallback cb;
   if (!callback.is_none()) {
     cb = [&callback](const EpochLogs& logs) {
@@ -114,7 +79,8 @@ py::dict run_fit(Index epochs, Index batch_size, double tol, bool shuffle, std::
   {
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
-    result = run(opt, cb);
+    std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: concurrent calls take turns
+    result = fit<T>(engine, optimizer, x, y, options, val, cb);
     // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
     if (catch_sigint && g_interrupted.load()) result.interrupted = true;
   }
@@ -128,43 +94,163 @@ py::dict run_fit(Index epochs, Index batch_size, double tol, bool shuffle, std::
   return out;
 }
 
-namespace {
-
+// Engine32 / Engine64: the device a model runs on. Every call takes the host network's lock.
 template <class T>
-py::dict fit_py(Network<T>& net, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
-                const py::object& sample_weight, const py::object& X_val, const py::object& Y_val, Index epochs,
-                Index batch_size, double tol, bool shuffle, std::uint64_t seed, Index epoch_offset,
-                const py::dict& schedule, const py::object& early_stopping, bool record_grad_norms,
-                const py::object& callback, bool catch_sigint) {
-  const auto x = as_matrix<T>(X, "X");
-  const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
-  Validation<T> val;
-  if (!X_val.is_none()) {
-    const auto xv = as_validation_inputs<T>(X_val.cast<py::array>(), net.n_inputs());
-    val = {xv.data(), xv.rows(), as_targets<T>(Y_val.cast<py::array>(), net.n_outputs(), py::none())};
-  }
-  return run_fit(epochs, batch_size, tol, shuffle, seed, epoch_offset, schedule, early_stopping, record_grad_norms,
-                 callback, catch_sigint, [&](const FitOptions& opt, const EpochCallback& cb) {
-                   std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: take turns
-                   return fit<T>(net, optimizer, x, y, opt, val, cb);
-                 });
+void define_engine(py::module_& m, const char* name, const char* fit_doc) {
+  using E = Engine<T>;
+  py::class_<E>(m, name, "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
+                         "parameter buffer stays the truth.")
+      .def_property_readonly("name", [](const E& e) { return std::string(e.name()); })
+      .def("forward",
+           [](E& e, const py::array& X) {
+             const auto x = as_matrix<T>(X, "X");
+             py::array_t<T> out({x.rows(), e.host().n_outputs()});
+             T* o = out.mutable_data();
+             py::gil_scoped_release nogil;
+             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+             e.forward(x, o);
+             return out;
+           },
+           py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
+      .def("objective",
+           [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
+             const auto x = as_matrix<T>(X, "X");
+             const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
+             py::gil_scoped_release nogil;
+             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+             return double(e.objective(x, y));
+           },
+           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
+      .def("gradients",
+           [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
+             const auto x = as_matrix<T>(X, "X");
+             const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
+             py::gil_scoped_release nogil;
+             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+             return double(e.gradients(x, y));
+           },
+           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+           "Fills the host network's `grads` with dJ/dparams; returns J.")
+      .def("make_optimizer", &E::make_optimizer, py::arg("spec"), py::keep_alive<0, 1>(),
+           "A new optimizer (fresh state) that steps this engine's parameters.")
+      .def("fit", &fit_py<T>, py::arg("optimizer"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
+           py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"),
+           fit_doc);
+}
+
+// An engine of `net` (a Network32 or Network64) that keeps `net` alive. (Not two pybind11
+// overloads with keep_alive: pybind11 3.1 runs keep_alive on the overload it rejects.)
+template <class Make>
+py::object engine_of(const py::object& net, Make make) {
+  py::object engine;
+  if (py::isinstance<Network<float>>(net))
+    engine = py::cast(make(net.cast<Network<float>&>(), float{}));
+  else if (py::isinstance<Network<double>>(net))
+    engine = py::cast(make(net.cast<Network<double>&>(), double{}));
+  else
+    throw py::type_error("net must be a Network32 or Network64");
+  py::detail::keep_alive_impl(engine, net);
+  return engine;
+}
+
+void define_options(py::module_& m) {
+  using Kind = OptimizerSpec::Kind;
+  py::class_<OptimizerSpec>(m, "OptimizerSpec", "An optimizer's kind and hyper-parameters (optimizers.hpp).")
+      .def(py::init<>())
+      .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")
+      .def_static("adam", &OptimizerSpec::adam, "Adam's defaults.")
+      .def_property(
+          "kind", [](const OptimizerSpec& s) { return std::string(s.kind == Kind::Adam ? "adam" : "sgd"); },
+          [](OptimizerSpec& s, const std::string& k) {
+            if (k != "sgd" && k != "adam") throw py::value_error("optimizer kind must be 'sgd' or 'adam', got '" + k + "'");
+            s.kind = k == "adam" ? Kind::Adam : Kind::SGD;
+          })
+      .def_readwrite("learning_rate", &OptimizerSpec::learning_rate)
+      .def_readwrite("momentum", &OptimizerSpec::momentum)
+      .def_readwrite("nesterov", &OptimizerSpec::nesterov)
+      .def_readwrite("weight_decay", &OptimizerSpec::weight_decay)
+      .def_readwrite("beta1", &OptimizerSpec::beta1)
+      .def_readwrite("beta2", &OptimizerSpec::beta2)
+      .def_readwrite("epsilon", &OptimizerSpec::epsilon)
+      .def_readwrite("decoupled", &OptimizerSpec::decoupled);
+  m.def(
+      "validate_optimizer",
+      [](const OptimizerSpec& s, bool float32) { float32 ? validate_optimizer<float>(s) : validate_optimizer<double>(s); },
+      py::arg("spec"), py::arg("float32") = false, "ValueError unless every value is in range (in that dtype).");
+
+  py::class_<Schedule>(m, "Schedule", "A learning-rate schedule (schedules.hpp).")
+      .def(py::init([](const std::string& kind) { return schedule_defaults(schedule_from_name(kind)); }),
+           py::arg("kind") = "constant", "The schedule `kind` with its default parameters.")
+      .def_property_readonly("kind", [](const Schedule& s) { return std::string(schedule_name(s.kind)); })
+      .def_readwrite("step_size", &Schedule::step_size)
+      .def_readwrite("gamma", &Schedule::gamma)
+      .def_readwrite("power", &Schedule::power)
+      .def_readwrite("factor", &Schedule::factor)
+      .def_readwrite("patience", &Schedule::patience)
+      .def_readwrite("min_delta", &Schedule::min_delta)
+      .def_readwrite("min_lr", &Schedule::min_lr)
+      .def_readwrite("monitor_validation", &Schedule::monitor_validation);
+  m.def("validate_schedule", &validate_schedule, py::arg("schedule"));
+
+  py::class_<EarlyStopping>(m, "EarlyStoppingSpec", "Early stopping's settings (trainer.hpp).")
+      .def(py::init<>())
+      .def_readwrite("enabled", &EarlyStopping::enabled)
+      .def_readwrite("patience", &EarlyStopping::patience)
+      .def_readwrite("min_delta", &EarlyStopping::min_delta)
+      .def_readwrite("monitor_validation", &EarlyStopping::monitor_validation)
+      .def_readwrite("restore_best", &EarlyStopping::restore_best);
+  m.def("validate_early_stopping", &validate_early_stopping, py::arg("early_stopping"));
+
+  py::class_<FitOptions>(m, "FitOptions", "The options of one fit (trainer.hpp).")
+      .def(py::init<>())
+      .def_readwrite("epochs", &FitOptions::epochs)
+      .def_readwrite("batch_size", &FitOptions::batch_size)
+      .def_readwrite("tol", &FitOptions::tol)
+      .def_readwrite("shuffle", &FitOptions::shuffle)
+      .def_readwrite("seed", &FitOptions::seed)
+      .def_readwrite("epoch_offset", &FitOptions::epoch_offset)
+      .def_readwrite("schedule", &FitOptions::schedule)
+      .def_readwrite("early_stopping", &FitOptions::early_stopping)
+      .def_readwrite("record_grad_norms", &FitOptions::record_grad_norms);
+  m.def("validate_fit_options", &validate_fit_options, py::arg("options"));
+  m.attr("MAX_EPOCHS") = kMaxEpochs;
 }
 
 }  // namespace
 
 void define_training(py::module_& m) {
   static py::exception<DivergenceError> divergence(m, "DivergenceError", PyExc_FloatingPointError);
+  static py::exception<NotSupported> not_supported(m, "NotSupported", PyExc_NotImplementedError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const DivergenceError& e) {
-      py::set_error(divergence, e.what());
+      py::object err = py::handle(divergence.ptr())(e.what());
+      err.attr("epoch") = e.epoch;  // from the C++ exception: no parsing of the message
+      PyErr_SetObject(divergence.ptr(), err.ptr());
+    } catch (const NotSupported& e) {
+      py::set_error(not_supported, e.what());
     }
   });
+  define_options(m);
   const char* doc = "Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', "
                     "'interrupted'}.";
-  m.def("fit", &fit_py<float>, doc);
-  m.def("fit", &fit_py<double>, doc);
+  define_engine<float>(m, "Engine32", doc);
+  define_engine<double>(m, "Engine64", doc);
+  m.def(
+      "cpu_engine",
+      [](const py::object& net) {
+        return engine_of(net, [](auto& n, auto t) -> std::unique_ptr<Engine<decltype(t)>> {
+          return std::make_unique<CpuEngine<decltype(t)>>(n);
+        });
+      },
+      py::arg("net"), "The CPU engine of `net`.");
+  m.def(
+      "cuda_engine",
+      [](const py::object& net) {
+        return engine_of(net, [](auto& n, auto t) { return cuda::make_engine<decltype(t)>(n); });
+      },
+      py::arg("net"), "The CUDA engine of `net` (RuntimeError when CUDA is not available).");
 }
 
 }  // namespace fastmlp::bindings

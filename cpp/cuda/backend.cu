@@ -1,4 +1,4 @@
-// Engine<T> (backend.hpp): one network's passes on the device. The math is
+// Backend<T> (backend.hpp): one network's passes on the device. The math is
 // network.cpp's, step for step:
 //   forward   Z_l = A_{l-1} W_l (cuBLAS) ; A_l = g_l(Z_l + 1 b_l) (one kernel) ; dropout A_l * M_l
 //   loss      one fused kernel on the output layer's Z: A_L, per-row losses, delta_L
@@ -97,7 +97,7 @@ std::string device_name0() {
 }
 
 template <class T>
-struct Engine<T>::Impl {
+struct Backend<T>::Impl {
   std::vector<LayerDesc> layers;
   int loss = 0;
   i64 P = 0;
@@ -298,7 +298,7 @@ struct Engine<T>::Impl {
 };
 
 template <class T>
-Engine<T>::Engine(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(l2) {
+Backend<T>::Backend(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(l2) {
   std::string why;
   if (device_count(&why) <= 0) throw std::runtime_error(why);
   auto impl = std::make_unique<Impl>();
@@ -332,33 +332,33 @@ Engine<T>::Engine(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(l2
 }
 
 template <class T>
-Engine<T>::~Engine() {
+Backend<T>::~Backend() {
   delete impl_;
 }
 
 template <class T>
-void Engine<T>::upload_params(const T* host) {
+void Backend<T>::upload_params(const T* host) {
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->params.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice,
                                      impl_->stream));
   synchronize();
 }
 
 template <class T>
-void Engine<T>::download_params(T* host) {
+void Backend<T>::download_params(T* host) {
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(host, impl_->params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost,
                                      impl_->stream));
   synchronize();
 }
 
 template <class T>
-void Engine<T>::download_grads(T* host) {
+void Backend<T>::download_grads(T* host) {
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(host, impl_->grads.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost,
                                      impl_->stream));
   synchronize();
 }
 
 template <class T>
-void Engine<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t ld, const HostTargets<T>& Y) {
+void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t ld, const HostTargets<T>& Y) {
   auto& im = *impl_;
   auto& d = im.data[slot];
   const i64 n = im.layers.front().n_in;
@@ -389,7 +389,7 @@ void Engine<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t l
 }
 
 template <class T>
-void Engine<T>::set_order(const std::int64_t* order, std::int64_t m) {
+void Backend<T>::set_order(const std::int64_t* order, std::int64_t m) {
   impl_->order.reserve(m);
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->order.p, order, sizeof(std::int64_t) * std::size_t(m),
                                      cudaMemcpyHostToDevice, impl_->stream));
@@ -397,7 +397,7 @@ void Engine<T>::set_order(const std::int64_t* order, std::int64_t m) {
 }
 
 template <class T>
-void Engine<T>::gather(std::int64_t start, std::int64_t rows) {
+void Backend<T>::gather(std::int64_t start, std::int64_t rows) {
   auto& im = *impl_;
   const auto& d = im.data[kTrain];
   const i64 n = im.layers.front().n_in;
@@ -411,32 +411,37 @@ void Engine<T>::gather(std::int64_t start, std::int64_t rows) {
 }
 
 template <class T>
-void Engine<T>::reserve_losses(std::int64_t n) {
+void Backend<T>::reserve_losses(std::int64_t n) {
   impl_->losses.reserve(n < 1 ? 1 : n);
 }
 
 template <class T>
-void Engine<T>::train_step(const Batch& bt, std::int64_t j, Rng* dropout_rng, const OptStep<T>* s) {
+void Backend<T>::forward(const Batch& bt, Rng* dropout_rng) {
+  impl_->forward_to_logits(impl_->view(bt), dropout_rng);
+}
+
+template <class T>
+void Backend<T>::output_error(const Batch& bt, std::int64_t j, bool want_delta) {
   auto& im = *impl_;
-  const auto v = im.view(bt);
-  im.forward_to_logits(v, dropout_rng);
-  im.loss_pass(v, true, im.losses.p + j, l2_);
-  im.backward_pass(v, l2_);
-  if (s) im.step(*s);
+  im.loss_pass(im.view(bt), want_delta, im.losses.p + j, l2_);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
 
 template <class T>
-void Engine<T>::evaluate(const Batch& bt, std::int64_t j) {
+void Backend<T>::backprop(const Batch& bt) {
   auto& im = *impl_;
-  const auto v = im.view(bt);
-  im.forward_to_logits(v, nullptr);
-  im.loss_pass(v, false, im.losses.p + j, l2_);
+  im.backward_pass(im.view(bt), l2_);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
 
 template <class T>
-void Engine<T>::predict(const Batch& bt, T* out) {
+void Backend<T>::optimizer_step(const OptStep<T>& s) {
+  impl_->step(s);
+  FASTMLP_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class T>
+void Backend<T>::predict(const Batch& bt, T* out) {
   auto& im = *impl_;
   const auto v = im.view(bt);
   im.forward_to_logits(v, nullptr);
@@ -449,12 +454,12 @@ void Engine<T>::predict(const Batch& bt, T* out) {
 }
 
 template <class T>
-void Engine<T>::read_losses(std::int64_t n, T* losses, std::int64_t* correct) {
+void Backend<T>::read_losses(std::int64_t first, std::int64_t n, T* losses, std::int64_t* correct) {
   auto& im = *impl_;
   unsigned long long c = 0;
-  if (n > 0)
-    FASTMLP_CUDA_CHECK(
-        cudaMemcpyAsync(losses, im.losses.p, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToHost, im.stream));
+  if (n > first)
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(losses + first, im.losses.p + first, sizeof(T) * std::size_t(n - first),
+                                       cudaMemcpyDeviceToHost, im.stream));
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(&c, im.correct.p, sizeof c, cudaMemcpyDeviceToHost, im.stream));
   FASTMLP_CUDA_CHECK(cudaMemsetAsync(im.correct.p, 0, sizeof c, im.stream));
   synchronize();
@@ -462,7 +467,7 @@ void Engine<T>::read_losses(std::int64_t n, T* losses, std::int64_t* correct) {
 }
 
 template <class T>
-void Engine<T>::save_params(int copy) {
+void Backend<T>::save_params(int copy) {
   auto& im = *impl_;
   im.saved[copy].reserve(P_);
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_),
@@ -470,7 +475,7 @@ void Engine<T>::save_params(int copy) {
 }
 
 template <class T>
-void Engine<T>::restore_params(int copy) {
+void Backend<T>::restore_params(int copy) {
   auto& im = *impl_;
   if (im.saved[copy].n < P_) throw std::logic_error("restore_params: nothing saved");
   FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_),
@@ -478,23 +483,23 @@ void Engine<T>::restore_params(int copy) {
 }
 
 template <class T>
-void Engine<T>::swap_saved(int a, int b) {
+void Backend<T>::swap_saved(int a, int b) {
   std::swap(impl_->saved[a], impl_->saved[b]);
 }
 
 template <class T>
-void Engine<T>::reset_optimizer() {
+void Backend<T>::reset_optimizer() {
   impl_->has_velocity = false;
   impl_->has_moments = false;
   impl_->t = 0;
 }
 
 template <class T>
-void Engine<T>::synchronize() {
+void Backend<T>::synchronize() {
   FASTMLP_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
 }
 
-template class Engine<float>;
-template class Engine<double>;
+template class Backend<float>;
+template class Backend<double>;
 
 }  // namespace fastmlp::cuda::detail

@@ -1,10 +1,10 @@
-// The device side of the CUDA backend: an Engine<T> that owns the device
+// The device side of the CUDA engine: a Backend<T> that owns the device
 // buffers of one network (parameters, gradients, optimizer state, per-layer
-// workspaces, resident data) and runs its passes as kernels + cuBLAS GEMMs on
-// one stream. Plain C++ on purpose (no Eigen, no CUDA headers), so that
-// device_network.cpp, which implements the public fastmlp/cuda.hpp contract
-// (validation, the epoch loop, schedules), is compiled by the host compiler,
-// and backend.cu / kernels.cu, compiled by nvcc, never see Eigen.
+// workspaces, resident data) and runs the steps of training as kernels + cuBLAS
+// GEMMs on one stream. Plain C++ on purpose (no Eigen, no CUDA headers), so that
+// device_network.cpp, which implements fastmlp::Engine<T> (engine.hpp) on top of
+// it, is compiled by the host compiler, and backend.cu / kernels.cu, compiled by
+// nvcc, never see Eigen. The training loop itself is trainer.cpp's, for every engine.
 //
 // Conventions are the CPU core's: row-major, samples as rows, the flat
 // parameter buffer [W1, b1, W2, b2, ...]; the formulas are those of
@@ -52,7 +52,7 @@ int device_count(std::string* why);
 std::string device_name0();
 
 template <class T>
-class Engine {
+class Backend {
  public:
   // Where a batch's rows come from: a resident data slot, rows [start, start + rows)
   // (or, with gathered, the gather buffers filled by gather()).
@@ -63,10 +63,10 @@ class Engine {
     bool gathered = false;
   };
 
-  Engine(const std::vector<LayerDesc>& layers, int loss, T l2);
-  ~Engine();
-  Engine(const Engine&) = delete;
-  Engine& operator=(const Engine&) = delete;
+  Backend(const std::vector<LayerDesc>& layers, int loss, T l2);
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
 
   std::int64_t num_params() const { return P_; }
   void set_l2(T l2) { l2_ = l2; }
@@ -86,16 +86,18 @@ class Engine {
 
   // Batch losses live on the device, one slot each, read back by read_losses().
   void reserve_losses(std::int64_t n);
-  // Forward (dropout masks drawn from dropout_rng when given), loss into loss slot j, correct
-  // predictions added to the device counter, backprop into the gradient buffer, then (when
-  // step is given) the optimizer step.
-  void train_step(const Batch& b, std::int64_t j, Rng* dropout_rng, const OptStep<T>* step);
-  // Forward without dropout, loss into slot j, correct predictions counted.
-  void evaluate(const Batch& b, std::int64_t j);
+  // The steps of engine.hpp on batch b: forward (dropout masks drawn from dropout_rng
+  // when given); output error (loss into slot j, correct predictions added to the device
+  // counter, delta_L when want_delta); backprop into the gradient buffer; optimizer step.
+  void forward(const Batch& b, Rng* dropout_rng);
+  void output_error(const Batch& b, std::int64_t j, bool want_delta);
+  void backprop(const Batch& b);
+  void optimizer_step(const OptStep<T>& step);
   // Forward without dropout and the output activation; A_L copied to host `out`.
   void predict(const Batch& b, T* out);
-  // Waits for the stream; copies loss slots [0, n) and the correct counter (then zeroed).
-  void read_losses(std::int64_t n, T* losses, std::int64_t* correct);
+  // Waits for the stream; copies loss slots [first, n) to losses[first, n) and the correct
+  // counter (then zeroed).
+  void read_losses(std::int64_t first, std::int64_t n, T* losses, std::int64_t* correct);
 
   // Device copies of the parameters: 0 = this epoch's start, 1 = the previous epoch's
   // start, 2 = early stopping's best.
@@ -113,7 +115,7 @@ class Engine {
   T l2_;
 };
 
-extern template class Engine<float>;
-extern template class Engine<double>;
+extern template class Backend<float>;
+extern template class Backend<double>;
 
 }  // namespace fastmlp::cuda::detail

@@ -135,35 +135,48 @@ void Network<T>::reserve(Index m) {
   capacity_ = m;
 }
 
+// Forward pass: z_l = a_{l-1} W_l + b_l, a_l = g_l(z_l); the output layer stays z_L.
 template <class T>
-void Network<T>::forward_to_logits(const ConstRef<T>& X, Rng* dropout_rng) {
+void Network<T>::forward_pass(const ConstRef<T>& X, Rng* dropout_rng, std::vector<LayerTrace<T>>* trace) {
   const Index m = X.rows();
   reserve(m);
+  rows_ = m;
   const Index L = num_layers();
+  if (trace) trace->resize(std::size_t(L));
   for (Index l = 0; l < L; ++l) {
-    auto Z = act(l, m);
+    auto z = act(l, m);  // z_l, activated in place into a_l
     const Index d = layers_[l].n_in, k = layers_[l].n_out;
     if (l == 0)
-      product<T>(X.data(), X.outerStride(), m, d, W(0).data(), k, Z.data());
+      product<T>(X.data(), X.outerStride(), m, d, W(0).data(), k, z.data());
     else
-      product<T>(input_of_next(l - 1, m, dropped_[l - 1]).data(), d, m, d, W(l).data(), k, Z.data());
-    // The output layer stays Z (bias added): the loss activates it.
+      product<T>(input_of_next(l - 1, m, dropped_[l - 1]).data(), d, m, d, W(l).data(), k, z.data());
+    // The output layer stays z_L (bias added): the loss activates it.
     const Activation g = l + 1 < L ? layers_[l].activation : Activation::Linear;
-    add_bias_activate<T>(g, alpha(l), ConstRowVectorMap<T>(b(l).data(), b(l).size()), Z);
+    const auto b_l = ConstRowVectorMap<T>(b(l).data(), k);
+    if (trace) {  // z_l and a_l separately (the fused kernel below never holds both)
+      auto& t = (*trace)[std::size_t(l)];
+      add_bias_activate<T>(Activation::Linear, T(0), b_l, z);
+      t.z = z;
+      activate<T>(layers_[l].activation, alpha(l), z);
+      t.a = z;
+      if (l + 1 == L) z = t.z;  // the output layer keeps z_L, as without a trace
+    } else {
+      add_bias_activate<T>(g, alpha(l), b_l, z);
+    }
     dropped_[l] = dropout_rng && layers_[l].dropout > 0.0;
     if (dropped_[l]) {
       const double p = layers_[l].dropout;
       const T keep_scale = T(1.0 / (1.0 - p));
-      auto M = MatrixMap<T>(mask_[l].data(), m, layers_[l].n_out);
+      auto M = MatrixMap<T>(mask_[l].data(), m, k);
       for (Index i = 0; i < M.size(); ++i) M.data()[i] = dropout_rng->uniform() >= p ? keep_scale : T(0);
-      MatrixMap<T>(Adrop_[l].data(), m, layers_[l].n_out).array() = Z.array() * M.array();
+      MatrixMap<T>(Adrop_[l].data(), m, k).array() = z.array() * M.array();
     }
   }
 }
 
 template <class T>
 MatrixMap<T> Network<T>::forward_unchecked(const ConstRef<T>& X) {
-  forward_to_logits(X, nullptr);
+  forward_pass(X);
   auto A = act(num_layers() - 1, X.rows());
   activate<T>(layers_.back().activation, alpha(num_layers() - 1), A);
   return A;
@@ -184,14 +197,73 @@ T Network<T>::l2_penalty() const {
   return T(0.5) * l2_ * s;
 }
 
+// Output error: J = loss(a_L, y) + (l2 / 2) sum ||W||^2, and delta_L = dJ/dz_L (losses.hpp).
+template <class T>
+T Network<T>::output_error(const Targets<T>& Y, bool want_delta, Index* correct) {
+  const Index m = rows_, L = num_layers();
+  auto a_L = act(L - 1, m);  // holds z_L; output_loss activates it
+  auto delta_L = delta(L - 1, m);
+  const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), a_L, Y, want_delta ? &delta_L : nullptr) +
+              l2_penalty();
+  if (correct && loss_ != Loss::MeanSquaredError) *correct = count_correct<T>(loss_, a_L, Y);
+  return J;
+}
+
+// The fused SGD update of layer l: W <- (1 - rate l2) W - rate a_prev^T delta,
+// b <- b - rate sum_rows delta; no gradient buffer is written.
+template <class T>
+void Network<T>::sgd_update(Index l, const T* a_prev, Index lda, Index m, T rate) {
+  const Index d = layers_[l].n_in, k = layers_[l].n_out;
+  const auto D = delta(l, m);
+  if (l2_ != T(0)) W(l) *= T(1) - rate * l2_;
+  gemm<T>(true, false, d, k, m, -rate, a_prev, lda, D.data(), k, T(1), W(l).data(), k);
+  b(l).noalias() -= rate * D.colwise().sum();
+}
+
+// dW_l = a_prev^T delta_l + l2 W_l,  db_l = sum_rows delta_l.
+template <class T>
+void Network<T>::weight_gradients(Index l, const T* a_prev, Index lda, Index m) {
+  const Index d = layers_[l].n_in, k = layers_[l].n_out;
+  const auto D = delta(l, m);
+  gemm<T>(true, false, d, k, m, T(1), a_prev, lda, D.data(), k, T(0), dW(l).data(), k);
+  if (l2_ != T(0)) dW(l) += l2_ * W(l);
+  db(l).noalias() = D.colwise().sum();
+}
+
+// Backprop: delta_{l-1} = (delta_l W_l^T) * g'(z_{l-1}), then layer l's gradients or update.
+template <class T>
+void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
+  const Index m = X.rows(), L = num_layers();
+  for (Index l = L - 1; l >= 0; --l) {
+    const Index d = layers_[l].n_in, k = layers_[l].n_out;
+    // delta_{l-1} first: it needs W_l before a fused update changes it.
+    if (l > 0) {
+      auto D_prev = delta(l - 1, m);
+      gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
+      if (dropped_[l - 1]) D_prev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
+      backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), D_prev);  // * g'(z_{l-1}), from a_{l-1}
+    }
+    const T* a_prev = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
+    const Index lda = l == 0 ? X.outerStride() : d;
+    if (sgd_rate > T(0))
+      sgd_update(l, a_prev, lda, m, sgd_rate);
+    else
+      weight_gradients(l, a_prev, lda, m);
+  }
+}
+
+template <class T>
+T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng, T sgd_rate) {
+  forward_pass(X, dropout_rng);
+  const T J = output_error(Y, true);
+  backprop(X, sgd_rate);
+  return J;
+}
+
 template <class T>
 T Network<T>::evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) {
-  forward_to_logits(X, nullptr);
-  const Index L = num_layers();
-  auto A = act(L - 1, X.rows());
-  const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), A, Y, nullptr) + l2_penalty();
-  if (correct && loss_ != Loss::MeanSquaredError) *correct = count_correct<T>(loss_, A, Y);
-  return J;
+  forward_pass(X);
+  return output_error(Y, false, correct);
 }
 
 template <class T>
@@ -206,60 +278,19 @@ T Network<T>::gradients(const ConstRef<T>& X, const Targets<T>& Y) {
   return gradients_unchecked(X, Y);
 }
 
-template <class T>
-T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng, T sgd_rate) {
-  const Index m = X.rows();
-  const Index L = num_layers();
-  forward_to_logits(X, dropout_rng);
-  auto dL = delta(L - 1, m);
-  const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), act(L - 1, m), Y, &dL) + l2_penalty();
-  for (Index l = L - 1; l >= 0; --l) {
-    const Index d = layers_[l].n_in, k = layers_[l].n_out;
-    auto D = delta(l, m);
-    // delta_{l-1} first: it needs W_l before a fused update changes it.
-    if (l > 0) {
-      auto Dprev = delta(l - 1, m);
-      gemm<T>(false, true, m, d, k, T(1), D.data(), k, W(l).data(), k, T(0), Dprev.data(), d);  // D W^T
-      if (dropped_[l - 1]) Dprev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
-      backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), Dprev);
-    }
-    const T* Ain = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
-    const Index lda = l == 0 ? X.outerStride() : d;
-    if (sgd_rate > T(0)) {
-      // Fused SGD step: W <- (1 - rate l2) W - rate A^T D, b <- b - rate sum_rows D; no gradient buffer.
-      if (l2_ != T(0)) W(l) *= T(1) - sgd_rate * l2_;
-      gemm<T>(true, false, d, k, m, -sgd_rate, Ain, lda, D.data(), k, T(1), W(l).data(), k);
-      b(l).noalias() -= sgd_rate * D.colwise().sum();
-    } else {
-      gemm<T>(true, false, d, k, m, T(1), Ain, lda, D.data(), k, T(0), dW(l).data(), k);  // A^T D
-      if (l2_ != T(0)) dW(l) += l2_ * W(l);
-      db(l).noalias() = D.colwise().sum();
-    }
-  }
-  return J;
-}
-
+// z, a (and with targets delta) of every layer: the forward pass with a trace, then backprop.
 template <class T>
 std::vector<LayerTrace<T>> Network<T>::trace(const ConstRef<T>& X, const Targets<T>* Y) {
   if (Y)
     validate(X, *Y);
   else
     validate_inputs(X);
-  const Index m = X.rows();
-  std::vector<LayerTrace<T>> out(layers_.size());
-  for (Index l = 0; l < num_layers(); ++l) {
-    auto& t = out[l];
-    if (l == 0)
-      t.z.noalias() = X * W(0);
-    else
-      t.z.noalias() = out[l - 1].a * W(l);
-    t.z.rowwise() += b(l);
-    t.a = t.z;
-    activate<T>(layers_[l].activation, alpha(l), MatrixMap<T>(t.a.data(), t.a.rows(), t.a.cols()));
-  }
+  std::vector<LayerTrace<T>> out;
+  forward_pass(X, nullptr, &out);
   if (Y) {
-    gradients_unchecked(X, *Y);
-    for (Index l = 0; l < num_layers(); ++l) out[l].delta = delta(l, m);
+    output_error(*Y, true);
+    backprop(X);
+    for (Index l = 0; l < num_layers(); ++l) out[std::size_t(l)].delta = delta(l, X.rows());
   }
   return out;
 }

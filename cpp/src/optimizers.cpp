@@ -28,22 +28,72 @@ constexpr double kBig = 1e300;
 }  // namespace
 
 template <class T>
-Optimizer<T>::Optimizer(T learning_rate) : learning_rate_(0) {
-  set_learning_rate(learning_rate);
+void validate_learning_rate(double lr) {
+  check_range<T>(T(lr), "learning_rate", T(0), T(kBig), true, false);
+}
+
+template <class T>
+void validate_optimizer(const OptimizerSpec& s) {
+  validate_learning_rate<T>(s.learning_rate);
+  check_range<T>(T(s.weight_decay), "weight_decay", T(0), T(kBig), false, false);
+  if (s.kind == OptimizerSpec::Kind::SGD) {
+    check_range<T>(T(s.momentum), "momentum", T(0), T(1), false, true);
+    if (s.nesterov && s.momentum == 0.0) throw std::invalid_argument("nesterov needs momentum > 0");
+  } else {
+    check_range<T>(T(s.beta1), "beta1", T(0), T(1), false, true);
+    check_range<T>(T(s.beta2), "beta2", T(0), T(1), false, true);
+    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
+  }
+}
+
+template <class T>
+Optimizer<T>::Optimizer(const OptimizerSpec& spec) : spec_(spec), learning_rate_(0) {
+  validate_optimizer<T>(spec);
+  learning_rate_ = T(spec.learning_rate);
 }
 
 template <class T>
 void Optimizer<T>::set_learning_rate(T lr) {
-  check_range<T>(lr, "learning_rate", T(0), T(kBig), true, false);
+  validate_learning_rate<T>(double(lr));
   learning_rate_ = lr;
+  spec_.learning_rate = double(lr);
 }
 
 template <class T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec) {
+  if (spec.kind == OptimizerSpec::Kind::Adam) return std::make_unique<Adam<T>>(spec);
+  return std::make_unique<SGD<T>>(spec);
+}
+
+namespace {
+OptimizerSpec sgd_spec(double lr, double momentum, bool nesterov, double weight_decay) {
+  auto s = OptimizerSpec::sgd();
+  s.learning_rate = lr;
+  s.momentum = momentum;
+  s.nesterov = nesterov;
+  s.weight_decay = weight_decay;
+  return s;
+}
+OptimizerSpec adam_spec(double lr, double beta1, double beta2, double epsilon, double weight_decay, bool decoupled) {
+  auto s = OptimizerSpec::adam();
+  s.learning_rate = lr;
+  s.beta1 = beta1;
+  s.beta2 = beta2;
+  s.epsilon = epsilon;
+  s.weight_decay = weight_decay;
+  s.decoupled = decoupled;
+  return s;
+}
+}  // namespace
+
+template <class T>
 SGD<T>::SGD(T learning_rate, T momentum, bool nesterov, T weight_decay)
-    : Optimizer<T>(learning_rate), momentum_(momentum), weight_decay_(weight_decay), nesterov_(nesterov) {
-  check_range<T>(momentum, "momentum", T(0), T(1), false, true);
-  check_range<T>(weight_decay, "weight_decay", T(0), T(kBig), false, false);
-  if (nesterov && momentum == T(0)) throw std::invalid_argument("nesterov needs momentum > 0");
+    : SGD(sgd_spec(double(learning_rate), double(momentum), nesterov, double(weight_decay))) {}
+
+template <class T>
+SGD<T>::SGD(const OptimizerSpec& s)
+    : Optimizer<T>(s), momentum_(T(s.momentum)), weight_decay_(T(s.weight_decay)), nesterov_(s.nesterov) {
+  if (s.kind != OptimizerSpec::Kind::SGD) throw std::invalid_argument("SGD needs an SGD spec");
 }
 
 template <class T>
@@ -78,16 +128,18 @@ void SGD<T>::step(T* params, const T* grads, Index n) {
 
 template <class T>
 Adam<T>::Adam(T learning_rate, T beta1, T beta2, T epsilon, T weight_decay, bool decoupled)
-    : Optimizer<T>(learning_rate),
-      beta1_(beta1),
-      beta2_(beta2),
-      epsilon_(epsilon),
-      weight_decay_(weight_decay),
-      decoupled_(decoupled) {
-  check_range<T>(beta1, "beta1", T(0), T(1), false, true);
-  check_range<T>(beta2, "beta2", T(0), T(1), false, true);
-  check_range<T>(epsilon, "epsilon", T(0), T(kBig), true, false);
-  check_range<T>(weight_decay, "weight_decay", T(0), T(kBig), false, false);
+    : Adam(adam_spec(double(learning_rate), double(beta1), double(beta2), double(epsilon), double(weight_decay),
+                     decoupled)) {}
+
+template <class T>
+Adam<T>::Adam(const OptimizerSpec& s)
+    : Optimizer<T>(s),
+      beta1_(T(s.beta1)),
+      beta2_(T(s.beta2)),
+      epsilon_(T(s.epsilon)),
+      weight_decay_(T(s.weight_decay)),
+      decoupled_(s.decoupled) {
+  if (s.kind != OptimizerSpec::Kind::Adam) throw std::invalid_argument("Adam needs an Adam spec");
 }
 
 template <class T>
@@ -122,6 +174,12 @@ void Adam<T>::step(T* params, const T* grads, Index n) {
   w -= (lr / c1) * m_.array() / (v_.array().sqrt() / std::sqrt(c2) + epsilon_);
 }
 
+template void validate_optimizer<float>(const OptimizerSpec&);
+template void validate_optimizer<double>(const OptimizerSpec&);
+template void validate_learning_rate<float>(double);
+template void validate_learning_rate<double>(double);
+template std::unique_ptr<Optimizer<float>> make_optimizer<float>(const OptimizerSpec&);
+template std::unique_ptr<Optimizer<double>> make_optimizer<double>(const OptimizerSpec&);
 template class Optimizer<float>;
 template class Optimizer<double>;
 template class SGD<float>;

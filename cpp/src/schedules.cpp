@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace fastmlp {
 
@@ -17,15 +18,33 @@ ScheduleKind schedule_from_name(const std::string& name) {
                               "' (expected constant, step_decay, exponential, inverse_scaling, reduce_on_plateau)");
 }
 
+const char* schedule_name(ScheduleKind kind) {
+  switch (kind) {
+    case ScheduleKind::Constant: return "constant";
+    case ScheduleKind::StepDecay: return "step_decay";
+    case ScheduleKind::Exponential: return "exponential";
+    case ScheduleKind::InverseScaling: return "inverse_scaling";
+    case ScheduleKind::ReduceOnPlateau: return "reduce_on_plateau";
+  }
+  return "?";
+}
+
+Schedule schedule_defaults(ScheduleKind kind) {
+  Schedule s;
+  s.kind = kind;
+  if (kind == ScheduleKind::Exponential) s.gamma = 0.95;
+  return s;
+}
+
 void validate_schedule(const Schedule& s) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("schedule: " + what); };
-  if (s.step_size < 1) fail("step_size must be >= 1");
-  if (!(s.gamma > 0.0 && s.gamma <= 1.0)) fail("gamma must be in (0, 1]");
-  if (!(s.power >= 0.0 && std::isfinite(s.power))) fail("power must be >= 0");
-  if (!(s.factor > 0.0 && s.factor < 1.0)) fail("factor must be in (0, 1)");
-  if (s.patience < 0) fail("patience must be >= 0");
-  if (!(s.min_delta >= 0.0)) fail("min_delta must be >= 0");
-  if (!(s.min_lr >= 0.0)) fail("min_lr must be >= 0");
+  if (s.step_size < 1) fail("step_size must be >= 1, got " + std::to_string(s.step_size));
+  if (!(s.gamma > 0.0 && s.gamma <= 1.0)) fail("gamma must be in (0, 1], got " + std::to_string(s.gamma));
+  if (!(s.power >= 0.0 && std::isfinite(s.power))) fail("power must be a finite number >= 0");
+  if (!(s.factor > 0.0 && s.factor < 1.0)) fail("factor must be in (0, 1), got " + std::to_string(s.factor));
+  if (s.patience < 1) fail("patience must be >= 1, got " + std::to_string(s.patience));
+  if (!(s.min_delta >= 0.0 && std::isfinite(s.min_delta))) fail("min_delta must be a finite number >= 0");
+  if (!(s.min_lr >= 0.0 && std::isfinite(s.min_lr))) fail("min_lr must be a finite number >= 0");
 }
 
 LrScheduler::LrScheduler(const Schedule& s, double lr0)

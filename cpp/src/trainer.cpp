@@ -16,105 +16,97 @@ DivergenceError::DivergenceError(Index e, double loss)
                          "rate)"),
       epoch(e) {}
 
-namespace {
-
-// Copies rows `order[start, start + nb)` of X and Y into the batch buffers.
-template <class T>
-struct BatchGather {
-  Matrix<T> X, Y;
-  std::vector<std::int32_t> labels;
-  Vector<T> w;
-
-  BatchGather(Index bs, Index d, const Targets<T>& src) {
-    X.resize(bs, d);
-    if (src.has_labels())
-      labels.resize(std::size_t(bs));
-    else
-      Y.resize(bs, src.cols);
-    if (src.weights) w.resize(bs);
-  }
-
-  Targets<T> gather(const ConstRef<T>& Xs, const Targets<T>& Ys, const Index* order, Index nb) {
-    const Index k = Ys.cols;
-    for (Index i = 0; i < nb; ++i) {
-      const Index r = order[i];
-      X.row(i) = Xs.row(r);
-      if (Ys.has_labels())
-        labels[std::size_t(i)] = Ys.labels[r];
-      else
-        Y.row(i) = ConstRowVectorMap<T>(Ys.dense + r * k, k);
-      if (Ys.weights) w[i] = Ys.weights[r];
-    }
-    const T* wp = Ys.weights ? w.data() : nullptr;
-    return Ys.has_labels() ? Targets<T>::from_labels(labels.data(), nb, k, wp)
-                           : Targets<T>::from_dense(Y.data(), nb, k, wp);
-  }
-};
-
-template <class T>
-Targets<T> slice(const Targets<T>& Y, Index start, Index nb) {
-  const T* w = Y.weights ? Y.weights + start : nullptr;
-  return Y.has_labels() ? Targets<T>::from_labels(Y.labels + start, nb, Y.cols, w)
-                        : Targets<T>::from_dense(Y.dense + start * Y.cols, nb, Y.cols, w);
+void validate_early_stopping(const EarlyStopping& e) {
+  if (e.patience < 1) throw std::invalid_argument("early stopping patience must be >= 1, got " + std::to_string(e.patience));
+  if (!(e.min_delta >= 0.0) || !std::isfinite(e.min_delta))
+    throw std::invalid_argument("early stopping min_delta must be a finite number >= 0");
 }
 
-}  // namespace
-
 void validate_fit_options(const FitOptions& o) {
-  if (o.epochs < 1) throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(o.epochs));
-  if (o.batch_size < 0) throw std::invalid_argument("batch_size must be > 0, got " + std::to_string(o.batch_size));
+  if (o.epochs < 1 || o.epochs > kMaxEpochs)
+    throw std::invalid_argument("epochs must be in [1, 2^62], got " + std::to_string(o.epochs));
+  if (o.batch_size && *o.batch_size < 1)
+    throw std::invalid_argument("batch_size must be >= 1 (or none: the whole data set), got " +
+                                std::to_string(*o.batch_size));
   if (!(o.tol >= 0.0)) throw std::invalid_argument("tol must be >= 0, got " + std::to_string(o.tol));
-  if (o.early_stopping.enabled && o.early_stopping.patience < 1)
-    throw std::invalid_argument("early stopping patience must be >= 1");
-  if (o.early_stopping.enabled && !(o.early_stopping.min_delta >= 0.0))
-    throw std::invalid_argument("early stopping min_delta must be >= 0");
+  if (o.epoch_offset < 0 || o.epoch_offset > kMaxEpochs)
+    throw std::invalid_argument("epoch_offset (epochs trained) must be in [0, 2^62], got " +
+                                std::to_string(o.epoch_offset));
+  if (o.early_stopping.enabled) validate_early_stopping(o.early_stopping);
   validate_schedule(o.schedule);
 }
 
-bool StopRules::end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved) {
-  improved = false;
-  const auto& es = options_.early_stopping;
-  if (es.enabled) {
-    const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
-    if (monitored < best_ - es.min_delta) {
-      best_ = monitored;
-      result.best_epoch = logs.epoch;
-      wait_ = 0;
-      improved = true;
-    } else if (++wait_ >= es.patience) {
+namespace {
+
+// The rules that end training after an epoch: early stopping, the callback, tol.
+class StopRules {
+ public:
+  explicit StopRules(const FitOptions& options) : options_(options) {}
+  // Call once per epoch after result.epochs got `logs` and the callback ran (`go_on`
+  // is its answer). Returns true when training must stop; `improved` says that early
+  // stopping saw a new best epoch (time to keep the weights).
+  bool end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved) {
+    improved = false;
+    const auto& es = options_.early_stopping;
+    if (es.enabled) {
+      const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
+      if (monitored < best_ - es.min_delta) {
+        best_ = monitored;
+        result.best_epoch = logs.epoch;
+        wait_ = 0;
+        improved = true;
+      } else if (++wait_ >= es.patience) {
+        result.stopped_early = true;
+        return true;
+      }
+    }
+    if (!go_on) {
       result.stopped_early = true;
       return true;
     }
+    const auto& h = result.epochs;
+    if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options_.tol) {
+      result.stopped_early = true;
+      return true;
+    }
+    return false;
   }
-  if (!go_on) {
-    result.stopped_early = true;
-    return true;
-  }
-  const auto& h = result.epochs;
-  if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options_.tol) {
-    result.stopped_early = true;
-    return true;
-  }
-  return false;
-}
 
+ private:
+  const FitOptions& options_;
+  double best_ = std::numeric_limits<double>::infinity();
+  Index wait_ = 0;
+};
+
+// The data checks of fit(), once, before anything changes.
 template <class T>
-FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+void validate_fit(Engine<T>& engine, const ConstRef<T>& X, const Targets<T>& Y, const FitOptions& options,
+                  const Validation<T>& validation) {
   validate_fit_options(options);
-  net.validate(X, Y);  // once: the loop below runs unchecked
+  const Network<T>& net = engine.host();
+  net.validate(X, Y);
   const bool has_val = validation.X != nullptr;
-  const auto Xv = ConstMatrixMap<T>(validation.X, has_val ? validation.rows : 0, net.n_inputs());
-  if (has_val) net.validate(Xv, validation.Y);
-  const auto& es = options.early_stopping;
-  if (es.enabled && es.monitor_validation && !has_val)
+  if (has_val) net.validate(ConstMatrixMap<T>(validation.X, validation.rows, net.n_inputs()), validation.Y);
+  if (options.early_stopping.enabled && options.early_stopping.monitor_validation && !has_val)
     throw std::invalid_argument("early stopping on val_loss needs validation data");
   if (options.schedule.kind == ScheduleKind::ReduceOnPlateau && options.schedule.monitor_validation && !has_val)
     throw std::invalid_argument("reduce_on_plateau on val_loss needs validation data");
+  if (options.record_grad_norms && !engine.add_grad_norms(nullptr))
+    throw NotSupported(std::string("fit(record_gradients=True) is not supported on device='") + engine.name() +
+                       "' yet");
+}
 
-  const Index m = X.rows(), d = X.cols(), L = net.num_layers(), P = net.num_params();
-  const Index bs = options.batch_size == 0 ? m : std::min(options.batch_size, m);
-  const bool gather = options.shuffle && bs < m;  // a full batch needs no shuffling: the gradient is the same
+// The epoch loop proper (fit() wraps it with the engine's begin_fit / end_fit).
+template <class T>
+FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
+                const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+  const Network<T>& net = engine.host();
+  const auto& es = options.early_stopping;
+  const bool has_val = validation.X != nullptr;
+  const Index m = X.rows(), L = net.num_layers();
+  const Index bs = options.batch_size ? std::min(*options.batch_size, m) : m;
+  const Index n_batches = (m + bs - 1) / bs;
+  const bool shuffled = options.shuffle && bs < m;  // a full batch needs no shuffling: the gradient is the same
   const bool classifier = net.loss() != Loss::MeanSquaredError;
   bool uses_dropout = false;
   for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
@@ -122,11 +114,12 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
   std::vector<Index> order(static_cast<std::size_t>(m));
   std::iota(order.begin(), order.end(), Index(0));
   Rng rng(options.seed);
-  BatchGather<T> batch(gather ? bs : 0, d, Y);
   LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
+  std::vector<T> losses(static_cast<std::size_t>(n_batches));
+  engine.reserve_losses(n_batches);
   // Weights to fall back on: this epoch's and the previous epoch's start, and early stopping's best.
-  Vector<T> epoch_start(P), previous_start(P), best;
-  if (es.enabled && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
+  engine.save_params(Engine<T>::kEpochStart);
+  if (es.enabled && es.restore_best) engine.save_params(Engine<T>::kBest);
 
   FitResult result;
   StopRules rules(options);
@@ -139,45 +132,63 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
     // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded.
     const T fused = options.record_grad_norms ? T(0) : optimizer.plain_sgd_rate();
-    epoch_start.swap(previous_start);
-    epoch_start = Eigen::Map<const Vector<T>>(net.params(), P);
-    if (gather) rng.shuffle(order.data(), std::uint64_t(m));
+    engine.swap_saved(Engine<T>::kEpochStart, Engine<T>::kPreviousStart);
+    engine.save_params(Engine<T>::kEpochStart);
+    if (shuffled) rng.shuffle(order.data(), std::uint64_t(m));
+    engine.set_order(shuffled ? order.data() : nullptr);
 
+    // Batch losses are checked as soon as the engine can tell them (the CPU: after each
+    // step; the CUDA device: at the end of the epoch); `checked` batches are done.
     double total = 0, counted = 0;  // the epoch loss is the (weighted) mean over its samples
-    Index correct = 0, batches = 0;
-    for (Index start = 0; start < m; start += bs) {
+    Index correct = 0, checked = 0;
+    auto check_losses = [&](Index done) {
+      if (checked == done) return;
+      Index c = 0;
+      engine.read_losses(checked, done, losses.data(), &c);
+      correct += c;
+      for (; checked < done; ++checked) {
+        const T J = losses[std::size_t(checked)];
+        if (!std::isfinite(double(J))) {
+          // J is measured before the step, so the first batch of an epoch blames the previous
+          // epoch's last step: go back to where that epoch started.
+          engine.restore_params(checked == 0 && epoch > 0 ? Engine<T>::kPreviousStart : Engine<T>::kEpochStart);
+          optimizer.reset();
+          throw DivergenceError(epoch, double(J));
+        }
+        // A batch counts by its samples, or by its total weight with sample weights.
+        const Index start = checked * bs, nb = std::min(bs, m - start);
+        double share = double(nb);
+        if (Y.weights) {
+          share = 0;
+          for (Index r = start; r < start + nb; ++r) share += double(Y.weights[shuffled ? order[std::size_t(r)] : r]);
+        }
+        total += double(J) * share;
+        counted += share;
+      }
+    };
+
+    Index j = 0;
+    for (Index start = 0; start < m; start += bs, ++j) {
       if (options.stop && options.stop->load(std::memory_order_relaxed)) {
+        check_losses(j);  // a divergence before the Ctrl-C still counts as one
         result.interrupted = true;
         return result;
       }
-      const Index nb = std::min(bs, m - start);
-      const Targets<T> Yb = gather ? batch.gather(X, Y, order.data() + start, nb) : slice(Y, start, nb);
-      Rng* dropout = uses_dropout ? &rng : nullptr;
-      const T J = gather ? net.gradients_unchecked(ConstMatrixMap<T>(batch.X.data(), nb, d), Yb, dropout, fused)
-                         : net.gradients_unchecked(X.middleRows(start, nb), Yb, dropout, fused);
-      if (!std::isfinite(double(J))) {
-        // J is measured before the step, so the first batch of an epoch blames the previous
-        // epoch's last step: go back to where that epoch started.
-        Eigen::Map<Vector<T>>(net.params(), P) = (batches == 0 && epoch > 0) ? previous_start : epoch_start;
-        optimizer.reset();
-        throw DivergenceError(epoch, double(J));
-      }
-      if (classifier) correct += count_correct<T>(net.loss(), net.output(nb), Yb);
-      if (options.record_grad_norms)
-        for (Index l = 0; l < L; ++l) logs.grad_norms[std::size_t(l)] += double(net.dW(l).norm());
-      if (fused == T(0)) optimizer.step(net.params(), net.grads(), P);
-      // A batch counts by its samples, or by its total weight with sample weights.
-      const double share = Yb.weights ? double(Eigen::Map<const Vector<T>>(Yb.weights, nb).sum()) : double(nb);
-      total += double(J) * share;
-      counted += share;
-      ++batches;
+      engine.bring_batch(start, std::min(bs, m - start));
+      engine.forward(uses_dropout ? &rng : nullptr);
+      engine.output_error(j);
+      engine.backprop(fused);
+      if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
+      if (fused == T(0)) optimizer.step(engine.params(), engine.grads(), net.num_params());
+      if (engine.losses_at_once()) check_losses(j + 1);
     }
+    check_losses(n_batches);
     logs.loss = counted > 0 ? total / counted : 0.0;
     if (classifier) logs.accuracy = double(correct) / double(m);
-    for (auto& g : logs.grad_norms) g /= double(batches);
+    for (auto& g : logs.grad_norms) g /= double(n_batches);
     if (has_val) {
       Index val_correct = 0;
-      logs.val_loss = double(net.evaluate_unchecked(Xv, validation.Y, classifier ? &val_correct : nullptr));
+      logs.val_loss = double(engine.evaluate_validation(classifier ? &val_correct : nullptr));
       if (classifier) logs.val_accuracy = double(val_correct) / double(validation.rows);
     }
     result.epochs.push_back(logs);
@@ -187,23 +198,52 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
     const bool go_on = !callback || callback(logs);
     bool improved = false;
     const bool stop = rules.end_epoch(logs, go_on, result, improved);
-    if (improved && es.restore_best) best = Eigen::Map<const Vector<T>>(net.params(), P);
+    if (improved && es.restore_best) engine.save_params(Engine<T>::kBest);
     if (stop) break;
   }
   // J is measured before each step, so the very last step could still leave non-finite weights.
-  if (!all_finite(Eigen::Map<const Vector<T>>(net.params(), P))) {
-    Eigen::Map<Vector<T>>(net.params(), P) = epoch_start;
+  if (!engine.params_finite()) {
+    engine.restore_params(Engine<T>::kEpochStart);
     optimizer.reset();
     throw DivergenceError(result.epochs.empty() ? 0 : result.epochs.back().epoch, kNaN);
   }
   // Early stopping hands back the best epoch's weights, however training ended.
-  if (es.enabled && es.restore_best && result.best_epoch >= 0) Eigen::Map<Vector<T>>(net.params(), P) = best;
+  if (es.enabled && es.restore_best && result.best_epoch >= 0) engine.restore_params(Engine<T>::kBest);
   return result;
 }
 
-template FitResult fit<float>(Network<float>&, Optimizer<float>&, const ConstRef<float>&, const Targets<float>&,
-                              const FitOptions&, const Validation<float>&, const EpochCallback&);
-template FitResult fit<double>(Network<double>&, Optimizer<double>&, const ConstRef<double>&, const Targets<double>&,
-                               const FitOptions&, const Validation<double>&, const EpochCallback&);
+}  // namespace
+
+template <class T>
+FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
+              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+  validate_fit(engine, X, Y, options, validation);  // once: the loop runs unchecked
+  engine.begin_fit(X, Y, validation);
+  FitResult result;
+  try {
+    result = train(engine, optimizer, X, Y, options, validation, callback);
+  } catch (...) {
+    engine.end_fit();  // the host network gets the weights the loop left (restored ones after a divergence)
+    throw;
+  }
+  engine.end_fit();
+  return result;
+}
+
+template <class T>
+FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
+              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+  CpuEngine<T> engine(net);
+  return fit<T>(engine, optimizer, X, Y, options, validation, callback);
+}
+
+#define FASTMLP_FIT(T)                                                                                           \
+  template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
+                            const Validation<T>&, const EpochCallback&);                                         \
+  template FitResult fit<T>(Network<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
+                            const Validation<T>&, const EpochCallback&);
+FASTMLP_FIT(float)
+FASTMLP_FIT(double)
+#undef FASTMLP_FIT
 
 }  // namespace fastmlp

@@ -24,7 +24,7 @@ static void train_xor() {
   net.init_params(/*seed=*/0);
   SGD<double> sgd(/*learning_rate=*/0.5);
   FitOptions options;
-  options.epochs = 3000;  // full-batch gradient descent (batch_size 0)
+  options.epochs = 3000;  // full-batch gradient descent (no batch_size)
   const FitResult result = fit<double>(net, sgd, X, Targets<double>::from_dense(y.data(), 4, 1), options);
   const auto p = net.forward(X);
   std::printf("XOR: loss %.4f after %zu epochs; p(y=1) = %.3f %.3f %.3f %.3f\n", result.epochs.back().loss,

@@ -5,7 +5,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Adam32', 'Adam64', 'DeviceNetwork32', 'DeviceNetwork64', 'DivergenceError', 'Network32', 'Network64', 'Optimizer32', 'Optimizer64', 'SGD32', 'SGD64', 'build_info', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_unavailable_reason', 'fit', 'get_num_threads', 'set_num_threads']
+__all__: list[str] = ['Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FitOptions', 'MAX_EPOCHS', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule']
 class Network32:
     """
     A stack of dense layers and a loss; all parameters in one buffer.
@@ -14,24 +14,12 @@ class Network32:
         ...
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
-        """
-        Output activations A_L, a new (m, n_outputs) array.
-        """
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        """
-        Fills `grads` with dJ/dparams; returns J.
-        """
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
-    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        """
-        Mean loss J with the L2 term.
-        """
     def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
         """
         Per layer (Z, A), or (Z, A, delta) with targets.
@@ -76,24 +64,12 @@ class Network64:
         ...
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
-        """
-        Output activations A_L, a new (m, n_outputs) array.
-        """
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        """
-        Fills `grads` with dJ/dparams; returns J.
-        """
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
-    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        """
-        Mean loss J with the L2 term.
-        """
     def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
         """
         Per layer (Z, A), or (Z, A, delta) with targets.
@@ -146,13 +122,13 @@ class Optimizer32:
     def learning_rate(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
 class SGD32(Optimizer32):
-    def __init__(self, learning_rate: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    def __init__(self, spec: ...) -> None:
         ...
     @property
     def velocity(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], "[m, 1]"]:
         ...
 class Adam32(Optimizer32):
-    def __init__(self, learning_rate: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled: bool = False) -> None:
+    def __init__(self, spec: ...) -> None:
         ...
     @property
     def first_moment(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], "[m, 1]"]:
@@ -179,13 +155,13 @@ class Optimizer64:
     def learning_rate(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
 class SGD64(Optimizer64):
-    def __init__(self, learning_rate: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    def __init__(self, spec: ...) -> None:
         ...
     @property
     def velocity(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"]:
         ...
 class Adam64(Optimizer64):
-    def __init__(self, learning_rate: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, epsilon: typing.SupportsFloat | typing.SupportsIndex = 1e-08, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled: bool = False) -> None:
+    def __init__(self, spec: ...) -> None:
         ...
     @property
     def first_moment(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"]:
@@ -196,88 +172,240 @@ class Adam64(Optimizer64):
     @property
     def steps(self) -> int:
         ...
-class DeviceNetwork32:
-    """
-    A copy of a network on the CUDA device (layers, loss, l2, parameters).
-    """
-    def __init__(self, net: Network32) -> None:
-        ...
-    def download_params(self, net: Network32) -> None:
-        """
-        Copy the device parameters into net's buffer.
-        """
-    def fit(self, arg0: dict, arg1: numpy.ndarray, arg2: numpy.ndarray, arg3: typing.Any, arg4: typing.Any, arg5: typing.Any, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsFloat | typing.SupportsIndex, arg9: bool, arg10: typing.SupportsInt | typing.SupportsIndex, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: dict, arg13: typing.Any, arg14: bool, arg15: typing.Any, arg16: bool) -> dict:
-        """
-        fit() of fastmlp._core on the device; the optimizer is a config dict (Optimizer.get_config()).
-        """
-    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
-        ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        ...
-    def grads(self) -> numpy.typing.NDArray[numpy.float32]:
-        """
-        The gradient buffer of the latest gradients() call, a new array.
-        """
-    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        ...
-    def reset_optimizer(self) -> None:
-        ...
-    def upload_params(self, net: Network32) -> None:
-        """
-        Copy net's parameters to the device.
-        """
-    @property
-    def l2(self) -> float:
-        ...
-    @l2.setter
-    def l2(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def num_params(self) -> int:
-        ...
-class DeviceNetwork64:
-    """
-    A copy of a network on the CUDA device (layers, loss, l2, parameters).
-    """
-    def __init__(self, net: Network64) -> None:
-        ...
-    def download_params(self, net: Network64) -> None:
-        """
-        Copy the device parameters into net's buffer.
-        """
-    def fit(self, arg0: dict, arg1: numpy.ndarray, arg2: numpy.ndarray, arg3: typing.Any, arg4: typing.Any, arg5: typing.Any, arg6: typing.SupportsInt | typing.SupportsIndex, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsFloat | typing.SupportsIndex, arg9: bool, arg10: typing.SupportsInt | typing.SupportsIndex, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: dict, arg13: typing.Any, arg14: bool, arg15: typing.Any, arg16: bool) -> dict:
-        """
-        fit() of fastmlp._core on the device; the optimizer is a config dict (Optimizer.get_config()).
-        """
-    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
-        ...
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        ...
-    def grads(self) -> numpy.typing.NDArray[numpy.float64]:
-        """
-        The gradient buffer of the latest gradients() call, a new array.
-        """
-    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
-        ...
-    def reset_optimizer(self) -> None:
-        ...
-    def upload_params(self, net: Network64) -> None:
-        """
-        Copy net's parameters to the device.
-        """
-    @property
-    def l2(self) -> float:
-        ...
-    @l2.setter
-    def l2(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None:
-        ...
-    @property
-    def num_params(self) -> int:
-        ...
 class DivergenceError(FloatingPointError):
     pass
+class NotSupported(NotImplementedError):
+    pass
+class OptimizerSpec:
+    """
+    An optimizer's kind and hyper-parameters (optimizers.hpp).
+    """
+    decoupled: bool
+    kind: str
+    nesterov: bool
+    @staticmethod
+    def adam() -> OptimizerSpec:
+        """
+        Adam's defaults.
+        """
+    @staticmethod
+    def sgd() -> OptimizerSpec:
+        """
+        SGD's defaults.
+        """
+    def __init__(self) -> None:
+        ...
+    @property
+    def beta1(self) -> float:
+        ...
+    @beta1.setter
+    def beta1(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def beta2(self) -> float:
+        ...
+    @beta2.setter
+    def beta2(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def epsilon(self) -> float:
+        ...
+    @epsilon.setter
+    def epsilon(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def learning_rate(self) -> float:
+        ...
+    @learning_rate.setter
+    def learning_rate(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def momentum(self) -> float:
+        ...
+    @momentum.setter
+    def momentum(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def weight_decay(self) -> float:
+        ...
+    @weight_decay.setter
+    def weight_decay(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+class Schedule:
+    """
+    A learning-rate schedule (schedules.hpp).
+    """
+    monitor_validation: bool
+    def __init__(self, kind: str = 'constant') -> None:
+        """
+        The schedule `kind` with its default parameters.
+        """
+    @property
+    def factor(self) -> float:
+        ...
+    @factor.setter
+    def factor(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def gamma(self) -> float:
+        ...
+    @gamma.setter
+    def gamma(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def kind(self) -> str:
+        ...
+    @property
+    def min_delta(self) -> float:
+        ...
+    @min_delta.setter
+    def min_delta(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def min_lr(self) -> float:
+        ...
+    @min_lr.setter
+    def min_lr(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def patience(self) -> int:
+        ...
+    @patience.setter
+    def patience(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def power(self) -> float:
+        ...
+    @power.setter
+    def power(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def step_size(self) -> int:
+        ...
+    @step_size.setter
+    def step_size(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class EarlyStoppingSpec:
+    """
+    Early stopping's settings (trainer.hpp).
+    """
+    enabled: bool
+    monitor_validation: bool
+    restore_best: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def min_delta(self) -> float:
+        ...
+    @min_delta.setter
+    def min_delta(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def patience(self) -> int:
+        ...
+    @patience.setter
+    def patience(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class FitOptions:
+    """
+    The options of one fit (trainer.hpp).
+    """
+    early_stopping: EarlyStoppingSpec
+    record_grad_norms: bool
+    schedule: Schedule
+    shuffle: bool
+    def __init__(self) -> None:
+        ...
+    @property
+    def batch_size(self) -> int | None:
+        ...
+    @batch_size.setter
+    def batch_size(self, arg0: typing.SupportsInt | typing.SupportsIndex | None) -> None:
+        ...
+    @property
+    def epoch_offset(self) -> int:
+        ...
+    @epoch_offset.setter
+    def epoch_offset(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def epochs(self) -> int:
+        ...
+    @epochs.setter
+    def epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def seed(self) -> int:
+        ...
+    @seed.setter
+    def seed(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def tol(self) -> float:
+        ...
+    @tol.setter
+    def tol(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+class Engine32:
+    """
+    Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's parameter buffer stays the truth.
+    """
+    def fit(self, optimizer: Optimizer32, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any, X_val: typing.Any, Y_val: typing.Any, options: FitOptions, callback: typing.Any, catch_sigint: bool) -> dict:
+        """
+        Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
+        """
+    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        Output activations A_L, a new (m, n_outputs) array.
+        """
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        """
+        Fills the host network's `grads` with dJ/dparams; returns J.
+        """
+    def make_optimizer(self, spec: OptimizerSpec) -> Optimizer32:
+        """
+        A new optimizer (fresh state) that steps this engine's parameters.
+        """
+    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        """
+        Mean loss J with the L2 term.
+        """
+    @property
+    def name(self) -> str:
+        ...
+class Engine64:
+    """
+    Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's parameter buffer stays the truth.
+    """
+    def fit(self, optimizer: Optimizer64, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any, X_val: typing.Any, Y_val: typing.Any, options: FitOptions, callback: typing.Any, catch_sigint: bool) -> dict:
+        """
+        Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
+        """
+    def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        Output activations A_L, a new (m, n_outputs) array.
+        """
+    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        """
+        Fills the host network's `grads` with dJ/dparams; returns J.
+        """
+    def make_optimizer(self, spec: OptimizerSpec) -> Optimizer64:
+        """
+        A new optimizer (fresh state) that steps this engine's parameters.
+        """
+    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+        """
+        Mean loss J with the L2 term.
+        """
+    @property
+    def name(self) -> str:
+        ...
 def build_info() -> dict:
     ...
+def cpu_engine(net: typing.Any) -> typing.Any:
+    """
+    The CPU engine of `net`.
+    """
 def cuda_available() -> bool:
     """
     Whether device='cuda' works here: CUDA build, driver, device, cuBLAS.
@@ -288,19 +416,13 @@ def cuda_built() -> bool:
     """
 def cuda_device_name() -> str:
     ...
+def cuda_engine(net: typing.Any) -> typing.Any:
+    """
+    The CUDA engine of `net` (RuntimeError when CUDA is not available).
+    """
 def cuda_unavailable_reason() -> str:
     """
     Why cuda_available() is False ('' when True).
-    """
-@typing.overload
-def fit(arg0: Network32, arg1: Optimizer32, arg2: numpy.ndarray, arg3: numpy.ndarray, arg4: typing.Any, arg5: typing.Any, arg6: typing.Any, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsInt | typing.SupportsIndex, arg9: typing.SupportsFloat | typing.SupportsIndex, arg10: bool, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: typing.SupportsInt | typing.SupportsIndex, arg13: dict, arg14: typing.Any, arg15: bool, arg16: typing.Any, arg17: bool) -> dict:
-    """
-    Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
-    """
-@typing.overload
-def fit(arg0: Network64, arg1: Optimizer64, arg2: numpy.ndarray, arg3: numpy.ndarray, arg4: typing.Any, arg5: typing.Any, arg6: typing.Any, arg7: typing.SupportsInt | typing.SupportsIndex, arg8: typing.SupportsInt | typing.SupportsIndex, arg9: typing.SupportsFloat | typing.SupportsIndex, arg10: bool, arg11: typing.SupportsInt | typing.SupportsIndex, arg12: typing.SupportsInt | typing.SupportsIndex, arg13: dict, arg14: typing.Any, arg15: bool, arg16: typing.Any, arg17: bool) -> dict:
-    """
-    Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
     """
 def get_num_threads() -> int:
     ...
@@ -308,6 +430,15 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Threads the matrix products may use (products under ~4 MFLOP always run on one).
     """
-
-# The build picked for this CPU by fastmlp/_core.py ("v2", "v3", "v4" or "none").
+def validate_early_stopping(early_stopping: EarlyStoppingSpec) -> None:
+    ...
+def validate_fit_options(options: FitOptions) -> None:
+    ...
+def validate_optimizer(spec: OptimizerSpec, float32: bool = False) -> None:
+    """
+    ValueError unless every value is in range (in that dtype).
+    """
+def validate_schedule(schedule: Schedule) -> None:
+    ...
+MAX_EPOCHS: int = 4611686018427387904
 LEVEL: str

@@ -14,8 +14,6 @@ import glob
 import os
 import sys
 
-import numpy as np
-
 from . import _core
 
 DEVICES = ("cpu", "cuda")
@@ -72,8 +70,7 @@ def require() -> None:
         raise RuntimeError(f"CUDA is not available: {unavailable_reason()}")
 
 
-def device_network(net):
-    """A DeviceNetwork32/64 copy of the C++ network `net` on the GPU; RuntimeError when there is none."""
+def engine(net):
+    """The CUDA engine of the C++ network `net`; RuntimeError when there is none."""
     require()
-    cls = _core.DeviceNetwork32 if net.dtype == np.float32 else _core.DeviceNetwork64
-    return cls(net)
+    return _core.cuda_engine(net)

@@ -115,3 +115,29 @@ def positive_float(value, name: str, allow_zero: bool = False) -> float:
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
     return v
+
+
+# Type conversions for values whose ranges the C++ core checks (one place for each rule):
+# these only turn a Python value into the C++ type, or raise TypeError naming the argument.
+def as_real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large: {value}") from None
+
+
+def as_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{name} is out of range: {value}")
+    return value
+
+
+def as_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

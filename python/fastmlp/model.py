@@ -3,8 +3,10 @@
 A Sequential owns one C++ network (``fastmlp._core.Network32`` / ``Network64``).
 All of its parameters live in one contiguous buffer; each Dense layer's
 ``weights`` and ``bias`` are writable NumPy views into it, so reading or setting
-them never copies the network. Training runs entirely in C++; Python is called
-only at epoch ends (callbacks, progress bar).
+them never copies the network. The math runs on the model's engine (the one
+place that knows the device: ``_core.cpu_engine(net)`` or ``cuda_engine(net)``);
+training runs entirely in C++, in the one training loop for every engine; Python
+is called only at epoch ends (callbacks, progress bar).
 
 Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, n_out)).
 """
@@ -23,7 +25,7 @@ from . import _core
 from . import _cuda
 from . import optimizers as _optimizers
 from . import schedules as _schedules
-from ._validation import as_2d, as_dtype, as_seed, as_targets, check_finite, positive_float, positive_int
+from ._validation import as_2d, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
 from .callbacks import EarlyStopping, ProgressBar
 from .layers import Dense, Dropout
 
@@ -115,7 +117,7 @@ class Sequential:
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
-        if _cuda.check_device(device) == "cuda":  # [cuda] fail before the layers are bound to this model
+        if _cuda.check_device(device) == "cuda":  # fail before the layers are bound to this model
             _cuda.require()
         dense, rates = _fold_dropout(layers)
         for i in range(1, len(dense)):
@@ -141,10 +143,8 @@ class Sequential:
             layer._net, layer._index, layer.dropout = self._net, i, rate
         self.loss_name = loss
         self._epochs_seen = 0
-        # [cuda] the device copy of self._net (None on the CPU); the host buffer stays the truth.
-        self._device, self._dev, self._dev_optimizer = "cpu", None, None
-        if device != "cpu":
-            self.to(device)
+        self._device, self._engine = None, None
+        self.to(device)
 
     # --- shape facts ---
     @property
@@ -254,9 +254,7 @@ class Sequential:
     # --- the math ---
     def forward(self, X) -> np.ndarray:
         """The last layer's activations a_L, shape (m, n_outputs) (dropout off)."""
-        if self._dev is not None:  # [cuda]
-            return self._device_net().forward(self._X(X))
-        return self._net.forward(self._X(X))
+        return self._engine.forward(self._X(X))
 
     def loss(self, X, y, sample_weight=None) -> float:
         """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
@@ -268,20 +266,13 @@ class Sequential:
         """
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        if self._dev is not None:  # [cuda]
-            return self._device_net().objective(X, Y, self._weights(sample_weight, None, Y))
-        return self._net.objective(X, Y, self._weights(sample_weight, None, Y))
+        return self._engine.objective(X, Y, self._weights(sample_weight, None, Y))
 
     def gradients(self, X, y, sample_weight=None) -> list:
         """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        if self._dev is not None:  # [cuda] computed on the device, copied into the host gradient buffer
-            dev = self._device_net()
-            dev.gradients(X, Y, self._weights(sample_weight, None, Y))
-            self._net.grads[...] = dev.grads()
-        else:
-            self._net.gradients(X, Y, self._weights(sample_weight, None, Y))
+        self._engine.gradients(X, Y, self._weights(sample_weight, None, Y))  # into the host gradient buffer
         return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy())
                 for i in range(len(self.dense_layers))]
 
@@ -311,18 +302,23 @@ class Sequential:
         """
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        epochs = positive_int(epochs, "epochs")
-        batch_size = positive_int(batch_size, "batch_size", allow_none=True)
-        tol = positive_float(tol, "tol", allow_zero=True)
+        # The options as the C++ loop takes them; their ranges are checked there, once.
+        options = _core.FitOptions()
+        options.epochs = as_int(epochs, "epochs")
+        if batch_size is not None:
+            options.batch_size = as_int(batch_size, "batch_size")
+        options.tol = as_real(tol, "tol")
+        options.shuffle = bool(shuffle)
+        options.epoch_offset = self._epochs_seen
+        options.schedule = _schedules.get(schedule)._spec
+        options.record_grad_norms = bool(record_gradients)
         # Check everything before changing the model: a rejected call leaves it as it was.
         new_optimizer = _optimizers.get(optimizer) if optimizer is not None else None
         if learning_rate is not None:
-            learning_rate = positive_float(learning_rate, "learning_rate")
-            with np.errstate(over="ignore", under="ignore"):
-                as_model = float(self.dtype.type(learning_rate))
-            if not (np.isfinite(as_model) and as_model > 0):
-                raise ValueError(f"learning_rate={learning_rate:g} is not a finite number > 0 in {self.dtype.name}")
-        schedule_cfg = _schedules.get(schedule).config()
+            spec = (new_optimizer or self.optimizer)._copy_spec()
+            spec.learning_rate = as_real(learning_rate, "learning_rate")
+            _core.validate_optimizer(spec, float32=self.dtype == np.float32)
+            learning_rate = spec.learning_rate
         W = self._weights(sample_weight, None, Y)  # checked against all of y; class weights come after the split
 
         X_val = Y_val = None
@@ -346,8 +342,10 @@ class Sequential:
             W = self._weights(W, class_weight, Y)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an fm.EarlyStopping")
-        es_cfg = None if early_stopping is None else early_stopping.config(X_val is not None)
-        seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
+        if early_stopping is not None:
+            options.early_stopping = early_stopping.spec(X_val is not None)
+        options.seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
+        _core.validate_fit_options(options)
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable as callback(epoch, logs)")
         if new_optimizer is not None:
@@ -370,18 +368,12 @@ class Sequential:
 
         start = time.perf_counter()
         try:
-            args = (X, Y, W, X_val, Y_val, epochs, batch_size or 0, tol, bool(shuffle), seed,
-                    self._epochs_seen, schedule_cfg, es_cfg, bool(record_gradients),
-                    on_epoch if (bar or callback) else None, threading.current_thread() is threading.main_thread())
-            if self._dev is not None:  # [cuda]
-                result = self._fit_cuda(args)
-            else:
-                result = _core.fit(self._net, self.optimizer._bind(self._net), *args)
+            result = self._engine.fit(self.optimizer._bind(self._engine), X, Y, W, X_val, Y_val, options,
+                                      on_epoch if (bar or callback) else None,
+                                      threading.current_thread() is threading.main_thread())
         except DivergenceError as e:
             # The epochs completed before the diverging one still count (schedules, default seeds).
-            found = re.search(r"epoch (\d+)", str(e))
-            e.epoch = int(found.group(1)) if found else None
-            self._epochs_seen += e.epoch or 0
+            self._epochs_seen += e.epoch
             raise
         finally:
             if bar is not None:
@@ -398,7 +390,7 @@ class Sequential:
                               VanishingGradientWarning, stacklevel=2)
         return history
 
-    # --- [cuda] the device: the one place that chooses it ---
+    # --- the device: the one place that chooses it ---
     @property
     def device(self) -> str:
         """Where forward / loss / gradients / fit run: "cpu" or "cuda"."""
@@ -407,37 +399,17 @@ class Sequential:
     def to(self, device: str) -> "Sequential":
         """Run on ``device`` ("cpu" or "cuda") from now on; returns self.
 
-        On "cuda" the parameters are copied to the GPU before each call and back after
-        each fit, so ``params`` and the layers' ``weights`` / ``bias`` views stay the
-        truth (set them as usual). ``trace`` runs on the CPU. The optimizer state on the
-        device starts fresh and stays there. RuntimeError when CUDA is not available.
+        The host parameter buffer stays the truth: ``params`` and the layers' ``weights`` /
+        ``bias`` views may be read and set as usual. On "cuda" the engine copies them to the
+        GPU before a call when they changed since its last copy, and back after each fit.
+        ``trace`` runs on the CPU. The optimizer state on a new device starts fresh and
+        stays there. RuntimeError when CUDA is not available.
         """
         device = _cuda.check_device(device)
-        if device == "cuda" and self._dev is None:
-            self._dev = _cuda.device_network(self._net)
-            self._dev_optimizer = None
-        elif device == "cpu":
-            self._dev = self._dev_optimizer = None
-        self._device = device
+        if device != self._device:
+            self._engine = _cuda.engine(self._net) if device == "cuda" else _core.cpu_engine(self._net)
+            self._device = device
         return self
-
-    def _device_net(self):
-        """The device copy, with the host's current parameters and l2."""
-        self._dev.l2 = self._net.l2
-        self._dev.upload_params(self._net)
-        return self._dev
-
-    def _fit_cuda(self, args):
-        if args[13]:
-            raise NotImplementedError("fit(record_gradients=True) is not supported on device='cuda' yet")
-        dev = self._device_net()
-        if self._dev_optimizer is not self.optimizer:  # another optimizer: fresh state, as on the CPU
-            dev.reset_optimizer()
-            self._dev_optimizer = self.optimizer
-        try:
-            return dev.fit(self.optimizer.get_config(), *args)
-        finally:  # also after divergence or Ctrl-C: the host buffer holds the weights fit() left
-            dev.download_params(self._net)
 
     def partial_fit(self, X, y, **kwargs) -> History:
         """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
@@ -505,4 +477,4 @@ class Sequential:
                            l2=self.l2, optimizer=optimizer)
         clone.params[...] = self.params
         clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
-        return clone.to(self.device) if self.device != "cpu" else clone  # [cuda]
+        return clone.to(self.device)

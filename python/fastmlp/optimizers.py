@@ -1,36 +1,53 @@
-"""Optimizers: how a gradient becomes a weight update. The math runs in C++
-(fastmlp._core.SGD32/64, Adam32/64) on the model's one flat parameter buffer.
+"""Optimizers: how a gradient becomes a weight update.
 
-An optimizer object keeps its state (velocity, moments, step count) across fit
-and partial_fit calls of the model it trains; ``reset()`` forgets it.
+``fm.SGD`` / ``fm.Adam`` are thin names over the C++ ``OptimizerSpec``, where the
+defaults and the ranges of the hyper-parameters live (optimizers.hpp). The math runs
+in C++ on the engine's flat parameter buffer (the CPU's or the GPU's): the engine
+makes the stepping object (``engine.make_optimizer(spec)``), which keeps its state
+(velocity, moments, step count) across fit and partial_fit calls of the model it
+trains; ``reset()`` forgets it.
 """
 from __future__ import annotations
 
-import numpy as np
+import weakref
 
 from . import _core
-from ._validation import positive_float
+from ._validation import as_bool, as_real
 
 
 class Optimizer:
-    """Base class: holds hyperparameters; creates the C++ optimizer for a model's dtype."""
+    """Base class: an ``OptimizerSpec`` and the state bound to one engine."""
 
     _kind = ""
+    _fields: tuple = ()
 
-    def __init__(self, learning_rate: float):
-        self._learning_rate = positive_float(learning_rate, "learning_rate")
+    def __init__(self, **values):
+        spec = getattr(_core.OptimizerSpec, self._kind)()
+        for name, value in values.items():
+            setattr(spec, name, as_bool(value, name) if isinstance(getattr(spec, name), bool) else as_real(value, name))
+        _core.validate_optimizer(spec)  # ValueError naming the parameter
+        self._spec = spec
         self._impl = None
-        self._owner = None  # id of the C++ network the state belongs to
+        self._owner = None  # weak reference to the engine the state belongs to
 
     @property
     def learning_rate(self) -> float:
-        return self._learning_rate
+        return self._spec.learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        self._learning_rate = positive_float(value, "learning_rate")
+        spec = self._copy_spec()
+        spec.learning_rate = as_real(value, "learning_rate")
+        _core.validate_optimizer(spec)
+        self._spec = spec
         if self._impl is not None:
-            self._impl.learning_rate = self._learning_rate
+            self._impl.learning_rate = spec.learning_rate
+
+    def _copy_spec(self):
+        spec = getattr(_core.OptimizerSpec, self._kind)()
+        for name in ("learning_rate",) + self._fields:
+            setattr(spec, name, getattr(self._spec, name))
+        return spec
 
     def reset(self) -> None:
         """Forget the state (velocity, moments, step count)."""
@@ -38,23 +55,31 @@ class Optimizer:
             self._impl.reset()
 
     def _make(self, suffix: str):
-        raise NotImplementedError
+        """A stand-alone C++ optimizer of this spec in float32 ("32") or float64 ("64"), fresh state."""
+        return getattr(_core, {"sgd": "SGD", "adam": "Adam"}[self._kind] + suffix)(self._spec)
 
-    def _bind(self, net):
-        """The C++ optimizer for `net`; a new one (fresh state) if it last trained another model."""
-        suffix = "32" if net.dtype == np.float32 else "64"
-        if self._impl is None or self._owner != (id(net), suffix):
-            self._impl = self._make(suffix)
-            self._owner = (id(net), suffix)
-        self._impl.learning_rate = self._learning_rate
+    def _bind(self, engine):
+        """The C++ optimizer stepping `engine`'s parameters; a new one (fresh state) for another engine."""
+        if self._impl is None or self._owner is None or self._owner() is not engine:
+            self._impl = engine.make_optimizer(self._spec)  # checks the values in the engine's dtype
+            self._owner = weakref.ref(engine)
+        self._impl.learning_rate = self._spec.learning_rate
         return self._impl
 
     def get_config(self) -> dict:
-        return {"name": self._kind, "learning_rate": self._learning_rate}
+        return {"name": self._kind, **{name: getattr(self._spec, name) for name in ("learning_rate",) + self._fields}}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+def _field(name: str):
+    return property(lambda self: getattr(self._spec, name), doc=f"{name} (read-only; make a new optimizer to change it)")
+
+
+_SGD = _core.OptimizerSpec.sgd()
+_ADAM = _core.OptimizerSpec.adam()
 
 
 class SGD(Optimizer):
@@ -66,24 +91,12 @@ class SGD(Optimizer):
     """
 
     _kind = "sgd"
+    _fields = ("momentum", "nesterov", "weight_decay")
+    momentum, nesterov, weight_decay = (_field(n) for n in _fields)
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
-        super().__init__(learning_rate)
-        self.momentum = positive_float(momentum, "momentum", allow_zero=True)
-        if self.momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.nesterov = bool(nesterov)
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
-        self.weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
-
-    def _make(self, suffix):
-        return getattr(_core, "SGD" + suffix)(self._learning_rate, self.momentum, self.nesterov, self.weight_decay)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
+    def __init__(self, learning_rate: float = _SGD.learning_rate, momentum: float = _SGD.momentum,
+                 nesterov: bool = _SGD.nesterov, weight_decay: float = _SGD.weight_decay):
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
 
 class Adam(Optimizer):
@@ -95,29 +108,18 @@ class Adam(Optimizer):
     """
 
     _kind = "adam"
+    _fields = ("beta1", "beta2", "epsilon", "weight_decay", "decoupled")
+    beta1, beta2, epsilon, weight_decay, decoupled = (_field(n) for n in _fields)
 
-    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
-        super().__init__(learning_rate)
-        for name, v in (("beta1", beta1), ("beta2", beta2)):
-            if positive_float(v, name, allow_zero=True) >= 1:
-                raise ValueError(f"{name} must be in [0, 1), got {v}")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
-        self.epsilon = positive_float(epsilon, "epsilon")
-        self.weight_decay = positive_float(weight_decay, "weight_decay", allow_zero=True)
-        self.decoupled = bool(decoupled)
-
-    def _make(self, suffix):
-        return getattr(_core, "Adam" + suffix)(self._learning_rate, self.beta1, self.beta2, self.epsilon,
-                                               self.weight_decay, self.decoupled)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,
-                "weight_decay": self.weight_decay, "decoupled": self.decoupled}
+    def __init__(self, learning_rate: float = _ADAM.learning_rate, beta1: float = _ADAM.beta1,
+                 beta2: float = _ADAM.beta2, epsilon: float = _ADAM.epsilon, weight_decay: float = _ADAM.weight_decay,
+                 decoupled: bool = _ADAM.decoupled):
+        super().__init__(learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+                         weight_decay=weight_decay, decoupled=decoupled)
 
 
-def AdamW(learning_rate: float = 0.001, weight_decay: float = 0.01, **kwargs) -> Adam:
-    """Adam with decoupled weight decay."""
+def AdamW(learning_rate: float = _ADAM.learning_rate, weight_decay: float = 0.01, **kwargs) -> Adam:
+    """Adam with decoupled weight decay (PyTorch's AdamW default weight_decay=0.01)."""
     return Adam(learning_rate, weight_decay=weight_decay, decoupled=True, **kwargs)
 
 

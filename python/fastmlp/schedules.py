@@ -8,18 +8,48 @@
     ReduceOnPlateau(factor, patience, min_delta, monitor, min_lr)
                                      lr *= factor when `monitor` has not improved by more
                                      than min_delta for `patience` epochs (not below min_lr)
-lr0 is the optimizer's learning rate.
+lr0 is the optimizer's learning rate. These are thin names over the C++ ``Schedule``
+(schedules.hpp), where the defaults and the ranges live.
 """
 from __future__ import annotations
 
-from ._validation import positive_float, positive_int
+from . import _core
+from ._validation import as_int, as_real
+
+MONITORS = ("loss", "val_loss")
+
+
+def _defaults(kind: str):
+    return _core.Schedule(kind)
 
 
 class Schedule:
     kind = "constant"
+    _fields: tuple = ()
+
+    def __init__(self, **values):
+        spec = _core.Schedule(self.kind)
+        for name, value in values.items():
+            if name == "monitor":
+                if value not in MONITORS:
+                    raise ValueError(f"monitor must be 'loss' or 'val_loss', got {value!r}")
+                spec.monitor_validation = value == "val_loss"
+            elif isinstance(getattr(spec, name), int):
+                setattr(spec, name, as_int(value, name))
+            else:
+                setattr(spec, name, as_real(value, name))
+        _core.validate_schedule(spec)  # ValueError naming the parameter
+        self._spec = spec
+
+    def __getattr__(self, name):
+        if name in type(self)._fields:
+            if name == "monitor":
+                return "val_loss" if self._spec.monitor_validation else "loss"
+            return getattr(self._spec, name)
+        raise AttributeError(name)
 
     def config(self) -> dict:
-        return {"kind": self.kind}
+        return {"kind": self.kind, **{name: getattr(self, name) for name in self._fields}}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "kind")
@@ -29,61 +59,45 @@ class Schedule:
 class Constant(Schedule):
     kind = "constant"
 
+    def __init__(self):
+        super().__init__()
+
+
+_STEP, _EXP, _INV, _PLATEAU = (_defaults(k) for k in ("step_decay", "exponential", "inverse_scaling",
+                                                      "reduce_on_plateau"))
+
 
 class StepDecay(Schedule):
     kind = "step_decay"
+    _fields = ("step_size", "gamma")
 
-    def __init__(self, step_size: int = 10, gamma: float = 0.1):
-        self.step_size = positive_int(step_size, "step_size")
-        self.gamma = _fraction(gamma, "gamma", allow_one=True)
-
-    def config(self):
-        return {"kind": self.kind, "step_size": self.step_size, "gamma": self.gamma}
+    def __init__(self, step_size: int = _STEP.step_size, gamma: float = _STEP.gamma):
+        super().__init__(step_size=step_size, gamma=gamma)
 
 
 class ExponentialDecay(Schedule):
     kind = "exponential"
+    _fields = ("gamma",)
 
-    def __init__(self, gamma: float = 0.95):
-        self.gamma = _fraction(gamma, "gamma", allow_one=True)
-
-    def config(self):
-        return {"kind": self.kind, "gamma": self.gamma}
+    def __init__(self, gamma: float = _EXP.gamma):
+        super().__init__(gamma=gamma)
 
 
 class InverseScaling(Schedule):
     kind = "inverse_scaling"
+    _fields = ("power",)
 
-    def __init__(self, power: float = 0.5):
-        self.power = positive_float(power, "power", allow_zero=True)
-
-    def config(self):
-        return {"kind": self.kind, "power": self.power}
+    def __init__(self, power: float = _INV.power):
+        super().__init__(power=power)
 
 
 class ReduceOnPlateau(Schedule):
     kind = "reduce_on_plateau"
+    _fields = ("factor", "patience", "min_delta", "monitor", "min_lr")
 
-    def __init__(self, factor: float = 0.1, patience: int = 10, min_delta: float = 1e-4, monitor: str = "loss",
-                 min_lr: float = 0.0):
-        self.factor = _fraction(factor, "factor", allow_one=False)
-        self.patience = positive_int(patience, "patience")
-        self.min_delta = positive_float(min_delta, "min_delta", allow_zero=True)
-        if monitor not in ("loss", "val_loss"):
-            raise ValueError(f"monitor must be 'loss' or 'val_loss', got {monitor!r}")
-        self.monitor = monitor
-        self.min_lr = positive_float(min_lr, "min_lr", allow_zero=True)
-
-    def config(self):
-        return {"kind": self.kind, "factor": self.factor, "patience": self.patience, "min_delta": self.min_delta,
-                "monitor": self.monitor, "min_lr": self.min_lr}
-
-
-def _fraction(v, name: str, allow_one: bool) -> float:
-    f = positive_float(v, name)
-    if f > 1 or (f == 1 and not allow_one):
-        raise ValueError(f"{name} must be in (0, 1{']' if allow_one else ')'}, got {v}")
-    return f
+    def __init__(self, factor: float = _PLATEAU.factor, patience: int = _PLATEAU.patience,
+                 min_delta: float = _PLATEAU.min_delta, monitor: str = "loss", min_lr: float = _PLATEAU.min_lr):
+        super().__init__(factor=factor, patience=patience, min_delta=min_delta, monitor=monitor, min_lr=min_lr)
 
 
 def get(schedule) -> Schedule:

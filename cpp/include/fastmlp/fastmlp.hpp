@@ -3,6 +3,7 @@
 
 #include "fastmlp/activations.hpp"
 #include "fastmlp/cuda.hpp"
+#include "fastmlp/engine.hpp"
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/losses.hpp"
 #include "fastmlp/network.hpp"

@@ -1,24 +1,27 @@
 // Network<T>: an ordered stack of dense layers and a loss.
 //
-// Layer l computes  Z_l = A_{l-1} W_l + 1 b_l,  A_l = g_l(Z_l),  A_0 = X,
+// Forward pass (the lecture's notation; samples are rows, a_0 = X):
+//   z_l = a_{l-1} W_l + b_l,   a_l = g_l(z_l)
 // with W_l stored (n_in x n_out) row-major, exactly the NumPy shape.
 // All parameters live in ONE contiguous buffer [W_1, b_1, W_2, b_2, ...]; the
 // gradients in a second buffer with the same layout. W(l), b(l), dW(l), db(l)
 // are views into them, so optimizers are one loop and Python sees the weights
 // without copies.
 //
-// Objective:  J = loss(A_L, Y) + (l2 / 2) sum_l ||W_l||_F^2   (biases are not penalised;
+// Objective:  J = loss(a_L, y) + (l2 / 2) sum_l ||W_l||_F^2   (biases are not penalised;
 // the loss is the (weighted) batch mean, see losses.hpp; the L2 term is not divided by m).
-// Backprop (the seeds' delta recursion), with delta_L from output_loss():
-//   dW_l = A_{l-1}^T delta_l + l2 W_l,   db_l = sum_rows delta_l,
-//   delta_{l-1} = (delta_l W_l^T) * g'_{l-1}(Z_{l-1}).
-// Dropout (rate p on a layer's output, training only, "inverted"): A_l is
+// Output error (losses.hpp): delta_L = dJ/dz_L, (p - y) / m for softmax + cross-entropy.
+// Backprop:
+//   delta_{l-1} = (delta_l W_l^T) * g'_{l-1}(z_{l-1}),
+//   dW_l = a_{l-1}^T delta_l + l2 W_l,   db_l = sum_rows delta_l.
+// Dropout (rate p on a layer's output, training only, "inverted"): a_l is
 // multiplied by a mask M of 0 and 1/(1-p) entries; the backward pass multiplies
 // delta_l W_l^T by the same mask before g'.
 //
-// Every public member validates its input and throws std::invalid_argument.
-// Workspaces grow to the largest batch seen and are reused: a training step
-// allocates nothing once the first batch of that size has run.
+// Every public member validates its input and throws std::invalid_argument, but
+// the steps (forward_pass, output_error, backprop), which the trainer calls after
+// checking the data once. Workspaces grow to the largest batch seen and are
+// reused: a training step allocates nothing once the first batch of that size ran.
 #pragma once
 
 #include <cstdint>
@@ -104,17 +107,27 @@ class Network {
   // Per layer Z, A and, when Y is given, delta (no dropout). Copies.
   std::vector<LayerTrace<T>> trace(const ConstRef<T>& X, const Targets<T>* Y = nullptr);
 
-  // The same, without validating X and Y (the trainer checks once per fit).
-  // With `dropout_rng`, layers with a dropout rate drop units (training mode).
-  // With sgd_rate > 0 the plain SGD step  w <- w - sgd_rate dJ/dw  is applied
-  // during backprop instead of filling grads() (one pass less over the weights).
+  // --- the steps of one training iteration, unchecked ---
+  // Forward pass: z_l = a_{l-1} W_l + b_l, a_l = g_l(z_l) for every hidden layer; the
+  // output layer keeps z_L (the loss activates it). With `dropout_rng`, layers with a
+  // dropout rate drop units (training mode). With `trace`, z and a of every layer are
+  // copied out (a_L too: the output activation is then applied).
+  void forward_pass(const ConstRef<T>& X, Rng* dropout_rng = nullptr, std::vector<LayerTrace<T>>* trace = nullptr);
+  // Output error after forward_pass: turns z_L into a_L and returns J (L2 term included);
+  // with want_delta, delta_L = dJ/dz_L (= (p - y) / m for softmax + cross-entropy); with
+  // `correct` (classification losses), the count of correctly predicted rows.
+  T output_error(const Targets<T>& Y, bool want_delta, Index* correct = nullptr);
+  // Backprop after output_error (X: the same batch): the delta recursion, and per layer
+  // either the gradients dW_l, db_l into grads(), or (sgd_rate > 0) the fused SGD update
+  // W_l <- W_l - sgd_rate dW_l, b_l <- b_l - sgd_rate db_l (one pass less over the weights).
+  void backprop(const ConstRef<T>& X, T sgd_rate = T(0));
+
+  // forward_pass + the output activation: A_L (m x n_outputs), valid until the next call.
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
+  // forward_pass + output_error + backprop; returns J.
   T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng = nullptr, T sgd_rate = T(0));
-  // J (with L2) and, for classification losses when `correct` is given, the
-  // number of correctly predicted rows. No dropout.
+  // forward_pass + output_error without delta (no dropout); returns J.
   T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr);
-  // The last layer's activations from the latest forward / gradients call.
-  MatrixMap<T> output(Index m) { return act(num_layers() - 1, m); }
 
   // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns.
   void validate_inputs(const ConstRef<T>& X) const;
@@ -128,8 +141,9 @@ class Network {
   MatrixMap<T> input_of_next(Index l, Index m, bool dropped) {
     return dropped ? MatrixMap<T>(Adrop_[l].data(), m, layers_[l].n_out) : act(l, m);
   }
-  // Z_L of the output layer (bias added, not yet activated) into act(L-1).
-  void forward_to_logits(const ConstRef<T>& X, Rng* dropout_rng);
+  // The fused SGD update of layer l (see backprop), and the gradients of layer l.
+  void sgd_update(Index l, const T* a_prev, Index lda, Index m, T rate);
+  void weight_gradients(Index l, const T* a_prev, Index lda, Index m);
   T l2_penalty() const;
   T alpha(Index l) const { return T(layers_[l].alpha); }
 
@@ -142,6 +156,7 @@ class Network {
   std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
   std::vector<char> dropped_;           // did the latest pass drop units on layer l?
   Index capacity_ = 0;
+  Index rows_ = 0;                      // rows of the latest forward_pass
   mutable CopyableMutex busy_;
 };
 

@@ -4,14 +4,46 @@
 // reset() forgets it. The formulas are PyTorch's (torch.optim.SGD / Adam / AdamW).
 #pragma once
 
+#include <memory>
+
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
 
+// What an optimizer is: its kind and hyper-parameters. The one place where their
+// defaults (sgd(), adam()) and their ranges (validate_optimizer) live; the Python
+// names fm.SGD / fm.Adam and the CUDA engine build on it.
+struct OptimizerSpec {
+  enum class Kind { SGD, Adam };
+  Kind kind = Kind::SGD;
+  double learning_rate = 0.01;
+  double momentum = 0.0;  // SGD
+  bool nesterov = false;  // SGD
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // Adam
+  bool decoupled = false;                             // Adam: AdamW
+
+  static OptimizerSpec sgd() { return {}; }
+  static OptimizerSpec adam() {
+    OptimizerSpec s;
+    s.kind = Kind::Adam;
+    s.learning_rate = 1e-3;
+    return s;
+  }
+};
+
+// Throws std::invalid_argument naming the parameter unless every value is in range
+// once converted to T (a learning rate that underflows float32 is rejected there).
+template <class T>
+void validate_optimizer(const OptimizerSpec& spec);
+// Throws std::invalid_argument unless lr is finite and > 0 in T.
+template <class T>
+void validate_learning_rate(double lr);
+
 template <class T>
 class Optimizer {
  public:
-  explicit Optimizer(T learning_rate);
+  explicit Optimizer(const OptimizerSpec& spec);  // validates
   virtual ~Optimizer() = default;
   // params <- params - (update from grads), n entries each.
   virtual void step(T* params, const T* grads, Index n) = 0;
@@ -21,10 +53,16 @@ class Optimizer {
   virtual T plain_sgd_rate() const { return T(0); }
   T learning_rate() const { return learning_rate_; }
   void set_learning_rate(T lr);  // throws unless finite and > 0
+  const OptimizerSpec& spec() const { return spec_; }
 
  protected:
+  OptimizerSpec spec_;
   T learning_rate_;
 };
+
+// The host optimizer a spec describes (SGD<T> or Adam<T>), with fresh state.
+template <class T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec);
 
 // g = dJ/dw + weight_decay w
 // plain:     w <- w - lr g                         (the seeds' gradient descent)
@@ -34,6 +72,7 @@ template <class T>
 class SGD final : public Optimizer<T> {
  public:
   explicit SGD(T learning_rate, T momentum = T(0), bool nesterov = false, T weight_decay = T(0));
+  explicit SGD(const OptimizerSpec& spec);
   void step(T* params, const T* grads, Index n) override;
   void reset() override { velocity_.resize(0); }
   T plain_sgd_rate() const override {
@@ -59,6 +98,7 @@ class Adam final : public Optimizer<T> {
  public:
   Adam(T learning_rate, T beta1 = T(0.9), T beta2 = T(0.999), T epsilon = T(1e-8), T weight_decay = T(0),
        bool decoupled = false);
+  explicit Adam(const OptimizerSpec& spec);
   void step(T* params, const T* grads, Index n) override;
   void reset() override;
   long long steps() const { return t_; }

@@ -16,6 +16,7 @@ namespace fastmlp {
 
 enum class ScheduleKind { Constant, StepDecay, Exponential, InverseScaling, ReduceOnPlateau };
 ScheduleKind schedule_from_name(const std::string& name);
+const char* schedule_name(ScheduleKind kind);
 
 struct Schedule {
   ScheduleKind kind = ScheduleKind::Constant;
@@ -28,6 +29,10 @@ struct Schedule {
   double min_lr = 0.0;
   bool monitor_validation = false;  // reduce_on_plateau watches val_loss instead of loss
 };
+
+// A schedule of this kind with its default parameters (the one place they are set;
+// exponential decay's gamma is 0.95, step decay's 0.1).
+Schedule schedule_defaults(ScheduleKind kind);
 
 // Throws std::invalid_argument for out-of-range parameters.
 void validate_schedule(const Schedule& s);

@@ -1,7 +1,8 @@
-// The training loop: epochs x mini-batches, all in C++.
+// The training loop: epochs x mini-batches, all in C++, written once against
+// Engine<T> (engine.hpp), so the CPU and the CUDA engine follow the same rules.
 //
 // Each epoch optionally shuffles the sample order (seeded), then for every
-// mini-batch computes J and the gradients (dropout active) and lets the
+// mini-batch runs forward, output error, backprop (dropout active) and lets the
 // optimizer step. An epoch's loss is the mean of its batch losses weighted by
 // batch size, or by each batch's total sample weight when there are sample
 // weights (each J measured before its step, L2 term included); its accuracy
@@ -9,26 +10,26 @@
 // evaluated after each epoch (no dropout).
 //
 // Training stops after `epochs` epochs, or earlier when
-//   - |J_k - J_{k-1}| < tol (the seeds' convergence rule; tol = 0 never stops early),
+//   - |J_k - J_{k-1}| < tol (the lecture's convergence rule; tol = 0 never stops early),
 //   - early stopping: the monitored loss did not improve by more than min_delta
 //     for `patience` epochs (then the best epoch's weights are restored if asked),
 //   - the callback returns false, or *stop becomes true (checked between batches:
 //     the weights are those after the last completed step).
 // A non-finite batch loss throws DivergenceError after restoring the weights
 // the epoch started from (the previous epoch's start when it happens on the
-// epoch's first batch: those weights came from the previous epoch's last step).
+// epoch's first batch: those weights came from the previous epoch's last step);
+// so do non-finite weights after the very last step.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
-#include "fastmlp/losses.hpp"
-#include "fastmlp/network.hpp"
-#include "fastmlp/optimizers.hpp"
+#include "fastmlp/engine.hpp"
 #include "fastmlp/schedules.hpp"
 
 namespace fastmlp {
@@ -43,7 +44,7 @@ struct EarlyStopping {
 
 struct FitOptions {
   Index epochs = 100;
-  Index batch_size = 0;  // 0: the whole data set per step (full-batch gradient descent)
+  std::optional<Index> batch_size;  // none: the whole data set per step (full-batch gradient descent)
   double tol = 0.0;
   bool shuffle = true;
   std::uint64_t seed = 0;      // shuffling and dropout masks
@@ -53,6 +54,9 @@ struct FitOptions {
   bool record_grad_norms = false;
   const std::atomic<bool>* stop = nullptr;  // set from another thread or a signal handler
 };
+
+// Epoch counts (epochs, epoch_offset) are bounded so that their sum never overflows.
+constexpr Index kMaxEpochs = Index(1) << 62;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -70,24 +74,9 @@ struct FitResult {
 };
 
 // Throws std::invalid_argument for out-of-range options (epochs, batch size, tol,
-// early stopping, schedule). fit() calls it; so does the CUDA backend.
+// epoch_offset, early stopping, schedule). fit() calls it.
 void validate_fit_options(const FitOptions& options);
-
-// The rules that end training after an epoch (tol, early stopping, the callback),
-// shared by the CPU loop and the CUDA backend's loop.
-class StopRules {
- public:
-  explicit StopRules(const FitOptions& options) : options_(options) {}
-  // Call once per epoch after result.epochs got `logs` and the callback ran (`go_on`
-  // is its answer). Returns true when training must stop. `improved` tells the
-  // caller that early stopping saw a new best epoch (time to snapshot the weights).
-  bool end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved);
-
- private:
-  const FitOptions& options_;
-  double best_ = std::numeric_limits<double>::infinity();
-  Index wait_ = 0;
-};
+void validate_early_stopping(const EarlyStopping& early_stopping);
 
 class DivergenceError : public std::runtime_error {
  public:
@@ -95,20 +84,24 @@ class DivergenceError : public std::runtime_error {
   Index epoch;
 };
 
-// Validation data (not owned); X null means none. X is rows x n_inputs(),
-// contiguous (the caller checks its width; the bindings do).
-template <class T>
-struct Validation {
-  const T* X = nullptr;
-  Index rows = 0;
-  Targets<T> Y;
+// An option this engine cannot do (e.g. record_grad_norms on the CUDA engine).
+class NotSupported : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
 };
 
 // Called after each epoch; return false to stop.
 using EpochCallback = std::function<bool(const EpochLogs&)>;
 
-// Trains `net` in place. Throws std::invalid_argument for bad options or data
-// (checked once, up front) and DivergenceError as described above.
+// Trains the engine's network in place, stepping with `optimizer` (made by
+// engine.make_optimizer, or any Optimizer<T> over the engine's buffers). Throws
+// std::invalid_argument for bad options or data (checked once, up front),
+// NotSupported, and DivergenceError as described above.
+template <class T>
+FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
+              const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {});
+
+// The same on the CPU: fit(CpuEngine<T>(net), ...).
 template <class T>
 FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {});
