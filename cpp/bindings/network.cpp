@@ -1,33 +1,13 @@
 // Network32 / Network64: the C++ Network<T> for Python.
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "arrays.hpp"
 
 namespace fastmlp::bindings {
 
 namespace {
-
-template <class T>
-std::unique_ptr<Network<T>> make_network(const std::vector<Index>& sizes, const std::vector<std::string>& activations,
-                                         const std::string& loss, double l2, const std::vector<double>& alphas,
-                                         const std::vector<double>& dropouts, const std::vector<std::string>& inits) {
-  const std::size_t L = activations.size();
-  if (sizes.size() != L + 1 || (!alphas.empty() && alphas.size() != L) || (!dropouts.empty() && dropouts.size() != L) ||
-      (!inits.empty() && inits.size() != L))
-    throw py::value_error("sizes must have one entry more than activations, and alphas/dropouts/inits one per layer");
-  std::vector<LayerSpec> layers;
-  for (std::size_t l = 0; l < L; ++l) {
-    LayerSpec s;
-    s.n_in = sizes[l];
-    s.n_out = sizes[l + 1];
-    s.activation = activation_from_name(activations[l]);
-    s.alpha = alphas.empty() ? default_alpha(s.activation) : alphas[l];
-    s.dropout = dropouts.empty() ? 0.0 : dropouts[l];
-    s.init = inits.empty() ? Init::Default : init_from_name(inits[l]);
-    layers.push_back(s);
-  }
-  return std::make_unique<Network<T>>(std::move(layers), loss_from_name(loss), T(l2));
-}
 
 template <class T>
 Network<T>& self(const py::object& o) {
@@ -48,9 +28,10 @@ template <class T>
 void define_network(py::module_& m, const char* name) {
   using Net = Network<T>;
   py::class_<Net>(m, name, "A stack of dense layers and a loss; all parameters in one buffer.")
-      .def(py::init(&make_network<T>), py::arg("sizes"), py::arg("activations"), py::arg("loss"),
-           py::arg("l2") = 0.0, py::arg("alphas") = std::vector<double>{}, py::arg("dropouts") = std::vector<double>{},
-           py::arg("inits") = std::vector<std::string>{})
+      .def(py::init([](const std::vector<LayerSpec>& layers, const std::string& loss, double l2) {
+             return std::make_unique<Network<T>>(layers, loss_from_name(loss), T(l2));
+           }),
+           py::arg("layers"), py::arg("loss"), py::arg("l2") = 0.0)
       .def_property_readonly("dtype", [](const Net&) { return py::dtype::of<T>(); })
       .def_property_readonly("num_layers", &Net::num_layers)
       .def_property_readonly("num_params", &Net::num_params)
@@ -110,6 +91,39 @@ void define_network(py::module_& m, const char* name) {
 }  // namespace
 
 void define_networks(py::module_& m) {
+  py::list names;
+  for (int g = 0; g <= int(Activation::Step); ++g) names.append(activation_name(Activation(g)));
+  m.attr("ACTIVATIONS") = py::tuple(names);
+  py::class_<LayerSpec>(m, "LayerSpec", "One dense layer: sizes, activation g (with its alpha), dropout rate, init.")
+      .def(py::init([](Index n_in, Index n_out, const std::string& activation, std::optional<double> alpha,
+                       double dropout, const std::string& init) {
+             LayerSpec s;
+             s.n_in = n_in;
+             s.n_out = n_out;
+             s.activation = activation_from_name(activation);
+             s.alpha = alpha ? *alpha : default_alpha(s.activation);
+             s.dropout = dropout;
+             s.init = init_from_name(init);
+             validate_layer(s);
+             return s;
+           }),
+           py::arg("n_in"), py::arg("n_out"), py::arg("activation") = "linear", py::arg("alpha") = py::none(),
+           py::arg("dropout") = 0.0, py::arg("init") = "default",
+           "Checked here (ValueError naming the value); alpha None: the activation's default.")
+      .def_readonly("n_in", &LayerSpec::n_in)
+      .def_readonly("n_out", &LayerSpec::n_out)
+      .def_property_readonly("activation", [](const LayerSpec& s) { return std::string(activation_name(s.activation)); })
+      .def_readonly("alpha", &LayerSpec::alpha)
+      .def_readonly("dropout", &LayerSpec::dropout)
+      .def_property_readonly("init", [](const LayerSpec& s) { return std::string(init_name(s.init)); })
+      .def(
+          "with_dropout",
+          [](LayerSpec s, double rate) {
+            s.dropout = rate;
+            validate_layer(s);
+            return s;
+          },
+          py::arg("rate"), "A copy with this dropout rate on the layer's output.");
   define_network<float>(m, "Network32");
   define_network<double>(m, "Network64");
 }

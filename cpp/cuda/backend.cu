@@ -483,11 +483,6 @@ void Backend<T>::restore_params(int copy) {
 }
 
 template <class T>
-void Backend<T>::swap_saved(int a, int b) {
-  std::swap(impl_->saved[a], impl_->saved[b]);
-}
-
-template <class T>
 void Backend<T>::reset_optimizer() {
   impl_->has_velocity = false;
   impl_->has_moments = false;

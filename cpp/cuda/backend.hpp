@@ -99,11 +99,9 @@ class Backend {
   // counter (then zeroed).
   void read_losses(std::int64_t first, std::int64_t n, T* losses, std::int64_t* correct);
 
-  // Device copies of the parameters: 0 = this epoch's start, 1 = the previous epoch's
-  // start, 2 = early stopping's best.
+  // Device copies of the parameters, slots 0-2 (Engine::kCopies; the loop decides their use).
   void save_params(int copy);
   void restore_params(int copy);
-  void swap_saved(int a, int b);
 
   void reset_optimizer();
   void synchronize();

@@ -70,6 +70,7 @@ class DeviceOptimizer final : public Optimizer<T> {
     backend_.optimizer_step(s);
   }
   void reset() override { backend_.reset_optimizer(); }
+  const void* memory() const override { return &backend_; }
 
  private:
   Backend<T>& backend_;
@@ -94,6 +95,7 @@ class DeviceEngine final : public Engine<T> {
 
   Network<T>& host() override { return host_; }
   const char* name() const override { return "cuda"; }
+  const void* memory() const override { return &backend_; }
 
   void forward(const ConstRef<T>& X, T* out) override {
     host_.validate_inputs(X);
@@ -169,7 +171,6 @@ class DeviceEngine final : public Engine<T> {
   }
   void save_params(int copy) override { backend_.save_params(copy); }
   void restore_params(int copy) override { backend_.restore_params(copy); }
-  void swap_saved(int a, int b) override { backend_.swap_saved(a, b); }
   bool params_finite() override {
     std::vector<T> p(synced_.size());
     backend_.download_params(p.data());

@@ -41,6 +41,18 @@ const char* init_name(Init init) {
   return "?";
 }
 
+void validate_layer(const LayerSpec& s) {
+  if (s.n_in <= 0 || s.n_out <= 0)
+    throw std::invalid_argument("n_in and n_out must be positive, got " + shape(s.n_in, s.n_out));
+  constexpr Index kMaxSide = (Index(1) << 31) - 1;
+  if (s.n_in > kMaxSide || s.n_out > kMaxSide)
+    throw std::invalid_argument("n_in and n_out are too large (at most 2^31 - 1 each), got " + shape(s.n_in, s.n_out));
+  if (!(s.dropout >= 0.0 && s.dropout < 1.0))
+    throw std::invalid_argument("dropout rate must be in [0, 1), got " + std::to_string(s.dropout));
+  if (!std::isfinite(s.alpha) || s.alpha < 0.0)
+    throw std::invalid_argument("alpha must be finite and >= 0, got " + std::to_string(s.alpha));
+}
+
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(std::move(layers)), loss_(loss), l2_(0) {
   if (layers_.empty()) throw std::invalid_argument("layers: a network needs at least one layer");
@@ -48,20 +60,19 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const auto& s = layers_[l];
     const std::string where = "layers[" + std::to_string(l) + "]";
-    if (s.n_in <= 0 || s.n_out <= 0)
-      throw std::invalid_argument(where + ": sizes must be positive, got " + shape(s.n_in, s.n_out));
-    constexpr Index kMaxSide = (Index(1) << 31) - 1, kMaxParams = Index(1) << 40;  // no overflow below
-    if (s.n_in > kMaxSide || s.n_out > kMaxSide || n + s.n_in * s.n_out + s.n_out > kMaxParams)
-      throw std::invalid_argument(where + ": " + shape(s.n_in, s.n_out) + " is too large (at most 2^31 - 1 per side, "
-                                  "2^40 parameters in all)");
+    try {
+      validate_layer(s);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + ": " + e.what());
+    }
+    constexpr Index kMaxParams = Index(1) << 40;  // no overflow below
+    if (n + s.n_in * s.n_out + s.n_out > kMaxParams)
+      throw std::invalid_argument(where + ": " + shape(s.n_in, s.n_out) + " is too large (at most 2^40 parameters "
+                                  "in all)");
     if (l > 0 && s.n_in != layers_[l - 1].n_out)
       throw std::invalid_argument(where + " takes " + std::to_string(s.n_in) + " inputs but layers[" +
                                   std::to_string(l - 1) + "] gives " + std::to_string(layers_[l - 1].n_out) +
                                   " outputs");
-    if (!(s.dropout >= 0.0 && s.dropout < 1.0))
-      throw std::invalid_argument(where + ": dropout rate must be in [0, 1), got " + std::to_string(s.dropout));
-    if (!std::isfinite(s.alpha) || s.alpha < 0.0)
-      throw std::invalid_argument(where + ": alpha must be finite and >= 0, got " + std::to_string(s.alpha));
     if (l + 1 == layers_.size() && s.dropout > 0.0)
       throw std::invalid_argument(where + ": the output layer cannot have dropout");
     offsets_.push_back(n);

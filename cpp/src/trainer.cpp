@@ -80,9 +80,12 @@ class StopRules {
 
 // The data checks of fit(), once, before anything changes.
 template <class T>
-void validate_fit(Engine<T>& engine, const ConstRef<T>& X, const Targets<T>& Y, const FitOptions& options,
+void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y, const FitOptions& options,
                   const Validation<T>& validation) {
   validate_fit_options(options);
+  if (optimizer.memory() != engine.memory())
+    throw std::invalid_argument(std::string("the optimizer steps another engine's parameters; make it with "
+                                            "make_optimizer() of this '") + engine.name() + "' engine");
   const Network<T>& net = engine.host();
   net.validate(X, Y);
   const bool has_val = validation.X != nullptr;
@@ -117,9 +120,11 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
   LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
   std::vector<T> losses(static_cast<std::size_t>(n_batches));
   engine.reserve_losses(n_batches);
-  // Weights to fall back on: this epoch's and the previous epoch's start, and early stopping's best.
-  engine.save_params(Engine<T>::kEpochStart);
-  if (es.enabled && es.restore_best) engine.save_params(Engine<T>::kBest);
+  // Weights to fall back on: this epoch's and the previous epoch's start (copies `now` and
+  // 1 - now, alternating), and early stopping's best (copy 2).
+  constexpr int kBest = 2;
+  int now = 0;
+  if (es.enabled && es.restore_best) engine.save_params(kBest);
 
   FitResult result;
   StopRules rules(options);
@@ -132,8 +137,8 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
     // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded.
     const T fused = options.record_grad_norms ? T(0) : optimizer.plain_sgd_rate();
-    engine.swap_saved(Engine<T>::kEpochStart, Engine<T>::kPreviousStart);
-    engine.save_params(Engine<T>::kEpochStart);
+    now = int(epoch % 2);
+    engine.save_params(now);
     if (shuffled) rng.shuffle(order.data(), std::uint64_t(m));
     engine.set_order(shuffled ? order.data() : nullptr);
 
@@ -151,7 +156,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
         if (!std::isfinite(double(J))) {
           // J is measured before the step, so the first batch of an epoch blames the previous
           // epoch's last step: go back to where that epoch started.
-          engine.restore_params(checked == 0 && epoch > 0 ? Engine<T>::kPreviousStart : Engine<T>::kEpochStart);
+          engine.restore_params(checked == 0 && epoch > 0 ? 1 - now : now);
           optimizer.reset();
           throw DivergenceError(epoch, double(J));
         }
@@ -198,17 +203,17 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     const bool go_on = !callback || callback(logs);
     bool improved = false;
     const bool stop = rules.end_epoch(logs, go_on, result, improved);
-    if (improved && es.restore_best) engine.save_params(Engine<T>::kBest);
+    if (improved && es.restore_best) engine.save_params(kBest);
     if (stop) break;
   }
   // J is measured before each step, so the very last step could still leave non-finite weights.
   if (!engine.params_finite()) {
-    engine.restore_params(Engine<T>::kEpochStart);
+    engine.restore_params(now);
     optimizer.reset();
     throw DivergenceError(result.epochs.empty() ? 0 : result.epochs.back().epoch, kNaN);
   }
   // Early stopping hands back the best epoch's weights, however training ended.
-  if (es.enabled && es.restore_best && result.best_epoch >= 0) engine.restore_params(Engine<T>::kBest);
+  if (es.enabled && es.restore_best && result.best_epoch >= 0) engine.restore_params(kBest);
   return result;
 }
 
@@ -217,7 +222,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
 template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
-  validate_fit(engine, X, Y, options, validation);  // once: the loop runs unchecked
+  validate_fit(engine, optimizer, X, Y, options, validation);  // once: the loop runs unchecked
   engine.begin_fit(X, Y, validation);
   FitResult result;
   try {

@@ -5,12 +5,42 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FitOptions', 'MAX_EPOCHS', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule']
+__all__: list[str] = ['ACTIVATIONS', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FitOptions', 'LayerSpec', 'MAX_EPOCHS', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule']
+class LayerSpec:
+    """
+    One dense layer: sizes, activation g (with its alpha), dropout rate, init.
+    """
+    def __init__(self, n_in: typing.SupportsInt | typing.SupportsIndex, n_out: typing.SupportsInt | typing.SupportsIndex, activation: str = 'linear', alpha: typing.SupportsFloat | typing.SupportsIndex | None = None, dropout: typing.SupportsFloat | typing.SupportsIndex = 0.0, init: str = 'default') -> None:
+        """
+        Checked here (ValueError naming the value); alpha None: the activation's default.
+        """
+    def with_dropout(self, rate: typing.SupportsFloat | typing.SupportsIndex) -> LayerSpec:
+        """
+        A copy with this dropout rate on the layer's output.
+        """
+    @property
+    def activation(self) -> str:
+        ...
+    @property
+    def alpha(self) -> float:
+        ...
+    @property
+    def dropout(self) -> float:
+        ...
+    @property
+    def init(self) -> str:
+        ...
+    @property
+    def n_in(self) -> int:
+        ...
+    @property
+    def n_out(self) -> int:
+        ...
 class Network32:
     """
     A stack of dense layers and a loss; all parameters in one buffer.
     """
-    def __init__(self, sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activations: collections.abc.Sequence[str], loss: str, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, alphas: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], dropouts: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], inits: collections.abc.Sequence[str] = []) -> None:
+    def __init__(self, layers: collections.abc.Sequence[LayerSpec], loss: str, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]:
         ...
@@ -60,7 +90,7 @@ class Network64:
     """
     A stack of dense layers and a loss; all parameters in one buffer.
     """
-    def __init__(self, sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activations: collections.abc.Sequence[str], loss: str, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0, alphas: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], dropouts: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [], inits: collections.abc.Sequence[str] = []) -> None:
+    def __init__(self, layers: collections.abc.Sequence[LayerSpec], loss: str, l2: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]:
         ...
@@ -440,5 +470,6 @@ def validate_optimizer(spec: OptimizerSpec, float32: bool = False) -> None:
     """
 def validate_schedule(schedule: Schedule) -> None:
     ...
+ACTIVATIONS: tuple = ('linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'softmax', 'step')
 MAX_EPOCHS: int = 4611686018427387904
 LEVEL: str

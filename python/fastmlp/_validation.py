@@ -119,9 +119,9 @@ def positive_float(value, name: str, allow_zero: bool = False) -> float:
 
 # Type conversions for values whose ranges the C++ core checks (one place for each rule):
 # these only turn a Python value into the C++ type, or raise TypeError naming the argument.
-def as_real(value, name: str) -> float:
+def as_real(value, name: str, error: type = TypeError) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
+        raise error(f"{name} must be a number, got {value!r}")
     try:
         return float(value)
     except OverflowError:

@@ -1,15 +1,14 @@
 """Layers: Dense (z = a_prev W + b, a = g(z)) and Dropout."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ._validation import positive_int
+from . import _core
+from ._validation import as_int, as_real
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step")
-INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
-DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+ACTIVATIONS = tuple(_core.ACTIVATIONS)
+# The activations that take an alpha, with its default (from the C++ LayerSpec).
+DEFAULT_ALPHA = {g: _core.LayerSpec(1, 1, g).alpha for g in ACTIVATIONS if _core.LayerSpec(1, 1, g).alpha != 0}
 
 
 class Dense:
@@ -25,22 +24,23 @@ class Dense:
 
     def __init__(self, n_in: int, n_out: int, activation: str = "linear", init: str | None = None,
                  alpha: float | None = None):
-        self.n_in = positive_int(n_in, "n_in")
-        self.n_out = positive_int(n_out, "n_out")
-        if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-        self.activation = activation
-        if init is not None and init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)} or None; got {init!r}")
-        self.init = init
-        if alpha is None:
-            alpha = DEFAULT_ALPHA.get(activation, 0.0)
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not np.isfinite(alpha) or alpha < 0:
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-        self.alpha = float(alpha)
+        if not isinstance(activation, str):
+            raise TypeError(f"activation must be a string, got {activation!r}")
+        if init is not None and not isinstance(init, str):
+            raise TypeError(f"init must be a string or None, got {init!r}")
+        # The C++ LayerSpec checks the values (ValueError naming them) and knows the defaults.
+        self._spec = _core.LayerSpec(as_int(n_in, "n_in"), as_int(n_out, "n_out"), activation,
+                                     None if alpha is None else as_real(alpha, "alpha", ValueError), 0.0, init or "default")
         self.dropout = 0.0  # set by a following Dropout layer
         self._net = None  # set by Sequential
         self._index = -1
+
+    n_in = property(lambda self: self._spec.n_in)
+    n_out = property(lambda self: self._spec.n_out)
+    activation = property(lambda self: self._spec.activation)
+    alpha = property(lambda self: self._spec.alpha)
+    init = property(lambda self: None if self._spec.init == "default" else self._spec.init,
+                    doc="None: He-uniform for relu-like layers, Glorot-uniform otherwise")
 
     def _bound(self):
         if self._net is None:
@@ -81,9 +81,7 @@ class Dropout:
     so inference needs no rescaling."""
 
     def __init__(self, rate: float):
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (0 <= rate < 1):
-            raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = _core.LayerSpec(1, 1).with_dropout(as_real(rate, "rate", ValueError)).dropout  # [0, 1), checked in C++
 
     num_params = 0
 

@@ -133,9 +133,7 @@ class Sequential:
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
         core = _core.Network32 if self.dtype == np.float32 else _core.Network64
-        sizes = [dense[0].n_in] + [layer.n_out for layer in dense]
-        self._net = core(sizes, [d.activation for d in dense], loss, l2, [d.alpha for d in dense],
-                         rates, [d.init or "default" for d in dense])
+        self._net = core([d._spec.with_dropout(rate) for d, rate in zip(dense, rates)], loss, l2)
         self._net.init_params(self.seed)
         self.layers = layers
         self.dense_layers = dense

@@ -71,8 +71,9 @@ class Engine {
   // The flat parameter / gradient buffers in the engine's memory, for optimizer.step.
   virtual T* params() = 0;
   virtual T* grads() = 0;
-  // An optimizer that steps the buffers above (fresh state).
+  // An optimizer that steps the buffers above (fresh state); its memory() is the engine's.
   virtual std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec) = 0;
+  virtual const void* memory() const { return nullptr; }  // nullptr: host memory
   // Loss slots: reserve n of them; read slots [first, n) into losses[first, n), and the
   // correct predictions counted since the last read (then zeroed). True when a batch loss is known right after its
   // step (the loop then checks it at once); false when it is read at the epoch's end.
@@ -81,11 +82,11 @@ class Engine {
   virtual bool losses_at_once() const = 0;
   // J of the validation data (no dropout) and, when asked, the correct predictions.
   virtual T evaluate_validation(Index* correct) = 0;
-  // Copies of the parameters, slots kEpochStart, kPreviousStart, kBest.
-  enum Copy : int { kEpochStart = 0, kPreviousStart = 1, kBest = 2 };
+  // Copies of the parameters in kCopies slots (the loop keeps the starts of this and the
+  // previous epoch in slots 0 and 1, early stopping's best in slot 2).
+  static constexpr int kCopies = 3;
   virtual void save_params(int copy) = 0;
   virtual void restore_params(int copy) = 0;
-  virtual void swap_saved(int a, int b) = 0;
   virtual bool params_finite() = 0;
 };
 
@@ -124,7 +125,6 @@ class CpuEngine final : public Engine<T> {
   void restore_params(int copy) override {
     Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy];
   }
-  void swap_saved(int a, int b) override { saved_[a].swap(saved_[b]); }
   bool params_finite() override { return all_finite(Eigen::Map<const Vector<T>>(net_.params(), net_.num_params())); }
 
  private:
@@ -146,7 +146,7 @@ class CpuEngine final : public Engine<T> {
   Vector<T> gw_;
   std::vector<T> losses_;
   Index correct_ = 0;
-  Vector<T> saved_[3];
+  Vector<T> saved_[Engine<T>::kCopies];
 };
 
 extern template class CpuEngine<float>;

@@ -48,6 +48,11 @@ struct LayerSpec {
   Init init = Init::Default;  // Default: He-uniform for relu-like layers, Glorot-uniform otherwise
 };
 
+// Throws std::invalid_argument (naming n_in, n_out, dropout or alpha) for a layer that
+// cannot exist on its own: sizes not positive or too large, dropout outside [0, 1),
+// alpha not finite or negative. Network's constructor adds the checks between layers.
+void validate_layer(const LayerSpec& layer);
+
 // One layer seen by trace(): Z, A and (when targets were given) delta = dJ/dZ.
 template <class T>
 struct LayerTrace {

@@ -54,6 +54,8 @@ class Optimizer {
   T learning_rate() const { return learning_rate_; }
   void set_learning_rate(T lr);  // throws unless finite and > 0
   const OptimizerSpec& spec() const { return spec_; }
+  // Where the buffers it steps live: nullptr for host memory (engines compare it with theirs).
+  virtual const void* memory() const { return nullptr; }
 
  protected:
   OptimizerSpec spec_;
