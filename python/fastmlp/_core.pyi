@@ -309,5 +309,28 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     Threads the matrix products may use (products under ~4 MFLOP always run on one).
     """
 
+def load_model(path: str) -> tuple:
+    """
+    (network in the file's dtype, metadata dict) of a model file.
+    """
+def model_bytes(net: typing.Any, metadata: collections.abc.Mapping[str, str]) -> bytes:
+    """
+    The bytes save_model writes.
+    """
+def model_from_bytes(data: typing.Any) -> tuple:
+    """
+    (network in the stored dtype, metadata dict) of a model file's bytes.
+    """
+def save_model(net: typing.Any, path: str, metadata: collections.abc.Mapping[str, str]) -> None:
+    """
+    Writes the network and the extra metadata entries to `path` atomically.
+    """
+def write_file_atomic(path: str, data: bytes) -> None:
+    """
+    Replaces `path` by `data`: a temporary file, fsync, rename (the old file survives any failure).
+    """
+FORMAT_VERSION: str
+MAX_HEADER_BYTES: int
+VERSION: str
 # The build picked for this CPU by fastmlp/_core.py ("v2", "v3", "v4" or "none").
 LEVEL: str
