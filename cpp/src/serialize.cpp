@@ -64,11 +64,24 @@ std::string clip(std::string_view s, std::size_t n) {
   throw std::system_error(errno, std::generic_category(), what + " '" + path + "'");
 }
 
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix, and with the bytes
+// >= 0x80 of the token it quotes as \xNN (they may not be UTF-8, and messages must be).
 std::string json_error(const std::exception& e) {
-  const std::string m = e.what();
+  std::string m = e.what();
   const std::size_t close = m.find("] ");
-  return close == std::string::npos ? m : m.substr(close + 2);
+  if (close != std::string::npos) m.erase(0, close + 2);
+  std::string out;
+  for (const char c : m) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", unsigned(u));
+      out += buf;
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ small JSON values

@@ -56,11 +56,14 @@ def _optimizer(meta: dict):
     if config["name"] not in kinds:
         raise _bad(f"unknown optimizer {config['name']!r} (expected one of {', '.join(kinds)})")
     kwargs = {k: v for k, v in config.items() if k != "name"}
-    if not all(isinstance(v, (int, float, bool)) for v in kwargs.values()):
-        raise _bad("metadata 'optimizer' values must be numbers or booleans")
+    for key, value in kwargs.items():
+        if not isinstance(value, (int, float, bool)):
+            raise _bad("metadata 'optimizer' values must be numbers or booleans")
+        if isinstance(value, int) and abs(value) > 2**53:  # JSON integers are unbounded; settings are floats
+            raise _bad(f"metadata 'optimizer': {key} = {str(value)[:20]}... is too large a number")
     try:
         return kinds[config["name"]](**kwargs)
-    except (ValueError, TypeError, OverflowError) as e:  # OverflowError: an integer too large for a float
+    except (ValueError, TypeError) as e:
         raise _bad(f"metadata 'optimizer': {e}") from None
 
 
