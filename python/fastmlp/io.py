@@ -22,7 +22,7 @@ has no tensors). Weights are stored (n_in, n_out), exactly ``layer.weights`` (Py
 nn.Linear keeps the transpose). The metadata (all values are strings, as safetensors requires):
 
     fastmlp_format   "1"                 the version of this layout
-    fastmlp_version  "0.1.0"             the library that wrote the file
+    fastmlp_version  the version of the library that wrote the file
     dtype            "float32" | "float64"
     loss             "mse" | "binary_crossentropy" | "categorical_crossentropy"
     l2               the L2 lambda, a JSON number ("0.0001")

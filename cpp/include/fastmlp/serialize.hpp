@@ -3,7 +3,7 @@
 //
 //   8 bytes    N, little-endian uint64: the header length
 //   N bytes    JSON header, padded with spaces to a multiple of 8 bytes:
-//                {"__metadata__": {"fastmlp_format": "1", "fastmlp_version": "0.1.0", "dtype": "float32",
+//                {"__metadata__": {"fastmlp_format": "1", "fastmlp_version": "<version>", "dtype": "float32",
 //                                  "loss": "mse", "l2": "0.0", "layers": "[...]", ...},
 //                 "layers.0.weight": {"dtype": "F32", "shape": [n_in, n_out], "data_offsets": [begin, end]},
 //                 "layers.0.bias": {...}, ...}
