@@ -130,8 +130,8 @@ def test_reads_files_written_by_the_safetensors_library(tmp_path):
     from safetensors import safe_open
     with safe_open(str(tmp_path / "ours.safetensors"), "np") as f:
         meta = f.metadata()
-    tensors = {f"layers.{i}.weight": np.array(l.weights) for i, l in enumerate(model.layers)}
-    tensors.update({f"layers.{i}.bias": np.array(l.bias) for i, l in enumerate(model.layers)})
+    tensors = {f"layers.{i}.weight": np.array(layer.weights) for i, layer in enumerate(model.layers)}
+    tensors.update({f"layers.{i}.bias": np.array(layer.bias) for i, layer in enumerate(model.layers)})
     st.save_file(tensors, str(tmp_path / "theirs.safetensors"), metadata=meta)  # their ordering, their padding
     assert_same_model(model, fm.load(tmp_path / "theirs.safetensors"))
 
@@ -823,7 +823,7 @@ def test_cpp_save_round_trip(cpp_tool, tmp_path, dtype):
     again = fm.load(tmp_path / "b.safetensors")  # C++-written, read by Python
     assert again.params.tobytes() == model.params.tobytes()
     assert (again.loss_name, again.dtype, again.l2) == (model.loss_name, model.dtype, model.l2)
-    assert [repr(l) for l in again.layers] == [repr(l) for l in model.layers]
+    assert [repr(x) for x in again.layers] == [repr(x) for x in model.layers]
     st = pytest.importorskip("safetensors.numpy")
     assert sorted(st.load_file(str(tmp_path / "b.safetensors"))) == sorted(
         f"layers.{i}.{s}" for i in range(3) for s in ("weight", "bias"))
@@ -847,7 +847,7 @@ def test_cpp_reads_dropout_and_alpha(cpp_tool, tmp_path):
     model.save(tmp_path / "d.safetensors")
     info = cpp_tool("info", "double", tmp_path / "d.safetensors").stdout.splitlines()
     rows = [line.split() for line in info[1:]]
-    assert [r[2] for r in rows] == [l.activation for l in model.layers if isinstance(l, fm.Dense)]
+    assert [r[2] for r in rows] == [x.activation for x in model.layers if isinstance(x, fm.Dense)]
     assert [float(r[4]) for r in rows] == [0.3, 0.0, 0.1, 0.0]
     assert float(rows[0][3]) == 0.2 and float(rows[1][3]) == 0.7
     assert [r[5] for r in rows] == ["default", "he_normal", "default", "default"]
@@ -860,7 +860,7 @@ def test_cpp_reads_dropout_and_alpha(cpp_tool, tmp_path):
 
 def test_cpp_rejects_malformed_files(cpp_tool, tmp_path):
     paths = []
-    for i, (name, (make, _)) in enumerate(BAD_FILES.items()):
+    for i, (make, _) in enumerate(BAD_FILES.values()):
         p = tmp_path / f"bad{i}.safetensors"
         p.write_bytes(make())
         paths.append(p)

@@ -45,9 +45,9 @@ namespace {
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-constexpr int kMaxDepth = 16;                // nesting of the header (a valid one needs 3)
-constexpr std::size_t kMaxMetadata = 4096;   // __metadata__ entries (fastmlp writes about ten)
-constexpr std::size_t kMaxDims = 8;          // dimensions of a tensor
+constexpr int kMaxDepth = 16;                  // nesting of the header (a valid one needs 3)
+constexpr std::size_t kMaxMetadata = 4096;     // __metadata__ entries (fastmlp writes about ten)
+constexpr std::size_t kMaxDims = 8;            // dimensions of a tensor
 constexpr std::uint64_t kMaxDim = 2147483647;  // layer sizes: 2^31 - 1
 const char* const kOwnKeys[] = {"fastmlp_format", "fastmlp_version", "dtype", "loss", "l2", "layers"};
 
@@ -282,10 +282,14 @@ class HeaderReader {
   bool start_object(std::size_t) {
     if (!enter()) return false;
     if (skipping()) return true;
-    if (at_ == At::Start) at_ = At::Top;
-    else if (at_ == At::MetaValue) at_ = At::InMeta;
-    else if (at_ == At::TensorValue) at_ = At::InTensor;
-    else return wrong("an object");
+    if (at_ == At::Start)
+      at_ = At::Top;
+    else if (at_ == At::MetaValue)
+      at_ = At::InMeta;
+    else if (at_ == At::TensorValue)
+      at_ = At::InTensor;
+    else
+      return wrong("an object");
     return true;
   }
 
@@ -308,10 +312,14 @@ class HeaderReader {
       pending_key_ = h_.arena.add(k);
       at_ = At::MetaString;
     } else {  // At::InTensor
-      if (k == "dtype") field_ = Field::DType;
-      else if (k == "shape") field_ = Field::Shape;
-      else if (k == "data_offsets") field_ = Field::Offsets;
-      else return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
+      if (k == "dtype")
+        field_ = Field::DType;
+      else if (k == "shape")
+        field_ = Field::Shape;
+      else if (k == "data_offsets")
+        field_ = Field::Offsets;
+      else
+        return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
       const unsigned bit = 1u << unsigned(field_);
       if (seen_ & bit) return fail("the header repeats the key \"" + k + "\" in " + tensor_name());
       seen_ |= bit;
@@ -323,9 +331,12 @@ class HeaderReader {
   bool end_object() {
     --depth_;
     if (skipping()) return true;
-    if (at_ == At::InMeta) at_ = At::Top;
-    else if (at_ == At::InTensor) return finish_tensor();
-    else at_ = At::Done;  // At::Top
+    if (at_ == At::InMeta)
+      at_ = At::Top;
+    else if (at_ == At::InTensor)
+      return finish_tensor();
+    else
+      at_ = At::Done;  // At::Top
     return true;
   }
 
@@ -358,7 +369,19 @@ class HeaderReader {
   }
 
  private:
-  enum class At { Start, Top, MetaValue, InMeta, MetaString, TensorValue, InTensor, TensorField, InShape, InOffsets, Done };
+  enum class At {
+    Start,
+    Top,
+    MetaValue,
+    InMeta,
+    MetaString,
+    TensorValue,
+    InTensor,
+    TensorField,
+    InShape,
+    InOffsets,
+    Done
+  };
   enum class Field { DType, Shape, Offsets };
 
   bool skipping() const { return !error.empty(); }
@@ -383,7 +406,8 @@ class HeaderReader {
   bool number(bool is_unsigned, std::uint64_t v, const std::string& text) {
     if (skipping()) return true;
     if (at_ == At::InShape) {
-      if (!is_unsigned || tensor().ndim == kMaxDims) return fail(tensor_name() + " has an invalid shape (entry " + clip(text, 40) + ")");
+      if (!is_unsigned || tensor().ndim == kMaxDims)
+        return fail(tensor_name() + " has an invalid shape (entry " + clip(text, 40) + ")");
       h_.dims.push_back(v);
       ++tensor().ndim;
       return true;
@@ -410,7 +434,8 @@ class HeaderReader {
       case At::InShape: return fail(tensor_name() + " has an invalid shape (entry " + seen + ")");
       case At::InOffsets: return fail(offsets_message());
       case At::TensorField:
-        if (field_ == Field::DType) return fail(tensor_name() + " has dtype " + seen + "; fastmlp files hold F32 or F64");
+        if (field_ == Field::DType)
+          return fail(tensor_name() + " has dtype " + seen + "; fastmlp files hold F32 or F64");
         if (field_ == Field::Shape) return fail(tensor_name() + " has an invalid shape");
         return fail(offsets_message());
       default: return fail("the header is not a JSON object");
@@ -426,8 +451,10 @@ class HeaderReader {
     bool overflow = false;
     for (std::uint32_t k = 0; k < t.ndim; ++k) {
       const std::uint64_t d = h_.dims[t.dims_at + k];
-      if (d != 0 && nbytes > std::numeric_limits<std::uint64_t>::max() / d) overflow = true;
-      else nbytes *= d;
+      if (d != 0 && nbytes > std::numeric_limits<std::uint64_t>::max() / d)
+        overflow = true;
+      else
+        nbytes *= d;
     }
     if (overflow || t.end - t.begin != nbytes)
       return fail(tensor_name() + " needs " + (overflow ? std::string("more than 2^64") : std::to_string(nbytes)) +
@@ -454,7 +481,8 @@ std::vector<const T*> sorted_unique(const std::vector<T>& items, Name name, cons
   for (const T& item : items) order.push_back(&item);
   std::sort(order.begin(), order.end(), [&](const T* a, const T* b) { return name(*a) < name(*b); });
   for (std::size_t i = 1; i < order.size(); ++i)
-    if (name(*order[i]) == name(*order[i - 1])) bad(std::string(where) + " repeats the key \"" + clip(name(*order[i]), 40) + "\"");
+    if (name(*order[i]) == name(*order[i - 1]))
+      bad(std::string(where) + " repeats the key \"" + clip(name(*order[i]), 40) + "\"");
   return order;
 }
 
@@ -466,8 +494,10 @@ void parse_header(const std::string& text, std::uint64_t data_size, Header& h) {
   if (!ok) bad("the header is not valid JSON");
   if (!reader.error.empty()) bad(reader.error);
   if (!reader.have_meta()) bad("the header has no __metadata__ (not written by fastmlp?)");
-  sorted_unique(h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
-  h.by_name = sorted_unique(h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
+  sorted_unique(
+      h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
+  h.by_name = sorted_unique(
+      h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
   // The tensors must tile the data exactly: no overlap, no gap, nothing after.
   std::vector<const TensorInfo*> order(h.by_name);
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
@@ -511,9 +541,12 @@ Architecture read_architecture(const Header& h) {
         kFormatVersion + "' (a newer fastmlp wrote it?)");
   Architecture a;
   const std::string_view dtype = *h.get("dtype");
-  if (dtype == "float32") a.dtype = DType::F32;
-  else if (dtype == "float64") a.dtype = DType::F64;
-  else bad("dtype '" + clip(dtype, 20) + "' must be 'float32' or 'float64'");
+  if (dtype == "float32")
+    a.dtype = DType::F32;
+  else if (dtype == "float64")
+    a.dtype = DType::F64;
+  else
+    bad("dtype '" + clip(dtype, 20) + "' must be 'float32' or 'float64'");
   try {
     a.loss = loss_from_name(std::string(*h.get("loss")));
   } catch (const std::invalid_argument& e) {
@@ -588,8 +621,8 @@ Architecture read_architecture(const Header& h) {
       const TensorInfo* t = h.tensor(name);
       if (!t) bad("tensor '" + name + "' is missing");
       if (t->dtype != a.dtype)
-        bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") + " but the model's dtype is " +
-            std::string(dtype));
+        bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") +
+            " but the model's dtype is " + std::string(dtype));
       const auto n_in = std::uint64_t(s.n_in), n_out = std::uint64_t(s.n_out);
       if (suffix[0] == 'w' ? !h.shape_is(*t, {n_in, n_out}) : !h.shape_is(*t, {n_out}))
         bad("tensor '" + name + "' has the wrong shape for " + where);
@@ -666,7 +699,8 @@ std::uint64_t header_length(const unsigned char* first8, std::uint64_t size) {
     bad("the header length " + std::to_string(n) + " is larger than the " + std::to_string(size - 8) +
         " bytes after it (truncated file?)");
   if (n > kMaxHeaderBytes)
-    bad("the header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
+    bad("the header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes) +
+        " bytes");
   if (n < 2) bad("the header length " + std::to_string(n) + " is too small for a JSON object");
   return n;
 }
@@ -866,18 +900,23 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   for (Index l = 0; l < net.num_layers(); ++l, ++pos) {
     const LayerSpec& s = net.layers()[std::size_t(l)];
     const bool has_alpha = s.activation == Activation::LeakyRelu || s.activation == Activation::Elu;
-    ordered_json entry = {{"type", "Dense"}, {"n_in", s.n_in}, {"n_out", s.n_out},
-                          {"activation", activation_name(s.activation)}, {"alpha", nullptr}};
+    ordered_json entry = {{"type", "Dense"},
+                          {"n_in", s.n_in},
+                          {"n_out", s.n_out},
+                          {"activation", activation_name(s.activation)},
+                          {"alpha", nullptr}};
     if (has_alpha) entry["alpha"] = s.alpha;
     if (s.init != Init::Default) entry["init"] = init_name(s.init);
     layers.push_back(std::move(entry));
     const std::uint64_t wbytes = std::uint64_t(s.n_in) * std::uint64_t(s.n_out) * sizeof(T);
     const std::uint64_t bbytes = std::uint64_t(s.n_out) * sizeof(T);
     const std::string p = "layers." + std::to_string(pos);
-    tensors[p + ".weight"] = {{"dtype", code}, {"shape", ordered_json::array({s.n_in, s.n_out})},
+    tensors[p + ".weight"] = {{"dtype", code},
+                              {"shape", ordered_json::array({s.n_in, s.n_out})},
                               {"data_offsets", ordered_json::array({offset, offset + wbytes})}};
     offset += wbytes;
-    tensors[p + ".bias"] = {{"dtype", code}, {"shape", ordered_json::array({s.n_out})},
+    tensors[p + ".bias"] = {{"dtype", code},
+                            {"shape", ordered_json::array({s.n_out})},
                             {"data_offsets", ordered_json::array({offset, offset + bbytes})}};
     offset += bbytes;
     if (s.dropout > 0.0) {

@@ -7,4 +7,6 @@ from importlib import metadata
 try:
     __version__ = metadata.version("fastmlp")
 except metadata.PackageNotFoundError:  # imported from a source tree without being installed
-    from ._core import VERSION as __version__
+    from . import _core
+
+    __version__ = _core.VERSION
