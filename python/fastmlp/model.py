@@ -23,9 +23,12 @@ import numpy as np
 
 from . import _core
 from . import _cuda
+from . import _persist
+from . import io as _io
 from . import optimizers as _optimizers
 from . import schedules as _schedules
 from ._validation import as_2d, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
+from ._weights import balanced_class_weights
 from .callbacks import EarlyStopping, ProgressBar
 from .layers import Dense, Dropout
 
@@ -227,10 +230,7 @@ class Sequential:
             if isinstance(class_weight, str):
                 if class_weight != "balanced":
                     raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
-                counts = np.bincount(ids, minlength=n_classes).astype(np.float64)
-                present = counts > 0
-                table = np.ones(n_classes)
-                table[present] = len(ids) / (present.sum() * counts[present])  # n / (n_classes * count_c)
+                table = balanced_class_weights(ids, n_classes)
             elif isinstance(class_weight, dict):
                 table = np.ones(n_classes)
                 for c, cw in class_weight.items():
@@ -449,17 +449,36 @@ class Sequential:
         truth = truth[:, 0] if truth.shape[1] == 1 else truth
         return float(np.mean(pred == truth)) if truth.ndim == 1 else float(np.mean((pred == truth).all(axis=1)))
 
-    # --- persistence (fastmlp.io) ---
+    # --- persistence: fastmlp.io is the file format, _persist what a Sequential keeps in it ---
     def save(self, path) -> None:
         """Write the model to ``path`` (safetensors format, atomic: the old file survives a failed save)."""
-        from . import io
+        _io.write(path, self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
 
-        io.save(self, path)
+    def to_bytes(self) -> bytes:
+        """The bytes ``save`` writes (pickling uses them too)."""
+        return _io.encode(self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
+
+    @classmethod
+    def load(cls, path) -> "Sequential":
+        """The model ``save`` (or C++ ``save_network``) wrote to ``path``. Nothing in the file is
+        executed; anything but a valid model file raises ValueError."""
+        return cls._from_file(*_io.read(path))
+
+    @classmethod
+    def from_bytes(cls, data) -> "Sequential":
+        """The model in ``data``, the bytes of a model file (``to_bytes``)."""
+        return cls._from_file(*_io.decode(data))
+
+    @classmethod
+    def _from_file(cls, net, metadata: dict) -> "Sequential":
+        kwargs, epochs = _persist.model_config(metadata)
+        model = cls(**kwargs)
+        model.params[...] = net.params  # the same dtype: a bitwise copy
+        model._epochs_seen = epochs
+        return model
 
     def __reduce__(self):
-        from . import io
-
-        return (io._from_bytes, (io.to_bytes(self),))
+        return (Sequential.from_bytes, (self.to_bytes(),))
 
     def copy(self, dtype=None) -> "Sequential":
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
