@@ -17,27 +17,36 @@ namespace fastmlp {
 
 namespace {
 
+// Without set_num_threads: the cores this process may run on (at most 8), and no more than
+// OpenMP's own limit, which follows OMP_NUM_THREADS and threadpoolctl / joblib's limits (so
+// parallel workers of a grid search do not oversubscribe the machine).
 int default_threads() {
 #ifdef _OPENMP
-  int n = int(std::thread::hardware_concurrency());
+  static const int cores = [] {  // once: a system call
+    int n = int(std::thread::hardware_concurrency());
 #if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
 #endif
-  return std::clamp(n, 1, 8);
+    return n;
+  }();
+  return std::clamp(std::min(cores, omp_get_max_threads()), 1, 8);  // the OpenMP limit: a read, per call
 #else
   return 1;
 #endif
 }
 
-std::atomic<int>& threads() {
-  static std::atomic<int> n{default_threads()};
+std::atomic<int>& threads() {  // 0: not set, follow default_threads()
+  static std::atomic<int> n{0};
   return n;
 }
 
 }  // namespace
 
-int get_num_threads() { return threads().load(std::memory_order_relaxed); }
+int get_num_threads() {
+  const int n = threads().load(std::memory_order_relaxed);
+  return n > 0 ? n : default_threads();
+}
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));

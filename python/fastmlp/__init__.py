@@ -20,7 +20,8 @@ __all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", 
 
 
 def set_num_threads(n: int) -> None:
-    """Threads the C++ matrix products may use. Default: the CPUs this process may run on (at most 8).
+    """Threads the C++ matrix products may use; this wins over the default, which is the CPUs this
+    process may run on (at most 8) within OpenMP's limit (OMP_NUM_THREADS, threadpoolctl, joblib's workers).
     Products under ~4 MFLOP (small batches) always run on one thread, so threads never slow them down.
     Results are bit-identical whatever the number of threads."""
     from . import _core
