@@ -59,3 +59,20 @@ def test_comm_must_be_a_communicator():
         model.fit(X, y, epochs=1, comm="world")
     with pytest.raises(ValueError, match="sharded"):
         model.fit(X, y, epochs=1, sharded=True)
+
+
+def test_cli_train_under_mpiexec(tmp_path):
+    """`mpiexec -n 2 python -m fastmlp train`: both processes train, rank 0 alone prints and writes."""
+    mpiexec = _mpiexec()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    np.savetxt(tmp_path / "d.csv", np.column_stack([X, (X[:, 0] > 0).astype(int)]), delimiter=",",
+               header="a,b,c,label", comments="")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
+               MPLBACKEND="Agg")
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "fastmlp", "train", "d.csv", "--target", "label",
+                           "--epochs", "3", "--batch-size", "16", "--no-progress", "--out", "m.safetensors"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("model saved to m.safetensors") == 1  # rank 0 only
+    assert fm.Sequential.load(tmp_path / "m.safetensors").n_features_in == 3

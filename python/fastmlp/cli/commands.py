@@ -69,11 +69,25 @@ def _json_value(v):
 
 # ============================================================================ train
 
+def _world():
+    """MPI.COMM_WORLD when this process runs under mpiexec with more than one process, else None."""
+    launched = any(os.environ.get(v, "1") != "1" for v in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"))
+    if not launched:
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise CLIError("running under mpiexec needs mpi4py: pip install 'fastmlp[mpi]'") from e
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
 def train(args) -> int:
     import numpy as np
 
     import fastmlp as fm
 
+    comm = _world()  # under mpiexec: every process trains (data-parallel); rank 0 alone prints and writes
+    say = print if comm is None or comm.Get_rank() == 0 else (lambda *a, **k: None)
     check_writable(args.out, "--out")
     check_writable(args.plot, "--plot")
     if args.plot:
@@ -149,20 +163,20 @@ def train(args) -> int:
         what = f"target {data.target_name!r}"
     else:
         what = f"target column {data.target_index}"
-    print(f"data: {data.source}: {m} samples, {X.shape[1]} features, {what}")
+    say(f"data: {data.source}: {m} samples, {X.shape[1]} features, {what}")
     if task == "classify":
         shown = ", ".join(str(c) for c in classes[:10]) + (", ..." if k > 10 else "")
-        print(f"task: classification, {k} classes ({shown})" + ("  [inferred; --task to override]" if inferred else ""))
+        say(f"task: classification, {k} classes ({shown})" + ("  [inferred; --task to override]" if inferred else ""))
     else:
-        print(f"task: regression, {n_out} output{'s' if n_out > 1 else ''}"
+        say(f"task: regression, {n_out} output{'s' if n_out > 1 else ''}"
               + ("  [inferred; --task to override]" if inferred else ""))
-    print(f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
+    say(f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
           f"learning rate {optimizer.learning_rate:g})")
     if validation is not None:
-        print(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
+        say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
 
     history = model.fit(X_train, Y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                        verbose=not args.no_progress, validation_data=validation, early_stopping=early)
+                        verbose=not args.no_progress, validation_data=validation, early_stopping=early, comm=comm)
     best = history.best_epoch
     restored = early is not None and best is not None and best != history.epochs - 1
     at = best if restored else history.epochs - 1  # the epoch whose weights the model has
@@ -170,22 +184,24 @@ def train(args) -> int:
     summary = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
     notes = (", stopped early" if history.stopped_early else "") + (f"; kept the weights of epoch {best + 1}"
                                                                      if restored else "")
-    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}")
+    say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}")
 
+    if comm is not None and comm.Get_rank() != 0:
+        return EXIT_OK  # the weights are the same on every process: rank 0 writes them
     meta = {"task": task, "classes": classes, "target": data.target_name, "features": data.feature_names}
     lpath = save_model(model, args.out, meta)
-    print(f"model saved to {args.out} (labels: {lpath})")
+    say(f"model saved to {args.out} (labels: {lpath})")
     if args.plot:
         from fastmlp.plot import plot_decision_boundary, plot_loss
 
         plot_loss(history, args.plot, title=f"fastmlp on {os.path.basename(data.source)}")
-        print(f"loss curves saved to {args.plot}")
+        say(f"loss curves saved to {args.plot}")
         if task == "classify" and X.shape[1] == 2:
             root, ext = os.path.splitext(args.plot)
             bpath = f"{root}_boundary{ext or '.png'}"
             plot_decision_boundary(model, X, ids, bpath, labels=classes, feature_names=data.feature_names,
                                    title=f"decision boundary on {os.path.basename(data.source)}")
-            print(f"decision boundary saved to {bpath}")
+            say(f"decision boundary saved to {bpath}")
     return EXIT_OK
 
 
