@@ -418,7 +418,8 @@ def _training_state(meta: dict):
             raise _bad("metadata 'optimizer' must be an object with a 'name'")
         from . import optimizers as _optimizers
 
-        kinds = {cls._kind: cls for cls in (getattr(_optimizers, "SGD", None), getattr(_optimizers, "Adam", None))
+        kinds = {cls._kind: cls for cls in (getattr(_optimizers, "SGD", None), getattr(_optimizers, "Adam", None),
+                                                     getattr(_optimizers, "RMSprop", None), getattr(_optimizers, "Adagrad", None))
                  if cls is not None}
         kwargs = {k: v for k, v in config.items() if k != "name"}
         if config["name"] not in kinds:
