@@ -430,7 +430,8 @@ class Sequential:
     # --- the math ---
     def forward(self, X) -> np.ndarray:
         """The last layer's activations a_L, shape (m, n_outputs) (dropout off)."""
-        return self._engine.forward(self._X(X))
+        X = self._X(X)
+        return self._engine.forward(X)
 
     def loss(self, X, y, sample_weight=None) -> float:
         """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
