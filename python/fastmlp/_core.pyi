@@ -5,7 +5,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ACTIVATIONS', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FitOptions', 'LayerSpec', 'MAX_EPOCHS', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule']
+__all__: list[str] = ['ACTIVATIONS', 'Adagrad32', 'Adagrad64', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FitOptions', 'LOSSES', 'LayerSpec', 'MAX_EPOCHS', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'RMSprop32', 'RMSprop64', 'SGD32', 'SGD64', 'Schedule', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'loss_name', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule']
 class LayerSpec:
     """
     One dense layer: sizes, activation g (with its alpha), dropout rate, init.
@@ -137,6 +137,10 @@ class Network64:
     def sizes(self) -> list[int]:
         ...
 class Optimizer32:
+    def clip(self, grads: numpy.typing.NDArray[numpy.float32]) -> None:
+        """
+        Clip `grads` in place (clip_value, then the global clip_norm).
+        """
     def reset(self) -> None:
         """
         Forget the state (velocity, moments, step count).
@@ -169,7 +173,17 @@ class Adam32(Optimizer32):
     @property
     def steps(self) -> int:
         ...
+class RMSprop32(Optimizer32):
+    def __init__(self, spec: ...) -> None:
+        ...
+class Adagrad32(Optimizer32):
+    def __init__(self, spec: ...) -> None:
+        ...
 class Optimizer64:
+    def clip(self, grads: numpy.typing.NDArray[numpy.float64]) -> None:
+        """
+        Clip `grads` in place (clip_value, then the global clip_norm).
+        """
     def reset(self) -> None:
         """
         Forget the state (velocity, moments, step count).
@@ -202,6 +216,12 @@ class Adam64(Optimizer64):
     @property
     def steps(self) -> int:
         ...
+class RMSprop64(Optimizer64):
+    def __init__(self, spec: ...) -> None:
+        ...
+class Adagrad64(Optimizer64):
+    def __init__(self, spec: ...) -> None:
+        ...
 class DivergenceError(FloatingPointError):
     pass
 class NotSupported(NotImplementedError):
@@ -214,9 +234,24 @@ class OptimizerSpec:
     kind: str
     nesterov: bool
     @staticmethod
+    def adagrad() -> OptimizerSpec:
+        """
+        Adagrad's defaults.
+        """
+    @staticmethod
     def adam() -> OptimizerSpec:
         """
         Adam's defaults.
+        """
+    @staticmethod
+    def defaults(kind: str) -> OptimizerSpec:
+        """
+        The defaults of the optimizer `kind`.
+        """
+    @staticmethod
+    def rmsprop() -> OptimizerSpec:
+        """
+        RMSprop's defaults.
         """
     @staticmethod
     def sgd() -> OptimizerSpec:
@@ -238,6 +273,18 @@ class OptimizerSpec:
     def beta2(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
+    def clip_norm(self) -> float:
+        ...
+    @clip_norm.setter
+    def clip_norm(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def clip_value(self) -> float:
+        ...
+    @clip_value.setter
+    def clip_value(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def epsilon(self) -> float:
         ...
     @epsilon.setter
@@ -256,6 +303,12 @@ class OptimizerSpec:
     def momentum(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
+    def rho(self) -> float:
+        ...
+    @rho.setter
+    def rho(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def weight_decay(self) -> float:
         ...
     @weight_decay.setter
@@ -270,6 +323,12 @@ class Schedule:
         """
         The schedule `kind` with its default parameters.
         """
+    @property
+    def decay_epochs(self) -> int:
+        ...
+    @decay_epochs.setter
+    def decay_epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
     @property
     def factor(self) -> float:
         ...
@@ -315,12 +374,19 @@ class Schedule:
     @step_size.setter
     def step_size(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+    @property
+    def warmup_epochs(self) -> int:
+        ...
+    @warmup_epochs.setter
+    def warmup_epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class EarlyStoppingSpec:
     """
     Early stopping's settings (trainer.hpp).
     """
     enabled: bool
-    monitor_validation: bool
+    maximize: bool
+    monitor: str
     restore_best: bool
     def __init__(self) -> None:
         ...
@@ -456,6 +522,10 @@ def cuda_unavailable_reason() -> str:
     """
 def get_num_threads() -> int:
     ...
+def loss_name(name: str) -> str:
+    """
+    The canonical name of a loss or one of its aliases (ValueError when unknown).
+    """
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Threads the matrix products may use (products under ~4 MFLOP always run on one).
@@ -470,6 +540,7 @@ def validate_optimizer(spec: OptimizerSpec, float32: bool = False) -> None:
     """
 def validate_schedule(schedule: Schedule) -> None:
     ...
-ACTIVATIONS: tuple = ('linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'softmax', 'step')
+ACTIVATIONS: tuple = ('linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'softmax', 'step', 'gelu', 'silu', 'mish')
+LOSSES: tuple = ('binary_crossentropy', 'categorical_crossentropy', 'mse', 'mae', 'huber')
 MAX_EPOCHS: int = 4611686018427387904
 LEVEL: str
