@@ -32,6 +32,17 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("estimator", [MLPClassifier(solver="lbfgs", max_iter=100),
+                                       MLPRegressor(solver="sgd", tol=1e-2, random_state=42, max_iter=100)],
+                         ids=["MLPClassifier-lbfgs", "MLPRegressor-sgd"])
+def test_sample_weight_equivalence_with_sklearns_own_parameters(estimator):
+    """scikit-learn's instance_generator gives its own MLPs exactly these parameters for this check."""
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+
+
 def test_expected_failures_are_few_and_explained():
     for est in CHECKED:
         failed = _expected_failed_checks(est)
