@@ -94,12 +94,7 @@ def _expected_failed_checks(estimator) -> dict:
     the parameters scikit-learn gives its own (MLPClassifier(solver="lbfgs"),
     MLPRegressor(solver="sgd", tol=1e-2, random_state=42): tests/test_sklearn.py checks that).
     """
-    reason = ("mini-batch stochastic training with these parameters: a weight of 2 and a repeated sample (or a "
-              "weight of 0 and a removed sample) change the batches and the shuffling, so the fitted weights are "
-              "equal in expectation only; scikit-learn's own MLPs pass it only with solver='lbfgs' (classifier) or "
-              "a single batch (regressor)")
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
+    return {}  # none: the sample-weight equivalence checks pass too (their data sets fit in one batch)
 
 
 def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True, integer=False):
