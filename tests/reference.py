@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step")
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step",
+               "gelu", "silu", "mish")
 # default alpha of the parametrised activations; an activation may also be given as a
 # (name, alpha) pair wherever a name is accepted
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
-LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse")
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 
 
 # --------------------------------------------------------------------------------------
@@ -112,6 +113,40 @@ def step_prime(z):
     return np.zeros_like(z)
 
 
+_erf = np.vectorize(__import__("math").erf, otypes=[np.float64])
+
+
+def gelu(z):
+    # z Phi(z), Phi the standard normal CDF = (1 + erf(z / sqrt 2)) / 2
+    return z * 0.5 * (1.0 + _erf(z / np.sqrt(2.0)))
+
+
+def gelu_prime(z):
+    # Phi(z) + z phi(z), phi(z) = e^{-z^2/2} / sqrt(2 pi)
+    return 0.5 * (1.0 + _erf(z / np.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+
+
+def silu(z):
+    # z sigma(z)
+    return z * sigmoid(z)
+
+
+def silu_prime(z):
+    s = sigmoid(z)
+    return s + z * s * (1.0 - s)
+
+
+def mish(z):
+    # z tanh(softplus(z))
+    return z * np.tanh(softplus(z))
+
+
+def mish_prime(z):
+    # tanh(sp) + z sech^2(sp) sp',  sp' = sigma(z)
+    t = np.tanh(softplus(z))
+    return t + z * (1.0 - t * t) * sigmoid(z)
+
+
 def softmax(z):
     # exponentiate then normalise, with max-subtraction for stability (row-wise)
     z = np.asarray(z)
@@ -143,6 +178,9 @@ _G = {
     "softplus": softplus,
     "softmax": softmax,
     "step": step,
+    "gelu": gelu,
+    "silu": silu,
+    "mish": mish,
 }
 _G_PRIME = {
     "linear": linear_prime,
@@ -153,6 +191,9 @@ _G_PRIME = {
     "elu": elu_prime,
     "softplus": softplus_prime,
     "step": step_prime,
+    "gelu": gelu_prime,
+    "silu": silu_prime,
+    "mish": mish_prime,
 }
 
 
@@ -243,6 +284,17 @@ def mse(a, Y):
     return ((a - Y) ** 2).mean()
 
 
+def mae(a, Y):
+    """mean over samples AND outputs of |a - y|."""
+    return np.abs(a - Y).mean()
+
+
+def huber(a, Y, delta=1.0):
+    """mean over samples AND outputs of r^2/2 (|r| <= delta) or delta (|r| - delta/2), r = a - y."""
+    r = np.abs(a - Y)
+    return np.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta)).mean()
+
+
 def l2_term(params, lam):
     return 0.5 * lam * sum(float((W * W).sum()) for W, _ in params)
 
@@ -256,6 +308,10 @@ def data_loss(params, acts, X, Y, loss_name):
         return cce_from_logits(z, Y)
     if loss_name == "mse":
         return mse(a, Y)
+    if loss_name == "mae":
+        return mae(a, Y)
+    if loss_name == "huber":
+        return huber(a, Y)
     raise ValueError(f"unknown loss {loss_name!r}")
 
 
@@ -278,6 +334,12 @@ def output_delta(z, a, Y, loss_name, out_act):
         return (a - Y) / (m * k)                # fused sigmoid + BCE: (p - y) / (m k)
     if loss_name == "mse":
         dA = 2.0 * (a - Y) / (m * k)            # d/da of mean (a - y)^2
+        return activation_backward(out_act, z, a, dA)
+    if loss_name == "mae":
+        dA = np.sign(a - Y) / (m * k)           # d/da of mean |a - y| (sign(0) = 0)
+        return activation_backward(out_act, z, a, dA)
+    if loss_name == "huber":
+        dA = np.clip(a - Y, -1.0, 1.0) / (m * k)  # d/da of mean huber(a - y), delta 1
         return activation_backward(out_act, z, a, dA)
     raise ValueError(f"unknown loss {loss_name!r}")
 
@@ -337,6 +399,50 @@ def numerical_gradients(params, acts, X, Y, loss_name, l2=0.0, eps=1e-6):
 # --------------------------------------------------------------------------------------
 # plain gradient descent
 # --------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
+# optimizers beyond SGD (PyTorch's formulas), gradient clipping, cosine schedule
+# --------------------------------------------------------------------------------------
+def rmsprop_steps(w, grads, lr, rho=0.99, eps=1e-8, weight_decay=0.0):
+    """Apply RMSprop to flat w for each gradient in ``grads`` (gradients given, not recomputed)."""
+    w = np.array(w, dtype=np.float64)
+    v = np.zeros_like(w)
+    for g in grads:
+        g = g + weight_decay * w
+        v = rho * v + (1 - rho) * g * g
+        w = w - lr * g / (np.sqrt(v) + eps)
+    return w
+
+
+def adagrad_steps(w, grads, lr, eps=1e-10, weight_decay=0.0):
+    w = np.array(w, dtype=np.float64)
+    s = np.zeros_like(w)
+    for g in grads:
+        g = g + weight_decay * w
+        s = s + g * g
+        w = w - lr * g / (np.sqrt(s) + eps)
+    return w
+
+
+def clip_gradient(g, clip_value=0.0, clip_norm=0.0):
+    """Clamp entries to [-clip_value, clip_value] (if > 0), then, as PyTorch's clip_grad_norm_,
+    scale by min(1, clip_norm / (||g|| + 1e-6)) (if clip_norm > 0)."""
+    g = np.array(g, dtype=np.float64)
+    if clip_value > 0:
+        g = np.clip(g, -clip_value, clip_value)
+    if clip_norm > 0:
+        f = clip_norm / (np.sqrt((g * g).sum()) + 1e-6)
+        if f < 1:
+            g = g * f
+    return g
+
+
+def cosine_lr(epoch, lr0, decay_epochs, warmup_epochs=0, min_lr=0.0):
+    if epoch < warmup_epochs:
+        return lr0 * (epoch + 1) / warmup_epochs
+    t = min(epoch - warmup_epochs, decay_epochs) / decay_epochs
+    return min_lr + (lr0 - min_lr) * 0.5 * (1 + np.cos(np.pi * t))
+
+
 def sgd_step(params, acts, X, Y, loss_name, lr, l2=0.0):
     """One step w <- w - lr * dJ/dw on the batch (X, Y). Returns new params."""
     grads = backward(params, acts, X, Y, loss_name, l2)

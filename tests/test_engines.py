@@ -20,10 +20,10 @@ def test_last_step_divergence_raises_on_every_engine(device):
     """J is measured before each step, so a step that leaves non-finite weights on the very last
     batch is caught after the loop: DivergenceError, the weights of the last epoch's start."""
     X, y = _regression(scale=1e5)  # J ~ 1e10 (finite), the step lr * dJ/dW ~ 1e310 (not)
-    model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=1, device=device)
+    model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=1, device=device, optimizer="sgd")
     start = model.params.copy()
     with pytest.raises(fm.DivergenceError) as info:
-        model.fit(X, y, epochs=1, learning_rate=1e300, shuffle=False)
+        model.fit(X, y, epochs=1, learning_rate=1e300, shuffle=False, batch_size=None)
     assert info.value.epoch == 0 and isinstance(info.value.epoch, int)
     np.testing.assert_array_equal(model.params, start)
     assert model.epochs_trained == 0
@@ -34,12 +34,12 @@ def test_last_step_divergence_after_some_epochs(device):
     """After an epoch that trained: the last step of the next fit blows up; its weights go back to that
     fit's start and the completed epoch still counts."""
     X, y = _regression(seed=2, scale=1e5)
-    model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=3, device=device)
+    model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=3, device=device, optimizer="sgd")
     seen = []
     model.fit(X, y, epochs=1, learning_rate=1e-12, callback=lambda e, logs: seen.append(model.params.copy()),
-              shuffle=False)
+              shuffle=False, batch_size=None)
     with pytest.raises(fm.DivergenceError) as info:
-        model.fit(X, y, epochs=1, learning_rate=1e300, shuffle=False)
+        model.fit(X, y, epochs=1, learning_rate=1e300, shuffle=False, batch_size=None)
     assert info.value.epoch == 0
     np.testing.assert_array_equal(model.params, seen[-1])
     assert model.epochs_trained == 1
@@ -47,7 +47,7 @@ def test_last_step_divergence_after_some_epochs(device):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_the_model_has_one_engine_on_its_device(device):
-    model = fm.Sequential([fm.Dense(3, 2, "softmax")], seed=0, device=device)
+    model = fm.Sequential([fm.Dense(3, 2, "softmax")], seed=0, device=device, optimizer="sgd")
     assert model._engine.name == model.device == device
     engine = model._engine
     model.to(device)
@@ -59,17 +59,21 @@ def test_record_gradients_unsupported_is_one_clear_error():
     assert issubclass(_core.NotSupported, NotImplementedError)
     if "cuda" not in DEVICES:
         pytest.skip("needs an engine without gradient norms (CUDA)")
-    model = fm.Sequential([fm.Dense(4, 3, "softmax")], device="cuda", seed=0)
+    model = fm.Sequential([fm.Dense(4, 3, "softmax")], device="cuda", seed=0, optimizer="sgd")
     before = model.params.copy()
     with pytest.raises(NotImplementedError, match="record_gradients"):
-        model.fit(np.ones((5, 4)), [0, 1, 2, 0, 1], epochs=1, record_gradients=True)
+        model.fit(np.ones((5, 4)), [0, 1, 2, 0, 1], epochs=1, record_gradients=True, batch_size=None)
     np.testing.assert_array_equal(model.params, before)
 
 
 def test_python_defaults_are_the_cores():
     sgd, adam = _core.OptimizerSpec.sgd(), _core.OptimizerSpec.adam()
     assert fm.SGD().get_config() == {"name": "sgd", "learning_rate": sgd.learning_rate, "momentum": sgd.momentum,
-                                     "nesterov": sgd.nesterov, "weight_decay": sgd.weight_decay}
+                                     "nesterov": sgd.nesterov, "weight_decay": sgd.weight_decay,
+                                     "clip_norm": sgd.clip_norm, "clip_value": sgd.clip_value}
+    rms, ada = _core.OptimizerSpec.rmsprop(), _core.OptimizerSpec.adagrad()
+    assert (fm.RMSprop().learning_rate, fm.RMSprop().rho) == (rms.learning_rate, rms.rho)
+    assert (fm.Adagrad().learning_rate, fm.Adagrad().epsilon) == (ada.learning_rate, ada.epsilon)
     assert fm.Adam().learning_rate == adam.learning_rate and fm.Adam().epsilon == adam.epsilon
     assert fm.schedules.ExponentialDecay().gamma == _core.Schedule("exponential").gamma == 0.95
     assert fm.schedules.StepDecay().gamma == _core.Schedule("step_decay").gamma
@@ -91,15 +95,15 @@ def test_fit_options_are_checked_in_cpp(bad, match):
 def test_epoch_counts_cannot_overflow():
     """F2: the epoch counter of a model is bounded, so epoch_offset + epoch never overflows."""
     X, y = _regression()
-    model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=0)
+    model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=0, optimizer="sgd")
     model.epochs_trained = 2**62
-    model.fit(X, y, epochs=1)  # the last epoch that may start
+    model.fit(X, y, epochs=1, batch_size=None)  # the last epoch that may start
     with pytest.raises(ValueError, match="epoch_offset"):
-        model.fit(X, y, epochs=1)
+        model.fit(X, y, epochs=1, batch_size=None)
     with pytest.raises(ValueError, match="epochs_trained"):
         model.epochs_trained = 2**62 + 5
     model.epochs_trained = 5
-    assert len(model.fit(X, y, epochs=2).loss) == 2
+    assert len(model.fit(X, y, epochs=2, batch_size=None).loss) == 2
 
 
 @pytest.mark.parametrize("make, match", [
@@ -113,7 +117,7 @@ def test_optimizer_arguments_type_errors_name_the_argument(make, match):
 
 def test_float32_learning_rate_checked_in_the_models_dtype():
     X, y = _regression()
-    model = fm.Sequential([fm.Dense(3, 1)], dtype="float32", seed=0)
+    model = fm.Sequential([fm.Dense(3, 1)], dtype="float32", seed=0, optimizer="sgd")
     with pytest.raises(ValueError, match="learning_rate"):
-        model.fit(X, y, epochs=1, learning_rate=1e-50)  # 0 in float32
-    fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=0).fit(X, y, epochs=1, learning_rate=1e-50)
+        model.fit(X, y, epochs=1, learning_rate=1e-50, batch_size=None)  # 0 in float32
+    fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=0, optimizer="sgd").fit(X, y, epochs=1, learning_rate=1e-50, batch_size=None)

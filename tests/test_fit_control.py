@@ -52,75 +52,86 @@ def test_val_loss_float32_and_labels_formats():
     X, y = blobs(m=30, seed=3)
     Xv, yv = blobs(m=12, seed=4)
     model = _clf(seed=2, dtype="float32")
-    h = model.fit(X, y, epochs=3, learning_rate=0.3, validation_data=(Xv, np.eye(3)[yv]))
+    h = model.fit(X, y, epochs=3, learning_rate=0.3, validation_data=(Xv, np.eye(3)[yv]), batch_size=None)
     assert h.history["val_loss"][-1] == pytest.approx(model.loss(Xv, yv), rel=1e-5)
     assert h.history["val_accuracy"][-1] == model.accuracy(Xv, yv)
 
 
-def test_validation_split_takes_the_last_fraction():
+def test_validation_split_holds_out_seeded_stratified_rows():
+    """validation_split holds out _split_rows's rows (seeded by the model's seed, stratified by class)."""
+    from fastmlp.model import _split_rows
+
     X, y = blobs(m=40, seed=5)
     model = _clf(seed=3)
     first = model.copy()
-    h = model.fit(X, y, epochs=3, learning_rate=0.2, shuffle=False, validation_split=0.25)
-    # the training part is X[:30]: the first full-batch loss is J of the initial model there
-    assert h.loss[0] == pytest.approx(first.loss(X[:30], y[:30]), rel=1e-12)
-    assert h.history["accuracy"][0] == first.accuracy(X[:30], y[:30])
-    assert h.history["val_loss"][-1] == pytest.approx(model.loss(X[30:], y[30:]), rel=1e-12)
-    assert h.history["val_accuracy"][-1] == model.accuracy(X[30:], y[30:])
-    # and training used exactly X[:30]
+    tr, va = _split_rows(y, 40, 0.25, model.seed)
+    assert len(va) == 10 and set(tr) | set(va) == set(range(40))
+    h = model.fit(X, y, epochs=3, learning_rate=0.2, shuffle=False, validation_split=0.25, batch_size=None)
+    # the first full-batch loss is J of the initial model on the training rows
+    assert h.loss[0] == pytest.approx(first.loss(X[tr], y[tr]), rel=1e-12)
+    assert h.history["accuracy"][0] == first.accuracy(X[tr], y[tr])
+    assert h.history["val_loss"][-1] == pytest.approx(model.loss(X[va], y[va]), rel=1e-12)
+    assert h.history["val_accuracy"][-1] == model.accuracy(X[va], y[va])
+    # and training used exactly those rows
     other = first.copy()
-    other.fit(X[:30], y[:30], epochs=3, learning_rate=0.2, shuffle=False)
+    other.fit(X[tr], y[tr], epochs=3, learning_rate=0.2, shuffle=False, batch_size=None)
     np.testing.assert_array_equal(other.params, model.params)
 
 
-def test_validation_split_with_shuffle_keeps_last_rows_out():
-    """Even with shuffling the held-out rows are the last ones: poison them, training is unaffected."""
+def test_validation_split_keeps_held_out_rows_out():
+    """Whatever the shuffling, the held-out rows never reach training: poison them, training is unaffected."""
+    from fastmlp.model import _split_rows
+
     X, y = blobs(m=40, seed=6)
-    Xp, yp = X.copy(), y.copy()
-    Xp[32:] *= 100.0
-    yp[32:] = 0
+    _, va = _split_rows(y, 40, 0.2, 11)
+    Xp = X.copy()
+    Xp[va] *= 100.0
     a, b = _clf(seed=4), _clf(seed=4)
-    ha = a.fit(X, y, epochs=3, batch_size=5, learning_rate=0.2, validation_split=0.2, seed=1)
-    hb = b.fit(Xp, yp, epochs=3, batch_size=5, learning_rate=0.2, validation_split=0.2, seed=1)
+    ha = a.fit(X, y, epochs=3, batch_size=5, learning_rate=0.2, validation_split=0.2, seed=11)
+    hb = b.fit(Xp, y, epochs=3, batch_size=5, learning_rate=0.2, validation_split=0.2, seed=11)
     np.testing.assert_array_equal(a.params, b.params)
     assert ha.loss == hb.loss
     assert ha.history["val_loss"] != hb.history["val_loss"]
 
 
 def test_validation_split_rounding_and_errors():
+    from fastmlp.model import _split_rows
+
     X, y = regression(m=10, d=3, seed=7)
     model = dense_model([3, 1], ["linear"], seed=5)
     first = model.copy()
-    h = model.fit(X, y, epochs=1, validation_split=0.26, shuffle=False)  # round(2.6) = 3 held out
-    assert h.loss[0] == pytest.approx(first.loss(X[:7], y[:7]), rel=1e-12)
+    tr, va = _split_rows(None, 10, 0.26, model.seed)
+    assert len(va) == 3  # round(2.6) = 3 held out
+    h = model.fit(X, y, epochs=1, validation_split=0.26, shuffle=False, batch_size=None)
+    assert h.loss[0] == pytest.approx(first.loss(X[tr], y[tr]), rel=1e-12)
     for bad in (1.0, 1.5, -0.1, 0.01):
         with pytest.raises(ValueError):
-            model.fit(X, y, epochs=1, validation_split=bad)
+            model.fit(X, y, epochs=1, validation_split=bad, batch_size=None)
 
 
 def test_validation_data_checked():
     X, y = blobs(m=20, seed=8)
     model = _clf(seed=5)
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=1, validation_data=(X[:, :2], y))
+        model.fit(X, y, epochs=1, validation_data=(X[:, :2], y), batch_size=None)
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=1, validation_data=(X, y[:5]))
+        model.fit(X, y, epochs=1, validation_data=(X, y[:5]), batch_size=None)
     with pytest.raises(TypeError):
-        model.fit(X, y, epochs=1, validation_data=X)
+        model.fit(X, y, epochs=1, validation_data=X, batch_size=None)
 
 
 def test_history_keys_classifier_and_regressor():
     X, y = blobs(m=20, seed=9)
-    h = _clf(seed=6).fit(X, y, epochs=2)
+    h = _clf(seed=6).fit(X, y, epochs=2, batch_size=None)
     assert set(h.history) == {"loss", "accuracy", "lr"}
-    h = _clf(seed=6).fit(X, y, epochs=2, validation_split=0.25)
+    h = _clf(seed=6).fit(X, y, epochs=2, validation_split=0.25, batch_size=None)
     assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert all(len(v) == 2 for v in h.history.values())
     assert h.loss is h.history["loss"] or h.loss == h.history["loss"]
     Xr, yr = regression(m=20, seed=10)
-    h = dense_model([3, 1], ["linear"]).fit(Xr, yr, epochs=2, validation_split=0.25)
+    h = dense_model([3, 1], ["linear"]).fit(Xr, yr, epochs=2, validation_split=0.25, batch_size=None)
     assert set(h.history) == {"loss", "val_loss", "lr"}
-    h = dense_model([3, 1], ["linear"]).fit(Xr, yr, epochs=2)
+    h = dense_model([3, 1], ["linear"]).fit(Xr, yr, epochs=2, batch_size=None)
     assert set(h.history) == {"loss", "lr"}
 
 
@@ -130,7 +141,7 @@ def test_binary_accuracy_in_history():
     y = (X[:, 0] > 0).astype(int)
     model = dense_model([2, 1], ["sigmoid"], seed=7)
     first = model.copy()
-    h = model.fit(X, y, epochs=2, learning_rate=0.5, shuffle=False, validation_data=(X, y))
+    h = model.fit(X, y, epochs=2, learning_rate=0.5, shuffle=False, validation_data=(X, y), batch_size=None)
     assert h.history["accuracy"][0] == first.accuracy(X, y)
     assert h.history["val_accuracy"][-1] == model.accuracy(X, y)
 
@@ -146,7 +157,7 @@ def test_early_stopping_restore_best_on_val_loss():
     yv2 = np.concatenate([yv, y[:10]])
     rec = ParamRecorder(model)
     h = model.fit(X, y, epochs=60, learning_rate=0.05, shuffle=False, validation_data=(Xv2, yv2),
-                  early_stopping=fm.EarlyStopping(patience=3), callback=rec)
+                  early_stopping=fm.EarlyStopping(patience=3), callback=rec, batch_size=None)
     val = h.history["val_loss"]
     n, best = simulate_early_stopping(val, patience=3, min_delta=0.0)
     assert 0 < best < n - 1, "construction: val_loss must first fall, then rise"
@@ -154,7 +165,7 @@ def test_early_stopping_restore_best_on_val_loss():
     assert h.best_epoch == best == int(np.argmin(val))
     np.testing.assert_array_equal(model.params, rec.params[best])
     # and a plain rerun for best_epoch + 1 epochs ends at the same weights
-    start.fit(X, y, epochs=best + 1, learning_rate=0.05, shuffle=False)
+    start.fit(X, y, epochs=best + 1, learning_rate=0.05, shuffle=False, batch_size=None)
     np.testing.assert_array_equal(model.params, start.params)
 
 
@@ -165,9 +176,9 @@ def test_early_stopping_restore_best_false_keeps_last():
     model.dense_layers[0].weights = [[0.0], [0.0]]
     start = model.copy()
     h = model.fit(X, y, epochs=60, learning_rate=0.05, shuffle=False, validation_data=(Xv2, yv2),
-                  early_stopping=fm.EarlyStopping(patience=3, restore_best=False))
+                  early_stopping=fm.EarlyStopping(patience=3, restore_best=False), batch_size=None)
     assert h.stopped_early and h.best_epoch is not None and h.best_epoch < h.epochs - 1
-    start.fit(X, y, epochs=h.epochs, learning_rate=0.05, shuffle=False)
+    start.fit(X, y, epochs=h.epochs, learning_rate=0.05, shuffle=False, batch_size=None)
     np.testing.assert_array_equal(model.params, start.params)
 
 
@@ -176,7 +187,7 @@ def test_early_stopping_min_delta_on_loss():
     X, y = regression(m=20, seed=12)
     model = dense_model([3, 1], ["linear"], seed=8)
     h = model.fit(X, y, epochs=50, learning_rate=0.001,
-                  early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"))
+                  early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"), batch_size=None)
     assert all(b < a for a, b in zip(h.loss, h.loss[1:]))
     assert h.epochs == 5 and h.best_epoch == 0 and h.stopped_early
 
@@ -184,7 +195,7 @@ def test_early_stopping_min_delta_on_loss():
 def test_early_stopping_never_triggers_while_improving():
     X, y = regression(m=20, seed=13)
     model = dense_model([3, 1], ["linear"], seed=9)
-    h = model.fit(X, y, epochs=15, learning_rate=0.01, early_stopping=fm.EarlyStopping(patience=2))
+    h = model.fit(X, y, epochs=15, learning_rate=0.01, early_stopping=fm.EarlyStopping(patience=2), batch_size=None)
     assert h.epochs == 15 and not h.stopped_early and h.best_epoch == 14  # monitor defaults to loss
 
 
@@ -216,7 +227,7 @@ def test_restore_best_when_the_callback_stops():
     model.dense_layers[0].weights = [[0.0], [0.0]]
     rec = ParamRecorder(model, stop_at=12)
     h = model.fit(X, y, epochs=60, learning_rate=0.05, shuffle=False, validation_data=(Xv2, yv2),
-                  early_stopping=fm.EarlyStopping(patience=50), callback=rec)
+                  early_stopping=fm.EarlyStopping(patience=50), callback=rec, batch_size=None)
     assert h.epochs == 13 and h.stopped_early
     best = int(np.argmin(h.history["val_loss"]))
     assert h.best_epoch == best < 12
@@ -226,7 +237,7 @@ def test_restore_best_when_the_callback_stops():
 def test_tol_stopping_still_works():
     X, y = regression(m=20, seed=18)
     model = dense_model([3, 1], ["linear"], seed=9)
-    h = model.fit(X, y, epochs=500, learning_rate=0.05, tol=1e-4)
+    h = model.fit(X, y, epochs=500, learning_rate=0.05, tol=1e-4, batch_size=None)
     assert h.stopped_early and h.epochs < 500
     assert abs(h.loss[-1] - h.loss[-2]) < 1e-4
     assert all(abs(a - b) >= 1e-4 for a, b in zip(h.loss[:-2], h.loss[1:-1]))
@@ -236,12 +247,14 @@ def test_early_stopping_monitor_errors():
     X, y = regression(m=20, seed=16)
     model = dense_model([3, 1], ["linear"])
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=2, early_stopping=fm.EarlyStopping(monitor="val_loss"))
+        model.fit(X, y, epochs=2, early_stopping=fm.EarlyStopping(monitor="val_loss"), batch_size=None)
     with pytest.raises(TypeError):
-        model.fit(X, y, epochs=2, early_stopping=5)
-    for bad in (dict(patience=0), dict(min_delta=-1), dict(monitor="accuracy")):
+        model.fit(X, y, epochs=2, early_stopping=5, batch_size=None)
+    for bad in (dict(patience=0), dict(min_delta=-1), dict(monitor="auc"), dict(mode="up")):
         with pytest.raises(ValueError):
             fm.EarlyStopping(**bad)
+    with pytest.raises(ValueError, match="classification"):  # a regression model logs no accuracy
+        model.fit(X, y, epochs=2, early_stopping=fm.EarlyStopping(monitor="accuracy"), batch_size=None)
 
 
 def test_early_stopping_default_monitor_is_val_loss_with_validation():
@@ -250,14 +263,14 @@ def test_early_stopping_default_monitor_is_val_loss_with_validation():
     model = dense_model([2, 1], ["linear"], seed=6)
     model.dense_layers[0].weights = [[0.0], [0.0]]
     h = model.fit(X, y, epochs=40, learning_rate=0.05, shuffle=False, validation_data=(Xv, yv),
-                  early_stopping=fm.EarlyStopping(patience=2))
+                  early_stopping=fm.EarlyStopping(patience=2), batch_size=None)
     assert all(b < a for a, b in zip(h.loss, h.loss[1:]))
     assert h.stopped_early and h.epochs == 3 and h.best_epoch == 0
 
 
 def test_history_without_early_stopping():
     X, y = regression(m=20, seed=17)
-    h = dense_model([3, 1], ["linear"]).fit(X, y, epochs=3)
+    h = dense_model([3, 1], ["linear"]).fit(X, y, epochs=3, batch_size=None)
     assert h.best_epoch is None and not h.stopped_early and h.epochs == 3
 
 
@@ -266,7 +279,7 @@ def test_callback_receives_epoch_and_logs():
     X, y = blobs(m=30, seed=18)
     model = _clf(seed=11)
     rec = ParamRecorder(model)
-    h = model.fit(X, y, epochs=4, learning_rate=0.3, validation_split=0.2, callback=rec)
+    h = model.fit(X, y, epochs=4, learning_rate=0.3, validation_split=0.2, callback=rec, batch_size=None)
     assert rec.epochs == [0, 1, 2, 3]
     for e, logs in enumerate(rec.logs):
         assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(logs)
@@ -277,7 +290,7 @@ def test_callback_receives_epoch_and_logs():
 def test_callback_logs_have_only_applicable_keys():
     X, y = regression(m=20, seed=19)
     seen = []
-    dense_model([3, 1], ["linear"]).fit(X, y, epochs=1, callback=lambda e, logs: seen.append(logs))
+    dense_model([3, 1], ["linear"]).fit(X, y, epochs=1, callback=lambda e, logs: seen.append(logs), batch_size=None)
     assert "accuracy" not in seen[0] and "val_loss" not in seen[0] and "val_accuracy" not in seen[0]
 
 
@@ -285,7 +298,7 @@ def test_callback_returning_false_stops_after_that_epoch():
     X, y = blobs(m=30, seed=20)
     model = _clf(seed=12)
     rec = ParamRecorder(model, stop_at=2)
-    h = model.fit(X, y, epochs=50, callback=rec)
+    h = model.fit(X, y, epochs=50, callback=rec, batch_size=None)
     assert h.epochs == 3 and rec.epochs == [0, 1, 2] and h.stopped_early
     np.testing.assert_array_equal(model.params, rec.params[-1])
     assert model.epochs_trained == 3
@@ -294,7 +307,7 @@ def test_callback_returning_false_stops_after_that_epoch():
 @pytest.mark.parametrize("ret", [None, True, 1])
 def test_callback_truthy_or_none_continues(ret):
     X, y = blobs(m=30, seed=21)
-    h = _clf(seed=13).fit(X, y, epochs=4, callback=lambda e, logs: ret)
+    h = _clf(seed=13).fit(X, y, epochs=4, callback=lambda e, logs: ret, batch_size=None)
     assert h.epochs == 4 and not h.stopped_early
 
 
@@ -313,14 +326,14 @@ def test_callback_exception_propagates_and_model_stays_usable():
     assert rec.epochs == [0, 1, 2]
     np.testing.assert_array_equal(model.params, rec.params[-1])  # stopped right there
     assert np.isfinite(model.forward(X)).all()
-    h = model.fit(X, y, epochs=2, learning_rate=0.2)
+    h = model.fit(X, y, epochs=2, learning_rate=0.2, batch_size=None)
     assert h.epochs == 2 and np.isfinite(h.loss).all()
 
 
 def test_callback_must_be_callable():
     X, y = blobs(m=30, seed=23)
     with pytest.raises(TypeError):
-        _clf().fit(X, y, epochs=1, callback=3)
+        _clf().fit(X, y, epochs=1, callback=3, batch_size=None)
 
 
 def test_callback_sees_every_epoch_with_early_stopping():
@@ -328,7 +341,7 @@ def test_callback_sees_every_epoch_with_early_stopping():
     model = dense_model([3, 1], ["linear"], seed=8)
     seen = []
     h = model.fit(X, y, epochs=50, learning_rate=0.001, callback=lambda e, logs: seen.append(e),
-                  early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"))
+                  early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"), batch_size=None)
     assert h.epochs == 5
     assert seen == list(range(h.epochs))
 
@@ -336,7 +349,7 @@ def test_callback_sees_every_epoch_with_early_stopping():
 def test_verbose_progress_bar(capsys):
     pytest.importorskip("tqdm")
     X, y = blobs(m=30, seed=24)
-    h = _clf(seed=15).fit(X, y, epochs=3, verbose=True, validation_split=0.2)
+    h = _clf(seed=15).fit(X, y, epochs=3, verbose=True, validation_split=0.2, batch_size=None)
     out = capsys.readouterr()
     text = out.err + out.out
     assert h.epochs == 3
@@ -346,7 +359,7 @@ def test_verbose_progress_bar(capsys):
 def test_verbose_with_callback_stop(capsys):
     pytest.importorskip("tqdm")
     X, y = blobs(m=30, seed=25)
-    h = _clf(seed=16).fit(X, y, epochs=10, verbose=True, callback=lambda e, logs: e < 1)
+    h = _clf(seed=16).fit(X, y, epochs=10, verbose=True, callback=lambda e, logs: e < 1, batch_size=None)
     capsys.readouterr()
     assert h.epochs == 2
 
@@ -394,7 +407,7 @@ def test_sigint_handler_restored_after_callback_exception():
         raise ValueError("x")
 
     with pytest.raises(ValueError):
-        _clf(seed=18).fit(X, y, epochs=3, callback=cb)
+        _clf(seed=18).fit(X, y, epochs=3, callback=cb, batch_size=None)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert _sigint_reaches_python()
 
@@ -404,7 +417,7 @@ def test_fit_in_worker_thread_works():
     X, y = blobs(m=30, seed=28)
     model = _clf(seed=19)
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("h", model.fit(X, y, epochs=3)))
+    t = threading.Thread(target=lambda: out.setdefault("h", model.fit(X, y, epochs=3, batch_size=None)))
     t.start()
     t.join(10)
     assert out["h"].epochs == 3
@@ -423,7 +436,7 @@ def test_divergence_full_batch():
     model = dense_model([3, 4, 1], ["linear", "linear"], seed=20)
     rec = ParamRecorder(model)
     with pytest.raises(fm.DivergenceError) as info:
-        model.fit(X, y, epochs=500, learning_rate=1.0, callback=rec)
+        model.fit(X, y, epochs=500, learning_rate=1.0, callback=rec, batch_size=None)
     assert isinstance(info.value, FloatingPointError)
     assert len(rec.epochs) >= 1
     done = len(rec.epochs)  # epochs completed; the diverging epoch is the next one
@@ -461,7 +474,7 @@ def test_grad_norms_full_batch_equal_gradients():
     X, y = blobs(m=30, seed=31)
     model = dense_model([3, 5, 4, 3], ["tanh", "relu", "softmax"], seed=22, l2=0.01)
     grads = model.gradients(X, y)
-    h = model.fit(X, y, epochs=1, record_gradients=True)
+    h = model.fit(X, y, epochs=1, record_gradients=True, batch_size=None)
     assert h.grad_norms.shape == (1, 3)
     np.testing.assert_allclose(h.grad_norms[0], [np.linalg.norm(dW) for dW, _ in grads], rtol=1e-12)
 
@@ -488,8 +501,8 @@ def test_grad_norms_mean_over_minibatches():
 
 def test_grad_norms_absent_by_default_and_shape_with_dropout():
     X, y = blobs(m=30, seed=33)
-    assert _clf().fit(X, y, epochs=2).grad_norms is None
-    model = fm.Sequential([fm.Dense(3, 8, "relu"), fm.Dropout(0.3), fm.Dense(8, 3, "softmax")], seed=0)
+    assert _clf().fit(X, y, epochs=2, batch_size=None).grad_norms is None
+    model = fm.Sequential([fm.Dense(3, 8, "relu"), fm.Dropout(0.3), fm.Dense(8, 3, "softmax")], seed=0, optimizer="sgd")
     h = model.fit(X, y, epochs=3, record_gradients=True, batch_size=10)
     assert h.grad_norms.shape == (3, 2) and np.all(h.grad_norms > 0)
 
@@ -507,7 +520,7 @@ def test_vanishing_gradient_warning():
     X, y = blobs(m=40, d=4, seed=34)
     model = _deep_sigmoid(5, 4.0)
     with pytest.warns(fm.VanishingGradientWarning):
-        h = model.fit(X, y, epochs=2, record_gradients=True)
+        h = model.fit(X, y, epochs=2, record_gradients=True, batch_size=None)
     assert h.grad_norms[-1, 0] < 1e-3 * h.grad_norms[-1, -1]
 
 
@@ -515,11 +528,11 @@ def test_no_vanishing_warning_for_healthy_net_or_without_recording():
     X, y = blobs(m=40, d=4, seed=35)
     with warnings.catch_warnings():
         warnings.simplefilter("error", fm.VanishingGradientWarning)
-        h = _deep_sigmoid(3, 0.0).fit(X, y, epochs=2, record_gradients=True)
+        h = _deep_sigmoid(3, 0.0).fit(X, y, epochs=2, record_gradients=True, batch_size=None)
         assert h.grad_norms[-1, 0] >= 1e-3 * h.grad_norms[-1, -1]
-        h = _clf(seed=25).fit(X[:, :3], y, epochs=2, record_gradients=True)
+        h = _clf(seed=25).fit(X[:, :3], y, epochs=2, record_gradients=True, batch_size=None)
         assert h.grad_norms.shape == (2, 2)
-        _deep_sigmoid(5, 4.0).fit(X, y, epochs=2)  # the rule needs recorded norms
+        _deep_sigmoid(5, 4.0).fit(X, y, epochs=2, batch_size=None)  # the rule needs recorded norms
 
 
 def test_divergence_error_carries_the_epoch_and_counts_completed_epochs():
@@ -527,6 +540,6 @@ def test_divergence_error_carries_the_epoch_and_counts_completed_epochs():
     model = dense_model([3, 4, 1], ["linear", "linear"], seed=20)
     done = []
     with pytest.raises(fm.DivergenceError) as info:
-        model.fit(X, y, epochs=500, learning_rate=1.0, callback=lambda e, logs: done.append(e))
+        model.fit(X, y, epochs=500, learning_rate=1.0, callback=lambda e, logs: done.append(e), batch_size=None)
     assert info.value.epoch == len(done)  # counted from 0: the first epoch that did not complete
     assert model.epochs_trained == len(done)

@@ -12,6 +12,7 @@ def _data(m=64, d=4, k=3, seed=0):
 
 
 def _model(seed=0, **kw):
+    kw.setdefault("optimizer", "sgd")  # the old default, which these tests were written for
     return fm.Sequential([fm.Dense(4, 8, "relu"), fm.Dense(8, 3, "softmax")], dtype="float64", seed=seed, **kw)
 
 
@@ -38,12 +39,12 @@ def test_class_weight_zero_with_small_batches_trains():
 @pytest.mark.parametrize("lr", [1e-50, 1e300])
 def test_a_learning_rate_the_dtype_cannot_hold_is_rejected_without_changing_the_model(lr):
     X, y = _data()
-    model = fm.Sequential([fm.Dense(4, 3, "softmax")], seed=0)  # float32
+    model = fm.Sequential([fm.Dense(4, 3, "softmax")], seed=0, optimizer="sgd")  # float32
     before = model.optimizer.learning_rate
     with pytest.raises(ValueError, match="learning_rate"):
-        model.fit(X, y, epochs=1, learning_rate=lr)
+        model.fit(X, y, epochs=1, learning_rate=lr, batch_size=None)
     assert model.optimizer.learning_rate == before
-    model.fit(X, y, epochs=1)  # still trains
+    model.fit(X, y, epochs=1, batch_size=None)  # still trains
 
 
 def test_a_rejected_fit_does_not_replace_the_optimizer():
@@ -51,26 +52,26 @@ def test_a_rejected_fit_does_not_replace_the_optimizer():
     model = _model()
     opt = model.optimizer
     with pytest.raises(ValueError, match="sample_weight"):
-        model.fit(X, y, optimizer="adam", learning_rate=0.5, sample_weight=-np.ones(len(y)))
+        model.fit(X, y, optimizer="adam", learning_rate=0.5, sample_weight=-np.ones(len(y)), batch_size=None)
     assert model.optimizer is opt
 
 
 @pytest.mark.parametrize("answer", ["x", 0, [], np.array([1, 2]), True, None])
 def test_only_false_from_the_callback_stops(answer):
     X, y = _data()
-    h = _model().fit(X, y, epochs=3, callback=lambda e, logs: answer)
+    h = _model().fit(X, y, epochs=3, callback=lambda e, logs: answer, batch_size=None)
     assert h.epochs == 3
 
 
 def test_false_from_the_callback_stops():
     X, y = _data()
-    assert _model().fit(X, y, epochs=5, callback=lambda e, logs: np.False_).epochs == 1
+    assert _model().fit(X, y, epochs=5, callback=lambda e, logs: np.False_, batch_size=None).epochs == 1
 
 
 def test_copy_keeps_the_optimizer_settings_and_the_epoch_count():
     X, y = _data()
     model = _model(optimizer=fm.Adam(0.01, beta1=0.8))
-    model.fit(X, y, epochs=4)
+    model.fit(X, y, epochs=4, batch_size=None)
     clone = model.copy()
     assert isinstance(clone.optimizer, fm.Adam) and clone.optimizer is not model.optimizer
     assert clone.optimizer.get_config() == model.optimizer.get_config()
@@ -80,9 +81,9 @@ def test_copy_keeps_the_optimizer_settings_and_the_epoch_count():
 def test_a_failed_sequential_leaves_no_dropout_behind():
     d = fm.Dense(4, 8, "relu")
     with pytest.raises(ValueError):
-        fm.Sequential([d, fm.Dropout(0.5), fm.Dense(8, 3, "softmax")], loss="bogus")
+        fm.Sequential([d, fm.Dropout(0.5), fm.Dense(8, 3, "softmax")], loss="bogus", optimizer="sgd")
     assert d.dropout == 0.0
-    fm.Sequential([d, fm.Dense(8, 3, "softmax")], seed=0)
+    fm.Sequential([d, fm.Dense(8, 3, "softmax")], seed=0, optimizer="sgd")
     assert d.dropout == 0.0
 
 
@@ -101,7 +102,7 @@ def test_a_seed_that_is_not_an_integer_is_a_type_error(seed):
         _model(seed=seed)
     X, y = _data()
     with pytest.raises(TypeError, match="seed"):
-        _model().fit(X, y, epochs=1, seed=seed)
+        _model().fit(X, y, epochs=1, seed=seed, batch_size=None)
 
 
 def test_huge_epochs_and_batch_size_name_the_argument():
@@ -115,7 +116,7 @@ def test_class_weight_keys_must_be_class_ids():
     X, y = _data()
     for cw in ({1.7: 2.0}, {"a": 2.0}):
         with pytest.raises(TypeError, match="class_weight"):
-            _model().fit(X, y, epochs=1, class_weight=cw)
+            _model().fit(X, y, epochs=1, class_weight=cw, batch_size=None)
 
 
 def test_check_gradients_validates_eps():
@@ -132,14 +133,20 @@ def test_save_accepts_a_bytes_path(tmp_path):
 
 
 def test_balanced_class_weight_counts_the_training_part_only():
+    from fastmlp.model import _split_rows
+
     X, y = _data(m=40)
-    y = np.where(np.arange(40) < 30, y % 2, 2)  # class 2 only in the held-out last quarter
     a, b = _model(), _model()
-    a.fit(X, y, epochs=1, validation_split=0.25, class_weight="balanced", shuffle=False)
-    counts = np.bincount(y[:30], minlength=3).astype(float)
+    tr, va = _split_rows(None, 40, 0.25, a.seed)
+    y = y % 2
+    y[va[:5]] = 2  # class 2 only in the held-out rows
+    a.fit(X, y, epochs=1, validation_split=0.25, stratify=False, class_weight="balanced", shuffle=False,
+          batch_size=None)
+    counts = np.bincount(y[tr], minlength=3).astype(float)
+    assert counts[2] == 0
     table = np.ones(3)
     table[counts > 0] = 30 / ((counts > 0).sum() * counts[counts > 0])
-    b.fit(X[:30], y[:30], epochs=1, sample_weight=table[y[:30]], shuffle=False)
+    b.fit(X[tr], y[tr], epochs=1, sample_weight=table[y[tr]], shuffle=False, batch_size=None)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-15)
 
 
@@ -167,7 +174,7 @@ def test_one_model_used_from_several_threads_at_once():
     import threading
 
     rng = np.random.default_rng(1)
-    model = fm.Sequential([fm.Dense(20, 64, "relu"), fm.Dense(64, 3, "softmax")], seed=0)
+    model = fm.Sequential([fm.Dense(20, 64, "relu"), fm.Dense(64, 3, "softmax")], seed=0, optimizer="sgd")
     inputs = [rng.normal(size=(m, 20)).astype(np.float32) for m in (1, 7, 300, 2000)]
     expected = [model.forward(x) for x in inputs]
     wrong = []
@@ -187,11 +194,11 @@ def test_one_model_used_from_several_threads_at_once():
 
 def test_a_decayed_learning_rate_never_underflows_to_zero():
     X, y = _data()
-    model = fm.Sequential([fm.Dense(4, 3, "softmax")], seed=0)  # float32
-    h = model.fit(X, y, epochs=40, schedule=fm.schedules.ExponentialDecay(gamma=0.01))
+    model = fm.Sequential([fm.Dense(4, 3, "softmax")], seed=0, optimizer="sgd")  # float32
+    h = model.fit(X, y, epochs=40, schedule=fm.schedules.ExponentialDecay(gamma=0.01), batch_size=None)
     assert h.epochs == 40
 
 
 def test_absurd_layer_sizes_are_rejected():
     with pytest.raises(ValueError, match="too large"):
-        fm.Sequential([fm.Dense(2**62, 4)])
+        fm.Sequential([fm.Dense(2**62, 4)], optimizer="sgd")

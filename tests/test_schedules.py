@@ -53,7 +53,7 @@ def test_schedule_continues_across_fit_calls(schedule, formula):
 def test_schedule_continues_across_partial_fit():
     X, y = regression(m=20, d=3, seed=1)
     model = dense_model([3, 1], ["linear"], seed=1)
-    lrs = [model.partial_fit(X, y, learning_rate=0.1, schedule=S.ExponentialDecay(0.5)).history["lr"][0]
+    lrs = [model.partial_fit(X, y, learning_rate=0.1, schedule=S.ExponentialDecay(0.5), batch_size=None).history["lr"][0]
            for _ in range(4)]
     np.testing.assert_allclose(lrs, 0.1 * 0.5 ** np.arange(4), rtol=1e-15)
 
@@ -65,7 +65,7 @@ def test_scheduled_lr_is_the_one_used():
                             (S.InverseScaling(1.0), lambda e: 0.1 / (e + 1))):
         model = dense_model([3, 3, 1], ["tanh", "linear"], seed=2, optimizer=fm.SGD(0.1, momentum=0.5))
         p0 = model.params.copy()
-        model.fit(X, y, epochs=5, shuffle=False, schedule=schedule)
+        model.fit(X, y, epochs=5, shuffle=False, schedule=schedule, batch_size=None)
         expect = replay_full_batch(p0, ref_grad_fn(model, X, y), NpSGD(0.1, 0.5), 5, lrs=[lr_of(e) for e in range(5)])
         np.testing.assert_allclose(model.params, expect[-1], rtol=1e-10, atol=1e-13)
         # constant-lr training ends elsewhere, so the check has teeth
@@ -76,7 +76,7 @@ def test_scheduled_lr_is_the_one_used():
 def test_schedule_does_not_change_optimizer_base_lr():
     X, y = regression(m=20, d=3, seed=3)
     model = dense_model([3, 1], ["linear"], seed=3, optimizer=fm.SGD(0.1))
-    model.fit(X, y, epochs=5, schedule=S.ExponentialDecay(0.5))
+    model.fit(X, y, epochs=5, schedule=S.ExponentialDecay(0.5), batch_size=None)
     assert model.optimizer.learning_rate == 0.1
 
 
@@ -85,7 +85,7 @@ def test_lr_in_callback_logs():
     model = dense_model([3, 1], ["linear"], seed=4)
     seen = []
     h = model.fit(X, y, epochs=5, learning_rate=0.2, schedule=S.StepDecay(2, 0.5),
-                  callback=lambda e, logs: seen.append(logs["lr"]))
+                  callback=lambda e, logs: seen.append(logs["lr"]), batch_size=None)
     assert seen == h.history["lr"]
 
 
@@ -122,7 +122,7 @@ def test_plateau_on_val_loss():
     model = dense_model([2, 1], ["linear"], seed=5)
     model.dense_layers[0].weights = np.zeros((2, 1))
     sched = S.ReduceOnPlateau(factor=0.5, patience=2, min_delta=0.0, monitor="val_loss")
-    h = model.fit(X, y, epochs=9, learning_rate=0.05, shuffle=False, schedule=sched, validation_data=(Xv, yv))
+    h = model.fit(X, y, epochs=9, learning_rate=0.05, shuffle=False, schedule=sched, validation_data=(Xv, yv), batch_size=None)
     val = h.history["val_loss"]
     assert all(b > a for a, b in zip(val, val[1:])), "construction: val_loss must rise every epoch"
     assert all(b < a for a, b in zip(h.loss, h.loss[1:])), "construction: the training loss falls"
@@ -137,7 +137,7 @@ def test_plateau_on_loss_with_oscillating_loss():
     model = dense_model([3, 1], ["linear"], seed=6)
     sched = S.ReduceOnPlateau(factor=0.5, patience=2, min_delta=0.0)
     # lr well above 2 / lambda_max of the quadratic: the loss grows until reduced
-    h = model.fit(X, y, epochs=14, learning_rate=3.0, shuffle=False, schedule=sched)
+    h = model.fit(X, y, epochs=14, learning_rate=3.0, shuffle=False, schedule=sched, batch_size=None)
     lrs = h.history["lr"]
     assert lrs[-1] < lrs[0]
     np.testing.assert_allclose(lrs, simulate_plateau(h.loss, 3.0, 0.5, 2, 0.0), rtol=1e-15)
@@ -147,7 +147,7 @@ def test_plateau_val_loss_needs_validation():
     X, y = regression(m=20, d=3, seed=7)
     model = dense_model([3, 1], ["linear"], seed=7)
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=2, schedule=S.ReduceOnPlateau(monitor="val_loss"))
+        model.fit(X, y, epochs=2, schedule=S.ReduceOnPlateau(monitor="val_loss"), batch_size=None)
 
 
 # ----------------------------------------------------------------------------- argument checks
@@ -167,6 +167,6 @@ def test_unknown_schedule_name():
     X, y = regression(m=10, d=3, seed=8)
     model = dense_model([3, 1], ["linear"])
     with pytest.raises(ValueError, match="schedule"):
-        model.fit(X, y, epochs=1, schedule="cosine")
+        model.fit(X, y, epochs=1, schedule="one_cycle", batch_size=None)
     with pytest.raises(TypeError):
-        model.fit(X, y, epochs=1, schedule=0.5)
+        model.fit(X, y, epochs=1, schedule=0.5, batch_size=None)

@@ -18,7 +18,7 @@ def sigma(z):
 
 def unit(w0, w1, w2, dtype="float64"):
     """One sigmoid unit y = sigma(w0 + w1 x1 + w2 x2) (logistic-regression unit)."""
-    m = fm.Sequential([fm.Dense(2, 1, activation="sigmoid")], dtype=dtype, seed=0)
+    m = fm.Sequential([fm.Dense(2, 1, activation="sigmoid")], dtype=dtype, seed=0, optimizer="sgd")
     m.layers[0].weights = np.array([[w1], [w2]])
     m.layers[0].bias = np.array([w0])
     return m
@@ -64,7 +64,7 @@ def test_or_gate_numbers():
 # ------------------------------------------------------------------------------------
 def xor_net(hidden_act, scale=1.0, dtype="float64"):
     m = fm.Sequential([fm.Dense(2, 2, activation=hidden_act),
-                       fm.Dense(2, 1, activation="sigmoid")], dtype=dtype, seed=0)
+                       fm.Dense(2, 1, activation="sigmoid")], dtype=dtype, seed=0, optimizer="sgd")
     # column 0: NOR (1, -2, -2); column 1: AND (-3, 2, 2)
     m.layers[0].weights = scale * np.array([[-2.0, 2.0], [-2.0, 2.0]])
     m.layers[0].bias = scale * np.array([1.0, -3.0])
@@ -118,8 +118,8 @@ def test_xor_hand_set_sigmoid_hidden_unscaled_fails():
 # ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_logistic_regression_cannot_learn_xor(seed):
-    m = fm.Sequential([fm.Dense(2, 1, activation="sigmoid")], dtype="float64", seed=seed)
-    h = m.fit(X4, XOR, epochs=2000, learning_rate=1.0, shuffle=False)
+    m = fm.Sequential([fm.Dense(2, 1, activation="sigmoid")], dtype="float64", seed=seed, optimizer="sgd")
+    h = m.fit(X4, XOR, epochs=2000, learning_rate=1.0, shuffle=False, batch_size=None)
     assert m.accuracy(X4, XOR) <= 0.75
     # the best a linear unit can do on XOR is w = 0, b = 0, i.e. J = ln 2
     assert m.loss(X4, XOR) >= np.log(2) - 1e-9
@@ -129,8 +129,8 @@ def test_logistic_regression_cannot_learn_xor(seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_xor_learned_from_random_init(seed):
     m = fm.Sequential([fm.Dense(2, 4, activation="tanh"),
-                       fm.Dense(4, 1, activation="sigmoid")], dtype="float64", seed=seed)
-    h = m.fit(X4, XOR, epochs=2000, learning_rate=1.0, shuffle=False)
+                       fm.Dense(4, 1, activation="sigmoid")], dtype="float64", seed=seed, optimizer="sgd")
+    h = m.fit(X4, XOR, epochs=2000, learning_rate=1.0, shuffle=False, batch_size=None)
     np.testing.assert_array_equal(m.predict(X4), XOR)
     assert h.loss[-1] < 0.1 < h.loss[0]
 
@@ -140,8 +140,8 @@ def test_xor_learned_with_two_hidden_units():
     successes = 0
     for seed in range(8):
         m = fm.Sequential([fm.Dense(2, 2, activation="sigmoid"),
-                           fm.Dense(2, 1, activation="sigmoid")], dtype="float64", seed=seed)
-        m.fit(X4, XOR, epochs=3000, learning_rate=2.0, shuffle=False)
+                           fm.Dense(2, 1, activation="sigmoid")], dtype="float64", seed=seed, optimizer="sgd")
+        m.fit(X4, XOR, epochs=3000, learning_rate=2.0, shuffle=False, batch_size=None)
         successes += m.accuracy(X4, XOR) == 1.0
     assert successes >= 3
 
@@ -150,7 +150,7 @@ def test_xor_learned_with_two_hidden_units():
 # softmax
 # ------------------------------------------------------------------------------------
 def identity_softmax(dtype="float64", k=3):
-    m = fm.Sequential([fm.Dense(k, k, activation="softmax")], dtype=dtype, seed=0)
+    m = fm.Sequential([fm.Dense(k, k, activation="softmax")], dtype=dtype, seed=0, optimizer="sgd")
     m.layers[0].weights = np.eye(k)
     m.layers[0].bias = np.zeros(k)
     return m
@@ -204,7 +204,7 @@ def test_softmax_stable_for_huge_logits(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_binary_crossentropy_stable_and_confident_misclassification(dtype):
-    m = fm.Sequential([fm.Dense(1, 1, activation="sigmoid")], dtype=dtype, seed=0)
+    m = fm.Sequential([fm.Dense(1, 1, activation="sigmoid")], dtype=dtype, seed=0, optimizer="sgd")
     m.layers[0].weights = np.array([[1.0]])
     m.layers[0].bias = np.array([0.0])
     # J -> large on confident misclassification, computed from z: -ln sigma(-1000) = 1000
@@ -220,10 +220,10 @@ def test_sigmoid_is_two_class_softmax():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(10, 3))
     w, b = rng.normal(size=3), 0.3
-    sig = fm.Sequential([fm.Dense(3, 1, activation="sigmoid")], dtype="float64", seed=0)
+    sig = fm.Sequential([fm.Dense(3, 1, activation="sigmoid")], dtype="float64", seed=0, optimizer="sgd")
     sig.layers[0].weights = w.reshape(3, 1)
     sig.layers[0].bias = np.array([b])
-    soft = fm.Sequential([fm.Dense(3, 2, activation="softmax")], dtype="float64", seed=0)
+    soft = fm.Sequential([fm.Dense(3, 2, activation="softmax")], dtype="float64", seed=0, optimizer="sgd")
     soft.layers[0].weights = np.stack([np.zeros(3), w], axis=1)
     soft.layers[0].bias = np.array([0.0, b])
     np.testing.assert_allclose(soft.forward(X)[:, 1], sig.forward(X)[:, 0], rtol=1e-12)
@@ -237,7 +237,7 @@ def test_sigmoid_is_two_class_softmax():
 # ------------------------------------------------------------------------------------
 def test_200x4_times_4x5_gives_200x5():
     rng = np.random.default_rng(2)
-    m = fm.Sequential([fm.Dense(4, 5)], dtype="float64", seed=0)
+    m = fm.Sequential([fm.Dense(4, 5)], dtype="float64", seed=0, optimizer="sgd")
     assert m.layers[0].activation == "linear"
     X = rng.normal(size=(200, 4))
     out = m.forward(X)
@@ -252,7 +252,7 @@ def test_200x4_times_4x5_gives_200x5():
 @pytest.mark.parametrize("N,M", [(1, 1), (2, 1), (4, 5), (64, 10), (784, 100)])
 def test_parameter_count(N, M):
     layer = fm.Dense(N, M, activation="relu")
-    m = fm.Sequential([layer], seed=0)
+    m = fm.Sequential([layer], seed=0, optimizer="sgd")
     assert m.layers[0].weights.size + m.layers[0].bias.size == N * M + M
     assert m.layers[0].weights.shape == (N, M)
 
@@ -274,7 +274,7 @@ def test_three_class_softmax_cat_dog_horse():
     X = centers[ids] + rng.normal(scale=0.7, size=(600, 4))
     Xtr, ytr, Xte, yte = X[:450], ids[:450], X[450:], ids[450:]
     m = fm.Sequential([fm.Dense(4, 8, activation="relu"),
-                       fm.Dense(8, 3, activation="softmax")], seed=0)
+                       fm.Dense(8, 3, activation="softmax")], seed=0, optimizer="sgd")
     assert m.loss_name == "categorical_crossentropy"
     h = m.fit(Xtr, ytr, epochs=100, batch_size=32, learning_rate=0.1, seed=0)
     assert h.loss[-1] < h.loss[0]
@@ -291,7 +291,7 @@ def test_one_hidden_layer_approximates_sin():
     x = np.linspace(-np.pi, np.pi, 200).reshape(-1, 1)
     y = np.sin(x[:, 0])
     m = fm.Sequential([fm.Dense(1, 20, activation="tanh"), fm.Dense(20, 1)],
-                      dtype="float64", seed=0)
+                      dtype="float64", seed=0, optimizer="sgd")
     assert m.loss_name == "mse"
     J0 = m.loss(x, y)
     h = m.fit(x, y, epochs=1500, batch_size=8, learning_rate=0.05, seed=0)

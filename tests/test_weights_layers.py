@@ -63,8 +63,8 @@ def test_weight_two_equals_duplicating_the_sample(kind):
     for (dWa, dba), (dWb, dbb) in zip(a.gradients(X, y, sample_weight=w), b.gradients(Xd, yd)):
         np.testing.assert_allclose(dWa, dWb, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(dba, dbb, rtol=1e-12, atol=1e-15)
-    ha = a.fit(X, y, epochs=3, learning_rate=0.2, sample_weight=w, optimizer=fm.SGD(0.2, momentum=0.5))
-    hb = b.fit(Xd, yd, epochs=3, learning_rate=0.2, optimizer=fm.SGD(0.2, momentum=0.5))
+    ha = a.fit(X, y, epochs=3, learning_rate=0.2, sample_weight=w, optimizer=fm.SGD(0.2, momentum=0.5), batch_size=None)
+    hb = b.fit(Xd, yd, epochs=3, learning_rate=0.2, optimizer=fm.SGD(0.2, momentum=0.5), batch_size=None)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-12)
 
@@ -75,8 +75,8 @@ def test_zero_weight_equals_dropping_the_sample():
     w[[2, 7]] = 0.0
     keep = w > 0
     a, b = dense_model([3, 5, 3], ["tanh", "softmax"], seed=2), dense_model([3, 5, 3], ["tanh", "softmax"], seed=2)
-    a.fit(X, y, epochs=2, learning_rate=0.3, sample_weight=w)
-    b.fit(X[keep], y[keep], epochs=2, learning_rate=0.3)
+    a.fit(X, y, epochs=2, learning_rate=0.3, sample_weight=w, batch_size=None)
+    b.fit(X[keep], y[keep], epochs=2, learning_rate=0.3, batch_size=None)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
 
 
@@ -109,8 +109,8 @@ def test_weighted_fit_with_shuffle_is_consistent():
     perm = np.random.default_rng(5).permutation(20)
     a, b = dense_model([3, 4, 3], ["tanh", "softmax"], seed=4), dense_model([3, 4, 3], ["tanh", "softmax"], seed=4)
     first = a.copy()
-    ha = a.fit(X, y, epochs=2, learning_rate=0.3, sample_weight=w)
-    b.fit(X[perm], y[perm], epochs=2, learning_rate=0.3, sample_weight=w[perm])
+    ha = a.fit(X, y, epochs=2, learning_rate=0.3, sample_weight=w, batch_size=None)
+    b.fit(X[perm], y[perm], epochs=2, learning_rate=0.3, sample_weight=w[perm], batch_size=None)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-11, atol=1e-13)
     assert ha.loss[0] == pytest.approx(first.loss(X, y, sample_weight=w), rel=1e-12)
 
@@ -137,8 +137,8 @@ def test_class_weight_times_sample_weight_binary():
     y = (X[:, 0] + 0.3 * rng.normal(size=20) > 0).astype(int)
     sw = rng.uniform(0.5, 2, 20)
     a, b = dense_model([2, 1], ["sigmoid"], seed=6), dense_model([2, 1], ["sigmoid"], seed=6)
-    a.fit(X, y, epochs=3, learning_rate=0.5, class_weight={1: 4.0}, sample_weight=sw)
-    b.fit(X, y, epochs=3, learning_rate=0.5, sample_weight=sw * np.where(y == 1, 4.0, 1.0))
+    a.fit(X, y, epochs=3, learning_rate=0.5, class_weight={1: 4.0}, sample_weight=sw, batch_size=None)
+    b.fit(X, y, epochs=3, learning_rate=0.5, sample_weight=sw * np.where(y == 1, 4.0, 1.0), batch_size=None)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-13, atol=1e-15)
 
 
@@ -157,8 +157,8 @@ def test_class_weight_balanced(binary):
     counts = np.bincount(y)
     sw = len(y) / (n_classes * counts[y])
     a, b = make(), make()
-    a.fit(X, y, epochs=3, learning_rate=0.3, class_weight="balanced")
-    b.fit(X, y, epochs=3, learning_rate=0.3, sample_weight=sw)
+    a.fit(X, y, epochs=3, learning_rate=0.3, class_weight="balanced", batch_size=None)
+    b.fit(X, y, epochs=3, learning_rate=0.3, sample_weight=sw, batch_size=None)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-13, atol=1e-15)
 
 
@@ -167,20 +167,20 @@ def test_weight_argument_errors():
     model = dense_model([3, 3], ["softmax"])
     for bad in (np.ones(9), -np.ones(10), np.zeros(10), np.full(10, np.nan), np.ones((10, 1))):
         with pytest.raises(ValueError):
-            model.fit(X, y, epochs=1, sample_weight=bad)
+            model.fit(X, y, epochs=1, sample_weight=bad, batch_size=None)
     with pytest.raises(ValueError):
         model.loss(X, y, sample_weight=-np.ones(10))
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=1, class_weight={5: 1.0})
+        model.fit(X, y, epochs=1, class_weight={5: 1.0}, batch_size=None)
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=1, class_weight={0: -1.0})
+        model.fit(X, y, epochs=1, class_weight={0: -1.0}, batch_size=None)
     with pytest.raises(ValueError):
-        model.fit(X, y, epochs=1, class_weight="auto")
+        model.fit(X, y, epochs=1, class_weight="auto", batch_size=None)
     with pytest.raises(TypeError):
-        model.fit(X, y, epochs=1, class_weight=[1.0, 2.0, 3.0])
+        model.fit(X, y, epochs=1, class_weight=[1.0, 2.0, 3.0], batch_size=None)
     Xr, yr = regression(m=10, seed=10)
     with pytest.raises(ValueError):
-        dense_model([3, 1], ["linear"]).fit(Xr, yr, epochs=1, class_weight={0: 2.0})
+        dense_model([3, 1], ["linear"]).fit(Xr, yr, epochs=1, class_weight={0: 2.0}, batch_size=None)
 
 
 def test_sample_weight_with_validation_split():
@@ -188,8 +188,11 @@ def test_sample_weight_with_validation_split():
     w = np.random.default_rng(11).uniform(0.5, 2.0, 20)
     model = dense_model([3, 4, 3], ["tanh", "softmax"], seed=8)
     first = model.copy()
-    h = model.fit(X, y, epochs=1, validation_split=0.25, sample_weight=w, shuffle=False)
-    assert h.loss[0] == pytest.approx(first.loss(X[:15], y[:15], sample_weight=w[:15]), rel=1e-12)
+    from fastmlp.model import _split_rows
+
+    tr, _ = _split_rows(y, 20, 0.25, model.seed)  # the rows validation_split trains on
+    h = model.fit(X, y, epochs=1, validation_split=0.25, sample_weight=w, shuffle=False, batch_size=None)
+    assert h.loss[0] == pytest.approx(first.loss(X[tr], y[tr], sample_weight=w[tr]), rel=1e-12)
 
 
 # ============================================================================= initialisation
@@ -198,7 +201,7 @@ def test_sample_weight_with_validation_split():
 def test_init_variance_and_shape(init, act):
     n_in, n_out = 400, 300
     model = fm.Sequential([fm.Dense(n_in, n_out, act, init=init), fm.Dense(n_out, 2, "linear")], seed=1,
-                          dtype="float64")
+                          dtype="float64", optimizer="sgd")
     W = model.dense_layers[0].weights
     var = 2.0 / n_in if init.startswith("he") else 2.0 / (n_in + n_out)
     assert W.var() == pytest.approx(var, rel=0.03)
@@ -217,7 +220,7 @@ def test_init_variance_and_shape(init, act):
                                     ("sigmoid", False), ("linear", False), ("softplus", False), ("softmax", False)])
 def test_default_init(act, he):
     n_in, n_out = 200, 200
-    model = fm.Sequential([fm.Dense(n_in, n_out, act), fm.Dense(n_out, 2, "linear")], seed=2)
+    model = fm.Sequential([fm.Dense(n_in, n_out, act), fm.Dense(n_out, 2, "linear")], seed=2, optimizer="sgd")
     W = model.dense_layers[0].weights
     he_limit, glorot_limit = np.sqrt(6.0 / n_in), np.sqrt(6.0 / (n_in + n_out))
     assert np.abs(W).max() <= (he_limit if he else glorot_limit) * (1 + 1e-6)
@@ -231,7 +234,7 @@ def test_default_init(act, he):
 def test_init_seed_reproducible():
     def make(seed, dtype="float32"):
         return fm.Sequential([fm.Dense(30, 20, "relu", init="he_normal"), fm.Dense(20, 10, "tanh"),
-                              fm.Dense(10, 3, "softmax", init="glorot_normal")], seed=seed, dtype=dtype)
+                              fm.Dense(10, 3, "softmax", init="glorot_normal")], seed=seed, dtype=dtype, optimizer="sgd")
 
     np.testing.assert_array_equal(make(5).params, make(5).params)
     assert not np.array_equal(make(5).params, make(6).params)
@@ -269,7 +272,7 @@ ACT_PRIMES = {
 def test_activation_forward(act, alpha, dtype):
     rng = np.random.default_rng(12)
     X = rng.normal(size=(25, 4)) * 3
-    model = fm.Sequential([fm.Dense(4, 6, act, alpha=alpha), fm.Dense(6, 2, act, alpha=alpha)], seed=3, dtype=dtype)
+    model = fm.Sequential([fm.Dense(4, 6, act, alpha=alpha), fm.Dense(6, 2, act, alpha=alpha)], seed=3, dtype=dtype, optimizer="sgd")
     (W1, b1), (W2, b2) = [(np.array(l.weights, np.float64), np.array(l.bias, np.float64)) for l in model.dense_layers]
     b1[:] = rng.normal(size=6)
     model.dense_layers[0].bias = b1
@@ -287,7 +290,7 @@ def test_activation_forward(act, alpha, dtype):
 def test_softplus_and_elu_extreme_inputs(dtype):
     z = np.array([[-800.0], [-40.0], [0.0], [40.0], [800.0]])
     for act, expect in (("softplus", softplus(z)), ("elu", elu(z)), ("leaky_relu", leaky_relu(z))):
-        model = fm.Sequential([fm.Dense(1, 1, act)], dtype=dtype, seed=0)
+        model = fm.Sequential([fm.Dense(1, 1, act)], dtype=dtype, seed=0, optimizer="sgd")
         model.dense_layers[0].weights = [[1.0]]
         out = model.forward(z)
         assert np.isfinite(out).all(), act
@@ -302,7 +305,7 @@ def test_new_activations_gradient_check(hidden, alpha, out):
     rng = np.random.default_rng(13)
     X = rng.normal(size=(7, 3))
     layers = [fm.Dense(3, 5, hidden, alpha=alpha), fm.Dense(5, 4, hidden, alpha=alpha), fm.Dense(4, 2, out)]
-    model = fm.Sequential(layers, seed=4, dtype="float64", loss="mse" if out != "softmax" else None, l2=0.01)
+    model = fm.Sequential(layers, seed=4, dtype="float64", loss="mse" if out != "softmax" else None, l2=0.01, optimizer="sgd")
     if out == "softmax":
         y = rng.integers(0, 2, 7)
     elif out == "sigmoid":
@@ -321,7 +324,7 @@ def test_trace_delta_new_activations(hidden, alpha, out):
     X = rng.normal(size=(9, 3))
     y = rng.normal(size=(9, 2))
     dense = [fm.Dense(3, 5, hidden, alpha=alpha), fm.Dense(5, 2, out, alpha=alpha if out == hidden else None)]
-    model = fm.Sequential(dense, seed=5, dtype="float64")
+    model = fm.Sequential(dense, seed=5, dtype="float64", optimizer="sgd")
     tr = model.trace(X, y)
     (z1, a1, d1), (z2, a2, d2) = tr
     a_out = model.dense_layers[1].alpha
@@ -388,9 +391,9 @@ def test_trace_float32_shapes():
 # ============================================================================= dropout
 def _dropout_pair(rate=0.5, seed=7, dtype="float64"):
     drop = fm.Sequential([fm.Dense(4, 8, "relu"), fm.Dropout(rate), fm.Dense(8, 6, "tanh"), fm.Dropout(rate),
-                          fm.Dense(6, 3, "softmax")], seed=seed, dtype=dtype)
+                          fm.Dense(6, 3, "softmax")], seed=seed, dtype=dtype, optimizer="sgd")
     plain = fm.Sequential([fm.Dense(4, 8, "relu"), fm.Dense(8, 6, "tanh"), fm.Dense(6, 3, "softmax")], seed=seed,
-                          dtype=dtype)
+                          dtype=dtype, optimizer="sgd")
     plain.params[...] = drop.params
     return drop, plain
 
@@ -420,10 +423,10 @@ def test_dropout_exact_inverted_masks():
     rng = np.random.default_rng(18)
     x = rng.normal(size=(1, 3))
     y = np.array([0.7])
-    model = fm.Sequential([fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=8, dtype="float64")
+    model = fm.Sequential([fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=8, dtype="float64", optimizer="sgd")
     model.dense_layers[0].bias = rng.normal(size=h)
     (W1, b1), (W2, b2) = [(np.array(l.weights), np.array(l.bias)) for l in model.dense_layers]
-    model.fit(x, y, epochs=1, learning_rate=lr)
+    model.fit(x, y, epochs=1, learning_rate=lr, batch_size=None)
     W2n = np.array(model.dense_layers[1].weights)
     kept = (W2n != W2)[:, 0]
     assert abs((~kept).mean() - p) < 0.03
@@ -444,10 +447,10 @@ def test_dropout_masks_are_per_sample():
     p, h = 0.5, 4000
     rng = np.random.default_rng(19)
     x = rng.normal(size=(2, 3))
-    model = fm.Sequential([fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=9, dtype="float64")
+    model = fm.Sequential([fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=9, dtype="float64", optimizer="sgd")
     model.dense_layers[0].bias = rng.normal(size=h)
     W2 = np.array(model.dense_layers[1].weights)
-    model.fit(x, np.array([0.5, -0.5]), epochs=1, learning_rate=0.01)
+    model.fit(x, np.array([0.5, -0.5]), epochs=1, learning_rate=0.01, batch_size=None)
     still = (np.array(model.dense_layers[1].weights) == W2).mean()
     assert abs(still - p * p) < 0.03
 
@@ -483,7 +486,7 @@ def test_dropout_rate_zero_is_no_dropout():
 ])
 def test_dropout_placement_errors(layers):
     with pytest.raises(ValueError):
-        fm.Sequential(layers())
+        fm.Sequential(layers(), optimizer="sgd")
 
 
 @pytest.mark.parametrize("rate", [1.0, -0.1, 1.5, float("nan"), "0.5", True])

@@ -92,8 +92,14 @@ void define_network(py::module_& m, const char* name) {
 
 void define_networks(py::module_& m) {
   py::list names;
-  for (int g = 0; g <= int(Activation::Step); ++g) names.append(activation_name(Activation(g)));
+  for (int g = 0; g < kNumActivations; ++g) names.append(activation_name(Activation(g)));
   m.attr("ACTIVATIONS") = py::tuple(names);
+  py::list losses;
+  for (int l = 0; l < kNumLosses; ++l) losses.append(loss_name(Loss(l)));
+  m.attr("LOSSES") = py::tuple(losses);
+  m.def(
+      "loss_name", [](const std::string& name) { return std::string(loss_name(loss_from_name(name))); },
+      py::arg("name"), "The canonical name of a loss or one of its aliases (ValueError when unknown).");
   py::class_<LayerSpec>(m, "LayerSpec", "One dense layer: sizes, activation g (with its alpha), dropout rate, init.")
       .def(py::init([](Index n_in, Index n_out, const std::string& activation, std::optional<double> alpha,
                        double dropout, const std::string& init) {

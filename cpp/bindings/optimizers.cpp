@@ -1,4 +1,4 @@
-// SGD32 / SGD64 / Adam32 / Adam64: the C++ host optimizers, made from an OptimizerSpec
+// SGD32 / SGD64 / Adam32 / Adam64 / RMSprop32/64 / Adagrad32/64: the C++ host optimizers, made from an OptimizerSpec
 // (training.cpp), holding their state. Engines make theirs (Engine.make_optimizer).
 #include "arrays.hpp"
 
@@ -20,7 +20,14 @@ void define_optimizers(py::module_& m, const std::string& suffix) {
              if (params.size() != grads.size()) throw py::value_error("params and grads differ in size");
              o.step(params.mutable_data(), grads.data(), params.size());
            },
-           py::arg("params").noconvert(), py::arg("grads").noconvert(), "One update of `params` in place from `grads`.");
+           py::arg("params").noconvert(), py::arg("grads").noconvert(), "One update of `params` in place from `grads`.")
+      .def("clip",
+           [](Opt& o, py::array_t<T> grads) {
+             if (grads.ndim() != 1 || !(grads.flags() & py::array::c_style))
+               throw py::value_error("grads must be a 1-D C-contiguous array");
+             o.clip(grads.mutable_data(), grads.size());
+           },
+           py::arg("grads").noconvert(), "Clip `grads` in place (clip_value, then the global clip_norm).");
   py::class_<SGD<T>, Opt>(m, ("SGD" + suffix).c_str())
       .def(py::init<const OptimizerSpec&>(), py::arg("spec"))
       .def_property_readonly("velocity", [](const SGD<T>& o) { return Vector<T>(o.velocity()); });
@@ -29,6 +36,8 @@ void define_optimizers(py::module_& m, const std::string& suffix) {
       .def_property_readonly("steps", &Adam<T>::steps)
       .def_property_readonly("first_moment", [](const Adam<T>& o) { return Vector<T>(o.first_moment()); })
       .def_property_readonly("second_moment", [](const Adam<T>& o) { return Vector<T>(o.second_moment()); });
+  py::class_<RMSprop<T>, Opt>(m, ("RMSprop" + suffix).c_str()).def(py::init<const OptimizerSpec&>(), py::arg("spec"));
+  py::class_<Adagrad<T>, Opt>(m, ("Adagrad" + suffix).c_str()).def(py::init<const OptimizerSpec&>(), py::arg("spec"));
 }
 
 }  // namespace

@@ -191,12 +191,12 @@ void define_options(py::module_& m) {
       .def(py::init<>())
       .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")
       .def_static("adam", &OptimizerSpec::adam, "Adam's defaults.")
+      .def_static("rmsprop", &OptimizerSpec::rmsprop, "RMSprop's defaults.")
+      .def_static("adagrad", &OptimizerSpec::adagrad, "Adagrad's defaults.")
+      .def_static("defaults", &optimizer_defaults, py::arg("kind"), "The defaults of the optimizer `kind`.")
       .def_property(
-          "kind", [](const OptimizerSpec& s) { return std::string(s.kind == Kind::Adam ? "adam" : "sgd"); },
-          [](OptimizerSpec& s, const std::string& k) {
-            if (k != "sgd" && k != "adam") throw py::value_error("optimizer kind must be 'sgd' or 'adam', got '" + k + "'");
-            s.kind = k == "adam" ? Kind::Adam : Kind::SGD;
-          })
+          "kind", [](const OptimizerSpec& s) { return std::string(optimizer_kind_name(s.kind)); },
+          [](OptimizerSpec& s, const std::string& k) { s.kind = optimizer_defaults(k).kind; })
       .def_readwrite("learning_rate", &OptimizerSpec::learning_rate)
       .def_readwrite("momentum", &OptimizerSpec::momentum)
       .def_readwrite("nesterov", &OptimizerSpec::nesterov)
@@ -204,7 +204,10 @@ void define_options(py::module_& m) {
       .def_readwrite("beta1", &OptimizerSpec::beta1)
       .def_readwrite("beta2", &OptimizerSpec::beta2)
       .def_readwrite("epsilon", &OptimizerSpec::epsilon)
-      .def_readwrite("decoupled", &OptimizerSpec::decoupled);
+      .def_readwrite("decoupled", &OptimizerSpec::decoupled)
+      .def_readwrite("rho", &OptimizerSpec::rho)
+      .def_readwrite("clip_norm", &OptimizerSpec::clip_norm)
+      .def_readwrite("clip_value", &OptimizerSpec::clip_value);
   m.def(
       "validate_optimizer",
       [](const OptimizerSpec& s, bool float32) { float32 ? validate_optimizer<float>(s) : validate_optimizer<double>(s); },
@@ -221,6 +224,8 @@ void define_options(py::module_& m) {
       .def_readwrite("patience", &Schedule::patience)
       .def_readwrite("min_delta", &Schedule::min_delta)
       .def_readwrite("min_lr", &Schedule::min_lr)
+      .def_readwrite("warmup_epochs", &Schedule::warmup_epochs)
+      .def_readwrite("decay_epochs", &Schedule::decay_epochs)
       .def_readwrite("monitor_validation", &Schedule::monitor_validation);
   m.def("validate_schedule", &validate_schedule, py::arg("schedule"));
 
@@ -229,7 +234,10 @@ void define_options(py::module_& m) {
       .def_readwrite("enabled", &EarlyStopping::enabled)
       .def_readwrite("patience", &EarlyStopping::patience)
       .def_readwrite("min_delta", &EarlyStopping::min_delta)
-      .def_readwrite("monitor_validation", &EarlyStopping::monitor_validation)
+      .def_property(
+          "monitor", [](const EarlyStopping& e) { return std::string(metric_name(e.monitor)); },
+          [](EarlyStopping& e, const std::string& name) { e.monitor = metric_from_name(name); })
+      .def_readwrite("maximize", &EarlyStopping::maximize)
       .def_readwrite("restore_best", &EarlyStopping::restore_best);
   m.def("validate_early_stopping", &validate_early_stopping, py::arg("early_stopping"));
 

@@ -112,7 +112,7 @@ struct Backend<T>::Impl {
   DevBuf<T> saved[3];
 
   i64 capacity = 0;
-  std::vector<DevBuf<T>> A, D, Adrop, mask;
+  std::vector<DevBuf<T>> A, D, Adrop, mask, Zs;  // Zs: Z of gelu / silu / mish layers (their g' reads it)
   std::vector<char> dropped;
   std::vector<T> host_mask;
   DevBuf<T> ones, row_loss, partials, wsum, losses;
@@ -168,6 +168,7 @@ struct Backend<T>::Impl {
         Adrop[l].reserve(m * n_out(l));
         mask[l].reserve(m * n_out(l));
       }
+      if (act_needs_z(layers[l].activation)) Zs[l].reserve(m * n_out(l));
     }
     ones.reserve(m);
     fill<T>(stream, ones.p, m, T(1));
@@ -204,7 +205,14 @@ struct Backend<T>::Impl {
       const i64 d = n_in(l), k = n_out(l);
       gemm(false, false, m, k, d, T(1), input_of(l, v), d, W(l), k, T(0), A[l].p, k);
       const int g = l + 1 < L() ? layers[l].activation : int(kLinear);
-      bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
+      if (act_needs_z(g)) {  // keep Z for the backward pass
+        bias_activate<T>(stream, A[l].p, b(l), m, k, int(kLinear), T(0));
+        FASTMLP_CUDA_CHECK(cudaMemcpyAsync(Zs[l].p, A[l].p, sizeof(T) * std::size_t(m * k), cudaMemcpyDeviceToDevice,
+                                           stream));
+        activate<T>(stream, A[l].p, m, k, g, alpha(l));
+      } else {
+        bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
+      }
       dropped[l] = rng != nullptr && layers[l].dropout > 0.0;
       if (dropped[l]) {
         // The same draws, in the same order, as the CPU core (exact parity).
@@ -238,10 +246,18 @@ struct Backend<T>::Impl {
       case kBCE:
         sigmoid_crossentropy<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
         break;
-      default:
-        activate<T>(stream, Z, m, k, layers[last].activation, alpha(last));
-        squared_error<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
-        if (delta) activation_backward<T>(stream, Z, delta, m, k, layers[last].activation, alpha(last));
+      default: {
+        const int g = layers[last].activation;
+        if (delta && act_needs_z(g))
+          FASTMLP_CUDA_CHECK(
+              cudaMemcpyAsync(Zs[last].p, Z, sizeof(T) * std::size_t(m * k), cudaMemcpyDeviceToDevice, stream));
+        activate<T>(stream, Z, m, k, g, alpha(last));
+        regression_error<T>(stream, loss, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
+        if (delta && act_needs_z(g))
+          activation_backward_from_z<T>(stream, Zs[last].p, delta, m, k, g);
+        else if (delta)
+          activation_backward<T>(stream, Z, delta, m, k, g, alpha(last));
+      }
     }
     i64 n_partials = 0;
     if (l2 != T(0)) {
@@ -249,7 +265,7 @@ struct Backend<T>::Impl {
       n_partials = L() * kSumsqBlocks;
     }
     finish_loss<T>(stream, row_loss.p, m, partials.p, n_partials, T(0.5) * l2, J);
-    if (loss != kMSE) count_correct<T>(stream, Z, v.labels, v.Y, m, k, loss == kCCE, correct.p);
+    if (loss == kBCE || loss == kCCE) count_correct<T>(stream, Z, v.labels, v.Y, m, k, loss == kCCE, correct.p);
   }
 
   // network.cpp gradients_unchecked's backward loop, into the gradient buffer.
@@ -260,7 +276,10 @@ struct Backend<T>::Impl {
       if (l > 0) {
         gemm(false, true, m, d, k, T(1), D[l].p, k, W(l), k, T(0), D[l - 1].p, d);  // delta W^T
         if (dropped[l - 1]) multiply<T>(stream, D[l - 1].p, mask[l - 1].p, D[l - 1].p, m * d);
-        activation_backward<T>(stream, A[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation, alpha(l - 1));
+        if (act_needs_z(layers[l - 1].activation))
+          activation_backward_from_z<T>(stream, Zs[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation);
+        else
+          activation_backward<T>(stream, A[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation, alpha(l - 1));
       }
       T beta = T(0);
       if (l2 != T(0)) {
@@ -274,7 +293,19 @@ struct Backend<T>::Impl {
   }
 
   void step(const OptStep<T>& s) {
-    if (s.adam) {
+    if (s.kind == OptStep<T>::kRMSprop || s.kind == OptStep<T>::kAdagrad) {  // one state buffer: m2
+      if (!has_moments) {
+        m2.reserve(P);
+        FASTMLP_CUDA_CHECK(cudaMemsetAsync(m2.p, 0, sizeof(T) * std::size_t(P), stream));
+        has_moments = true;
+      }
+      if (s.kind == OptStep<T>::kRMSprop)
+        rmsprop_step<T>(stream, params.p, grads.p, m2.p, P, s.lr, s.rho, s.epsilon, s.weight_decay);
+      else
+        adagrad_step<T>(stream, params.p, grads.p, m2.p, P, s.lr, s.epsilon, s.weight_decay);
+      return;
+    }
+    if (s.kind == OptStep<T>::kAdam) {
       if (!has_moments) {
         m1.reserve(P);
         m2.reserve(P);
@@ -316,6 +347,7 @@ Backend<T>::Backend(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(
   impl->A.resize(L);
   impl->D.resize(L);
   impl->Adrop.resize(L);
+  impl->Zs.resize(L);
   impl->mask.resize(L);
   impl->dropped.assign(L, 0);
   FASTMLP_CUDA_CHECK(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
@@ -446,6 +478,14 @@ void Backend<T>::backprop(const Batch& bt) {
 template <class T>
 void Backend<T>::optimizer_step(const OptStep<T>& s) {
   impl_->step(s);
+  FASTMLP_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class T>
+void Backend<T>::clip_grads(T clip_value, T clip_norm) {
+  auto& im = *impl_;
+  im.partials.reserve(kSumsqBlocks * (im.L() > 0 ? im.L() : 1));
+  clip_gradients<T>(im.stream, im.grads.p, P_, clip_value, clip_norm, im.partials.p);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -20,8 +20,9 @@
 namespace fastmlp::cuda::detail {
 
 // Same numbering as fastmlp::Activation and fastmlp::Loss (static_assert'ed in device_network.cpp).
-enum ActCode : int { kLinear = 0, kSigmoid, kTanh, kRelu, kLeakyRelu, kElu, kSoftplus, kSoftmax, kStep };
-enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2 };
+enum ActCode : int { kLinear = 0, kSigmoid, kTanh, kRelu, kLeakyRelu, kElu, kSoftplus, kSoftmax, kStep, kGelu, kSilu, kMish };
+enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2, kMAE = 3, kHuber = 4 };
+inline bool act_needs_z(int g) { return g == kGelu || g == kSilu || g == kMish; }
 
 struct LayerDesc {
   std::int64_t n_in = 0, n_out = 0;
@@ -42,8 +43,9 @@ struct HostTargets {
 // One step of the device optimizer (optimizers.hpp's formulas).
 template <class T>
 struct OptStep {
-  bool adam = false;
-  T lr = 0, momentum = 0, weight_decay = 0, beta1 = 0, beta2 = 0, epsilon = 0;
+  enum Kind : int { kSGD = 0, kAdam, kRMSprop, kAdagrad };
+  int kind = kSGD;
+  T lr = 0, momentum = 0, weight_decay = 0, beta1 = 0, beta2 = 0, epsilon = 0, rho = 0;
   bool nesterov = false, decoupled = false;
 };
 
@@ -94,6 +96,8 @@ class Backend {
   void output_error(const Batch& b, std::int64_t j, bool want_delta);
   void backprop(const Batch& b);
   void optimizer_step(const OptStep<T>& step);
+  // Clips the gradient buffer in place (optimizers.hpp: clip_value, then clip_norm; 0 = off).
+  void clip_grads(T clip_value, T clip_norm);
   // Forward without dropout and the output activation; A_L copied to host `out`.
   void predict(const Batch& b, T* out);
   // Waits for the stream; copies loss slots [first, n) to losses[first, n) and the correct

@@ -19,10 +19,12 @@ static_assert(int(Activation::Linear) == detail::kLinear && int(Activation::Sigm
                   int(Activation::Tanh) == detail::kTanh && int(Activation::Relu) == detail::kRelu &&
                   int(Activation::LeakyRelu) == detail::kLeakyRelu && int(Activation::Elu) == detail::kElu &&
                   int(Activation::Softplus) == detail::kSoftplus && int(Activation::Softmax) == detail::kSoftmax &&
-                  int(Activation::Step) == detail::kStep,
+                  int(Activation::Step) == detail::kStep && int(Activation::Gelu) == detail::kGelu &&
+                  int(Activation::Silu) == detail::kSilu && int(Activation::Mish) == detail::kMish,
               "activation codes of backend.hpp must follow fastmlp::Activation");
 static_assert(int(Loss::BinaryCrossentropy) == detail::kBCE && int(Loss::CategoricalCrossentropy) == detail::kCCE &&
-                  int(Loss::MeanSquaredError) == detail::kMSE,
+                  int(Loss::MeanSquaredError) == detail::kMSE && int(Loss::MeanAbsoluteError) == detail::kMAE &&
+                  int(Loss::Huber) == detail::kHuber,
               "loss codes of backend.hpp must follow fastmlp::Loss");
 static_assert(sizeof(Index) == sizeof(std::int64_t), "the sample order is handed to the device as int64");
 
@@ -58,7 +60,11 @@ class DeviceOptimizer final : public Optimizer<T> {
   void step(T*, const T*, Index) override {
     const auto& c = this->spec_;
     detail::OptStep<T> s;
-    s.adam = c.kind == OptimizerSpec::Kind::Adam;
+    s.kind = c.kind == OptimizerSpec::Kind::Adam      ? detail::OptStep<T>::kAdam
+             : c.kind == OptimizerSpec::Kind::RMSprop ? detail::OptStep<T>::kRMSprop
+             : c.kind == OptimizerSpec::Kind::Adagrad ? detail::OptStep<T>::kAdagrad
+                                                      : detail::OptStep<T>::kSGD;
+    s.rho = T(c.rho);
     s.lr = this->learning_rate_;
     s.momentum = T(c.momentum);
     s.weight_decay = T(c.weight_decay);
@@ -70,6 +76,7 @@ class DeviceOptimizer final : public Optimizer<T> {
     backend_.optimizer_step(s);
   }
   void reset() override { backend_.reset_optimizer(); }
+  void clip(T*, Index) override { backend_.clip_grads(T(this->spec_.clip_value), T(this->spec_.clip_norm)); }
   const void* memory() const override { return &backend_; }
 
  private:

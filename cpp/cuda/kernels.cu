@@ -30,6 +30,8 @@ __device__ __forceinline__ float d_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double d_tanh(double x) { return tanh(x); }
 __device__ __forceinline__ float d_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double d_sqrt(double x) { return sqrt(x); }
+__device__ __forceinline__ float d_erf(float x) { return erff(x); }
+__device__ __forceinline__ double d_erf(double x) { return erf(x); }
 template <class T>
 __device__ __forceinline__ T d_max(T a, T b) { return a > b ? a : b; }
 template <class T>
@@ -85,8 +87,33 @@ __device__ __forceinline__ T act_forward(int g, T z, T alpha) {
     case 5: return z > T(0) ? z : alpha * (d_exp(d_min(z, T(0))) - T(1));      // elu
     case 6: return d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z)));                 // softplus
     case 8: return z >= T(0) ? T(1) : T(0);                                    // step
+    case 9: return T(0.5) * z * (T(1) + d_erf(z * T(0.70710678118654752440)));  // gelu
+    case 10: return z / (T(1) + d_exp(-z));                                     // silu
+    case 11: return z * d_tanh(d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z))));     // mish
     default: return z;                                                         // linear (softmax: rows)
   }
+}
+// g'(z) from z: gelu, silu, mish.
+template <class T>
+__device__ __forceinline__ T act_derivative_z(int g, T z) {
+  switch (g) {
+    case 9:
+      return T(0.5) * (T(1) + d_erf(z * T(0.70710678118654752440))) +
+             z * d_exp(T(-0.5) * z * z) * T(0.39894228040143267794);
+    case 10: {
+      const T s = T(1) / (T(1) + d_exp(-z));
+      return s * (T(1) + z * (T(1) - s));
+    }
+    case 11: {
+      const T t = d_tanh(d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z))));
+      return t + z * (T(1) - t * t) / (T(1) + d_exp(-z));
+    }
+    default: return T(1);
+  }
+}
+template <class T>
+__global__ void backward_z_kernel(const T* Z, T* D, i64 n, int g) {
+  FASTMLP_GRID_STRIDE(i, n) { D[i] *= act_derivative_z<T>(g, Z[i]); }
 }
 // g'(z) from a = g(z).
 template <class T>
@@ -240,7 +267,8 @@ __global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, 
 }
 
 template <class T>
-__global__ void mse_kernel(const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
+__global__ void regression_kernel(int loss, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                                  T* row_loss) {
   const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
@@ -249,9 +277,17 @@ __global__ void mse_kernel(const T* A, const T* Y, const T* w, const T* wsum, i6
   const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
   T total = 0;
   for (i64 j = lane; j < k; j += 32) {
-    const T e = a[j] - y[j];
-    total += e * e;
-    if (delta) delta[row * k + j] = e * (T(2) * scale);
+    const T e = a[j] - y[j], ae = d_abs(e);
+    if (loss == 3) {  // mae
+      total += ae;
+      if (delta) delta[row * k + j] = (e > T(0) ? T(1) : (e < T(0) ? T(-1) : T(0))) * scale;
+    } else if (loss == 4) {  // huber, delta 1
+      total += ae <= T(1) ? T(0.5) * e * e : ae - T(0.5);
+      if (delta) delta[row * k + j] = d_max(T(-1), d_min(T(1), e)) * scale;
+    } else {
+      total += e * e;
+      if (delta) delta[row * k + j] = e * (T(2) * scale);
+    }
   }
   total = warp_sum(total);
   if (lane == 0) row_loss[row] = total * scale;
@@ -353,6 +389,43 @@ __global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T
   }
 }
 
+template <class T>
+__global__ void rmsprop_kernel(T* w, const T* g, T* v, i64 n, T lr, T rho, T eps, T wd) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    const T wi = w[i];
+    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
+    const T vi = rho * v[i] + (T(1) - rho) * gi * gi;
+    v[i] = vi;
+    w[i] = wi - lr * gi / (d_sqrt(vi) + eps);
+  }
+}
+
+template <class T>
+__global__ void adagrad_kernel(T* w, const T* g, T* v, i64 n, T lr, T eps, T wd) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    const T wi = w[i];
+    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
+    const T vi = v[i] + gi * gi;
+    v[i] = vi;
+    w[i] = wi - lr * gi / (d_sqrt(vi) + eps);
+  }
+}
+
+template <class T>
+__global__ void clip_value_kernel(T* g, i64 n, T c) {
+  FASTMLP_GRID_STRIDE(i, n) { g[i] = d_max(-c, d_min(c, g[i])); }
+}
+
+// Every thread adds the kSumsqBlocks partials in the same order: one norm for all.
+template <class T>
+__global__ void clip_norm_kernel(T* g, i64 n, const T* partials, int n_partials, T max_norm) {
+  T sq = 0;
+  for (int p = 0; p < n_partials; ++p) sq += partials[p];
+  const T f = max_norm / (d_sqrt(sq) + T(1e-6));  // PyTorch's clip_grad_norm_
+  if (!(f < T(1))) return;
+  FASTMLP_GRID_STRIDE(i, n) { g[i] *= f; }
+}
+
 // ---- data ----
 template <class T>
 __global__ void gather_kernel(const std::int64_t* order, i64 nb, const T* src, i64 cols, T* dst) {
@@ -403,6 +476,11 @@ void activation_backward(cudaStream_t s, const T* A, T* dA, i64 m, i64 k, int ac
 }
 
 template <class T>
+void activation_backward_from_z(cudaStream_t s, const T* Z, T* dA, i64 m, i64 k, int act) {
+  if (m * k > 0) backward_z_kernel<T><<<blocks_for(m * k), kThreads, 0, s>>>(Z, dA, m * k, act);
+}
+
+template <class T>
 void multiply(cudaStream_t s, const T* A, const T* mask, T* out, i64 n) {
   if (n > 0) multiply_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(A, mask, out, n);
 }
@@ -425,9 +503,9 @@ void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T*
 }
 
 template <class T>
-void squared_error(cudaStream_t s, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
-                   T* row_loss) {
-  mse_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(A, Y, w, wsum, m, k, delta, row_loss);
+void regression_error(cudaStream_t s, int loss, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k,
+                      T* delta, T* row_loss) {
+  regression_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(loss, A, Y, w, wsum, m, k, delta, row_loss);
 }
 
 template <class T>
@@ -459,6 +537,26 @@ void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T be
 }
 
 template <class T>
+void rmsprop_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T rho, T epsilon, T weight_decay) {
+  rmsprop_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, rho, epsilon, weight_decay);
+}
+
+template <class T>
+void adagrad_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T epsilon, T weight_decay) {
+  adagrad_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, epsilon, weight_decay);
+}
+
+template <class T>
+void clip_gradients(cudaStream_t s, T* g, i64 n, T clip_value, T clip_norm, T* partials) {
+  if (n == 0) return;
+  if (clip_value > T(0)) clip_value_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(g, n, clip_value);
+  if (clip_norm > T(0)) {
+    sumsq_partials_kernel<T><<<kSumsqBlocks, kThreads, 0, s>>>(g, n, partials);
+    clip_norm_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(g, n, partials, kSumsqBlocks, clip_norm);
+  }
+}
+
+template <class T>
 void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k,
                  T* Yb, const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb) {
   if (nb == 0) return;
@@ -481,7 +579,11 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
   template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, \
                                         i64, T*, T*);                                                            \
   template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
-  template void squared_error<T>(cudaStream_t, const T*, const T*, const T*, const T*, i64, i64, T*, T*);       \
+  template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*); \
+  template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                        \
+  template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                \
+  template void adagrad_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T);                                   \
+  template void clip_gradients<T>(cudaStream_t, T*, i64, T, T, T*);                                              \
   template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                              \
   template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                               \
   template void count_correct<T>(cudaStream_t, const T*, const std::int32_t*, const T*, i64, i64, bool,          \

@@ -21,6 +21,9 @@ void activate(cudaStream_t s, T* Z, i64 m, i64 k, int act, T alpha);
 // dA <- dA * g'(from A), any activation (softmax: the row-wise Jacobian-vector product).
 template <class T>
 void activation_backward(cudaStream_t s, const T* A, T* dA, i64 m, i64 k, int act, T alpha);
+// dA <- dA * g'(from Z) for gelu / silu / mish (activations.hpp needs_z).
+template <class T>
+void activation_backward_from_z(cudaStream_t s, const T* Z, T* dA, i64 m, i64 k, int act);
 // out = A * mask (dropout), or A *= mask when out == A.
 template <class T>
 void multiply(cudaStream_t s, const T* A, const T* mask, T* out, i64 n);
@@ -38,10 +41,11 @@ void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, cons
 template <class T>
 void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
                           T* row_loss);
-//   squared error on A = g(Z) (activate first); delta = 2 (a - y) s / k, before g'.
+//   the regression losses (loss: 2 mse, 3 mae, 4 huber) on A = g(Z) (activate first);
+//   delta = dl/dr s / k with r = a - y, before g'.
 template <class T>
-void squared_error(cudaStream_t s, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
-                   T* row_loss);
+void regression_error(cudaStream_t s, int loss, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k,
+                      T* delta, T* row_loss);
 // Partial sums of squares of x[0, n) into partials[0, kSumsqBlocks).
 constexpr int kSumsqBlocks = 64;
 template <class T>
@@ -60,6 +64,16 @@ void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T
 template <class T>
 void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon,
                T weight_decay, bool decoupled, T c1, T sqrt_c2);
+
+// RMSprop (v: mean square) and Adagrad (v: sum of squares), torch's formulas.
+template <class T>
+void rmsprop_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T rho, T epsilon, T weight_decay);
+template <class T>
+void adagrad_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T epsilon, T weight_decay);
+// Gradient clipping: entries to [-clip_value, clip_value] (when > 0), then the whole buffer
+// scaled to global L2 norm <= clip_norm (when > 0; partials: kSumsqBlocks scratch values).
+template <class T>
+void clip_gradients(cudaStream_t s, T* g, i64 n, T clip_value, T clip_norm, T* partials);
 
 // Batch rows order[0, nb) of X (d columns), Y (k columns) / labels / weights.
 template <class T>

@@ -15,9 +15,12 @@ Activation activation_from_name(const std::string& name) {
   if (name == "softplus") return Activation::Softplus;
   if (name == "softmax") return Activation::Softmax;
   if (name == "step") return Activation::Step;
+  if (name == "gelu") return Activation::Gelu;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  if (name == "mish") return Activation::Mish;
   throw std::invalid_argument("unknown activation '" + name +
                               "' (expected one of: linear, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, "
-                              "step)");
+                              "step, gelu, silu, mish)");
 }
 
 const char* activation_name(Activation g) {
@@ -31,6 +34,9 @@ const char* activation_name(Activation g) {
     case Activation::Softplus: return "softplus";
     case Activation::Softmax: return "softmax";
     case Activation::Step: return "step";
+    case Activation::Gelu: return "gelu";
+    case Activation::Silu: return "silu";
+    case Activation::Mish: return "mish";
   }
   return "?";
 }
@@ -69,6 +75,9 @@ void activate_elementwise(Activation g, T alpha, const ZExpr& zin, MatrixMap<T>&
     case Activation::Softplus: a = zin.max(T(0)) + (-zin.abs()).exp().log1p(); return;  // no overflow
     case Activation::Step: a = (zin >= T(0)).template cast<T>(); return;
     case Activation::Softmax: a = zin; softmax_rows<T>(out); return;
+    case Activation::Gelu: a = zin; a = T(0.5) * a * (T(1) + (a * T(M_SQRT1_2)).unaryExpr([](T v) { return T(std::erf(v)); })); return;
+    case Activation::Silu: a = zin; a = a / (T(1) + (-a).exp()); return;
+    case Activation::Mish: a = zin; a = a * (a.max(T(0)) + (-a.abs()).exp().log1p()).tanh(); return;
   }
 }
 
@@ -104,13 +113,41 @@ void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
         dA.row(i).array() = A.row(i).array() * (dA.row(i).array() - s);
       }
       return;
+    case Activation::Gelu:
+    case Activation::Silu:
+    case Activation::Mish:
+      throw std::logic_error("backward: gelu, silu and mish need Z (backward_from_z)");
+  }
+}
+
+template <class T>
+void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
+  auto z = Z.array();
+  auto d = dA.array();
+  switch (g) {
+    case Activation::Gelu:  // Phi(z) + z phi(z)
+      d *= T(0.5) * (T(1) + (z * T(M_SQRT1_2)).unaryExpr([](T v) { return T(std::erf(v)); })) + z * (T(-0.5) * z.square()).exp() * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+      return;
+    case Activation::Silu: {
+      const auto s = T(1) / (T(1) + (-z).exp());
+      d *= s * (T(1) + z * (T(1) - s));
+      return;
+    }
+    case Activation::Mish: {
+      const auto t = (z.max(T(0)) + (-z.abs()).exp().log1p()).tanh();
+      d *= t + z * (T(1) - t.square()) / (T(1) + (-z).exp());
+      return;
+    }
+    default:
+      throw std::logic_error("backward_from_z: only gelu, silu and mish");
   }
 }
 
 #define FASTMLP_INSTANTIATE(T)                                                                     \
   template void activate<T>(Activation, T, MatrixMap<T>);                                          \
   template void add_bias_activate<T>(Activation, T, const ConstRowVectorMap<T>&, MatrixMap<T>);   \
-  template void backward<T>(Activation, T, const MatrixMap<T>&, MatrixMap<T>);
+  template void backward<T>(Activation, T, const MatrixMap<T>&, MatrixMap<T>);                      \
+  template void backward_from_z<T>(Activation, const MatrixMap<T>&, MatrixMap<T>);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

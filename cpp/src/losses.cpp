@@ -8,11 +8,15 @@ namespace fastmlp {
 
 Loss loss_from_name(const std::string& name) {
   if (name == "binary_crossentropy" || name == "bce" || name == "log_loss") return Loss::BinaryCrossentropy;
-  if (name == "categorical_crossentropy" || name == "cross_entropy" || name == "cce")
+  if (name == "categorical_crossentropy" || name == "cross_entropy" || name == "cce" ||
+      name == "sparse_categorical_crossentropy")
     return Loss::CategoricalCrossentropy;
   if (name == "mse" || name == "mean_squared_error" || name == "squared_error") return Loss::MeanSquaredError;
+  if (name == "mae" || name == "mean_absolute_error" || name == "absolute_error") return Loss::MeanAbsoluteError;
+  if (name == "huber" || name == "huber_loss") return Loss::Huber;
   throw std::invalid_argument("unknown loss '" + name +
-                              "' (expected one of: binary_crossentropy, categorical_crossentropy, mse)");
+                              "' (expected one of: binary_crossentropy, categorical_crossentropy "
+                              "(sparse_categorical_crossentropy), mse, mae, huber)");
 }
 
 const char* loss_name(Loss loss) {
@@ -20,6 +24,8 @@ const char* loss_name(Loss loss) {
     case Loss::BinaryCrossentropy: return "binary_crossentropy";
     case Loss::CategoricalCrossentropy: return "categorical_crossentropy";
     case Loss::MeanSquaredError: return "mse";
+    case Loss::MeanAbsoluteError: return "mae";
+    case Loss::Huber: return "huber";
   }
   return "?";
 }
@@ -59,7 +65,7 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
                                 std::to_string(cols) + " outputs" + seen);
   const auto y = ConstMatrixMap<T>(Y.dense, rows, cols).array();
   if (!all_finite(y)) throw std::invalid_argument("y contains NaN or infinity");
-  if (loss != Loss::MeanSquaredError && ((y < T(0)).any() || (y > T(1)).any()))
+  if (is_classification(loss) && ((y < T(0)).any() || (y > T(1)).any()))
     throw std::invalid_argument(std::string("y must lie in [0, 1] for ") + loss_name(loss) + ", found values in [" +
                                 std::to_string(double(y.minCoeff())) + ", " + std::to_string(double(y.maxCoeff())) +
                                 "]");
@@ -139,26 +145,44 @@ T sigmoid_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta
   return total;
 }
 
+// The regression losses on A = g(Z): l(r) per entry, r = a - y, and dl/dr.
 template <class T>
-T squared_error(Activation g, T alpha, MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+  Matrix<T> z_copy;
+  if (delta && needs_z(g)) z_copy = Z;  // g' of gelu / silu / mish reads Z
   activate<T>(g, alpha, Z);
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
   const RowScale<T> scale(Y, Z.rows());
   const T inv_k = T(1) / T(Z.cols());
+  const auto r = Z.array() - y;
+  Matrix<T> l;
+  switch (loss) {
+    case Loss::MeanAbsoluteError: l = r.abs().matrix(); break;
+    case Loss::Huber: l = (r.abs() <= T(1)).select(T(0.5) * r.square(), r.abs() - T(0.5)).matrix(); break;
+    default: l = r.square().matrix(); break;
+  }
   T total;
   if (Y.weights) {
     const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
-    total = ((Z.array() - y).square().rowwise().sum() * w).sum() * scale.base * inv_k;
+    total = (l.array().rowwise().sum() * w).sum() * scale.base * inv_k;
   } else {
-    total = (Z.array() - y).square().sum() * scale.base * inv_k;
+    total = l.sum() * scale.base * inv_k;
   }
   if (delta) {
+    auto d = delta->array();
+    switch (loss) {  // dl/dr
+      case Loss::MeanAbsoluteError: d = r.unaryExpr([](T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : T(0)); }); break;
+      case Loss::Huber: d = r.max(T(-1)).min(T(1)); break;
+      default: d = T(2) * r; break;
+    }
     if (Y.weights)
-      for (Index i = 0; i < Z.rows(); ++i)
-        delta->row(i).array() = (Z.row(i).array() - y.row(i)) * (T(2) * scale(i) * inv_k);
+      for (Index i = 0; i < Z.rows(); ++i) delta->row(i) *= scale(i) * inv_k;
     else
-      delta->array() = (Z.array() - y) * (T(2) * scale.base * inv_k);
-    backward<T>(g, alpha, Z, *delta);
+      d *= scale.base * inv_k;
+    if (needs_z(g))
+      backward_from_z<T>(g, MatrixMap<T>(z_copy.data(), z_copy.rows(), z_copy.cols()), *delta);
+    else
+      backward<T>(g, alpha, Z, *delta);
   }
   return total;
 }
@@ -170,7 +194,7 @@ T output_loss(Loss loss, Activation output, T alpha, MatrixMap<T> Z, const Targe
   switch (loss) {
     case Loss::CategoricalCrossentropy: return softmax_crossentropy<T>(Z, Y, delta);
     case Loss::BinaryCrossentropy: return sigmoid_crossentropy<T>(Z, Y, delta);
-    case Loss::MeanSquaredError: return squared_error<T>(output, alpha, Z, Y, delta);
+    default: return regression_loss<T>(loss, output, alpha, Z, Y, delta);
   }
   return T(0);
 }

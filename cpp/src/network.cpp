@@ -87,6 +87,7 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
   D_.resize(L);
   Adrop_.resize(L);
   mask_.resize(L);
+  Zkeep_.resize(L);
   dropped_.assign(L, 0);
 }
 
@@ -142,6 +143,7 @@ void Network<T>::reserve(Index m) {
       Adrop_[l].resize(m, layers_[l].n_out);
       mask_[l].resize(m, layers_[l].n_out);
     }
+    if (needs_z(layers_[l].activation)) Zkeep_[l].resize(m, layers_[l].n_out);
   }
   capacity_ = m;
 }
@@ -168,9 +170,14 @@ void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, 
       auto& t = (*trace)[std::size_t(l)];
       add_bias_activate<T>(Activation::Linear, T(0), b_l, z);
       t.z = z;
+      if (l + 1 < L && needs_z(g)) zkeep(l, m) = z;
       activate<T>(layers_[l].activation, alpha(l), z);
       t.a = z;
       if (l + 1 == L) z = t.z;  // the output layer keeps z_L, as without a trace
+    } else if (needs_z(g)) {  // keep Z for the backward pass
+      add_bias_activate<T>(Activation::Linear, T(0), b_l, z);
+      zkeep(l, m) = z;
+      activate<T>(g, alpha(l), z);
     } else {
       add_bias_activate<T>(g, alpha(l), b_l, z);
     }
@@ -218,7 +225,7 @@ T Network<T>::output_error(const Targets<T>& Y, bool want_delta, Index* correct)
   auto delta_L = delta(L - 1, m);
   const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), a_L, Y, want_delta ? &delta_L : nullptr) +
               l2_penalty();
-  if (correct && loss_ != Loss::MeanSquaredError) *correct = count_correct<T>(loss_, a_L, Y);
+  if (correct && is_classification(loss_)) *correct = count_correct<T>(loss_, a_L, Y);
   return J;
 }
 
@@ -254,7 +261,10 @@ void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
       auto D_prev = delta(l - 1, m);
       gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
       if (dropped_[l - 1]) D_prev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
-      backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), D_prev);  // * g'(z_{l-1}), from a_{l-1}
+      if (needs_z(layers_[l - 1].activation))
+        backward_from_z<T>(layers_[l - 1].activation, zkeep(l - 1, m), D_prev);  // * g'(z_{l-1}), from z_{l-1}
+      else
+        backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), D_prev);  // * g'(z_{l-1}), from a_{l-1}
     }
     const T* a_prev = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
     const Index lda = l == 0 ? X.outerStride() : d;

@@ -32,13 +32,38 @@ void validate_learning_rate(double lr) {
   check_range<T>(T(lr), "learning_rate", T(0), T(kBig), true, false);
 }
 
+const char* optimizer_kind_name(OptimizerSpec::Kind kind) {
+  switch (kind) {
+    case OptimizerSpec::Kind::SGD: return "sgd";
+    case OptimizerSpec::Kind::Adam: return "adam";
+    case OptimizerSpec::Kind::RMSprop: return "rmsprop";
+    case OptimizerSpec::Kind::Adagrad: return "adagrad";
+  }
+  return "?";
+}
+
+OptimizerSpec optimizer_defaults(const std::string& kind) {
+  if (kind == "sgd") return OptimizerSpec::sgd();
+  if (kind == "adam") return OptimizerSpec::adam();
+  if (kind == "rmsprop") return OptimizerSpec::rmsprop();
+  if (kind == "adagrad") return OptimizerSpec::adagrad();
+  throw std::invalid_argument("optimizer kind must be 'sgd', 'adam', 'rmsprop' or 'adagrad', got '" + kind + "'");
+}
+
 template <class T>
 void validate_optimizer(const OptimizerSpec& s) {
   validate_learning_rate<T>(s.learning_rate);
   check_range<T>(T(s.weight_decay), "weight_decay", T(0), T(kBig), false, false);
+  check_range<T>(T(s.clip_norm), "clip_norm", T(0), T(kBig), false, false);
+  check_range<T>(T(s.clip_value), "clip_value", T(0), T(kBig), false, false);
   if (s.kind == OptimizerSpec::Kind::SGD) {
     check_range<T>(T(s.momentum), "momentum", T(0), T(1), false, true);
     if (s.nesterov && s.momentum == 0.0) throw std::invalid_argument("nesterov needs momentum > 0");
+  } else if (s.kind == OptimizerSpec::Kind::RMSprop) {
+    check_range<T>(T(s.rho), "rho", T(0), T(1), false, true);
+    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
+  } else if (s.kind == OptimizerSpec::Kind::Adagrad) {
+    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
   } else {
     check_range<T>(T(s.beta1), "beta1", T(0), T(1), false, true);
     check_range<T>(T(s.beta2), "beta2", T(0), T(1), false, true);
@@ -60,9 +85,70 @@ void Optimizer<T>::set_learning_rate(T lr) {
 }
 
 template <class T>
+void Optimizer<T>::clip(T* grads, Index n) {
+  auto g = Eigen::Map<Vector<T>>(grads, n);
+  if (spec_.clip_value > 0.0) {
+    const T c = T(spec_.clip_value);
+    g = g.array().max(-c).min(c).matrix();
+  }
+  if (spec_.clip_norm > 0.0) {
+    // PyTorch's clip_grad_norm_: g *= min(1, clip_norm / (||g|| + 1e-6)).
+    const double f = spec_.clip_norm / (std::sqrt(g.template cast<double>().squaredNorm()) + 1e-6);
+    if (f < 1.0) g *= T(f);
+  }
+}
+
+template <class T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec) {
-  if (spec.kind == OptimizerSpec::Kind::Adam) return std::make_unique<Adam<T>>(spec);
-  return std::make_unique<SGD<T>>(spec);
+  switch (spec.kind) {
+    case OptimizerSpec::Kind::Adam: return std::make_unique<Adam<T>>(spec);
+    case OptimizerSpec::Kind::RMSprop: return std::make_unique<RMSprop<T>>(spec);
+    case OptimizerSpec::Kind::Adagrad: return std::make_unique<Adagrad<T>>(spec);
+    default: return std::make_unique<SGD<T>>(spec);
+  }
+}
+
+template <class T>
+RMSprop<T>::RMSprop(const OptimizerSpec& s) : Optimizer<T>(s) {
+  if (s.kind != OptimizerSpec::Kind::RMSprop) throw std::invalid_argument("RMSprop needs an RMSprop spec");
+}
+
+template <class T>
+void RMSprop<T>::step(T* params, const T* grads, Index n) {
+  if (v_.size() != n) v_ = Vector<T>::Zero(n);
+  auto w = Eigen::Map<Vector<T>>(params, n).array();
+  const auto dw = Eigen::Map<const Vector<T>>(grads, n).array();
+  const T lr = this->learning_rate_, rho = T(this->spec_.rho), eps = T(this->spec_.epsilon),
+          wd = T(this->spec_.weight_decay);
+  if (wd == T(0)) {
+    v_.array() = rho * v_.array() + (T(1) - rho) * dw.square();
+    w -= lr * dw / (v_.array().sqrt() + eps);
+  } else {
+    const Vector<T> g = (dw + wd * w).matrix();
+    v_.array() = rho * v_.array() + (T(1) - rho) * g.array().square();
+    w -= lr * g.array() / (v_.array().sqrt() + eps);
+  }
+}
+
+template <class T>
+Adagrad<T>::Adagrad(const OptimizerSpec& s) : Optimizer<T>(s) {
+  if (s.kind != OptimizerSpec::Kind::Adagrad) throw std::invalid_argument("Adagrad needs an Adagrad spec");
+}
+
+template <class T>
+void Adagrad<T>::step(T* params, const T* grads, Index n) {
+  if (s_.size() != n) s_ = Vector<T>::Zero(n);
+  auto w = Eigen::Map<Vector<T>>(params, n).array();
+  const auto dw = Eigen::Map<const Vector<T>>(grads, n).array();
+  const T lr = this->learning_rate_, eps = T(this->spec_.epsilon), wd = T(this->spec_.weight_decay);
+  if (wd == T(0)) {
+    s_.array() += dw.square();
+    w -= lr * dw / (s_.array().sqrt() + eps);
+  } else {
+    const Vector<T> g = (dw + wd * w).matrix();
+    s_.array() += g.array().square();
+    w -= lr * g.array() / (s_.array().sqrt() + eps);
+  }
 }
 
 namespace {
@@ -186,5 +272,9 @@ template class SGD<float>;
 template class SGD<double>;
 template class Adam<float>;
 template class Adam<double>;
+template class RMSprop<float>;
+template class RMSprop<double>;
+template class Adagrad<float>;
+template class Adagrad<double>;
 
 }  // namespace fastmlp

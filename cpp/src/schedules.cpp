@@ -14,8 +14,10 @@ ScheduleKind schedule_from_name(const std::string& name) {
   if (name == "exponential") return ScheduleKind::Exponential;
   if (name == "inverse_scaling" || name == "invscaling") return ScheduleKind::InverseScaling;
   if (name == "reduce_on_plateau" || name == "adaptive") return ScheduleKind::ReduceOnPlateau;
+  if (name == "cosine" || name == "cosine_decay") return ScheduleKind::Cosine;
   throw std::invalid_argument("unknown schedule '" + name +
-                              "' (expected constant, step_decay, exponential, inverse_scaling, reduce_on_plateau)");
+                              "' (expected constant, step_decay, exponential, inverse_scaling, reduce_on_plateau, "
+                              "cosine)");
 }
 
 const char* schedule_name(ScheduleKind kind) {
@@ -25,6 +27,7 @@ const char* schedule_name(ScheduleKind kind) {
     case ScheduleKind::Exponential: return "exponential";
     case ScheduleKind::InverseScaling: return "inverse_scaling";
     case ScheduleKind::ReduceOnPlateau: return "reduce_on_plateau";
+    case ScheduleKind::Cosine: return "cosine";
   }
   return "?";
 }
@@ -45,6 +48,8 @@ void validate_schedule(const Schedule& s) {
   if (s.patience < 1) fail("patience must be >= 1, got " + std::to_string(s.patience));
   if (!(s.min_delta >= 0.0 && std::isfinite(s.min_delta))) fail("min_delta must be a finite number >= 0");
   if (!(s.min_lr >= 0.0 && std::isfinite(s.min_lr))) fail("min_lr must be a finite number >= 0");
+  if (s.warmup_epochs < 0) fail("warmup_epochs must be >= 0, got " + std::to_string(s.warmup_epochs));
+  if (s.decay_epochs < 1) fail("decay_epochs must be >= 1, got " + std::to_string(s.decay_epochs));
 }
 
 LrScheduler::LrScheduler(const Schedule& s, double lr0)
@@ -60,6 +65,12 @@ double LrScheduler::lr(Index epoch) const {
     case ScheduleKind::Exponential: return lr0_ * std::pow(s_.gamma, e);
     case ScheduleKind::InverseScaling: return lr0_ / std::pow(e + 1.0, s_.power);
     case ScheduleKind::ReduceOnPlateau: return plateau_lr_;
+    case ScheduleKind::Cosine: {
+      if (epoch < s_.warmup_epochs) return lr0_ * (e + 1.0) / double(s_.warmup_epochs);
+      const double t = double(std::min(epoch - s_.warmup_epochs, s_.decay_epochs)) / double(s_.decay_epochs);
+      const double floor = std::min(s_.min_lr, lr0_);
+      return floor + (lr0_ - floor) * 0.5 * (1.0 + std::cos(M_PI * t));
+    }
   }
   return lr0_;
 }

@@ -16,6 +16,24 @@ DivergenceError::DivergenceError(Index e, double loss)
                          "rate)"),
       epoch(e) {}
 
+Metric metric_from_name(const std::string& name) {
+  if (name == "loss") return Metric::Loss;
+  if (name == "accuracy") return Metric::Accuracy;
+  if (name == "val_loss") return Metric::ValLoss;
+  if (name == "val_accuracy") return Metric::ValAccuracy;
+  throw std::invalid_argument("monitor must be 'loss', 'accuracy', 'val_loss' or 'val_accuracy', got '" + name + "'");
+}
+
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::Loss: return "loss";
+    case Metric::Accuracy: return "accuracy";
+    case Metric::ValLoss: return "val_loss";
+    case Metric::ValAccuracy: return "val_accuracy";
+  }
+  return "?";
+}
+
 void validate_early_stopping(const EarlyStopping& e) {
   if (e.patience < 1) throw std::invalid_argument("early stopping patience must be >= 1, got " + std::to_string(e.patience));
   if (!(e.min_delta >= 0.0) || !std::isfinite(e.min_delta))
@@ -49,7 +67,11 @@ class StopRules {
     improved = false;
     const auto& es = options_.early_stopping;
     if (es.enabled) {
-      const double monitored = es.monitor_validation ? logs.val_loss : logs.loss;
+      const double value = es.monitor == Metric::Loss       ? logs.loss
+                           : es.monitor == Metric::Accuracy ? logs.accuracy
+                           : es.monitor == Metric::ValLoss  ? logs.val_loss
+                                                            : logs.val_accuracy;
+      const double monitored = es.maximize ? -value : value;
       if (monitored < best_ - es.min_delta) {
         best_ = monitored;
         result.best_epoch = logs.epoch;
@@ -100,8 +122,13 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
   net.validate(X, Y);
   const bool has_val = validation.X != nullptr;
   if (has_val) net.validate(ConstMatrixMap<T>(validation.X, validation.rows, net.n_inputs()), validation.Y);
-  if (options.early_stopping.enabled && options.early_stopping.monitor_validation && !has_val)
-    throw std::invalid_argument("early stopping on val_loss needs validation data");
+  const Metric watched = options.early_stopping.monitor;
+  if (options.early_stopping.enabled && (watched == Metric::ValLoss || watched == Metric::ValAccuracy) && !has_val)
+    throw std::invalid_argument(std::string("early stopping on ") + metric_name(watched) + " needs validation data");
+  if (options.early_stopping.enabled && (watched == Metric::Accuracy || watched == Metric::ValAccuracy) &&
+      !is_classification(net.loss()))
+    throw std::invalid_argument(std::string("early stopping on ") + metric_name(watched) +
+                                " needs a classification loss");
   if (options.schedule.kind == ScheduleKind::ReduceOnPlateau && options.schedule.monitor_validation && !has_val)
     throw std::invalid_argument("reduce_on_plateau on val_loss needs validation data");
   if (options.record_grad_norms && !engine.add_grad_norms(nullptr))
@@ -173,7 +200,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
   const auto* dp = plan.dp;
   const Index m = plan.m, n_batches = plan.n_batches;
   const bool shuffled = options.shuffle && n_batches > 1;  // a full batch needs no shuffling: the gradient is the same
-  const bool classifier = net.loss() != Loss::MeanSquaredError;
+  const bool classifier = is_classification(net.loss());
   bool uses_dropout = false;
   for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
 
@@ -216,8 +243,8 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     // A decayed rate may underflow T (float32 below 1e-38): keep the smallest normal number instead of 0.
     optimizer.set_learning_rate(std::max(T(logs.lr), std::numeric_limits<T>::min()));
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
-    // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded or summed.
-    const T fused = options.record_grad_norms || dp ? T(0) : optimizer.plain_sgd_rate();
+    // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded, clipped or summed.
+    const T fused = options.record_grad_norms || optimizer.clips() || dp ? T(0) : optimizer.plain_sgd_rate();
     now = int(epoch % 2);
     engine.save_params(now);
     if (shuffled) order_rng.shuffle(order.data(), std::uint64_t(m));
@@ -264,7 +291,10 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
         engine.output_error(j);
         engine.backprop(fused);
         if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
-        if (fused == T(0)) optimizer.step(engine.params(), engine.grads(), P);
+        if (fused == T(0)) {
+          if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
+          optimizer.step(engine.params(), engine.grads(), P);
+        }
         if (engine.losses_at_once()) check_losses(j + 1);
         continue;
       }
@@ -300,6 +330,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
       // Each process's gradient is the mean over its rows: weighted by its share, they sum to the global mean.
       engine.reduce_grads(have, T(W > 0 ? W_r / W : 1.0 / sums[3]), dp->sum);
       if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
+      if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
       optimizer.step(engine.params(), engine.grads(), P);
     }
     check_losses(n_batches);

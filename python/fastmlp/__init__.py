@@ -1,20 +1,35 @@
 """fastmlp: small, fast multi-layer perceptrons. C++/Eigen core, Pythonic Model/Layer API.
 
     import fastmlp as fm
-    model = fm.Sequential([fm.Dense(64, 32, "relu"), fm.Dense(32, 10, "softmax")], seed=0)
-    model.fit(X, y, epochs=20, batch_size=32, learning_rate=0.1)
+    model = fm.Sequential([fm.Dense(32, "relu"), fm.Dense(10, "softmax")], seed=0)
+    model.fit(X, y, epochs=20)          # Adam 1e-3, mini-batches of 32
     model.predict(X)
+
+``fm.onnx`` and ``fm.sklearn`` are imported on first use.
 """
-from . import schedules
+import importlib as _importlib
+
+from . import callbacks, schedules
 from ._core import build_info as _core_build_info
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
 from .layers import ACTIVATIONS, Dense, Dropout
-from .model import LOSSES, DivergenceError, History, Sequential, VanishingGradientWarning
-from .optimizers import SGD, Adam, AdamW, Optimizer
+from .model import LOSSES, DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from ._version import __version__
 
-__all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "Optimizer", "EarlyStopping",
+_LAZY = ("onnx", "sklearn", "io", "plot")
+
+
+def __getattr__(name):
+    # fm.onnx, fm.sklearn: submodules with heavier imports (onnx, scikit-learn), loaded on first use.
+    if name in _LAZY:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")
+
+
+__all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Optimizer",
+           "EarlyStopping", "callbacks", "OneClassValidationWarning",
            "schedules", "check_gradients", "build_info", "cuda_available", "cmake_dir", "set_num_threads", "get_num_threads", "save", "load", "DivergenceError", "VanishingGradientWarning",
            "ACTIVATIONS", "LOSSES", "__version__"]
 

@@ -6,7 +6,7 @@ import numpy
 import numpy.typing
 import typing
 import typing_extensions
-__all__: list[str] = ['ACTIVATIONS', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FORMAT_VERSION', 'FitOptions', 'LayerSpec', 'MAX_EPOCHS', 'MAX_HEADER_BYTES', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'VERSION', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'load_model', 'model_bytes', 'model_from_bytes', 'save_model', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule', 'write_file_atomic']
+__all__: list[str] = ['ACTIVATIONS', 'Adagrad32', 'Adagrad64', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FORMAT_VERSION', 'FitOptions', 'LOSSES', 'LayerSpec', 'MAX_EPOCHS', 'MAX_HEADER_BYTES', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'RMSprop32', 'RMSprop64', 'SGD32', 'SGD64', 'Schedule', 'VERSION', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'load_model', 'loss_name', 'model_bytes', 'model_from_bytes', 'save_model', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule', 'write_file_atomic']
 class LayerSpec:
     """
     One dense layer: sizes, activation g (with its alpha), dropout rate, init.
@@ -138,6 +138,10 @@ class Network64:
     def sizes(self) -> list[int]:
         ...
 class Optimizer32:
+    def clip(self, grads: numpy.typing.NDArray[numpy.float32]) -> None:
+        """
+        Clip `grads` in place (clip_value, then the global clip_norm).
+        """
     def reset(self) -> None:
         """
         Forget the state (velocity, moments, step count).
@@ -170,7 +174,17 @@ class Adam32(Optimizer32):
     @property
     def steps(self) -> int:
         ...
+class RMSprop32(Optimizer32):
+    def __init__(self, spec: ...) -> None:
+        ...
+class Adagrad32(Optimizer32):
+    def __init__(self, spec: ...) -> None:
+        ...
 class Optimizer64:
+    def clip(self, grads: numpy.typing.NDArray[numpy.float64]) -> None:
+        """
+        Clip `grads` in place (clip_value, then the global clip_norm).
+        """
     def reset(self) -> None:
         """
         Forget the state (velocity, moments, step count).
@@ -203,6 +217,12 @@ class Adam64(Optimizer64):
     @property
     def steps(self) -> int:
         ...
+class RMSprop64(Optimizer64):
+    def __init__(self, spec: ...) -> None:
+        ...
+class Adagrad64(Optimizer64):
+    def __init__(self, spec: ...) -> None:
+        ...
 class DivergenceError(FloatingPointError):
     pass
 class NotSupported(NotImplementedError):
@@ -215,9 +235,24 @@ class OptimizerSpec:
     kind: str
     nesterov: bool
     @staticmethod
+    def adagrad() -> OptimizerSpec:
+        """
+        Adagrad's defaults.
+        """
+    @staticmethod
     def adam() -> OptimizerSpec:
         """
         Adam's defaults.
+        """
+    @staticmethod
+    def defaults(kind: str) -> OptimizerSpec:
+        """
+        The defaults of the optimizer `kind`.
+        """
+    @staticmethod
+    def rmsprop() -> OptimizerSpec:
+        """
+        RMSprop's defaults.
         """
     @staticmethod
     def sgd() -> OptimizerSpec:
@@ -239,6 +274,18 @@ class OptimizerSpec:
     def beta2(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
+    def clip_norm(self) -> float:
+        ...
+    @clip_norm.setter
+    def clip_norm(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def clip_value(self) -> float:
+        ...
+    @clip_value.setter
+    def clip_value(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def epsilon(self) -> float:
         ...
     @epsilon.setter
@@ -257,6 +304,12 @@ class OptimizerSpec:
     def momentum(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
+    def rho(self) -> float:
+        ...
+    @rho.setter
+    def rho(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
+        ...
+    @property
     def weight_decay(self) -> float:
         ...
     @weight_decay.setter
@@ -271,6 +324,12 @@ class Schedule:
         """
         The schedule `kind` with its default parameters.
         """
+    @property
+    def decay_epochs(self) -> int:
+        ...
+    @decay_epochs.setter
+    def decay_epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
     @property
     def factor(self) -> float:
         ...
@@ -316,12 +375,19 @@ class Schedule:
     @step_size.setter
     def step_size(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
+    @property
+    def warmup_epochs(self) -> int:
+        ...
+    @warmup_epochs.setter
+    def warmup_epochs(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
 class EarlyStoppingSpec:
     """
     Early stopping's settings (trainer.hpp).
     """
     enabled: bool
-    monitor_validation: bool
+    maximize: bool
+    monitor: str
     restore_best: bool
     def __init__(self) -> None:
         ...
@@ -381,7 +447,7 @@ class Engine32:
     """
     Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's parameter buffer stays the truth.
     """
-    def fit(self, optimizer: Optimizer32, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any, X_val: typing.Any, Y_val: typing.Any, options: FitOptions, callback: typing.Any, catch_sigint: bool) -> dict:
+    def fit(self, optimizer: Optimizer32, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any, X_val: typing.Any, Y_val: typing.Any, options: FitOptions, callback: typing.Any, catch_sigint: bool, collective: typing.Any = None) -> dict:
         """
         Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
         """
@@ -408,7 +474,7 @@ class Engine64:
     """
     Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's parameter buffer stays the truth.
     """
-    def fit(self, optimizer: Optimizer64, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any, X_val: typing.Any, Y_val: typing.Any, options: FitOptions, callback: typing.Any, catch_sigint: bool) -> dict:
+    def fit(self, optimizer: Optimizer64, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any, X_val: typing.Any, Y_val: typing.Any, options: FitOptions, callback: typing.Any, catch_sigint: bool, collective: typing.Any = None) -> dict:
         """
         Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
         """
@@ -461,6 +527,10 @@ def load_model(path: str) -> tuple:
     """
     (network in the file's dtype, metadata dict) of a model file.
     """
+def loss_name(name: str) -> str:
+    """
+    The canonical name of a loss or one of its aliases (ValueError when unknown).
+    """
 def model_bytes(net: typing.Any, metadata: collections.abc.Mapping[str, str]) -> bytes:
     """
     The bytes save_model writes.
@@ -491,8 +561,9 @@ def write_file_atomic(path: str, data: bytes) -> None:
     """
     Replaces `path` by `data`: a temporary file, fsync, rename (the old file survives any failure).
     """
-ACTIVATIONS: tuple = ('linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'softmax', 'step')
+ACTIVATIONS: tuple = ('linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'softmax', 'step', 'gelu', 'silu', 'mish')
 FORMAT_VERSION: str = '1'
+LOSSES: tuple = ('binary_crossentropy', 'categorical_crossentropy', 'mse', 'mae', 'huber')
 MAX_EPOCHS: int = 4611686018427387904
 MAX_HEADER_BYTES: int = 100000000
 VERSION: str = '0.1.0'

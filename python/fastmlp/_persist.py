@@ -52,7 +52,8 @@ def _optimizer(meta: dict):
     config = _json(meta, "optimizer")
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
         raise _bad("metadata 'optimizer' must be an object with a 'name'")
-    kinds = {"sgd": _optimizers.SGD, "adam": _optimizers.Adam}
+    kinds = {"sgd": _optimizers.SGD, "adam": _optimizers.Adam, "rmsprop": _optimizers.RMSprop,
+             "adagrad": _optimizers.Adagrad}
     if config["name"] not in kinds:
         raise _bad(f"unknown optimizer {config['name']!r} (expected one of {', '.join(kinds)})")
     kwargs = {k: v for k, v in config.items() if k != "name"}

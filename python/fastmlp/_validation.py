@@ -84,7 +84,7 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
         arr = arr.reshape(n_samples, 1)
     if arr.shape[1] != n_outputs:
         raise ValueError(f"{name} has {arr.shape[1]} columns but the model has {n_outputs} outputs: {name} shape {arr.shape}")
-    if loss != "mse" and (arr.min() < 0 or arr.max() > 1):
+    if loss in ("binary_crossentropy", "categorical_crossentropy") and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for {loss}, found values in [{arr.min()}, {arr.max()}]")
     return np.ascontiguousarray(arr, dtype=dtype)
 

@@ -1,34 +1,108 @@
-"""Early stopping (runs inside the C++ loop) and the tqdm progress bar."""
+"""Callbacks for ``Sequential.fit(callbacks=[...])``, Keras-shaped.
+
+The training loop runs in C++; Python is called once per epoch (never per batch), so a
+callback costs nothing between epochs. Two of them are settings of that loop rather than
+Python code: ``EarlyStopping`` (trainer.hpp's early stopping, restoring the best weights)
+and ``ReduceLROnPlateau`` (the ``reduce_on_plateau`` schedule); both may also be given
+as ``fit(early_stopping=...)`` / ``fit(schedule=...)``.
+
+A callback is either a callable ``f(epoch, logs)`` (return False to stop) or a
+``Callback`` with any of ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
+``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``; it sees the model as
+``self.model`` and the fit's settings as ``self.params`` ({"epochs", "validation",
+"metrics"}); setting ``self.model.stop_training = True`` stops after the epoch.
+``logs`` holds the epoch's "loss", "lr" and, where they apply, "accuracy", "val_loss",
+"val_accuracy". ``on_epoch_begin(e)`` for e >= 1 runs right after ``on_epoch_end(e - 1)``
+(nothing happens in between), even when a rule of the C++ loop (early stopping, tol)
+then ends training.
+"""
 from __future__ import annotations
+
+import csv
+import math
+import os
 
 from . import _core
 from ._validation import as_bool, as_int, as_real
 
-
 _ES = _core.EarlyStoppingSpec()
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-class EarlyStopping:
+def _mode(monitor: str, mode: str) -> bool:
+    """True when higher is better for ``monitor`` under ``mode`` ("auto", "min", "max")."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        return "accuracy" in monitor
+    return mode == "max"
+
+
+class Callback:
+    """Base class: override any of the hooks. ``model`` and ``params`` are set by fit()."""
+
+    model = None
+    params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None) -> None:
+        pass
+
+    def on_train_end(self, logs=None) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        pass
+
+
+class LambdaCallback(Callback):
+    """A Callback from functions: on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs),
+    on_train_begin(logs), on_train_end(logs); any may be None."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None):
+        for name, f in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
+                        ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+            if f is not None:
+                if not callable(f):
+                    raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+                setattr(self, name, f)
+
+
+class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    monitor: "val_loss" (needs validation data) or "loss"; None picks val_loss when
-    validation data is given, else loss. With ``restore_best`` the model ends with
-    the weights of the best epoch, however training stopped. A thin name over the C++
+    monitor: "loss", "accuracy", "val_loss" or "val_accuracy" (the val_ ones need validation
+    data; accuracies need a classification loss); None picks val_loss when validation data is
+    given, else loss. mode: "auto" (max for accuracies, min otherwise), "min" or "max". With
+    ``restore_best`` (Keras: ``restore_best_weights``) the model ends with the weights of the
+    best epoch, however training stopped. Runs inside the C++ loop: a thin name over its
     early-stopping settings (trainer.hpp), where the defaults and ranges live.
     """
 
     def __init__(self, patience: int = _ES.patience, min_delta: float = _ES.min_delta, monitor: str | None = None,
-                 restore_best: bool = _ES.restore_best):
-        if monitor not in (None, "loss", "val_loss"):
-            raise ValueError(f"monitor must be 'loss', 'val_loss' or None, got {monitor!r}")
+                 restore_best: bool = _ES.restore_best, mode: str = "auto", restore_best_weights: bool | None = None):
+        if monitor is not None and monitor not in METRICS:
+            raise ValueError(f"monitor must be one of {', '.join(METRICS)} or None, got {monitor!r}")
+        _mode(monitor or "loss", mode)
         spec = _core.EarlyStoppingSpec()
         spec.enabled = True
         spec.patience = as_int(patience, "patience")
         spec.min_delta = as_real(min_delta, "min_delta")
+        if restore_best_weights is not None:
+            restore_best = restore_best_weights
         spec.restore_best = as_bool(restore_best, "restore_best")
         _core.validate_early_stopping(spec)  # ValueError naming the parameter
         self._spec = spec
         self.monitor = monitor
+        self.mode = mode
 
     patience = property(lambda self: self._spec.patience)
     min_delta = property(lambda self: self._spec.min_delta)
@@ -37,14 +111,123 @@ class EarlyStopping:
     def spec(self, has_validation: bool):
         """The C++ settings for a fit with or without validation data."""
         monitor = self.monitor or ("val_loss" if has_validation else "loss")
-        if monitor == "val_loss" and not has_validation:
-            raise ValueError("EarlyStopping(monitor='val_loss') needs validation_data or validation_split")
-        self._spec.monitor_validation = monitor == "val_loss"
+        if monitor.startswith("val_") and not has_validation:
+            raise ValueError(f"EarlyStopping(monitor={monitor!r}) needs validation_data or validation_split")
+        self._spec.monitor = monitor
+        self._spec.maximize = _mode(monitor, self.mode)
         return self._spec
 
     def __repr__(self) -> str:
         return (f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, monitor={self.monitor!r}, "
-                f"restore_best={self.restore_best})")
+                f"mode={self.mode!r}, restore_best={self.restore_best})")
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` ("loss" or "val_loss") has not
+    improved by more than ``min_delta`` for ``patience`` epochs, not below ``min_lr``.
+    The C++ loop's ``reduce_on_plateau`` schedule (fm.schedules.ReduceOnPlateau) under Keras's name."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float | None = None, patience: int | None = None,
+                 min_delta: float | None = None, min_lr: float | None = None):
+        from .schedules import ReduceOnPlateau
+
+        values = {k: v for k, v in (("factor", factor), ("patience", patience), ("min_delta", min_delta),
+                                    ("min_lr", min_lr)) if v is not None}
+        self.schedule = ReduceOnPlateau(monitor=monitor, **values)
+
+    def __repr__(self) -> str:
+        return repr(self.schedule).replace("ReduceOnPlateau", "ReduceLROnPlateau", 1)
+
+
+class _Monitor(Callback):
+    """Tracks the best value of a logged metric."""
+
+    def __init__(self, monitor: str, mode: str):
+        if not isinstance(monitor, str) or monitor not in METRICS:
+            raise ValueError(f"monitor must be one of {', '.join(METRICS)}, got {monitor!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self._maximize = _mode(monitor, mode)
+        self.best = None
+
+    def on_train_begin(self, logs=None) -> None:
+        if self.monitor.startswith("val_") and not self.params.get("validation"):
+            raise ValueError(f"{type(self).__name__}(monitor={self.monitor!r}) needs validation_data or "
+                             "validation_split")
+        if self.monitor not in self.params.get("metrics", METRICS):
+            raise ValueError(f"{type(self).__name__}(monitor={self.monitor!r}): this model does not log it "
+                             f"(it logs {', '.join(self.params.get('metrics', ()))})")
+
+    def _improved(self, logs: dict) -> bool:
+        value = logs.get(self.monitor)
+        if value is None or math.isnan(value):
+            return False
+        if self.best is None or (value > self.best if self._maximize else value < self.best):
+            self.best = value
+            return True
+        return False
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the model to ``filepath`` after an epoch: with ``save_best_only`` (default) only when
+    ``monitor`` improved (mode as in EarlyStopping). Saves are atomic (fm.save writes a temporary
+    file and renames it), so the file always holds a complete model. ``filepath`` may contain
+    ``{epoch}`` (counted from 1, as Keras) and the logged metrics, e.g. "model-{epoch:03d}.safetensors".
+    On device="cuda" the weights are copied to the host before each save."""
+
+    def __init__(self, filepath, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = True,
+                 verbose: bool = False):
+        super().__init__(monitor, mode)
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = as_bool(save_best_only, "save_best_only")
+        self.verbose = bool(verbose)
+        self.saved = []  # the paths written, in order
+
+    def on_train_begin(self, logs=None) -> None:
+        if self.save_best_only:
+            super().on_train_begin(logs)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
+        if self.save_best_only and not self._improved(logs):
+            return
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        self.model.save(path)
+        self.saved.append(path)
+        if self.verbose:
+            print(f"epoch {epoch + 1}: saved the model to {path}")
+
+
+class CSVLogger(Callback):
+    """Write one row per epoch (epoch and every logged value) to ``filename``; ``append``
+    continues an existing file."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = as_bool(append, "append")
+        self._file = None
+        self._writer = None
+
+    def on_train_begin(self, logs=None) -> None:
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._header_written = exists
+        self._writer = None
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *logs], delimiter=self.separator)
+            if not self._header_written:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **logs})
+        self._file.flush()
+
+    def on_train_end(self, logs=None) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class ProgressBar:

@@ -14,6 +14,10 @@ DEFAULT_ALPHA = {g: _core.LayerSpec(1, 1, g).alpha for g in ACTIVATIONS if _core
 class Dense:
     """A fully connected layer  z = a_prev W + b,  a = g(z);  n_in * n_out weights and n_out biases.
 
+    ``Dense(n_in, n_out, activation)`` as in the lecture, or Keras's ``Dense(units, activation=...)``
+    (also ``Dense(units, "relu")``): the input size then comes from the layer before, or, for
+    the first layer, from ``input_dim`` or the data of the model's first fit.
+
     activation: linear, sigmoid, tanh, relu, leaky_relu (a = z if z > 0 else alpha z,
       alpha=0.01), elu (a = z if z > 0 else alpha (e^z - 1), alpha=1), softplus
       (a = ln(1 + e^z)), softmax, or step (a = [z >= 0], gradient 0: a threshold unit
@@ -22,21 +26,37 @@ class Dense:
       relu, leaky_relu and elu layers, Glorot-uniform otherwise.
     """
 
-    def __init__(self, n_in: int, n_out: int, activation: str = "linear", init: str | None = None,
-                 alpha: float | None = None):
+    def __init__(self, n_in: int, n_out: int | str | None = None, activation: str = "linear", init: str | None = None,
+                 alpha: float | None = None, *, input_dim: int | None = None):
+        if isinstance(n_out, str):  # Keras: Dense(units, "relu")
+            if activation != "linear":
+                raise TypeError("activation given twice: Dense(units, activation) or Dense(n_in, n_out, activation)")
+            activation, n_out = n_out, None
+        if n_out is None:  # Keras: Dense(units); the input size comes later
+            n_in, n_out = input_dim, n_in
+        elif input_dim is not None:
+            raise TypeError("input_dim goes with Dense(units, ...); Dense(n_in, n_out) already has the input size")
         if not isinstance(activation, str):
             raise TypeError(f"activation must be a string, got {activation!r}")
         if init is not None and not isinstance(init, str):
             raise TypeError(f"init must be a string or None, got {init!r}")
         # The C++ LayerSpec checks the values (ValueError naming them) and knows the defaults.
-        self._spec = _core.LayerSpec(as_int(n_in, "n_in"), as_int(n_out, "n_out"), activation,
+        self._deferred = n_in is None  # the input size is set when the model is built
+        self._spec = _core.LayerSpec(1 if n_in is None else as_int(n_in, "n_in"), as_int(n_out, "n_out"), activation,
                                      None if alpha is None else as_real(alpha, "alpha", ValueError), 0.0, init or "default")
         self.dropout = 0.0  # set by a following Dropout layer
         self._net = None  # set by Sequential
         self._index = -1
 
-    n_in = property(lambda self: self._spec.n_in)
+    n_in = property(lambda self: None if self._deferred else self._spec.n_in,
+                    doc="inputs; None until known (Dense(units) as a first layer, before the first fit)")
     n_out = property(lambda self: self._spec.n_out)
+    units = n_out
+
+    def _set_n_in(self, n_in: int) -> None:
+        s = self._spec
+        self._spec = _core.LayerSpec(as_int(n_in, "n_in"), s.n_out, s.activation, s.alpha, 0.0, s.init)
+        self._deferred = False
     activation = property(lambda self: self._spec.activation)
     alpha = property(lambda self: self._spec.alpha)
     init = property(lambda self: None if self._spec.init == "default" else self._spec.init,
@@ -66,12 +86,14 @@ class Dense:
         _assign(self.bias, value, "bias")
 
     @property
-    def num_params(self) -> int:
-        return self.n_in * self.n_out + self.n_out
+    def num_params(self) -> int | None:
+        return None if self.n_in is None else self.n_in * self.n_out + self.n_out
 
     def __repr__(self) -> str:
         extra = f", alpha={self.alpha}" if self.activation in DEFAULT_ALPHA else ""
         extra += f", init={self.init!r}" if self.init else ""
+        if self.n_in is None:
+            return f"Dense({self.n_out}, activation={self.activation!r}{extra})"
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r}{extra})"
 
 

@@ -30,10 +30,21 @@ from . import optimizers as _optimizers
 from . import schedules as _schedules
 from ._validation import as_2d, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
 from ._weights import balanced_class_weights
-from .callbacks import EarlyStopping, ProgressBar
+from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
 from .layers import Dense, Dropout
 
-LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse")
+# The canonical loss names (the C++ core's; aliases such as "sparse_categorical_crossentropy",
+# "mean_squared_error", "mean_absolute_error" are accepted too).
+LOSSES = tuple(_core.LOSSES)
+CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
+# What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32.
+# The lecture's full-batch gradient descent: fit(..., batch_size=None) with optimizer="sgd".
+DEFAULT_OPTIMIZER = "adam"
+DEFAULT_BATCH_SIZE = 32
+
+
+class OneClassValidationWarning(UserWarning):
+    """The validation set holds a single class: its accuracy says little."""
 DivergenceError = _core.DivergenceError
 # Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
 # ||dW|| is below this fraction of the last layer's.
@@ -90,13 +101,69 @@ def _fold_dropout(layers: list):
                 raise ValueError(f"layers[{i}]: a Dropout cannot be the last layer")
             rates[-1] = layer.rate
         elif isinstance(layer, Dense):
-            if layer._net is not None:
+            if layer._net is not None or getattr(layer, "_owner", None) is not None:
                 raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
             dense.append(layer)
             rates.append(0.0)
         else:
             raise TypeError(f"layers[{i}] must be a Dense or Dropout layer, got {type(layer).__name__}")
     return dense, rates
+
+
+def _column_names(X):
+    """A DataFrame's column names as strings, or None for anything else."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    return [str(c) for c in columns]
+
+
+def _label_array(y):
+    """y as a 1-D array when it holds labels that are not numbers (strings, categories,
+    objects), else None (class ids, one-hot rows, 0/1 targets go to the core as they are)."""
+    dtype = getattr(y, "dtype", None)
+    if dtype is not None and str(dtype) == "category":  # pandas Categorical / Series
+        arr = np.asarray(y, dtype=object)
+    else:
+        try:
+            arr = np.asarray(y)
+        except Exception:
+            return None
+    if arr.ndim != 1 or arr.dtype.kind not in "OUS":
+        return None
+    if arr.dtype.kind == "O":
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr[:1000]):
+            return None  # object arrays of class ids stay ids
+        if any(v is None or (isinstance(v, float) and v != v) for v in arr):
+            raise ValueError("y holds missing labels (None or NaN)")
+        arr = arr.astype(str) if all(isinstance(v, str) for v in arr) else arr
+    return arr
+
+
+def _split_rows(class_ids, n: int, split: float, seed: int):
+    """Rows (train, val) for validation_split: round(n * split) validation rows drawn at random
+    (seeded); with class_ids, each class gives its share (largest remainders), so the
+    validation set keeps the class proportions. Both sorted (the data's order is kept)."""
+    n_val = int(round(n * split))
+    if n_val < 1 or n_val >= n:
+        raise ValueError(f"validation_split={split} leaves {n_val} of {n} samples for validation; "
+                         "need at least 1 on each side")
+    rng = np.random.default_rng(seed)
+    if class_ids is None:
+        val = rng.permutation(n)[:n_val]
+    else:
+        classes, inverse, counts = np.unique(class_ids, return_inverse=True, return_counts=True)
+        share = counts * n_val / n
+        take = np.floor(share).astype(np.int64)
+        order = np.argsort(-(share - take), kind="stable")  # largest remainders get the rest
+        take[order[:n_val - take.sum()]] += 1
+        take = np.minimum(take, counts - (counts > 1))  # never a class's last sample
+        val = np.concatenate([rng.permutation(np.flatnonzero(inverse == c))[:take[c]] for c in range(len(classes))])
+        if len(val) == 0:
+            val = rng.permutation(n)[:n_val]
+    mask = np.zeros(n, dtype=bool)
+    mask[val] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 class Sequential:
@@ -106,18 +173,23 @@ class Sequential:
     ----------
     layers : list of Dense (and Dropout) layers; consecutive Dense sizes must chain.
     loss : "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy"
-        (needs a softmax output), "mse", or None to infer it from the output activation.
-        J is the mean over the batch (see ``loss()``).
+        (needs a softmax output; alias "sparse_categorical_crossentropy": y may be class ids,
+        one-hot rows, or any labels such as strings), "mse", "mae", "huber" (delta 1), or None
+        to infer it from the output activation. J is the mean over the batch (see ``loss()``).
     dtype : "float32" (default) or "float64".
-    seed : int or None; seeds weight initialisation, shuffling and dropout.
+    seed : int or None; seeds weight initialisation, shuffling, validation splits and dropout.
     l2 : lambda of the penalty (lambda / 2) * sum_l ||W_l||^2 on weights (not biases),
         added to J as is (not divided by the batch size or the sample weights).
-    optimizer : "sgd" (default, learning rate 0.01), "adam", or an fm.SGD / fm.Adam object.
+    optimizer : "adam" (default, learning rate 1e-3), "sgd" (learning rate 0.01), "rmsprop",
+        "adagrad", "adamw", or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object.
     device : "cpu" (default) or "cuda": where forward / loss / gradients / fit run (see ``to``).
+
+    The first Dense layer may leave its input size open (``Dense(units)``): the model is then
+    built by its first ``fit`` (or ``build(n_features)``).
     """
 
     def __init__(self, layers, loss: str | None = None, dtype="float32", seed: int | None = None, l2: float = 0.0,
-                 optimizer="sgd", device: str = "cpu"):
+                 optimizer=DEFAULT_OPTIMIZER, device: str = "cpu"):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
@@ -125,33 +197,75 @@ class Sequential:
             _cuda.require()
         dense, rates = _fold_dropout(layers)
         for i in range(1, len(dense)):
-            if dense[i].n_in != dense[i - 1].n_out:
+            if dense[i].n_in is None:
+                dense[i]._set_n_in(dense[i - 1].n_out)
+            elif dense[i].n_in != dense[i - 1].n_out:
                 raise ValueError(f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
                                  f"{dense[i - 1].n_out} outputs")
         if loss is None:
             loss = _infer_loss(dense[-1].activation)
-        if not isinstance(loss, str) or loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+        if not isinstance(loss, str):
+            raise TypeError(f"loss must be a string, got {type(loss).__name__}")
+        try:
+            loss = _core.loss_name(loss)
+        except ValueError:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)} (or an alias); got {loss!r}") from None
         self.dtype = as_dtype(dtype)
-        l2 = positive_float(l2, "l2", allow_zero=True)
+        self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
-        core = _core.Network32 if self.dtype == np.float32 else _core.Network64
-        self._net = core([d._spec.with_dropout(rate) for d, rate in zip(dense, rates)], loss, l2)
-        self._net.init_params(self.seed)
         self.layers = layers
         self.dense_layers = dense
-        for i, (layer, rate) in enumerate(zip(dense, rates)):
-            layer._net, layer._index, layer.dropout = self._net, i, rate
+        self._rates = rates
         self.loss_name = loss
         self._epochs_seen = 0
+        self._device, self._engine, self._net = None, None, None
         self._comm = None  # the communicator of the latest data-parallel fit (rank 0 alone saves)
-        self._device, self._engine = None, None
-        self.to(device)
+        self._label_classes = None  # the labels of y when they are not class ids (strings, ...)
+        self.feature_names_in_ = None  # a DataFrame's column names, from the first fit
+        self.stop_training = False
+        for layer in dense:
+            layer._owner = self  # claimed now, bound to the network when it is built
+        self._pending_device = _cuda.check_device(device)
+        if dense[0].n_in is not None:
+            self._build()
+
+    def build(self, n_features: int) -> "Sequential":
+        """Create the network for ``n_features`` inputs (Dense(units) as first layer); fit does it
+        on its own. Returns self."""
+        n_features = as_int(n_features, "n_features")
+        if self._net is not None:
+            if n_features != self.n_features_in:
+                raise ValueError(f"this model is built for {self.n_features_in} features, got {n_features}")
+            return self
+        self.dense_layers[0]._set_n_in(n_features)
+        self._build()
+        return self
+
+    def _build(self) -> None:
+        dense, rates = self.dense_layers, self._rates
+        core = _core.Network32 if self.dtype == np.float32 else _core.Network64
+        net = core([d._spec.with_dropout(rate) for d, rate in zip(dense, rates)], self.loss_name, self._l2)
+        net.init_params(self.seed)
+        self._net = net
+        for i, (layer, rate) in enumerate(zip(dense, rates)):
+            layer._net, layer._index, layer.dropout = net, i, rate
+        self.to(self._pending_device)
+
+    @property
+    def built(self) -> bool:
+        """Whether the network exists (its input size is known)."""
+        return self._net is not None
+
+    def _require_built(self):
+        if self._net is None:
+            raise RuntimeError("this model is not built yet: its first Dense layer has no input size; call "
+                               "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...)")
+        return self._net
 
     # --- shape facts ---
     @property
-    def n_features_in(self) -> int:
+    def n_features_in(self) -> int | None:
         return self.dense_layers[0].n_in
 
     @property
@@ -161,16 +275,16 @@ class Sequential:
     @property
     def num_params(self) -> int:
         """Total weights and biases: sum over Dense layers of n_in * n_out + n_out."""
-        return int(self._net.num_params)
+        return int(self._require_built().num_params)
 
     @property
     def params(self) -> np.ndarray:
         """The one flat parameter buffer [W1, b1, W2, b2, ...], a writable view."""
-        return self._net.params
+        return self._require_built().params
 
     @property
     def is_classifier(self) -> bool:
-        return self.loss_name != "mse"
+        return self.loss_name in CLASSIFICATION_LOSSES
 
     @property
     def epochs_trained(self) -> int:
@@ -184,11 +298,13 @@ class Sequential:
     @property
     def l2(self) -> float:
         """lambda of the L2 penalty (lambda / 2) sum ||W||^2; settable."""
-        return float(self._net.l2)
+        return float(self._net.l2) if self._net is not None else self._l2
 
     @l2.setter
     def l2(self, value: float) -> None:
-        self._net.l2 = positive_float(value, "l2", allow_zero=True)
+        self._l2 = positive_float(value, "l2", allow_zero=True)
+        if self._net is not None:
+            self._net.l2 = self._l2
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -200,10 +316,72 @@ class Sequential:
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.flags.c_contiguous
                 and X.shape[0] > 0 and X.shape[1] == self.n_features_in):
             return X
+        self._require_built()
+        self._check_columns(X, name)
         return as_2d(X, name, self.dtype, self.n_features_in)
 
+    def _check_columns(self, X, name: str) -> None:
+        """A DataFrame's columns must be those of the first fit, in the same order."""
+        columns = _column_names(X)
+        if columns is None or self.feature_names_in_ is None:
+            return
+        if list(columns) != list(self.feature_names_in_):
+            expected, got = list(self.feature_names_in_), list(columns)
+            missing = [c for c in expected if c not in got]
+            extra = [c for c in got if c not in expected]
+            detail = (f"missing {missing}, unexpected {extra}" if missing or extra
+                      else "same names in another order")
+            raise ValueError(f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
+                             f"select them as X[{expected!r}]")
+
     def _Y(self, y, n_samples: int, name: str = "y") -> np.ndarray:
+        if self._label_classes is not None and self.is_classifier:
+            y = self._encode(y, name)
         return as_targets(y, name, self.loss_name, self.n_outputs, n_samples, self.dtype)
+
+    def _learn_labels(self, y) -> None:
+        """String / categorical / object labels of a classifier: remember the classes (sorted),
+        so that y is encoded as class ids and predict() returns the labels."""
+        if not self.is_classifier or self._label_classes is not None:
+            return
+        arr = _label_array(y)
+        if arr is None:
+            return
+        classes = np.unique(arr)
+        n_classes = 2 if self.n_outputs == 1 and self.loss_name == "binary_crossentropy" else self.n_outputs
+        if self.loss_name == "binary_crossentropy" and self.n_outputs != 1:
+            raise ValueError("labels (strings, categories) need one output for binary_crossentropy; "
+                             f"this model has {self.n_outputs}")
+        if len(classes) > n_classes:
+            raise ValueError(f"y holds {len(classes)} classes {list(classes)[:10]} but the model has {n_classes} "
+                             f"(make the output layer Dense(..., {len(classes)}, 'softmax'))")
+        if len(classes) < n_classes:
+            raise ValueError(f"y holds {len(classes)} classes {list(classes)} but the model predicts {n_classes}: "
+                             "every class must appear in the first fit's labels")
+        self._label_classes = classes
+
+    def _encode(self, y, name: str):
+        arr = _label_array(y)
+        if arr is None:  # already class ids / one-hot rows
+            return y
+        ids = np.searchsorted(self._label_classes, arr)
+        ids = np.clip(ids, 0, len(self._label_classes) - 1)
+        unknown = self._label_classes[ids] != arr
+        if unknown.any():
+            raise ValueError(f"{name} holds labels the model does not know: {sorted(set(arr[unknown].tolist()))[:10]} "
+                             f"(its classes: {list(self._label_classes)})")
+        return ids.astype(np.int32) if self.loss_name == "categorical_crossentropy" else ids.astype(self.dtype)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The classes predict() returns: the labels of the first fit (strings, categories, ...),
+        else the class ids 0 .. n_classes - 1."""
+        if not self.is_classifier:
+            raise AttributeError("classes_ exists for classification losses only; this model uses "
+                                 f"{self.loss_name!r}")
+        if self._label_classes is not None:
+            return self._label_classes
+        return np.arange(2 if self.n_outputs == 1 else self.n_outputs)
 
     def _class_ids(self, Y: np.ndarray) -> np.ndarray:
         if Y.ndim == 1:
@@ -226,7 +404,7 @@ class Sequential:
                 raise ValueError("sample_weight must be >= 0")
         if class_weight is not None:
             if not self.is_classifier:
-                raise ValueError("class_weight needs a classification loss; this model uses 'mse'")
+                raise ValueError(f"class_weight needs a classification loss; this model uses {self.loss_name!r}")
             ids = self._class_ids(Y)
             n_classes = 2 if self.n_outputs == 1 else self.n_outputs
             if isinstance(class_weight, str):
@@ -300,22 +478,32 @@ class Sequential:
         Y = None if y is None else self._Y(y, X.shape[0])
         return [tuple(t) for t in self._net.trace(X, Y)]
 
-    def fit(self, X, y, epochs: int = 100, batch_size: int | None = None, learning_rate: float | None = None,
-            tol: float = 0.0, shuffle: bool = True, seed: int | None = None, verbose: bool = False,
-            callback=None, optimizer=None, schedule=None, validation_data=None, validation_split: float = 0.0,
-            early_stopping: EarlyStopping | None = None, sample_weight=None, class_weight=None,
-            record_gradients: bool = False, comm=None, sharded: bool = False) -> History:
+    def fit(self, X, y, epochs: int = 100, batch_size: int | None = DEFAULT_BATCH_SIZE,
+            learning_rate: float | None = None, tol: float = 0.0, shuffle: bool = True, seed: int | None = None,
+            verbose: bool = False, callback=None, optimizer=None, schedule=None, validation_data=None,
+            validation_split: float = 0.0, early_stopping: EarlyStopping | None = None, sample_weight=None,
+            class_weight=None, record_gradients: bool = False, callbacks=None, stratify: bool | None = None,
+            comm=None, sharded: bool = False) -> History:
         """Train by mini-batch gradient descent in C++, continuing from the current weights.
 
-        batch_size=None uses the whole data set per step (the lecture's gradient descent).
+        batch_size: 32 by default; None uses the whole data set per step (the lecture's
+        full-batch gradient descent, with optimizer="sgd").
         Each epoch is one pass over the data, in a seeded random order when ``shuffle``.
         learning_rate, when given, sets the optimizer's learning rate. ``optimizer``
         replaces the model's (state is kept across fit calls with the same optimizer).
         Stops after ``epochs`` epochs, when the epoch loss changes by less than ``tol``
         (|J_k - J_(k-1)| < tol; tol=0 never stops early), by ``early_stopping``, or when
-        ``callback(epoch, logs)`` returns False. Ctrl-C stops at the next mini-batch
+        a callback says so. Ctrl-C stops at the next mini-batch
         boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
-        ``validation_split`` holds out the last fraction of X, y (before shuffling).
+        ``callbacks``: a list of fm.callbacks.Callback objects (EarlyStopping, ModelCheckpoint,
+        CSVLogger, LambdaCallback, ReduceLROnPlateau, your own) and callables
+        ``f(epoch, logs)`` that return False to stop; ``callback`` is one such callable.
+        ``validation_split`` holds out that fraction of X, y, chosen at random (seeded by
+        ``seed`` or the model's seed: the same rows every call) and, for classification
+        (``stratify`` None or True), in each class's proportion. A warning says when a
+        validation set holds a single class.
+        y may hold labels of any kind for classification (strings, categories): ``classes_``.
+        A DataFrame's column names are remembered and checked by later calls.
         ``verbose`` shows a tqdm progress bar. Returns a History.
 
         ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
@@ -327,6 +515,12 @@ class Sequential:
             comm = _distributed.check_comm(comm)
         # With comm, a bad argument on any process is an error on every process (never a hang).
         with _distributed.together(comm):
+            columns = _column_names(X)
+            if self._net is None:
+                self.build(np.shape(X)[1] if np.ndim(X) == 2 else as_2d(X, "X", self.dtype).shape[1])
+            if columns is not None and self.feature_names_in_ is None:
+                self.feature_names_in_ = np.asarray(columns, dtype=object)
+            self._learn_labels(y)
             X = self._X(X)
             Y = self._Y(y, X.shape[0])
             # The options as the C++ loop takes them; their ranges are checked there, once.
@@ -337,6 +531,28 @@ class Sequential:
             options.tol = as_real(tol, "tol")
             options.shuffle = bool(shuffle)
             options.epoch_offset = self._epochs_seen
+            # callbacks: the loop's own rules (EarlyStopping, ReduceLROnPlateau) become options.
+            py_callbacks, functions = [], []
+            for i, cb in enumerate(list(callbacks) if callbacks is not None else []):
+                if isinstance(cb, EarlyStopping):
+                    if early_stopping is not None:
+                        raise ValueError("two early stoppings: give EarlyStopping either in callbacks or as early_stopping")
+                    early_stopping = cb
+                elif isinstance(cb, ReduceLROnPlateau):
+                    if schedule is not None:
+                        raise ValueError("ReduceLROnPlateau in callbacks sets the schedule; do not pass schedule= too")
+                    schedule = cb.schedule
+                elif isinstance(cb, Callback):
+                    py_callbacks.append(cb)
+                elif callable(cb):
+                    functions.append(cb)
+                else:
+                    raise TypeError(f"callbacks[{i}] must be an fm.callbacks.Callback or a callable f(epoch, logs), "
+                                    f"got {type(cb).__name__}")
+            if callback is not None:
+                if not callable(callback):
+                    raise TypeError("callback must be callable as callback(epoch, logs)")
+                functions.append(callback)
             options.schedule = _schedules.get(schedule)._spec
             options.record_grad_norms = bool(record_gradients)
             # Check everything before changing the model: a rejected call leaves it as it was.
@@ -358,13 +574,21 @@ class Sequential:
                 split = positive_float(validation_split, "validation_split")
                 if split >= 1:
                     raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-                n_val = int(round(X.shape[0] * split))
-                if n_val < 1 or n_val >= X.shape[0]:
-                    raise ValueError(f"validation_split={validation_split} leaves {n_val} of {X.shape[0]} samples "
-                                     "for validation; need at least 1 on each side")
-                n_train = X.shape[0] - n_val
-                X, X_val, Y, Y_val = X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]  # views, no copies
-                W = None if W is None else W[:n_train]
+                if stratify is None:
+                    stratify = self.is_classifier
+                if stratify and not self.is_classifier:
+                    raise ValueError(f"stratify=True needs a classification loss; this model uses {self.loss_name!r}")
+                train, val = _split_rows(self._class_ids(Y) if stratify else None, X.shape[0], split,
+                                         self.seed if seed is None else as_seed(seed))
+                X, X_val, Y, Y_val = X[train], X[val], Y[train], Y[val]
+                W = None if W is None else W[train]
+            if Y_val is not None and self.is_classifier:
+                ids = np.unique(self._class_ids(Y_val))
+                if len(ids) == 1:
+                    label = ids[0] if self._label_classes is None else self._label_classes[ids[0]]
+                    warnings.warn(f"the validation set holds a single class ({label!r}): its accuracy says little; "
+                                  "use a larger validation_split or stratified validation data",
+                                  OneClassValidationWarning, stacklevel=2)
             if class_weight is not None:  # "balanced" counts the classes of the training part only
                 W = self._weights(W, class_weight, Y)
             if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
@@ -373,8 +597,6 @@ class Sequential:
                 options.early_stopping = early_stopping.spec(X_val is not None)
             options.seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
             _core.validate_fit_options(options)
-            if callback is not None and not callable(callback):
-                raise TypeError("callback must be callable as callback(epoch, logs)")
             if sharded and comm is None:
                 raise ValueError("sharded=True needs comm (an mpi4py communicator)")
         collective = None
@@ -386,23 +608,45 @@ class Sequential:
         if learning_rate is not None:
             self.optimizer.learning_rate = learning_rate
 
+        metrics = ["loss"] + (["accuracy"] if self.is_classifier else [])
+        metrics += [f"val_{m}" for m in metrics] if X_val is not None else []
+        params = {"epochs": options.epochs, "validation": X_val is not None, "metrics": metrics}
+        for cb in py_callbacks:
+            cb.set_model(self)
+            cb.set_params(params)
+        self.stop_training = False
+        for cb in py_callbacks:
+            cb.on_train_begin({})
+        for cb in py_callbacks:
+            cb.on_epoch_begin(0, {})
         bar = ProgressBar(epochs) if verbose else None
 
         def on_epoch(raw: dict):
             # Only the keys that apply: accuracy for classifiers, val_* when validating.
             logs = {k: v for k, v in raw.items() if k not in ("epoch", "grad_norms") and v == v}
+            epoch = int(raw["epoch"])
+            final_logs.clear()
+            final_logs.update(logs)
             if bar is not None:
                 bar.update(logs)
-            if callback is not None:
+            go_on = True
+            for f in functions:
                 # Only False stops (as in Keras); any other return value is ignored.
-                answer = callback(int(raw["epoch"]), logs)
-                return False if answer is False or answer is np.False_ else None
-            return None
+                answer = f(epoch, logs)
+                go_on = go_on and not (answer is False or answer is np.False_)
+            for cb in py_callbacks:
+                cb.on_epoch_end(epoch, logs)
+            go_on = go_on and not self.stop_training
+            if go_on and epoch + 1 < options.epochs:
+                for cb in py_callbacks:
+                    cb.on_epoch_begin(epoch + 1, {})
+            return None if go_on else False
 
         start = time.perf_counter()
+        final_logs = {}
         try:
             result = self._engine.fit(self.optimizer._bind(self._engine), X, Y, W, X_val, Y_val, options,
-                                      on_epoch if (bar or callback) else None,
+                                      on_epoch if (bar or functions or py_callbacks) else None,
                                       threading.current_thread() is threading.main_thread(), collective)
         except DivergenceError as e:
             # The epochs completed before the diverging one still count (schedules, default seeds).
@@ -411,6 +655,8 @@ class Sequential:
         finally:
             if bar is not None:
                 bar.close()
+            for cb in py_callbacks:
+                cb.on_train_end(final_logs)
         self._epochs_seen += len(result["epochs"])
         if result["interrupted"]:
             raise KeyboardInterrupt("fit() interrupted; the model keeps the weights of the last completed step")
@@ -474,7 +720,7 @@ class Sequential:
     def predict_proba(self, X, comm=None) -> np.ndarray:
         """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p]."""
         if not self.is_classifier:
-            raise TypeError("predict_proba needs a classification loss; this model uses 'mse'")
+            raise TypeError(f"predict_proba needs a classification loss; this model uses {self.loss_name!r}")
         p = self.forward(X, comm)
         if self.loss_name == "binary_crossentropy" and p.shape[1] == 1:
             return np.hstack([1 - p, p])
@@ -484,25 +730,107 @@ class Sequential:
         """Class ids by arg-max (softmax) or threshold 0.5 (sigmoid); outputs a for mse ((m,) if one output)."""
         a = self.forward(X, comm)
         if self.loss_name == "categorical_crossentropy":
-            return a.argmax(axis=1)
+            ids = a.argmax(axis=1)
+            return ids if self._label_classes is None else self._label_classes[ids]
         if self.loss_name == "binary_crossentropy":
             labels = (a >= 0.5).astype(np.int64)
-            return labels[:, 0] if labels.shape[1] == 1 else labels
+            labels = labels[:, 0] if labels.shape[1] == 1 else labels
+            return labels if self._label_classes is None else self._label_classes[labels]
         return a[:, 0] if a.shape[1] == 1 else a
 
     def accuracy(self, X, y, comm=None) -> float:
         """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1)."""
         if not self.is_classifier:
-            raise TypeError("accuracy needs a classification loss; this model uses 'mse'")
+            raise TypeError(f"accuracy needs a classification loss; this model uses {self.loss_name!r}")
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        pred = self.predict(X, comm)
+        a = self.forward(X, comm)
+        if self.loss_name == "categorical_crossentropy":
+            pred = a.argmax(axis=1)
+        else:
+            pred = (a >= 0.5).astype(np.int64)
+            pred = pred[:, 0] if pred.shape[1] == 1 else pred
         if self.loss_name == "categorical_crossentropy":
             truth = Y if Y.ndim == 1 else Y.argmax(axis=1)
             return float(np.mean(pred == truth))
         truth = (Y >= 0.5).astype(np.int64)
         truth = truth[:, 0] if truth.shape[1] == 1 else truth
         return float(np.mean(pred == truth)) if truth.ndim == 1 else float(np.mean((pred == truth).all(axis=1)))
+
+    # --- Keras-shaped conveniences ---
+    def __call__(self, X) -> np.ndarray:
+        """The output activations, as ``forward(X)`` (Keras's ``model(X)``)."""
+        return self.forward(X)
+
+    def __len__(self) -> int:
+        """The number of layers (Dense and Dropout)."""
+        return len(self.layers)
+
+    def evaluate(self, X, y, sample_weight=None, return_dict: bool = False, comm=None):
+        """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
+        ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``."""
+        out = {"loss": self.loss(X, y, sample_weight=sample_weight, comm=comm)}
+        if self.is_classifier:
+            out["accuracy"] = self.accuracy(X, y, comm=comm)
+        if return_dict:
+            return out
+        return out["loss"] if len(out) == 1 else list(out.values())
+
+    def get_weights(self) -> list:
+        """[W1, b1, W2, b2, ...] per Dense layer, copies (Keras's order)."""
+        self._require_built()
+        out = []
+        for layer in self.dense_layers:
+            out += [layer.weights.copy(), layer.bias.copy()]
+        return out
+
+    def set_weights(self, weights) -> None:
+        """Set every Dense layer's W and b from a list as get_weights() returns (checked first:
+        a wrong list changes nothing)."""
+        self._require_built()
+        weights = list(weights)
+        if len(weights) != 2 * len(self.dense_layers):
+            raise ValueError(f"weights must hold {2 * len(self.dense_layers)} arrays (W and b per Dense layer), "
+                             f"got {len(weights)}")
+        arrays = []
+        for i, layer in enumerate(self.dense_layers):
+            for j, (view, name) in enumerate(((layer.weights, "W"), (layer.bias, "b"))):
+                arr = np.asarray(weights[2 * i + j], dtype=self.dtype)
+                if arr.shape != view.shape:
+                    raise ValueError(f"weights[{2 * i + j}] ({name} of Dense layer {i}) must have shape {view.shape}, "
+                                     f"got {arr.shape}")
+                if not np.isfinite(arr).all():
+                    raise ValueError(f"weights[{2 * i + j}] ({name} of Dense layer {i}) contains NaN or infinity")
+                arrays.append((view, arr))
+        for view, arr in arrays:
+            view[...] = arr
+
+    def summary(self, print_fn=print) -> str:
+        """A table of the layers: type, output shape, parameter count, activation; the totals.
+        Printed with ``print_fn`` (None: not printed) and returned."""
+        rows = [("Layer (type)", "Output shape", "Param #", "Activation")]
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dropout):
+                prev = rows[-1][1]
+                rows.append((f"dropout_{i} (Dropout {layer.rate:g})", prev, "0", ""))
+            else:
+                n = layer.num_params
+                rows.append((f"dense_{i} (Dense)", f"(None, {layer.n_out})", "?" if n is None else f"{n:,}",
+                             layer.activation))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(widths) + 6)
+        fmt = "  ".join("{:<%d}" % w for w in widths)
+        total = sum(layer.num_params or 0 for layer in self.dense_layers)
+        inputs = "?" if self.n_features_in is None else self.n_features_in
+        text = "\n".join([f'Model: "sequential" (inputs: {inputs}, loss: {self.loss_name}, dtype: {self.dtype.name}, '
+                          f'optimizer: {type(self.optimizer).__name__})', line, fmt.format(*rows[0]), line.replace("-", "=")]
+                         + [fmt.format(*r) for r in rows[1:]] + [line.replace("-", "="),
+                         f"Total params: {total:,}" + ("" if self.built else " (not built: first layer's input unknown)"),
+                         line])
+        if print_fn is not None:
+            print_fn(text)
+        return text
 
     # --- persistence: fastmlp.io is the file format, _persist what a Sequential keeps in it ---
     def save(self, path) -> None:
@@ -536,11 +864,20 @@ class Sequential:
         return model
 
     def __reduce__(self):
-        return (Sequential.from_bytes, (self.to_bytes(),))
+        return (Sequential.from_bytes, (self.to_bytes(),), self._extra_state())
+
+    def _extra_state(self) -> dict:
+        # Not in the model file yet (its format is being rewritten): string labels and column names.
+        return {"label_classes": self._label_classes, "feature_names_in_": self.feature_names_in_}
+
+    def __setstate__(self, state: dict) -> None:
+        self._label_classes = state.get("label_classes")
+        self.feature_names_in_ = state.get("feature_names_in_")
 
     def copy(self, dtype=None) -> "Sequential":
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
         epoch count (cast to ``dtype`` if given)."""
+        self._require_built()
         layers = []
         for layer in self.layers:
             if isinstance(layer, Dropout):
@@ -552,4 +889,5 @@ class Sequential:
                            l2=self.l2, optimizer=optimizer)
         clone.params[...] = self.params
         clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
+        clone.__setstate__(self._extra_state())
         return clone.to(self.device)

@@ -15,6 +15,7 @@ of shape (batch, n_outputs), with a dynamic batch dimension, in the model's dtyp
     linear   -> nothing (Identity for the output)   sigmoid -> Sigmoid     tanh -> Tanh
     relu     -> Relu        leaky_relu -> LeakyRelu(alpha)   elu -> Elu(alpha)
     softplus -> Softplus    softmax -> Softmax(axis=-1)      step -> Cast(GreaterOrEqual(z, 0))
+    gelu -> z (1 + Erf(z / sqrt 2)) / 2   silu -> z Sigmoid(z)   mish -> z Tanh(softplus(z))
 
 For float64 models leaky_relu, elu and softplus are spelled out with elementary ops
 (Where / Greater / Exp / Log ...) and double constants: ONNX attributes such as alpha
@@ -72,6 +73,28 @@ def _float64_activation(helper, g, z, out, alpha, const, p):
             node("Add", [f"{p}.relu", f"{p}.log"], [out], name=f"{p}.softplus")]
 
 
+def _smooth_activation(helper, g, z, out, const, p, float64=False):
+    """gelu / silu / mish from elementary ops (any float dtype), as the C++ core computes them.
+    onnxruntime has no double Erf: a float64 gelu takes erf in float32 (about 1e-7 relative)."""
+    node = helper.make_node
+    if g == "gelu":  # 0.5 z (1 + erf(z / sqrt 2))
+        erf = ([node("Cast", [f"{p}.zs"], [f"{p}.zs32"], name=f"{p}.zs32", to=1),
+                node("Erf", [f"{p}.zs32"], [f"{p}.erf32"], name=f"{p}.erf32"),
+                node("Cast", [f"{p}.erf32"], [f"{p}.erf"], name=f"{p}.erf", to=11)] if float64 else
+               [node("Erf", [f"{p}.zs"], [f"{p}.erf"], name=f"{p}.erf")])
+        return [node("Mul", [z, const("inv_sqrt2", 0.7071067811865476)], [f"{p}.zs"], name=f"{p}.zs"), *erf,
+                node("Add", [f"{p}.erf", const("one", 1.0)], [f"{p}.1perf"], name=f"{p}.1perf"),
+                node("Mul", [z, f"{p}.1perf"], [f"{p}.prod"], name=f"{p}.prod"),
+                node("Mul", [f"{p}.prod", const("half", 0.5)], [out], name=f"{p}.gelu")]
+    if g == "silu":  # z sigmoid(z)
+        return [node("Sigmoid", [z], [f"{p}.sig"], name=f"{p}.sig"),
+                node("Mul", [z, f"{p}.sig"], [out], name=f"{p}.silu")]
+    # mish: z tanh(softplus(z)), softplus as max(z, 0) + ln(1 + e^-|z|)
+    sp = _float64_activation(helper, "softplus", z, f"{p}.sp", 0.0, const, f"{p}.softplus")
+    return sp + [node("Tanh", [f"{p}.sp"], [f"{p}.tanh"], name=f"{p}.tanh"),
+                 node("Mul", [z, f"{p}.tanh"], [out], name=f"{p}.mish")]
+
+
 def _require_onnx():
     try:
         import onnx
@@ -119,6 +142,9 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
             # spell these out with double constants instead.
             const = _Constants(numpy_helper, dtype, inits, f"dense{i}")
             nodes += _float64_activation(helper, g, z, out, alpha, const, f"dense{i}")
+        elif g in ("gelu", "silu", "mish"):
+            const = _Constants(numpy_helper, dtype, inits, f"dense{i}")
+            nodes += _smooth_activation(helper, g, z, out, const, f"dense{i}", float64=dtype == np.float64)
         elif g in _SIMPLE:
             nodes.append(helper.make_node(_SIMPLE[g], [z], [out], name=f"dense{i}.{g}"))
         elif g == "leaky_relu":

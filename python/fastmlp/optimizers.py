@@ -1,11 +1,15 @@
 """Optimizers: how a gradient becomes a weight update.
 
-``fm.SGD`` / ``fm.Adam`` are thin names over the C++ ``OptimizerSpec``, where the
+``fm.SGD`` / ``fm.Adam`` / ``fm.RMSprop`` / ``fm.Adagrad`` are thin names over the C++ ``OptimizerSpec``, where the
 defaults and the ranges of the hyper-parameters live (optimizers.hpp). The math runs
 in C++ on the engine's flat parameter buffer (the CPU's or the GPU's): the engine
 makes the stepping object (``engine.make_optimizer(spec)``), which keeps its state
 (velocity, moments, step count) across fit and partial_fit calls of the model it
 trains; ``reset()`` forgets it.
+
+Every optimizer takes ``clip_value`` (clamp each gradient entry to [-clip_value, clip_value])
+and ``clip_norm`` (scale the whole gradient, all layers at once, to L2 norm <= clip_norm);
+0 turns either off. Clipping by value runs first.
 """
 from __future__ import annotations
 
@@ -56,7 +60,8 @@ class Optimizer:
 
     def _make(self, suffix: str):
         """A stand-alone C++ optimizer of this spec in float32 ("32") or float64 ("64"), fresh state."""
-        return getattr(_core, {"sgd": "SGD", "adam": "Adam"}[self._kind] + suffix)(self._spec)
+        names = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+        return getattr(_core, names[self._kind] + suffix)(self._spec)
 
     def _bind(self, engine):
         """The C++ optimizer stepping `engine`'s parameters; a new one (fresh state) for another engine."""
@@ -80,6 +85,9 @@ def _field(name: str):
 
 _SGD = _core.OptimizerSpec.sgd()
 _ADAM = _core.OptimizerSpec.adam()
+_RMSPROP = _core.OptimizerSpec.rmsprop()
+_ADAGRAD = _core.OptimizerSpec.adagrad()
+_CLIP = ("clip_norm", "clip_value")
 
 
 class SGD(Optimizer):
@@ -91,12 +99,14 @@ class SGD(Optimizer):
     """
 
     _kind = "sgd"
-    _fields = ("momentum", "nesterov", "weight_decay")
-    momentum, nesterov, weight_decay = (_field(n) for n in _fields)
+    _fields = ("momentum", "nesterov", "weight_decay") + _CLIP
+    momentum, nesterov, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
     def __init__(self, learning_rate: float = _SGD.learning_rate, momentum: float = _SGD.momentum,
-                 nesterov: bool = _SGD.nesterov, weight_decay: float = _SGD.weight_decay):
-        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+                 nesterov: bool = _SGD.nesterov, weight_decay: float = _SGD.weight_decay,
+                 clip_norm: float = _SGD.clip_norm, clip_value: float = _SGD.clip_value):
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                         clip_norm=clip_norm, clip_value=clip_value)
 
 
 class Adam(Optimizer):
@@ -108,14 +118,51 @@ class Adam(Optimizer):
     """
 
     _kind = "adam"
-    _fields = ("beta1", "beta2", "epsilon", "weight_decay", "decoupled")
-    beta1, beta2, epsilon, weight_decay, decoupled = (_field(n) for n in _fields)
+    _fields = ("beta1", "beta2", "epsilon", "weight_decay", "decoupled") + _CLIP
+    beta1, beta2, epsilon, weight_decay, decoupled, clip_norm, clip_value = (_field(n) for n in _fields)
 
     def __init__(self, learning_rate: float = _ADAM.learning_rate, beta1: float = _ADAM.beta1,
                  beta2: float = _ADAM.beta2, epsilon: float = _ADAM.epsilon, weight_decay: float = _ADAM.weight_decay,
-                 decoupled: bool = _ADAM.decoupled):
+                 decoupled: bool = _ADAM.decoupled, clip_norm: float = _ADAM.clip_norm,
+                 clip_value: float = _ADAM.clip_value):
         super().__init__(learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-                         weight_decay=weight_decay, decoupled=decoupled)
+                         weight_decay=weight_decay, decoupled=decoupled, clip_norm=clip_norm, clip_value=clip_value)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, PyTorch's formulas (no momentum, not centered; ``rho`` is torch's ``alpha``).
+
+        g = dJ/dw + weight_decay * w
+        v <- rho v + (1 - rho) g^2;  w <- w - lr * g / (sqrt(v) + epsilon)
+    """
+
+    _kind = "rmsprop"
+    _fields = ("rho", "epsilon", "weight_decay") + _CLIP
+    rho, epsilon, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
+
+    def __init__(self, learning_rate: float = _RMSPROP.learning_rate, rho: float = _RMSPROP.rho,
+                 epsilon: float = _RMSPROP.epsilon, weight_decay: float = _RMSPROP.weight_decay,
+                 clip_norm: float = _RMSPROP.clip_norm, clip_value: float = _RMSPROP.clip_value):
+        super().__init__(learning_rate=learning_rate, rho=rho, epsilon=epsilon, weight_decay=weight_decay,
+                         clip_norm=clip_norm, clip_value=clip_value)
+
+
+class Adagrad(Optimizer):
+    """Adagrad, PyTorch's formulas (no learning-rate decay, accumulator starts at 0).
+
+        g = dJ/dw + weight_decay * w
+        s <- s + g^2;  w <- w - lr * g / (sqrt(s) + epsilon)
+    """
+
+    _kind = "adagrad"
+    _fields = ("epsilon", "weight_decay") + _CLIP
+    epsilon, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
+
+    def __init__(self, learning_rate: float = _ADAGRAD.learning_rate, epsilon: float = _ADAGRAD.epsilon,
+                 weight_decay: float = _ADAGRAD.weight_decay, clip_norm: float = _ADAGRAD.clip_norm,
+                 clip_value: float = _ADAGRAD.clip_value):
+        super().__init__(learning_rate=learning_rate, epsilon=epsilon, weight_decay=weight_decay,
+                         clip_norm=clip_norm, clip_value=clip_value)
 
 
 def AdamW(learning_rate: float = _ADAM.learning_rate, weight_decay: float = 0.01, **kwargs) -> Adam:
@@ -124,12 +171,12 @@ def AdamW(learning_rate: float = _ADAM.learning_rate, weight_decay: float = 0.01
 
 
 def get(optimizer) -> Optimizer:
-    """An Optimizer from an object or a name ("sgd", "adam", "adamw")."""
+    """An Optimizer from an object or a name ("sgd", "adam", "adamw", "rmsprop", "adagrad")."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, str):
-        makers = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+        makers = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
         if optimizer.lower() in makers:
             return makers[optimizer.lower()]()
         raise ValueError(f"optimizer must be one of {', '.join(makers)} or an Optimizer; got {optimizer!r}")
-    raise TypeError(f"optimizer must be a string or an fm.SGD / fm.Adam object, got {type(optimizer).__name__}")
+    raise TypeError(f"optimizer must be a string or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object, got {type(optimizer).__name__}")

@@ -8,6 +8,10 @@
     ReduceOnPlateau(factor, patience, min_delta, monitor, min_lr)
                                      lr *= factor when `monitor` has not improved by more
                                      than min_delta for `patience` epochs (not below min_lr)
+    CosineDecay(decay_epochs, warmup_epochs=0, min_lr=0)
+                                     epoch < W: lr = lr0 (epoch + 1) / W  (linear warm-up, W = warmup_epochs);
+                                     then lr = min_lr + (lr0 - min_lr) (1 + cos(pi t)) / 2,
+                                     t = min(epoch - W, decay_epochs) / decay_epochs
 lr0 is the optimizer's learning rate. These are thin names over the C++ ``Schedule``
 (schedules.hpp), where the defaults and the ranges live.
 """
@@ -63,8 +67,8 @@ class Constant(Schedule):
         super().__init__()
 
 
-_STEP, _EXP, _INV, _PLATEAU = (_defaults(k) for k in ("step_decay", "exponential", "inverse_scaling",
-                                                      "reduce_on_plateau"))
+_STEP, _EXP, _INV, _PLATEAU, _COS = (_defaults(k) for k in ("step_decay", "exponential", "inverse_scaling",
+                                                            "reduce_on_plateau", "cosine"))
 
 
 class StepDecay(Schedule):
@@ -100,6 +104,15 @@ class ReduceOnPlateau(Schedule):
         super().__init__(factor=factor, patience=patience, min_delta=min_delta, monitor=monitor, min_lr=min_lr)
 
 
+class CosineDecay(Schedule):
+    kind = "cosine"
+    _fields = ("decay_epochs", "warmup_epochs", "min_lr")
+
+    def __init__(self, decay_epochs: int = _COS.decay_epochs, warmup_epochs: int = _COS.warmup_epochs,
+                 min_lr: float = _COS.min_lr):
+        super().__init__(decay_epochs=decay_epochs, warmup_epochs=warmup_epochs, min_lr=min_lr)
+
+
 def get(schedule) -> Schedule:
     """A Schedule from an object, None (constant) or a name."""
     if schedule is None:
@@ -109,7 +122,7 @@ def get(schedule) -> Schedule:
     if isinstance(schedule, str):
         makers = {"constant": Constant, "step_decay": StepDecay, "exponential": ExponentialDecay,
                   "inverse_scaling": InverseScaling, "invscaling": InverseScaling,
-                  "reduce_on_plateau": ReduceOnPlateau, "adaptive": ReduceOnPlateau}
+                  "reduce_on_plateau": ReduceOnPlateau, "adaptive": ReduceOnPlateau, "cosine": CosineDecay}
         if schedule in makers:
             return makers[schedule]()
         raise ValueError(f"schedule must be one of {', '.join(makers)}; got {schedule!r}")

@@ -7,15 +7,18 @@
 They follow the scikit-learn estimator contract (``get_params`` / ``set_params``, clone,
 Pipeline, GridSearchCV, cross_val_score, pickling) and take the hyperparameters of
 ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor`` with the same meaning, plus
-``dtype`` ("float64", the default, as scikit-learn computes; "float32" trains about twice as
-fast) and, for the classifier, ``class_weight``.
-The training itself runs in fastmlp's C++ core, one ``model_.fit(epochs=1)`` per iteration,
+``dtype`` (None, the default: the input's, as scikit-learn does: float32 X gives a float32
+network, anything else float64; or "float32" / "float64") and, for the classifier, ``class_weight``.
+The stochastic solvers run in fastmlp's C++ core, one ``model_.fit(epochs=1)`` per iteration,
 with scikit-learn's stopping rules (``tol`` / ``n_iter_no_change`` on the training loss,
-or on the validation score with ``early_stopping``).
+or on the validation score with ``early_stopping``); ``solver="lbfgs"`` runs SciPy's L-BFGS-B
+(as scikit-learn does, with ``max_iter`` / ``max_fun`` / ``tol``) on the C++ loss and gradient.
+The weights start as scikit-learn's do (uniform in +-sqrt(6 / (fan_in + fan_out)), factor 2
+for logistic; biases too), drawn from ``random_state`` in scikit-learn's order, so the
+initial network is scikit-learn's own.
 
-Differences from scikit-learn, on purpose:
+Differences from scikit-learn:
 
-* ``solver``: "adam" (default) or "sgd"; "lbfgs" is not supported.
 * ``alpha``: scikit-learn adds ``alpha / (2 n_b) * sum ||W||^2`` to each mini-batch loss,
   n_b being that batch's size (or its sum of sample weights). fastmlp's penalty is
   ``(l2 / 2) sum ||W||^2`` on the mean loss, so we set ``l2 = alpha / batch_size`` (the
@@ -24,10 +27,18 @@ Differences from scikit-learn, on purpose:
   multilabel problems, whose fastmlp loss averages over outputs while scikit-learn's sums):
   the objective is scikit-learn's, up to the last, smaller batch of each epoch.
   ``loss_curve_`` is reported on scikit-learn's scale.
-* Initialisation is fastmlp's (He-uniform for relu, Glorot-uniform otherwise; zero biases).
-* ``activation`` also accepts fastmlp's names: linear, sigmoid, leaky_relu, elu, softplus.
-* Dense input only (sparse matrices raise TypeError). ``predict_proba`` and the regressor's
-  ``predict`` return float64 whatever ``dtype`` the network computes in.
+* ``activation`` also accepts fastmlp's names: linear, sigmoid, leaky_relu, elu, softplus,
+  gelu, silu, mish.
+* Sparse input (CSR/CSC/COO) is densified once per fit / predict call; at most
+  ``MAX_DENSE_BYTES`` (2 GiB) of dense data, else a ValueError.
+  ``predict_proba`` returns float64 whatever ``dtype`` the network computes in; the regressor's
+  ``predict`` returns the network's dtype, as scikit-learn.
+* ``MLPRegressor(loss="poisson")`` is not supported yet (ValueError); "squared_error" is.
+* Mini-batch shuffling uses fastmlp's own generator (seeded from ``random_state``), not
+  NumPy's, so the stochastic solvers visit the samples in another order than scikit-learn.
+* On divergence (a non-finite loss) the stochastic solvers stop: with ``early_stopping`` the
+  epoch's validation score is NaN (as scikit-learn records it) and the best weights are kept;
+  without, a ValueError as scikit-learn's.
 * ``learning_rate="invscaling"`` updates the rate at the end of each epoch, as scikit-learn does:
   ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` = samples seen.
 """
@@ -44,7 +55,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from ._weights import balanced_class_weights
@@ -58,7 +71,20 @@ except ImportError:  # pragma: no cover - older scikit-learn
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _ACTIVATION_ALIASES = {"identity": "linear", "logistic": "sigmoid"}
-_HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "linear", "sigmoid", "leaky_relu", "elu", "softplus")
+_HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "linear", "sigmoid", "leaky_relu", "elu", "softplus",
+                       "gelu", "silu", "mish")
+MAX_DENSE_BYTES = 2 ** 31  # sparse input is densified up to this size
+
+
+def _densify(X, name: str = "X"):
+    """Sparse X as a dense array (once per call), within MAX_DENSE_BYTES."""
+    if not hasattr(X, "toarray"):
+        return X
+    nbytes = X.shape[0] * X.shape[1] * X.dtype.itemsize
+    if nbytes > MAX_DENSE_BYTES:
+        raise ValueError(f"{name} is sparse with shape {X.shape}: densified it would take {nbytes / 2 ** 30:.1f} GiB, "
+                         f"more than fastmlp's limit of {MAX_DENSE_BYTES / 2 ** 30:.0f} GiB (MAX_DENSE_BYTES)")
+    return X.toarray()
 
 
 def _expected_failed_checks(estimator) -> dict:
@@ -66,13 +92,11 @@ def _expected_failed_checks(estimator) -> dict:
 
     Pass as ``parametrize_with_checks(..., expected_failed_checks=_expected_failed_checks)``
     (scikit-learn >= 1.6) or ``check_estimator(..., expected_failed_checks=...)``.
+    As scikit-learn's own MLPs, they pass check_sample_weight_equivalence_on_dense_data only with
+    the parameters scikit-learn gives its own (MLPClassifier(solver="lbfgs"),
+    MLPRegressor(solver="sgd", tol=1e-2, random_state=42): tests/test_sklearn.py checks that).
     """
-    return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "mini-batch stochastic training: a weight of 2 and a repeated sample (or a weight of 0 and "
-            "a removed sample) change the batches and the shuffling, so the fitted weights are equal "
-            "in expectation only (scikit-learn's own MLP passes only with solver='lbfgs')"),
-    }
+    return {}  # none: the sample-weight equivalence checks pass too (their data sets fit in one batch)
 
 
 def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True, integer=False):
@@ -89,6 +113,10 @@ def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True,
     return value
 
 
+def _no_partial_fit():
+    raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
+
+
 class _BaseMLP(BaseEstimator):
     """Shared parameters, validation and the training loop."""
 
@@ -98,7 +126,7 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, dtype="float64"):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -121,6 +149,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
 
     # ------------------------------------------------------------------ parameters
@@ -142,10 +171,9 @@ class _BaseMLP(BaseEstimator):
         if self.activation not in _HIDDEN_ACTIVATIONS:
             raise ValueError(f"The 'activation' parameter must be one of {', '.join(_HIDDEN_ACTIVATIONS)}; "
                              f"got {self.activation!r}.")
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by fastmlp; use 'adam' or 'sgd'.")
-        if self.solver not in ("adam", "sgd"):
-            raise ValueError(f"The 'solver' parameter must be 'adam' or 'sgd'; got {self.solver!r}.")
+        if self.solver not in ("adam", "sgd", "lbfgs"):
+            raise ValueError(f"The 'solver' parameter must be 'adam', 'sgd' or 'lbfgs'; got {self.solver!r}.")
+        _check_number(self.max_fun, "max_fun", 1, integer=True)
         if self.learning_rate not in ("constant", "invscaling", "adaptive"):
             raise ValueError("The 'learning_rate' parameter must be 'constant', 'invscaling' or 'adaptive'; "
                              f"got {self.learning_rate!r}.")
@@ -163,8 +191,8 @@ class _BaseMLP(BaseEstimator):
         _check_number(self.epsilon, "epsilon", 0, lo_closed=False)
         if not (self.n_iter_no_change == np.inf):
             _check_number(self.n_iter_no_change, "n_iter_no_change", 1, integer=True)
-        if self.dtype not in ("float32", "float64", np.float32, np.float64):
-            raise ValueError(f"The 'dtype' parameter must be 'float32' or 'float64'; got {self.dtype!r}.")
+        if self.dtype not in (None, "float32", "float64", np.float32, np.float64):
+            raise ValueError(f"The 'dtype' parameter must be None, 'float32' or 'float64'; got {self.dtype!r}.")
         self._hidden_sizes()
 
     # ------------------------------------------------------------------ fitted facts
@@ -186,7 +214,7 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ training
 
-    def _make_model(self, n_features: int, n_outputs: int, output_activation: str, seed: int):
+    def _make_model(self, n_features: int, n_outputs: int, output_activation: str, seed: int, dtype):
         import fastmlp as fm
 
         act = _ACTIVATION_ALIASES.get(self.activation, self.activation)
@@ -200,12 +228,22 @@ class _BaseMLP(BaseEstimator):
             momentum = float(self.momentum)
             optimizer = fm.SGD(learning_rate=self.learning_rate_init, momentum=momentum,
                                nesterov=bool(self.nesterovs_momentum) and momentum > 0)
-        dtype = np.dtype(self.dtype).name
-        return fm.Sequential(layers, dtype=dtype, seed=seed, optimizer=optimizer)
+        return fm.Sequential(layers, dtype=np.dtype(dtype).name, seed=seed, optimizer=optimizer)
 
-    def _initialize(self, n_features: int, n_outputs: int, output_activation: str, rng) -> None:
+    def _initialize(self, n_features: int, n_outputs: int, output_activation: str, rng, x_dtype) -> None:
+        dtype = self.dtype if self.dtype is not None else (np.float32 if x_dtype == np.float32 else np.float64)
+        # scikit-learn's initialisation, drawn first from random_state in its order (W_l then b_l per layer).
+        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
+        sizes = [n_features] + self._hidden_sizes() + [n_outputs]
+        init = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            init.append((rng.uniform(-bound, bound, (fan_in, fan_out)), rng.uniform(-bound, bound, fan_out)))
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        self.model_ = self._make_model(n_features, n_outputs, output_activation, seed)
+        self.model_ = self._make_model(n_features, n_outputs, output_activation, seed, dtype)
+        for layer, (W, b) in zip(self.model_.dense_layers, init):
+            layer.weights[...] = W
+            layer.bias[...] = b
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(self._hidden_sizes()) + 2
         self.out_activation_ = {"linear": "identity", "sigmoid": "logistic"}.get(output_activation,
@@ -251,19 +289,30 @@ class _BaseMLP(BaseEstimator):
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         scale = self._sk_loss_scale
-        model.l2 = float(self.alpha) / batch_size * scale
+        # scikit-learn divides alpha by each batch's sum of sample weights (its size without weights);
+        # with one batch per epoch that is the whole sum, else the nominal batch size.
+        denom = float(np.sum(sample_weight)) if sample_weight is not None and batch_size >= n_samples else batch_size
+        model.l2 = float(self.alpha) / denom * scale
         X = np.ascontiguousarray(X, dtype=model.dtype)
         if Y.dtype.kind == "f":
             Y = np.ascontiguousarray(Y, dtype=model.dtype)  # once, not in every epoch
         if sample_weight is not None and np.all(sample_weight == sample_weight[0]) and sample_weight[0] > 0:
             sample_weight = None  # uniform weights: exactly the unweighted loss
+        self.n_iter_ = 0  # as scikit-learn: every fit (and partial_fit) counts from 0, up to max_iter
         try:
             for _ in range(1 if incremental else int(self.max_iter)):
-                model.optimizer.learning_rate = self._lr
+                # SGD steps on scikit-learn's loss: fastmlp's loss is `scale` times it, so is its gradient
+                model.optimizer.learning_rate = self._lr / scale if self.solver == "sgd" else self._lr
                 try:
                     history = model.fit(X, Y, epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle),
                                         sample_weight=sample_weight)
                 except fm.DivergenceError:
+                    if self.early_stopping:  # scikit-learn records a NaN score and keeps the best weights
+                        self.n_iter_ += 1
+                        self.loss_ = np.nan
+                        self.loss_curve_.append(np.nan)
+                        self.validation_scores_.append(float("nan"))
+                        break
                     raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
                                      "large values and need to be preprocessed.") from None
                 self.n_iter_ += 1
@@ -293,6 +342,7 @@ class _BaseMLP(BaseEstimator):
                         self.best_loss_ = self.loss_curve_[-1]
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     self._lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                    model.optimizer.learning_rate = self._lr / scale  # as scikit-learn's optimizer after an epoch
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if self.early_stopping else "Training loss"
                     msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
@@ -318,32 +368,99 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental: bool):
         self._check_params()
+        if incremental and self.solver == "lbfgs":
+            raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, Y, stratify, output_activation, n_outputs = self._prepare(X, y, incremental, first)
+        X = _densify(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         sample_weight = self._with_class_weight(Y, sample_weight)
         rng = check_random_state(self.random_state)
         if first:
-            self._initialize(X.shape[1], n_outputs, output_activation, rng)
+            self._initialize(X.shape[1], n_outputs, output_activation, rng, X.dtype)
         elif self.model_.n_outputs != n_outputs:
             raise ValueError(f"y has {n_outputs} outputs but the fitted model has {self.model_.n_outputs}")
         if sample_weight is not None and not sample_weight.sum() > 0:
             raise ValueError("sample_weight sums to 0: no sample would count")
-        self._fit_loop(X, Y, sample_weight, incremental, rng, stratify)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            self._fit_loop(X, Y, sample_weight, incremental, rng, stratify)
         return self
+
+    # ------------------------------------------------------------------ L-BFGS (SciPy on the C++ loss + gradient)
+
+    def _sk_order(self) -> np.ndarray:
+        """Indices into model_.params in scikit-learn's packing [W_1, ..., W_L, b_1, ..., b_L]."""
+        offsets, w_idx, b_idx, off = [], [], [], 0
+        for layer in self.model_.dense_layers:
+            nw = layer.n_in * layer.n_out
+            w_idx.append(np.arange(off, off + nw))
+            b_idx.append(np.arange(off + nw, off + nw + layer.n_out))
+            off += nw + layer.n_out
+        return np.concatenate(w_idx + b_idx)
+
+    def _loss_grad_lbfgs(self, packed, X, Y, sample_weight=None, *unused):
+        """scikit-learn's objective (loss + alpha / (2 sum w) ||W||^2) and its gradient at the
+        parameters ``packed`` (scikit-learn's packing), from the C++ core. Sets the weights."""
+        model = self.model_
+        scale = self._sk_loss_scale
+        n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        model.l2 = float(self.alpha) / n * scale
+        order = self._sk_order()
+        model.params[order] = packed
+        X = np.ascontiguousarray(X, dtype=model.dtype)
+        if Y.dtype.kind == "f":
+            Y = np.ascontiguousarray(Y, dtype=model.dtype)
+        W = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=model.dtype)
+        Y = model._Y(Y, X.shape[0])
+        J = model._engine.gradients(X, Y, W)
+        grad = np.asarray(model._net.grads, dtype=np.float64)[order] / scale
+        return float(J) / scale, grad
+
+    def _fit_lbfgs(self, X, Y, sample_weight) -> None:
+        from scipy.optimize import minimize
+
+        model = self.model_
+        X = np.ascontiguousarray(X, dtype=model.dtype)
+        if Y.dtype.kind == "f":
+            Y = np.ascontiguousarray(Y, dtype=model.dtype)
+        if sample_weight is not None and np.all(sample_weight == sample_weight[0]):
+            sample_weight = None  # uniform weights: exactly the unweighted loss
+        iprint = 1 if self.verbose is True else (self.verbose if isinstance(self.verbose, int) and self.verbose > 1
+                                                 else -1)
+        packed = np.asarray(model.params, dtype=np.float64)[self._sk_order()]
+
+        def fun(theta):
+            J, g = self._loss_grad_lbfgs(theta, X, Y, sample_weight)
+            if not np.isfinite(J):
+                raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
+                                 "large values and need to be preprocessed.")
+            return J, g
+
+        options = {"maxfun": int(self.max_fun), "maxiter": int(self.max_iter), "gtol": float(self.tol)}
+        if iprint > 0:
+            options["iprint"] = iprint
+        res = minimize(fun, packed, method="L-BFGS-B", jac=True, options=options)
+        self.n_iter_ = _check_optimize_result("lbfgs", res, self.max_iter)
+        self.loss_ = float(res.fun)
+        model.params[self._sk_order()] = res.x
+        self.t_ = 0
+        self.loss_curve_ = None
+        self.best_loss_ = None
 
     def _with_class_weight(self, Y, sample_weight):
         return sample_weight
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = _densify(_validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=True))
         return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -373,18 +490,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, dtype="float64", class_weight=None):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, class_weight=None):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
                          batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
                          power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
                          verbose=verbose, warm_start=warm_start, momentum=momentum,
                          nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, dtype=dtype)
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
         self.class_weight = class_weight
 
     def _prepare(self, X, y, incremental, first):
-        X, y = _validate_data(self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32))
+        X, y = _validate_data(self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32),
+                              accept_sparse=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if first and not incremental:
@@ -443,6 +561,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Fit the network to X and class labels y (1-D labels, or a 2-D 0/1 multilabel matrix). Returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda self: self.solver != "lbfgs" or _no_partial_fit())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X, y. ``classes`` (all labels) is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
@@ -463,7 +582,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict(self, X):
         """Class labels, (n_samples,) (or (n_samples, n_labels) 0/1 for multilabel)."""
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = _densify(_validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=True))
         return self._predict_array(X)
 
     def predict_proba(self, X):
@@ -499,9 +618,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _sk_loss_scale = 2.0  # fastmlp: mean (a - y)^2; scikit-learn: half of it
 
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
+                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+                         power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+                         verbose=verbose, warm_start=warm_start, momentum=momentum,
+                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+        self.loss = loss
+
+    def _check_params(self) -> None:
+        if self.loss == "poisson":
+            raise ValueError("MLPRegressor(loss='poisson') is not supported by fastmlp yet; use 'squared_error'")
+        if self.loss != "squared_error":
+            raise ValueError(f"The 'loss' parameter must be 'squared_error' or 'poisson'; got {self.loss!r}.")
+        super()._check_params()
+
     def _prepare(self, X, y, incremental, first):
         X, y = _validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True,
-                              dtype=(np.float64, np.float32))
+                              dtype=(np.float64, np.float32), accept_sparse=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y, dtype=np.float64)
@@ -518,18 +658,20 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the network to X and real targets y ((n_samples,) or (n_samples, n_outputs)). Returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda self: self.solver != "lbfgs" or _no_partial_fit())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over X, y, keeping the weights and the optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _predict_array(self, X) -> np.ndarray:
-        a = np.asarray(self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype)), dtype=np.float64)
+        a = np.asarray(self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype)))
         return a[:, 0] if a.shape[1] == 1 else a
 
     def predict(self, X):
-        """Predictions, float64, (n_samples,) for one output, else (n_samples, n_outputs)."""
+        """Predictions in the network's dtype (as scikit-learn: float32 for a float32 fit), (n_samples,) for one
+        output, else (n_samples, n_outputs)."""
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = _densify(_validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=True))
         return self._predict_array(X)
 
     def __sklearn_tags__(self):

@@ -12,6 +12,11 @@
 //   elu         a = z if z > 0 else alpha (e^z - 1)   g' = 1 if a > 0 else a + alpha
 //   softplus    a = ln(1 + e^z)                g' = sigmoid(z) = 1 - e^-a
 //   step        a = [z >= 0]                   g' = 0  (threshold unit for hand-set nets; not trainable)
+//   gelu        a = z Phi(z)  (exact, erf form) g' = Phi(z) + z phi(z)
+//   silu/swish  a = z sigmoid(z)               g' = s (1 + z (1 - s)),  s = sigmoid(z)
+//   mish        a = z tanh(softplus(z))        g' = t + z (1 - t^2) sigmoid(z),  t = tanh(softplus(z))
+// gelu, silu and mish are not invertible, so their derivative is taken from Z:
+// needs_z(g) says so, and the network keeps Z for those layers (backward_from_z).
 //   softmax     a_k = e^{z_k} / sum_j e^{z_j}  (per row, max-subtracted)
 //               dz = a * (da - sum_k da_k a_k)  (Jacobian-vector product)
 // Softmax + categorical cross-entropy and sigmoid + binary cross-entropy are
@@ -24,7 +29,11 @@
 
 namespace fastmlp {
 
-enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step };
+enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish };
+constexpr int kNumActivations = int(Activation::Mish) + 1;
+
+// True for the activations whose backward pass reads Z (gelu, silu, mish), not A.
+inline bool needs_z(Activation g) { return g == Activation::Gelu || g == Activation::Silu || g == Activation::Mish; }
 
 // "linear", "sigmoid", ... ; throws std::invalid_argument for an unknown name.
 Activation activation_from_name(const std::string& name);
@@ -43,5 +52,9 @@ void add_bias_activate(Activation g, T alpha, const ConstRowVectorMap<T>& b, Mat
 // dA (m x k) -> dZ = dA * g'(Z), in place, from the activations A.
 template <class T>
 void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA);
+
+// dA (m x k) -> dZ = dA * g'(Z), in place, from the pre-activations Z (needs_z(g) activations).
+template <class T>
+void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA);
 
 }  // namespace fastmlp

@@ -12,6 +12,10 @@
 //       (needs a softmax output); labels may be class ids instead of one-hot rows
 //   mse                       J = 1/(m k) sum_ik (a - y)^2      (any output activation)
 //       output error  delta = 2 (a - y) / (m k) * g'(z)
+//   mae                       J = 1/(m k) sum_ik |a - y|             (any output activation)
+//       output error  delta = sign(a - y) / (m k) * g'(z)   (sign(0) = 0, as torch)
+//   huber                     J = 1/(m k) sum_ik h(a - y),  h(r) = r^2 / 2 if |r| <= 1 else |r| - 1/2
+//       output error  delta = clip(a - y, -1, 1) / (m k) * g'(z)   (delta = 1: Keras's and torch's default)
 // The optional L2 term lives in Network, not here.
 #pragma once
 
@@ -23,7 +27,12 @@
 
 namespace fastmlp {
 
-enum class Loss { BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError };
+enum class Loss { BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber };
+constexpr int kNumLosses = int(Loss::Huber) + 1;
+// Cross-entropies (class targets, accuracy) versus the regression losses.
+inline bool is_classification(Loss loss) {
+  return loss == Loss::BinaryCrossentropy || loss == Loss::CategoricalCrossentropy;
+}
 
 Loss loss_from_name(const std::string& name);
 const char* loss_name(Loss loss);

@@ -150,6 +150,7 @@ class Network {
   void reserve(Index m);
   MatrixMap<T> act(Index l, Index m) { return {A_[l].data(), m, layers_[l].n_out}; }
   MatrixMap<T> delta(Index l, Index m) { return {D_[l].data(), m, layers_[l].n_out}; }
+  MatrixMap<T> zkeep(Index l, Index m) { return {Zkeep_[l].data(), m, layers_[l].n_out}; }
   // What layer l+1 reads: A_l, or A_l * mask when dropout ran on layer l.
   MatrixMap<T> input_of_next(Index l, Index m, bool dropped) {
     return dropped ? MatrixMap<T>(Adrop_[l].data(), m, layers_[l].n_out) : act(l, m);
@@ -167,6 +168,7 @@ class Network {
   Vector<T> params_, grads_;
   std::vector<Matrix<T>> A_, D_;        // per-layer activations and deltas, capacity_ rows
   std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
+  std::vector<Matrix<T>> Zkeep_;         // hidden gelu / silu / mish layers only: Z (their g' reads it)
   std::vector<char> dropped_;           // did the latest pass drop units on layer l?
   Index capacity_ = 0;
   Index rows_ = 0;                      // rows of the latest forward_pass

@@ -1,10 +1,13 @@
 // Optimizers update the flat parameter buffer from the flat gradient buffer,
 // so one step is one loop over all parameters of the network. They keep their
 // state (velocity, moments, step count) between steps and between fit calls;
-// reset() forgets it. The formulas are PyTorch's (torch.optim.SGD / Adam / AdamW).
+// reset() forgets it. The formulas are PyTorch's (torch.optim.SGD / Adam / AdamW /
+// RMSprop / Adagrad). Gradient clipping (clip_value, then clip_norm over all
+// parameters at once) applies to the gradient before any of them.
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "fastmlp/types.hpp"
 
@@ -14,7 +17,7 @@ namespace fastmlp {
 // defaults (sgd(), adam()) and their ranges (validate_optimizer) live; the Python
 // names fm.SGD / fm.Adam and the CUDA engine build on it.
 struct OptimizerSpec {
-  enum class Kind { SGD, Adam };
+  enum class Kind { SGD, Adam, RMSprop, Adagrad };
   Kind kind = Kind::SGD;
   double learning_rate = 0.01;
   double momentum = 0.0;  // SGD
@@ -22,6 +25,9 @@ struct OptimizerSpec {
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // Adam
   bool decoupled = false;                             // Adam: AdamW
+  double rho = 0.99;                                  // RMSprop: decay of the mean square (torch's alpha)
+  double clip_norm = 0.0;   // > 0: g *= min(1, clip_norm / (||g|| + 1e-6)), ||g|| over all parameters (PyTorch's)
+  double clip_value = 0.0;  // > 0: clamp every gradient entry to [-clip_value, clip_value]
 
   static OptimizerSpec sgd() { return {}; }
   static OptimizerSpec adam() {
@@ -30,7 +36,24 @@ struct OptimizerSpec {
     s.learning_rate = 1e-3;
     return s;
   }
+  static OptimizerSpec rmsprop() {
+    OptimizerSpec s;
+    s.kind = Kind::RMSprop;
+    s.learning_rate = 0.01;
+    s.rho = 0.99;
+    s.epsilon = 1e-8;
+    return s;
+  }
+  static OptimizerSpec adagrad() {
+    OptimizerSpec s;
+    s.kind = Kind::Adagrad;
+    s.learning_rate = 0.01;
+    s.epsilon = 1e-10;
+    return s;
+  }
 };
+const char* optimizer_kind_name(OptimizerSpec::Kind kind);     // "sgd", "adam", "rmsprop", "adagrad"
+OptimizerSpec optimizer_defaults(const std::string& kind);     // the spec of that kind with its defaults
 
 // Throws std::invalid_argument naming the parameter unless every value is in range
 // once converted to T (a learning rate that underflows float32 is rejected there).
@@ -54,6 +77,10 @@ class Optimizer {
   T learning_rate() const { return learning_rate_; }
   void set_learning_rate(T lr);  // throws unless finite and > 0
   const OptimizerSpec& spec() const { return spec_; }
+  // Gradient clipping (spec: clip_value, clip_norm): true when either is on. clip() turns the
+  // gradient buffer (in the optimizer's memory) into the clipped gradient, in place.
+  bool clips() const { return spec_.clip_norm > 0.0 || spec_.clip_value > 0.0; }
+  virtual void clip(T* grads, Index n);
   // Where the buffers it steps live: nullptr for host memory (engines compare it with theirs).
   virtual const void* memory() const { return nullptr; }
 
@@ -112,6 +139,32 @@ class Adam final : public Optimizer<T> {
   bool decoupled_;
   long long t_ = 0;
   Vector<T> m_, v_;
+};
+
+// RMSprop (torch, no momentum, not centered). g = dJ/dw + weight_decay w
+//   v <- rho v + (1 - rho) g^2;   w <- w - lr g / (sqrt(v) + eps)
+template <class T>
+class RMSprop final : public Optimizer<T> {
+ public:
+  explicit RMSprop(const OptimizerSpec& spec);
+  void step(T* params, const T* grads, Index n) override;
+  void reset() override { v_.resize(0); }
+
+ private:
+  Vector<T> v_;
+};
+
+// Adagrad (torch, no lr decay). g = dJ/dw + weight_decay w
+//   s <- s + g^2;   w <- w - lr g / (sqrt(s) + eps)
+template <class T>
+class Adagrad final : public Optimizer<T> {
+ public:
+  explicit Adagrad(const OptimizerSpec& spec);
+  void step(T* params, const T* grads, Index n) override;
+  void reset() override { s_.resize(0); }
+
+ private:
+  Vector<T> s_;
 };
 
 extern template class Optimizer<float>;

@@ -6,6 +6,10 @@
 //   inverse_scaling   lr = lr0 / (epoch + 1)^power
 //   reduce_on_plateau lr *= factor (not below min_lr) when the monitored loss has not
 //                     improved by more than min_delta for `patience` epochs
+//   cosine            linear warm-up, then cosine decay to min_lr:
+//                     epoch < W:  lr = lr0 (epoch + 1) / W                  (W = warmup_epochs)
+//                     else        lr = min_lr + (lr0 - min_lr) (1 + cos(pi min(epoch - W, D) / D)) / 2
+//                     (D = decay_epochs; after W + D epochs lr stays min_lr)
 #pragma once
 
 #include <string>
@@ -14,7 +18,7 @@
 
 namespace fastmlp {
 
-enum class ScheduleKind { Constant, StepDecay, Exponential, InverseScaling, ReduceOnPlateau };
+enum class ScheduleKind { Constant, StepDecay, Exponential, InverseScaling, ReduceOnPlateau, Cosine };
 ScheduleKind schedule_from_name(const std::string& name);
 const char* schedule_name(ScheduleKind kind);
 
@@ -28,6 +32,8 @@ struct Schedule {
   double min_delta = 1e-4;
   double min_lr = 0.0;
   bool monitor_validation = false;  // reduce_on_plateau watches val_loss instead of loss
+  Index warmup_epochs = 0;          // cosine
+  Index decay_epochs = 100;         // cosine
 };
 
 // A schedule of this kind with its default parameters (the one place they are set;

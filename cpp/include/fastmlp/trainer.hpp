@@ -27,6 +27,7 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "fastmlp/engine.hpp"
@@ -34,11 +35,17 @@
 
 namespace fastmlp {
 
+// A quantity the loop logs per epoch (EpochLogs), for early stopping to watch.
+enum class Metric { Loss, Accuracy, ValLoss, ValAccuracy };
+Metric metric_from_name(const std::string& name);  // "loss", "accuracy", "val_loss", "val_accuracy"
+const char* metric_name(Metric metric);
+
 struct EarlyStopping {
   bool enabled = false;
   Index patience = 10;
   double min_delta = 0.0;
-  bool monitor_validation = true;  // val_loss; false: the training loss
+  Metric monitor = Metric::ValLoss;
+  bool maximize = false;  // true: higher is better (accuracies)
   bool restore_best = true;
 };
 
