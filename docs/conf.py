@@ -5,6 +5,7 @@ Build (offline, warnings are errors):  python -m sphinx -W -b html docs docs/_bu
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import fastmlp
@@ -45,10 +46,10 @@ numpydoc_show_class_members = False   # members are listed explicitly in api/*.r
 numpydoc_xref_param_type = False
 
 sphinx_gallery_conf = {
-    "examples_dirs": str(ROOT / "examples"),
+    "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",      # run every plot_*.py
-    "subsection_order": [str(ROOT / "examples" / d) for d in ("lecture", "backprop", "practice")],
+    "subsection_order": ["../examples/lecture", "../examples/backprop", "../examples/practice"],
     "within_subsection_order": "FileNameSortKey",
     "capture_repr": ("_repr_html_", "__repr__"),
     "download_all_examples": False,
@@ -56,6 +57,7 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "show_memory": False,
+    "write_computation_times": False,   # its page loads scripts from CDNs
 }
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -92,5 +94,67 @@ def _generate_cpp_headers() -> None:
     _write(GENERATED / "cpp_headers.rst", "".join(parts))
 
 
-_generate_cli_help()
-_generate_cpp_headers()
+_ESCAPES = [
+    (re.compile(r"(?<!\\)\|"), r"\|"),                       # |x| is an absolute value, not a substitution
+    (re.compile(r"(?<=\w)_(?=[\s.,;:)]|$)"), r"\_"),          # classes_ is an attribute, not a link target
+]
+
+
+def _plain_docstring_text(app, what, name, obj, options, lines):
+    """The docstrings are written as plain text: keep |x| and trailing underscores literal.
+
+    Runs after numpydoc; text inside ``double backquotes`` is left alone.
+    """
+    for i, line in enumerate(lines):
+        parts = line.split("``")
+        for j in range(0, len(parts), 2):                       # outside ``...``
+            for pattern, repl in _ESCAPES:
+                parts[j] = pattern.sub(repl, parts[j])
+        lines[i] = "``".join(parts)
+
+
+_SECTION_RULE = re.compile(r"^\s*-{3,}\s*$")
+_BULLET = re.compile(r"^(\s*)([*+-]|\d+[.)]) +")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _literal_indented_blocks(app, what, name, obj, options, lines):
+    """Plain-text docstrings indent formulas and code right under a sentence.
+
+    reST would read that as an error ("unexpected indentation"); make each such
+    block a literal block instead (a blank line before it, an invisible " ::" at
+    the end of the sentence, a blank line after it). Runs before numpydoc and
+    stops at the first numpydoc section ("Parameters" over a rule of dashes).
+    Bullet continuations and directive bodies are left as they are.
+    """
+    out, block_indent = [], None
+    for k, line in enumerate(lines):
+        if k + 1 < len(lines) and line.strip() and _SECTION_RULE.match(lines[k + 1]):
+            out.extend(lines[k:])
+            break
+        if line.strip():
+            prev = out[-1] if out else ""
+            if block_indent is not None and _indent(line) <= block_indent:
+                if prev.strip():
+                    out.append("")
+                block_indent = None
+            if block_indent is None and prev.strip() and _indent(line) > _indent(prev):
+                bullet = _BULLET.match(prev)
+                continuation = bullet is not None and _indent(line) == len(bullet.group(0))
+                if not continuation and not prev.lstrip().startswith(".. "):
+                    if not prev.rstrip().endswith("::"):
+                        out[-1] = prev.rstrip() + " ::"
+                    out.append("")
+                    block_indent = _indent(prev)
+        out.append(line)
+    lines[:] = out
+
+
+def setup(app):
+    _generate_cli_help()
+    _generate_cpp_headers()
+    app.connect("autodoc-process-docstring", _literal_indented_blocks, priority=400)   # before numpydoc (500)
+    app.connect("autodoc-process-docstring", _plain_docstring_text, priority=600)      # after it

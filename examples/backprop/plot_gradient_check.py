@@ -28,9 +28,23 @@ nets = {
     "relu -> relu -> linear (mse)": ([fm.Dense(3, 4, "relu"), fm.Dense(4, 4, "relu"), fm.Dense(4, 1)], y_real),
     "elu -> softmax, l2 = 0.1": ([fm.Dense(3, 5, "elu"), fm.Dense(5, 3, "softmax")], y_class),
 }
+models = {}
 for name, (layers, y) in nets.items():
-    model = fm.Sequential(layers, dtype="float64", seed=0, l2=0.1 if "l2" in name else 0.0)
+    models[name] = model = fm.Sequential(layers, dtype="float64", seed=0, l2=0.1 if "l2" in name else 0.0)
     print(f"{name:30s} max relative error {fm.check_gradients(model, X, y):.1e}")
+
+# %%
+# The ReLU network fails the check, and backprop is not wrong: ReLU has a kink
+# at ``z = 0``, where the derivative jumps from 0 to 1. Two samples switch off
+# every unit of the first layer, so with the biases at their initial zero the
+# second layer sees ``z = 0`` exactly, on the kink, where the central difference
+# measures the average slope 1/2 and backprop takes ``g'(0) = 0``. Move the
+# second layer's biases off zero and the two agree again.
+relu_net = models["relu -> relu -> linear (mse)"]
+_, a1 = relu_net.trace(X)[0]
+print("samples with every first-layer unit off:", int((a1.sum(axis=1) == 0).sum()))
+relu_net.layers[1].bias = np.full(4, 0.1)
+print(f"with b2 = 0.1: max relative error {fm.check_gradients(relu_net, X, y_real):.1e}")
 
 # %%
 # How small should ``Δw`` be? For one weight, compare backprop's gradient with

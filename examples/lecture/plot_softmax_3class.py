@@ -33,7 +33,7 @@ print(f"J: {history.loss[0]:.3f} -> {history.loss[-1]:.3f}, accuracy {model.accu
 # The probabilities of one new animal, and the class picked (the arg-max):
 x_new = np.array([[1.0, 0.5]])
 p = model.predict_proba(x_new)[0]
-print(dict(zip(CLASSES, p.round(3))), "->", CLASSES[model.predict(x_new)[0]])
+print({c: round(float(v), 3) for c, v in zip(CLASSES, p)}, "->", CLASSES[model.predict(x_new)[0]])
 print("rows sum to 1:", np.allclose(model.predict_proba(X).sum(axis=1), 1))
 
 # %%
