@@ -53,12 +53,13 @@ assert all(checks.values())
 # is large where the network is wrong; it shrinks on its way back through
 # ``W2^T`` and ``tanh'``.
 mats = [("z1", z1), ("a1", a1), ("delta1", d1), ("z2", z2), ("a2", a2), ("delta2", d2)]
-fig, axes = plt.subplots(2, 3, figsize=(10, 6))
+fig, axes = plt.subplots(2, 3, figsize=(9, 6))
 for ax, (name, M) in zip(axes.ravel(), mats):
     lim = np.abs(M).max()
     ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim)
     for (i, j), v in np.ndenumerate(M):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if abs(v) > 0.6 * lim else "black")
     ax.set(title=f"{name}  {M.shape}", xticks=range(M.shape[1]), yticks=range(m), xlabel="unit", ylabel="sample")
 fig.tight_layout()
 plt.show()

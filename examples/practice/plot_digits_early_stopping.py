@@ -56,16 +56,17 @@ pred = model.predict(X_test)
 C = confusion_matrix(y_test, pred, n_classes=10)
 wrong = np.flatnonzero(pred != y_test)[:6]
 
-fig = plt.figure(figsize=(11, 4.2))
-ax = fig.add_subplot(1, 2, 1)
+fig = plt.figure(figsize=(11, 4.5))
+grid = fig.add_gridspec(2, 5)
+ax = fig.add_subplot(grid[:, :2])
 ax.imshow(C, cmap="Blues")
 for (i, j), v in np.ndenumerate(C):
     if v:
         ax.text(j, i, v, ha="center", va="center", fontsize=7, color="white" if v > C.max() / 2 else "black")
 ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true", title="confusion matrix")
 for n, i in enumerate(wrong):
-    ax = fig.add_subplot(2, 6, 4 + n + 3 * (n // 3))
+    ax = fig.add_subplot(grid[n // 3, 2 + n % 3])
     ax.imshow(X_test[i].reshape(8, 8), cmap="gray_r")
-    ax.set(xticks=[], yticks=[], title=f"{y_test[i]} -> {pred[i]}")
+    ax.set(xticks=[], yticks=[], title=f"true {y_test[i]}, predicted {pred[i]}")
 fig.tight_layout()
 plt.show()
