@@ -4,6 +4,7 @@ Build (offline, warnings are errors):  python -m sphinx -W -b html docs docs/_bu
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -27,7 +28,11 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
-# Offline: no intersphinx, nothing fetched at build time.
+# Offline: no intersphinx, nothing fetched at build time. MathJax is copied into the
+# site when sphinx-mathjax-offline is installed (the docs extra has it), so the formulas
+# render without a network too; otherwise the pages load MathJax from its CDN.
+if importlib.util.find_spec("sphinx-mathjax-offline") is not None:
+    extensions.append("sphinx-mathjax-offline")
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "_generated", "**.ipynb_checkpoints", "auto_examples/**/*.ipynb",
