@@ -76,7 +76,10 @@ def _write(path: Path, text: str) -> None:
 
 def _generate_cli_help() -> None:
     """`fastmlp --help` and every subcommand's help, for api/cli.md."""
-    from fastmlp.__main__ import build_parser
+    try:
+        from fastmlp.cli.parser import build_parser
+    except ImportError:                 # before the CLI became a package
+        from fastmlp.__main__ import build_parser
 
     os.environ["COLUMNS"] = "100"     # argparse wraps to the terminal width
     parser = build_parser()

@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
-from fastmlp import __main__ as cli
+from fastmlp import cli
+from fastmlp.cli import commands as cli_commands
+from fastmlp.cli import data as cli_data
+from fastmlp.cli import labels as cli_labels
+from fastmlp.cli import parser as cli_parser
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -304,24 +308,24 @@ def test_divergence_exits_1(data):
 # ----------------------------------------------------------------------------- helpers, in process
 
 def test_header_detection():
-    assert cli._looks_like_header(["x1", "x2", "label"], [["1", "2", "a"]])
-    assert cli._looks_like_header(["label", "0", "1"], [["3", "0.5", "1"]])  # numeric column names
-    assert not cli._looks_like_header(["5.1", "3.5", "setosa"], [["4.9", "3.0", "setosa"]])
-    assert not cli._looks_like_header(["1", "", "2"], [["1", "2", "3"]])  # a missing value is not a name
+    assert cli_data.looks_like_header(["x1", "x2", "label"], [["1", "2", "a"]])
+    assert cli_data.looks_like_header(["label", "0", "1"], [["3", "0.5", "1"]])  # numeric column names
+    assert not cli_data.looks_like_header(["5.1", "3.5", "setosa"], [["4.9", "3.0", "setosa"]])
+    assert not cli_data.looks_like_header(["1", "", "2"], [["1", "2", "3"]])  # a missing value is not a name
 
 
 def test_task_inference():
-    assert cli._infer_task(np.array(["a", "b", "a"])) == "classify"
-    assert cli._infer_task(np.array([0, 1, 1, 0])) == "classify"
-    assert cli._infer_task(np.repeat(np.arange(5), 4)) == "classify"
-    assert cli._infer_task(np.arange(40)) == "regress"  # too many distinct values
-    assert cli._infer_task(np.array([0.5, 1.5, 0.5])) == "regress"
-    assert cli._infer_task(np.zeros((4, 2))) == "regress"
+    assert cli_commands.infer_task(np.array(["a", "b", "a"])) == "classify"
+    assert cli_commands.infer_task(np.array([0, 1, 1, 0])) == "classify"
+    assert cli_commands.infer_task(np.repeat(np.arange(5), 4)) == "classify"
+    assert cli_commands.infer_task(np.arange(40)) == "regress"  # too many distinct values
+    assert cli_commands.infer_task(np.array([0.5, 1.5, 0.5])) == "regress"
+    assert cli_commands.infer_task(np.zeros((4, 2))) == "regress"
 
 
 def test_argument_types_and_labels_path():
-    assert cli._layer_sizes("64,32") == [64, 32] and cli._layer_sizes("none") == []
-    assert cli._batch_size("full") is None and cli._batch_size("8") == 8
-    assert cli.labels_path("out/model.safetensors") == os.path.join("out", "model.labels.json")
+    assert cli_parser.layer_sizes("64,32") == [64, 32] and cli_parser.layer_sizes("none") == []
+    assert cli_parser.batch_size_arg("full") is None and cli_parser.batch_size_arg("8") == 8
+    assert cli_labels.labels_path("out/model.safetensors") == os.path.join("out", "model.labels.json")
     with pytest.raises(SystemExit):
         cli.main(["train", "x.csv", "--validation-split", "1.5"])

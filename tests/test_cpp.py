@@ -1,7 +1,5 @@
 """The C++ side, built as outside projects against the installed package:
 the ctest suite in tests/cpp and the embedding example in examples/cpp."""
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,24 +8,9 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
+from cmake_projects import ROOT, cmake_project, have_toolchain
 
-ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("c++") is None,
-                                reason="needs cmake and a C++ compiler")
-
-
-def _cmake_project(source: Path, build: Path) -> None:
-    args = ["cmake", "-S", str(source), "-B", str(build), f"-Dfastmlp_DIR={fm.cmake_dir()}",
-            "-DCMAKE_BUILD_TYPE=Release"]
-    try:  # Eigen from PyPI's cmeel-eigen, when that is where it lives
-        prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True, check=True)
-        args.append(f"-DCMAKE_PREFIX_PATH={prefix.stdout.strip()}")
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pass
-    subprocess.run(args, check=True, capture_output=True, text=True)
-    jobs = str(os.cpu_count() or 2)
-    done = subprocess.run(["cmake", "--build", str(build), "-j", jobs], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+pytestmark = pytest.mark.skipif(not have_toolchain(), reason="needs cmake and a C++ compiler")
 
 
 def test_package_ships_cmake_config():
@@ -35,17 +18,15 @@ def test_package_ships_cmake_config():
     assert (Path(fm.cmake_dir()).parents[2] / "include" / "fastmlp" / "fastmlp.hpp").is_file()
 
 
-def test_ctest_suite(tmp_path):
-    build = tmp_path / "build"
-    _cmake_project(ROOT / "tests" / "cpp", build)
-    done = subprocess.run(["ctest", "--output-on-failure"], cwd=build, capture_output=True, text=True)
+def test_ctest_suite(cpp_tests_build):
+    done = subprocess.run(["ctest", "--output-on-failure"], cwd=cpp_tests_build, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "100% tests passed" in done.stdout
 
 
 def test_embedding_example_trains_and_loads_a_python_model(tmp_path):
     build = tmp_path / "build"
-    _cmake_project(ROOT / "examples" / "cpp", build)
+    cmake_project(ROOT / "examples" / "cpp", build)
     exe = build / "fastmlp_example"
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     assert "XOR:" in out and "softmax:" in out

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
-import fastmlp.io as fio
 
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -79,7 +78,7 @@ def test_torch_reproduces_forward(tmp_path, acts, dtype):
     model = fm.Sequential(layers, dtype=dtype, seed=0)
     model.params[...] = np.random.default_rng(1).normal(scale=0.7, size=model.params.shape)
     path = tmp_path / "model.safetensors"
-    fio.save(model, path)
+    model.save(path)
 
     net = torch_from_file(path)
     X = np.random.default_rng(2).normal(size=(31, 6)).astype(dtype)

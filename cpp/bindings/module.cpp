@@ -13,6 +13,7 @@ void define_networks(py::module_& m);
 void define_optimizers(py::module_& m);
 void define_training(py::module_& m);
 void define_cuda(py::module_& m);
+void define_serialize(py::module_& m);
 }
 
 #ifndef FASTMLP_MODULE
@@ -26,6 +27,7 @@ PYBIND11_MODULE(FASTMLP_MODULE, m) {
   fastmlp::bindings::define_optimizers(m);
   fastmlp::bindings::define_training(m);
   fastmlp::bindings::define_cuda(m);
+  fastmlp::bindings::define_serialize(m);
   m.def("build_info", [] {
     py::dict d;
     d["simd"] = Eigen::SimdInstructionSetsInUse();

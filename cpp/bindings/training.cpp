@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <optional>
 #include <csignal>
 
 #include "arrays.hpp"
@@ -51,10 +52,39 @@ py::dict to_dict(const EpochLogs& l) {
   return d;
 }
 
+// A NumPy view of n values at p, without a copy (for the sums over processes).
+template <class T>
+py::array_t<T> borrowed(T* p, Index n) {
+  return py::array_t<T>({py::ssize_t(n)}, {py::ssize_t(sizeof(T))}, p, py::none());
+}
+
+// The Collective of a distributed fit from Python: (rank, size, sharded, rows_per_rank, allreduce),
+// allreduce(array) summing a NumPy array in place over the processes (fastmlp.distributed).
+template <class T>
+Collective<T> to_collective(const py::tuple& t) {
+  if (t.size() != 5) throw py::value_error("collective must be (rank, size, sharded, rows_per_rank, allreduce)");
+  Collective<T> c;
+  c.rank = t[0].cast<int>();
+  c.size = t[1].cast<int>();
+  c.sharded = t[2].cast<bool>();
+  c.rows_per_rank = t[3].cast<std::vector<Index>>();
+  py::object allreduce = t[4];
+  // Called from the loop with the GIL released: take it for the call only.
+  c.sum = [allreduce](T* v, Index n) {
+    py::gil_scoped_acquire gil;
+    allreduce(borrowed<T>(v, n));
+  };
+  c.sum_doubles = [allreduce](double* v, Index n) {
+    py::gil_scoped_acquire gil;
+    allreduce(borrowed<double>(v, n));
+  };
+  return c;
+}
+
 template <class T>
 py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
                 const py::object& sample_weight, const py::object& X_val, const py::object& Y_val,
-                FitOptions options, const py::object& callback, bool catch_sigint) {
+                FitOptions options, const py::object& callback, bool catch_sigint, const py::object& collective) {
   Network<T>& net = engine.host();
   const auto x = as_matrix<T>(X, "X");
   const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
@@ -75,12 +105,14 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
       return r.is_none() || r.cast<bool>();
     };
   }
+  std::optional<Collective<T>> dp;
+  if (!collective.is_none()) dp = to_collective<T>(collective.cast<py::tuple>());
   FitResult result;
   {
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
     std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: concurrent calls take turns
-    result = fit<T>(engine, optimizer, x, y, options, val, cb);
+    result = fit<T>(engine, optimizer, x, y, options, val, cb, dp ? &*dp : nullptr);
     // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
     if (catch_sigint && g_interrupted.load()) result.interrupted = true;
   }
@@ -134,7 +166,7 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
       .def("make_optimizer", &E::make_optimizer, py::arg("spec"), py::keep_alive<0, 1>(),
            "A new optimizer (fresh state) that steps this engine's parameters.")
       .def("fit", &fit_py<T>, py::arg("optimizer"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
-           py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"),
+           py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"), py::arg("collective") = py::none(),
            fit_doc);
 }
 

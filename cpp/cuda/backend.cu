@@ -197,7 +197,7 @@ struct Backend<T>::Impl {
   const T* input_of(i64 l, const View& v) { return l == 0 ? v.X : (dropped[l - 1] ? Adrop[l - 1].p : A[l - 1].p); }
 
   // network.cpp forward_to_logits: the output layer keeps Z (bias added).
-  void forward_to_logits(const View& v, Rng* rng) {
+  void forward_to_logits(const View& v, Rng* rng, i64 rows_before = 0, i64 rows_after = 0) {
     const i64 m = v.m;
     reserve(m);
     for (i64 l = 0; l < L(); ++l) {
@@ -211,7 +211,9 @@ struct Backend<T>::Impl {
         const double p = layers[l].dropout;
         const T keep = T(1.0 / (1.0 - p));
         host_mask.resize(std::size_t(m * k));
+        rng->skip(std::uint64_t(rows_before * k));
         for (auto& x : host_mask) x = rng->uniform() >= p ? keep : T(0);
+        rng->skip(std::uint64_t(rows_after * k));
         FASTMLP_CUDA_CHECK(cudaMemcpyAsync(mask[l].p, host_mask.data(), sizeof(T) * std::size_t(m * k),
                                            cudaMemcpyHostToDevice, stream));
         multiply<T>(stream, A[l].p, mask[l].p, Adrop[l].p, m * k);
@@ -358,6 +360,13 @@ void Backend<T>::download_grads(T* host) {
 }
 
 template <class T>
+void Backend<T>::upload_grads(const T* host) {
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->grads.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice,
+                                     impl_->stream));
+  synchronize();
+}
+
+template <class T>
 void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t ld, const HostTargets<T>& Y) {
   auto& im = *impl_;
   auto& d = im.data[slot];
@@ -416,8 +425,8 @@ void Backend<T>::reserve_losses(std::int64_t n) {
 }
 
 template <class T>
-void Backend<T>::forward(const Batch& bt, Rng* dropout_rng) {
-  impl_->forward_to_logits(impl_->view(bt), dropout_rng);
+void Backend<T>::forward(const Batch& bt, Rng* dropout_rng, std::int64_t rows_before, std::int64_t rows_after) {
+  impl_->forward_to_logits(impl_->view(bt), dropout_rng, rows_before, rows_after);
 }
 
 template <class T>

@@ -75,6 +75,7 @@ class Backend {
   void upload_params(const T* host);
   void download_params(T* host);
   void download_grads(T* host);
+  void upload_grads(const T* host);
 
   // Copies X (rows x n_inputs, row stride ld) and the targets into a slot (Y may have no
   // dense / labels: forward only). Grows the slot as needed.
@@ -87,9 +88,9 @@ class Backend {
   // Batch losses live on the device, one slot each, read back by read_losses().
   void reserve_losses(std::int64_t n);
   // The steps of engine.hpp on batch b: forward (dropout masks drawn from dropout_rng
-  // when given); output error (loss into slot j, correct predictions added to the device
+  // when given, as for rows_before + rows + rows_after rows: engine.hpp's DropoutDraw); output error (loss into slot j, correct predictions added to the device
   // counter, delta_L when want_delta); backprop into the gradient buffer; optimizer step.
-  void forward(const Batch& b, Rng* dropout_rng);
+  void forward(const Batch& b, Rng* dropout_rng, std::int64_t rows_before = 0, std::int64_t rows_after = 0);
   void output_error(const Batch& b, std::int64_t j, bool want_delta);
   void backprop(const Batch& b);
   void optimizer_step(const OptStep<T>& step);

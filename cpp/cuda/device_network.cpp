@@ -125,7 +125,7 @@ class DeviceEngine final : public Engine<T> {
     train_rows_ = X.rows();
     backend_.set_data(Backend<T>::kTrain, X.data(), X.rows(), X.outerStride(), host_targets(Y));
     if (v.X) backend_.set_data(Backend<T>::kVal, v.X, v.rows, host_.n_inputs(), host_targets(v.Y));
-    val_rows_ = v.X ? v.rows : 0;
+
   }
   void end_fit() override {
     backend_.synchronize();
@@ -140,7 +140,7 @@ class DeviceEngine final : public Engine<T> {
     batch_ = Batch{Backend<T>::kTrain, start, rows, gathered_};
     if (gathered_) backend_.gather(start, rows);
   }
-  void forward(Rng* dropout_rng) override { backend_.forward(batch_, dropout_rng); }
+  void forward(const DropoutDraw& d) override { backend_.forward(batch_, d.rng, d.rows_before, d.rows_after); }
   void output_error(Index j) override { backend_.output_error(batch_, j, true); }
   void backprop(T) override { backend_.backprop(batch_); }  // never fused (plain_sgd_rate() is 0)
   bool add_grad_norms(double*) override { return false; }
@@ -159,8 +159,8 @@ class DeviceEngine final : public Engine<T> {
     if (correct) *correct = Index(c);
   }
   bool losses_at_once() const override { return false; }
-  T evaluate_validation(Index* correct) override {
-    const Batch b{Backend<T>::kVal, 0, val_rows_, false};
+  T evaluate_validation(Index start, Index rows, Index* correct) override {
+    const Batch b{Backend<T>::kVal, start, rows, false};
     backend_.forward(b, nullptr);
     backend_.output_error(b, n_losses_, false);
     std::vector<T> J(std::size_t(n_losses_ + 1));
@@ -168,6 +168,19 @@ class DeviceEngine final : public Engine<T> {
     backend_.read_losses(n_losses_, n_losses_ + 1, J.data(), &c);
     if (correct) *correct = Index(c);
     return J.back();
+  }
+  // The gradient goes through host memory (a staging copy) for the sum over processes.
+  void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) override {
+    staged_.resize(synced_.size());
+    if (have_rows) {
+      backend_.download_grads(staged_.data());
+      if (scale != T(1))
+        for (auto& g : staged_) g *= scale;
+    } else {
+      std::fill(staged_.begin(), staged_.end(), T(0));
+    }
+    sum(staged_.data(), Index(staged_.size()));
+    backend_.upload_grads(staged_.data());
   }
   void save_params(int copy) override { backend_.save_params(copy); }
   void restore_params(int copy) override { backend_.restore_params(copy); }
@@ -204,9 +217,10 @@ class DeviceEngine final : public Engine<T> {
   Network<T>& host_;
   Backend<T> backend_;
   std::vector<T> synced_;  // the parameters as last exchanged with the device
+  std::vector<T> staged_;  // the gradient on its way through reduce_grads
   Batch batch_;
   bool gathered_ = false;
-  Index n_losses_ = 0, val_rows_ = 0, train_rows_ = 0;
+  Index n_losses_ = 0, train_rows_ = 0;
 };
 
 }  // namespace

@@ -79,8 +79,22 @@ void CpuEngine<T>::read_losses(Index first, Index n, T* losses, Index* correct) 
 }
 
 template <class T>
-T CpuEngine<T>::evaluate_validation(Index* correct) {
-  return net_.evaluate_unchecked(ConstMatrixMap<T>(val_.X, val_.rows, net_.n_inputs()), val_.Y, correct);
+T CpuEngine<T>::evaluate_validation(Index start, Index rows, Index* correct) {
+  const Index d = net_.n_inputs(), k = val_.Y.cols;
+  const T* w = val_.Y.weights ? val_.Y.weights + start : nullptr;
+  const auto Y = val_.Y.has_labels() ? Targets<T>::from_labels(val_.Y.labels + start, rows, k, w)
+                                     : Targets<T>::from_dense(val_.Y.dense + start * k, rows, k, w);
+  return net_.evaluate_unchecked(ConstMatrixMap<T>(val_.X + start * d, rows, d), Y, correct);
+}
+
+template <class T>
+void CpuEngine<T>::reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) {
+  auto g = Eigen::Map<Vector<T>>(net_.grads(), net_.num_params());
+  if (!have_rows)
+    g.setZero();
+  else if (scale != T(1))
+    g *= scale;
+  sum(g.data(), g.size());
 }
 
 template class CpuEngine<float>;

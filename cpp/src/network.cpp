@@ -148,7 +148,7 @@ void Network<T>::reserve(Index m) {
 
 // Forward pass: z_l = a_{l-1} W_l + b_l, a_l = g_l(z_l); the output layer stays z_L.
 template <class T>
-void Network<T>::forward_pass(const ConstRef<T>& X, Rng* dropout_rng, std::vector<LayerTrace<T>>* trace) {
+void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, std::vector<LayerTrace<T>>* trace) {
   const Index m = X.rows();
   reserve(m);
   rows_ = m;
@@ -174,12 +174,14 @@ void Network<T>::forward_pass(const ConstRef<T>& X, Rng* dropout_rng, std::vecto
     } else {
       add_bias_activate<T>(g, alpha(l), b_l, z);
     }
-    dropped_[l] = dropout_rng && layers_[l].dropout > 0.0;
+    dropped_[l] = dropout.rng && layers_[l].dropout > 0.0;
     if (dropped_[l]) {
       const double p = layers_[l].dropout;
       const T keep_scale = T(1.0 / (1.0 - p));
       auto M = MatrixMap<T>(mask_[l].data(), m, k);
-      for (Index i = 0; i < M.size(); ++i) M.data()[i] = dropout_rng->uniform() >= p ? keep_scale : T(0);
+      dropout.rng->skip(std::uint64_t(dropout.rows_before * k));
+      for (Index i = 0; i < M.size(); ++i) M.data()[i] = dropout.rng->uniform() >= p ? keep_scale : T(0);
+      dropout.rng->skip(std::uint64_t(dropout.rows_after * k));
       MatrixMap<T>(Adrop_[l].data(), m, k).array() = z.array() * M.array();
     }
   }
@@ -265,7 +267,7 @@ void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
 
 template <class T>
 T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng, T sgd_rate) {
-  forward_pass(X, dropout_rng);
+  forward_pass(X, {dropout_rng});
   const T J = output_error(Y, true);
   backprop(X, sgd_rate);
   return J;
@@ -297,7 +299,7 @@ std::vector<LayerTrace<T>> Network<T>::trace(const ConstRef<T>& X, const Targets
   else
     validate_inputs(X);
   std::vector<LayerTrace<T>> out;
-  forward_pass(X, nullptr, &out);
+  forward_pass(X, {}, &out);
   if (Y) {
     output_error(*Y, true);
     backprop(X);

@@ -1,7 +1,7 @@
-// Reading and writing model files (safetensors layout, see serialize.hpp and
-// python/fastmlp/io.py). The JSON parser below handles exactly what a header
-// needs: objects, arrays, strings, numbers, true/false/null, with bounded depth,
-// and rejects everything else with std::invalid_argument.
+// Reading and writing model files (the layout: serialize.hpp). JSON goes through nlohmann/json.
+// The header is read with its SAX interface straight into flat tables (strings copied once into
+// one buffer), so time is O(n log n) and memory a small multiple of the header whatever it holds;
+// the small JSON values inside the metadata ("layers", "l2", "seed") become bounded trees.
 #include "fastmlp/serialize.hpp"
 
 #include <algorithm>
@@ -11,414 +11,495 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include <fstream>
+#else
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
+
+#ifndef FASTMLP_VERSION
+#error "FASTMLP_VERSION must be defined by the build (CMakeLists.txt passes pyproject.toml's version)"
 #endif
 
 namespace fastmlp {
 
 namespace {
 
-constexpr std::uint64_t kMaxHeaderBytes = 100000000;  // as safetensors and fastmlp.io
-// No array in a model header is longer than a tensor's shape or offset pair, and an object has
-// two tensors per layer: these caps keep the parsed tree small whatever the header holds.
-constexpr std::size_t kMaxItems = 64;
-constexpr std::size_t kMaxMembers = 20000;
-constexpr std::uint64_t kMaxDim = 2147483647;         // 2^31 - 1, as fastmlp.io
-constexpr int kMaxDepth = 16;
-constexpr const char* kLibraryVersion = "0.1.0";
+using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
+
+constexpr int kMaxDepth = 16;                  // nesting of the header (a valid one needs 3)
+constexpr std::size_t kMaxMetadata = 4096;     // __metadata__ entries (fastmlp writes about ten)
+constexpr std::size_t kMaxDims = 8;            // dimensions of a tensor
+constexpr std::uint64_t kMaxDim = 2147483647;  // layer sizes: 2^31 - 1
+const char* const kOwnKeys[] = {"fastmlp_format", "fastmlp_version", "dtype", "loss", "l2", "layers"};
 
 // At most n bytes of s for a message, cut at a UTF-8 character boundary.
-std::string clip(const std::string& s, std::size_t n) {
-  if (s.size() <= n) return s;
+std::string clip(std::string_view s, std::size_t n) {
+  if (s.size() <= n) return std::string(s);
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n) + "...";
+  return std::string(s.substr(0, n)) + "...";
 }
 
-[[noreturn]] void bad(const std::string& msg) {
-  throw std::invalid_argument("not a valid fastmlp model file: " + msg);
+[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("not a valid fastmlp model file: " + msg); }
+
+[[noreturn]] void sys_error(const std::string& what, const std::string& path) {
+  throw std::system_error(errno, std::generic_category(), what + " '" + path + "'");
 }
 
-// ------------------------------------------------------------------ JSON values
-
-struct Json {
-  enum Kind { Null, Bool, Number, String, Array, Object };
-  Kind kind = Null;
-  bool boolean = false;
-  std::string text;  // String: the decoded value; Number: the literal as written
-  std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
-
-  const Json* find(const std::string& key) const {
-    for (const auto& kv : members)
-      if (kv.first == key) return &kv.second;
-    return nullptr;
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix, and with the bytes
+// >= 0x80 of the token it quotes as \xNN (they may not be UTF-8, and messages must be).
+std::string json_error(const std::exception& e) {
+  std::string m = e.what();
+  const std::size_t close = m.find("] ");
+  if (close != std::string::npos) m.erase(0, close + 2);
+  std::string out;
+  for (const char c : m) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", unsigned(u));
+      out += buf;
+    }
   }
-  bool is_integer_literal() const {
-    return kind == Number && text.find_first_of(".eE") == std::string::npos;
-  }
-};
-
-std::string describe(const Json& v) {
-  switch (v.kind) {
-    case Json::Null: return "null";
-    case Json::Bool: return v.boolean ? "true" : "false";
-    case Json::Number: return v.text;
-    case Json::String: return "\"" + clip(v.text, 40) + "\"";
-    case Json::Array: return "an array";
-    case Json::Object: return "an object";
-  }
-  return "?";
+  return out;
 }
 
-// A character for a message: itself when printable ASCII, else its code.
-std::string show_char(char c) {
-  const unsigned char u = static_cast<unsigned char>(c);
-  if (u >= 0x20 && u < 0x7F) return std::string("'") + c + "'";
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%02X", unsigned(u));
-  return buf;
-}
+// ------------------------------------------------------------------ small JSON values
 
-class Parser {
+// A JSON value from a metadata string as a tree. Refused (with `what` in the message) when it
+// nests deeper than max_depth, when the outermost container holds more than root_items entries
+// or an inner one more than 16, or when an object repeats a key: the tree stays small.
+class TreeBuilder {
  public:
-  Parser(const char* begin, const char* end, std::string what, int max_depth)
-      : p_(begin), end_(end), what_(std::move(what)), max_depth_(max_depth) {}
+  TreeBuilder(std::string what, int max_depth, std::size_t root_items)
+      : what_(std::move(what)), max_depth_(max_depth), root_items_(root_items) {}
 
-  Json parse_document() {
-    Json v = value(1);
-    skip_ws();
-    if (p_ != end_) fail("unexpected characters after the JSON value");
-    return v;
+  json root;
+  std::string error;
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool v) { return put(v); }
+  bool number_integer(json::number_integer_t v) { return put(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return put(v); }
+  bool number_float(json::number_float_t v, const std::string&) { return put(v); }
+  bool string(std::string& v) { return put(std::move(v)); }
+  bool binary(json::binary_t&) { return fail(what_ + " is not JSON text"); }
+  bool start_object(std::size_t) { return open(json::object()); }
+  bool start_array(std::size_t) { return open(json::array()); }
+  bool key(std::string& k) {
+    json& object = *stack_.back();
+    if (object.contains(k)) return fail(what_ + " repeats the key \"" + clip(k, 40) + "\"");
+    if (!room(object)) return false;
+    slot_ = &object[k];
+    return true;
+  }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  template <class Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception& e) {
+    return fail(what_ + " is not valid JSON (" + json_error(e) + ")");
   }
 
  private:
-  [[noreturn]] void fail(const std::string& msg) const { bad(what_ + " is not valid JSON (" + msg + ")"); }
-
-  void skip_ws() {
-    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
-  }
-  bool literal(const char* word) {
-    const std::size_t n = std::strlen(word);
-    if (std::size_t(end_ - p_) >= n && std::memcmp(p_, word, n) == 0) {
-      p_ += n;
-      return true;
-    }
+  bool fail(std::string msg) {
+    error = std::move(msg);
     return false;
   }
-
-  Json value(int depth) {
-    if (depth > max_depth_) bad(what_ + " nests deeper than " + std::to_string(max_depth_) + " levels");
-    skip_ws();
-    if (p_ == end_) fail("unexpected end");
-    Json v;
-    const char c = *p_;
-    if (c == '{') {
-      v.kind = Json::Object;
-      ++p_;
-      skip_ws();
-      if (p_ != end_ && *p_ == '}') {
-        ++p_;
-        return v;
-      }
-      for (;;) {
-        skip_ws();
-        if (p_ == end_ || *p_ != '"') fail("expected a string key");
-        std::string key = string();
-        if (v.find(key)) bad(what_ + " repeats the key \"" + clip(key, 40) + "\"");
-        skip_ws();
-        if (p_ == end_ || *p_ != ':') fail("expected ':'");
-        ++p_;
-        // Bounded so that neither memory (a node per value) nor the duplicate-key scan can blow
-        // up: a model header has two tensors per layer and a few metadata strings.
-        if (v.members.size() >= kMaxMembers) bad(what_ + " has an object with more than " + std::to_string(kMaxMembers) + " keys");
-        Json item = value(depth + 1);
-        v.members.emplace_back(std::move(key), std::move(item));
-        skip_ws();
-        if (p_ != end_ && *p_ == ',') { ++p_; continue; }
-        if (p_ != end_ && *p_ == '}') { ++p_; return v; }
-        fail("expected ',' or '}'");
-      }
+  bool room(const json& container) {
+    const std::size_t cap = stack_.size() == 1 ? root_items_ : 16;
+    if (container.size() < cap) return true;
+    return fail(what_ + " has more than " + std::to_string(cap) + " entries in one " +
+                (container.is_array() ? "array" : "object"));
+  }
+  // Places v in the open container (or as the root); the new value, or null when refused.
+  json* place(json v) {
+    if (int(stack_.size()) + 1 > max_depth_) {
+      fail(what_ + " nests deeper than " + std::to_string(max_depth_) + " levels");
+      return nullptr;
     }
-    if (c == '[') {
-      v.kind = Json::Array;
-      ++p_;
-      skip_ws();
-      if (p_ != end_ && *p_ == ']') {
-        ++p_;
-        return v;
-      }
-      for (;;) {
-        if (v.items.size() >= kMaxItems) bad(what_ + " has an array with more than " + std::to_string(kMaxItems) + " items");
-        v.items.push_back(value(depth + 1));
-        skip_ws();
-        if (p_ != end_ && *p_ == ',') { ++p_; continue; }
-        if (p_ != end_ && *p_ == ']') { ++p_; return v; }
-        fail("expected ',' or ']'");
-      }
+    if (stack_.empty()) {
+      root = std::move(v);
+      return &root;
     }
-    if (c == '"') {
-      v.kind = Json::String;
-      v.text = string();
-      return v;
+    json& top = *stack_.back();
+    if (top.is_object()) {
+      *slot_ = std::move(v);
+      return slot_;
     }
-    if (literal("true")) { v.kind = Json::Bool; v.boolean = true; return v; }
-    if (literal("false")) { v.kind = Json::Bool; return v; }
-    if (literal("null")) return v;
-    if (c == '-' || (c >= '0' && c <= '9')) {
-      v.kind = Json::Number;
-      v.text = number();
-      return v;
-    }
-    fail("unexpected character " + show_char(c));
+    if (!room(top)) return nullptr;
+    top.push_back(std::move(v));  // no reallocation while a child is open: it is filled first
+    return &top.back();
+  }
+  bool put(json v) { return place(std::move(v)) != nullptr; }
+  bool open(json v) {
+    json* p = place(std::move(v));
+    if (p) stack_.push_back(p);
+    return p != nullptr;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
   }
 
-  std::string number() {
-    const char* start = p_;
-    auto digits = [&] {
-      const char* s = p_;
-      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-      return p_ != s;
-    };
-    if (*p_ == '-') ++p_;
-    if (p_ != end_ && *p_ == '0') {
-      ++p_;
-    } else if (!digits()) {
-      fail("bad number");
-    }
-    if (p_ != end_ && *p_ == '.') {
-      ++p_;
-      if (!digits()) fail("bad number");
-    }
-    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
-      ++p_;
-      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (!digits()) fail("bad number");
-    }
-    if (p_ - start > 400) fail("number literal too long");
-    return std::string(start, p_);
-  }
-
-  static void put_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += char(cp);
-    } else if (cp < 0x800) {
-      out += char(0xC0 | (cp >> 6));
-      out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    } else {
-      out += char(0xF0 | (cp >> 18));
-      out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F));
-      out += char(0x80 | (cp & 0x3F));
-    }
-  }
-
-  std::uint32_t hex4() {
-    if (end_ - p_ < 4) fail("truncated \\u escape");
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i, ++p_) {
-      const char h = *p_;
-      v <<= 4;
-      if (h >= '0' && h <= '9') v |= std::uint32_t(h - '0');
-      else if (h >= 'a' && h <= 'f') v |= std::uint32_t(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') v |= std::uint32_t(h - 'A' + 10);
-      else fail("bad \\u escape");
-    }
-    return v;
-  }
-
-  std::string string() {
-    ++p_;  // opening quote
-    std::string out;
-    for (;;) {
-      if (p_ == end_) fail("unterminated string");
-      const unsigned char c = static_cast<unsigned char>(*p_++);
-      if (c == '"') return out;
-      if (c < 0x20) fail("control character in a string");
-      if (c != '\\') {
-        out += char(c);
-        continue;
-      }
-      if (p_ == end_) fail("unterminated string");
-      const char e = *p_++;
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          std::uint32_t cp = hex4();
-          if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair
-            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') fail("lone surrogate in \\u escape");
-            p_ += 2;
-            const std::uint32_t lo = hex4();
-            if (lo < 0xDC00 || lo > 0xDFFF) fail("bad surrogate pair in \\u escape");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            fail("lone surrogate in \\u escape");
-          }
-          put_utf8(out, cp);
-          break;
-        }
-        default: fail("bad escape \\ followed by " + show_char(e));
-      }
-    }
-  }
-
-  const char* p_;
-  const char* end_;
   std::string what_;
   int max_depth_;
+  std::size_t root_items_;
+  std::vector<json*> stack_;
+  json* slot_ = nullptr;
 };
 
-bool valid_utf8(const std::string& s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t len;
-    std::uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c >> 5) == 0x6) { len = 2; cp = c & 0x1F; }
-    else if ((c >> 4) == 0xE) { len = 3; cp = c & 0x0F; }
-    else if ((c >> 3) == 0x1E) { len = 4; cp = c & 0x07; }
-    else return false;
-    if (i + len > n) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d >> 6) != 0x2) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
+json parse_value(std::string_view text, const std::string& what, int max_depth, std::size_t root_items) {
+  TreeBuilder tree(what, max_depth, root_items);
+  if (!json::sax_parse(text.begin(), text.end(), &tree)) bad(tree.error);
+  return std::move(tree.root);
+}
+
+bool as_uint64(const json& v, std::uint64_t& out) {
+  if (!v.is_number_unsigned()) return false;  // the parser makes every non-negative integer unsigned
+  out = v.get<std::uint64_t>();
   return true;
 }
 
-Json parse_json(const std::string& text, const std::string& what, int max_depth) {
-  Parser parser(text.data(), text.data() + text.size(), what, max_depth);
-  return parser.parse_document();
+bool as_double(const json& v, double& out) {
+  if (!v.is_number()) return false;
+  out = v.get<double>();
+  return std::isfinite(out);
 }
 
-// Non-negative integer literal, exactly (no double rounding); nullopt-like flag on failure.
-bool as_uint64(const Json& v, std::uint64_t& out) {
-  if (!v.is_integer_literal() || v.text[0] == '-') return false;
-  const char* b = v.text.data();
-  const char* e = b + v.text.size();
-  auto [ptr, ec] = std::from_chars(b, e, out);
-  return ec == std::errc() && ptr == e;
-}
-
-bool as_double(const Json& v, double& out) {
-  if (v.kind != Json::Number) return false;
-  const char* b = v.text.data();
-  const char* e = b + v.text.size();
-  auto [ptr, ec] = std::from_chars(b, e, out);
-  return ec == std::errc() && ptr == e && std::isfinite(out);
+std::string describe(const json& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "an array";
+  return clip(v.dump(), 40);
 }
 
 // ------------------------------------------------------------------ the header
 
-enum class DType { F32, F64 };
+enum class DType : std::uint8_t { F32, F64 };
 
 struct TensorInfo {
-  std::string name;
-  DType dtype;
-  std::vector<std::uint64_t> shape;
-  std::uint64_t begin, end;
+  std::string_view name;
+  std::uint64_t begin = 0, end = 0;
+  std::uint32_t dims_at = 0;  // its first dimension in Header::dims
+  std::uint8_t ndim = 0;
+  DType dtype = DType::F32;
+};
+
+// The strings of a header, copied once into one buffer reserved to the header's size (a decoded
+// JSON string is never longer than its text), so it never moves and views into it stay valid.
+class Arena {
+ public:
+  explicit Arena(std::size_t capacity) { buf_.reserve(capacity); }
+  std::string_view add(const std::string& s) {
+    if (s.size() > buf_.capacity() - buf_.size()) throw std::logic_error("fastmlp: header arena overflow");
+    const std::size_t at = buf_.size();
+    buf_.insert(buf_.end(), s.begin(), s.end());
+    return {buf_.data() + at, s.size()};
+  }
+
+ private:
+  std::vector<char> buf_;
 };
 
 struct Header {
-  std::vector<std::pair<std::string, std::string>> meta;
+  explicit Header(std::size_t text_size) : arena(text_size) {}
+  Arena arena;
+  std::vector<std::pair<std::string_view, std::string_view>> meta;
   std::vector<TensorInfo> tensors;
-  const std::string* get(const std::string& key) const {
+  std::vector<const TensorInfo*> by_name;  // sorted, for lookups
+  std::vector<std::uint64_t> dims;
+
+  const std::string_view* get(std::string_view key) const {
     for (const auto& kv : meta)
       if (kv.first == key) return &kv.second;
     return nullptr;
   }
-  const TensorInfo* tensor(const std::string& name) const {
-    for (const auto& t : tensors)
-      if (t.name == name) return &t;
-    return nullptr;
+  const TensorInfo* tensor(std::string_view name) const {
+    auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
+                               [](const TensorInfo* t, std::string_view n) { return t->name < n; });
+    return it != by_name.end() && (*it)->name == name ? *it : nullptr;
+  }
+  bool shape_is(const TensorInfo& t, std::initializer_list<std::uint64_t> want) const {
+    return t.ndim == want.size() && std::equal(want.begin(), want.end(), dims.begin() + t.dims_at);
   }
 };
 
-std::uint64_t read_le64(const unsigned char* b) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | b[i];
-  return v;
+// SAX events of the header -> Header. A header is {"__metadata__": {string: string, ...},
+// name: {"dtype": .., "shape": [..], "data_offsets": [b, e]}, ...}; the first departure from that
+// is remembered and the rest only scanned, so that broken JSON is reported as such. Too deep
+// nesting or too many metadata entries stop the parse at once.
+class HeaderReader {
+ public:
+  HeaderReader(Header& h, std::uint64_t data_size) : h_(h), data_size_(data_size) {}
+
+  std::string syntax_error, limit_error, error;
+  bool have_meta() const { return have_meta_; }
+
+  bool null() { return scalar("null"); }
+  bool boolean(bool v) { return scalar(v ? "true" : "false"); }
+  bool number_integer(json::number_integer_t v) { return number(false, 0, std::to_string(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return number(true, v, std::to_string(v)); }
+  bool number_float(json::number_float_t, const std::string& text) { return number(false, 0, text); }
+  bool binary(json::binary_t&) { return scalar("binary data"); }
+
+  bool string(std::string& s) {
+    if (skipping()) return true;
+    if (at_ == At::MetaString) {
+      h_.meta.emplace_back(pending_key_, h_.arena.add(s));
+      at_ = At::InMeta;
+      return true;
+    }
+    if (at_ == At::TensorField && field_ == Field::DType) {
+      if (s == "F32" || s == "F64") {
+        tensor().dtype = s == "F32" ? DType::F32 : DType::F64;
+        at_ = At::InTensor;
+        return true;
+      }
+      return wrong("\"" + clip(s, 20) + "\"");
+    }
+    return wrong("a string");
+  }
+
+  bool start_object(std::size_t) {
+    if (!enter()) return false;
+    if (skipping()) return true;
+    if (at_ == At::Start)
+      at_ = At::Top;
+    else if (at_ == At::MetaValue)
+      at_ = At::InMeta;
+    else if (at_ == At::TensorValue)
+      at_ = At::InTensor;
+    else
+      return wrong("an object");
+    return true;
+  }
+
+  bool key(std::string& k) {
+    if (skipping()) return true;
+    if (at_ == At::Top) {
+      if (k == "__metadata__") {
+        if (have_meta_) return fail("the header repeats the key \"__metadata__\"");
+        have_meta_ = true;
+        at_ = At::MetaValue;
+      } else {
+        h_.tensors.emplace_back();
+        tensor().name = h_.arena.add(k);
+        seen_ = 0;
+        at_ = At::TensorValue;
+      }
+    } else if (at_ == At::InMeta) {
+      if (h_.meta.size() >= kMaxMetadata)
+        return stop(limit_error, "__metadata__ has more than " + std::to_string(kMaxMetadata) + " entries");
+      pending_key_ = h_.arena.add(k);
+      at_ = At::MetaString;
+    } else {  // At::InTensor
+      if (k == "dtype")
+        field_ = Field::DType;
+      else if (k == "shape")
+        field_ = Field::Shape;
+      else if (k == "data_offsets")
+        field_ = Field::Offsets;
+      else
+        return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
+      const unsigned bit = 1u << unsigned(field_);
+      if (seen_ & bit) return fail("the header repeats the key \"" + k + "\" in " + tensor_name());
+      seen_ |= bit;
+      at_ = At::TensorField;
+    }
+    return true;
+  }
+
+  bool end_object() {
+    --depth_;
+    if (skipping()) return true;
+    if (at_ == At::InMeta)
+      at_ = At::Top;
+    else if (at_ == At::InTensor)
+      return finish_tensor();
+    else
+      at_ = At::Done;  // At::Top
+    return true;
+  }
+
+  bool start_array(std::size_t) {
+    if (!enter()) return false;
+    if (skipping()) return true;
+    if (at_ == At::TensorField && field_ == Field::Shape) {
+      tensor().dims_at = std::uint32_t(h_.dims.size());
+      at_ = At::InShape;
+    } else if (at_ == At::TensorField && field_ == Field::Offsets) {
+      offsets_seen_ = 0;
+      at_ = At::InOffsets;
+    } else {
+      return wrong("an array");
+    }
+    return true;
+  }
+
+  bool end_array() {
+    --depth_;
+    if (skipping()) return true;
+    if (at_ == At::InOffsets && offsets_seen_ != 2) return fail(offsets_message());
+    at_ = At::InTensor;
+    return true;
+  }
+
+  template <class Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception& e) {
+    return stop(syntax_error, "the header is not valid JSON (" + json_error(e) + ")");
+  }
+
+ private:
+  enum class At {
+    Start,
+    Top,
+    MetaValue,
+    InMeta,
+    MetaString,
+    TensorValue,
+    InTensor,
+    TensorField,
+    InShape,
+    InOffsets,
+    Done
+  };
+  enum class Field { DType, Shape, Offsets };
+
+  bool skipping() const { return !error.empty(); }
+  bool stop(std::string& slot, std::string msg) {
+    slot = std::move(msg);
+    return false;
+  }
+  bool fail(std::string msg) {  // remembered; the parse goes on to check the JSON itself
+    if (error.empty()) error = std::move(msg);
+    return true;
+  }
+  bool enter() {
+    if (++depth_ <= kMaxDepth) return true;
+    return stop(limit_error, "the header nests deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+  TensorInfo& tensor() { return h_.tensors.back(); }
+  std::string tensor_name() { return "tensor '" + clip(tensor().name, 60) + "'"; }
+  std::string offsets_message() {
+    return tensor_name() + " has data_offsets outside the " + std::to_string(data_size_) + " data bytes";
+  }
+
+  bool number(bool is_unsigned, std::uint64_t v, const std::string& text) {
+    if (skipping()) return true;
+    if (at_ == At::InShape) {
+      if (!is_unsigned || tensor().ndim == kMaxDims)
+        return fail(tensor_name() + " has an invalid shape (entry " + clip(text, 40) + ")");
+      h_.dims.push_back(v);
+      ++tensor().ndim;
+      return true;
+    }
+    if (at_ == At::InOffsets) {
+      if (!is_unsigned || offsets_seen_ == 2) return fail(offsets_message());
+      (offsets_seen_++ == 0 ? tensor().begin : tensor().end) = v;
+      return true;
+    }
+    return wrong(text);
+  }
+
+  bool scalar(const char* what) { return skipping() || wrong(what); }
+
+  // The value `seen` where the header needs something else.
+  bool wrong(const std::string& seen) {
+    switch (at_) {
+      case At::Start: return fail("the header is not a JSON object");
+      case At::MetaValue:
+      case At::InMeta:
+      case At::MetaString: return fail("__metadata__ must map strings to strings");
+      case At::TensorValue:
+      case At::InTensor: return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
+      case At::InShape: return fail(tensor_name() + " has an invalid shape (entry " + seen + ")");
+      case At::InOffsets: return fail(offsets_message());
+      case At::TensorField:
+        if (field_ == Field::DType)
+          return fail(tensor_name() + " has dtype " + seen + "; fastmlp files hold F32 or F64");
+        if (field_ == Field::Shape) return fail(tensor_name() + " has an invalid shape");
+        return fail(offsets_message());
+      default: return fail("the header is not a JSON object");
+    }
+  }
+
+  bool finish_tensor() {
+    at_ = At::Top;
+    if (seen_ != 7) return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
+    const TensorInfo& t = tensor();
+    if (t.begin > t.end || t.end > data_size_) return fail(offsets_message());
+    std::uint64_t nbytes = t.dtype == DType::F32 ? 4 : 8;
+    bool overflow = false;
+    for (std::uint32_t k = 0; k < t.ndim; ++k) {
+      const std::uint64_t d = h_.dims[t.dims_at + k];
+      if (d != 0 && nbytes > std::numeric_limits<std::uint64_t>::max() / d)
+        overflow = true;
+      else
+        nbytes *= d;
+    }
+    if (overflow || t.end - t.begin != nbytes)
+      return fail(tensor_name() + " needs " + (overflow ? std::string("more than 2^64") : std::to_string(nbytes)) +
+                  " bytes for its shape, its data_offsets span " + std::to_string(t.end - t.begin));
+    return true;
+  }
+
+  Header& h_;
+  std::uint64_t data_size_;
+  At at_ = At::Start;
+  Field field_ = Field::DType;
+  int depth_ = 0;
+  bool have_meta_ = false;
+  unsigned seen_ = 0;  // fields of the current tensor, one bit each
+  int offsets_seen_ = 0;
+  std::string_view pending_key_;
+};
+
+// Sorted views of the names in `items`; a repeated one is an error.
+template <class T, class Name>
+std::vector<const T*> sorted_unique(const std::vector<T>& items, Name name, const char* where) {
+  std::vector<const T*> order;
+  order.reserve(items.size());
+  for (const T& item : items) order.push_back(&item);
+  std::sort(order.begin(), order.end(), [&](const T* a, const T* b) { return name(*a) < name(*b); });
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (name(*order[i]) == name(*order[i - 1]))
+      bad(std::string(where) + " repeats the key \"" + clip(name(*order[i]), 40) + "\"");
+  return order;
 }
 
-Header parse_header(const std::string& text, std::uint64_t data_size) {
-  if (!valid_utf8(text)) bad("the header is not UTF-8 text");
-  const Json root = parse_json(text, "the header", kMaxDepth);
-  if (root.kind != Json::Object) bad("the header is not a JSON object");
-  Header h;
-  bool have_meta = false;
-  for (const auto& [name, info] : root.members) {
-    if (name == "__metadata__") {
-      if (info.kind != Json::Object) bad("__metadata__ must map strings to strings");
-      for (const auto& [k, v] : info.members) {
-        if (v.kind != Json::String) bad("__metadata__ must map strings to strings");
-        h.meta.emplace_back(k, v.text);
-      }
-      have_meta = true;
-      continue;
-    }
-    const std::string tn = "tensor '" + clip(name, 60) + "'";
-    const Json* dtype = info.kind == Json::Object ? info.find("dtype") : nullptr;
-    const Json* shape = info.kind == Json::Object ? info.find("shape") : nullptr;
-    const Json* offsets = info.kind == Json::Object ? info.find("data_offsets") : nullptr;
-    if (!dtype || !shape || !offsets || info.members.size() != 3)
-      bad(tn + " must be an object with exactly dtype, shape and data_offsets");
-    TensorInfo t;
-    t.name = name;
-    if (dtype->kind == Json::String && dtype->text == "F32") t.dtype = DType::F32;
-    else if (dtype->kind == Json::String && dtype->text == "F64") t.dtype = DType::F64;
-    else bad(tn + " has dtype " + describe(*dtype) + "; fastmlp files hold F32 or F64");
-    if (shape->kind != Json::Array || shape->items.size() > 8) bad(tn + " has an invalid shape");
-    const std::uint64_t itemsize = t.dtype == DType::F32 ? 4 : 8;
-    std::uint64_t nbytes = itemsize;
-    bool overflow = false;
-    for (const auto& s : shape->items) {
-      std::uint64_t d;
-      if (!as_uint64(s, d)) bad(tn + " has an invalid shape (entry " + describe(s) + ")");
-      t.shape.push_back(d);
-      if (d != 0 && nbytes > std::numeric_limits<std::uint64_t>::max() / d) overflow = true;
-      else nbytes *= d;
-    }
-    if (offsets->kind != Json::Array || offsets->items.size() != 2 || !as_uint64(offsets->items[0], t.begin) ||
-        !as_uint64(offsets->items[1], t.end) || t.begin > t.end || t.end > data_size)
-      bad(tn + " has data_offsets outside the " + std::to_string(data_size) + " data bytes");
-    if (overflow || t.end - t.begin != nbytes)
-      bad(tn + " needs " + (overflow ? std::string("more than 2^64") : std::to_string(nbytes)) +
-          " bytes for its shape, its data_offsets span " + std::to_string(t.end - t.begin));
-    h.tensors.push_back(std::move(t));
-  }
-  if (!have_meta) bad("the header has no __metadata__ (not written by fastmlp?)");
+void parse_header(const std::string& text, std::uint64_t data_size, Header& h) {
+  HeaderReader reader(h, data_size);
+  const bool ok = json::sax_parse(text.begin(), text.end(), &reader);
+  if (!reader.syntax_error.empty()) bad(reader.syntax_error);
+  if (!reader.limit_error.empty()) bad(reader.limit_error);
+  if (!ok) bad("the header is not valid JSON");
+  if (!reader.error.empty()) bad(reader.error);
+  if (!reader.have_meta()) bad("the header has no __metadata__ (not written by fastmlp?)");
+  sorted_unique(
+      h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
+  h.by_name = sorted_unique(
+      h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
   // The tensors must tile the data exactly: no overlap, no gap, nothing after.
-  std::vector<const TensorInfo*> order;
-  for (const auto& t : h.tensors) order.push_back(&t);
+  std::vector<const TensorInfo*> order(h.by_name);
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
     return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
@@ -431,26 +512,27 @@ Header parse_header(const std::string& text, std::uint64_t data_size) {
   }
   if (end != data_size)
     bad("the tensors cover " + std::to_string(end) + " of the " + std::to_string(data_size) + " data bytes");
-  return h;
 }
 
 // ------------------------------------------------------------------ the architecture
 
 struct Architecture {
-  DType dtype;
-  Loss loss;
+  DType dtype = DType::F32;
+  Loss loss = Loss::MeanSquaredError;
   double l2 = 0.0;
   std::vector<LayerSpec> layers;
-  std::vector<std::string> weight_names, bias_names;
+  std::vector<const TensorInfo*> weights, biases;
 };
 
-double meta_number(const Header& h, const std::string& key) {
-  const Json v = parse_json(*h.get(key), "metadata '" + key + "'", 4);
+double meta_number(std::string_view text, const std::string& key) {
+  const json v = parse_value(text, "metadata '" + key + "'", 1, 0);
   double d;
   if (!as_double(v, d)) bad("metadata '" + key + "' must be a finite number, got " + describe(v));
   return d;
 }
 
+// Checked against the tensors: every Dense layer has its weight and bias with the right shapes
+// and dtype, and there is nothing else.
 Architecture read_architecture(const Header& h) {
   for (const char* key : {"fastmlp_format", "dtype", "loss", "layers"})
     if (!h.get(key)) bad(std::string("__metadata__ lacks ") + key + " (not written by fastmlp?)");
@@ -458,47 +540,51 @@ Architecture read_architecture(const Header& h) {
     bad("unsupported fastmlp_format '" + clip(*h.get("fastmlp_format"), 20) + "'; this fastmlp reads format '" +
         kFormatVersion + "' (a newer fastmlp wrote it?)");
   Architecture a;
-  const std::string& dtype = *h.get("dtype");
-  if (dtype == "float32") a.dtype = DType::F32;
-  else if (dtype == "float64") a.dtype = DType::F64;
-  else bad("dtype '" + clip(dtype, 20) + "' must be 'float32' or 'float64'");
+  const std::string_view dtype = *h.get("dtype");
+  if (dtype == "float32")
+    a.dtype = DType::F32;
+  else if (dtype == "float64")
+    a.dtype = DType::F64;
+  else
+    bad("dtype '" + clip(dtype, 20) + "' must be 'float32' or 'float64'");
   try {
-    a.loss = loss_from_name(*h.get("loss"));
+    a.loss = loss_from_name(std::string(*h.get("loss")));
   } catch (const std::invalid_argument& e) {
     bad(e.what());
   }
-  if (h.get("l2")) {
-    a.l2 = meta_number(h, "l2");
+  if (const auto* l2 = h.get("l2")) {
+    a.l2 = meta_number(*l2, "l2");
     if (a.l2 < 0) bad("l2 must be >= 0, got " + std::to_string(a.l2));
   }
-  if (h.get("seed")) {  // Python's seed for initialisation and shuffling; checked, not used here
-    const Json seed = parse_json(*h.get("seed"), "metadata 'seed'", 4);
+  if (const auto* text = h.get("seed")) {  // Python's seed for initialisation and shuffling; checked, not used here
+    const json seed = parse_value(*text, "metadata 'seed'", 1, 0);
     std::uint64_t unused;
     if (!as_uint64(seed, unused)) bad("seed must be an integer in [0, 2**64), got " + describe(seed));
   }
-  const Json layers = parse_json(*h.get("layers"), "metadata 'layers'", 4);
-  if (layers.kind != Json::Array || layers.items.empty()) bad("metadata 'layers' must be a non-empty JSON list");
-  std::vector<std::string> expected;
+  // A Dense entry has two tensors and a Dropout follows a Dense: never more entries than tensors.
+  const json layers = parse_value(*h.get("layers"), "metadata 'layers'", 4, std::max<std::size_t>(h.tensors.size(), 1));
+  if (!layers.is_array() || layers.empty()) bad("metadata 'layers' must be a non-empty JSON list");
   bool prev_dense = false;
-  for (std::size_t i = 0; i < layers.items.size(); ++i) {
-    const Json& e = layers.items[i];
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const json& e = layers[i];
     const std::string where = "layers[" + std::to_string(i) + "]";
-    const Json* type = e.kind == Json::Object ? e.find("type") : nullptr;
-    if (!type || type->kind != Json::String) bad(where + " must be an object with a 'type'");
-    if (type->text == "Dropout") {
-      const Json* rate = e.find("rate");
+    const auto type = e.is_object() ? e.find("type") : e.end();
+    if (!e.is_object() || type == e.end() || !type->is_string()) bad(where + " must be an object with a 'type'");
+    const std::string& kind = type->get_ref<const std::string&>();
+    if (kind == "Dropout") {
+      const auto rate = e.find("rate");
       double p;
-      if (e.members.size() != 2 || !rate || !as_double(*rate, p) || p < 0 || p >= 1)
+      if (e.size() != 2 || rate == e.end() || !as_double(*rate, p) || p < 0 || p >= 1)
         bad(where + ": a Dropout needs exactly a 'rate' in [0, 1)");
       if (!prev_dense) bad(where + ": a Dropout must follow a Dense layer");
       a.layers.back().dropout = p;  // the Network checks that it is not the output layer
       prev_dense = false;
       continue;
     }
-    if (type->text != "Dense") bad(where + " has unknown type '" + clip(type->text, 40) + "'");
+    if (kind != "Dense") bad(where + " has unknown type '" + clip(kind, 40) + "' (expected 'Dense' or 'Dropout')");
     LayerSpec s;
     bool alpha_given = false;
-    for (const auto& [k, v] : e.members) {
+    for (const auto& [k, v] : e.items()) {
       if (k == "type") continue;
       if (k == "n_in" || k == "n_out") {
         std::uint64_t d;
@@ -506,26 +592,26 @@ Architecture read_architecture(const Header& h) {
           bad(where + "." + k + " must be an integer in [1, " + std::to_string(kMaxDim) + "], got " + describe(v));
         (k == "n_in" ? s.n_in : s.n_out) = Index(d);
       } else if (k == "activation") {
-        if (v.kind != Json::String) bad(where + ".activation must be a string");
+        if (!v.is_string()) bad(where + ".activation must be a string, got " + describe(v));
         try {
-          s.activation = activation_from_name(v.text);
+          s.activation = activation_from_name(v.get<std::string>());
         } catch (const std::invalid_argument& err) {
           bad(where + ": " + err.what());
         }
       } else if (k == "alpha") {
-        if (v.kind == Json::Null) continue;  // the activation's default, filled in below
-        if (!as_double(v, s.alpha)) bad(where + ".alpha must be a number or null");
+        if (v.is_null()) continue;  // the activation's default, filled in below
+        if (!as_double(v, s.alpha)) bad(where + ".alpha must be a number or null, got " + describe(v));
         alpha_given = true;
       } else if (k == "init") {
-        if (v.kind == Json::Null) continue;
-        if (v.kind != Json::String) bad(where + ".init must be a string");
+        if (v.is_null()) continue;
+        if (!v.is_string()) bad(where + ".init must be a string, got " + describe(v));
         try {
-          s.init = init_from_name(v.text);
+          s.init = init_from_name(v.get<std::string>());
         } catch (const std::invalid_argument& err) {
           bad(where + ": " + err.what());
         }
       } else {
-        bad(where + " has unknown field '" + clip(k, 40) + "'");
+        bad(where + " has unknown fields: '" + clip(k, 40) + "'");
       }
     }
     if (s.n_in == 0 || s.n_out == 0) bad(where + " lacks n_in or n_out");
@@ -535,66 +621,214 @@ Architecture read_architecture(const Header& h) {
       const TensorInfo* t = h.tensor(name);
       if (!t) bad("tensor '" + name + "' is missing");
       if (t->dtype != a.dtype)
-        bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") + " but the model's dtype is " +
-            dtype);
-      const bool ok = suffix[0] == 'w' ? t->shape == std::vector<std::uint64_t>{std::uint64_t(s.n_in), std::uint64_t(s.n_out)}
-                                       : t->shape == std::vector<std::uint64_t>{std::uint64_t(s.n_out)};
-      if (!ok) bad("tensor '" + name + "' has the wrong shape for " + where);
-      expected.push_back(name);
+        bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") +
+            " but the model's dtype is " + std::string(dtype));
+      const auto n_in = std::uint64_t(s.n_in), n_out = std::uint64_t(s.n_out);
+      if (suffix[0] == 'w' ? !h.shape_is(*t, {n_in, n_out}) : !h.shape_is(*t, {n_out}))
+        bad("tensor '" + name + "' has the wrong shape for " + where);
+      (suffix[0] == 'w' ? a.weights : a.biases).push_back(t);
     }
-    a.weight_names.push_back(expected[expected.size() - 2]);
-    a.bias_names.push_back(expected.back());
     a.layers.push_back(s);
     prev_dense = true;
   }
   if (a.layers.empty()) bad("the model has no Dense layer");
-  if (expected.size() != h.tensors.size()) bad("the file holds unexpected tensors");
+  if (2 * a.layers.size() != h.tensors.size()) bad("the file holds unexpected tensors");
   return a;
 }
 
+// The tensor's values (type S in the file) into dst (the model's type T), all finite.
 template <class T, class S>
-void copy_tensor(const std::vector<unsigned char>& data, const TensorInfo& t, T* dst, const std::string& name) {
+void copy_tensor(const unsigned char* data, const TensorInfo& t, T* dst) {
   const std::size_t n = std::size_t((t.end - t.begin) / sizeof(S));
-  const unsigned char* src = data.data() + t.begin;
+  const unsigned char* src = data + t.begin;
   for (std::size_t i = 0; i < n; ++i) {
     unsigned char b[sizeof(S)];
-    for (std::size_t k = 0; k < sizeof(S); ++k) b[k] = src[i * sizeof(S) + k];
+    std::memcpy(b, src + i * sizeof(S), sizeof(S));
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     std::reverse(b, b + sizeof(S));
 #endif
     S v;
     std::memcpy(&v, b, sizeof(S));
     // Checked after the conversion too: an F64 1e300 does not fit a float model.
-    if (!std::isfinite(v) || !std::isfinite(T(v))) bad("tensor '" + name + "' contains NaN or infinity (in the model's dtype)");
+    if (!std::isfinite(v) || !std::isfinite(T(v)))
+      bad("tensor '" + clip(t.name, 60) + "' contains NaN or infinity (in the model's dtype)");
     dst[i] = T(v);
   }
 }
 
-// ------------------------------------------------------------------ writing
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(static_cast<unsigned char>(c)));
-      out += buf;
+template <class T>
+Network<T> build_network(const Architecture& arch, const unsigned char* data) {
+  std::unique_ptr<Network<T>> net;
+  try {
+    net = std::make_unique<Network<T>>(arch.layers, arch.loss, T(arch.l2));
+  } catch (const std::invalid_argument& e) {
+    bad(e.what());
+  }
+  for (Index l = 0; l < net->num_layers(); ++l) {
+    const TensorInfo& w = *arch.weights[std::size_t(l)];
+    const TensorInfo& b = *arch.biases[std::size_t(l)];
+    if (arch.dtype == DType::F32) {
+      copy_tensor<T, float>(data, w, net->W(l).data());
+      copy_tensor<T, float>(data, b, net->b(l).data());
     } else {
-      out += c;
+      copy_tensor<T, double>(data, w, net->W(l).data());
+      copy_tensor<T, double>(data, b, net->b(l).data());
     }
   }
-  return out + "\"";
+  return std::move(*net);
 }
 
+Metadata metadata_of(const Header& h) {
+  Metadata m;
+  for (const auto& [k, v] : h.meta) m.emplace(std::string(k), std::string(v));
+  return m;
+}
+
+std::uint64_t read_le64(const unsigned char* b) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | b[i];
+  return v;
+}
+
+// The header length from the first 8 bytes, checked against the file size before anything
+// else is read.
+std::uint64_t header_length(const unsigned char* first8, std::uint64_t size) {
+  if (size < 8) bad("it has " + std::to_string(size) + " bytes, fewer than the 8-byte header length");
+  const std::uint64_t n = read_le64(first8);
+  if (n > size - 8)
+    bad("the header length " + std::to_string(n) + " is larger than the " + std::to_string(size - 8) +
+        " bytes after it (truncated file?)");
+  if (n > kMaxHeaderBytes)
+    bad("the header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes) +
+        " bytes");
+  if (n < 2) bad("the header length " + std::to_string(n) + " is too small for a JSON object");
+  return n;
+}
+
+// ------------------------------------------------------------------ files
+
+#if defined(_WIN32)
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : in_(path, std::ios::binary) {
+    if (!in_) sys_error("cannot open", path);
+    in_.seekg(0, std::ios::end);
+    const std::streamoff end = in_.tellg();
+    in_.seekg(0, std::ios::beg);
+    if (end < 0) sys_error("cannot read", path);
+    size_ = std::uint64_t(end);
+  }
+  std::uint64_t size() const { return size_; }
+  bool read(void* buf, std::size_t n) { return bool(in_.read(static_cast<char*>(buf), std::streamsize(n))); }
+
+ private:
+  std::ifstream in_;
+  std::uint64_t size_ = 0;
+};
+#else
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : path_(path) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+    fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) sys_error("cannot open", path);
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) fail("cannot read");
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      throw std::invalid_argument("cannot load '" + path + "': not a regular file (a folder, device, FIFO or socket)");
+    }
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK) != 0) fail("cannot read");
+    size_ = std::uint64_t(st.st_size);
+  }
+  ~InputFile() { ::close(fd_); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  std::uint64_t size() const { return size_; }
+  // False when the file ends first.
+  bool read(void* buf, std::size_t n) {
+    char* p = static_cast<char*>(buf);
+    while (n > 0) {
+      const ssize_t got = ::read(fd_, p, n);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) fail("cannot read");
+      if (got == 0) return false;
+      p += got;
+      n -= std::size_t(got);
+    }
+    return true;
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    const int err = errno;
+    ::close(fd_);
+    errno = err;
+    sys_error(what, path_);
+  }
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+#endif
+
+// A model file read and checked: the header first (nothing else is read if it is wrong), then
+// the data it describes.
+struct Checked {
+  explicit Checked(std::size_t n) : header(n) {}
+  Header header;
+  Architecture arch;
+};
+
+std::unique_ptr<Checked> check(const std::string& text, std::uint64_t data_size) {
+  auto c = std::make_unique<Checked>(text.size());
+  parse_header(text, data_size, c->header);
+  c->arch = read_architecture(c->header);
+  return c;
+}
+
+template <class Use>
+auto with_file(const std::string& path, Use use) {
+  InputFile in(path);
+  const std::uint64_t size = in.size();
+  unsigned char len[8] = {};
+  if (size >= 8 && !in.read(len, 8)) bad("the file ended while reading the header length");
+  const std::uint64_t n = header_length(len, size);
+  std::string text(std::size_t(n), '\0');
+  if (!in.read(text.data(), std::size_t(n))) bad("the file ended while reading the header (truncated?)");
+  const std::uint64_t data_size = size - 8 - n;
+  const auto checked = check(text, data_size);
+  std::string().swap(text);
+  std::vector<unsigned char> data(static_cast<std::size_t>(data_size));
+  if (data_size && !in.read(data.data(), std::size_t(data_size)))
+    bad("the file ended while reading the tensor data (truncated?)");
+  return use(*checked, data.data());
+}
+
+template <class Use>
+auto with_bytes(const unsigned char* bytes, std::size_t size, Use use) {
+  const std::uint64_t n = header_length(bytes, size);
+  const std::string text(reinterpret_cast<const char*>(bytes) + 8, std::size_t(n));
+  const auto checked = check(text, size - 8 - n);
+  return use(*checked, bytes + 8 + n);
+}
+
+ModelFile as_stored(const Checked& c, const unsigned char* data) {
+  if (c.arch.dtype == DType::F32) return {build_network<float>(c.arch, data), metadata_of(c.header)};
+  return {build_network<double>(c.arch, data), metadata_of(c.header)};
+}
+
+// ------------------------------------------------------------------ writing
+
+// Shortest text that reads back as v (a float model's l2 0.001 is "0.001", not
+// "0.0010000000474974513"), always with a '.' or exponent so that it stays a float.
 template <class F>
-std::string json_number(F v) {
+std::string float_text(F v) {
   char buf[64];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
   std::string s(buf, ptr);
-  if (s.find_first_of(".eE") == std::string::npos) s += ".0";  // stays a float for Python
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
   return s;
 }
 
@@ -607,45 +841,115 @@ void append_le(std::string& out, const void* p, std::size_t size) {
 #endif
 }
 
+#if !defined(_WIN32)
+std::string parent_of(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// `path`, or where the chain of symlinks at `path` ends (a file that may not exist yet).
+std::string follow_symlinks(std::string path) {
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+    std::vector<char> buf(PATH_MAX + 1);
+    const ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size() - 1);
+    if (n < 0) sys_error("cannot read the symlink", path);
+    const std::string target(buf.data(), std::size_t(n));
+    path = target[0] == '/' ? target : parent_of(path) + "/" + target;
+  }
+  errno = ELOOP;
+  sys_error("cannot save to", path);
+}
+
+// Temporary files are named .<name>.tmp-<pid>-XXXXXX: a save killed before its rename leaves
+// one, removed here once its process is gone (kill(pid, 0) fails with ESRCH). Files of live
+// processes, and anything that is not a regular file, are left alone.
+void remove_stale_temporaries(const std::string& dir, const std::string& prefix) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string_view rest = name.substr(prefix.size());  // <pid>-XXXXXX
+    const std::size_t dash = rest.find('-');
+    long pid = 0;
+    const auto [end, ec] = std::from_chars(rest.data(), rest.data() + (dash == std::string_view::npos ? 0 : dash), pid);
+    if (dash == std::string_view::npos || rest.size() - dash != 7 || ec != std::errc() || end != rest.data() + dash ||
+        pid <= 0 || pid == long(::getpid()))
+      continue;
+    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (EPERM: someone else's, alive)
+    struct stat st;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+      ::unlinkat(::dirfd(d), e->d_name, 0);
+  }
+  ::closedir(d);
+}
+#endif
+
+}  // namespace
+
 template <class T>
-std::string file_bytes(const Network<T>& net) {
+std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   const char* code = sizeof(T) == 4 ? "F32" : "F64";
-  std::string layers = "[";
-  std::string tensors;
+  ordered_json layers = ordered_json::array();
+  ordered_json tensors = ordered_json::object();
   std::uint64_t offset = 0;
-  Index pos = 0;  // position in the Python layer list (Dropouts included)
+  std::size_t pos = 0;  // position in the Python layer list (Dropouts included)
   for (Index l = 0; l < net.num_layers(); ++l, ++pos) {
-    const LayerSpec& s = net.layers()[l];
+    const LayerSpec& s = net.layers()[std::size_t(l)];
     const bool has_alpha = s.activation == Activation::LeakyRelu || s.activation == Activation::Elu;
-    if (l > 0) layers += ",";
-    layers += "{\"type\":\"Dense\",\"n_in\":" + std::to_string(s.n_in) + ",\"n_out\":" + std::to_string(s.n_out) +
-              ",\"activation\":" + json_string(activation_name(s.activation)) +
-              ",\"alpha\":" + (has_alpha ? json_number(s.alpha) : std::string("null"));
-    if (s.init != Init::Default) layers += ",\"init\":" + json_string(init_name(s.init));
-    layers += "}";
+    ordered_json entry = {{"type", "Dense"},
+                          {"n_in", s.n_in},
+                          {"n_out", s.n_out},
+                          {"activation", activation_name(s.activation)},
+                          {"alpha", nullptr}};
+    if (has_alpha) entry["alpha"] = s.alpha;
+    if (s.init != Init::Default) entry["init"] = init_name(s.init);
+    layers.push_back(std::move(entry));
     const std::uint64_t wbytes = std::uint64_t(s.n_in) * std::uint64_t(s.n_out) * sizeof(T);
     const std::uint64_t bbytes = std::uint64_t(s.n_out) * sizeof(T);
-    const std::string p = std::to_string(pos);
-    tensors += ",\"layers." + p + ".weight\":{\"dtype\":\"" + code + "\",\"shape\":[" + std::to_string(s.n_in) + "," +
-               std::to_string(s.n_out) + "],\"data_offsets\":[" + std::to_string(offset) + "," +
-               std::to_string(offset + wbytes) + "]}";
+    const std::string p = "layers." + std::to_string(pos);
+    tensors[p + ".weight"] = {{"dtype", code},
+                              {"shape", ordered_json::array({s.n_in, s.n_out})},
+                              {"data_offsets", ordered_json::array({offset, offset + wbytes})}};
     offset += wbytes;
-    tensors += ",\"layers." + p + ".bias\":{\"dtype\":\"" + code + "\",\"shape\":[" + std::to_string(s.n_out) +
-               "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bbytes) + "]}";
+    tensors[p + ".bias"] = {{"dtype", code},
+                            {"shape", ordered_json::array({s.n_out})},
+                            {"data_offsets", ordered_json::array({offset, offset + bbytes})}};
     offset += bbytes;
     if (s.dropout > 0.0) {
-      layers += ",{\"type\":\"Dropout\",\"rate\":" + json_number(s.dropout) + "}";
+      layers.push_back({{"type", "Dropout"}, {"rate", s.dropout}});
       ++pos;
     }
   }
-  layers += "]";
-  std::string header = "{\"__metadata__\":{\"fastmlp_format\":" + json_string(kFormatVersion) +
-                       ",\"fastmlp_version\":" + json_string(kLibraryVersion) +
-                       ",\"dtype\":" + json_string(sizeof(T) == 4 ? "float32" : "float64") +
-                       ",\"loss\":" + json_string(loss_name(net.loss())) +
-                       ",\"l2\":" + json_string(json_number(net.l2()))  /* float: "0.001", not 0.0010000000474974513 */ + ",\"layers\":" + json_string(layers) +
-                       "}" + tensors + "}";
+  ordered_json meta = {{"fastmlp_format", kFormatVersion},
+                       {"fastmlp_version", FASTMLP_VERSION},
+                       {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
+                       {"loss", loss_name(net.loss())},
+                       {"l2", float_text(net.l2())},
+                       {"layers", layers.dump()}};
+  for (const auto& [k, v] : extra) {
+    if (std::find(std::begin(kOwnKeys), std::end(kOwnKeys), k) != std::end(kOwnKeys))
+      throw std::invalid_argument("metadata key '" + k + "' is written by fastmlp itself");
+    meta[k] = v;
+  }
+  if (meta.size() > kMaxMetadata)
+    throw std::invalid_argument("metadata has " + std::to_string(meta.size()) + " entries, more than " +
+                                std::to_string(kMaxMetadata));
+  ordered_json root = {{"__metadata__", std::move(meta)}};
+  root.update(tensors);
+  std::string header;
+  try {
+    header = root.dump();  // strict: invalid UTF-8 in a metadata string throws
+  } catch (const json::type_error& e) {
+    throw std::invalid_argument("metadata must be UTF-8 text (" + json_error(e) + ")");
+  }
   header.append((8 - header.size() % 8) % 8, ' ');  // tensor data starts 8-byte aligned
+  if (header.size() > kMaxHeaderBytes)
+    throw std::invalid_argument("cannot save: the header would have " + std::to_string(header.size()) +
+                                " bytes, over the limit of " + std::to_string(kMaxHeaderBytes));
   std::string out;
   out.reserve(8 + header.size() + std::size_t(offset));
   const std::uint64_t n = header.size();
@@ -653,7 +957,8 @@ std::string file_bytes(const Network<T>& net) {
   out += header;
   for (Index l = 0; l < net.num_layers(); ++l) {
     const T* w = net.params() + net.weight_offset(l);
-    const Index count = net.layers()[l].n_in * net.layers()[l].n_out + net.layers()[l].n_out;  // W then b
+    const LayerSpec& s = net.layers()[std::size_t(l)];
+    const Index count = s.n_in * s.n_out + s.n_out;  // W then b
     for (Index i = 0; i < count; ++i) {
       if (!std::isfinite(double(w[i])))
         throw std::invalid_argument("cannot save: layer " + std::to_string(l) + " has NaN or infinite parameters");
@@ -663,89 +968,58 @@ std::string file_bytes(const Network<T>& net) {
   return out;
 }
 
-[[noreturn]] void io_error(const std::string& what, const std::string& path) {
-  throw std::runtime_error(what + " '" + path + "': " + std::strerror(errno));
-}
-
-}  // namespace
-
 template <class T>
 Network<T> load_network(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) io_error("cannot open", path);
-  in.seekg(0, std::ios::end);
-  const std::streamoff end = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (end < 0) io_error("cannot read", path);
-  const std::uint64_t size = std::uint64_t(end);
-  if (size < 8) bad("it has " + std::to_string(size) + " bytes, fewer than the 8-byte header length");
-  unsigned char len[8];
-  if (!in.read(reinterpret_cast<char*>(len), 8)) bad("the file ended while reading the header length");
-  const std::uint64_t n = read_le64(len);
-  if (n > size - 8)
-    bad("the header length " + std::to_string(n) + " is larger than the " + std::to_string(size - 8) +
-        " bytes after it (truncated file?)");
-  if (n > kMaxHeaderBytes)
-    bad("the header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
-  if (n < 2) bad("the header length " + std::to_string(n) + " is too small for a JSON object");
-  std::string text(std::size_t(n), '\0');
-  if (!in.read(text.data(), std::streamsize(n))) bad("the file ended while reading the header (truncated?)");
-  const std::uint64_t data_size = size - 8 - n;
-  const Header header = parse_header(text, data_size);
-  const Architecture arch = read_architecture(header);
-  std::vector<unsigned char> data(static_cast<std::size_t>(data_size));
-  if (data_size && !in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data_size)))
-    bad("the file ended while reading the tensor data (truncated?)");
-  std::unique_ptr<Network<T>> net;
-  try {
-    net = std::make_unique<Network<T>>(arch.layers, arch.loss, T(arch.l2));
-  } catch (const std::invalid_argument& e) {
-    bad(e.what());
-  }
-  for (Index l = 0; l < net->num_layers(); ++l) {
-    const TensorInfo& w = *header.tensor(arch.weight_names[std::size_t(l)]);
-    const TensorInfo& b = *header.tensor(arch.bias_names[std::size_t(l)]);
-    if (arch.dtype == DType::F32) {
-      copy_tensor<T, float>(data, w, net->W(l).data(), w.name);
-      copy_tensor<T, float>(data, b, net->b(l).data(), b.name);
-    } else {
-      copy_tensor<T, double>(data, w, net->W(l).data(), w.name);
-      copy_tensor<T, double>(data, b, net->b(l).data(), b.name);
-    }
-  }
-  return std::move(*net);
+  return with_file(path, [](const Checked& c, const unsigned char* data) { return build_network<T>(c.arch, data); });
 }
 
+ModelFile read_model_file(const std::string& path) { return with_file(path, as_stored); }
+
+ModelFile read_model_bytes(const unsigned char* data, std::size_t size) { return with_bytes(data, size, as_stored); }
+
 template <class T>
-void save_network(const Network<T>& net, const std::string& path) {
-  const std::string bytes = file_bytes(net);  // throws before any file is touched
+void save_network(const Network<T>& net, const std::string& path, const Metadata& extra) {
+  write_file_atomic(path, model_file_bytes(net, extra));  // the bytes are complete before any file is touched
+}
+
 #if defined(_WIN32)
+void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) io_error("cannot create", tmp);
+    if (!out) sys_error("cannot create", tmp);
     out.write(bytes.data(), std::streamsize(bytes.size()));
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());
-      io_error("cannot write", tmp);
+      sys_error("cannot write", tmp);
     }
   }
   std::remove(path.c_str());
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
-    io_error("cannot rename onto", path);
+    sys_error("cannot rename onto", path);
   }
+}
 #else
-  std::string tmpl = path + ".tmpXXXXXX";
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) io_error("cannot create a temporary file next to", path);
-  auto fail = [&](const char* what) {
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  const std::string target = follow_symlinks(path);
+  struct stat st;
+  const bool exists = ::stat(target.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode))
+    throw std::invalid_argument("cannot save to '" + path + "': not a regular file (a folder, device, FIFO or socket)");
+  const std::string dir = parent_of(target);
+  const std::string prefix = "." + target.substr(target.find_last_of('/') + 1) + ".tmp-";
+  remove_stale_temporaries(dir, prefix);
+  std::string tmp = dir + "/" + prefix + std::to_string(long(::getpid())) + "-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) sys_error("cannot create a temporary file next to", path);
+  auto fail = [&](const char* what, bool close_fd) {
     const int err = errno;
-    ::close(fd);
-    ::unlink(tmpl.c_str());
+    if (close_fd) ::close(fd);
+    ::unlink(tmp.c_str());
     errno = err;
-    io_error(what, path);
+    sys_error(what, path);
   };
   const char* p = bytes.data();
   std::size_t left = bytes.size();
@@ -753,48 +1027,37 @@ void save_network(const Network<T>& net, const std::string& path) {
     const ssize_t w = ::write(fd, p, left);
     if (w < 0) {
       if (errno == EINTR) continue;
-      fail("cannot write");
+      fail("cannot write", true);
     }
     p += w;
     left -= std::size_t(w);
   }
-  if (::fsync(fd) != 0) fail("cannot fsync");
-  struct stat st;
+  if (::fsync(fd) != 0) fail("cannot fsync", true);
   mode_t mode;
-  if (::stat(path.c_str(), &st) == 0) {
+  if (exists) {
     mode = st.st_mode & 07777;  // keep an existing file's permissions
   } else {
     const mode_t mask = ::umask(0);
     ::umask(mask);
     mode = 0666 & ~mask;
   }
-  if (::fchmod(fd, mode) != 0) fail("cannot set permissions on a temporary file for");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmpl.c_str());
-    errno = err;
-    io_error("cannot close a temporary file for", path);
-  }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmpl.c_str());
-    errno = err;
-    io_error("cannot rename onto", path);
-  }
+  if (::fchmod(fd, mode) != 0) fail("cannot set permissions on a temporary file for", true);
+  if (::close(fd) != 0) fail("cannot close a temporary file for", false);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) fail("cannot rename onto", false);
   // Make the rename durable (best effort).
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
-#endif
 }
+#endif
 
 template Network<float> load_network<float>(const std::string&);
 template Network<double> load_network<double>(const std::string&);
-template void save_network<float>(const Network<float>&, const std::string&);
-template void save_network<double>(const Network<double>&, const std::string&);
+template void save_network<float>(const Network<float>&, const std::string&, const Metadata&);
+template void save_network<double>(const Network<double>&, const std::string&, const Metadata&);
+template std::string model_file_bytes<float>(const Network<float>&, const Metadata&);
+template std::string model_file_bytes<double>(const Network<double>&, const Metadata&);
 
 }  // namespace fastmlp

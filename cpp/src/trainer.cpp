@@ -80,9 +80,19 @@ class StopRules {
 
 // The data checks of fit(), once, before anything changes.
 template <class T>
-void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y, const FitOptions& options,
-                  const Validation<T>& validation) {
+void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
+                  const FitOptions& options, const Validation<T>& validation, const Collective<T>* dp) {
   validate_fit_options(options);
+  if (dp) {  // every check here sees the same values on every process: they all fail alike
+    if (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || !dp->sum || !dp->sum_doubles)
+      throw std::invalid_argument("collective: rank must be in [0, size) and both sums given");
+    if (dp->sharded && Index(dp->rows_per_rank.size()) != dp->size)
+      throw std::invalid_argument("collective: rows_per_rank needs one entry per process");
+    if (dp->sharded && dp->size > 1 && options.batch_size && *options.batch_size % dp->size != 0)
+      throw std::invalid_argument("sharded data parallelism: batch_size (" + std::to_string(*options.batch_size) +
+                                  ") must be a multiple of the number of processes (" + std::to_string(dp->size) +
+                                  ")");
+  }
   if (optimizer.memory() != engine.memory())
     throw std::invalid_argument(std::string("the optimizer steps another engine's parameters; make it with "
                                             "make_optimizer() of this '") + engine.name() + "' engine");
@@ -99,32 +109,103 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
                        "' yet");
 }
 
+// Which rows one step computes: `rows` rows from position `start` of this process's epoch
+// order, with `before` / `after` rows of the global batch held by other processes.
+struct Slice {
+  Index start = 0, rows = 0, before = 0, after = 0;
+};
+
+// The near-equal share of `n` rows that process `rank` of `size` takes: offset and count.
+inline Slice share_of(Index n, int rank, int size) {
+  const Index base = n / size, extra = n % size;
+  const Index off = rank * base + std::min<Index>(rank, extra), rows = base + (rank < extra ? 1 : 0);
+  return {off, rows, off, n - off - rows};
+}
+
+// The batches of an epoch: batch j is rows [j bs, j bs + nb) of the epoch's order (one process
+// or shared data; this process takes its share of them), or (sharded) every process's next
+// bs / size rows.
+template <class T>
+struct BatchPlan {
+  Index m = 0, bs = 0, n_batches = 0, global_rows = 0;
+  const Collective<T>* dp = nullptr;  // null: one process
+
+  BatchPlan(Index local_rows, const std::optional<Index>& batch_size, const Collective<T>* collective)
+      : m(local_rows), dp(collective && collective->size > 1 ? collective : nullptr) {
+    if (dp && dp->sharded) {
+      Index most = 0;
+      global_rows = 0;
+      for (Index r : dp->rows_per_rank) most = std::max(most, r), global_rows += r;
+      bs = batch_size ? *batch_size / dp->size : most;
+      n_batches = (most + bs - 1) / bs;
+    } else {
+      global_rows = m;
+      bs = batch_size ? std::min(*batch_size, m) : m;
+      n_batches = (m + bs - 1) / bs;
+    }
+  }
+  Slice slice(Index j) const {
+    if (!dp) return {j * bs, std::min(bs, m - j * bs), 0, 0};
+    if (!dp->sharded) {
+      Slice s = share_of(std::min(bs, m - j * bs), dp->rank, dp->size);
+      s.start += j * bs;
+      return s;
+    }
+    Slice s{j * bs, 0, 0, 0};
+    for (int r = 0; r < dp->size; ++r) {
+      const Index n = std::clamp(dp->rows_per_rank[std::size_t(r)] - j * bs, Index(0), bs);
+      (r < dp->rank ? s.before : r == dp->rank ? s.rows : s.after) += n;
+    }
+    return s;
+  }
+};
+
 // The epoch loop proper (fit() wraps it with the engine's begin_fit / end_fit).
 template <class T>
 FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-                const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+                const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
+                const Collective<T>* collective) {
   const Network<T>& net = engine.host();
   const auto& es = options.early_stopping;
   const bool has_val = validation.X != nullptr;
-  const Index m = X.rows(), L = net.num_layers();
-  const Index bs = options.batch_size ? std::min(*options.batch_size, m) : m;
-  const Index n_batches = (m + bs - 1) / bs;
-  const bool shuffled = options.shuffle && bs < m;  // a full batch needs no shuffling: the gradient is the same
+  const Index L = net.num_layers(), P = net.num_params();
+  const BatchPlan<T> plan(X.rows(), options.batch_size, collective);
+  const auto* dp = plan.dp;
+  const Index m = plan.m, n_batches = plan.n_batches;
+  const bool shuffled = options.shuffle && n_batches > 1;  // a full batch needs no shuffling: the gradient is the same
   const bool classifier = net.loss() != Loss::MeanSquaredError;
   bool uses_dropout = false;
   for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
 
   std::vector<Index> order(static_cast<std::size_t>(m));
   std::iota(order.begin(), order.end(), Index(0));
-  Rng rng(options.seed);
+  Rng rng(options.seed);  // the batch order (shared data) and the dropout masks
+  // Sharded: each process shuffles its own rows, with a generator of its own.
+  Rng local_rng(options.seed + 0x9E3779B97F4A7C15ULL * std::uint64_t(dp ? dp->rank + 1 : 0));
+  Rng& order_rng = dp && dp->sharded ? local_rng : rng;
   LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
   std::vector<T> losses(static_cast<std::size_t>(n_batches));
+  std::vector<double> shares(static_cast<std::size_t>(n_batches));  // each batch's weight in the epoch loss
   engine.reserve_losses(n_batches);
   // Weights to fall back on: this epoch's and the previous epoch's start (copies `now` and
   // 1 - now, alternating), and early stopping's best (copy 2).
   constexpr int kBest = 2;
   int now = 0;
   if (es.enabled && es.restore_best) engine.save_params(kBest);
+
+  // The weight of rows order[start, start + rows): their sample weights, or their count.
+  auto weight_of = [&](Index start, Index rows, bool in_order) {
+    if (!Y.weights) return double(rows);
+    double w = 0;
+    for (Index r = start; r < start + rows; ++r) w += double(Y.weights[in_order ? order[std::size_t(r)] : r]);
+    return w;
+  };
+  // Data parallelism: sums `values` over the processes (every process gets the same sums).
+  auto sum_over_processes = [&](std::initializer_list<double> values) {
+    std::vector<double> v(values);
+    dp->sum_doubles(v.data(), Index(v.size()));
+    return v;
+  };
 
   FitResult result;
   StopRules rules(options);
@@ -135,11 +216,11 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     // A decayed rate may underflow T (float32 below 1e-38): keep the smallest normal number instead of 0.
     optimizer.set_learning_rate(std::max(T(logs.lr), std::numeric_limits<T>::min()));
     if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
-    // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded.
-    const T fused = options.record_grad_norms ? T(0) : optimizer.plain_sgd_rate();
+    // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded or summed.
+    const T fused = options.record_grad_norms || dp ? T(0) : optimizer.plain_sgd_rate();
     now = int(epoch % 2);
     engine.save_params(now);
-    if (shuffled) rng.shuffle(order.data(), std::uint64_t(m));
+    if (shuffled) order_rng.shuffle(order.data(), std::uint64_t(m));
     engine.set_order(shuffled ? order.data() : nullptr);
 
     // Batch losses are checked as soon as the engine can tell them (the CPU: after each
@@ -148,9 +229,11 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     Index correct = 0, checked = 0;
     auto check_losses = [&](Index done) {
       if (checked == done) return;
-      Index c = 0;
-      engine.read_losses(checked, done, losses.data(), &c);
-      correct += c;
+      if (!dp) {
+        Index c = 0;
+        engine.read_losses(checked, done, losses.data(), &c);
+        correct += c;
+      }
       for (; checked < done; ++checked) {
         const T J = losses[std::size_t(checked)];
         if (!std::isfinite(double(J))) {
@@ -161,46 +244,86 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
           throw DivergenceError(epoch, double(J));
         }
         // A batch counts by its samples, or by its total weight with sample weights.
-        const Index start = checked * bs, nb = std::min(bs, m - start);
-        double share = double(nb);
-        if (Y.weights) {
-          share = 0;
-          for (Index r = start; r < start + nb; ++r) share += double(Y.weights[shuffled ? order[std::size_t(r)] : r]);
-        }
+        const double share = dp ? shares[std::size_t(checked)] : weight_of(checked * plan.bs, plan.slice(checked).rows, shuffled);
         total += double(J) * share;
         counted += share;
       }
     };
 
-    Index j = 0;
-    for (Index start = 0; start < m; start += bs, ++j) {
-      if (options.stop && options.stop->load(std::memory_order_relaxed)) {
-        check_losses(j);  // a divergence before the Ctrl-C still counts as one
+    for (Index j = 0; j < n_batches; ++j) {
+      const bool stop = options.stop && options.stop->load(std::memory_order_relaxed);
+      const Slice s = plan.slice(j);
+      if (!dp) {
+        if (stop) {
+          check_losses(j);  // a divergence before the Ctrl-C still counts as one
+          result.interrupted = true;
+          return result;
+        }
+        engine.bring_batch(s.start, s.rows);
+        engine.forward({uses_dropout ? &rng : nullptr});
+        engine.output_error(j);
+        engine.backprop(fused);
+        if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
+        if (fused == T(0)) optimizer.step(engine.params(), engine.grads(), P);
+        if (engine.losses_at_once()) check_losses(j + 1);
+        continue;
+      }
+      // One step of data parallelism: this process's rows of the global batch, then the sums.
+      const bool have = s.rows > 0;
+      T J_r = 0;
+      Index c = 0;
+      if (have) {
+        engine.bring_batch(s.start, s.rows);
+        engine.forward({uses_dropout ? &rng : nullptr, s.before, s.after});
+        engine.output_error(j);
+        engine.read_losses(j, j + 1, losses.data(), &c);
+        J_r = losses[std::size_t(j)];
+      } else if (uses_dropout) {
+        for (const auto& layer : net.layers())  // the masks of the other processes' rows
+          if (layer.dropout > 0.0) rng.skip(std::uint64_t((s.before + s.after) * layer.n_out));
+      }
+      const double W_r = have ? weight_of(s.start, s.rows, shuffled) : 0.0;
+      const auto sums = sum_over_processes(
+          {W_r, W_r * double(J_r), double(c), have ? 1.0 : 0.0, have ? double(J_r) : 0.0, stop ? 1.0 : 0.0});
+      if (sums[5] > 0) {  // a Ctrl-C on any process stops every process, before this step
+        check_losses(j);
         result.interrupted = true;
         return result;
       }
-      engine.bring_batch(start, std::min(bs, m - start));
-      engine.forward(uses_dropout ? &rng : nullptr);
-      engine.output_error(j);
-      engine.backprop(fused);
+      const double W = sums[0];
+      // J of the global batch: the weighted mean of the processes' J (all-zero weights: the plain mean).
+      losses[std::size_t(j)] = T(W > 0 ? sums[1] / W : sums[4] / sums[3]);
+      shares[std::size_t(j)] = W;
+      correct += Index(sums[2]);
+      check_losses(j + 1);
+      if (have) engine.backprop(T(0));
+      // Each process's gradient is the mean over its rows: weighted by its share, they sum to the global mean.
+      engine.reduce_grads(have, T(W > 0 ? W_r / W : 1.0 / sums[3]), dp->sum);
       if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
-      if (fused == T(0)) optimizer.step(engine.params(), engine.grads(), net.num_params());
-      if (engine.losses_at_once()) check_losses(j + 1);
+      optimizer.step(engine.params(), engine.grads(), P);
     }
     check_losses(n_batches);
     logs.loss = counted > 0 ? total / counted : 0.0;
-    if (classifier) logs.accuracy = double(correct) / double(m);
+    if (classifier) logs.accuracy = double(correct) / double(plan.global_rows);
     for (auto& g : logs.grad_norms) g /= double(n_batches);
-    if (has_val) {
+    if (has_val && !dp) {
       Index val_correct = 0;
-      logs.val_loss = double(engine.evaluate_validation(classifier ? &val_correct : nullptr));
+      logs.val_loss = double(engine.evaluate_validation(0, validation.rows, classifier ? &val_correct : nullptr));
       if (classifier) logs.val_accuracy = double(val_correct) / double(validation.rows);
+    } else if (has_val) {  // each process its share of the validation rows (sharded: its own), then the sums
+      const Slice v = dp->sharded ? Slice{0, validation.rows, 0, 0} : share_of(validation.rows, dp->rank, dp->size);
+      Index val_correct = 0;
+      const double J_r = v.rows > 0 ? double(engine.evaluate_validation(v.start, v.rows, &val_correct)) : 0.0;
+      const auto sums = sum_over_processes({double(v.rows), double(v.rows) * J_r, double(val_correct)});
+      logs.val_loss = sums[1] / sums[0];
+      if (classifier) logs.val_accuracy = sums[2] / sums[0];
     }
     result.epochs.push_back(logs);
     scheduler.end_epoch(options.schedule.monitor_validation ? logs.val_loss : logs.loss);
 
     // The callback sees every epoch, the last one too, whatever stops training.
-    const bool go_on = !callback || callback(logs);
+    bool go_on = !callback || callback(logs);
+    if (dp) go_on = sum_over_processes({go_on ? 0.0 : 1.0})[0] == 0;  // one process stopping stops all
     bool improved = false;
     const bool stop = rules.end_epoch(logs, go_on, result, improved);
     if (improved && es.restore_best) engine.save_params(kBest);
@@ -221,12 +344,13 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
 
 template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
-  validate_fit(engine, optimizer, X, Y, options, validation);  // once: the loop runs unchecked
+              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
+              const Collective<T>* collective) {
+  validate_fit(engine, optimizer, X, Y, options, validation, collective);  // once: the loop runs unchecked
   engine.begin_fit(X, Y, validation);
   FitResult result;
   try {
-    result = train(engine, optimizer, X, Y, options, validation, callback);
+    result = train(engine, optimizer, X, Y, options, validation, callback, collective);
   } catch (...) {
     engine.end_fit();  // the host network gets the weights the loop left (restored ones after a divergence)
     throw;
@@ -244,7 +368,7 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
 
 #define FASTMLP_FIT(T)                                                                                           \
   template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
-                            const Validation<T>&, const EpochCallback&);                                         \
+                            const Validation<T>&, const EpochCallback&, const Collective<T>*);                   \
   template FitResult fit<T>(Network<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
                             const Validation<T>&, const EpochCallback&);
 FASTMLP_FIT(float)

@@ -51,4 +51,5 @@ else:
     script.write_text(TRAIN)
     out = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
                          capture_output=True, text=True, timeout=300)
-    print(out.stdout or out.stderr)
+    print(out.stdout, out.stderr)
+    out.check_returncode()

@@ -12,8 +12,7 @@ from .gradcheck import check_gradients
 from .layers import ACTIVATIONS, Dense, Dropout
 from .model import LOSSES, DivergenceError, History, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adam, AdamW, Optimizer
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "Optimizer", "EarlyStopping",
            "schedules", "check_gradients", "build_info", "cuda_available", "cmake_dir", "set_num_threads", "get_num_threads", "save", "load", "DivergenceError", "VanishingGradientWarning",
@@ -37,16 +36,14 @@ def get_num_threads() -> int:
 
 def save(model, path) -> None:
     """Write ``model`` to ``path`` (same as ``model.save(path)``)."""
-    from .io import save as _save
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a fastmlp.Sequential, got {type(model).__name__}")
+    model.save(path)
 
-    _save(model, path)
 
-
-def load(path):
-    """Read a model written by ``model.save(path)``."""
-    from .io import load as _load
-
-    return _load(path)
+def load(path) -> Sequential:
+    """Read a model written by ``model.save(path)`` (same as ``Sequential.load(path)``)."""
+    return Sequential.load(path)
 
 
 def cuda_available() -> bool:
@@ -73,4 +70,6 @@ def cmake_dir() -> str:
     """The folder holding fastmlpConfig.cmake, for find_package(fastmlp) from C++ projects."""
     import os
 
-    return os.path.join(os.path.dirname(__file__), "lib", "cmake", "fastmlp")
+    # The installed package's folder; an editable install also lists the source folder.
+    folders = [os.path.join(p, "lib", "cmake", "fastmlp") for p in __path__]
+    return next((f for f in folders if os.path.isfile(os.path.join(f, "fastmlpConfig.cmake"))), folders[0])

@@ -5,7 +5,8 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['ACTIVATIONS', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FitOptions', 'LayerSpec', 'MAX_EPOCHS', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule']
+import typing_extensions
+__all__: list[str] = ['ACTIVATIONS', 'Adam32', 'Adam64', 'DivergenceError', 'EarlyStoppingSpec', 'Engine32', 'Engine64', 'FORMAT_VERSION', 'FitOptions', 'LayerSpec', 'MAX_EPOCHS', 'MAX_HEADER_BYTES', 'Network32', 'Network64', 'NotSupported', 'Optimizer32', 'Optimizer64', 'OptimizerSpec', 'SGD32', 'SGD64', 'Schedule', 'VERSION', 'build_info', 'cpu_engine', 'cuda_available', 'cuda_built', 'cuda_device_name', 'cuda_engine', 'cuda_unavailable_reason', 'get_num_threads', 'load_model', 'model_bytes', 'model_from_bytes', 'save_model', 'set_num_threads', 'validate_early_stopping', 'validate_fit_options', 'validate_optimizer', 'validate_schedule', 'write_file_atomic']
 class LayerSpec:
     """
     One dense layer: sizes, activation g (with its alpha), dropout rate, init.
@@ -456,6 +457,22 @@ def cuda_unavailable_reason() -> str:
     """
 def get_num_threads() -> int:
     ...
+def load_model(path: str) -> tuple:
+    """
+    (network in the file's dtype, metadata dict) of a model file.
+    """
+def model_bytes(net: typing.Any, metadata: collections.abc.Mapping[str, str]) -> bytes:
+    """
+    The bytes save_model writes.
+    """
+def model_from_bytes(data: typing_extensions.Buffer) -> tuple:
+    """
+    (network in the stored dtype, metadata dict) of a model file's bytes.
+    """
+def save_model(net: typing.Any, path: str, metadata: collections.abc.Mapping[str, str]) -> None:
+    """
+    Writes the network and the extra metadata entries to `path` atomically.
+    """
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
     Threads the matrix products may use (products under ~4 MFLOP always run on one).
@@ -470,6 +487,13 @@ def validate_optimizer(spec: OptimizerSpec, float32: bool = False) -> None:
     """
 def validate_schedule(schedule: Schedule) -> None:
     ...
+def write_file_atomic(path: str, data: bytes) -> None:
+    """
+    Replaces `path` by `data`: a temporary file, fsync, rename (the old file survives any failure).
+    """
 ACTIVATIONS: tuple = ('linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'softmax', 'step')
+FORMAT_VERSION: str = '1'
 MAX_EPOCHS: int = 4611686018427387904
+MAX_HEADER_BYTES: int = 100000000
+VERSION: str = '0.1.0'
 LEVEL: str

@@ -22,10 +22,14 @@ import warnings
 import numpy as np
 
 from . import _core
+from . import distributed as _distributed
 from . import _cuda
+from . import _persist
+from . import io as _io
 from . import optimizers as _optimizers
 from . import schedules as _schedules
 from ._validation import as_2d, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
+from ._weights import balanced_class_weights
 from .callbacks import EarlyStopping, ProgressBar
 from .layers import Dense, Dropout
 
@@ -147,6 +151,7 @@ class Sequential:
             layer._net, layer._index, layer.dropout = self._net, i, rate
         self.loss_name = loss
         self._epochs_seen = 0
+        self._comm = None  # the communicator of the latest data-parallel fit (rank 0 alone saves)
         self._device, self._engine = None, None
         self.to(device)
 
@@ -233,10 +238,7 @@ class Sequential:
             if isinstance(class_weight, str):
                 if class_weight != "balanced":
                     raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
-                counts = np.bincount(ids, minlength=n_classes).astype(np.float64)
-                present = counts > 0
-                table = np.ones(n_classes)
-                table[present] = len(ids) / (present.sum() * counts[present])  # n / (n_classes * count_c)
+                table = balanced_class_weights(ids, n_classes)
             elif isinstance(class_weight, dict):
                 table = np.ones(n_classes)
                 for c, cw in class_weight.items():
@@ -256,21 +258,39 @@ class Sequential:
         return np.ascontiguousarray(w, dtype=self.dtype)
 
     # --- the math ---
-    def forward(self, X) -> np.ndarray:
-        """The last layer's activations a_L, shape (m, n_outputs) (dropout off)."""
-        return self._engine.forward(self._X(X))
+    def forward(self, X, comm=None) -> np.ndarray:
+        """The last layer's activations a_L, shape (m, n_outputs) (dropout off).
 
-    def loss(self, X, y, sample_weight=None) -> float:
+        With ``comm`` (every process passing the same X) each process computes its share of the
+        rows and every process gets all of them (MPI Allgatherv)."""
+        X = self._X(X)
+        if comm is None or _distributed.check_comm(comm).Get_size() == 1:
+            return self._engine.forward(X)
+        start, stop, counts = _distributed.share(X.shape[0], comm)
+        mine = self._engine.forward(X[start:stop]) if stop > start else np.empty((0, self.n_outputs), self.dtype)
+        out = np.empty((X.shape[0], self.n_outputs), self.dtype)
+        comm.Allgatherv(mine, [out, [c * self.n_outputs for c in counts]])
+        return out
+
+    def loss(self, X, y, sample_weight=None, comm=None) -> float:
         """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
 
         binary_crossentropy: mean over samples and outputs of -(y ln p + (1-y) ln(1-p));
         categorical_crossentropy: mean over samples of -sum_k y_k ln p_k;
         mse: mean over samples and outputs of (a - y)^2.
         With sample weights w_i the mean is sum_i w_i l_i / sum_i w_i.
+        With ``comm`` (every process passing the same X, y) each process computes its share.
         """
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        return self._engine.objective(X, Y, self._weights(sample_weight, None, Y))
+        W = self._weights(sample_weight, None, Y)
+        if comm is None or _distributed.check_comm(comm).Get_size() == 1:
+            return self._engine.objective(X, Y, W)
+        start, stop, _ = _distributed.share(X.shape[0], comm)
+        w = (stop - start if W is None else float(W[start:stop].sum())) if stop > start else 0.0
+        J = self._engine.objective(X[start:stop], Y[start:stop], None if W is None else W[start:stop]) if w else 0.0
+        total = comm.allreduce(np.array([w, w * J]))
+        return float(total[1] / total[0])
 
     def gradients(self, X, y, sample_weight=None) -> list:
         """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
@@ -290,7 +310,7 @@ class Sequential:
             tol: float = 0.0, shuffle: bool = True, seed: int | None = None, verbose: bool = False,
             callback=None, optimizer=None, schedule=None, validation_data=None, validation_split: float = 0.0,
             early_stopping: EarlyStopping | None = None, sample_weight=None, class_weight=None,
-            record_gradients: bool = False) -> History:
+            record_gradients: bool = False, comm=None, sharded: bool = False) -> History:
         """Train by mini-batch gradient descent in C++, continuing from the current weights.
 
         batch_size=None uses the whole data set per step (the lecture's gradient descent).
@@ -303,55 +323,70 @@ class Sequential:
         boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
         ``validation_split`` holds out the last fraction of X, y (before shuffling).
         ``verbose`` shows a tqdm progress bar. Returns a History.
-        """
-        X = self._X(X)
-        Y = self._Y(y, X.shape[0])
-        # The options as the C++ loop takes them; their ranges are checked there, once.
-        options = _core.FitOptions()
-        options.epochs = as_int(epochs, "epochs")
-        if batch_size is not None:
-            options.batch_size = as_int(batch_size, "batch_size")
-        options.tol = as_real(tol, "tol")
-        options.shuffle = bool(shuffle)
-        options.epoch_offset = self._epochs_seen
-        options.schedule = _schedules.get(schedule)._spec
-        options.record_grad_norms = bool(record_gradients)
-        # Check everything before changing the model: a rejected call leaves it as it was.
-        new_optimizer = _optimizers.get(optimizer) if optimizer is not None else None
-        if learning_rate is not None:
-            spec = (new_optimizer or self.optimizer)._copy_spec()
-            spec.learning_rate = as_real(learning_rate, "learning_rate")
-            _core.validate_optimizer(spec, float32=self.dtype == np.float32)
-            learning_rate = spec.learning_rate
-        W = self._weights(sample_weight, None, Y)  # checked against all of y; class weights come after the split
 
-        X_val = Y_val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
-            X_val = self._X(validation_data[0], "X_val")
-            Y_val = self._Y(validation_data[1], X_val.shape[0], "y_val")
-        elif validation_split:
-            split = positive_float(validation_split, "validation_split")
-            if split >= 1:
-                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-            n_val = int(round(X.shape[0] * split))
-            if n_val < 1 or n_val >= X.shape[0]:
-                raise ValueError(f"validation_split={validation_split} leaves {n_val} of {X.shape[0]} samples "
-                                 "for validation; need at least 1 on each side")
-            n_train = X.shape[0] - n_val
-            X, X_val, Y, Y_val = X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]  # views, no copies
-            W = None if W is None else W[:n_train]
-        if class_weight is not None:  # "balanced" counts the classes of the training part only
-            W = self._weights(W, class_weight, Y)
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise TypeError("early_stopping must be an fm.EarlyStopping")
-        if early_stopping is not None:
-            options.early_stopping = early_stopping.spec(X_val is not None)
-        options.seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
-        _core.validate_fit_options(options)
-        if callback is not None and not callable(callback):
-            raise TypeError("callback must be callable as callback(epoch, logs)")
+        ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
+        processes, under ``mpiexec``: every process calls fit with the same model (same seed),
+        options and, unless ``sharded``, the same data; see fastmlp.distributed for what the
+        result equals. Only rank 0 shows progress and saves.
+        """
+        if comm is not None:
+            comm = _distributed.check_comm(comm)
+        # With comm, a bad argument on any process is an error on every process (never a hang).
+        with _distributed.together(comm):
+            X = self._X(X)
+            Y = self._Y(y, X.shape[0])
+            # The options as the C++ loop takes them; their ranges are checked there, once.
+            options = _core.FitOptions()
+            options.epochs = as_int(epochs, "epochs")
+            if batch_size is not None:
+                options.batch_size = as_int(batch_size, "batch_size")
+            options.tol = as_real(tol, "tol")
+            options.shuffle = bool(shuffle)
+            options.epoch_offset = self._epochs_seen
+            options.schedule = _schedules.get(schedule)._spec
+            options.record_grad_norms = bool(record_gradients)
+            # Check everything before changing the model: a rejected call leaves it as it was.
+            new_optimizer = _optimizers.get(optimizer) if optimizer is not None else None
+            if learning_rate is not None:
+                spec = (new_optimizer or self.optimizer)._copy_spec()
+                spec.learning_rate = as_real(learning_rate, "learning_rate")
+                _core.validate_optimizer(spec, float32=self.dtype == np.float32)
+                learning_rate = spec.learning_rate
+            W = self._weights(sample_weight, None, Y)  # checked against all of y; class weights come after the split
+
+            X_val = Y_val = None
+            if validation_data is not None:
+                if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                    raise TypeError("validation_data must be a tuple (X_val, y_val)")
+                X_val = self._X(validation_data[0], "X_val")
+                Y_val = self._Y(validation_data[1], X_val.shape[0], "y_val")
+            elif validation_split:
+                split = positive_float(validation_split, "validation_split")
+                if split >= 1:
+                    raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+                n_val = int(round(X.shape[0] * split))
+                if n_val < 1 or n_val >= X.shape[0]:
+                    raise ValueError(f"validation_split={validation_split} leaves {n_val} of {X.shape[0]} samples "
+                                     "for validation; need at least 1 on each side")
+                n_train = X.shape[0] - n_val
+                X, X_val, Y, Y_val = X[:n_train], X[n_train:], Y[:n_train], Y[n_train:]  # views, no copies
+                W = None if W is None else W[:n_train]
+            if class_weight is not None:  # "balanced" counts the classes of the training part only
+                W = self._weights(W, class_weight, Y)
+            if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+                raise TypeError("early_stopping must be an fm.EarlyStopping")
+            if early_stopping is not None:
+                options.early_stopping = early_stopping.spec(X_val is not None)
+            options.seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
+            _core.validate_fit_options(options)
+            if callback is not None and not callable(callback):
+                raise TypeError("callback must be callable as callback(epoch, logs)")
+            if sharded and comm is None:
+                raise ValueError("sharded=True needs comm (an mpi4py communicator)")
+        collective = None
+        if comm is not None:  # after the local checks passed everywhere: the same model, options, shapes?
+            collective = self._agree_to_fit(comm, bool(sharded), X, Y, W, X_val, options, schedule, early_stopping)
+            verbose = verbose and _distributed.is_root(comm)
         if new_optimizer is not None:
             self.optimizer = new_optimizer
         if learning_rate is not None:
@@ -374,7 +409,7 @@ class Sequential:
         try:
             result = self._engine.fit(self.optimizer._bind(self._engine), X, Y, W, X_val, Y_val, options,
                                       on_epoch if (bar or callback) else None,
-                                      threading.current_thread() is threading.main_thread())
+                                      threading.current_thread() is threading.main_thread(), collective)
         except DivergenceError as e:
             # The epochs completed before the diverging one still count (schedules, default seeds).
             self._epochs_seen += e.epoch
@@ -393,6 +428,26 @@ class Sequential:
                               f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
                               VanishingGradientWarning, stacklevel=2)
         return history
+
+    def _agree_to_fit(self, comm, sharded: bool, X, Y, W, X_val, options, schedule, early_stopping):
+        """Data parallelism: every process must bring the same model, options and data shapes
+        (and, unless sharded, the same rows): ValueError on every process otherwise. Returns the
+        collective for the C++ loop; remembers comm (rank 0 alone saves)."""
+        D = _distributed
+        es = None if early_stopping is None else repr(early_stopping)
+        what = {
+            "model": D.digest(repr(self), self.l2, self.optimizer.get_config(), self._epochs_seen, self.params),
+            "options": D.digest(options.epochs, options.batch_size, options.tol, options.shuffle, options.seed,
+                                repr(_schedules.get(schedule)), es, options.record_grad_norms, X_val is None),
+            "sharded": sharded, "features": X.shape[1], "targets": (Y.dtype.str, Y.shape[1:]),
+            "sample weights": W is None,
+        }
+        if not sharded:  # the same rows: their count and a sample of them
+            what["rows"] = X.shape[0]
+            what["data"] = D.digest(X[:2], X[-2:], Y[:2], Y[-2:])
+        D.agree(comm, what)
+        self._comm = comm
+        return D.collective(comm, X.shape[0], sharded)
 
     # --- the device: the one place that chooses it ---
     @property
@@ -422,18 +477,18 @@ class Sequential:
         return self.fit(X, y, epochs=1, **kwargs)
 
     # --- predictions ---
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, comm=None) -> np.ndarray:
         """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p]."""
         if not self.is_classifier:
             raise TypeError("predict_proba needs a classification loss; this model uses 'mse'")
-        p = self.forward(X)
+        p = self.forward(X, comm)
         if self.loss_name == "binary_crossentropy" and p.shape[1] == 1:
             return np.hstack([1 - p, p])
         return p
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, comm=None) -> np.ndarray:
         """Class ids by arg-max (softmax) or threshold 0.5 (sigmoid); outputs a for mse ((m,) if one output)."""
-        a = self.forward(X)
+        a = self.forward(X, comm)
         if self.loss_name == "categorical_crossentropy":
             return a.argmax(axis=1)
         if self.loss_name == "binary_crossentropy":
@@ -441,13 +496,13 @@ class Sequential:
             return labels[:, 0] if labels.shape[1] == 1 else labels
         return a[:, 0] if a.shape[1] == 1 else a
 
-    def accuracy(self, X, y) -> float:
+    def accuracy(self, X, y, comm=None) -> float:
         """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1)."""
         if not self.is_classifier:
             raise TypeError("accuracy needs a classification loss; this model uses 'mse'")
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        pred = self.predict(X)
+        pred = self.predict(X, comm)
         if self.loss_name == "categorical_crossentropy":
             truth = Y if Y.ndim == 1 else Y.argmax(axis=1)
             return float(np.mean(pred == truth))
@@ -455,17 +510,39 @@ class Sequential:
         truth = truth[:, 0] if truth.shape[1] == 1 else truth
         return float(np.mean(pred == truth)) if truth.ndim == 1 else float(np.mean((pred == truth).all(axis=1)))
 
-    # --- persistence (fastmlp.io) ---
+    # --- persistence: fastmlp.io is the file format, _persist what a Sequential keeps in it ---
     def save(self, path) -> None:
-        """Write the model to ``path`` (safetensors format, atomic: the old file survives a failed save)."""
-        from . import io
+        """Write the model to ``path`` (safetensors format, atomic: the old file survives a failed save).
+        After a data-parallel fit only rank 0 writes (the weights are the same on every rank)."""
+        if not _distributed.is_root(self._comm):
+            return
+        _io.write(path, self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
 
-        io.save(self, path)
+    def to_bytes(self) -> bytes:
+        """The bytes ``save`` writes (pickling uses them too)."""
+        return _io.encode(self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
+
+    @classmethod
+    def load(cls, path) -> "Sequential":
+        """The model ``save`` (or C++ ``save_network``) wrote to ``path``. Nothing in the file is
+        executed; anything but a valid model file raises ValueError."""
+        return cls._from_file(*_io.read(path))
+
+    @classmethod
+    def from_bytes(cls, data) -> "Sequential":
+        """The model in ``data``, the bytes of a model file (``to_bytes``)."""
+        return cls._from_file(*_io.decode(data))
+
+    @classmethod
+    def _from_file(cls, net, metadata: dict) -> "Sequential":
+        kwargs, epochs = _persist.model_config(metadata)
+        model = cls(**kwargs)
+        model.params[...] = net.params  # the same dtype: a bitwise copy
+        model._epochs_seen = epochs
+        return model
 
     def __reduce__(self):
-        from . import io
-
-        return (io._from_bytes, (io.to_bytes(self),))
+        return (Sequential.from_bytes, (self.to_bytes(),))
 
     def copy(self, dtype=None) -> "Sequential":
         """An independent model with the same layers, weights, optimizer settings (fresh state) and

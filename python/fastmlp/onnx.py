@@ -84,7 +84,7 @@ def _require_onnx():
 def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str = "output"):
     """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
     onnx, helper, numpy_helper = _require_onnx()
-    from . import __version__
+    from ._version import __version__
     from .layers import Dense
 
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
@@ -157,8 +157,8 @@ def export(model, path, opset: int = 17, input_name: str = "input", output_name:
     Input ``input_name`` (batch, n_features), output ``output_name`` (batch, n_outputs) =
     ``model.forward(X)``, in the model's dtype; the batch dimension is dynamic.
     """
-    from .io import _atomic_write
+    from .io import write_atomic
 
     proto = to_onnx(model, opset=opset, input_name=input_name, output_name=output_name)
-    _atomic_write(path, [proto.SerializeToString()])
+    write_atomic(path, proto.SerializeToString())
     return proto

@@ -47,6 +47,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
+from ._weights import balanced_class_weights
+
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
 except ImportError:  # pragma: no cover - older scikit-learn
@@ -85,17 +87,6 @@ def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True,
         raise ValueError(f"The '{name}' parameter must be in the range {lb}{lo if lo is not None else '-inf'}, "
                          f"{hi if hi is not None else 'inf'}{rb}; got {value!r}.")
     return value
-
-
-def _set_l2(model, l2: float) -> None:
-    """Set the L2 lambda of a built Sequential (the C++ network holds its own copy)."""
-    if isinstance(type(model).__dict__.get("l2"), property):
-        model.l2 = l2  # Sequential.l2 updates the network itself
-        return
-    model.l2 = l2
-    net = getattr(model, "_net", None)
-    if net is not None:
-        net.l2 = l2
 
 
 class _BaseMLP(BaseEstimator):
@@ -260,7 +251,7 @@ class _BaseMLP(BaseEstimator):
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         scale = self._sk_loss_scale
-        _set_l2(model, float(self.alpha) / batch_size * scale)
+        model.l2 = float(self.alpha) / batch_size * scale
         X = np.ascontiguousarray(X, dtype=model.dtype)
         if Y.dtype.kind == "f":
             Y = np.ascontiguousarray(Y, dtype=model.dtype)  # once, not in every epoch
@@ -434,11 +425,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ids = Y.astype(np.int64) if Y.dtype.kind == "i" else (Y >= 0.5).astype(np.int64)
         n_classes = len(self.classes_)
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
-            # n_samples / (n_classes * count), over the classes present (partial_fit may see a subset)
-            counts = np.bincount(ids, minlength=n_classes).astype(np.float64)
-            present = counts > 0
-            table = np.ones(n_classes)
-            table[present] = len(ids) / (present.sum() * counts[present])
+            table = balanced_class_weights(ids, n_classes)
         elif isinstance(self.class_weight, dict):
             table = compute_class_weight(self.class_weight, classes=self.classes_, y=self.classes_[ids])
         else:

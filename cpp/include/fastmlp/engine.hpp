@@ -21,6 +21,7 @@
 // call, when they changed, and back at end_fit).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -63,7 +64,7 @@ class Engine {
   // This epoch's sample order (X.rows() entries), or nullptr for the rows in order.
   virtual void set_order(const Index* order) = 0;
   virtual void bring_batch(Index start, Index rows) = 0;
-  virtual void forward(Rng* dropout_rng) = 0;
+  virtual void forward(const DropoutDraw& dropout) = 0;
   virtual void output_error(Index j) = 0;
   virtual void backprop(T sgd_rate) = 0;
   // Adds ||dW_l||_F of the latest backprop to sums[l]; false when the engine cannot.
@@ -80,8 +81,11 @@ class Engine {
   virtual void reserve_losses(Index n) = 0;
   virtual void read_losses(Index first, Index n, T* losses, Index* correct) = 0;
   virtual bool losses_at_once() const = 0;
-  // J of the validation data (no dropout) and, when asked, the correct predictions.
-  virtual T evaluate_validation(Index* correct) = 0;
+  // J of validation rows [start, start + rows) (no dropout) and, when asked, the correct predictions.
+  virtual T evaluate_validation(Index start, Index rows, Index* correct) = 0;
+  // Data parallelism: gradient buffer <- scale * (this batch's gradient, or 0 without rows),
+  // then sum(buffer, P) adds those of all processes (host memory; a device engine stages it).
+  virtual void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) = 0;
   // Copies of the parameters in kCopies slots (the loop keeps the starts of this and the
   // previous epoch in slots 0 and 1, early stopping's best in slot 2).
   static constexpr int kCopies = 3;
@@ -108,7 +112,7 @@ class CpuEngine final : public Engine<T> {
   void end_fit() override {}
   void set_order(const Index* order) override { order_ = order; }
   void bring_batch(Index start, Index rows) override;
-  void forward(Rng* dropout_rng) override { net_.forward_pass(batch_X(), dropout_rng); }
+  void forward(const DropoutDraw& dropout) override { net_.forward_pass(batch_X(), dropout); }
   void output_error(Index j) override;
   void backprop(T sgd_rate) override { net_.backprop(batch_X(), sgd_rate); }
   bool add_grad_norms(double* sums) override;
@@ -120,7 +124,8 @@ class CpuEngine final : public Engine<T> {
   void reserve_losses(Index n) override { losses_.resize(std::size_t(n)); }
   void read_losses(Index first, Index n, T* losses, Index* correct) override;
   bool losses_at_once() const override { return true; }
-  T evaluate_validation(Index* correct) override;
+  T evaluate_validation(Index start, Index rows, Index* correct) override;
+  void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) override;
   void save_params(int copy) override { saved_[copy] = Eigen::Map<const Vector<T>>(net_.params(), net_.num_params()); }
   void restore_params(int copy) override {
     Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy];

@@ -53,6 +53,14 @@ struct LayerSpec {
 // alpha not finite or negative. Network's constructor adds the checks between layers.
 void validate_layer(const LayerSpec& layer);
 
+// Where dropout masks come from: `rng`, drawn as for a batch of rows_before + m + rows_after
+// rows of which this batch holds the middle m (data parallelism: the other rows are other
+// processes'; one process: both 0). No rng: no dropout (inference).
+struct DropoutDraw {
+  Rng* rng = nullptr;
+  Index rows_before = 0, rows_after = 0;
+};
+
 // One layer seen by trace(): Z, A and (when targets were given) delta = dJ/dZ.
 template <class T>
 struct LayerTrace {
@@ -117,7 +125,7 @@ class Network {
   // output layer keeps z_L (the loss activates it). With `dropout_rng`, layers with a
   // dropout rate drop units (training mode). With `trace`, z and a of every layer are
   // copied out (a_L too: the output activation is then applied).
-  void forward_pass(const ConstRef<T>& X, Rng* dropout_rng = nullptr, std::vector<LayerTrace<T>>* trace = nullptr);
+  void forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout = {}, std::vector<LayerTrace<T>>* trace = nullptr);
   // Output error after forward_pass: turns z_L into a_L and returns J (L2 term included);
   // with want_delta, delta_L = dJ/dz_L (= (p - y) / m for softmax + cross-entropy); with
   // `correct` (classification losses), the count of correctly predicted rows.
@@ -129,7 +137,7 @@ class Network {
 
   // forward_pass + the output activation: A_L (m x n_outputs), valid until the next call.
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
-  // forward_pass + output_error + backprop; returns J.
+  // forward_pass (dropout from dropout_rng) + output_error + backprop; returns J.
   T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng = nullptr, T sgd_rate = T(0));
   // forward_pass + output_error without delta (no dropout); returns J.
   T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr);

@@ -27,6 +27,8 @@ class Rng {
     has_spare_ = true;
     return r * std::cos(t);
   }
+  // Skips the next n uniform() draws (data parallelism: the masks of other processes' rows).
+  void skip(std::uint64_t n) { engine_.discard(n); }
   // Uniform integer in [0, n).
   std::uint64_t below(std::uint64_t n) { return std::uint64_t(uniform() * double(n)); }
 

@@ -93,13 +93,39 @@ class NotSupported : public std::logic_error {
 // Called after each epoch; return false to stop.
 using EpochCallback = std::function<bool(const EpochLogs&)>;
 
+// Data-parallel training (Horovod's design): `size` processes each run fit() on the same
+// model; every step each one computes the gradient of its rows of the global mini-batch, and
+// `sum` adds up, elementwise and in place, what every process passes (the same result on every
+// process, e.g. MPI_Allreduce). Every process then takes the same optimizer step, so all hold
+// bit-identical weights. Per step the loop sums the batch statistics (weight, loss, correct
+// predictions, a stop flag: a few doubles) and then the gradient buffer (P values of T).
+//   sharded = false: every process holds the same data (X, Y) and the same seed; they draw the
+//     same batch order, and process r takes the r-th of `size` near-equal slices of each global
+//     batch. The result equals fit() in one process with the same arguments (to rounding).
+//   sharded = true: process r holds its own rows (rows_per_rank[r] of them); each global batch
+//     is the concatenation, in rank order, of every process's next batch_size / size rows
+//     (batch_size must divide by size; no batch_size: all rows in one step), taken in each
+//     process's own order (shuffled with the seed and the rank). With shuffle = false this
+//     equals one-process fit() with shuffle = false on the rows so interleaved.
+// Dropout masks are drawn from the global batch position, as in one process. Validation rows
+// are split (or, sharded, each process's own) and their loss and accuracy summed.
+template <class T>
+struct Collective {
+  int rank = 0, size = 1;
+  bool sharded = false;
+  std::vector<Index> rows_per_rank;  // sharded: the training rows of every process
+  std::function<void(T* values, Index n)> sum;
+  std::function<void(double* values, Index n)> sum_doubles;
+};
+
 // Trains the engine's network in place, stepping with `optimizer` (made by
 // engine.make_optimizer, or any Optimizer<T> over the engine's buffers). Throws
 // std::invalid_argument for bad options or data (checked once, up front),
 // NotSupported, and DivergenceError as described above.
 template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {});
+              const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {},
+              const Collective<T>* collective = nullptr);
 
 // The same on the CPU: fit(CpuEngine<T>(net), ...).
 template <class T>

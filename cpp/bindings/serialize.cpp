@@ -1,0 +1,101 @@
+// Model files for fastmlp.io: the C++ reader and writer (fastmlp/serialize.hpp) are the only ones.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "arrays.hpp"
+
+namespace fastmlp::bindings {
+
+namespace {
+
+// Runs f; a std::system_error becomes OSError with its errno (a missing file: FileNotFoundError).
+template <class F>
+auto os_errors(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::system_error& e) {
+    PyErr_SetObject(PyExc_OSError, py::make_tuple(e.code().value(), e.what()).ptr());
+    throw py::error_already_set();
+  }
+}
+
+// The bytes of `net` (Network32 or Network64), built under its lock without the GIL.
+std::string file_bytes(const py::object& net, const Metadata& metadata) {
+  auto build = [&](const auto& n) {
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::recursive_mutex> lock(n.busy());
+    return model_file_bytes(n, metadata);
+  };
+  if (py::isinstance<Network<float>>(net)) return build(net.cast<const Network<float>&>());
+  if (py::isinstance<Network<double>>(net)) return build(net.cast<const Network<double>&>());
+  throw py::type_error("net must be a Network32 or Network64, got " + std::string(py::str(py::type::of(net))));
+}
+
+py::tuple to_python(ModelFile&& file) {
+  py::object net = std::visit([](auto&& n) { return py::cast(std::move(n)); }, std::move(file.network));
+  return py::make_tuple(net, py::cast(std::move(file.metadata)));
+}
+
+}  // namespace
+
+void define_serialize(py::module_& m) {
+  m.attr("FORMAT_VERSION") = kFormatVersion;
+  m.attr("MAX_HEADER_BYTES") = kMaxHeaderBytes;
+  m.attr("VERSION") = FASTMLP_VERSION;
+  m.def(
+      "save_model",
+      [](const py::object& net, const std::string& path, const Metadata& metadata) {
+        const std::string bytes = file_bytes(net, metadata);
+        os_errors([&] {
+          py::gil_scoped_release nogil;
+          write_file_atomic(path, bytes);
+        });
+      },
+      py::arg("net"), py::arg("path"), py::arg("metadata"),
+      "Writes the network and the extra metadata entries to `path` atomically.");
+  m.def(
+      "model_bytes",
+      [](const py::object& net, const Metadata& metadata) { return py::bytes(file_bytes(net, metadata)); },
+      py::arg("net"), py::arg("metadata"), "The bytes save_model writes.");
+  m.def(
+      "load_model",
+      [](const std::string& path) {
+        ModelFile file = os_errors([&] {
+          py::gil_scoped_release nogil;
+          return read_model_file(path);
+        });
+        return to_python(std::move(file));
+      },
+      py::arg("path"), "(network in the file's dtype, metadata dict) of a model file.");
+  m.def(
+      "model_from_bytes",
+      [](const py::buffer& data) {
+        const py::buffer_info info = data.request();
+        if (info.ndim != 1 || info.itemsize != 1 || (info.ndim == 1 && info.strides[0] != 1))
+          throw py::type_error("data must be contiguous bytes");
+        const auto* p = static_cast<const unsigned char*>(info.ptr);
+        const auto size = std::size_t(info.size);
+        ModelFile file = [&] {
+          py::gil_scoped_release nogil;
+          return read_model_bytes(p, size);
+        }();
+        return to_python(std::move(file));
+      },
+      py::arg("data"), "(network in the stored dtype, metadata dict) of a model file's bytes.");
+  m.def(
+      "write_file_atomic",
+      [](const std::string& path, const py::bytes& data) {
+        std::string bytes = data;
+        os_errors([&] {
+          py::gil_scoped_release nogil;
+          write_file_atomic(path, bytes);
+        });
+      },
+      py::arg("path"), py::arg("data"),
+      "Replaces `path` by `data`: a temporary file, fsync, rename (the old file survives any failure).");
+}
+
+}  // namespace fastmlp::bindings

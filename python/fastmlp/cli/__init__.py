@@ -1,0 +1,70 @@
+"""Command line: python -m fastmlp <command> (also installed as ``fastmlp``).
+
+    python -m fastmlp train data.csv --layers 64,32 --epochs 50 --out model.safetensors --plot loss.png
+    python -m fastmlp evaluate model.safetensors test.csv [--confusion-matrix cm.png]
+    python -m fastmlp predict model.safetensors new.csv [--proba] [--out predictions.csv]
+    python -m fastmlp demo      train on scikit-learn's digits, print test accuracy, save a loss curve
+    python -m fastmlp info      how the C++ core was built (``info model.safetensors``: the model)
+
+Data files: .csv/.tsv/.txt (a header row is detected, or forced with --header yes|no;
+the target is a column: ``--target NAME|INDEX``, default the last one) or .npz
+(arrays ``X`` and ``y``, renamed with --x-key/--y-key); ``predict`` also reads a .npy of X.
+
+Class labels (strings, or integers that are not 0..k-1) are mapped to ids 0..k-1 in
+sorted order; ``train`` writes the label names, the task and the column names to
+``<model stem>.labels.json`` next to the model file, and ``evaluate`` / ``predict`` /
+``info`` read it from there (it records the model file's SHA-256, so a labels file
+left over from another model is ignored with a warning). A model saved from Python
+has no labels file: its classes are the ids 0..k-1.
+
+Errors in the input (a missing file, an unknown column, a shape the model does not
+take, text where numbers belong) print one line on stderr and exit with status 2;
+a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
+
+The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``commands``
+runs each command and ``parser`` builds the argument parser.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from .common import EXIT_FAILED, EXIT_USAGE, CLIError
+from .parser import build_parser
+
+__all__ = ["main", "build_parser"]
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if os.environ.get("FASTMLP_DEBUG"):
+        return args.func(args)
+    import fastmlp as fm
+
+    prog = f"fastmlp {args.command}"
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # e.g. `fastmlp predict ... | head`: the reader left; say nothing more
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return EXIT_FAILED
+    except CLIError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+    except FileNotFoundError as e:
+        print(f"{prog}: error: {e.filename or e}: no such file", file=sys.stderr)
+    except fm.DivergenceError as e:
+        msg = str(e) if "diverged" in str(e) else f"training diverged: {e}"
+        hint = "" if "learning rate" in msg else "; try a smaller --learning-rate"
+        print(f"{prog}: error: {msg}{hint}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, TypeError, OSError, ImportError) as e:  # the library's messages name the problem
+        print(f"{prog}: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+

@@ -1,0 +1,362 @@
+"""The commands: train, evaluate, predict, demo, info. Each takes the parsed arguments and returns
+the exit status."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+
+from .common import EXIT_OK, EXIT_USAGE, CLIError, check_writable, need_matplotlib
+from .data import check_features, is_number, load_data
+from .labels import classes_of, encode_labels, load_model, save_model, task_of
+
+#: ``--task`` inference: integer-valued targets with at most this many distinct values are classes ...
+MAX_INFERRED_CLASSES = 20
+
+
+def infer_task(y) -> str:
+    import numpy as np
+
+    if y.ndim == 2:
+        return "regress"
+    if y.dtype.kind == "U":
+        return "classify"
+    if y.dtype.kind in "iu":
+        k = len(np.unique(y))
+        if k <= 2 or (k <= MAX_INFERRED_CLASSES and 2 * k <= len(y)):
+            return "classify"
+    return "regress"
+
+
+
+def _training_targets(model, ids, k: int):
+    """Class ids as the model's loss takes them: ids (softmax + cross-entropy, one sigmoid), else one-hot rows."""
+    import numpy as np
+
+    if model.loss_name == "categorical_crossentropy" or model.n_outputs == 1:
+        return ids
+    return np.eye(k)[ids]
+
+
+def _predict_ids(model, X):
+    a = model.forward(X)
+    if a.shape[1] == 1:
+        return (a[:, 0] >= 0.5).astype("int64")
+    return a.argmax(axis=1)
+
+
+def _probabilities(model, X):
+    import numpy as np
+
+    a = np.asarray(model.forward(X), dtype=np.float64)
+    if a.shape[1] == 1:
+        return np.hstack([1 - a, a])
+    return a
+
+
+def _fmt(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _json_value(v):
+    """Label values as JSON keeps them: numpy scalars to Python ints/floats/strings."""
+    if hasattr(v, "item"):
+        v = v.item()
+    return v
+
+
+# ============================================================================ train
+
+def train(args) -> int:
+    import numpy as np
+
+    import fastmlp as fm
+
+    check_writable(args.out, "--out")
+    check_writable(args.plot, "--plot")
+    if args.plot:
+        need_matplotlib("--plot")
+    if args.momentum is not None and args.optimizer != "sgd":
+        raise CLIError("--momentum applies to --optimizer sgd")
+
+    data = load_data(args.data, args, "train")
+    X, y = data.X, data.y
+    task = args.task or infer_task(y)
+    inferred = args.task is None
+    m = X.shape[0]
+
+    hidden = args.layers
+    classes = None
+    if task == "classify":
+        if y.ndim != 1:
+            raise CLIError(f"{data.source}: classification needs one label per sample, the targets have shape "
+                           f"{y.shape}")
+        values, ids = np.unique(y, return_inverse=True)
+        classes = [_json_value(v) for v in values]
+        k = len(classes)
+        if k < 2:
+            raise CLIError(f"{data.source}: the target has only one class ({classes[0]!r}); "
+                           "classification needs at least 2")
+        out_act = args.output_activation or ("softmax" if k > 2 else "sigmoid")
+        if out_act not in ("softmax", "sigmoid"):
+            raise CLIError(f"--output-activation {out_act} does not give class probabilities; "
+                           "use softmax or sigmoid for --task classify (or --task regress)")
+        n_out = 1 if (out_act == "sigmoid" and k == 2) else k
+        loss = args.loss
+    else:
+        if y.dtype.kind == "U":
+            bad = next(v for v in y.tolist() if not is_number(v))
+            raise CLIError(f"{data.source}: the target holds text ({bad!r}); regression needs numbers "
+                           "(or use --task classify)")
+        y = y.astype(np.float64)
+        out_act = args.output_activation or "linear"
+        n_out = 1 if y.ndim == 1 else y.shape[1]
+        loss = args.loss or "mse"
+
+    sizes = [X.shape[1], *hidden, n_out]
+    layers = [fm.Dense(a, b, args.activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
+    layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
+    opt_kwargs = {}
+    if args.learning_rate is not None:
+        opt_kwargs["learning_rate"] = args.learning_rate
+    if args.optimizer == "sgd":
+        optimizer = fm.SGD(momentum=args.momentum or 0.0, **opt_kwargs)
+    else:
+        optimizer = fm.Adam(**opt_kwargs)
+    model = fm.Sequential(layers, loss=loss, dtype=args.dtype, seed=args.seed, l2=args.l2, optimizer=optimizer)
+    Y = _training_targets(model, ids, k) if task == "classify" else y
+
+    # Hold out a seeded random part for validation (the file may be sorted by class).
+    validation = None
+    X_train, Y_train = X, Y
+    if args.validation_split:
+        n_val = int(round(m * args.validation_split))
+        if not 1 <= n_val < m:
+            raise CLIError(f"--validation-split {args.validation_split} leaves {n_val} of {m} samples for "
+                           "validation; need at least 1 on each side")
+        order = np.random.default_rng(args.seed).permutation(m)
+        val, tr = order[:n_val], order[n_val:]
+        X_train, Y_train, validation = X[tr], Y[tr], (X[val], Y[val])
+    early = None
+    if args.early_stopping is not None:
+        early = fm.EarlyStopping(patience=args.early_stopping)
+
+    if data.target_label is not None:
+        what = data.target_label
+    elif data.target_name is not None:
+        what = f"target {data.target_name!r}"
+    else:
+        what = f"target column {data.target_index}"
+    print(f"data: {data.source}: {m} samples, {X.shape[1]} features, {what}")
+    if task == "classify":
+        shown = ", ".join(str(c) for c in classes[:10]) + (", ..." if k > 10 else "")
+        print(f"task: classification, {k} classes ({shown})" + ("  [inferred; --task to override]" if inferred else ""))
+    else:
+        print(f"task: regression, {n_out} output{'s' if n_out > 1 else ''}"
+              + ("  [inferred; --task to override]" if inferred else ""))
+    print(f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
+          f"learning rate {optimizer.learning_rate:g})")
+    if validation is not None:
+        print(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
+
+    history = model.fit(X_train, Y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                        verbose=not args.no_progress, validation_data=validation, early_stopping=early)
+    best = history.best_epoch
+    restored = early is not None and best is not None and best != history.epochs - 1
+    at = best if restored else history.epochs - 1  # the epoch whose weights the model has
+    logs = {key: values[at] for key, values in history.history.items() if key != "lr" and len(values) > at}
+    summary = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
+    notes = (", stopped early" if history.stopped_early else "") + (f"; kept the weights of epoch {best + 1}"
+                                                                     if restored else "")
+    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}")
+
+    meta = {"task": task, "classes": classes, "target": data.target_name, "features": data.feature_names}
+    lpath = save_model(model, args.out, meta)
+    print(f"model saved to {args.out} (labels: {lpath})")
+    if args.plot:
+        from fastmlp.plot import plot_decision_boundary, plot_loss
+
+        plot_loss(history, args.plot, title=f"fastmlp on {os.path.basename(data.source)}")
+        print(f"loss curves saved to {args.plot}")
+        if task == "classify" and X.shape[1] == 2:
+            root, ext = os.path.splitext(args.plot)
+            bpath = f"{root}_boundary{ext or '.png'}"
+            plot_decision_boundary(model, X, ids, bpath, labels=classes, feature_names=data.feature_names,
+                                   title=f"decision boundary on {os.path.basename(data.source)}")
+            print(f"decision boundary saved to {bpath}")
+    return EXIT_OK
+
+
+# ============================================================================ evaluate
+
+def evaluate(args) -> int:
+    import numpy as np
+
+    check_writable(args.confusion_matrix, "--confusion-matrix")
+    model, meta = load_model(args.model)
+    task = task_of(model, meta)
+    if args.confusion_matrix:
+        if task != "classify":
+            raise CLIError("--confusion-matrix needs a classifier; this model does regression")
+        need_matplotlib("--confusion-matrix")
+    data = load_data(args.data, args, "evaluate", meta)
+    check_features(model, data)
+    X, y = data.X, data.y
+    results = {"samples": int(X.shape[0])}
+    if task == "classify":
+        classes = classes_of(model, meta)
+        ids = encode_labels(y, classes, data.source)
+        pred = _predict_ids(model, X)
+        results["loss"] = float(model.loss(X, _training_targets(model, ids, len(classes))))
+        results["accuracy"] = float(np.mean(pred == ids))
+        if args.confusion_matrix:
+            from fastmlp.plot import plot_confusion_matrix
+
+            plot_confusion_matrix(ids, pred, args.confusion_matrix, labels=classes,
+                                  title=f"{os.path.basename(data.source)}")
+    else:
+        if y.dtype.kind == "U":
+            raise CLIError(f"{data.source}: the target holds text; this model does regression")
+        y = y.astype(np.float64)
+        Y = y.reshape(len(y), -1)
+        if Y.shape[1] != model.n_outputs:
+            raise CLIError(f"the model has {model.n_outputs} outputs but the targets in {data.source} have "
+                           f"{Y.shape[1]} columns")
+        out = np.asarray(model.forward(X), dtype=np.float64)
+        results["loss"] = float(model.loss(X, y))
+        results["mse"] = float(np.mean((out - Y) ** 2))
+        ss_res = ((out - Y) ** 2).sum(axis=0)
+        ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
+        results["r2"] = float(np.mean(r2))  # averaged over outputs, as scikit-learn's r2_score
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                          for k, v in results.items()}))
+    else:
+        for key, value in results.items():
+            print(f"{key:<9} {_fmt(value)}")
+        if args.confusion_matrix:
+            print(f"confusion matrix saved to {args.confusion_matrix}")
+    return EXIT_OK
+
+
+# ============================================================================ predict
+
+def predict(args) -> int:
+    import numpy as np
+
+    model, meta = load_model(args.model)
+    task = task_of(model, meta)
+    out = args.out
+    if out is not None and not out.lower().endswith((".csv", ".tsv", ".txt", ".npy")):
+        raise CLIError(f"--out {out}: write predictions to a .csv, .tsv or .npy file")
+    check_writable(out, "--out")
+    if args.proba and task != "classify":
+        raise CLIError("--proba needs a classifier; this model does regression")
+    data = load_data(args.data, args, "predict", meta)
+    check_features(model, data)
+    X = data.X
+    if task == "classify":
+        classes = classes_of(model, meta)
+        if args.proba:
+            result = _probabilities(model, X)
+            columns = [f"p_{c}" for c in classes]
+        else:
+            ids = _predict_ids(model, X)
+            result = np.array(classes)[ids]
+            columns = ["prediction"]
+    else:
+        result = np.asarray(model.forward(X))
+        columns = ["prediction"] if result.shape[1] == 1 else [f"prediction_{j}" for j in range(result.shape[1])]
+        if result.shape[1] == 1:
+            result = result[:, 0]
+    if out is not None and out.lower().endswith(".npy"):
+        np.save(out, result, allow_pickle=False)
+    else:
+        _write_table(out, result, columns, model.dtype)
+    if out is not None:
+        print(f"{len(X)} predictions written to {out}")
+    return EXIT_OK
+
+
+def _write_table(path, result, columns, dtype) -> None:
+    import numpy as np
+
+    digits = 9 if np.dtype(dtype) == np.float32 else 17
+
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return str(v)
+
+    rows = result.reshape(len(result), -1).tolist()
+    delimiter = "\t" if path is not None and path.lower().endswith(".tsv") else ","
+    f = sys.stdout if path is None else open(path, "w", newline="", encoding="utf-8")
+    try:
+        writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([cell(v) for v in row] for row in rows)
+    finally:
+        if path is not None:
+            f.close()
+        else:
+            f.flush()
+
+
+# ============================================================================ demo, info
+
+def demo(args) -> int:
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        print("the demo needs scikit-learn and matplotlib: pip install 'fastmlp[demo]'", file=sys.stderr)
+        return EXIT_USAGE
+    import fastmlp as fm
+    from fastmlp.plot import plot_loss
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0  # pixels 0..16 -> 0..1
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    model = fm.Sequential([fm.Dense(64, 128, "relu"), fm.Dense(128, 10, "softmax")], seed=args.seed)
+    print(f"digits: {len(X_train)} train / {len(X_test)} test samples, 64 features, 10 classes")
+    print(f"model: {model}  ({model.num_params} parameters)")
+
+    def progress(epoch, logs):
+        print(f"epoch {epoch + 1:3d}/{args.epochs}  loss {logs['loss']:.4f}  train accuracy {logs['accuracy']:.4f}  "
+              f"test accuracy {logs['val_accuracy']:.4f}", flush=True)
+
+    # The held-out test set is evaluated after each epoch, in C++, as "validation" data.
+    history = model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                        learning_rate=args.learning_rate, validation_data=(X_test, y_test), callback=progress)
+    acc = model.accuracy(X_test, y_test)
+    print(f"test accuracy: {acc:.4f}  ({history.epochs} epochs in {history.seconds:.2f}s)")
+    path = plot_loss(history, args.plot, title="fastmlp on digits", val_label="test loss",
+                     extra={"test accuracy": history.history["val_accuracy"]})
+    print(f"loss curve saved to {path}")
+    return EXIT_OK
+
+
+def info(args) -> int:
+    import fastmlp as fm
+
+    if args.model is None:
+        print(json.dumps(fm.build_info(), indent=2))
+        return EXIT_OK
+    model, meta = load_model(args.model)
+    task = task_of(model, meta)
+    print(f"model: {model}")
+    print(f"parameters: {model.num_params}, inputs: {model.n_features_in}, outputs: {model.n_outputs}, "
+          f"epochs trained: {model.epochs_trained}")
+    if task == "classify":
+        print(f"task: classification, classes: {', '.join(str(c) for c in classes_of(model, meta))}")
+    else:
+        print("task: regression")
+    if meta and meta.get("features"):
+        print(f"features: {', '.join(meta['features'])}")
+    if meta and meta.get("target"):
+        print(f"target: {meta['target']}")
+    return EXIT_OK

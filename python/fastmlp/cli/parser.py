@@ -1,0 +1,180 @@
+"""The argument parser: argument types, the commands' options and help."""
+from __future__ import annotations
+
+import argparse
+import math
+
+from . import commands
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _float_arg(ok, what: str):
+    """An argparse type: a float for which ok(v) holds, else an error saying `what` was expected."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return v
+
+    return parse
+
+
+_positive_float = _float_arg(lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+_nonnegative_float = _float_arg(lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+_fraction = _float_arg(lambda v: 0 < v < 1, "a number in (0, 1)")
+
+
+def layer_sizes(text: str) -> list:
+    """"64,32" -> [64, 32]; "" or "none" -> [] (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    sizes = []
+    for part in text.split(","):
+        try:
+            n = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 64,32, got {text!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {n} in {text!r}")
+        sizes.append(n)
+    return sizes
+
+
+def batch_size_arg(text: str):
+    if text.strip().lower() == "full":
+        return None
+    return positive_int(text)
+
+
+
+def _add_data_options(p, role: str) -> None:
+    p.add_argument("--target", metavar="COL",
+                   help="CSV: the target column, by header name or index (negative from the end); "
+                        + {"train": "default: the last column",
+                           "evaluate": "default: the training target's name if the header has it, else the last column",
+                           "predict": "this column is ignored (the training target's name is dropped "
+                                      "automatically when the header has it)"}[role])
+    p.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
+                   help="CSV: whether the first row holds column names (default: detect)")
+    p.add_argument("--delimiter", default=None, metavar="CHAR",
+                   help="CSV: the field separator (default: tab for .tsv, else ',' or what the first line "
+                        "uses: ';' or tab)")
+    p.add_argument("--x-key", default="X", metavar="KEY", help=".npz: the features array (default X)")
+    if role != "predict":
+        p.add_argument("--y-key", default="y", metavar="KEY", help=".npz: the targets array (default y)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import fastmlp as fm
+
+    parser = argparse.ArgumentParser(
+        prog="fastmlp", description="fastmlp: small, fast multi-layer perceptrons",
+        epilog="examples:\n"
+               "  python -m fastmlp train iris.csv --target species --layers 16 --epochs 200 --plot loss.png\n"
+               "  python -m fastmlp evaluate model.safetensors test.csv --confusion-matrix cm.png\n"
+               "  python -m fastmlp predict model.safetensors new.csv --out predictions.csv\n"
+               "  python -m fastmlp demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fastmlp {fm.__version__}")
+    parser.add_argument("--cmake-dir", action=PrintAndExit, text=fm.cmake_dir,
+                        help="print the folder of fastmlpConfig.cmake (for -Dfastmlp_DIR=...) and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    train = sub.add_parser("train", help="train a model on a .csv or .npz file and save it",
+                           description="Train an MLP on a data file and save it (safetensors) with its labels file.")
+    train.add_argument("data", help="training data: .csv/.tsv (features and a target column) or .npz (X, y)")
+    _add_data_options(train, "train")
+    train.add_argument("--task", choices=("classify", "regress"), default=None,
+                       help="default: classify when the target is text, or integers with few distinct values "
+                            f"(at most {commands.MAX_INFERRED_CLASSES}, and at most half the number of samples); "
+                            "else regress")
+    train.add_argument("--layers", type=layer_sizes, default=[64], metavar="N,N,...",
+                       help="hidden layer sizes, e.g. 64,32; 'none' for no hidden layer (default 64)")
+    train.add_argument("--activation", choices=fm.ACTIVATIONS, default="relu", metavar="NAME",
+                       help=f"hidden layers: {', '.join(fm.ACTIVATIONS)} (default relu)")
+    train.add_argument("--output-activation", choices=fm.ACTIVATIONS, default=None, metavar="NAME",
+                       help="default: softmax for >2 classes, sigmoid for 2, linear for regression")
+    train.add_argument("--loss", choices=fm.LOSSES, default=None, metavar="NAME",
+                       help=f"{', '.join(fm.LOSSES)}; default: the cross-entropy of the output activation "
+                            "for classes, mse for regression")
+    train.add_argument("--optimizer", choices=("sgd", "adam"), default="adam", help="default adam")
+    train.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
+                       help="default: the optimizer's (sgd 0.01, adam 0.001)")
+    train.add_argument("--momentum", type=_nonnegative_float, default=None, metavar="BETA",
+                       help="sgd momentum (default 0)")
+    train.add_argument("--l2", type=_nonnegative_float, default=0.0, metavar="LAMBDA",
+                       help="L2 penalty lambda on the weights (default 0)")
+    train.add_argument("--epochs", type=positive_int, default=100, metavar="N", help="default 100")
+    train.add_argument("--batch-size", type=batch_size_arg, default=32, metavar="N|full",
+                       help="mini-batch size, or 'full' for full-batch gradient descent (default 32)")
+    train.add_argument("--validation-split", type=_fraction, default=0.0, metavar="FRACTION",
+                       help="hold out this fraction (a seeded random subset) to report val_loss on")
+    train.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
+                       help="stop when val_loss (or loss, without validation) has not improved for PATIENCE "
+                            "epochs; keeps the best weights")
+    train.add_argument("--seed", type=int, default=0, metavar="N",
+                       help="seeds the weights, the shuffling and the validation split (default 0)")
+    train.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    train.add_argument("--out", default="model.safetensors", metavar="PATH",
+                       help="model file (default model.safetensors); labels go to <stem>.labels.json")
+    train.add_argument("--plot", default=None, metavar="PNG",
+                       help="save the loss curves; with 2 features and classes also <stem>_boundary.png")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=commands.train)
+
+    ev = sub.add_parser("evaluate", help="print the loss and accuracy (or MSE and R^2) of a model on data",
+                        description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 "
+                                    "for regression.")
+    ev.add_argument("model", help="model file written by train (or model.save)")
+    ev.add_argument("data", help=".csv/.tsv or .npz with features and targets")
+    _add_data_options(ev, "evaluate")
+    ev.add_argument("--confusion-matrix", default=None, metavar="PNG", help="classifiers: save a confusion matrix")
+    ev.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    ev.set_defaults(func=commands.evaluate)
+
+    pr = sub.add_parser("predict", help="write a model's predictions for data to .csv or .npy",
+                        description="Predict with a saved model: class labels (or probabilities) or values.")
+    pr.add_argument("model", help="model file written by train (or model.save)")
+    pr.add_argument("data", help=".csv/.tsv of features (a target column is dropped), .npz (X) or .npy")
+    _add_data_options(pr, "predict")
+    pr.add_argument("--out", default=None, metavar="PATH", help=".csv, .tsv or .npy (default: CSV on stdout)")
+    pr.add_argument("--proba", action="store_true", help="classifiers: class probabilities instead of labels")
+    pr.set_defaults(func=commands.predict)
+
+    demo = sub.add_parser("demo", help="train on the digits data set, print accuracy, save a loss curve")
+    demo.add_argument("--epochs", type=int, default=100)
+    demo.add_argument("--batch-size", type=int, default=16)
+    demo.add_argument("--learning-rate", type=float, default=0.1)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--plot", default="fastmlp_demo_loss.png", help="where to save the loss curve (PNG)")
+    demo.set_defaults(func=commands.demo)
+
+    info = sub.add_parser("info", help="print how the C++ core was built, or describe a model file")
+    info.add_argument("model", nargs="?", default=None, help="a model file to describe")
+    info.set_defaults(func=commands.info)
+    return parser
+
+
+class PrintAndExit(argparse.Action):
+    """Like action="version": print text() and exit, whatever else is on the command line."""
+
+    def __init__(self, option_strings, dest, text, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+        self.text = text
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(self.text())
+        parser.exit()

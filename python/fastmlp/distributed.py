@@ -1,0 +1,139 @@
+"""Data-parallel training over MPI (mpi4py), Horovod's design: every process holds the model,
+computes the gradient of its rows of each global mini-batch, one all-reduce sums the flat
+gradient buffer (plus the step's weight, loss and accuracy sums: a few numbers), and every
+process applies the same optimizer step, so all hold bit-identical weights.
+
+    mpiexec -n 4 python train.py          # model.fit(X, y, ..., comm=MPI.COMM_WORLD)
+
+How the all-reduce is reached: the C++ training loop calls back into Python once per step
+(with the GIL taken for that call only) and mpi4py's ``Allreduce`` runs on NumPy views of the
+C++ buffers (no copies); the rest of the step runs in C++ without the GIL. The cost of the hook
+is measured in ``bench/bench_distributed.py``.
+
+Two ways to hold the data (``sharded``):
+  - False: every process holds the same X, y (arrays, or a memmap of the same file) and uses
+    the same seed; the result equals a one-process ``fit`` with the same arguments, to rounding.
+  - True: each process holds its own rows; each global batch is the concatenation, in rank
+    order, of every process's next ``batch_size / size`` rows. With ``shuffle=False`` this equals
+    a one-process fit on the rows so interleaved (see ``interleave``).
+Only rank 0 writes files (``Sequential.save`` on other ranks does nothing) and shows progress.
+Bad use (different models, options or data shapes on different processes, a process with no
+rows) raises the same ValueError on every process, checked once before training, never a hang.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("comm= needs mpi4py: pip install 'fastmlp[mpi]' (mpi4py and an MPI such as mpich)") from e
+    return MPI
+
+
+def check_comm(comm):
+    """`comm` if it is an mpi4py communicator, else TypeError."""
+    if not all(hasattr(comm, name) for name in ("Get_rank", "Get_size", "Allreduce", "allgather")):
+        raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(comm).__name__}")
+    return comm
+
+
+def is_root(comm) -> bool:
+    """True on the process that writes files and prints: rank 0, or always without comm."""
+    return comm is None or comm.Get_rank() == 0
+
+
+class together:
+    """``with together(comm): <checks>``: an exception in the block on any process becomes an
+    exception on every process (the process's own, or a ValueError naming the failing rank), so
+    that no process goes on to a collective call the others never make. No-op without comm."""
+
+    def __init__(self, comm):
+        self.comm = comm
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if self.comm is None:
+            return False
+        mine = None if error is None else f"{kind.__name__}: {error}"
+        reports = self.comm.allgather(mine)
+        if error is not None:
+            return False  # this process raises its own error
+        failed = [(r, m) for r, m in enumerate(reports) if m is not None]
+        if failed:
+            rank, message = failed[0]
+            raise ValueError(f"data-parallel fit: rank {rank} rejected the call: {message}")
+        return False
+
+
+def allreduce_in_place(comm):
+    """sum(array): adds `array` over the processes, in place (the same result on every process)."""
+    MPI = _mpi()
+
+    def allreduce(array):
+        comm.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+
+    return allreduce
+
+
+def digest(*parts) -> str:
+    """A short fingerprint of JSON-able parts and arrays (compared across processes)."""
+    h = hashlib.sha1()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(np.ascontiguousarray(part).view(np.uint8).data)
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def agree(comm, what: dict) -> list:
+    """Gathers `what` from every process; ValueError on every process naming the first entry that
+    differs. Returns the gathered list (one dict per rank)."""
+    gathered = comm.allgather(what)
+    for key in what:
+        values = [g.get(key) for g in gathered]
+        if any(v != values[0] for v in values):
+            per_rank = ", ".join(f"rank {r}: {v}" for r, v in enumerate(values))
+            raise ValueError(f"data-parallel fit: the processes disagree on {key} ({per_rank}); every process must "
+                             "pass the same model, options and data shapes")
+    return gathered
+
+
+def collective(comm, rows: int, sharded: bool) -> tuple:
+    """What the C++ loop takes: (rank, size, sharded, rows_per_rank, allreduce)."""
+    rows_per_rank = [int(r) for r in comm.allgather(int(rows))]
+    empty = [r for r, n in enumerate(rows_per_rank) if n == 0]
+    if empty:
+        raise ValueError(f"data-parallel fit: rank(s) {empty} hold no training rows")
+    return comm.Get_rank(), comm.Get_size(), bool(sharded), rows_per_rank, allreduce_in_place(comm)
+
+
+def share(n: int, comm):
+    """This process's near-equal share [start, stop) of n rows, and every process's count
+    (the split the C++ loop uses for batches and validation)."""
+    size, rank = comm.Get_size(), comm.Get_rank()
+    counts = [n // size + (1 if r < n % size else 0) for r in range(size)]
+    start = sum(counts[:rank])
+    return start, start + counts[rank], counts
+
+
+def interleave(shards: list, local_batch: int) -> list:
+    """The rows of per-process shards in the order a sharded fit sees them with shuffle=False:
+    batch j is shards[0][j b:(j+1) b], shards[1][j b:(j+1) b], ... (b = local_batch). Returns the
+    row indices into np.concatenate(shards)."""
+    offsets = np.cumsum([0] + [len(s) for s in shards])
+    longest = max(len(s) for s in shards)
+    out = []
+    for start in range(0, longest, local_batch):
+        for r, s in enumerate(shards):
+            stop = min(start + local_batch, len(s))
+            out.extend(range(offsets[r] + start, offsets[r] + stop) if start < len(s) else [])
+    return out

@@ -1,0 +1,85 @@
+// C++ tests of model files (fastmlp/serialize.hpp): the file's dtype and metadata come back as
+// written, bytes and files agree, and the writer refuses what the reader would refuse.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <variant>
+
+#include "check.hpp"
+#include "fastmlp/fastmlp.hpp"
+
+using namespace fastmlp;
+
+namespace {
+
+// A path in the temporary folder, unique to this process (ctest may run programs in parallel).
+std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/" + (name.empty() ? "" : std::to_string(::getpid()) + "_" + name);
+}
+
+Network<double> small_net() {
+  LayerSpec a, b;
+  a.n_in = 3;
+  a.n_out = 4;
+  a.activation = Activation::LeakyRelu;
+  a.alpha = 0.25;
+  a.dropout = 0.5;
+  b.n_in = 4;
+  b.n_out = 2;
+  b.activation = Activation::Softmax;
+  Network<double> net({a, b}, Loss::CategoricalCrossentropy, 0.125);
+  net.init_params(7);
+  return net;
+}
+
+void test_metadata_and_dtype_round_trip() {
+  const Network<double> net = small_net();
+  const Metadata extra = {{"classes", "[\"a\", \"b\"]"}, {"note", "caf\xc3\xa9"}};
+  const std::string path = temp_path("fastmlp_test_serialize.safetensors");
+  save_network(net, path, extra);
+  const ModelFile file = read_model_file(path);
+  CHECK(std::holds_alternative<Network<double>>(file.network));
+  const auto& back = std::get<Network<double>>(file.network);
+  CHECK(back.num_params() == net.num_params());
+  bool same = true;
+  for (Index i = 0; i < net.num_params(); ++i) same = same && back.params()[i] == net.params()[i];
+  CHECK(same);
+  CHECK(back.layers()[0].dropout == 0.5 && back.layers()[0].alpha == 0.25 && back.l2() == 0.125);
+  CHECK(file.metadata.at("classes") == extra.at("classes") && file.metadata.at("note") == extra.at("note"));
+  CHECK(file.metadata.at("dtype") == "float64" && file.metadata.at("loss") == "categorical_crossentropy");
+  // the bytes are the file's, and read back the same way
+  const std::string bytes = model_file_bytes(net, extra);
+  const ModelFile again = read_model_bytes(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  CHECK(again.metadata == file.metadata);
+  // a float model from the same file, converted
+  const Network<float> as_float = load_network<float>(path);
+  CHECK(std::abs(double(as_float.params()[0]) - net.params()[0]) < 1e-6);
+  std::remove(path.c_str());
+}
+
+void test_writer_refusals() {
+  const Network<double> net = small_net();
+  const std::string path = temp_path("fastmlp_test_refused.safetensors");
+  CHECK_THROWS(save_network(net, path, {{"layers", "[]"}}), std::invalid_argument);              // fastmlp's own key
+  CHECK_THROWS(save_network(net, path, {{"bad", std::string("\xff")}}), std::invalid_argument);  // not UTF-8
+  CHECK_THROWS(write_file_atomic(temp_path(""), "x"), std::invalid_argument);                    // a folder
+  CHECK_THROWS(write_file_atomic(temp_path("no/such/folder/f"), "x"), std::system_error);
+  CHECK_THROWS(read_model_file(temp_path("fastmlp_no_such_file")), std::system_error);
+  const unsigned char junk[12] = {4, 0, 0, 0, 0, 0, 0, 0, '[', ']', ' ', ' '};
+  CHECK_THROWS(read_model_bytes(junk, sizeof junk), std::invalid_argument);
+}
+
+}  // namespace
+
+int main() {
+  RUN(test_metadata_and_dtype_round_trip);
+  RUN(test_writer_refusals);
+  std::printf("%d checks, %d failed\n", check::checks, check::failures);
+  return check::failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,61 @@
+"""Data-parallel training (fastmlp.distributed): the equivalence scenarios of tests/mpi/equivalence.py
+under mpiexec with 2 and 3 processes, and a one-process communicator changing nothing."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastmlp as fm
+
+pytestmark = pytest.mark.mpi
+HERE = Path(__file__).resolve().parent
+
+
+def _mpiexec():
+    pytest.importorskip("mpi4py", reason="needs the [mpi] extra (pip install 'fastmlp[mpi]')")
+    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.skip("needs mpiexec (pip install 'fastmlp[mpi]' brings mpich's)")
+    return found
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_data_parallel_fit_equals_one_process(n):
+    mpiexec = _mpiexec()
+    # Open MPI refuses root and more processes than cores unless told (CI runs as root on 2 cores).
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
+    done = subprocess.run([mpiexec, "-n", str(n), sys.executable, str(HERE / "mpi" / "equivalence.py")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"on {n} processes, 0 failures" in done.stdout
+
+
+def test_one_process_comm_is_bit_identical():
+    pytest.importorskip("mpi4py", reason="needs the [mpi] extra (pip install 'fastmlp[mpi]')")
+    from mpi4py import MPI
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, size=60)
+    for optimizer in (lambda: fm.SGD(0.1), lambda: fm.Adam(0.01)):
+        make = lambda: fm.Sequential([fm.Dense(4, 6, "relu"), fm.Dropout(0.2), fm.Dense(6, 3, "softmax")], seed=1,
+                                     optimizer=optimizer())
+        a, b = make(), make()
+        ha = a.fit(X, y, epochs=3, batch_size=8, validation_split=0.2)
+        hb = b.fit(X, y, epochs=3, batch_size=8, validation_split=0.2, comm=MPI.COMM_SELF)
+        np.testing.assert_array_equal(a.params, b.params)
+        assert ha.history == hb.history
+        np.testing.assert_array_equal(a.predict(X), b.predict(X, comm=MPI.COMM_SELF))
+
+
+def test_comm_must_be_a_communicator():
+    X, y = np.ones((4, 2)), np.array([0, 1, 0, 1])
+    model = fm.Sequential([fm.Dense(2, 2, "softmax")], seed=0)
+    with pytest.raises(TypeError, match="comm"):
+        model.fit(X, y, epochs=1, comm="world")
+    with pytest.raises(ValueError, match="sharded"):
+        model.fit(X, y, epochs=1, sharded=True)
