@@ -29,10 +29,10 @@ print(f"test accuracy {model.accuracy(X_test, y_test):.4f}")
 
 # %%
 # In a notebook, the model and the history show as tables:
-model
+model  # noqa: B018 (a bare expression displays, as in a notebook)
 
 # %%
-history
+history  # noqa: B018
 
 # %%
 # Loss and accuracy per epoch. The model keeps the weights of the best
