@@ -83,6 +83,12 @@ class History:
         last = f", final loss {self.loss[-1]:.6g}" if self.loss else ""
         return f"History({self.epochs} epochs{last})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: epochs, time, and the first / last / best value of each metric."""
+        from ._html import history_html
+
+        return history_html(self)
+
 
 def _infer_loss(output_activation: str) -> str:
     return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(output_activation, "mse")
@@ -891,3 +897,9 @@ class Sequential:
         clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
         clone.__setstate__(self._extra_state())
         return clone.to(self.device)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the layers (shapes, activations, parameter counts) and the settings."""
+        from ._html import model_html
+
+        return model_html(self)

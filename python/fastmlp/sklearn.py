@@ -473,8 +473,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     See the module docstring for the parameters (those of sklearn.neural_network.MLPClassifier)
     and the differences.
 
-    Parameters beyond scikit-learn's
-    --------------------------------
+    Other Parameters
+    ----------------
     dtype : "float64" (default) or "float32" (faster), the precision of the network.
     class_weight : None, "balanced" or {label: weight}; multiplies sample_weight
         ("balanced": n_samples / (n_classes * count of the class)). Not for multilabel y.
