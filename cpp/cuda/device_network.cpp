@@ -129,10 +129,25 @@ class DeviceEngine final : public Engine<T> {
 
   void begin_fit(const ConstRef<T>& X, const Targets<T>& Y, const Validation<T>& v) override {
     copy_in(false);
-    train_rows_ = X.rows();
-    backend_.set_data(Backend<T>::kTrain, X.data(), X.rows(), X.outerStride(), host_targets(Y));
+    set_data(X, Y);
     if (v.X) backend_.set_data(Backend<T>::kVal, v.X, v.rows, host_.n_inputs(), host_targets(v.Y));
 
+  }
+  void set_data(const ConstRef<T>& X, const Targets<T>& Y) override {
+    train_rows_ = X.rows();
+    backend_.set_data(Backend<T>::kTrain, X.data(), X.rows(), X.outerStride(), host_targets(Y));
+  }
+  T evaluate(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) override {
+    host_.validate(X, Y);
+    call_data(X, &Y);
+    const Batch b = call_batch(X.rows());
+    backend_.forward(b, nullptr);
+    backend_.output_error(b, 0, false);
+    T J = 0;
+    std::int64_t c = 0;
+    backend_.read_losses(0, 1, &J, &c);
+    if (correct) *correct = Index(c);
+    return J;
   }
   void end_fit() override {
     backend_.synchronize();

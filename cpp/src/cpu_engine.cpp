@@ -13,12 +13,17 @@ void CpuEngine<T>::forward(const ConstRef<T>& X, T* out) {
 
 template <class T>
 void CpuEngine<T>::begin_fit(const ConstRef<T>& X, const Targets<T>& Y, const Validation<T>& validation) {
+  set_data(X, Y);
+  val_ = validation;
+  correct_ = 0;
+}
+
+template <class T>
+void CpuEngine<T>::set_data(const ConstRef<T>& X, const Targets<T>& Y) {
   X_ = X.data();
   ld_ = X.outerStride();
   Y_ = Y;
-  val_ = validation;
   order_ = nullptr;
-  correct_ = 0;
 }
 
 // The batch: rows [start, start + rows) of X in place, or the rows order_[start, ...) gathered

@@ -103,7 +103,8 @@ class StopRules {
 // The data checks of fit(), once, before anything changes.
 template <class T>
 void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-                  const FitOptions& options, const Validation<T>& validation, const Collective<T>* dp) {
+                  const FitOptions& options, const Validation<T>& validation, const Collective<T>* dp,
+                  bool chunked = false, bool chunked_validation = false) {
   validate_fit_options(options);
   if (dp) {  // every check here sees the same values on every process: they all fail alike
     if (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || !dp->sum || !dp->sum_doubles)
@@ -119,9 +120,9 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
     throw std::invalid_argument(std::string("the optimizer steps another engine's parameters; make it with "
                                             "make_optimizer() of this '") + engine.name() + "' engine");
   const Network<T>& net = engine.host();
-  net.validate(X, Y);
-  const bool has_val = validation.X != nullptr;
-  if (has_val) net.validate(ConstMatrixMap<T>(validation.X, validation.rows, net.n_inputs()), validation.Y);
+  if (!chunked) net.validate(X, Y);
+  const bool has_val = validation.X != nullptr || chunked_validation;
+  if (validation.X) net.validate(ConstMatrixMap<T>(validation.X, validation.rows, net.n_inputs()), validation.Y);
   const Metric watched = options.early_stopping.monitor;
   if (options.early_stopping.enabled && (watched == Metric::ValLoss || watched == Metric::ValAccuracy) && !has_val)
     throw std::invalid_argument(std::string("early stopping on ") + metric_name(watched) + " needs validation data");
@@ -187,46 +188,35 @@ struct BatchPlan {
   }
 };
 
-// The epoch loop proper (fit() wraps it with the engine's begin_fit / end_fit).
+// The epoch loop proper (fit() wraps it with the engine's begin_fit / end_fit). An epoch runs
+// over the in-memory data, or over each chunk of `source` in turn (run_piece: the batches of one).
 template <class T>
 FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
                 const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
-                const Collective<T>* collective) {
+                const Collective<T>* collective, ChunkSource<T>* source, ChunkSource<T>* val_source) {
   const Network<T>& net = engine.host();
   const auto& es = options.early_stopping;
-  const bool has_val = validation.X != nullptr;
+  const bool has_val = validation.X != nullptr || val_source != nullptr;
   const Index L = net.num_layers(), P = net.num_params();
-  const BatchPlan<T> plan(X.rows(), options.batch_size, collective);
-  const auto* dp = plan.dp;
-  const Index m = plan.m, n_batches = plan.n_batches;
-  const bool shuffled = options.shuffle && n_batches > 1;  // a full batch needs no shuffling: the gradient is the same
+  const Collective<T>* dp = collective && collective->size > 1 ? collective : nullptr;
   const bool classifier = is_classification(net.loss());
   bool uses_dropout = false;
   for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
 
-  std::vector<Index> order(static_cast<std::size_t>(m));
-  std::iota(order.begin(), order.end(), Index(0));
+  std::vector<Index> order;
   Rng rng(options.seed);  // the batch order (shared data) and the dropout masks
   // Sharded: each process shuffles its own rows, with a generator of its own.
   Rng local_rng(options.seed + 0x9E3779B97F4A7C15ULL * std::uint64_t(dp ? dp->rank + 1 : 0));
   Rng& order_rng = dp && dp->sharded ? local_rng : rng;
   LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
-  std::vector<T> losses(static_cast<std::size_t>(n_batches));
-  std::vector<double> shares(static_cast<std::size_t>(n_batches));  // each batch's weight in the epoch loss
-  engine.reserve_losses(n_batches);
+  std::vector<T> losses;
+  std::vector<double> shares;  // each batch's weight in the epoch loss
   // Weights to fall back on: this epoch's and the previous epoch's start (copies `now` and
   // 1 - now, alternating), and early stopping's best (copy 2).
   constexpr int kBest = 2;
   int now = 0;
   if (es.enabled && es.restore_best) engine.save_params(kBest);
 
-  // The weight of rows order[start, start + rows): their sample weights, or their count.
-  auto weight_of = [&](Index start, Index rows, bool in_order) {
-    if (!Y.weights) return double(rows);
-    double w = 0;
-    for (Index r = start; r < start + rows; ++r) w += double(Y.weights[in_order ? order[std::size_t(r)] : r]);
-    return w;
-  };
   // Data parallelism: sums `values` over the processes (every process gets the same sums).
   auto sum_over_processes = [&](std::initializer_list<double> values) {
     std::vector<double> v(values);
@@ -247,97 +237,157 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     const T fused = options.record_grad_norms || optimizer.clips() || dp ? T(0) : optimizer.plain_sgd_rate();
     now = int(epoch % 2);
     engine.save_params(now);
-    if (shuffled) order_rng.shuffle(order.data(), std::uint64_t(m));
-    engine.set_order(shuffled ? order.data() : nullptr);
-
-    // Batch losses are checked as soon as the engine can tell them (the CPU: after each
-    // step; the CUDA device: at the end of the epoch); `checked` batches are done.
     double total = 0, counted = 0;  // the epoch loss is the (weighted) mean over its samples
-    Index correct = 0, checked = 0;
-    auto check_losses = [&](Index done) {
-      if (checked == done) return;
-      if (!dp) {
-        Index c = 0;
-        engine.read_losses(checked, done, losses.data(), &c);
-        correct += c;
-      }
-      for (; checked < done; ++checked) {
-        const T J = losses[std::size_t(checked)];
-        if (!std::isfinite(double(J))) {
-          // J is measured before the step, so the first batch of an epoch blames the previous
-          // epoch's last step: go back to where that epoch started.
-          engine.restore_params(checked == 0 && epoch > 0 ? 1 - now : now);
-          optimizer.reset();
-          throw DivergenceError(epoch, double(J));
+    Index correct = 0, rows_seen = 0, batches_done = 0;
+
+    // One piece of the epoch's data (all of it, or one chunk): its batches. False: interrupted.
+    auto run_piece = [&](const ConstRef<T>& Xp, const Targets<T>& Yp) -> bool {
+      const BatchPlan<T> plan(Xp.rows(), options.batch_size, dp);
+      const Index m = plan.m, n_batches = plan.n_batches;
+      const bool shuffled = options.shuffle && n_batches > 1;  // a full batch needs no shuffling: the same gradient
+      order.resize(std::size_t(m));
+      std::iota(order.begin(), order.end(), Index(0));
+      if (shuffled) order_rng.shuffle(order.data(), std::uint64_t(m));
+      engine.set_order(shuffled ? order.data() : nullptr);
+      losses.assign(std::size_t(n_batches), T(0));
+      shares.assign(std::size_t(n_batches), 0.0);
+      engine.reserve_losses(n_batches);
+      // The weight of rows order[start, start + rows): their sample weights, or their count.
+      auto weight_of = [&](Index start, Index rows) {
+        if (!Yp.weights) return double(rows);
+        double w = 0;
+        for (Index r = start; r < start + rows; ++r) w += double(Yp.weights[shuffled ? order[std::size_t(r)] : r]);
+        return w;
+      };
+      // Batch losses are checked as soon as the engine can tell them (the CPU: after each
+      // step; the CUDA device: at the end of the piece); `checked` batches are done.
+      Index checked = 0;
+      auto check_losses = [&](Index done) {
+        if (checked == done) return;
+        if (!dp) {
+          Index c = 0;
+          engine.read_losses(checked, done, losses.data(), &c);
+          correct += c;
         }
-        // A batch counts by its samples, or by its total weight with sample weights.
-        const double share = dp ? shares[std::size_t(checked)] : weight_of(checked * plan.bs, plan.slice(checked).rows, shuffled);
-        total += double(J) * share;
-        counted += share;
+        for (; checked < done; ++checked) {
+          const T J = losses[std::size_t(checked)];
+          if (!std::isfinite(double(J))) {
+            // J is measured before the step, so the first batch of an epoch blames the previous
+            // epoch's last step: go back to where that epoch started.
+            engine.restore_params(batches_done + checked == 0 && epoch > 0 ? 1 - now : now);
+            optimizer.reset();
+            throw DivergenceError(epoch, double(J));
+          }
+          // A batch counts by its samples, or by its total weight with sample weights.
+          const double share = dp ? shares[std::size_t(checked)] : weight_of(checked * plan.bs, plan.slice(checked).rows);
+          total += double(J) * share;
+          counted += share;
+        }
+      };
+
+      for (Index j = 0; j < n_batches; ++j) {
+        const bool stop = options.stop && options.stop->load(std::memory_order_relaxed);
+        const Slice s = plan.slice(j);
+        if (!dp) {
+          if (stop) {
+            check_losses(j);  // a divergence before the Ctrl-C still counts as one
+            return false;
+          }
+          engine.bring_batch(s.start, s.rows);
+          engine.forward({uses_dropout ? &rng : nullptr});
+          engine.output_error(j);
+          engine.backprop(fused);
+          if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
+          if (fused == T(0)) {
+            if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
+            optimizer.step(engine.params(), engine.grads(), P);
+          }
+          if (engine.losses_at_once()) check_losses(j + 1);
+          continue;
+        }
+        // One step of data parallelism: this process's rows of the global batch, then the sums.
+        const bool have = s.rows > 0;
+        T J_r = 0;
+        Index c = 0;
+        if (have) {
+          engine.bring_batch(s.start, s.rows);
+          engine.forward({uses_dropout ? &rng : nullptr, s.before, s.after});
+          engine.output_error(j);
+          engine.read_losses(j, j + 1, losses.data(), &c);
+          J_r = losses[std::size_t(j)];
+        } else if (uses_dropout) {
+          for (const auto& layer : net.layers())  // the masks of the other processes' rows
+            if (layer.dropout > 0.0) rng.skip(std::uint64_t((s.before + s.after) * layer.n_out));
+        }
+        const double W_r = have ? weight_of(s.start, s.rows) : 0.0;
+        const auto sums = sum_over_processes(
+            {W_r, W_r * double(J_r), double(c), have ? 1.0 : 0.0, have ? double(J_r) : 0.0, stop ? 1.0 : 0.0});
+        if (sums[5] > 0) {  // a Ctrl-C on any process stops every process, before this step
+          check_losses(j);
+          return false;
+        }
+        const double W = sums[0];
+        // J of the global batch: the weighted mean of the processes' J (all-zero weights: the plain mean).
+        losses[std::size_t(j)] = T(W > 0 ? sums[1] / W : sums[4] / sums[3]);
+        shares[std::size_t(j)] = W;
+        correct += Index(sums[2]);
+        check_losses(j + 1);
+        if (have) engine.backprop(T(0));
+        // Each process's gradient is the mean over its rows: weighted by its share, they sum to the global mean.
+        engine.reduce_grads(have, T(W > 0 ? W_r / W : 1.0 / sums[3]), dp->sum);
+        if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
+        if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
+        optimizer.step(engine.params(), engine.grads(), P);
       }
+      check_losses(n_batches);
+      rows_seen += plan.global_rows;
+      batches_done += n_batches;
+      return true;
     };
 
-    for (Index j = 0; j < n_batches; ++j) {
-      const bool stop = options.stop && options.stop->load(std::memory_order_relaxed);
-      const Slice s = plan.slice(j);
-      if (!dp) {
-        if (stop) {
-          check_losses(j);  // a divergence before the Ctrl-C still counts as one
-          result.interrupted = true;
-          return result;
+    bool completed = true;
+    if (!source) {
+      completed = run_piece(X, Y);
+    } else {
+      source->start_epoch(options.epoch_offset + epoch);
+      Chunk<T> chunk;
+      while (completed && source->next(chunk)) {
+        const auto Xc = ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs());
+        try {
+          net.validate(Xc, chunk.Y);  // each chunk as in-memory data: width, NaN, labels
+        } catch (const std::invalid_argument& e) {
+          throw std::invalid_argument(chunk.name + ": " + e.what());
         }
-        engine.bring_batch(s.start, s.rows);
-        engine.forward({uses_dropout ? &rng : nullptr});
-        engine.output_error(j);
-        engine.backprop(fused);
-        if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
-        if (fused == T(0)) {
-          if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
-          optimizer.step(engine.params(), engine.grads(), P);
-        }
-        if (engine.losses_at_once()) check_losses(j + 1);
-        continue;
+        engine.set_data(Xc, chunk.Y);
+        completed = run_piece(Xc, chunk.Y);
       }
-      // One step of data parallelism: this process's rows of the global batch, then the sums.
-      const bool have = s.rows > 0;
-      T J_r = 0;
-      Index c = 0;
-      if (have) {
-        engine.bring_batch(s.start, s.rows);
-        engine.forward({uses_dropout ? &rng : nullptr, s.before, s.after});
-        engine.output_error(j);
-        engine.read_losses(j, j + 1, losses.data(), &c);
-        J_r = losses[std::size_t(j)];
-      } else if (uses_dropout) {
-        for (const auto& layer : net.layers())  // the masks of the other processes' rows
-          if (layer.dropout > 0.0) rng.skip(std::uint64_t((s.before + s.after) * layer.n_out));
-      }
-      const double W_r = have ? weight_of(s.start, s.rows, shuffled) : 0.0;
-      const auto sums = sum_over_processes(
-          {W_r, W_r * double(J_r), double(c), have ? 1.0 : 0.0, have ? double(J_r) : 0.0, stop ? 1.0 : 0.0});
-      if (sums[5] > 0) {  // a Ctrl-C on any process stops every process, before this step
-        check_losses(j);
-        result.interrupted = true;
-        return result;
-      }
-      const double W = sums[0];
-      // J of the global batch: the weighted mean of the processes' J (all-zero weights: the plain mean).
-      losses[std::size_t(j)] = T(W > 0 ? sums[1] / W : sums[4] / sums[3]);
-      shares[std::size_t(j)] = W;
-      correct += Index(sums[2]);
-      check_losses(j + 1);
-      if (have) engine.backprop(T(0));
-      // Each process's gradient is the mean over its rows: weighted by its share, they sum to the global mean.
-      engine.reduce_grads(have, T(W > 0 ? W_r / W : 1.0 / sums[3]), dp->sum);
-      if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
-      if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
-      optimizer.step(engine.params(), engine.grads(), P);
     }
-    check_losses(n_batches);
+    if (!completed) {
+      result.interrupted = true;
+      return result;
+    }
     logs.loss = counted > 0 ? total / counted : 0.0;
-    if (classifier) logs.accuracy = double(correct) / double(plan.global_rows);
-    for (auto& g : logs.grad_norms) g /= double(n_batches);
-    if (has_val && !dp) {
+    if (classifier && rows_seen > 0) logs.accuracy = double(correct) / double(rows_seen);
+    for (auto& g : logs.grad_norms) g /= double(std::max<Index>(batches_done, 1));
+    if (val_source) {  // every validation chunk, weighted by its rows
+      double sum_J = 0, val_rows = 0, val_correct = 0;
+      val_source->start_epoch(0);
+      Chunk<T> chunk;
+      while (val_source->next(chunk)) {
+        Index c = 0;
+        T J = 0;
+        try {
+          J = engine.evaluate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y, &c);
+        } catch (const std::invalid_argument& e) {
+          throw std::invalid_argument("validation " + chunk.name + ": " + e.what());
+        }
+        sum_J += double(J) * double(chunk.rows);
+        val_rows += double(chunk.rows);
+        val_correct += double(c);
+      }
+      logs.val_loss = val_rows > 0 ? sum_J / val_rows : kNaN;
+      if (classifier && val_rows > 0) logs.val_accuracy = val_correct / val_rows;
+    } else if (has_val && !dp) {
       Index val_correct = 0;
       logs.val_loss = double(engine.evaluate_validation(0, validation.rows, classifier ? &val_correct : nullptr));
       if (classifier) logs.val_accuracy = double(val_correct) / double(validation.rows);
@@ -376,12 +426,15 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
 template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
-              const Collective<T>* collective) {
-  validate_fit(engine, optimizer, X, Y, options, validation, collective);  // once: the loop runs unchecked
+              const Collective<T>* collective, ChunkSource<T>* source, ChunkSource<T>* validation_source) {
+  if (source && collective && collective->size > 1)
+    throw NotSupported("data-parallel training from a chunked source is not supported yet");
+  // once: the loop runs unchecked (a source's chunks are checked as they come)
+  validate_fit(engine, optimizer, X, Y, options, validation, collective, source != nullptr, validation_source != nullptr);
   engine.begin_fit(X, Y, validation);
   FitResult result;
   try {
-    result = train(engine, optimizer, X, Y, options, validation, callback, collective);
+    result = train(engine, optimizer, X, Y, options, validation, callback, collective, source, validation_source);
   } catch (...) {
     engine.end_fit();  // the host network gets the weights the loop left (restored ones after a divergence)
     throw;
@@ -399,7 +452,8 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
 
 #define FASTMLP_FIT(T)                                                                                           \
   template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
-                            const Validation<T>&, const EpochCallback&, const Collective<T>*);                   \
+                            const Validation<T>&, const EpochCallback&, const Collective<T>*, ChunkSource<T>*,    \
+                            ChunkSource<T>*);                                                                    \
   template FitResult fit<T>(Network<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
                             const Validation<T>&, const EpochCallback&);
 FASTMLP_FIT(float)

@@ -59,6 +59,10 @@ class Engine {
   // --- the steps of fit() (unchecked: fit validates once) ---
   // Takes the data of one fit (host memory, validated); the engine may copy it.
   virtual void begin_fit(const ConstRef<T>& X, const Targets<T>& Y, const Validation<T>& validation) = 0;
+  // Replaces the training data (a chunk of a larger data set; validation stays).
+  virtual void set_data(const ConstRef<T>& X, const Targets<T>& Y) = 0;
+  // J (L2 included, no dropout) and, when asked, the correct predictions of X, Y (validated).
+  virtual T evaluate(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) = 0;
   // Hands the weights back to the host network (after training, divergence or Ctrl-C).
   virtual void end_fit() = 0;
   // This epoch's sample order (X.rows() entries), or nullptr for the rows in order.
@@ -110,6 +114,11 @@ class CpuEngine final : public Engine<T> {
 
   void begin_fit(const ConstRef<T>& X, const Targets<T>& Y, const Validation<T>& validation) override;
   void end_fit() override {}
+  void set_data(const ConstRef<T>& X, const Targets<T>& Y) override;
+  T evaluate(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) override {
+    net_.validate(X, Y);
+    return net_.evaluate_unchecked(X, Y, correct);
+  }
   void set_order(const Index* order) override { order_ = order; }
   void bring_batch(Index start, Index rows) override;
   void forward(const DropoutDraw& dropout) override { net_.forward_pass(batch_X(), dropout); }

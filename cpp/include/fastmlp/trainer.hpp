@@ -100,6 +100,27 @@ class NotSupported : public std::logic_error {
 // Called after each epoch; return false to stop.
 using EpochCallback = std::function<bool(const EpochLogs&)>;
 
+// Training data larger than memory, in chunks (fastmlp.data on the Python side): start_epoch
+// begins a pass (the source's own seeded chunk order), next() hands out the next chunk, false at
+// the end of the pass; a chunk stays valid until the next call. The loop shuffles the rows inside
+// each chunk (seeded) and cuts it into batches of batch_size; a chunk's last batch holds the rows
+// left in it (batches do not straddle chunks), so chunks of a multiple of batch_size rows give the
+// in-memory batches exactly. Each chunk is checked like in-memory data; errors name the chunk.
+template <class T>
+struct Chunk {
+  const T* X = nullptr;  // rows x n_inputs, contiguous
+  Index rows = 0;
+  Targets<T> Y;
+  std::string name;  // "chunk 3 (file.npy)": named in errors
+};
+template <class T>
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  virtual void start_epoch(Index epoch) = 0;
+  virtual bool next(Chunk<T>& chunk) = 0;
+};
+
 // Data-parallel training (Horovod's design): `size` processes each run fit() on the same
 // model; every step each one computes the gradient of its rows of the global mini-batch, and
 // `sum` adds up, elementwise and in place, what every process passes (the same result on every
@@ -132,7 +153,8 @@ struct Collective {
 template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {},
-              const Collective<T>* collective = nullptr);
+              const Collective<T>* collective = nullptr, ChunkSource<T>* source = nullptr,
+              ChunkSource<T>* validation_source = nullptr);
 
 // The same on the CPU: fit(CpuEngine<T>(net), ...).
 template <class T>
