@@ -81,10 +81,45 @@ Collective<T> to_collective(const py::tuple& t) {
   return c;
 }
 
+// A fastmlp.data prefetcher as a ChunkSource: next() takes the GIL for the hand-over only (the
+// prefetch thread reads and converts the next chunk while the loop trains, GIL released). It
+// yields (X, Y, weights or None, name) with X, Y as the core maps them, or None at the end.
+template <class T>
+class PyChunkSource final : public ChunkSource<T> {
+ public:
+  PyChunkSource(py::object source, Index n_outputs) : source_(std::move(source)), n_outputs_(n_outputs) {}
+  ~PyChunkSource() override {
+    py::gil_scoped_acquire gil;
+    held_ = py::object();
+    source_ = py::object();
+  }
+  void start_epoch(Index epoch) override {
+    py::gil_scoped_acquire gil;
+    source_.attr("start_epoch")(epoch);
+  }
+  bool next(Chunk<T>& chunk) override {
+    py::gil_scoped_acquire gil;
+    held_ = source_.attr("next_chunk")();  // keeps the arrays alive until the next call
+    if (held_.is_none()) return false;
+    const auto t = held_.cast<py::tuple>();
+    const auto x = as_matrix<T>(t[0].cast<py::array>(), "X");
+    chunk.X = x.data();
+    chunk.rows = x.rows();
+    chunk.Y = as_targets<T>(t[1].cast<py::array>(), n_outputs_, t[2]);
+    chunk.name = t[3].cast<std::string>();
+    return true;
+  }
+
+ private:
+  py::object source_, held_;
+  Index n_outputs_;
+};
+
 template <class T>
 py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
                 const py::object& sample_weight, const py::object& X_val, const py::object& Y_val,
-                FitOptions options, const py::object& callback, bool catch_sigint, const py::object& collective) {
+                FitOptions options, const py::object& callback, bool catch_sigint, const py::object& collective,
+                const py::object& source, const py::object& validation_source) {
   Network<T>& net = engine.host();
   const auto x = as_matrix<T>(X, "X");
   const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
@@ -105,6 +140,9 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
       return r.is_none() || r.cast<bool>();
     };
   }
+  std::optional<PyChunkSource<T>> chunks, val_chunks;
+  if (!source.is_none()) chunks.emplace(source, net.n_outputs());
+  if (!validation_source.is_none()) val_chunks.emplace(validation_source, net.n_outputs());
   std::optional<Collective<T>> dp;
   if (!collective.is_none()) dp = to_collective<T>(collective.cast<py::tuple>());
   FitResult result;
@@ -112,7 +150,8 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
     std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: concurrent calls take turns
-    result = fit<T>(engine, optimizer, x, y, options, val, cb, dp ? &*dp : nullptr);
+    result = fit<T>(engine, optimizer, x, y, options, val, cb, dp ? &*dp : nullptr, chunks ? &*chunks : nullptr,
+                    val_chunks ? &*val_chunks : nullptr);
     // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
     if (catch_sigint && g_interrupted.load()) result.interrupted = true;
   }
@@ -167,6 +206,7 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
            "A new optimizer (fresh state) that steps this engine's parameters.")
       .def("fit", &fit_py<T>, py::arg("optimizer"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
            py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"), py::arg("collective") = py::none(),
+           py::arg("source") = py::none(), py::arg("validation_source") = py::none(),
            fit_doc);
 }
 

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from . import data as _data
 from . import distributed as _distributed
 from . import _cuda
 from . import _persist
@@ -29,7 +30,7 @@ from . import io as _io
 from . import optimizers as _optimizers
 from . import schedules as _schedules
 from ._validation import as_2d, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
-from ._weights import balanced_class_weights
+from ._weights import balanced_class_weights, balanced_from_counts
 from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
 from .layers import Dense, Dropout
 
@@ -436,11 +437,14 @@ class Sequential:
         return np.ascontiguousarray(w, dtype=self.dtype)
 
     # --- the math ---
-    def forward(self, X, comm=None) -> np.ndarray:
+    def forward(self, X, comm=None, out=None) -> np.ndarray:
         """The last layer's activations a_L, shape (m, n_outputs) (dropout off).
 
         With ``comm`` (every process passing the same X) each process computes its share of the
-        rows and every process gets all of them (MPI Allgatherv)."""
+        rows and every process gets all of them (MPI Allgatherv). X may be a data source
+        (fastmlp.data): chunk by chunk into ``out`` (e.g. a memmap) or a new array."""
+        if isinstance(X, _data.Source):
+            return self._forward_source(X, out)
         X = self._X(X)
         if comm is None or _distributed.check_comm(comm).Get_size() == 1:
             return self._engine.forward(X)
@@ -450,7 +454,7 @@ class Sequential:
         comm.Allgatherv(mine, [out, [c * self.n_outputs for c in counts]])
         return out
 
-    def loss(self, X, y, sample_weight=None, comm=None) -> float:
+    def loss(self, X, y=None, sample_weight=None, comm=None) -> float:
         """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
 
         binary_crossentropy: mean over samples and outputs of -(y ln p + (1-y) ln(1-p));
@@ -459,6 +463,12 @@ class Sequential:
         With sample weights w_i the mean is sum_i w_i l_i / sum_i w_i.
         With ``comm`` (every process passing the same X, y) each process computes its share.
         """
+        if isinstance(X, _data.Source):  # the weighted mean over the chunks
+            sums = np.zeros(2)
+            for Xc, Yc, Wc, _ in self._stream(X):
+                w = len(Xc) if Wc is None else float(Wc.sum())
+                sums += [w, w * self._engine.objective(Xc, Yc, Wc)]
+            return float(sums[1] / sums[0])
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
         W = self._weights(sample_weight, None, Y)
@@ -484,7 +494,7 @@ class Sequential:
         Y = None if y is None else self._Y(y, X.shape[0])
         return [tuple(t) for t in self._net.trace(X, Y)]
 
-    def fit(self, X, y, epochs: int = 100, batch_size: int | None = DEFAULT_BATCH_SIZE,
+    def fit(self, X, y=None, epochs: int = 100, batch_size: int | None = DEFAULT_BATCH_SIZE,
             learning_rate: float | None = None, tol: float = 0.0, shuffle: bool = True, seed: int | None = None,
             verbose: bool = False, callback=None, optimizer=None, schedule=None, validation_data=None,
             validation_split: float = 0.0, early_stopping: EarlyStopping | None = None, sample_weight=None,
@@ -521,14 +531,18 @@ class Sequential:
             comm = _distributed.check_comm(comm)
         # With comm, a bad argument on any process is an error on every process (never a hang).
         with _distributed.together(comm):
-            columns = _column_names(X)
-            if self._net is None:
-                self.build(np.shape(X)[1] if np.ndim(X) == 2 else as_2d(X, "X", self.dtype).shape[1])
-            if columns is not None and self.feature_names_in_ is None:
-                self.feature_names_in_ = np.asarray(columns, dtype=object)
-            self._learn_labels(y)
-            X = self._X(X)
-            Y = self._Y(y, X.shape[0])
+            source = None
+            if isinstance(X, _data.Source) or (y is None and not hasattr(X, "shape")):  # chunks (fastmlp.data)
+                source, X, Y = self._source_placeholders(X, y, comm, validation_split)
+            else:
+                columns = _column_names(X)
+                if self._net is None:
+                    self.build(np.shape(X)[1] if np.ndim(X) == 2 else as_2d(X, "X", self.dtype).shape[1])
+                if columns is not None and self.feature_names_in_ is None:
+                    self.feature_names_in_ = np.asarray(columns, dtype=object)
+                self._learn_labels(y)
+                X = self._X(X)
+                Y = self._Y(y, X.shape[0])
             # The options as the C++ loop takes them; their ranges are checked there, once.
             options = _core.FitOptions()
             options.epochs = as_int(epochs, "epochs")
@@ -570,8 +584,10 @@ class Sequential:
                 learning_rate = spec.learning_rate
             W = self._weights(sample_weight, None, Y)  # checked against all of y; class weights come after the split
 
-            X_val = Y_val = None
-            if validation_data is not None:
+            X_val = Y_val = val_source = None
+            if isinstance(validation_data, _data.Source):
+                val_source = validation_data
+            elif validation_data is not None:
                 if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                     raise TypeError("validation_data must be a tuple (X_val, y_val)")
                 X_val = self._X(validation_data[0], "X_val")
@@ -595,12 +611,14 @@ class Sequential:
                     warnings.warn(f"the validation set holds a single class ({label!r}): its accuracy says little; "
                                   "use a larger validation_split or stratified validation data",
                                   OneClassValidationWarning, stacklevel=2)
-            if class_weight is not None:  # "balanced" counts the classes of the training part only
+            if class_weight is not None and source is not None:  # "balanced": one counting pass first
+                class_weight = self._source_class_weights(source, class_weight)
+            elif class_weight is not None:  # "balanced" counts the classes of the training part only
                 W = self._weights(W, class_weight, Y)
             if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
                 raise TypeError("early_stopping must be an fm.EarlyStopping")
             if early_stopping is not None:
-                options.early_stopping = early_stopping.spec(X_val is not None)
+                options.early_stopping = early_stopping.spec(X_val is not None or val_source is not None)
             options.seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
             _core.validate_fit_options(options)
             if sharded and comm is None:
@@ -651,14 +669,20 @@ class Sequential:
         start = time.perf_counter()
         final_logs = {}
         try:
+            chunks = None if source is None else self._prefetcher(source, options, class_weight, options.shuffle)
+            val_chunks = None if val_source is None else self._prefetcher(val_source, options, None, False)
             result = self._engine.fit(self.optimizer._bind(self._engine), X, Y, W, X_val, Y_val, options,
                                       on_epoch if (bar or functions or py_callbacks) else None,
-                                      threading.current_thread() is threading.main_thread(), collective)
+                                      threading.current_thread() is threading.main_thread(), collective,
+                                      chunks, val_chunks)
         except DivergenceError as e:
             # The epochs completed before the diverging one still count (schedules, default seeds).
             self._epochs_seen += e.epoch
             raise
         finally:
+            for prefetcher in (locals().get("chunks"), locals().get("val_chunks")):
+                if prefetcher is not None:
+                    prefetcher.close()
             if bar is not None:
                 bar.close()
             for cb in py_callbacks:
@@ -674,6 +698,67 @@ class Sequential:
                               f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
                               VanishingGradientWarning, stacklevel=2)
         return history
+
+    # --- chunked data (fastmlp.data) ---
+    def _source_placeholders(self, X, y, comm, validation_split):
+        """fit on a source: the source, and the empty arrays the core takes in place of X, Y."""
+        if y is not None:
+            raise TypeError("with a data source (fastmlp.data), the targets come from the source: pass y=None")
+        if comm is not None:
+            raise NotImplementedError("data-parallel training from a chunked source is not supported yet; "
+                                      "give each process its rows as arrays (sharded=True)")
+        if validation_split:
+            raise ValueError("validation_split needs arrays; with a data source pass validation_data (arrays "
+                             "or another source)")
+        source = _data.as_source(X)
+        if self._net is None:
+            width = source.n_features or (source.first_width() if hasattr(source, "first_width") else None)
+            self.build(as_int(width, "n_features"))
+        if source.n_features is not None and source.n_features != self.n_features_in:
+            raise ValueError(f"the source has {source.n_features} features but the model expects "
+                             f"{self.n_features_in}")
+        empty = np.empty((0, self.n_features_in), self.dtype)
+        return source, empty, np.empty((0, self.n_outputs), self.dtype)
+
+    def _convert_chunk(self, class_weight=None):
+        def convert(X, y, w, name):
+            X = self._X(X, "X")
+            Y = self._Y(y, X.shape[0], "y")
+            return X, Y, self._weights(w, class_weight, Y), name
+        return convert
+
+    def _prefetcher(self, source, options, class_weight, shuffle: bool, prefetch: int = 2):
+        return _data.Prefetcher(source, self._convert_chunk(class_weight), options.seed, shuffle, prefetch,
+                                getattr(source, "mix", 1))
+
+    def _source_class_weights(self, source, class_weight):
+        """class_weight="balanced" over a whole source: one pass counting the classes; a dict as is."""
+        if not isinstance(class_weight, str):
+            return class_weight
+        n_classes = 2 if self.n_outputs == 1 else self.n_outputs
+        counts = np.zeros(n_classes, dtype=np.int64)
+        for _, Y, _, _ in _data.Prefetcher(source, self._convert_chunk(), 0, False):
+            counts += np.bincount(self._class_ids(Y), minlength=n_classes)
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+        return {c: float(v) for c, v in enumerate(balanced_from_counts(counts))}
+
+    def _forward_source(self, source, out=None) -> np.ndarray:
+        parts, row = [], 0
+        for X, *_ in self._stream(source):
+            a = self._engine.forward(X)
+            if out is not None:
+                if row + len(a) > len(out):
+                    raise ValueError(f"out has {len(out)} rows; the source has more")
+                out[row:row + len(a)] = a
+            else:
+                parts.append(a)
+            row += len(a)
+        return out[:row] if out is not None else np.concatenate(parts)
+
+    def _stream(self, source):
+        """The converted chunks of a source, in order (predict, evaluate)."""
+        return iter(_data.Prefetcher(_data.as_source(source), self._convert_chunk(), 0, False))
 
     def _agree_to_fit(self, comm, sharded: bool, X, Y, W, X_val, options, schedule, early_stopping):
         """Data parallelism: every process must bring the same model, options and data shapes
@@ -744,13 +829,22 @@ class Sequential:
             return labels if self._label_classes is None else self._label_classes[labels]
         return a[:, 0] if a.shape[1] == 1 else a
 
-    def accuracy(self, X, y, comm=None) -> float:
-        """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1)."""
+    def accuracy(self, X, y=None, comm=None) -> float:
+        """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1). X may be
+        a data source (fastmlp.data; y=None)."""
         if not self.is_classifier:
             raise TypeError(f"accuracy needs a classification loss; this model uses {self.loss_name!r}")
+        if isinstance(X, _data.Source):
+            hits = np.zeros(2)
+            for Xc, Yc, _, _ in self._stream(X):
+                hits += [len(Xc) * self._correct_share(self._engine.forward(Xc), Yc), len(Xc)]
+            return float(hits[0] / hits[1])
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
-        a = self.forward(X, comm)
+        return self._correct_share(self.forward(X, comm), Y)
+
+    def _correct_share(self, a, Y) -> float:
+        """The fraction of rows whose predicted class (from outputs a) matches Y."""
         if self.loss_name == "categorical_crossentropy":
             pred = a.argmax(axis=1)
         else:
@@ -772,7 +866,7 @@ class Sequential:
         """The number of layers (Dense and Dropout)."""
         return len(self.layers)
 
-    def evaluate(self, X, y, sample_weight=None, return_dict: bool = False, comm=None):
+    def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None):
         """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
         ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
         {"loss": ..., "accuracy": ...} with ``return_dict=True``."""

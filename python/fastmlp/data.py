@@ -1,0 +1,306 @@
+"""Data larger than memory: chunked sources for fit, evaluate, predict and predict_proba.
+
+    model.fit(fm.data.from_npy("shards/X_*.npy", "shards/y_*.npy"), epochs=5, batch_size=256)
+    model.fit(fm.data.from_arrays(np.load("X.npy", mmap_mode="r"), y, chunk_rows=65536), ...)
+    model.fit(fm.data.from_parquet("data/", features=["a", "b"], target="label"), ...)
+    model.fit(my_reader, ...)       # any object that yields (X, y) or (X, y, sample_weight) chunks
+
+How it runs: the C++ training loop trains on one chunk with the GIL released while a background
+thread reads and converts the next ones (a bounded queue of ``prefetch`` chunks), so reading and
+training overlap; memory holds the model, the queue and a few chunks, never the whole data set.
+
+Shuffling (``shuffle=True``), deterministic for a seed: each epoch visits the chunks in a seeded
+random order (sources that know their chunks: arrays, .npy shards, Parquet fragments; a reader
+of your own keeps its own order), optionally concatenates ``mix`` consecutive chunks into one
+(a mixing buffer), and the loop shuffles the rows inside each chunk. Batches do not straddle
+chunks: a chunk's last batch holds the rows left in it, so chunks of a multiple of ``batch_size``
+rows give exactly the in-memory batches (``shuffle=False``: the same weights as ``fit`` on arrays).
+
+Every chunk is checked (width, dtype, NaN/inf, labels) and an error names it (its index and file);
+the model keeps the weights of the last completed step, as after Ctrl-C. Targets must be numbers
+(class ids, one-hot rows or regression values); class_weight="balanced" makes one counting pass
+over the targets first.
+"""
+from __future__ import annotations
+
+import glob
+import mmap
+import os
+import queue
+import threading
+
+import numpy as np
+
+_END = object()
+
+
+class Source:
+    """Base class: a data set in chunks. Subclasses give ``chunk_names`` (or None when the
+    chunks are only known by reading) and ``read(i)``, or override ``chunks``."""
+
+    n_rows: int | None = None  # when known (progress, counting)
+    n_features: int | None = None
+
+    def chunk_count(self) -> int | None:
+        return None
+
+    def chunks(self, epoch: int, seed: int, shuffle: bool):
+        """Yields (X, y, sample_weight or None, name) for one pass."""
+        n = self.chunk_count()
+        order = np.arange(n)
+        if shuffle:
+            order = np.random.default_rng([seed, epoch]).permutation(n)
+        for i in order:
+            yield self.read(int(i))
+
+    def read(self, i: int):
+        raise NotImplementedError
+
+
+def _drop_pages(array) -> None:
+    """Tell the kernel the pages of a memmap already read are not needed (they stay in the page
+    cache), so the resident memory of the process stays bounded by its chunks."""
+    mm = getattr(array, "_mmap", None)
+    if mm is None and isinstance(getattr(array, "base", None), np.memmap):
+        mm = getattr(array.base, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise"):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass
+
+
+class ArraySource(Source):
+    def __init__(self, X, y, sample_weight=None, chunk_rows: int = 65536, name: str = "arrays"):
+        if not hasattr(X, "shape") or len(X.shape) != 2:
+            raise ValueError(f"X must be a 2-D array or memmap, got {type(X).__name__}")
+        if y is None or len(y) != X.shape[0]:
+            raise ValueError(f"y must have one entry per row of X ({X.shape[0]})")
+        if sample_weight is not None and len(sample_weight) != X.shape[0]:
+            raise ValueError(f"sample_weight must have one entry per row of X ({X.shape[0]})")
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        self.X, self.y, self.w, self.chunk_rows, self.name = X, y, sample_weight, int(chunk_rows), name
+        self.n_rows, self.n_features = int(X.shape[0]), int(X.shape[1])
+
+    def chunk_count(self) -> int:
+        return -(-self.n_rows // self.chunk_rows)
+
+    def read(self, i: int):
+        a, b = i * self.chunk_rows, min((i + 1) * self.chunk_rows, self.n_rows)
+        X, y = np.array(self.X[a:b]), np.array(self.y[a:b])
+        w = None if self.w is None else np.array(self.w[a:b])
+        for arr in (self.X, self.y, self.w):
+            _drop_pages(arr)
+        return X, y, w, f"chunk {i} (rows {a}:{b} of {self.name})"
+
+
+class NpySource(Source):
+    def __init__(self, x_files: list, y_files: list, chunk_rows: int | None):
+        if len(x_files) != len(y_files):
+            raise ValueError(f"{len(x_files)} X shards but {len(y_files)} y shards")
+        if not x_files:
+            raise ValueError("no .npy shards given (or the pattern matched none)")
+        self.x_files, self.y_files = list(x_files), list(y_files)
+        self.chunk_rows = chunk_rows
+        shapes = [self._shape(f) for f in self.x_files]
+        widths = {s[1] if len(s) == 2 else None for s in shapes}
+        if len(widths) != 1 or None in widths:
+            raise ValueError("every X shard must be 2-D with the same number of columns; got shapes "
+                             + ", ".join(f"{os.path.basename(f)} {s}" for f, s in zip(self.x_files, shapes)))
+        self.n_features = widths.pop()
+        self.rows = [s[0] for s in shapes]
+        self.n_rows = int(sum(self.rows))
+        per = [1 if not chunk_rows else -(-r // chunk_rows) for r in self.rows]
+        self.index = [(f, c) for f, n in enumerate(per) for c in range(n)]
+
+    @staticmethod
+    def _open(path):
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"shard {path} does not exist") from None
+        except (ValueError, OSError) as e:
+            raise ValueError(f"shard {path} is not a readable .npy file (truncated?): {e}") from None
+
+    def _shape(self, path):
+        return self._open(path).shape
+
+    def chunk_count(self) -> int:
+        return len(self.index)
+
+    def read(self, i: int):
+        f, c = self.index[i]
+        X, y = self._open(self.x_files[f]), self._open(self.y_files[f])
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"shard {self.y_files[f]} has {y.shape[0]} rows but {self.x_files[f]} has {X.shape[0]}")
+        rows = self.chunk_rows or X.shape[0]
+        a, b = c * rows, min((c + 1) * rows, X.shape[0])
+        out = np.array(X[a:b]), np.array(y[a:b]), None
+        _drop_pages(X)
+        _drop_pages(y)
+        return (*out, f"chunk {i} ({os.path.basename(self.x_files[f])} rows {a}:{b})")
+
+
+class ParquetSource(Source):
+    def __init__(self, path, features, target, chunk_rows: int):
+        try:
+            import pyarrow.dataset as ds
+        except ImportError as e:
+            raise ImportError("from_parquet needs pyarrow: pip install 'fastmlp[data]'") from e
+        self.dataset = ds.dataset(path, format="parquet")
+        names = self.dataset.schema.names
+        self.features = list(features) if features is not None else [n for n in names if n != target]
+        missing = [c for c in self.features + [target] if c not in names]
+        if missing:
+            raise ValueError(f"{path}: no column(s) {missing}; the data set has {names}")
+        self.target, self.chunk_rows = target, chunk_rows
+        self.fragments = list(self.dataset.get_fragments())
+        self.n_features = len(self.features)
+        self.n_rows = int(self.dataset.count_rows())
+
+    def chunks(self, epoch, seed, shuffle):
+        order = np.arange(len(self.fragments))
+        if shuffle:
+            order = np.random.default_rng([seed, epoch]).permutation(len(order))
+        for i in order:
+            frag = self.fragments[int(i)]
+            for j, batch in enumerate(frag.to_batches(columns=self.features + [self.target],
+                                                       batch_size=self.chunk_rows)):
+                X = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in self.features])
+                y = batch.column(self.target).to_numpy(zero_copy_only=False)
+                yield X, y, None, f"chunk {j} of {os.path.basename(frag.path)}"
+
+
+class IterableSource(Source):
+    """A reader of your own: a function returning an iterator per epoch, or a re-iterable object,
+    yielding (X, y) or (X, y, sample_weight)."""
+
+    def __init__(self, reader, n_features: int | None = None, n_rows: int | None = None):
+        if not (callable(reader) or hasattr(reader, "__iter__")):
+            raise TypeError(f"a data source must be iterable or a function returning an iterator, "
+                            f"got {type(reader).__name__}")
+        self.reader, self.n_features, self.n_rows = reader, n_features, n_rows
+
+    def chunks(self, epoch, seed, shuffle):
+        items = self.reader() if callable(self.reader) else iter(self.reader)
+        got = False
+        for i, item in enumerate(items):
+            got = True
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise ValueError(f"chunk {i}: a reader must yield (X, y) or (X, y, sample_weight), got "
+                                 f"{type(item).__name__}")
+            yield item[0], item[1], item[2] if len(item) == 3 else None, f"chunk {i}"
+        if not got:
+            raise ValueError(f"the data source gave no chunks in epoch {epoch} (a generator can be read only "
+                             "once: pass a function that returns a new iterator)")
+
+    def first_width(self) -> int:
+        for X, *_ in self.chunks(0, 0, False):
+            return int(np.shape(X)[1])
+        raise ValueError("the data source is empty")
+
+
+def from_arrays(X, y, sample_weight=None, chunk_rows: int = 65536) -> ArraySource:
+    """In-memory arrays or ``np.load(..., mmap_mode="r")`` memmaps, read ``chunk_rows`` rows at a time."""
+    return ArraySource(X, y, sample_weight, chunk_rows)
+
+
+def from_npy(x_paths, y_paths, chunk_rows: int | None = None) -> NpySource:
+    """.npy shards: lists of files or glob patterns (sorted), X and y shard by shard; each shard is
+    one chunk, or chunks of ``chunk_rows`` rows."""
+    def files(p):
+        if isinstance(p, (str, os.PathLike)):
+            found = sorted(glob.glob(os.fspath(p)))
+            return found if any(ch in os.fspath(p) for ch in "*?[") else [os.fspath(p)]
+        return [os.fspath(f) for f in p]
+    return NpySource(files(x_paths), files(y_paths), chunk_rows)
+
+
+def from_parquet(path, features=None, target: str = "target", chunk_rows: int = 65536) -> ParquetSource:
+    """A Parquet file or folder (pyarrow): ``features`` columns (default: all but ``target``)."""
+    return ParquetSource(path, features, target, chunk_rows)
+
+
+def as_source(data) -> Source:
+    return data if isinstance(data, Source) else IterableSource(data)
+
+
+class Prefetcher:
+    """What the C++ loop reads from: ``start_epoch(e)`` starts a thread that reads and converts
+    the epoch's chunks into a bounded queue; ``next_chunk()`` hands them over (None at the end)
+    and re-raises, naming the chunk, whatever went wrong while reading or converting."""
+
+    def __init__(self, source: Source, convert, seed: int, shuffle: bool, prefetch: int = 2, mix: int = 1):
+        self.source, self.convert, self.seed, self.shuffle = source, convert, seed, shuffle
+        self.prefetch, self.mix = max(1, int(prefetch)), max(1, int(mix))
+        self.thread, self.queue, self.stop = None, None, threading.Event()
+
+    def _produce(self, epoch: int) -> None:
+        def put(item):
+            while not self.stop.is_set():
+                try:
+                    self.queue.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+        try:
+            pending = []
+            for X, y, w, name in self.source.chunks(epoch, self.seed, self.shuffle):
+                pending.append((X, y, w, name))
+                if len(pending) < self.mix:
+                    continue
+                if not put(self._merge(pending)):
+                    return
+                pending = []
+            if pending and not put(self._merge(pending)):
+                return
+            put(_END)
+        except BaseException as e:  # handed to the loop, which raises it
+            put(e)
+
+    def _merge(self, pending):
+        name = pending[0][3] if len(pending) == 1 else f"{pending[0][3]} + {len(pending) - 1} more"
+        try:
+            if len(pending) == 1:
+                X, y, w = pending[0][:3]
+            else:
+                X = np.concatenate([p[0] for p in pending])
+                y = np.concatenate([p[1] for p in pending])
+                w = None if pending[0][2] is None else np.concatenate([p[2] for p in pending])
+            if len(X) == 0:
+                raise ValueError("the chunk is empty")
+            return self.convert(X, y, w, name)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{name}: {e}") from None
+
+    def start_epoch(self, epoch: int) -> None:
+        self.close()
+        self.stop.clear()
+        self.queue = queue.Queue(maxsize=self.prefetch)
+        self.thread = threading.Thread(target=self._produce, args=(int(epoch),), daemon=True,
+                                       name="fastmlp-prefetch")
+        self.thread.start()
+
+    def next_chunk(self):
+        item = self.queue.get()
+        if item is _END:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+            self.thread = None
+
+    def __iter__(self):  # a whole pass, for predict and evaluate
+        self.start_epoch(0)
+        try:
+            while (item := self.next_chunk()) is not None:
+                yield item
+        finally:
+            self.close()

@@ -1,0 +1,169 @@
+"""Chunked data sources (fastmlp.data): the same answers as arrays, bad chunks named, bounded memory."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp as fm
+
+
+def _data(m=600, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(m, d)), rng.integers(0, k, size=m)
+
+
+def _model(seed=1, optimizer=None, dropout=False):
+    layers = [fm.Dense(6, 16, "relu")] + ([fm.Dropout(0.2)] if dropout else []) + [fm.Dense(16, 3, "softmax")]
+    return fm.Sequential(layers, dtype="float64", seed=seed,
+                         optimizer=optimizer if optimizer is not None else fm.SGD(0.05, momentum=0.9))
+
+
+@pytest.mark.parametrize("chunk_rows", [600, 150, 50])  # one chunk; several, each a multiple of the batch
+def test_chunks_of_whole_batches_equal_in_memory_fit(chunk_rows):
+    X, y = _data()
+    a, b = _model(dropout=True), _model(dropout=True)
+    ha = a.fit(X, y, epochs=3, batch_size=50, shuffle=False)
+    hb = b.fit(fm.data.from_arrays(X, y, chunk_rows=chunk_rows), epochs=3, batch_size=50, shuffle=False)
+    np.testing.assert_array_equal(b.params, a.params)
+    assert ha.history == hb.history
+
+
+def test_one_chunk_with_balanced_class_weights_equals_arrays():
+    X, y = _data()
+    y[:400] = 0  # unbalanced
+    a, b = _model(), _model()
+    a.fit(X, y, epochs=2, batch_size=32, shuffle=False, class_weight="balanced")
+    b.fit(fm.data.from_arrays(X, y, chunk_rows=600), epochs=2, batch_size=32, shuffle=False, class_weight="balanced")
+    np.testing.assert_allclose(b.params, a.params, rtol=1e-12, atol=1e-15)  # the table from one counting pass
+
+
+def test_a_batch_never_straddles_two_chunks():
+    """Chunks of 200 rows, batches of 64: each chunk gives 64, 64, 64 and its last 8 rows; the same
+    batches as one-epoch fits on each chunk in turn (the optimizer's state carries over)."""
+    X, y = _data()
+    a, b = _model(), _model()
+    for start in range(0, 600, 200):
+        a.fit(X[start:start + 200], y[start:start + 200], epochs=1, batch_size=64, shuffle=False)
+    b.fit(fm.data.from_arrays(X, y, chunk_rows=200), epochs=1, batch_size=64, shuffle=False)
+    np.testing.assert_allclose(b.params, a.params, rtol=1e-12, atol=1e-15)
+
+
+def test_shuffling_is_deterministic_for_a_seed():
+    X, y = _data()
+    src = lambda: fm.data.from_arrays(X, y, chunk_rows=100)
+    a, b, c = _model(), _model(), _model()
+    a.fit(src(), epochs=2, batch_size=32, seed=5)
+    b.fit(src(), epochs=2, batch_size=32, seed=5)
+    c.fit(src(), epochs=2, batch_size=32, seed=6)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.array_equal(a.params, c.params)
+
+
+def test_npy_shards_validation_source_early_stopping(tmp_path):
+    X, y = _data()
+    for i, (a, b) in enumerate([(0, 250), (250, 420), (420, 600)]):
+        np.save(tmp_path / f"X_{i}.npy", X[a:b])
+        np.save(tmp_path / f"y_{i}.npy", y[a:b])
+    source = fm.data.from_npy(str(tmp_path / "X_*.npy"), str(tmp_path / "y_*.npy"), chunk_rows=100)
+    assert source.n_rows == 600 and source.n_features == 6
+    model = _model()
+    h = model.fit(source, epochs=20, batch_size=32, validation_data=fm.data.from_arrays(X[:90], y[:90], chunk_rows=40),
+                  early_stopping=fm.EarlyStopping(patience=2, monitor="val_loss"))
+    assert set(h.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    np.testing.assert_allclose(h.history["val_loss"][h.best_epoch], model.loss(X[:90], y[:90]), rtol=1e-12)
+
+
+def test_a_reader_of_your_own_with_sample_weights():
+    X, y = _data()
+    w = np.random.default_rng(3).uniform(0, 2, size=600)
+    def reader():
+        for a in range(0, 600, 150):
+            yield X[a:a + 150], y[a:a + 150], w[a:a + 150]
+    a, b = _model(), _model()
+    a.fit(X, y, epochs=2, batch_size=50, shuffle=False, sample_weight=w)
+    b.fit(reader, epochs=2, batch_size=50, shuffle=False)
+    np.testing.assert_array_equal(b.params, a.params)
+    gen = (item for item in [(X, y)])  # a generator can be read once: the second epoch says so
+    with pytest.raises(ValueError, match="generator"):
+        _model().fit(gen, epochs=2, batch_size=50)
+
+
+def test_predict_and_evaluate_stream(tmp_path):
+    X, y = _data()
+    model = _model()
+    model.fit(X, y, epochs=1, batch_size=32)
+    src = fm.data.from_arrays(X, y, chunk_rows=70)
+    out = np.lib.format.open_memmap(tmp_path / "p.npy", mode="w+", dtype=np.float64, shape=(600, 3))
+    np.testing.assert_array_equal(model.predict_proba(src), model.predict_proba(X))
+    model.forward(src, out=out)
+    np.testing.assert_array_equal(np.asarray(out), model.forward(X))
+    np.testing.assert_array_equal(model.predict(src), model.predict(X))
+    assert model.evaluate(src) == pytest.approx(model.evaluate(X, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda X, y: (X[:, :5], y), "chunk 1.*features"),
+    (lambda X, y: (np.where(np.arange(len(X))[:, None] == 3, np.nan, X), y), "chunk 1.*NaN"),
+    (lambda X, y: (X, y + 5), "chunk 1.*class"),
+    (lambda X, y: (X[:0], y[:0]), "chunk 1.*empty"),
+])
+def test_a_bad_chunk_is_named_and_training_stops_at_the_last_step(bad, match):
+    X, y = _data()
+    def reader():
+        yield X[:300], y[:300]
+        yield bad(X[300:], y[300:])
+    model = _model()
+    start = model.params.copy()
+    with pytest.raises(ValueError, match=match):
+        model.fit(reader, epochs=1, batch_size=50, shuffle=False)
+    assert not np.array_equal(model.params, start) and np.isfinite(model.params).all()  # chunk 0 trained
+
+
+def test_missing_or_truncated_shards_and_failing_readers(tmp_path):
+    X, y = _data()
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    with pytest.raises(FileNotFoundError, match="nope.npy"):
+        fm.data.from_npy([tmp_path / "nope.npy"], [tmp_path / "y.npy"])
+    raw = (tmp_path / "X.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="cut.npy"):
+        fm.data.from_npy([tmp_path / "cut.npy"], [tmp_path / "y.npy"])
+    def failing():
+        yield X[:100], y[:100]
+        raise RuntimeError("disk on fire")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        _model().fit(failing, epochs=1, batch_size=50)
+    with pytest.raises(TypeError, match="y=None"):
+        _model().fit(fm.data.from_arrays(X, y), y, epochs=1)
+    with pytest.raises(ValueError, match="validation_split"):
+        _model().fit(fm.data.from_arrays(X, y), epochs=1, validation_split=0.2)
+
+
+RSS_SCRIPT = r"""
+import resource, sys, numpy as np, fastmlp as fm
+X = np.load(sys.argv[1], mmap_mode="r"); y = np.load(sys.argv[2], mmap_mode="r")
+model = fm.Sequential([fm.Dense(X.shape[1], 16, "relu"), fm.Dense(16, 2, "softmax")], seed=0, optimizer=fm.SGD(0.01))
+model.fit(fm.data.from_arrays(X[:2000], y[:2000], chunk_rows=1000), epochs=1, batch_size=256)  # warm up
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+model.fit(fm.data.from_arrays(X, y, chunk_rows=2000), epochs=1, batch_size=256)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+"""
+
+
+def test_peak_memory_is_bounded_by_the_chunks_not_the_file(tmp_path):
+    """A 200 MB float32 memmap in 8 MB chunks: the process grows by a few chunks, not the file."""
+    rows, cols = 50_000, 1000
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(rows, cols))
+    for a in range(0, rows, 5000):
+        X[a:a + 5000] = np.random.default_rng(a).random((5000, cols), dtype=np.float32)
+    X.flush()
+    del X
+    np.save(tmp_path / "y.npy", np.arange(rows) % 2)
+    done = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(tmp_path / "X.npy"), str(tmp_path / "y.npy")],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    grown_mb = int(done.stdout.strip().splitlines()[-1])
+    assert grown_mb < 80, f"peak RSS grew by {grown_mb} MB training on a 200 MB file in 8 MB chunks"
