@@ -32,6 +32,11 @@ import threading
 import numpy as np
 
 _END = object()
+CHUNK_BYTES = 32 << 20  # the default chunk: about 32 MB of X
+
+
+def _default_rows(n_features: int, itemsize: int) -> int:
+    return max(1, CHUNK_BYTES // max(1, n_features * itemsize))
 
 
 class Source:
@@ -71,13 +76,15 @@ def _drop_pages(array) -> None:
 
 
 class ArraySource(Source):
-    def __init__(self, X, y, sample_weight=None, chunk_rows: int = 65536, name: str = "arrays"):
+    def __init__(self, X, y, sample_weight=None, chunk_rows: int | None = None, name: str = "arrays"):
         if not hasattr(X, "shape") or len(X.shape) != 2:
             raise ValueError(f"X must be a 2-D array or memmap, got {type(X).__name__}")
         if y is None or len(y) != X.shape[0]:
             raise ValueError(f"y must have one entry per row of X ({X.shape[0]})")
         if sample_weight is not None and len(sample_weight) != X.shape[0]:
             raise ValueError(f"sample_weight must have one entry per row of X ({X.shape[0]})")
+        if chunk_rows is None:
+            chunk_rows = _default_rows(X.shape[1], X.dtype.itemsize)
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         self.X, self.y, self.w, self.chunk_rows, self.name = X, y, sample_weight, int(chunk_rows), name
@@ -111,7 +118,10 @@ class NpySource(Source):
         self.n_features = widths.pop()
         self.rows = [s[0] for s in shapes]
         self.n_rows = int(sum(self.rows))
-        per = [1 if not chunk_rows else -(-r // chunk_rows) for r in self.rows]
+        if chunk_rows is None:
+            chunk_rows = _default_rows(self.n_features, self._open(self.x_files[0]).dtype.itemsize)
+        self.chunk_rows = chunk_rows
+        per = [-(-r // chunk_rows) for r in self.rows]
         self.index = [(f, c) for f, n in enumerate(per) for c in range(n)]
 
     @staticmethod
@@ -129,17 +139,32 @@ class NpySource(Source):
     def chunk_count(self) -> int:
         return len(self.index)
 
+    @staticmethod
+    def _rows(path, a: int, b: int) -> np.ndarray:
+        """Rows [a, b) of a C-ordered .npy file, read (not mapped) into a new array: the kernel copies
+        from its page cache with the GIL released, and the process holds only what it asked for."""
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            if fortran or dtype.hasobject:
+                raise ValueError(f"shard {path} must be a C-ordered numeric .npy")
+            row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+            out = np.empty((b - a, *shape[1:]), dtype=dtype)
+            f.seek(f.tell() + a * row)
+            if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+                raise ValueError(f"shard {path} is truncated: rows {a}:{b} are not all there")
+        return out
+
     def read(self, i: int):
         f, c = self.index[i]
-        X, y = self._open(self.x_files[f]), self._open(self.y_files[f])
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"shard {self.y_files[f]} has {y.shape[0]} rows but {self.x_files[f]} has {X.shape[0]}")
-        rows = self.chunk_rows or X.shape[0]
-        a, b = c * rows, min((c + 1) * rows, X.shape[0])
-        out = np.array(X[a:b]), np.array(y[a:b]), None
-        _drop_pages(X)
-        _drop_pages(y)
-        return (*out, f"chunk {i} ({os.path.basename(self.x_files[f])} rows {a}:{b})")
+        n, ny = self.rows[f], self._shape(self.y_files[f])[0]
+        if ny != n:
+            raise ValueError(f"shard {self.y_files[f]} has {ny} rows but {self.x_files[f]} has {n}")
+        a, b = c * self.chunk_rows, min((c + 1) * self.chunk_rows, n)
+        X, y = self._rows(self.x_files[f], a, b), self._rows(self.y_files[f], a, b)
+        return X, y, None, f"chunk {i} ({os.path.basename(self.x_files[f])} rows {a}:{b})"
 
 
 class ParquetSource(Source):
@@ -201,14 +226,15 @@ class IterableSource(Source):
         raise ValueError("the data source is empty")
 
 
-def from_arrays(X, y, sample_weight=None, chunk_rows: int = 65536) -> ArraySource:
-    """In-memory arrays or ``np.load(..., mmap_mode="r")`` memmaps, read ``chunk_rows`` rows at a time."""
+def from_arrays(X, y, sample_weight=None, chunk_rows: int | None = None) -> ArraySource:
+    """In-memory arrays or ``np.load(..., mmap_mode="r")`` memmaps, read ``chunk_rows`` rows at a time
+    (default: about 32 MB of X)."""
     return ArraySource(X, y, sample_weight, chunk_rows)
 
 
 def from_npy(x_paths, y_paths, chunk_rows: int | None = None) -> NpySource:
-    """.npy shards: lists of files or glob patterns (sorted), X and y shard by shard; each shard is
-    one chunk, or chunks of ``chunk_rows`` rows."""
+    """.npy shards: lists of files or glob patterns (sorted), X and y shard by shard, in chunks of
+    ``chunk_rows`` rows (default: about 32 MB of X; chunks do not cross shards)."""
     def files(p):
         if isinstance(p, (str, os.PathLike)):
             found = sorted(glob.glob(os.fspath(p)))
