@@ -171,3 +171,22 @@ def test_peak_memory_is_bounded_by_the_chunks_not_the_file(tmp_path):
     grown_mb, grown_all_mb = map(int, done.stdout.split()[-2:])
     assert grown_mb < 80, f"peak RSS grew by {grown_mb} MB training on a 200 MB file in 8 MB chunks"
     assert grown_all_mb > 150  # touching the whole memmap does show in the measure
+
+
+def test_cli_trains_on_a_folder_of_npy_shards(tmp_path):
+    X, y = _data()
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i in range(3):
+        np.save(shards / f"X_{i}.npy", X[i * 200:(i + 1) * 200])
+        np.save(shards / f"y_{i}.npy", y[i * 200:(i + 1) * 200])
+    for data in (str(shards), str(shards / "X_*.npy")):
+        done = subprocess.run([sys.executable, "-m", "fastmlp", "train", data, "--epochs", "2", "--no-progress",
+                               "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "600 samples in shards" in done.stdout and "3 classes" in done.stdout
+    assert fm.Sequential.load(tmp_path / "m.safetensors").n_features_in == 6
+    (shards / "y_2.npy").unlink()
+    done = subprocess.run([sys.executable, "-m", "fastmlp", "train", str(shards), "--out", str(tmp_path / "n.st")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "y_2.npy" in done.stderr

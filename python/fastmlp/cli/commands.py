@@ -81,10 +81,77 @@ def _world():
     return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
 
 
+def _shard_source(path: str, args):
+    """A folder or glob of .npy shards (X*.npy with matching y*.npy) or .parquet files (--target):
+    a fastmlp.data source, or None when `path` is one data file."""
+    import glob
+
+    import fastmlp as fm
+
+    pattern = os.path.join(path, "*") if os.path.isdir(path) else path
+    if not (os.path.isdir(path) or any(ch in path for ch in "*?[")):
+        return None
+    files = sorted(glob.glob(pattern))
+    npy_x = [f for f in files if f.endswith(".npy") and os.path.basename(f).startswith("X")]
+    parquet = [f for f in files if f.endswith(".parquet")]
+    if npy_x:
+        npy_y = [os.path.join(os.path.dirname(f), "y" + os.path.basename(f)[1:]) for f in npy_x]
+        missing = [f for f in npy_y if not os.path.exists(f)]
+        if missing:
+            raise CLIError(f"{path}: no target shard {missing[0]} for {npy_x[npy_y.index(missing[0])]}")
+        return fm.data.from_npy(npy_x, npy_y)
+    if parquet:
+        if args.target is None:
+            raise CLIError(f"{path}: Parquet shards need --target COLUMN")
+        return fm.data.from_parquet(parquet, target=args.target)
+    raise CLIError(f"{path}: no X*.npy (with y*.npy) or .parquet shards there")
+
+
+def _train_on_shards(args, source) -> int:
+    """train on a data set in shards: classes (or regression) from one pass over the targets."""
+    import numpy as np
+
+    import fastmlp as fm
+
+    values = np.unique(np.concatenate([np.unique(y) for _, y, _, _ in source.chunks(0, 0, False)]))
+    task = args.task or ("classify" if values.dtype.kind in "iub" else "regress")
+    if args.validation_split:
+        raise CLIError("--validation-split needs one data file; with shards, train on them all")
+    if task == "classify":
+        if values.dtype.kind not in "iub" or values.min() < 0:
+            raise CLIError(f"{args.data}: classification from shards needs class ids 0..k-1 as targets")
+        k = int(values.max()) + 1
+        out_act = args.output_activation or ("softmax" if k > 2 else "sigmoid")
+        n_out = 1 if (out_act == "sigmoid" and k == 2) else k
+        classes = list(range(k))
+    else:
+        out_act, n_out, classes = args.output_activation or "linear", 1, None
+    sizes = [source.n_features, *args.layers, n_out]
+    layers = [fm.Dense(a, b, args.activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
+    layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
+    opt = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
+    optimizer = fm.SGD(momentum=args.momentum or 0.0, **opt) if args.optimizer == "sgd" else fm.Adam(**opt)
+    model = fm.Sequential(layers, loss=args.loss or (None if task == "classify" else "mse"), dtype=args.dtype,
+                          seed=args.seed, l2=args.l2, optimizer=optimizer)
+    print(f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
+          f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}")
+    history = model.fit(source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                        verbose=not args.no_progress)
+    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}")
+    lpath = save_model(model, args.out, {"task": task, "classes": classes, "target": args.target, "features": None})
+    print(f"model saved to {args.out} (labels: {lpath})")
+    return EXIT_OK
+
+
 def train(args) -> int:
     import numpy as np
 
     import fastmlp as fm
+
+    source = _shard_source(args.data, args)
+    if source is not None:
+        check_writable(args.out, "--out")
+        return _train_on_shards(args, source)
 
     comm = _world()  # under mpiexec: every process trains (data-parallel); rank 0 alone prints and writes
     say = print if comm is None or comm.Get_rank() == 0 else (lambda *a, **k: None)

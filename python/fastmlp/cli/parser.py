@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model on a .csv or .npz file and save it",
                            description="Train an MLP on a data file and save it (safetensors) with its labels file.")
-    train.add_argument("data", help="training data: .csv/.tsv (features and a target column) or .npz (X, y)")
+    train.add_argument("data", help="training data: .csv/.tsv (features and a target column), .npz (X, y), or a "
+                                    "folder or glob of shards: X*.npy with y*.npy, or .parquet (with --target)")
     _add_data_options(train, "train")
     train.add_argument("--task", choices=("classify", "regress"), default=None,
                        help="default: classify when the target is text, or integers with few distinct values "
