@@ -2,12 +2,12 @@
 Training from files larger than memory
 ======================================
 
-Today ``fit`` takes arrays, and a NumPy memmap of a ``.npy`` file is one: the
-file is paged in as the epoch touches it, which works while the data fits in
-the page cache. Chunked sources (``fm.data``: ``from_npy`` shards,
-``from_arrays`` with ``chunk_rows``, Parquet, your own reader), streamed
-through the C++ loop with prefetching, are being built; this page runs them
-where the installed fastmlp has them.
+``fit``, ``evaluate`` and ``predict`` take chunked sources besides arrays
+(``fm.data``: ``from_npy`` shards, ``from_arrays`` over arrays or memmaps with
+``chunk_rows``, ``from_parquet``, or a reader of your own). The C++ loop trains
+on one chunk while a background thread reads the next, so memory holds a few
+chunks, never the data set; chunks of a multiple of ``batch_size`` rows give
+exactly the in-memory batches.
 """
 
 import tempfile
@@ -41,12 +41,18 @@ model.fit(X0, y0, epochs=5, optimizer=fm.SGD(learning_rate=0.1), batch_size=64)
 print(f"memmap, one shard: accuracy {model.accuracy(X0, y0):.3f}")
 
 # %%
-# All shards as one chunked source (the ``fm.data`` API of the data-sources
-# work; skipped where this fastmlp does not have it yet).
-if hasattr(fm, "data"):
-    source = fm.data.from_npy([str(x) for x, _ in shards], [str(y) for _, y in shards])
-    model = new_model()
-    model.fit(source, epochs=5, optimizer=fm.SGD(learning_rate=0.1), batch_size=64)
-    print("trained from", len(shards), "shards")
-else:
-    print("fm.data is not in this fastmlp yet: chunked sources are being added (see the scaling page).")
+# All shards as one chunked source: each epoch visits the shards' chunks in a
+# seeded order and shuffles the rows inside each chunk.
+source = fm.data.from_npy(str(folder / "X_*.npy"), str(folder / "y_*.npy"), chunk_rows=1024)
+model = new_model()
+history = model.fit(source, epochs=5, optimizer=fm.SGD(learning_rate=0.1), batch_size=64)
+print(f"trained from {len(shards)} shards ({source.n_rows} rows): loss {history.loss[-1]:.4f}")
+print(f"accuracy over all shards, streamed: {model.accuracy(source):.3f}")
+
+# %%
+# Chunks of whole batches and ``shuffle=False`` give the in-memory weights, bit for bit.
+a, b = new_model(), new_model()
+a.fit(X0, y0, epochs=2, optimizer=fm.SGD(learning_rate=0.1), batch_size=64, shuffle=False)
+b.fit(fm.data.from_arrays(X0, y0, chunk_rows=640), epochs=2, optimizer=fm.SGD(learning_rate=0.1), batch_size=64,
+      shuffle=False)
+print("same weights as in memory:", np.array_equal(a.params, b.params))
