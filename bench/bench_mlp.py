@@ -587,6 +587,28 @@ class FastmlpContender(Contender):
         fw = self.model.forward
         return lambda: fw(x)
 
+    def latency_breakdown(self, calls):
+        """Batch-1 forward split into its layers: model.forward (all), engine.forward (binding + C++),
+        the same binding on a 784-1 model (binding, validation and output array: the floor), model._X."""
+        x = self.X[:1]
+        tiny = self.fm.Sequential([self.fm.Dense(LAYERS[0], 1, "linear")], loss="mse", seed=0)
+        fns = {"model.forward": lambda: self.model.forward(x),
+               "engine.forward": lambda: self.model._engine.forward(x),
+               "binding floor (784-1 model)": lambda: tiny._engine.forward(x),
+               "model._X": lambda: self.model._X(x)}
+        out = {}
+        for k, f in fns.items():
+            for _ in range(200):
+                f()
+            ts = []
+            for _ in range(7):
+                t0 = time.perf_counter_ns()
+                for _ in range(calls):
+                    f()
+                ts.append((time.perf_counter_ns() - t0) / calls / 1e3)
+            out[k] = statistics.median(ts)
+        return {"us": out}
+
     def digits(self, data, seed, lr, batch, max_epochs, target):
         import numpy as np
         Xtr, ytr, Xte, yte = _digits_arrays(data)
@@ -795,6 +817,8 @@ def worker_main(name, threads, n_total, pin):
                 r = {"gflops": c.sgemm(**cmd)}
             elif op == "digits":
                 r = c.digits(**cmd)
+            elif op == "latency_breakdown":
+                r = c.latency_breakdown(**cmd)
             else:
                 raise ValueError("unknown op %r" % op)
             r["ok"] = True
@@ -1142,6 +1166,14 @@ def run(a):
         for (key, c), xs in samples.items():
             results["rows"].setdefault(key, {})[c] = {"stats": stats(xs), "values": xs}
 
+        # ---- fastmlp's batch-1 latency, layer by layer ----------------------------------
+        for f in fm_variants(a.contenders):
+            w = workers.get((f, a.threads[0]))
+            if w is not None and not w.error:
+                r = w.call("latency_breakdown", calls=200 if a.quick else 2000)
+                if r.get("ok"):
+                    results.setdefault("breakdown", {})[f] = r["us"]
+
         # ---- digits -----------------------------------------------------------------
         if not a.no_digits:
             with tempfile.TemporaryDirectory() as td:
@@ -1430,6 +1462,18 @@ def report(res, a):
         L.append("")
         L += threads_table(res, a)
     L.append("")
+    if res.get("breakdown"):
+        L.append("### fastmlp batch-1 latency, layer by layer (µs, median of 7 × many calls, %dT)" % t0)
+        L.append("")
+        L.append("| variant | model.forward | engine.forward (binding + C++) | binding floor (784-1 model: "
+                 "binding, input validation, output array) | products and activations (engine − floor) | "
+                 "Python method + `_X` (model − engine) |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for f, b in res["breakdown"].items():
+            L.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
+                LABEL[f], b["model.forward"], b["engine.forward"], b["binding floor (784-1 model)"],
+                b["engine.forward"] - b["binding floor (784-1 model)"], b["model.forward"] - b["engine.forward"]))
+        L.append("")
     L.append("FLOPs: " + FLOP_FORMULA.format(f=ff, dx=dx, t=tf))
     L.append("")
     L.append("Samples per timing (calibrated per contender to ~%.2f s):" % a.target_time)

@@ -226,6 +226,11 @@ struct Blocking {
 #else
     static constexpr Index SMALL_M = 4;  // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
 #endif
+#ifdef FASTMLP_GEMM_DIRECT_M
+    static constexpr Index DIRECT_M = FASTMLP_GEMM_DIRECT_M;
+#else
+    static constexpr Index DIRECT_M = SMALL_M;  // op(B) = B and M <= DIRECT_M: gemm_direct
+#endif
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -471,10 +476,13 @@ void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index 
     for (Index j = 0; j < N; j += Index(nvs) * W) {
         const int nb = static_cast<int>(std::min<Index>(Index(nvs) * W, N - j));
         const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
-        for (Index i = 0; i < M; i += mrs) {
-            const int mb = static_cast<int>(std::min<Index>(mrs, M - i));
+        const Index tiles = (M + mrs - 1) / mrs;  // equal heights, as in gemm_blocked
+        for (Index t = 0, i = 0; t < tiles; ++t) {
+            const Index i1 = M * (t + 1) / tiles;
             const T* a = ta ? A + i : A + i * lda;
-            DirectKernels<T>::get(am, mb, nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc, ab, tail);
+            DirectKernels<T>::get(am, static_cast<int>(i1 - i), nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc,
+                                                                   ab, tail);
+            i = i1;
         }
     }
 }
@@ -673,7 +681,7 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
 #if FASTMLP_GEMM_ISA
     using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
     Path path;
-    if (M <= Blocking<T>::SMALL_M && !trans_b)
+    if (M <= Blocking<T>::DIRECT_M && !trans_b)
         path = [](bool ta, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
                   T* c, Index lc) { gemm_direct(ta, m, n, k, al, a, la, b, lb, be, c, lc); };
     else if (M <= Blocking<T>::SMALL_M && !trans_a && K >= 2 * Simd<T>::W)  // dot products fill whole vectors
