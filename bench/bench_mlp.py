@@ -47,8 +47,14 @@ N_CLASSES = 10
 DATA_SEED = 0
 MODEL_SEED = 0
 REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-ALL_CONTENDERS = ("fastmlp", "torch", "numpy", "sklearn")
-LABEL = {"fastmlp": "fastmlp", "torch": "PyTorch", "numpy": "NumPy", "sklearn": "scikit-learn"}
+# fastmlp-vN: the same package with FASTMLP_ARCH=vN (forces that SIMD build, e.g. the AVX2 path on an
+# AVX-512 CPU); "fastmlp" is the build fastmlp picks for the CPU.
+FASTMLP_VARIANTS = ("fastmlp", "fastmlp-v4", "fastmlp-v3", "fastmlp-v2")
+ALL_CONTENDERS = FASTMLP_VARIANTS + ("torch", "jax", "jax-scan", "onnxruntime", "numpy", "sklearn")
+DEFAULT_CONTENDERS = ("fastmlp", "fastmlp-v3", "torch", "jax", "jax-scan", "onnxruntime", "numpy", "sklearn")
+LABEL = {"fastmlp": "fastmlp", "fastmlp-v4": "fastmlp v4", "fastmlp-v3": "fastmlp v3 (AVX2)",
+         "fastmlp-v2": "fastmlp v2", "torch": "PyTorch", "jax": "JAX jit step", "jax-scan": "JAX scan epoch",
+         "onnxruntime": "onnxruntime", "numpy": "NumPy", "sklearn": "scikit-learn"}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -182,7 +188,9 @@ class NumpyMLP:
 
 class Contender:
     name = "?"
+    supports_train = True
     supports_inference = True
+    supports_digits = True
 
     def __init__(self, threads, n_total):
         self.threads = threads
@@ -541,7 +549,10 @@ class FastmlpContender(Contender):
         self.snap = [(l.weights.copy(), l.bias.copy()) for l in self.model.layers]
 
     def _mlp(self, sizes, seed):
-        fm = self.fm
+        return self.make_mlp(self.fm, sizes, seed)
+
+    @staticmethod
+    def make_mlp(fm, sizes, seed):
         layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(fm.Dense(a, b, "relu" if i < len(sizes) - 2 else "softmax"))
@@ -576,6 +587,28 @@ class FastmlpContender(Contender):
         fw = self.model.forward
         return lambda: fw(x)
 
+    def latency_breakdown(self, calls):
+        """Batch-1 forward split into its layers: model.forward (all), engine.forward (binding + C++),
+        the same binding on a 784-1 model (binding, validation and output array: the floor), model._X."""
+        x = self.X[:1]
+        tiny = self.fm.Sequential([self.fm.Dense(LAYERS[0], 1, "linear")], loss="mse", seed=0)
+        fns = {"model.forward": lambda: self.model.forward(x),
+               "engine.forward": lambda: self.model._engine.forward(x),
+               "binding floor (784-1 model)": lambda: tiny._engine.forward(x),
+               "model._X": lambda: self.model._X(x)}
+        out = {}
+        for k, f in fns.items():
+            for _ in range(200):
+                f()
+            ts = []
+            for _ in range(7):
+                t0 = time.perf_counter_ns()
+                for _ in range(calls):
+                    f()
+                ts.append((time.perf_counter_ns() - t0) / calls / 1e3)
+            out[k] = statistics.median(ts)
+        return {"us": out}
+
     def digits(self, data, seed, lr, batch, max_epochs, target):
         import numpy as np
         Xtr, ytr, Xte, yte = _digits_arrays(data)
@@ -591,12 +624,157 @@ class FastmlpContender(Contender):
         return {"seconds": time.perf_counter() - t0, "epochs": ep, "acc": acc, "reached": acc >= target}
 
 
+class JaxContender(Contender):
+    """JAX on the CPU: the same MLP as NumpyMLP (same initial weights), softmax-CE, plain SGD.
+
+    "jax": one jax.jit-compiled step (value_and_grad + update, parameters donated) called from a
+    Python loop over pre-made device batches; the losses stay on the device, one sync at the end.
+    Inference: the jitted forward (softmax) on a device array, block_until_ready.
+    """
+    name = "jax"
+    supports_digits = False
+
+    def __init__(self, threads, n_total):
+        super().__init__(threads, n_total)
+        if threads == 1:  # XLA's CPU thread pools (pinning to one core is what really limits it)
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                       " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+        import jax
+        import jax.numpy as jnp
+        jax.config.update("jax_platforms", "cpu")
+        self.jax, self.jnp = jax, jnp
+        self.load_data()
+        ref = NumpyMLP(LAYERS, MODEL_SEED)
+        self.snap = list(zip(ref.W, ref.b))
+        self.params = None
+        self.reset()
+
+        def logits(params, x):
+            a = x
+            for w, b in params[:-1]:
+                a = jax.nn.relu(a @ w + b)
+            w, b = params[-1]
+            return a @ w + b
+
+        def loss_fn(params, xb, yb):
+            logp = jax.nn.log_softmax(logits(params, xb))
+            return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+        def step(params, xb, yb):
+            loss, g = jax.value_and_grad(loss_fn)(params, xb, yb)
+            return jax.tree_util.tree_map(lambda p, d: p - LR * d, params, g), loss
+
+        def epoch(params, Xb, Yb):  # whole epoch in one XLA program
+            return jax.lax.scan(lambda p, xy: step(p, xy[0], xy[1]), params, (Xb, Yb))
+
+        self._step = jax.jit(step, donate_argnums=0)
+        self._epoch = jax.jit(epoch, donate_argnums=0)
+        self._fwd = jax.jit(lambda params, x: jax.nn.softmax(logits(params, x), axis=1))
+        self._prepared = {}
+
+    def info(self):
+        import jax
+        import jaxlib
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "devices": [str(d) for d in jax.devices()],
+                "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+    def reset(self):
+        # Fresh device buffers (copies: donation may reuse them in place).
+        self.params = tuple((self.jax.device_put(w.copy()), self.jax.device_put(b.copy())) for w, b in self.snap)
+
+    def _data(self, batch, n):
+        import numpy as np
+        Xb = self.jax.device_put(self.X[:n].reshape(n // batch, batch, LAYERS[0]))
+        Yb = self.jax.device_put(self.y[:n].astype(np.int32).reshape(n // batch, batch))
+        return Xb, Yb
+
+    def prepare_train(self, batch, n):
+        # Data transfer and compilation happen here, outside the timer.
+        key = (batch, n)
+        if key not in self._prepared:
+            Xb, Yb = self._data(batch, n)
+            warm = tuple((w + 0, b + 0) for w, b in self.params)
+            self.jax.block_until_ready(self._step(warm, Xb[0], Yb[0]))
+            self._prepared = {key: ([(Xb[i], Yb[i]) for i in range(n // batch)], None)}
+
+    def train_run(self, batch, n):
+        batches, _ = self._prepared[(batch, n)]
+        p, step, losses = self.params, self._step, []
+        for xb, yb in batches:
+            p, loss = step(p, xb, yb)
+            losses.append(loss)
+        self.jax.block_until_ready((p, losses))
+        self.params = p
+
+    def infer_fn(self, m):
+        x = self.jax.device_put(self.X[:m])
+        fwd, params = self._fwd, self.params
+        fwd(params, x).block_until_ready()
+        return lambda: fwd(params, x).block_until_ready()
+
+
+class JaxScanContender(JaxContender):
+    """JAX, the whole epoch as one jitted lax.scan over the batches (no Python per step)."""
+    name = "jax-scan"
+    supports_inference = False
+
+    def prepare_train(self, batch, n):
+        key = (batch, n)
+        if key not in self._prepared:
+            Xb, Yb = self._data(batch, n)
+            warm = tuple((w + 0, b + 0) for w, b in self.params)
+            compiled = self._epoch.lower(warm, Xb, Yb).compile()
+            self._prepared = {key: ((Xb, Yb), compiled)}
+
+    def train_run(self, batch, n):
+        (Xb, Yb), compiled = self._prepared[(batch, n)]
+        p, losses = compiled(self.params, Xb, Yb)
+        self.jax.block_until_ready((p, losses))
+        self.params = p
+
+
+class OrtContender(Contender):
+    """onnxruntime inference of fastmlp's ONNX export of the same model (same weights as fastmlp),
+    intra_op_num_threads = the thread count, sequential execution, all graph optimisations."""
+    name = "onnxruntime"
+    supports_train = False
+    supports_digits = False
+
+    def __init__(self, threads, n_total):
+        super().__init__(threads, n_total)
+        import onnxruntime as ort
+        import fastmlp.onnx
+        self.ort = ort
+        self.load_data()
+        model = FastmlpContender.make_mlp(import_fastmlp(), LAYERS, MODEL_SEED)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sess = ort.InferenceSession(fastmlp.onnx.to_onnx(model).SerializeToString(), so,
+                                         providers=["CPUExecutionProvider"])
+        self.inp = self.sess.get_inputs()[0].name
+        self.out = [self.sess.get_outputs()[0].name]
+
+    def info(self):
+        return {"onnxruntime": self.ort.__version__, "providers": self.sess.get_providers()}
+
+    def infer_fn(self, m):
+        x = self.X[:m]
+        run, feed, out = self.sess.run, {self.inp: x}, self.out
+        return lambda: run(out, feed)
+
+
 WORKER_CLASSES = {"numpy": NumpyContender, "numpy-asis": AsIsNumpyContender,
-                  "sklearn": SklearnContender, "torch": TorchContender,
-                  "fastmlp": FastmlpContender}
+                  "sklearn": SklearnContender, "torch": TorchContender, "jax": JaxContender,
+                  "jax-scan": JaxScanContender, "onnxruntime": OrtContender,
+                  **{v: FastmlpContender for v in FASTMLP_VARIANTS}}
 
 
-def worker_main(name, threads, n_total):
+def worker_main(name, threads, n_total, pin):
+    if pin >= 0:  # before any library starts its thread pool
+        os.sched_setaffinity(0, {pin})
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)              # anything the libraries print goes to stderr
     sys.stdout = sys.stderr
@@ -609,8 +787,9 @@ def worker_main(name, threads, n_total):
         c = WORKER_CLASSES[name](threads, n_total)
         info = c.info()
         info.update({"python": platform.python_version(), "pid": os.getpid(),
+                     "affinity": sorted(os.sched_getaffinity(0)),
                      "env": {k: os.environ.get(k) for k in REMOVED_ENV + (
-                         "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}})
+                         "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "FASTMLP_ARCH")}})
         send({"ok": True, "info": info})
     except BaseException as e:
         send({"ok": False, "error": "%s: %s" % (type(e).__name__, e),
@@ -638,6 +817,8 @@ def worker_main(name, threads, n_total):
                 r = {"gflops": c.sgemm(**cmd)}
             elif op == "digits":
                 r = c.digits(**cmd)
+            elif op == "latency_breakdown":
+                r = c.latency_breakdown(**cmd)
             else:
                 raise ValueError("unknown op %r" % op)
             r["ok"] = True
@@ -650,18 +831,21 @@ def worker_main(name, threads, n_total):
 # Parent side
 # ======================================================================================
 class Worker:
-    def __init__(self, name, threads, n_total, asis_env=False, timeout=900):
+    def __init__(self, name, threads, n_total, asis_env=False, timeout=900, pin=-1):
         self.name, self.threads, self.timeout = name, threads, timeout
         env = dict(os.environ)
         if not asis_env:
             for k in REMOVED_ENV:
                 env.pop(k, None)
+        env.pop("FASTMLP_ARCH", None)
+        if name.startswith("fastmlp-"):
+            env["FASTMLP_ARCH"] = name.split("-", 1)[1]
         for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[k] = str(threads)
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker", name,
-             "--worker-threads", str(threads), "--worker-n", str(n_total)],
+             "--worker-threads", str(threads), "--worker-n", str(n_total), "--worker-pin", str(pin)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
         self.info = None
         self.error = None
@@ -748,6 +932,23 @@ def fmt_stat(s, unit):
     return "%s [%s–%s]" % (fmt_num(s["median"], unit), fmt_num(s["min"], unit), fmt_num(s["max"], unit))
 
 
+def cpu_level():
+    """The highest x86-64 microarchitecture level (v2/v3/v4) this CPU's flags allow."""
+    try:
+        flags = set(next(ln for ln in open("/proc/cpuinfo") if ln.startswith("flags")).split(":", 1)[1].split())
+    except Exception:
+        return "?"
+    v2 = {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}
+    v3 = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}
+    v4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
+    level = "x86-64"
+    for name, need in (("x86-64-v2", v2), ("x86-64-v3", v3), ("x86-64-v4", v4)):
+        if not need <= flags:
+            break
+        level = name
+    return level
+
+
 def lscpu_info():
     keep = ("Model name", "Vendor ID", "CPU family", "Model:", "CPU(s):", "Thread(s) per core",
             "Core(s) per socket", "L1d cache", "L2 cache", "L3 cache", "Hypervisor vendor", "CPU max MHz")
@@ -792,8 +993,10 @@ def parse_args(argv=None):
                    help="thread counts: all rows at the first one, batch-512 training also at the others")
     p.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"), help="markdown report path")
     p.add_argument("--json", default=None, help="also dump raw results to this JSON file")
-    p.add_argument("--contenders", nargs="+", default=list(ALL_CONTENDERS), choices=ALL_CONTENDERS)
+    p.add_argument("--contenders", nargs="+", default=list(DEFAULT_CONTENDERS), choices=ALL_CONTENDERS)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 32, 128, 512, 2048])
+    p.add_argument("--batches2", type=int, nargs="+", default=None,
+                   help="training batches at the extra --threads counts (default: --batches)")
     p.add_argument("--target-time", type=float, default=None,
                    help="seconds per timing (default 1.0, --quick 0.05)")
     p.add_argument("--batch1-samples", type=int, default=None,
@@ -812,6 +1015,9 @@ def parse_args(argv=None):
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-threads", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--worker-n", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--worker-pin", type=int, default=-1, help=argparse.SUPPRESS)
+    p.add_argument("--pin-core", type=int, default=0,
+                   help="1-thread workers run pinned to this core (sched_setaffinity); -1: not pinned")
     a = p.parse_args(argv)
     q = a.quick
 
@@ -826,6 +1032,8 @@ def parse_args(argv=None):
     dflt("gap", 0.2, 0.05)
     dflt("digits_max_epochs", 200, 3)
     dflt("digits_seeds", a.reps, 1)
+    if a.batches2 is None:
+        a.batches2 = list(a.batches)
     a.n_total = 4096 if q else 60000
     a.sgemm_reps = 2 if q else 5
     a.min_latency_calls = 50 if q else 1000
@@ -838,7 +1046,8 @@ def build_rows(a):
     for b in a.batches:
         rows.append({"kind": "train", "batch": b, "threads": t0})
     for t in a.threads[1:]:
-        rows.append({"kind": "train", "batch": 512, "threads": t})
+        for b in a.batches2:
+            rows.append({"kind": "train", "batch": b, "threads": t})
     rows.append({"kind": "latency", "batch": 1, "threads": t0})
     rows.append({"kind": "throughput", "batch": a.infer_batch, "threads": t0})
     for r in rows:
@@ -856,9 +1065,14 @@ def build_rows(a):
 
 
 def row_contenders(row, contenders):
+    cls = WORKER_CLASSES
     if row["kind"] == "train":
-        return list(contenders)
-    return [c for c in contenders if c != "sklearn"]
+        cs = [c for c in contenders if cls[c].supports_train]
+    else:
+        cs = [c for c in contenders if cls[c].supports_inference]
+    if row["threads"] > 1:  # thread scaling: the compiled contenders only
+        cs = [c for c in cs if c not in ("numpy", "sklearn")]
+    return cs
 
 
 def run(a):
@@ -871,21 +1085,22 @@ def run(a):
     workers = {}
     for t in threads_needed:
         for c in a.contenders:
-            if c == "sklearn" and not any(r["kind"] == "train" and r["threads"] == t for r in rows):
+            if c != "numpy" and not any(c in row_contenders(r, a.contenders) for r in rows if r["threads"] == t):
                 continue
-            w = Worker(c, t, a.n_total)
+            w = Worker(c, t, a.n_total, pin=a.pin_core if t == 1 else -1)
             ok = w.start()
             log("worker %-8s %dT: %s" % (c, t, "ready" if ok else "FAILED: " + str(w.error)))
             workers[(c, t)] = w
     asis = None
     if removed:
-        asis = Worker("numpy-asis", 1, 0, asis_env=True)
+        asis = Worker("numpy-asis", 1, 0, asis_env=True, pin=a.pin_core)
         log("worker numpy-asis 1T (env as-is %s): %s" % (removed, "ready" if asis.start() else asis.error))
 
     results = {"rows": {}, "sgemm": {}, "digits": {}, "calib": {}}
     try:
         # ---- sgemm peak ----------------------------------------------------------
         log("sgemm peak, N=%d ..." % a.sgemm_n)
+        sg_samples = {}
         for t in threads_needed:
             for c in ("numpy", "torch"):
                 w = workers.get((c, t))
@@ -893,7 +1108,8 @@ def run(a):
                     continue
                 time.sleep(a.gap)
                 r = w.call("sgemm", N=a.sgemm_n, reps=a.sgemm_reps)
-                results["sgemm"]["%s-%d" % (c, t)] = stats(r.get("gflops", [])) if r.get("ok") else None
+                sg_samples["%s-%d" % (c, t)] = list(r.get("gflops", [])) if r.get("ok") else []
+                results["sgemm"]["%s-%d" % (c, t)] = stats(sg_samples["%s-%d" % (c, t)])
         if asis is not None:
             r = asis.call("sgemm", N=a.sgemm_n, reps=a.sgemm_reps)
             results["sgemm"]["numpy-asis-1"] = stats(r.get("gflops", [])) if r.get("ok") else None
@@ -923,6 +1139,16 @@ def run(a):
         samples = {(row["key"], c): [] for row in rows for c in row_contenders(row, a.contenders)}
         for rep in range(a.reps):
             log("rep %d/%d" % (rep + 1, a.reps))
+            # The limit is re-measured in every repetition, among the rows, so that it sees the same
+            # machine as they do (a loaded machine at the start would otherwise flatter the ratios).
+            for t in threads_needed:
+                w = workers.get(("numpy", t))
+                if w is not None and not w.error:
+                    time.sleep(a.gap)
+                    r = w.call("sgemm", N=a.sgemm_n, reps=1)
+                    if r.get("ok"):
+                        sg_samples.setdefault("numpy-%d" % t, []).extend(r["gflops"])
+                        results["sgemm"]["numpy-%d" % t] = stats(sg_samples["numpy-%d" % t])
             for row in rows:
                 cs = row_contenders(row, a.contenders)
                 k = rep % len(cs)
@@ -952,13 +1178,21 @@ def run(a):
         for (key, c), xs in samples.items():
             results["rows"].setdefault(key, {})[c] = {"stats": stats(xs), "values": xs}
 
+        # ---- fastmlp's batch-1 latency, layer by layer ----------------------------------
+        for f in fm_variants(a.contenders):
+            w = workers.get((f, a.threads[0]))
+            if w is not None and not w.error:
+                r = w.call("latency_breakdown", calls=200 if a.quick else 2000)
+                if r.get("ok"):
+                    results.setdefault("breakdown", {})[f] = r["us"]
+
         # ---- digits -----------------------------------------------------------------
         if not a.no_digits:
             with tempfile.TemporaryDirectory() as td:
                 path, sizes = prepare_digits(td)
                 results["digits_sizes"] = sizes
                 t = a.threads[0]
-                dig = {c: [] for c in a.contenders if (c, t) in workers}
+                dig = {c: [] for c in a.contenders if (c, t) in workers and WORKER_CLASSES[c].supports_digits}
                 log("digits: %d train / %d test, lr=%g, batch=%d, target %.3f, max %d epochs, %d seeds"
                     % (sizes[0], sizes[1], a.digits_lr, a.digits_batch, a.digits_target,
                        a.digits_max_epochs, a.digits_seeds))
@@ -996,45 +1230,75 @@ def run(a):
 # Report
 # ---------------------------------------------------------------------------------------
 def peak_for(res, threads):
-    vals = [(res["sgemm"].get("%s-%d" % (c, threads)) or {}).get("median") for c in ("numpy", "torch")]
-    vals = [v for v in vals if v]
-    return max(vals) if vals else None
+    """The limit: OpenBLAS's sgemm (NumPy worker) median at this thread count, same run."""
+    s = res["sgemm"].get("numpy-%d" % threads)
+    return s["median"] if s else None
+
+
+def fm_variants(cs):
+    return [c for c in cs if c in FASTMLP_VARIANTS]
+
+
+def gflops(row, v):
+    if row["kind"] == "train":
+        return v * train_flops() / 1e9
+    if row["kind"] == "latency":
+        return forward_flops() / (v * 1e-6) / 1e9
+    return v * forward_flops() / 1e9
 
 
 def main_table(res, a):
     cs = list(a.contenders)
-    hdr = ["Row"] + [LABEL[c] for c in cs] + ["fastmlp/PyTorch", "fastmlp/NumPy", "fastmlp GFLOP/s",
-                                               "% sgemm peak"]
+    fms = fm_variants(cs)
+    hdr = ["Row"] + [LABEL[c] for c in cs]
+    for f in fms:
+        hdr += ["%s vs best peer" % LABEL[f], "%s GFLOP/s" % LABEL[f], "%s %% OpenBLAS" % LABEL[f]]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "|".join(["---"] + ["---:"] * (len(hdr) - 1)) + "|"]
-    tf, ff = train_flops(), forward_flops()
     for row in res["rows_def"]:
         d = res["rows"].get(row["key"], {})
+        here = row_contenders(row, cs)
         cells = [row["label"]]
         med = {}
         for c in cs:
-            s = (d.get(c) or {}).get("stats")
-            cells.append(fmt_stat(s, row["unit"]) if c in row_contenders(row, cs) else "n/a")
-            med[c] = s["median"] if s else None
-
-        def ratio(o):
-            if not med.get("fastmlp") or not med.get(o):
-                return "—"
-            r = med[o] / med["fastmlp"] if row["unit"] == "us" else med["fastmlp"] / med[o]
-            return "%.2f×" % r
-        cells += [ratio("torch"), ratio("numpy")]
-        fm = med.get("fastmlp")
-        if fm:
-            if row["kind"] == "train":
-                gf = fm * tf / 1e9
-            elif row["kind"] == "latency":
-                gf = ff / (fm * 1e-6) / 1e9
+            st = (d.get(c) or {}).get("stats")
+            cells.append(fmt_stat(st, row["unit"]) if c in here else "n/a")
+            med[c] = st["median"] if st and c in here else None
+        lat = row["unit"] == "us"
+        peers = [c for c in here if c not in FASTMLP_VARIANTS and med.get(c)]
+        best = (min if lat else max)(peers, key=lambda c: med[c]) if peers else None
+        pk = peak_for(res, row["threads"])
+        for f in fms:
+            fm = med.get(f)
+            if not fm:
+                cells += ["—", "—", "—"]
+                continue
+            if best:
+                r = med[best] / fm if lat else fm / med[best]
+                cells.append("%.2f× (%s)" % (r, LABEL[best]))
             else:
-                gf = fm * ff / 1e9
-            pk = peak_for(res, row["threads"])
+                cells.append("—")
+            gf = gflops(row, fm)
             cells += ["%.1f" % gf, "%.0f%%" % (100 * gf / pk) if pk else "—"]
-        else:
-            cells += ["—", "—"]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def threads_table(res, a):
+    """fastmlp's training at each extra thread count against 1 thread, per batch size."""
+    fms = fm_variants(a.contenders)
+    t1 = a.threads[0]
+    lines = ["| fastmlp | batch | %dT samples/s | threads | samples/s | ratio of medians | worst case (min / max) |" % t1,
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for f in fms:
+        for t in a.threads[1:]:
+            for b in a.batches2:
+                s1 = ((res["rows"].get("train-%d-%d" % (b, t1)) or {}).get(f) or {}).get("stats")
+                s2 = ((res["rows"].get("train-%d-%d" % (b, t)) or {}).get(f) or {}).get("stats")
+                if not s1 or not s2:
+                    continue
+                lines.append("| %s | %d | %s | %d | %s | %.2f× | %.2f× |" % (
+                    LABEL[f], b, fmt_stat(s1, "samples/s"), t, fmt_stat(s2, "samples/s"),
+                    s2["median"] / s1["median"], s2["min"] / s1["max"]))
     return lines
 
 
@@ -1095,7 +1359,7 @@ def versions(res):
     info = res.get("info", {})
     v = {"python": platform.python_version()}
     for d in info.values():
-        for k in ("numpy", "torch", "sklearn", "fastmlp"):
+        for k in ("numpy", "torch", "jax", "jaxlib", "onnxruntime", "sklearn", "fastmlp"):
             if k in d and k not in v:
                 v[k] = d[k]
     try:
@@ -1136,14 +1400,30 @@ def report(res, a):
              "~%.2f s per timing, %.1f s pause between timings." % (
                  t0, " ".join(map(str, a.threads)), "QUICK (smoke test, not meaningful)" if a.quick else "full",
                  a.reps, a.target_time, a.gap))
-    fi = next((d for k, d in res.get("info", {}).items() if k.startswith("fastmlp-")), None)
-    if fi:
-        extra = ["fastmlp threads reported: %s" % ", ".join(
-            "%s→%s" % (k.split("-")[1], d.get("fastmlp_threads", "n/a"))
-            for k, d in res["info"].items() if k.startswith("fastmlp-"))]
-        if "build_info" in fi:
-            extra.append("build_info: `%s`" % json.dumps(fi["build_info"]))
-        L.append("- " + "; ".join(extra))
+    info = res.get("info", {})
+    L.append("- ISA: x86-64 level of this CPU %s (lscpu flags above); 1-thread workers pinned to core %s "
+             "(worker affinity: %s)" % (cpu_level(), a.pin_core if a.pin_core >= 0 else "none",
+                                         ", ".join("%s %s" % (k, d.get("affinity")) for k, d in info.items()
+                                                   if k.endswith("-1") and "affinity" in d)))
+    for f in fm_variants(a.contenders):
+        fi = info.get("%s-%d" % (f, t0)) or {}
+        bi = fi.get("build_info")
+        if isinstance(bi, dict):
+            L.append("- %s: picked build %s (level %s), GEMM kernel **%s**%s; threads %s; build_info: `%s`" % (
+                LABEL[f], bi.get("arch"), bi.get("level"), bi.get("gemm"),
+                ", forced by FASTMLP_ARCH=%s" % fi["env"]["FASTMLP_ARCH"] if (fi.get("env") or {}).get("FASTMLP_ARCH") else "",
+                ", ".join("%s→%s" % (k.rsplit("-", 1)[1], d.get("fastmlp_threads", "n/a"))
+                          for k, d in info.items() if k.rsplit("-", 1)[0] == f), json.dumps(bi)))
+        elif fi:
+            L.append("- %s: failed to start: %s" % (LABEL[f], fi.get("error")))
+    ji = info.get("jax-%d" % t0) or info.get("jax-scan-%d" % t0)
+    if ji and "jax" in ji:
+        L.append("- JAX %s (jaxlib %s), devices %s, XLA_FLAGS `%s`" % (ji["jax"], ji.get("jaxlib"), ji.get("devices"),
+                                                                   ji.get("xla_flags", "").strip()))
+    oi = info.get("onnxruntime-%d" % t0)
+    if oi and "onnxruntime" in oi:
+        L.append("- onnxruntime %s, providers %s, intra_op_num_threads = the row's thread count, sequential" % (
+            oi["onnxruntime"], oi.get("providers")))
     ti = next((d for k, d in res.get("info", {}).items() if k.startswith("torch-")), None)
     if ti:
         L.append("- PyTorch: %s, CPU capability %s, intra-op threads per worker: %s" % (
@@ -1169,22 +1449,44 @@ def report(res, a):
     if removed:
         L.append("With the environment as-is it reports: %s." % numpy_blas_arch(res, "numpy-asis-1"))
     L.append("")
-    L.append("## Measured sgemm peak (GFLOP/s, %d×%d @ %d×%d float32, median [min–max] of %d)" % (
-        a.sgemm_n, a.sgemm_n, a.sgemm_n, a.sgemm_n, a.sgemm_reps))
+    L.append("## Measured sgemm peak (GFLOP/s, %d×%d @ %d×%d float32, median [min–max]; NumPy: %d timings "
+             "before the rows and one in each repetition, among the rows; torch.mm: %d before)" % (
+                 a.sgemm_n, a.sgemm_n, a.sgemm_n, a.sgemm_n, a.sgemm_reps, a.sgemm_reps))
     L.append("")
     L += sgemm_table(res, a)
     L.append("")
-    L.append("'% sgemm peak' below uses the higher of the NumPy and torch.mm medians at the row's thread count.")
+    L.append("'% OpenBLAS' below is fastmlp's rate over the NumPy (OpenBLAS) sgemm median at the row's thread "
+             "count, measured in this run.")
     L.append("")
     L.append("## MLP 784-256-128-10, float32, plain SGD lr=%g" % LR)
     L.append("")
     L.append("Synthetic MNIST-shaped data: %d × 784 float32 uniform in [0,1), 10 integer classes, seed %d. "
              "Cells: median [min–max] over %d repetitions; samples/s unless marked µs. Ratios are speed "
-             "ratios of medians (>1 = fastmlp faster; for latency PyTorch µs / fastmlp µs)." % (
-                 a.n_total, DATA_SEED, a.reps))
+             "ratios of medians against the fastest other contender on the row (>1 = fastmlp faster; for "
+             "latency that contender's µs / fastmlp's µs)." % (a.n_total, DATA_SEED, a.reps))
     L.append("")
     L += main_table(res, a)
+    if len(a.threads) > 1:
+        L.append("")
+        L.append("### Threads: fastmlp at %s threads against %d (same run)" % (
+            ", ".join(map(str, a.threads[1:])), t0))
+        L.append("")
+        L.append("Worst case = the slowest multi-thread timing / the fastest 1-thread timing.")
+        L.append("")
+        L += threads_table(res, a)
     L.append("")
+    if res.get("breakdown"):
+        L.append("### fastmlp batch-1 latency, layer by layer (µs, median of 7 × many calls, %dT)" % t0)
+        L.append("")
+        L.append("| variant | model.forward | engine.forward (binding + C++) | binding floor (784-1 model: "
+                 "binding, input validation, output array) | products and activations (engine − floor) | "
+                 "Python method + `_X` (model − engine) |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        for f, b in res["breakdown"].items():
+            L.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
+                LABEL[f], b["model.forward"], b["engine.forward"], b["binding floor (784-1 model)"],
+                b["engine.forward"] - b["binding floor (784-1 model)"], b["model.forward"] - b["engine.forward"]))
+        L.append("")
     L.append("FLOPs: " + FLOP_FORMULA.format(f=ff, dx=dx, t=tf))
     L.append("")
     L.append("Samples per timing (calibrated per contender to ~%.2f s):" % a.target_time)
@@ -1197,6 +1499,15 @@ def report(res, a):
     L.append("- PyTorch: Sequential(Linear, ReLU, Linear, ReLU, Linear), CrossEntropyLoss, optim.SGD(lr=0.01, "
              "momentum=0); loop over pre-made batch tensors: zero_grad, forward, loss, backward, step, "
              "loss.item(). Inference: `torch.softmax(model(x), 1)` under `torch.inference_mode()`.")
+    L.append("- JAX jit step: `jax.jit(step, donate_argnums=0)` (value_and_grad of mean softmax-CE + SGD) called "
+             "from a Python loop over pre-made device batches, losses kept on the device, one "
+             "`block_until_ready` at the end; compilation and data transfer before the timer. Inference: the jitted "
+             "forward with softmax on a device array, `block_until_ready`.")
+    L.append("- JAX scan epoch: the same step under `jax.lax.scan` over the epoch's batches, the whole epoch one "
+             "jitted program (compiled ahead with `.lower().compile()`, outside the timer).")
+    L.append("- onnxruntime: inference only; fastmlp's ONNX export of the same model (`fastmlp.onnx.to_onnx`), "
+             "`InferenceSession(..., intra_op_num_threads=T, inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL)`, "
+             "`sess.run([out], {inp: x})` with numpy input.")
     L.append("- NumPy: hand-written forward/backward/SGD (bench_mlp.py: NumpyMLP), loop over slices, batch loss "
              "computed every step; inference: forward incl. softmax.")
     L.append("- scikit-learn: `MLPClassifier(hidden_layer_sizes=(256,128), activation='relu', solver='sgd', "
@@ -1238,7 +1549,7 @@ def to_jsonable(o):
 def main(argv=None):
     a = parse_args(argv)
     if a.worker:
-        worker_main(a.worker, a.worker_threads, a.worker_n)
+        worker_main(a.worker, a.worker_threads, a.worker_n, a.worker_pin)
         return 0
     res = run(a)
     lines = report(res, a)

@@ -367,6 +367,28 @@ def test_minibatch_epochs_in_order(batch_size):
     np.testing.assert_allclose(hist.loss, losses, rtol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("l2", [0.0, 0.02])
+def test_batch_one_epoch_matches_reference(dtype, l2):
+    # Batch 1 takes the one-pass update (gemm.hpp: sgd_rank1); widths 37 and 19 cover its whole
+    # vectors, pairs of vectors and the masked tail on every SIMD level.
+    rng = np.random.default_rng(19)
+    sizes, acts = [20, 37, 19, 5], ["relu", "tanh", "softmax"]
+    model = build(sizes, acts, dtype=dtype, seed=6, l2=l2)
+    X = rng.normal(size=(7, sizes[0])).astype(dtype)
+    y, Y = make_labels(rng, "categorical_crossentropy", 7, sizes[-1])
+    params = get_params(model)
+    hist = model.fit(X, y, epochs=2, batch_size=1, learning_rate=0.1, shuffle=False)
+    losses = []
+    for _ in range(2):
+        params, J = ref.sgd_epoch(params, acts, X.astype(np.float64), Y, "categorical_crossentropy", 0.1, 1, l2)
+        losses.append(J)
+    for l, ((W, b), (rW, rb)) in enumerate(zip(get_params(model), params)):
+        assert_close(W, rW, dtype, f"W[{l}] after two batch-1 epochs")
+        assert_close(b, rb, dtype, f"b[{l}] after two batch-1 epochs")
+    np.testing.assert_allclose(hist.loss, losses, rtol=TOL[dtype]["rtol"])
+
+
 def test_shuffle_with_seed_is_reproducible_and_differs_from_ordered():
     rng = np.random.default_rng(18)
     X = rng.normal(size=(20, 3))

@@ -226,6 +226,11 @@ struct Blocking {
 #else
     static constexpr Index SMALL_M = 4;  // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
 #endif
+#ifdef FASTMLP_GEMM_DIRECT_M
+    static constexpr Index DIRECT_M = FASTMLP_GEMM_DIRECT_M;
+#else
+    static constexpr Index DIRECT_M = SMALL_M;  // op(B) = B and M <= DIRECT_M: gemm_direct
+#endif
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -471,10 +476,13 @@ void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index 
     for (Index j = 0; j < N; j += Index(nvs) * W) {
         const int nb = static_cast<int>(std::min<Index>(Index(nvs) * W, N - j));
         const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
-        for (Index i = 0; i < M; i += mrs) {
-            const int mb = static_cast<int>(std::min<Index>(mrs, M - i));
+        const Index tiles = (M + mrs - 1) / mrs;  // equal heights, as in gemm_blocked
+        for (Index t = 0, i = 0; t < tiles; ++t) {
+            const Index i1 = M * (t + 1) / tiles;
             const T* a = ta ? A + i : A + i * lda;
-            DirectKernels<T>::get(am, mb, nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc, ab, tail);
+            DirectKernels<T>::get(am, static_cast<int>(i1 - i), nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc,
+                                                                   ab, tail);
+            i = i1;
         }
     }
 }
@@ -559,10 +567,13 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
     T* Bp = scratch<T>(static_cast<std::size_t>(Bk::KC * NCr));
     const int am = ta ? A_COLS : A_ROWS;
 
+    // Equal kc blocks (784 = 4 x 196, not 3 x 256 + 16): a short last block pays the C tile's load and
+    // store for few FMAs. Depends on K only, so every thread count sums in the same blocks.
+    const Index KCb = (K + (K + Bk::KC - 1) / Bk::KC - 1) / ((K + Bk::KC - 1) / Bk::KC);
     for (Index jc = 0; jc < N; jc += NCr) {
         const Index nc = std::min(NCr, N - jc);
-        for (Index pc = 0; pc < K; pc += Bk::KC) {
-            const Index kc = std::min(Bk::KC, K - pc);
+        for (Index pc = 0; pc < K; pc += KCb) {
+            const Index kc = std::min(KCb, K - pc);
             const T ab[2] = {alpha, pc == 0 ? beta : T(1)};  // later kc blocks accumulate
             pack_b(tb, B, ldb, pc, jc, kc, nc, Bp);
             for (Index ic = 0; ic < M; ic += Bk::MC) {
@@ -574,17 +585,59 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
                     const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
                     const T* bp = Bp + jr * kc;  // micro-panel jr / NR
                     T* cblk = C + ic * ldc + jc + jr;
-                    Index ir = 0;
-                    const Ukr<T> full = PackedKernels<T>::get(am, MR, nv);
-                    for (; ir + MR <= mc; ir += MR)
-                        full(kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
-                             ab, tail);
-                    if (ir < mc)
-                        PackedKernels<T>::get(am, static_cast<int>(mc - ir), nv)(
+                    // Row tiles of equal height (32 rows with MR = 6: 6,6,5,5,5,5, not 6 x 5 + 2): a
+                    // 2-row tile has 2 * nv FMA chains, too few to cover the FMA latency on two pipes.
+                    // Every row's arithmetic is the same in any tile, so this changes no result.
+                    const Index tiles = (mc + MR - 1) / MR;
+                    for (Index t = 0, ir = 0; t < tiles; ++t) {
+                        const Index ir1 = mc * (t + 1) / tiles;
+                        PackedKernels<T>::get(am, static_cast<int>(ir1 - ir), nv)(
                             kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
                             ab, tail);
+                        ir = ir1;
+                    }
                 }
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One sample's SGD step through a layer (sgd_rank1 in gemm.hpp): one pass over the rows of W, each
+// row read once, dotted with y (from the old values) and written back updated.
+template <class T>
+void rank1_simd(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Index ldw, T* dx) {
+    using S = Simd<T>;
+    using V = typename S::V;
+    constexpr int W_ = S::W;
+    const Index kv = k / W_ * W_;  // whole vectors; the rest is one masked vector
+    const int rest = static_cast<int>(k - kv);
+    const auto m = S::mask(rest > 0 ? rest : W_);
+    const V vs = S::set1(s);
+    const bool scale = s != T(1);
+    for (Index i = 0; i < d; ++i) {
+        T* w = W + i * ldw;
+        const V ax = S::set1(alpha * x[i]);
+        V acc0 = S::zero(), acc1 = S::zero();  // two chains: the dot is latency-bound otherwise
+        Index j = 0;
+        auto row_step = [&](V wv, V yv, V& acc) {
+            if (dx) acc = S::fma(wv, yv, acc);
+            return S::fma(ax, yv, scale ? S::mul(vs, wv) : wv);
+        };
+        for (; j + 2 * W_ <= kv; j += 2 * W_) {
+            const V y0 = S::load(y + j), y1 = S::load(y + j + W_);
+            const V w0 = S::load(w + j), w1 = S::load(w + j + W_);
+            S::store(w + j, row_step(w0, y0, acc0));
+            S::store(w + j + W_, row_step(w1, y1, acc1));
+        }
+        for (; j < kv; j += W_) S::store(w + j, row_step(S::load(w + j), S::load(y + j), acc0));
+        if (rest) S::storem(w + j, m, row_step(S::loadm(w + j, m), S::loadm(y + j, m), acc1));
+        if (dx) {
+            alignas(64) T lanes[W_];
+            S::store(lanes, S::add(acc0, acc1));
+            T sum = 0;
+            for (int l = 0; l < W_; ++l) sum += lanes[l];
+            dx[i] = sum;
         }
     }
 }
@@ -592,6 +645,28 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
 #endif  // FASTMLP_GEMM_ISA
 
 }  // namespace
+
+template <class T>
+void sgd_rank1(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Index ldw, T* dx) {
+#if FASTMLP_GEMM_ISA
+    rank1_simd(d, k, s, alpha, x, y, W, ldw, dx);
+#else
+    for (Index i = 0; i < d; ++i) {
+        T* w = W + i * ldw;
+        const T ax = alpha * x[i];
+        T sum = 0;
+        for (Index j = 0; j < k; ++j) {
+            sum += w[j] * y[j];
+            w[j] = s * w[j] + ax * y[j];
+        }
+        if (dx) dx[i] = sum;
+    }
+#endif
+}
+
+template void sgd_rank1<float>(Index, Index, float, float, const float*, const float*, float*, Index, float*);
+template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*, Index,
+                                double*);
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
@@ -606,7 +681,7 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
 #if FASTMLP_GEMM_ISA
     using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
     Path path;
-    if (M <= Blocking<T>::SMALL_M && !trans_b)
+    if (M <= Blocking<T>::DIRECT_M && !trans_b)
         path = [](bool ta, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
                   T* c, Index lc) { gemm_direct(ta, m, n, k, al, a, la, b, lb, be, c, lc); };
     else if (M <= Blocking<T>::SMALL_M && !trans_a && K >= 2 * Simd<T>::W)  // dot products fill whole vectors

@@ -251,23 +251,32 @@ void Network<T>::weight_gradients(Index l, const T* a_prev, Index lda, Index m) 
 }
 
 // Backprop: delta_{l-1} = (delta_l W_l^T) * g'(z_{l-1}), then layer l's gradients or update.
+// One sample with SGD: delta_{l-1} (from the old W_l) and the rank-1 update in one pass over W_l.
 template <class T>
 void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
   const Index m = X.rows(), L = num_layers();
+  const bool one_pass = sgd_rate > T(0) && m == 1;
   for (Index l = L - 1; l >= 0; --l) {
     const Index d = layers_[l].n_in, k = layers_[l].n_out;
-    // delta_{l-1} first: it needs W_l before a fused update changes it.
+    const T* a_prev = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
+    const Index lda = l == 0 ? X.outerStride() : d;
+    if (one_pass) {
+      sgd_rank1<T>(d, k, T(1) - sgd_rate * l2_, -sgd_rate, a_prev, delta(l, m).data(), W(l).data(), k,
+                   l > 0 ? delta(l - 1, m).data() : nullptr);
+      b(l).noalias() -= sgd_rate * delta(l, m).row(0);
+    }
+    // delta_{l-1} before the update: it needs W_l before the update changes it.
     if (l > 0) {
       auto D_prev = delta(l - 1, m);
-      gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
+      if (!one_pass)
+        gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
       if (dropped_[l - 1]) D_prev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
       if (needs_z(layers_[l - 1].activation))
         backward_from_z<T>(layers_[l - 1].activation, zkeep(l - 1, m), D_prev);  // * g'(z_{l-1}), from z_{l-1}
       else
         backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), D_prev);  // * g'(z_{l-1}), from a_{l-1}
     }
-    const T* a_prev = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
-    const Index lda = l == 0 ? X.outerStride() : d;
+    if (one_pass) continue;
     if (sgd_rate > T(0))
       sgd_update(l, a_prev, lda, m, sgd_rate);
     else

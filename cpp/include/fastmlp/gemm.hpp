@@ -32,6 +32,20 @@ extern template void gemm<float>(bool, bool, Index, Index, Index, float, const f
 extern template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index,
                                   const double*, Index, double, double*, Index);
 
+// One sample's SGD step through a dense layer in a single pass over W (d x k, row stride ldw):
+//   dx[i]   = sum_j W[i][j] y[j]                  (delta_{l-1} = delta_l W^T, from the old W; skipped if dx is null)
+//   W[i][j] = s W[i][j] + alpha x[i] y[j]          (s = 1 - rate l2, alpha = -rate: W -= rate (x^T y + l2 W))
+// At batch 1 the step is bound by passes over the weights; this does the backprop product and the update
+// in one read and one write of W instead of two reads and a write. One thread; the rounding of dx differs
+// from gemm's (a different summation order), and is the same for every thread count.
+template <class T>
+void sgd_rank1(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Index ldw, T* dx);
+
+extern template void sgd_rank1<float>(Index, Index, float, float, const float*, const float*, float*, Index,
+                                      float*);
+extern template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*,
+                                       Index, double*);
+
 // Which implementation this build uses: "avx512", "avx2" or "eigen".
 const char* gemm_isa();
 

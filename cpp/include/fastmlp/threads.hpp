@@ -19,8 +19,9 @@ void set_num_threads(int n);  // throws std::invalid_argument for n < 1
 
 constexpr double kParallelMinFlops = 4.0e6;
 
-// Runs fn(j0, j1) over [0, N) cut into contiguous chunks, one per thread, each
-// boundary a multiple of `align`; on one thread when flops < kParallelMinFlops.
+// Runs fn(j0, j1) over [0, N) cut into contiguous chunks (two per thread, each
+// boundary a multiple of `align`), taken by the calling thread and helper threads
+// as they come; on one thread when flops < kParallelMinFlops.
 void parallel_columns(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
 
 }  // namespace fastmlp
