@@ -1,33 +1,40 @@
+// The threads for the matrix products: a small pool of std::threads (no OpenMP runtime, so
+// nothing to bundle in wheels, no find_dependency for C++ users, and no clash with another
+// library's OpenMP in the same process). See fastmlp/threads.hpp for the chunking rule that keeps
+// results bit-identical whatever the thread count.
 #include "fastmlp/threads.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if !defined(_WIN32)
+#include <unistd.h>
 #endif
 
 namespace fastmlp {
 
 namespace {
 
+constexpr int kMaxDefaultThreads = 8;
+
 int default_threads() {
-#ifdef _OPENMP
   int n = int(std::thread::hardware_concurrency());
 #if defined(__linux__)
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
 #endif
-  return std::clamp(n, 1, 8);
-#else
-  return 1;
-#endif
+  return std::clamp(n, 1, kMaxDefaultThreads);
 }
 
 std::atomic<int>& threads() {
@@ -35,37 +42,129 @@ std::atomic<int>& threads() {
   return n;
 }
 
+long process_id() {
+#if defined(_WIN32)
+  return 0;
+#else
+  return long(getpid());
+#endif
+}
+
+// Workers 1..n-1 sleep on a condition variable; run() wakes them for one task, runs part 0 on the
+// calling thread and returns when every part is done (re-throwing the first exception).
+class Pool {
+ public:
+  explicit Pool(long pid) : pid_(pid) {}
+  long pid() const { return pid_; }
+
+  // One task at a time: a caller that finds the pool busy (another thread's product) runs alone.
+  bool try_run(int parts, const std::function<void(int)>& task) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    while (int(workers_.size()) < parts - 1) {
+      const int index = int(workers_.size()) + 1;
+      workers_.emplace_back([this, index] { work(index); });
+    }
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      task_ = &task;
+      parts_ = parts;
+      pending_ = parts - 1;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    std::exception_ptr error;
+    try {
+      task(0);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(m_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    task_ = nullptr;
+    if (!error) error = error_;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
+    return true;
+  }
+
+ private:
+  void work(int index) {
+    unsigned long seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(m_);
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (index >= parts_) continue;
+      const std::function<void(int)>* task = task_;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        (*task)(index);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      if (error && !error_) error_ = error;
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  const long pid_;
+  std::mutex busy_;  // held by the caller of the running task
+  std::mutex m_;     // guards everything below
+  std::condition_variable wake_, done_;
+  unsigned long generation_ = 0;
+  const std::function<void(int)>* task_ = nullptr;
+  int parts_ = 0, pending_ = 0;
+  std::exception_ptr error_;
+  std::vector<std::thread> workers_;
+};
+
+// The process's pool. Never destroyed: its threads sleep until the process ends. A child made by
+// fork() has none of the parent's threads, so it gets a pool of its own (the parent's is left alone).
+Pool& pool() {
+  static std::mutex m;
+  static Pool* p = nullptr;
+  std::lock_guard<std::mutex> lock(m);
+  if (!p || p->pid() != process_id()) p = new Pool(process_id());
+  return *p;
+}
+
+thread_local bool in_parallel_region = false;
+
 }  // namespace
 
 int get_num_threads() { return threads().load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
-#ifdef _OPENMP
   threads().store(n);
-#endif
 }
 
 void parallel_columns(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn) {
-  const Index chunks_max = (N + align - 1) / align;
-  const int nt = int(std::min<Index>(get_num_threads(), chunks_max));
-  if (nt <= 1 || flops < kParallelMinFlops) {
+  const Index groups = (N + align - 1) / align;
+  const int nt = int(std::min<Index>(get_num_threads(), groups));
+  if (nt <= 1 || flops < kParallelMinFlops || in_parallel_region) {
     fn(0, N);
     return;
   }
-#ifdef _OPENMP
-  // Equal shares of whole `align`-wide column groups.
-  const Index groups = chunks_max;
-#pragma omp parallel num_threads(nt)
-  {
-    const Index t = omp_get_thread_num(), n = omp_get_num_threads();
-    const Index g0 = groups * t / n, g1 = groups * (t + 1) / n;
+  // Equal shares of whole `align`-wide column groups, part t on thread t.
+  const std::function<void(int)> part = [&](int t) {
+    const Index g0 = groups * t / nt, g1 = groups * (t + 1) / nt;
     const Index j0 = std::min(N, g0 * align), j1 = std::min(N, g1 * align);
-    if (j1 > j0) fn(j0, j1);
-  }
-#else
-  fn(0, N);
-#endif
+    if (j1 <= j0) return;
+    in_parallel_region = true;
+    try {
+      fn(j0, j1);
+    } catch (...) {
+      in_parallel_region = false;
+      throw;
+    }
+    in_parallel_region = false;
+  };
+  if (!pool().try_run(nt, part)) fn(0, N);
 }
 
 }  // namespace fastmlp

@@ -55,13 +55,9 @@ def cuda_available() -> bool:
 
 
 def build_info() -> dict:
-    """How the C++ core was built and which build runs: SIMD level, Eigen version, CUDA on/off."""
-    from . import _core
-    from ._levels import LEVELS
-
+    """How the C++ core was built and what runs here: SIMD level picked and levels built, GEMM kernel,
+    Eigen version, CUDA on/off, threads."""
     info = dict(_core_build_info())
-    info["level"] = _core.LEVEL  # the build picked for this CPU
-    info["levels_built"] = list(LEVELS)
     info["version"] = __version__
     return info
 
