@@ -27,11 +27,12 @@ def test_misaligned_inputs_are_copied_by_the_python_layer(dtype):
     y = rng.integers(0, 3, 16)
     Y = np.eye(3, dtype=dtype)[y]
     a, b = _model(dtype), _model(dtype)
-    a.fit(X, Y, epochs=2, batch_size=4)
-    b.fit(misaligned(X), misaligned(Y), epochs=2, batch_size=4)
+    w = rng.random(16).astype(dtype)
+    a.fit(X, Y, epochs=2, batch_size=4, sample_weight=w)
+    b.fit(misaligned(X), misaligned(Y), epochs=2, batch_size=4, sample_weight=misaligned(w))
     np.testing.assert_array_equal(a.params, b.params)
     np.testing.assert_array_equal(a.predict(X), b.predict(misaligned(X)))
-    assert a.evaluate(X, Y) == b.evaluate(misaligned(X), misaligned(Y))
+    assert a.loss(X, Y, sample_weight=w) == b.loss(misaligned(X), misaligned(Y), sample_weight=misaligned(w))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
