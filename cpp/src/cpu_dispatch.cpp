@@ -11,6 +11,10 @@
 #include "fastmlp/cpu.hpp"
 #include "fastmlp/gemm.hpp"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 namespace fastmlp {
 
 #define FASTMLP_DECLARE_KERNELS(ns)                                                                              \
@@ -88,22 +92,58 @@ const Kernels& kernels() {
 
 }  // namespace
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+namespace {
+
+// The x86-64 psABI levels from CPUID, with the OS's consent to the AVX / AVX-512 register state
+// (XGETBV). Read directly rather than through __builtin_cpu_supports, so that it works the same
+// with every compiler and runtime (gcc, clang, zig's clang for the manylinux wheels).
+struct CpuLevels {
+  bool v2 = false, v3 = false, v4 = false;
+};
+
+CpuLevels read_cpu_levels() {
+  CpuLevels out;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return out;
+  const unsigned c1 = c;
+  auto bit = [](unsigned reg, int n) { return ((reg >> n) & 1u) != 0; };
+  unsigned b7 = 0, c81 = 0;
+  if (__get_cpuid_max(0, nullptr) >= 7) {
+    __cpuid_count(7, 0, a, b, c, d);
+    b7 = b;
+  }
+  if (__get_cpuid_max(0x80000000u, nullptr) >= 0x80000001u) {
+    __cpuid(0x80000001u, a, b, c, d);
+    c81 = c;
+  }
+  // v2: SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CMPXCHG16B, LAHF/SAHF
+  out.v2 = bit(c1, 0) && bit(c1, 9) && bit(c1, 19) && bit(c1, 20) && bit(c1, 23) && bit(c1, 13) && bit(c81, 0);
+  unsigned long long xcr0 = 0;
+  if (bit(c1, 27)) {  // OSXSAVE: XGETBV may be used
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = (static_cast<unsigned long long>(hi) << 32) | lo;
+  }
+  const bool avx_state = (xcr0 & 0x6) == 0x6, avx512_state = (xcr0 & 0xe6) == 0xe6;
+  // v3: AVX, AVX2, BMI1, BMI2, F16C, FMA, LZCNT, MOVBE
+  out.v3 = out.v2 && avx_state && bit(c1, 28) && bit(b7, 5) && bit(b7, 3) && bit(b7, 8) && bit(c1, 29) &&
+           bit(c1, 12) && bit(c81, 5) && bit(c1, 22);
+  // v4: AVX-512 F, BW, CD, DQ, VL
+  out.v4 = out.v3 && avx512_state && bit(b7, 16) && bit(b7, 30) && bit(b7, 28) && bit(b7, 17) && bit(b7, 31);
+  return out;
+}
+
+}  // namespace
+#endif
+
 bool cpu_runs_level(const std::string& level) {
   if (level == kBase) return true;
-#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
-  __builtin_cpu_init();
-#if !defined(__clang__) && __GNUC__ >= 12 || defined(__clang__) && __clang_major__ >= 19
-  if (level == "v3") return __builtin_cpu_supports("x86-64-v3") > 0;
-  if (level == "v4") return __builtin_cpu_supports("x86-64-v4") > 0;
-#else  // older compilers: the features the kernels are compiled with (checks the OS's AVX state too)
-  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                  __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c");
-  if (level == "v3") return v3;
-  if (level == "v4")
-    return v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const CpuLevels cpu = read_cpu_levels();
+  if (level == "v2") return cpu.v2;
+  if (level == "v3") return cpu.v3;
+  if (level == "v4") return cpu.v4;
 #endif
   return false;
 }
