@@ -67,8 +67,8 @@ def variants(raw: bytes):
         [{"type": "Dense", "n_in": 2**40, "n_out": 2**40, "activation": "relu", "alpha": None}]))
     yield "layers_negative_width", edit(None, layers=json.dumps(
         [{"type": "Dense", "n_in": -3, "n_out": 2, "activation": "relu", "alpha": None}]))
-    yield "layers_activation_unknown", edit(None, layers=meta["layers"].replace('"relu"', '"gelu2"').replace(
-        '"tanh"', '"gelu2"').replace('"sigmoid"', '"gelu2"'))
+    yield "layers_activation_unknown", edit(None, layers=json.dumps(
+        [dict(layer, activation="gelu2") if "activation" in layer else layer for layer in json.loads(meta["layers"])]))
     yield "dropout_rate_2", edit(None, layers=json.dumps(json.loads(meta["layers"])[:1] + [
         {"type": "Dropout", "rate": 2.0}] + json.loads(meta["layers"])[1:]))
     yield "shape_huge", edit(lambda h: h[weight].update({"shape": [2**62, 2**62]}))
