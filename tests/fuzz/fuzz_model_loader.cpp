@@ -5,7 +5,7 @@
 //
 // Built by the sanitizer job (.ci/sanitize: clang, -fsanitize=fuzzer,address,undefined), which
 // replays tests/fuzz/corpus/ and fuzzes for a minute. Longer, by hand (README in this folder):
-//   build-sanitize/tests/fuzz/fuzz_model_loader -max_total_time=3600 -malloc_limit_mb=256 \
+//   build/sanitize/tests/fuzz/fuzz_model_loader -max_total_time=3600 -malloc_limit_mb=256 \
 //       -timeout=10 /tmp/fuzz-corpus tests/fuzz/corpus
 #include <cstddef>
 #include <cstdint>
