@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -50,6 +51,14 @@ long process_id() {
 #endif
 }
 
+// cv.wait(lock, pred), through wait_until: libstdc++ 12 gives condition_variable::wait(unique_lock&)
+// the symbol version GLIBCXX_3.4.30, which alone would lift the wheel built here from manylinux_2_34
+// to 2_35 (wait_until on the steady clock is inline, over pthread_cond_clockwait, GLIBC_2.30).
+template <class Pred>
+void wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, Pred pred) {
+  while (!pred()) cv.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+}
+
 // Workers 1..n-1 sleep on a condition variable; run() wakes them for one task, runs part 0 on the
 // calling thread and returns when every part is done (re-throwing the first exception).
 class Pool {
@@ -81,7 +90,7 @@ class Pool {
       error = std::current_exception();
     }
     std::unique_lock<std::mutex> lock(m_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    wait(done_, lock, [this] { return pending_ == 0; });
     task_ = nullptr;
     if (!error) error = error_;
     lock.unlock();
@@ -94,7 +103,7 @@ class Pool {
     unsigned long seen = 0;
     for (;;) {
       std::unique_lock<std::mutex> lock(m_);
-      wake_.wait(lock, [&] { return generation_ != seen; });
+      wait(wake_, lock, [&] { return generation_ != seen; });
       seen = generation_;
       if (index >= parts_) continue;
       const std::function<void(int)>* task = task_;
