@@ -74,3 +74,20 @@ def test_fixture_in_the_corpus_is_the_committed_fixture():
     for name in VALID:
         assert (CORPUS / name).read_bytes() == (fixtures / name).read_bytes()
     assert json.loads((fixtures / "v0.1.0_expected.json").read_text())
+
+
+# F3: what the CLI prints for a refused model file is one line, never a traceback (a huge integer in
+# the optimizer metadata once escaped as OverflowError).
+CLI_FILES = ["optimizer_huge_int", "epochs_near_2_63", "seed_huge", "header_len_huge", "shape_huge",
+             "header_nested_deep"]
+
+
+@pytest.mark.parametrize("name", CLI_FILES)
+def test_cli_prints_one_line_for_a_refused_model_file(name):
+    path = CORPUS / f"{name}.safetensors"
+    done = subprocess.run([sys.executable, "-m", "fastmlp", "info", str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastmlp info: error: "), done.stderr
+    assert "not a valid fastmlp model file" in lines[0]
