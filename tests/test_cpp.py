@@ -49,10 +49,14 @@ def test_embedding_example_runs_at_every_level(example_exe):
     """The installed libfastmlp carries every level and picks one at run time; FASTMLP_ARCH forces it."""
     levels = _runnable_levels()
     assert levels and levels[0] == fm.build_info()["levels_built"][0].replace("x86-64-", "")
+    def run(level):
+        return subprocess.run([str(example_exe)], capture_output=True, text=True,
+                              env=dict(os.environ, FASTMLP_ARCH=level))
+
     for level in levels:
-        done = subprocess.run([str(example_exe)], capture_output=True, text=True, env=dict(os.environ, FASTMLP_ARCH=level))
+        done = run(level)
         assert done.returncode == 0 and "XOR:" in done.stdout, (level, done.stdout, done.stderr)
-    done = subprocess.run([str(example_exe)], capture_output=True, text=True, env=dict(os.environ, FASTMLP_ARCH="v9"))
+    done = run("v9")
     assert done.returncode != 0 and "FASTMLP_ARCH='v9'" in done.stderr  # the library reads it
 
 

@@ -76,9 +76,12 @@ def variants(raw: bytes):
     yield "shape_3d", edit(lambda h: h[weight].update({"shape": [1, 2, 3]}))
     yield "offsets_past_end", edit(lambda h: h[weight].update({"data_offsets": [0, 2**40]}))
     yield "offsets_reversed", edit(lambda h: h[weight].update({"data_offsets": [16, 8]}))
-    yield "offsets_overlap", edit(lambda h: h[weight].update({"data_offsets": [0, h[weight]["data_offsets"][1]]})
-                                  or [h[k].update({"data_offsets": [0, h[k]["data_offsets"][1] - h[k]["data_offsets"][0]]})
-                                      for k in h if k.endswith(".bias")][:1])
+    def overlap(h):  # the first bias moved onto the start of the data, over the first weight
+        bias = next(k for k in h if k.endswith(".bias"))
+        begin, end = h[bias]["data_offsets"]
+        h[bias]["data_offsets"] = [0, end - begin]
+
+    yield "offsets_overlap", edit(overlap)
     yield "tensor_missing", edit(lambda h: h.pop(weight))
     yield "tensor_extra", edit(lambda h: h.update({"extra": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}))
     yield "seed_negative", edit(None, seed="-1")
