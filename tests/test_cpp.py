@@ -1,5 +1,8 @@
 """The C++ side, built as outside projects against the installed package:
 the ctest suite in tests/cpp and the embedding example in examples/cpp."""
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +27,59 @@ def test_ctest_suite(cpp_tests_build):
     assert "100% tests passed" in done.stdout
 
 
-def test_embedding_example_trains_and_loads_a_python_model(tmp_path):
-    build = tmp_path / "build"
+def _runnable_levels():
+    """The SIMD levels of the installed library that this CPU runs (FASTMLP_ARCH=<level> imports)."""
+    levels = [lvl.replace("x86-64-", "") for lvl in fm.build_info()["levels_built"]]
+    ok = []
+    for level in levels:
+        env = dict(os.environ, FASTMLP_ARCH=level)
+        if subprocess.run([sys.executable, "-c", "import fastmlp"], env=env, capture_output=True).returncode == 0:
+            ok.append(level)
+    return ok
+
+
+@pytest.fixture(scope="module")
+def example_exe(tmp_path_factory):
+    build = tmp_path_factory.mktemp("example")
     cmake_project(ROOT / "examples" / "cpp", build)
-    exe = build / "fastmlp_example"
+    return build / "fastmlp_example"
+
+
+def test_embedding_example_runs_at_every_level(example_exe):
+    """The installed libfastmlp carries every level and picks one at run time; FASTMLP_ARCH forces it."""
+    levels = _runnable_levels()
+    assert levels and levels[0] == fm.build_info()["levels_built"][0].replace("x86-64-", "")
+    def run(level):
+        return subprocess.run([str(example_exe)], capture_output=True, text=True,
+                              env=dict(os.environ, FASTMLP_ARCH=level))
+
+    for level in levels:
+        done = run(level)
+        assert done.returncode == 0 and "XOR:" in done.stdout, (level, done.stdout, done.stderr)
+    done = run("v9")
+    assert done.returncode != 0 and "FASTMLP_ARCH='v9'" in done.stderr  # the library reads it
+
+
+@pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm (binutils)")
+def test_level_builds_share_no_symbol_with_the_portable_core():
+    """The GEMM compiled with -march=x86-64-v3/v4 must define no symbol outside its own namespace:
+    a weak symbol (an inline function, a template) shared with the portable core could be the copy
+    the linker keeps, and then AVX code would run on CPUs without AVX."""
+    lib = Path(fm.cmake_dir()).parents[1] / "libfastmlp.a"
+    out = subprocess.run(["nm", "-C", "--defined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    members = [m for m in re.split(r"\n(?=\S+\.o:\n)", "\n" + out) if m.strip()]
+    level_members = [m for m in members if re.search(r"fastmlp::kernels_v[34]::", m)]
+    assert len(level_members) == len(fm.build_info()["levels_built"]) - 1
+    for member in level_members:
+        ns = re.search(r"fastmlp::(kernels_v[34])::", member).group(1)
+        for line in member.splitlines()[1:]:
+            parts = line.split(maxsplit=2)
+            if len(parts) == 3 and (parts[1].isupper() or parts[1] == "u"):  # global, weak or unique
+                assert ns in parts[2] or parts[2] == "DW.ref.__gxx_personality_v0", line
+
+
+def test_embedding_example_trains_and_loads_a_python_model(tmp_path, example_exe):
+    exe = example_exe
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     assert "XOR:" in out and "softmax:" in out
     p = [float(v) for v in out.split("p(y=1) =")[1].split()[:4]]

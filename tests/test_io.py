@@ -658,7 +658,18 @@ PY_ONLY_BAD_FILES = {
                                "optimizer.*learning_rate = 1000.* too large"),
     "optimizer too long": (lambda: meta_edit(optimizer='{"name": "sgd"' + " " * 5000 + "}"), "longer than"),
     "epochs huge": (lambda: meta_edit(epochs_trained="9" * 30), "epochs_trained"),
+    # F2: near 2**63, epochs_trained + epoch would overflow in the trainer; refused on load
+    "epochs near 2**63": (lambda: meta_edit(epochs_trained=str(2**63 - 1)), r"epochs_trained.*2\*\*62"),
+    "epochs just past the bound": (lambda: meta_edit(epochs_trained=str(2**62 + 1)), "epochs_trained"),
 }
+
+
+def test_epochs_trained_at_the_bound_loads(tmp_path):
+    """F2 on the load path: 2**62 (the core's MAX_EPOCHS, the last epoch fit may start) loads;
+    one more is refused (PY_ONLY_BAD_FILES), and fit itself stops there (test_engines.py)."""
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(meta_edit(epochs_trained=str(2**62)))
+    assert fm.load(path).epochs_trained == 2**62
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES) + list(PY_ONLY_BAD_FILES))

@@ -35,12 +35,14 @@ def _threads_in(env: dict, code: str = "") -> int:
 
 
 def test_default_threads_follow_the_openmp_limits():
-    if not fm.build_info()["openmp"]:
-        pytest.skip("a build without OpenMP runs on one thread")
     assert _threads_in({"OMP_NUM_THREADS": "1"}) == 1
     pytest.importorskip("threadpoolctl")
-    limited = "from threadpoolctl import threadpool_limits\nthreadpool_limits(1, user_api='openmp')"
-    assert _threads_in({"OMP_NUM_THREADS": "2"}, limited) == 1
+    limited = ("from threadpoolctl import threadpool_limits\nfm.set_num_threads(2)\n"
+               "with threadpool_limits(1, user_api='openmp'):\n    print(fm.get_num_threads())")
+    assert _threads_in({"OMP_NUM_THREADS": "2"}, limited + "\n") == 2  # restored after the block
+    inner = subprocess.run([sys.executable, "-c", "import fastmlp as fm\n" + limited], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert inner.stdout.split()[0] == "1"  # inside the block: threadpoolctl's limit
     assert _threads_in({"OMP_NUM_THREADS": "1"}, "fm.set_num_threads(2)") == 2  # an explicit setting wins
 
 

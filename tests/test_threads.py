@@ -25,10 +25,6 @@ def _train(dtype, threads, optimizer):
     return model.params.copy(), model.forward(X[:50])
 
 
-OPENMP = fm.build_info()["openmp"]
-
-
-@pytest.mark.skipif(not OPENMP, reason="built without OpenMP: every product runs on one thread")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_bit_identical_with_one_or_two_threads(dtype, optimizer, restore_threads):
@@ -44,5 +40,5 @@ def test_set_num_threads_validates(restore_threads):
     with pytest.raises(ValueError):
         fm.set_num_threads(-2)
     fm.set_num_threads(3)
-    assert fm.get_num_threads() == (3 if OPENMP else 1)  # without OpenMP there is one thread, whatever is asked
+    assert fm.get_num_threads() == 3
     assert fm.build_info()["num_threads"] == fm.get_num_threads()

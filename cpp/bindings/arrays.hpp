@@ -1,12 +1,15 @@
 // NumPy <-> Eigen without copies. The Python layer converts array-likes to
 // C-contiguous arrays of the model's dtype (copying only when it must); here we
-// only map them, and refuse anything else rather than copy it silently.
+// only map them, and refuse anything else rather than copy it silently. That includes arrays
+// whose data are not aligned to their element size (a float32 view that starts one byte into a
+// buffer): dereferencing them is undefined behaviour, and the GEMM and Eigen would do it (F1).
 #pragma once
 
 #include <pybind11/eigen.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <string>
 
 #include "fastmlp/fastmlp.hpp"
@@ -15,6 +18,15 @@ namespace fastmlp::bindings {
 
 namespace py = pybind11;
 
+// C-contiguous and aligned to the element size, or a ValueError naming the argument.
+inline void check_layout(const py::array& a, const std::string& name) {
+  if (!(a.flags() & py::array::c_style)) throw py::value_error(name + " must be C-contiguous");
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % std::uintptr_t(a.itemsize()) != 0)
+    throw py::value_error(name + " is not aligned to its " + std::to_string(a.itemsize()) +
+                          "-byte elements (a view at an odd byte offset); pass a copy, e.g. numpy.array(" + name +
+                          ")");
+}
+
 template <class T>
 ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
   if (!py::isinstance<py::array_t<T>>(a) || a.dtype().not_equal(py::dtype::of<T>()))
@@ -22,8 +34,7 @@ ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
                          ", got " + std::string(py::str(a.dtype())));
   if (a.ndim() != 2)
     throw py::value_error(std::string(name) + " must be 2-D, got " + std::to_string(a.ndim()) + "-D");
-  if (!(a.flags() & py::array::c_style))
-    throw py::value_error(std::string(name) + " must be C-contiguous");
+  check_layout(a, name);
   return {static_cast<const T*>(a.data()), a.shape(0), a.shape(1)};
 }
 
@@ -44,6 +55,7 @@ const T* as_weights(const py::object& w, Index rows) {
   const auto a = w.cast<py::array>();
   if (!a.dtype().equal(py::dtype::of<T>()) || a.ndim() != 1 || !(a.flags() & py::array::c_style))
     throw py::type_error("sample_weight must be a 1-D C-contiguous array of the model's dtype");
+  check_layout(a, "sample_weight");
   if (a.shape(0) != rows)
     throw py::value_error("sample_weight has " + std::to_string(a.shape(0)) + " entries but y has " +
                           std::to_string(rows) + " rows");
@@ -54,7 +66,7 @@ const T* as_weights(const py::object& w, Index rows) {
 template <class T>
 Targets<T> as_targets(const py::array& y, Index n_outputs, const py::object& weights) {
   if (y.ndim() == 1 && y.dtype().equal(py::dtype::of<std::int32_t>())) {
-    if (!(y.flags() & py::array::c_style)) throw py::value_error("y must be C-contiguous");
+    check_layout(y, "y");
     return Targets<T>::from_labels(static_cast<const std::int32_t*>(y.data()), y.shape(0), n_outputs,
                                    as_weights<T>(weights, y.shape(0)));
   }

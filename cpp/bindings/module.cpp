@@ -1,9 +1,11 @@
 // The compiled module fastmlp._core: thin bindings, one file per area.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <Eigen/Core>
 
 #include "arrays.hpp"
+#include "fastmlp/cpu.hpp"
 #include "fastmlp/cuda.hpp"
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/threads.hpp"
@@ -16,13 +18,15 @@ void define_cuda(py::module_& m);
 void define_serialize(py::module_& m);
 }
 
-#ifndef FASTMLP_MODULE
-#define FASTMLP_MODULE _core
-#endif
-
-PYBIND11_MODULE(FASTMLP_MODULE, m) {
+PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   m.doc() = "fastmlp's C++ core (Eigen).";
+  // The SIMD level (fastmlp/cpu.hpp): picked now, so that a bad FASTMLP_ARCH fails the import.
+  try {
+    m.attr("LEVEL") = fastmlp::simd_level();
+  } catch (const std::invalid_argument& e) {
+    throw py::import_error(e.what());
+  }
   fastmlp::bindings::define_networks(m);
   fastmlp::bindings::define_optimizers(m);
   fastmlp::bindings::define_training(m);
@@ -33,18 +37,11 @@ PYBIND11_MODULE(FASTMLP_MODULE, m) {
     d["simd"] = Eigen::SimdInstructionSetsInUse();
     d["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                  std::to_string(EIGEN_MINOR_VERSION);
-#ifdef FASTMLP_ARCH
-    d["arch"] = FASTMLP_ARCH;
-#else
-    d["arch"] = "default";
-#endif
+    d["level"] = fastmlp::simd_level();  // the kernels picked for this CPU (or by FASTMLP_ARCH)
+    d["levels_built"] = fastmlp::simd_levels_built();
     d["cuda"] = fastmlp::cuda::built_with_cuda();  // FASTMLP_CUDA=ON; fm.cuda_available() says if it runs here
     d["gemm"] = fastmlp::gemm_isa();
-#ifdef _OPENMP
-    d["openmp"] = true;
-#else
-    d["openmp"] = false;
-#endif
+    d["threads"] = "std::thread";  // the products' thread pool (threads.cpp)
     d["num_threads"] = fastmlp::get_num_threads();
     return d;
   });

@@ -14,9 +14,10 @@ void define_optimizers(py::module_& m, const std::string& suffix) {
       .def("reset", &Opt::reset, "Forget the state (velocity, moments, step count).")
       .def("step",
            [](Opt& o, py::array_t<T> params, py::array_t<T> grads) {
-             for (const auto* a : {&params, &grads})
-               if (a->ndim() != 1 || !(a->flags() & py::array::c_style))
-                 throw py::value_error("params and grads must be 1-D C-contiguous arrays");
+             for (const auto* a : {&params, &grads}) {
+               if (a->ndim() != 1) throw py::value_error("params and grads must be 1-D C-contiguous arrays");
+               check_layout(*a, a == &params ? "params" : "grads");
+             }
              if (params.size() != grads.size()) throw py::value_error("params and grads differ in size");
              o.step(params.mutable_data(), grads.data(), params.size());
            },

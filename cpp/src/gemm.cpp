@@ -49,7 +49,15 @@
 #include <immintrin.h>
 #endif
 
+// This file is compiled once per SIMD level (CMakeLists.txt: the portable build, then -march=x86-64-v3
+// and -march=x86-64-v4), each build in its own namespace (fastmlp::kernels_v3, ...) so that no symbol
+// is shared between builds; cpu_dispatch.cpp defines fastmlp::gemm and picks one build at run time.
+#ifndef FASTMLP_KERNEL_NS
+#error "FASTMLP_KERNEL_NS must name this build's namespace: CMakeLists.txt passes it; built by hand, use -DFASTMLP_KERNEL_NS=kernels_base and add cpu_dispatch.cpp"
+#endif
+
 namespace fastmlp {
+namespace FASTMLP_KERNEL_NS {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
@@ -719,4 +727,5 @@ const char* gemm_isa() {
 #endif
 }
 
+}  // namespace FASTMLP_KERNEL_NS
 }  // namespace fastmlp

@@ -1,9 +1,16 @@
+// The threads for the matrix products: a small pool of std::threads (no OpenMP runtime, so
+// nothing to bundle in wheels, no find_dependency for C++ users, and no clash with another
+// library's OpenMP in the same process). See fastmlp/threads.hpp for the chunking rule that keeps
+// results bit-identical whatever the thread count.
 #include "fastmlp/threads.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <condition_variable>
-#include <cstdint>
+#include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -13,146 +20,169 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if !defined(_WIN32)
+#include <unistd.h>
+#endif
 
 namespace fastmlp {
 
 namespace {
 
+constexpr int kMaxDefaultThreads = 8;
+
 // Without set_num_threads: the cores this process may run on (at most 8), and no more than
-// OpenMP's own limit, which follows OMP_NUM_THREADS and threadpoolctl / joblib's limits (so
-// parallel workers of a grid search do not oversubscribe the machine).
+// OMP_NUM_THREADS when it is set (joblib's and Dask's workers set it, so parallel fits do not
+// oversubscribe the machine). Read once: a system call and the environment.
 int default_threads() {
-#ifdef _OPENMP
-  static const int cores = [] {  // once: a system call
-    int n = int(std::thread::hardware_concurrency());
+  static const int n = [] {
+    int cores = int(std::thread::hardware_concurrency());
 #if defined(__linux__)
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
 #endif
-    return n;
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    const int limit = env ? std::atoi(env) : 0;
+    return std::clamp(limit > 0 ? std::min(cores, limit) : cores, 1, kMaxDefaultThreads);
   }();
-  return std::clamp(std::min(cores, omp_get_max_threads()), 1, 8);  // the OpenMP limit: a read, per call
-#else
-  return 1;
-#endif
-}
-
-std::atomic<int>& threads() {  // 0: not set, follow default_threads()
-  static std::atomic<int> n{0};
   return n;
 }
 
-}  // namespace
-
-int get_num_threads() {
-  const int n = threads().load(std::memory_order_relaxed);
-  return n > 0 ? n : default_threads();
+std::atomic<int>& threads() {
+  static std::atomic<int> n{default_threads()};
+  return n;
 }
 
-void set_num_threads(int n) {
-  if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
-#ifdef _OPENMP
-  threads().store(n);
+long process_id() {
+#if defined(_WIN32)
+  return 0;
+#else
+  return long(getpid());
 #endif
 }
 
-namespace {
+// cv.wait(lock, pred), through wait_until: libstdc++ 12 gives condition_variable::wait(unique_lock&)
+// the symbol version GLIBCXX_3.4.30, which alone would lift the wheel built here from manylinux_2_34
+// to 2_35 (wait_until on the steady clock is inline, over pthread_cond_clockwait, GLIBC_2.30).
+template <class Pred>
+void wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, Pred pred) {
+  while (!pred()) cv.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+}
 
-// Helper threads for parallel_columns. The calling thread takes column chunks from a shared counter
-// too, and waits only for chunks a helper has actually taken: a helper that the OS has not run yet
-// (a busy machine) costs nothing, it finds no chunk left. An OpenMP team instead waits at its
-// closing barrier for every member, which made 2 threads several times slower than 1 whenever the
-// other core was busy. Which thread computes a chunk never changes its arithmetic.
+// Workers 1..n-1 sleep on a condition variable; run() wakes them for one task, runs part 0 on the
+// calling thread and returns when every part is done (re-throwing the first exception).
 class Pool {
  public:
-  using Fn = std::function<void(Index, Index)>;
+  explicit Pool(long pid) : pid_(pid) {}
+  long pid() const { return pid_; }
 
-  // Runs fn over `chunks` column ranges [N * c / chunks aligned ...) with up to `helpers` helpers;
-  // false if another thread is using the pool (the caller then runs alone).
-  bool run(Index N, Index align, Index chunks, int helpers, const Fn& fn) {
+  // One task at a time: a caller that finds the pool busy (another thread's product) runs alone.
+  bool try_run(int parts, const std::function<void(int)>& task) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    std::uint32_t gen;
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      while (int(threads_.size()) < helpers) {
-        const int id = int(threads_.size());
-        threads_.emplace_back([this, id] { helper(id); });
-        threads_.back().detach();
-      }
-      gen = ++gen_;
-      job_ = Job{&fn, N, align, chunks, helpers};
-      done_.store(0, std::memory_order_relaxed);
-      next_.store(std::uint64_t(gen) << 32, std::memory_order_release);
+    while (int(workers_.size()) < parts - 1) {
+      const int index = int(workers_.size()) + 1;
+      workers_.emplace_back([this, index] { work(index); });
     }
-    cv_.notify_all();
-    work(job_, gen);
-    while (done_.load(std::memory_order_acquire) < chunks) std::this_thread::yield();
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      task_ = &task;
+      parts_ = parts;
+      pending_ = parts - 1;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    std::exception_ptr error;
+    try {
+      task(0);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(m_);
+    wait(done_, lock, [this] { return pending_ == 0; });
+    task_ = nullptr;
+    if (!error) error = error_;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
     return true;
   }
 
  private:
-  struct Job {
-    const Fn* fn = nullptr;
-    Index N = 0, align = 1, chunks = 0;
-    int helpers = 0;
-  };
-
-  // Takes chunks of job `gen` until none is left (or a newer job has replaced it).
-  void work(const Job& j, std::uint32_t gen) {
-    const Index groups = (j.N + j.align - 1) / j.align;
+  void work(int index) {
+    unsigned long seen = 0;
     for (;;) {
-      std::uint64_t cur = next_.load(std::memory_order_acquire);
-      if (std::uint32_t(cur >> 32) != gen || Index(cur & 0xffffffffu) >= j.chunks) return;
-      if (!next_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel)) continue;
-      const Index c = Index(cur & 0xffffffffu);
-      const Index j0 = std::min(j.N, groups * c / j.chunks * j.align);
-      const Index j1 = std::min(j.N, groups * (c + 1) / j.chunks * j.align);
-      if (j1 > j0) (*j.fn)(j0, j1);
-      done_.fetch_add(1, std::memory_order_release);
-    }
-  }
-
-  void helper(int id) {
-    std::uint32_t seen = 0;
-    for (;;) {
-      Job j;
-      std::uint32_t gen;
-      {
-        std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return gen_ != seen; });
-        seen = gen = gen_;
-        j = job_;
+      std::unique_lock<std::mutex> lock(m_);
+      wait(wake_, lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (index >= parts_) continue;
+      const std::function<void(int)>* task = task_;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        (*task)(index);
+      } catch (...) {
+        error = std::current_exception();
       }
-      if (id < j.helpers) work(j, gen);
+      lock.lock();
+      if (error && !error_) error_ = error;
+      if (--pending_ == 0) done_.notify_one();
     }
   }
 
-  std::mutex busy_, m_;
-  std::condition_variable cv_;
-  std::vector<std::thread> threads_;  // detached; live as long as the process
-  std::uint32_t gen_ = 0;             // guarded by m_
-  Job job_;                           // guarded by m_
-  std::atomic<std::uint64_t> next_{0};  // (generation << 32) | next chunk
-  std::atomic<Index> done_{0};
+  const long pid_;
+  std::mutex busy_;  // held by the caller of the running task
+  std::mutex m_;     // guards everything below
+  std::condition_variable wake_, done_;
+  unsigned long generation_ = 0;
+  const std::function<void(int)>* task_ = nullptr;
+  int parts_ = 0, pending_ = 0;
+  std::exception_ptr error_;
+  std::vector<std::thread> workers_;
 };
 
+// The process's pool. Never destroyed: its threads sleep until the process ends. A child made by
+// fork() has none of the parent's threads, so it gets a pool of its own (the parent's is left alone).
 Pool& pool() {
-  static Pool* p = new Pool;  // never destroyed: detached helpers may outlive static destructors
+  static std::mutex m;
+  static Pool* p = nullptr;
+  std::lock_guard<std::mutex> lock(m);
+  if (!p || p->pid() != process_id()) p = new Pool(process_id());
   return *p;
 }
 
+thread_local bool in_parallel_region = false;
+
 }  // namespace
+
+int get_num_threads() { return threads().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) {
+  if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
+  threads().store(n);
+}
 
 void parallel_columns(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn) {
   const Index groups = (N + align - 1) / align;
   const int nt = int(std::min<Index>(get_num_threads(), groups));
-  if (nt <= 1 || flops < kParallelMinFlops) {
+  if (nt <= 1 || flops < kParallelMinFlops || in_parallel_region) {
     fn(0, N);
     return;
   }
-  // Two chunks per thread (whole `align`-wide groups): a late helper leaves less to the caller.
-  if (!pool().run(N, align, std::min<Index>(groups, 2 * Index(nt)), nt - 1, fn)) fn(0, N);
+  // Equal shares of whole `align`-wide column groups, part t on thread t.
+  const std::function<void(int)> part = [&](int t) {
+    const Index g0 = groups * t / nt, g1 = groups * (t + 1) / nt;
+    const Index j0 = std::min(N, g0 * align), j1 = std::min(N, g1 * align);
+    if (j1 <= j0) return;
+    in_parallel_region = true;
+    try {
+      fn(j0, j1);
+    } catch (...) {
+      in_parallel_region = false;
+      throw;
+    }
+    in_parallel_region = false;
+  };
+  if (!pool().try_run(nt, part)) fn(0, N);
 }
 
 }  // namespace fastmlp

@@ -71,13 +71,9 @@ def cuda_available() -> bool:
 
 
 def build_info() -> dict:
-    """How the C++ core was built and which build runs: SIMD level, Eigen version, CUDA on/off."""
-    from . import _core
-    from ._levels import LEVELS
-
+    """How the C++ core was built and what runs here: SIMD level picked and levels built, GEMM kernel,
+    Eigen version, CUDA on/off, threads."""
     info = dict(_core_build_info())
-    info["level"] = _core.LEVEL  # the build picked for this CPU
-    info["levels_built"] = list(LEVELS)
     info["version"] = __version__
     return info
 
@@ -89,3 +85,7 @@ def cmake_dir() -> str:
     # The installed package's folder; an editable install also lists the source folder.
     folders = [os.path.join(p, "lib", "cmake", "fastmlp") for p in __path__]
     return next((f for f in folders if os.path.isfile(os.path.join(f, "fastmlpConfig.cmake"))), folders[0])
+
+from ._threadpool import register as _register_threadpool  # noqa: E402
+
+_register_threadpool()

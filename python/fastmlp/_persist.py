@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from . import optimizers as _optimizers
+from ._core import MAX_EPOCHS
 from .layers import Dense, Dropout
 
 #: Longest optimizer config read (a real one is ~150 characters); longer is refused unparsed.
@@ -72,8 +73,9 @@ def _epochs(meta: dict) -> int:
     if "epochs_trained" not in meta:
         return 0
     epochs = _json(meta, "epochs_trained")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 0 <= epochs < 2**63:
-        raise _bad(f"epochs_trained must be a non-negative integer, got {epochs!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 0 <= epochs <= MAX_EPOCHS:
+        # MAX_EPOCHS (2**62, the core's bound) keeps epochs_trained + epoch from overflowing (F2)
+        raise _bad(f"epochs_trained must be an integer in [0, 2**62], got {str(epochs)[:30]!r}")
     return epochs
 
 

@@ -38,6 +38,12 @@ def _as_numeric_array(a, name: str) -> np.ndarray:
     return arr
 
 
+def _c_array(arr: np.ndarray, dtype) -> np.ndarray:
+    """arr as a C-contiguous array of `dtype` whose data are aligned to the element size (the core
+    refuses misaligned views, e.g. float32 data one byte into a buffer); copies only when it must."""
+    return np.require(arr, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
 def as_2d(X, name: str, dtype: np.dtype, n_features: int | None = None) -> np.ndarray:
     """X as a C-contiguous (m, d) array of `dtype`; copies only when it must."""
     arr = _as_numeric_array(X, name)
@@ -47,7 +53,7 @@ def as_2d(X, name: str, dtype: np.dtype, n_features: int | None = None) -> np.nd
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {n_features}: shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _c_array(arr, dtype)
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
@@ -76,7 +82,7 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
         lo, hi = arr.min(), arr.max()
         if lo < 0 or hi >= n_outputs:
             raise ValueError(f"{name} holds class ids in [{lo}, {hi}] but the model has {n_outputs} classes [0, {n_outputs})")
-        return np.ascontiguousarray(arr, dtype=np.int32)
+        return _c_array(arr, np.int32)
     if arr.ndim == 1:
         if n_outputs != 1:
             raise ValueError(f"{name} has shape {arr.shape}: 1-D targets need a model with 1 output, "
@@ -86,7 +92,7 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
         raise ValueError(f"{name} has {arr.shape[1]} columns but the model has {n_outputs} outputs: {name} shape {arr.shape}")
     if loss in ("binary_crossentropy", "categorical_crossentropy") and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for {loss}, found values in [{arr.min()}, {arr.max()}]")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _c_array(arr, dtype)
 
 
 def positive_int(value, name: str, allow_none: bool = False):

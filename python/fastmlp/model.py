@@ -321,7 +321,7 @@ class Sequential:
     def _X(self, X, name: str = "X") -> np.ndarray:
         # Fast path (single-sample latency): already exactly what the core maps without a copy.
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.flags.c_contiguous
-                and X.shape[0] > 0 and X.shape[1] == self.n_features_in):
+                and X.flags.aligned and X.shape[0] > 0 and X.shape[1] == self.n_features_in):
             return X
         self._require_built()
         self._check_columns(X, name)
@@ -434,7 +434,7 @@ class Sequential:
             return None
         if not w.sum() > 0:
             raise ValueError("sample weights sum to 0: no sample would count")
-        return np.ascontiguousarray(w, dtype=self.dtype)
+        return np.require(w, dtype=self.dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])  # as the core maps it
 
     # --- the math ---
     def forward(self, X, comm=None, out=None) -> np.ndarray:

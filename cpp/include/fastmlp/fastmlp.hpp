@@ -2,6 +2,7 @@
 #pragma once
 
 #include "fastmlp/activations.hpp"
+#include "fastmlp/cpu.hpp"
 #include "fastmlp/cuda.hpp"
 #include "fastmlp/engine.hpp"
 #include "fastmlp/gemm.hpp"

@@ -14,8 +14,9 @@
 //     fused SGD step W -= lr * X^T D:                gemm(true,  false, d, k, m, -lr, X, d, D, k, 1, W, k)
 //   backprop  dX (m x d) = D (m x k) * W^T           gemm(false, true,  m, d, k, 1, D, k, W, k, 0, dX, d)
 //
-// Implementation (gemm.cpp): BLIS-style blocking with an AVX-512 or AVX2+FMA micro-kernel, chosen at
-// compile time from the target flags; other targets fall back to Eigen's product. Scratch buffers are
+// Implementation (gemm.cpp): BLIS-style blocking with an AVX-512 or AVX2+FMA micro-kernel; gemm.cpp is
+// compiled once per SIMD level and the best one this CPU runs is picked at run time (fastmlp/cpu.hpp,
+// cpu_dispatch.cpp); the portable build falls back to Eigen's product. Scratch buffers are
 // thread_local, so calls from different threads are safe and no allocation happens after warm-up.
 #pragma once
 
@@ -46,7 +47,7 @@ extern template void sgd_rank1<float>(Index, Index, float, float, const float*, 
 extern template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*,
                                        Index, double*);
 
-// Which implementation this build uses: "avx512", "avx2" or "eigen".
+// The kernel in use (picked at run time): "avx512", "avx2" or "eigen".
 const char* gemm_isa();
 
 }  // namespace fastmlp

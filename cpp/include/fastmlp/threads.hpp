@@ -13,7 +13,7 @@
 namespace fastmlp {
 
 // The number of threads products may use (>= 1). Default: the CPUs this process
-// may run on, at most 8. Built without OpenMP: always 1.
+// may run on, at most 8. The threads are a pool of std::threads started at first use (threads.cpp).
 int get_num_threads();
 void set_num_threads(int n);  // throws std::invalid_argument for n < 1
 
