@@ -29,7 +29,7 @@ from . import _persist
 from . import io as _io
 from . import optimizers as _optimizers
 from . import schedules as _schedules
-from ._validation import as_2d, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
+from ._validation import as_2d, as_c_array, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
 from ._weights import balanced_class_weights, balanced_from_counts
 from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
 from .layers import Dense, Dropout
@@ -434,7 +434,7 @@ class Sequential:
             return None
         if not w.sum() > 0:
             raise ValueError("sample weights sum to 0: no sample would count")
-        return np.require(w, dtype=self.dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])  # as the core maps it
+        return as_c_array(w, self.dtype)  # C-contiguous and aligned, as the core maps it
 
     # --- the math ---
     def forward(self, X, comm=None, out=None) -> np.ndarray:
