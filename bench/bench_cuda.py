@@ -18,6 +18,7 @@ minus the first layer's unneeded input gradient). TF32 is off for both.
 Needs a CUDA build of fastmlp (CMAKE_ARGS="-DFASTMLP_CUDA=ON") and PyTorch with CUDA;
 exits with a message when either or a GPU is missing.
 """
+
 import argparse
 import datetime
 import os
@@ -49,7 +50,7 @@ def sgemm_peak(torch, n=8192, reps=20):
     for _ in range(reps):
         a @ b
     torch.cuda.synchronize()
-    return 2.0 * n ** 3 * reps / (time.perf_counter() - t)
+    return 2.0 * n**3 * reps / (time.perf_counter() - t)
 
 
 def time_fastmlp(fm, sizes, X, y, batch, reps, target=1.0):
@@ -64,8 +65,25 @@ def time_fastmlp(fm, sizes, X, y, batch, reps, target=1.0):
 
     def run(epochs):  # returns after a device synchronisation
         t = time.perf_counter()
-        dev.fit(config, X, y, None, None, None, epochs, batch, 0.0, True, 0, 0, {"kind": "constant"}, None, False,
-                None, False)
+        dev.fit(
+            config,
+            X,
+            y,
+            None,
+            None,
+            None,
+            epochs,
+            batch,
+            0.0,
+            True,
+            0,
+            0,
+            {"kind": "constant"},
+            None,
+            False,
+            None,
+            False,
+        )
         return time.perf_counter() - t
 
     run(1)  # warm-up: allocations, cuBLAS heuristics
@@ -104,7 +122,7 @@ def time_torch(torch, sizes, X, y, batch, reps):
     def epoch():
         order = torch.randperm(m, device="cuda")
         for start in range(0, m, batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(Xd[idx]), yd[idx])
             loss.backward()
@@ -164,14 +182,30 @@ def main():
         for batch in batches:
             f = time_fastmlp(fm, sizes, X, y, batch, args.reps)
             t = time_torch(torch, sizes, X, y, batch, args.reps)
-            row = dict(net="-".join(map(str, sizes)), batch=batch, fastmlp=f, torch=t, ratio=f / t,
-                       fpeak=100 * f * flops / peak, tpeak=100 * t * flops / peak)
+            row = dict(
+                net="-".join(map(str, sizes)),
+                batch=batch,
+                fastmlp=f,
+                torch=t,
+                ratio=f / t,
+                fpeak=100 * f * flops / peak,
+                tpeak=100 * t * flops / peak,
+            )
             rows.append(row)
-            print(f"{row['net']:>20} batch {batch:>5}: fastmlp {f:12.0f}/s ({row['fpeak']:5.1f}% peak)   "
-                  f"torch {t:12.0f}/s ({row['tpeak']:5.1f}% peak)   ratio {row['ratio']:.2f}", flush=True)
+            print(
+                f"{row['net']:>20} batch {batch:>5}: fastmlp {f:12.0f}/s ({row['fpeak']:5.1f}% peak)   "
+                f"torch {t:12.0f}/s ({row['tpeak']:5.1f}% peak)   ratio {row['ratio']:.2f}",
+                flush=True,
+            )
     rng = np.random.default_rng(1)
-    api = time_fastmlp_api(fm, NETS["mlp"][0], rng.normal(size=(8192, 784)).astype(np.float32),
-                           rng.integers(0, 10, size=8192).astype(np.int32), 512, 3)
+    api = time_fastmlp_api(
+        fm,
+        NETS["mlp"][0],
+        rng.normal(size=(8192, 784)).astype(np.float32),
+        rng.integers(0, 10, size=8192).astype(np.int32),
+        512,
+        3,
+    )
     print(f"model.fit API, 784-256-128-10, batch 512: {api:,.0f} samples/s")
 
     lines = [
@@ -183,8 +217,7 @@ def main():
         "",
         "Training throughput, float32, plain SGD (lr 0.01), ReLU + softmax/cross-entropy, data on the GPU, a new",
         "random order every epoch; each timing runs about 1 s of epochs and ends with a device synchronisation, best",
-        "of {}. fastmlp: fit(1 + E epochs) - fit(1 epoch), so the one upload of the data per fit call is not counted".format(
-            args.reps),
+        f"of {args.reps}. fastmlp: fit(1 + E epochs) - fit(1 epoch), so the one upload of the data per fit call is not counted",
         "(PyTorch's data is resident too). `% peak` = samples/s x",
         "training FLOP per sample (6 per weight, minus the first layer's input gradient) / SGEMM peak.",
         "",
@@ -192,15 +225,17 @@ def main():
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['net']} | {r['batch']} | {r['fastmlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f} | "
-                     f"{r['fpeak']:.1f} | {r['tpeak']:.1f} |")
+        lines.append(
+            f"| {r['net']} | {r['batch']} | {r['fastmlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f} | "
+            f"{r['fpeak']:.1f} | {r['tpeak']:.1f} |"
+        )
     lines += [
         "",
-        f"Through the Python API (`model.fit`, which uploads data and weights once per call and downloads the",
+        "Through the Python API (`model.fit`, which uploads data and weights once per call and downloads the",
         f"weights after it), 784-256-128-10, batch 512, 8192 samples x 3 epochs: {api:,.0f} samples/s.",
         "",
         "How: `python bench/bench_cuda.py` (see its docstring). fastmlp's timings call the device network's fit",
-        "(what `model.fit` runs on device=\"cuda\") directly.",
+        '(what `model.fit` runs on device="cuda") directly.',
     ]
     with open(args.out, "w") as fh:
         fh.write("\n".join(lines) + "\n")

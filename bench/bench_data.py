@@ -11,6 +11,7 @@ reports samples/s and each process's peak RSS, and deletes the file. The product
 thread (fm.set_num_threads(1)); the reading thread may use the machine's other core, which is the
 point of prefetching. Median of --reps runs.
 """
+
 import argparse
 import os
 import platform
@@ -78,7 +79,7 @@ def main():
         X = np.lib.format.open_memmap(xpath, mode="w+", dtype=np.float32, shape=(rows, 784))
         rng = np.random.default_rng(0)
         for a in range(0, rows, 65536):
-            X[a:a + 65536] = rng.random((min(65536, rows - a), 784), dtype=np.float32)
+            X[a : a + 65536] = rng.random((min(65536, rows - a), 784), dtype=np.float32)
         X.flush()
         del X
         np.save(ypath, rng.integers(0, 10, size=rows))
@@ -95,18 +96,24 @@ def main():
     f_rss = max(rss for _, rss in file_runs)
     m_rss = max(rss for _, rss in mem_runs)
     mem_gb = args.memory_rows * 784 * 4 / 1e9
-    lines = [f"# Training from a file larger than memory — {cpu_name()}", "",
-             f"`python bench/bench_data.py --gb {args.gb:g}`: a {size_gb:.1f} GB float32 .npy ({rows:,} rows x 784), "
-             f"784-256-128-10 MLP, plain SGD, batch 512, shuffled, one epoch, products on one thread "
-             f"{args.reps} run(s) each, {os.cpu_count()} vCPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM. "
-             "Page cache warm (the file was read once before; what did not fit was read from disk).", "",
-             "| data | samples/s | peak RSS |", "|---|---:|---:|",
-             f"| `fm.data.from_npy` on the {size_gb:.1f} GB file, chunks of {args.chunk_rows:,} rows | {f_rate:,.0f} | "
-             f"{f_rss:,.0f} MB |",
-             f"| in-memory arrays ({args.memory_rows:,} rows, {mem_gb:.1f} GB) | {m_rate:,.0f} | {m_rss:,.0f} MB |", "",
-             f"Throughput from the file: {100 * f_rate / m_rate:.0f}% of in memory. Peak RSS from the file: "
-             f"{f_rss:,.0f} MB for a {size_gb:.1f} GB file (the model, the prefetch queue of 2 chunks of "
-             f"{args.chunk_rows * 784 * 4 / 1e6:.0f} MB and the chunk in training)."]
+    lines = [
+        f"# Training from a file larger than memory — {cpu_name()}",
+        "",
+        f"`python bench/bench_data.py --gb {args.gb:g}`: a {size_gb:.1f} GB float32 .npy ({rows:,} rows x 784), "
+        f"784-256-128-10 MLP, plain SGD, batch 512, shuffled, one epoch, products on one thread "
+        f"{args.reps} run(s) each, {os.cpu_count()} vCPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM. "
+        "Page cache warm (the file was read once before; what did not fit was read from disk).",
+        "",
+        "| data | samples/s | peak RSS |",
+        "|---|---:|---:|",
+        f"| `fm.data.from_npy` on the {size_gb:.1f} GB file, chunks of {args.chunk_rows:,} rows | {f_rate:,.0f} | "
+        f"{f_rss:,.0f} MB |",
+        f"| in-memory arrays ({args.memory_rows:,} rows, {mem_gb:.1f} GB) | {m_rate:,.0f} | {m_rss:,.0f} MB |",
+        "",
+        f"Throughput from the file: {100 * f_rate / m_rate:.0f}% of in memory. Peak RSS from the file: "
+        f"{f_rss:,.0f} MB for a {size_gb:.1f} GB file (the model, the prefetch queue of 2 chunks of "
+        f"{args.chunk_rows * 784 * 4 / 1e6:.0f} MB and the chunk in training).",
+    ]
     open(args.out, "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -6,6 +6,7 @@ batch 32 and 512, single-sample inference latency and batch-10,000 inference. Me
 
     python bench/bench_levels.py [--out bench/RESULTS_LEVELS.md]
 """
+
 import argparse
 import json
 import os
@@ -53,13 +54,20 @@ def main():
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(rows[-1])
-    lines = [f"# fastmlp at each SIMD level ({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)", "",
-             "784-256-128-10, float32, plain SGD, 1 thread, medians of 5; the level forced with FASTMLP_ARCH.", "",
-             "| level | GEMM kernel | train b=32 (samples/s) | train b=512 (samples/s) | latency 1 sample (µs) | "
-             "inference b=10000 (samples/s) |", "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# fastmlp at each SIMD level ({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)",
+        "",
+        "784-256-128-10, float32, plain SGD, 1 thread, medians of 5; the level forced with FASTMLP_ARCH.",
+        "",
+        "| level | GEMM kernel | train b=32 (samples/s) | train b=512 (samples/s) | latency 1 sample (µs) | "
+        "inference b=10000 (samples/s) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['level']} | {r['gemm']} | {r['train_b32'] / 1e3:.1f}k | {r['train_b512'] / 1e3:.1f}k | "
-                     f"{r['latency_us']:.1f} | {r['infer_b10000'] / 1e3:.1f}k |")
+        lines.append(
+            f"| {r['level']} | {r['gemm']} | {r['train_b32'] / 1e3:.1f}k | {r['train_b512'] / 1e3:.1f}k | "
+            f"{r['latency_us']:.1f} | {r['infer_b10000'] / 1e3:.1f}k |"
+        )
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -1,5 +1,6 @@
 """Building the C++ test programs and examples as outside projects, with CMake, against the
 installed fastmlp (its fastmlpConfig.cmake): the one way C++ is built in the tests."""
+
 import os
 import shutil
 import subprocess
@@ -17,8 +18,15 @@ def have_toolchain() -> bool:
 
 def cmake_project(source: Path, build: Path) -> None:
     """Configure and build the CMake project in `source` into `build` (AssertionError on failure)."""
-    args = ["cmake", "-S", str(source), "-B", str(build), f"-Dfastmlp_DIR={fm.cmake_dir()}",
-            "-DCMAKE_BUILD_TYPE=Release"]
+    args = [
+        "cmake",
+        "-S",
+        str(source),
+        "-B",
+        str(build),
+        f"-Dfastmlp_DIR={fm.cmake_dir()}",
+        "-DCMAKE_BUILD_TYPE=Release",
+    ]
     try:  # Eigen from PyPI's cmeel-eigen, when that is where it lives
         prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True, check=True)
         args.append(f"-DCMAKE_PREFIX_PATH={prefix.stdout.strip()}")

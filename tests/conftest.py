@@ -1,4 +1,5 @@
 """Session fixtures. (tests/ is on sys.path through pyproject's pytest `pythonpath`.)"""
+
 import pytest
 
 from cmake_projects import ROOT, cmake_project, have_toolchain

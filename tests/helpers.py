@@ -21,8 +21,7 @@ def build(sizes, acts, loss=None, dtype="float64", seed=0, l2=0.0, optimizer="sg
 
 def get_params(model):
     """Copy of the model's parameters as float64 [(W, b), ...]."""
-    return [(np.array(l.weights, dtype=np.float64), np.array(l.bias, dtype=np.float64))
-            for l in model.layers]
+    return [(np.array(l.weights, dtype=np.float64), np.array(l.bias, dtype=np.float64)) for l in model.layers]
 
 
 def set_params(model, params):
@@ -33,8 +32,7 @@ def set_params(model, params):
 
 def acts_of(model):
     """Activations in reference form: name, or (name, alpha) for parametrised ones."""
-    return [(l.activation, l.alpha) if getattr(l, "alpha", None) is not None else l.activation
-            for l in model.layers]
+    return [(l.activation, l.alpha) if getattr(l, "alpha", None) is not None else l.activation for l in model.layers]
 
 
 def make_labels(rng, loss_name, m, k, one_hot=False, soft=False):
@@ -42,7 +40,7 @@ def make_labels(rng, loss_name, m, k, one_hot=False, soft=False):
     if loss_name == "categorical_crossentropy":
         ids = rng.integers(0, k, size=m)
         if m >= k:
-            ids[:k] = np.arange(k)           # every class present
+            ids[:k] = np.arange(k)  # every class present
         y = np.eye(k)[ids] if one_hot else ids
         return y, ref.targets(ids, loss_name, k)
     if loss_name == "binary_crossentropy":

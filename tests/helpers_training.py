@@ -38,8 +38,7 @@ def regression(m=30, d=3, k=1, seed=0, noise=0.1):
 # ----------------------------------------------------------------------------- parameters
 def params_list(model):
     """[(W, b), ...] float64 copies, Dense layers only (Dropout skipped)."""
-    return [(np.array(l.weights, dtype=np.float64), np.array(l.bias, dtype=np.float64))
-            for l in model.dense_layers]
+    return [(np.array(l.weights, dtype=np.float64), np.array(l.bias, dtype=np.float64)) for l in model.dense_layers]
 
 
 def flatten(pairs):
@@ -50,9 +49,9 @@ def flatten(pairs):
 def unflatten(flat, sizes):
     out, i = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        W = flat[i:i + n_in * n_out].reshape(n_in, n_out)
+        W = flat[i : i + n_in * n_out].reshape(n_in, n_out)
         i += n_in * n_out
-        b = flat[i:i + n_out]
+        b = flat[i : i + n_out]
         i += n_out
         out.append((W.copy(), b.copy()))
     assert i == flat.size
@@ -122,8 +121,8 @@ class NpAdam:
         self.t += 1
         self.m = self.b1 * self.m + (1 - self.b1) * g
         self.v = self.b2 * self.v + (1 - self.b2) * g * g
-        mhat = self.m / (1 - self.b1 ** self.t)
-        vhat = self.v / (1 - self.b2 ** self.t)
+        mhat = self.m / (1 - self.b1**self.t)
+        vhat = self.v / (1 - self.b2**self.t)
         return p - self.lr * mhat / (np.sqrt(vhat) + self.eps)
 
 

@@ -24,8 +24,20 @@ from __future__ import annotations
 
 import numpy as np
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step",
-               "gelu", "silu", "mish")
+ACTIVATIONS = (
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "softmax",
+    "step",
+    "gelu",
+    "silu",
+    "mish",
+)
 # default alpha of the parametrised activations; an activation may also be given as a
 # (name, alpha) pair wherever a name is accepted
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
@@ -328,15 +340,15 @@ def output_delta(z, a, Y, loss_name, out_act):
     m, k = a.shape
     if loss_name == "categorical_crossentropy":
         assert _split(out_act)[0] == "softmax"
-        return (a - Y) / m                      # fused softmax + CE: (p - y) / m
+        return (a - Y) / m  # fused softmax + CE: (p - y) / m
     if loss_name == "binary_crossentropy":
         assert _split(out_act)[0] == "sigmoid"
-        return (a - Y) / (m * k)                # fused sigmoid + BCE: (p - y) / (m k)
+        return (a - Y) / (m * k)  # fused sigmoid + BCE: (p - y) / (m k)
     if loss_name == "mse":
-        dA = 2.0 * (a - Y) / (m * k)            # d/da of mean (a - y)^2
+        dA = 2.0 * (a - Y) / (m * k)  # d/da of mean (a - y)^2
         return activation_backward(out_act, z, a, dA)
     if loss_name == "mae":
-        dA = np.sign(a - Y) / (m * k)           # d/da of mean |a - y| (sign(0) = 0)
+        dA = np.sign(a - Y) / (m * k)  # d/da of mean |a - y| (sign(0) = 0)
         return activation_backward(out_act, z, a, dA)
     if loss_name == "huber":
         dA = np.clip(a - Y, -1.0, 1.0) / (m * k)  # d/da of mean huber(a - y), delta 1
@@ -366,7 +378,7 @@ def backward_with_deltas(params, acts, X, Y, loss_name, l2=0.0):
         grads[l] = (dW, db)
         deltas[l] = delta
         if l > 0:
-            dA_prev = delta @ W.T                      # delta^(l+1) W^(l+1)^T
+            dA_prev = delta @ W.T  # delta^(l+1) W^(l+1)^T
             z_prev, a_prev_act = cache[l - 1]
             delta = activation_backward(acts[l - 1], z_prev, a_prev_act, dA_prev)
     return grads, deltas
@@ -459,7 +471,7 @@ def sgd_epoch(params, acts, X, Y, loss_name, lr, batch_size=None, l2=0.0):
     bs = m if batch_size is None else batch_size
     total = 0.0
     for s in range(0, m, bs):
-        Xb, Yb = X[s:s + bs], Y[s:s + bs]
+        Xb, Yb = X[s : s + bs], Y[s : s + bs]
         total += loss(params, acts, Xb, Yb, loss_name, l2) * Xb.shape[0]
         params = sgd_step(params, acts, Xb, Yb, loss_name, lr, l2)
     return params, total / m

@@ -1,6 +1,7 @@
 """F1: arrays whose data are not aligned to their element size (a float32 view one byte into a
 buffer) never reach the GEMM or Eigen: the Python layer copies them, and the C++ core refuses them
 with a ValueError if they get there some other way (dereferencing them is undefined behaviour)."""
+
 import numpy as np
 import pytest
 
@@ -10,7 +11,7 @@ import fastmlp as fm
 def misaligned(a: np.ndarray) -> np.ndarray:
     """A C-contiguous copy of `a` whose data start one byte past an aligned address."""
     raw = np.zeros(a.nbytes + a.itemsize, np.uint8)
-    out = raw[1:1 + a.nbytes].view(a.dtype).reshape(a.shape)
+    out = raw[1 : 1 + a.nbytes].view(a.dtype).reshape(a.shape)
     out[...] = a
     assert out.flags.c_contiguous and not out.flags.aligned
     return out

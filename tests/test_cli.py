@@ -4,6 +4,7 @@ Small data files are written to a temporary folder; training runs a few epochs o
 Every subcommand (train, evaluate, predict, demo, info, --version) has a test, and
 the input errors are checked for: exit status 2, one message on stderr, no traceback.
 """
+
 import csv
 import json
 import os
@@ -27,11 +28,19 @@ def run(*args, cwd, check=None):
     """Run ``python -m fastmlp *args`` in ``cwd``; returns the CompletedProcess."""
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("FASTMLP_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-m", "fastmlp", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastmlp", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check is not None and proc.returncode != check:
-        raise AssertionError(f"exit status {proc.returncode} (expected {check}) for {args}\n"
-                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"exit status {proc.returncode} (expected {check}) for {args}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -47,6 +56,7 @@ def read_csv(path):
 
 
 # ----------------------------------------------------------------------------- data
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
@@ -87,13 +97,33 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def blobs_model(data):
     """Train on blobs.csv once (progress bar on, validation, early stopping, plots)."""
-    proc = run("train", "blobs.csv", "--target", "animal", "--layers", "8", "--epochs", "5",
-               "--learning-rate", "0.05", "--validation-split", "0.25", "--early-stopping", "3",
-               "--out", "blobs.safetensors", "--plot", "blobs_loss.png", cwd=data, check=0)
+    proc = run(
+        "train",
+        "blobs.csv",
+        "--target",
+        "animal",
+        "--layers",
+        "8",
+        "--epochs",
+        "5",
+        "--learning-rate",
+        "0.05",
+        "--validation-split",
+        "0.25",
+        "--early-stopping",
+        "3",
+        "--out",
+        "blobs.safetensors",
+        "--plot",
+        "blobs_loss.png",
+        cwd=data,
+        check=0,
+    )
     return proc
 
 
 # ----------------------------------------------------------------------------- train / evaluate / predict
+
 
 def test_train_csv_classification_writes_model_labels_and_plots(data, blobs_model):
     out = blobs_model.stdout
@@ -111,8 +141,9 @@ def test_train_csv_classification_writes_model_labels_and_plots(data, blobs_mode
 
 
 def test_evaluate_classifier_json_and_confusion_matrix(data, blobs_model):
-    proc = run("evaluate", "blobs.safetensors", "blobs.csv", "--json", "--confusion-matrix", "cm.png",
-               cwd=data, check=0)
+    proc = run(
+        "evaluate", "blobs.safetensors", "blobs.csv", "--json", "--confusion-matrix", "cm.png", cwd=data, check=0
+    )
     result = json.loads(proc.stdout)
     assert result["samples"] == 60
     assert 0 <= result["accuracy"] <= 1 and np.isfinite(result["loss"])
@@ -163,15 +194,52 @@ def test_info_describes_a_model(data, blobs_model):
 
 @pytest.fixture(scope="module")
 def bin_model(data):
-    return run("train", "bin.csv", "--target", "0", "--layers", "4", "--epochs", "3", "--optimizer", "sgd",
-               "--momentum", "0.9", "--learning-rate", "0.1", "--batch-size", "full", "--dtype", "float64",
-               "--no-progress", "--out", "bin.safetensors", cwd=data, check=0)
+    return run(
+        "train",
+        "bin.csv",
+        "--target",
+        "0",
+        "--layers",
+        "4",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.9",
+        "--learning-rate",
+        "0.1",
+        "--batch-size",
+        "full",
+        "--dtype",
+        "float64",
+        "--no-progress",
+        "--out",
+        "bin.safetensors",
+        cwd=data,
+        check=0,
+    )
 
 
 @pytest.fixture(scope="module")
 def reg_model(data):
-    return run("train", "reg.npz", "--layers", "8", "--epochs", "4", "--validation-split", "0.2", "--no-progress",
-               "--out", "reg.safetensors", "--plot", "reg_loss.png", cwd=data, check=0)
+    return run(
+        "train",
+        "reg.npz",
+        "--layers",
+        "8",
+        "--epochs",
+        "4",
+        "--validation-split",
+        "0.2",
+        "--no-progress",
+        "--out",
+        "reg.safetensors",
+        "--plot",
+        "reg_loss.png",
+        cwd=data,
+        check=0,
+    )
 
 
 def test_binary_csv_without_header_integer_labels(data, bin_model):
@@ -207,8 +275,19 @@ def test_regression_npz(data, reg_model):
 
 
 def test_classification_npz_string_labels(data):
-    proc = run("train", "cls.npz", "--layers", "none", "--epochs", "3", "--no-progress", "--out", "cls.safetensors",
-               cwd=data, check=0)
+    proc = run(
+        "train",
+        "cls.npz",
+        "--layers",
+        "none",
+        "--epochs",
+        "3",
+        "--no-progress",
+        "--out",
+        "cls.safetensors",
+        cwd=data,
+        check=0,
+    )
     assert "2 classes (left, right)" in proc.stdout
     assert fm.load(data / "cls.safetensors").num_params == 3  # no hidden layer: 2 weights + 1 bias
     result = json.loads(run("evaluate", "cls.safetensors", "cls.npz", "--json", cwd=data, check=0).stdout)
@@ -226,14 +305,16 @@ def test_model_saved_from_python_and_stale_labels_file(data, tmp_path):
     proc = run("predict", "py.safetensors", "ids.npz", cwd=tmp_path, check=0)
     assert proc.stdout.splitlines()[1:] == [str(i) for i in model.predict(X)]
 
-    (tmp_path / "py.labels.json").write_text(json.dumps(
-        {"fastmlp_labels": 1, "model_sha256": "0" * 64, "task": "classify", "classes": ["a", "b", "c"]}))
+    (tmp_path / "py.labels.json").write_text(
+        json.dumps({"fastmlp_labels": 1, "model_sha256": "0" * 64, "task": "classify", "classes": ["a", "b", "c"]})
+    )
     proc = run("evaluate", "py.safetensors", "ids.npz", cwd=tmp_path, check=0)
     assert "ignoring" in proc.stderr and "py.labels.json" in proc.stderr
     assert "accuracy" in proc.stdout
 
 
 # ----------------------------------------------------------------------------- demo, info, --version
+
 
 def test_demo_runs_one_epoch(tmp_path):
     pytest.importorskip("sklearn")
@@ -255,6 +336,7 @@ def test_info_and_version(tmp_path):
 
 
 # ----------------------------------------------------------------------------- errors
+
 
 @pytest.fixture(scope="module")
 def bad_files(data):
@@ -278,8 +360,11 @@ ERRORS = [
     (["train", "reg.npz", "--y-key", "target"], "reg.npz has no array 'target' (it holds 'X', 'y')"),
     (["train", "notes.json"], "unknown data file type '.json'"),
     (["evaluate", "blobs.safetensors", "reg.npz"], "the model expects 2 features but reg.npz has 3"),
-    (["predict", "bin.safetensors", "bin.csv"], "the model expects 3 features but bin.csv has 4 (4 columns); "
-                                                "if one column is the target, name it with --target"),
+    (
+        ["predict", "bin.safetensors", "bin.csv"],
+        "the model expects 3 features but bin.csv has 4 (4 columns); "
+        "if one column is the target, name it with --target",
+    ),
     (["evaluate", "blobs.safetensors", "bin.csv", "--target", "0"], "the model expects 2 features but bin.csv has 3"),
     (["evaluate", "blobs.csv", "blobs.csv"], "blobs.csv: not a valid fastmlp model file"),
     (["predict", "reg.safetensors", "reg.npz", "--proba"], "--proba needs a classifier"),
@@ -299,13 +384,29 @@ def test_input_errors_exit_2_with_one_clear_line(bad_files, blobs_model, bin_mod
 
 
 def test_divergence_exits_1(data):
-    proc = run("train", "bin.csv", "--target", "0", "--optimizer", "sgd", "--learning-rate", "1e30",
-               "--epochs", "20", "--no-progress", "--out", "diverged.safetensors", cwd=data, check=1)
+    proc = run(
+        "train",
+        "bin.csv",
+        "--target",
+        "0",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "1e30",
+        "--epochs",
+        "20",
+        "--no-progress",
+        "--out",
+        "diverged.safetensors",
+        cwd=data,
+        check=1,
+    )
     assert "diverged" in proc.stderr and "Traceback" not in proc.stderr
     assert not (data / "diverged.safetensors").exists()
 
 
 # ----------------------------------------------------------------------------- helpers, in process
+
 
 def test_header_detection():
     assert cli_data.looks_like_header(["x1", "x2", "label"], [["1", "2", "a"]])

@@ -1,5 +1,6 @@
 """The C++ side, built as outside projects against the installed package:
 the ctest suite in tests/cpp and the embedding example in examples/cpp."""
+
 import os
 import re
 import shutil
@@ -49,9 +50,11 @@ def test_embedding_example_runs_at_every_level(example_exe):
     """The installed libfastmlp carries every level and picks one at run time; FASTMLP_ARCH forces it."""
     levels = _runnable_levels()
     assert levels and levels[0] == fm.build_info()["levels_built"][0].replace("x86-64-", "")
+
     def run(level):
-        return subprocess.run([str(example_exe)], capture_output=True, text=True,
-                              env=dict(os.environ, FASTMLP_ARCH=level))
+        return subprocess.run(
+            [str(example_exe)], capture_output=True, text=True, env=dict(os.environ, FASTMLP_ARCH=level)
+        )
 
     for level in levels:
         done = run(level)
@@ -95,8 +98,9 @@ def test_embedding_example_trains_and_loads_a_python_model(tmp_path, example_exe
     path = tmp_path / "model.safetensors"
     model.save(path)
     np.savetxt(tmp_path / "X.csv", X, delimiter=",", fmt="%.17g")
-    out = subprocess.run([str(exe), str(path), str(tmp_path / "X.csv")], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [str(exe), str(path), str(tmp_path / "X.csv")], capture_output=True, text=True, check=True
+    ).stdout
     rows = [line for line in out.splitlines() if line and line[0] in "0123456789-" and "," in line]
     got = np.array([[float(v) for v in line.split(",")] for line in rows])
     np.testing.assert_allclose(got, model.forward(X), rtol=1e-12, atol=1e-15)

@@ -1,6 +1,7 @@
 """CPU/GPU parity of the CUDA backend (device="cuda"): every activation, loss and
 optimizer step, the training loop (batch order, dropout masks, schedules, validation,
 early stopping, divergence) and full fits. Skipped where no CUDA device is present."""
+
 import numpy as np
 import pytest
 
@@ -34,8 +35,9 @@ def data(m=37, d=5, seed=0, dtype="float64"):
 def check_math(cpu, gpu, X, y, tol, sample_weight=None):
     close(gpu.forward(X), cpu.forward(X), tol, "forward")
     close(gpu.loss(X, y, sample_weight), cpu.loss(X, y, sample_weight), tol, "loss")
-    for l, ((gw, gb), (cw, cb)) in enumerate(zip(gpu.gradients(X, y, sample_weight),
-                                                 cpu.gradients(X, y, sample_weight))):
+    for l, ((gw, gb), (cw, cb)) in enumerate(
+        zip(gpu.gradients(X, y, sample_weight), cpu.gradients(X, y, sample_weight))
+    ):
         close(gw, cw, tol, f"dW[{l}]")
         close(gb, cb, tol, f"db[{l}]")
 
@@ -43,8 +45,9 @@ def check_math(cpu, gpu, X, y, tol, sample_weight=None):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", HIDDEN)
 def test_every_activation(activation, dtype):
-    model = fm.Sequential([fm.Dense(5, 7, activation), fm.Dense(7, 4, "tanh"), fm.Dense(4, 3, "softmax")],
-                          dtype=dtype, seed=1)
+    model = fm.Sequential(
+        [fm.Dense(5, 7, activation), fm.Dense(7, 4, "tanh"), fm.Dense(4, 3, "softmax")], dtype=dtype, seed=1
+    )
     X = data(dtype=dtype)
     y = np.arange(37) % 3
     check_math(*pair(model), X, y, TOL[dtype])
@@ -134,8 +137,13 @@ def test_minibatch_shuffle_dropout_schedule_parity(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_validation_and_early_stopping_parity(dtype):
     X, y = data(m=150, dtype=dtype), (np.arange(150) % 2)
-    make = lambda device: fm.Sequential([fm.Dense(5, 6, "relu"), fm.Dense(6, 1, "sigmoid")], dtype=dtype, seed=14,
-                                        optimizer=fm.Adam(0.05), device=device)
+    make = lambda device: fm.Sequential(
+        [fm.Dense(5, 6, "relu"), fm.Dense(6, 1, "sigmoid")],
+        dtype=dtype,
+        seed=14,
+        optimizer=fm.Adam(0.05),
+        device=device,
+    )
     cpu, gpu = make("cpu"), make("cuda")
     kw = dict(epochs=60, batch_size=16, validation_split=0.3, early_stopping=fm.EarlyStopping(patience=3))
     hc, hg = cpu.fit(X, y, **kw), gpu.fit(X, y, **kw)
@@ -190,9 +198,13 @@ def test_digits_fit_reaches_the_same_accuracy(dtype):
     X, y = datasets.load_digits(return_X_y=True)
     X = (X / 16.0).astype(dtype)
     Xtr, ytr, Xte, yte = X[:1500], y[:1500], X[1500:], y[1500:]
-    make = lambda device: fm.Sequential([fm.Dense(64, 128, "relu"), fm.Dense(128, 64, "relu"),
-                                         fm.Dense(64, 10, "softmax")], dtype=dtype, seed=17,
-                                        optimizer=fm.Adam(1e-3), device=device)
+    make = lambda device: fm.Sequential(
+        [fm.Dense(64, 128, "relu"), fm.Dense(128, 64, "relu"), fm.Dense(64, 10, "softmax")],
+        dtype=dtype,
+        seed=17,
+        optimizer=fm.Adam(1e-3),
+        device=device,
+    )
     cpu, gpu = make("cpu"), make("cuda")
     hc = cpu.fit(Xtr, ytr, epochs=15, batch_size=32)
     hg = gpu.fit(Xtr, ytr, epochs=15, batch_size=32)

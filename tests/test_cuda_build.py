@@ -1,6 +1,7 @@
 """The CUDA backend where no GPU is needed: its sources compile with nvcc (so the code
 cannot rot on machines without a GPU, CI included), and asking for the device without
 one fails with a clear error while the CPU path is unaffected."""
+
 import shutil
 import subprocess
 import sys
@@ -21,8 +22,9 @@ def _eigen_include() -> str:
         if Path(candidate, "Eigen", "Core").is_file():
             return candidate
     try:
-        prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True,
-                                check=True).stdout.strip()
+        prefix = subprocess.run(
+            [sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
         pytest.skip("needs Eigen headers (pip install cmeel-eigen)")
     return str(Path(prefix) / "include" / "eigen3")
@@ -37,11 +39,37 @@ def test_cuda_sources_compile(tmp_path):
     includes = ["-I", str(ROOT / "cpp" / "include"), "-I", str(CUDA_DIR), "-I", _eigen_include()]
     jobs = []
     for src in sorted(CUDA_DIR.glob("*.cu")):
-        jobs.append(["nvcc", "-std=c++17", "-O2", "-arch=sm_90", "-Xcompiler", "-fPIC", *includes, "-c", str(src),
-                     "-o", str(tmp_path / (src.stem + ".cu.o"))])
+        jobs.append(
+            [
+                "nvcc",
+                "-std=c++17",
+                "-O2",
+                "-arch=sm_90",
+                "-Xcompiler",
+                "-fPIC",
+                *includes,
+                "-c",
+                str(src),
+                "-o",
+                str(tmp_path / (src.stem + ".cu.o")),
+            ]
+        )
     for src in sorted(CUDA_DIR.glob("*.cpp")):
-        jobs.append([cxx, "-std=c++17", "-O1", "-fPIC", "-Wall", "-DEIGEN_MAX_ALIGN_BYTES=64", *includes, "-c",
-                     str(src), "-o", str(tmp_path / (src.stem + ".o"))])
+        jobs.append(
+            [
+                cxx,
+                "-std=c++17",
+                "-O1",
+                "-fPIC",
+                "-Wall",
+                "-DEIGEN_MAX_ALIGN_BYTES=64",
+                *includes,
+                "-c",
+                str(src),
+                "-o",
+                str(tmp_path / (src.stem + ".o")),
+            ]
+        )
     assert len(jobs) >= 4, "expected kernels.cu, backend.cu, cublas_loader.cpp and device_network.cpp"
 
     def run(cmd):
@@ -65,8 +93,9 @@ def test_build_info_reports_cuda_as_built():
 @pytest.mark.skipif(fm.cuda_available(), reason="CUDA is available here")
 def test_device_cuda_without_cuda_is_a_clear_error():
     layers = [fm.Dense(3, 2, "softmax")]
-    with pytest.raises(RuntimeError, match="CUDA is not available: (fastmlp was built without CUDA|no CUDA device"
-                                           "|cuBLAS)"):
+    with pytest.raises(
+        RuntimeError, match="CUDA is not available: (fastmlp was built without CUDA|no CUDA device|cuBLAS)"
+    ):
         fm.Sequential(layers, device="cuda")
     model = fm.Sequential([fm.Dense(3, 2, "softmax")], seed=0)
     with pytest.raises(RuntimeError, match="CUDA is not available"):

@@ -8,7 +8,6 @@ a few samples. Takes about 0.5 s.
 
 import numpy as np
 import pytest
-
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -25,8 +24,9 @@ def digits():
 def test_digits_softmax_mlp_reaches_97_percent(digits):
     Xtr, Xte, ytr, yte = digits
     assert Xtr.shape == (1347, 64) and Xte.shape == (450, 64)
-    model = fm.Sequential([fm.Dense(64, 128, activation="relu"),
-                           fm.Dense(128, 10, activation="softmax")], seed=0, optimizer="sgd")
+    model = fm.Sequential(
+        [fm.Dense(64, 128, activation="relu"), fm.Dense(128, 10, activation="softmax")], seed=0, optimizer="sgd"
+    )
     assert model.loss_name == "categorical_crossentropy"
     acc0 = model.accuracy(Xte, yte)
     hist = model.fit(Xtr, ytr, epochs=300, batch_size=32, learning_rate=0.1, seed=0)

@@ -1,6 +1,7 @@
 """The one training loop behind every engine (CPU, and CUDA where a GPU is present):
 the rules at the loop's boundaries hold on each engine, and the options cross into
 C++ as typed structs whose defaults and ranges live there once."""
+
 import numpy as np
 import pytest
 
@@ -36,8 +37,15 @@ def test_last_step_divergence_after_some_epochs(device):
     X, y = _regression(seed=2, scale=1e5)
     model = fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=3, device=device, optimizer="sgd")
     seen = []
-    model.fit(X, y, epochs=1, learning_rate=1e-12, callback=lambda e, logs: seen.append(model.params.copy()),
-              shuffle=False, batch_size=None)
+    model.fit(
+        X,
+        y,
+        epochs=1,
+        learning_rate=1e-12,
+        callback=lambda e, logs: seen.append(model.params.copy()),
+        shuffle=False,
+        batch_size=None,
+    )
     with pytest.raises(fm.DivergenceError) as info:
         model.fit(X, y, epochs=1, learning_rate=1e300, shuffle=False, batch_size=None)
     assert info.value.epoch == 0
@@ -68,9 +76,15 @@ def test_record_gradients_unsupported_is_one_clear_error():
 
 def test_python_defaults_are_the_cores():
     sgd, adam = _core.OptimizerSpec.sgd(), _core.OptimizerSpec.adam()
-    assert fm.SGD().get_config() == {"name": "sgd", "learning_rate": sgd.learning_rate, "momentum": sgd.momentum,
-                                     "nesterov": sgd.nesterov, "weight_decay": sgd.weight_decay,
-                                     "clip_norm": sgd.clip_norm, "clip_value": sgd.clip_value}
+    assert fm.SGD().get_config() == {
+        "name": "sgd",
+        "learning_rate": sgd.learning_rate,
+        "momentum": sgd.momentum,
+        "nesterov": sgd.nesterov,
+        "weight_decay": sgd.weight_decay,
+        "clip_norm": sgd.clip_norm,
+        "clip_value": sgd.clip_value,
+    }
     rms, ada = _core.OptimizerSpec.rmsprop(), _core.OptimizerSpec.adagrad()
     assert (fm.RMSprop().learning_rate, fm.RMSprop().rho) == (rms.learning_rate, rms.rho)
     assert (fm.Adagrad().learning_rate, fm.Adagrad().epsilon) == (ada.learning_rate, ada.epsilon)
@@ -80,10 +94,16 @@ def test_python_defaults_are_the_cores():
     assert fm.EarlyStopping().patience == _core.EarlyStoppingSpec().patience
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(epochs=0), "epochs"), (dict(epochs=_core.MAX_EPOCHS + 1), "epochs"), (dict(batch_size=0), "batch_size"),
-    (dict(tol=-1.0), "tol"), (dict(epoch_offset=-1), "epoch_offset"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(epochs=_core.MAX_EPOCHS + 1), "epochs"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(tol=-1.0), "tol"),
+        (dict(epoch_offset=-1), "epoch_offset"),
+    ],
+)
 def test_fit_options_are_checked_in_cpp(bad, match):
     options = _core.FitOptions()
     for k, v in bad.items():
@@ -106,10 +126,15 @@ def test_epoch_counts_cannot_overflow():
     assert len(model.fit(X, y, epochs=2, batch_size=None).loss) == 2
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: fm.SGD(10**400), "learning_rate"), (lambda: fm.SGD(0.1, momentum="a"), "momentum"),
-    (lambda: fm.Adam(beta1=True), "beta1"), (lambda: fm.SGD(nesterov=1), "nesterov"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: fm.SGD(10**400), "learning_rate"),
+        (lambda: fm.SGD(0.1, momentum="a"), "momentum"),
+        (lambda: fm.Adam(beta1=True), "beta1"),
+        (lambda: fm.SGD(nesterov=1), "nesterov"),
+    ],
+)
 def test_optimizer_arguments_type_errors_name_the_argument(make, match):
     with pytest.raises((TypeError, ValueError), match=match):
         make()
@@ -120,4 +145,6 @@ def test_float32_learning_rate_checked_in_the_models_dtype():
     model = fm.Sequential([fm.Dense(3, 1)], dtype="float32", seed=0, optimizer="sgd")
     with pytest.raises(ValueError, match="learning_rate"):
         model.fit(X, y, epochs=1, learning_rate=1e-50, batch_size=None)  # 0 in float32
-    fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=0, optimizer="sgd").fit(X, y, epochs=1, learning_rate=1e-50, batch_size=None)
+    fm.Sequential([fm.Dense(3, 1)], dtype="float64", seed=0, optimizer="sgd").fit(
+        X, y, epochs=1, learning_rate=1e-50, batch_size=None
+    )

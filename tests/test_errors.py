@@ -14,12 +14,12 @@ ERR = (ValueError, TypeError)
 
 @pytest.fixture
 def cat_model():
-    return build([4, 5, 3], ["tanh", "softmax"], seed=0)        # categorical, k = 3
+    return build([4, 5, 3], ["tanh", "softmax"], seed=0)  # categorical, k = 3
 
 
 @pytest.fixture
 def bin_model():
-    return build([4, 1], ["sigmoid"], seed=0)                    # binary, 1 output
+    return build([4, 1], ["sigmoid"], seed=0)  # binary, 1 output
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_wrong_feature_count_predict_side(cat_model, method):
     with pytest.raises(ERR, match="X") as exc:
         getattr(cat_model, method)(X)
     msg = str(exc.value)
-    assert "3" in msg and "4" in msg, msg                       # seen 3, expected 4
+    assert "3" in msg and "4" in msg, msg  # seen 3, expected 4
 
 
 @pytest.mark.parametrize("method", ["fit", "loss", "gradients", "accuracy"])
@@ -79,12 +79,14 @@ def test_x_y_length_mismatch(cat_model, data, method):
     assert "6" in msg and "5" in msg, msg
 
 
-@pytest.mark.parametrize("bad", [np.zeros(4), np.zeros((2, 2, 4)), np.float64(1.0)],
-                         ids=["1-D", "3-D", "0-D"])
+@pytest.mark.parametrize("bad", [np.zeros(4), np.zeros((2, 2, 4)), np.float64(1.0)], ids=["1-D", "3-D", "0-D"])
 @pytest.mark.parametrize("method", ["forward", "predict", "fit"])
 def test_x_not_2d(cat_model, bad, method):
-    call = (lambda: cat_model.fit(bad, np.array([0]), epochs=1, batch_size=None)) if method == "fit" \
+    call = (
+        (lambda: cat_model.fit(bad, np.array([0]), epochs=1, batch_size=None))
+        if method == "fit"
         else (lambda: getattr(cat_model, method)(bad))
+    )
     with pytest.raises(ERR, match="X"):
         call()
 
@@ -93,9 +95,11 @@ def test_x_not_2d(cat_model, bad, method):
 def test_empty_x(cat_model, method):
     X = np.zeros((0, 4))
     y = np.zeros((0,), dtype=int)
-    call = {"forward": lambda: cat_model.forward(X),
-            "fit": lambda: cat_model.fit(X, y, epochs=1, batch_size=None),
-            "loss": lambda: cat_model.loss(X, y)}[method]
+    call = {
+        "forward": lambda: cat_model.forward(X),
+        "fit": lambda: cat_model.fit(X, y, epochs=1, batch_size=None),
+        "loss": lambda: cat_model.loss(X, y),
+    }[method]
     with pytest.raises(ERR, match="X|empty"):
         call()
 
@@ -115,8 +119,11 @@ def test_non_finite_x(reg_model, value, method):
     X = rng.normal(size=(5, 4))
     X[2, 1] = value
     y = rng.normal(size=(5, 2))
-    call = {"forward": lambda: reg_model.forward(X), "predict": lambda: reg_model.predict(X),
-            **_methods(reg_model, X, y)}[method]
+    call = {
+        "forward": lambda: reg_model.forward(X),
+        "predict": lambda: reg_model.predict(X),
+        **_methods(reg_model, X, y),
+    }[method]
     with pytest.raises(ERR, match="X"):
         call()
 
@@ -134,8 +141,11 @@ def test_non_finite_y(reg_model, bin_model, cat_model, value, kind):
         model, y = cat_model, np.eye(3)[[0, 1, 2, 0, 1]]
     y = y.astype(float)
     y.flat[3] = value
-    for call in (lambda: model.fit(X, y, epochs=1, batch_size=None), lambda: model.loss(X, y),
-                 lambda: model.gradients(X, y)):
+    for call in (
+        lambda: model.fit(X, y, epochs=1, batch_size=None),
+        lambda: model.loss(X, y),
+        lambda: model.gradients(X, y),
+    ):
         with pytest.raises(ERR, match="y"):
             call()
 
@@ -241,8 +251,12 @@ def test_empty_layer_list():
 @pytest.mark.parametrize("out_act", ["linear", "softmax", "tanh", "relu"])
 def test_bce_requires_sigmoid_output(out_act):
     with pytest.raises(ValueError, match="sigmoid|binary_crossentropy"):
-        fm.Sequential([fm.Dense(3, 2, activation="tanh"), fm.Dense(2, 2, activation=out_act)],
-                      loss="binary_crossentropy", seed=0, optimizer="sgd")
+        fm.Sequential(
+            [fm.Dense(3, 2, activation="tanh"), fm.Dense(2, 2, activation=out_act)],
+            loss="binary_crossentropy",
+            seed=0,
+            optimizer="sgd",
+        )
 
 
 @pytest.mark.parametrize("out_act", ["linear", "sigmoid", "tanh"])
@@ -301,4 +315,3 @@ def test_weight_assignment_wrong_shape(cat_model):
     # nothing was overwritten
     assert cat_model.layers[0].weights.shape == (4, 5)
     assert np.any(cat_model.layers[0].weights != 0)
-

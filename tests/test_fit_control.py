@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
-from helpers_training import (ParamRecorder, blobs, dense_model, regression, simulate_early_stopping)
+from helpers_training import ParamRecorder, blobs, dense_model, regression, simulate_early_stopping
 
 
 def _clf(seed=0, k=3, **kw):
@@ -156,8 +156,17 @@ def test_early_stopping_restore_best_on_val_loss():
     Xv2 = np.vstack([Xv, X[:10]])
     yv2 = np.concatenate([yv, y[:10]])
     rec = ParamRecorder(model)
-    h = model.fit(X, y, epochs=60, learning_rate=0.05, shuffle=False, validation_data=(Xv2, yv2),
-                  early_stopping=fm.EarlyStopping(patience=3), callback=rec, batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=60,
+        learning_rate=0.05,
+        shuffle=False,
+        validation_data=(Xv2, yv2),
+        early_stopping=fm.EarlyStopping(patience=3),
+        callback=rec,
+        batch_size=None,
+    )
     val = h.history["val_loss"]
     n, best = simulate_early_stopping(val, patience=3, min_delta=0.0)
     assert 0 < best < n - 1, "construction: val_loss must first fall, then rise"
@@ -175,8 +184,16 @@ def test_early_stopping_restore_best_false_keeps_last():
     model = dense_model([2, 1], ["linear"], seed=6)
     model.dense_layers[0].weights = [[0.0], [0.0]]
     start = model.copy()
-    h = model.fit(X, y, epochs=60, learning_rate=0.05, shuffle=False, validation_data=(Xv2, yv2),
-                  early_stopping=fm.EarlyStopping(patience=3, restore_best=False), batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=60,
+        learning_rate=0.05,
+        shuffle=False,
+        validation_data=(Xv2, yv2),
+        early_stopping=fm.EarlyStopping(patience=3, restore_best=False),
+        batch_size=None,
+    )
     assert h.stopped_early and h.best_epoch is not None and h.best_epoch < h.epochs - 1
     start.fit(X, y, epochs=h.epochs, learning_rate=0.05, shuffle=False, batch_size=None)
     np.testing.assert_array_equal(model.params, start.params)
@@ -186,8 +203,14 @@ def test_early_stopping_min_delta_on_loss():
     """The training loss improves a little every epoch: min_delta larger than that stops after patience epochs."""
     X, y = regression(m=20, seed=12)
     model = dense_model([3, 1], ["linear"], seed=8)
-    h = model.fit(X, y, epochs=50, learning_rate=0.001,
-                  early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"), batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=50,
+        learning_rate=0.001,
+        early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"),
+        batch_size=None,
+    )
     assert all(b < a for a, b in zip(h.loss, h.loss[1:]))
     assert h.epochs == 5 and h.best_epoch == 0 and h.stopped_early
 
@@ -210,8 +233,17 @@ def test_early_stopping_rule_matches_simulation(patience, min_delta):
     free = model.copy()
     hf = free.fit(X, y, epochs=40, batch_size=4, learning_rate=0.05, validation_data=(Xv, yv), seed=3)
     rec = ParamRecorder(model)
-    h = model.fit(X, y, epochs=40, batch_size=4, learning_rate=0.05, validation_data=(Xv, yv), seed=3,
-                  early_stopping=fm.EarlyStopping(patience=patience, min_delta=min_delta), callback=rec)
+    h = model.fit(
+        X,
+        y,
+        epochs=40,
+        batch_size=4,
+        learning_rate=0.05,
+        validation_data=(Xv, yv),
+        seed=3,
+        early_stopping=fm.EarlyStopping(patience=patience, min_delta=min_delta),
+        callback=rec,
+    )
     n, best = simulate_early_stopping(hf.history["val_loss"], patience, min_delta)
     assert 0 < best < n - 1 and n < 40, "construction: val_loss falls, then wanders"
     assert h.epochs == n and h.best_epoch == best and h.stopped_early
@@ -226,8 +258,17 @@ def test_restore_best_when_the_callback_stops():
     model = dense_model([2, 1], ["linear"], seed=6)
     model.dense_layers[0].weights = [[0.0], [0.0]]
     rec = ParamRecorder(model, stop_at=12)
-    h = model.fit(X, y, epochs=60, learning_rate=0.05, shuffle=False, validation_data=(Xv2, yv2),
-                  early_stopping=fm.EarlyStopping(patience=50), callback=rec, batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=60,
+        learning_rate=0.05,
+        shuffle=False,
+        validation_data=(Xv2, yv2),
+        early_stopping=fm.EarlyStopping(patience=50),
+        callback=rec,
+        batch_size=None,
+    )
     assert h.epochs == 13 and h.stopped_early
     best = int(np.argmin(h.history["val_loss"]))
     assert h.best_epoch == best < 12
@@ -262,8 +303,16 @@ def test_early_stopping_default_monitor_is_val_loss_with_validation():
     X, y, Xv, yv = _diverging_validation()
     model = dense_model([2, 1], ["linear"], seed=6)
     model.dense_layers[0].weights = [[0.0], [0.0]]
-    h = model.fit(X, y, epochs=40, learning_rate=0.05, shuffle=False, validation_data=(Xv, yv),
-                  early_stopping=fm.EarlyStopping(patience=2), batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=40,
+        learning_rate=0.05,
+        shuffle=False,
+        validation_data=(Xv, yv),
+        early_stopping=fm.EarlyStopping(patience=2),
+        batch_size=None,
+    )
     assert all(b < a for a, b in zip(h.loss, h.loss[1:]))
     assert h.stopped_early and h.epochs == 3 and h.best_epoch == 0
 
@@ -340,8 +389,15 @@ def test_callback_sees_every_epoch_with_early_stopping():
     X, y = regression(m=20, seed=12)
     model = dense_model([3, 1], ["linear"], seed=8)
     seen = []
-    h = model.fit(X, y, epochs=50, learning_rate=0.001, callback=lambda e, logs: seen.append(e),
-                  early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"), batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=50,
+        learning_rate=0.001,
+        callback=lambda e, logs: seen.append(e),
+        early_stopping=fm.EarlyStopping(patience=4, min_delta=10.0, monitor="loss"),
+        batch_size=None,
+    )
     assert h.epochs == 5
     assert seen == list(range(h.epochs))
 
@@ -488,7 +544,7 @@ def test_grad_norms_mean_over_minibatches():
     for _ in range(2):
         norms = []
         for s in range(0, 23, 10):
-            g = shadow.gradients(X[s:s + 10], y[s:s + 10])
+            g = shadow.gradients(X[s : s + 10], y[s : s + 10])
             norms.append([np.linalg.norm(dW) for dW, _ in g])
             for layer, (dW, db) in zip(shadow.dense_layers, g):
                 layer.weights = layer.weights - 0.5 * dW

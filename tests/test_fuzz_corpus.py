@@ -1,6 +1,7 @@
 """The fuzzers' seed corpus (tests/fuzz/corpus/, damaged and hostile model files) replayed through
 the Python loaders: each file loads or raises ValueError (never another exception, never a crash),
 and memory stays bounded (the loader allocates about the file's size, never what a header claims)."""
+
 import json
 import os
 import subprocess
@@ -63,8 +64,13 @@ print(refused)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and caps RLIMIT_AS")
 def test_corpus_loads_in_bounded_memory():
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(CORPUS)], capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(CORPUS)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.strip()) == len(FILES) - len(VALID)
 
@@ -78,15 +84,22 @@ def test_fixture_in_the_corpus_is_the_committed_fixture():
 
 # F3: what the CLI prints for a refused model file is one line, never a traceback (a huge integer in
 # the optimizer metadata once escaped as OverflowError).
-CLI_FILES = ["optimizer_huge_int", "epochs_near_2_63", "seed_huge", "header_len_huge", "shape_huge",
-             "header_nested_deep"]
+CLI_FILES = [
+    "optimizer_huge_int",
+    "epochs_near_2_63",
+    "seed_huge",
+    "header_len_huge",
+    "shape_huge",
+    "header_nested_deep",
+]
 
 
 @pytest.mark.parametrize("name", CLI_FILES)
 def test_cli_prints_one_line_for_a_refused_model_file(name):
     path = CORPUS / f"{name}.safetensors"
-    done = subprocess.run([sys.executable, "-m", "fastmlp", "info", str(path)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fastmlp", "info", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fastmlp info: error: "), done.stderr

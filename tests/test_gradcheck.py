@@ -12,13 +12,25 @@ import pytest
 import fastmlp as fm
 from helpers import build, make_labels
 
-ACTS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax",
-        ("leaky_relu", 0.2), ("elu", 0.5)]                      # step has no gradient
+ACTS = [
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "softmax",
+    ("leaky_relu", 0.2),
+    ("elu", 0.5),
+]  # step has no gradient
 KINKED = ("relu", "leaky_relu", "elu")
 
 
 def _gid(g):
     return f"{g[0]}({g[1]})" if isinstance(g, tuple) else None
+
+
 LOSS_OUT = [
     ("categorical_crossentropy", "softmax"),
     ("binary_crossentropy", "sigmoid"),
@@ -35,10 +47,10 @@ def _problem(hidden, loss_name, out_act, l2=0.0, m=6):
     sizes = [3, 4, 3, k]
     acts = [hidden, hidden, out_act]
     model = build(sizes, acts, loss=loss_name, dtype="float64", seed=int(rng.integers(1000)), l2=l2)
-    for layer in model.layers:                              # non-zero biases too
+    for layer in model.layers:  # non-zero biases too
         layer.bias = rng.uniform(-0.5, 0.5, size=layer.n_out)
     name = hidden[0] if isinstance(hidden, tuple) else hidden
-    if name in KINKED:                                      # keep kinks away from FD steps
+    if name in KINKED:  # keep kinks away from FD steps
         for _ in range(100):
             X = rng.normal(size=(m, 3))
             if all(np.abs(z).min() > 1e-3 for z, _ in model.trace(X)[:2]):
@@ -65,7 +77,7 @@ def test_check_gradients_with_l2_and_float32_model(l2):
     m32 = build([3, 4, 3], ["tanh", "softmax"], dtype="float32", seed=0, l2=l2)
     # computed on a float64 copy, so a float32 model checks just as tightly
     assert fm.check_gradients(m32, X, np.array([0, 1, 2, 0, 1, 2])) < 1e-6
-    assert m32.dtype == np.float32                         # the model itself is untouched
+    assert m32.dtype == np.float32  # the model itself is untouched
 
 
 def _own_central_difference(model, X, y, eps=1e-6):
@@ -74,7 +86,7 @@ def _own_central_difference(model, X, y, eps=1e-6):
     for layer in model.layers:
         grads = []
         for name in ("weights", "bias"):
-            P = getattr(layer, name)                        # live view
+            P = getattr(layer, name)  # live view
             G = np.zeros(P.shape)
             for idx in np.ndindex(P.shape):
                 old = P[idx]

@@ -1,4 +1,5 @@
 """No import cycle in the fastmlp package, counting the imports inside functions too."""
+
 import ast
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def import_graph(files: dict, compiled=()) -> dict:
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
                 base = package.split(".")
-                base = ".".join(base[:len(base) - node.level + 1]) if node.level else ""
+                base = ".".join(base[: len(base) - node.level + 1]) if node.level else ""
                 base = ".".join(p for p in (base, node.module or "") if p)
                 for alias in node.names:  # a submodule, or a name from the module `base`
                     targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
@@ -56,7 +57,7 @@ def find_cycle(graph: dict):
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -74,8 +75,12 @@ def find_cycle(graph: dict):
 
 
 def test_the_checker_finds_a_cycle_through_a_function_level_import():
-    files = {"pkg/__init__.py": "from .a import f\n", "pkg/a.py": "def f():\n    from . import b\n",
-             "pkg/b.py": "import pkg.a\n", "pkg/c.py": "from pkg import a\n"}
+    files = {
+        "pkg/__init__.py": "from .a import f\n",
+        "pkg/a.py": "def f():\n    from . import b\n",
+        "pkg/b.py": "import pkg.a\n",
+        "pkg/c.py": "from pkg import a\n",
+    }
     graph = import_graph(files)
     assert graph == {"pkg": {"pkg.a"}, "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}, "pkg.c": {"pkg.a"}}
     assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.a"]

@@ -1,5 +1,6 @@
 """Issue 13: what Keras users expect on a first try (defaults, callbacks, conveniences,
 validation splits, labels and DataFrame columns)."""
+
 import csv
 import pickle
 import warnings
@@ -51,8 +52,9 @@ def test_first_try_on_digits_learns():
 # --- 2. conveniences ---
 def test_dense_units_inferred_at_first_fit():
     X, y = _blobs()
-    model = fm.Sequential([fm.Dense(16, activation="relu"), fm.Dropout(0.1), fm.Dense(8, "tanh"),
-                           fm.Dense(3, "softmax")], seed=0)
+    model = fm.Sequential(
+        [fm.Dense(16, activation="relu"), fm.Dropout(0.1), fm.Dense(8, "tanh"), fm.Dense(3, "softmax")], seed=0
+    )
     assert not model.built and model.n_features_in is None
     assert "not built" in model.summary(print_fn=None)
     with pytest.raises(RuntimeError, match="not built"):
@@ -131,11 +133,18 @@ def test_callback_hooks_order_and_stop_training():
     X, y = _blobs()
     rec = Recorder()
     seen = []
-    history = _model().fit(X, y, epochs=10, validation_split=0.2,
-                           callbacks=[rec, lambda e, logs: seen.append(e)])
+    history = _model().fit(X, y, epochs=10, validation_split=0.2, callbacks=[rec, lambda e, logs: seen.append(e)])
     keys = ["accuracy", "loss", "lr", "val_accuracy", "val_loss"]
-    assert rec.events == [("train_begin", 10, True), ("begin", 0), ("end", 0, keys), ("begin", 1), ("end", 1, keys),
-                          ("begin", 2), ("end", 2, keys), ("train_end", keys)]
+    assert rec.events == [
+        ("train_begin", 10, True),
+        ("begin", 0),
+        ("end", 0, keys),
+        ("begin", 1),
+        ("end", 1, keys),
+        ("begin", 2),
+        ("end", 2, keys),
+        ("train_end", keys),
+    ]
     assert seen == [0, 1, 2] and history.epochs == 3 and history.stopped_early
     with pytest.raises(TypeError, match=r"callbacks\[0\]"):
         _model().fit(X, y, epochs=1, callbacks=[3])
@@ -147,9 +156,13 @@ def test_lambda_callback_and_csv_logger(tmp_path):
     X, y = _blobs()
     ends = []
     path = tmp_path / "log.csv"
-    _model().fit(X, y, epochs=4, validation_split=0.25,
-                 callbacks=[cbs.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(logs["val_loss"])),
-                            cbs.CSVLogger(path)])
+    _model().fit(
+        X,
+        y,
+        epochs=4,
+        validation_split=0.25,
+        callbacks=[cbs.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(logs["val_loss"])), cbs.CSVLogger(path)],
+    )
     rows = list(csv.DictReader(open(path)))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3]
     assert [float(r["val_loss"]) for r in rows] == pytest.approx(ends)
@@ -174,8 +187,9 @@ def test_early_stopping_as_callback_on_val_accuracy():
     with pytest.raises(ValueError, match="needs validation"):
         model.fit(X, y, epochs=1, callbacks=[fm.EarlyStopping(monitor="val_accuracy")])
     with pytest.raises(ValueError, match="classification"):
-        fm.Sequential([fm.Dense(4, 1)]).fit(X, y.astype(float), epochs=1,
-                                            callbacks=[fm.EarlyStopping(monitor="accuracy")])
+        fm.Sequential([fm.Dense(4, 1)]).fit(
+            X, y.astype(float), epochs=1, callbacks=[fm.EarlyStopping(monitor="accuracy")]
+        )
     with pytest.raises(ValueError, match="mode"):
         fm.EarlyStopping(mode="up")
     with pytest.raises(ValueError, match="monitor"):
@@ -186,9 +200,16 @@ def test_early_stopping_mode_max_restores_best_weights():
     X, y = _blobs(seed=2)
     model = _model(optimizer=fm.SGD(0.3))
     snapshots = []
-    h = model.fit(X, y, epochs=40, validation_split=0.3,
-                  callbacks=[fm.EarlyStopping(monitor="accuracy", mode="max", patience=40),
-                             lambda e, l: snapshots.append((l["accuracy"], model.params.copy()))])
+    h = model.fit(
+        X,
+        y,
+        epochs=40,
+        validation_split=0.3,
+        callbacks=[
+            fm.EarlyStopping(monitor="accuracy", mode="max", patience=40),
+            lambda e, l: snapshots.append((l["accuracy"], model.params.copy())),
+        ],
+    )
     best = int(np.argmax([a for a, _ in snapshots]))
     assert h.best_epoch == best
     np.testing.assert_array_equal(model.params, snapshots[best][1])
@@ -200,8 +221,13 @@ def test_model_checkpoint_best_only(tmp_path):
     model = _model(optimizer=fm.SGD(0.2))
     losses, params = [], []
     ck = cbs.ModelCheckpoint(path, monitor="val_loss")
-    model.fit(X, y, epochs=12, validation_split=0.3,
-              callbacks=[lambda e, l: (losses.append(l["val_loss"]), params.append(model.params.copy())), ck])
+    model.fit(
+        X,
+        y,
+        epochs=12,
+        validation_split=0.3,
+        callbacks=[lambda e, l: (losses.append(l["val_loss"]), params.append(model.params.copy())), ck],
+    )
     improvements = [i for i in range(len(losses)) if losses[i] < min(losses[:i], default=np.inf)]
     assert len(ck.saved) == len(improvements) and ck.best == min(losses)
     np.testing.assert_array_equal(fm.load(path).params, params[improvements[-1]])
@@ -214,10 +240,10 @@ def test_model_checkpoint_best_only(tmp_path):
 
 def test_reduce_lr_on_plateau_callback():
     X, y = _blobs()
-    h = _model(optimizer=fm.SGD(0.1)).fit(X, y, epochs=12,
-                                          callbacks=[cbs.ReduceLROnPlateau(monitor="loss", patience=1,
-                                                                           min_delta=10.0, factor=0.5)])
-    assert h.history["lr"][0] == pytest.approx(0.1) and h.history["lr"][-1] < 0.1 * 0.5 ** 3
+    h = _model(optimizer=fm.SGD(0.1)).fit(
+        X, y, epochs=12, callbacks=[cbs.ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0, factor=0.5)]
+    )
+    assert h.history["lr"][0] == pytest.approx(0.1) and h.history["lr"][-1] < 0.1 * 0.5**3
     with pytest.raises(ValueError, match="schedule"):
         _model().fit(X, y, epochs=1, schedule="exponential", callbacks=[cbs.ReduceLROnPlateau()])
 

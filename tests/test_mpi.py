@@ -1,5 +1,6 @@
 """Data-parallel training (fastmlp.distributed): the equivalence scenarios of tests/mpi/equivalence.py
 under mpiexec with 2 and 3 processes, and a one-process communicator changing nothing."""
+
 import os
 import shutil
 import subprocess
@@ -27,10 +28,20 @@ def _mpiexec():
 def test_data_parallel_fit_equals_one_process(n):
     mpiexec = _mpiexec()
     # Open MPI refuses root and more processes than cores unless told (CI runs as root on 2 cores).
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-    done = subprocess.run([mpiexec, "-n", str(n), sys.executable, str(HERE / "mpi" / "equivalence.py")],
-                          capture_output=True, text=True, timeout=600, env=env)
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+        OMP_NUM_THREADS="1",
+    )
+    done = subprocess.run(
+        [mpiexec, "-n", str(n), sys.executable, str(HERE / "mpi" / "equivalence.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"on {n} processes, 0 failures" in done.stdout
 
@@ -42,8 +53,9 @@ def test_one_process_comm_is_bit_identical():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, size=60)
     for optimizer in (lambda: fm.SGD(0.1), lambda: fm.Adam(0.01)):
-        make = lambda: fm.Sequential([fm.Dense(4, 6, "relu"), fm.Dropout(0.2), fm.Dense(6, 3, "softmax")], seed=1,
-                                     optimizer=optimizer())
+        make = lambda: fm.Sequential(
+            [fm.Dense(4, 6, "relu"), fm.Dropout(0.2), fm.Dense(6, 3, "softmax")], seed=1, optimizer=optimizer()
+        )
         a, b = make(), make()
         ha = a.fit(X, y, epochs=3, batch_size=8, validation_split=0.2)
         hb = b.fit(X, y, epochs=3, batch_size=8, validation_split=0.2, comm=MPI.COMM_SELF)
@@ -66,13 +78,46 @@ def test_cli_train_under_mpiexec(tmp_path):
     mpiexec = _mpiexec()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 3))
-    np.savetxt(tmp_path / "d.csv", np.column_stack([X, (X[:, 0] > 0).astype(int)]), delimiter=",",
-               header="a,b,c,label", comments="")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
-               MPLBACKEND="Agg")
-    done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "fastmlp", "train", "d.csv", "--target", "label",
-                           "--epochs", "3", "--batch-size", "16", "--no-progress", "--out", "m.safetensors"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    np.savetxt(
+        tmp_path / "d.csv",
+        np.column_stack([X, (X[:, 0] > 0).astype(int)]),
+        delimiter=",",
+        header="a,b,c,label",
+        comments="",
+    )
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMP_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+    )
+    done = subprocess.run(
+        [
+            mpiexec,
+            "-n",
+            "2",
+            sys.executable,
+            "-m",
+            "fastmlp",
+            "train",
+            "d.csv",
+            "--target",
+            "label",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--no-progress",
+            "--out",
+            "m.safetensors",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("model saved to m.safetensors") == 1  # rank 0 only
     assert fm.Sequential.load(tmp_path / "m.safetensors").n_features_in == 3

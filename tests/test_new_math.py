@@ -1,6 +1,7 @@
 """Issue 13, new math: gelu / silu / mish, mae / huber, RMSprop / Adagrad, gradient clipping,
 cosine decay with warm-up. Each against the NumPy reference (reference.py), float64 finite
 differences, and PyTorch where it is installed (those tests skip without it)."""
+
 import numpy as np
 import pytest
 
@@ -155,8 +156,12 @@ def test_cosine_schedule_with_warmup():
     h = m.fit(X, y, epochs=12, batch_size=None, schedule=sched)
     expected = [ref.cosine_lr(e, 0.1, 6, 3, 0.01) for e in range(12)]
     np.testing.assert_allclose(h.history["lr"], expected, rtol=1e-6)
-    assert fm.schedules.get("cosine").config() == {"kind": "cosine", "decay_epochs": 100, "warmup_epochs": 0,
-                                                    "min_lr": 0.0}
+    assert fm.schedules.get("cosine").config() == {
+        "kind": "cosine",
+        "decay_epochs": 100,
+        "warmup_epochs": 0,
+        "min_lr": 0.0,
+    }
     with pytest.raises(ValueError, match="decay_epochs"):
         fm.schedules.CosineDecay(decay_epochs=0)
     with pytest.raises(ValueError, match="warmup_epochs"):
@@ -199,7 +204,7 @@ def test_losses_match_torch(loss):
     J = crit(torch.tensor(X) @ tW + tb, torch.tensor(Y))
     J.backward()
     assert model.loss(X, Y) == pytest.approx(J.item(), rel=1e-12)
-    (dW, db), = model.gradients(X, Y)
+    ((dW, db),) = model.gradients(X, Y)
     np.testing.assert_allclose(dW, tW.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-12)
 
@@ -214,8 +219,11 @@ def test_optimizers_match_torch(kind):
     core = opt._make("64")
     w = w0.copy()
     p = torch.tensor(w0, requires_grad=True)
-    t_opt = (torch.optim.RMSprop([p], lr=0.03, alpha=0.95, eps=1e-8, weight_decay=0.01) if kind == "rmsprop"
-             else torch.optim.Adagrad([p], lr=0.2, eps=1e-10, weight_decay=0.01))
+    t_opt = (
+        torch.optim.RMSprop([p], lr=0.03, alpha=0.95, eps=1e-8, weight_decay=0.01)
+        if kind == "rmsprop"
+        else torch.optim.Adagrad([p], lr=0.2, eps=1e-10, weight_decay=0.01)
+    )
     for g in grads:
         core.step(w, g.copy())
         p.grad = torch.tensor(g)

@@ -1,4 +1,5 @@
 """Notebook display: _repr_html_ of Sequential and History, and the progress bar's tqdm."""
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,9 @@ def test_sequential_html_lists_layers_and_parameter_counts():
 def test_history_html_shows_the_last_metrics():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
-    history = _model().fit(X, y, epochs=3, optimizer=fm.SGD(learning_rate=0.1), batch_size=8,
-                           validation_split=0.25, record_gradients=True)
+    history = _model().fit(
+        X, y, epochs=3, optimizer=fm.SGD(learning_rate=0.1), batch_size=8, validation_split=0.25, record_gradients=True
+    )
     html = history._repr_html_()
     assert "3 epochs" in html
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):

@@ -1,4 +1,5 @@
 """ONNX export: the exported graph, run in onnxruntime, reproduces model.forward."""
+
 import numpy as np
 import pytest
 
@@ -8,8 +9,20 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 import fastmlp.onnx as fonnx  # noqa: E402
 
-ALL_ACTS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step",
-            "gelu", "silu", "mish"]
+ALL_ACTS = [
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "softmax",
+    "step",
+    "gelu",
+    "silu",
+    "mish",
+]
 ACTS = [g for g in ALL_ACTS if g in fm.ACTIVATIONS]
 
 

@@ -6,23 +6,31 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
-from helpers_training import (NpAdam, NpSGD, blobs, dense_model, regression, ref_grad_fn, replay_full_batch)
+from helpers_training import NpAdam, NpSGD, blobs, dense_model, ref_grad_fn, regression, replay_full_batch
 
 OPTIMIZERS = {
     "sgd": (lambda: fm.SGD(0.1), lambda: NpSGD(0.1)),
     "sgd_wd": (lambda: fm.SGD(0.1, weight_decay=0.05), lambda: NpSGD(0.1, weight_decay=0.05)),
     "momentum": (lambda: fm.SGD(0.1, momentum=0.9), lambda: NpSGD(0.1, momentum=0.9)),
-    "momentum_wd": (lambda: fm.SGD(0.05, momentum=0.8, weight_decay=0.1),
-                    lambda: NpSGD(0.05, momentum=0.8, weight_decay=0.1)),
+    "momentum_wd": (
+        lambda: fm.SGD(0.05, momentum=0.8, weight_decay=0.1),
+        lambda: NpSGD(0.05, momentum=0.8, weight_decay=0.1),
+    ),
     "nesterov": (lambda: fm.SGD(0.1, momentum=0.9, nesterov=True), lambda: NpSGD(0.1, momentum=0.9, nesterov=True)),
-    "nesterov_wd": (lambda: fm.SGD(0.1, momentum=0.5, nesterov=True, weight_decay=0.2),
-                    lambda: NpSGD(0.1, momentum=0.5, nesterov=True, weight_decay=0.2)),
+    "nesterov_wd": (
+        lambda: fm.SGD(0.1, momentum=0.5, nesterov=True, weight_decay=0.2),
+        lambda: NpSGD(0.1, momentum=0.5, nesterov=True, weight_decay=0.2),
+    ),
     "adam": (lambda: fm.Adam(0.01), lambda: NpAdam(0.01)),
-    "adam_params": (lambda: fm.Adam(0.05, beta1=0.8, beta2=0.99, epsilon=1e-6),
-                    lambda: NpAdam(0.05, beta1=0.8, beta2=0.99, eps=1e-6)),
+    "adam_params": (
+        lambda: fm.Adam(0.05, beta1=0.8, beta2=0.99, epsilon=1e-6),
+        lambda: NpAdam(0.05, beta1=0.8, beta2=0.99, eps=1e-6),
+    ),
     "adam_l2": (lambda: fm.Adam(0.01, weight_decay=0.1), lambda: NpAdam(0.01, weight_decay=0.1)),
-    "adamw": (lambda: fm.Adam(0.01, weight_decay=0.1, decoupled=True),
-              lambda: NpAdam(0.01, weight_decay=0.1, decoupled=True)),
+    "adamw": (
+        lambda: fm.Adam(0.01, weight_decay=0.1, decoupled=True),
+        lambda: NpAdam(0.01, weight_decay=0.1, decoupled=True),
+    ),
     "adamw_factory": (lambda: fm.AdamW(0.02, weight_decay=0.3), lambda: NpAdam(0.02, weight_decay=0.3, decoupled=True)),
 }
 
@@ -121,14 +129,17 @@ def test_core_learning_rate_settable():
 
 
 # ----------------------------------------------------------------------------- against torch.optim
-@pytest.mark.parametrize("name,torch_ctor", [
-    ("sgd", lambda t, params: t.optim.SGD(params, lr=0.1)),
-    ("momentum_wd", lambda t, params: t.optim.SGD(params, lr=0.05, momentum=0.8, weight_decay=0.1)),
-    ("nesterov_wd", lambda t, params: t.optim.SGD(params, lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.2)),
-    ("adam_params", lambda t, params: t.optim.Adam(params, lr=0.05, betas=(0.8, 0.99), eps=1e-6)),
-    ("adam_l2", lambda t, params: t.optim.Adam(params, lr=0.01, weight_decay=0.1)),
-    ("adamw", lambda t, params: t.optim.AdamW(params, lr=0.01, weight_decay=0.1)),
-])
+@pytest.mark.parametrize(
+    "name,torch_ctor",
+    [
+        ("sgd", lambda t, params: t.optim.SGD(params, lr=0.1)),
+        ("momentum_wd", lambda t, params: t.optim.SGD(params, lr=0.05, momentum=0.8, weight_decay=0.1)),
+        ("nesterov_wd", lambda t, params: t.optim.SGD(params, lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.2)),
+        ("adam_params", lambda t, params: t.optim.Adam(params, lr=0.05, betas=(0.8, 0.99), eps=1e-6)),
+        ("adam_l2", lambda t, params: t.optim.Adam(params, lr=0.01, weight_decay=0.1)),
+        ("adamw", lambda t, params: t.optim.AdamW(params, lr=0.01, weight_decay=0.1)),
+    ],
+)
 def test_core_optimizer_matches_torch(name, torch_ctor):
     torch = pytest.importorskip("torch")
     make_fm, _ = OPTIMIZERS[name]
@@ -183,8 +194,9 @@ def test_fit_full_batch_replays_formula(name):
 def test_fit_with_model_l2_and_momentum():
     """The model's l2 enters the gradient; the optimizer's weight decay is separate (biases too)."""
     X, y = regression(m=20, d=3, seed=7)
-    model = dense_model([3, 4, 1], ["tanh", "linear"], seed=4, l2=0.1,
-                        optimizer=fm.SGD(0.05, momentum=0.9, weight_decay=0.01))
+    model = dense_model(
+        [3, 4, 1], ["tanh", "linear"], seed=4, l2=0.1, optimizer=fm.SGD(0.05, momentum=0.9, weight_decay=0.01)
+    )
     p0 = model.params.copy()
     expect = replay_full_batch(p0, ref_grad_fn(model, X, y, l2=0.1), NpSGD(0.05, 0.9, weight_decay=0.01), steps=3)
     model.fit(X, y, epochs=3, shuffle=False, batch_size=None)
@@ -206,7 +218,11 @@ def test_optimizer_strings_and_defaults():
     m = dense_model([2, 1], ["linear"], optimizer="adam")
     assert isinstance(m.optimizer, fm.Adam)
     assert (m.optimizer.learning_rate, m.optimizer.beta1, m.optimizer.beta2, m.optimizer.epsilon) == (
-        0.001, 0.9, 0.999, 1e-8)
+        0.001,
+        0.9,
+        0.999,
+        1e-8,
+    )
     assert not m.optimizer.decoupled and m.optimizer.weight_decay == 0.0
     m = dense_model([2, 1], ["linear"])
     assert isinstance(m.optimizer, fm.SGD) and m.optimizer.learning_rate == 0.01
@@ -219,12 +235,21 @@ def test_optimizer_strings_and_defaults():
     assert w.decoupled and w.weight_decay == 0.01
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: fm.SGD(0.0), lambda: fm.SGD(-1.0), lambda: fm.SGD(0.1, momentum=1.0), lambda: fm.SGD(0.1, momentum=-0.1),
-    lambda: fm.SGD(0.1, nesterov=True), lambda: fm.SGD(0.1, weight_decay=-1),
-    lambda: fm.Adam(0.1, beta1=1.0), lambda: fm.Adam(0.1, beta2=-0.1), lambda: fm.Adam(0.1, epsilon=0),
-    lambda: fm.Adam(float("nan")),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: fm.SGD(0.0),
+        lambda: fm.SGD(-1.0),
+        lambda: fm.SGD(0.1, momentum=1.0),
+        lambda: fm.SGD(0.1, momentum=-0.1),
+        lambda: fm.SGD(0.1, nesterov=True),
+        lambda: fm.SGD(0.1, weight_decay=-1),
+        lambda: fm.Adam(0.1, beta1=1.0),
+        lambda: fm.Adam(0.1, beta2=-0.1),
+        lambda: fm.Adam(0.1, epsilon=0),
+        lambda: fm.Adam(float("nan")),
+    ],
+)
 def test_optimizer_argument_errors(bad):
     with pytest.raises(ValueError):
         bad()
@@ -246,8 +271,9 @@ def test_learning_rate_setter_validates():
 
 
 # ----------------------------------------------------------------------------- state across fit calls
-@pytest.mark.parametrize("make", [lambda: fm.SGD(0.1, momentum=0.9), lambda: fm.Adam(0.05),
-                                  lambda: fm.SGD(0.1, momentum=0.9, nesterov=True)])
+@pytest.mark.parametrize(
+    "make", [lambda: fm.SGD(0.1, momentum=0.9), lambda: fm.Adam(0.05), lambda: fm.SGD(0.1, momentum=0.9, nesterov=True)]
+)
 def test_partial_fit_twice_equals_fit_two_epochs(make):
     X, y = blobs(m=30, d=3, k=3, seed=10)
     a = dense_model([3, 4, 3], ["tanh", "softmax"], seed=6, optimizer=make())
@@ -261,8 +287,13 @@ def test_partial_fit_twice_equals_fit_two_epochs(make):
     assert b.epochs_trained == 2
 
 
-@pytest.mark.parametrize("make,np_make", [(lambda: fm.SGD(0.1, momentum=0.9), lambda: NpSGD(0.1, momentum=0.9)),
-                                          (lambda: fm.Adam(0.05), lambda: NpAdam(0.05))])
+@pytest.mark.parametrize(
+    "make,np_make",
+    [
+        (lambda: fm.SGD(0.1, momentum=0.9), lambda: NpSGD(0.1, momentum=0.9)),
+        (lambda: fm.Adam(0.05), lambda: NpAdam(0.05)),
+    ],
+)
 def test_optimizer_reset_between_fits(make, np_make):
     X, y = blobs(m=30, d=3, k=3, seed=11)
     model = dense_model([3, 4, 3], ["tanh", "softmax"], seed=7, optimizer=make())
@@ -332,6 +363,6 @@ def test_minibatch_partial_fit_matches_numpy_replay():
     npo = NpSGD(0.05, 0.9)
     for _ in range(2):
         for s in range(0, 12, 5):  # batches of 5, 5, 2
-            p = npo.step(p, ref_grad_fn(model, X[s:s + 5], y[s:s + 5])(p))
+            p = npo.step(p, ref_grad_fn(model, X[s : s + 5], y[s : s + 5])(p))
         model.partial_fit(X, y, batch_size=5, shuffle=False)
     np.testing.assert_allclose(model.params, p, rtol=1e-10, atol=1e-13)

@@ -1,14 +1,13 @@
 """Many fits at once: scikit-learn searches over fastmlp.sklearn estimators with joblib (loky
 processes) and with joblib's Dask backend, without oversubscription: fastmlp's default thread
 count follows OMP_NUM_THREADS and threadpoolctl's limits, and fm.set_num_threads still wins."""
+
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-
-import fastmlp as fm
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.datasets import load_iris  # noqa: E402
@@ -28,8 +27,9 @@ def _search(**kw):
 
 def _threads_in(env: dict, code: str = "") -> int:
     script = f"import fastmlp as fm\n{code}\nprint(fm.get_num_threads())"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, **env})
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
     assert out.returncode == 0, out.stderr
     return int(out.stdout.strip().splitlines()[-1])
 
@@ -37,11 +37,18 @@ def _threads_in(env: dict, code: str = "") -> int:
 def test_default_threads_follow_the_openmp_limits():
     assert _threads_in({"OMP_NUM_THREADS": "1"}) == 1
     pytest.importorskip("threadpoolctl")
-    limited = ("from threadpoolctl import threadpool_limits\nfm.set_num_threads(2)\n"
-               "with threadpool_limits(1, user_api='openmp'):\n    print(fm.get_num_threads())")
+    limited = (
+        "from threadpoolctl import threadpool_limits\nfm.set_num_threads(2)\n"
+        "with threadpool_limits(1, user_api='openmp'):\n    print(fm.get_num_threads())"
+    )
     assert _threads_in({"OMP_NUM_THREADS": "2"}, limited + "\n") == 2  # restored after the block
-    inner = subprocess.run([sys.executable, "-c", "import fastmlp as fm\n" + limited], capture_output=True, text=True,
-                           timeout=120, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    inner = subprocess.run(
+        [sys.executable, "-c", "import fastmlp as fm\n" + limited],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    )
     assert inner.stdout.split()[0] == "1"  # inside the block: threadpoolctl's limit
     assert _threads_in({"OMP_NUM_THREADS": "1"}, "fm.set_num_threads(2)") == 2  # an explicit setting wins
 
@@ -59,8 +66,11 @@ def test_grid_search_on_a_dask_cluster():
     from dask.distributed import Client, LocalCluster
 
     serial = _search(n_jobs=1)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client, joblib.parallel_backend("dask"):
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        joblib.parallel_backend("dask"),
+    ):
         on_dask = _search(n_jobs=-1)
         # every worker ran within its one thread: fastmlp saw the limit joblib / dask set there
         threads = client.run(lambda: __import__("fastmlp").get_num_threads())

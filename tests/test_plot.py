@@ -1,4 +1,5 @@
 """fastmlp.plot: every plot writes a readable, non-blank image; confusion_matrix counts right."""
+
 import numpy as np
 import pytest
 
@@ -34,8 +35,14 @@ def blobs():
 def test_plot_loss_training_and_validation(tmp_path, blobs):
     X, y = blobs
     model = fm.Sequential([fm.Dense(2, 8, "relu"), fm.Dense(8, 3, "softmax")], seed=0, optimizer="adam")
-    history = model.fit(X, y, epochs=15, batch_size=16, validation_split=0.2,
-                        early_stopping=fm.EarlyStopping(patience=2, min_delta=10.0))  # stops early: best epoch drawn
+    history = model.fit(
+        X,
+        y,
+        epochs=15,
+        batch_size=16,
+        validation_split=0.2,
+        early_stopping=fm.EarlyStopping(patience=2, min_delta=10.0),
+    )  # stops early: best epoch drawn
     assert history.stopped_early
     path = plot.plot_loss(history, tmp_path / "loss.png", title="blobs")
     assert path == str(tmp_path / "loss.png")
@@ -53,8 +60,9 @@ def test_decision_boundary_softmax_with_label_names(tmp_path, blobs):
     X, y = blobs
     model = fm.Sequential([fm.Dense(2, 8, "relu"), fm.Dense(8, 3, "softmax")], seed=0, optimizer="adam")
     model.fit(X, y, epochs=30, batch_size=16, learning_rate=0.05)
-    path = plot.plot_decision_boundary(model, X, y, tmp_path / "b.png", labels=["cat", "dog", "emu"],
-                                       feature_names=["width", "height"])
+    path = plot.plot_decision_boundary(
+        model, X, y, tmp_path / "b.png", labels=["cat", "dog", "emu"], feature_names=["width", "height"]
+    )
     img = read_image(path)
     assert n_colors(img) > 10  # three regions, points, boundaries
     # label values in y (not ids) work too when labels fixes their order
@@ -116,4 +124,4 @@ def test_plot_confusion_matrix_ids_names_and_normalized(tmp_path):
 
 def test_plot_fit(tmp_path):
     x = np.linspace(-1, 1, 30)
-    read_image(plot.plot_fit(x, x ** 2, x ** 2 + 0.1, tmp_path / "fit.png"))
+    read_image(plot.plot_fit(x, x**2, x**2 + 0.1, tmp_path / "fit.png"))

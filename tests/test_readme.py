@@ -1,5 +1,6 @@
 """Every Python block of the README runs on its own (issue 13, point 8), in a fresh interpreter
 in a temporary folder; a block whose first line is "# needs a GPU" runs only where CUDA does."""
+
 import re
 import subprocess
 import sys

@@ -40,9 +40,15 @@ def _cases():
             for h in HIDDEN:
                 cases.append(((h,) * (depth - 1), loss_name, out))
     # mixed hidden activations
-    for hs in [("relu", "tanh", "sigmoid"), ("softmax", "linear", "relu"),
-               ("tanh", "softmax"), ("sigmoid", "relu"), ("linear", "step", "tanh"),
-               (("leaky_relu", 0.2), ("elu", 0.5), "softplus"), (("elu", 2.0),)]:
+    for hs in [
+        ("relu", "tanh", "sigmoid"),
+        ("softmax", "linear", "relu"),
+        ("tanh", "softmax"),
+        ("sigmoid", "relu"),
+        ("linear", "step", "tanh"),
+        (("leaky_relu", 0.2), ("elu", 0.5), "softplus"),
+        (("elu", 2.0),),
+    ]:
         for loss_name, out in LOSS_OUT[:3]:
             cases.append((hs, loss_name, out))
     out = []
@@ -63,8 +69,9 @@ def assert_close(actual, expected, dtype, what):
     actual = np.asarray(actual)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     scale = float(np.abs(expected).max()) if expected.size else 0.0
-    np.testing.assert_allclose(actual.astype(np.float64), expected, rtol=t["rtol"],
-                               atol=t["atol_abs"] + t["atol_rel"] * scale, err_msg=what)
+    np.testing.assert_allclose(
+        actual.astype(np.float64), expected, rtol=t["rtol"], atol=t["atol_abs"] + t["atol_rel"] * scale, err_msg=what
+    )
 
 
 def make_problem(hidden, loss_name, out_act, dtype):
@@ -82,8 +89,10 @@ def make_problem(hidden, loss_name, out_act, dtype):
     l2 = float(rng.choice([0.0, 0.05]))
     acts = list(hidden) + [out_act]
     np_dtype = np.dtype(dtype)
-    params = [(W.astype(np_dtype).astype(np.float64), b.astype(np_dtype).astype(np.float64))
-              for W, b in ref.init_params(sizes, rng, scale=1.0)]
+    params = [
+        (W.astype(np_dtype).astype(np.float64), b.astype(np_dtype).astype(np.float64))
+        for W, b in ref.init_params(sizes, rng, scale=1.0)
+    ]
     # keep pre-activations of kinked units (relu, leaky_relu, step) away from 0 so that float32
     # rounding cannot flip a branch
     for _ in range(200):
@@ -166,7 +175,7 @@ def test_weight_views_are_live_and_writable():
     model = build([2, 3, 1], ["tanh", "linear"], loss="mse")
     X = np.array([[0.5, -1.0], [2.0, 0.25]])
     before = model.forward(X).copy()
-    model.layers[1].weights[0, 0] += 1.0          # in-place edit of the view
+    model.layers[1].weights[0, 0] += 1.0  # in-place edit of the view
     model.layers[1].bias[...] = 0.5
     after = model.forward(X)
     params = get_params(model)
@@ -181,18 +190,17 @@ def test_gradients_are_copies():
     X, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
     W_before = model.layers[0].weights.copy()
     g1 = model.gradients(X, y)
-    g1[0][0][...] = 123.0                      # scribble on the returned arrays
+    g1[0][0][...] = 123.0  # scribble on the returned arrays
     g1[0][1][...] = 123.0
     g2 = model.gradients(X, y)
     assert not np.any(g2[0][0] == 123.0) and not np.any(g2[0][1] == 123.0)
     np.testing.assert_array_equal(model.layers[0].weights, W_before)
-    (z1, a1), = model.trace(X)
+    ((z1, a1),) = model.trace(X)
     a1[...] = 7.0
     assert not np.any(model.forward(X) == 7.0)
 
 
-@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "linear", "leaky_relu", "elu", "softplus",
-                                 "softmax"])
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "linear", "leaky_relu", "elu", "softplus", "softmax"])
 def test_initialisation_glorot_he_and_zero_bias(act):
     n_in, n_out = 30, 20
     model = build([n_in, n_out], [act], loss="mse", seed=123)
@@ -247,8 +255,14 @@ def test_integer_and_one_hot_labels_agree(dtype):
     assert model.loss(X, ids.tolist()) == pytest.approx(model.loss(X, ids), rel=1e-6)
     # and the value is the reference's
     params = get_params(model)
-    rJ = ref.loss(params, ["tanh", "softmax"], X.astype(np.float64),
-                  ref.targets(ids, "categorical_crossentropy", 3), "categorical_crossentropy", 0.01)
+    rJ = ref.loss(
+        params,
+        ["tanh", "softmax"],
+        X.astype(np.float64),
+        ref.targets(ids, "categorical_crossentropy", 3),
+        "categorical_crossentropy",
+        0.01,
+    )
     assert model.loss(X, ids) == pytest.approx(rJ, rel=t["rtol"])
 
 
@@ -256,10 +270,9 @@ def test_categorical_probability_targets():
     rng = np.random.default_rng(12)
     model = build([3, 4], ["softmax"], seed=0)
     X = rng.normal(size=(6, 3))
-    Y = ref.softmax(rng.normal(size=(6, 4)))           # soft targets, rows sum to 1
+    Y = ref.softmax(rng.normal(size=(6, 4)))  # soft targets, rows sum to 1
     params = get_params(model)
-    assert model.loss(X, Y) == pytest.approx(
-        ref.loss(params, ["softmax"], X, Y, "categorical_crossentropy"), rel=1e-10)
+    assert model.loss(X, Y) == pytest.approx(ref.loss(params, ["softmax"], X, Y, "categorical_crossentropy"), rel=1e-10)
     dW, db = model.gradients(X, Y)[0]
     rdW, rdb = ref.backward(params, ["softmax"], X, Y, "categorical_crossentropy")[0]
     np.testing.assert_allclose(dW, rdW, rtol=1e-10, atol=1e-14)
@@ -274,8 +287,9 @@ def test_binary_soft_labels_and_shapes(k):
     y, Y = make_labels(rng, "binary_crossentropy", 8, k, soft=True)
     params = get_params(model)
     assert model.loss(X, y) == pytest.approx(
-        ref.loss(params, ["relu", "sigmoid"], X, Y, "binary_crossentropy"), rel=1e-10)
-    if k == 1:   # (m,) and (m, 1) labels are the same thing
+        ref.loss(params, ["relu", "sigmoid"], X, Y, "binary_crossentropy"), rel=1e-10
+    )
+    if k == 1:  # (m,) and (m, 1) labels are the same thing
         assert model.loss(X, y.reshape(-1, 1)) == pytest.approx(model.loss(X, y), rel=1e-12)
 
 
@@ -308,12 +322,12 @@ def test_l2_term_and_its_gradient(dtype):
     X = rng.normal(size=(10, 4)).astype(dtype)
     ids = rng.integers(0, 3, size=10)
     params = get_params(a)
-    penalty = 0.5 * lam * sum((W ** 2).sum() for W, _ in params)   # not divided by m
+    penalty = 0.5 * lam * sum((W**2).sum() for W, _ in params)  # not divided by m
     t = TOL[dtype]
     assert b.loss(X, ids) - a.loss(X, ids) == pytest.approx(penalty, rel=10 * t["rtol"])
     for (W, _), (dWa, dba), (dWb, dbb) in zip(params, a.gradients(X, ids), b.gradients(X, ids)):
         np.testing.assert_allclose(dWb - dWa, lam * W, rtol=10 * t["rtol"], atol=10 * t["atol_abs"])
-        np.testing.assert_allclose(dbb, dba, rtol=t["rtol"], atol=t["atol_abs"])   # biases free
+        np.testing.assert_allclose(dbb, dba, rtol=t["rtol"], atol=t["atol_abs"])  # biases free
 
 
 # ------------------------------------------------------------------------------------
@@ -343,8 +357,9 @@ def test_one_full_batch_sgd_step(sizes, acts, loss_name, dtype):
         assert_close(b, rb, dtype, f"b[{l}] after one step")
     assert hist.epochs == 1
     assert len(hist.loss) == 1
-    assert hist.loss[0] == pytest.approx(ref.loss(params, acts, X.astype(np.float64), Y, loss_name, l2),
-                                         rel=TOL[dtype]["rtol"])
+    assert hist.loss[0] == pytest.approx(
+        ref.loss(params, acts, X.astype(np.float64), Y, loss_name, l2), rel=TOL[dtype]["rtol"]
+    )
 
 
 @pytest.mark.parametrize("batch_size", [None, 4, 11, 100])
@@ -456,11 +471,11 @@ def test_fit_defaults_and_verbose(capsys):
     y = rng.integers(0, 2, size=8)
     m = build([2, 1], ["sigmoid"], seed=0)
     h = m.fit(X, y, learning_rate=0.1)
-    assert h.epochs == 100 and len(h.loss) == 100                 # epochs=100 by default
+    assert h.epochs == 100 and len(h.loss) == 100  # epochs=100 by default
     capsys.readouterr()
     m.fit(X, y, epochs=3, learning_rate=0.1)
     out = capsys.readouterr()
-    assert out.out == "" and out.err == ""                        # quiet by default
+    assert out.out == "" and out.err == ""  # quiet by default
     m.fit(X, y, epochs=3, learning_rate=0.1, verbose=True)
     out = capsys.readouterr()
     assert "loss" in (out.out + out.err)
@@ -486,7 +501,7 @@ def test_predict_binary_single_and_multi_output():
     rng = np.random.default_rng(23)
     X = rng.normal(size=(25, 3))
     m1 = build([3, 4, 1], ["relu", "sigmoid"], seed=2)
-    m1.layers[1].bias[...] = 0.05                    # keep p away from exactly 0.5
+    m1.layers[1].bias[...] = 0.05  # keep p away from exactly 0.5
     p = ref.predict_output(get_params(m1), acts_of(m1), X)[:, 0]
     pred = m1.predict(X)
     assert pred.shape == (25,)

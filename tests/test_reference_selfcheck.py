@@ -13,8 +13,18 @@ import pytest
 
 import reference as ref
 
-HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax",
-          ("leaky_relu", 0.3), ("elu", 0.5)]
+HIDDEN = [
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "softmax",
+    ("leaky_relu", 0.3),
+    ("elu", 0.5),
+]
 LOSS_OUT = [
     ("categorical_crossentropy", "softmax"),
     ("binary_crossentropy", "sigmoid"),
@@ -86,9 +96,8 @@ def test_softmax_jvp_equals_explicit_jacobian():
     dA = rng.normal(size=(4, 5))
     a = ref.softmax(z)
     for i in range(4):
-        Jac = np.diag(a[i]) - np.outer(a[i], a[i])   # da_k/dz_j
-        np.testing.assert_allclose(ref.softmax_jvp(a[i:i + 1], dA[i:i + 1])[0], dA[i] @ Jac,
-                                   rtol=1e-12, atol=1e-15)
+        Jac = np.diag(a[i]) - np.outer(a[i], a[i])  # da_k/dz_j
+        np.testing.assert_allclose(ref.softmax_jvp(a[i : i + 1], dA[i : i + 1])[0], dA[i] @ Jac, rtol=1e-12, atol=1e-15)
 
 
 def test_sigmoid_is_two_class_softmax():
@@ -97,8 +106,9 @@ def test_sigmoid_is_two_class_softmax():
     np.testing.assert_allclose(ref.softmax(two)[:, 1:], ref.sigmoid(z), rtol=1e-13)
 
 
-@pytest.mark.parametrize("name", ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus",
-                                  ("leaky_relu", 0.3), ("elu", 0.5)])
+@pytest.mark.parametrize(
+    "name", ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", ("leaky_relu", 0.3), ("elu", 0.5)]
+)
 def test_activation_derivatives_finite_difference(name):
     z = np.array([-3.0, -1.2, -0.3, 0.4, 1.1, 2.5])
     eps = 1e-6

@@ -1,5 +1,6 @@
 """Odd but legal input and odd call orders (found by a user-style review): each either works
 as documented or raises a clear error, and a rejected call leaves the model as it was."""
+
 import numpy as np
 import pytest
 
@@ -140,8 +141,9 @@ def test_balanced_class_weight_counts_the_training_part_only():
     tr, va = _split_rows(None, 40, 0.25, a.seed)
     y = y % 2
     y[va[:5]] = 2  # class 2 only in the held-out rows
-    a.fit(X, y, epochs=1, validation_split=0.25, stratify=False, class_weight="balanced", shuffle=False,
-          batch_size=None)
+    a.fit(
+        X, y, epochs=1, validation_split=0.25, stratify=False, class_weight="balanced", shuffle=False, batch_size=None
+    )
     counts = np.bincount(y[tr], minlength=3).astype(float)
     assert counts[2] == 0
     table = np.ones(3)
@@ -166,8 +168,17 @@ def test_core_fit_checks_the_width_of_X_val():
     model = _model()
     with pytest.raises(ValueError, match="X_val"):
         engine = _core.cpu_engine(model._net)
-        engine.fit(model.optimizer._bind(engine), X, y.astype(np.int32), None, np.ones((2, 1)),
-                   np.zeros(2, np.int32), _core.FitOptions(), None, False)
+        engine.fit(
+            model.optimizer._bind(engine),
+            X,
+            y.astype(np.int32),
+            None,
+            np.ones((2, 1)),
+            np.zeros(2, np.int32),
+            _core.FitOptions(),
+            None,
+            False,
+        )
 
 
 def test_one_model_used_from_several_threads_at_once():

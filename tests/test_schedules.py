@@ -5,7 +5,7 @@ import pytest
 
 import fastmlp as fm
 from fastmlp import schedules as S
-from helpers_training import NpSGD, dense_model, regression, ref_grad_fn, replay_full_batch, simulate_plateau
+from helpers_training import NpSGD, dense_model, ref_grad_fn, regression, replay_full_batch, simulate_plateau
 
 LR0 = 0.08
 
@@ -20,30 +20,36 @@ def _fit_lrs(schedule, epochs=9, calls=1, **kw):
     return np.array(lrs), model
 
 
-@pytest.mark.parametrize("schedule,formula", [
-    (S.Constant(), lambda e: LR0 + 0 * e),
-    (None, lambda e: LR0 + 0 * e),
-    ("constant", lambda e: LR0 + 0 * e),
-    (S.StepDecay(3, 0.5), lambda e: LR0 * 0.5 ** (e // 3)),
-    (S.StepDecay(1, 0.9), lambda e: LR0 * 0.9 ** e),
-    (S.StepDecay(4, 1.0), lambda e: LR0 + 0 * e),
-    (S.ExponentialDecay(0.8), lambda e: LR0 * 0.8 ** e),
-    (S.InverseScaling(), lambda e: LR0 / (e + 1) ** 0.5),
-    (S.InverseScaling(power=1.5), lambda e: LR0 / (e + 1) ** 1.5),
-    (S.InverseScaling(power=0.0), lambda e: LR0 + 0 * e),
-    ("invscaling", lambda e: LR0 / (e + 1) ** 0.5),
-])
+@pytest.mark.parametrize(
+    "schedule,formula",
+    [
+        (S.Constant(), lambda e: LR0 + 0 * e),
+        (None, lambda e: LR0 + 0 * e),
+        ("constant", lambda e: LR0 + 0 * e),
+        (S.StepDecay(3, 0.5), lambda e: LR0 * 0.5 ** (e // 3)),
+        (S.StepDecay(1, 0.9), lambda e: LR0 * 0.9**e),
+        (S.StepDecay(4, 1.0), lambda e: LR0 + 0 * e),
+        (S.ExponentialDecay(0.8), lambda e: LR0 * 0.8**e),
+        (S.InverseScaling(), lambda e: LR0 / (e + 1) ** 0.5),
+        (S.InverseScaling(power=1.5), lambda e: LR0 / (e + 1) ** 1.5),
+        (S.InverseScaling(power=0.0), lambda e: LR0 + 0 * e),
+        ("invscaling", lambda e: LR0 / (e + 1) ** 0.5),
+    ],
+)
 def test_recorded_lr_follows_formula(schedule, formula):
     lrs, _ = _fit_lrs(schedule, epochs=9)
     e = np.arange(9)
     np.testing.assert_allclose(lrs, formula(e), rtol=1e-14, atol=0)
 
 
-@pytest.mark.parametrize("schedule,formula", [
-    (S.StepDecay(3, 0.5), lambda e: LR0 * 0.5 ** (e // 3)),
-    (S.ExponentialDecay(0.8), lambda e: LR0 * 0.8 ** e),
-    (S.InverseScaling(power=0.7), lambda e: LR0 / (e + 1) ** 0.7),
-])
+@pytest.mark.parametrize(
+    "schedule,formula",
+    [
+        (S.StepDecay(3, 0.5), lambda e: LR0 * 0.5 ** (e // 3)),
+        (S.ExponentialDecay(0.8), lambda e: LR0 * 0.8**e),
+        (S.InverseScaling(power=0.7), lambda e: LR0 / (e + 1) ** 0.7),
+    ],
+)
 def test_schedule_continues_across_fit_calls(schedule, formula):
     lrs, model = _fit_lrs(schedule, epochs=4, calls=3)
     np.testing.assert_allclose(lrs, formula(np.arange(12)), rtol=1e-14, atol=0)
@@ -53,16 +59,20 @@ def test_schedule_continues_across_fit_calls(schedule, formula):
 def test_schedule_continues_across_partial_fit():
     X, y = regression(m=20, d=3, seed=1)
     model = dense_model([3, 1], ["linear"], seed=1)
-    lrs = [model.partial_fit(X, y, learning_rate=0.1, schedule=S.ExponentialDecay(0.5), batch_size=None).history["lr"][0]
-           for _ in range(4)]
+    lrs = [
+        model.partial_fit(X, y, learning_rate=0.1, schedule=S.ExponentialDecay(0.5), batch_size=None).history["lr"][0]
+        for _ in range(4)
+    ]
     np.testing.assert_allclose(lrs, 0.1 * 0.5 ** np.arange(4), rtol=1e-15)
 
 
 def test_scheduled_lr_is_the_one_used():
     """The schedule is not just recorded: a NumPy replay with those learning rates gives the same weights."""
     X, y = regression(m=20, d=3, seed=2)
-    for schedule, lr_of in ((S.StepDecay(2, 0.25), lambda e: 0.1 * 0.25 ** (e // 2)),
-                            (S.InverseScaling(1.0), lambda e: 0.1 / (e + 1))):
+    for schedule, lr_of in (
+        (S.StepDecay(2, 0.25), lambda e: 0.1 * 0.25 ** (e // 2)),
+        (S.InverseScaling(1.0), lambda e: 0.1 / (e + 1)),
+    ):
         model = dense_model([3, 3, 1], ["tanh", "linear"], seed=2, optimizer=fm.SGD(0.1, momentum=0.5))
         p0 = model.params.copy()
         model.fit(X, y, epochs=5, shuffle=False, schedule=schedule, batch_size=None)
@@ -84,8 +94,15 @@ def test_lr_in_callback_logs():
     X, y = regression(m=20, d=3, seed=4)
     model = dense_model([3, 1], ["linear"], seed=4)
     seen = []
-    h = model.fit(X, y, epochs=5, learning_rate=0.2, schedule=S.StepDecay(2, 0.5),
-                  callback=lambda e, logs: seen.append(logs["lr"]), batch_size=None)
+    h = model.fit(
+        X,
+        y,
+        epochs=5,
+        learning_rate=0.2,
+        schedule=S.StepDecay(2, 0.5),
+        callback=lambda e, logs: seen.append(logs["lr"]),
+        batch_size=None,
+    )
     assert seen == h.history["lr"]
 
 
@@ -93,7 +110,7 @@ def test_lr_in_callback_logs():
 def test_plateau_on_loss_reduces_every_patience_epochs():
     """min_delta huge: only epoch 0 counts as an improvement, so the lr is cut every `patience` epochs."""
     lrs, _ = _fit_lrs(S.ReduceOnPlateau(factor=0.5, patience=3, min_delta=1e9), epochs=12)
-    expect = LR0 * np.array([1, 1, 1, 1, .5, .5, .5, .25, .25, .25, .125, .125])
+    expect = LR0 * np.array([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125])
     np.testing.assert_allclose(lrs, expect, rtol=1e-15)
 
 
@@ -122,13 +139,17 @@ def test_plateau_on_val_loss():
     model = dense_model([2, 1], ["linear"], seed=5)
     model.dense_layers[0].weights = np.zeros((2, 1))
     sched = S.ReduceOnPlateau(factor=0.5, patience=2, min_delta=0.0, monitor="val_loss")
-    h = model.fit(X, y, epochs=9, learning_rate=0.05, shuffle=False, schedule=sched, validation_data=(Xv, yv), batch_size=None)
+    h = model.fit(
+        X, y, epochs=9, learning_rate=0.05, shuffle=False, schedule=sched, validation_data=(Xv, yv), batch_size=None
+    )
     val = h.history["val_loss"]
     assert all(b > a for a, b in zip(val, val[1:])), "construction: val_loss must rise every epoch"
     assert all(b < a for a, b in zip(h.loss, h.loss[1:])), "construction: the training loss falls"
     expect = simulate_plateau(val, 0.05, 0.5, 2, 0.0)
     np.testing.assert_allclose(h.history["lr"], expect, rtol=1e-15)
-    np.testing.assert_allclose(h.history["lr"], 0.05 * np.array([1, 1, 1, .5, .5, .25, .25, .125, .125]), rtol=1e-15)
+    np.testing.assert_allclose(
+        h.history["lr"], 0.05 * np.array([1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125]), rtol=1e-15
+    )
 
 
 def test_plateau_on_loss_with_oscillating_loss():
@@ -151,13 +172,23 @@ def test_plateau_val_loss_needs_validation():
 
 
 # ----------------------------------------------------------------------------- argument checks
-@pytest.mark.parametrize("bad", [
-    lambda: S.StepDecay(0, 0.5), lambda: S.StepDecay(2, 0.0), lambda: S.StepDecay(2, 1.5),
-    lambda: S.ExponentialDecay(0), lambda: S.ExponentialDecay(1.01), lambda: S.InverseScaling(-1),
-    lambda: S.ReduceOnPlateau(factor=1.0), lambda: S.ReduceOnPlateau(factor=0), lambda: S.ReduceOnPlateau(patience=0),
-    lambda: S.ReduceOnPlateau(min_delta=-1), lambda: S.ReduceOnPlateau(monitor="accuracy"),
-    lambda: S.ReduceOnPlateau(min_lr=-1),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: S.StepDecay(0, 0.5),
+        lambda: S.StepDecay(2, 0.0),
+        lambda: S.StepDecay(2, 1.5),
+        lambda: S.ExponentialDecay(0),
+        lambda: S.ExponentialDecay(1.01),
+        lambda: S.InverseScaling(-1),
+        lambda: S.ReduceOnPlateau(factor=1.0),
+        lambda: S.ReduceOnPlateau(factor=0),
+        lambda: S.ReduceOnPlateau(patience=0),
+        lambda: S.ReduceOnPlateau(min_delta=-1),
+        lambda: S.ReduceOnPlateau(monitor="accuracy"),
+        lambda: S.ReduceOnPlateau(min_lr=-1),
+    ],
+)
 def test_schedule_argument_errors(bad):
     with pytest.raises(ValueError):
         bad()

@@ -29,11 +29,11 @@ def unit(w0, w1, w2, dtype="float64"):
 # ------------------------------------------------------------------------------------
 GATES = {
     #        (w0, w1, w2)      truth table on X4
-    "OR":   ((-1, 2, 2),   [0, 1, 1, 1]),
-    "NOR":  ((1, -2, -2),  [1, 0, 0, 0]),
-    "AND":  ((-3, 2, 2),   [0, 0, 0, 1]),
-    "NAND": ((3, -2, -2),  [1, 1, 1, 0]),
-    "NOR(1,-4,-4)": ((1, -4, -4), [1, 0, 0, 0]),   # the notes' second NOR
+    "OR": ((-1, 2, 2), [0, 1, 1, 1]),
+    "NOR": ((1, -2, -2), [1, 0, 0, 0]),
+    "AND": ((-3, 2, 2), [0, 0, 0, 1]),
+    "NAND": ((3, -2, -2), [1, 1, 1, 0]),
+    "NOR(1,-4,-4)": ((1, -4, -4), [1, 0, 0, 0]),  # the notes' second NOR
 }
 
 
@@ -54,24 +54,30 @@ def test_logic_gate_single_sigmoid_unit(gate, dtype):
 def test_or_gate_numbers():
     m = unit(-1, 2, 2)
     # sigma(-1), sigma(1), sigma(1), sigma(3)
-    np.testing.assert_allclose(m.forward(X4)[:, 0],
-                               [0.2689414213699951, 0.7310585786300049,
-                                0.7310585786300049, 0.9525741268224334], rtol=1e-12)
+    np.testing.assert_allclose(
+        m.forward(X4)[:, 0],
+        [0.2689414213699951, 0.7310585786300049, 0.7310585786300049, 0.9525741268224334],
+        rtol=1e-12,
+    )
 
 
 # ------------------------------------------------------------------------------------
 # XOR with the seeds' hand-set 2-layer network: hidden (NOR, AND), output NOR
 # ------------------------------------------------------------------------------------
 def xor_net(hidden_act, scale=1.0, dtype="float64"):
-    m = fm.Sequential([fm.Dense(2, 2, activation=hidden_act),
-                       fm.Dense(2, 1, activation="sigmoid")], dtype=dtype, seed=0, optimizer="sgd")
+    m = fm.Sequential(
+        [fm.Dense(2, 2, activation=hidden_act), fm.Dense(2, 1, activation="sigmoid")],
+        dtype=dtype,
+        seed=0,
+        optimizer="sgd",
+    )
     # column 0: NOR (1, -2, -2); column 1: AND (-3, 2, 2)
     m.layers[0].weights = scale * np.array([[-2.0, 2.0], [-2.0, 2.0]])
     m.layers[0].bias = scale * np.array([1.0, -3.0])
     # output NOR (1, -2, -2)
     m.layers[1].weights = scale * np.array([[-2.0], [-2.0]])
     m.layers[1].bias = scale * np.array([1.0])
-    assert sum(l.weights.size + l.bias.size for l in m.layers) == 9     # "9 weights"
+    assert sum(l.weights.size + l.bias.size for l in m.layers) == 9  # "9 weights"
     return m
 
 
@@ -92,7 +98,7 @@ def test_xor_hand_set_sigmoid_hidden_weights_times_ten(dtype):
     m = xor_net("sigmoid", scale=10.0, dtype=dtype)
     np.testing.assert_array_equal(m.predict(X4), XOR)
     p = m.forward(X4)[:, 0]
-    np.testing.assert_allclose(p, XOR, atol=1e-3)       # saturated: close to 0 / 1
+    np.testing.assert_allclose(p, XOR, atol=1e-3)  # saturated: close to 0 / 1
     (_, a1), _ = m.trace(X4)
     np.testing.assert_allclose(a1, [[1, 0], [0, 0], [0, 0], [0, 1]], atol=1e-4)
 
@@ -109,7 +115,7 @@ def test_xor_hand_set_sigmoid_hidden_unscaled_fails():
     assert a2[1, 0] == pytest.approx(0.4810676344379233, rel=1e-12)
     assert a2[1, 0] < 0.5
     pred = m.predict(X4)
-    assert pred[1] == 0 and pred[2] == 0                  # (1,0) and (0,1) misclassified
+    assert pred[1] == 0 and pred[2] == 0  # (1,0) and (0,1) misclassified
     assert m.accuracy(X4, XOR) == 0.5
 
 
@@ -123,13 +129,17 @@ def test_logistic_regression_cannot_learn_xor(seed):
     assert m.accuracy(X4, XOR) <= 0.75
     # the best a linear unit can do on XOR is w = 0, b = 0, i.e. J = ln 2
     assert m.loss(X4, XOR) >= np.log(2) - 1e-9
-    assert h.loss[-1] == pytest.approx(np.log(2), abs=1e-3)   # and GD gets there
+    assert h.loss[-1] == pytest.approx(np.log(2), abs=1e-3)  # and GD gets there
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_xor_learned_from_random_init(seed):
-    m = fm.Sequential([fm.Dense(2, 4, activation="tanh"),
-                       fm.Dense(4, 1, activation="sigmoid")], dtype="float64", seed=seed, optimizer="sgd")
+    m = fm.Sequential(
+        [fm.Dense(2, 4, activation="tanh"), fm.Dense(4, 1, activation="sigmoid")],
+        dtype="float64",
+        seed=seed,
+        optimizer="sgd",
+    )
     h = m.fit(X4, XOR, epochs=2000, learning_rate=1.0, shuffle=False, batch_size=None)
     np.testing.assert_array_equal(m.predict(X4), XOR)
     assert h.loss[-1] < 0.1 < h.loss[0]
@@ -139,8 +149,12 @@ def test_xor_learned_with_two_hidden_units():
     # a 2-2-1 net can get stuck in a local minimum from some starts; most seeds work
     successes = 0
     for seed in range(8):
-        m = fm.Sequential([fm.Dense(2, 2, activation="sigmoid"),
-                           fm.Dense(2, 1, activation="sigmoid")], dtype="float64", seed=seed, optimizer="sgd")
+        m = fm.Sequential(
+            [fm.Dense(2, 2, activation="sigmoid"), fm.Dense(2, 1, activation="sigmoid")],
+            dtype="float64",
+            seed=seed,
+            optimizer="sgd",
+        )
         m.fit(X4, XOR, epochs=3000, learning_rate=2.0, shuffle=False, batch_size=None)
         successes += m.accuracy(X4, XOR) == 1.0
     assert successes >= 3
@@ -160,13 +174,13 @@ def identity_softmax(dtype="float64", k=3):
 def test_p_minus_y_example(y):
     """p = [0.2, 0.3, 0.5], y = class 2 of 3 (id 1) => dJ/dz = p - y = [0.2, -0.7, 0.5]."""
     p = np.array([0.2, 0.3, 0.5])
-    z = np.log(p).reshape(1, 3)                          # softmax(log p) = p
+    z = np.log(p).reshape(1, 3)  # softmax(log p) = p
     m = identity_softmax()
     np.testing.assert_allclose(m.forward(z)[0], p, rtol=1e-12)
-    yy = np.array([y])                                   # (1,) ids or (1, 3) one-hot
+    yy = np.array([y])  # (1,) ids or (1, 3) one-hot
     assert m.loss(z, yy) == pytest.approx(-np.log(0.3), rel=1e-12)
     dW, db = m.gradients(z, yy)[0]
-    np.testing.assert_allclose(db, [0.2, -0.7, 0.5], rtol=1e-12, atol=1e-15)   # m = 1
+    np.testing.assert_allclose(db, [0.2, -0.7, 0.5], rtol=1e-12, atol=1e-15)  # m = 1
     np.testing.assert_allclose(dW, np.outer(z[0], [0.2, -0.7, 0.5]), rtol=1e-12)
 
 
@@ -180,9 +194,11 @@ def test_softmax_positive_sums_to_one_and_not_plain_scaling(dtype):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(P, ref.softmax(Z.astype(np.float64)), rtol=1e-5 if dtype == "float32" else 1e-12)
     m3 = identity_softmax()
-    np.testing.assert_allclose(m3.forward(np.array([[1.0, 2.0, 3.0]]))[0],
-                               [0.09003057317038046, 0.24472847105479767, 0.6652409557748219],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        m3.forward(np.array([[1.0, 2.0, 3.0]]))[0],
+        [0.09003057317038046, 0.24472847105479767, 0.6652409557748219],
+        rtol=1e-12,
+    )
     # exponentiate-then-normalise, not z / sum(z): negative scores still give p > 0
     assert np.all(m3.forward(np.array([[-1.0, 2.0, 3.0]])) > 0)
 
@@ -245,7 +261,7 @@ def test_200x4_times_4x5_gives_200x5():
     W, b = get_params(m)[0]
     assert W.shape == (4, 5) and b.shape == (5,)
     np.testing.assert_allclose(out, X @ W + b, rtol=1e-12)
-    (z, a), = m.trace(X)
+    ((z, a),) = m.trace(X)
     assert z.shape == a.shape == (200, 5)
 
 
@@ -273,8 +289,9 @@ def test_three_class_softmax_cat_dog_horse():
     ids = rng.integers(0, 3, size=600)
     X = centers[ids] + rng.normal(scale=0.7, size=(600, 4))
     Xtr, ytr, Xte, yte = X[:450], ids[:450], X[450:], ids[450:]
-    m = fm.Sequential([fm.Dense(4, 8, activation="relu"),
-                       fm.Dense(8, 3, activation="softmax")], seed=0, optimizer="sgd")
+    m = fm.Sequential(
+        [fm.Dense(4, 8, activation="relu"), fm.Dense(8, 3, activation="softmax")], seed=0, optimizer="sgd"
+    )
     assert m.loss_name == "categorical_crossentropy"
     h = m.fit(Xtr, ytr, epochs=100, batch_size=32, learning_rate=0.1, seed=0)
     assert h.loss[-1] < h.loss[0]
@@ -290,8 +307,7 @@ def test_one_hidden_layer_approximates_sin():
     (when chosen, 20 of 20 seeds ended below J = 0.009 with max error < 0.2)."""
     x = np.linspace(-np.pi, np.pi, 200).reshape(-1, 1)
     y = np.sin(x[:, 0])
-    m = fm.Sequential([fm.Dense(1, 20, activation="tanh"), fm.Dense(20, 1)],
-                      dtype="float64", seed=0, optimizer="sgd")
+    m = fm.Sequential([fm.Dense(1, 20, activation="tanh"), fm.Dense(20, 1)], dtype="float64", seed=0, optimizer="sgd")
     assert m.loss_name == "mse"
     J0 = m.loss(x, y)
     h = m.fit(x, y, epochs=1500, batch_size=8, learning_rate=0.05, seed=0)

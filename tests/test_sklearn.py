@@ -1,5 +1,6 @@
 """fastmlp.sklearn: scikit-learn's own estimator checks, plus Pipeline / GridSearchCV /
 cross_val_score, string labels, multilabel, multi-output, partial_fit, weights, pickling."""
+
 import pickle
 import warnings
 
@@ -33,9 +34,11 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("estimator", [MLPClassifier(solver="lbfgs", max_iter=100),
-                                       MLPRegressor(solver="sgd", tol=1e-2, random_state=42, max_iter=100)],
-                         ids=["MLPClassifier-lbfgs", "MLPRegressor-sgd"])
+@pytest.mark.parametrize(
+    "estimator",
+    [MLPClassifier(solver="lbfgs", max_iter=100), MLPRegressor(solver="sgd", tol=1e-2, random_state=42, max_iter=100)],
+    ids=["MLPClassifier-lbfgs", "MLPRegressor-sgd"],
+)
 def test_sample_weight_equivalence_with_sklearns_own_parameters(estimator):
     """scikit-learn's instance_generator gives its own MLPs exactly these parameters for this check."""
     from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
@@ -101,8 +104,9 @@ def test_classifier_fit_predict_string_labels(clf_data):
 def test_binary_uses_one_sigmoid_output():
     X, y = make_classification(n_samples=200, n_features=5, random_state=1)
     yl = np.where(y == 1, "yes", "no")
-    clf = quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=100, learning_rate_init=0.01, random_state=0).fit,
-                X, yl)
+    clf = quiet(
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=100, learning_rate_init=0.01, random_state=0).fit, X, yl
+    )
     assert clf.model_.n_outputs == 1 and clf.model_.loss_name == "binary_crossentropy"
     assert clf.out_activation_ == "logistic"
     proba = clf.predict_proba(X)
@@ -113,8 +117,9 @@ def test_binary_uses_one_sigmoid_output():
 
 def test_multilabel():
     X, Y = make_multilabel_classification(n_samples=200, n_features=6, n_classes=4, random_state=0)
-    clf = quiet(MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.01,
-                              random_state=0).fit, X, Y)
+    clf = quiet(
+        MLPClassifier(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.01, random_state=0).fit, X, Y
+    )
     assert clf.model_.n_outputs == 4 and clf.model_.loss_name == "binary_crossentropy"
     pred = clf.predict(X)
     assert pred.shape == (200, 4) and set(np.unique(pred)) <= {0, 1}
@@ -126,8 +131,7 @@ def test_multilabel():
 
 def test_multi_output_regression(reg_data):
     X, Y = reg_data
-    reg = quiet(MLPRegressor(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.01,
-                             random_state=0).fit, X, Y)
+    reg = quiet(MLPRegressor(hidden_layer_sizes=(32,), max_iter=300, learning_rate_init=0.01, random_state=0).fit, X, Y)
     assert reg.predict(X).shape == (300, 2)
     assert reg.score(X, Y) > 0.9  # scikit-learn's MLP: 0.97
     one = quiet(MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit, X, Y[:, 0])
@@ -136,8 +140,15 @@ def test_multi_output_regression(reg_data):
 
 def test_loss_curve_is_on_sklearns_scale(reg_data):
     X, Y = reg_data
-    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=1, alpha=0.0, shuffle=False, random_state=0,
-                       batch_size=300, learning_rate_init=1e-9)
+    reg = MLPRegressor(
+        hidden_layer_sizes=(8,),
+        max_iter=1,
+        alpha=0.0,
+        shuffle=False,
+        random_state=0,
+        batch_size=300,
+        learning_rate_init=1e-9,
+    )
     quiet(reg.fit, X, Y)
     # one full batch with a tiny step: the recorded loss is half the mean squared error at the start
     before = reg.model_.forward(X)  # weights barely moved
@@ -155,13 +166,19 @@ def test_alpha_becomes_l2_per_batch(clf_data):
 def test_pipeline_gridsearch_cross_val(clf_data):
     X, y = clf_data
     pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=60, learning_rate_init=0.01, random_state=0))
-    grid = GridSearchCV(pipe, {"mlpclassifier__hidden_layer_sizes": [(8,), (16,)],
-                               "mlpclassifier__alpha": [1e-4, 1e-2]}, cv=3)
+    grid = GridSearchCV(
+        pipe, {"mlpclassifier__hidden_layer_sizes": [(8,), (16,)], "mlpclassifier__alpha": [1e-4, 1e-2]}, cv=3
+    )
     quiet(grid.fit, X, y)
     assert grid.best_score_ > 0.7
     assert set(grid.best_params_) == {"mlpclassifier__hidden_layer_sizes", "mlpclassifier__alpha"}
-    scores = quiet(cross_val_score, MLPRegressor(hidden_layer_sizes=(16,), max_iter=50, learning_rate_init=0.01,
-                                                 random_state=0), X, X[:, 0] * 2 + X[:, 1], cv=3)
+    scores = quiet(
+        cross_val_score,
+        MLPRegressor(hidden_layer_sizes=(16,), max_iter=50, learning_rate_init=0.01, random_state=0),
+        X,
+        X[:, 0] * 2 + X[:, 1],
+        cv=3,
+    )
     assert scores.shape == (3,) and scores.mean() > 0.8
 
 
@@ -240,15 +257,35 @@ def test_sample_weight_and_class_weight():
 
 def test_early_stopping_and_schedules(clf_data):
     X, y = clf_data
-    clf = quiet(MLPClassifier(hidden_layer_sizes=(16,), max_iter=500, early_stopping=True, n_iter_no_change=5,
-                              learning_rate_init=0.05, random_state=0).fit, X, y)
+    clf = quiet(
+        MLPClassifier(
+            hidden_layer_sizes=(16,),
+            max_iter=500,
+            early_stopping=True,
+            n_iter_no_change=5,
+            learning_rate_init=0.05,
+            random_state=0,
+        ).fit,
+        X,
+        y,
+    )
     assert clf.n_iter_ < 500 and len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_) and clf.best_loss_ is None
     # the restored weights are the best epoch's: they score that on the validation split
     assert clf.best_validation_score_ > 0.7
     for lr in ("constant", "invscaling", "adaptive"):
-        sgd = quiet(MLPClassifier(solver="sgd", learning_rate=lr, hidden_layer_sizes=(8,), max_iter=40,
-                                  learning_rate_init=0.05, random_state=0).fit, X, y)
+        sgd = quiet(
+            MLPClassifier(
+                solver="sgd",
+                learning_rate=lr,
+                hidden_layer_sizes=(8,),
+                max_iter=40,
+                learning_rate_init=0.05,
+                random_state=0,
+            ).fit,
+            X,
+            y,
+        )
         assert sgd.n_iter_ >= 1 and np.isfinite(sgd.loss_curve_).all()
     inv = quiet(MLPClassifier(solver="sgd", learning_rate="invscaling", max_iter=3, random_state=0).fit, X, y)
     assert inv._lr == pytest.approx(0.001 / (inv.t_ + 1) ** 0.5)
@@ -266,10 +303,21 @@ def test_convergence_warning_and_verbose(clf_data, capsys):
 
 def test_bad_parameters_and_inputs(clf_data):
     X, y = clf_data
-    for kwargs in [{"solver": "newton"}, {"solver": "rmsprop"}, {"activation": "swishy"}, {"hidden_layer_sizes": (0,)},
-                   {"alpha": -1}, {"learning_rate_init": 0}, {"max_iter": 0}, {"batch_size": 0},
-                   {"momentum": 1.5}, {"validation_fraction": 1.0}, {"dtype": "float16"},
-                   {"learning_rate": "cyclic"}, {"n_iter_no_change": 0}]:
+    for kwargs in [
+        {"solver": "newton"},
+        {"solver": "rmsprop"},
+        {"activation": "swishy"},
+        {"hidden_layer_sizes": (0,)},
+        {"alpha": -1},
+        {"learning_rate_init": 0},
+        {"max_iter": 0},
+        {"batch_size": 0},
+        {"momentum": 1.5},
+        {"validation_fraction": 1.0},
+        {"dtype": "float16"},
+        {"learning_rate": "cyclic"},
+        {"n_iter_no_change": 0},
+    ]:
         with pytest.raises(ValueError):
             MLPClassifier(**kwargs).fit(X, y)
     Xn = X.copy()
@@ -299,8 +347,9 @@ def test_activations_and_dtype(clf_data):
     c32 = quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, dtype="float32", random_state=0).fit, X, y)
     assert c32.model_.dtype == np.float32 and c32.predict_proba(X).dtype == np.float64
     np.testing.assert_allclose(c32.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
-    r32 = quiet(MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, dtype="float32", random_state=0).fit, X,
-                y.astype(float))
+    r32 = quiet(
+        MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, dtype="float32", random_state=0).fit, X, y.astype(float)
+    )
     assert r32.model_.dtype == np.float32 and r32.predict(X).dtype == np.float32  # as scikit-learn
 
 

@@ -1,5 +1,6 @@
 """The checked-in type stubs (python/fastmlp/_core.pyi) describe the compiled module as it is:
 every public function, class and method of fastmlp._core appears in them, and nothing else."""
+
 import ast
 from pathlib import Path
 
@@ -30,8 +31,13 @@ def test_stub_and_py_typed_are_shipped():
 def test_stub_matches_the_compiled_module():
     top, members = _stub_names()
     public = {n for n in _core.__all__} if hasattr(_core, "__all__") else set()
-    public |= {n for n in dir(_core) if not n.startswith("_") and callable(getattr(_core, n))
-               and getattr(getattr(_core, n), "__module__", "").startswith("fastmlp._core")}
+    public |= {
+        n
+        for n in dir(_core)
+        if not n.startswith("_")
+        and callable(getattr(_core, n))
+        and getattr(getattr(_core, n), "__module__", "").startswith("fastmlp._core")
+    }
     assert public - top == set(), f"missing from _core.pyi: {sorted(public - top)}"
     for cls, names in members.items():
         obj = getattr(_core, cls)

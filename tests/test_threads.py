@@ -1,5 +1,6 @@
 """Threads: the products split across threads by columns of the result, so the
 weights after training are bit-identical with 1 or 2 threads."""
+
 import numpy as np
 import pytest
 
@@ -18,8 +19,12 @@ def _train(dtype, threads, optimizer):
     rng = np.random.default_rng(0)
     X = rng.random((1024, 300)).astype(dtype)
     y = rng.integers(0, 10, 1024)
-    model = fm.Sequential([fm.Dense(300, 256, "relu"), fm.Dropout(0.1), fm.Dense(256, 10, "softmax")],
-                          dtype=dtype, seed=5, optimizer=optimizer)
+    model = fm.Sequential(
+        [fm.Dense(300, 256, "relu"), fm.Dropout(0.1), fm.Dense(256, 10, "softmax")],
+        dtype=dtype,
+        seed=5,
+        optimizer=optimizer,
+    )
     # batch 512: the first layer's products are ~80 MFLOP, well above the one-thread cut-off
     model.fit(X, y, epochs=2, batch_size=512)
     return model.params.copy(), model.forward(X[:50])

@@ -4,6 +4,7 @@ The conversion below reads only the file (safetensors tensors + the "layers" met
 way a PyTorch user would, so it also documents the format: weights are stored (n_in, n_out),
 nn.Linear wants (n_out, n_in).
 """
+
 import json
 
 import numpy as np

@@ -1,5 +1,6 @@
 """One version, written in pyproject.toml: the installed metadata, fastmlp.__version__, the C++ core,
 model files and the installed CMake package all report it."""
+
 import re
 import subprocess
 import sys
@@ -33,16 +34,27 @@ def test_everything_reports_the_pyproject_version(tmp_path):
 
 def test_version_is_written_once():
     version = pyproject_version()
-    sources = [ROOT / "CMakeLists.txt", *(ROOT / "cmake").iterdir(), *(ROOT / "cpp").rglob("*.[ch]pp"),
-               *(ROOT / "python").rglob("*.py")]
+    sources = [
+        ROOT / "CMakeLists.txt",
+        *(ROOT / "cmake").iterdir(),
+        *(ROOT / "cpp").rglob("*.[ch]pp"),
+        *(ROOT / "python").rglob("*.py"),
+    ]
     assert [str(p.relative_to(ROOT)) for p in sources if version in p.read_text()] == []
 
 
 @pytest.mark.skipif(not have_toolchain(), reason="needs cmake and a C++ compiler")
 def test_plain_cmake_reads_the_version_from_pyproject(tmp_path):
     """Configured without scikit-build-core (a C++-only build), CMake parses pyproject.toml."""
-    args = ["cmake", "-S", str(ROOT), "-B", str(tmp_path), "-DFASTMLP_PYTHON=OFF",
-            f"-DPython_EXECUTABLE={sys.executable}"]
+    args = [
+        "cmake",
+        "-S",
+        str(ROOT),
+        "-B",
+        str(tmp_path),
+        "-DFASTMLP_PYTHON=OFF",
+        f"-DPython_EXECUTABLE={sys.executable}",
+    ]
     prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True)
     if prefix.returncode == 0:
         args.append(f"-DCMAKE_PREFIX_PATH={prefix.stdout.strip()}")

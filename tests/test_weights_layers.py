@@ -10,7 +10,7 @@ import pytest
 
 import fastmlp as fm
 import reference as ref
-from helpers_training import (blobs, dense_model, elu, leaky_relu, ref_deltas, regression, softplus)
+from helpers_training import blobs, dense_model, elu, leaky_relu, ref_deltas, regression, softplus
 
 
 def _per_sample_ref_losses(model, X, y):
@@ -18,7 +18,9 @@ def _per_sample_ref_losses(model, X, y):
     params = [(np.array(l.weights, dtype=np.float64), np.array(l.bias, dtype=np.float64)) for l in model.dense_layers]
     acts = [l.activation for l in model.dense_layers]
     Y = ref.targets(y, model.loss_name, model.n_outputs)
-    return np.array([ref.loss(params, acts, X[i:i + 1], Y[i:i + 1], model.loss_name) for i in range(len(X))]), params
+    return np.array(
+        [ref.loss(params, acts, X[i : i + 1], Y[i : i + 1], model.loss_name) for i in range(len(X))]
+    ), params
 
 
 # ============================================================================= sample / class weights
@@ -196,12 +198,22 @@ def test_sample_weight_with_validation_split():
 
 
 # ============================================================================= initialisation
-@pytest.mark.parametrize("init,act", [("glorot_uniform", "tanh"), ("glorot_normal", "tanh"), ("he_uniform", "relu"),
-                                      ("he_normal", "relu"), ("he_normal", "sigmoid"), ("glorot_uniform", "relu")])
+@pytest.mark.parametrize(
+    "init,act",
+    [
+        ("glorot_uniform", "tanh"),
+        ("glorot_normal", "tanh"),
+        ("he_uniform", "relu"),
+        ("he_normal", "relu"),
+        ("he_normal", "sigmoid"),
+        ("glorot_uniform", "relu"),
+    ],
+)
 def test_init_variance_and_shape(init, act):
     n_in, n_out = 400, 300
-    model = fm.Sequential([fm.Dense(n_in, n_out, act, init=init), fm.Dense(n_out, 2, "linear")], seed=1,
-                          dtype="float64", optimizer="sgd")
+    model = fm.Sequential(
+        [fm.Dense(n_in, n_out, act, init=init), fm.Dense(n_out, 2, "linear")], seed=1, dtype="float64", optimizer="sgd"
+    )
     W = model.dense_layers[0].weights
     var = 2.0 / n_in if init.startswith("he") else 2.0 / (n_in + n_out)
     assert W.var() == pytest.approx(var, rel=0.03)
@@ -216,8 +228,19 @@ def test_init_variance_and_shape(init, act):
     np.testing.assert_array_equal(model.dense_layers[0].bias, 0.0)
 
 
-@pytest.mark.parametrize("act,he", [("relu", True), ("leaky_relu", True), ("elu", True), ("tanh", False),
-                                    ("sigmoid", False), ("linear", False), ("softplus", False), ("softmax", False)])
+@pytest.mark.parametrize(
+    "act,he",
+    [
+        ("relu", True),
+        ("leaky_relu", True),
+        ("elu", True),
+        ("tanh", False),
+        ("sigmoid", False),
+        ("linear", False),
+        ("softplus", False),
+        ("softmax", False),
+    ],
+)
 def test_default_init(act, he):
     n_in, n_out = 200, 200
     model = fm.Sequential([fm.Dense(n_in, n_out, act), fm.Dense(n_out, 2, "linear")], seed=2, optimizer="sgd")
@@ -233,8 +256,16 @@ def test_default_init(act, he):
 
 def test_init_seed_reproducible():
     def make(seed, dtype="float32"):
-        return fm.Sequential([fm.Dense(30, 20, "relu", init="he_normal"), fm.Dense(20, 10, "tanh"),
-                              fm.Dense(10, 3, "softmax", init="glorot_normal")], seed=seed, dtype=dtype, optimizer="sgd")
+        return fm.Sequential(
+            [
+                fm.Dense(30, 20, "relu", init="he_normal"),
+                fm.Dense(20, 10, "tanh"),
+                fm.Dense(10, 3, "softmax", init="glorot_normal"),
+            ],
+            seed=seed,
+            dtype=dtype,
+            optimizer="sgd",
+        )
 
     np.testing.assert_array_equal(make(5).params, make(5).params)
     assert not np.array_equal(make(5).params, make(6).params)
@@ -266,13 +297,16 @@ ACT_PRIMES = {
 }
 
 
-@pytest.mark.parametrize("act,alpha", [("leaky_relu", None), ("leaky_relu", 0.2), ("elu", None), ("elu", 0.5),
-                                       ("softplus", None)])
+@pytest.mark.parametrize(
+    "act,alpha", [("leaky_relu", None), ("leaky_relu", 0.2), ("elu", None), ("elu", 0.5), ("softplus", None)]
+)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_activation_forward(act, alpha, dtype):
     rng = np.random.default_rng(12)
     X = rng.normal(size=(25, 4)) * 3
-    model = fm.Sequential([fm.Dense(4, 6, act, alpha=alpha), fm.Dense(6, 2, act, alpha=alpha)], seed=3, dtype=dtype, optimizer="sgd")
+    model = fm.Sequential(
+        [fm.Dense(4, 6, act, alpha=alpha), fm.Dense(6, 2, act, alpha=alpha)], seed=3, dtype=dtype, optimizer="sgd"
+    )
     (W1, b1), (W2, b2) = [(np.array(l.weights, np.float64), np.array(l.bias, np.float64)) for l in model.dense_layers]
     b1[:] = rng.normal(size=6)
     model.dense_layers[0].bias = b1
@@ -297,15 +331,26 @@ def test_softplus_and_elu_extreme_inputs(dtype):
         np.testing.assert_allclose(out, expect, rtol=1e-6, atol=1e-30)
 
 
-@pytest.mark.parametrize("hidden,alpha,out", [("leaky_relu", 0.2, "linear"), ("elu", 0.7, "tanh"),
-                                              ("softplus", None, "sigmoid"), ("tanh", None, "leaky_relu"),
-                                              ("tanh", None, "elu"), ("relu", None, "softplus"),
-                                              ("elu", None, "softmax"), ("leaky_relu", None, "sigmoid")])
+@pytest.mark.parametrize(
+    "hidden,alpha,out",
+    [
+        ("leaky_relu", 0.2, "linear"),
+        ("elu", 0.7, "tanh"),
+        ("softplus", None, "sigmoid"),
+        ("tanh", None, "leaky_relu"),
+        ("tanh", None, "elu"),
+        ("relu", None, "softplus"),
+        ("elu", None, "softmax"),
+        ("leaky_relu", None, "sigmoid"),
+    ],
+)
 def test_new_activations_gradient_check(hidden, alpha, out):
     rng = np.random.default_rng(13)
     X = rng.normal(size=(7, 3))
     layers = [fm.Dense(3, 5, hidden, alpha=alpha), fm.Dense(5, 4, hidden, alpha=alpha), fm.Dense(4, 2, out)]
-    model = fm.Sequential(layers, seed=4, dtype="float64", loss="mse" if out != "softmax" else None, l2=0.01, optimizer="sgd")
+    model = fm.Sequential(
+        layers, seed=4, dtype="float64", loss="mse" if out != "softmax" else None, l2=0.01, optimizer="sgd"
+    )
     if out == "softmax":
         y = rng.integers(0, 2, 7)
     elif out == "sigmoid":
@@ -316,8 +361,15 @@ def test_new_activations_gradient_check(hidden, alpha, out):
     assert err < 1e-6
 
 
-@pytest.mark.parametrize("hidden,alpha,out", [("leaky_relu", 0.2, "linear"), ("elu", 0.7, "elu"),
-                                              ("softplus", None, "softplus"), ("leaky_relu", 0.05, "leaky_relu")])
+@pytest.mark.parametrize(
+    "hidden,alpha,out",
+    [
+        ("leaky_relu", 0.2, "linear"),
+        ("elu", 0.7, "elu"),
+        ("softplus", None, "softplus"),
+        ("leaky_relu", 0.05, "leaky_relu"),
+    ],
+)
 def test_trace_delta_new_activations(hidden, alpha, out):
     """delta from trace(X, y) against the recursion written with NumPy derivatives (mse)."""
     rng = np.random.default_rng(14)
@@ -341,12 +393,15 @@ def test_alpha_validation():
 
 
 # ============================================================================= trace(X, y)
-@pytest.mark.parametrize("acts,loss,kind", [
-    (["tanh", "relu", "softmax"], None, "cat"),
-    (["sigmoid", "tanh", "sigmoid"], None, "bin"),
-    (["relu", "tanh", "linear"], "mse", "reg"),
-    (["tanh", "sigmoid", "softmax"], "mse", "reg_softmax"),
-])
+@pytest.mark.parametrize(
+    "acts,loss,kind",
+    [
+        (["tanh", "relu", "softmax"], None, "cat"),
+        (["sigmoid", "tanh", "sigmoid"], None, "bin"),
+        (["relu", "tanh", "linear"], "mse", "reg"),
+        (["tanh", "sigmoid", "softmax"], "mse", "reg_softmax"),
+    ],
+)
 def test_trace_matches_reference(acts, loss, kind):
     rng = np.random.default_rng(15)
     X = rng.normal(size=(11, 4))
@@ -390,10 +445,18 @@ def test_trace_float32_shapes():
 
 # ============================================================================= dropout
 def _dropout_pair(rate=0.5, seed=7, dtype="float64"):
-    drop = fm.Sequential([fm.Dense(4, 8, "relu"), fm.Dropout(rate), fm.Dense(8, 6, "tanh"), fm.Dropout(rate),
-                          fm.Dense(6, 3, "softmax")], seed=seed, dtype=dtype, optimizer="sgd")
-    plain = fm.Sequential([fm.Dense(4, 8, "relu"), fm.Dense(8, 6, "tanh"), fm.Dense(6, 3, "softmax")], seed=seed,
-                          dtype=dtype, optimizer="sgd")
+    drop = fm.Sequential(
+        [fm.Dense(4, 8, "relu"), fm.Dropout(rate), fm.Dense(8, 6, "tanh"), fm.Dropout(rate), fm.Dense(6, 3, "softmax")],
+        seed=seed,
+        dtype=dtype,
+        optimizer="sgd",
+    )
+    plain = fm.Sequential(
+        [fm.Dense(4, 8, "relu"), fm.Dense(8, 6, "tanh"), fm.Dense(6, 3, "softmax")],
+        seed=seed,
+        dtype=dtype,
+        optimizer="sgd",
+    )
     plain.params[...] = drop.params
     return drop, plain
 
@@ -423,7 +486,9 @@ def test_dropout_exact_inverted_masks():
     rng = np.random.default_rng(18)
     x = rng.normal(size=(1, 3))
     y = np.array([0.7])
-    model = fm.Sequential([fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=8, dtype="float64", optimizer="sgd")
+    model = fm.Sequential(
+        [fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=8, dtype="float64", optimizer="sgd"
+    )
     model.dense_layers[0].bias = rng.normal(size=h)
     (W1, b1), (W2, b2) = [(np.array(l.weights), np.array(l.bias)) for l in model.dense_layers]
     model.fit(x, y, epochs=1, learning_rate=lr, batch_size=None)
@@ -447,7 +512,9 @@ def test_dropout_masks_are_per_sample():
     p, h = 0.5, 4000
     rng = np.random.default_rng(19)
     x = rng.normal(size=(2, 3))
-    model = fm.Sequential([fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=9, dtype="float64", optimizer="sgd")
+    model = fm.Sequential(
+        [fm.Dense(3, h, "tanh"), fm.Dropout(p), fm.Dense(h, 1, "linear")], seed=9, dtype="float64", optimizer="sgd"
+    )
     model.dense_layers[0].bias = rng.normal(size=h)
     W2 = np.array(model.dense_layers[1].weights)
     model.fit(x, np.array([0.5, -0.5]), epochs=1, learning_rate=0.01, batch_size=None)
@@ -477,13 +544,16 @@ def test_dropout_rate_zero_is_no_dropout():
     np.testing.assert_array_equal(drop.params, plain.params)
 
 
-@pytest.mark.parametrize("layers", [
-    lambda: [fm.Dropout(0.5), fm.Dense(3, 2)],
-    lambda: [fm.Dense(3, 2), fm.Dropout(0.5)],
-    lambda: [fm.Dense(3, 4), fm.Dense(4, 2), fm.Dropout(0.1)],
-    lambda: [fm.Dense(3, 4), fm.Dropout(0.5), fm.Dropout(0.5), fm.Dense(4, 2)],
-    lambda: [fm.Dropout(0.5)],
-])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        lambda: [fm.Dropout(0.5), fm.Dense(3, 2)],
+        lambda: [fm.Dense(3, 2), fm.Dropout(0.5)],
+        lambda: [fm.Dense(3, 4), fm.Dense(4, 2), fm.Dropout(0.1)],
+        lambda: [fm.Dense(3, 4), fm.Dropout(0.5), fm.Dropout(0.5), fm.Dense(4, 2)],
+        lambda: [fm.Dropout(0.5)],
+    ],
+)
 def test_dropout_placement_errors(layers):
     with pytest.raises(ValueError):
         fm.Sequential(layers(), optimizer="sgd")
@@ -511,8 +581,12 @@ def test_check_gradients_on_dropout_model():
 # ============================================================================= reproducibility
 def _repro_run(dtype, seed=12):
     X, y = blobs(m=50, d=4, seed=23)
-    model = fm.Sequential([fm.Dense(4, 16, "relu"), fm.Dropout(0.3), fm.Dense(16, 8, "elu"), fm.Dropout(0.2),
-                           fm.Dense(8, 3, "softmax")], seed=seed, dtype=dtype, optimizer=fm.Adam(0.01))
+    model = fm.Sequential(
+        [fm.Dense(4, 16, "relu"), fm.Dropout(0.3), fm.Dense(16, 8, "elu"), fm.Dropout(0.2), fm.Dense(8, 3, "softmax")],
+        seed=seed,
+        dtype=dtype,
+        optimizer=fm.Adam(0.01),
+    )
     h = model.fit(X, y, epochs=4, batch_size=7, shuffle=True, validation_split=0.2)
     h2 = model.fit(X, y, epochs=2, batch_size=7)  # a second call: a new (seeded) order
     return model.params.copy(), h.loss + h2.loss
@@ -530,8 +604,10 @@ def test_same_seed_bit_identical_training(dtype):
 
 def test_reproducible_across_processes():
     here = os.path.dirname(os.path.abspath(__file__))
-    code = ("import sys; sys.path.insert(0, %r); import test_weights_layers as t; "
-            "p, l = t._repro_run('float32'); print(p.astype('float32').tobytes().hex())" % here)
+    code = (
+        "import sys; sys.path.insert(0, %r); import test_weights_layers as t; "
+        "p, l = t._repro_run('float32'); print(p.astype('float32').tobytes().hex())" % here
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     p, _ = _repro_run("float32")
     assert out.stdout.strip() == p.astype(np.float32).tobytes().hex()

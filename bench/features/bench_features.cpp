@@ -9,7 +9,8 @@
 // epoch snapshots, stop-flag polling). Medians of 15 repetitions in alternating order, 1 thread.
 //
 //   g++ -O3 -march=x86-64-v4 -fopenmp -DNDEBUG -DEIGEN_MAX_ALIGN_BYTES=64 -I cpp/include \
-//       -I $(python -m cmeel cmake)/include/eigen3 bench/features/bench_features.cpp cpp/src/*.cpp -o /tmp/bench_features
+//       -I $(python -m cmeel cmake)/include/eigen3 bench/features/bench_features.cpp cpp/src/*.cpp -o
+//       /tmp/bench_features
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

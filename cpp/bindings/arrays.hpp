@@ -23,17 +23,15 @@ inline void check_layout(const py::array& a, const std::string& name) {
   if (!(a.flags() & py::array::c_style)) throw py::value_error(name + " must be C-contiguous");
   if (reinterpret_cast<std::uintptr_t>(a.data()) % std::uintptr_t(a.itemsize()) != 0)
     throw py::value_error(name + " is not aligned to its " + std::to_string(a.itemsize()) +
-                          "-byte elements (a view at an odd byte offset); pass a copy, e.g. numpy.array(" + name +
-                          ")");
+                          "-byte elements (a view at an odd byte offset); pass a copy, e.g. numpy.array(" + name + ")");
 }
 
 template <class T>
 ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
   if (!py::isinstance<py::array_t<T>>(a) || a.dtype().not_equal(py::dtype::of<T>()))
-    throw py::type_error(std::string(name) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
-                         ", got " + std::string(py::str(a.dtype())));
-  if (a.ndim() != 2)
-    throw py::value_error(std::string(name) + " must be 2-D, got " + std::to_string(a.ndim()) + "-D");
+    throw py::type_error(std::string(name) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) + ", got " +
+                         std::string(py::str(a.dtype())));
+  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D, got " + std::to_string(a.ndim()) + "-D");
   check_layout(a, name);
   return {static_cast<const T*>(a.data()), a.shape(0), a.shape(1)};
 }
@@ -77,8 +75,8 @@ Targets<T> as_targets(const py::array& y, Index n_outputs, const py::object& wei
 // A writable NumPy view of rows x cols values at `data`, keeping `owner` alive.
 template <class T>
 py::array_t<T> view(T* data, Index rows, Index cols, const py::object& owner) {
-  return py::array_t<T>({py::ssize_t(rows), py::ssize_t(cols)},
-                        {py::ssize_t(cols * sizeof(T)), py::ssize_t(sizeof(T))}, data, owner);
+  return py::array_t<T>({py::ssize_t(rows), py::ssize_t(cols)}, {py::ssize_t(cols * sizeof(T)), py::ssize_t(sizeof(T))},
+                        data, owner);
 }
 template <class T>
 py::array_t<T> view(T* data, Index n, const py::object& owner) {

@@ -1,7 +1,7 @@
 // Whether the CUDA engine is here (fastmlp/cuda.hpp). The engine itself is
 // made by cuda_engine(net) (training.cpp), next to cpu_engine(net).
-#include "arrays.hpp"
 #include "fastmlp/cuda.hpp"
+#include "arrays.hpp"
 
 namespace fastmlp::bindings {
 

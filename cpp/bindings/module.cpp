@@ -16,7 +16,7 @@ void define_optimizers(py::module_& m);
 void define_training(py::module_& m);
 void define_cuda(py::module_& m);
 void define_serialize(py::module_& m);
-}
+}  // namespace fastmlp::bindings
 
 PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;

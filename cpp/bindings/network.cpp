@@ -51,41 +51,58 @@ void define_network(py::module_& m, const char* name) {
       .def_property("l2", &Net::l2, [](Net& n, double v) { n.set_l2(T(v)); })
       .def("init_params", &Net::init_params, py::arg("seed"))
       .def_property_readonly("params",
-                             [](py::object o) { auto& n = self<T>(o); return view<T>(n.params(), n.num_params(), o); })
+                             [](py::object o) {
+                               auto& n = self<T>(o);
+                               return view<T>(n.params(), n.num_params(), o);
+                             })
       .def_property_readonly("grads",
-                             [](py::object o) { auto& n = self<T>(o); return view<T>(n.grads(), n.num_params(), o); })
-      .def("weight", [](py::object o, Index l) {
-            auto w = layer_of<T>(o, l).W(l);
-            return view<T>(w.data(), w.rows(), w.cols(), o);
-          })
-      .def("bias", [](py::object o, Index l) { auto b = layer_of<T>(o, l).b(l); return view<T>(b.data(), b.size(), o); })
-      .def("grad_weight", [](py::object o, Index l) {
-            auto w = layer_of<T>(o, l).dW(l);
-            return view<T>(w.data(), w.rows(), w.cols(), o);
-          })
-      .def("grad_bias", [](py::object o, Index l) { auto b = layer_of<T>(o, l).db(l); return view<T>(b.data(), b.size(), o); })
-      .def("trace",
-           [](Net& n, const py::array& X, const py::object& Y) {
-             const auto x = as_matrix<T>(X, "X");
-             Targets<T> y;
-             if (!Y.is_none()) y = as_targets<T>(Y.cast<py::array>(), n.n_outputs(), py::none());
-             std::vector<LayerTrace<T>> layers;
-             {
-               py::gil_scoped_release nogil;
-               std::lock_guard<std::recursive_mutex> lock(n.busy());
-               layers = n.trace(x, Y.is_none() ? nullptr : &y);
-             }
-             py::list out;
-             for (auto& t : layers) {
-               if (Y.is_none())
-                 out.append(py::make_tuple(py::cast(std::move(t.z)), py::cast(std::move(t.a))));
-               else
-                 out.append(py::make_tuple(py::cast(std::move(t.z)), py::cast(std::move(t.a)),
-                                           py::cast(std::move(t.delta))));
-             }
-             return out;
-           },
-           py::arg("X"), py::arg("Y") = py::none(), "Per layer (Z, A), or (Z, A, delta) with targets.");
+                             [](py::object o) {
+                               auto& n = self<T>(o);
+                               return view<T>(n.grads(), n.num_params(), o);
+                             })
+      .def("weight",
+           [](py::object o, Index l) {
+             auto w = layer_of<T>(o, l).W(l);
+             return view<T>(w.data(), w.rows(), w.cols(), o);
+           })
+      .def("bias",
+           [](py::object o, Index l) {
+             auto b = layer_of<T>(o, l).b(l);
+             return view<T>(b.data(), b.size(), o);
+           })
+      .def("grad_weight",
+           [](py::object o, Index l) {
+             auto w = layer_of<T>(o, l).dW(l);
+             return view<T>(w.data(), w.rows(), w.cols(), o);
+           })
+      .def("grad_bias",
+           [](py::object o, Index l) {
+             auto b = layer_of<T>(o, l).db(l);
+             return view<T>(b.data(), b.size(), o);
+           })
+      .def(
+          "trace",
+          [](Net& n, const py::array& X, const py::object& Y) {
+            const auto x = as_matrix<T>(X, "X");
+            Targets<T> y;
+            if (!Y.is_none()) y = as_targets<T>(Y.cast<py::array>(), n.n_outputs(), py::none());
+            std::vector<LayerTrace<T>> layers;
+            {
+              py::gil_scoped_release nogil;
+              std::lock_guard<std::recursive_mutex> lock(n.busy());
+              layers = n.trace(x, Y.is_none() ? nullptr : &y);
+            }
+            py::list out;
+            for (auto& t : layers) {
+              if (Y.is_none())
+                out.append(py::make_tuple(py::cast(std::move(t.z)), py::cast(std::move(t.a))));
+              else
+                out.append(
+                    py::make_tuple(py::cast(std::move(t.z)), py::cast(std::move(t.a)), py::cast(std::move(t.delta))));
+            }
+            return out;
+          },
+          py::arg("X"), py::arg("Y") = py::none(), "Per layer (Z, A), or (Z, A, delta) with targets.");
 }
 
 }  // namespace
@@ -118,7 +135,8 @@ void define_networks(py::module_& m) {
            "Checked here (ValueError naming the value); alpha None: the activation's default.")
       .def_readonly("n_in", &LayerSpec::n_in)
       .def_readonly("n_out", &LayerSpec::n_out)
-      .def_property_readonly("activation", [](const LayerSpec& s) { return std::string(activation_name(s.activation)); })
+      .def_property_readonly("activation",
+                             [](const LayerSpec& s) { return std::string(activation_name(s.activation)); })
       .def_readonly("alpha", &LayerSpec::alpha)
       .def_readonly("dropout", &LayerSpec::dropout)
       .def_property_readonly("init", [](const LayerSpec& s) { return std::string(init_name(s.init)); })

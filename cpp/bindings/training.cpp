@@ -8,8 +8,8 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
-#include <optional>
 #include <csignal>
+#include <optional>
 
 #include "arrays.hpp"
 
@@ -26,7 +26,7 @@ class SigintGuard {
   explicit SigintGuard(bool active) : active_(active) {
     if (!active_) return;
     g_interrupted.store(false);
-    struct sigaction sa {};
+    struct sigaction sa{};
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_);
@@ -37,7 +37,7 @@ class SigintGuard {
 
  private:
   bool active_;
-  struct sigaction old_ {};
+  struct sigaction old_{};
 };
 
 py::dict to_dict(const EpochLogs& l) {
@@ -117,9 +117,9 @@ class PyChunkSource final : public ChunkSource<T> {
 
 template <class T>
 py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
-                const py::object& sample_weight, const py::object& X_val, const py::object& Y_val,
-                FitOptions options, const py::object& callback, bool catch_sigint, const py::object& collective,
-                const py::object& source, const py::object& validation_source) {
+                const py::object& sample_weight, const py::object& X_val, const py::object& Y_val, FitOptions options,
+                const py::object& callback, bool catch_sigint, const py::object& collective, const py::object& source,
+                const py::object& validation_source) {
   Network<T>& net = engine.host();
   const auto x = as_matrix<T>(X, "X");
   const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
@@ -169,45 +169,49 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
 template <class T>
 void define_engine(py::module_& m, const char* name, const char* fit_doc) {
   using E = Engine<T>;
-  py::class_<E>(m, name, "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
-                         "parameter buffer stays the truth.")
+  py::class_<E>(m, name,
+                "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
+                "parameter buffer stays the truth.")
       .def_property_readonly("name", [](const E& e) { return std::string(e.name()); })
-      .def("forward",
-           [](E& e, const py::array& X) {
-             const auto x = as_matrix<T>(X, "X");
-             py::array_t<T> out({x.rows(), e.host().n_outputs()});
-             T* o = out.mutable_data();
-             py::gil_scoped_release nogil;
-             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-             e.forward(x, o);
-             return out;
-           },
-           py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
-      .def("objective",
-           [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
-             const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
-             py::gil_scoped_release nogil;
-             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-             return double(e.objective(x, y));
-           },
-           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
-      .def("gradients",
-           [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
-             const auto x = as_matrix<T>(X, "X");
-             const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
-             py::gil_scoped_release nogil;
-             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-             return double(e.gradients(x, y));
-           },
-           py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
-           "Fills the host network's `grads` with dJ/dparams; returns J.")
+      .def(
+          "forward",
+          [](E& e, const py::array& X) {
+            const auto x = as_matrix<T>(X, "X");
+            py::array_t<T> out({x.rows(), e.host().n_outputs()});
+            T* o = out.mutable_data();
+            py::gil_scoped_release nogil;
+            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+            e.forward(x, o);
+            return out;
+          },
+          py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
+      .def(
+          "objective",
+          [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
+            const auto x = as_matrix<T>(X, "X");
+            const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
+            py::gil_scoped_release nogil;
+            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+            return double(e.objective(x, y));
+          },
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
+      .def(
+          "gradients",
+          [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
+            const auto x = as_matrix<T>(X, "X");
+            const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
+            py::gil_scoped_release nogil;
+            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+            return double(e.gradients(x, y));
+          },
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+          "Fills the host network's `grads` with dJ/dparams; returns J.")
       .def("make_optimizer", &E::make_optimizer, py::arg("spec"), py::keep_alive<0, 1>(),
            "A new optimizer (fresh state) that steps this engine's parameters.")
       .def("fit", &fit_py<T>, py::arg("optimizer"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
-           py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"), py::arg("collective") = py::none(),
-           py::arg("source") = py::none(), py::arg("validation_source") = py::none(),
-           fit_doc);
+           py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"),
+           py::arg("collective") = py::none(), py::arg("source") = py::none(),
+           py::arg("validation_source") = py::none(), fit_doc);
 }
 
 // An engine of `net` (a Network32 or Network64) that keeps `net` alive. (Not two pybind11
@@ -250,7 +254,9 @@ void define_options(py::module_& m) {
       .def_readwrite("clip_value", &OptimizerSpec::clip_value);
   m.def(
       "validate_optimizer",
-      [](const OptimizerSpec& s, bool float32) { float32 ? validate_optimizer<float>(s) : validate_optimizer<double>(s); },
+      [](const OptimizerSpec& s, bool float32) {
+        float32 ? validate_optimizer<float>(s) : validate_optimizer<double>(s);
+      },
       py::arg("spec"), py::arg("float32") = false, "ValueError unless every value is in range (in that dtype).");
 
   py::class_<Schedule>(m, "Schedule", "A learning-rate schedule (schedules.hpp).")
@@ -313,8 +319,9 @@ void define_training(py::module_& m) {
     }
   });
   define_options(m);
-  const char* doc = "Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', "
-                    "'interrupted'}.";
+  const char* doc =
+      "Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', "
+      "'interrupted'}.";
   define_engine<float>(m, "Engine32", doc);
   define_engine<double>(m, "Engine64", doc);
   m.def(

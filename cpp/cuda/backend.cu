@@ -26,8 +26,7 @@ namespace fastmlp::cuda::detail {
 namespace {
 
 void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
 }
 #define FASTMLP_CUDA_CHECK(x) check((x), #x)
 
@@ -207,8 +206,8 @@ struct Backend<T>::Impl {
       const int g = l + 1 < L() ? layers[l].activation : int(kLinear);
       if (act_needs_z(g)) {  // keep Z for the backward pass
         bias_activate<T>(stream, A[l].p, b(l), m, k, int(kLinear), T(0));
-        FASTMLP_CUDA_CHECK(cudaMemcpyAsync(Zs[l].p, A[l].p, sizeof(T) * std::size_t(m * k), cudaMemcpyDeviceToDevice,
-                                           stream));
+        FASTMLP_CUDA_CHECK(
+            cudaMemcpyAsync(Zs[l].p, A[l].p, sizeof(T) * std::size_t(m * k), cudaMemcpyDeviceToDevice, stream));
         activate<T>(stream, A[l].p, m, k, g, alpha(l));
       } else {
         bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
@@ -243,9 +242,7 @@ struct Backend<T>::Impl {
       case kCCE:
         softmax_crossentropy<T>(stream, Z, v.labels, v.labels ? nullptr : v.Y, v.w, ws, m, k, delta, row_loss.p);
         break;
-      case kBCE:
-        sigmoid_crossentropy<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
-        break;
+      case kBCE: sigmoid_crossentropy<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
       default: {
         const int g = layers[last].activation;
         if (delta && act_needs_z(g))
@@ -288,7 +285,7 @@ struct Backend<T>::Impl {
         beta = l2;
       }
       gemm(true, false, d, k, m, T(1), input_of(l, v), d, D[l].p, k, beta, dW(l), k);  // A^T delta (+ l2 W)
-      gemm(false, false, 1, k, m, T(1), ones.p, m, D[l].p, k, T(0), db(l), k);        // 1^T delta
+      gemm(false, false, 1, k, m, T(1), ones.p, m, D[l].p, k, T(0), db(l), k);         // 1^T delta
     }
   }
 
@@ -372,29 +369,29 @@ Backend<T>::~Backend() {
 
 template <class T>
 void Backend<T>::upload_params(const T* host) {
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->params.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice,
-                                     impl_->stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(impl_->params.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice, impl_->stream));
   synchronize();
 }
 
 template <class T>
 void Backend<T>::download_params(T* host) {
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(host, impl_->params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost,
-                                     impl_->stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(host, impl_->params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost, impl_->stream));
   synchronize();
 }
 
 template <class T>
 void Backend<T>::download_grads(T* host) {
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(host, impl_->grads.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost,
-                                     impl_->stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(host, impl_->grads.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost, impl_->stream));
   synchronize();
 }
 
 template <class T>
 void Backend<T>::upload_grads(const T* host) {
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->grads.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice,
-                                     impl_->stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(impl_->grads.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice, impl_->stream));
   synchronize();
 }
 
@@ -419,8 +416,8 @@ void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t 
   }
   if (d.has_labels) {
     d.labels.reserve(rows);
-    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(d.labels.p, Y.labels, sizeof(std::int32_t) * std::size_t(rows),
-                                       cudaMemcpyHostToDevice, s));
+    FASTMLP_CUDA_CHECK(
+        cudaMemcpyAsync(d.labels.p, Y.labels, sizeof(std::int32_t) * std::size_t(rows), cudaMemcpyHostToDevice, s));
   }
   if (d.has_w) {
     d.w.reserve(rows);
@@ -497,8 +494,8 @@ void Backend<T>::predict(const Batch& bt, T* out) {
   const i64 last = im.L() - 1, k = im.n_out(last);
   activate<T>(im.stream, im.A[last].p, v.m, k, im.layers[last].activation, im.alpha(last));
   FASTMLP_CUDA_CHECK(cudaGetLastError());
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(out, im.A[last].p, sizeof(T) * std::size_t(v.m * k), cudaMemcpyDeviceToHost,
-                                     im.stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(out, im.A[last].p, sizeof(T) * std::size_t(v.m * k), cudaMemcpyDeviceToHost, im.stream));
   synchronize();
 }
 
@@ -519,16 +516,16 @@ template <class T>
 void Backend<T>::save_params(int copy) {
   auto& im = *impl_;
   im.saved[copy].reserve(P_);
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_),
-                                     cudaMemcpyDeviceToDevice, im.stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToDevice, im.stream));
 }
 
 template <class T>
 void Backend<T>::restore_params(int copy) {
   auto& im = *impl_;
   if (im.saved[copy].n < P_) throw std::logic_error("restore_params: nothing saved");
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_),
-                                     cudaMemcpyDeviceToDevice, im.stream));
+  FASTMLP_CUDA_CHECK(
+      cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToDevice, im.stream));
 }
 
 template <class T>

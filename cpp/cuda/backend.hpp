@@ -20,7 +20,20 @@
 namespace fastmlp::cuda::detail {
 
 // Same numbering as fastmlp::Activation and fastmlp::Loss (static_assert'ed in device_network.cpp).
-enum ActCode : int { kLinear = 0, kSigmoid, kTanh, kRelu, kLeakyRelu, kElu, kSoftplus, kSoftmax, kStep, kGelu, kSilu, kMish };
+enum ActCode : int {
+  kLinear = 0,
+  kSigmoid,
+  kTanh,
+  kRelu,
+  kLeakyRelu,
+  kElu,
+  kSoftplus,
+  kSoftmax,
+  kStep,
+  kGelu,
+  kSilu,
+  kMish
+};
 enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2, kMAE = 3, kHuber = 4 };
 inline bool act_needs_z(int g) { return g == kGelu || g == kSilu || g == kMish; }
 
@@ -90,8 +103,9 @@ class Backend {
   // Batch losses live on the device, one slot each, read back by read_losses().
   void reserve_losses(std::int64_t n);
   // The steps of engine.hpp on batch b: forward (dropout masks drawn from dropout_rng
-  // when given, as for rows_before + rows + rows_after rows: engine.hpp's DropoutDraw); output error (loss into slot j, correct predictions added to the device
-  // counter, delta_L when want_delta); backprop into the gradient buffer; optimizer step.
+  // when given, as for rows_before + rows + rows_after rows: engine.hpp's DropoutDraw); output error (loss into slot j,
+  // correct predictions added to the device counter, delta_L when want_delta); backprop into the gradient buffer;
+  // optimizer step.
   void forward(const Batch& b, Rng* dropout_rng, std::int64_t rows_before = 0, std::int64_t rows_after = 0);
   void output_error(const Batch& b, std::int64_t j, bool want_delta);
   void backprop(const Batch& b);

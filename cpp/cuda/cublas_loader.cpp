@@ -48,8 +48,7 @@ Loaded load() {
   out.ok = bind(lib, "cublasCreate_v2", out.api.create, &out.why) &&
            bind(lib, "cublasDestroy_v2", out.api.destroy, &out.why) &&
            bind(lib, "cublasSetStream_v2", out.api.set_stream, &out.why) &&
-           bind(lib, "cublasSgemm_v2", out.api.sgemm, &out.why) &&
-           bind(lib, "cublasDgemm_v2", out.api.dgemm, &out.why);
+           bind(lib, "cublasSgemm_v2", out.api.sgemm, &out.why) && bind(lib, "cublasDgemm_v2", out.api.dgemm, &out.why);
   // The library stays loaded for the life of the process (handles may outlive any one user).
   return out;
 }

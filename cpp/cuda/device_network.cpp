@@ -131,7 +131,6 @@ class DeviceEngine final : public Engine<T> {
     copy_in(false);
     set_data(X, Y);
     if (v.X) backend_.set_data(Backend<T>::kVal, v.X, v.rows, host_.n_inputs(), host_targets(v.Y));
-
   }
   void set_data(const ConstRef<T>& X, const Targets<T>& Y) override {
     train_rows_ = X.rows();

@@ -33,13 +33,21 @@ __device__ __forceinline__ double d_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float d_erf(float x) { return erff(x); }
 __device__ __forceinline__ double d_erf(double x) { return erf(x); }
 template <class T>
-__device__ __forceinline__ T d_max(T a, T b) { return a > b ? a : b; }
+__device__ __forceinline__ T d_max(T a, T b) {
+  return a > b ? a : b;
+}
 template <class T>
-__device__ __forceinline__ T d_min(T a, T b) { return a < b ? a : b; }
+__device__ __forceinline__ T d_min(T a, T b) {
+  return a < b ? a : b;
+}
 template <class T>
-__device__ __forceinline__ T d_abs(T a) { return a < T(0) ? -a : a; }
+__device__ __forceinline__ T d_abs(T a) {
+  return a < T(0) ? -a : a;
+}
 template <class T>
-__device__ __forceinline__ T neg_inf() { return -T(INFINITY); }
+__device__ __forceinline__ T neg_inf() {
+  return -T(INFINITY);
+}
 
 template <class T>
 __device__ __forceinline__ T warp_sum(T v) {
@@ -80,17 +88,17 @@ int row_blocks(i64 m) { return int((m + kRowsPerBlock - 1) / kRowsPerBlock); }
 template <class T>
 __device__ __forceinline__ T act_forward(int g, T z, T alpha) {
   switch (g) {
-    case 1: return T(1) / (T(1) + d_exp(-z));                                  // sigmoid
-    case 2: return d_tanh(z);                                                  // tanh
-    case 3: return d_max(z, T(0));                                             // relu
-    case 4: return z > T(0) ? z : alpha * z;                                   // leaky_relu
-    case 5: return z > T(0) ? z : alpha * (d_exp(d_min(z, T(0))) - T(1));      // elu
-    case 6: return d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z)));                 // softplus
-    case 8: return z >= T(0) ? T(1) : T(0);                                    // step
+    case 1: return T(1) / (T(1) + d_exp(-z));                                   // sigmoid
+    case 2: return d_tanh(z);                                                   // tanh
+    case 3: return d_max(z, T(0));                                              // relu
+    case 4: return z > T(0) ? z : alpha * z;                                    // leaky_relu
+    case 5: return z > T(0) ? z : alpha * (d_exp(d_min(z, T(0))) - T(1));       // elu
+    case 6: return d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z)));                  // softplus
+    case 8: return z >= T(0) ? T(1) : T(0);                                     // step
     case 9: return T(0.5) * z * (T(1) + d_erf(z * T(0.70710678118654752440)));  // gelu
     case 10: return z / (T(1) + d_exp(-z));                                     // silu
     case 11: return z * d_tanh(d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z))));     // mish
-    default: return z;                                                         // linear (softmax: rows)
+    default: return z;                                                          // linear (softmax: rows)
   }
 }
 // g'(z) from z: gelu, silu, mish.
@@ -201,8 +209,8 @@ __global__ void sum_kernel(const T* x, i64 n, T* out) {
 }
 
 template <class T>
-__global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, const T* w, const T* wsum, i64 m,
-                                  i64 k, T* delta, T* row_loss) {
+__global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, const T* w, const T* wsum, i64 m, i64 k,
+                                  T* delta, T* row_loss) {
   const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
@@ -246,8 +254,7 @@ __global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, 
 }
 
 template <class T>
-__global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
-                                   T* row_loss) {
+__global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
   const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
@@ -370,8 +377,8 @@ __global__ void sgd_kernel(T* w, const T* g, T* v, i64 n, T lr, T mu, T wd, bool
 }
 
 template <class T>
-__global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T b2, T eps, T wd, bool decoupled,
-                            T c1, T sqrt_c2) {
+__global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T b2, T eps, T wd, bool decoupled, T c1,
+                            T sqrt_c2) {
   FASTMLP_GRID_STRIDE(i, n) {
     T wi = w[i];
     T gi = g[i];
@@ -530,10 +537,10 @@ void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T
 }
 
 template <class T>
-void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon,
-               T weight_decay, bool decoupled, T c1, T sqrt_c2) {
-  adam_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, m1, m2, n, lr, beta1, beta2, epsilon, weight_decay,
-                                                    decoupled, c1, sqrt_c2);
+void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon, T weight_decay,
+               bool decoupled, T c1, T sqrt_c2) {
+  adam_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, m1, m2, n, lr, beta1, beta2, epsilon, weight_decay, decoupled,
+                                                    c1, sqrt_c2);
 }
 
 template <class T>
@@ -557,8 +564,8 @@ void clip_gradients(cudaStream_t s, T* g, i64 n, T clip_value, T clip_norm, T* p
 }
 
 template <class T>
-void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k,
-                 T* Yb, const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb) {
+void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k, T* Yb,
+                 const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb) {
   if (nb == 0) return;
   gather_kernel<T><<<blocks_for(nb * d), kThreads, 0, s>>>(order, nb, X, d, Xb);
   if (Y) gather_kernel<T><<<blocks_for(nb * k), kThreads, 0, s>>>(order, nb, Y, k, Yb);
@@ -570,28 +577,28 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
   if (n > 0) fill_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(x, n, value);
 }
 
-#define FASTMLP_INSTANTIATE(T)                                                                                   \
-  template void bias_activate<T>(cudaStream_t, T*, const T*, i64, i64, int, T);                                  \
-  template void activate<T>(cudaStream_t, T*, i64, i64, int, T);                                                 \
-  template void activation_backward<T>(cudaStream_t, const T*, T*, i64, i64, int, T);                            \
-  template void multiply<T>(cudaStream_t, const T*, const T*, T*, i64);                                          \
-  template void sum<T>(cudaStream_t, const T*, i64, T*);                                                         \
-  template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, \
-                                        i64, T*, T*);                                                            \
-  template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
-  template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*); \
-  template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                        \
-  template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                \
-  template void adagrad_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T);                                   \
-  template void clip_gradients<T>(cudaStream_t, T*, i64, T, T, T*);                                              \
-  template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                              \
-  template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                               \
-  template void count_correct<T>(cudaStream_t, const T*, const std::int32_t*, const T*, i64, i64, bool,          \
-                                 unsigned long long*);                                                           \
-  template void sgd_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, bool);                                 \
-  template void adam_step<T>(cudaStream_t, T*, const T*, T*, T*, i64, T, T, T, T, T, bool, T, T);               \
-  template void gather_rows<T>(cudaStream_t, const std::int64_t*, i64, const T*, i64, T*, const T*, i64, T*,     \
-                               const std::int32_t*, std::int32_t*, const T*, T*);                                \
+#define FASTMLP_INSTANTIATE(T)                                                                                         \
+  template void bias_activate<T>(cudaStream_t, T*, const T*, i64, i64, int, T);                                        \
+  template void activate<T>(cudaStream_t, T*, i64, i64, int, T);                                                       \
+  template void activation_backward<T>(cudaStream_t, const T*, T*, i64, i64, int, T);                                  \
+  template void multiply<T>(cudaStream_t, const T*, const T*, T*, i64);                                                \
+  template void sum<T>(cudaStream_t, const T*, i64, T*);                                                               \
+  template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, i64, \
+                                        T*, T*);                                                                       \
+  template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);             \
+  template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
+  template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                              \
+  template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                      \
+  template void adagrad_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T);                                         \
+  template void clip_gradients<T>(cudaStream_t, T*, i64, T, T, T*);                                                    \
+  template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                                    \
+  template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                                     \
+  template void count_correct<T>(cudaStream_t, const T*, const std::int32_t*, const T*, i64, i64, bool,                \
+                                 unsigned long long*);                                                                 \
+  template void sgd_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, bool);                                       \
+  template void adam_step<T>(cudaStream_t, T*, const T*, T*, T*, i64, T, T, T, T, T, bool, T, T);                      \
+  template void gather_rows<T>(cudaStream_t, const std::int64_t*, i64, const T*, i64, T*, const T*, i64, T*,           \
+                               const std::int32_t*, std::int32_t*, const T*, T*);                                      \
   template void fill<T>(cudaStream_t, T*, i64, T);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)

@@ -62,8 +62,8 @@ void count_correct(cudaStream_t s, const T* A, const std::int32_t* labels, const
 template <class T>
 void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T weight_decay, bool nesterov);
 template <class T>
-void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon,
-               T weight_decay, bool decoupled, T c1, T sqrt_c2);
+void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon, T weight_decay,
+               bool decoupled, T c1, T sqrt_c2);
 
 // RMSprop (v: mean square) and Adagrad (v: sum of squares), torch's formulas.
 template <class T>
@@ -77,8 +77,8 @@ void clip_gradients(cudaStream_t s, T* g, i64 n, T clip_value, T clip_norm, T* p
 
 // Batch rows order[0, nb) of X (d columns), Y (k columns) / labels / weights.
 template <class T>
-void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k,
-                 T* Yb, const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb);
+void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, i64 d, T* Xb, const T* Y, i64 k, T* Yb,
+                 const std::int32_t* labels, std::int32_t* labels_b, const T* w, T* wb);
 template <class T>
 void fill(cudaStream_t s, T* x, i64 n, T value);
 

@@ -74,10 +74,22 @@ void activate_elementwise(Activation g, T alpha, const ZExpr& zin, MatrixMap<T>&
     case Activation::Elu: a = (zin > T(0)).select(zin, alpha * (zin.min(T(0)).exp() - T(1))); return;
     case Activation::Softplus: a = zin.max(T(0)) + (-zin.abs()).exp().log1p(); return;  // no overflow
     case Activation::Step: a = (zin >= T(0)).template cast<T>(); return;
-    case Activation::Softmax: a = zin; softmax_rows<T>(out); return;
-    case Activation::Gelu: a = zin; a = T(0.5) * a * (T(1) + (a * T(M_SQRT1_2)).unaryExpr([](T v) { return T(std::erf(v)); })); return;
-    case Activation::Silu: a = zin; a = a / (T(1) + (-a).exp()); return;
-    case Activation::Mish: a = zin; a = a * (a.max(T(0)) + (-a.abs()).exp().log1p()).tanh(); return;
+    case Activation::Softmax:
+      a = zin;
+      softmax_rows<T>(out);
+      return;
+    case Activation::Gelu:
+      a = zin;
+      a = T(0.5) * a * (T(1) + (a * T(M_SQRT1_2)).unaryExpr([](T v) { return T(std::erf(v)); }));
+      return;
+    case Activation::Silu:
+      a = zin;
+      a = a / (T(1) + (-a).exp());
+      return;
+    case Activation::Mish:
+      a = zin;
+      a = a * (a.max(T(0)) + (-a.abs()).exp().log1p()).tanh();
+      return;
   }
 }
 
@@ -115,8 +127,7 @@ void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
       return;
     case Activation::Gelu:
     case Activation::Silu:
-    case Activation::Mish:
-      throw std::logic_error("backward: gelu, silu and mish need Z (backward_from_z)");
+    case Activation::Mish: throw std::logic_error("backward: gelu, silu and mish need Z (backward_from_z)");
   }
 }
 
@@ -126,7 +137,8 @@ void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
   auto d = dA.array();
   switch (g) {
     case Activation::Gelu:  // Phi(z) + z phi(z)
-      d *= T(0.5) * (T(1) + (z * T(M_SQRT1_2)).unaryExpr([](T v) { return T(std::erf(v)); })) + z * (T(-0.5) * z.square()).exp() * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+      d *= T(0.5) * (T(1) + (z * T(M_SQRT1_2)).unaryExpr([](T v) { return T(std::erf(v)); })) +
+           z * (T(-0.5) * z.square()).exp() * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
       return;
     case Activation::Silu: {
       const auto s = T(1) / (T(1) + (-z).exp());
@@ -138,15 +150,14 @@ void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
       d *= t + z * (T(1) - t.square()) / (T(1) + (-z).exp());
       return;
     }
-    default:
-      throw std::logic_error("backward_from_z: only gelu, silu and mish");
+    default: throw std::logic_error("backward_from_z: only gelu, silu and mish");
   }
 }
 
-#define FASTMLP_INSTANTIATE(T)                                                                     \
-  template void activate<T>(Activation, T, MatrixMap<T>);                                          \
-  template void add_bias_activate<T>(Activation, T, const ConstRowVectorMap<T>&, MatrixMap<T>);   \
-  template void backward<T>(Activation, T, const MatrixMap<T>&, MatrixMap<T>);                      \
+#define FASTMLP_INSTANTIATE(T)                                                                  \
+  template void activate<T>(Activation, T, MatrixMap<T>);                                       \
+  template void add_bias_activate<T>(Activation, T, const ConstRowVectorMap<T>&, MatrixMap<T>); \
+  template void backward<T>(Activation, T, const MatrixMap<T>&, MatrixMap<T>);                  \
   template void backward_from_z<T>(Activation, const MatrixMap<T>&, MatrixMap<T>);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)

@@ -17,13 +17,13 @@
 
 namespace fastmlp {
 
-#define FASTMLP_DECLARE_KERNELS(ns)                                                                              \
-  namespace ns {                                                                                                 \
-  template <class T>                                                                                             \
-  void gemm(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);                \
-  template <class T>                                                                                             \
-  void sgd_rank1(Index, Index, T, T, const T*, const T*, T*, Index, T*);                                         \
-  const char* gemm_isa();                                                                                        \
+#define FASTMLP_DECLARE_KERNELS(ns)                                                              \
+  namespace ns {                                                                                 \
+  template <class T>                                                                             \
+  void gemm(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index); \
+  template <class T>                                                                             \
+  void sgd_rank1(Index, Index, T, T, const T*, const T*, T*, Index, T*);                         \
+  const char* gemm_isa();                                                                        \
   }
 FASTMLP_DECLARE_KERNELS(kernels_base)
 #ifdef FASTMLP_KERNELS_V3
@@ -51,10 +51,8 @@ struct Kernels {
   Rank1<double> drank1;
 };
 
-#define FASTMLP_KERNELS(level, ns)                                                                      \
-  Kernels {                                                                                             \
-    level, &ns::gemm_isa, &ns::gemm<float>, &ns::gemm<double>, &ns::sgd_rank1<float>, &ns::sgd_rank1<double> \
-  }
+#define FASTMLP_KERNELS(level, ns) \
+  Kernels { level, &ns::gemm_isa, &ns::gemm<float>, &ns::gemm<double>, &ns::sgd_rank1<float>, &ns::sgd_rank1<double> }
 #if defined(__x86_64__) || defined(_M_X64)
 constexpr const char* kBase = "v2";
 #else
@@ -137,8 +135,8 @@ CpuLevels read_cpu_levels() {
   }
   const bool avx_state = (xcr0 & 0x6) == 0x6, avx512_state = (xcr0 & 0xe6) == 0xe6;
   // v3: AVX, AVX2, BMI1, BMI2, F16C, FMA, LZCNT, MOVBE
-  out.v3 = out.v2 && avx_state && bit(c1, 28) && bit(b7, 5) && bit(b7, 3) && bit(b7, 8) && bit(c1, 29) &&
-           bit(c1, 12) && bit(c81, 5) && bit(c1, 22);
+  out.v3 = out.v2 && avx_state && bit(c1, 28) && bit(b7, 5) && bit(b7, 3) && bit(b7, 8) && bit(c1, 29) && bit(c1, 12) &&
+           bit(c81, 5) && bit(c1, 22);
   // v4: AVX-512 F, BW, CD, DQ, VL
   out.v4 = out.v3 && avx512_state && bit(b7, 16) && bit(b7, 30) && bit(b7, 28) && bit(b7, 17) && bit(b7, 31);
   return out;
@@ -162,15 +160,16 @@ const char* simd_level() { return kernels().level; }
 
 std::vector<std::string> simd_levels_built() {
   std::vector<std::string> out;
-  for (const auto& k : kBuilt) out.push_back(std::string(k.level) == "generic" ? "generic" : std::string("x86-64-") + k.level);
+  for (const auto& k : kBuilt)
+    out.push_back(std::string(k.level) == "generic" ? "generic" : std::string("x86-64-") + k.level);
   return out;
 }
 
 const char* gemm_isa() { return kernels().isa(); }
 
 template <class T>
-void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
-          T beta, T* C, Index ldc) {
+void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T beta,
+          T* C, Index ldc) {
   if constexpr (std::is_same_v<T, float>)
     kernels().sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else
@@ -189,7 +188,7 @@ template void sgd_rank1<float>(Index, Index, float, float, const float*, const f
 template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*, Index, double*);
 template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float,
                           float*, Index);
-template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index, const double*, Index,
-                           double, double*, Index);
+template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index, const double*, Index, double,
+                           double*, Index);
 
 }  // namespace fastmlp

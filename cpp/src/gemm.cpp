@@ -53,7 +53,8 @@
 // and -march=x86-64-v4), each build in its own namespace (fastmlp::kernels_v3, ...) so that no symbol
 // is shared between builds; cpu_dispatch.cpp defines fastmlp::gemm and picks one build at run time.
 #ifndef FASTMLP_KERNEL_NS
-#error "FASTMLP_KERNEL_NS must name this build's namespace: CMakeLists.txt passes it; built by hand, use -DFASTMLP_KERNEL_NS=kernels_base and add cpu_dispatch.cpp"
+#error \
+    "FASTMLP_KERNEL_NS must name this build's namespace: CMakeLists.txt passes it; built by hand, use -DFASTMLP_KERNEL_NS=kernels_base and add cpu_dispatch.cpp"
 #endif
 
 namespace fastmlp {
@@ -66,37 +67,41 @@ namespace {
 // C = beta * C (beta == 0 writes zeros, never reads C).
 template <class T>
 void scale_c(Index M, Index N, T beta, T* C, Index ldc) {
-    for (Index i = 0; i < M; ++i) {
-        T* c = C + i * ldc;
-        if (beta == T(0))
-            std::fill(c, c + N, T(0));
-        else if (beta != T(1))
-            for (Index j = 0; j < N; ++j) c[j] *= beta;
-    }
+  for (Index i = 0; i < M; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0))
+      std::fill(c, c + N, T(0));
+    else if (beta != T(1))
+      for (Index j = 0; j < N; ++j) c[j] *= beta;
+  }
 }
 
 // Reference path: Eigen's product on strided maps. Used where no SIMD kernel is compiled in.
 template <class T>
-[[maybe_unused]] void gemm_eigen(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A,
-                                 Index lda, const T* B, Index ldb, T beta, T* C, Index ldc) {
-    using Mat = Matrix<T>;
-    using Stride = Eigen::OuterStride<>;
-    using CMap = Eigen::Map<const Mat, 0, Stride>;
-    Eigen::Map<Mat, 0, Stride> Cm(C, M, N, Stride(ldc));
-    const CMap Am(A, ta ? K : M, ta ? M : K, Stride(lda));
-    const CMap Bm(B, tb ? N : K, tb ? K : N, Stride(ldb));
-    auto run = [&](const auto& opA, const auto& opB) {
-        if (beta == T(0)) {
-            Cm.noalias() = alpha * opA * opB;
-        } else {
-            if (beta != T(1)) Cm *= beta;
-            Cm.noalias() += alpha * opA * opB;
-        }
-    };
-    if (!ta && !tb) run(Am, Bm);
-    else if (ta && !tb) run(Am.transpose(), Bm);
-    else if (!ta && tb) run(Am, Bm.transpose());
-    else run(Am.transpose(), Bm.transpose());
+[[maybe_unused]] void gemm_eigen(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda,
+                                 const T* B, Index ldb, T beta, T* C, Index ldc) {
+  using Mat = Matrix<T>;
+  using Stride = Eigen::OuterStride<>;
+  using CMap = Eigen::Map<const Mat, 0, Stride>;
+  Eigen::Map<Mat, 0, Stride> Cm(C, M, N, Stride(ldc));
+  const CMap Am(A, ta ? K : M, ta ? M : K, Stride(lda));
+  const CMap Bm(B, tb ? N : K, tb ? K : N, Stride(ldb));
+  auto run = [&](const auto& opA, const auto& opB) {
+    if (beta == T(0)) {
+      Cm.noalias() = alpha * opA * opB;
+    } else {
+      if (beta != T(1)) Cm *= beta;
+      Cm.noalias() += alpha * opA * opB;
+    }
+  };
+  if (!ta && !tb)
+    run(Am, Bm);
+  else if (ta && !tb)
+    run(Am.transpose(), Bm);
+  else if (!ta && tb)
+    run(Am, Bm.transpose());
+  else
+    run(Am.transpose(), Bm.transpose());
 }
 
 #if FASTMLP_GEMM_ISA
@@ -111,99 +116,84 @@ struct Simd;
 #if FASTMLP_GEMM_ISA == 512
 template <>
 struct Simd<float> {
-    using V = __m512;
-    using Mask = __mmask16;
-    static constexpr int W = 16, MR = 8, NVP = 3, MAX_ACC = 24;
-    static V zero() { return _mm512_setzero_ps(); }
-    static V set1(float x) { return _mm512_set1_ps(x); }
-    static V load(const float* p) { return _mm512_loadu_ps(p); }
-    static V loadm(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
-    static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-    static void storem(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
-    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-    static V add(V a, V b) { return _mm512_add_ps(a, b); }
-    static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }  // first n lanes, 1..W
-    // Interleave the low (high) halves of a and b: a0 b0 a1 b1 ... (used by the transpose).
-    static V zip_lo(V a, V b) {
-        return _mm512_permutex2var_ps(
-            a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
-    }
-    static V zip_hi(V a, V b) {
-        return _mm512_permutex2var_ps(
-            a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b);
-    }
+  using V = __m512;
+  using Mask = __mmask16;
+  static constexpr int W = 16, MR = 8, NVP = 3, MAX_ACC = 24;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V loadm(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void storem(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }  // first n lanes, 1..W
+  // Interleave the low (high) halves of a and b: a0 b0 a1 b1 ... (used by the transpose).
+  static V zip_lo(V a, V b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+  }
+  static V zip_hi(V a, V b) {
+    return _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31),
+                                  b);
+  }
 };
 template <>
 struct Simd<double> {
-    using V = __m512d;
-    using Mask = __mmask8;
-    static constexpr int W = 8, MR = 8, NVP = 3, MAX_ACC = 24;
-    static V zero() { return _mm512_setzero_pd(); }
-    static V set1(double x) { return _mm512_set1_pd(x); }
-    static V load(const double* p) { return _mm512_loadu_pd(p); }
-    static V loadm(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
-    static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
-    static void storem(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
-    static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-    static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-    static V add(V a, V b) { return _mm512_add_pd(a, b); }
-    static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
-    static V zip_lo(V a, V b) {
-        return _mm512_permutex2var_pd(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
-    }
-    static V zip_hi(V a, V b) {
-        return _mm512_permutex2var_pd(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
-    }
+  using V = __m512d;
+  using Mask = __mmask8;
+  static constexpr int W = 8, MR = 8, NVP = 3, MAX_ACC = 24;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static V loadm(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static void storem(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
+  static V zip_lo(V a, V b) { return _mm512_permutex2var_pd(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b); }
+  static V zip_hi(V a, V b) { return _mm512_permutex2var_pd(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b); }
 };
 #else  // AVX2 + FMA
 template <>
 struct Simd<float> {
-    using V = __m256;
-    using Mask = __m256i;
-    static constexpr int W = 8, MR = 6, NVP = 2, MAX_ACC = 12;
-    static V zero() { return _mm256_setzero_ps(); }
-    static V set1(float x) { return _mm256_set1_ps(x); }
-    static V load(const float* p) { return _mm256_loadu_ps(p); }
-    static V loadm(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
-    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-    static void storem(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
-    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-    static V add(V a, V b) { return _mm256_add_ps(a, b); }
-    static Mask mask(int n) {
-        return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    }
-    static V zip_lo(V a, V b) {
-        return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20);
-    }
-    static V zip_hi(V a, V b) {
-        return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31);
-    }
+  using V = __m256;
+  using Mask = __m256i;
+  static constexpr int W = 8, MR = 6, NVP = 2, MAX_ACC = 12;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V loadm(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static void storem(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static Mask mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V zip_lo(V a, V b) { return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20); }
+  static V zip_hi(V a, V b) { return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31); }
 };
 template <>
 struct Simd<double> {
-    using V = __m256d;
-    using Mask = __m256i;
-    static constexpr int W = 4, MR = 6, NVP = 2, MAX_ACC = 12;
-    static V zero() { return _mm256_setzero_pd(); }
-    static V set1(double x) { return _mm256_set1_pd(x); }
-    static V load(const double* p) { return _mm256_loadu_pd(p); }
-    static V loadm(const double* p, Mask m) { return _mm256_maskload_pd(p, m); }
-    static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-    static void storem(double* p, Mask m, V v) { _mm256_maskstore_pd(p, m, v); }
-    static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
-    static V add(V a, V b) { return _mm256_add_pd(a, b); }
-    static Mask mask(int n) {
-        return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
-    }
-    static V zip_lo(V a, V b) {
-        return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x20);
-    }
-    static V zip_hi(V a, V b) {
-        return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x31);
-    }
+  using V = __m256d;
+  using Mask = __m256i;
+  static constexpr int W = 4, MR = 6, NVP = 2, MAX_ACC = 12;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static V loadm(const double* p, Mask m) { return _mm256_maskload_pd(p, m); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static void storem(double* p, Mask m, V v) { _mm256_maskstore_pd(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static Mask mask(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static V zip_lo(V a, V b) { return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x20); }
+  static V zip_hi(V a, V b) { return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x31); }
 };
 #endif
 
@@ -215,29 +205,29 @@ struct Simd<double> {
 template <class T>
 struct Blocking {
 #ifdef FASTMLP_GEMM_KC
-    static constexpr Index KC = FASTMLP_GEMM_KC;
+  static constexpr Index KC = FASTMLP_GEMM_KC;
 #else
-    static constexpr Index KC = sizeof(T) == 4 ? 256 : 128;
+  static constexpr Index KC = sizeof(T) == 4 ? 256 : 128;
 #endif
 #ifdef FASTMLP_GEMM_MC
-    static constexpr Index MC = FASTMLP_GEMM_MC;
+  static constexpr Index MC = FASTMLP_GEMM_MC;
 #else
-    static constexpr Index MC = 256;
+  static constexpr Index MC = 256;
 #endif
 #ifdef FASTMLP_GEMM_NC
-    static constexpr Index NC = FASTMLP_GEMM_NC;
+  static constexpr Index NC = FASTMLP_GEMM_NC;
 #else
-    static constexpr Index NC = 8192 / sizeof(T);  // 2048 float, 1024 double
+  static constexpr Index NC = 8192 / sizeof(T);  // 2048 float, 1024 double
 #endif
 #ifdef FASTMLP_GEMM_SMALL_M
-    static constexpr Index SMALL_M = FASTMLP_GEMM_SMALL_M;
+  static constexpr Index SMALL_M = FASTMLP_GEMM_SMALL_M;
 #else
-    static constexpr Index SMALL_M = 4;  // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
+  static constexpr Index SMALL_M = 4;  // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
 #endif
 #ifdef FASTMLP_GEMM_DIRECT_M
-    static constexpr Index DIRECT_M = FASTMLP_GEMM_DIRECT_M;
+  static constexpr Index DIRECT_M = FASTMLP_GEMM_DIRECT_M;
 #else
-    static constexpr Index DIRECT_M = SMALL_M;  // op(B) = B and M <= DIRECT_M: gemm_direct
+  static constexpr Index DIRECT_M = SMALL_M;  // op(B) = B and M <= DIRECT_M: gemm_direct
 #endif
 };
 
@@ -255,127 +245,125 @@ enum AMode : int { A_COLS = 0, A_ROWS = 1 };
 // alpha and beta come through memory (ab[0], ab[1]) so that they do not occupy a vector register
 // during the k loop (with AVX2's 16 registers gcc otherwise spills a B vector to the stack).
 template <class T>
-using Ukr = void (*)(Index kc, const T* a, Index sa, const T* b, Index sb, T* c, Index ldc,
-                     const T* ab, int tail);
+using Ukr = void (*)(Index kc, const T* a, Index sa, const T* b, Index sb, T* c, Index ldc, const T* ab, int tail);
 
 template <class T, int MR, int NV, int AM, bool MASKB>
-void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, Index sb,
-             T* __restrict c, Index ldc, const T* ab, int tail) {
-    using S = Simd<T>;
-    using V = typename S::V;
-    constexpr int W = S::W;
-    [[maybe_unused]] const auto bmask = S::mask(MASKB ? tail : W);  // only live in the loop if MASKB
+void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, Index sb, T* __restrict c, Index ldc,
+             const T* ab, int tail) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  [[maybe_unused]] const auto bmask = S::mask(MASKB ? tail : W);  // only live in the loop if MASKB
 
-    V acc[MR][NV];
+  V acc[MR][NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
-        for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+    for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
 
 #ifndef FASTMLP_GEMM_NO_PREFETCH_C
-    // Fetch the C tile while the k loop runs: it is usually far out of L1 (C is touched once per
-    // kc block), and waiting for it at the write-back would stall every kernel call.
+  // Fetch the C tile while the k loop runs: it is usually far out of L1 (C is touched once per
+  // kc block), and waiting for it at the write-back would stall every kernel call.
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-        const char* cr = reinterpret_cast<const char*>(c + i * ldc);
+  for (int i = 0; i < MR; ++i) {
+    const char* cr = reinterpret_cast<const char*>(c + i * ldc);
 #pragma GCC unroll 8
-        for (int l = 0; l < NV * W * int(sizeof(T)); l += 64) __builtin_prefetch(cr + l, 1, 3);
-        __builtin_prefetch(cr + NV * W * sizeof(T) - 1, 1, 3);
-    }
+    for (int l = 0; l < NV * W * int(sizeof(T)); l += 64) __builtin_prefetch(cr + l, 1, 3);
+    __builtin_prefetch(cr + NV * W * sizeof(T) - 1, 1, 3);
+  }
 #endif
 
-    const T* ar[MR];  // A_ROWS: one pointer per row, indexed by p
+  const T* ar[MR];  // A_ROWS: one pointer per row, indexed by p
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) ar[i] = a + i * sa;
+  for (int i = 0; i < MR; ++i) ar[i] = a + i * sa;
 
-    for (Index p = 0; p < kc; ++p) {
-        V bv[NV];
+  for (Index p = 0; p < kc; ++p) {
+    V bv[NV];
 #pragma GCC unroll 16
-        for (int j = 0; j < NV; ++j)
-            bv[j] = (MASKB && j == NV - 1) ? S::loadm(b + j * W, bmask) : S::load(b + j * W);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-            const V av = S::set1(AM == A_ROWS ? ar[i][p] : a[i]);
-#pragma GCC unroll 16
-            for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
-        }
-        b += sb;
-        if (AM == A_COLS) a += sa;
-    }
-
-    // C = alpha * acc + beta * C; C is not read when beta == 0.
-    const T alpha = ab[0], beta = ab[1];
-    const V va = S::set1(alpha), vb = S::set1(beta);
-    const auto mask = S::mask(tail);
-    const bool full = tail == W;
-    const int bmode = beta == T(0) ? 0 : beta == T(1) ? 1 : 2;
+    for (int j = 0; j < NV; ++j) bv[j] = (MASKB && j == NV - 1) ? S::loadm(b + j * W, bmask) : S::load(b + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-        T* cr = c + i * ldc;
+      const V av = S::set1(AM == A_ROWS ? ar[i][p] : a[i]);
 #pragma GCC unroll 16
-        for (int j = 0; j < NV; ++j) {
-            const bool part = j == NV - 1 && !full;
-            V r = S::mul(va, acc[i][j]);
-            if (bmode != 0) {
-                const V old = part ? S::loadm(cr + j * W, mask) : S::load(cr + j * W);
-                r = bmode == 1 ? S::add(r, old) : S::fma(vb, old, r);
-            }
-            if (part)
-                S::storem(cr + j * W, mask, r);
-            else
-                S::store(cr + j * W, r);
-        }
+      for (int j = 0; j < NV; ++j) acc[i][j] = S::fma(av, bv[j], acc[i][j]);
     }
+    b += sb;
+    if (AM == A_COLS) a += sa;
+  }
+
+  // C = alpha * acc + beta * C; C is not read when beta == 0.
+  const T alpha = ab[0], beta = ab[1];
+  const V va = S::set1(alpha), vb = S::set1(beta);
+  const auto mask = S::mask(tail);
+  const bool full = tail == W;
+  const int bmode = beta == T(0) ? 0 : beta == T(1) ? 1 : 2;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    T* cr = c + i * ldc;
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) {
+      const bool part = j == NV - 1 && !full;
+      V r = S::mul(va, acc[i][j]);
+      if (bmode != 0) {
+        const V old = part ? S::loadm(cr + j * W, mask) : S::load(cr + j * W);
+        r = bmode == 1 ? S::add(r, old) : S::fma(vb, old, r);
+      }
+      if (part)
+        S::storem(cr + j * W, mask, r);
+      else
+        S::store(cr + j * W, r);
+    }
+  }
 }
 
 // Dispatch tables: entry [(mr - 1) * MAXNV + (nv - 1)] = kernel for an mr x nv-vector tile
 // (nullptr for tiles with more than MAX_ACC accumulators, which are never requested).
 template <class T, int MR, int NV, int AM, bool MASKB>
 constexpr Ukr<T> kernel_or_null() {
-    if constexpr (MR * NV <= Simd<T>::MAX_ACC)
-        return &ukernel<T, MR, NV, AM, MASKB>;
-    else
-        return nullptr;
+  if constexpr (MR * NV <= Simd<T>::MAX_ACC)
+    return &ukernel<T, MR, NV, AM, MASKB>;
+  else
+    return nullptr;
 }
 template <class T, int MAXNV, int AM, bool MASKB, int... Is>
 constexpr std::array<Ukr<T>, sizeof...(Is)> make_table(std::integer_sequence<int, Is...>) {
-    return {{kernel_or_null<T, Is / MAXNV + 1, Is % MAXNV + 1, AM, MASKB>()...}};
+  return {{kernel_or_null<T, Is / MAXNV + 1, Is % MAXNV + 1, AM, MASKB>()...}};
 }
 
 // Packed path: up to MR rows x NVP vectors, B packed (no B mask).
 template <class T>
 struct PackedKernels {
-    static constexpr int MR = Simd<T>::MR, NVP = Simd<T>::NVP;
-    static constexpr auto seq = std::make_integer_sequence<int, MR * NVP>{};
-    static constexpr std::array<Ukr<T>, MR * NVP> table[2] = {make_table<T, NVP, A_COLS, false>(seq),
-                                                              make_table<T, NVP, A_ROWS, false>(seq)};
-    static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * NVP + (nv - 1)]; }
+  static constexpr int MR = Simd<T>::MR, NVP = Simd<T>::NVP;
+  static constexpr auto seq = std::make_integer_sequence<int, MR * NVP>{};
+  static constexpr std::array<Ukr<T>, MR * NVP> table[2] = {make_table<T, NVP, A_COLS, false>(seq),
+                                                            make_table<T, NVP, A_ROWS, false>(seq)};
+  static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * NVP + (nv - 1)]; }
 };
 
 // Unpacked path (small M): up to MR rows x 16 vectors, B read in place with the edge mask.
 template <class T>
 struct DirectKernels {
-    static constexpr int MR = Simd<T>::MR, MAXNV = 16;
-    static constexpr auto seq = std::make_integer_sequence<int, MR * MAXNV>{};
-    static constexpr std::array<Ukr<T>, MR * MAXNV> table[2] = {make_table<T, MAXNV, A_COLS, true>(seq),
-                                                                make_table<T, MAXNV, A_ROWS, true>(seq)};
-    static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * MAXNV + (nv - 1)]; }
-    // Tile for an M-row problem: enough independent accumulators (>= 8) for the FMA latency.
-    static void tile(Index M, int& mr, int& nv) {
-        // M = 1: one kernel call covers a whole 256-wide row of B (sequential reads of B).
+  static constexpr int MR = Simd<T>::MR, MAXNV = 16;
+  static constexpr auto seq = std::make_integer_sequence<int, MR * MAXNV>{};
+  static constexpr std::array<Ukr<T>, MR * MAXNV> table[2] = {make_table<T, MAXNV, A_COLS, true>(seq),
+                                                              make_table<T, MAXNV, A_ROWS, true>(seq)};
+  static Ukr<T> get(int am, int mr, int nv) { return table[am][(mr - 1) * MAXNV + (nv - 1)]; }
+  // Tile for an M-row problem: enough independent accumulators (>= 8) for the FMA latency.
+  static void tile(Index M, int& mr, int& nv) {
+    // M = 1: one kernel call covers a whole 256-wide row of B (sequential reads of B).
 #if FASTMLP_GEMM_ISA == 512
-        static constexpr int nv_for[5] = {0, 16, 8, 6, 5};
+    static constexpr int nv_for[5] = {0, 16, 8, 6, 5};
 #else
-        static constexpr int nv_for[5] = {0, 12, 6, 4, 2};
+    static constexpr int nv_for[5] = {0, 12, 6, 4, 2};
 #endif
-        if (M <= 4) {
-            mr = static_cast<int>(M);
-            nv = nv_for[M];
-        } else {
-            mr = std::min<int>(MR, static_cast<int>(M));
-            nv = Simd<T>::NVP;
-        }
+    if (M <= 4) {
+      mr = static_cast<int>(M);
+      nv = nv_for[M];
+    } else {
+      mr = std::min<int>(MR, static_cast<int>(M));
+      nv = Simd<T>::NVP;
     }
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -387,112 +375,111 @@ struct DirectKernels {
 // columns have swapped).
 template <class T>
 inline void transpose_block(typename Simd<T>::V* r) {
-    using S = Simd<T>;
-    constexpr int W = S::W, H = W / 2;
+  using S = Simd<T>;
+  constexpr int W = S::W, H = W / 2;
 #pragma GCC unroll 4
-    for (int round = 1; round < W; round *= 2) {
-        typename S::V n[W];
+  for (int round = 1; round < W; round *= 2) {
+    typename S::V n[W];
 #pragma GCC unroll 16
-        for (int i = 0; i < H; ++i) {
-            n[2 * i] = S::zip_lo(r[i], r[i + H]);
-            n[2 * i + 1] = S::zip_hi(r[i], r[i + H]);
-        }
-#pragma GCC unroll 16
-        for (int i = 0; i < W; ++i) r[i] = n[i];
+    for (int i = 0; i < H; ++i) {
+      n[2 * i] = S::zip_lo(r[i], r[i + H]);
+      n[2 * i + 1] = S::zip_hi(r[i], r[i + H]);
     }
+#pragma GCC unroll 16
+    for (int i = 0; i < W; ++i) r[i] = n[i];
+  }
 }
 
 template <class T>
 void pack_b(bool tb, const T* B, Index ldb, Index p0, Index j0, Index kc, Index nc, T* Bp) {
-    using S = Simd<T>;
-    using V = typename S::V;
-    constexpr int W = S::W, NVP = S::NVP, NR = NVP * W;
-    for (Index q = 0; q < nc; q += NR, Bp += kc * NR) {
-        const Index nq = std::min<Index>(NR, nc - q);  // valid columns in this panel
-        if (!tb) {
-            // op(B) = B: row p of the panel is a contiguous slice of B's row p0 + p.
-            const T* src = B + p0 * ldb + j0 + q;
-            if (nq == NR) {
-                for (Index p = 0; p < kc; ++p, src += ldb)
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W, NVP = S::NVP, NR = NVP * W;
+  for (Index q = 0; q < nc; q += NR, Bp += kc * NR) {
+    const Index nq = std::min<Index>(NR, nc - q);  // valid columns in this panel
+    if (!tb) {
+      // op(B) = B: row p of the panel is a contiguous slice of B's row p0 + p.
+      const T* src = B + p0 * ldb + j0 + q;
+      if (nq == NR) {
+        for (Index p = 0; p < kc; ++p, src += ldb)
 #pragma GCC unroll 4
-                    for (int v = 0; v < NVP; ++v) S::store(Bp + p * NR + v * W, S::load(src + v * W));
-            } else {
-                for (Index p = 0; p < kc; ++p, src += ldb)
-                    for (int v = 0; v < NVP; ++v) {
-                        const Index lanes = nq - v * W;
-                        const V x = lanes >= W ? S::load(src + v * W)
-                                    : lanes > 0 ? S::loadm(src + v * W, S::mask(int(lanes)))
-                                                : S::zero();
-                        S::store(Bp + p * NR + v * W, x);
-                    }
-            }
-        } else {
-            // op(B) = B^T, B stored N x K: W columns of the panel are W rows of B; transpose
-            // W x W blocks in registers.
-            for (int v = 0; v < NVP; ++v) {
-                const Index jb = q + v * W;                   // first panel column of this block
-                const Index rows = std::clamp<Index>(nc - jb, 0, W);  // valid B rows
-                for (Index pb = 0; pb < kc; pb += W) {
-                    const int pv = static_cast<int>(std::min<Index>(W, kc - pb));
-                    V r[W];
-                    const T* src = B + (j0 + jb) * ldb + p0 + pb;
-                    if (pv == W) {
+          for (int v = 0; v < NVP; ++v) S::store(Bp + p * NR + v * W, S::load(src + v * W));
+      } else {
+        for (Index p = 0; p < kc; ++p, src += ldb)
+          for (int v = 0; v < NVP; ++v) {
+            const Index lanes = nq - v * W;
+            const V x = lanes >= W  ? S::load(src + v * W)
+                        : lanes > 0 ? S::loadm(src + v * W, S::mask(int(lanes)))
+                                    : S::zero();
+            S::store(Bp + p * NR + v * W, x);
+          }
+      }
+    } else {
+      // op(B) = B^T, B stored N x K: W columns of the panel are W rows of B; transpose
+      // W x W blocks in registers.
+      for (int v = 0; v < NVP; ++v) {
+        const Index jb = q + v * W;                           // first panel column of this block
+        const Index rows = std::clamp<Index>(nc - jb, 0, W);  // valid B rows
+        for (Index pb = 0; pb < kc; pb += W) {
+          const int pv = static_cast<int>(std::min<Index>(W, kc - pb));
+          V r[W];
+          const T* src = B + (j0 + jb) * ldb + p0 + pb;
+          if (pv == W) {
 #pragma GCC unroll 16
-                        for (int t = 0; t < W; ++t) r[t] = t < rows ? S::load(src + t * ldb) : S::zero();
-                    } else {
-                        const auto m = S::mask(pv);
+            for (int t = 0; t < W; ++t) r[t] = t < rows ? S::load(src + t * ldb) : S::zero();
+          } else {
+            const auto m = S::mask(pv);
 #pragma GCC unroll 16
-                        for (int t = 0; t < W; ++t) r[t] = t < rows ? S::loadm(src + t * ldb, m) : S::zero();
-                    }
-                    transpose_block<T>(r);
-                    for (int s = 0; s < pv; ++s) S::store(Bp + (pb + s) * NR + v * W, r[s]);
-                }
-            }
+            for (int t = 0; t < W; ++t) r[t] = t < rows ? S::loadm(src + t * ldb, m) : S::zero();
+          }
+          transpose_block<T>(r);
+          for (int s = 0; s < pv; ++s) S::store(Bp + (pb + s) * NR + v * W, r[s]);
         }
+      }
     }
+  }
 }
 
 // 64-byte aligned, grow-only, per-thread scratch buffer.
 template <class T>
 T* scratch(std::size_t n) {
-    struct Buf {
-        T* p = nullptr;
-        std::size_t cap = 0;
-        ~Buf() { std::free(p); }
-    };
-    static thread_local Buf buf;
-    if (n > buf.cap) {
-        std::free(buf.p);
-        const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-        buf.p = static_cast<T*>(std::aligned_alloc(64, bytes));
-        if (!buf.p) throw std::bad_alloc();
-        buf.cap = n;
-    }
-    return buf.p;
+  struct Buf {
+    T* p = nullptr;
+    std::size_t cap = 0;
+    ~Buf() { std::free(p); }
+  };
+  static thread_local Buf buf;
+  if (n > buf.cap) {
+    std::free(buf.p);
+    const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    buf.p = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!buf.p) throw std::bad_alloc();
+    buf.cap = n;
+  }
+  return buf.p;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small M, op(B) = B: no packing at all. Kernel runs over the whole K with B rows read in place.
 template <class T>
-void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
-                 Index ldb, T beta, T* C, Index ldc) {
-    constexpr int W = Simd<T>::W;
-    int mrs, nvs;
-    DirectKernels<T>::tile(M, mrs, nvs);
-    const int am = ta ? A_COLS : A_ROWS;
-    const T ab[2] = {alpha, beta};
-    for (Index j = 0; j < N; j += Index(nvs) * W) {
-        const int nb = static_cast<int>(std::min<Index>(Index(nvs) * W, N - j));
-        const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
-        const Index tiles = (M + mrs - 1) / mrs;  // equal heights, as in gemm_blocked
-        for (Index t = 0, i = 0; t < tiles; ++t) {
-            const Index i1 = M * (t + 1) / tiles;
-            const T* a = ta ? A + i : A + i * lda;
-            DirectKernels<T>::get(am, static_cast<int>(i1 - i), nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc,
-                                                                   ab, tail);
-            i = i1;
-        }
+void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T beta,
+                 T* C, Index ldc) {
+  constexpr int W = Simd<T>::W;
+  int mrs, nvs;
+  DirectKernels<T>::tile(M, mrs, nvs);
+  const int am = ta ? A_COLS : A_ROWS;
+  const T ab[2] = {alpha, beta};
+  for (Index j = 0; j < N; j += Index(nvs) * W) {
+    const int nb = static_cast<int>(std::min<Index>(Index(nvs) * W, N - j));
+    const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
+    const Index tiles = (M + mrs - 1) / mrs;  // equal heights, as in gemm_blocked
+    for (Index t = 0, i = 0; t < tiles; ++t) {
+      const Index i1 = M * (t + 1) / tiles;
+      const T* a = ta ? A + i : A + i * lda;
+      DirectKernels<T>::get(am, static_cast<int>(i1 - i), nv)(K, a, lda, B + j, ldb, C + i * ldc + j, ldc, ab, tail);
+      i = i1;
     }
+  }
 }
 
 // Small M, op(B) = B^T (B stored N x K): C[i][j] = dot(A row i, B row j), both contiguous in K
@@ -500,114 +487,110 @@ void gemm_direct(bool ta, Index M, Index N, Index K, T alpha, const T* A, Index 
 // partial sums; at the end they are reduced together in log2(W) "zip and add" rounds (the same
 // bit rotation as in transpose_block), which leaves sum number L in lane L.
 template <class T, int MI, int NJ>
-void dot_tile(Index K, const T* A, Index lda, const T* B, Index ldb, int nj, T alpha, T beta, T* C,
-              Index ldc) {
-    using S = Simd<T>;
-    using V = typename S::V;
-    constexpr int W = S::W;
-    static_assert(MI * NJ == W, "one accumulator per lane of the reduced vector");
-    V acc[W];
+void dot_tile(Index K, const T* A, Index lda, const T* B, Index ldb, int nj, T alpha, T beta, T* C, Index ldc) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  static_assert(MI * NJ == W, "one accumulator per lane of the reduced vector");
+  V acc[W];
 #pragma GCC unroll 16
-    for (int t = 0; t < W; ++t) acc[t] = S::zero();
-    const T* br[NJ];
+  for (int t = 0; t < W; ++t) acc[t] = S::zero();
+  const T* br[NJ];
 #pragma GCC unroll 16
-    for (int j = 0; j < NJ; ++j) br[j] = B + std::min(j, nj - 1) * ldb;  // rows >= nj: dummies
-    auto step = [&](Index p, auto load) {
-        V bv[NJ];
+  for (int j = 0; j < NJ; ++j) br[j] = B + std::min(j, nj - 1) * ldb;  // rows >= nj: dummies
+  auto step = [&](Index p, auto load) {
+    V bv[NJ];
 #pragma GCC unroll 16
-        for (int j = 0; j < NJ; ++j) bv[j] = load(br[j] + p);
+    for (int j = 0; j < NJ; ++j) bv[j] = load(br[j] + p);
 #pragma GCC unroll 16
-        for (int i = 0; i < MI; ++i) {
-            const V av = load(A + i * lda + p);
+    for (int i = 0; i < MI; ++i) {
+      const V av = load(A + i * lda + p);
 #pragma GCC unroll 16
-            for (int j = 0; j < NJ; ++j) acc[i * NJ + j] = S::fma(av, bv[j], acc[i * NJ + j]);
-        }
-    };
-    Index p = 0;
-    for (; p + W <= K; p += W) step(p, [](const T* x) { return S::load(x); });
-    if (p < K) {
-        const auto m = S::mask(static_cast<int>(K - p));
-        step(p, [m](const T* x) { return S::loadm(x, m); });
+      for (int j = 0; j < NJ; ++j) acc[i * NJ + j] = S::fma(av, bv[j], acc[i * NJ + j]);
     }
-    // Reduce W vectors to one: after the round with n -> n/2 vectors, lane bit 0 selects between
-    // accumulators t and t + n/2; after log2(W) rounds lane L holds the full sum of acc[L].
+  };
+  Index p = 0;
+  for (; p + W <= K; p += W) step(p, [](const T* x) { return S::load(x); });
+  if (p < K) {
+    const auto m = S::mask(static_cast<int>(K - p));
+    step(p, [m](const T* x) { return S::loadm(x, m); });
+  }
+  // Reduce W vectors to one: after the round with n -> n/2 vectors, lane bit 0 selects between
+  // accumulators t and t + n/2; after log2(W) rounds lane L holds the full sum of acc[L].
 #pragma GCC unroll 8
-    for (int n = W; n > 1; n /= 2)
+  for (int n = W; n > 1; n /= 2)
 #pragma GCC unroll 16
-        for (int t = 0; t < n / 2; ++t)
-            acc[t] = S::add(S::zip_lo(acc[t], acc[t + n / 2]), S::zip_hi(acc[t], acc[t + n / 2]));
-    alignas(64) T sums[W];
-    S::store(sums, acc[0]);
-    for (int i = 0; i < MI; ++i)
-        for (int j = 0; j < nj; ++j) {
-            const T r = alpha * sums[i * NJ + j];
-            T& c = C[i * ldc + j];
-            c = beta == T(0) ? r : r + beta * c;
-        }
+    for (int t = 0; t < n / 2; ++t)
+      acc[t] = S::add(S::zip_lo(acc[t], acc[t + n / 2]), S::zip_hi(acc[t], acc[t + n / 2]));
+  alignas(64) T sums[W];
+  S::store(sums, acc[0]);
+  for (int i = 0; i < MI; ++i)
+    for (int j = 0; j < nj; ++j) {
+      const T r = alpha * sums[i * NJ + j];
+      T& c = C[i * ldc + j];
+      c = beta == T(0) ? r : r + beta * c;
+    }
 }
 
 template <class T>
-void gemm_dot(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
-              T beta, T* C, Index ldc) {
-    constexpr int W = Simd<T>::W;
-    Index i = 0;
-    for (; i + 2 <= M; i += 2)  // two rows of A x W/2 rows of B
-        for (Index j = 0; j < N; j += W / 2)
-            dot_tile<T, 2, W / 2>(K, A + i * lda, lda, B + j * ldb, ldb,
-                                  static_cast<int>(std::min<Index>(W / 2, N - j)), alpha, beta,
-                                  C + i * ldc + j, ldc);
-    if (i < M)  // last row x W rows of B
-        for (Index j = 0; j < N; j += W)
-            dot_tile<T, 1, W>(K, A + i * lda, lda, B + j * ldb, ldb,
-                              static_cast<int>(std::min<Index>(W, N - j)), alpha, beta,
-                              C + i * ldc + j, ldc);
+void gemm_dot(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T beta, T* C,
+              Index ldc) {
+  constexpr int W = Simd<T>::W;
+  Index i = 0;
+  for (; i + 2 <= M; i += 2)  // two rows of A x W/2 rows of B
+    for (Index j = 0; j < N; j += W / 2)
+      dot_tile<T, 2, W / 2>(K, A + i * lda, lda, B + j * ldb, ldb, static_cast<int>(std::min<Index>(W / 2, N - j)),
+                            alpha, beta, C + i * ldc + j, ldc);
+  if (i < M)  // last row x W rows of B
+    for (Index j = 0; j < N; j += W)
+      dot_tile<T, 1, W>(K, A + i * lda, lda, B + j * ldb, ldb, static_cast<int>(std::min<Index>(W, N - j)), alpha, beta,
+                        C + i * ldc + j, ldc);
 }
 
 // ---------------------------------------------------------------------------------------------
 // General path: blocked, B packed, A read in place.
 template <class T>
-void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda,
-                  const T* B, Index ldb, T beta, T* C, Index ldc) {
-    using S = Simd<T>;
-    using Bk = Blocking<T>;
-    constexpr int W = S::W, MR = S::MR, NR = S::NVP * W;
-    const Index NCr = (Bk::NC + NR - 1) / NR * NR;
-    T* Bp = scratch<T>(static_cast<std::size_t>(Bk::KC * NCr));
-    const int am = ta ? A_COLS : A_ROWS;
+void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
+                  T beta, T* C, Index ldc) {
+  using S = Simd<T>;
+  using Bk = Blocking<T>;
+  constexpr int W = S::W, MR = S::MR, NR = S::NVP * W;
+  const Index NCr = (Bk::NC + NR - 1) / NR * NR;
+  T* Bp = scratch<T>(static_cast<std::size_t>(Bk::KC * NCr));
+  const int am = ta ? A_COLS : A_ROWS;
 
-    // Equal kc blocks (784 = 4 x 196, not 3 x 256 + 16): a short last block pays the C tile's load and
-    // store for few FMAs. Depends on K only, so every thread count sums in the same blocks.
-    const Index KCb = (K + (K + Bk::KC - 1) / Bk::KC - 1) / ((K + Bk::KC - 1) / Bk::KC);
-    for (Index jc = 0; jc < N; jc += NCr) {
-        const Index nc = std::min(NCr, N - jc);
-        for (Index pc = 0; pc < K; pc += KCb) {
-            const Index kc = std::min(KCb, K - pc);
-            const T ab[2] = {alpha, pc == 0 ? beta : T(1)};  // later kc blocks accumulate
-            pack_b(tb, B, ldb, pc, jc, kc, nc, Bp);
-            for (Index ic = 0; ic < M; ic += Bk::MC) {
-                const Index mc = std::min(Bk::MC, M - ic);
-                // op(A)[ic, pc] in the caller's matrix
-                const T* ablk = ta ? A + pc * lda + ic : A + ic * lda + pc;
-                for (Index jr = 0; jr < nc; jr += NR) {
-                    const int nb = static_cast<int>(std::min<Index>(NR, nc - jr));
-                    const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
-                    const T* bp = Bp + jr * kc;  // micro-panel jr / NR
-                    T* cblk = C + ic * ldc + jc + jr;
-                    // Row tiles of equal height (32 rows with MR = 6: 6,6,5,5,5,5, not 6 x 5 + 2): a
-                    // 2-row tile has 2 * nv FMA chains, too few to cover the FMA latency on two pipes.
-                    // Every row's arithmetic is the same in any tile, so this changes no result.
-                    const Index tiles = (mc + MR - 1) / MR;
-                    for (Index t = 0, ir = 0; t < tiles; ++t) {
-                        const Index ir1 = mc * (t + 1) / tiles;
-                        PackedKernels<T>::get(am, static_cast<int>(ir1 - ir), nv)(
-                            kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR, cblk + ir * ldc, ldc,
-                            ab, tail);
-                        ir = ir1;
-                    }
-                }
-            }
+  // Equal kc blocks (784 = 4 x 196, not 3 x 256 + 16): a short last block pays the C tile's load and
+  // store for few FMAs. Depends on K only, so every thread count sums in the same blocks.
+  const Index KCb = (K + (K + Bk::KC - 1) / Bk::KC - 1) / ((K + Bk::KC - 1) / Bk::KC);
+  for (Index jc = 0; jc < N; jc += NCr) {
+    const Index nc = std::min(NCr, N - jc);
+    for (Index pc = 0; pc < K; pc += KCb) {
+      const Index kc = std::min(KCb, K - pc);
+      const T ab[2] = {alpha, pc == 0 ? beta : T(1)};  // later kc blocks accumulate
+      pack_b(tb, B, ldb, pc, jc, kc, nc, Bp);
+      for (Index ic = 0; ic < M; ic += Bk::MC) {
+        const Index mc = std::min(Bk::MC, M - ic);
+        // op(A)[ic, pc] in the caller's matrix
+        const T* ablk = ta ? A + pc * lda + ic : A + ic * lda + pc;
+        for (Index jr = 0; jr < nc; jr += NR) {
+          const int nb = static_cast<int>(std::min<Index>(NR, nc - jr));
+          const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
+          const T* bp = Bp + jr * kc;  // micro-panel jr / NR
+          T* cblk = C + ic * ldc + jc + jr;
+          // Row tiles of equal height (32 rows with MR = 6: 6,6,5,5,5,5, not 6 x 5 + 2): a
+          // 2-row tile has 2 * nv FMA chains, too few to cover the FMA latency on two pipes.
+          // Every row's arithmetic is the same in any tile, so this changes no result.
+          const Index tiles = (mc + MR - 1) / MR;
+          for (Index t = 0, ir = 0; t < tiles; ++t) {
+            const Index ir1 = mc * (t + 1) / tiles;
+            PackedKernels<T>::get(am, static_cast<int>(ir1 - ir), nv)(kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR,
+                                                                      cblk + ir * ldc, ldc, ab, tail);
+            ir = ir1;
+          }
         }
+      }
     }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -615,39 +598,39 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
 // row read once, dotted with y (from the old values) and written back updated.
 template <class T>
 void rank1_simd(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Index ldw, T* dx) {
-    using S = Simd<T>;
-    using V = typename S::V;
-    constexpr int W_ = S::W;
-    const Index kv = k / W_ * W_;  // whole vectors; the rest is one masked vector
-    const int rest = static_cast<int>(k - kv);
-    const auto m = S::mask(rest > 0 ? rest : W_);
-    const V vs = S::set1(s);
-    const bool scale = s != T(1);
-    for (Index i = 0; i < d; ++i) {
-        T* w = W + i * ldw;
-        const V ax = S::set1(alpha * x[i]);
-        V acc0 = S::zero(), acc1 = S::zero();  // two chains: the dot is latency-bound otherwise
-        Index j = 0;
-        auto row_step = [&](V wv, V yv, V& acc) {
-            if (dx) acc = S::fma(wv, yv, acc);
-            return S::fma(ax, yv, scale ? S::mul(vs, wv) : wv);
-        };
-        for (; j + 2 * W_ <= kv; j += 2 * W_) {
-            const V y0 = S::load(y + j), y1 = S::load(y + j + W_);
-            const V w0 = S::load(w + j), w1 = S::load(w + j + W_);
-            S::store(w + j, row_step(w0, y0, acc0));
-            S::store(w + j + W_, row_step(w1, y1, acc1));
-        }
-        for (; j < kv; j += W_) S::store(w + j, row_step(S::load(w + j), S::load(y + j), acc0));
-        if (rest) S::storem(w + j, m, row_step(S::loadm(w + j, m), S::loadm(y + j, m), acc1));
-        if (dx) {
-            alignas(64) T lanes[W_];
-            S::store(lanes, S::add(acc0, acc1));
-            T sum = 0;
-            for (int l = 0; l < W_; ++l) sum += lanes[l];
-            dx[i] = sum;
-        }
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W_ = S::W;
+  const Index kv = k / W_ * W_;  // whole vectors; the rest is one masked vector
+  const int rest = static_cast<int>(k - kv);
+  const auto m = S::mask(rest > 0 ? rest : W_);
+  const V vs = S::set1(s);
+  const bool scale = s != T(1);
+  for (Index i = 0; i < d; ++i) {
+    T* w = W + i * ldw;
+    const V ax = S::set1(alpha * x[i]);
+    V acc0 = S::zero(), acc1 = S::zero();  // two chains: the dot is latency-bound otherwise
+    Index j = 0;
+    auto row_step = [&](V wv, V yv, V& acc) {
+      if (dx) acc = S::fma(wv, yv, acc);
+      return S::fma(ax, yv, scale ? S::mul(vs, wv) : wv);
+    };
+    for (; j + 2 * W_ <= kv; j += 2 * W_) {
+      const V y0 = S::load(y + j), y1 = S::load(y + j + W_);
+      const V w0 = S::load(w + j), w1 = S::load(w + j + W_);
+      S::store(w + j, row_step(w0, y0, acc0));
+      S::store(w + j + W_, row_step(w1, y1, acc1));
     }
+    for (; j < kv; j += W_) S::store(w + j, row_step(S::load(w + j), S::load(y + j), acc0));
+    if (rest) S::storem(w + j, m, row_step(S::loadm(w + j, m), S::loadm(y + j, m), acc1));
+    if (dx) {
+      alignas(64) T lanes[W_];
+      S::store(lanes, S::add(acc0, acc1));
+      T sum = 0;
+      for (int l = 0; l < W_; ++l) sum += lanes[l];
+      dx[i] = sum;
+    }
+  }
 }
 
 #endif  // FASTMLP_GEMM_ISA
@@ -657,73 +640,72 @@ void rank1_simd(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, In
 template <class T>
 void sgd_rank1(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Index ldw, T* dx) {
 #if FASTMLP_GEMM_ISA
-    rank1_simd(d, k, s, alpha, x, y, W, ldw, dx);
+  rank1_simd(d, k, s, alpha, x, y, W, ldw, dx);
 #else
-    for (Index i = 0; i < d; ++i) {
-        T* w = W + i * ldw;
-        const T ax = alpha * x[i];
-        T sum = 0;
-        for (Index j = 0; j < k; ++j) {
-            sum += w[j] * y[j];
-            w[j] = s * w[j] + ax * y[j];
-        }
-        if (dx) dx[i] = sum;
+  for (Index i = 0; i < d; ++i) {
+    T* w = W + i * ldw;
+    const T ax = alpha * x[i];
+    T sum = 0;
+    for (Index j = 0; j < k; ++j) {
+      sum += w[j] * y[j];
+      w[j] = s * w[j] + ax * y[j];
     }
+    if (dx) dx[i] = sum;
+  }
 #endif
 }
 
 template void sgd_rank1<float>(Index, Index, float, float, const float*, const float*, float*, Index, float*);
-template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*, Index,
-                                double*);
+template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*, Index, double*);
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
-          const T* B, Index ldb, T beta, T* C, Index ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == T(0)) {
-        scale_c(M, N, beta, C, ldc);
-        return;
-    }
-    // The path depends on M and K only, never on N, so that splitting the columns of C
-    // across threads (below) leaves every element's arithmetic unchanged.
+void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
+          T beta, T* C, Index ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  // The path depends on M and K only, never on N, so that splitting the columns of C
+  // across threads (below) leaves every element's arithmetic unchanged.
 #if FASTMLP_GEMM_ISA
-    using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
-    Path path;
-    if (M <= Blocking<T>::DIRECT_M && !trans_b)
-        path = [](bool ta, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
-                  T* c, Index lc) { gemm_direct(ta, m, n, k, al, a, la, b, lb, be, c, lc); };
-    else if (M <= Blocking<T>::SMALL_M && !trans_a && K >= 2 * Simd<T>::W)  // dot products fill whole vectors
-        path = [](bool, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be,
-                  T* c, Index lc) { gemm_dot(m, n, k, al, a, la, b, lb, be, c, lc); };
-    else
-        path = &gemm_blocked<T>;
-    // Column chunks are whole micro-panels (a multiple of every tile width used above).
-    constexpr Index align = 3 * 64 / Index(sizeof(T));
-    const double flops = 2.0 * double(M) * double(N) * double(K);
-    parallel_columns(N, flops, align, [&](Index j0, Index j1) {
-        // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
-        const T* b = trans_b ? B + j0 * ldb : B + j0;
-        path(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, b, ldb, beta, C + j0, ldc);
-    });
+  using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
+  Path path;
+  if (M <= Blocking<T>::DIRECT_M && !trans_b)
+    path = [](bool ta, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be, T* c,
+              Index lc) { gemm_direct(ta, m, n, k, al, a, la, b, lb, be, c, lc); };
+  else if (M <= Blocking<T>::SMALL_M && !trans_a && K >= 2 * Simd<T>::W)  // dot products fill whole vectors
+    path = [](bool, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be, T* c,
+              Index lc) { gemm_dot(m, n, k, al, a, la, b, lb, be, c, lc); };
+  else
+    path = &gemm_blocked<T>;
+  // Column chunks are whole micro-panels (a multiple of every tile width used above).
+  constexpr Index align = 3 * 64 / Index(sizeof(T));
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  parallel_columns(N, flops, align, [&](Index j0, Index j1) {
+    // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
+    const T* b = trans_b ? B + j0 * ldb : B + j0;
+    path(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, b, ldb, beta, C + j0, ldc);
+  });
 #else
-    // One thread: Eigen evaluates a one-column chunk as a GEMV, which rounds differently, so a
-    // column split would make results depend on the thread count.
-    gemm_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  // One thread: Eigen evaluates a one-column chunk as a GEMV, which rounds differently, so a
+  // column split would make results depend on the thread count.
+  gemm_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
 }
 
-template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*,
-                          Index, float, float*, Index);
-template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index,
-                           const double*, Index, double, double*, Index);
+template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float,
+                          float*, Index);
+template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index, const double*, Index, double,
+                           double*, Index);
 
 const char* gemm_isa() {
 #if FASTMLP_GEMM_ISA == 512
-    return "avx512";
+  return "avx512";
 #elif FASTMLP_GEMM_ISA == 256
-    return "avx2";
+  return "avx2";
 #else
-    return "eigen";
+  return "eigen";
 #endif
 }
 

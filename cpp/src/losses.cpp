@@ -46,8 +46,7 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
     throw std::invalid_argument("y has " + std::to_string(Y.rows) + " rows but X has " + std::to_string(rows));
   if (Y.weights) {
     const auto w = Eigen::Map<const Vector<T>>(Y.weights, rows).array();
-    if (!all_finite(w) || (w < T(0)).any())
-      throw std::invalid_argument("sample_weight must be finite and >= 0");
+    if (!all_finite(w) || (w < T(0)).any()) throw std::invalid_argument("sample_weight must be finite and >= 0");
     if (!(w.sum() > T(0))) throw std::invalid_argument("sample_weight sums to 0: no sample would count");
   }
   if (Y.has_labels()) {
@@ -56,8 +55,8 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
                                   loss_name(loss));
     for (Index i = 0; i < rows; ++i)
       if (Y.labels[i] < 0 || Y.labels[i] >= cols)
-        throw std::invalid_argument("y holds class id " + std::to_string(Y.labels[i]) + " at row " +
-                                    std::to_string(i) + ", outside [0, " + std::to_string(cols) + ")" + seen);
+        throw std::invalid_argument("y holds class id " + std::to_string(Y.labels[i]) + " at row " + std::to_string(i) +
+                                    ", outside [0, " + std::to_string(cols) + ")" + seen);
     return;
   }
   if (Y.cols != cols)
@@ -171,7 +170,9 @@ T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targe
   if (delta) {
     auto d = delta->array();
     switch (loss) {  // dl/dr
-      case Loss::MeanAbsoluteError: d = r.unaryExpr([](T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : T(0)); }); break;
+      case Loss::MeanAbsoluteError:
+        d = r.unaryExpr([](T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : T(0)); });
+        break;
       case Loss::Huber: d = r.max(T(-1)).min(T(1)); break;
       default: d = T(2) * r; break;
     }
@@ -221,9 +222,9 @@ Index count_correct(Loss loss, const MatrixMap<T>& A, const Targets<T>& Y) {
   return correct;
 }
 
-#define FASTMLP_INSTANTIATE(T)                                                                              \
-  template void validate_targets<T>(Loss, const Targets<T>&, Index, Index);                                  \
-  template T output_loss<T>(Loss, Activation, T, MatrixMap<T>, const Targets<T>&, MatrixMap<T>*);            \
+#define FASTMLP_INSTANTIATE(T)                                                                    \
+  template void validate_targets<T>(Loss, const Targets<T>&, Index, Index);                       \
+  template T output_loss<T>(Loss, Activation, T, MatrixMap<T>, const Targets<T>&, MatrixMap<T>*); \
   template Index count_correct<T>(Loss, const MatrixMap<T>&, const Targets<T>&);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)

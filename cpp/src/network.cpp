@@ -15,9 +15,7 @@ void product(const T* A, Index lda, Index m, Index d, const T* W, Index k, T* Z)
   gemm<T>(false, false, m, k, d, T(1), A, lda, W, k, T(0), Z, k);
 }
 std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
-bool relu_like(Activation g) {
-  return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu;
-}
+bool relu_like(Activation g) { return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu; }
 }  // namespace
 
 Init init_from_name(const std::string& name) {
@@ -67,7 +65,8 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
     }
     constexpr Index kMaxParams = Index(1) << 40;  // no overflow below
     if (n + s.n_in * s.n_out + s.n_out > kMaxParams)
-      throw std::invalid_argument(where + ": " + shape(s.n_in, s.n_out) + " is too large (at most 2^40 parameters "
+      throw std::invalid_argument(where + ": " + shape(s.n_in, s.n_out) +
+                                  " is too large (at most 2^40 parameters "
                                   "in all)");
     if (l > 0 && s.n_in != layers_[l - 1].n_out)
       throw std::invalid_argument(where + " takes " + std::to_string(s.n_in) + " inputs but layers[" +
@@ -119,8 +118,7 @@ void Network<T>::init_params(std::uint64_t seed) {
 
 template <class T>
 void Network<T>::validate_inputs(const ConstRef<T>& X) const {
-  if (X.rows() == 0 || X.cols() == 0)
-    throw std::invalid_argument("X is empty: shape " + shape(X.rows(), X.cols()));
+  if (X.rows() == 0 || X.cols() == 0) throw std::invalid_argument("X is empty: shape " + shape(X.rows(), X.cols()));
   if (X.cols() != n_inputs())
     throw std::invalid_argument("X has " + std::to_string(X.cols()) + " features but the model expects " +
                                 std::to_string(n_inputs()) + ": X shape " + shape(X.rows(), X.cols()));
@@ -174,7 +172,7 @@ void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, 
       activate<T>(layers_[l].activation, alpha(l), z);
       t.a = z;
       if (l + 1 == L) z = t.z;  // the output layer keeps z_L, as without a trace
-    } else if (needs_z(g)) {  // keep Z for the backward pass
+    } else if (needs_z(g)) {    // keep Z for the backward pass
       add_bias_activate<T>(Activation::Linear, T(0), b_l, z);
       zkeep(l, m) = z;
       activate<T>(g, alpha(l), z);
@@ -268,8 +266,7 @@ void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
     // delta_{l-1} before the update: it needs W_l before the update changes it.
     if (l > 0) {
       auto D_prev = delta(l - 1, m);
-      if (!one_pass)
-        gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
+      if (!one_pass) gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
       if (dropped_[l - 1]) D_prev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
       if (needs_z(layers_[l - 1].activation))
         backward_from_z<T>(layers_[l - 1].activation, zkeep(l - 1, m), D_prev);  // * g'(z_{l-1}), from z_{l-1}

@@ -17,8 +17,8 @@ std::string num(double v) {
 template <class T>
 void check_range(T value, const char* name, T lo, T hi, bool lo_open, bool hi_open) {
   const double v = double(value);
-  const bool ok = std::isfinite(v) && (lo_open ? v > double(lo) : v >= double(lo)) &&
-                  (hi_open ? v < double(hi) : v <= double(hi));
+  const bool ok =
+      std::isfinite(v) && (lo_open ? v > double(lo) : v >= double(lo)) && (hi_open ? v < double(hi) : v <= double(hi));
   if (!ok)
     throw std::invalid_argument(std::string(name) + " must be a finite number in " + (lo_open ? "(" : "[") +
                                 num(double(lo)) + ", " + num(double(hi)) + (hi_open ? ")" : "]") + ", got " + num(v) +

@@ -35,7 +35,8 @@ const char* metric_name(Metric m) {
 }
 
 void validate_early_stopping(const EarlyStopping& e) {
-  if (e.patience < 1) throw std::invalid_argument("early stopping patience must be >= 1, got " + std::to_string(e.patience));
+  if (e.patience < 1)
+    throw std::invalid_argument("early stopping patience must be >= 1, got " + std::to_string(e.patience));
   if (!(e.min_delta >= 0.0) || !std::isfinite(e.min_delta))
     throw std::invalid_argument("early stopping min_delta must be a finite number >= 0");
 }
@@ -113,12 +114,12 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
       throw std::invalid_argument("collective: rows_per_rank needs one entry per process");
     if (dp->sharded && dp->size > 1 && options.batch_size && *options.batch_size % dp->size != 0)
       throw std::invalid_argument("sharded data parallelism: batch_size (" + std::to_string(*options.batch_size) +
-                                  ") must be a multiple of the number of processes (" + std::to_string(dp->size) +
-                                  ")");
+                                  ") must be a multiple of the number of processes (" + std::to_string(dp->size) + ")");
   }
   if (optimizer.memory() != engine.memory())
     throw std::invalid_argument(std::string("the optimizer steps another engine's parameters; make it with "
-                                            "make_optimizer() of this '") + engine.name() + "' engine");
+                                            "make_optimizer() of this '") +
+                                engine.name() + "' engine");
   const Network<T>& net = engine.host();
   if (!chunked) net.validate(X, Y);
   const bool has_val = validation.X != nullptr || chunked_validation;
@@ -279,7 +280,8 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
             throw DivergenceError(epoch, double(J));
           }
           // A batch counts by its samples, or by its total weight with sample weights.
-          const double share = dp ? shares[std::size_t(checked)] : weight_of(checked * plan.bs, plan.slice(checked).rows);
+          const double share =
+              dp ? shares[std::size_t(checked)] : weight_of(checked * plan.bs, plan.slice(checked).rows);
           total += double(J) * share;
           counted += share;
         }
@@ -430,7 +432,8 @@ FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, 
   if (source && collective && collective->size > 1)
     throw NotSupported("data-parallel training from a chunked source is not supported yet");
   // once: the loop runs unchecked (a source's chunks are checked as they come)
-  validate_fit(engine, optimizer, X, Y, options, validation, collective, source != nullptr, validation_source != nullptr);
+  validate_fit(engine, optimizer, X, Y, options, validation, collective, source != nullptr,
+               validation_source != nullptr);
   engine.begin_fit(X, Y, validation);
   FitResult result;
   try {
@@ -450,10 +453,10 @@ FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, co
   return fit<T>(engine, optimizer, X, Y, options, validation, callback);
 }
 
-#define FASTMLP_FIT(T)                                                                                           \
-  template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
+#define FASTMLP_FIT(T)                                                                                            \
+  template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&,  \
                             const Validation<T>&, const EpochCallback&, const Collective<T>*, ChunkSource<T>*,    \
-                            ChunkSource<T>*);                                                                    \
+                            ChunkSource<T>*);                                                                     \
   template FitResult fit<T>(Network<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
                             const Validation<T>&, const EpochCallback&);
 FASTMLP_FIT(float)

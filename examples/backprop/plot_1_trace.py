@@ -58,8 +58,9 @@ for ax, (name, M) in zip(axes.ravel(), mats):
     lim = np.abs(M).max()
     ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim)
     for (i, j), v in np.ndenumerate(M):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if abs(v) > 0.6 * lim else "black")
+        ax.text(
+            j, i, f"{v:.2f}", ha="center", va="center", fontsize=8, color="white" if abs(v) > 0.6 * lim else "black"
+        )
     ax.set(title=f"{name}  {M.shape}", xticks=range(M.shape[1]), yticks=range(m), xlabel="unit", ylabel="sample")
 fig.tight_layout()
 plt.show()

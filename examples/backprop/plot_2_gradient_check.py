@@ -53,7 +53,7 @@ print(f"with b2 = 0.1: max relative error {fm.check_gradients(relu_net, X, y_rea
 # floating-point rounding, which grows like ``1 / Δw``, takes over.
 model = fm.Sequential([fm.Dense(3, 5, "tanh"), fm.Dense(5, 3, "softmax")], dtype="float64", seed=0)
 (dW, _), _ = model.gradients(X, y_class)
-w = model.layers[0].weights          # a view: writing w[0, 0] changes the model
+w = model.layers[0].weights  # a view: writing w[0, 0] changes the model
 w0, exact = w[0, 0], dW[0, 0]
 J = model.loss(X, y_class)
 

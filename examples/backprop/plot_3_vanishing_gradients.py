@@ -24,7 +24,7 @@ import fastmlp as fm
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-DEPTH, WIDTH = 10, 32                # 10 hidden layers of 32 units
+DEPTH, WIDTH = 10, 32  # 10 hidden layers of 32 units
 
 
 def deep_net(activation):
@@ -38,12 +38,13 @@ for activation in ("sigmoid", "relu"):
     model = deep_net(activation)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(X, y, epochs=20, optimizer=fm.SGD(learning_rate=0.05), batch_size=32,
-                            record_gradients=True)
+        history = model.fit(X, y, epochs=20, optimizer=fm.SGD(learning_rate=0.05), batch_size=32, record_gradients=True)
     vanishing = [w for w in caught if issubclass(w.category, fm.VanishingGradientWarning)]
     results[activation] = history
-    print(f"{activation:8s} accuracy {model.accuracy(X, y):.3f}; grad_norms shape {history.grad_norms.shape}; "
-          f"VanishingGradientWarning: {'yes' if vanishing else 'no'}")
+    print(
+        f"{activation:8s} accuracy {model.accuracy(X, y):.3f}; grad_norms shape {history.grad_norms.shape}; "
+        f"VanishingGradientWarning: {'yes' if vanishing else 'no'}"
+    )
     if vanishing:
         print("   ", vanishing[0].message)
 

@@ -25,6 +25,7 @@ logreg = fm.Sequential([fm.Dense(2, 1, "sigmoid")], dtype="float64", seed=0)
 h_logreg = logreg.fit(X, y, epochs=2000, optimizer=fm.SGD(learning_rate=0.5), batch_size=4)
 print("logistic regression p:", logreg.forward(X)[:, 0].round(3), "accuracy:", logreg.accuracy(X, y))
 
+
 # %%
 # The lecture's hand-set network
 # ------------------------------
@@ -34,7 +35,7 @@ def xor_net(activation, scale=1.0):
     net = fm.Sequential([fm.Dense(2, 2, activation), fm.Dense(2, 1, activation)], dtype="float64")
     net.layers[0].weights = scale * np.array([[-2, 2], [-2, 2]])  # column 0: NOR, column 1: AND
     net.layers[0].bias = scale * np.array([1, -3])
-    net.layers[1].weights = scale * np.array([[-2], [-2]])        # NOR of the two hidden units
+    net.layers[1].weights = scale * np.array([[-2], [-2]])  # NOR of the two hidden units
     net.layers[1].bias = scale * np.array([1])
     return net
 
@@ -68,8 +69,12 @@ G1, G2 = np.meshgrid(g, g)
 grid = np.column_stack([G1.ravel(), G2.ravel()])
 
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
-models = [("logistic regression", logreg), ("hand-set (step units)", hand),
-          ("hand-set x 10 (sigmoid)", xor_net("sigmoid", 10)), ("trained 2-4-1 MLP", mlp)]
+models = [
+    ("logistic regression", logreg),
+    ("hand-set (step units)", hand),
+    ("hand-set x 10 (sigmoid)", xor_net("sigmoid", 10)),
+    ("trained 2-4-1 MLP", mlp),
+]
 for ax, (title, model) in zip(axes, models):
     p = model.forward(grid)[:, 0].reshape(G1.shape)
     ax.contourf(G1, G2, p, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.7)

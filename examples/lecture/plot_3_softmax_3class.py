@@ -21,11 +21,11 @@ rng = np.random.default_rng(0)
 centres = np.array([[-2.0, -1.0], [0.5, 2.0], [2.5, -1.5]])
 X = np.vstack([c + rng.normal(scale=0.9, size=(100, 2)) for c in centres])
 y = np.repeat([0, 1, 2], 100)
-Y = np.eye(3)[y]                     # one-hot rows
+Y = np.eye(3)[y]  # one-hot rows
 print("one-hot label of sample 150 (a dog):", Y[150])
 
 model = fm.Sequential([fm.Dense(2, 3, "softmax")], dtype="float64", seed=0)
-print("loss:", model.loss_name)      # inferred from the softmax output
+print("loss:", model.loss_name)  # inferred from the softmax output
 history = model.fit(X, Y, epochs=200, optimizer=fm.SGD(learning_rate=0.5), batch_size=32)
 print(f"J: {history.loss[0]:.3f} -> {history.loss[-1]:.3f}, accuracy {model.accuracy(X, y):.3f}")
 

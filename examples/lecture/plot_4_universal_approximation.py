@@ -17,7 +17,7 @@ import fastmlp as fm
 rng = np.random.default_rng(0)
 x = np.sort(rng.uniform(-3, 3, 200))
 y = np.sin(2 * x) + x / 2 + rng.normal(scale=0.1, size=x.size)
-X = x[:, None]                         # samples are rows: (200, 1)
+X = x[:, None]  # samples are rows: (200, 1)
 x_plot = np.linspace(-3, 3, 400)[:, None]
 
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4))

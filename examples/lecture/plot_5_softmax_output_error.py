@@ -25,8 +25,8 @@ model = fm.Sequential([fm.Dense(1, 3, "softmax")], dtype="float64")
 model.layers[0].weights = np.zeros((1, 3))
 model.layers[0].bias = np.log(p)
 
-X = np.zeros((1, 1))                       # one sample (its value does not matter here)
-z, a, delta = model.trace(X, y=[1])[-1]    # the true class is 1
+X = np.zeros((1, 1))  # one sample (its value does not matter here)
+z, a, delta = model.trace(X, y=[1])[-1]  # the true class is 1
 print("p          =", a[0])
 print("delta      =", delta[0])
 print("p - y      =", p - np.array([0, 1, 0]))
@@ -40,7 +40,7 @@ Y4 = np.eye(3)[y4]
 _, P4, delta4 = model.trace(X4, y=y4)[-1]
 print("delta * m =\n", delta4 * 4)
 assert np.allclose(delta4, (P4 - Y4) / 4)
-(dW, db), = model.gradients(X4, y4)
+((dW, db),) = model.gradients(X4, y4)
 assert np.allclose(db, delta4.sum(axis=0))
 print("db =", db, "= sum of the rows of delta")
 

@@ -17,13 +17,20 @@ import fastmlp as fm
 from fastmlp.plot import confusion_matrix
 
 X, y = load_digits(return_X_y=True)
-X = X / 16.0                                   # pixels 0..16 -> 0..1
+X = X / 16.0  # pixels 0..16 -> 0..1
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
 X_train, X_val, y_train, y_val = train_test_split(X_train, y_train, test_size=0.2, random_state=0)
 
 model = fm.Sequential([fm.Dense(64, 64, "relu"), fm.Dropout(0.1), fm.Dense(64, 10, "softmax")], seed=0)
-history = model.fit(X_train, y_train, epochs=300, optimizer=fm.Adam(learning_rate=1e-3), batch_size=32,
-                    validation_data=(X_val, y_val), early_stopping=fm.EarlyStopping(patience=15))
+history = model.fit(
+    X_train,
+    y_train,
+    epochs=300,
+    optimizer=fm.Adam(learning_rate=1e-3),
+    batch_size=32,
+    validation_data=(X_val, y_val),
+    early_stopping=fm.EarlyStopping(patience=15),
+)
 print(f"stopped after {history.epochs} epochs (early: {history.stopped_early}); best epoch {history.best_epoch}")
 print(f"test accuracy {model.accuracy(X_test, y_test):.4f}")
 

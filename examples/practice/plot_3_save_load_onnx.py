@@ -47,7 +47,7 @@ print("pickle round trip:  ", np.array_equal(clone.params, model.params))
 # tensors. Any safetensors reader sees the weights.
 raw = path.read_bytes()
 (n,) = struct.unpack("<Q", raw[:8])
-header = json.loads(raw[8:8 + n])
+header = json.loads(raw[8 : 8 + n])
 meta = header.pop("__metadata__")
 for name, info in header.items():
     print(f"{name:16s} {info['dtype']} {info['shape']}")

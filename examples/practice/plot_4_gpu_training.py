@@ -23,8 +23,9 @@ def train(device):
     rng = np.random.default_rng(0)
     X = rng.random((20_000, 784), dtype=np.float32)
     y = rng.integers(0, 10, size=20_000)
-    model = fm.Sequential([fm.Dense(784, 256, "relu"), fm.Dense(256, 128, "relu"), fm.Dense(128, 10, "softmax")],
-                          seed=0, device=device)
+    model = fm.Sequential(
+        [fm.Dense(784, 256, "relu"), fm.Dense(256, 128, "relu"), fm.Dense(128, 10, "softmax")], seed=0, device=device
+    )
     start = time.perf_counter()
     model.fit(X, y, epochs=3, optimizer=fm.SGD(learning_rate=0.01), batch_size=256)
     return model, time.perf_counter() - start

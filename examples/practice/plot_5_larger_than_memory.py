@@ -20,7 +20,7 @@ import fastmlp as fm
 folder = Path(tempfile.mkdtemp())
 rng = np.random.default_rng(0)
 shards = []
-for i in range(4):                                   # four shards of 5,000 rows
+for i in range(4):  # four shards of 5,000 rows
     X = rng.normal(size=(5_000, 20)).astype(np.float32)
     y = (X[:, :5].sum(axis=1) > 0).astype(np.int64)
     np.save(folder / f"X_{i}.npy", X)
@@ -53,6 +53,11 @@ print(f"accuracy over all shards, streamed: {model.accuracy(source):.3f}")
 # Chunks of whole batches and ``shuffle=False`` give the in-memory weights, bit for bit.
 a, b = new_model(), new_model()
 a.fit(X0, y0, epochs=2, optimizer=fm.SGD(learning_rate=0.1), batch_size=64, shuffle=False)
-b.fit(fm.data.from_arrays(X0, y0, chunk_rows=640), epochs=2, optimizer=fm.SGD(learning_rate=0.1), batch_size=64,
-      shuffle=False)
+b.fit(
+    fm.data.from_arrays(X0, y0, chunk_rows=640),
+    epochs=2,
+    optimizer=fm.SGD(learning_rate=0.1),
+    batch_size=64,
+    shuffle=False,
+)
 print("same weights as in memory:", np.array_equal(a.params, b.params))

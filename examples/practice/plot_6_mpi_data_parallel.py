@@ -20,7 +20,7 @@ from pathlib import Path
 
 import fastmlp as fm
 
-TRAIN = '''
+TRAIN = """
 import numpy as np
 from mpi4py import MPI
 import fastmlp as fm
@@ -34,22 +34,27 @@ model = fm.Sequential([fm.Dense(20, 32, "relu"), fm.Dense(32, 1, "sigmoid")], se
 history = model.fit(X, y, epochs=5, optimizer=fm.SGD(learning_rate=0.1), batch_size=256, comm=comm)
 if comm.rank == 0:                              # every rank holds the same weights
     print(f"{comm.size} ranks: loss {history.loss[-1]:.4f}, accuracy {model.accuracy(X, y):.3f}")
-'''
+"""
 print(TRAIN)
 
 # %%
 # Run it on two processes where everything needed is here:
-missing = [what for what, ok in (
-    ("mpiexec", shutil.which("mpiexec") is not None),
-    ("mpi4py", importlib.util.find_spec("mpi4py") is not None),
-    ("fit(comm=...)", "comm" in inspect.signature(fm.Sequential.fit).parameters),
-) if not ok]
+missing = [
+    what
+    for what, ok in (
+        ("mpiexec", shutil.which("mpiexec") is not None),
+        ("mpi4py", importlib.util.find_spec("mpi4py") is not None),
+        ("fit(comm=...)", "comm" in inspect.signature(fm.Sequential.fit).parameters),
+    )
+    if not ok
+]
 if missing:
     print("Not run here; missing:", ", ".join(missing))
 else:
     script = Path(tempfile.mkdtemp()) / "train.py"
     script.write_text(TRAIN)
-    out = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        ["mpiexec", "-n", "2", sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
     print(out.stdout, out.stderr)
     out.check_returncode()

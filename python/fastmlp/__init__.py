@@ -7,16 +7,17 @@
 
 ``fm.onnx`` and ``fm.sklearn`` are imported on first use.
 """
+
 import importlib as _importlib
 
 from . import callbacks, schedules
 from ._core import build_info as _core_build_info
+from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
 from .layers import ACTIVATIONS, Dense, Dropout
 from .model import LOSSES, DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
-from ._version import __version__
 
 _LAZY = ("onnx", "sklearn", "io", "plot")
 
@@ -28,10 +29,35 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")
 
 
-__all__ = ["Dense", "Dropout", "Sequential", "History", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Optimizer",
-           "EarlyStopping", "callbacks", "OneClassValidationWarning",
-           "schedules", "check_gradients", "build_info", "cuda_available", "cmake_dir", "set_num_threads", "get_num_threads", "save", "load", "DivergenceError", "VanishingGradientWarning",
-           "ACTIVATIONS", "LOSSES", "__version__"]
+__all__ = [
+    "Dense",
+    "Dropout",
+    "Sequential",
+    "History",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Optimizer",
+    "EarlyStopping",
+    "callbacks",
+    "OneClassValidationWarning",
+    "schedules",
+    "check_gradients",
+    "build_info",
+    "cuda_available",
+    "cmake_dir",
+    "set_num_threads",
+    "get_num_threads",
+    "save",
+    "load",
+    "DivergenceError",
+    "VanishingGradientWarning",
+    "ACTIVATIONS",
+    "LOSSES",
+    "__version__",
+]
 
 
 def set_num_threads(n: int) -> None:
@@ -85,6 +111,7 @@ def cmake_dir() -> str:
     # The installed package's folder; an editable install also lists the source folder.
     folders = [os.path.join(p, "lib", "cmake", "fastmlp") for p in __path__]
     return next((f for f in folders if os.path.isfile(os.path.join(f, "fastmlpConfig.cmake"))), folders[0])
+
 
 from ._threadpool import register as _register_threadpool  # noqa: E402
 

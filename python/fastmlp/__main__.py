@@ -1,4 +1,5 @@
 """``python -m fastmlp``: the command line (fastmlp.cli)."""
+
 import sys
 
 from fastmlp.cli import main

@@ -7,6 +7,7 @@ cuBLAS (libcublas.so.13) at first use, so such a build imports everywhere and on
 dynamic loader, the ``FASTMLP_CUBLAS`` environment variable (a path), or PyPI's
 ``nvidia-cublas`` package (``pip install nvidia-cublas``), which this module preloads.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -51,7 +52,7 @@ def available() -> bool:
 
 def unavailable_reason() -> str:
     if not built():
-        return "fastmlp was built without CUDA (rebuild with CMAKE_ARGS=\"-DFASTMLP_CUDA=ON\")"
+        return 'fastmlp was built without CUDA (rebuild with CMAKE_ARGS="-DFASTMLP_CUDA=ON")'
     _preload_cublas()
     return str(_core.cuda_unavailable_reason())
 

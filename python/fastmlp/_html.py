@@ -3,6 +3,7 @@
 Plain tables, escaped, with inline styles only (no scripts, no CSS classes), so
 they render the same in Jupyter, VS Code and the documentation's gallery.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -30,12 +31,16 @@ def model_html(model) -> str:
         else:
             rows.append([i, f"Dropout({layer.rate:g})", "", "", 0])
     rows.append(["", "total", "", "", f"{model.num_params:,}"])
-    settings = (f"loss <code>{escape(model.loss_name)}</code>, dtype <code>{model.dtype.name}</code>, "
-                f"device <code>{escape(model.device)}</code>, optimizer <code>{escape(repr(model.optimizer))}</code>, "
-                f"l2 {model.l2:g}, epochs trained {model.epochs_trained}")
-    return (f"<div><strong>Sequential</strong>: {model.n_features_in} inputs, {model.n_outputs} outputs"
-            + _table(["#", "layer", "weights (n_in, n_out)", "activation", "parameters"], rows)
-            + f"<div>{settings}</div></div>")
+    settings = (
+        f"loss <code>{escape(model.loss_name)}</code>, dtype <code>{model.dtype.name}</code>, "
+        f"device <code>{escape(model.device)}</code>, optimizer <code>{escape(repr(model.optimizer))}</code>, "
+        f"l2 {model.l2:g}, epochs trained {model.epochs_trained}"
+    )
+    return (
+        f"<div><strong>Sequential</strong>: {model.n_features_in} inputs, {model.n_outputs} outputs"
+        + _table(["#", "layer", "weights (n_in, n_out)", "activation", "parameters"], rows)
+        + f"<div>{settings}</div></div>"
+    )
 
 
 def history_html(history) -> str:

@@ -8,6 +8,7 @@ adds the Python-only training state and reads it back:
                      not saved: a loaded model continues training with a fresh state)
     epochs_trained   JSON integer: schedules and the default shuffling continue from it
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,11 @@ def _bad(msg: str) -> ValueError:
 
 def training_metadata(seed: int, optimizer, epochs_trained: int) -> dict:
     """The metadata entries for a model's training state."""
-    return {"seed": json.dumps(int(seed)),
-            "optimizer": json.dumps(optimizer.get_config(), separators=(",", ":")),
-            "epochs_trained": json.dumps(int(epochs_trained))}
+    return {
+        "seed": json.dumps(int(seed)),
+        "optimizer": json.dumps(optimizer.get_config(), separators=(",", ":")),
+        "epochs_trained": json.dumps(int(epochs_trained)),
+    }
 
 
 def _json(meta: dict, key: str):
@@ -53,8 +56,12 @@ def _optimizer(meta: dict):
     config = _json(meta, "optimizer")
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
         raise _bad("metadata 'optimizer' must be an object with a 'name'")
-    kinds = {"sgd": _optimizers.SGD, "adam": _optimizers.Adam, "rmsprop": _optimizers.RMSprop,
-             "adagrad": _optimizers.Adagrad}
+    kinds = {
+        "sgd": _optimizers.SGD,
+        "adam": _optimizers.Adam,
+        "rmsprop": _optimizers.RMSprop,
+        "adagrad": _optimizers.Adagrad,
+    }
     if config["name"] not in kinds:
         raise _bad(f"unknown optimizer {config['name']!r} (expected one of {', '.join(kinds)})")
     kwargs = {k: v for k, v in config.items() if k != "name"}
@@ -85,8 +92,15 @@ def _layers(meta: dict) -> list:
     for i, entry in enumerate(json.loads(meta["layers"])):
         try:
             if entry["type"] == "Dense":
-                layers.append(Dense(entry["n_in"], entry["n_out"], entry["activation"], init=entry.get("init"),
-                                    alpha=entry.get("alpha")))
+                layers.append(
+                    Dense(
+                        entry["n_in"],
+                        entry["n_out"],
+                        entry["activation"],
+                        init=entry.get("init"),
+                        alpha=entry.get("alpha"),
+                    )
+                )
             else:
                 layers.append(Dropout(entry["rate"]))
         except (ValueError, TypeError) as e:
@@ -97,9 +111,13 @@ def _layers(meta: dict) -> list:
 def model_config(meta: dict) -> tuple:
     """(Sequential keyword arguments, epochs trained) from a model file's metadata. The seed is
     checked by the C++ reader; it and l2 are JSON numbers."""
-    kwargs = {"layers": _layers(meta), "loss": meta["loss"], "dtype": meta["dtype"],
-              "l2": float(json.loads(meta.get("l2", "0.0"))),
-              "seed": int(json.loads(meta["seed"])) if "seed" in meta else None}
+    kwargs = {
+        "layers": _layers(meta),
+        "loss": meta["loss"],
+        "dtype": meta["dtype"],
+        "l2": float(json.loads(meta.get("l2", "0.0"))),
+        "seed": int(json.loads(meta["seed"])) if "seed" in meta else None,
+    }
     optimizer = _optimizer(meta)
     if optimizer is not None:
         kwargs["optimizer"] = optimizer

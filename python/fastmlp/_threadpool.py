@@ -1,6 +1,7 @@
 """fastmlp's thread pool as a threadpoolctl library, so that threadpoolctl's limits (and joblib's,
 which sets them in its workers) reach fastmlp like OpenMP libraries: registered at import when
 threadpoolctl is installed (scikit-learn brings it)."""
+
 from __future__ import annotations
 
 

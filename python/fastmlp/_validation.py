@@ -5,6 +5,7 @@ ValueError / TypeError naming the argument and the shape seen, before any C++
 code runs. Arrays that are already C-contiguous with the model's dtype pass
 through untouched (no copy).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -82,15 +83,21 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
             raise TypeError(f"{name} as class ids must be integers, got dtype {arr.dtype}")
         lo, hi = arr.min(), arr.max()
         if lo < 0 or hi >= n_outputs:
-            raise ValueError(f"{name} holds class ids in [{lo}, {hi}] but the model has {n_outputs} classes [0, {n_outputs})")
+            raise ValueError(
+                f"{name} holds class ids in [{lo}, {hi}] but the model has {n_outputs} classes [0, {n_outputs})"
+            )
         return as_c_array(arr, np.int32)
     if arr.ndim == 1:
         if n_outputs != 1:
-            raise ValueError(f"{name} has shape {arr.shape}: 1-D targets need a model with 1 output, "
-                             f"this one has {n_outputs}; pass shape ({n_samples}, {n_outputs})")
+            raise ValueError(
+                f"{name} has shape {arr.shape}: 1-D targets need a model with 1 output, "
+                f"this one has {n_outputs}; pass shape ({n_samples}, {n_outputs})"
+            )
         arr = arr.reshape(n_samples, 1)
     if arr.shape[1] != n_outputs:
-        raise ValueError(f"{name} has {arr.shape[1]} columns but the model has {n_outputs} outputs: {name} shape {arr.shape}")
+        raise ValueError(
+            f"{name} has {arr.shape[1]} columns but the model has {n_outputs} outputs: {name} shape {arr.shape}"
+        )
     if loss in ("binary_crossentropy", "categorical_crossentropy") and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for {loss}, found values in [{arr.min()}, {arr.max()}]")
     return as_c_array(arr, dtype)

@@ -1,5 +1,6 @@
 """The package version: written once, in pyproject.toml, and read from the installed metadata.
 (The C++ core gets the same string from CMake: ``_core.VERSION``.)"""
+
 from __future__ import annotations
 
 from importlib import metadata

@@ -1,4 +1,5 @@
 """Class weights shared by Sequential.fit and the scikit-learn wrappers."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -16,6 +16,7 @@ A callback is either a callable ``f(epoch, logs)`` (return False to stop) or a
 (nothing happens in between), even when a rule of the C++ loop (early stopping, tol)
 then ends training.
 """
+
 from __future__ import annotations
 
 import csv
@@ -68,8 +69,12 @@ class LambdaCallback(Callback):
     on_train_begin(logs), on_train_end(logs); any may be None."""
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None):
-        for name, f in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
-                        ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+        for name, f in (
+            ("on_epoch_begin", on_epoch_begin),
+            ("on_epoch_end", on_epoch_end),
+            ("on_train_begin", on_train_begin),
+            ("on_train_end", on_train_end),
+        ):
             if f is not None:
                 if not callable(f):
                     raise TypeError(f"{name} must be callable, got {type(f).__name__}")
@@ -87,8 +92,15 @@ class EarlyStopping(Callback):
     early-stopping settings (trainer.hpp), where the defaults and ranges live.
     """
 
-    def __init__(self, patience: int = _ES.patience, min_delta: float = _ES.min_delta, monitor: str | None = None,
-                 restore_best: bool = _ES.restore_best, mode: str = "auto", restore_best_weights: bool | None = None):
+    def __init__(
+        self,
+        patience: int = _ES.patience,
+        min_delta: float = _ES.min_delta,
+        monitor: str | None = None,
+        restore_best: bool = _ES.restore_best,
+        mode: str = "auto",
+        restore_best_weights: bool | None = None,
+    ):
         if monitor is not None and monitor not in METRICS:
             raise ValueError(f"monitor must be one of {', '.join(METRICS)} or None, got {monitor!r}")
         _mode(monitor or "loss", mode)
@@ -118,8 +130,10 @@ class EarlyStopping(Callback):
         return self._spec
 
     def __repr__(self) -> str:
-        return (f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, monitor={self.monitor!r}, "
-                f"mode={self.mode!r}, restore_best={self.restore_best})")
+        return (
+            f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, monitor={self.monitor!r}, "
+            f"mode={self.mode!r}, restore_best={self.restore_best})"
+        )
 
 
 class ReduceLROnPlateau(Callback):
@@ -127,12 +141,21 @@ class ReduceLROnPlateau(Callback):
     improved by more than ``min_delta`` for ``patience`` epochs, not below ``min_lr``.
     The C++ loop's ``reduce_on_plateau`` schedule (fm.schedules.ReduceOnPlateau) under Keras's name."""
 
-    def __init__(self, monitor: str = "val_loss", factor: float | None = None, patience: int | None = None,
-                 min_delta: float | None = None, min_lr: float | None = None):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float | None = None,
+        patience: int | None = None,
+        min_delta: float | None = None,
+        min_lr: float | None = None,
+    ):
         from .schedules import ReduceOnPlateau
 
-        values = {k: v for k, v in (("factor", factor), ("patience", patience), ("min_delta", min_delta),
-                                    ("min_lr", min_lr)) if v is not None}
+        values = {
+            k: v
+            for k, v in (("factor", factor), ("patience", patience), ("min_delta", min_delta), ("min_lr", min_lr))
+            if v is not None
+        }
         self.schedule = ReduceOnPlateau(monitor=monitor, **values)
 
     def __repr__(self) -> str:
@@ -152,11 +175,14 @@ class _Monitor(Callback):
 
     def on_train_begin(self, logs=None) -> None:
         if self.monitor.startswith("val_") and not self.params.get("validation"):
-            raise ValueError(f"{type(self).__name__}(monitor={self.monitor!r}) needs validation_data or "
-                             "validation_split")
+            raise ValueError(
+                f"{type(self).__name__}(monitor={self.monitor!r}) needs validation_data or validation_split"
+            )
         if self.monitor not in self.params.get("metrics", METRICS):
-            raise ValueError(f"{type(self).__name__}(monitor={self.monitor!r}): this model does not log it "
-                             f"(it logs {', '.join(self.params.get('metrics', ()))})")
+            raise ValueError(
+                f"{type(self).__name__}(monitor={self.monitor!r}): this model does not log it "
+                f"(it logs {', '.join(self.params.get('metrics', ()))})"
+            )
 
     def _improved(self, logs: dict) -> bool:
         value = logs.get(self.monitor)
@@ -175,8 +201,14 @@ class ModelCheckpoint(_Monitor):
     ``{epoch}`` (counted from 1, as Keras) and the logged metrics, e.g. "model-{epoch:03d}.safetensors".
     On device="cuda" the weights are copied to the host before each save."""
 
-    def __init__(self, filepath, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = True,
-                 verbose: bool = False):
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = True,
+        verbose: bool = False,
+    ):
         super().__init__(monitor, mode)
         self.filepath = os.fspath(filepath)
         self.save_best_only = as_bool(save_best_only, "save_best_only")
@@ -239,8 +271,9 @@ class ProgressBar:
         self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True)
 
     def update(self, logs: dict) -> None:
-        post = {k: f"{v:.4g}" for k, v in logs.items()
-                if k in ("loss", "accuracy", "val_loss", "val_accuracy") and v == v}
+        post = {
+            k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy") and v == v
+        }
         self.bar.set_postfix(post, refresh=False)
         self.bar.update(1)
 

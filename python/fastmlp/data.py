@@ -21,6 +21,7 @@ the model keeps the weights of the last completed step, as after Ctrl-C. Targets
 (class ids, one-hot rows or regression values); class_weight="balanced" makes one counting pass
 over the targets first.
 """
+
 from __future__ import annotations
 
 import glob
@@ -113,8 +114,10 @@ class NpySource(Source):
         shapes = [self._shape(f) for f in self.x_files]
         widths = {s[1] if len(s) == 2 else None for s in shapes}
         if len(widths) != 1 or None in widths:
-            raise ValueError("every X shard must be 2-D with the same number of columns; got shapes "
-                             + ", ".join(f"{os.path.basename(f)} {s}" for f, s in zip(self.x_files, shapes)))
+            raise ValueError(
+                "every X shard must be 2-D with the same number of columns; got shapes "
+                + ", ".join(f"{os.path.basename(f)} {s}" for f, s in zip(self.x_files, shapes))
+            )
         self.n_features = widths.pop()
         self.rows = [s[0] for s in shapes]
         self.n_rows = int(sum(self.rows))
@@ -145,8 +148,9 @@ class NpySource(Source):
         from its page cache with the GIL released, and the process holds only what it asked for."""
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(f)
             if fortran or dtype.hasobject:
                 raise ValueError(f"shard {path} must be a C-ordered numeric .npy")
@@ -190,8 +194,9 @@ class ParquetSource(Source):
             order = np.random.default_rng([seed, epoch]).permutation(len(order))
         for i in order:
             frag = self.fragments[int(i)]
-            for j, batch in enumerate(frag.to_batches(columns=self.features + [self.target],
-                                                       batch_size=self.chunk_rows)):
+            for j, batch in enumerate(
+                frag.to_batches(columns=self.features + [self.target], batch_size=self.chunk_rows)
+            ):
                 X = np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in self.features])
                 y = batch.column(self.target).to_numpy(zero_copy_only=False)
                 yield X, y, None, f"chunk {j} of {os.path.basename(frag.path)}"
@@ -203,8 +208,9 @@ class IterableSource(Source):
 
     def __init__(self, reader, n_features: int | None = None, n_rows: int | None = None):
         if not (callable(reader) or hasattr(reader, "__iter__")):
-            raise TypeError(f"a data source must be iterable or a function returning an iterator, "
-                            f"got {type(reader).__name__}")
+            raise TypeError(
+                f"a data source must be iterable or a function returning an iterator, got {type(reader).__name__}"
+            )
         self.reader, self.n_features, self.n_rows = reader, n_features, n_rows
 
     def chunks(self, epoch, seed, shuffle):
@@ -213,12 +219,15 @@ class IterableSource(Source):
         for i, item in enumerate(items):
             got = True
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise ValueError(f"chunk {i}: a reader must yield (X, y) or (X, y, sample_weight), got "
-                                 f"{type(item).__name__}")
+                raise ValueError(
+                    f"chunk {i}: a reader must yield (X, y) or (X, y, sample_weight), got {type(item).__name__}"
+                )
             yield item[0], item[1], item[2] if len(item) == 3 else None, f"chunk {i}"
         if not got:
-            raise ValueError(f"the data source gave no chunks in epoch {epoch} (a generator can be read only "
-                             "once: pass a function that returns a new iterator)")
+            raise ValueError(
+                f"the data source gave no chunks in epoch {epoch} (a generator can be read only "
+                "once: pass a function that returns a new iterator)"
+            )
 
     def first_width(self) -> int:
         for X, *_ in self.chunks(0, 0, False):
@@ -235,11 +244,13 @@ def from_arrays(X, y, sample_weight=None, chunk_rows: int | None = None) -> Arra
 def from_npy(x_paths, y_paths, chunk_rows: int | None = None) -> NpySource:
     """.npy shards: lists of files or glob patterns (sorted), X and y shard by shard, in chunks of
     ``chunk_rows`` rows (default: about 32 MB of X; chunks do not cross shards)."""
+
     def files(p):
         if isinstance(p, (str, os.PathLike)):
             found = sorted(glob.glob(os.fspath(p)))
             return found if any(ch in os.fspath(p) for ch in "*?[") else [os.fspath(p)]
         return [os.fspath(f) for f in p]
+
     return NpySource(files(x_paths), files(y_paths), chunk_rows)
 
 
@@ -271,6 +282,7 @@ class Prefetcher:
                 except queue.Full:
                     continue
             return False
+
         try:
             pending = []
             for X, y, w, name in self.source.chunks(epoch, self.seed, self.shuffle):
@@ -305,8 +317,7 @@ class Prefetcher:
         self.close()
         self.stop.clear()
         self.queue = queue.Queue(maxsize=self.prefetch)
-        self.thread = threading.Thread(target=self._produce, args=(int(epoch),), daemon=True,
-                                       name="fastmlp-prefetch")
+        self.thread = threading.Thread(target=self._produce, args=(int(epoch),), daemon=True, name="fastmlp-prefetch")
         self.thread.start()
 
     def next_chunk(self):

@@ -20,6 +20,7 @@ Only rank 0 writes files (``Sequential.save`` on other ranks does nothing) and s
 Bad use (different models, options or data shapes on different processes, a process with no
 rows) raises the same ValueError on every process, checked once before training, never a hang.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -102,8 +103,10 @@ def agree(comm, what: dict) -> list:
         values = [g.get(key) for g in gathered]
         if any(v != values[0] for v in values):
             per_rank = ", ".join(f"rank {r}: {v}" for r, v in enumerate(values))
-            raise ValueError(f"data-parallel fit: the processes disagree on {key} ({per_rank}); every process must "
-                             "pass the same model, options and data shapes")
+            raise ValueError(
+                f"data-parallel fit: the processes disagree on {key} ({per_rank}); every process must "
+                "pass the same model, options and data shapes"
+            )
     return gathered
 
 

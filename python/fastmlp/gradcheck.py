@@ -3,6 +3,7 @@
 "Very expensive" (two loss evaluations per parameter), which is why training
 uses backprop; this exists to show backprop is exact to machine precision.
 """
+
 from __future__ import annotations
 
 import numpy as np

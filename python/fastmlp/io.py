@@ -38,6 +38,7 @@ Loading never executes code, and a truncated, corrupted or hostile file raises V
 go to a temporary file in the same folder, which is fsync-ed and then renamed over the target
 (a symlink's target), so an interrupted save leaves the previous file intact.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,9 @@ def _path(path) -> str:
 def _metadata(metadata) -> dict:
     if metadata is None:
         return {}
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in metadata.items()):
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
         raise TypeError("metadata must be a dict of str to str")
     return metadata
 

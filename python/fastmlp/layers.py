@@ -1,4 +1,5 @@
 """Layers: Dense (z = a_prev W + b, a = g(z)) and Dropout."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,16 @@ class Dense:
       relu, leaky_relu and elu layers, Glorot-uniform otherwise.
     """
 
-    def __init__(self, n_in: int, n_out: int | str | None = None, activation: str = "linear", init: str | None = None,
-                 alpha: float | None = None, *, input_dim: int | None = None):
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int | str | None = None,
+        activation: str = "linear",
+        init: str | None = None,
+        alpha: float | None = None,
+        *,
+        input_dim: int | None = None,
+    ):
         if isinstance(n_out, str):  # Keras: Dense(units, "relu")
             if activation != "linear":
                 raise TypeError("activation given twice: Dense(units, activation) or Dense(n_in, n_out, activation)")
@@ -42,14 +51,22 @@ class Dense:
             raise TypeError(f"init must be a string or None, got {init!r}")
         # The C++ LayerSpec checks the values (ValueError naming them) and knows the defaults.
         self._deferred = n_in is None  # the input size is set when the model is built
-        self._spec = _core.LayerSpec(1 if n_in is None else as_int(n_in, "n_in"), as_int(n_out, "n_out"), activation,
-                                     None if alpha is None else as_real(alpha, "alpha", ValueError), 0.0, init or "default")
+        self._spec = _core.LayerSpec(
+            1 if n_in is None else as_int(n_in, "n_in"),
+            as_int(n_out, "n_out"),
+            activation,
+            None if alpha is None else as_real(alpha, "alpha", ValueError),
+            0.0,
+            init or "default",
+        )
         self.dropout = 0.0  # set by a following Dropout layer
         self._net = None  # set by Sequential
         self._index = -1
 
-    n_in = property(lambda self: None if self._deferred else self._spec.n_in,
-                    doc="inputs; None until known (Dense(units) as a first layer, before the first fit)")
+    n_in = property(
+        lambda self: None if self._deferred else self._spec.n_in,
+        doc="inputs; None until known (Dense(units) as a first layer, before the first fit)",
+    )
     n_out = property(lambda self: self._spec.n_out)
     units = n_out
 
@@ -57,10 +74,13 @@ class Dense:
         s = self._spec
         self._spec = _core.LayerSpec(as_int(n_in, "n_in"), s.n_out, s.activation, s.alpha, 0.0, s.init)
         self._deferred = False
+
     activation = property(lambda self: self._spec.activation)
     alpha = property(lambda self: self._spec.alpha)
-    init = property(lambda self: None if self._spec.init == "default" else self._spec.init,
-                    doc="None: He-uniform for relu-like layers, Glorot-uniform otherwise")
+    init = property(
+        lambda self: None if self._spec.init == "default" else self._spec.init,
+        doc="None: He-uniform for relu-like layers, Glorot-uniform otherwise",
+    )
 
     def _bound(self):
         if self._net is None:
@@ -103,7 +123,9 @@ class Dropout:
     so inference needs no rescaling."""
 
     def __init__(self, rate: float):
-        self.rate = _core.LayerSpec(1, 1).with_dropout(as_real(rate, "rate", ValueError)).dropout  # [0, 1), checked in C++
+        self.rate = (
+            _core.LayerSpec(1, 1).with_dropout(as_real(rate, "rate", ValueError)).dropout
+        )  # [0, 1), checked in C++
 
     num_params = 0
 

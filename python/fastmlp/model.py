@@ -10,10 +10,10 @@ is called only at epoch ends (callbacks, progress bar).
 
 Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, n_out)).
 """
+
 from __future__ import annotations
 
 import numbers
-import re
 import secrets
 import threading
 import time
@@ -21,15 +21,24 @@ import warnings
 
 import numpy as np
 
-from . import _core
+from . import _core, _cuda, _persist
 from . import data as _data
 from . import distributed as _distributed
-from . import _cuda
-from . import _persist
 from . import io as _io
 from . import optimizers as _optimizers
 from . import schedules as _schedules
-from ._validation import as_2d, as_c_array, as_dtype, as_int, as_real, as_seed, as_targets, check_finite, positive_float, positive_int
+from ._validation import (
+    as_2d,
+    as_c_array,
+    as_dtype,
+    as_int,
+    as_real,
+    as_seed,
+    as_targets,
+    check_finite,
+    positive_float,
+    positive_int,
+)
 from ._weights import balanced_class_weights, balanced_from_counts
 from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
 from .layers import Dense, Dropout
@@ -46,6 +55,8 @@ DEFAULT_BATCH_SIZE = 32
 
 class OneClassValidationWarning(UserWarning):
     """The validation set holds a single class: its accuracy says little."""
+
+
 DivergenceError = _core.DivergenceError
 # Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
 # ||dW|| is below this fraction of the last layer's.
@@ -153,8 +164,9 @@ def _split_rows(class_ids, n: int, split: float, seed: int):
     validation set keeps the class proportions. Both sorted (the data's order is kept)."""
     n_val = int(round(n * split))
     if n_val < 1 or n_val >= n:
-        raise ValueError(f"validation_split={split} leaves {n_val} of {n} samples for validation; "
-                         "need at least 1 on each side")
+        raise ValueError(
+            f"validation_split={split} leaves {n_val} of {n} samples for validation; need at least 1 on each side"
+        )
     rng = np.random.default_rng(seed)
     if class_ids is None:
         val = rng.permutation(n)[:n_val]
@@ -163,9 +175,9 @@ def _split_rows(class_ids, n: int, split: float, seed: int):
         share = counts * n_val / n
         take = np.floor(share).astype(np.int64)
         order = np.argsort(-(share - take), kind="stable")  # largest remainders get the rest
-        take[order[:n_val - take.sum()]] += 1
+        take[order[: n_val - take.sum()]] += 1
         take = np.minimum(take, counts - (counts > 1))  # never a class's last sample
-        val = np.concatenate([rng.permutation(np.flatnonzero(inverse == c))[:take[c]] for c in range(len(classes))])
+        val = np.concatenate([rng.permutation(np.flatnonzero(inverse == c))[: take[c]] for c in range(len(classes))])
         if len(val) == 0:
             val = rng.permutation(n)[:n_val]
     mask = np.zeros(n, dtype=bool)
@@ -195,8 +207,16 @@ class Sequential:
     built by its first ``fit`` (or ``build(n_features)``).
     """
 
-    def __init__(self, layers, loss: str | None = None, dtype="float32", seed: int | None = None, l2: float = 0.0,
-                 optimizer=DEFAULT_OPTIMIZER, device: str = "cpu"):
+    def __init__(
+        self,
+        layers,
+        loss: str | None = None,
+        dtype="float32",
+        seed: int | None = None,
+        l2: float = 0.0,
+        optimizer=DEFAULT_OPTIMIZER,
+        device: str = "cpu",
+    ):
         layers = list(layers)
         if not layers:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
@@ -207,8 +227,10 @@ class Sequential:
             if dense[i].n_in is None:
                 dense[i]._set_n_in(dense[i - 1].n_out)
             elif dense[i].n_in != dense[i - 1].n_out:
-                raise ValueError(f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
-                                 f"{dense[i - 1].n_out} outputs")
+                raise ValueError(
+                    f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
+                    f"{dense[i - 1].n_out} outputs"
+                )
         if loss is None:
             loss = _infer_loss(dense[-1].activation)
         if not isinstance(loss, str):
@@ -237,7 +259,7 @@ class Sequential:
         if dense[0].n_in is not None:
             self._build()
 
-    def build(self, n_features: int) -> "Sequential":
+    def build(self, n_features: int) -> Sequential:
         """Create the network for ``n_features`` inputs (Dense(units) as first layer); fit does it
         on its own. Returns self."""
         n_features = as_int(n_features, "n_features")
@@ -266,8 +288,10 @@ class Sequential:
 
     def _require_built(self):
         if self._net is None:
-            raise RuntimeError("this model is not built yet: its first Dense layer has no input size; call "
-                               "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...)")
+            raise RuntimeError(
+                "this model is not built yet: its first Dense layer has no input size; call "
+                "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...)"
+            )
         return self._net
 
     # --- shape facts ---
@@ -320,8 +344,15 @@ class Sequential:
     # --- conversions ---
     def _X(self, X, name: str = "X") -> np.ndarray:
         # Fast path (single-sample latency): already exactly what the core maps without a copy.
-        if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.flags.c_contiguous
-                and X.flags.aligned and X.shape[0] > 0 and X.shape[1] == self.n_features_in):
+        if (
+            type(X) is np.ndarray
+            and X.dtype == self.dtype
+            and X.ndim == 2
+            and X.flags.c_contiguous
+            and X.flags.aligned
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in
+        ):
             return X
         self._require_built()
         self._check_columns(X, name)
@@ -336,10 +367,11 @@ class Sequential:
             expected, got = list(self.feature_names_in_), list(columns)
             missing = [c for c in expected if c not in got]
             extra = [c for c in got if c not in expected]
-            detail = (f"missing {missing}, unexpected {extra}" if missing or extra
-                      else "same names in another order")
-            raise ValueError(f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
-                             f"select them as X[{expected!r}]")
+            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
+            raise ValueError(
+                f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
+                f"select them as X[{expected!r}]"
+            )
 
     def _Y(self, y, n_samples: int, name: str = "y") -> np.ndarray:
         if self._label_classes is not None and self.is_classifier:
@@ -357,14 +389,19 @@ class Sequential:
         classes = np.unique(arr)
         n_classes = 2 if self.n_outputs == 1 and self.loss_name == "binary_crossentropy" else self.n_outputs
         if self.loss_name == "binary_crossentropy" and self.n_outputs != 1:
-            raise ValueError("labels (strings, categories) need one output for binary_crossentropy; "
-                             f"this model has {self.n_outputs}")
+            raise ValueError(
+                f"labels (strings, categories) need one output for binary_crossentropy; this model has {self.n_outputs}"
+            )
         if len(classes) > n_classes:
-            raise ValueError(f"y holds {len(classes)} classes {list(classes)[:10]} but the model has {n_classes} "
-                             f"(make the output layer Dense(..., {len(classes)}, 'softmax'))")
+            raise ValueError(
+                f"y holds {len(classes)} classes {list(classes)[:10]} but the model has {n_classes} "
+                f"(make the output layer Dense(..., {len(classes)}, 'softmax'))"
+            )
         if len(classes) < n_classes:
-            raise ValueError(f"y holds {len(classes)} classes {list(classes)} but the model predicts {n_classes}: "
-                             "every class must appear in the first fit's labels")
+            raise ValueError(
+                f"y holds {len(classes)} classes {list(classes)} but the model predicts {n_classes}: "
+                "every class must appear in the first fit's labels"
+            )
         self._label_classes = classes
 
     def _encode(self, y, name: str):
@@ -375,8 +412,10 @@ class Sequential:
         ids = np.clip(ids, 0, len(self._label_classes) - 1)
         unknown = self._label_classes[ids] != arr
         if unknown.any():
-            raise ValueError(f"{name} holds labels the model does not know: {sorted(set(arr[unknown].tolist()))[:10]} "
-                             f"(its classes: {list(self._label_classes)})")
+            raise ValueError(
+                f"{name} holds labels the model does not know: {sorted(set(arr[unknown].tolist()))[:10]} "
+                f"(its classes: {list(self._label_classes)})"
+            )
         return ids.astype(np.int32) if self.loss_name == "categorical_crossentropy" else ids.astype(self.dtype)
 
     @property
@@ -384,8 +423,7 @@ class Sequential:
         """The classes predict() returns: the labels of the first fit (strings, categories, ...),
         else the class ids 0 .. n_classes - 1."""
         if not self.is_classifier:
-            raise AttributeError("classes_ exists for classification losses only; this model uses "
-                                 f"{self.loss_name!r}")
+            raise AttributeError(f"classes_ exists for classification losses only; this model uses {self.loss_name!r}")
         if self._label_classes is not None:
             return self._label_classes
         return np.arange(2 if self.n_outputs == 1 else self.n_outputs)
@@ -485,8 +523,7 @@ class Sequential:
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
         self._engine.gradients(X, Y, self._weights(sample_weight, None, Y))  # into the host gradient buffer
-        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy())
-                for i in range(len(self.dense_layers))]
+        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy()) for i in range(len(self.dense_layers))]
 
     def trace(self, X, y=None) -> list:
         """Per Dense layer (z, a): z = a_prev W + b, a = g(z); with y also delta = dJ/dz: (z, a, delta)."""
@@ -494,12 +531,31 @@ class Sequential:
         Y = None if y is None else self._Y(y, X.shape[0])
         return [tuple(t) for t in self._net.trace(X, Y)]
 
-    def fit(self, X, y=None, epochs: int = 100, batch_size: int | None = DEFAULT_BATCH_SIZE,
-            learning_rate: float | None = None, tol: float = 0.0, shuffle: bool = True, seed: int | None = None,
-            verbose: bool = False, callback=None, optimizer=None, schedule=None, validation_data=None,
-            validation_split: float = 0.0, early_stopping: EarlyStopping | None = None, sample_weight=None,
-            class_weight=None, record_gradients: bool = False, callbacks=None, stratify: bool | None = None,
-            comm=None, sharded: bool = False) -> History:
+    def fit(
+        self,
+        X,
+        y=None,
+        epochs: int = 100,
+        batch_size: int | None = DEFAULT_BATCH_SIZE,
+        learning_rate: float | None = None,
+        tol: float = 0.0,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: bool = False,
+        callback=None,
+        optimizer=None,
+        schedule=None,
+        validation_data=None,
+        validation_split: float = 0.0,
+        early_stopping: EarlyStopping | None = None,
+        sample_weight=None,
+        class_weight=None,
+        record_gradients: bool = False,
+        callbacks=None,
+        stratify: bool | None = None,
+        comm=None,
+        sharded: bool = False,
+    ) -> History:
         """Train by mini-batch gradient descent in C++, continuing from the current weights.
 
         batch_size: 32 by default; None uses the whole data set per step (the lecture's
@@ -556,7 +612,9 @@ class Sequential:
             for i, cb in enumerate(list(callbacks) if callbacks is not None else []):
                 if isinstance(cb, EarlyStopping):
                     if early_stopping is not None:
-                        raise ValueError("two early stoppings: give EarlyStopping either in callbacks or as early_stopping")
+                        raise ValueError(
+                            "two early stoppings: give EarlyStopping either in callbacks or as early_stopping"
+                        )
                     early_stopping = cb
                 elif isinstance(cb, ReduceLROnPlateau):
                     if schedule is not None:
@@ -567,8 +625,10 @@ class Sequential:
                 elif callable(cb):
                     functions.append(cb)
                 else:
-                    raise TypeError(f"callbacks[{i}] must be an fm.callbacks.Callback or a callable f(epoch, logs), "
-                                    f"got {type(cb).__name__}")
+                    raise TypeError(
+                        f"callbacks[{i}] must be an fm.callbacks.Callback or a callable f(epoch, logs), "
+                        f"got {type(cb).__name__}"
+                    )
             if callback is not None:
                 if not callable(callback):
                     raise TypeError("callback must be callable as callback(epoch, logs)")
@@ -600,17 +660,24 @@ class Sequential:
                     stratify = self.is_classifier
                 if stratify and not self.is_classifier:
                     raise ValueError(f"stratify=True needs a classification loss; this model uses {self.loss_name!r}")
-                train, val = _split_rows(self._class_ids(Y) if stratify else None, X.shape[0], split,
-                                         self.seed if seed is None else as_seed(seed))
+                train, val = _split_rows(
+                    self._class_ids(Y) if stratify else None,
+                    X.shape[0],
+                    split,
+                    self.seed if seed is None else as_seed(seed),
+                )
                 X, X_val, Y, Y_val = X[train], X[val], Y[train], Y[val]
                 W = None if W is None else W[train]
             if Y_val is not None and self.is_classifier:
                 ids = np.unique(self._class_ids(Y_val))
                 if len(ids) == 1:
                     label = ids[0] if self._label_classes is None else self._label_classes[ids[0]]
-                    warnings.warn(f"the validation set holds a single class ({label!r}): its accuracy says little; "
-                                  "use a larger validation_split or stratified validation data",
-                                  OneClassValidationWarning, stacklevel=2)
+                    warnings.warn(
+                        f"the validation set holds a single class ({label!r}): its accuracy says little; "
+                        "use a larger validation_split or stratified validation data",
+                        OneClassValidationWarning,
+                        stacklevel=2,
+                    )
             if class_weight is not None and source is not None:  # "balanced": one counting pass first
                 class_weight = self._source_class_weights(source, class_weight)
             elif class_weight is not None:  # "balanced" counts the classes of the training part only
@@ -619,7 +686,9 @@ class Sequential:
                 raise TypeError("early_stopping must be an fm.EarlyStopping")
             if early_stopping is not None:
                 options.early_stopping = early_stopping.spec(X_val is not None or val_source is not None)
-            options.seed = as_seed(self.seed + self._epochs_seen if seed is None else seed)  # default: a new order per call
+            options.seed = as_seed(
+                self.seed + self._epochs_seen if seed is None else seed
+            )  # default: a new order per call
             _core.validate_fit_options(options)
             if sharded and comm is None:
                 raise ValueError("sharded=True needs comm (an mpi4py communicator)")
@@ -671,10 +740,20 @@ class Sequential:
         try:
             chunks = None if source is None else self._prefetcher(source, options, class_weight, options.shuffle)
             val_chunks = None if val_source is None else self._prefetcher(val_source, options, None, False)
-            result = self._engine.fit(self.optimizer._bind(self._engine), X, Y, W, X_val, Y_val, options,
-                                      on_epoch if (bar or functions or py_callbacks) else None,
-                                      threading.current_thread() is threading.main_thread(), collective,
-                                      chunks, val_chunks)
+            result = self._engine.fit(
+                self.optimizer._bind(self._engine),
+                X,
+                Y,
+                W,
+                X_val,
+                Y_val,
+                options,
+                on_epoch if (bar or functions or py_callbacks) else None,
+                threading.current_thread() is threading.main_thread(),
+                collective,
+                chunks,
+                val_chunks,
+            )
         except DivergenceError as e:
             # The epochs completed before the diverging one still count (schedules, default seeds).
             self._epochs_seen += e.epoch
@@ -694,9 +773,12 @@ class Sequential:
         if history.grad_norms is not None and len(self.dense_layers) > 1:
             first, last = history.grad_norms[-1, 0], history.grad_norms[-1, -1]
             if last > 0 and first < VANISHING_RATIO * last:
-                warnings.warn(f"vanishing gradients: in the last epoch the first layer's mean ||dW|| ({first:.3g}) is "
-                              f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
-                              VanishingGradientWarning, stacklevel=2)
+                warnings.warn(
+                    f"vanishing gradients: in the last epoch the first layer's mean ||dW|| ({first:.3g}) is "
+                    f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
+                    VanishingGradientWarning,
+                    stacklevel=2,
+                )
         return history
 
     # --- chunked data (fastmlp.data) ---
@@ -705,18 +787,20 @@ class Sequential:
         if y is not None:
             raise TypeError("with a data source (fastmlp.data), the targets come from the source: pass y=None")
         if comm is not None:
-            raise NotImplementedError("data-parallel training from a chunked source is not supported yet; "
-                                      "give each process its rows as arrays (sharded=True)")
+            raise NotImplementedError(
+                "data-parallel training from a chunked source is not supported yet; "
+                "give each process its rows as arrays (sharded=True)"
+            )
         if validation_split:
-            raise ValueError("validation_split needs arrays; with a data source pass validation_data (arrays "
-                             "or another source)")
+            raise ValueError(
+                "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
+            )
         source = _data.as_source(X)
         if self._net is None:
             width = source.n_features or (source.first_width() if hasattr(source, "first_width") else None)
             self.build(as_int(width, "n_features"))
         if source.n_features is not None and source.n_features != self.n_features_in:
-            raise ValueError(f"the source has {source.n_features} features but the model expects "
-                             f"{self.n_features_in}")
+            raise ValueError(f"the source has {source.n_features} features but the model expects {self.n_features_in}")
         empty = np.empty((0, self.n_features_in), self.dtype)
         return source, empty, np.empty((0, self.n_outputs), self.dtype)
 
@@ -725,11 +809,13 @@ class Sequential:
             X = self._X(X, "X")
             Y = self._Y(y, X.shape[0], "y")
             return X, Y, self._weights(w, class_weight, Y), name
+
         return convert
 
     def _prefetcher(self, source, options, class_weight, shuffle: bool, prefetch: int = 2):
-        return _data.Prefetcher(source, self._convert_chunk(class_weight), options.seed, shuffle, prefetch,
-                                getattr(source, "mix", 1))
+        return _data.Prefetcher(
+            source, self._convert_chunk(class_weight), options.seed, shuffle, prefetch, getattr(source, "mix", 1)
+        )
 
     def _source_class_weights(self, source, class_weight):
         """class_weight="balanced" over a whole source: one pass counting the classes; a dict as is."""
@@ -750,7 +836,7 @@ class Sequential:
             if out is not None:
                 if row + len(a) > len(out):
                     raise ValueError(f"out has {len(out)} rows; the source has more")
-                out[row:row + len(a)] = a
+                out[row : row + len(a)] = a
             else:
                 parts.append(a)
             row += len(a)
@@ -768,9 +854,20 @@ class Sequential:
         es = None if early_stopping is None else repr(early_stopping)
         what = {
             "model": D.digest(repr(self), self.l2, self.optimizer.get_config(), self._epochs_seen, self.params),
-            "options": D.digest(options.epochs, options.batch_size, options.tol, options.shuffle, options.seed,
-                                repr(_schedules.get(schedule)), es, options.record_grad_norms, X_val is None),
-            "sharded": sharded, "features": X.shape[1], "targets": (Y.dtype.str, Y.shape[1:]),
+            "options": D.digest(
+                options.epochs,
+                options.batch_size,
+                options.tol,
+                options.shuffle,
+                options.seed,
+                repr(_schedules.get(schedule)),
+                es,
+                options.record_grad_norms,
+                X_val is None,
+            ),
+            "sharded": sharded,
+            "features": X.shape[1],
+            "targets": (Y.dtype.str, Y.shape[1:]),
             "sample weights": W is None,
         }
         if not sharded:  # the same rows: their count and a sample of them
@@ -786,7 +883,7 @@ class Sequential:
         """Where forward / loss / gradients / fit run: "cpu" or "cuda"."""
         return self._device
 
-    def to(self, device: str) -> "Sequential":
+    def to(self, device: str) -> Sequential:
         """Run on ``device`` ("cpu" or "cuda") from now on; returns self.
 
         The host parameter buffer stays the truth: ``params`` and the layers' ``weights`` /
@@ -891,15 +988,18 @@ class Sequential:
         self._require_built()
         weights = list(weights)
         if len(weights) != 2 * len(self.dense_layers):
-            raise ValueError(f"weights must hold {2 * len(self.dense_layers)} arrays (W and b per Dense layer), "
-                             f"got {len(weights)}")
+            raise ValueError(
+                f"weights must hold {2 * len(self.dense_layers)} arrays (W and b per Dense layer), got {len(weights)}"
+            )
         arrays = []
         for i, layer in enumerate(self.dense_layers):
             for j, (view, name) in enumerate(((layer.weights, "W"), (layer.bias, "b"))):
                 arr = np.asarray(weights[2 * i + j], dtype=self.dtype)
                 if arr.shape != view.shape:
-                    raise ValueError(f"weights[{2 * i + j}] ({name} of Dense layer {i}) must have shape {view.shape}, "
-                                     f"got {arr.shape}")
+                    raise ValueError(
+                        f"weights[{2 * i + j}] ({name} of Dense layer {i}) must have shape {view.shape}, "
+                        f"got {arr.shape}"
+                    )
                 if not np.isfinite(arr).all():
                     raise ValueError(f"weights[{2 * i + j}] ({name} of Dense layer {i}) contains NaN or infinity")
                 arrays.append((view, arr))
@@ -916,18 +1016,29 @@ class Sequential:
                 rows.append((f"dropout_{i} (Dropout {layer.rate:g})", prev, "0", ""))
             else:
                 n = layer.num_params
-                rows.append((f"dense_{i} (Dense)", f"(None, {layer.n_out})", "?" if n is None else f"{n:,}",
-                             layer.activation))
+                rows.append(
+                    (f"dense_{i} (Dense)", f"(None, {layer.n_out})", "?" if n is None else f"{n:,}", layer.activation)
+                )
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
         fmt = "  ".join("{:<%d}" % w for w in widths)
         total = sum(layer.num_params or 0 for layer in self.dense_layers)
         inputs = "?" if self.n_features_in is None else self.n_features_in
-        text = "\n".join([f'Model: "sequential" (inputs: {inputs}, loss: {self.loss_name}, dtype: {self.dtype.name}, '
-                          f'optimizer: {type(self.optimizer).__name__})', line, fmt.format(*rows[0]), line.replace("-", "=")]
-                         + [fmt.format(*r) for r in rows[1:]] + [line.replace("-", "="),
-                         f"Total params: {total:,}" + ("" if self.built else " (not built: first layer's input unknown)"),
-                         line])
+        text = "\n".join(
+            [
+                f'Model: "sequential" (inputs: {inputs}, loss: {self.loss_name}, dtype: {self.dtype.name}, '
+                f"optimizer: {type(self.optimizer).__name__})",
+                line,
+                fmt.format(*rows[0]),
+                line.replace("-", "="),
+            ]
+            + [fmt.format(*r) for r in rows[1:]]
+            + [
+                line.replace("-", "="),
+                f"Total params: {total:,}" + ("" if self.built else " (not built: first layer's input unknown)"),
+                line,
+            ]
+        )
         if print_fn is not None:
             print_fn(text)
         return text
@@ -945,18 +1056,18 @@ class Sequential:
         return _io.encode(self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
 
     @classmethod
-    def load(cls, path) -> "Sequential":
+    def load(cls, path) -> Sequential:
         """The model ``save`` (or C++ ``save_network``) wrote to ``path``. Nothing in the file is
         executed; anything but a valid model file raises ValueError."""
         return cls._from_file(*_io.read(path))
 
     @classmethod
-    def from_bytes(cls, data) -> "Sequential":
+    def from_bytes(cls, data) -> Sequential:
         """The model in ``data``, the bytes of a model file (``to_bytes``)."""
         return cls._from_file(*_io.decode(data))
 
     @classmethod
-    def _from_file(cls, net, metadata: dict) -> "Sequential":
+    def _from_file(cls, net, metadata: dict) -> Sequential:
         kwargs, epochs = _persist.model_config(metadata)
         model = cls(**kwargs)
         model.params[...] = net.params  # the same dtype: a bitwise copy
@@ -974,7 +1085,7 @@ class Sequential:
         self._label_classes = state.get("label_classes")
         self.feature_names_in_ = state.get("feature_names_in_")
 
-    def copy(self, dtype=None) -> "Sequential":
+    def copy(self, dtype=None) -> Sequential:
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
         epoch count (cast to ``dtype`` if given)."""
         self._require_built()
@@ -985,8 +1096,14 @@ class Sequential:
             else:
                 layers.append(Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init, alpha=layer.alpha))
         optimizer = type(self.optimizer)(**{k: v for k, v in self.optimizer.get_config().items() if k != "name"})
-        clone = Sequential(layers, loss=self.loss_name, dtype=self.dtype if dtype is None else dtype, seed=self.seed,
-                           l2=self.l2, optimizer=optimizer)
+        clone = Sequential(
+            layers,
+            loss=self.loss_name,
+            dtype=self.dtype if dtype is None else dtype,
+            seed=self.seed,
+            l2=self.l2,
+            optimizer=optimizer,
+        )
         clone.params[...] = self.params
         clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
         clone.__setstate__(self._extra_state())

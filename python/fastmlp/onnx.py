@@ -24,6 +24,7 @@ are 32-bit floats, and onnxruntime has no double kernels for Elu and Softplus.
 Dropout layers are left out (inference). The output is ``model.forward``: probabilities
 for softmax / sigmoid outputs, not class labels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,24 +54,30 @@ def _float64_activation(helper, g, z, out, alpha, const, p):
     node = helper.make_node
     zero = const("zero", 0.0)
     if g == "leaky_relu":  # z if z > 0 else alpha z
-        return [node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
-                node("Mul", [z, const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
-                node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.leaky_relu")]
+        return [
+            node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
+            node("Mul", [z, const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
+            node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.leaky_relu"),
+        ]
     if g == "elu":  # z if z > 0 else alpha (e^min(z, 0) - 1)
-        return [node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
-                node("Min", [z, zero], [f"{p}.zmin"], name=f"{p}.zmin"),
-                node("Exp", [f"{p}.zmin"], [f"{p}.exp"], name=f"{p}.exp"),
-                node("Sub", [f"{p}.exp", const("one", 1.0)], [f"{p}.em1"], name=f"{p}.em1"),
-                node("Mul", [f"{p}.em1", const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
-                node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.elu")]
+        return [
+            node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
+            node("Min", [z, zero], [f"{p}.zmin"], name=f"{p}.zmin"),
+            node("Exp", [f"{p}.zmin"], [f"{p}.exp"], name=f"{p}.exp"),
+            node("Sub", [f"{p}.exp", const("one", 1.0)], [f"{p}.em1"], name=f"{p}.em1"),
+            node("Mul", [f"{p}.em1", const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
+            node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.elu"),
+        ]
     # softplus: max(z, 0) + ln(1 + e^-|z|), no overflow
-    return [node("Relu", [z], [f"{p}.relu"], name=f"{p}.relu"),
-            node("Abs", [z], [f"{p}.abs"], name=f"{p}.abs"),
-            node("Neg", [f"{p}.abs"], [f"{p}.nabs"], name=f"{p}.nabs"),
-            node("Exp", [f"{p}.nabs"], [f"{p}.exp"], name=f"{p}.exp"),
-            node("Add", [f"{p}.exp", const("one", 1.0)], [f"{p}.1pexp"], name=f"{p}.1pexp"),
-            node("Log", [f"{p}.1pexp"], [f"{p}.log"], name=f"{p}.log"),
-            node("Add", [f"{p}.relu", f"{p}.log"], [out], name=f"{p}.softplus")]
+    return [
+        node("Relu", [z], [f"{p}.relu"], name=f"{p}.relu"),
+        node("Abs", [z], [f"{p}.abs"], name=f"{p}.abs"),
+        node("Neg", [f"{p}.abs"], [f"{p}.nabs"], name=f"{p}.nabs"),
+        node("Exp", [f"{p}.nabs"], [f"{p}.exp"], name=f"{p}.exp"),
+        node("Add", [f"{p}.exp", const("one", 1.0)], [f"{p}.1pexp"], name=f"{p}.1pexp"),
+        node("Log", [f"{p}.1pexp"], [f"{p}.log"], name=f"{p}.log"),
+        node("Add", [f"{p}.relu", f"{p}.log"], [out], name=f"{p}.softplus"),
+    ]
 
 
 def _smooth_activation(helper, g, z, out, const, p, float64=False):
@@ -78,21 +85,33 @@ def _smooth_activation(helper, g, z, out, const, p, float64=False):
     onnxruntime has no double Erf: a float64 gelu takes erf in float32 (about 1e-7 relative)."""
     node = helper.make_node
     if g == "gelu":  # 0.5 z (1 + erf(z / sqrt 2))
-        erf = ([node("Cast", [f"{p}.zs"], [f"{p}.zs32"], name=f"{p}.zs32", to=1),
+        erf = (
+            [
+                node("Cast", [f"{p}.zs"], [f"{p}.zs32"], name=f"{p}.zs32", to=1),
                 node("Erf", [f"{p}.zs32"], [f"{p}.erf32"], name=f"{p}.erf32"),
-                node("Cast", [f"{p}.erf32"], [f"{p}.erf"], name=f"{p}.erf", to=11)] if float64 else
-               [node("Erf", [f"{p}.zs"], [f"{p}.erf"], name=f"{p}.erf")])
-        return [node("Mul", [z, const("inv_sqrt2", 0.7071067811865476)], [f"{p}.zs"], name=f"{p}.zs"), *erf,
-                node("Add", [f"{p}.erf", const("one", 1.0)], [f"{p}.1perf"], name=f"{p}.1perf"),
-                node("Mul", [z, f"{p}.1perf"], [f"{p}.prod"], name=f"{p}.prod"),
-                node("Mul", [f"{p}.prod", const("half", 0.5)], [out], name=f"{p}.gelu")]
+                node("Cast", [f"{p}.erf32"], [f"{p}.erf"], name=f"{p}.erf", to=11),
+            ]
+            if float64
+            else [node("Erf", [f"{p}.zs"], [f"{p}.erf"], name=f"{p}.erf")]
+        )
+        return [
+            node("Mul", [z, const("inv_sqrt2", 0.7071067811865476)], [f"{p}.zs"], name=f"{p}.zs"),
+            *erf,
+            node("Add", [f"{p}.erf", const("one", 1.0)], [f"{p}.1perf"], name=f"{p}.1perf"),
+            node("Mul", [z, f"{p}.1perf"], [f"{p}.prod"], name=f"{p}.prod"),
+            node("Mul", [f"{p}.prod", const("half", 0.5)], [out], name=f"{p}.gelu"),
+        ]
     if g == "silu":  # z sigmoid(z)
-        return [node("Sigmoid", [z], [f"{p}.sig"], name=f"{p}.sig"),
-                node("Mul", [z, f"{p}.sig"], [out], name=f"{p}.silu")]
+        return [
+            node("Sigmoid", [z], [f"{p}.sig"], name=f"{p}.sig"),
+            node("Mul", [z, f"{p}.sig"], [out], name=f"{p}.silu"),
+        ]
     # mish: z tanh(softplus(z)), softplus as max(z, 0) + ln(1 + e^-|z|)
     sp = _float64_activation(helper, "softplus", z, f"{p}.sp", 0.0, const, f"{p}.softplus")
-    return sp + [node("Tanh", [f"{p}.sp"], [f"{p}.tanh"], name=f"{p}.tanh"),
-                 node("Mul", [z, f"{p}.tanh"], [out], name=f"{p}.mish")]
+    return sp + [
+        node("Tanh", [f"{p}.sp"], [f"{p}.tanh"], name=f"{p}.tanh"),
+        node("Mul", [z, f"{p}.tanh"], [out], name=f"{p}.mish"),
+    ]
 
 
 def _require_onnx():
@@ -163,13 +182,16 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
         current = out
 
     graph = helper.make_graph(
-        nodes, "fastmlp",
+        nodes,
+        "fastmlp",
         [helper.make_tensor_value_info(input_name, elem, ["batch", model.n_features_in])],
         [helper.make_tensor_value_info(output_name, elem, ["batch", model.n_outputs])],
-        initializer=inits)
+        initializer=inits,
+    )
     opsets = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opsets, producer_name="fastmlp", producer_version=__version__,
-                              doc_string=repr(model))
+    proto = helper.make_model(
+        graph, opset_imports=opsets, producer_name="fastmlp", producer_version=__version__, doc_string=repr(model)
+    )
     # The oldest IR version that can carry this opset, so older runtimes load the file.
     proto.ir_version = helper.find_min_ir_version_for(opsets)
     helper.set_model_props(proto, {"fastmlp_version": __version__, "loss": model.loss_name})

@@ -11,6 +11,7 @@ Every optimizer takes ``clip_value`` (clamp each gradient entry to [-clip_value,
 and ``clip_norm`` (scale the whole gradient, all layers at once, to L2 norm <= clip_norm);
 0 turns either off. Clipping by value runs first.
 """
+
 from __future__ import annotations
 
 import weakref
@@ -80,7 +81,9 @@ class Optimizer:
 
 
 def _field(name: str):
-    return property(lambda self: getattr(self._spec, name), doc=f"{name} (read-only; make a new optimizer to change it)")
+    return property(
+        lambda self: getattr(self._spec, name), doc=f"{name} (read-only; make a new optimizer to change it)"
+    )
 
 
 _SGD = _core.OptimizerSpec.sgd()
@@ -93,76 +96,125 @@ _CLIP = ("clip_norm", "clip_value")
 class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's formulas.
 
-        g = dJ/dw + weight_decay * w
-        plain:     w <- w - lr * g
-        momentum:  v <- momentum * v + g;  w <- w - lr * v   (Nesterov: w <- w - lr * (g + momentum * v))
+    g = dJ/dw + weight_decay * w
+    plain:     w <- w - lr * g
+    momentum:  v <- momentum * v + g;  w <- w - lr * v   (Nesterov: w <- w - lr * (g + momentum * v))
     """
 
     _kind = "sgd"
     _fields = ("momentum", "nesterov", "weight_decay") + _CLIP
     momentum, nesterov, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
-    def __init__(self, learning_rate: float = _SGD.learning_rate, momentum: float = _SGD.momentum,
-                 nesterov: bool = _SGD.nesterov, weight_decay: float = _SGD.weight_decay,
-                 clip_norm: float = _SGD.clip_norm, clip_value: float = _SGD.clip_value):
-        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-                         clip_norm=clip_norm, clip_value=clip_value)
+    def __init__(
+        self,
+        learning_rate: float = _SGD.learning_rate,
+        momentum: float = _SGD.momentum,
+        nesterov: bool = _SGD.nesterov,
+        weight_decay: float = _SGD.weight_decay,
+        clip_norm: float = _SGD.clip_norm,
+        clip_value: float = _SGD.clip_value,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
 
 
 class Adam(Optimizer):
     """Adam with bias correction, PyTorch's formulas (``decoupled=True`` is AdamW).
 
-        g = dJ/dw (+ weight_decay * w unless decoupled; decoupled: w <- w * (1 - lr * weight_decay) first)
-        m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;  t <- t + 1
-        w <- w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+    g = dJ/dw (+ weight_decay * w unless decoupled; decoupled: w <- w * (1 - lr * weight_decay) first)
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;  t <- t + 1
+    w <- w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
     """
 
     _kind = "adam"
     _fields = ("beta1", "beta2", "epsilon", "weight_decay", "decoupled") + _CLIP
     beta1, beta2, epsilon, weight_decay, decoupled, clip_norm, clip_value = (_field(n) for n in _fields)
 
-    def __init__(self, learning_rate: float = _ADAM.learning_rate, beta1: float = _ADAM.beta1,
-                 beta2: float = _ADAM.beta2, epsilon: float = _ADAM.epsilon, weight_decay: float = _ADAM.weight_decay,
-                 decoupled: bool = _ADAM.decoupled, clip_norm: float = _ADAM.clip_norm,
-                 clip_value: float = _ADAM.clip_value):
-        super().__init__(learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-                         weight_decay=weight_decay, decoupled=decoupled, clip_norm=clip_norm, clip_value=clip_value)
+    def __init__(
+        self,
+        learning_rate: float = _ADAM.learning_rate,
+        beta1: float = _ADAM.beta1,
+        beta2: float = _ADAM.beta2,
+        epsilon: float = _ADAM.epsilon,
+        weight_decay: float = _ADAM.weight_decay,
+        decoupled: bool = _ADAM.decoupled,
+        clip_norm: float = _ADAM.clip_norm,
+        clip_value: float = _ADAM.clip_value,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            beta1=beta1,
+            beta2=beta2,
+            epsilon=epsilon,
+            weight_decay=weight_decay,
+            decoupled=decoupled,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
 
 
 class RMSprop(Optimizer):
     """RMSprop, PyTorch's formulas (no momentum, not centered; ``rho`` is torch's ``alpha``).
 
-        g = dJ/dw + weight_decay * w
-        v <- rho v + (1 - rho) g^2;  w <- w - lr * g / (sqrt(v) + epsilon)
+    g = dJ/dw + weight_decay * w
+    v <- rho v + (1 - rho) g^2;  w <- w - lr * g / (sqrt(v) + epsilon)
     """
 
     _kind = "rmsprop"
     _fields = ("rho", "epsilon", "weight_decay") + _CLIP
     rho, epsilon, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
-    def __init__(self, learning_rate: float = _RMSPROP.learning_rate, rho: float = _RMSPROP.rho,
-                 epsilon: float = _RMSPROP.epsilon, weight_decay: float = _RMSPROP.weight_decay,
-                 clip_norm: float = _RMSPROP.clip_norm, clip_value: float = _RMSPROP.clip_value):
-        super().__init__(learning_rate=learning_rate, rho=rho, epsilon=epsilon, weight_decay=weight_decay,
-                         clip_norm=clip_norm, clip_value=clip_value)
+    def __init__(
+        self,
+        learning_rate: float = _RMSPROP.learning_rate,
+        rho: float = _RMSPROP.rho,
+        epsilon: float = _RMSPROP.epsilon,
+        weight_decay: float = _RMSPROP.weight_decay,
+        clip_norm: float = _RMSPROP.clip_norm,
+        clip_value: float = _RMSPROP.clip_value,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            rho=rho,
+            epsilon=epsilon,
+            weight_decay=weight_decay,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
 
 
 class Adagrad(Optimizer):
     """Adagrad, PyTorch's formulas (no learning-rate decay, accumulator starts at 0).
 
-        g = dJ/dw + weight_decay * w
-        s <- s + g^2;  w <- w - lr * g / (sqrt(s) + epsilon)
+    g = dJ/dw + weight_decay * w
+    s <- s + g^2;  w <- w - lr * g / (sqrt(s) + epsilon)
     """
 
     _kind = "adagrad"
     _fields = ("epsilon", "weight_decay") + _CLIP
     epsilon, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
-    def __init__(self, learning_rate: float = _ADAGRAD.learning_rate, epsilon: float = _ADAGRAD.epsilon,
-                 weight_decay: float = _ADAGRAD.weight_decay, clip_norm: float = _ADAGRAD.clip_norm,
-                 clip_value: float = _ADAGRAD.clip_value):
-        super().__init__(learning_rate=learning_rate, epsilon=epsilon, weight_decay=weight_decay,
-                         clip_norm=clip_norm, clip_value=clip_value)
+    def __init__(
+        self,
+        learning_rate: float = _ADAGRAD.learning_rate,
+        epsilon: float = _ADAGRAD.epsilon,
+        weight_decay: float = _ADAGRAD.weight_decay,
+        clip_norm: float = _ADAGRAD.clip_norm,
+        clip_value: float = _ADAGRAD.clip_value,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            epsilon=epsilon,
+            weight_decay=weight_decay,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
 
 
 def AdamW(learning_rate: float = _ADAM.learning_rate, weight_decay: float = 0.01, **kwargs) -> Adam:
@@ -179,4 +231,7 @@ def get(optimizer) -> Optimizer:
         if optimizer.lower() in makers:
             return makers[optimizer.lower()]()
         raise ValueError(f"optimizer must be one of {', '.join(makers)} or an Optimizer; got {optimizer!r}")
-    raise TypeError(f"optimizer must be a string or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object, got {type(optimizer).__name__}")
+    raise TypeError(
+        "optimizer must be a string or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object, "
+        f"got {type(optimizer).__name__}"
+    )

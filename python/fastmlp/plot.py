@@ -9,6 +9,7 @@ Each function saves a PNG (or any format matplotlib knows from the file name),
 closes its figure and returns the path. On a machine without a display the
 Agg backend is used, so nothing opens a window. ``confusion_matrix`` needs only NumPy.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,6 +31,7 @@ def _pyplot():
     if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
         matplotlib.use("Agg")  # headless machines: write files, open no window
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -51,8 +53,14 @@ def _series(history) -> dict:
     return {"loss": list(history)}
 
 
-def plot_loss(history, path, title: str = "training loss", extra: dict | None = None,
-              val_label: str = "validation loss", log_scale: bool | None = None) -> str:
+def plot_loss(
+    history,
+    path,
+    title: str = "training loss",
+    extra: dict | None = None,
+    val_label: str = "validation loss",
+    log_scale: bool | None = None,
+) -> str:
     """Save the loss J against epochs to ``path``; returns the path.
 
     ``history`` is what ``fit`` returned (or its ``.history`` dict, or a list of
@@ -111,6 +119,7 @@ def plot_fit(x, y, y_pred, path, title: str = "data and predictions") -> str:
 
 # ----------------------------------------------------------------------------- classifiers
 
+
 def _is_classifier(model) -> bool:
     return bool(getattr(model, "is_classifier", getattr(model, "loss_name", "mse") != "mse"))
 
@@ -158,8 +167,9 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
-def plot_confusion_matrix(y_true, y_pred, path, labels=None, title: str = "confusion matrix",
-                          normalize: bool = False) -> str:
+def plot_confusion_matrix(
+    y_true, y_pred, path, labels=None, title: str = "confusion matrix", normalize: bool = False
+) -> str:
     """Save the confusion matrix (rows: true class, columns: predicted class) with the counts written in.
 
     ``y_true`` and ``y_pred`` are class ids 0..k-1 (then ``labels`` names them) or
@@ -173,7 +183,7 @@ def plot_confusion_matrix(y_true, y_pred, path, labels=None, title: str = "confu
     if labels is None:
         names, both = np.unique(np.concatenate([t, p]), return_inverse=True)
         names = names.tolist()
-        ids_t, ids_p = both[:t.size], both[t.size:]
+        ids_t, ids_p = both[: t.size], both[t.size :]
     else:
         ids_t, names = _encode(t, labels)
         ids_p, _ = _encode(p, labels)
@@ -201,13 +211,29 @@ def plot_confusion_matrix(y_true, y_pred, path, labels=None, title: str = "confu
         for i in range(k):
             for j in range(k):
                 text = f"{cm[i, j]}\n{frac[i, j]:.0%}" if normalize else f"{cm[i, j]}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=9 if k <= 10 else 6,
-                        color="white" if shown[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=9 if k <= 10 else 6,
+                    color="white" if shown[i, j] > threshold else "black",
+                )
     return _save(fig, plt, path)
 
 
-def plot_decision_boundary(model, X, y, path, labels=None, title: str | None = None,
-                           resolution: int = 300, padding: float = 0.1, feature_names=None) -> str:
+def plot_decision_boundary(
+    model,
+    X,
+    y,
+    path,
+    labels=None,
+    title: str | None = None,
+    resolution: int = 300,
+    padding: float = 0.1,
+    feature_names=None,
+) -> str:
     """Save the model's predictions over the plane of 2-D inputs, with the points (X, y) on top.
 
     Classifiers: each region is coloured by its predicted class, the boundaries
@@ -271,22 +297,35 @@ def _draw_regions(fig, ax, plt, model, X, y, g0, g1, grid, labels) -> str:
             ax.contour(g0, g1, p, levels=[0.5], colors="k", linewidths=1.5)
         else:
             pred = _class_ids(model, grid).reshape(g0.shape)
-            ax.contourf(g0, g1, pred, levels=np.arange(-0.5, k), cmap=ListedColormap(colors),
-                        norm=BoundaryNorm(np.arange(-0.5, k), k), alpha=0.35)
+            ax.contourf(
+                g0,
+                g1,
+                pred,
+                levels=np.arange(-0.5, k),
+                cmap=ListedColormap(colors),
+                norm=BoundaryNorm(np.arange(-0.5, k), k),
+                alpha=0.35,
+            )
             ax.contour(g0, g1, pred, levels=np.arange(0.5, k - 1), colors="k", linewidths=1.0)
         for c in range(k):
             sel = ids == c
             if sel.any():
-                ax.scatter(X[sel, 0], X[sel, 1], s=18, color=colors[c], edgecolors="k", linewidths=0.4,
-                           label=str(names[c]) if c < len(names) else str(c))
+                ax.scatter(
+                    X[sel, 0],
+                    X[sel, 1],
+                    s=18,
+                    color=colors[c],
+                    edgecolors="k",
+                    linewidths=0.4,
+                    label=str(names[c]) if c < len(names) else str(c),
+                )
         ax.legend(title="class", loc="best", fontsize=8)
         return "decision boundary"
     out = np.asarray(model.forward(grid))[:, 0].reshape(g0.shape)
     target = y.reshape(len(y), -1)[:, 0].astype(np.float64)
     vmin, vmax = min(out.min(), target.min()), max(out.max(), target.max())
     cs = ax.contourf(g0, g1, out, levels=20, cmap="viridis", vmin=vmin, vmax=vmax, alpha=0.8)
-    ax.scatter(X[:, 0], X[:, 1], c=target, cmap="viridis", vmin=vmin, vmax=vmax, s=18, edgecolors="k",
-               linewidths=0.4)
+    ax.scatter(X[:, 0], X[:, 1], c=target, cmap="viridis", vmin=vmin, vmax=vmax, s=18, edgecolors="k", linewidths=0.4)
     fig.colorbar(cs, ax=ax, label="prediction")
     return "predictions"
 

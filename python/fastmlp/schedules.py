@@ -15,6 +15,7 @@
 lr0 is the optimizer's learning rate. These are thin names over the C++ ``Schedule``
 (schedules.hpp), where the defaults and the ranges live.
 """
+
 from __future__ import annotations
 
 from . import _core
@@ -67,8 +68,9 @@ class Constant(Schedule):
         super().__init__()
 
 
-_STEP, _EXP, _INV, _PLATEAU, _COS = (_defaults(k) for k in ("step_decay", "exponential", "inverse_scaling",
-                                                            "reduce_on_plateau", "cosine"))
+_STEP, _EXP, _INV, _PLATEAU, _COS = (
+    _defaults(k) for k in ("step_decay", "exponential", "inverse_scaling", "reduce_on_plateau", "cosine")
+)
 
 
 class StepDecay(Schedule):
@@ -99,8 +101,14 @@ class ReduceOnPlateau(Schedule):
     kind = "reduce_on_plateau"
     _fields = ("factor", "patience", "min_delta", "monitor", "min_lr")
 
-    def __init__(self, factor: float = _PLATEAU.factor, patience: int = _PLATEAU.patience,
-                 min_delta: float = _PLATEAU.min_delta, monitor: str = "loss", min_lr: float = _PLATEAU.min_lr):
+    def __init__(
+        self,
+        factor: float = _PLATEAU.factor,
+        patience: int = _PLATEAU.patience,
+        min_delta: float = _PLATEAU.min_delta,
+        monitor: str = "loss",
+        min_lr: float = _PLATEAU.min_lr,
+    ):
         super().__init__(factor=factor, patience=patience, min_delta=min_delta, monitor=monitor, min_lr=min_lr)
 
 
@@ -108,8 +116,12 @@ class CosineDecay(Schedule):
     kind = "cosine"
     _fields = ("decay_epochs", "warmup_epochs", "min_lr")
 
-    def __init__(self, decay_epochs: int = _COS.decay_epochs, warmup_epochs: int = _COS.warmup_epochs,
-                 min_lr: float = _COS.min_lr):
+    def __init__(
+        self,
+        decay_epochs: int = _COS.decay_epochs,
+        warmup_epochs: int = _COS.warmup_epochs,
+        min_lr: float = _COS.min_lr,
+    ):
         super().__init__(decay_epochs=decay_epochs, warmup_epochs=warmup_epochs, min_lr=min_lr)
 
 
@@ -120,9 +132,16 @@ def get(schedule) -> Schedule:
     if isinstance(schedule, Schedule):
         return schedule
     if isinstance(schedule, str):
-        makers = {"constant": Constant, "step_decay": StepDecay, "exponential": ExponentialDecay,
-                  "inverse_scaling": InverseScaling, "invscaling": InverseScaling,
-                  "reduce_on_plateau": ReduceOnPlateau, "adaptive": ReduceOnPlateau, "cosine": CosineDecay}
+        makers = {
+            "constant": Constant,
+            "step_decay": StepDecay,
+            "exponential": ExponentialDecay,
+            "inverse_scaling": InverseScaling,
+            "invscaling": InverseScaling,
+            "reduce_on_plateau": ReduceOnPlateau,
+            "adaptive": ReduceOnPlateau,
+            "cosine": CosineDecay,
+        }
         if schedule in makers:
             return makers[schedule]()
         raise ValueError(f"schedule must be one of {', '.join(makers)}; got {schedule!r}")

@@ -42,6 +42,7 @@ Differences from scikit-learn:
 * ``learning_rate="invscaling"`` updates the rate at the end of each epoch, as scikit-learn does:
   ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` = samples seen.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -65,15 +66,29 @@ from ._weights import balanced_class_weights
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
 except ImportError:  # pragma: no cover - older scikit-learn
+
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
+
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _ACTIVATION_ALIASES = {"identity": "linear", "logistic": "sigmoid"}
-_HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "linear", "sigmoid", "leaky_relu", "elu", "softplus",
-                       "gelu", "silu", "mish")
-MAX_DENSE_BYTES = 2 ** 31  # sparse input is densified up to this size
+_HIDDEN_ACTIVATIONS = (
+    "identity",
+    "logistic",
+    "tanh",
+    "relu",
+    "linear",
+    "sigmoid",
+    "leaky_relu",
+    "elu",
+    "softplus",
+    "gelu",
+    "silu",
+    "mish",
+)
+MAX_DENSE_BYTES = 2**31  # sparse input is densified up to this size
 
 
 def _densify(X, name: str = "X"):
@@ -82,8 +97,10 @@ def _densify(X, name: str = "X"):
         return X
     nbytes = X.shape[0] * X.shape[1] * X.dtype.itemsize
     if nbytes > MAX_DENSE_BYTES:
-        raise ValueError(f"{name} is sparse with shape {X.shape}: densified it would take {nbytes / 2 ** 30:.1f} GiB, "
-                         f"more than fastmlp's limit of {MAX_DENSE_BYTES / 2 ** 30:.0f} GiB (MAX_DENSE_BYTES)")
+        raise ValueError(
+            f"{name} is sparse with shape {X.shape}: densified it would take {nbytes / 2**30:.1f} GiB, "
+            f"more than fastmlp's limit of {MAX_DENSE_BYTES / 2**30:.0f} GiB (MAX_DENSE_BYTES)"
+        )
     return X.toarray()
 
 
@@ -103,13 +120,16 @@ def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True,
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ValueError(f"The '{name}' parameter must be {'an int' if integer else 'a float'}; got {value!r}.")
-    bad = (lo is not None and (value < lo or (value == lo and not lo_closed))) or \
-          (hi is not None and (value > hi or (value == hi and not hi_closed)))
+    bad = (lo is not None and (value < lo or (value == lo and not lo_closed))) or (
+        hi is not None and (value > hi or (value == hi and not hi_closed))
+    )
     if bad or (not integer and np.isnan(value)):
         lb = "[" if lo_closed else "("
         rb = "]" if hi_closed else ")"
-        raise ValueError(f"The '{name}' parameter must be in the range {lb}{lo if lo is not None else '-inf'}, "
-                         f"{hi if hi is not None else 'inf'}{rb}; got {value!r}.")
+        raise ValueError(
+            f"The '{name}' parameter must be in the range {lb}{lo if lo is not None else '-inf'}, "
+            f"{hi if hi is not None else 'inf'}{rb}; got {value!r}."
+        )
     return value
 
 
@@ -122,11 +142,34 @@ class _BaseMLP(BaseEstimator):
 
     _sk_loss_scale = 1.0  # fastmlp loss / scikit-learn loss (see the module docstring)
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -169,14 +212,17 @@ class _BaseMLP(BaseEstimator):
 
     def _check_params(self) -> None:
         if self.activation not in _HIDDEN_ACTIVATIONS:
-            raise ValueError(f"The 'activation' parameter must be one of {', '.join(_HIDDEN_ACTIVATIONS)}; "
-                             f"got {self.activation!r}.")
+            raise ValueError(
+                f"The 'activation' parameter must be one of {', '.join(_HIDDEN_ACTIVATIONS)}; got {self.activation!r}."
+            )
         if self.solver not in ("adam", "sgd", "lbfgs"):
             raise ValueError(f"The 'solver' parameter must be 'adam', 'sgd' or 'lbfgs'; got {self.solver!r}.")
         _check_number(self.max_fun, "max_fun", 1, integer=True)
         if self.learning_rate not in ("constant", "invscaling", "adaptive"):
-            raise ValueError("The 'learning_rate' parameter must be 'constant', 'invscaling' or 'adaptive'; "
-                             f"got {self.learning_rate!r}.")
+            raise ValueError(
+                "The 'learning_rate' parameter must be 'constant', 'invscaling' or 'adaptive'; "
+                f"got {self.learning_rate!r}."
+            )
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             _check_number(self.batch_size, "batch_size", 1, integer=True)
         _check_number(self.alpha, "alpha", 0)
@@ -222,12 +268,16 @@ class _BaseMLP(BaseEstimator):
         layers = [fm.Dense(a, b, act) for a, b in zip(sizes[:-2], sizes[1:-1])]
         layers.append(fm.Dense(sizes[-2], sizes[-1], output_activation))
         if self.solver == "adam":
-            optimizer = fm.Adam(learning_rate=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2,
-                                epsilon=self.epsilon)
+            optimizer = fm.Adam(
+                learning_rate=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon
+            )
         else:
             momentum = float(self.momentum)
-            optimizer = fm.SGD(learning_rate=self.learning_rate_init, momentum=momentum,
-                               nesterov=bool(self.nesterovs_momentum) and momentum > 0)
+            optimizer = fm.SGD(
+                learning_rate=self.learning_rate_init,
+                momentum=momentum,
+                nesterov=bool(self.nesterovs_momentum) and momentum > 0,
+            )
         return fm.Sequential(layers, dtype=np.dtype(dtype).name, seed=seed, optimizer=optimizer)
 
     def _initialize(self, n_features: int, n_outputs: int, output_activation: str, rng, x_dtype) -> None:
@@ -246,8 +296,7 @@ class _BaseMLP(BaseEstimator):
             layer.bias[...] = b
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(self._hidden_sizes()) + 2
-        self.out_activation_ = {"linear": "identity", "sigmoid": "logistic"}.get(output_activation,
-                                                                               output_activation)
+        self.out_activation_ = {"linear": "identity", "sigmoid": "logistic"}.get(output_activation, output_activation)
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -266,7 +315,9 @@ class _BaseMLP(BaseEstimator):
         if isinstance(self.batch_size, str):
             return min(200, n_samples)
         if self.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=2
+            )
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _fit_loop(self, X, Y, sample_weight, incremental: bool, rng, stratify=None) -> None:
@@ -278,13 +329,13 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         if self.early_stopping:
             parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
-            split = train_test_split(*parts, random_state=rng, test_size=self.validation_fraction,
-                                     stratify=stratify)
+            split = train_test_split(*parts, random_state=rng, test_size=self.validation_fraction, stratify=stratify)
             X, X_val, Y, Y_val = split[:4]
             sample_weight, sw_val = (split[4], split[5]) if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
-                                 "your dataset.")
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+                )
             best_params = model.params.copy()
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
@@ -304,8 +355,9 @@ class _BaseMLP(BaseEstimator):
                 # SGD steps on scikit-learn's loss: fastmlp's loss is `scale` times it, so is its gradient
                 model.optimizer.learning_rate = self._lr / scale if self.solver == "sgd" else self._lr
                 try:
-                    history = model.fit(X, Y, epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle),
-                                        sample_weight=sample_weight)
+                    history = model.fit(
+                        X, Y, epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle), sample_weight=sample_weight
+                    )
                 except fm.DivergenceError:
                     if self.early_stopping:  # scikit-learn records a NaN score and keeps the best weights
                         self.n_iter_ += 1
@@ -313,8 +365,10 @@ class _BaseMLP(BaseEstimator):
                         self.loss_curve_.append(np.nan)
                         self.validation_scores_.append(float("nan"))
                         break
-                    raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
-                                     "large values and need to be preprocessed.") from None
+                    raise ValueError(
+                        "Solver produced non-finite parameter weights. The input data may contain "
+                        "large values and need to be preprocessed."
+                    ) from None
                 self.n_iter_ += 1
                 self.t_ += n_samples
                 self.loss_ = float(history.loss[-1]) / scale
@@ -345,8 +399,10 @@ class _BaseMLP(BaseEstimator):
                     model.optimizer.learning_rate = self._lr / scale  # as scikit-learn's optimizer after an epoch
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if self.early_stopping else "Training loss"
-                    msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
-                           "consecutive epochs.")
+                    msg = (
+                        f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                        "consecutive epochs."
+                    )
                     if self.solver == "sgd" and self.learning_rate == "adaptive" and self._lr > 1e-6:
                         self._lr /= 5.0
                         self._no_improvement_count = 0
@@ -354,15 +410,24 @@ class _BaseMLP(BaseEstimator):
                             print(msg + " Setting learning rate to %f" % self._lr)
                     else:
                         if self.verbose:
-                            print(msg + (" Learning rate too small. Stopping."
-                                         if self.learning_rate == "adaptive" and self.solver == "sgd" else
-                                         " Stopping."))
+                            print(
+                                msg
+                                + (
+                                    " Learning rate too small. Stopping."
+                                    if self.learning_rate == "adaptive" and self.solver == "sgd"
+                                    else " Stopping."
+                                )
+                            )
                         break
                 if not incremental and self.n_iter_ == self.max_iter:
-                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
-                                  "hasn't converged yet." % self.max_iter, ConvergenceWarning)
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
+                        "hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=2)
         if self.early_stopping:
             model.params[...] = best_params
 
@@ -393,7 +458,7 @@ class _BaseMLP(BaseEstimator):
 
     def _sk_order(self) -> np.ndarray:
         """Indices into model_.params in scikit-learn's packing [W_1, ..., W_L, b_1, ..., b_L]."""
-        offsets, w_idx, b_idx, off = [], [], [], 0
+        w_idx, b_idx, off = [], [], 0
         for layer in self.model_.dense_layers:
             nw = layer.n_in * layer.n_out
             w_idx.append(np.arange(off, off + nw))
@@ -428,15 +493,18 @@ class _BaseMLP(BaseEstimator):
             Y = np.ascontiguousarray(Y, dtype=model.dtype)
         if sample_weight is not None and np.all(sample_weight == sample_weight[0]):
             sample_weight = None  # uniform weights: exactly the unweighted loss
-        iprint = 1 if self.verbose is True else (self.verbose if isinstance(self.verbose, int) and self.verbose > 1
-                                                 else -1)
+        iprint = (
+            1 if self.verbose is True else (self.verbose if isinstance(self.verbose, int) and self.verbose > 1 else -1)
+        )
         packed = np.asarray(model.params, dtype=np.float64)[self._sk_order()]
 
         def fun(theta):
             J, g = self._loss_grad_lbfgs(theta, X, Y, sample_weight)
             if not np.isfinite(J):
-                raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
-                                 "large values and need to be preprocessed.")
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may contain "
+                    "large values and need to be preprocessed."
+                )
             return J, g
 
         options = {"maxfun": int(self.max_fun), "maxiter": int(self.max_iter), "gtol": float(self.tol)}
@@ -486,23 +554,67 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     coefs_, intercepts_ (views), model_ (the fastmlp.Sequential).
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
-                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, class_weight=None):
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
-                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-                         power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
-                         verbose=verbose, warm_start=warm_start, momentum=momentum,
-                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+        )
         self.class_weight = class_weight
 
     def _prepare(self, X, y, incremental, first):
-        X, y = _validate_data(self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32),
-                              accept_sparse=True)
+        X, y = _validate_data(
+            self, X, y, reset=first, multi_output=True, dtype=(np.float64, np.float32), accept_sparse=True
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if first and not incremental:
@@ -513,11 +625,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             classes = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(classes) != set(self.classes_):
-                    raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
-                                     f"call to fit. Previously got {self.classes_}, `y` has {classes}")
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the previous "
+                        f"call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
-                                 f"'y' has {classes}.")
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
         lb = self._label_binarizer
         self._y_type = lb.y_type_
         if lb.y_type_ == "multiclass":
@@ -618,18 +733,61 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _sk_loss_scale = 2.0  # fastmlp: mean (a - y)^2; scikit-learn: half of it
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
-                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None):
-        super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
-                         batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-                         power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
-                         verbose=verbose, warm_start=warm_start, momentum=momentum,
-                         nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype)
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dtype=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dtype=dtype,
+        )
         self.loss = loss
 
     def _check_params(self) -> None:
@@ -640,8 +798,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         super()._check_params()
 
     def _prepare(self, X, y, incremental, first):
-        X, y = _validate_data(self, X, y, reset=first, multi_output=True, y_numeric=True,
-                              dtype=(np.float64, np.float32), accept_sparse=True)
+        X, y = _validate_data(
+            self,
+            X,
+            y,
+            reset=first,
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            accept_sparse=True,
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y, dtype=np.float64)

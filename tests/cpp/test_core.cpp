@@ -42,8 +42,8 @@ void test_gradients_every_activation_and_loss() {
   Rng rng(1);
   Mat X(7, 3);
   for (Index i = 0; i < X.size(); ++i) X.data()[i] = rng.normal();
-  const Activation hidden[] = {Activation::Linear, Activation::Sigmoid, Activation::Tanh, Activation::Relu,
-                               Activation::LeakyRelu, Activation::Elu, Activation::Softplus, Activation::Softmax};
+  const Activation hidden[] = {Activation::Linear,    Activation::Sigmoid, Activation::Tanh,     Activation::Relu,
+                               Activation::LeakyRelu, Activation::Elu,     Activation::Softplus, Activation::Softmax};
   for (Activation g : hidden) {
     // categorical cross-entropy with class ids
     {
@@ -73,7 +73,10 @@ void test_gradients_every_activation_and_loss() {
 
 void test_gates_with_the_lectures_weights() {
   // (bias w0, weights w1, w2) and the truth table over (0,0), (0,1), (1,0), (1,1).
-  struct Gate { double w0, w1, w2; int truth[4]; };
+  struct Gate {
+    double w0, w1, w2;
+    int truth[4];
+  };
   const Gate gates[] = {{-1, 2, 2, {0, 1, 1, 1}},    // OR
                         {1, -2, -2, {1, 0, 0, 0}},   // NOR
                         {-3, 2, 2, {0, 0, 0, 1}},    // AND
@@ -131,7 +134,7 @@ void test_bad_shapes_throw() {
   const Mat X = Mat::Ones(200, 4);
   CHECK(net.forward(X).rows() == 200 && net.forward(X).cols() == 3);  // 200x4 . 4x5 -> 200x5 -> 200x3
   CHECK_THROWS(net.forward(Mat::Ones(3, 5)), std::invalid_argument);  // wrong feature count
-  CHECK_THROWS(net.forward(Mat(0, 4)), std::invalid_argument);         // empty
+  CHECK_THROWS(net.forward(Mat(0, 4)), std::invalid_argument);        // empty
   std::vector<std::int32_t> y(199, 0);
   CHECK_THROWS(net.gradients(X, Targets<double>::from_labels(y.data(), 199, 3)), std::invalid_argument);
   std::vector<std::int32_t> bad(200, 3);  // class id out of range
@@ -139,9 +142,9 @@ void test_bad_shapes_throw() {
   Mat nan_x = X;
   nan_x(5, 2) = std::nan("");
   CHECK_THROWS(net.forward(nan_x), std::invalid_argument);
-  CHECK_THROWS((Network<double>({{4, 5, Activation::Relu}, {4, 3, Activation::Softmax}},
-                                Loss::CategoricalCrossentropy)),
-               std::invalid_argument);  // layers do not chain
+  CHECK_THROWS(
+      (Network<double>({{4, 5, Activation::Relu}, {4, 3, Activation::Softmax}}, Loss::CategoricalCrossentropy)),
+      std::invalid_argument);  // layers do not chain
   CHECK_THROWS((Network<double>({{4, 3, Activation::Relu}}, Loss::CategoricalCrossentropy)),
                std::invalid_argument);  // cross-entropy needs softmax
   CHECK_THROWS(SGD<double>(-1.0), std::invalid_argument);

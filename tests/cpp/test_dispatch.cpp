@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
   }
   if (const char* forced = std::getenv("FASTMLP_ARCH"); forced && *forced) {
     if (!built(forced) || !cpu_runs_level(forced)) {
-      std::printf("FASTMLP_ARCH=%s: %s here; skipped\n", forced, built(forced) ? "this CPU does not run it" : "not built");
+      std::printf("FASTMLP_ARCH=%s: %s here; skipped\n", forced,
+                  built(forced) ? "this CPU does not run it" : "not built");
       return 77;
     }
   }

@@ -42,13 +42,17 @@ void parts_run_on_distinct_threads() {
 
 void an_exception_reaches_the_caller() {
   set_num_threads(2);
-  CHECK_THROWS(parallel_columns(100, kBig, 1, [](Index j0, Index) {
-                 if (j0 > 0) throw std::runtime_error("in a worker");
-               }),
+  CHECK_THROWS(parallel_columns(100, kBig, 1,
+                                [](Index j0, Index) {
+                                  if (j0 > 0) throw std::runtime_error("in a worker");
+                                }),
                std::runtime_error);
   int calls = 0;  // the pool still works afterwards
   std::mutex m;
-  parallel_columns(100, kBig, 1, [&](Index, Index) { std::lock_guard<std::mutex> lock(m); ++calls; });
+  parallel_columns(100, kBig, 1, [&](Index, Index) {
+    std::lock_guard<std::mutex> lock(m);
+    ++calls;
+  });
   CHECK(calls == 2);
 }
 
@@ -88,7 +92,10 @@ void a_forked_child_has_working_threads() {
   if (pid == 0) {
     std::set<std::thread::id> ids;
     std::mutex m;
-    parallel_columns(100, kBig, 1, [&](Index, Index) { std::lock_guard<std::mutex> lock(m); ids.insert(std::this_thread::get_id()); });
+    parallel_columns(100, kBig, 1, [&](Index, Index) {
+      std::lock_guard<std::mutex> lock(m);
+      ids.insert(std::this_thread::get_id());
+    });
     _exit(product(2) == one && ids.size() == 2 ? 0 : 1);
   }
   int status = 0;

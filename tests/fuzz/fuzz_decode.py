@@ -8,6 +8,7 @@
 Only the Python code is instrumented for coverage; the C++ reader is fuzzed with coverage by
 fuzz_model_loader.cpp (.ci/sanitize). -max_len=65536 keeps inputs near the corpus' sizes.
 """
+
 import sys
 
 import atheris

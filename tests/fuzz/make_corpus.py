@@ -5,6 +5,7 @@ tests/test_fuzz_corpus.py through the Python loader; the fuzzers start from them
 
     python tests/fuzz/make_corpus.py      # rewrites tests/fuzz/corpus/ (deterministic)
 """
+
 import json
 import struct
 from pathlib import Path
@@ -16,7 +17,7 @@ OUT = HERE / "corpus"
 
 def split(raw: bytes):
     n = struct.unpack("<Q", raw[:8])[0]
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
+    return json.loads(raw[8 : 8 + n]), raw[8 + n :]
 
 
 def join(header, data: bytes, pad: bool = True) -> bytes:
@@ -43,14 +44,14 @@ def variants(raw: bytes):
     yield "truncated_0", b""
     yield "truncated_7", raw[:7]
     yield "truncated_8", raw[:8]
-    yield "truncated_header", raw[:8 + n // 2]
-    yield "truncated_data", raw[:len(raw) - 5]
+    yield "truncated_header", raw[: 8 + n // 2]
+    yield "truncated_data", raw[: len(raw) - 5]
     yield "trailing_bytes", raw + b"\0" * 12
     yield "header_len_huge", struct.pack("<Q", 2**64 - 1) + raw[8:]
     yield "header_len_past_end", struct.pack("<Q", len(raw)) + raw[8:]
     yield "header_len_max_plus_1", struct.pack("<Q", 100000001) + raw[8:]
     yield "header_not_object", join("[1, 2, 3]", data)
-    yield "header_not_json", join("{\"__metadata__\": {", data)
+    yield "header_not_json", join('{"__metadata__": {', data)
     yield "header_nested_deep", join("[" * 20000 + "]" * 20000, data)
     yield "header_not_utf8", join(b'{"__metadata__": {"dtype": "\xff\xfe"}}', data)
     yield "header_duplicate_keys", join(json.dumps(header)[:-1] + ', "__metadata__": {}}', data)
@@ -63,19 +64,44 @@ def variants(raw: bytes):
     yield "l2_nan", edit(None, l2="nan")
     yield "layers_not_list", edit(None, layers='{"a": 1}')
     yield "layers_empty", edit(None, layers="[]")
-    yield "layers_huge_width", edit(None, layers=json.dumps(
-        [{"type": "Dense", "n_in": 2**40, "n_out": 2**40, "activation": "relu", "alpha": None}]))
-    yield "layers_negative_width", edit(None, layers=json.dumps(
-        [{"type": "Dense", "n_in": -3, "n_out": 2, "activation": "relu", "alpha": None}]))
-    yield "layers_activation_unknown", edit(None, layers=json.dumps(
-        [dict(layer, activation="gelu2") if "activation" in layer else layer for layer in json.loads(meta["layers"])]))
-    yield "dropout_rate_2", edit(None, layers=json.dumps(json.loads(meta["layers"])[:1] + [
-        {"type": "Dropout", "rate": 2.0}] + json.loads(meta["layers"])[1:]))
+    yield (
+        "layers_huge_width",
+        edit(
+            None,
+            layers=json.dumps([{"type": "Dense", "n_in": 2**40, "n_out": 2**40, "activation": "relu", "alpha": None}]),
+        ),
+    )
+    yield (
+        "layers_negative_width",
+        edit(None, layers=json.dumps([{"type": "Dense", "n_in": -3, "n_out": 2, "activation": "relu", "alpha": None}])),
+    )
+    yield (
+        "layers_activation_unknown",
+        edit(
+            None,
+            layers=json.dumps(
+                [
+                    dict(layer, activation="gelu2") if "activation" in layer else layer
+                    for layer in json.loads(meta["layers"])
+                ]
+            ),
+        ),
+    )
+    yield (
+        "dropout_rate_2",
+        edit(
+            None,
+            layers=json.dumps(
+                json.loads(meta["layers"])[:1] + [{"type": "Dropout", "rate": 2.0}] + json.loads(meta["layers"])[1:]
+            ),
+        ),
+    )
     yield "shape_huge", edit(lambda h: h[weight].update({"shape": [2**62, 2**62]}))
     yield "shape_negative", edit(lambda h: h[weight].update({"shape": [-1, 4]}))
     yield "shape_3d", edit(lambda h: h[weight].update({"shape": [1, 2, 3]}))
     yield "offsets_past_end", edit(lambda h: h[weight].update({"data_offsets": [0, 2**40]}))
     yield "offsets_reversed", edit(lambda h: h[weight].update({"data_offsets": [16, 8]}))
+
     def overlap(h):  # the first bias moved onto the start of the data, over the first weight
         bias = next(k for k in h if k.endswith(".bias"))
         begin, end = h[bias]["data_offsets"]
@@ -89,7 +115,7 @@ def variants(raw: bytes):
     yield "epochs_near_2_63", edit(None, epochs_trained=str(2**63 - 1))
     yield "epochs_float", edit(None, epochs_trained="1.5")
     yield "optimizer_huge_int", edit(None, optimizer='{"name": "sgd", "learning_rate": 1' + "0" * 400 + "}")
-    yield "optimizer_unknown", edit(None, optimizer='{"name": "rmsprop"}')
+    yield "optimizer_unknown", edit(None, optimizer='{"name": "nadamxx"}')
     yield "data_nan", join(header, b"\xff" * len(data))
 
 

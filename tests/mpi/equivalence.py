@@ -1,6 +1,7 @@
 """Data-parallel training equals one process: run under ``mpiexec -n N python tests/mpi/equivalence.py``
 (tests/test_mpi.py does, for N = 2 and 3). Every process computes the one-process fit itself and
 compares it with the data-parallel one; the exit status is the number of failed scenarios."""
+
 import sys
 import traceback
 
@@ -33,8 +34,9 @@ def model(dtype="float64", optimizer=None, dropout=0.0, l2=0.0, out=3, loss=None
     if dropout:
         layers.append(fm.Dropout(dropout))
     layers.append(fm.Dense(8, out, "softmax" if out > 1 and loss is None else "linear"))
-    return fm.Sequential(layers, dtype=dtype, seed=7, l2=l2, loss=loss,
-                         optimizer=optimizer if optimizer is not None else fm.SGD(0.1))
+    return fm.Sequential(
+        layers, dtype=dtype, seed=7, l2=l2, loss=loss, optimizer=optimizer if optimizer is not None else fm.SGD(0.1)
+    )
 
 
 def close(a, b, dtype, what):
@@ -64,8 +66,13 @@ def equal_fits(make, X, y, dtype="float64", **kw):
 def optimizers_and_dtypes():
     X, y = data()
     for dtype in ("float64", "float32"):
-        for opt in (lambda: fm.SGD(0.1), lambda: fm.SGD(0.05, momentum=0.9), lambda: fm.SGD(0.05, momentum=0.9,
-                    nesterov=True), lambda: fm.Adam(0.01), lambda: fm.AdamW(0.01, weight_decay=0.1)):
+        for opt in (
+            lambda: fm.SGD(0.1),
+            lambda: fm.SGD(0.05, momentum=0.9),
+            lambda: fm.SGD(0.05, momentum=0.9, nesterov=True),
+            lambda: fm.Adam(0.01),
+            lambda: fm.AdamW(0.01, weight_decay=0.1),
+        ):
             equal_fits(lambda: model(dtype, opt(), l2=0.01), X, y, dtype, epochs=3, batch_size=16, seed=1)
 
 
@@ -89,9 +96,17 @@ def full_batch_and_dropout():
 def regression_validation_early_stopping_plateau_tol():
     X, y = data(regression=True)
     make = lambda: model(out=1, loss="mse", optimizer=fm.SGD(0.05))
-    equal_fits(make, X, y, epochs=30, batch_size=16, validation_split=0.25,
-               early_stopping=fm.EarlyStopping(patience=2, min_delta=1e-3),
-               schedule=fm.schedules.ReduceOnPlateau(factor=0.5, patience=1, monitor="val_loss"), seed=5)
+    equal_fits(
+        make,
+        X,
+        y,
+        epochs=30,
+        batch_size=16,
+        validation_split=0.25,
+        early_stopping=fm.EarlyStopping(patience=2, min_delta=1e-3),
+        schedule=fm.schedules.ReduceOnPlateau(factor=0.5, patience=1, monitor="val_loss"),
+        seed=5,
+    )
     equal_fits(make, X, y, epochs=200, batch_size=None, tol=1e-3)
 
 
@@ -130,8 +145,9 @@ def sharded_equals_interleaved():
     uneven = np.arange(0, 10 + 5 * RANK)
     for shuffle in (False, True):
         dp = model()
-        h = dp.fit(X[uneven], y[uneven], epochs=2, batch_size=local_batch * SIZE, shuffle=shuffle, comm=comm,
-                   sharded=True)
+        h = dp.fit(
+            X[uneven], y[uneven], epochs=2, batch_size=local_batch * SIZE, shuffle=shuffle, comm=comm, sharded=True
+        )
         identical_on_every_rank(dp.params)
         assert np.isfinite(h.loss).all()
 
@@ -148,6 +164,7 @@ def predictions_and_loss_with_comm():
 @scenario
 def bad_use_is_a_clear_error_on_every_rank():
     X, y = data()
+
     def expect(fn, match):
         try:
             fn()
@@ -155,13 +172,16 @@ def bad_use_is_a_clear_error_on_every_rank():
             assert match in str(e), str(e)
         else:
             raise AssertionError(f"no ValueError ({match})")
+
     bad_seed = fm.Sequential([fm.Dense(5, 3, "softmax")], seed=RANK)  # different weights per rank
     expect(lambda: bad_seed.fit(X, y, epochs=1, comm=comm), "model")
     expect(lambda: model().fit(X, y, epochs=1 + RANK, comm=comm), "options")
     expect(lambda: model().fit(X[: 50 + RANK], y[: 50 + RANK], epochs=1, comm=comm), "rows")
     empty = slice(0, 0) if RANK == SIZE - 1 else slice(None)
-    expect(lambda: model().fit(X[empty], y[empty], epochs=1, comm=comm, sharded=True),
-           f"rank {SIZE - 1} rejected" if RANK != SIZE - 1 else "empty")
+    expect(
+        lambda: model().fit(X[empty], y[empty], epochs=1, comm=comm, sharded=True),
+        f"rank {SIZE - 1} rejected" if RANK != SIZE - 1 else "empty",
+    )
     expect(lambda: model().fit(X, y, epochs=1, batch_size=SIZE * 3 + 1, comm=comm, sharded=True), "multiple")
 
 

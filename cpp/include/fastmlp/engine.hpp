@@ -136,9 +136,7 @@ class CpuEngine final : public Engine<T> {
   T evaluate_validation(Index start, Index rows, Index* correct) override;
   void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) override;
   void save_params(int copy) override { saved_[copy] = Eigen::Map<const Vector<T>>(net_.params(), net_.num_params()); }
-  void restore_params(int copy) override {
-    Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy];
-  }
+  void restore_params(int copy) override { Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy]; }
   bool params_finite() override { return all_finite(Eigen::Map<const Vector<T>>(net_.params(), net_.num_params())); }
 
  private:

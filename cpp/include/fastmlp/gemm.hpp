@@ -25,13 +25,13 @@
 namespace fastmlp {
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
-          const T* B, Index ldb, T beta, T* C, Index ldc);
+void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
+          T beta, T* C, Index ldc);
 
-extern template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index,
-                                 const float*, Index, float, float*, Index);
-extern template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index,
-                                  const double*, Index, double, double*, Index);
+extern template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index,
+                                 float, float*, Index);
+extern template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index, const double*, Index,
+                                  double, double*, Index);
 
 // One sample's SGD step through a dense layer in a single pass over W (d x k, row stride ldw):
 //   dx[i]   = sum_j W[i][j] y[j]                  (delta_{l-1} = delta_l W^T, from the old W; skipped if dx is null)
@@ -42,10 +42,9 @@ extern template void gemm<double>(bool, bool, Index, Index, Index, double, const
 template <class T>
 void sgd_rank1(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Index ldw, T* dx);
 
-extern template void sgd_rank1<float>(Index, Index, float, float, const float*, const float*, float*, Index,
-                                      float*);
-extern template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*,
-                                       Index, double*);
+extern template void sgd_rank1<float>(Index, Index, float, float, const float*, const float*, float*, Index, float*);
+extern template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*, Index,
+                                       double*);
 
 // The kernel in use (picked at run time): "avx512", "avx2" or "eigen".
 const char* gemm_isa();

@@ -43,8 +43,8 @@ struct LayerSpec {
   Index n_in = 0;
   Index n_out = 0;
   Activation activation = Activation::Linear;
-  double alpha = 0.0;    // leaky_relu slope / elu scale (see activations.hpp)
-  double dropout = 0.0;  // rate p in [0, 1) applied to this layer's output during training
+  double alpha = 0.0;         // leaky_relu slope / elu scale (see activations.hpp)
+  double dropout = 0.0;       // rate p in [0, 1) applied to this layer's output during training
   Init init = Init::Default;  // Default: He-uniform for relu-like layers, Glorot-uniform otherwise
 };
 
@@ -166,12 +166,12 @@ class Network {
   T l2_;
   std::vector<Index> offsets_;
   Vector<T> params_, grads_;
-  std::vector<Matrix<T>> A_, D_;        // per-layer activations and deltas, capacity_ rows
+  std::vector<Matrix<T>> A_, D_;         // per-layer activations and deltas, capacity_ rows
   std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
   std::vector<Matrix<T>> Zkeep_;         // hidden gelu / silu / mish layers only: Z (their g' reads it)
-  std::vector<char> dropped_;           // did the latest pass drop units on layer l?
+  std::vector<char> dropped_;            // did the latest pass drop units on layer l?
   Index capacity_ = 0;
-  Index rows_ = 0;                      // rows of the latest forward_pass
+  Index rows_ = 0;  // rows of the latest forward_pass
   mutable CopyableMutex busy_;
 };
 

@@ -52,8 +52,8 @@ struct OptimizerSpec {
     return s;
   }
 };
-const char* optimizer_kind_name(OptimizerSpec::Kind kind);     // "sgd", "adam", "rmsprop", "adagrad"
-OptimizerSpec optimizer_defaults(const std::string& kind);     // the spec of that kind with its defaults
+const char* optimizer_kind_name(OptimizerSpec::Kind kind);  // "sgd", "adam", "rmsprop", "adagrad"
+OptimizerSpec optimizer_defaults(const std::string& kind);  // the spec of that kind with its defaults
 
 // Throws std::invalid_argument naming the parameter unless every value is in range
 // once converted to T (a learning rate that underflows float32 is rejected there).
@@ -104,9 +104,7 @@ class SGD final : public Optimizer<T> {
   explicit SGD(const OptimizerSpec& spec);
   void step(T* params, const T* grads, Index n) override;
   void reset() override { velocity_.resize(0); }
-  T plain_sgd_rate() const override {
-    return momentum_ == T(0) && weight_decay_ == T(0) ? this->learning_rate_ : T(0);
-  }
+  T plain_sgd_rate() const override { return momentum_ == T(0) && weight_decay_ == T(0) ? this->learning_rate_ : T(0); }
   T momentum() const { return momentum_; }
   bool nesterov() const { return nesterov_; }
   T weight_decay() const { return weight_decay_; }

@@ -21,7 +21,8 @@ class Rng {
       return spare_;
     }
     double u1;
-    do u1 = uniform(); while (u1 <= 0.0);
+    do u1 = uniform();
+    while (u1 <= 0.0);
     const double r = std::sqrt(-2.0 * std::log(u1)), t = 6.283185307179586 * uniform();
     spare_ = r * std::sin(t);
     has_spare_ = true;

@@ -54,8 +54,8 @@ struct FitOptions {
   std::optional<Index> batch_size;  // none: the whole data set per step (full-batch gradient descent)
   double tol = 0.0;
   bool shuffle = true;
-  std::uint64_t seed = 0;      // shuffling and dropout masks
-  Index epoch_offset = 0;      // epochs the model already trained (schedules continue from here)
+  std::uint64_t seed = 0;  // shuffling and dropout masks
+  Index epoch_offset = 0;  // epochs the model already trained (schedules continue from here)
   Schedule schedule;
   EarlyStopping early_stopping;
   bool record_grad_norms = false;
@@ -75,7 +75,7 @@ struct EpochLogs {
 
 struct FitResult {
   std::vector<EpochLogs> epochs;
-  Index best_epoch = -1;      // early stopping's best epoch (-1 without early stopping)
+  Index best_epoch = -1;       // early stopping's best epoch (-1 without early stopping)
   bool stopped_early = false;  // by tol, early stopping or the callback
   bool interrupted = false;    // by *stop
 };

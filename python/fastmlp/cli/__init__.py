@@ -24,6 +24,7 @@ a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``commands``
 runs each command and ``parser`` builds the argument parser.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,4 +68,3 @@ def main(argv=None) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     return EXIT_USAGE
-

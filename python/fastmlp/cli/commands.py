@@ -1,5 +1,6 @@
 """The commands: train, evaluate, predict, demo, info. Each takes the parsed arguments and returns
 the exit status."""
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,6 @@ def infer_task(y) -> str:
         if k <= 2 or (k <= MAX_INFERRED_CLASSES and 2 * k <= len(y)):
             return "classify"
     return "regress"
-
 
 
 def _training_targets(model, ids, k: int):
@@ -68,6 +68,7 @@ def _json_value(v):
 
 
 # ============================================================================ train
+
 
 def _world():
     """MPI.COMM_WORLD when this process runs under mpiexec with more than one process, else None."""
@@ -131,12 +132,21 @@ def _train_on_shards(args, source) -> int:
     layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
     opt = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
     optimizer = fm.SGD(momentum=args.momentum or 0.0, **opt) if args.optimizer == "sgd" else fm.Adam(**opt)
-    model = fm.Sequential(layers, loss=args.loss or (None if task == "classify" else "mse"), dtype=args.dtype,
-                          seed=args.seed, l2=args.l2, optimizer=optimizer)
-    print(f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
-          f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}")
-    history = model.fit(source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                        verbose=not args.no_progress)
+    model = fm.Sequential(
+        layers,
+        loss=args.loss or (None if task == "classify" else "mse"),
+        dtype=args.dtype,
+        seed=args.seed,
+        l2=args.l2,
+        optimizer=optimizer,
+    )
+    print(
+        f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
+        f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}"
+    )
+    history = model.fit(
+        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=not args.no_progress
+    )
     print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}")
     lpath = save_model(model, args.out, {"task": task, "classes": classes, "target": args.target, "features": None})
     print(f"model saved to {args.out} (labels: {lpath})")
@@ -172,25 +182,30 @@ def train(args) -> int:
     classes = None
     if task == "classify":
         if y.ndim != 1:
-            raise CLIError(f"{data.source}: classification needs one label per sample, the targets have shape "
-                           f"{y.shape}")
+            raise CLIError(
+                f"{data.source}: classification needs one label per sample, the targets have shape {y.shape}"
+            )
         values, ids = np.unique(y, return_inverse=True)
         classes = [_json_value(v) for v in values]
         k = len(classes)
         if k < 2:
-            raise CLIError(f"{data.source}: the target has only one class ({classes[0]!r}); "
-                           "classification needs at least 2")
+            raise CLIError(
+                f"{data.source}: the target has only one class ({classes[0]!r}); classification needs at least 2"
+            )
         out_act = args.output_activation or ("softmax" if k > 2 else "sigmoid")
         if out_act not in ("softmax", "sigmoid"):
-            raise CLIError(f"--output-activation {out_act} does not give class probabilities; "
-                           "use softmax or sigmoid for --task classify (or --task regress)")
+            raise CLIError(
+                f"--output-activation {out_act} does not give class probabilities; "
+                "use softmax or sigmoid for --task classify (or --task regress)"
+            )
         n_out = 1 if (out_act == "sigmoid" and k == 2) else k
         loss = args.loss
     else:
         if y.dtype.kind == "U":
             bad = next(v for v in y.tolist() if not is_number(v))
-            raise CLIError(f"{data.source}: the target holds text ({bad!r}); regression needs numbers "
-                           "(or use --task classify)")
+            raise CLIError(
+                f"{data.source}: the target holds text ({bad!r}); regression needs numbers (or use --task classify)"
+            )
         y = y.astype(np.float64)
         out_act = args.output_activation or "linear"
         n_out = 1 if y.ndim == 1 else y.shape[1]
@@ -215,8 +230,10 @@ def train(args) -> int:
     if args.validation_split:
         n_val = int(round(m * args.validation_split))
         if not 1 <= n_val < m:
-            raise CLIError(f"--validation-split {args.validation_split} leaves {n_val} of {m} samples for "
-                           "validation; need at least 1 on each side")
+            raise CLIError(
+                f"--validation-split {args.validation_split} leaves {n_val} of {m} samples for "
+                "validation; need at least 1 on each side"
+            )
         order = np.random.default_rng(args.seed).permutation(m)
         val, tr = order[:n_val], order[n_val:]
         X_train, Y_train, validation = X[tr], Y[tr], (X[val], Y[val])
@@ -235,22 +252,36 @@ def train(args) -> int:
         shown = ", ".join(str(c) for c in classes[:10]) + (", ..." if k > 10 else "")
         say(f"task: classification, {k} classes ({shown})" + ("  [inferred; --task to override]" if inferred else ""))
     else:
-        say(f"task: regression, {n_out} output{'s' if n_out > 1 else ''}"
-              + ("  [inferred; --task to override]" if inferred else ""))
-    say(f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
-          f"learning rate {optimizer.learning_rate:g})")
+        say(
+            f"task: regression, {n_out} output{'s' if n_out > 1 else ''}"
+            + ("  [inferred; --task to override]" if inferred else "")
+        )
+    say(
+        f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
+        f"learning rate {optimizer.learning_rate:g})"
+    )
     if validation is not None:
         say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
 
-    history = model.fit(X_train, Y_train, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                        verbose=not args.no_progress, validation_data=validation, early_stopping=early, comm=comm)
+    history = model.fit(
+        X_train,
+        Y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        verbose=not args.no_progress,
+        validation_data=validation,
+        early_stopping=early,
+        comm=comm,
+    )
     best = history.best_epoch
     restored = early is not None and best is not None and best != history.epochs - 1
     at = best if restored else history.epochs - 1  # the epoch whose weights the model has
     logs = {key: values[at] for key, values in history.history.items() if key != "lr" and len(values) > at}
     summary = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
-    notes = (", stopped early" if history.stopped_early else "") + (f"; kept the weights of epoch {best + 1}"
-                                                                     if restored else "")
+    notes = (", stopped early" if history.stopped_early else "") + (
+        f"; kept the weights of epoch {best + 1}" if restored else ""
+    )
     say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}")
 
     if comm is not None and comm.Get_rank() != 0:
@@ -266,13 +297,21 @@ def train(args) -> int:
         if task == "classify" and X.shape[1] == 2:
             root, ext = os.path.splitext(args.plot)
             bpath = f"{root}_boundary{ext or '.png'}"
-            plot_decision_boundary(model, X, ids, bpath, labels=classes, feature_names=data.feature_names,
-                                   title=f"decision boundary on {os.path.basename(data.source)}")
+            plot_decision_boundary(
+                model,
+                X,
+                ids,
+                bpath,
+                labels=classes,
+                feature_names=data.feature_names,
+                title=f"decision boundary on {os.path.basename(data.source)}",
+            )
             say(f"decision boundary saved to {bpath}")
     return EXIT_OK
 
 
 # ============================================================================ evaluate
+
 
 def evaluate(args) -> int:
     import numpy as np
@@ -297,16 +336,18 @@ def evaluate(args) -> int:
         if args.confusion_matrix:
             from fastmlp.plot import plot_confusion_matrix
 
-            plot_confusion_matrix(ids, pred, args.confusion_matrix, labels=classes,
-                                  title=f"{os.path.basename(data.source)}")
+            plot_confusion_matrix(
+                ids, pred, args.confusion_matrix, labels=classes, title=f"{os.path.basename(data.source)}"
+            )
     else:
         if y.dtype.kind == "U":
             raise CLIError(f"{data.source}: the target holds text; this model does regression")
         y = y.astype(np.float64)
         Y = y.reshape(len(y), -1)
         if Y.shape[1] != model.n_outputs:
-            raise CLIError(f"the model has {model.n_outputs} outputs but the targets in {data.source} have "
-                           f"{Y.shape[1]} columns")
+            raise CLIError(
+                f"the model has {model.n_outputs} outputs but the targets in {data.source} have {Y.shape[1]} columns"
+            )
         out = np.asarray(model.forward(X), dtype=np.float64)
         results["loss"] = float(model.loss(X, y))
         results["mse"] = float(np.mean((out - Y) ** 2))
@@ -316,8 +357,9 @@ def evaluate(args) -> int:
             r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
         results["r2"] = float(np.mean(r2))  # averaged over outputs, as scikit-learn's r2_score
     if args.json:
-        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                          for k, v in results.items()}))
+        print(
+            json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in results.items()})
+        )
     else:
         for key, value in results.items():
             print(f"{key:<9} {_fmt(value)}")
@@ -327,6 +369,7 @@ def evaluate(args) -> int:
 
 
 # ============================================================================ predict
+
 
 def predict(args) -> int:
     import numpy as np
@@ -391,6 +434,7 @@ def _write_table(path, result, columns, dtype) -> None:
 
 # ============================================================================ demo, info
 
+
 def demo(args) -> int:
     try:
         from sklearn.datasets import load_digits
@@ -409,16 +453,31 @@ def demo(args) -> int:
     print(f"model: {model}  ({model.num_params} parameters)")
 
     def progress(epoch, logs):
-        print(f"epoch {epoch + 1:3d}/{args.epochs}  loss {logs['loss']:.4f}  train accuracy {logs['accuracy']:.4f}  "
-              f"test accuracy {logs['val_accuracy']:.4f}", flush=True)
+        print(
+            f"epoch {epoch + 1:3d}/{args.epochs}  loss {logs['loss']:.4f}  train accuracy {logs['accuracy']:.4f}  "
+            f"test accuracy {logs['val_accuracy']:.4f}",
+            flush=True,
+        )
 
     # The held-out test set is evaluated after each epoch, in C++, as "validation" data.
-    history = model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        learning_rate=args.learning_rate, validation_data=(X_test, y_test), callback=progress)
+    history = model.fit(
+        X_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        validation_data=(X_test, y_test),
+        callback=progress,
+    )
     acc = model.accuracy(X_test, y_test)
     print(f"test accuracy: {acc:.4f}  ({history.epochs} epochs in {history.seconds:.2f}s)")
-    path = plot_loss(history, args.plot, title="fastmlp on digits", val_label="test loss",
-                     extra={"test accuracy": history.history["val_accuracy"]})
+    path = plot_loss(
+        history,
+        args.plot,
+        title="fastmlp on digits",
+        val_label="test loss",
+        extra={"test accuracy": history.history["val_accuracy"]},
+    )
     print(f"loss curve saved to {path}")
     return EXIT_OK
 
@@ -432,8 +491,10 @@ def info(args) -> int:
     model, meta = load_model(args.model)
     task = task_of(model, meta)
     print(f"model: {model}")
-    print(f"parameters: {model.num_params}, inputs: {model.n_features_in}, outputs: {model.n_outputs}, "
-          f"epochs trained: {model.epochs_trained}")
+    print(
+        f"parameters: {model.num_params}, inputs: {model.n_features_in}, outputs: {model.n_outputs}, "
+        f"epochs trained: {model.epochs_trained}"
+    )
     if task == "classify":
         print(f"task: classification, classes: {', '.join(str(c) for c in classes_of(model, meta))}")
     else:

@@ -1,4 +1,5 @@
 """What every command shares: exit statuses, the input-error exception, warnings, output checks."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class CLIError(Exception):
     """A mistake in the input: printed as ``fastmlp <command>: error: <message>``, exit status 2."""
-
 
 
 def warn(msg: str) -> None:

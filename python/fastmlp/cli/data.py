@@ -1,4 +1,5 @@
 """Reading data files: CSV/TSV/TXT (header detection, the target column), .npz and .npy."""
+
 from __future__ import annotations
 
 import csv
@@ -79,8 +80,10 @@ def _read_text_table(path: str, delimiter, header_mode: str):
     width = len(rows[0])
     for cells, line in zip(rows, lines):
         if len(cells) != width:
-            raise CLIError(f"{path}: line {line} has {len(cells)} fields but line {lines[0]} has {width} "
-                           f"(delimiter {delimiter!r}; see --delimiter)")
+            raise CLIError(
+                f"{path}: line {line} has {len(cells)} fields but line {lines[0]} has {width} "
+                f"(delimiter {delimiter!r}; see --delimiter)"
+            )
     if header_mode == "yes" or (header_mode == "auto" and looks_like_header(rows[0], rows[1:])):
         header, rows, lines = rows[0], rows[1:], lines[1:]
         if not rows:
@@ -94,20 +97,25 @@ def _column_index(spec: str, header, ncols: int, path: str) -> int:
     """The column ``spec`` names: a header name, else an index (negative counts from the end)."""
     if header is not None and spec in header:
         if header.count(spec) > 1:
-            raise CLIError(f"{path}: the column name {spec!r} appears {header.count(spec)} times; "
-                           "use its index with --target")
+            raise CLIError(
+                f"{path}: the column name {spec!r} appears {header.count(spec)} times; use its index with --target"
+            )
         return header.index(spec)
     try:
         i = int(spec)
     except ValueError:
         if header is None:
-            raise CLIError(f"{path} has no header row, so --target must be a column index "
-                           f"(0..{ncols - 1}, or -1 for the last column), got {spec!r}") from None
+            raise CLIError(
+                f"{path} has no header row, so --target must be a column index "
+                f"(0..{ncols - 1}, or -1 for the last column), got {spec!r}"
+            ) from None
         shown = ", ".join(repr(h) for h in header[:20]) + (", ..." if len(header) > 20 else "")
         raise CLIError(f"{path} has no column named {spec!r}; its columns are {shown}") from None
     if not -ncols <= i < ncols:
-        raise CLIError(f"--target {i} is out of range: {path} has {ncols} columns "
-                       f"(indices 0..{ncols - 1}, or -1..-{ncols} from the end)")
+        raise CLIError(
+            f"--target {i} is out of range: {path} has {ncols} columns "
+            f"(indices 0..{ncols - 1}, or -1..-{ncols} from the end)"
+        )
     return i % ncols
 
 
@@ -130,15 +138,20 @@ def _parse_features(rows, lines, cols, header, path):
             for j in cols:
                 value = r[j]
                 if not value:
-                    raise CLIError(f"{path}: line {lines[i]}, {_column_label(header, j)} is empty; "
-                                   "features must all be numbers (fill in or drop missing values)")
+                    raise CLIError(
+                        f"{path}: line {lines[i]}, {_column_label(header, j)} is empty; "
+                        "features must all be numbers (fill in or drop missing values)"
+                    )
                 if not is_number(value):
-                    raise CLIError(f"{path}: line {lines[i]}, {_column_label(header, j)}: {value!r} is not a "
-                                   "number; features must be numeric (encode text columns as numbers, or pick "
-                                   "the target with --target)")
+                    raise CLIError(
+                        f"{path}: line {lines[i]}, {_column_label(header, j)}: {value!r} is not a "
+                        "number; features must be numeric (encode text columns as numbers, or pick "
+                        "the target with --target)"
+                    )
                 if not math.isfinite(float(value)):
-                    raise CLIError(f"{path}: line {lines[i]}, {_column_label(header, j)}: {value!r} is not a "
-                                   "finite number")
+                    raise CLIError(
+                        f"{path}: line {lines[i]}, {_column_label(header, j)}: {value!r} is not a finite number"
+                    )
     return X
 
 
@@ -173,8 +186,13 @@ def _load_text(path: str, args, role: str, meta) -> Data:
         target = header.index(meta["target"])
 
     known_features = meta.get("features") if meta else None
-    if (role != "train" and known_features and header is not None and all(n in header for n in known_features)
-            and len(set(known_features)) == len(known_features)):
+    if (
+        role != "train"
+        and known_features
+        and header is not None
+        and all(n in header for n in known_features)
+        and len(set(known_features)) == len(known_features)
+    ):
         cols = [header.index(n) for n in known_features]  # by name: any column order, extra columns ignored
         note = f"the columns named as in training ({len(cols)})"
     else:
@@ -211,22 +229,27 @@ def _load_npz(path: str, args, role: str) -> Data:
             keys = list(npz.keys())
             x_key, y_key = args.x_key, getattr(args, "y_key", "y")
             if x_key not in keys:
-                raise CLIError(f"{path} has no array {x_key!r} (it holds {', '.join(map(repr, keys)) or 'nothing'}); "
-                               "name the features with --x-key")
+                raise CLIError(
+                    f"{path} has no array {x_key!r} (it holds {', '.join(map(repr, keys)) or 'nothing'}); "
+                    "name the features with --x-key"
+                )
             X = npz[x_key]
             y = None
             if role != "predict":
                 if y_key not in keys:
-                    raise CLIError(f"{path} has no array {y_key!r} (it holds {', '.join(map(repr, keys))}); "
-                                   "name the targets with --y-key")
+                    raise CLIError(
+                        f"{path} has no array {y_key!r} (it holds {', '.join(map(repr, keys))}); "
+                        "name the targets with --y-key"
+                    )
                 y = npz[y_key]
     except (zipfile.BadZipFile, EOFError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise CLIError(f"{path}: not a valid .npz file ({e})") from None
     except ValueError as e:  # object arrays need pickle, which is never enabled
-        raise CLIError(f"{path}: cannot read the arrays without pickle ({e}); save plain numeric or "
-                       "string arrays") from None
+        raise CLIError(
+            f"{path}: cannot read the arrays without pickle ({e}); save plain numeric or string arrays"
+        ) from None
     X = _check_X(X, f"{x_key!r} in {path}")
     if y is not None:
         y = _check_y(y, f"{y_key!r} in {path}", X.shape[0])

@@ -1,5 +1,6 @@
 """The labels file next to a model (``<stem>.labels.json``: task, class labels, column names and
 the model file's SHA-256), and reading a model with it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -53,26 +54,30 @@ def read_labels(model_path: str, model):
     if not isinstance(meta, dict) or meta.get("fastmlp_labels") != LABELS_FORMAT:
         raise CLIError(f"{lpath} is not a fastmlp labels file (format {LABELS_FORMAT}); delete it or retrain")
     if meta.get("model_sha256") != _sha256(model_path):
-        warn(f"ignoring {lpath}: it was written for a different version of {model_path}; "
-              "classes are shown as ids 0..k-1")
+        warn(
+            f"ignoring {lpath}: it was written for a different version of {model_path}; classes are shown as ids 0..k-1"
+        )
         return None
     task, classes = meta.get("task"), meta.get("classes")
     if task not in ("classify", "regress"):
         raise CLIError(f"{lpath}: 'task' must be 'classify' or 'regress', got {task!r}")
     if task == "classify":
         k = 2 if model.n_outputs == 1 else model.n_outputs
-        if (not isinstance(classes, list) or len(classes) != k
-                or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes)
-                or len({json.dumps(c) for c in classes}) != k):
-            raise CLIError(f"{lpath}: 'classes' must list {k} distinct labels for this model's {model.n_outputs} "
-                           "outputs")
+        if (
+            not isinstance(classes, list)
+            or len(classes) != k
+            or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes)
+            or len({json.dumps(c) for c in classes}) != k
+        ):
+            raise CLIError(
+                f"{lpath}: 'classes' must list {k} distinct labels for this model's {model.n_outputs} outputs"
+            )
     features, target = meta.get("features"), meta.get("target")
     if features is not None and (not isinstance(features, list) or not all(isinstance(n, str) for n in features)):
         raise CLIError(f"{lpath}: 'features' must be a list of column names")
     if target is not None and not isinstance(target, str):
         raise CLIError(f"{lpath}: 'target' must be a column name")
     return meta
-
 
 
 def load_model(path: str):
@@ -101,7 +106,6 @@ def classes_of(model, meta) -> list:
     return list(range(2 if model.n_outputs == 1 else model.n_outputs))
 
 
-
 def encode_labels(y, classes: list, source: str):
     """Class ids 0..k-1 of the labels y, given the class list (label values in id order)."""
     import numpy as np
@@ -126,6 +130,8 @@ def encode_labels(y, classes: list, source: str):
     unknown = sorted({repr(k) for k in keys if k not in index})
     if unknown:
         shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
-        raise CLIError(f"{source}: labels {shown} are not among the model's classes "
-                       f"({', '.join(repr(c) for c in classes[:20])}{', ...' if len(classes) > 20 else ''})")
+        raise CLIError(
+            f"{source}: labels {shown} are not among the model's classes "
+            f"({', '.join(repr(c) for c in classes[:20])}{', ...' if len(classes) > 20 else ''})"
+        )
     return np.array([index[k] for k in keys], dtype=np.int64)

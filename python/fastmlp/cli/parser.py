@@ -1,4 +1,5 @@
 """The argument parser: argument types, the commands' options and help."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ _fraction = _float_arg(lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def layer_sizes(text: str) -> list:
-    """"64,32" -> [64, 32]; "" or "none" -> [] (no hidden layer)."""
+    """ "64,32" -> [64, 32]; "" or "none" -> [] (no hidden layer)."""
     if text.strip().lower() in ("", "none"):
         return []
     sizes = []
@@ -59,19 +60,30 @@ def batch_size_arg(text: str):
     return positive_int(text)
 
 
-
 def _add_data_options(p, role: str) -> None:
-    p.add_argument("--target", metavar="COL",
-                   help="CSV: the target column, by header name or index (negative from the end); "
-                        + {"train": "default: the last column",
-                           "evaluate": "default: the training target's name if the header has it, else the last column",
-                           "predict": "this column is ignored (the training target's name is dropped "
-                                      "automatically when the header has it)"}[role])
-    p.add_argument("--header", choices=("auto", "yes", "no"), default="auto",
-                   help="CSV: whether the first row holds column names (default: detect)")
-    p.add_argument("--delimiter", default=None, metavar="CHAR",
-                   help="CSV: the field separator (default: tab for .tsv, else ',' or what the first line "
-                        "uses: ';' or tab)")
+    p.add_argument(
+        "--target",
+        metavar="COL",
+        help="CSV: the target column, by header name or index (negative from the end); "
+        + {
+            "train": "default: the last column",
+            "evaluate": "default: the training target's name if the header has it, else the last column",
+            "predict": "this column is ignored (the training target's name is dropped "
+            "automatically when the header has it)",
+        }[role],
+    )
+    p.add_argument(
+        "--header",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="CSV: whether the first row holds column names (default: detect)",
+    )
+    p.add_argument(
+        "--delimiter",
+        default=None,
+        metavar="CHAR",
+        help="CSV: the field separator (default: tab for .tsv, else ',' or what the first line uses: ';' or tab)",
+    )
     p.add_argument("--x-key", default="X", metavar="KEY", help=".npz: the features array (default X)")
     if role != "predict":
         p.add_argument("--y-key", default="y", metavar="KEY", help=".npz: the targets array (default y)")
@@ -81,64 +93,141 @@ def build_parser() -> argparse.ArgumentParser:
     import fastmlp as fm
 
     parser = argparse.ArgumentParser(
-        prog="fastmlp", description="fastmlp: small, fast multi-layer perceptrons",
+        prog="fastmlp",
+        description="fastmlp: small, fast multi-layer perceptrons",
         epilog="examples:\n"
-               "  python -m fastmlp train iris.csv --target species --layers 16 --epochs 200 --plot loss.png\n"
-               "  python -m fastmlp evaluate model.safetensors test.csv --confusion-matrix cm.png\n"
-               "  python -m fastmlp predict model.safetensors new.csv --out predictions.csv\n"
-               "  python -m fastmlp demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  python -m fastmlp train iris.csv --target species --layers 16 --epochs 200 --plot loss.png\n"
+        "  python -m fastmlp evaluate model.safetensors test.csv --confusion-matrix cm.png\n"
+        "  python -m fastmlp predict model.safetensors new.csv --out predictions.csv\n"
+        "  python -m fastmlp demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"fastmlp {fm.__version__}")
-    parser.add_argument("--cmake-dir", action=PrintAndExit, text=fm.cmake_dir,
-                        help="print the folder of fastmlpConfig.cmake (for -Dfastmlp_DIR=...) and exit")
+    parser.add_argument(
+        "--cmake-dir",
+        action=PrintAndExit,
+        text=fm.cmake_dir,
+        help="print the folder of fastmlpConfig.cmake (for -Dfastmlp_DIR=...) and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    train = sub.add_parser("train", help="train a model on a .csv or .npz file and save it",
-                           description="Train an MLP on a data file and save it (safetensors) with its labels file.")
-    train.add_argument("data", help="training data: .csv/.tsv (features and a target column), .npz (X, y), or a "
-                                    "folder or glob of shards: X*.npy with y*.npy, or .parquet (with --target)")
+    train = sub.add_parser(
+        "train",
+        help="train a model on a .csv or .npz file and save it",
+        description="Train an MLP on a data file and save it (safetensors) with its labels file.",
+    )
+    train.add_argument(
+        "data",
+        help="training data: .csv/.tsv (features and a target column), .npz (X, y), or a "
+        "folder or glob of shards: X*.npy with y*.npy, or .parquet (with --target)",
+    )
     _add_data_options(train, "train")
-    train.add_argument("--task", choices=("classify", "regress"), default=None,
-                       help="default: classify when the target is text, or integers with few distinct values "
-                            f"(at most {commands.MAX_INFERRED_CLASSES}, and at most half the number of samples); "
-                            "else regress")
-    train.add_argument("--layers", type=layer_sizes, default=[64], metavar="N,N,...",
-                       help="hidden layer sizes, e.g. 64,32; 'none' for no hidden layer (default 64)")
-    train.add_argument("--activation", choices=fm.ACTIVATIONS, default="relu", metavar="NAME",
-                       help=f"hidden layers: {', '.join(fm.ACTIVATIONS)} (default relu)")
-    train.add_argument("--output-activation", choices=fm.ACTIVATIONS, default=None, metavar="NAME",
-                       help="default: softmax for >2 classes, sigmoid for 2, linear for regression")
-    train.add_argument("--loss", choices=fm.LOSSES, default=None, metavar="NAME",
-                       help=f"{', '.join(fm.LOSSES)}; default: the cross-entropy of the output activation "
-                            "for classes, mse for regression")
+    train.add_argument(
+        "--task",
+        choices=("classify", "regress"),
+        default=None,
+        help="default: classify when the target is text, or integers with few distinct values "
+        f"(at most {commands.MAX_INFERRED_CLASSES}, and at most half the number of samples); "
+        "else regress",
+    )
+    train.add_argument(
+        "--layers",
+        type=layer_sizes,
+        default=[64],
+        metavar="N,N,...",
+        help="hidden layer sizes, e.g. 64,32; 'none' for no hidden layer (default 64)",
+    )
+    train.add_argument(
+        "--activation",
+        choices=fm.ACTIVATIONS,
+        default="relu",
+        metavar="NAME",
+        help=f"hidden layers: {', '.join(fm.ACTIVATIONS)} (default relu)",
+    )
+    train.add_argument(
+        "--output-activation",
+        choices=fm.ACTIVATIONS,
+        default=None,
+        metavar="NAME",
+        help="default: softmax for >2 classes, sigmoid for 2, linear for regression",
+    )
+    train.add_argument(
+        "--loss",
+        choices=fm.LOSSES,
+        default=None,
+        metavar="NAME",
+        help=f"{', '.join(fm.LOSSES)}; default: the cross-entropy of the output activation "
+        "for classes, mse for regression",
+    )
     train.add_argument("--optimizer", choices=("sgd", "adam"), default="adam", help="default adam")
-    train.add_argument("--learning-rate", type=_positive_float, default=None, metavar="LR",
-                       help="default: the optimizer's (sgd 0.01, adam 0.001)")
-    train.add_argument("--momentum", type=_nonnegative_float, default=None, metavar="BETA",
-                       help="sgd momentum (default 0)")
-    train.add_argument("--l2", type=_nonnegative_float, default=0.0, metavar="LAMBDA",
-                       help="L2 penalty lambda on the weights (default 0)")
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        metavar="LR",
+        help="default: the optimizer's (sgd 0.01, adam 0.001)",
+    )
+    train.add_argument(
+        "--momentum", type=_nonnegative_float, default=None, metavar="BETA", help="sgd momentum (default 0)"
+    )
+    train.add_argument(
+        "--l2",
+        type=_nonnegative_float,
+        default=0.0,
+        metavar="LAMBDA",
+        help="L2 penalty lambda on the weights (default 0)",
+    )
     train.add_argument("--epochs", type=positive_int, default=100, metavar="N", help="default 100")
-    train.add_argument("--batch-size", type=batch_size_arg, default=32, metavar="N|full",
-                       help="mini-batch size, or 'full' for full-batch gradient descent (default 32)")
-    train.add_argument("--validation-split", type=_fraction, default=0.0, metavar="FRACTION",
-                       help="hold out this fraction (a seeded random subset) to report val_loss on")
-    train.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
-                       help="stop when val_loss (or loss, without validation) has not improved for PATIENCE "
-                            "epochs; keeps the best weights")
-    train.add_argument("--seed", type=int, default=0, metavar="N",
-                       help="seeds the weights, the shuffling and the validation split (default 0)")
+    train.add_argument(
+        "--batch-size",
+        type=batch_size_arg,
+        default=32,
+        metavar="N|full",
+        help="mini-batch size, or 'full' for full-batch gradient descent (default 32)",
+    )
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="hold out this fraction (a seeded random subset) to report val_loss on",
+    )
+    train.add_argument(
+        "--early-stopping",
+        type=positive_int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop when val_loss (or loss, without validation) has not improved for PATIENCE "
+        "epochs; keeps the best weights",
+    )
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seeds the weights, the shuffling and the validation split (default 0)",
+    )
     train.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    train.add_argument("--out", default="model.safetensors", metavar="PATH",
-                       help="model file (default model.safetensors); labels go to <stem>.labels.json")
-    train.add_argument("--plot", default=None, metavar="PNG",
-                       help="save the loss curves; with 2 features and classes also <stem>_boundary.png")
+    train.add_argument(
+        "--out",
+        default="model.safetensors",
+        metavar="PATH",
+        help="model file (default model.safetensors); labels go to <stem>.labels.json",
+    )
+    train.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="save the loss curves; with 2 features and classes also <stem>_boundary.png",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=commands.train)
 
-    ev = sub.add_parser("evaluate", help="print the loss and accuracy (or MSE and R^2) of a model on data",
-                        description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 "
-                                    "for regression.")
+    ev = sub.add_parser(
+        "evaluate",
+        help="print the loss and accuracy (or MSE and R^2) of a model on data",
+        description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 for regression.",
+    )
     ev.add_argument("model", help="model file written by train (or model.save)")
     ev.add_argument("data", help=".csv/.tsv or .npz with features and targets")
     _add_data_options(ev, "evaluate")
@@ -146,8 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the results as one JSON object")
     ev.set_defaults(func=commands.evaluate)
 
-    pr = sub.add_parser("predict", help="write a model's predictions for data to .csv or .npy",
-                        description="Predict with a saved model: class labels (or probabilities) or values.")
+    pr = sub.add_parser(
+        "predict",
+        help="write a model's predictions for data to .csv or .npy",
+        description="Predict with a saved model: class labels (or probabilities) or values.",
+    )
     pr.add_argument("model", help="model file written by train (or model.save)")
     pr.add_argument("data", help=".csv/.tsv of features (a target column is dropped), .npz (X) or .npy")
     _add_data_options(pr, "predict")
