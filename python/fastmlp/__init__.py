@@ -62,7 +62,8 @@ __all__ = [
 
 def set_num_threads(n: int) -> None:
     """Threads the C++ matrix products may use; this wins over the default, which is the CPUs this
-    process may run on (at most 8) within OpenMP's limit (OMP_NUM_THREADS, threadpoolctl, joblib's workers).
+    process may run on (at most 8), no more than OMP_NUM_THREADS (joblib's and Dask's workers set it) and
+    threadpoolctl's limits (fastmlp's pool is registered there).
     Products under ~4 MFLOP (small batches) always run on one thread, so threads never slow them down.
     Results are bit-identical whatever the number of threads."""
     from . import _core

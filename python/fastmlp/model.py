@@ -737,9 +737,10 @@ class Sequential:
 
         start = time.perf_counter()
         final_logs = {}
+        # the prefetch threads start with the first epoch (start_epoch) and are stopped in `finally`
+        chunks = None if source is None else self._prefetcher(source, options, class_weight, options.shuffle)
+        val_chunks = None if val_source is None else self._prefetcher(val_source, options, None, False)
         try:
-            chunks = None if source is None else self._prefetcher(source, options, class_weight, options.shuffle)
-            val_chunks = None if val_source is None else self._prefetcher(val_source, options, None, False)
             result = self._engine.fit(
                 self.optimizer._bind(self._engine),
                 X,
@@ -759,7 +760,7 @@ class Sequential:
             self._epochs_seen += e.epoch
             raise
         finally:
-            for prefetcher in (locals().get("chunks"), locals().get("val_chunks")):
+            for prefetcher in (chunks, val_chunks):
                 if prefetcher is not None:
                     prefetcher.close()
             if bar is not None:
