@@ -1,45 +1,31 @@
 #include "fastmlp/activations.hpp"
+#include "fastmlp/names.hpp"
 
 #include <cmath>
 #include <stdexcept>
 
 namespace fastmlp {
 
-Activation activation_from_name(const std::string& name) {
-  if (name == "linear" || name == "identity") return Activation::Linear;
-  if (name == "sigmoid" || name == "logistic") return Activation::Sigmoid;
-  if (name == "tanh") return Activation::Tanh;
-  if (name == "relu") return Activation::Relu;
-  if (name == "leaky_relu") return Activation::LeakyRelu;
-  if (name == "elu") return Activation::Elu;
-  if (name == "softplus") return Activation::Softplus;
-  if (name == "softmax") return Activation::Softmax;
-  if (name == "step") return Activation::Step;
-  if (name == "gelu") return Activation::Gelu;
-  if (name == "silu" || name == "swish") return Activation::Silu;
-  if (name == "mish") return Activation::Mish;
-  throw std::invalid_argument("unknown activation '" + name +
-                              "' (expected one of: linear, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax, "
-                              "step, gelu, silu, mish)");
-}
+namespace {
+constexpr Named<Activation> kActivations[] = {{Activation::Linear, "linear"},
+                                              {Activation::Linear, "identity"},
+                                              {Activation::Sigmoid, "sigmoid"},
+                                              {Activation::Sigmoid, "logistic"},
+                                              {Activation::Tanh, "tanh"},
+                                              {Activation::Relu, "relu"},
+                                              {Activation::LeakyRelu, "leaky_relu"},
+                                              {Activation::Elu, "elu"},
+                                              {Activation::Softplus, "softplus"},
+                                              {Activation::Softmax, "softmax"},
+                                              {Activation::Step, "step"},
+                                              {Activation::Gelu, "gelu"},
+                                              {Activation::Silu, "silu"},
+                                              {Activation::Silu, "swish"},
+                                              {Activation::Mish, "mish"}};
+}  // namespace
 
-const char* activation_name(Activation g) {
-  switch (g) {
-    case Activation::Linear: return "linear";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
-    case Activation::Relu: return "relu";
-    case Activation::LeakyRelu: return "leaky_relu";
-    case Activation::Elu: return "elu";
-    case Activation::Softplus: return "softplus";
-    case Activation::Softmax: return "softmax";
-    case Activation::Step: return "step";
-    case Activation::Gelu: return "gelu";
-    case Activation::Silu: return "silu";
-    case Activation::Mish: return "mish";
-  }
-  return "?";
-}
+Activation activation_from_name(const std::string& name) { return from_name(kActivations, name, "activation"); }
+const char* activation_name(Activation g) { return name_of(kActivations, g); }
 
 double default_alpha(Activation g) {
   if (g == Activation::LeakyRelu) return 0.01;

@@ -31,14 +31,11 @@ void CpuEngine<T>::set_data(const ConstRef<T>& X, const Targets<T>& Y) {
 template <class T>
 void CpuEngine<T>::bring_batch(Index start, Index rows) {
   const Index d = net_.n_inputs(), k = Y_.cols;
-  const T* w = nullptr;
   rows_ = rows;
   if (!order_) {
     bX_ = X_ + start * ld_;
     bld_ = ld_;
-    w = Y_.weights ? Y_.weights + start : nullptr;
-    bY_ = Y_.has_labels() ? Targets<T>::from_labels(Y_.labels + start, rows, k, w)
-                          : Targets<T>::from_dense(Y_.dense + start * k, rows, k, w);
+    bY_ = Y_.slice(start, rows);
     return;
   }
   if (gX_.rows() < rows) gX_.resize(rows, d);  // grown once to the batch size, then reused
@@ -57,7 +54,7 @@ void CpuEngine<T>::bring_batch(Index start, Index rows) {
   }
   bX_ = gX_.data();
   bld_ = d;
-  w = Y_.weights ? gw_.data() : nullptr;
+  const T* w = Y_.weights ? gw_.data() : nullptr;
   bY_ = Y_.has_labels() ? Targets<T>::from_labels(glabels_.data(), rows, k, w)
                         : Targets<T>::from_dense(gY_.data(), rows, k, w);
 }
@@ -85,11 +82,8 @@ void CpuEngine<T>::read_losses(Index first, Index n, T* losses, Index* correct) 
 
 template <class T>
 T CpuEngine<T>::evaluate_validation(Index start, Index rows, Index* correct) {
-  const Index d = net_.n_inputs(), k = val_.Y.cols;
-  const T* w = val_.Y.weights ? val_.Y.weights + start : nullptr;
-  const auto Y = val_.Y.has_labels() ? Targets<T>::from_labels(val_.Y.labels + start, rows, k, w)
-                                     : Targets<T>::from_dense(val_.Y.dense + start * k, rows, k, w);
-  return net_.evaluate_unchecked(ConstMatrixMap<T>(val_.X + start * d, rows, d), Y, correct);
+  const Index d = net_.n_inputs();
+  return net_.evaluate_unchecked(ConstMatrixMap<T>(val_.X + start * d, rows, d), val_.Y.slice(start, rows), correct);
 }
 
 template <class T>

@@ -1,4 +1,5 @@
 #include "fastmlp/losses.hpp"
+#include "fastmlp/names.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -6,29 +7,26 @@
 
 namespace fastmlp {
 
-Loss loss_from_name(const std::string& name) {
-  if (name == "binary_crossentropy" || name == "bce" || name == "log_loss") return Loss::BinaryCrossentropy;
-  if (name == "categorical_crossentropy" || name == "cross_entropy" || name == "cce" ||
-      name == "sparse_categorical_crossentropy")
-    return Loss::CategoricalCrossentropy;
-  if (name == "mse" || name == "mean_squared_error" || name == "squared_error") return Loss::MeanSquaredError;
-  if (name == "mae" || name == "mean_absolute_error" || name == "absolute_error") return Loss::MeanAbsoluteError;
-  if (name == "huber" || name == "huber_loss") return Loss::Huber;
-  throw std::invalid_argument("unknown loss '" + name +
-                              "' (expected one of: binary_crossentropy, categorical_crossentropy "
-                              "(sparse_categorical_crossentropy), mse, mae, huber)");
-}
+namespace {
+constexpr Named<Loss> kLosses[] = {{Loss::BinaryCrossentropy, "binary_crossentropy"},
+                                   {Loss::BinaryCrossentropy, "bce"},
+                                   {Loss::BinaryCrossentropy, "log_loss"},
+                                   {Loss::CategoricalCrossentropy, "categorical_crossentropy"},
+                                   {Loss::CategoricalCrossentropy, "cross_entropy"},
+                                   {Loss::CategoricalCrossentropy, "cce"},
+                                   {Loss::CategoricalCrossentropy, "sparse_categorical_crossentropy"},
+                                   {Loss::MeanSquaredError, "mse"},
+                                   {Loss::MeanSquaredError, "mean_squared_error"},
+                                   {Loss::MeanSquaredError, "squared_error"},
+                                   {Loss::MeanAbsoluteError, "mae"},
+                                   {Loss::MeanAbsoluteError, "mean_absolute_error"},
+                                   {Loss::MeanAbsoluteError, "absolute_error"},
+                                   {Loss::Huber, "huber"},
+                                   {Loss::Huber, "huber_loss"}};
+}  // namespace
 
-const char* loss_name(Loss loss) {
-  switch (loss) {
-    case Loss::BinaryCrossentropy: return "binary_crossentropy";
-    case Loss::CategoricalCrossentropy: return "categorical_crossentropy";
-    case Loss::MeanSquaredError: return "mse";
-    case Loss::MeanAbsoluteError: return "mae";
-    case Loss::Huber: return "huber";
-  }
-  return "?";
-}
+Loss loss_from_name(const std::string& name) { return from_name(kLosses, name, "loss"); }
+const char* loss_name(Loss loss) { return name_of(kLosses, loss); }
 
 void check_loss_output(Loss loss, Activation output) {
   if (loss == Loss::BinaryCrossentropy && output != Activation::Sigmoid)

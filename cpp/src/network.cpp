@@ -1,4 +1,5 @@
 #include "fastmlp/network.hpp"
+#include "fastmlp/names.hpp"
 
 #include "fastmlp/gemm.hpp"
 
@@ -18,26 +19,20 @@ std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + st
 bool relu_like(Activation g) { return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu; }
 }  // namespace
 
-Init init_from_name(const std::string& name) {
-  if (name == "default") return Init::Default;
-  if (name == "glorot_uniform" || name == "xavier_uniform") return Init::GlorotUniform;
-  if (name == "glorot_normal" || name == "xavier_normal") return Init::GlorotNormal;
-  if (name == "he_uniform" || name == "kaiming_uniform") return Init::HeUniform;
-  if (name == "he_normal" || name == "kaiming_normal") return Init::HeNormal;
-  throw std::invalid_argument("unknown init '" + name +
-                              "' (expected one of: glorot_uniform, glorot_normal, he_uniform, he_normal)");
-}
+namespace {
+constexpr Named<Init> kInits[] = {{Init::Default, "default"},
+                                  {Init::GlorotUniform, "glorot_uniform"},
+                                  {Init::GlorotUniform, "xavier_uniform"},
+                                  {Init::GlorotNormal, "glorot_normal"},
+                                  {Init::GlorotNormal, "xavier_normal"},
+                                  {Init::HeUniform, "he_uniform"},
+                                  {Init::HeUniform, "kaiming_uniform"},
+                                  {Init::HeNormal, "he_normal"},
+                                  {Init::HeNormal, "kaiming_normal"}};
+}  // namespace
 
-const char* init_name(Init init) {
-  switch (init) {
-    case Init::Default: return "default";
-    case Init::GlorotUniform: return "glorot_uniform";
-    case Init::GlorotNormal: return "glorot_normal";
-    case Init::HeUniform: return "he_uniform";
-    case Init::HeNormal: return "he_normal";
-  }
-  return "?";
-}
+Init init_from_name(const std::string& name) { return from_name(kInits, name, "init"); }
+const char* init_name(Init init) { return name_of(kInits, init); }
 
 void validate_layer(const LayerSpec& s) {
   if (s.n_in <= 0 || s.n_out <= 0)

@@ -1,4 +1,5 @@
 #include "fastmlp/optimizers.hpp"
+#include "fastmlp/names.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -32,22 +33,22 @@ void validate_learning_rate(double lr) {
   check_range<T>(T(lr), "learning_rate", T(0), T(kBig), true, false);
 }
 
-const char* optimizer_kind_name(OptimizerSpec::Kind kind) {
-  switch (kind) {
-    case OptimizerSpec::Kind::SGD: return "sgd";
-    case OptimizerSpec::Kind::Adam: return "adam";
-    case OptimizerSpec::Kind::RMSprop: return "rmsprop";
-    case OptimizerSpec::Kind::Adagrad: return "adagrad";
-  }
-  return "?";
-}
+namespace {
+using Kind = OptimizerSpec::Kind;
+constexpr Named<Kind> kOptimizers[] = {
+    {Kind::SGD, "sgd"}, {Kind::Adam, "adam"}, {Kind::RMSprop, "rmsprop"}, {Kind::Adagrad, "adagrad"}};
+}  // namespace
 
-OptimizerSpec optimizer_defaults(const std::string& kind) {
-  if (kind == "sgd") return OptimizerSpec::sgd();
-  if (kind == "adam") return OptimizerSpec::adam();
-  if (kind == "rmsprop") return OptimizerSpec::rmsprop();
-  if (kind == "adagrad") return OptimizerSpec::adagrad();
-  throw std::invalid_argument("optimizer kind must be 'sgd', 'adam', 'rmsprop' or 'adagrad', got '" + kind + "'");
+const char* optimizer_kind_name(Kind kind) { return name_of(kOptimizers, kind); }
+
+OptimizerSpec optimizer_defaults(const std::string& name) {
+  switch (from_name(kOptimizers, name, "optimizer")) {
+    case Kind::SGD: return OptimizerSpec::sgd();
+    case Kind::Adam: return OptimizerSpec::adam();
+    case Kind::RMSprop: return OptimizerSpec::rmsprop();
+    case Kind::Adagrad: return OptimizerSpec::adagrad();
+  }
+  return OptimizerSpec::sgd();
 }
 
 template <class T>

@@ -1,4 +1,5 @@
 #include "fastmlp/schedules.hpp"
+#include "fastmlp/names.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,29 +9,17 @@
 
 namespace fastmlp {
 
-ScheduleKind schedule_from_name(const std::string& name) {
-  if (name == "constant") return ScheduleKind::Constant;
-  if (name == "step_decay") return ScheduleKind::StepDecay;
-  if (name == "exponential") return ScheduleKind::Exponential;
-  if (name == "inverse_scaling" || name == "invscaling") return ScheduleKind::InverseScaling;
-  if (name == "reduce_on_plateau" || name == "adaptive") return ScheduleKind::ReduceOnPlateau;
-  if (name == "cosine" || name == "cosine_decay") return ScheduleKind::Cosine;
-  throw std::invalid_argument("unknown schedule '" + name +
-                              "' (expected constant, step_decay, exponential, inverse_scaling, reduce_on_plateau, "
-                              "cosine)");
-}
+namespace {
+constexpr Named<ScheduleKind> kSchedules[] = {
+    {ScheduleKind::Constant, "constant"},         {ScheduleKind::StepDecay, "step_decay"},
+    {ScheduleKind::Exponential, "exponential"},   {ScheduleKind::InverseScaling, "inverse_scaling"},
+    {ScheduleKind::InverseScaling, "invscaling"}, {ScheduleKind::ReduceOnPlateau, "reduce_on_plateau"},
+    {ScheduleKind::ReduceOnPlateau, "adaptive"},  {ScheduleKind::Cosine, "cosine"},
+    {ScheduleKind::Cosine, "cosine_decay"}};
+}  // namespace
 
-const char* schedule_name(ScheduleKind kind) {
-  switch (kind) {
-    case ScheduleKind::Constant: return "constant";
-    case ScheduleKind::StepDecay: return "step_decay";
-    case ScheduleKind::Exponential: return "exponential";
-    case ScheduleKind::InverseScaling: return "inverse_scaling";
-    case ScheduleKind::ReduceOnPlateau: return "reduce_on_plateau";
-    case ScheduleKind::Cosine: return "cosine";
-  }
-  return "?";
-}
+ScheduleKind schedule_from_name(const std::string& name) { return from_name(kSchedules, name, "schedule"); }
+const char* schedule_name(ScheduleKind kind) { return name_of(kSchedules, kind); }
 
 Schedule schedule_defaults(ScheduleKind kind) {
   Schedule s;

@@ -494,8 +494,10 @@ void parse_header(const std::string& text, std::uint64_t data_size, Header& h) {
   if (!ok) bad("the header is not valid JSON");
   if (!reader.error.empty()) bad(reader.error);
   if (!reader.have_meta()) bad("the header has no __metadata__ (not written by fastmlp?)");
-  sorted_unique(h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
-  h.by_name = sorted_unique(h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
+  sorted_unique(
+      h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
+  h.by_name = sorted_unique(
+      h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
   // The tensors must tile the data exactly: no overlap, no gap, nothing after.
   std::vector<const TensorInfo*> order(h.by_name);
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {

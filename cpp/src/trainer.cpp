@@ -1,4 +1,5 @@
 #include "fastmlp/trainer.hpp"
+#include "fastmlp/names.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,23 +17,15 @@ DivergenceError::DivergenceError(Index e, double loss)
                          "rate)"),
       epoch(e) {}
 
-Metric metric_from_name(const std::string& name) {
-  if (name == "loss") return Metric::Loss;
-  if (name == "accuracy") return Metric::Accuracy;
-  if (name == "val_loss") return Metric::ValLoss;
-  if (name == "val_accuracy") return Metric::ValAccuracy;
-  throw std::invalid_argument("monitor must be 'loss', 'accuracy', 'val_loss' or 'val_accuracy', got '" + name + "'");
-}
+namespace {
+constexpr Named<Metric> kMetrics[] = {{Metric::Loss, "loss"},
+                                      {Metric::Accuracy, "accuracy"},
+                                      {Metric::ValLoss, "val_loss"},
+                                      {Metric::ValAccuracy, "val_accuracy"}};
+}  // namespace
 
-const char* metric_name(Metric m) {
-  switch (m) {
-    case Metric::Loss: return "loss";
-    case Metric::Accuracy: return "accuracy";
-    case Metric::ValLoss: return "val_loss";
-    case Metric::ValAccuracy: return "val_accuracy";
-  }
-  return "?";
-}
+Metric metric_from_name(const std::string& name) { return from_name(kMetrics, name, "monitor"); }
+const char* metric_name(Metric m) { return name_of(kMetrics, m); }
 
 void validate_early_stopping(const EarlyStopping& e) {
   if (e.patience < 1)

@@ -58,17 +58,22 @@ struct Targets {
     return {nullptr, y, rows, cols, w};
   }
   bool has_labels() const { return labels != nullptr; }
+  // Rows [start, start + n) of these targets (their weights too).
+  Targets slice(Index start, Index n) const {
+    return {dense ? dense + start * cols : nullptr, labels ? labels + start : nullptr, n, cols,
+            weights ? weights + start : nullptr};
+  }
 };
 
-// Throws std::invalid_argument when targets do not fit the loss: wrong shape,
-// non-finite values, class ids out of [0, cols), binary targets outside [0, 1],
-// negative or non-finite weights, or weights that sum to zero.
 // Count of rows whose predicted class (arg-max of A, or A >= 0.5
 // per column for a sigmoid output) equals the target's; multi-label rows count
 // when every column matches.
 template <class T>
 Index count_correct(Loss loss, const MatrixMap<T>& A, const Targets<T>& Y);
 
+// Throws std::invalid_argument when targets do not fit the loss: wrong shape,
+// non-finite values, class ids out of [0, cols), binary targets outside [0, 1],
+// negative or non-finite weights, or weights that sum to zero.
 template <class T>
 void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols);
 
