@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <numeric>
 #include <string>
 
@@ -235,8 +236,9 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     Index correct = 0, rows_seen = 0, batches_done = 0;
 
     // One piece of the epoch's data (all of it, or one chunk): its batches. False: interrupted.
-    auto run_piece = [&](const ConstRef<T>& Xp, const Targets<T>& Yp) -> bool {
-      const BatchPlan<T> plan(Xp.rows(), options.batch_size, dp);
+    // `split` says how the processes hold it (rows_per_rank: of this piece).
+    auto run_piece = [&](const ConstRef<T>& Xp, const Targets<T>& Yp, const Collective<T>* split) -> bool {
+      const BatchPlan<T> plan(Xp.rows(), options.batch_size, split);
       const Index m = plan.m, n_batches = plan.n_batches;
       const bool shuffled = options.shuffle && n_batches > 1;  // a full batch needs no shuffling: the same gradient
       order.resize(std::size_t(m));
@@ -342,19 +344,52 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
 
     bool completed = true;
     if (!source) {
-      completed = run_piece(X, Y);
+      completed = run_piece(X, Y, dp);
     } else {
       source->start_epoch(options.epoch_offset + epoch);
+      Collective<T> piece = dp ? *dp : Collective<T>{};  // data parallelism: this chunk's rows per process
       Chunk<T> chunk;
-      while (completed && source->next(chunk)) {
-        const auto Xc = ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs());
+      bool through = false;  // this process has read all its chunks (others may still train on theirs)
+      while (completed) {
+        bool have = false;
+        std::exception_ptr failed;
         try {
-          net.validate(Xc, chunk.Y);  // each chunk as in-memory data: width, NaN, labels
+          have = !through && source->next(chunk);
+          through = !have;
+          // each chunk as in-memory data: width, NaN, labels
+          if (have) net.validate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y);
         } catch (const std::invalid_argument& e) {
-          throw std::invalid_argument(chunk.name + ": " + e.what());
+          failed = std::make_exception_ptr(std::invalid_argument(chunk.name + ": " + e.what()));
+        } catch (...) {
+          failed = std::current_exception();
         }
-        engine.set_data(Xc, chunk.Y);
-        completed = run_piece(Xc, chunk.Y);
+        if (dp) {  // every process learns the others' chunk sizes (0: none left) and failures
+          std::vector<double> v(std::size_t(2 * dp->size), 0.0);
+          v[std::size_t(dp->rank)] = have ? double(chunk.rows) : 0.0;
+          v[std::size_t(dp->size + dp->rank)] = failed ? 1.0 : 0.0;
+          dp->sum_doubles(v.data(), Index(v.size()));
+          for (int r = 0; r < dp->size && !failed; ++r)
+            if (v[std::size_t(dp->size + r)] > 0)
+              throw std::runtime_error("data-parallel fit: rank " + std::to_string(r) +
+                                       " could not read its next chunk");
+          if (failed) std::rethrow_exception(failed);
+          piece.rows_per_rank.assign(v.begin(), v.begin() + dp->size);
+          const auto [least, most] = std::minmax_element(v.begin(), v.begin() + dp->size);
+          if (*most == 0) break;  // every process is through its chunks
+          if (!dp->sharded && *least != *most)
+            throw std::invalid_argument(
+                "data-parallel fit (sharded=False): the processes read chunks of different "
+                "sizes; every process must read the same source");
+        } else if (failed) {
+          std::rethrow_exception(failed);
+        } else if (!have) {
+          break;
+        }
+        // A process through its chunks takes part in the others' steps with no rows.
+        const auto Xc = ConstMatrixMap<T>(have ? chunk.X : nullptr, have ? chunk.rows : 0, net.n_inputs());
+        const Targets<T> Yc = have ? chunk.Y : Targets<T>::from_dense(nullptr, 0, net.n_outputs());
+        engine.set_data(Xc, Yc);
+        completed = run_piece(Xc, Yc, dp ? &piece : nullptr);
       }
     }
     if (!completed) {
@@ -379,6 +414,10 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
         sum_J += double(J) * double(chunk.rows);
         val_rows += double(chunk.rows);
         val_correct += double(c);
+      }
+      if (dp) {  // each process evaluated its share of the validation chunks
+        const auto sums = sum_over_processes({val_rows, sum_J, val_correct});
+        val_rows = sums[0], sum_J = sums[1], val_correct = sums[2];
       }
       logs.val_loss = val_rows > 0 ? sum_J / val_rows : kNaN;
       if (classifier && val_rows > 0) logs.val_accuracy = val_correct / val_rows;
@@ -422,8 +461,6 @@ template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
               const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
               const Collective<T>* collective, ChunkSource<T>* source, ChunkSource<T>* validation_source) {
-  if (source && collective && collective->size > 1)
-    throw NotSupported("data-parallel training from a chunked source is not supported yet");
   // once: the loop runs unchecked (a source's chunks are checked as they come)
   validate_fit(engine, optimizer, X, Y, options, validation, collective, source != nullptr,
                validation_source != nullptr);

@@ -20,10 +20,14 @@ Every chunk is checked (width, dtype, NaN/inf, labels) and an error names it (it
 the model keeps the weights of the last completed step, as after Ctrl-C. Targets must be numbers
 (class ids, one-hot rows or regression values); class_weight="balanced" makes one counting pass
 over the targets first.
+
+With MPI (``fit(source, comm=comm, sharded=True)``) each process reads its own share of a source:
+``Source.shard(rank, size)``, every size-th shard file (or chunk) from the rank-th on.
 """
 
 from __future__ import annotations
 
+import copy
 import glob
 import mmap
 import os
@@ -61,6 +65,31 @@ class Source:
 
     def read(self, i: int):
         raise NotImplementedError
+
+    def shard(self, rank: int, size: int) -> Source:
+        """The part of this source that process ``rank`` of ``size`` reads in a data-parallel fit
+        (``comm=``): every size-th chunk, from the rank-th on. ValueError when it would be empty."""
+        n = self.chunk_count()
+        if n is None:
+            raise TypeError(f"{type(self).__name__} cannot be split between processes")
+        return _Shard(self, list(range(rank, n, size)), f"{n} chunks for {size} processes")
+
+
+class _Shard(Source):
+    """Chunks `indices` of `base`, in that order (what one process reads of a shared source)."""
+
+    def __init__(self, base: Source, indices: list, what: str):
+        if not indices:
+            raise ValueError(f"a process would get no chunks ({what}): use fewer processes or smaller chunks")
+        self.base, self.indices = base, indices
+        self.n_features = base.n_features
+        self.mix = getattr(base, "mix", 1)
+
+    def chunk_count(self) -> int:
+        return len(self.indices)
+
+    def read(self, i: int):
+        return self.base.read(self.indices[i])
 
 
 def _drop_pages(array) -> None:
@@ -139,6 +168,15 @@ class NpySource(Source):
     def _shape(self, path):
         return self._open(path).shape
 
+    def shard(self, rank: int, size: int) -> Source:
+        """Every size-th shard file from the rank-th on, so each process reads whole files of its own
+        (when there are fewer files than processes: every size-th chunk)."""
+        if len(self.x_files) < size:
+            return super().shard(rank, size)
+        part = NpySource(self.x_files[rank::size], self.y_files[rank::size], self.chunk_rows)
+        part.mix = getattr(self, "mix", 1)
+        return part
+
     def chunk_count(self) -> int:
         return len(self.index)
 
@@ -188,6 +226,18 @@ class ParquetSource(Source):
         self.n_features = len(self.features)
         self.n_rows = int(self.dataset.count_rows())
 
+    def shard(self, rank: int, size: int) -> Source:
+        """Every size-th Parquet fragment (file) from the rank-th on."""
+        part = copy.copy(self)
+        part.fragments = self.fragments[rank::size]
+        if not part.fragments:
+            raise ValueError(
+                f"a process would get no Parquet files ({len(self.fragments)} for {size} processes): "
+                "use fewer processes or split the data into more files"
+            )
+        part.n_rows = int(sum(f.count_rows() for f in part.fragments))
+        return part
+
     def chunks(self, epoch, seed, shuffle):
         order = np.arange(len(self.fragments))
         if shuffle:
@@ -228,6 +278,11 @@ class IterableSource(Source):
                 f"the data source gave no chunks in epoch {epoch} (a generator can be read only "
                 "once: pass a function that returns a new iterator)"
             )
+
+    def shard(self, rank: int, size: int) -> Source:
+        """A reader of your own is taken as this process's share already (e.g. it opens the files of
+        ``comm.Get_rank()``)."""
+        return self
 
     def first_width(self) -> int:
         for X, *_ in self.chunks(0, 0, False):

@@ -16,6 +16,9 @@ Two ways to hold the data (``sharded``):
   - True: each process holds its own rows; each global batch is the concatenation, in rank
     order, of every process's next ``batch_size / size`` rows. With ``shuffle=False`` this equals
     a one-process fit on the rows so interleaved (see ``interleave``).
+    A chunked source (fastmlp.data) is split the same way: each process reads every N-th shard
+    file (or chunk) from its rank on (``Source.shard``); per chunk the processes exchange their
+    chunk sizes, and one through its chunks takes part in the others' steps with no rows.
 Only rank 0 writes files (``Sequential.save`` on other ranks does nothing) and shows progress.
 Bad use (different models, options or data shapes on different processes, a process with no
 rows) raises the same ValueError on every process, checked once before training, never a hang.

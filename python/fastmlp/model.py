@@ -581,7 +581,9 @@ class Sequential:
         ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
         processes, under ``mpiexec``: every process calls fit with the same model (same seed),
         options and, unless ``sharded``, the same data; see fastmlp.distributed for what the
-        result equals. Only rank 0 shows progress and saves.
+        result equals. Only rank 0 shows progress and saves. With a chunked source and
+        ``sharded=True`` each process reads its own share of it (``Source.shard``: every N-th shard
+        file from its rank on); a validation source is split between the processes likewise.
         """
         if comm is not None:
             comm = _distributed.check_comm(comm)
@@ -589,7 +591,7 @@ class Sequential:
         with _distributed.together(comm):
             source = None
             if isinstance(X, _data.Source) or (y is None and not hasattr(X, "shape")):  # chunks (fastmlp.data)
-                source, X, Y = self._source_placeholders(X, y, comm, validation_split)
+                source, X, Y = self._source_placeholders(X, y, comm, sharded, validation_split)
             else:
                 columns = _column_names(X)
                 if self._net is None:
@@ -647,6 +649,10 @@ class Sequential:
             X_val = Y_val = val_source = None
             if isinstance(validation_data, _data.Source):
                 val_source = validation_data
+                if comm is not None and (val_source.chunk_count() or 0) >= comm.Get_size():
+                    # each process evaluates its share and the loop sums (a source it cannot split:
+                    # every process evaluates all of it, which gives the same means)
+                    val_source = val_source.shard(comm.Get_rank(), comm.Get_size())
             elif validation_data is not None:
                 if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                     raise TypeError("validation_data must be a tuple (X_val, y_val)")
@@ -671,15 +677,16 @@ class Sequential:
             if Y_val is not None and self.is_classifier:
                 ids = np.unique(self._class_ids(Y_val))
                 if len(ids) == 1:
-                    label = ids[0] if self._label_classes is None else self._label_classes[ids[0]]
+                    label = ids[0].item() if self._label_classes is None else self._label_classes[ids[0]]
                     warnings.warn(
                         f"the validation set holds a single class ({label!r}): its accuracy says little; "
                         "use a larger validation_split or stratified validation data",
                         OneClassValidationWarning,
                         stacklevel=2,
                     )
-            if class_weight is not None and source is not None:  # "balanced": one counting pass first
-                class_weight = self._source_class_weights(source, class_weight)
+            class_counts = None  # "balanced" on a source: one counting pass first
+            if class_weight is not None and source is not None:
+                class_counts = self._source_class_counts(source, class_weight)
             elif class_weight is not None:  # "balanced" counts the classes of the training part only
                 W = self._weights(W, class_weight, Y)
             if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
@@ -694,8 +701,14 @@ class Sequential:
                 raise ValueError("sharded=True needs comm (an mpi4py communicator)")
         collective = None
         if comm is not None:  # after the local checks passed everywhere: the same model, options, shapes?
-            collective = self._agree_to_fit(comm, bool(sharded), X, Y, W, X_val, options, schedule, early_stopping)
+            collective = self._agree_to_fit(
+                comm, bool(sharded), X, Y, W, X_val, options, schedule, early_stopping, source
+            )
             verbose = verbose and _distributed.is_root(comm)
+        if class_counts is not None:  # sharded: every process counted its own chunks
+            if comm is not None and sharded:
+                class_counts = comm.allreduce(class_counts)
+            class_weight = {c: float(v) for c, v in enumerate(balanced_from_counts(class_counts))}
         if new_optimizer is not None:
             self.optimizer = new_optimizer
         if learning_rate is not None:
@@ -783,20 +796,18 @@ class Sequential:
         return history
 
     # --- chunked data (fastmlp.data) ---
-    def _source_placeholders(self, X, y, comm, validation_split):
-        """fit on a source: the source, and the empty arrays the core takes in place of X, Y."""
+    def _source_placeholders(self, X, y, comm, sharded, validation_split):
+        """fit on a source: the source (with comm and sharded, this process's share of its chunks),
+        and the empty arrays the core takes in place of X, Y."""
         if y is not None:
             raise TypeError("with a data source (fastmlp.data), the targets come from the source: pass y=None")
-        if comm is not None:
-            raise NotImplementedError(
-                "data-parallel training from a chunked source is not supported yet; "
-                "give each process its rows as arrays (sharded=True)"
-            )
         if validation_split:
             raise ValueError(
                 "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
             )
         source = _data.as_source(X)
+        if comm is not None and sharded:
+            source = source.shard(comm.Get_rank(), comm.Get_size())
         if self._net is None:
             width = source.n_features or (source.first_width() if hasattr(source, "first_width") else None)
             self.build(as_int(width, "n_features"))
@@ -818,17 +829,17 @@ class Sequential:
             source, self._convert_chunk(class_weight), options.seed, shuffle, prefetch, getattr(source, "mix", 1)
         )
 
-    def _source_class_weights(self, source, class_weight):
-        """class_weight="balanced" over a whole source: one pass counting the classes; a dict as is."""
+    def _source_class_counts(self, source, class_weight):
+        """class_weight="balanced" over a whole source: one pass counting the classes (None for a dict)."""
         if not isinstance(class_weight, str):
-            return class_weight
+            return None
         n_classes = 2 if self.n_outputs == 1 else self.n_outputs
         counts = np.zeros(n_classes, dtype=np.int64)
         for _, Y, _, _ in _data.Prefetcher(source, self._convert_chunk(), 0, False):
             counts += np.bincount(self._class_ids(Y), minlength=n_classes)
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
-        return {c: float(v) for c, v in enumerate(balanced_from_counts(counts))}
+        return counts
 
     def _forward_source(self, source, out=None) -> np.ndarray:
         parts, row = [], 0
@@ -847,10 +858,11 @@ class Sequential:
         """The converted chunks of a source, in order (predict, evaluate)."""
         return iter(_data.Prefetcher(_data.as_source(source), self._convert_chunk(), 0, False))
 
-    def _agree_to_fit(self, comm, sharded: bool, X, Y, W, X_val, options, schedule, early_stopping):
+    def _agree_to_fit(self, comm, sharded: bool, X, Y, W, X_val, options, schedule, early_stopping, source=None):
         """Data parallelism: every process must bring the same model, options and data shapes
         (and, unless sharded, the same rows): ValueError on every process otherwise. Returns the
-        collective for the C++ loop; remembers comm (rank 0 alone saves)."""
+        collective for the C++ loop; remembers comm (rank 0 alone saves). With a source, the rows
+        per process are known chunk by chunk (the loop exchanges them)."""
         D = _distributed
         es = None if early_stopping is None else repr(early_stopping)
         what = {
@@ -871,12 +883,16 @@ class Sequential:
             "targets": (Y.dtype.str, Y.shape[1:]),
             "sample weights": W is None,
         }
-        if not sharded:  # the same rows: their count and a sample of them
+        if source is not None:
+            what["source"] = type(source).__name__
+            if not sharded:
+                what["rows"] = (source.n_rows, source.chunk_count())
+        elif not sharded:  # the same rows: their count and a sample of them
             what["rows"] = X.shape[0]
             what["data"] = D.digest(X[:2], X[-2:], Y[:2], Y[-2:])
         D.agree(comm, what)
         self._comm = comm
-        return D.collective(comm, X.shape[0], sharded)
+        return D.collective(comm, 1 if source is not None else X.shape[0], sharded)
 
     # --- the device: the one place that chooses it ---
     @property

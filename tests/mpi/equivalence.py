@@ -2,7 +2,9 @@
 (tests/test_mpi.py does, for N = 2 and 3). Every process computes the one-process fit itself and
 compares it with the data-parallel one; the exit status is the number of failed scenarios."""
 
+import os
 import sys
+import tempfile
 import traceback
 
 import numpy as np
@@ -183,6 +185,117 @@ def bad_use_is_a_clear_error_on_every_rank():
         f"rank {SIZE - 1} rejected" if RANK != SIZE - 1 else "empty",
     )
     expect(lambda: model().fit(X, y, epochs=1, batch_size=SIZE * 3 + 1, comm=comm, sharded=True), "multiple")
+
+
+def shared_folder():
+    """A temporary folder every rank sees (rank 0 makes it)."""
+    return comm.bcast(tempfile.mkdtemp(prefix="fastmlp-mpi-") if RANK == 0 else None)
+
+
+def write_shards(folder, X, y, sizes):
+    """Rank 0 writes X_i.npy / y_i.npy holding consecutive rows of X, y (sizes[i] rows each)."""
+    if RANK == 0:
+        start = 0
+        for i, n in enumerate(sizes):
+            np.save(os.path.join(folder, f"X_{i:02d}.npy"), X[start : start + n])
+            np.save(os.path.join(folder, f"y_{i:02d}.npy"), y[start : start + n])
+            start += n
+    comm.Barrier()
+    return os.path.join(folder, "X_*.npy"), os.path.join(folder, "y_*.npy")
+
+
+@scenario
+def sharded_sources_equal_sharded_arrays():
+    """Each rank reads its own .npy files (every SIZE-th, from its rank on): with chunks of whole
+    local batches and shuffle=False, the same weights as a sharded fit on those rows as arrays."""
+    folder, b = shared_folder(), 4
+    X, y = data(m=2 * SIZE * 3 * b)
+    xs, ys = write_shards(folder, X, y, [3 * b] * (2 * SIZE))
+    mine = np.concatenate([np.arange(i * 3 * b, (i + 1) * 3 * b) for i in (RANK, RANK + SIZE)])
+    for make in (lambda: model(dropout=0.2, hidden="relu"), lambda: model(optimizer=fm.Adam(0.01))):
+        arrays, source = make(), make()
+        ha = arrays.fit(X[mine], y[mine], epochs=3, batch_size=b * SIZE, shuffle=False, comm=comm, sharded=True)
+        hs = source.fit(fm.data.from_npy(xs, ys), epochs=3, batch_size=b * SIZE, shuffle=False, comm=comm, sharded=True)
+        close(source.params, arrays.params, "float64", "weights from sharded files")
+        close(hs.loss, ha.loss, "float64", "loss history")
+        identical_on_every_rank(source.params)
+
+
+@scenario
+def sharded_sources_uneven_shuffled_validated_balanced():
+    """Ranks with different numbers and sizes of chunks (the longer ones train on while the others
+    give no rows), shuffled, dropout, a validation source, class_weight="balanced" counted over all
+    ranks: every rank ends with the same weights, the same as with the global class weights given."""
+    folder = shared_folder()
+    X, y = data(m=200, seed=3)
+    y = np.where(np.arange(200) % 3 == 0, 0, y)  # unbalanced classes
+    sizes = [30, 17, 25, 9, 41, 23, 55][: 2 * SIZE + 1]
+    xs, ys = write_shards(folder, X, y, sizes)
+    Xv, yv = data(m=40, seed=4)
+    counts = np.bincount(y[: sum(sizes)], minlength=3)
+    balanced = {c: sum(sizes) / (3 * n) for c, n in enumerate(counts)}
+    val = fm.data.from_arrays(Xv, yv, chunk_rows=7)
+    fits = []
+    for cw in ("balanced", balanced):
+        m = model(dropout=0.2, hidden="relu")
+        h = m.fit(
+            fm.data.from_npy(xs, ys),
+            epochs=3,
+            batch_size=2 * SIZE,
+            comm=comm,
+            sharded=True,
+            validation_data=val,
+            class_weight=cw,
+            seed=5,
+        )
+        identical_on_every_rank(m.params)
+        assert np.isfinite(h.loss).all() and np.isfinite(h.history["val_loss"]).all()
+        fits.append((m.params.copy(), h))
+    close(fits[0][0], fits[1][0], "float64", "balanced counted over the ranks")
+    one = model()
+    close(one.evaluate(val)[0], one.evaluate(Xv, yv)[0], "float64", "validation source")
+    # the validation loss the loop reports is that of the whole validation set
+    m = model()
+    h = m.fit(fm.data.from_npy(xs, ys), epochs=1, batch_size=2 * SIZE, comm=comm, sharded=True, validation_data=val)
+    close(h.history["val_loss"][-1], m.loss(Xv, yv), "float64", "val_loss over every rank's validation chunks")
+
+
+@scenario
+def same_source_on_every_rank_equals_one_process():
+    """sharded=False: every rank reads the whole source and computes its slice of each batch."""
+    X, y = data(m=90)
+    source = lambda: fm.data.from_arrays(X, y, chunk_rows=30)
+    val = fm.data.from_arrays(*data(m=20, seed=9), chunk_rows=6)
+    one, dp = model(dropout=0.2, hidden="relu"), model(dropout=0.2, hidden="relu")
+    h1 = one.fit(source(), epochs=3, batch_size=10, validation_data=val)
+    h2 = dp.fit(source(), epochs=3, batch_size=10, validation_data=val, comm=comm)
+    close(dp.params, one.params, "float64", "weights")
+    close(h2.history["val_loss"], h1.history["val_loss"], "float64", "val_loss")
+    identical_on_every_rank(dp.params)
+
+
+@scenario
+def source_errors_reach_every_rank():
+    X, y = data(m=60)
+
+    def reader():  # rank 1's reader fails at its second chunk
+        for i in range(3):
+            if RANK == 1 and i == 1:
+                raise OSError("disk on fire")
+            yield X[i * 20 : (i + 1) * 20], y[i * 20 : (i + 1) * 20]
+
+    try:
+        model().fit(reader, epochs=1, batch_size=4 * SIZE, comm=comm, sharded=True)
+    except Exception as e:  # noqa: BLE001 - which error depends on the rank
+        assert ("disk on fire" if RANK == 1 else "rank 1 could not read") in str(e), str(e)
+    else:
+        raise AssertionError("no error")
+    try:  # one chunk cannot be split between the processes
+        model().fit(fm.data.from_arrays(X, y), epochs=1, comm=comm, sharded=True)
+    except ValueError as e:
+        assert "no chunks" in str(e), str(e)
+    else:
+        raise AssertionError("no ValueError")
 
 
 def main():
