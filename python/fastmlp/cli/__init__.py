@@ -17,20 +17,28 @@ sorted order; ``train`` writes the label names, the task and the column names to
 left over from another model is ignored with a warning). A model saved from Python
 has no labels file: its classes are the ids 0..k-1.
 
+``train`` standardizes by default (``--no-standardize`` turns it off): each feature, and a
+regression target with a linear output, is scaled to mean 0 and std 1 with the mean and std of
+the training samples (not the validation ones), kept in the labels file as "scaler"; ``evaluate``
+and ``predict`` apply it, and give predictions, MSE and R^2 in the target's units. With
+``--no-standardize``, columns whose std or |mean| exceeds 10 draw a warning. ``--validation-split``
+holds out the rows ``Sequential.fit(validation_split=...)`` would: seeded, stratified by class.
+
 Errors in the input (a missing file, an unknown column, a shape the model does not
 take, text where numbers belong) print one line on stderr and exit with status 2;
 a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 
-The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``commands``
-runs each command and ``parser`` builds the argument parser.
+The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``scaling``
+the standardization, ``commands`` runs each command and ``parser`` builds the argument parser.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 
-from .common import EXIT_FAILED, EXIT_USAGE, CLIError
+from .common import EXIT_FAILED, EXIT_USAGE, CLIError, warn
 from .parser import build_parser
 
 __all__ = ["main", "build_parser"]
@@ -44,6 +52,13 @@ def main(argv=None) -> int:
     import fastmlp as fm
 
     prog = f"fastmlp {args.command}"
+    with warnings.catch_warnings():
+        # the library's warnings (e.g. a one-class validation set) in the CLI's own one-line form
+        warnings.showwarning = lambda message, *rest, **kw: warn(str(message))
+        return _run(args, prog, fm)
+
+
+def _run(args, prog: str, fm) -> int:
     try:
         return args.func(args)
     except BrokenPipeError:  # e.g. `fastmlp predict ... | head`: the reader left; say nothing more

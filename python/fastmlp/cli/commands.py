@@ -9,9 +9,10 @@ import math
 import os
 import sys
 
-from .common import EXIT_OK, EXIT_USAGE, CLIError, check_writable, need_matplotlib
+from .common import EXIT_OK, EXIT_USAGE, CLIError, check_writable, need_matplotlib, warn
 from .data import check_features, is_number, load_data
-from .labels import classes_of, encode_labels, load_model, save_model, task_of
+from .labels import classes_of, encode_labels, load_model, save_model, scalers_of, task_of
+from .scaling import Moments, Scaler, describe_unscaled, scaled_source, scaler_entry
 
 #: ``--task`` inference: integer-valued targets with at most this many distinct values are classes ...
 MAX_INFERRED_CLASSES = 20
@@ -109,12 +110,18 @@ def _shard_source(path: str, args):
 
 
 def _train_on_shards(args, source) -> int:
-    """train on a data set in shards: classes (or regression) from one pass over the targets."""
+    """train on a data set in shards: classes (or regression) and the scaler from one pass."""
     import numpy as np
 
     import fastmlp as fm
 
-    values = np.unique(np.concatenate([np.unique(y) for _, y, _, _ in source.chunks(0, 0, False)]))
+    uniques, x_moments, y_moments = [], Moments(), Moments()
+    for X, y, _, _ in source.chunks(0, 0, False):
+        uniques.append(np.unique(y))
+        x_moments.add(X)
+        if np.asarray(y).dtype.kind in "iufb":  # text targets cannot be regressed (or scaled)
+            y_moments.add(y)
+    values = np.unique(np.concatenate(uniques))
     task = args.task or ("classify" if values.dtype.kind in "iub" else "regress")
     if args.validation_split:
         raise CLIError("--validation-split needs one data file; with shards, train on them all")
@@ -144,19 +151,68 @@ def _train_on_shards(args, source) -> int:
         f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
         f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}"
     )
+    scale_target = _scale_target(args, task, out_act)
+    x_scaler = x_moments.scaler()
+    y_scaler = y_moments.scaler() if task == "regress" else None
+    target_scaler = y_scaler if task == "regress" and out_act == "linear" else None
+    _report_scaling(args, print, warn, x_scaler, target_scaler, scale_target, None, x_moments.n)
+    x_scaler, y_scaler = (x_scaler if args.standardize else None), (y_scaler if scale_target else None)
+    if x_scaler is not None or y_scaler is not None:
+        source = scaled_source(source, x_scaler, y_scaler)  # each chunk scaled as it is read
     history = model.fit(
         source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=not args.no_progress
     )
-    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}")
-    lpath = save_model(model, args.out, {"task": task, "classes": classes, "target": args.target, "features": None})
+    on = "  (on the standardized target)" if scale_target else ""
+    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}{on}")
+    meta = {
+        "task": task,
+        "classes": classes,
+        "target": args.target,
+        "features": None,
+        "scaler": scaler_entry(x_scaler, y_scaler),
+    }
+    lpath = save_model(model, args.out, meta)
     print(f"model saved to {args.out} (labels: {lpath})")
     return EXIT_OK
+
+
+def _scale_target(args, task: str, out_act: str) -> bool:
+    """Whether train standardizes the target: by default for regression with a linear output
+    (--standardize); a bounded output (sigmoid, tanh, relu, ...) must see the values as they are."""
+    if args.standardize_target is None:
+        return args.standardize and task == "regress" and out_act == "linear"
+    if args.standardize_target and (task != "regress" or out_act != "linear"):
+        raise CLIError(
+            "--standardize-target needs regression with a linear output; "
+            f"this model {'classifies' if task == 'classify' else f'has a {out_act} output'}"
+        )
+    return args.standardize_target
+
+
+def _report_scaling(args, say, note, x_scaler, y_scaler, scale_target: bool, names, n_train: int) -> None:
+    """Say what was standardized; with --no-standardize, warn (``note``) about columns that look
+    unscaled (UNSCALED_LIMIT in scaling.py). ``y_scaler``: the target's, when it could have been scaled."""
+    done = (["features"] if args.standardize else []) + (["target"] if scale_target else [])
+    if done:
+        say(f"standardized: {' and '.join(done)} (mean and std of the {n_train} training samples)")
+    if not args.standardize and x_scaler.unscaled_columns():
+        note(
+            f"--no-standardize: features look unscaled: {describe_unscaled(x_scaler, names)}; "
+            "training may be slow or fail (drop --no-standardize to standardize them)"
+        )
+    if not scale_target and y_scaler is not None and y_scaler.unscaled_columns():
+        note(
+            f"the regression target is not standardized and looks unscaled: "
+            f"{describe_unscaled(y_scaler, ['target'] if len(y_scaler.mean) == 1 else None)}; "
+            "training may be slow or fail (standardize it with --standardize-target)"
+        )
 
 
 def train(args) -> int:
     import numpy as np
 
     import fastmlp as fm
+    from fastmlp.model import _split_rows
 
     source = _shard_source(args.data, args)
     if source is not None:
@@ -164,7 +220,8 @@ def train(args) -> int:
         return _train_on_shards(args, source)
 
     comm = _world()  # under mpiexec: every process trains (data-parallel); rank 0 alone prints and writes
-    say = print if comm is None or comm.Get_rank() == 0 else (lambda *a, **k: None)
+    quiet = (lambda *a, **k: None,) * 2
+    say, note = (print, warn) if comm is None or comm.Get_rank() == 0 else quiet
     check_writable(args.out, "--out")
     check_writable(args.plot, "--plot")
     if args.plot:
@@ -224,19 +281,24 @@ def train(args) -> int:
     model = fm.Sequential(layers, loss=loss, dtype=args.dtype, seed=args.seed, l2=args.l2, optimizer=optimizer)
     Y = _training_targets(model, ids, k) if task == "classify" else y
 
-    # Hold out a seeded random part for validation (the file may be sorted by class).
-    validation = None
-    X_train, Y_train = X, Y
+    # --validation-split holds out exactly the rows fit(validation_split=...) would (seeded,
+    # stratified for classifiers: one splitter for the API and the CLI). It comes before the
+    # scaler, which sees the training rows only.
+    train_rows = val_rows = None
     if args.validation_split:
-        n_val = int(round(m * args.validation_split))
-        if not 1 <= n_val < m:
-            raise CLIError(
-                f"--validation-split {args.validation_split} leaves {n_val} of {m} samples for "
-                "validation; need at least 1 on each side"
-            )
-        order = np.random.default_rng(args.seed).permutation(m)
-        val, tr = order[:n_val], order[n_val:]
-        X_train, Y_train, validation = X[tr], Y[tr], (X[val], Y[val])
+        train_rows, val_rows = _split_rows(
+            ids if task == "classify" and model.is_classifier else None, m, args.validation_split, args.seed
+        )
+    seen = slice(None) if train_rows is None else train_rows
+    scale_target = _scale_target(args, task, out_act)
+    x_scaler = Scaler.fit(X[seen])
+    y_scaler = Scaler.fit(y[seen]) if task == "regress" else None
+    X_fit = x_scaler.transform(X) if args.standardize else X
+    Y_fit = y_scaler.transform(Y) if scale_target else Y
+    X_train, Y_train, validation = X_fit, Y_fit, None
+    if val_rows is not None:
+        X_train, Y_train = X_fit[train_rows], Y_fit[train_rows]
+        validation = (X_fit[val_rows], Y_fit[val_rows])
     early = None
     if args.early_stopping is not None:
         early = fm.EarlyStopping(patience=args.early_stopping)
@@ -262,6 +324,8 @@ def train(args) -> int:
     )
     if validation is not None:
         say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
+    target_scaler = y_scaler if task == "regress" and out_act == "linear" else None
+    _report_scaling(args, say, note, x_scaler, target_scaler, scale_target, data.feature_names, len(X_train))
 
     history = model.fit(
         X_train,
@@ -282,11 +346,18 @@ def train(args) -> int:
     notes = (", stopped early" if history.stopped_early else "") + (
         f"; kept the weights of epoch {best + 1}" if restored else ""
     )
-    say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}")
+    on = "  (losses on the standardized target)" if scale_target else ""
+    say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}{on}")
 
     if comm is not None and comm.Get_rank() != 0:
         return EXIT_OK  # the weights are the same on every process: rank 0 writes them
-    meta = {"task": task, "classes": classes, "target": data.target_name, "features": data.feature_names}
+    meta = {
+        "task": task,
+        "classes": classes,
+        "target": data.target_name,
+        "features": data.feature_names,
+        "scaler": scaler_entry(x_scaler if args.standardize else None, y_scaler if scale_target else None),
+    }
     lpath = save_model(model, args.out, meta)
     say(f"model saved to {args.out} (labels: {lpath})")
     if args.plot:
@@ -297,13 +368,14 @@ def train(args) -> int:
         if task == "classify" and X.shape[1] == 2:
             root, ext = os.path.splitext(args.plot)
             bpath = f"{root}_boundary{ext or '.png'}"
+            names = data.feature_names or ["x[0]", "x[1]"]
             plot_decision_boundary(
                 model,
-                X,
+                X_fit,  # the plane the model sees: standardized axes when it was
                 ids,
                 bpath,
                 labels=classes,
-                feature_names=data.feature_names,
+                feature_names=[f"{n} (standardized)" for n in names] if args.standardize else names,
                 title=f"decision boundary on {os.path.basename(data.source)}",
             )
             say(f"decision boundary saved to {bpath}")
@@ -325,7 +397,10 @@ def evaluate(args) -> int:
         need_matplotlib("--confusion-matrix")
     data = load_data(args.data, args, "evaluate", meta)
     check_features(model, data)
+    x_scaler, y_scaler = scalers_of(meta)
     X, y = data.X, data.y
+    if x_scaler is not None:
+        X = x_scaler.transform(X)  # the scaling train fitted, as the model was trained
     results = {"samples": int(X.shape[0])}
     if task == "classify":
         classes = classes_of(model, meta)
@@ -349,7 +424,11 @@ def evaluate(args) -> int:
                 f"the model has {model.n_outputs} outputs but the targets in {data.source} have {Y.shape[1]} columns"
             )
         out = np.asarray(model.forward(X), dtype=np.float64)
-        results["loss"] = float(model.loss(X, y))
+        # the loss is the training objective (on the standardized target, like train's val_loss);
+        # MSE and R^2 are in the target's own units
+        results["loss"] = float(model.loss(X, y if y_scaler is None else y_scaler.transform(y)))
+        if y_scaler is not None:
+            out = y_scaler.inverse(out)
         results["mse"] = float(np.mean((out - Y) ** 2))
         ss_res = ((out - Y) ** 2).sum(axis=0)
         ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
@@ -384,7 +463,8 @@ def predict(args) -> int:
         raise CLIError("--proba needs a classifier; this model does regression")
     data = load_data(args.data, args, "predict", meta)
     check_features(model, data)
-    X = data.X
+    x_scaler, y_scaler = scalers_of(meta)
+    X = data.X if x_scaler is None else x_scaler.transform(data.X)
     if task == "classify":
         classes = classes_of(model, meta)
         if args.proba:
@@ -396,6 +476,8 @@ def predict(args) -> int:
             columns = ["prediction"]
     else:
         result = np.asarray(model.forward(X))
+        if y_scaler is not None:  # back to the target's units, in the model's precision
+            result = y_scaler.inverse(result).astype(result.dtype)
         columns = ["prediction"] if result.shape[1] == 1 else [f"prediction_{j}" for j in range(result.shape[1])]
         if result.shape[1] == 1:
             result = result[:, 0]
@@ -503,4 +585,7 @@ def info(args) -> int:
         print(f"features: {', '.join(meta['features'])}")
     if meta and meta.get("target"):
         print(f"target: {meta['target']}")
+    x_scaler, y_scaler = scalers_of(meta)
+    done = (["features"] if x_scaler is not None else []) + (["target"] if y_scaler is not None else [])
+    print(f"standardized: {' and '.join(done)} (evaluate and predict apply it)" if done else "standardized: no")
     return EXIT_OK

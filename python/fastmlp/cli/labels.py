@@ -1,5 +1,5 @@
-"""The labels file next to a model (``<stem>.labels.json``: task, class labels, column names and
-the model file's SHA-256), and reading a model with it."""
+"""The labels file next to a model (``<stem>.labels.json``: task, class labels, column names, the
+standardization scaler and the model file's SHA-256), and reading a model with it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import os
 
 from ..io import write_atomic
 from .common import CLIError, warn
+from .scaling import read_scalers
 
-LABELS_FORMAT = 1
+#: Written: 2 (it may hold a "scaler": a reader that ignored it would predict from unscaled data,
+#: so older versions refuse the file). Read: 1 (no scaler) and 2.
+LABELS_FORMAT = 2
+READ_FORMATS = (1, 2)
 
 
 def labels_path(model_path: str) -> str:
@@ -51,11 +55,14 @@ def read_labels(model_path: str, model):
             meta = json.load(f)
     except (OSError, ValueError) as e:
         raise CLIError(f"{lpath} (the labels of {model_path}) is not valid JSON: {e}; delete it or retrain") from None
-    if not isinstance(meta, dict) or meta.get("fastmlp_labels") != LABELS_FORMAT:
-        raise CLIError(f"{lpath} is not a fastmlp labels file (format {LABELS_FORMAT}); delete it or retrain")
+    if not isinstance(meta, dict) or meta.get("fastmlp_labels") not in READ_FORMATS:
+        raise CLIError(
+            f"{lpath} is not a fastmlp labels file (format {' or '.join(map(str, READ_FORMATS))}); delete it or retrain"
+        )
     if meta.get("model_sha256") != _sha256(model_path):
         warn(
-            f"ignoring {lpath}: it was written for a different version of {model_path}; classes are shown as ids 0..k-1"
+            f"ignoring {lpath}: it was written for a different version of {model_path}; "
+            "classes are shown as ids 0..k-1 and no standardization is applied"
         )
         return None
     task, classes = meta.get("task"), meta.get("classes")
@@ -77,6 +84,9 @@ def read_labels(model_path: str, model):
         raise CLIError(f"{lpath}: 'features' must be a list of column names")
     if target is not None and not isinstance(target, str):
         raise CLIError(f"{lpath}: 'target' must be a column name")
+    meta["scalers"] = read_scalers(meta.get("scaler"), model, lpath)
+    if meta["scalers"][1] is not None and task != "regress":
+        raise CLIError(f"{lpath}: a target scaler needs task 'regress'; delete it or retrain")
     return meta
 
 
@@ -98,6 +108,12 @@ def task_of(model, meta) -> str:
     if meta:
         return meta["task"]
     return "classify" if model.is_classifier else "regress"
+
+
+def scalers_of(meta) -> tuple:
+    """(features scaler, target scaler) of a model read with load_model; None where there is none
+    (a model saved from Python, trained with --no-standardize, or by a version before scaling)."""
+    return meta["scalers"] if meta else (None, None)
 
 
 def classes_of(model, meta) -> list:

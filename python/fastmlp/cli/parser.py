@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from . import commands
+from . import commands, scaling
 
 
 def positive_int(text: str) -> int:
@@ -186,11 +186,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="mini-batch size, or 'full' for full-batch gradient descent (default 32)",
     )
     train.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="scale each feature to mean 0, std 1 (the mean and std of the training samples, kept in "
+        "the labels file; evaluate and predict apply them); --no-standardize trains on the values as "
+        "they are and warns when a column's std or |mean| is above "
+        f"{scaling.UNSCALED_LIMIT:g} (default: standardize)",
+    )
+    train.add_argument(
+        "--standardize-target",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="regression with a linear output: scale the target likewise; predictions, MSE and R^2 "
+        "stay in its units (default: as --standardize)",
+    )
+    train.add_argument(
         "--validation-split",
         type=_fraction,
         default=0.0,
         metavar="FRACTION",
-        help="hold out this fraction (a seeded random subset) to report val_loss on",
+        help="hold out this fraction to report val_loss on: the rows fit(validation_split=...) holds out "
+        "(at random, seeded by --seed; stratified by class for classification)",
     )
     train.add_argument(
         "--early-stopping",
@@ -226,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate",
         help="print the loss and accuracy (or MSE and R^2) of a model on data",
-        description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 for regression.",
+        description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 for regression "
+        "(in the target's units; the loss is the training objective, on the standardized target when "
+        "train standardized it). The scaling train fitted is applied to the data.",
     )
     ev.add_argument("model", help="model file written by train (or model.save)")
     ev.add_argument("data", help=".csv/.tsv or .npz with features and targets")
@@ -238,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser(
         "predict",
         help="write a model's predictions for data to .csv or .npy",
-        description="Predict with a saved model: class labels (or probabilities) or values.",
+        description="Predict with a saved model: class labels (or probabilities) or values (in the "
+        "target's units). The scaling train fitted is applied to the data.",
     )
     pr.add_argument("model", help="model file written by train (or model.save)")
     pr.add_argument("data", help=".csv/.tsv of features (a target column is dropped), .npz (X) or .npy")
