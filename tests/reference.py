@@ -486,3 +486,82 @@ def init_params(sizes, rng, scale=None, dtype=np.float64):
         b = rng.uniform(-0.5, 0.5, size=(n_out,)).astype(dtype)
         params.append((W, b))
     return params
+
+
+# --------------------------------------------------------------------------------------
+# normalization layers (on a hidden layer's output a, before its dropout)
+# --------------------------------------------------------------------------------------
+def norm_forward(kind, a, gamma, beta, eps, mean=None, var=None):
+    """y = gamma * (a - mu) / sqrt(var + eps) + beta.  kind "batch": mu, var per column over
+    the rows (biased), or the given running mean / var; kind "layer": per row over its columns."""
+    axis = 0 if kind == "batch" else 1
+    if mean is None:
+        mean = a.mean(axis=axis, keepdims=True)
+        var = ((a - mean) ** 2).mean(axis=axis, keepdims=True)
+    x_hat = (a - mean) / np.sqrt(var + eps)
+    return gamma * x_hat + beta, (a, mean, var)
+
+
+def norm_backward(kind, dy, cache, gamma, eps, batch_statistics=True):
+    """(dJ/da, dgamma, dbeta) by the chain rule through mu and var written out term by term
+    (Ioffe & Szegedy's derivation), not the compact formula network.hpp uses."""
+    a, mean, var = cache
+    axis = 0 if kind == "batch" else 1
+    n = a.shape[axis]
+    x_hat = (a - mean) / np.sqrt(var + eps)
+    dgamma, dbeta = (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+    dx_hat = dy * gamma
+    if kind == "batch" and not batch_statistics:  # constants: an affine map
+        return dx_hat / np.sqrt(var + eps), dgamma, dbeta
+    dvar = (dx_hat * (a - mean) * -0.5 * (var + eps) ** -1.5).sum(axis=axis, keepdims=True)
+    dmean = (-dx_hat / np.sqrt(var + eps)).sum(axis=axis, keepdims=True) + dvar * (-2.0 * (a - mean)).mean(
+        axis=axis, keepdims=True
+    )
+    da = dx_hat / np.sqrt(var + eps) + dvar * 2.0 * (a - mean) / n + dmean / n
+    return da, dgamma, dbeta
+
+
+def norm_mlp_loss_and_grads(params, acts, norms, X, Y, loss_name, batch_statistics=True):
+    """J and [(dW, db, dgamma, dbeta or None...)] for an MLP whose hidden layer l output is
+    normalized by norms[l] = None or dict(kind, gamma, beta, eps[, mean, var]) (running
+    statistics used for "batch" when batch_statistics is False). No L2, no dropout."""
+    a = np.asarray(X, dtype=np.float64)
+    inputs, caches, zs, acts_out = [a], [], [], []
+    L = len(params)
+    for l, ((W, b), g) in enumerate(zip(params, acts)):
+        z = a @ W + b
+        a = activation(g, z)
+        zs.append(z)
+        acts_out.append(a)
+        norm = norms[l]
+        if norm is not None and l + 1 < L:
+            running = norm["kind"] == "batch" and not batch_statistics
+            a, cache = norm_forward(
+                norm["kind"], a, norm["gamma"], norm["beta"], norm["eps"],
+                norm.get("mean") if running else None, norm.get("var") if running else None,
+            )  # fmt: skip
+            caches.append(cache)
+        else:
+            caches.append(None)
+        inputs.append(a)
+    z, a_L = zs[-1], acts_out[-1]
+    J = {"categorical_crossentropy": lambda: cce_from_logits(z, Y), "mse": lambda: mse(a_L, Y)}[loss_name]()
+    delta = output_delta(z, a_L, Y, loss_name, acts[-1])
+    grads = [None] * L
+    for l in range(L - 1, -1, -1):
+        W = params[l][0]
+        grads[l] = [inputs[l].T @ delta, delta.sum(axis=0)]
+        if l == 0:
+            break
+        d = delta @ W.T  # dJ/d(input of layer l)
+        norm = norms[l - 1]
+        if norm is not None:
+            d, dgamma, dbeta = norm_backward(
+                norm["kind"], d, caches[l - 1], norm["gamma"], norm["eps"], batch_statistics
+            )
+            norm["_grads"] = (dgamma, dbeta)
+        delta = activation_backward(acts[l - 1], zs[l - 1], acts_out[l - 1], d)
+    for l, norm in enumerate(norms):
+        if norm is not None and l + 1 < L:
+            grads[l] += list(norm.pop("_grads"))
+    return float(J), grads

@@ -200,6 +200,41 @@ def test_random_state_reproducible_and_clone(clf_data):
     assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
 
 
+@pytest.mark.parametrize("solver, rtol", [("sgd", 1e-10), ("adam", 1e-5)])
+def test_same_sample_order_as_sklearn(clf_data, solver, rtol):
+    """Several mini-batches per epoch, shuffled: scikit-learn's order (its permutations, drawn from
+    random_state after the initial weights), so the same loss curve and weights as scikit-learn's
+    (adam: to its epsilon placement, see the module docstring)."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = clf_data
+    params = dict(hidden_layer_sizes=(16,), solver=solver, batch_size=30, max_iter=6, tol=0, random_state=3)
+    if solver == "sgd":
+        params["learning_rate_init"] = 0.05
+    ours = quiet(MLPClassifier(**params).fit, X, y)
+    theirs = quiet(SkMLP(**params).fit, X, y)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=rtol * 100, atol=rtol)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_same_early_stopping_split_as_sklearn(clf_data, binary):
+    """random_state gives scikit-learn's validation split (stratified only for binary y, as
+    scikit-learn's): the same validation scores, epoch by epoch."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = clf_data
+    y = (y == 1).astype(int) if binary else y
+    params = dict(
+        hidden_layer_sizes=(16,), solver="sgd", alpha=0.0, early_stopping=True, max_iter=8, tol=0, random_state=5
+    )
+    ours = quiet(MLPClassifier(**params).fit, X, y)
+    theirs = quiet(SkMLP(**params).fit, X, y)
+    assert ours.validation_scores_ == pytest.approx(theirs.validation_scores_)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
 def test_partial_fit(clf_data):
     X, y = clf_data
     labels = np.array(["x", "y", "z"])[y]

@@ -70,6 +70,25 @@ void define_network(py::module_& m, const char* name) {
              auto b = layer_of<T>(o, l).b(l);
              return view<T>(b.data(), b.size(), o);
            })
+      .def("norm_params",
+           [](py::object o, Index l) {  // (gamma, beta), or (gamma, beta, running mean, running variance)
+             auto& n = layer_of<T>(o, l);
+             if (!n.has_norm(l)) throw py::value_error("layer " + std::to_string(l) + " is not normalized");
+             const Index k = n.layers()[std::size_t(l)].n_out;
+             py::list out;
+             out.append(view<T>(n.gamma(l).data(), k, o));
+             out.append(view<T>(n.beta(l).data(), k, o));
+             if (n.layers()[std::size_t(l)].norm == Norm::Batch) {
+               out.append(view<T>(n.running_mean(l).data(), k, o));
+               out.append(view<T>(n.running_var(l).data(), k, o));
+             }
+             return py::tuple(out);
+           })
+      .def_property_readonly("state",
+                             [](py::object o) {
+                               auto& n = self<T>(o);
+                               return view<T>(n.state(), n.num_state(), o);
+                             })
       .def("grad_weight",
            [](py::object o, Index l) {
              auto w = layer_of<T>(o, l).dW(l);
@@ -140,6 +159,20 @@ void define_networks(py::module_& m) {
       .def_readonly("alpha", &LayerSpec::alpha)
       .def_readonly("dropout", &LayerSpec::dropout)
       .def_property_readonly("init", [](const LayerSpec& s) { return std::string(init_name(s.init)); })
+      .def_property_readonly("norm", [](const LayerSpec& s) { return std::string(norm_name(s.norm)); })
+      .def_readonly("norm_epsilon", &LayerSpec::norm_epsilon)
+      .def_readonly("norm_momentum", &LayerSpec::norm_momentum)
+      .def(
+          "with_norm",
+          [](LayerSpec s, const std::string& norm, std::optional<double> epsilon, std::optional<double> momentum) {
+            s.norm = norm_from_name(norm);
+            if (epsilon) s.norm_epsilon = *epsilon;
+            if (momentum) s.norm_momentum = *momentum;
+            validate_layer(s);
+            return s;
+          },
+          py::arg("norm"), py::arg("epsilon") = py::none(), py::arg("momentum") = py::none(),
+          "A copy with this normalization ('none', 'batch', 'layer') of the layer's output; None: the defaults.")
       .def(
           "with_dropout",
           [](LayerSpec s, double rate) {

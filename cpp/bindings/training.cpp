@@ -187,24 +187,25 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
           py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
       .def(
           "objective",
-          [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
+          [](E& e, const py::array& X, const py::array& Y, const py::object& w, bool training) {
             const auto x = as_matrix<T>(X, "X");
             const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
             py::gil_scoped_release nogil;
             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-            return double(e.objective(x, y));
+            return double(e.objective(x, y, training ? NormMode::Batch : NormMode::Inference));
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), "Mean loss J with the L2 term.")
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("training") = false,
+          "Mean loss J with the L2 term (training: batch normalization by the batch's statistics).")
       .def(
           "gradients",
-          [](E& e, const py::array& X, const py::array& Y, const py::object& w) {
+          [](E& e, const py::array& X, const py::array& Y, const py::object& w, bool training) {
             const auto x = as_matrix<T>(X, "X");
             const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
             py::gil_scoped_release nogil;
             std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-            return double(e.gradients(x, y));
+            return double(e.gradients(x, y, training ? NormMode::Batch : NormMode::Inference));
           },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("training") = false,
           "Fills the host network's `grads` with dJ/dparams; returns J.")
       .def("make_optimizer", &E::make_optimizer, py::arg("spec"), py::keep_alive<0, 1>(),
            "A new optimizer (fresh state) that steps this engine's parameters.")

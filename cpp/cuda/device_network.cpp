@@ -10,6 +10,7 @@
 #include "backend.hpp"
 #include "cublas_loader.hpp"
 #include "fastmlp/cuda.hpp"
+#include "fastmlp/trainer.hpp"
 
 namespace fastmlp::cuda {
 
@@ -109,14 +110,14 @@ class DeviceEngine final : public Engine<T> {
     call_data(X, nullptr);
     backend_.predict(call_batch(X.rows()), out);
   }
-  T objective(const ConstRef<T>& X, const Targets<T>& Y) override {
+  T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode) override {  // no normalized layers here
     host_.validate(X, Y);
     call_data(X, &Y);
     backend_.forward(call_batch(X.rows()), nullptr);
     backend_.output_error(call_batch(X.rows()), 0, false);
     return read_one();
   }
-  T gradients(const ConstRef<T>& X, const Targets<T>& Y) override {
+  T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode) override {
     host_.validate(X, Y);
     call_data(X, &Y);
     const Batch b = call_batch(X.rows());
@@ -250,6 +251,9 @@ template <class T>
 std::unique_ptr<Engine<T>> make_engine(Network<T>& host) {
   const std::string why = unavailable_reason();
   if (!why.empty()) throw std::runtime_error("CUDA is not available: " + why);
+  for (const auto& s : host.layers())
+    if (s.norm != Norm::None)
+      throw NotSupported("BatchNormalization and LayerNormalization layers run on the CPU only (not on CUDA yet)");
   return std::make_unique<DeviceEngine<T>>(host);
 }
 

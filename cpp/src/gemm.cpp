@@ -222,12 +222,12 @@ struct Blocking {
 #ifdef FASTMLP_GEMM_SMALL_M
   static constexpr Index SMALL_M = FASTMLP_GEMM_SMALL_M;
 #else
-  static constexpr Index SMALL_M = 4;            // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
+  static constexpr Index SMALL_M = 4;  // M <= SMALL_M: no packing (gemm_direct / gemm_dot)
 #endif
 #ifdef FASTMLP_GEMM_DIRECT_M
   static constexpr Index DIRECT_M = FASTMLP_GEMM_DIRECT_M;
 #else
-  static constexpr Index DIRECT_M = SMALL_M;     // op(B) = B and M <= DIRECT_M: gemm_direct
+  static constexpr Index DIRECT_M = SMALL_M;  // op(B) = B and M <= DIRECT_M: gemm_direct
 #endif
 };
 
@@ -262,8 +262,8 @@ void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, I
     for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
 
 #ifndef FASTMLP_GEMM_NO_PREFETCH_C
-      // Fetch the C tile while the k loop runs: it is usually far out of L1 (C is touched once per
-      // kc block), and waiting for it at the write-back would stall every kernel call.
+  // Fetch the C tile while the k loop runs: it is usually far out of L1 (C is touched once per
+  // kc block), and waiting for it at the write-back would stall every kernel call.
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     const char* cr = reinterpret_cast<const char*>(c + i * ldc);

@@ -32,6 +32,11 @@ constexpr Named<Init> kInits[] = {{Init::Default, "default"},
 }  // namespace
 
 Init init_from_name(const std::string& name) { return from_name(kInits, name, "init"); }
+namespace {
+constexpr Named<Norm> kNorms[] = {{Norm::None, "none"}, {Norm::Batch, "batch"}, {Norm::Layer, "layer"}};
+}  // namespace
+Norm norm_from_name(const std::string& name) { return from_name(kNorms, name, "normalization"); }
+const char* norm_name(Norm norm) { return name_of(kNorms, norm); }
 const char* init_name(Init init) { return name_of(kInits, init); }
 
 void validate_layer(const LayerSpec& s) {
@@ -44,6 +49,10 @@ void validate_layer(const LayerSpec& s) {
     throw std::invalid_argument("dropout rate must be in [0, 1), got " + std::to_string(s.dropout));
   if (!std::isfinite(s.alpha) || s.alpha < 0.0)
     throw std::invalid_argument("alpha must be finite and >= 0, got " + std::to_string(s.alpha));
+  if (!(s.norm_epsilon > 0.0) || !std::isfinite(s.norm_epsilon))
+    throw std::invalid_argument("epsilon must be a finite number > 0, got " + std::to_string(s.norm_epsilon));
+  if (!(s.norm_momentum >= 0.0 && s.norm_momentum < 1.0))
+    throw std::invalid_argument("momentum must be in [0, 1), got " + std::to_string(s.norm_momentum));
 }
 
 template <class T>
@@ -69,8 +78,12 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
                                   " outputs");
     if (l + 1 == layers_.size() && s.dropout > 0.0)
       throw std::invalid_argument(where + ": the output layer cannot have dropout");
+    if (l + 1 == layers_.size() && s.norm != Norm::None)
+      throw std::invalid_argument(where + ": the output layer cannot be normalized");
     offsets_.push_back(n);
-    n += s.n_in * s.n_out + s.n_out;
+    n += s.n_in * s.n_out + s.n_out + (s.norm != Norm::None ? 2 * s.n_out : 0);
+    state_offsets_.push_back(Index(state_.size()));
+    if (s.norm == Norm::Batch) state_.resize(state_.size() + 2 * s.n_out);
   }
   check_loss_output(loss_, layers_.back().activation);
   set_l2(l2);
@@ -82,7 +95,23 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
   Adrop_.resize(L);
   mask_.resize(L);
   Zkeep_.resize(L);
+  Ynorm_.resize(L);
+  Xhat_.resize(L);
+  inv_std_.resize(L);
+  norm_mode_.assign(L, NormMode::Inference);
   dropped_.assign(L, 0);
+  for (Index l = 0; l < num_layers(); ++l) {  // before init_params: a usable network either way
+    if (!has_norm(l)) continue;
+    gamma(l).setOnes();
+    if (layers_[l].norm == Norm::Batch) running_var(l).setOnes();
+  }
+}
+
+template <class T>
+bool Network<T>::has_batch_norm() const {
+  for (const auto& s : layers_)
+    if (s.norm == Norm::Batch) return true;
+  return false;
 }
 
 template <class T>
@@ -108,6 +137,12 @@ void Network<T>::init_params(std::uint64_t seed) {
     for (Index i = 0; i < w.size(); ++i)
       w.data()[i] = T(uniform ? (2.0 * rng.uniform() - 1.0) * limit : rng.normal() * stddev);
     b(l).setZero();
+    if (!has_norm(l)) continue;
+    gamma(l).setOnes();
+    beta(l).setZero();
+    if (layers_[l].norm != Norm::Batch) continue;
+    running_mean(l).setZero();
+    running_var(l).setOnes();
   }
 }
 
@@ -137,6 +172,11 @@ void Network<T>::reserve(Index m) {
       mask_[l].resize(m, layers_[l].n_out);
     }
     if (needs_z(layers_[l].activation)) Zkeep_[l].resize(m, layers_[l].n_out);
+    if (has_norm(l)) {
+      Ynorm_[l].resize(m, layers_[l].n_out);
+      Xhat_[l].resize(m, layers_[l].n_out);
+      inv_std_[l].resize(layers_[l].norm == Norm::Layer ? m : layers_[l].n_out);
+    }
   }
   capacity_ = m;
 }
@@ -174,6 +214,7 @@ void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, 
     } else {
       add_bias_activate<T>(g, alpha(l), b_l, z);
     }
+    if (l + 1 < L && has_norm(l)) normalize(l, m, dropout.norm);  // y_l = gamma x_hat + beta
     dropped_[l] = dropout.rng && layers_[l].dropout > 0.0;
     if (dropped_[l]) {
       const double p = layers_[l].dropout;
@@ -182,8 +223,76 @@ void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, 
       dropout.rng->skip(std::uint64_t(dropout.rows_before * k));
       for (Index i = 0; i < M.size(); ++i) M.data()[i] = dropout.rng->uniform() >= p ? keep_scale : T(0);
       dropout.rng->skip(std::uint64_t(dropout.rows_after * k));
-      MatrixMap<T>(Adrop_[l].data(), m, k).array() = z.array() * M.array();
+      const auto a = has_norm(l) ? MatrixMap<T>(Ynorm_[l].data(), m, k) : z;
+      MatrixMap<T>(Adrop_[l].data(), m, k).array() = a.array() * M.array();
     }
+  }
+}
+
+template <class T>
+void Network<T>::normalize(Index l, Index m, NormMode mode) {
+  const auto& s = layers_[l];
+  const Index k = s.n_out;
+  const T eps = T(s.norm_epsilon);
+  const auto a = act(l, m);
+  auto x_hat = MatrixMap<T>(Xhat_[l].data(), m, k);
+  norm_mode_[l] = mode;
+  if (s.norm == Norm::Layer) {  // each row over its units
+    auto inv = inv_std_[l].head(m);
+    for (Index i = 0; i < m; ++i) {
+      const T mu = a.row(i).mean();
+      x_hat.row(i).array() = a.row(i).array() - mu;
+      inv[i] = T(1) / std::sqrt(x_hat.row(i).squaredNorm() / T(k) + eps);
+      x_hat.row(i) *= inv[i];
+    }
+  } else {  // each unit over the batch's rows, or the running statistics
+    RowVector<T> mu, var;
+    if (mode == NormMode::Inference) {
+      mu = running_mean(l), var = running_var(l);
+    } else {
+      mu = a.colwise().mean();
+      var = (a.rowwise() - mu).array().square().colwise().sum() / T(m);
+      if (mode == NormMode::Train) {
+        const T momentum = T(s.norm_momentum);
+        running_mean(l) = momentum * running_mean(l) + (T(1) - momentum) * mu;
+        running_var(l) = momentum * running_var(l) + (T(1) - momentum) * var;
+      }
+    }
+    inv_std_[l] = (var.array() + eps).rsqrt().transpose();
+    x_hat.array() = (a.rowwise() - mu).array().rowwise() * inv_std_[l].transpose().array();
+  }
+  MatrixMap<T>(Ynorm_[l].data(), m, k).array() =
+      (x_hat.array().rowwise() * gamma(l).array()).rowwise() + beta(l).array();
+}
+
+template <class T>
+void Network<T>::normalize_backward(Index l, Index m, MatrixMap<T> D, T sgd_rate) {
+  const Index k = layers_[l].n_out;
+  const auto x_hat = MatrixMap<T>(Xhat_[l].data(), m, k);
+  // D holds g = dJ/dy; the parameters' gradients first (they need g, not dJ/da)
+  const RowVector<T> d_gamma = (D.array() * x_hat.array()).colwise().sum(), d_beta = D.colwise().sum();
+  const RowVector<T> gamma_l = gamma(l);  // before a fused update changes it
+  if (sgd_rate > T(0)) {
+    gamma(l) -= sgd_rate * d_gamma;
+    beta(l) -= sgd_rate * d_beta;
+  } else {
+    RowVectorMap<T>(grads_.data() + norm_offset(l), k) = d_gamma;
+    RowVectorMap<T>(grads_.data() + norm_offset(l) + k, k) = d_beta;
+  }
+  D.array().rowwise() *= gamma_l.array();  // dJ/dx_hat
+  if (layers_[l].norm == Norm::Layer) {
+    const auto inv = inv_std_[l].head(m);
+    for (Index i = 0; i < m; ++i) {
+      const T mean_g = D.row(i).mean(), mean_gx = D.row(i).dot(x_hat.row(i)) / T(k);
+      D.row(i) = (D.row(i).array() - mean_g - x_hat.row(i).array() * mean_gx) * inv[i];
+    }
+  } else if (norm_mode_[l] == NormMode::Inference) {  // an affine map with constant statistics
+    D.array().rowwise() *= inv_std_[l].transpose().array();
+  } else {  // the batch's statistics depend on every row
+    const RowVector<T> mean_g = D.colwise().mean();
+    const RowVector<T> mean_gx = (D.array() * x_hat.array()).colwise().sum() / T(m);
+    D.array() = ((D.rowwise() - mean_g).array() - x_hat.array().rowwise() * mean_gx.array()).rowwise() *
+                inv_std_[l].transpose().array();
   }
 }
 
@@ -263,6 +372,7 @@ void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
       auto D_prev = delta(l - 1, m);
       if (!one_pass) gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
       if (dropped_[l - 1]) D_prev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
+      if (has_norm(l - 1)) normalize_backward(l - 1, m, D_prev, sgd_rate);  // dJ/dy -> dJ/da
       if (needs_z(layers_[l - 1].activation))
         backward_from_z<T>(layers_[l - 1].activation, zkeep(l - 1, m), D_prev);  // * g'(z_{l-1}), from z_{l-1}
       else
@@ -277,29 +387,29 @@ void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
 }
 
 template <class T>
-T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng, T sgd_rate) {
-  forward_pass(X, {dropout_rng});
+T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass, T sgd_rate) {
+  forward_pass(X, pass);
   const T J = output_error(Y, true);
   backprop(X, sgd_rate);
   return J;
 }
 
 template <class T>
-T Network<T>::evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) {
-  forward_pass(X);
+T Network<T>::evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct, NormMode norm) {
+  forward_pass(X, {nullptr, 0, 0, norm});
   return output_error(Y, false, correct);
 }
 
 template <class T>
-T Network<T>::objective(const ConstRef<T>& X, const Targets<T>& Y) {
+T Network<T>::objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) {
   validate(X, Y);
-  return evaluate_unchecked(X, Y);
+  return evaluate_unchecked(X, Y, nullptr, norm == NormMode::Train ? NormMode::Batch : norm);
 }
 
 template <class T>
-T Network<T>::gradients(const ConstRef<T>& X, const Targets<T>& Y) {
+T Network<T>::gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) {
   validate(X, Y);
-  return gradients_unchecked(X, Y);
+  return gradients_unchecked(X, Y, {nullptr, 0, 0, norm == NormMode::Train ? NormMode::Batch : norm});
 }
 
 // z, a (and with targets delta) of every layer: the forward pass with a trace, then backprop.

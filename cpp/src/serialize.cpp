@@ -494,10 +494,8 @@ void parse_header(const std::string& text, std::uint64_t data_size, Header& h) {
   if (!ok) bad("the header is not valid JSON");
   if (!reader.error.empty()) bad(reader.error);
   if (!reader.have_meta()) bad("the header has no __metadata__ (not written by fastmlp?)");
-  sorted_unique(
-      h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
-  h.by_name = sorted_unique(
-      h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
+  sorted_unique(h.meta, [](const auto& kv) { return kv.first; }, "__metadata__");
+  h.by_name = sorted_unique(h.tensors, [](const TensorInfo& t) { return t.name; }, "the header");
   // The tensors must tile the data exactly: no overlap, no gap, nothing after.
   std::vector<const TensorInfo*> order(h.by_name);
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
@@ -522,7 +520,14 @@ struct Architecture {
   double l2 = 0.0;
   std::vector<LayerSpec> layers;
   std::vector<const TensorInfo*> weights, biases;
+  std::vector<std::vector<const TensorInfo*>> norms;  // per Dense: gamma, beta (, running mean, variance)
 };
+
+// The tensor names of a normalization entry (BatchNormalization keeps its running statistics).
+std::vector<const char*> norm_tensors(Norm norm) {
+  if (norm == Norm::Batch) return {"gamma", "beta", "running_mean", "running_var"};
+  return {"gamma", "beta"};
+}
 
 double meta_number(std::string_view text, const std::string& key) {
   const json v = parse_value(text, "metadata '" + key + "'", 1, 0);
@@ -565,23 +570,60 @@ Architecture read_architecture(const Header& h) {
   const json layers = parse_value(*h.get("layers"), "metadata 'layers'", 4, std::max<std::size_t>(h.tensors.size(), 1));
   if (!layers.is_array() || layers.empty()) bad("metadata 'layers' must be a non-empty JSON list");
   bool prev_dense = false;
+  std::size_t n_tensors = 0;
+  // A tensor `name` of the model's dtype and shape {n...}.
+  auto tensor_of = [&](const std::string& name, std::initializer_list<std::uint64_t> shape, const std::string& where) {
+    const TensorInfo* t = h.tensor(name);
+    if (!t) bad("tensor '" + name + "' is missing");
+    if (t->dtype != a.dtype)
+      bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") + " but the model's dtype is " +
+          std::string(dtype));
+    if (!h.shape_is(*t, shape)) bad("tensor '" + name + "' has the wrong shape for " + where);
+    ++n_tensors;
+    return t;
+  };
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const json& e = layers[i];
     const std::string where = "layers[" + std::to_string(i) + "]";
     const auto type = e.is_object() ? e.find("type") : e.end();
     if (!e.is_object() || type == e.end() || !type->is_string()) bad(where + " must be an object with a 'type'");
     const std::string& kind = type->get_ref<const std::string&>();
+    if (kind == "BatchNormalization" || kind == "LayerNormalization") {
+      // follows a Dense (before its Dropout): {"type", "epsilon"[, "momentum"]} and its tensors
+      if (!prev_dense || a.layers.back().dropout > 0.0 || a.layers.back().norm != Norm::None)
+        bad(where + ": a " + kind + " must follow a Dense layer (before its Dropout)");
+      LayerSpec& s = a.layers.back();
+      s.norm = kind[0] == 'B' ? Norm::Batch : Norm::Layer;
+      for (const auto& [k, v] : e.items()) {
+        if (k == "type") continue;
+        if ((k == "epsilon" || (k == "momentum" && s.norm == Norm::Batch)) &&
+            as_double(v, k == "epsilon" ? s.norm_epsilon : s.norm_momentum))
+          continue;
+        bad(where + ": unknown field or not a number: '" + clip(k, 40) + "'");
+      }
+      try {
+        validate_layer(s);
+      } catch (const std::invalid_argument& err) {
+        bad(where + ": " + err.what());
+      }
+      for (const char* suffix : norm_tensors(s.norm))
+        a.norms.back().push_back(
+            tensor_of("layers." + std::to_string(i) + "." + suffix, {std::uint64_t(s.n_out)}, where));
+      continue;
+    }
     if (kind == "Dropout") {
       const auto rate = e.find("rate");
       double p;
       if (e.size() != 2 || rate == e.end() || !as_double(*rate, p) || p < 0 || p >= 1)
         bad(where + ": a Dropout needs exactly a 'rate' in [0, 1)");
-      if (!prev_dense) bad(where + ": a Dropout must follow a Dense layer");
+      if (!prev_dense || a.layers.back().dropout > 0.0) bad(where + ": a Dropout must follow a Dense layer");
       a.layers.back().dropout = p;  // the Network checks that it is not the output layer
       prev_dense = false;
       continue;
     }
-    if (kind != "Dense") bad(where + " has unknown type '" + clip(kind, 40) + "' (expected 'Dense' or 'Dropout')");
+    if (kind != "Dense")
+      bad(where + " has unknown type '" + clip(kind, 40) +
+          "' (expected 'Dense', 'Dropout', 'BatchNormalization' or 'LayerNormalization')");
     LayerSpec s;
     bool alpha_given = false;
     for (const auto& [k, v] : e.items()) {
@@ -616,23 +658,15 @@ Architecture read_architecture(const Header& h) {
     }
     if (s.n_in == 0 || s.n_out == 0) bad(where + " lacks n_in or n_out");
     if (!alpha_given) s.alpha = default_alpha(s.activation);
-    for (const char* suffix : {"weight", "bias"}) {
-      const std::string name = "layers." + std::to_string(i) + "." + suffix;
-      const TensorInfo* t = h.tensor(name);
-      if (!t) bad("tensor '" + name + "' is missing");
-      if (t->dtype != a.dtype)
-        bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") +
-            " but the model's dtype is " + std::string(dtype));
-      const auto n_in = std::uint64_t(s.n_in), n_out = std::uint64_t(s.n_out);
-      if (suffix[0] == 'w' ? !h.shape_is(*t, {n_in, n_out}) : !h.shape_is(*t, {n_out}))
-        bad("tensor '" + name + "' has the wrong shape for " + where);
-      (suffix[0] == 'w' ? a.weights : a.biases).push_back(t);
-    }
+    const std::string p = "layers." + std::to_string(i);
+    a.weights.push_back(tensor_of(p + ".weight", {std::uint64_t(s.n_in), std::uint64_t(s.n_out)}, where));
+    a.biases.push_back(tensor_of(p + ".bias", {std::uint64_t(s.n_out)}, where));
+    a.norms.emplace_back();
     a.layers.push_back(s);
     prev_dense = true;
   }
   if (a.layers.empty()) bad("the model has no Dense layer");
-  if (2 * a.layers.size() != h.tensors.size()) bad("the file holds unexpected tensors");
+  if (n_tensors != h.tensors.size()) bad("the file holds unexpected tensors");
   return a;
 }
 
@@ -665,15 +699,14 @@ Network<T> build_network(const Architecture& arch, const unsigned char* data) {
     bad(e.what());
   }
   for (Index l = 0; l < net->num_layers(); ++l) {
-    const TensorInfo& w = *arch.weights[std::size_t(l)];
-    const TensorInfo& b = *arch.biases[std::size_t(l)];
-    if (arch.dtype == DType::F32) {
-      copy_tensor<T, float>(data, w, net->W(l).data());
-      copy_tensor<T, float>(data, b, net->b(l).data());
-    } else {
-      copy_tensor<T, double>(data, w, net->W(l).data());
-      copy_tensor<T, double>(data, b, net->b(l).data());
-    }
+    std::vector<std::pair<const TensorInfo*, T*>> parts = {{arch.weights[std::size_t(l)], net->W(l).data()},
+                                                           {arch.biases[std::size_t(l)], net->b(l).data()}};
+    const auto& norm = arch.norms[std::size_t(l)];
+    if (!norm.empty()) parts.insert(parts.end(), {{norm[0], net->gamma(l).data()}, {norm[1], net->beta(l).data()}});
+    if (norm.size() == 4)
+      parts.insert(parts.end(), {{norm[2], net->running_mean(l).data()}, {norm[3], net->running_var(l).data()}});
+    for (const auto& [t, dst] : parts)
+      arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
   }
   return std::move(*net);
 }
@@ -919,6 +952,20 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
                             {"shape", ordered_json::array({s.n_out})},
                             {"data_offsets", ordered_json::array({offset, offset + bbytes})}};
     offset += bbytes;
+    if (s.norm != Norm::None) {
+      ordered_json norm = {{"type", s.norm == Norm::Batch ? "BatchNormalization" : "LayerNormalization"},
+                           {"epsilon", s.norm_epsilon}};
+      if (s.norm == Norm::Batch) norm["momentum"] = s.norm_momentum;
+      layers.push_back(std::move(norm));
+      ++pos;
+      for (const char* suffix : norm_tensors(s.norm)) {
+        tensors["layers." + std::to_string(pos) + "." + suffix] = {
+            {"dtype", code},
+            {"shape", ordered_json::array({s.n_out})},
+            {"data_offsets", ordered_json::array({offset, offset + bbytes})}};
+        offset += bbytes;
+      }
+    }
     if (s.dropout > 0.0) {
       layers.push_back({{"type", "Dropout"}, {"rate", s.dropout}});
       ++pos;
@@ -956,14 +1003,18 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   for (int k = 0; k < 8; ++k) out += char((n >> (8 * k)) & 0xFF);
   out += header;
   for (Index l = 0; l < net.num_layers(); ++l) {
-    const T* w = net.params() + net.weight_offset(l);
     const LayerSpec& s = net.layers()[std::size_t(l)];
-    const Index count = s.n_in * s.n_out + s.n_out;  // W then b
-    for (Index i = 0; i < count; ++i) {
-      if (!std::isfinite(double(w[i])))
-        throw std::invalid_argument("cannot save: layer " + std::to_string(l) + " has NaN or infinite parameters");
-      append_le(out, &w[i], sizeof(T));
-    }
+    // W, b (, gamma, beta) as they lie in the parameter buffer (, the running statistics)
+    const Index count = s.n_in * s.n_out + s.n_out + (s.norm != Norm::None ? 2 * s.n_out : 0);
+    const std::pair<const T*, Index> parts[] = {
+        {net.params() + net.weight_offset(l), count},
+        {s.norm == Norm::Batch ? net.running_mean_of(l) : nullptr, s.norm == Norm::Batch ? 2 * s.n_out : 0}};
+    for (const auto& [w, n] : parts)
+      for (Index i = 0; i < n; ++i) {
+        if (!std::isfinite(double(w[i])))
+          throw std::invalid_argument("cannot save: layer " + std::to_string(l) + " has NaN or infinite parameters");
+        append_le(out, &w[i], sizeof(T));
+      }
   }
   return out;
 }

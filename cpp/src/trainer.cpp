@@ -106,6 +106,10 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
       throw std::invalid_argument("collective: rank must be in [0, size) and both sums given");
     if (dp->sharded && Index(dp->rows_per_rank.size()) != dp->size)
       throw std::invalid_argument("collective: rows_per_rank needs one entry per process");
+    if (dp->size > 1 && engine.host().has_batch_norm())
+      throw NotSupported(
+          "batch normalization with data parallelism (comm=) would need the batch statistics "
+          "synchronized across processes: not supported yet (LayerNormalization works)");
     if (dp->sharded && dp->size > 1 && options.batch_size && *options.batch_size % dp->size != 0)
       throw std::invalid_argument("sharded data parallelism: batch_size (" + std::to_string(*options.batch_size) +
                                   ") must be a multiple of the number of processes (" + std::to_string(dp->size) + ")");
@@ -291,7 +295,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
             return false;
           }
           engine.bring_batch(s.start, s.rows);
-          engine.forward({uses_dropout ? &rng : nullptr});
+          engine.forward({uses_dropout ? &rng : nullptr, 0, 0, NormMode::Train});
           engine.output_error(j);
           engine.backprop(fused);
           if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
@@ -308,7 +312,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
         Index c = 0;
         if (have) {
           engine.bring_batch(s.start, s.rows);
-          engine.forward({uses_dropout ? &rng : nullptr, s.before, s.after});
+          engine.forward({uses_dropout ? &rng : nullptr, s.before, s.after, NormMode::Train});
           engine.output_error(j);
           engine.read_losses(j, j + 1, losses.data(), &c);
           J_r = losses[std::size_t(j)];

@@ -15,7 +15,7 @@ from ._core import build_info as _core_build_info
 from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
-from .layers import ACTIVATIONS, Dense, Dropout
+from .layers import ACTIVATIONS, BatchNormalization, Dense, Dropout, LayerNormalization
 from .model import LOSSES, DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
@@ -32,6 +32,8 @@ def __getattr__(name):
 __all__ = [
     "Dense",
     "Dropout",
+    "BatchNormalization",
+    "LayerNormalization",
     "Sequential",
     "History",
     "SGD",

@@ -22,6 +22,7 @@ __all__: list[str] = [
     "Engine64",
     "FORMAT_VERSION",
     "FitOptions",
+    "LEVEL",
     "LOSSES",
     "LayerSpec",
     "MAX_EPOCHS",
@@ -79,6 +80,15 @@ class LayerSpec:
         """
         A copy with this dropout rate on the layer's output.
         """
+    def with_norm(
+        self,
+        norm: str,
+        epsilon: typing.SupportsFloat | typing.SupportsIndex | None = None,
+        momentum: typing.SupportsFloat | typing.SupportsIndex | None = None,
+    ) -> LayerSpec:
+        """
+        A copy with this normalization ('none', 'batch', 'layer') of the layer's output; None: the defaults.
+        """
     @property
     def activation(self) -> str: ...
     @property
@@ -91,6 +101,12 @@ class LayerSpec:
     def n_in(self) -> int: ...
     @property
     def n_out(self) -> int: ...
+    @property
+    def norm(self) -> str: ...
+    @property
+    def norm_epsilon(self) -> float: ...
+    @property
+    def norm_momentum(self) -> float: ...
 
 class Network32:
     """
@@ -106,6 +122,7 @@ class Network32:
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None: ...
+    def norm_params(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple: ...
     def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
         """
         Per layer (Z, A), or (Z, A, delta) with targets.
@@ -131,6 +148,8 @@ class Network32:
     def params(self) -> numpy.typing.NDArray[numpy.float32]: ...
     @property
     def sizes(self) -> list[int]: ...
+    @property
+    def state(self) -> numpy.typing.NDArray[numpy.float32]: ...
 
 class Network64:
     """
@@ -146,6 +165,7 @@ class Network64:
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None: ...
+    def norm_params(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple: ...
     def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
         """
         Per layer (Z, A), or (Z, A, delta) with targets.
@@ -171,6 +191,8 @@ class Network64:
     def params(self) -> numpy.typing.NDArray[numpy.float64]: ...
     @property
     def sizes(self) -> list[int]: ...
+    @property
+    def state(self) -> numpy.typing.NDArray[numpy.float64]: ...
 
 class Optimizer32:
     def clip(self, grads: numpy.typing.NDArray[numpy.float32]) -> None:
@@ -440,6 +462,8 @@ class Engine32:
         callback: typing.Any,
         catch_sigint: bool,
         collective: typing.Any = None,
+        source: typing.Any = None,
+        validation_source: typing.Any = None,
     ) -> dict:
         """
         Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
@@ -448,7 +472,9 @@ class Engine32:
         """
         Output activations A_L, a new (m, n_outputs) array.
         """
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+    def gradients(
+        self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
+    ) -> float:
         """
         Fills the host network's `grads` with dJ/dparams; returns J.
         """
@@ -456,9 +482,11 @@ class Engine32:
         """
         A new optimizer (fresh state) that steps this engine's parameters.
         """
-    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+    def objective(
+        self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
+    ) -> float:
         """
-        Mean loss J with the L2 term.
+        Mean loss J with the L2 term (training: batch normalization by the batch's statistics).
         """
     @property
     def name(self) -> str: ...
@@ -479,6 +507,8 @@ class Engine64:
         callback: typing.Any,
         catch_sigint: bool,
         collective: typing.Any = None,
+        source: typing.Any = None,
+        validation_source: typing.Any = None,
     ) -> dict:
         """
         Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
@@ -487,7 +517,9 @@ class Engine64:
         """
         Output activations A_L, a new (m, n_outputs) array.
         """
-    def gradients(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+    def gradients(
+        self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
+    ) -> float:
         """
         Fills the host network's `grads` with dJ/dparams; returns J.
         """
@@ -495,9 +527,11 @@ class Engine64:
         """
         A new optimizer (fresh state) that steps this engine's parameters.
         """
-    def objective(self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None) -> float:
+    def objective(
+        self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
+    ) -> float:
         """
-        Mean loss J with the L2 term.
+        Mean loss J with the L2 term (training: batch normalization by the batch's statistics).
         """
     @property
     def name(self) -> str: ...
@@ -588,6 +622,7 @@ ACTIVATIONS: tuple = (
     "mish",
 )
 FORMAT_VERSION: str = "1"
+LEVEL: str = "v4"
 LOSSES: tuple = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 MAX_EPOCHS: int = 4611686018427387904
 MAX_HEADER_BYTES: int = 100000000

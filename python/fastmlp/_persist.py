@@ -15,7 +15,7 @@ import json
 
 from . import optimizers as _optimizers
 from ._core import MAX_EPOCHS
-from .layers import Dense, Dropout
+from .layers import BatchNormalization, Dense, Dropout, LayerNormalization
 
 #: Longest optimizer config read (a real one is ~150 characters); longer is refused unparsed.
 _MAX_CONFIG_CHARS = 4096
@@ -87,7 +87,7 @@ def _epochs(meta: dict) -> int:
 
 
 def _layers(meta: dict) -> list:
-    """Dense and Dropout layers from the "layers" entry (already checked by the C++ reader)."""
+    """The layers from the "layers" entry (already checked by the C++ reader)."""
     layers = []
     for i, entry in enumerate(json.loads(meta["layers"])):
         try:
@@ -101,6 +101,9 @@ def _layers(meta: dict) -> list:
                         alpha=entry.get("alpha"),
                     )
                 )
+            elif entry["type"] in ("BatchNormalization", "LayerNormalization"):
+                kind = BatchNormalization if entry["type"] == "BatchNormalization" else LayerNormalization
+                layers.append(kind(**{k: v for k, v in entry.items() if k != "type"}))
             else:
                 layers.append(Dropout(entry["rate"]))
         except (ValueError, TypeError) as e:

@@ -1,4 +1,4 @@
-"""Layers: Dense (z = a_prev W + b, a = g(z)) and Dropout."""
+"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization and LayerNormalization."""
 
 from __future__ import annotations
 
@@ -131,6 +131,76 @@ class Dropout:
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate})"
+
+
+class _Normalization:
+    """y = gamma * x_hat + beta of the previous Dense layer's output a (before its Dropout), with
+    learned gamma (initially 1) and beta (0), one per unit. Formulas in network.hpp."""
+
+    kind = ""
+    _keys = ("gamma", "beta")
+
+    def __init__(self, epsilon: float, momentum: float | None = None):
+        # checked in C++ (ValueError naming the value): epsilon > 0, momentum in [0, 1)
+        spec = _core.LayerSpec(1, 1).with_norm(
+            self.kind,
+            as_real(epsilon, "epsilon", ValueError),
+            None if momentum is None else as_real(momentum, "momentum", ValueError),
+        )
+        self.epsilon, self._momentum = spec.norm_epsilon, spec.norm_momentum
+        self._net, self._index, self.units = None, -1, None  # set by Sequential
+
+    def _views(self) -> tuple:
+        if self._net is None:
+            raise RuntimeError(f"this {type(self).__name__} has no parameters until it is part of a built model")
+        return self._net.norm_params(self._index)
+
+    gamma = property(lambda self: self._views()[0], doc="gamma (n,): a writable view into the parameter buffer")
+    beta = property(lambda self: self._views()[1], doc="beta (n,): a writable view into the parameter buffer")
+
+    @property
+    def num_params(self) -> int | None:  # trainable: gamma and beta
+        return None if self.units is None else 2 * self.units
+
+    def _weights(self) -> list:
+        return list(self._views())
+
+
+class BatchNormalization(_Normalization):
+    """Batch normalization of the previous Dense layer's output (Keras's rule and defaults):
+    in training x_hat = (a - mu_B) / sqrt(var_B + epsilon) with the batch's mean and (biased)
+    variance per unit, and the running statistics updated as
+    ``running = momentum * running + (1 - momentum) * batch``; in inference (predict, evaluate,
+    validation) the running statistics. Not with data parallelism (comm=) or on CUDA yet."""
+
+    kind = "batch"
+    _keys = ("gamma", "beta", "moving_mean", "moving_variance")
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3):
+        super().__init__(epsilon, momentum)
+
+    momentum = property(lambda self: self._momentum)
+    moving_mean = property(lambda self: self._views()[2], doc="the running mean (n,): a writable view")
+    moving_variance = property(lambda self: self._views()[3], doc="the running variance (n,): a writable view")
+
+    def __repr__(self) -> str:
+        return f"BatchNormalization(momentum={self.momentum:g}, epsilon={self.epsilon:g})"
+
+
+class LayerNormalization(_Normalization):
+    """Layer normalization of the previous Dense layer's output: each row over its units,
+    x_hat = (a_i - mean(a_i)) / sqrt(var(a_i) + epsilon), the same in training and inference."""
+
+    kind = "layer"
+
+    def __init__(self, epsilon: float = 1e-3):
+        super().__init__(epsilon)
+
+    def __repr__(self) -> str:
+        return f"LayerNormalization(epsilon={self.epsilon:g})"
+
+
+NORMALIZATIONS = {"batch": BatchNormalization, "layer": LayerNormalization}
 
 
 def _assign(view: np.ndarray, value, name: str) -> None:

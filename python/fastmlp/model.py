@@ -41,7 +41,7 @@ from ._validation import (
 )
 from ._weights import balanced_class_weights, balanced_from_counts
 from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
-from .layers import Dense, Dropout
+from .layers import NORMALIZATIONS, Dense, Dropout, _Normalization
 
 # The canonical loss names (the C++ core's; aliases such as "sparse_categorical_crossentropy",
 # "mean_squared_error", "mean_absolute_error" are accepted too).
@@ -107,25 +107,47 @@ def _infer_loss(output_activation: str) -> str:
 
 
 def _fold_dropout(layers: list):
-    """The Dense layers in order, and each one's dropout rate (a Dropout's rate belongs to the
-    Dense before it). Nothing is changed on the layers: the caller sets the rates once the
-    model is built, so a failed Sequential(...) leaves no rate behind."""
-    dense, rates = [], []
+    """The Dense layers in order, each one's dropout rate and normalization layer (a Dropout or
+    a BatchNormalization / LayerNormalization belongs to the Dense before it, in the order Dense,
+    normalization, Dropout). Nothing is changed on the layers: the caller binds them once the
+    model is built, so a failed Sequential(...) leaves nothing behind."""
+    dense, rates, norms = [], [], []
     for i, layer in enumerate(layers):
         if isinstance(layer, Dropout):
             if not dense or isinstance(layers[i - 1], Dropout):
-                raise ValueError(f"layers[{i}]: a Dropout must follow a Dense layer")
+                raise ValueError(f"layers[{i}]: a Dropout must follow a Dense layer (or its normalization)")
             if i == len(layers) - 1:
                 raise ValueError(f"layers[{i}]: a Dropout cannot be the last layer")
             rates[-1] = layer.rate
+        elif isinstance(layer, _Normalization):
+            name = type(layer).__name__
+            if not dense or not isinstance(layers[i - 1], Dense):
+                raise ValueError(
+                    f"layers[{i}]: a {name} must follow a Dense layer (Dense, {name}, Dropout; to scale the "
+                    "inputs use a StandardScaler)"
+                )
+            if i == len(layers) - 1:
+                raise ValueError(f"layers[{i}]: a {name} cannot be the last layer (the output is the loss's)")
+            if layer._net is not None or getattr(layer, "_owner", None) is not None:
+                raise ValueError(f"layers[{i}] already belongs to another model; create a new {name}")
+            norms[-1] = layer
         elif isinstance(layer, Dense):
             if layer._net is not None or getattr(layer, "_owner", None) is not None:
                 raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
             dense.append(layer)
             rates.append(0.0)
+            norms.append(None)
         else:
-            raise TypeError(f"layers[{i}] must be a Dense or Dropout layer, got {type(layer).__name__}")
-    return dense, rates
+            raise TypeError(
+                f"layers[{i}] must be a Dense, Dropout, BatchNormalization or LayerNormalization layer, "
+                f"got {type(layer).__name__}"
+            )
+    return dense, rates, norms
+
+
+def _norm_config(layer) -> dict:
+    """The constructor arguments of a normalization layer."""
+    return {"epsilon": layer.epsilon, **({"momentum": layer.momentum} if layer.kind == "batch" else {})}
 
 
 def _column_names(X):
@@ -222,7 +244,7 @@ class Sequential:
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
         if _cuda.check_device(device) == "cuda":  # fail before the layers are bound to this model
             _cuda.require()
-        dense, rates = _fold_dropout(layers)
+        dense, rates, norms = _fold_dropout(layers)
         for i in range(1, len(dense)):
             if dense[i].n_in is None:
                 dense[i]._set_n_in(dense[i - 1].n_out)
@@ -246,6 +268,7 @@ class Sequential:
         self.layers = layers
         self.dense_layers = dense
         self._rates = rates
+        self._norms = norms
         self.loss_name = loss
         self._epochs_seen = 0
         self._device, self._engine, self._net = None, None, None
@@ -253,7 +276,7 @@ class Sequential:
         self._label_classes = None  # the labels of y when they are not class ids (strings, ...)
         self.feature_names_in_ = None  # a DataFrame's column names, from the first fit
         self.stop_training = False
-        for layer in dense:
+        for layer in dense + [n for n in norms if n is not None]:
             layer._owner = self  # claimed now, bound to the network when it is built
         self._pending_device = _cuda.check_device(device)
         if dense[0].n_in is not None:
@@ -272,13 +295,17 @@ class Sequential:
         return self
 
     def _build(self) -> None:
-        dense, rates = self.dense_layers, self._rates
+        dense, rates, norms = self.dense_layers, self._rates, self._norms
         core = _core.Network32 if self.dtype == np.float32 else _core.Network64
-        net = core([d._spec.with_dropout(rate) for d, rate in zip(dense, rates)], self.loss_name, self._l2)
+        specs = [d._spec.with_dropout(rate) for d, rate in zip(dense, rates)]
+        specs = [s if n is None else s.with_norm(n.kind, n.epsilon, n._momentum) for s, n in zip(specs, norms)]
+        net = core(specs, self.loss_name, self._l2)
         net.init_params(self.seed)
         self._net = net
-        for i, (layer, rate) in enumerate(zip(dense, rates)):
+        for i, (layer, rate, norm) in enumerate(zip(dense, rates, norms)):
             layer._net, layer._index, layer.dropout = net, i, rate
+            if norm is not None:
+                norm._net, norm._index, norm.units = net, i, layer.n_out
         self.to(self._pending_device)
 
     @property
@@ -991,35 +1018,40 @@ class Sequential:
             return out
         return out["loss"] if len(out) == 1 else list(out.values())
 
-    def get_weights(self) -> list:
-        """[W1, b1, W2, b2, ...] per Dense layer, copies (Keras's order)."""
+    def _weight_views(self) -> list:
+        """(view, name) of every array get_weights() lists, in Keras's order: W, b per Dense layer;
+        gamma, beta (, moving_mean, moving_variance) per normalization layer."""
         self._require_built()
         out = []
-        for layer in self.dense_layers:
-            out += [layer.weights.copy(), layer.bias.copy()]
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                out += [(layer.weights, f"W of layers[{i}]"), (layer.bias, f"b of layers[{i}]")]
+            elif isinstance(layer, _Normalization):
+                out += [(v, f"{k} of layers[{i}]") for v, k in zip(layer._weights(), layer._keys)]
         return out
 
+    def get_weights(self) -> list:
+        """[W1, b1, W2, b2, ...] per Dense layer (and gamma, beta, moving mean and variance of a
+        normalization layer where it stands), copies (Keras's order)."""
+        return [view.copy() for view, _ in self._weight_views()]
+
     def set_weights(self, weights) -> None:
-        """Set every Dense layer's W and b from a list as get_weights() returns (checked first:
-        a wrong list changes nothing)."""
-        self._require_built()
+        """Set every array from a list as get_weights() returns (checked first: a wrong list
+        changes nothing)."""
+        views = self._weight_views()
         weights = list(weights)
-        if len(weights) != 2 * len(self.dense_layers):
+        if len(weights) != len(views):
             raise ValueError(
-                f"weights must hold {2 * len(self.dense_layers)} arrays (W and b per Dense layer), got {len(weights)}"
+                f"weights must hold {len(views)} arrays (as get_weights() returns them), got {len(weights)}"
             )
         arrays = []
-        for i, layer in enumerate(self.dense_layers):
-            for j, (view, name) in enumerate(((layer.weights, "W"), (layer.bias, "b"))):
-                arr = np.asarray(weights[2 * i + j], dtype=self.dtype)
-                if arr.shape != view.shape:
-                    raise ValueError(
-                        f"weights[{2 * i + j}] ({name} of Dense layer {i}) must have shape {view.shape}, "
-                        f"got {arr.shape}"
-                    )
-                if not np.isfinite(arr).all():
-                    raise ValueError(f"weights[{2 * i + j}] ({name} of Dense layer {i}) contains NaN or infinity")
-                arrays.append((view, arr))
+        for i, (view, name) in enumerate(views):
+            arr = np.asarray(weights[i], dtype=self.dtype)
+            if arr.shape != view.shape:
+                raise ValueError(f"weights[{i}] ({name}) must have shape {view.shape}, got {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"weights[{i}] ({name}) contains NaN or infinity")
+            arrays.append((view, arr))
         for view, arr in arrays:
             view[...] = arr
 
@@ -1031,6 +1063,9 @@ class Sequential:
             if isinstance(layer, Dropout):
                 prev = rows[-1][1]
                 rows.append((f"dropout_{i} (Dropout {layer.rate:g})", prev, "0", ""))
+            elif isinstance(layer, _Normalization):
+                n = layer.num_params
+                rows.append((f"norm_{i} ({type(layer).__name__})", rows[-1][1], "?" if n is None else f"{n:,}", ""))
             else:
                 n = layer.num_params
                 rows.append(
@@ -1039,7 +1074,7 @@ class Sequential:
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
         line = "-" * (sum(widths) + 6)
         fmt = "  ".join("{:<%d}" % w for w in widths)
-        total = sum(layer.num_params or 0 for layer in self.dense_layers)
+        total = sum(getattr(layer, "num_params", 0) or 0 for layer in self.layers)
         inputs = "?" if self.n_features_in is None else self.n_features_in
         text = "\n".join(
             [
@@ -1088,6 +1123,7 @@ class Sequential:
         kwargs, epochs = _persist.model_config(metadata)
         model = cls(**kwargs)
         model.params[...] = net.params  # the same dtype: a bitwise copy
+        model._net.state[...] = net.state  # batch normalization's running statistics
         model._epochs_seen = epochs
         return model
 
@@ -1110,6 +1146,8 @@ class Sequential:
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 layers.append(Dropout(layer.rate))
+            elif isinstance(layer, _Normalization):
+                layers.append(NORMALIZATIONS[layer.kind](**_norm_config(layer)))
             else:
                 layers.append(Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init, alpha=layer.alpha))
         optimizer = type(self.optimizer)(**{k: v for k, v in self.optimizer.get_config().items() if k != "name"})
@@ -1122,6 +1160,7 @@ class Sequential:
             optimizer=optimizer,
         )
         clone.params[...] = self.params
+        clone._net.state[...] = self._net.state
         clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
         clone.__setstate__(self._extra_state())
         return clone.to(self.device)

@@ -21,7 +21,9 @@ For float64 models leaky_relu, elu and softplus are spelled out with elementary 
 (Where / Greater / Exp / Log ...) and double constants: ONNX attributes such as alpha
 are 32-bit floats, and onnxruntime has no double kernels for Elu and Softplus.
 
-Dropout layers are left out (inference). The output is ``model.forward``: probabilities
+Dropout layers are left out (inference); BatchNormalization becomes a BatchNormalization node
+with the running statistics, LayerNormalization a LayerNormalization node (opset >= 17).
+The output is ``model.forward``: probabilities
 for softmax / sigmoid outputs, not class labels.
 """
 
@@ -114,6 +116,28 @@ def _smooth_activation(helper, g, z, out, const, p, float64=False):
     ]
 
 
+def _normalization(helper, numpy_helper, norm, x, name, dtype, opset, inits, nodes) -> str:
+    """A BatchNormalization (inference: the running statistics) or LayerNormalization node on x;
+    returns its output's name. ONNX's epsilon attribute is a 32-bit float: the batch variance
+    given to the node makes var + eps32 what it is with the layer's own epsilon."""
+    eps = float(np.float32(norm.epsilon))
+    arrays = [norm.gamma, norm.beta]
+    if norm.kind == "batch":
+        var = np.asarray(norm.moving_variance, np.float64) + (norm.epsilon - eps)
+        arrays += [norm.moving_mean, var]
+    elif opset < 17:
+        raise ValueError(f"LayerNormalization needs opset >= 17, got {opset}")
+    tensors = [
+        numpy_helper.from_array(np.ascontiguousarray(a, dtype=dtype), f"{name}.{k}")
+        for a, k in zip(arrays, ("scale", "bias", "mean", "var"))
+    ]
+    inits += tensors
+    op = "BatchNormalization" if norm.kind == "batch" else "LayerNormalization"
+    extra = {} if norm.kind == "batch" else {"axis": -1}
+    nodes.append(helper.make_node(op, [x] + [t.name for t in tensors], [f"{name}.y"], name=name, epsilon=eps, **extra))
+    return f"{name}.y"
+
+
 def _require_onnx():
     try:
         import onnx
@@ -179,6 +203,9 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
             nodes.append(helper.make_node("Cast", [f"dense{i}.ge"], [out], name=f"dense{i}.step", to=elem))
         else:
             raise ValueError(f"Dense layer {i}: activation {g!r} has no ONNX export")
+        norm = model._norms[i]
+        if norm is not None:
+            out = _normalization(helper, numpy_helper, norm, out, f"norm{i}", dtype, opset, inits, nodes)
         current = out
 
     graph = helper.make_graph(

@@ -34,17 +34,26 @@ Differences from scikit-learn:
   ``predict_proba`` returns float64 whatever ``dtype`` the network computes in; the regressor's
   ``predict`` returns the network's dtype, as scikit-learn.
 * ``MLPRegressor(loss="poisson")`` is not supported yet (ValueError); "squared_error" is.
-* Mini-batch shuffling uses fastmlp's own generator (seeded from ``random_state``), not
-  NumPy's, so the stochastic solvers visit the samples in another order than scikit-learn.
+* ``solver="adam"`` puts epsilon where PyTorch does (``m_hat / (sqrt(v_hat) + eps)``); scikit-learn
+  adds it to ``sqrt(v)`` before the bias correction, i.e. its epsilon is ``eps / sqrt(1 - beta_2^t)``
+  in that form. With the default 1e-8 the loss curves agree to about 1e-6 (relative); SGD's agree
+  to rounding.
 * On divergence (a non-finite loss) the stochastic solvers stop: with ``early_stopping`` the
   epoch's validation score is NaN (as scikit-learn records it) and the best weights are kept;
   without, a ValueError as scikit-learn's.
 * ``learning_rate="invscaling"`` updates the rate at the end of each epoch, as scikit-learn does:
   ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` = samples seen.
+
+Not a difference: the sample order. With ``shuffle`` the stochastic solvers visit the samples
+in scikit-learn's order (its index array permuted again every epoch by ``random_state``'s
+generator, after the initial weights; each epoch gathers the rows into one reused copy of X), and
+the ``early_stopping`` validation split is scikit-learn's (stratified for binary problems only:
+scikit-learn stratifies when it has one output).
 """
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
@@ -55,6 +64,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils import shuffle as _sk_shuffle
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
@@ -289,7 +299,9 @@ class _BaseMLP(BaseEstimator):
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             bound = np.sqrt(factor / (fan_in + fan_out))
             init.append((rng.uniform(-bound, bound, (fan_in, fan_out)), rng.uniform(-bound, bound, fan_out)))
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        # The model's own seed (unused by this wrapper's training) must not consume random_state: scikit-learn
+        # draws its early-stopping split and its shuffles from it right after the weights.
+        seed = int(copy.deepcopy(rng).randint(np.iinfo(np.int32).max))
         self.model_ = self._make_model(n_features, n_outputs, output_activation, seed, dtype)
         for layer, (W, b) in zip(self.model_.dense_layers, init):
             layer.weights[...] = W
@@ -350,14 +362,23 @@ class _BaseMLP(BaseEstimator):
         if sample_weight is not None and np.all(sample_weight == sample_weight[0]) and sample_weight[0] > 0:
             sample_weight = None  # uniform weights: exactly the unweighted loss
         self.n_iter_ = 0  # as scikit-learn: every fit (and partial_fit) counts from 0, up to max_iter
+        sample_idx, X_epoch = np.arange(n_samples), None
         try:
             for _ in range(1 if incremental else int(self.max_iter)):
                 # SGD steps on scikit-learn's loss: fastmlp's loss is `scale` times it, so is its gradient
                 model.optimizer.learning_rate = self._lr / scale if self.solver == "sgd" else self._lr
+                Xe, Ye, swe = X, Y, sample_weight
+                if self.shuffle:
+                    # scikit-learn's order: its index array permuted again each epoch by random_state's generator
+                    sample_idx = _sk_shuffle(sample_idx, random_state=rng)
+                    if batch_size < n_samples:  # one batch: the order does not change the step
+                        if X_epoch is None:
+                            X_epoch = np.empty_like(X)
+                        Xe = np.take(X, sample_idx, axis=0, out=X_epoch)
+                        Ye = Y[sample_idx]
+                        swe = None if sample_weight is None else sample_weight[sample_idx]
                 try:
-                    history = model.fit(
-                        X, Y, epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle), sample_weight=sample_weight
-                    )
+                    history = model.fit(Xe, Ye, epochs=1, batch_size=batch_size, shuffle=False, sample_weight=swe)
                 except fm.DivergenceError:
                     if self.early_stopping:  # scikit-learn records a NaN score and keeps the best weights
                         self.n_iter_ += 1
@@ -637,7 +658,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self._y_type = lb.y_type_
         if lb.y_type_ == "multiclass":
             Y = np.searchsorted(self.classes_, y).astype(np.int32)  # class ids: no one-hot copy
-            return X, Y, y, "softmax", len(self.classes_)
+            # not stratified: scikit-learn stratifies its early-stopping split only with one output (binary)
+            return X, Y, None, "softmax", len(self.classes_)
         Y = lb.transform(y).astype(np.float64)
         n_outputs = Y.shape[1]
         if lb.y_type_ == "binary" or n_outputs == 1:

@@ -298,6 +298,24 @@ def source_errors_reach_every_rank():
         raise AssertionError("no ValueError")
 
 
+@scenario
+def layer_norm_equals_one_process_batch_norm_refused():
+    """LayerNormalization works row by row: data parallelism changes nothing. BatchNormalization
+    would need synchronized batch statistics: NotImplementedError on every rank, before training."""
+    X, y = data()
+
+    def make(norm):
+        return fm.Sequential([fm.Dense(5, 8, "tanh"), norm, fm.Dense(8, 3, "softmax")], seed=7, optimizer=fm.SGD(0.1))
+
+    equal_fits(lambda: make(fm.LayerNormalization()), X, y, epochs=3, batch_size=16, seed=1)
+    try:
+        make(fm.BatchNormalization()).fit(X, y, epochs=1, comm=comm)
+    except NotImplementedError as e:
+        assert "synchronized" in str(e), str(e)
+    else:
+        raise AssertionError("no NotImplementedError")
+
+
 def main():
     failed = 0
     for fn in SCENARIOS:

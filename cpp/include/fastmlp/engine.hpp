@@ -51,10 +51,11 @@ class Engine {
   // --- calls outside training (validated) ---
   // A_L of X, X.rows() x n_outputs() row-major, into out.
   virtual void forward(const ConstRef<T>& X, T* out) = 0;
-  // J (L2 term included, no dropout).
-  virtual T objective(const ConstRef<T>& X, const Targets<T>& Y) = 0;
+  // J (L2 term included, no dropout); `norm`: batch normalization by the running statistics
+  // (Inference) or by the batch's (Batch, as in training, the running statistics unchanged).
+  virtual T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) = 0;
   // dJ/dparams into host().grads(); returns J.
-  virtual T gradients(const ConstRef<T>& X, const Targets<T>& Y) = 0;
+  virtual T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) = 0;
 
   // --- the steps of fit() (unchecked: fit validates once) ---
   // Takes the data of one fit (host memory, validated); the engine may copy it.
@@ -109,8 +110,8 @@ class CpuEngine final : public Engine<T> {
   const char* name() const override { return "cpu"; }
 
   void forward(const ConstRef<T>& X, T* out) override;
-  T objective(const ConstRef<T>& X, const Targets<T>& Y) override { return net_.objective(X, Y); }
-  T gradients(const ConstRef<T>& X, const Targets<T>& Y) override { return net_.gradients(X, Y); }
+  T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override { return net_.objective(X, Y, norm); }
+  T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override { return net_.gradients(X, Y, norm); }
 
   void begin_fit(const ConstRef<T>& X, const Targets<T>& Y, const Validation<T>& validation) override;
   void end_fit() override {}
@@ -135,8 +136,15 @@ class CpuEngine final : public Engine<T> {
   bool losses_at_once() const override { return true; }
   T evaluate_validation(Index start, Index rows, Index* correct) override;
   void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) override;
-  void save_params(int copy) override { saved_[copy] = Eigen::Map<const Vector<T>>(net_.params(), net_.num_params()); }
-  void restore_params(int copy) override { Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy]; }
+  // The parameters and the running statistics (they belong together).
+  void save_params(int copy) override {
+    saved_[copy] = Eigen::Map<const Vector<T>>(net_.params(), net_.num_params());
+    saved_state_[copy] = Eigen::Map<const Vector<T>>(net_.state(), net_.num_state());
+  }
+  void restore_params(int copy) override {
+    Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy];
+    Eigen::Map<Vector<T>>(net_.state(), net_.num_state()) = saved_state_[copy];
+  }
   bool params_finite() override { return all_finite(Eigen::Map<const Vector<T>>(net_.params(), net_.num_params())); }
 
  private:
@@ -158,7 +166,7 @@ class CpuEngine final : public Engine<T> {
   Vector<T> gw_;
   std::vector<T> losses_;
   Index correct_ = 0;
-  Vector<T> saved_[Engine<T>::kCopies];
+  Vector<T> saved_[Engine<T>::kCopies], saved_state_[Engine<T>::kCopies];
 };
 
 extern template class CpuEngine<float>;

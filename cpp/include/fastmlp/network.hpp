@@ -17,6 +17,16 @@
 // Dropout (rate p on a layer's output, training only, "inverted"): a_l is
 // multiplied by a mask M of 0 and 1/(1-p) entries; the backward pass multiplies
 // delta_l W_l^T by the same mask before g'.
+// Normalization of a hidden layer's output (before its dropout), y = gamma * x_hat + beta with
+// learned gamma, beta (n_out each, in the parameter buffer after b_l):
+//   batch:  x_hat = (a - mu) / sqrt(var + eps), mu and var (biased) over the batch's rows in
+//           training, the running statistics in inference; training updates
+//           running = momentum running + (1 - momentum) batch  (Keras's rule and defaults)
+//   layer:  x_hat = (a - mu_i) / sqrt(var_i + eps), mu_i and var_i over row i's units
+// Backward, with g = dJ/dy: dgamma = sum_rows g * x_hat, dbeta = sum_rows g, and
+//   batch (training):  dJ/da = gamma / sqrt(var + eps) * (g - mean_rows(g) - x_hat mean_rows(g x_hat))
+//   batch (inference): dJ/da = gamma / sqrt(var + eps) * g
+//   layer:             dJ/da_i = (gamma g_i - mean(gamma g_i) - x_hat_i mean(gamma g_i x_hat_i)) / sqrt(var_i + eps)
 //
 // Every public member validates its input and throws std::invalid_argument, but
 // the steps (forward_pass, output_error, backprop), which the trainer calls after
@@ -39,26 +49,41 @@ enum class Init { Default, GlorotUniform, GlorotNormal, HeUniform, HeNormal };
 Init init_from_name(const std::string& name);  // "glorot_uniform", ..., "default"
 const char* init_name(Init init);
 
+// A normalization of a layer's output (see above).
+enum class Norm { None, Batch, Layer };
+Norm norm_from_name(const std::string& name);  // "none", "batch", "layer"
+const char* norm_name(Norm norm);
+
 struct LayerSpec {
   Index n_in = 0;
   Index n_out = 0;
   Activation activation = Activation::Linear;
-  double alpha = 0.0;         // leaky_relu slope / elu scale (see activations.hpp)
-  double dropout = 0.0;       // rate p in [0, 1) applied to this layer's output during training
-  Init init = Init::Default;  // Default: He-uniform for relu-like layers, Glorot-uniform otherwise
+  double alpha = 0.0;           // leaky_relu slope / elu scale (see activations.hpp)
+  double dropout = 0.0;         // rate p in [0, 1) applied to this layer's output during training
+  Init init = Init::Default;    // Default: He-uniform for relu-like layers, Glorot-uniform otherwise
+  Norm norm = Norm::None;       // normalization of this layer's output (before dropout)
+  double norm_epsilon = 1e-3;   // eps in sqrt(var + eps) (Keras's default)
+  double norm_momentum = 0.99;  // batch: the running statistics' momentum (Keras's default)
 };
 
-// Throws std::invalid_argument (naming n_in, n_out, dropout or alpha) for a layer that
-// cannot exist on its own: sizes not positive or too large, dropout outside [0, 1),
-// alpha not finite or negative. Network's constructor adds the checks between layers.
+// How a forward pass treats batch normalization: the running statistics (inference), the
+// batch's statistics, or the batch's statistics with the running ones updated (a training step).
+enum class NormMode { Inference, Batch, Train };
+
+// Throws std::invalid_argument (naming n_in, n_out, dropout, alpha, epsilon or momentum) for a
+// layer that cannot exist on its own: sizes not positive or too large, dropout outside [0, 1),
+// alpha not finite or negative, norm epsilon not > 0, momentum outside [0, 1). Network's constructor adds the checks
+// between layers.
 void validate_layer(const LayerSpec& layer);
 
 // Where dropout masks come from: `rng`, drawn as for a batch of rows_before + m + rows_after
 // rows of which this batch holds the middle m (data parallelism: the other rows are other
-// processes'; one process: both 0). No rng: no dropout (inference).
+// processes'; one process: both 0). No rng: no dropout (inference). `norm`: how batch
+// normalization runs in this pass.
 struct DropoutDraw {
   Rng* rng = nullptr;
   Index rows_before = 0, rows_after = 0;
+  NormMode norm = NormMode::Inference;
 };
 
 // One layer seen by trace(): Z, A and (when targets were given) delta = dJ/dZ.
@@ -101,22 +126,41 @@ class Network {
   const T* grads() const { return grads_.data(); }
   Index weight_offset(Index l) const { return offsets_[l]; }
   Index bias_offset(Index l) const { return offsets_[l] + layers_[l].n_in * layers_[l].n_out; }
+  // Normalized layers: gamma at norm_offset(l), beta after it.
+  Index norm_offset(Index l) const { return bias_offset(l) + layers_[l].n_out; }
+  bool has_norm(Index l) const { return layers_[l].norm != Norm::None; }
+  bool has_batch_norm() const;
   MatrixMap<T> W(Index l) { return {params_.data() + weight_offset(l), layers_[l].n_in, layers_[l].n_out}; }
   RowVectorMap<T> b(Index l) { return {params_.data() + bias_offset(l), layers_[l].n_out}; }
   MatrixMap<T> dW(Index l) { return {grads_.data() + weight_offset(l), layers_[l].n_in, layers_[l].n_out}; }
   RowVectorMap<T> db(Index l) { return {grads_.data() + bias_offset(l), layers_[l].n_out}; }
+  RowVectorMap<T> gamma(Index l) { return {params_.data() + norm_offset(l), layers_[l].n_out}; }
+  RowVectorMap<T> beta(Index l) { return {params_.data() + norm_offset(l) + layers_[l].n_out, layers_[l].n_out}; }
+
+  // Batch normalization's running statistics (not trained by the optimizer; saved in the
+  // model file): per batch-normalized layer, the running mean then the running variance.
+  Index num_state() const { return Index(state_.size()); }
+  T* state() { return state_.data(); }
+  const T* state() const { return state_.data(); }
+  const T* running_mean_of(Index l) const { return state_.data() + state_offsets_[l]; }  // then the variance
+  RowVectorMap<T> running_mean(Index l) { return {state_.data() + state_offsets_[l], layers_[l].n_out}; }
+  RowVectorMap<T> running_var(Index l) {
+    return {state_.data() + state_offsets_[l] + layers_[l].n_out, layers_[l].n_out};
+  }
 
   // Weights by each layer's Init: uniform in +-sqrt(6 / fan) or normal with
   // std sqrt(2 / fan), fan = n_in + n_out (Glorot) or n_in / 2 ... see network.cpp;
-  // biases zero. Same seed, same weights, on every platform.
+  // biases zero; gamma 1, beta 0, running mean 0, running variance 1. Same seed, same
+  // weights, on every platform.
   void init_params(std::uint64_t seed);
 
   // Output activations A_L (m x n_outputs), no dropout. Valid until the next call.
   MatrixMap<T> forward(const ConstRef<T>& X);
-  // Mean loss J with the L2 term (no dropout).
-  T objective(const ConstRef<T>& X, const Targets<T>& Y);
+  // Mean loss J with the L2 term (no dropout). `norm`: Inference (running statistics) or
+  // Batch (the batch's own, as in training; the running statistics are not changed).
+  T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm = NormMode::Inference);
   // Fills grads() with dJ/dparams and returns J (computed in the same pass).
-  T gradients(const ConstRef<T>& X, const Targets<T>& Y);
+  T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm = NormMode::Inference);
   // Per layer Z, A and, when Y is given, delta (no dropout). Copies.
   std::vector<LayerTrace<T>> trace(const ConstRef<T>& X, const Targets<T>* Y = nullptr);
 
@@ -137,10 +181,11 @@ class Network {
 
   // forward_pass + the output activation: A_L (m x n_outputs), valid until the next call.
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
-  // forward_pass (dropout from dropout_rng) + output_error + backprop; returns J.
-  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Rng* dropout_rng = nullptr, T sgd_rate = T(0));
+  // forward_pass (dropout, norm mode) + output_error + backprop; returns J.
+  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass = {}, T sgd_rate = T(0));
   // forward_pass + output_error without delta (no dropout); returns J.
-  T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr);
+  T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr,
+                       NormMode norm = NormMode::Inference);
 
   // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns.
   void validate_inputs(const ConstRef<T>& X) const;
@@ -151,10 +196,15 @@ class Network {
   MatrixMap<T> act(Index l, Index m) { return {A_[l].data(), m, layers_[l].n_out}; }
   MatrixMap<T> delta(Index l, Index m) { return {D_[l].data(), m, layers_[l].n_out}; }
   MatrixMap<T> zkeep(Index l, Index m) { return {Zkeep_[l].data(), m, layers_[l].n_out}; }
-  // What layer l+1 reads: A_l, or A_l * mask when dropout ran on layer l.
+  // What layer l+1 reads: A_l, its normalization y_l, times the mask when dropout ran on layer l.
   MatrixMap<T> input_of_next(Index l, Index m, bool dropped) {
-    return dropped ? MatrixMap<T>(Adrop_[l].data(), m, layers_[l].n_out) : act(l, m);
+    if (dropped) return {Adrop_[l].data(), m, layers_[l].n_out};
+    return has_norm(l) ? MatrixMap<T>(Ynorm_[l].data(), m, layers_[l].n_out) : act(l, m);
   }
+  // y_l = gamma x_hat + beta of a_l (keeping x_hat and 1 / sqrt(var + eps) for the backward pass).
+  void normalize(Index l, Index m, NormMode mode);
+  // D (dJ/dy_l on entry) becomes dJ/da_l; dgamma, dbeta into grads(), or (sgd_rate > 0) the update.
+  void normalize_backward(Index l, Index m, MatrixMap<T> D, T sgd_rate);
   // The fused SGD update of layer l (see backprop), and the gradients of layer l.
   void sgd_update(Index l, const T* a_prev, Index lda, Index m, T rate);
   void weight_gradients(Index l, const T* a_prev, Index lda, Index m);
@@ -169,7 +219,12 @@ class Network {
   std::vector<Matrix<T>> A_, D_;         // per-layer activations and deltas, capacity_ rows
   std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
   std::vector<Matrix<T>> Zkeep_;         // hidden gelu / silu / mish layers only: Z (their g' reads it)
-  std::vector<char> dropped_;            // did the latest pass drop units on layer l?
+  std::vector<Matrix<T>> Ynorm_, Xhat_;  // normalized layers only: y_l and x_hat_l
+  std::vector<Vector<T>> inv_std_;       // normalized layers: 1 / sqrt(var + eps) (per unit, or per row)
+  std::vector<NormMode> norm_mode_;      // how the latest pass normalized layer l
+  Vector<T> state_;                      // running statistics (see state())
+  std::vector<Index> state_offsets_;
+  std::vector<char> dropped_;  // did the latest pass drop units on layer l?
   Index capacity_ = 0;
   Index rows_ = 0;  // rows of the latest forward_pass
   mutable CopyableMutex busy_;
