@@ -5,8 +5,10 @@
 
 Generates a float32 .npy of --gb gigabytes (784 features, 10 classes) in a temporary folder on
 disk, trains the 784-256-128-10 MLP one epoch on it (1) from the file through fm.data.from_npy
-with its page cache warm (read once just before) and (2) from the same rows held in memory (a
-sample of them when the file does not fit: the rate is per sample), each in a fresh process,
+with its page cache warm (read once just before), (2) from the file with its page cache cold
+(its pages evicted with posix_fadvise(DONTNEED) just before: every byte comes from the disk) and
+(3) from the same rows held in memory (a sample of them when the file does not fit: the rate is
+per sample), each in a fresh process,
 reports samples/s and each process's peak RSS, and deletes the file. The products run on one
 thread (fm.set_num_threads(1)); the reading thread may use the machine's other core, which is the
 point of prefetching. Median of --reps runs.
@@ -52,6 +54,22 @@ def cpu_name():
         return platform.processor()
 
 
+def evict(path) -> str:
+    """Drops the file's pages from the page cache (no privileges needed); returns what fincore
+    (util-linux) then reports as cached, or "not checked"."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    try:
+        out = subprocess.run(["fincore", "-nb", "-o", "RES", path], capture_output=True, text=True, check=True)
+        return f"{int(out.stdout.split()[0]) / 1e6:.0f} MB"
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return "not checked"
+
+
 def run(args, *argv):
     cmd = [sys.executable, "-c", WORKER, *map(str, argv)]
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -88,10 +106,15 @@ def main():
             while f.read(1 << 26):
                 pass
         file_runs = [run(args, "file", xpath, ypath, 0, args.chunk_rows) for _ in range(args.reps)]
+        cold_runs = []
+        for _ in range(args.reps):
+            cached_before = evict(xpath)
+            cold_runs.append(run(args, "file", xpath, ypath, 0, args.chunk_rows))
         mem_runs = [run(args, "memory", xpath, ypath, args.memory_rows, 0) for _ in range(args.reps)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     f_rate = statistics.median(r for r, _ in file_runs)
+    c_rate = statistics.median(r for r, _ in cold_runs)
     m_rate = statistics.median(r for r, _ in mem_runs)
     f_rss = max(rss for _, rss in file_runs)
     m_rss = max(rss for _, rss in mem_runs)
@@ -102,15 +125,19 @@ def main():
         f"`python bench/bench_data.py --gb {args.gb:g}`: a {size_gb:.1f} GB float32 .npy ({rows:,} rows x 784), "
         f"784-256-128-10 MLP, plain SGD, batch 512, shuffled, one epoch, products on one thread "
         f"{args.reps} run(s) each, {os.cpu_count()} vCPUs, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM. "
-        "Page cache warm (the file was read once before; what did not fit was read from disk).",
+        "Page cache warm: the file was read once before (what did not fit was read from disk); cold: its "
+        "pages were evicted with posix_fadvise(POSIX_FADV_DONTNEED) just before the run.",
         "",
         "| data | samples/s | peak RSS |",
         "|---|---:|---:|",
         f"| `fm.data.from_npy` on the {size_gb:.1f} GB file, chunks of {args.chunk_rows:,} rows | {f_rate:,.0f} | "
         f"{f_rss:,.0f} MB |",
+        f"| the same, page cache cold (evicted before the run; {cached_before} cached after eviction) | "
+        f"{c_rate:,.0f} | {max(rss for _, rss in cold_runs):,.0f} MB |",
         f"| in-memory arrays ({args.memory_rows:,} rows, {mem_gb:.1f} GB) | {m_rate:,.0f} | {m_rss:,.0f} MB |",
         "",
-        f"Throughput from the file: {100 * f_rate / m_rate:.0f}% of in memory. Peak RSS from the file: "
+        f"Throughput from the file: {100 * f_rate / m_rate:.0f}% of in memory with the page cache warm, "
+        f"{100 * c_rate / m_rate:.0f}% cold. Peak RSS from the file: "
         f"{f_rss:,.0f} MB for a {size_gb:.1f} GB file (the model, the prefetch queue of 2 chunks of "
         f"{args.chunk_rows * 784 * 4 / 1e6:.0f} MB and the chunk in training).",
     ]

@@ -305,7 +305,8 @@ def layer_norm_equals_one_process_batch_norm_refused():
     X, y = data()
 
     def make(norm):
-        return fm.Sequential([fm.Dense(5, 8, "tanh"), norm, fm.Dense(8, 3, "softmax")], seed=7, optimizer=fm.SGD(0.1))
+        layers = [fm.Dense(5, 8, "tanh"), norm, fm.Dense(8, 3, "softmax")]
+        return fm.Sequential(layers, dtype="float64", seed=7, optimizer=fm.SGD(0.1))
 
     equal_fits(lambda: make(fm.LayerNormalization()), X, y, epochs=3, batch_size=16, seed=1)
     try:
