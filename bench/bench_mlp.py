@@ -1545,6 +1545,30 @@ def details_lines(res, a):
     return out
 
 
+def write_reports(text: str, out, json_path, data) -> None:
+    """Prints the markdown report and writes it to `out`, and `data` as JSON to `json_path` (each if given)."""
+    print(text)
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            f.write(text)
+        log("wrote %s" % out)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(data, f, indent=1)
+        log("wrote %s" % json_path)
+
+
+def run_lines(res) -> list:
+    """The report's date and command lines (res["started"], res["finished"]: datetimes)."""
+    took = (res["finished"] - res["started"]).total_seconds()
+    argv = ["python"] + [os.path.relpath(sys.argv[0], REPO) if i == 0 else x for i, x in enumerate(sys.argv)]
+    return [
+        "- Date: %s (UTC), run took %.0f s" % (res["started"].strftime("%Y-%m-%d %H:%M"), took),
+        "- Command: `%s`" % " ".join(argv),
+    ]
+
+
 def versions(res):
     info = res.get("info", {})
     v = {"python": platform.python_version()}
@@ -1579,17 +1603,7 @@ def report(res, a):
     t0 = a.threads[0]
     tf, ff = train_flops(), forward_flops()
     dx = tf - 2 * ff
-    L = []
-    L.append("# fastmlp benchmark results")
-    L.append("")
-    L.append(
-        "- Date: %s (UTC), run took %.0f s"
-        % (res["started"].strftime("%Y-%m-%d %H:%M"), (res["finished"] - res["started"]).total_seconds())
-    )
-    L.append(
-        "- Command: `%s`"
-        % " ".join(["python"] + [os.path.relpath(sys.argv[0], REPO) if i == 0 else x for i, x in enumerate(sys.argv)])
-    )
+    L = ["# fastmlp benchmark results", ""] + run_lines(res)
     L.append("- Versions: " + ", ".join("%s %s" % kv for kv in v.items()))
     L.append("- CPU: %s; %s" % (cpu_model, "; ".join(cpu_lines)))
     L.append(
@@ -1843,17 +1857,7 @@ def main(argv=None):
         worker_main(a.worker, a.worker_threads, a.worker_n, a.worker_pin)
         return 0
     res = run(a)
-    lines = report(res, a)
-    text = "\n".join(lines)
-    print(text)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        f.write(text)
-    log("wrote %s" % a.out)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(to_jsonable(res), f, indent=1)
-        log("wrote %s" % a.json)
+    write_reports("\n".join(report(res, a)), a.out, a.json, to_jsonable(res))
     return 0
 
 

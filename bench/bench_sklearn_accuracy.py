@@ -19,7 +19,6 @@ NumPy loads, threadpoolctl, ``fm.set_num_threads(1)``).
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -248,15 +247,9 @@ def report(res, rows, a):
     import fastmlp as fm
 
     v = versions()
-    L = ["# fastmlp.sklearn against scikit-learn: test accuracy / R²", ""]
-    L.append(
-        "- Date: %s (UTC), run took %.0f s"
-        % (res["started"].strftime("%Y-%m-%d %H:%M"), (res["finished"] - res["started"]).total_seconds())
-    )
-    L.append(
-        "- Command: `%s`"
-        % " ".join(["python"] + [os.path.relpath(sys.argv[0], REPO) if i == 0 else x for i, x in enumerate(sys.argv)])
-    )
+    from bench_mlp import run_lines  # the same header lines as the speed report
+
+    L = ["# fastmlp.sklearn against scikit-learn: test accuracy / R²", ""] + run_lines(res)
     L.append("- Versions: " + ", ".join("%s %s" % kv for kv in v.items()))
     bi = fm.build_info() if hasattr(fm, "build_info") else {}
     L.append("- fastmlp build: level %s, GEMM kernel %s" % (bi.get("level", "?"), bi.get("gemm", "?")))
@@ -408,16 +401,9 @@ def main(argv=None):
     res = run(a)
     rows = summarise(res, a)
     text = "\n".join(report(res, rows, a))  # ends with a newline: the last line is ""
-    print(text)
-    if a.out:
-        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-        with open(a.out, "w") as f:
-            f.write(text)
-        log("wrote %s" % a.out)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"args": vars(a), "rows": rows, **to_jsonable(res)}, f, indent=1)
-        log("wrote %s" % a.json)
+    from bench_mlp import write_reports
+
+    write_reports(text, a.out, a.json, {"args": vars(a), "rows": rows, **to_jsonable(res)})
     return 0
 
 
