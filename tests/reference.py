@@ -37,11 +37,12 @@ ACTIVATIONS = (
     "gelu",
     "silu",
     "mish",
+    "exp",
 )
 # default alpha of the parametrised activations; an activation may also be given as a
 # (name, alpha) pair wherever a name is accepted
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
-LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber", "poisson")
 
 
 # --------------------------------------------------------------------------------------
@@ -180,6 +181,14 @@ def softmax_jvp(a, dA):
     return a * (dA - (dA * a).sum(axis=1, keepdims=True))
 
 
+def exp(z):
+    return np.exp(z)
+
+
+def exp_prime(z):
+    return np.exp(z)
+
+
 _G = {
     "linear": linear,
     "sigmoid": sigmoid,
@@ -193,6 +202,7 @@ _G = {
     "gelu": gelu,
     "silu": silu,
     "mish": mish,
+    "exp": exp,
 }
 _G_PRIME = {
     "linear": linear_prime,
@@ -206,6 +216,7 @@ _G_PRIME = {
     "gelu": gelu_prime,
     "silu": silu_prime,
     "mish": mish_prime,
+    "exp": exp_prime,
 }
 
 
@@ -307,6 +318,12 @@ def huber(a, Y, delta=1.0):
     return np.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta)).mean()
 
 
+def poisson(a, Y):
+    """mean over samples AND outputs of y ln(y / a) - y + a (half the Poisson deviance; 0 ln 0 = 0)."""
+    y_ln = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0) / a), 0.0)
+    return (y_ln - Y + a).mean()
+
+
 def l2_term(params, lam):
     return 0.5 * lam * sum(float((W * W).sum()) for W, _ in params)
 
@@ -324,6 +341,8 @@ def data_loss(params, acts, X, Y, loss_name):
         return mae(a, Y)
     if loss_name == "huber":
         return huber(a, Y)
+    if loss_name == "poisson":
+        return poisson(a, Y)
     raise ValueError(f"unknown loss {loss_name!r}")
 
 
@@ -352,6 +371,9 @@ def output_delta(z, a, Y, loss_name, out_act):
         return activation_backward(out_act, z, a, dA)
     if loss_name == "huber":
         dA = np.clip(a - Y, -1.0, 1.0) / (m * k)  # d/da of mean huber(a - y), delta 1
+        return activation_backward(out_act, z, a, dA)
+    if loss_name == "poisson":
+        dA = (1.0 - Y / a) / (m * k)  # d/da of mean (y ln(y/a) - y + a), then the chain rule through g
         return activation_backward(out_act, z, a, dA)
     raise ValueError(f"unknown loss {loss_name!r}")
 

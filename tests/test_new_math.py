@@ -240,3 +240,58 @@ def test_clip_norm_matches_torch():
     out = g.copy()
     fm.SGD(clip_norm=1.5)._make("64").clip(out)
     np.testing.assert_allclose(out, p.grad.numpy(), rtol=1e-12)
+
+
+def _counts(rng, m, k=2):
+    return rng.poisson(2.0, (m, k)).astype(float)  # zeros included: 0 ln 0 = 0
+
+
+def test_poisson_loss_matches_reference_and_finite_differences():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(14, 3))
+    Y = _counts(rng, 14)
+    model = build([3, 5, 2], ["tanh", "exp"], loss="poisson", l2=0.05)
+    params = get_params(model)
+    assert model.loss(X, Y) == pytest.approx(ref.loss(params, ["tanh", "exp"], X, Y, "poisson", l2=0.05), rel=1e-12)
+    for (dW, db), (eW, eb) in zip(model.gradients(X, Y), ref.backward(params, ["tanh", "exp"], X, Y, "poisson", 0.05)):
+        np.testing.assert_allclose(dW, eW, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(db, eb, rtol=1e-10, atol=1e-12)
+    assert fm.check_gradients(model, X, Y) < 1e-6
+    np.testing.assert_allclose(model.forward(X), ref.predict_output(params, ["tanh", "exp"], X), rtol=1e-12)
+    w = rng.uniform(0.5, 2, 14)  # sample weights: a weight of 2 is the row twice
+    assert model.loss(X, Y, sample_weight=np.full(14, 2.0)) == pytest.approx(
+        model.loss(np.repeat(X, 2, axis=0), np.repeat(Y, 2, axis=0)), rel=1e-12
+    )
+    assert np.isfinite(model.loss(X, Y, sample_weight=w))
+
+
+def test_poisson_needs_an_exp_output_and_counts():
+    with pytest.raises(ValueError, match="exp output"):
+        fm.Sequential([fm.Dense(2, 1)], loss="poisson")
+    model = fm.Sequential([fm.Dense(2, 1, "exp")], loss="poisson", dtype="float64", seed=0)
+    with pytest.raises(ValueError, match=">= 0 for poisson"):
+        model.fit(np.zeros((3, 2)), np.array([1.0, -1.0, 2.0]), epochs=1)
+    rng = np.random.default_rng(12)  # learns a log-linear rate
+    X = rng.normal(size=(400, 2))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1] + 0.2)).astype(float)
+    model.fit(X, y, epochs=200, batch_size=None, optimizer=fm.SGD(0.3))
+    np.testing.assert_allclose(model.layers[0].weights[:, 0], [0.5, -0.3], atol=0.12)
+
+
+def test_poisson_matches_torch():
+    torch = _torch()
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(9, 3))
+    Y = _counts(rng, 9)
+    model = build([3, 2], ["exp"], loss="poisson")
+    W, b = get_params(model)[0]
+    tW = torch.tensor(W, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    # torch's PoissonNLLLoss(log_input=True) is e^z - y z; ours adds the constant y ln y - y
+    J = torch.nn.PoissonNLLLoss(log_input=True, full=False)(torch.tensor(X) @ tW + tb, torch.tensor(Y))
+    J.backward()
+    const = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0).mean() - Y.mean()
+    assert model.loss(X, Y) == pytest.approx(J.item() + const, rel=1e-12)
+    ((dW, db),) = model.gradients(X, Y)
+    np.testing.assert_allclose(dW, tW.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-12)

@@ -395,3 +395,23 @@ def test_coefs_are_views(clf_data):
     clf.intercepts_[0][...] = 0
     assert np.all(clf.model_.dense_layers[0].weights == 0)
     assert clf.n_layers_ == 3 and clf.n_outputs_ == 3
+
+
+def test_poisson_regressor_follows_scikit_learn():
+    """loss="poisson": an exp output and the half Poisson deviance; with SGD the same loss curve as
+    scikit-learn's (same initial weights, same sample order), two outputs included."""
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    Y = rng.poisson(np.exp(0.4 * X[:, :2] + 0.3)).astype(float)
+    for y in (Y[:, 0], Y):
+        kw = dict(loss="poisson", hidden_layer_sizes=(6,), solver="sgd", learning_rate_init=0.01, max_iter=15,
+                  random_state=0, batch_size=20)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # not converged in 15 epochs, by design
+            ours, theirs = MLPRegressor(**kw).fit(X, y), SkMLPRegressor(**kw).fit(X, y)
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, -Y[:, 0])

@@ -1047,7 +1047,6 @@ def test_mlp_sample_weight_with_early_stopping():
     assert_allclose(m1.predict(X), m2.predict(X))
 
 
-@_xfail("MLPRegressor(loss='poisson') is not supported yet (needs an exp output and the Poisson loss in C++)")
 def test_mlp_vs_poisson_glm_equivalent(global_random_seed):
     """Test MLP with Poisson loss and no hidden layer equals GLM."""
     n = 100

@@ -243,6 +243,7 @@ struct Backend<T>::Impl {
         softmax_crossentropy<T>(stream, Z, v.labels, v.labels ? nullptr : v.Y, v.w, ws, m, k, delta, row_loss.p);
         break;
       case kBCE: sigmoid_crossentropy<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
+      case kPoisson: poisson_loss<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
       default: {
         const int g = layers[last].activation;
         if (delta && act_needs_z(g))

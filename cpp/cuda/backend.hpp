@@ -32,9 +32,10 @@ enum ActCode : int {
   kStep,
   kGelu,
   kSilu,
-  kMish
+  kMish,
+  kExp
 };
-enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2, kMAE = 3, kHuber = 4 };
+enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2, kMAE = 3, kHuber = 4, kPoisson = 5 };
 inline bool act_needs_z(int g) { return g == kGelu || g == kSilu || g == kMish; }
 
 struct LayerDesc {

@@ -21,11 +21,12 @@ static_assert(int(Activation::Linear) == detail::kLinear && int(Activation::Sigm
                   int(Activation::LeakyRelu) == detail::kLeakyRelu && int(Activation::Elu) == detail::kElu &&
                   int(Activation::Softplus) == detail::kSoftplus && int(Activation::Softmax) == detail::kSoftmax &&
                   int(Activation::Step) == detail::kStep && int(Activation::Gelu) == detail::kGelu &&
-                  int(Activation::Silu) == detail::kSilu && int(Activation::Mish) == detail::kMish,
+                  int(Activation::Silu) == detail::kSilu && int(Activation::Mish) == detail::kMish &&
+                  int(Activation::Exp) == detail::kExp,
               "activation codes of backend.hpp must follow fastmlp::Activation");
 static_assert(int(Loss::BinaryCrossentropy) == detail::kBCE && int(Loss::CategoricalCrossentropy) == detail::kCCE &&
                   int(Loss::MeanSquaredError) == detail::kMSE && int(Loss::MeanAbsoluteError) == detail::kMAE &&
-                  int(Loss::Huber) == detail::kHuber,
+                  int(Loss::Huber) == detail::kHuber && int(Loss::Poisson) == detail::kPoisson,
               "loss codes of backend.hpp must follow fastmlp::Loss");
 static_assert(sizeof(Index) == sizeof(std::int64_t), "the sample order is handed to the device as int64");
 

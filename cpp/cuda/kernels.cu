@@ -98,6 +98,7 @@ __device__ __forceinline__ T act_forward(int g, T z, T alpha) {
     case 9: return T(0.5) * z * (T(1) + d_erf(z * T(0.70710678118654752440)));  // gelu
     case 10: return z / (T(1) + d_exp(-z));                                     // silu
     case 11: return z * d_tanh(d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z))));     // mish
+    case 12: return d_exp(z);                                                   // exp
     default: return z;                                                          // linear (softmax: rows)
   }
 }
@@ -134,6 +135,7 @@ __device__ __forceinline__ T act_derivative(int g, T a, T alpha) {
     case 5: return a > T(0) ? T(1) : a + alpha;
     case 6: return -d_expm1(-a);
     case 8: return T(0);
+    case 12: return a;  // exp
     default: return T(1);
   }
 }
@@ -266,6 +268,26 @@ __global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, 
     const T zj = z[j], yj = y[j];
     total += d_max(zj, T(0)) - zj * yj + d_log1p(d_exp(-d_abs(zj)));
     const T p = zj >= T(0) ? T(1) / (T(1) + d_exp(-zj)) : d_exp(zj) / (T(1) + d_exp(zj));
+    z[j] = p;
+    if (delta) delta[row * k + j] = (p - yj) * scale;
+  }
+  total = warp_sum(total);
+  if (lane == 0) row_loss[row] = total * scale;
+}
+
+// Poisson from the logits (losses.hpp): e^z - y z + y ln y - y per entry; Z becomes p = e^z.
+template <class T>
+__global__ void poisson_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  T* z = Z + row * k;
+  const T* y = Y + row * k;
+  const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
+  T total = 0;
+  for (i64 j = lane; j < k; j += 32) {
+    const T zj = z[j], yj = y[j], p = d_exp(zj);
+    total += p - yj * zj + (yj > T(0) ? yj * d_log(yj) : T(0)) - yj;
     z[j] = p;
     if (delta) delta[row * k + j] = (p - yj) * scale;
   }
@@ -510,6 +532,11 @@ void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T*
 }
 
 template <class T>
+void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
+  poisson_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss);
+}
+
+template <class T>
 void regression_error(cudaStream_t s, int loss, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k,
                       T* delta, T* row_loss) {
   regression_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(loss, A, Y, w, wsum, m, k, delta, row_loss);
@@ -586,6 +613,7 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
   template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, i64, \
                                         T*, T*);                                                                       \
   template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);             \
+  template void poisson_loss<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);                     \
   template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
   template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                              \
   template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                      \

@@ -41,6 +41,9 @@ void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, cons
 template <class T>
 void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
                           T* row_loss);
+//   exp + poisson (from the logits): Z becomes p = e^z, delta = (p - y) s / k
+template <class T>
+void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss);
 //   the regression losses (loss: 2 mse, 3 mae, 4 huber) on A = g(Z) (activate first);
 //   delta = dl/dr s / k with r = a - y, before g'.
 template <class T>

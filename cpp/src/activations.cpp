@@ -21,7 +21,8 @@ constexpr Named<Activation> kActivations[] = {{Activation::Linear, "linear"},
                                               {Activation::Gelu, "gelu"},
                                               {Activation::Silu, "silu"},
                                               {Activation::Silu, "swish"},
-                                              {Activation::Mish, "mish"}};
+                                              {Activation::Mish, "mish"},
+                                              {Activation::Exp, "exp"}};
 }  // namespace
 
 Activation activation_from_name(const std::string& name) { return from_name(kActivations, name, "activation"); }
@@ -76,6 +77,7 @@ void activate_elementwise(Activation g, T alpha, const ZExpr& zin, MatrixMap<T>&
       a = zin;
       a = a * (a.max(T(0)) + (-a.abs()).exp().log1p()).tanh();
       return;
+    case Activation::Exp: a = zin.exp(); return;
   }
 }
 
@@ -105,6 +107,7 @@ void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
     case Activation::Elu: d = (a > T(0)).select(d, d * (a + alpha)); return;
     case Activation::Softplus: d *= -(-a).expm1(); return;  // 1 - e^-a, precise for tiny a
     case Activation::Step: d.setZero(); return;
+    case Activation::Exp: d *= a; return;
     case Activation::Softmax:
       for (Index i = 0; i < dA.rows(); ++i) {
         const T s = dA.row(i).dot(A.row(i));

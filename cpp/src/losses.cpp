@@ -2,6 +2,7 @@
 #include "fastmlp/names.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -22,7 +23,8 @@ constexpr Named<Loss> kLosses[] = {{Loss::BinaryCrossentropy, "binary_crossentro
                                    {Loss::MeanAbsoluteError, "mean_absolute_error"},
                                    {Loss::MeanAbsoluteError, "absolute_error"},
                                    {Loss::Huber, "huber"},
-                                   {Loss::Huber, "huber_loss"}};
+                                   {Loss::Huber, "huber_loss"},
+                                   {Loss::Poisson, "poisson"}};
 }  // namespace
 
 Loss loss_from_name(const std::string& name) { return from_name(kLosses, name, "loss"); }
@@ -31,6 +33,9 @@ const char* loss_name(Loss loss) { return name_of(kLosses, loss); }
 void check_loss_output(Loss loss, Activation output) {
   if (loss == Loss::BinaryCrossentropy && output != Activation::Sigmoid)
     throw std::invalid_argument(std::string("loss 'binary_crossentropy' needs a sigmoid output layer, got '") +
+                                activation_name(output) + "'");
+  if (loss == Loss::Poisson && output != Activation::Exp)
+    throw std::invalid_argument(std::string("loss 'poisson' needs an exp output layer (the log link), got '") +
                                 activation_name(output) + "'");
   if (loss == Loss::CategoricalCrossentropy && output != Activation::Softmax)
     throw std::invalid_argument(std::string("loss 'categorical_crossentropy' needs a softmax output layer, got '") +
@@ -62,6 +67,8 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
                                 std::to_string(cols) + " outputs" + seen);
   const auto y = ConstMatrixMap<T>(Y.dense, rows, cols).array();
   if (!all_finite(y)) throw std::invalid_argument("y contains NaN or infinity");
+  if (loss == Loss::Poisson && (y < T(0)).any())
+    throw std::invalid_argument("y must be >= 0 for poisson, found " + std::to_string(double(y.minCoeff())));
   if (is_classification(loss) && ((y < T(0)).any() || (y > T(1)).any()))
     throw std::invalid_argument(std::string("y must lie in [0, 1] for ") + loss_name(loss) + ", found values in [" +
                                 std::to_string(double(y.minCoeff())) + ", " + std::to_string(double(y.maxCoeff())) +
@@ -142,6 +149,32 @@ T sigmoid_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta
   return total;
 }
 
+// Poisson from the logits (ln p = z): p - y z + y ln y - y per entry; A = e^z.
+template <class T>
+T poisson_from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+  const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
+  auto z = Z.array();
+  const RowScale<T> scale(Y, Z.rows());
+  const T inv_k = T(1) / T(Z.cols());
+  const auto y_ln_y = (y > T(0)).select(y * y.max(std::numeric_limits<T>::min()).log(), T(0));
+  const auto l = z.exp() - y * z + y_ln_y - y;
+  T total;
+  if (Y.weights) {
+    const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
+    total = (l.rowwise().sum() * w).sum() * scale.base * inv_k;
+  } else {
+    total = l.sum() * scale.base * inv_k;
+  }
+  z = z.exp();  // p, now A
+  if (delta) {
+    if (Y.weights)
+      for (Index i = 0; i < Z.rows(); ++i) delta->row(i).array() = (z.row(i) - y.row(i)) * (scale(i) * inv_k);
+    else
+      delta->array() = (z - y) * (scale.base * inv_k);
+  }
+  return total;
+}
+
 // The regression losses on A = g(Z): l(r) per entry, r = a - y, and dl/dr.
 template <class T>
 T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
@@ -193,6 +226,7 @@ T output_loss(Loss loss, Activation output, T alpha, MatrixMap<T> Z, const Targe
   switch (loss) {
     case Loss::CategoricalCrossentropy: return softmax_crossentropy<T>(Z, Y, delta);
     case Loss::BinaryCrossentropy: return sigmoid_crossentropy<T>(Z, Y, delta);
+    case Loss::Poisson: return poisson_from_logits<T>(Z, Y, delta);
     default: return regression_loss<T>(loss, output, alpha, Z, Y, delta);
   }
   return T(0);

@@ -36,7 +36,7 @@ __all__ = ["export", "to_onnx", "MIN_OPSET"]
 #: Softmax(axis=-1) on any rank needs opset 13.
 MIN_OPSET = 13
 
-_SIMPLE = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus"}
+_SIMPLE = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus", "exp": "Exp"}
 
 
 class _Constants:

@@ -33,7 +33,8 @@ Differences from scikit-learn:
   ``MAX_DENSE_BYTES`` (2 GiB) of dense data, else a ValueError.
   ``predict_proba`` returns float64 whatever ``dtype`` the network computes in; the regressor's
   ``predict`` returns the network's dtype, as scikit-learn.
-* ``MLPRegressor(loss="poisson")`` is not supported yet (ValueError); "squared_error" is.
+* ``MLPRegressor(loss="poisson")``: an exp output layer and fastmlp's poisson loss (the mean over
+  samples and outputs of scikit-learn's half Poisson deviance, which sums over outputs).
 * ``solver="adam"`` puts epsilon where PyTorch does (``m_hat / (sqrt(v_hat) + eps)``); scikit-learn
   adds it to ``sqrt(v)`` before the bias correction, i.e. its epsilon is ``eps / sqrt(1 - beta_2^t)``
   in that form. With the default 1e-8 the loss curves agree to about 1e-6 (relative); SGD's agree
@@ -288,7 +289,8 @@ class _BaseMLP(BaseEstimator):
                 momentum=momentum,
                 nesterov=bool(self.nesterovs_momentum) and momentum > 0,
             )
-        return fm.Sequential(layers, dtype=np.dtype(dtype).name, seed=seed, optimizer=optimizer)
+        loss = "poisson" if output_activation == "exp" else None  # None: from the output (softmax, sigmoid, linear)
+        return fm.Sequential(layers, loss=loss, dtype=np.dtype(dtype).name, seed=seed, optimizer=optimizer)
 
     def _initialize(self, n_features: int, n_outputs: int, output_activation: str, rng, x_dtype) -> None:
         dtype = self.dtype if self.dtype is not None else (np.float32 if x_dtype == np.float32 else np.float64)
@@ -748,12 +750,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor (scikit-learn API) trained by fastmlp: linear outputs,
-    mean squared error. y may be 1-D or 2-D (multi-output). See the module docstring for the
-    parameters (those of sklearn.neural_network.MLPRegressor, loss="squared_error") and the
-    differences. ``loss_curve_`` holds scikit-learn's half squared error (+ penalty)."""
+    """Multi-layer perceptron regressor (scikit-learn API) trained by fastmlp: linear outputs and
+    the mean squared error, or (loss="poisson") exp outputs and the half Poisson deviance. y may be
+    1-D or 2-D (multi-output). See the module docstring for the parameters (those of
+    sklearn.neural_network.MLPRegressor) and the differences. ``loss_curve_`` holds scikit-learn's
+    loss (+ penalty)."""
 
-    _sk_loss_scale = 2.0  # fastmlp: mean (a - y)^2; scikit-learn: half of it
+    @property
+    def _sk_loss_scale(self) -> float:
+        # squared_error: fastmlp's mean (a - y)^2 is twice scikit-learn's half of it; poisson:
+        # fastmlp averages over the outputs, scikit-learn sums
+        return 2.0 if self.loss != "poisson" else 1.0 / getattr(self, "n_outputs_", 1)
 
     def __init__(
         self,
@@ -813,9 +820,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.loss = loss
 
     def _check_params(self) -> None:
-        if self.loss == "poisson":
-            raise ValueError("MLPRegressor(loss='poisson') is not supported by fastmlp yet; use 'squared_error'")
-        if self.loss != "squared_error":
+        if self.loss not in ("squared_error", "poisson"):
             raise ValueError(f"The 'loss' parameter must be 'squared_error' or 'poisson'; got {self.loss!r}.")
         super()._check_params()
 
@@ -834,7 +839,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y, dtype=np.float64)
         n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
-        return X, Y, None, "linear", n_outputs
+        if self.loss == "poisson" and (Y < 0).any():  # scikit-learn's words
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
+        return X, Y, None, "exp" if self.loss == "poisson" else "linear", n_outputs
 
     def _val_score(self, X_val, Y_val, sw_val) -> float:
         y_pred = self._predict_array(X_val)

@@ -15,6 +15,7 @@
 //   gelu        a = z Phi(z)  (exact, erf form) g' = Phi(z) + z phi(z)
 //   silu/swish  a = z sigmoid(z)               g' = s (1 + z (1 - s)),  s = sigmoid(z)
 //   mish        a = z tanh(softplus(z))        g' = t + z (1 - t^2) sigmoid(z),  t = tanh(softplus(z))
+//   exp         a = e^z                        g' = a   (the log link of the poisson loss)
 // gelu, silu and mish are not invertible, so their derivative is taken from Z:
 // needs_z(g) says so, and the network keeps Z for those layers (backward_from_z).
 //   softmax     a_k = e^{z_k} / sum_j e^{z_j}  (per row, max-subtracted)
@@ -29,8 +30,8 @@
 
 namespace fastmlp {
 
-enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish };
-constexpr int kNumActivations = int(Activation::Mish) + 1;
+enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish, Exp };
+constexpr int kNumActivations = int(Activation::Exp) + 1;
 
 // True for the activations whose backward pass reads Z (gelu, silu, mish), not A.
 inline bool needs_z(Activation g) { return g == Activation::Gelu || g == Activation::Silu || g == Activation::Mish; }

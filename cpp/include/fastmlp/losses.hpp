@@ -16,6 +16,9 @@
 //       output error  delta = sign(a - y) / (m k) * g'(z)   (sign(0) = 0, as torch)
 //   huber                     J = 1/(m k) sum_ik h(a - y),  h(r) = r^2 / 2 if |r| <= 1 else |r| - 1/2
 //       output error  delta = clip(a - y, -1, 1) / (m k) * g'(z)   (delta = 1: Keras's and torch's default)
+//   poisson                   J = 1/(m k) sum_ik (p - y ln p + y ln y - y),  p = e^z   (half the Poisson
+//       deviance, scikit-learn's; y >= 0, 0 ln 0 = 0; computed from the logits, ln p = z)
+//       output error  delta = (p - y) / (m k)                   (needs an exp output: the log link)
 // The optional L2 term lives in Network, not here.
 #pragma once
 
@@ -27,8 +30,8 @@
 
 namespace fastmlp {
 
-enum class Loss { BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber };
-constexpr int kNumLosses = int(Loss::Huber) + 1;
+enum class Loss { BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber, Poisson };
+constexpr int kNumLosses = int(Loss::Poisson) + 1;
 // Cross-entropies (class targets, accuracy) versus the regression losses.
 inline bool is_classification(Loss loss) {
   return loss == Loss::BinaryCrossentropy || loss == Loss::CategoricalCrossentropy;
