@@ -421,6 +421,15 @@ def test_verbose_with_callback_stop(capsys):
 
 
 # ============================================================================= Ctrl-C
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test: a process started in the background by a
+    non-interactive shell inherits SIGINT ignored, and then Python installs none."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _sigint_reaches_python():
     """True when a SIGINT raises KeyboardInterrupt in Python (i.e. fastmlp restored the handler)."""
     try:
@@ -433,7 +442,7 @@ def _sigint_reaches_python():
     return False
 
 
-def test_ctrl_c_interrupts_fit():
+def test_ctrl_c_interrupts_fit(python_sigint):
     rng = np.random.default_rng(26)
     X = rng.normal(size=(4000, 30))
     y = rng.integers(0, 5, size=4000)
@@ -456,7 +465,7 @@ def test_ctrl_c_interrupts_fit():
     assert _sigint_reaches_python()
 
 
-def test_sigint_handler_restored_after_callback_exception():
+def test_sigint_handler_restored_after_callback_exception(python_sigint):
     X, y = blobs(m=30, seed=27)
 
     def cb(e, logs):
