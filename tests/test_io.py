@@ -250,7 +250,7 @@ def test_metadata_of_others_passes_through_untouched(tmp_path):
     model.save(tmp_path / "a.safetensors")
     net, meta = fio.read(tmp_path / "a.safetensors")
     assert {"seed", "optimizer", "epochs_trained", "layers", "fastmlp_version"} <= set(meta)
-    extra = {"classes": json.dumps(["cat", "dog", "\u00e9l\u00e9phant"]), "note": "", "wrapper": '{"x": [1, 2]}'}
+    extra = {"vocabulary": json.dumps(["cat", "dog", "\u00e9l\u00e9phant"]), "note": "", "wrapper": '{"x": [1, 2]}'}
     fio.write(tmp_path / "b.safetensors", net, extra)
     net2, meta2 = fio.read(tmp_path / "b.safetensors")
     assert {k: meta2[k] for k in extra} == extra
@@ -704,7 +704,47 @@ PY_ONLY_BAD_FILES = {
     # F2: near 2**63, epochs_trained + epoch would overflow in the trainer; refused on load
     "epochs near 2**63": (lambda: meta_edit(epochs_trained=str(2**63 - 1)), r"epochs_trained.*2\*\*62"),
     "epochs just past the bound": (lambda: meta_edit(epochs_trained=str(2**62 + 1)), "epochs_trained"),
+    "optimizer nested deeply": (lambda: meta_edit(optimizer="[" * 3000), "'optimizer' is nested too deeply"),
+    # labels and column names (tests/test_labels_in_file.py): make_model has 3 classes and 4 inputs
+    "classes not json": (lambda: meta_edit(classes="{"), "'classes' is not valid JSON"),
+    "classes a plain list": (lambda: meta_edit(classes='["a", "b", "c"]'), "'classes': must be an object"),
+    "classes extra field": (lambda: _classes_edit(note=1), "'classes': must be an object"),
+    "classes unknown dtype": (lambda: _classes_edit(dtype="<c16", values=[1, 2, 3]), "'classes': dtype '<c16'"),
+    "classes dtype not a dtype": (lambda: _classes_edit(dtype="os.system"), "'classes': dtype 'os.system'"),
+    "classes structured dtype": (lambda: _classes_edit(dtype="i4,f4"), "'classes': dtype 'i4,f4'"),
+    "classes too few": (lambda: _classes_edit(values=["a", "b"]), "'classes' lists 2 labels .* predicts 3 classes"),
+    "classes on regression": (lambda: meta_edit(loss="mse", classes=_classes()), "takes no labels"),
+    "classes wrong type": (lambda: _classes_edit(dtype="<i8"), "'classes': the label 'a' cannot be of dtype <i8"),
+    "classes bool as int": (lambda: _classes_edit(dtype="<i8", values=[0, True, 2]), "True cannot be"),
+    "classes null": (lambda: _classes_edit(dtype="|O", values=["a", None, "c"]), "None cannot be"),
+    "classes nested value": (lambda: _classes_edit(dtype="|O", values=["a", ["b"], "c"]), r"\['b'\] cannot be"),
+    "classes unsorted": (lambda: _classes_edit(values=["b", "a", "c"]), "sorted and distinct"),
+    "classes repeated": (lambda: _classes_edit(values=["a", "a", "c"]), "sorted and distinct"),
+    "classes mixed types": (lambda: _classes_edit(dtype="|O", values=[1, "a", "b"]), "sorted and distinct"),
+    "classes too narrow": (lambda: _classes_edit(values=["a", "bb", "c"]), "'bb' is not exactly 'b'"),
+    "classes trailing nul": (lambda: _classes_edit(dtype="<U2", values=["a", "b\x00", "c"]), "not exactly"),
+    "classes inexact float32": (lambda: _classes_edit(dtype="<f4", values=[0.1, 1, 2]), "0.1 is not exactly"),
+    "classes huge width": (lambda: _classes_edit(dtype="<U100000000"), "wider than the longest label"),
+    "classes int out of range": (lambda: _classes_edit(dtype="|i1", values=[1, 2, 300]), "300 is out of range"),
+    "classes float out of range": (lambda: _classes_edit(dtype="<f2", values=[1, 2, 10**6]), "out of range"),
+    "classes huge int as float": (lambda: _classes_edit(dtype="<f8", values=[1, 2, 10**400]), "out of range"),
+    "classes infinite": (lambda: meta_edit(classes='{"dtype": "<f8", "values": [1, 2, 1e999]}'), "not a finite"),
+    "classes NaN": (lambda: meta_edit(classes='{"dtype": "<f8", "values": [1, 2, NaN]}'), "non-standard JSON number"),
+    "classes bytes not latin-1": (lambda: _classes_edit(dtype="|S1", values=["a", "b", "\u20ac"]), "Latin-1"),
+    "classes nested deeply": (lambda: meta_edit(classes="[" * 100_000), "'classes' is nested too deeply"),
+    "feature names not json": (lambda: meta_edit(feature_names_in="["), "'feature_names_in' is not valid JSON"),
+    "feature names not strings": (lambda: meta_edit(feature_names_in="[1, 2, 3, 4]"), "list of strings"),
+    "feature names object": (lambda: meta_edit(feature_names_in='{"a": 1}'), "list of strings"),
+    "feature names count": (lambda: meta_edit(feature_names_in='["a"]'), "lists 1 names for a model with 4 inputs"),
 }
+
+
+def _classes(**fields):
+    return json.dumps({"dtype": "<U1", "values": ["a", "b", "c"], **fields})
+
+
+def _classes_edit(**fields):
+    return meta_edit(classes=_classes(**fields))
 
 
 def test_epochs_trained_at_the_bound_loads(tmp_path):

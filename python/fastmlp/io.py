@@ -31,7 +31,8 @@ nn.Linear keeps the transpose). The metadata (all values are strings, as safeten
                      {"type": "Dropout", "rate": 0.5}
     seed             the model's seed, a JSON integer (optional)
     ...              any other entries, passed through untouched (a Sequential keeps its
-                     optimizer settings and epoch count there: see fastmlp._persist)
+                     optimizer settings, epoch count, labels and column names there: see
+                     fastmlp._persist)
 
 Loading never executes code, and a truncated, corrupted or hostile file raises ValueError
 (never a crash); time and memory stay linear in the file's size. Saving is atomic: the bytes

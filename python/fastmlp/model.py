@@ -405,6 +405,13 @@ class Sequential:
             y = self._encode(y, name)
         return as_targets(y, name, self.loss_name, self.n_outputs, n_samples, self.dtype)
 
+    def _n_labels(self) -> int:
+        """How many labels a classifier takes: two for one sigmoid output, one per output otherwise
+        (multi-label sigmoid outputs and regression: none)."""
+        if self.loss_name == "binary_crossentropy":
+            return 2 if self.n_outputs == 1 else 0
+        return self.n_outputs if self.is_classifier else 0
+
     def _learn_labels(self, y) -> None:
         """String / categorical / object labels of a classifier: remember the classes (sorted),
         so that y is encoded as class ids and predict() returns the labels."""
@@ -414,8 +421,8 @@ class Sequential:
         if arr is None:
             return
         classes = np.unique(arr)
-        n_classes = 2 if self.n_outputs == 1 and self.loss_name == "binary_crossentropy" else self.n_outputs
-        if self.loss_name == "binary_crossentropy" and self.n_outputs != 1:
+        n_classes = self._n_labels()
+        if n_classes == 0:
             raise ValueError(
                 f"labels (strings, categories) need one output for binary_crossentropy; this model has {self.n_outputs}"
             )
@@ -1098,14 +1105,22 @@ class Sequential:
     # --- persistence: fastmlp.io is the file format, _persist what a Sequential keeps in it ---
     def save(self, path) -> None:
         """Write the model to ``path`` (safetensors format, atomic: the old file survives a failed save).
-        After a data-parallel fit only rank 0 writes (the weights are the same on every rank)."""
+        After a data-parallel fit only rank 0 writes (the weights are the same on every rank).
+        Labels that a model file cannot hold exactly (e.g. Decimal objects) raise ValueError."""
         if not _distributed.is_root(self._comm):
             return
-        _io.write(path, self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
+        _io.write(path, self._net, self._metadata())
 
     def to_bytes(self) -> bytes:
         """The bytes ``save`` writes (pickling uses them too)."""
-        return _io.encode(self._net, _persist.training_metadata(self.seed, self.optimizer, self._epochs_seen))
+        return _io.encode(self._net, self._metadata())
+
+    def _metadata(self) -> dict:
+        """What the file holds besides the network: the one definition for save, bytes and pickle."""
+        return {
+            **_persist.training_metadata(self.seed, self.optimizer, self._epochs_seen),
+            **_persist.label_metadata(**self._extra_state()),
+        }
 
     @classmethod
     def load(cls, path) -> Sequential:
@@ -1125,13 +1140,17 @@ class Sequential:
         model.params[...] = net.params  # the same dtype: a bitwise copy
         model._net.state[...] = net.state  # batch normalization's running statistics
         model._epochs_seen = epochs
+        model.__setstate__(_persist.label_state(metadata, model._n_labels(), model.n_features_in))
         return model
 
     def __reduce__(self):
-        return (Sequential.from_bytes, (self.to_bytes(),), self._extra_state())
+        # Everything is in the file's bytes; pickles of older versions carry _extra_state() as a
+        # third item, which __setstate__ still applies.
+        return (Sequential.from_bytes, (self.to_bytes(),))
 
     def _extra_state(self) -> dict:
-        # Not in the model file yet (its format is being rewritten): string labels and column names.
+        """The labels and column names (in the file through _persist.label_metadata; copy() passes
+        them on as they are)."""
         return {"label_classes": self._label_classes, "feature_names_in_": self.feature_names_in_}
 
     def __setstate__(self, state: dict) -> None:
