@@ -618,7 +618,8 @@ class FastmlpContender(Contender):
         layers = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(fm.Dense(a, b, "relu" if i < len(sizes) - 2 else "softmax"))
-        return fm.Sequential(layers, loss="categorical_crossentropy", dtype="float32", seed=seed)
+        # plain SGD as every other contender (the model's default optimizer is Adam since issue 13)
+        return fm.Sequential(layers, loss="categorical_crossentropy", dtype="float32", seed=seed, optimizer="sgd")
 
     def info(self):
         fm = self.fm

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.skipif(not fm.cuda_available(), reason="no CUDA device"
 TOL = {"float32": 1e-5, "float64": 1e-12}
 DTYPES = ["float32", "float64"]
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step"]
+HIDDEN += ["gelu", "silu", "mish", "exp"]
 
 
 def close(gpu, cpu, tol, what=""):
@@ -54,7 +55,9 @@ def test_every_activation(activation, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("output", ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"])
+@pytest.mark.parametrize(
+    "output", ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "gelu", "silu", "mish"]
+)
 def test_mse_with_every_output(output, dtype):
     model = fm.Sequential([fm.Dense(5, 6, "relu"), fm.Dense(6, 3, output)], loss="mse", dtype=dtype, seed=2)
     X = data(dtype=dtype)
@@ -99,6 +102,9 @@ OPTIMIZERS = {
     "adam": lambda: fm.Adam(0.01),
     "adam_l2": lambda: fm.Adam(0.01, weight_decay=0.01),
     "adamw": lambda: fm.AdamW(0.01, weight_decay=0.05),
+    "rmsprop": lambda: fm.RMSprop(0.01, weight_decay=0.01),
+    "adagrad": lambda: fm.Adagrad(0.05),
+    "sgd_clipped": lambda: fm.SGD(0.1, clip_norm=0.5, clip_value=0.2),
 }
 
 
@@ -223,3 +229,53 @@ def test_wide_layer_and_large_batch():
     X = data(m=1031, d=300, dtype="float64")
     y = np.arange(1031) % 1000
     check_math(*pair(model), X, y, 1e-11)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["mae", "huber", "poisson"])
+def test_mae_huber_poisson(loss, dtype):
+    out = "exp" if loss == "poisson" else "tanh"
+    model = fm.Sequential([fm.Dense(5, 6, "relu"), fm.Dense(6, 2, out)], loss=loss, dtype=dtype, seed=21, l2=0.01)
+    X = data(dtype=dtype)
+    rng = np.random.default_rng(22)
+    y = rng.poisson(2.0, size=(37, 2)).astype(float) if loss == "poisson" else rng.normal(0, 2, size=(37, 2))
+    check_math(*pair(model), X, y, TOL[dtype])
+    check_math(*pair(model), X, y, TOL[dtype], sample_weight=rng.uniform(0.1, 2.0, size=37))
+
+
+def _normalized(kind, dtype, seed=23):
+    norm = fm.BatchNormalization(momentum=0.8) if kind == "batch" else fm.LayerNormalization()
+    layers = [fm.Dense(5, 9, "tanh"), norm, fm.Dropout(0.2), fm.Dense(9, 6, "relu"), fm.Dense(6, 3, "softmax")]
+    model = fm.Sequential(layers, dtype=dtype, seed=seed, optimizer=fm.SGD(0.05, momentum=0.9))
+    rng = np.random.default_rng(seed)
+    model.layers[1].gamma[...] = rng.uniform(0.5, 1.5, 9)
+    model.layers[1].beta[...] = rng.normal(size=9) * 0.2
+    if kind == "batch":
+        model.layers[1].moving_mean[...] = rng.normal(size=9) * 0.1
+        model.layers[1].moving_variance[...] = rng.uniform(0.5, 2.0, 9)
+    return model
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["batch", "layer"])
+def test_normalization_layers(kind, dtype):
+    """Inference by the running statistics, gradients by the batch's (training=True) and by the
+    running ones, then mini-batch fits with dropout: the same weights and running statistics."""
+    cpu, gpu = pair(_normalized(kind, dtype))
+    X, y = data(m=64, dtype=dtype), np.arange(64) % 3
+    tol = TOL[dtype]
+    check_math(cpu, gpu, X, y, tol)
+    Y = cpu._Y(y, len(y))
+    for training in (False, True):
+        Jc = cpu._engine.gradients(X, Y, None, training)
+        gc = np.array(cpu._net.grads)
+        Jg = gpu._engine.gradients(X, Y, None, training)
+        close(Jg, Jc, tol, f"J (training={training})")
+        close(gpu._net.grads, gc, tol * 10, f"gradients (training={training})")
+    hc = cpu.fit(X, y, epochs=3, batch_size=16)
+    hg = gpu.fit(X, y, epochs=3, batch_size=16)
+    loose = 1e-4 if dtype == "float32" else 1e-10
+    close(hg.loss, hc.loss, loose, "loss history")
+    close(gpu.params, cpu.params, loose, "params")
+    close(gpu._net.state, cpu._net.state, loose, "running statistics")
+    close(gpu.predict_proba(X), cpu.predict_proba(X), loose, "predict_proba")

@@ -1,6 +1,7 @@
 // Backend<T> (backend.hpp): one network's passes on the device. The math is
 // network.cpp's, step for step:
-//   forward   Z_l = A_{l-1} W_l (cuBLAS) ; A_l = g_l(Z_l + 1 b_l) (one kernel) ; dropout A_l * M_l
+//   forward   Z_l = A_{l-1} W_l (cuBLAS) ; A_l = g_l(Z_l + 1 b_l) (one kernel) ;
+//             normalization y_l = gamma x_hat + beta (column or row reductions) ; dropout * M_l
 //   loss      one fused kernel on the output layer's Z: A_L, per-row losses, delta_L
 //   backward  delta_{l-1} = (delta_l W_l^T) * M_{l-1} * g'(A_{l-1})   (cuBLAS + kernels)
 //             dW_l = A_{l-1}^T delta_l (+ l2 W_l: W copied into dW, then GEMM with beta = l2)
@@ -112,6 +113,12 @@ struct Backend<T>::Impl {
 
   i64 capacity = 0;
   std::vector<DevBuf<T>> A, D, Adrop, mask, Zs;  // Zs: Z of gelu / silu / mish layers (their g' reads it)
+  // Normalized layers: y, x_hat, 1 / sqrt(var + eps), the batch's mean and variance; the running
+  // statistics live in `params` after the P trainable values (at state_offsets[l]).
+  std::vector<DevBuf<T>> Ynorm, Xhat, inv_std, mean, var;
+  std::vector<i64> state_offsets;
+  std::vector<int> norm_mode;
+  i64 S = 0;
   std::vector<char> dropped;
   std::vector<T> host_mask;
   DevBuf<T> ones, row_loss, partials, wsum, losses;
@@ -149,6 +156,10 @@ struct Backend<T>::Impl {
   T* b(i64 l) { return W(l) + n_in(l) * n_out(l); }
   T* dW(i64 l) { return grads.p + offsets[l]; }
   T* db(i64 l) { return dW(l) + n_in(l) * n_out(l); }
+  T* gamma(i64 l) { return b(l) + n_out(l); }  // then beta
+  T* dgamma(i64 l) { return db(l) + n_out(l); }
+  T* running(i64 l) { return params.p + P + state_offsets[l]; }  // mean, then variance
+  bool normalized(i64 l) const { return layers[l].norm != 0 && l + 1 < L(); }
   T alpha(i64 l) const { return T(layers[l].alpha); }
 
   void gemm(bool ta, bool tb, i64 M, i64 N, i64 K, T alpha, const T* Am, i64 lda, const T* Bm, i64 ldb, T beta, T* C,
@@ -168,6 +179,13 @@ struct Backend<T>::Impl {
         mask[l].reserve(m * n_out(l));
       }
       if (act_needs_z(layers[l].activation)) Zs[l].reserve(m * n_out(l));
+      if (layers[l].norm != 0) {
+        Ynorm[l].reserve(m * n_out(l));
+        Xhat[l].reserve(m * n_out(l));
+        inv_std[l].reserve(layers[l].norm == 2 ? m : n_out(l));
+        mean[l].reserve(n_out(l));
+        var[l].reserve(n_out(l));
+      }
     }
     ones.reserve(m);
     fill<T>(stream, ones.p, m, T(1));
@@ -194,10 +212,15 @@ struct Backend<T>::Impl {
     return v;
   }
 
-  const T* input_of(i64 l, const View& v) { return l == 0 ? v.X : (dropped[l - 1] ? Adrop[l - 1].p : A[l - 1].p); }
+  // What layer l reads: X, or the previous layer's output (normalized, times the dropout mask).
+  const T* input_of(i64 l, const View& v) {
+    if (l == 0) return v.X;
+    if (dropped[l - 1]) return Adrop[l - 1].p;
+    return normalized(l - 1) ? Ynorm[l - 1].p : A[l - 1].p;
+  }
 
   // network.cpp forward_to_logits: the output layer keeps Z (bias added).
-  void forward_to_logits(const View& v, Rng* rng, i64 rows_before = 0, i64 rows_after = 0) {
+  void forward_to_logits(const View& v, Rng* rng, i64 rows_before = 0, i64 rows_after = 0, int mode = 0) {
     const i64 m = v.m;
     reserve(m);
     for (i64 l = 0; l < L(); ++l) {
@@ -212,6 +235,12 @@ struct Backend<T>::Impl {
       } else {
         bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
       }
+      if (normalized(l)) {
+        const LayerDesc& s = layers[l];
+        norm_mode[l] = mode;
+        normalize<T>(stream, s.norm, mode, A[l].p, m, k, T(s.norm_epsilon), T(s.norm_momentum), gamma(l), gamma(l) + k,
+                     running(l), running(l) + k, mean[l].p, var[l].p, Xhat[l].p, inv_std[l].p, Ynorm[l].p);
+      }
       dropped[l] = rng != nullptr && layers[l].dropout > 0.0;
       if (dropped[l]) {
         // The same draws, in the same order, as the CPU core (exact parity).
@@ -223,7 +252,7 @@ struct Backend<T>::Impl {
         rng->skip(std::uint64_t(rows_after * k));
         FASTMLP_CUDA_CHECK(cudaMemcpyAsync(mask[l].p, host_mask.data(), sizeof(T) * std::size_t(m * k),
                                            cudaMemcpyHostToDevice, stream));
-        multiply<T>(stream, A[l].p, mask[l].p, Adrop[l].p, m * k);
+        multiply<T>(stream, normalized(l) ? Ynorm[l].p : A[l].p, mask[l].p, Adrop[l].p, m * k);
       }
     }
   }
@@ -274,6 +303,9 @@ struct Backend<T>::Impl {
       if (l > 0) {
         gemm(false, true, m, d, k, T(1), D[l].p, k, W(l), k, T(0), D[l - 1].p, d);  // delta W^T
         if (dropped[l - 1]) multiply<T>(stream, D[l - 1].p, mask[l - 1].p, D[l - 1].p, m * d);
+        if (normalized(l - 1))  // dJ/dy -> dJ/da; dgamma, dbeta into the gradient buffer
+          normalize_backward<T>(stream, layers[l - 1].norm, norm_mode[l - 1] != 0 ? 1 : 0, D[l - 1].p, Xhat[l - 1].p, m,
+                                d, gamma(l - 1), inv_std[l - 1].p, dgamma(l - 1), dgamma(l - 1) + d);
         if (act_needs_z(layers[l - 1].activation))
           activation_backward_from_z<T>(stream, Zs[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation);
         else
@@ -336,12 +368,21 @@ Backend<T>::Backend(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(
   impl->api = &cublas();
   impl->layers = layers;
   impl->loss = loss;
-  for (const auto& s : layers) {
+  for (const auto& s : layers) {  // network.cpp's layout: [W, b (, gamma, beta)] per layer
     impl->offsets.push_back(impl->P);
-    impl->P += s.n_in * s.n_out + s.n_out;
+    impl->P += s.n_in * s.n_out + s.n_out + (s.norm != 0 ? 2 * s.n_out : 0);
+    impl->state_offsets.push_back(impl->S);
+    if (s.norm == 1) impl->S += 2 * s.n_out;
   }
   P_ = impl->P;
+  S_ = impl->S;
   const std::size_t L = layers.size();
+  impl->Ynorm.resize(L);
+  impl->Xhat.resize(L);
+  impl->inv_std.resize(L);
+  impl->mean.resize(L);
+  impl->var.resize(L);
+  impl->norm_mode.assign(L, 0);
   impl->A.resize(L);
   impl->D.resize(L);
   impl->Adrop.resize(L);
@@ -351,9 +392,9 @@ Backend<T>::Backend(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(
   FASTMLP_CUDA_CHECK(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
   check_blas(impl->api->create(&impl->handle), "cublasCreate_v2");
   check_blas(impl->api->set_stream(impl->handle, impl->stream), "cublasSetStream_v2");
-  impl->params.reserve(P_);
+  impl->params.reserve(P_ + S_ > 0 ? P_ + S_ : 1);
   impl->grads.reserve(P_);
-  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->params.p, 0, sizeof(T) * std::size_t(P_), impl->stream));
+  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->params.p, 0, sizeof(T) * std::size_t(P_ + S_), impl->stream));
   FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->grads.p, 0, sizeof(T) * std::size_t(P_), impl->stream));
   impl->partials.reserve(i64(L) * kSumsqBlocks);
   impl->wsum.reserve(1);
@@ -369,16 +410,22 @@ Backend<T>::~Backend() {
 }
 
 template <class T>
-void Backend<T>::upload_params(const T* host) {
+void Backend<T>::upload_params(const T* host, const T* state) {
   FASTMLP_CUDA_CHECK(
       cudaMemcpyAsync(impl_->params.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice, impl_->stream));
+  if (S_ > 0)
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->params.p + P_, state, sizeof(T) * std::size_t(S_), cudaMemcpyHostToDevice,
+                                       impl_->stream));
   synchronize();
 }
 
 template <class T>
-void Backend<T>::download_params(T* host) {
+void Backend<T>::download_params(T* host, T* state) {
   FASTMLP_CUDA_CHECK(
       cudaMemcpyAsync(host, impl_->params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost, impl_->stream));
+  if (S_ > 0 && state)
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(state, impl_->params.p + P_, sizeof(T) * std::size_t(S_), cudaMemcpyDeviceToHost,
+                                       impl_->stream));
   synchronize();
 }
 
@@ -455,8 +502,9 @@ void Backend<T>::reserve_losses(std::int64_t n) {
 }
 
 template <class T>
-void Backend<T>::forward(const Batch& bt, Rng* dropout_rng, std::int64_t rows_before, std::int64_t rows_after) {
-  impl_->forward_to_logits(impl_->view(bt), dropout_rng, rows_before, rows_after);
+void Backend<T>::forward(const Batch& bt, Rng* dropout_rng, std::int64_t rows_before, std::int64_t rows_after,
+                         int norm_mode) {
+  impl_->forward_to_logits(impl_->view(bt), dropout_rng, rows_before, rows_after, norm_mode);
 }
 
 template <class T>
@@ -516,17 +564,17 @@ void Backend<T>::read_losses(std::int64_t first, std::int64_t n, T* losses, std:
 template <class T>
 void Backend<T>::save_params(int copy) {
   auto& im = *impl_;
-  im.saved[copy].reserve(P_);
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToDevice, im.stream));
+  im.saved[copy].reserve(P_ + S_);  // the running statistics with the weights
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_ + S_),
+                                     cudaMemcpyDeviceToDevice, im.stream));
 }
 
 template <class T>
 void Backend<T>::restore_params(int copy) {
   auto& im = *impl_;
-  if (im.saved[copy].n < P_) throw std::logic_error("restore_params: nothing saved");
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToDevice, im.stream));
+  if (im.saved[copy].n < P_ + S_) throw std::logic_error("restore_params: nothing saved");
+  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_ + S_),
+                                     cudaMemcpyDeviceToDevice, im.stream));
 }
 
 template <class T>

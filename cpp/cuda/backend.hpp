@@ -43,6 +43,8 @@ struct LayerDesc {
   int activation = kLinear;
   double alpha = 0.0;
   double dropout = 0.0;
+  int norm = 0;  // fastmlp::Norm: 0 none, 1 batch, 2 layer (of the layer's output, before dropout)
+  double norm_epsilon = 0.0, norm_momentum = 0.0;
 };
 
 // Targets in host memory (Targets<T> without Eigen).
@@ -85,11 +87,14 @@ class Backend {
   Backend& operator=(const Backend&) = delete;
 
   std::int64_t num_params() const { return P_; }
+  std::int64_t num_state() const { return S_; }  // batch normalization's running statistics
   void set_l2(T l2) { l2_ = l2; }
   T l2() const { return l2_; }
 
-  void upload_params(const T* host);
-  void download_params(T* host);
+  // The parameters (P values, the host's layout: [W, b (, gamma, beta)] per layer) and the
+  // running statistics (S values, Network::state()'s layout).
+  void upload_params(const T* host, const T* state);
+  void download_params(T* host, T* state);
   void download_grads(T* host);
   void upload_grads(const T* host);
 
@@ -104,10 +109,12 @@ class Backend {
   // Batch losses live on the device, one slot each, read back by read_losses().
   void reserve_losses(std::int64_t n);
   // The steps of engine.hpp on batch b: forward (dropout masks drawn from dropout_rng
-  // when given, as for rows_before + rows + rows_after rows: engine.hpp's DropoutDraw); output error (loss into slot j,
-  // correct predictions added to the device counter, delta_L when want_delta); backprop into the gradient buffer;
+  // when given, as for rows_before + rows + rows_after rows: engine.hpp's DropoutDraw; norm_mode
+  // as fastmlp::NormMode: 0 running statistics, 1 the batch's, 2 the batch's and update); output error (loss into slot
+  // j, correct predictions added to the device counter, delta_L when want_delta); backprop into the gradient buffer;
   // optimizer step.
-  void forward(const Batch& b, Rng* dropout_rng, std::int64_t rows_before = 0, std::int64_t rows_after = 0);
+  void forward(const Batch& b, Rng* dropout_rng, std::int64_t rows_before = 0, std::int64_t rows_after = 0,
+               int norm_mode = 0);
   void output_error(const Batch& b, std::int64_t j, bool want_delta);
   void backprop(const Batch& b);
   void optimizer_step(const OptStep<T>& step);
@@ -119,7 +126,7 @@ class Backend {
   // counter (then zeroed).
   void read_losses(std::int64_t first, std::int64_t n, T* losses, std::int64_t* correct);
 
-  // Device copies of the parameters, slots 0-2 (Engine::kCopies; the loop decides their use).
+  // Device copies of the parameters and running statistics, slots 0-2 (Engine::kCopies; the loop decides their use).
   void save_params(int copy);
   void restore_params(int copy);
 
@@ -129,7 +136,7 @@ class Backend {
  private:
   struct Impl;
   Impl* impl_;
-  std::int64_t P_ = 0;
+  std::int64_t P_ = 0, S_ = 0;
   T l2_;
 };
 

@@ -10,7 +10,6 @@
 #include "backend.hpp"
 #include "cublas_loader.hpp"
 #include "fastmlp/cuda.hpp"
-#include "fastmlp/trainer.hpp"
 
 namespace fastmlp::cuda {
 
@@ -88,7 +87,9 @@ class DeviceOptimizer final : public Optimizer<T> {
 template <class T>
 std::vector<detail::LayerDesc> descs(const Network<T>& net) {
   std::vector<detail::LayerDesc> out;
-  for (const auto& s : net.layers()) out.push_back({s.n_in, s.n_out, int(s.activation), s.alpha, s.dropout});
+  for (const auto& s : net.layers())
+    out.push_back(
+        {s.n_in, s.n_out, int(s.activation), s.alpha, s.dropout, int(s.norm), s.norm_epsilon, s.norm_momentum});
   return out;
 }
 
@@ -98,7 +99,9 @@ class DeviceEngine final : public Engine<T> {
 
  public:
   explicit DeviceEngine(Network<T>& host)
-      : host_(host), backend_(descs(host), int(host.loss()), host.l2()), synced_(std::size_t(host.num_params())) {
+      : host_(host),
+        backend_(descs(host), int(host.loss()), host.l2()),
+        synced_(std::size_t(host.num_params() + host.num_state())) {
     copy_in(true);
   }
 
@@ -111,18 +114,18 @@ class DeviceEngine final : public Engine<T> {
     call_data(X, nullptr);
     backend_.predict(call_batch(X.rows()), out);
   }
-  T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode) override {  // no normalized layers here
+  T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override {
     host_.validate(X, Y);
     call_data(X, &Y);
-    backend_.forward(call_batch(X.rows()), nullptr);
+    backend_.forward(call_batch(X.rows()), nullptr, 0, 0, norm == NormMode::Inference ? 0 : 1);
     backend_.output_error(call_batch(X.rows()), 0, false);
     return read_one();
   }
-  T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode) override {
+  T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override {
     host_.validate(X, Y);
     call_data(X, &Y);
     const Batch b = call_batch(X.rows());
-    backend_.forward(b, nullptr);
+    backend_.forward(b, nullptr, 0, 0, norm == NormMode::Inference ? 0 : 1);
     backend_.output_error(b, 0, true);
     backend_.backprop(b);
     backend_.download_grads(host_.grads());
@@ -152,8 +155,8 @@ class DeviceEngine final : public Engine<T> {
   }
   void end_fit() override {
     backend_.synchronize();
-    backend_.download_params(host_.params());
-    std::memcpy(synced_.data(), host_.params(), sizeof(T) * synced_.size());
+    backend_.download_params(host_.params(), host_.state());
+    remember_host();
   }
   void set_order(const Index* order) override {
     gathered_ = order != nullptr;
@@ -163,7 +166,9 @@ class DeviceEngine final : public Engine<T> {
     batch_ = Batch{Backend<T>::kTrain, start, rows, gathered_};
     if (gathered_) backend_.gather(start, rows);
   }
-  void forward(const DropoutDraw& d) override { backend_.forward(batch_, d.rng, d.rows_before, d.rows_after); }
+  void forward(const DropoutDraw& d) override {
+    backend_.forward(batch_, d.rng, d.rows_before, d.rows_after, int(d.norm));
+  }
   void output_error(Index j) override { backend_.output_error(batch_, j, true); }
   void backprop(T) override { backend_.backprop(batch_); }  // never fused (plain_sgd_rate() is 0)
   bool add_grad_norms(double*) override { return false; }
@@ -194,7 +199,7 @@ class DeviceEngine final : public Engine<T> {
   }
   // The gradient goes through host memory (a staging copy) for the sum over processes.
   void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) override {
-    staged_.resize(synced_.size());
+    staged_.resize(std::size_t(host_.num_params()));
     if (have_rows) {
       backend_.download_grads(staged_.data());
       if (scale != T(1))
@@ -209,18 +214,26 @@ class DeviceEngine final : public Engine<T> {
   void restore_params(int copy) override { backend_.restore_params(copy); }
   bool params_finite() override {
     std::vector<T> p(synced_.size());
-    backend_.download_params(p.data());
+    backend_.download_params(p.data(), p.data() + host_.num_params());
     return all_finite(Eigen::Map<const Vector<T>>(p.data(), Index(p.size())));
   }
 
  private:
-  // The host buffer is the truth: upload it when it differs from what was exchanged last.
+  // The host buffers (parameters, running statistics) are the truth: upload them when they
+  // differ from what was exchanged last.
   void copy_in(bool force) {
     backend_.set_l2(host_.l2());
-    const std::size_t bytes = sizeof(T) * synced_.size();
-    if (!force && std::memcmp(synced_.data(), host_.params(), bytes) == 0) return;
-    backend_.upload_params(host_.params());
-    std::memcpy(synced_.data(), host_.params(), bytes);
+    const std::size_t P = std::size_t(host_.num_params()), S = std::size_t(host_.num_state());
+    if (!force && std::memcmp(synced_.data(), host_.params(), sizeof(T) * P) == 0 &&
+        std::memcmp(synced_.data() + P, host_.state(), sizeof(T) * S) == 0)
+      return;
+    backend_.upload_params(host_.params(), host_.state());
+    remember_host();
+  }
+  void remember_host() {
+    const std::size_t P = std::size_t(host_.num_params()), S = std::size_t(host_.num_state());
+    std::memcpy(synced_.data(), host_.params(), sizeof(T) * P);
+    if (S > 0) std::memcpy(synced_.data() + P, host_.state(), sizeof(T) * S);
   }
   void call_data(const ConstRef<T>& X, const Targets<T>* Y) {
     copy_in(false);
@@ -252,9 +265,6 @@ template <class T>
 std::unique_ptr<Engine<T>> make_engine(Network<T>& host) {
   const std::string why = unavailable_reason();
   if (!why.empty()) throw std::runtime_error("CUDA is not available: " + why);
-  for (const auto& s : host.layers())
-    if (s.norm != Norm::None)
-      throw NotSupported("BatchNormalization and LayerNormalization layers run on the CPU only (not on CUDA yet)");
   return std::make_unique<DeviceEngine<T>>(host);
 }
 

@@ -322,6 +322,121 @@ __global__ void regression_kernel(int loss, const T* A, const T* Y, const T* w, 
   if (lane == 0) row_loss[row] = total * scale;
 }
 
+// ---- normalization of a hidden layer's output (network.hpp) ----
+// Batch statistics, one block per column j (grid-stride over columns): mean, biased variance;
+// with update, running = momentum running + (1 - momentum) batch. Two passes over the column.
+template <class T>
+__global__ void col_stats_kernel(const T* A, i64 m, i64 k, T* mean, T* var, T* run_mean, T* run_var, T momentum,
+                                 int update) {
+  __shared__ double shared_mu;
+  for (i64 j = blockIdx.x; j < k; j += gridDim.x) {
+    T s = 0;
+    for (i64 i = threadIdx.x; i < m; i += blockDim.x) s += A[i * k + j];
+    s = block_sum(s);
+    if (threadIdx.x == 0) shared_mu = double(s / T(m));
+    __syncthreads();
+    const T mu = T(shared_mu);
+    T q = 0;
+    for (i64 i = threadIdx.x; i < m; i += blockDim.x) {
+      const T c = A[i * k + j] - mu;
+      q += c * c;
+    }
+    q = block_sum(q);
+    if (threadIdx.x == 0) {
+      const T v = q / T(m);
+      mean[j] = mu;
+      var[j] = v;
+      if (update) {
+        run_mean[j] = momentum * run_mean[j] + (T(1) - momentum) * mu;
+        run_var[j] = momentum * run_var[j] + (T(1) - momentum) * v;
+      }
+    }
+    __syncthreads();  // shared_mu is rewritten for the next column
+  }
+}
+// x_hat = (a - mean_j) / sqrt(var_j + eps), y = gamma_j x_hat + beta_j; inv_std_j kept.
+template <class T>
+__global__ void batch_norm_apply_kernel(const T* A, i64 m, i64 k, const T* mean, const T* var, T eps, const T* gamma,
+                                        const T* beta, T* x_hat, T* inv_std, T* Y) {
+  FASTMLP_GRID_STRIDE(i, m * k) {
+    const i64 j = i % k;
+    const T inv = T(1) / d_sqrt(var[j] + eps);
+    const T xh = (A[i] - mean[j]) * inv;
+    x_hat[i] = xh;
+    Y[i] = gamma[j] * xh + beta[j];
+    if (i < k) inv_std[i] = inv;
+  }
+}
+// Layer normalization, one warp per row: x_hat over the row's units, inv_std per row.
+template <class T>
+__global__ void layer_norm_kernel(const T* A, i64 m, i64 k, T eps, const T* gamma, const T* beta, T* x_hat, T* inv_std,
+                                  T* Y) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  const T* a = A + row * k;
+  T s = 0;
+  for (i64 j = lane; j < k; j += 32) s += a[j];
+  const T mu = warp_sum(s) / T(k);
+  T q = 0;
+  for (i64 j = lane; j < k; j += 32) q += (a[j] - mu) * (a[j] - mu);
+  const T inv = T(1) / d_sqrt(warp_sum(q) / T(k) + eps);
+  for (i64 j = lane; j < k; j += 32) {
+    const T xh = (a[j] - mu) * inv;
+    x_hat[row * k + j] = xh;
+    Y[row * k + j] = gamma[j] * xh + beta[j];
+  }
+  if (lane == 0) inv_std[row] = inv;
+}
+// dgamma_j = sum_i g x_hat, dbeta_j = sum_i g: one block per column.
+template <class T>
+__global__ void norm_param_grads_kernel(const T* G, const T* x_hat, i64 m, i64 k, T* d_gamma, T* d_beta) {
+  for (i64 j = blockIdx.x; j < k; j += gridDim.x) {
+    T sg = 0, sgx = 0;
+    for (i64 i = threadIdx.x; i < m; i += blockDim.x) {
+      sg += G[i * k + j];
+      sgx += G[i * k + j] * x_hat[i * k + j];
+    }
+    sg = block_sum(sg);
+    __syncthreads();  // block_sum's shared buffer is reused
+    sgx = block_sum(sgx);
+    if (threadIdx.x == 0) {
+      d_beta[j] = sg;
+      d_gamma[j] = sgx;
+    }
+    __syncthreads();
+  }
+}
+// Batch normalization backward, G (dJ/dy) -> dJ/da in place: by the batch's statistics
+// gamma inv (g - dbeta / m - x_hat dgamma / m); by the running ones gamma inv g.
+template <class T>
+__global__ void batch_norm_backward_kernel(T* G, const T* x_hat, i64 m, i64 k, const T* gamma, const T* inv_std,
+                                           const T* d_gamma, const T* d_beta, int batch_statistics) {
+  FASTMLP_GRID_STRIDE(i, m * k) {
+    const i64 j = i % k;
+    const T g = G[i];
+    G[i] = batch_statistics ? gamma[j] * inv_std[j] * (g - d_beta[j] / T(m) - x_hat[i] * d_gamma[j] / T(m))
+                            : gamma[j] * inv_std[j] * g;
+  }
+}
+// Layer normalization backward, one warp per row: (gamma g - mean(gamma g) - x_hat mean(gamma g x_hat)) inv_i.
+template <class T>
+__global__ void layer_norm_backward_kernel(T* G, const T* x_hat, i64 m, i64 k, const T* gamma, const T* inv_std) {
+  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= m) return;
+  T* g = G + row * k;
+  const T* xh = x_hat + row * k;
+  T s = 0, sx = 0;
+  for (i64 j = lane; j < k; j += 32) {
+    s += gamma[j] * g[j];
+    sx += gamma[j] * g[j] * xh[j];
+  }
+  const T mean_g = warp_sum(s) / T(k), mean_gx = warp_sum(sx) / T(k);
+  __syncwarp();  // every lane has read its g before any lane overwrites it
+  for (i64 j = lane; j < k; j += 32) g[j] = (gamma[j] * g[j] - mean_g - xh[j] * mean_gx) * inv_std[row];
+}
+
 template <class T>
 __global__ void sumsq_partials_kernel(const T* x, i64 n, T* partials) {
   T v = 0;
@@ -532,6 +647,37 @@ void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T*
 }
 
 template <class T>
+void normalize(cudaStream_t s, int kind, int mode, const T* A, i64 m, i64 k, T eps, T momentum, const T* gamma,
+               const T* beta, T* run_mean, T* run_var, T* mean, T* var, T* x_hat, T* inv_std, T* Y) {
+  if (m == 0) return;
+  if (kind == 2) {
+    layer_norm_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(A, m, k, eps, gamma, beta, x_hat, inv_std, Y);
+    return;
+  }
+  const T* mu = run_mean;
+  const T* v = run_var;
+  if (mode != 0) {  // the batch's statistics (mode 2: and the running ones updated)
+    col_stats_kernel<T><<<int(k < 65536 ? k : 65536), kThreads, 0, s>>>(A, m, k, mean, var, run_mean, run_var, momentum,
+                                                                        mode == 2 ? 1 : 0);
+    mu = mean, v = var;
+  }
+  batch_norm_apply_kernel<T>
+      <<<blocks_for(m * k), kThreads, 0, s>>>(A, m, k, mu, v, eps, gamma, beta, x_hat, inv_std, Y);
+}
+
+template <class T>
+void normalize_backward(cudaStream_t s, int kind, int batch_statistics, T* G, const T* x_hat, i64 m, i64 k,
+                        const T* gamma, const T* inv_std, T* d_gamma, T* d_beta) {
+  if (m == 0) return;
+  norm_param_grads_kernel<T><<<int(k < 65536 ? k : 65536), kThreads, 0, s>>>(G, x_hat, m, k, d_gamma, d_beta);
+  if (kind == 2)
+    layer_norm_backward_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(G, x_hat, m, k, gamma, inv_std);
+  else
+    batch_norm_backward_kernel<T>
+        <<<blocks_for(m * k), kThreads, 0, s>>>(G, x_hat, m, k, gamma, inv_std, d_gamma, d_beta, batch_statistics);
+}
+
+template <class T>
 void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
   poisson_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss);
 }
@@ -614,6 +760,9 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
                                         T*, T*);                                                                       \
   template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);             \
   template void poisson_loss<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);                     \
+  template void normalize<T>(cudaStream_t, int, int, const T*, i64, i64, T, T, const T*, const T*, T*, T*, T*, T*, T*, \
+                             T*, T*);                                                                                  \
+  template void normalize_backward<T>(cudaStream_t, int, int, T*, const T*, i64, i64, const T*, const T*, T*, T*);     \
   template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
   template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                              \
   template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                      \

@@ -41,6 +41,16 @@ void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, cons
 template <class T>
 void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
                           T* row_loss);
+// Normalization of a hidden layer's output (network.hpp); kind 1 batch, 2 layer; mode 0
+// running statistics, 1 the batch's, 2 the batch's with the running ones updated. Keeps
+// x_hat and inv_std (k per unit, or m per row) for the backward pass; mean, var: k each.
+template <class T>
+void normalize(cudaStream_t s, int kind, int mode, const T* A, i64 m, i64 k, T eps, T momentum, const T* gamma,
+               const T* beta, T* run_mean, T* run_var, T* mean, T* var, T* x_hat, T* inv_std, T* Y);
+// G = dJ/dy becomes dJ/da in place; dgamma, dbeta written (column sums, deterministic).
+template <class T>
+void normalize_backward(cudaStream_t s, int kind, int batch_statistics, T* G, const T* x_hat, i64 m, i64 k,
+                        const T* gamma, const T* inv_std, T* d_gamma, T* d_beta);
 //   exp + poisson (from the logits): Z becomes p = e^z, delta = (p - y) s / k
 template <class T>
 void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss);

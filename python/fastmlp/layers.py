@@ -171,7 +171,8 @@ class BatchNormalization(_Normalization):
     in training x_hat = (a - mu_B) / sqrt(var_B + epsilon) with the batch's mean and (biased)
     variance per unit, and the running statistics updated as
     ``running = momentum * running + (1 - momentum) * batch``; in inference (predict, evaluate,
-    validation) the running statistics. Not with data parallelism (comm=) or on CUDA yet."""
+    validation) the running statistics. Not with data parallelism (comm=) yet: it would need the
+    batch statistics synchronized across processes."""
 
     kind = "batch"
     _keys = ("gamma", "beta", "moving_mean", "moving_variance")
