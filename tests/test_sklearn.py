@@ -415,3 +415,24 @@ def test_poisson_regressor_follows_scikit_learn():
         np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
     with pytest.raises(ValueError, match="negative"):
         MLPRegressor(loss="poisson").fit(X, -Y[:, 0])
+
+
+def test_coefs_and_intercepts_can_be_assigned():
+    """As scikit-learn: assigned lists set the weights (checked); before any fit, the first partial_fit uses them."""
+    X, y = make_classification(n_samples=40, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(2,), max_iter=5, random_state=0).fit(X, y)
+    W = [np.full((3, 2), 0.5), np.full((2, 1), -0.25)]
+    clf.coefs_ = W
+    clf.intercepts_ = [np.zeros(2), np.ones(1)]
+    np.testing.assert_array_equal(clf.coefs_[1], W[1])
+    np.testing.assert_array_equal(clf.model_.dense_layers[0].weights, W[0])
+    with pytest.raises(ValueError, match="shape"):
+        clf.coefs_ = [np.zeros((4, 2)), W[1]]
+    with pytest.raises(ValueError, match="2 arrays"):
+        clf.intercepts_ = [np.zeros(2)]
+    fresh = MLPClassifier(hidden_layer_sizes=(2,), solver="sgd", learning_rate_init=0.1, momentum=0, random_state=0)
+    fresh.coefs_ = [W[0].copy(), W[1].copy()]
+    fresh.intercepts_ = [np.zeros(2), np.ones(1)]
+    fresh.partial_fit(X, y, classes=[0, 1])
+    moved = np.abs(fresh.coefs_[0] - W[0]).max()
+    assert 0 < moved < 0.5  # one epoch of small steps from the given weights, not from a new initialisation

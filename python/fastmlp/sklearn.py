@@ -256,15 +256,51 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self) -> list:
-        """Weight matrices (n_in, n_out) per layer: writable views into ``model_``."""
-        check_is_fitted(self)
-        return [layer.weights for layer in self.model_.dense_layers]
+        """Weight matrices (n_in, n_out) per layer: writable views into ``model_``. Assigning a list
+        sets them (before any fit: kept for the first ``partial_fit``, as scikit-learn does)."""
+        return self._weights_attr("coefs_", "weights")
+
+    @coefs_.setter
+    def coefs_(self, value) -> None:
+        self._set_weights_attr("coefs_", "weights", value)
 
     @property
     def intercepts_(self) -> list:
-        """Bias vectors per layer: writable views into ``model_``."""
+        """Bias vectors per layer: writable views into ``model_`` (assignable as ``coefs_``)."""
+        return self._weights_attr("intercepts_", "bias")
+
+    @intercepts_.setter
+    def intercepts_(self, value) -> None:
+        self._set_weights_attr("intercepts_", "bias", value)
+
+    def _weights_attr(self, name: str, view: str) -> list:
+        pending = self.__dict__.get("_pending_" + name)
+        if pending is not None and not hasattr(self, "model_"):
+            return pending  # the list itself: scikit-learn's tests fill it item by item
         check_is_fitted(self)
-        return [layer.bias for layer in self.model_.dense_layers]
+        return [getattr(layer, view) for layer in self.model_.dense_layers]
+
+    def _set_weights_attr(self, name: str, view: str, value) -> None:
+        if not hasattr(self, "model_"):
+            self.__dict__["_pending_" + name] = value  # applied by the first partial_fit (or warm start)
+            return
+        value = list(value)
+        if len(value) != len(self.model_.dense_layers):
+            raise ValueError(f"{name} must hold {len(self.model_.dense_layers)} arrays, got {len(value)}")
+        for layer, array in zip(self.model_.dense_layers, value):
+            setattr(layer, view, array)  # shape and finiteness checked by the layer
+
+    def _apply_pending_weights(self) -> None:
+        """Weights assigned before the first fit (coefs_, intercepts_), into the new model."""
+        coefs, intercepts = (self.__dict__.pop("_pending_" + n, None) for n in ("coefs_", "intercepts_"))
+        try:
+            if coefs is not None:
+                self.coefs_ = coefs
+            if intercepts is not None:
+                self.intercepts_ = intercepts
+        except ValueError:
+            del self.model_  # nothing half-made remains
+            raise
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
@@ -467,6 +503,8 @@ class _BaseMLP(BaseEstimator):
         rng = check_random_state(self.random_state)
         if first:
             self._initialize(X.shape[1], n_outputs, output_activation, rng, X.dtype)
+            if incremental or self.warm_start:  # scikit-learn keeps coefs_ set before partial_fit
+                self._apply_pending_weights()
         elif self.model_.n_outputs != n_outputs:
             raise ValueError(f"y has {n_outputs} outputs but the fitted model has {self.model_.n_outputs}")
         if sample_weight is not None and not sample_weight.sum() > 0:
@@ -665,7 +703,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Y = lb.transform(y).astype(np.float64)
         n_outputs = Y.shape[1]
         if lb.y_type_ == "binary" or n_outputs == 1:
-            return X, Y[:, 0], y, "sigmoid", 1
+            # stratified by the binarized labels as scikit-learn has them, an (n, 1) bool array (its
+            # split errors then name the classes 'True' / 'False')
+            return X, Y[:, 0], Y[:, :1].astype(bool), "sigmoid", 1
         return X, Y, None, "sigmoid", n_outputs  # multilabel: not stratified
 
     @property
