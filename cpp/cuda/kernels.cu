@@ -255,8 +255,11 @@ __global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, 
   }
 }
 
-template <class T>
-__global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
+// A loss from the logits with its link (losses.cpp from_logits), one warp per row: entry(z, y, p)
+// returns the entry's loss and sets p = link(z); Z becomes p, delta = (p - y) s / k.
+template <class T, class Entry>
+__global__ void from_logits_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss,
+                                   Entry entry) {
   const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
@@ -265,35 +268,31 @@ __global__ void sigmoid_bce_kernel(T* Z, const T* Y, const T* w, const T* wsum, 
   const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
   T total = 0;
   for (i64 j = lane; j < k; j += 32) {
-    const T zj = z[j], yj = y[j];
-    total += d_max(zj, T(0)) - zj * yj + d_log1p(d_exp(-d_abs(zj)));
-    const T p = zj >= T(0) ? T(1) / (T(1) + d_exp(-zj)) : d_exp(zj) / (T(1) + d_exp(zj));
+    T p;
+    total += entry(z[j], y[j], p);
     z[j] = p;
-    if (delta) delta[row * k + j] = (p - yj) * scale;
+    if (delta) delta[row * k + j] = (p - y[j]) * scale;
   }
   total = warp_sum(total);
   if (lane == 0) row_loss[row] = total * scale;
 }
 
-// Poisson from the logits (losses.hpp): e^z - y z + y ln y - y per entry; Z becomes p = e^z.
+// sigmoid + binary cross-entropy: max(z,0) - z y + ln(1 + e^-|z|), the stable sigmoid.
 template <class T>
-__global__ void poisson_kernel(T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
-  const i64 row = i64(blockIdx.x) * kRowsPerBlock + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
-  if (row >= m) return;
-  T* z = Z + row * k;
-  const T* y = Y + row * k;
-  const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
-  T total = 0;
-  for (i64 j = lane; j < k; j += 32) {
-    const T zj = z[j], yj = y[j], p = d_exp(zj);
-    total += p - yj * zj + (yj > T(0) ? yj * d_log(yj) : T(0)) - yj;
-    z[j] = p;
-    if (delta) delta[row * k + j] = (p - yj) * scale;
+struct SigmoidBce {
+  __device__ T operator()(T z, T y, T& p) const {
+    p = z >= T(0) ? T(1) / (T(1) + d_exp(-z)) : d_exp(z) / (T(1) + d_exp(z));
+    return d_max(z, T(0)) - z * y + d_log1p(d_exp(-d_abs(z)));
   }
-  total = warp_sum(total);
-  if (lane == 0) row_loss[row] = total * scale;
-}
+};
+// exp + poisson: e^z - y z + y ln y - y.
+template <class T>
+struct ExpPoisson {
+  __device__ T operator()(T z, T y, T& p) const {
+    p = d_exp(z);
+    return p - y * z + (y > T(0) ? y * d_log(y) : T(0)) - y;
+  }
+};
 
 template <class T>
 __global__ void regression_kernel(int loss, const T* A, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
@@ -643,7 +642,7 @@ void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, cons
 template <class T>
 void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
                           T* row_loss) {
-  sigmoid_bce_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss);
+  from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, SigmoidBce<T>{});
 }
 
 template <class T>
@@ -679,7 +678,7 @@ void normalize_backward(cudaStream_t s, int kind, int batch_statistics, T* G, co
 
 template <class T>
 void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
-  poisson_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss);
+  from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, ExpPoisson<T>{});
 }
 
 template <class T>

@@ -124,22 +124,22 @@ T softmax_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta
   return total;
 }
 
-template <class T>
-T sigmoid_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+// A loss computed from the logits z with its link p = link(z) (sigmoid + binary cross-entropy,
+// exp + poisson): J = the (weighted) mean of entry(z, y), Z becomes A = p, delta = (p - y) s / k.
+template <class T, class Entry, class Link>
+T from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta, Entry entry, Link link) {
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
   auto z = Z.array();
   const RowScale<T> scale(Y, Z.rows());
   const T inv_k = T(1) / T(Z.cols());
-  // max(z,0) - z y + ln(1 + e^-|z|) == -(y ln p + (1-y) ln(1-p)), without log(0).
   T total;
   if (Y.weights) {
     const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
-    total = ((z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).rowwise().sum() * w).sum() * scale.base * inv_k;
+    total = (entry(z, y).rowwise().sum() * w).sum() * scale.base * inv_k;
   } else {
-    total = (z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).sum() * scale.base * inv_k;
+    total = entry(z, y).sum() * scale.base * inv_k;
   }
-  // Stable sigmoid: e^-|z| never overflows.
-  z = (z >= T(0)).select(T(1) / (T(1) + (-z).exp()), z.exp() / (T(1) + z.exp()));
+  z = link(z);
   if (delta) {
     if (Y.weights)
       for (Index i = 0; i < Z.rows(); ++i) delta->row(i).array() = (z.row(i) - y.row(i)) * (scale(i) * inv_k);
@@ -149,30 +149,25 @@ T sigmoid_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta
   return total;
 }
 
-// Poisson from the logits (ln p = z): p - y z + y ln y - y per entry; A = e^z.
+template <class T>
+T sigmoid_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
+  return from_logits<T>(
+      Z, Y, delta,
+      // max(z,0) - z y + ln(1 + e^-|z|) == -(y ln p + (1-y) ln(1-p)), without log(0)
+      [](const auto& z, const auto& y) { return z.max(T(0)) - z * y + (-z.abs()).exp().log1p(); },
+      // stable sigmoid: e^-|z| never overflows
+      [](const auto& z) { return (z >= T(0)).select(T(1) / (T(1) + (-z).exp()), z.exp() / (T(1) + z.exp())); });
+}
+
+// Poisson from the logits (ln p = z): p - y z + y ln y - y per entry (0 ln 0 = 0); A = e^z.
 template <class T>
 T poisson_from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
-  const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
-  auto z = Z.array();
-  const RowScale<T> scale(Y, Z.rows());
-  const T inv_k = T(1) / T(Z.cols());
-  const auto y_ln_y = (y > T(0)).select(y * y.max(std::numeric_limits<T>::min()).log(), T(0));
-  const auto l = z.exp() - y * z + y_ln_y - y;
-  T total;
-  if (Y.weights) {
-    const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
-    total = (l.rowwise().sum() * w).sum() * scale.base * inv_k;
-  } else {
-    total = l.sum() * scale.base * inv_k;
-  }
-  z = z.exp();  // p, now A
-  if (delta) {
-    if (Y.weights)
-      for (Index i = 0; i < Z.rows(); ++i) delta->row(i).array() = (z.row(i) - y.row(i)) * (scale(i) * inv_k);
-    else
-      delta->array() = (z - y) * (scale.base * inv_k);
-  }
-  return total;
+  return from_logits<T>(
+      Z, Y, delta,
+      [](const auto& z, const auto& y) {
+        return z.exp() - y * z + (y > T(0)).select(y * y.max(std::numeric_limits<T>::min()).log(), T(0)) - y;
+      },
+      [](const auto& z) { return z.exp(); });
 }
 
 // The regression losses on A = g(Z): l(r) per entry, r = a - y, and dl/dr.
