@@ -272,3 +272,26 @@ def test_deferred_input_size_and_summary():
     assert model.layers[1].units == 8 and model.layers[1].gamma.shape == (8,)
     text = model.summary(print_fn=None)
     assert "BatchNormalization" in text and "Total params: " + f"{5 * 8 + 8 + 16 + 8 * 3 + 3:,}" in text
+
+
+def test_core_network_starts_with_neutral_statistics_and_usable_epsilon():
+    """A Network made without init_params has gamma 1, beta 0, running mean 0 and variance 1; an
+    epsilon that is 0 in float32 is refused."""
+    spec = _core.LayerSpec(3, 4, "relu").with_norm("batch")
+    net = _core.Network64([spec, _core.LayerSpec(4, 2)], "mse")
+    np.testing.assert_array_equal(net.state, [0, 0, 0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(net.norm_params(0)[0], np.ones(4))
+    with pytest.raises(ValueError, match="is 0 in the model's dtype"):
+        fm.Sequential([fm.Dense(3, 4), fm.BatchNormalization(epsilon=1e-50), fm.Dense(4, 2)], dtype="float32")
+    fm.Sequential([fm.Dense(3, 4), fm.BatchNormalization(epsilon=1e-50), fm.Dense(4, 2)], dtype="float64")
+
+
+def test_negative_running_variance_is_refused():
+    model = make("batch")
+    weights = model.get_weights()
+    weights[5] = -np.ones(7)  # moving_variance of layers[1]
+    with pytest.raises(ValueError, match="negative variance"):
+        model.set_weights(weights)
+    model.layers[1].moving_variance[0] = -1.0  # written through the view: the file is refused when read
+    with pytest.raises(ValueError, match="negative variance"):
+        fm.Sequential.from_bytes(model.to_bytes())

@@ -450,13 +450,14 @@ void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t 
   const i64 n = im.layers.front().n_in;
   const cudaStream_t s = im.stream;
   d.rows = rows;
-  d.X.reserve(rows * n);
-  FASTMLP_CUDA_CHECK(cudaMemcpy2DAsync(d.X.p, sizeof(T) * std::size_t(n), X, sizeof(T) * std::size_t(ld),
-                                       sizeof(T) * std::size_t(n), std::size_t(rows), cudaMemcpyHostToDevice, s));
   d.has_Y = Y.dense != nullptr;
   d.has_labels = Y.labels != nullptr;
   d.has_w = Y.weights != nullptr;
   d.ycols = Y.cols;
+  if (rows == 0) return;  // a data-parallel process through its chunks: nothing to copy
+  d.X.reserve(rows * n);
+  FASTMLP_CUDA_CHECK(cudaMemcpy2DAsync(d.X.p, sizeof(T) * std::size_t(n), X, sizeof(T) * std::size_t(ld),
+                                       sizeof(T) * std::size_t(n), std::size_t(rows), cudaMemcpyHostToDevice, s));
   if (d.has_Y) {
     d.Y.reserve(rows * Y.cols);
     FASTMLP_CUDA_CHECK(

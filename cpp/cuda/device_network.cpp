@@ -225,7 +225,7 @@ class DeviceEngine final : public Engine<T> {
     backend_.set_l2(host_.l2());
     const std::size_t P = std::size_t(host_.num_params()), S = std::size_t(host_.num_state());
     if (!force && std::memcmp(synced_.data(), host_.params(), sizeof(T) * P) == 0 &&
-        std::memcmp(synced_.data() + P, host_.state(), sizeof(T) * S) == 0)
+        (S == 0 || std::memcmp(synced_.data() + P, host_.state(), sizeof(T) * S) == 0))
       return;
     backend_.upload_params(host_.params(), host_.state());
     remember_host();

@@ -58,7 +58,7 @@ void validate_layer(const LayerSpec& s) {
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(std::move(layers)), loss_(loss), l2_(0) {
   if (layers_.empty()) throw std::invalid_argument("layers: a network needs at least one layer");
-  Index n = 0;
+  Index n = 0, n_state = 0;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const auto& s = layers_[l];
     const std::string where = "layers[" + std::to_string(l) + "]";
@@ -80,11 +80,15 @@ Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(st
       throw std::invalid_argument(where + ": the output layer cannot have dropout");
     if (l + 1 == layers_.size() && s.norm != Norm::None)
       throw std::invalid_argument(where + ": the output layer cannot be normalized");
+    if (s.norm != Norm::None && !(T(s.norm_epsilon) > T(0)))  // e.g. 1e-50 is 0 in float32
+      throw std::invalid_argument(where + ": epsilon " + std::to_string(s.norm_epsilon) +
+                                  " is 0 in the model's dtype; use a larger one");
     offsets_.push_back(n);
     n += s.n_in * s.n_out + s.n_out + (s.norm != Norm::None ? 2 * s.n_out : 0);
-    state_offsets_.push_back(Index(state_.size()));
-    if (s.norm == Norm::Batch) state_.resize(state_.size() + 2 * s.n_out);
+    state_offsets_.push_back(n_state);
+    if (s.norm == Norm::Batch) n_state += 2 * s.n_out;
   }
+  state_ = Vector<T>::Zero(n_state);
   check_loss_output(loss_, layers_.back().activation);
   set_l2(l2);
   params_ = Vector<T>::Zero(n);

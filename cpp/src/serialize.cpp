@@ -707,6 +707,8 @@ Network<T> build_network(const Architecture& arch, const unsigned char* data) {
       parts.insert(parts.end(), {{norm[2], net->running_mean(l).data()}, {norm[3], net->running_var(l).data()}});
     for (const auto& [t, dst] : parts)
       arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
+    if (norm.size() == 4 && (net->running_var(l).array() < T(0)).any())  // sqrt(var + eps) would be NaN
+      bad("tensor '" + clip(norm[3]->name, 60) + "' holds a negative variance");
   }
   return std::move(*net);
 }

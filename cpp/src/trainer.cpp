@@ -6,6 +6,7 @@
 #include <exception>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "fastmlp/random.hpp"
 
@@ -223,6 +224,14 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     return v;
   };
 
+  // Data parallelism: flags[r] > 0 where process r failed (`what` it could not do); every process
+  // then throws, its own error or one naming the first rank that failed, so none waits in a sum.
+  auto throw_if_any_failed = [&](const double* flags, const std::exception_ptr& mine, const std::string& what) {
+    if (mine) std::rethrow_exception(mine);
+    for (int r = 0; r < dp->size; ++r)
+      if (flags[r] > 0) throw std::runtime_error("data-parallel fit: rank " + std::to_string(r) + " could not " + what);
+  };
+
   FitResult result;
   StopRules rules(options);
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
@@ -350,33 +359,37 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     if (!source) {
       completed = run_piece(X, Y, dp);
     } else {
-      source->start_epoch(options.epoch_offset + epoch);
+      std::exception_ptr failed_start;  // with data parallelism, reported at the first exchange
+      try {
+        source->start_epoch(options.epoch_offset + epoch);
+      } catch (...) {
+        if (!dp) throw;
+        failed_start = std::current_exception();
+      }
       Collective<T> piece = dp ? *dp : Collective<T>{};  // data parallelism: this chunk's rows per process
       Chunk<T> chunk;
       bool through = false;  // this process has read all its chunks (others may still train on theirs)
       while (completed) {
         bool have = false;
-        std::exception_ptr failed;
-        try {
-          have = !through && source->next(chunk);
-          through = !have;
-          // each chunk as in-memory data: width, NaN, labels
-          if (have) net.validate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y);
-        } catch (const std::invalid_argument& e) {
-          failed = std::make_exception_ptr(std::invalid_argument(chunk.name + ": " + e.what()));
-        } catch (...) {
-          failed = std::current_exception();
+        std::exception_ptr failed = std::exchange(failed_start, nullptr);
+        if (!failed) {
+          try {
+            have = !through && source->next(chunk);
+            through = !have;
+            // each chunk as in-memory data: width, NaN, labels
+            if (have) net.validate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y);
+          } catch (const std::invalid_argument& e) {
+            failed = std::make_exception_ptr(std::invalid_argument(chunk.name + ": " + e.what()));
+          } catch (...) {
+            failed = std::current_exception();
+          }
         }
         if (dp) {  // every process learns the others' chunk sizes (0: none left) and failures
           std::vector<double> v(std::size_t(2 * dp->size), 0.0);
           v[std::size_t(dp->rank)] = have ? double(chunk.rows) : 0.0;
           v[std::size_t(dp->size + dp->rank)] = failed ? 1.0 : 0.0;
           dp->sum_doubles(v.data(), Index(v.size()));
-          for (int r = 0; r < dp->size && !failed; ++r)
-            if (v[std::size_t(dp->size + r)] > 0)
-              throw std::runtime_error("data-parallel fit: rank " + std::to_string(r) +
-                                       " could not read its next chunk");
-          if (failed) std::rethrow_exception(failed);
+          throw_if_any_failed(v.data() + dp->size, failed, "read its next chunk");
           piece.rows_per_rank.assign(v.begin(), v.begin() + dp->size);
           const auto [least, most] = std::minmax_element(v.begin(), v.begin() + dp->size);
           if (*most == 0) break;  // every process is through its chunks
@@ -405,23 +418,33 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     for (auto& g : logs.grad_norms) g /= double(std::max<Index>(batches_done, 1));
     if (val_source) {  // every validation chunk, weighted by its rows
       double sum_J = 0, val_rows = 0, val_correct = 0;
-      val_source->start_epoch(0);
+      std::exception_ptr failed;
       Chunk<T> chunk;
-      while (val_source->next(chunk)) {
-        Index c = 0;
-        T J = 0;
-        try {
-          J = engine.evaluate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y, &c);
-        } catch (const std::invalid_argument& e) {
-          throw std::invalid_argument("validation " + chunk.name + ": " + e.what());
+      try {
+        val_source->start_epoch(0);
+        while (val_source->next(chunk)) {
+          Index c = 0;
+          T J = 0;
+          try {
+            J = engine.evaluate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y, &c);
+          } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument("validation " + chunk.name + ": " + e.what());
+          }
+          sum_J += double(J) * double(chunk.rows);
+          val_rows += double(chunk.rows);
+          val_correct += double(c);
         }
-        sum_J += double(J) * double(chunk.rows);
-        val_rows += double(chunk.rows);
-        val_correct += double(c);
+      } catch (...) {
+        if (!dp) throw;
+        failed = std::current_exception();
       }
-      if (dp) {  // each process evaluated its share of the validation chunks
-        const auto sums = sum_over_processes({val_rows, sum_J, val_correct});
-        val_rows = sums[0], sum_J = sums[1], val_correct = sums[2];
+      if (dp) {  // each process evaluated its share of the validation chunks (or failed: all learn it)
+        std::vector<double> v(std::size_t(3 + dp->size), 0.0);
+        v[0] = val_rows, v[1] = sum_J, v[2] = val_correct;
+        v[std::size_t(3 + dp->rank)] = failed ? 1.0 : 0.0;
+        dp->sum_doubles(v.data(), Index(v.size()));
+        throw_if_any_failed(v.data() + 3, failed, "evaluate its validation chunks");
+        val_rows = v[0], sum_J = v[1], val_correct = v[2];
       }
       logs.val_loss = val_rows > 0 ? sum_J / val_rows : kNaN;
       if (classifier && val_rows > 0) logs.val_accuracy = val_correct / val_rows;

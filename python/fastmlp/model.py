@@ -1058,6 +1058,8 @@ class Sequential:
                 raise ValueError(f"weights[{i}] ({name}) must have shape {view.shape}, got {arr.shape}")
             if not np.isfinite(arr).all():
                 raise ValueError(f"weights[{i}] ({name}) contains NaN or infinity")
+            if name.startswith("moving_variance") and (arr < 0).any():
+                raise ValueError(f"weights[{i}] ({name}) holds a negative variance")
             arrays.append((view, arr))
         for view, arr in arrays:
             view[...] = arr

@@ -290,6 +290,18 @@ def source_errors_reach_every_rank():
         assert ("disk on fire" if RANK == 1 else "rank 1 could not read") in str(e), str(e)
     else:
         raise AssertionError("no error")
+
+    def val_reader():  # rank 1's validation reader fails
+        if RANK == 1:
+            raise OSError("validation disk on fire")
+        yield X[:10], y[:10]
+
+    try:
+        model().fit(X, y, epochs=1, batch_size=4 * SIZE, comm=comm, validation_data=fm.data.IterableSource(val_reader))
+    except Exception as e:  # noqa: BLE001 - which error depends on the rank
+        assert ("validation disk on fire" if RANK == 1 else "rank 1 could not evaluate") in str(e), str(e)
+    else:
+        raise AssertionError("no error")
     try:  # one chunk cannot be split between the processes
         model().fit(fm.data.from_arrays(X, y), epochs=1, comm=comm, sharded=True)
     except ValueError as e:

@@ -145,7 +145,10 @@ class CpuEngine final : public Engine<T> {
     Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy];
     Eigen::Map<Vector<T>>(net_.state(), net_.num_state()) = saved_state_[copy];
   }
-  bool params_finite() override { return all_finite(Eigen::Map<const Vector<T>>(net_.params(), net_.num_params())); }
+  bool params_finite() override {  // the running statistics too, as the CUDA engine checks them
+    return all_finite(Eigen::Map<const Vector<T>>(net_.params(), net_.num_params())) &&
+           all_finite(Eigen::Map<const Vector<T>>(net_.state(), net_.num_state()));
+  }
 
  private:
   using StridedMap = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
