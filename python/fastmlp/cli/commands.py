@@ -154,7 +154,7 @@ def _train_on_shards(args, source) -> int:
     scale_target = _scale_target(args, task, out_act)
     x_scaler = x_moments.scaler()
     y_scaler = y_moments.scaler() if task == "regress" else None
-    target_scaler = y_scaler if task == "regress" and out_act == "linear" else None
+    target_scaler = y_scaler if _target_scalable(task, out_act) else None
     _report_scaling(args, print, warn, x_scaler, target_scaler, scale_target, None, x_moments.n)
     x_scaler, y_scaler = (x_scaler if args.standardize else None), (y_scaler if scale_target else None)
     if x_scaler is not None or y_scaler is not None:
@@ -176,12 +176,17 @@ def _train_on_shards(args, source) -> int:
     return EXIT_OK
 
 
+def _target_scalable(task: str, out_act: str) -> bool:
+    """A target can be standardized for regression with a linear output; a bounded output
+    (sigmoid, tanh, relu, ...) must see the values as they are."""
+    return task == "regress" and out_act == "linear"
+
+
 def _scale_target(args, task: str, out_act: str) -> bool:
-    """Whether train standardizes the target: by default for regression with a linear output
-    (--standardize); a bounded output (sigmoid, tanh, relu, ...) must see the values as they are."""
+    """Whether train standardizes the target: by default where it can (--standardize)."""
     if args.standardize_target is None:
-        return args.standardize and task == "regress" and out_act == "linear"
-    if args.standardize_target and (task != "regress" or out_act != "linear"):
+        return args.standardize and _target_scalable(task, out_act)
+    if args.standardize_target and not _target_scalable(task, out_act):
         raise CLIError(
             "--standardize-target needs regression with a linear output; "
             f"this model {'classifies' if task == 'classify' else f'has a {out_act} output'}"
@@ -324,7 +329,7 @@ def train(args) -> int:
     )
     if validation is not None:
         say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
-    target_scaler = y_scaler if task == "regress" and out_act == "linear" else None
+    target_scaler = y_scaler if _target_scalable(task, out_act) else None
     _report_scaling(args, say, note, x_scaler, target_scaler, scale_target, data.feature_names, len(X_train))
 
     history = model.fit(
