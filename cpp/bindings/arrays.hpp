@@ -31,7 +31,9 @@ ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
   if (!py::isinstance<py::array_t<T>>(a) || a.dtype().not_equal(py::dtype::of<T>()))
     throw py::type_error(std::string(name) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) + ", got " +
                          std::string(py::str(a.dtype())));
-  if (a.ndim() != 2) throw py::value_error(std::string(name) + " must be 2-D, got " + std::to_string(a.ndim()) + "-D");
+  if (a.ndim() != 2)
+    throw py::value_error(std::string(name) + " must be 2-D (samples, features), got " + std::to_string(a.ndim()) +
+                          "-D with shape " + std::string(py::str(a.attr("shape"))));
   check_layout(a, name);
   return {static_cast<const T*>(a.data()), a.shape(0), a.shape(1)};
 }
