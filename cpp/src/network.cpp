@@ -2,6 +2,7 @@
 #include "fastmlp/names.hpp"
 
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/threads.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -302,6 +303,7 @@ void Network<T>::normalize_backward(Index l, Index m, MatrixMap<T> D, T sgd_rate
 
 template <class T>
 MatrixMap<T> Network<T>::forward_unchecked(const ConstRef<T>& X) {
+  const ReadOnlyProducts read_only;  // inference: even one sample's products may use every core
   forward_pass(X);
   auto A = act(num_layers() - 1, X.rows());
   activate<T>(layers_.back().activation, alpha(num_layers() - 1), A);

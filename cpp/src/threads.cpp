@@ -68,8 +68,37 @@ void wait(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, Pred 
   while (!pred()) cv.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::seconds(10));
 }
 
-// Workers 1..n-1 sleep on a condition variable; run() wakes them for one task, runs part 0 on the
-// calling thread and returns when every part is done (re-throwing the first exception).
+// Spin-then-sleep: a worker (and the caller waiting for the workers) polls for 200 us before it
+// blocks on a condition variable. A training step runs several products with short serial work in
+// between (activations, loss): waking a sleeping thread costs tens of microseconds on a VM, more than
+// a batch-32 product takes, so without the spin 2 threads ran batch 32 slower than 1 thread.
+// OMP_WAIT_POLICY=passive (OpenMP's name for it) turns the spin off.
+std::chrono::microseconds spin_time() {
+  static const auto t = [] {
+    const char* env = std::getenv("OMP_WAIT_POLICY");
+    const bool passive = env && (std::string(env) == "passive" || std::string(env) == "PASSIVE");
+    return std::chrono::microseconds(passive ? 0 : 200);
+  }();
+  return t;
+}
+
+// Polls ready() for spin_time() (checking the clock every 64 polls); true when it became ready.
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + spin_time();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return ready();
+  }
+}
+
+// Workers 1..n-1 wait for a task (spinning, then sleeping); run() hands them one task, runs part 0 on
+// the calling thread and returns when every part is done (re-throwing the first exception).
 class Pool {
  public:
   explicit Pool(long pid) : pid_(pid) {}
@@ -84,12 +113,13 @@ class Pool {
       workers_.emplace_back([this, index] { work(index); });
     }
     {
+      // Under the mutex, so that a worker about to sleep sees the new generation (no lost wake-up).
       std::lock_guard<std::mutex> lock(m_);
-      task_ = &task;
-      parts_ = parts;
-      pending_ = parts - 1;
+      task_.store(&task, std::memory_order_relaxed);
+      parts_.store(parts, std::memory_order_relaxed);
+      pending_.store(parts - 1, std::memory_order_relaxed);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     std::exception_ptr error;
@@ -98,9 +128,10 @@ class Pool {
     } catch (...) {
       error = std::current_exception();
     }
+    const auto done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
+    const bool spun = spin_until(done);
     std::unique_lock<std::mutex> lock(m_);
-    wait(done_, lock, [this] { return pending_ == 0; });
-    task_ = nullptr;
+    if (!spun) wait(done_, lock, done);
     if (!error) error = error_;
     lock.unlock();
     if (error) std::rethrow_exception(error);
@@ -111,31 +142,37 @@ class Pool {
   void work(int index) {
     unsigned long seen = 0;
     for (;;) {
-      std::unique_lock<std::mutex> lock(m_);
-      wait(wake_, lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      if (index >= parts_) continue;
-      const std::function<void(int)>* task = task_;
-      lock.unlock();
+      const auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(fresh)) {
+        std::unique_lock<std::mutex> lock(m_);
+        wait(wake_, lock, fresh);
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (index >= parts_.load(std::memory_order_relaxed)) continue;
       std::exception_ptr error;
       try {
-        (*task)(index);
+        (*task_.load(std::memory_order_relaxed))(index);
       } catch (...) {
         error = std::current_exception();
       }
-      lock.lock();
-      if (error && !error_) error_ = error;
-      if (--pending_ == 0) done_.notify_one();
+      if (error) {
+        std::lock_guard<std::mutex> lock(m_);
+        if (!error_) error_ = error;
+      }
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(m_);  // the caller checks pending_ under m_ before it sleeps
+        done_.notify_one();
+      }
     }
   }
 
   const long pid_;
   std::mutex busy_;  // held by the caller of the running task
-  std::mutex m_;     // guards everything below
+  std::mutex m_;     // guards error_ and the sleeping; the task's fields are atomics (workers spin on them)
   std::condition_variable wake_, done_;
-  unsigned long generation_ = 0;
-  const std::function<void(int)>* task_ = nullptr;
-  int parts_ = 0, pending_ = 0;
+  std::atomic<unsigned long> generation_{0};
+  std::atomic<const std::function<void(int)>*> task_{nullptr};
+  std::atomic<int> parts_{0}, pending_{0};
   std::exception_ptr error_;
   std::vector<std::thread> workers_;
 };
@@ -151,6 +188,7 @@ Pool& pool() {
 }
 
 thread_local bool in_parallel_region = false;
+thread_local double min_flops = kParallelMinFlops;  // lowered by ReadOnlyProducts
 
 }  // namespace
 
@@ -161,10 +199,13 @@ void set_num_threads(int n) {
   threads().store(n);
 }
 
+ReadOnlyProducts::ReadOnlyProducts() : saved_(min_flops) { min_flops = std::min(min_flops, kParallelMinFlopsReadOnly); }
+ReadOnlyProducts::~ReadOnlyProducts() { min_flops = saved_; }
+
 void parallel_columns(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn) {
   const Index groups = (N + align - 1) / align;
   const int nt = int(std::min<Index>(get_num_threads(), groups));
-  if (nt <= 1 || flops < kParallelMinFlops || in_parallel_region) {
+  if (nt <= 1 || flops < min_flops || in_parallel_region) {
     fn(0, N);
     return;
   }
