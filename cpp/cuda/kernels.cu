@@ -7,7 +7,6 @@
 // Every reduction runs in a fixed order: results do not depend on timing.
 #include "kernels.cuh"
 
-#include <cfloat>
 #include <cmath>
 
 namespace fastmlp::cuda::detail {
@@ -43,10 +42,6 @@ __device__ __forceinline__ T d_min(T a, T b) {
 template <class T>
 __device__ __forceinline__ T d_abs(T a) {
   return a < T(0) ? -a : a;
-}
-template <class T>
-__device__ __forceinline__ T neg_inf() {
-  return -T(INFINITY);
 }
 
 template <class T>
@@ -154,7 +149,7 @@ __global__ void softmax_rows_kernel(T* Z, i64 m, i64 k) {
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
   T* z = Z + row * k;
-  T zmax = neg_inf<T>();
+  T zmax = -T(INFINITY);
   for (i64 j = lane; j < k; j += 32) zmax = d_max(zmax, z[j]);
   zmax = warp_max(zmax);
   T s = 0;
@@ -220,7 +215,7 @@ __global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, 
   const T* y = Y ? Y + row * k : nullptr;
   const int label = labels ? labels[row] : 0;
   const T zy = labels ? z[label] : T(0);
-  T zmax = neg_inf<T>();
+  T zmax = -T(INFINITY);
   for (i64 j = lane; j < k; j += 32) zmax = d_max(zmax, z[j]);
   zmax = warp_max(zmax);
   T se = 0, ysum = 0, ydz = 0;
@@ -458,7 +453,7 @@ __global__ void finish_loss_kernel(const T* row_loss, i64 m, const T* partials, 
 // First index of the row maximum (Eigen's maxCoeff), as (value, index) over a warp.
 template <class T>
 __device__ i64 warp_argmax(const T* x, i64 k, int lane) {
-  T best = neg_inf<T>();
+  T best = -T(INFINITY);
   i64 idx = k;
   for (i64 j = lane; j < k; j += 32)  // increasing j: ties keep the first index
     if (idx == k || x[j] > best) {
@@ -533,22 +528,11 @@ __global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T
 }
 
 template <class T>
-__global__ void rmsprop_kernel(T* w, const T* g, T* v, i64 n, T lr, T rho, T eps, T wd) {
+__global__ void adaptive_rate_kernel(T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T eps, T wd) {
   FASTMLP_GRID_STRIDE(i, n) {
     const T wi = w[i];
     const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
-    const T vi = rho * v[i] + (T(1) - rho) * gi * gi;
-    v[i] = vi;
-    w[i] = wi - lr * gi / (d_sqrt(vi) + eps);
-  }
-}
-
-template <class T>
-__global__ void adagrad_kernel(T* w, const T* g, T* v, i64 n, T lr, T eps, T wd) {
-  FASTMLP_GRID_STRIDE(i, n) {
-    const T wi = w[i];
-    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
-    const T vi = v[i] + gi * gi;
+    const T vi = adagrad ? v[i] + gi * gi : rho * v[i] + (T(1) - rho) * gi * gi;
     v[i] = vi;
     w[i] = wi - lr * gi / (d_sqrt(vi) + eps);
   }
@@ -640,9 +624,12 @@ void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, cons
 }
 
 template <class T>
-void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
-                          T* row_loss) {
-  from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, SigmoidBce<T>{});
+void from_logits(cudaStream_t s, int loss, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                 T* row_loss) {
+  if (loss == 0)
+    from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, SigmoidBce<T>{});
+  else
+    from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, ExpPoisson<T>{});
 }
 
 template <class T>
@@ -674,11 +661,6 @@ void normalize_backward(cudaStream_t s, int kind, int batch_statistics, T* G, co
   else
     batch_norm_backward_kernel<T>
         <<<blocks_for(m * k), kThreads, 0, s>>>(G, x_hat, m, k, gamma, inv_std, d_gamma, d_beta, batch_statistics);
-}
-
-template <class T>
-void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
-  from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, ExpPoisson<T>{});
 }
 
 template <class T>
@@ -716,13 +698,9 @@ void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T be
 }
 
 template <class T>
-void rmsprop_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T rho, T epsilon, T weight_decay) {
-  rmsprop_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, rho, epsilon, weight_decay);
-}
-
-template <class T>
-void adagrad_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T epsilon, T weight_decay) {
-  adagrad_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, epsilon, weight_decay);
+void adaptive_rate_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T epsilon,
+                        T weight_decay) {
+  adaptive_rate_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, adagrad, lr, rho, epsilon, weight_decay);
 }
 
 template <class T>
@@ -757,15 +735,13 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
   template void sum<T>(cudaStream_t, const T*, i64, T*);                                                               \
   template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, i64, \
                                         T*, T*);                                                                       \
-  template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);             \
-  template void poisson_loss<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);                     \
+  template void from_logits<T>(cudaStream_t, int, T*, const T*, const T*, const T*, i64, i64, T*, T*);                 \
   template void normalize<T>(cudaStream_t, int, int, const T*, i64, i64, T, T, const T*, const T*, T*, T*, T*, T*, T*, \
                              T*, T*);                                                                                  \
   template void normalize_backward<T>(cudaStream_t, int, int, T*, const T*, i64, i64, const T*, const T*, T*, T*);     \
   template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
   template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                              \
-  template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                      \
-  template void adagrad_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T);                                         \
+  template void adaptive_rate_step<T>(cudaStream_t, T*, const T*, T*, i64, bool, T, T, T, T);                          \
   template void clip_gradients<T>(cudaStream_t, T*, i64, T, T, T*);                                                    \
   template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                                    \
   template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                                     \
