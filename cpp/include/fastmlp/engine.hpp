@@ -23,7 +23,6 @@
 
 #include <functional>
 #include <memory>
-#include <string>
 
 #include "fastmlp/losses.hpp"
 #include "fastmlp/network.hpp"
