@@ -60,16 +60,14 @@ void validate_optimizer(const OptimizerSpec& s) {
   if (s.kind == OptimizerSpec::Kind::SGD) {
     check_range<T>(T(s.momentum), "momentum", T(0), T(1), false, true);
     if (s.nesterov && s.momentum == 0.0) throw std::invalid_argument("nesterov needs momentum > 0");
-  } else if (s.kind == OptimizerSpec::Kind::RMSprop) {
-    check_range<T>(T(s.rho), "rho", T(0), T(1), false, true);
-    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
-  } else if (s.kind == OptimizerSpec::Kind::Adagrad) {
-    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
-  } else {
+    return;
+  }
+  if (s.kind == OptimizerSpec::Kind::RMSprop) check_range<T>(T(s.rho), "rho", T(0), T(1), false, true);
+  if (s.kind == OptimizerSpec::Kind::Adam) {
     check_range<T>(T(s.beta1), "beta1", T(0), T(1), false, true);
     check_range<T>(T(s.beta2), "beta2", T(0), T(1), false, true);
-    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
   }
+  check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);  // Adam, RMSprop, Adagrad
 }
 
 template <class T>
