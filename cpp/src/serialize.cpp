@@ -321,15 +321,12 @@ class HeaderReader {
         return stop(limit_error, "__metadata__ has more than " + std::to_string(kMaxMetadata) + " entries");
       pending_key_ = h_.arena.add(k);
       at_ = At::MetaString;
-    } else {  // At::InTensor
-      if (k == "dtype")
-        field_ = Field::DType;
-      else if (k == "shape")
-        field_ = Field::Shape;
-      else if (k == "data_offsets")
-        field_ = Field::Offsets;
-      else
+    } else {                                                            // At::InTensor
+      const char* const fields[] = {"dtype", "shape", "data_offsets"};  // in Field's order
+      const auto f = std::find(std::begin(fields), std::end(fields), k);
+      if (f == std::end(fields))
         return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
+      field_ = Field(f - std::begin(fields));
       const unsigned bit = 1u << unsigned(field_);
       if (seen_ & bit) return fail("the header repeats the key \"" + k + "\" in " + tensor_name());
       seen_ |= bit;
