@@ -222,7 +222,6 @@ py::object engine_of(const py::object& net, Make make) {
 }
 
 void define_options(py::module_& m) {
-  using Kind = OptimizerSpec::Kind;
   py::class_<OptimizerSpec>(m, "OptimizerSpec", "An optimizer's kind and hyper-parameters (optimizers.hpp).")
       .def(py::init<>())
       .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")
