@@ -11,10 +11,12 @@ namespace fastmlp::bindings {
 
 namespace {
 
-// Runs f; a std::system_error becomes OSError with its errno (a missing file: FileNotFoundError).
+// Runs f without the GIL; a std::system_error becomes OSError with its errno (a missing file:
+// FileNotFoundError).
 template <class F>
 auto os_errors(F&& f) -> decltype(f()) {
   try {
+    py::gil_scoped_release nogil;
     return f();
   } catch (const std::system_error& e) {
     PyErr_SetObject(PyExc_OSError, py::make_tuple(e.code().value(), e.what()).ptr());
@@ -49,10 +51,7 @@ void define_serialize(py::module_& m) {
       "save_model",
       [](const py::object& net, const std::string& path, const Metadata& metadata) {
         const std::string bytes = file_bytes(net, metadata);
-        os_errors([&] {
-          py::gil_scoped_release nogil;
-          write_file_atomic(path, bytes);
-        });
+        os_errors([&] { write_file_atomic(path, bytes); });
       },
       py::arg("net"), py::arg("path"), py::arg("metadata"),
       "Writes the network and the extra metadata entries to `path` atomically.");
@@ -61,14 +60,7 @@ void define_serialize(py::module_& m) {
       [](const py::object& net, const Metadata& metadata) { return py::bytes(file_bytes(net, metadata)); },
       py::arg("net"), py::arg("metadata"), "The bytes save_model writes.");
   m.def(
-      "load_model",
-      [](const std::string& path) {
-        ModelFile file = os_errors([&] {
-          py::gil_scoped_release nogil;
-          return read_model_file(path);
-        });
-        return to_python(std::move(file));
-      },
+      "load_model", [](const std::string& path) { return to_python(os_errors([&] { return read_model_file(path); })); },
       py::arg("path"), "(network in the file's dtype, metadata dict) of a model file.");
   m.def(
       "model_from_bytes",
@@ -78,21 +70,14 @@ void define_serialize(py::module_& m) {
           throw py::type_error("data must be contiguous bytes");
         const auto* p = static_cast<const unsigned char*>(info.ptr);
         const auto size = std::size_t(info.size);
-        ModelFile file = [&] {
-          py::gil_scoped_release nogil;
-          return read_model_bytes(p, size);
-        }();
-        return to_python(std::move(file));
+        return to_python(os_errors([&] { return read_model_bytes(p, size); }));
       },
       py::arg("data"), "(network in the stored dtype, metadata dict) of a model file's bytes.");
   m.def(
       "write_file_atomic",
       [](const std::string& path, const py::bytes& data) {
-        std::string bytes = data;
-        os_errors([&] {
-          py::gil_scoped_release nogil;
-          write_file_atomic(path, bytes);
-        });
+        const std::string bytes = data;
+        os_errors([&] { write_file_atomic(path, bytes); });
       },
       py::arg("path"), py::arg("data"),
       "Replaces `path` by `data`: a temporary file, fsync, rename (the old file survives any failure).");

@@ -69,15 +69,13 @@ Collective<T> to_collective(const py::tuple& t) {
   c.sharded = t[2].cast<bool>();
   c.rows_per_rank = t[3].cast<std::vector<Index>>();
   py::object allreduce = t[4];
-  // Called from the loop with the GIL released: take it for the call only.
-  c.sum = [allreduce](T* v, Index n) {
+  // Called from the loop with the GIL released: take it for the call only. v: T* or double*.
+  auto sum = [allreduce](auto* v, Index n) {
     py::gil_scoped_acquire gil;
-    allreduce(borrowed<T>(v, n));
+    allreduce(borrowed(v, n));
   };
-  c.sum_doubles = [allreduce](double* v, Index n) {
-    py::gil_scoped_acquire gil;
-    allreduce(borrowed<double>(v, n));
-  };
+  c.sum = sum;
+  c.sum_doubles = sum;
   return c;
 }
 
@@ -165,6 +163,16 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   return out;
 }
 
+// Engine.objective / Engine.gradients (`call`) on X, Y; training: batch normalization by the batch's statistics.
+template <class T, T (Engine<T>::*call)(const ConstRef<T>&, const Targets<T>&, NormMode)>
+double loss_call(Engine<T>& e, const py::array& X, const py::array& Y, const py::object& w, bool training) {
+  const auto x = as_matrix<T>(X, "X");
+  const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
+  py::gil_scoped_release nogil;
+  std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+  return double((e.*call)(x, y, training ? NormMode::Batch : NormMode::Inference));
+}
+
 // Engine32 / Engine64: the device a model runs on. Every call takes the host network's lock.
 template <class T>
 void define_engine(py::module_& m, const char* name, const char* fit_doc) {
@@ -185,28 +193,11 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
             return out;
           },
           py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
-      .def(
-          "objective",
-          [](E& e, const py::array& X, const py::array& Y, const py::object& w, bool training) {
-            const auto x = as_matrix<T>(X, "X");
-            const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
-            py::gil_scoped_release nogil;
-            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-            return double(e.objective(x, y, training ? NormMode::Batch : NormMode::Inference));
-          },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("training") = false,
-          "Mean loss J with the L2 term (training: batch normalization by the batch's statistics).")
-      .def(
-          "gradients",
-          [](E& e, const py::array& X, const py::array& Y, const py::object& w, bool training) {
-            const auto x = as_matrix<T>(X, "X");
-            const auto y = as_targets<T>(Y, e.host().n_outputs(), w);
-            py::gil_scoped_release nogil;
-            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-            return double(e.gradients(x, y, training ? NormMode::Batch : NormMode::Inference));
-          },
-          py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(), py::arg("training") = false,
-          "Fills the host network's `grads` with dJ/dparams; returns J.")
+      .def("objective", &loss_call<T, &E::objective>, py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+           py::arg("training") = false,
+           "Mean loss J with the L2 term (training: batch normalization by the batch's statistics).")
+      .def("gradients", &loss_call<T, &E::gradients>, py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
+           py::arg("training") = false, "Fills the host network's `grads` with dJ/dparams; returns J.")
       .def("make_optimizer", &E::make_optimizer, py::arg("spec"), py::keep_alive<0, 1>(),
            "A new optimizer (fresh state) that steps this engine's parameters.")
       .def("fit", &fit_py<T>, py::arg("optimizer"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
@@ -231,7 +222,6 @@ py::object engine_of(const py::object& net, Make make) {
 }
 
 void define_options(py::module_& m) {
-  using Kind = OptimizerSpec::Kind;
   py::class_<OptimizerSpec>(m, "OptimizerSpec", "An optimizer's kind and hyper-parameters (optimizers.hpp).")
       .def(py::init<>())
       .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")

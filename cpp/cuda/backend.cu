@@ -12,7 +12,6 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -89,8 +88,7 @@ int device_count(std::string* why) {
 }
 
 std::string device_name0() {
-  std::string why;
-  if (device_count(&why) <= 0) return "";
+  if (device_count(nullptr) <= 0) return "";
   cudaDeviceProp p{};
   if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) return "";
   return p.name;
@@ -127,13 +125,12 @@ struct Backend<T>::Impl {
   struct Data {
     DevBuf<T> X, Y, w;
     DevBuf<std::int32_t> labels;
-    i64 rows = 0, ycols = 0;
+    i64 ycols = 0;
     bool has_Y = false, has_labels = false, has_w = false;
   } data[kSlots];
   DevBuf<std::int64_t> order;
   DevBuf<T> Xb, Yb, wb;
   DevBuf<std::int32_t> labels_b;
-  i64 gathered_rows = 0;
 
   struct View {
     const T* X = nullptr;
@@ -161,6 +158,21 @@ struct Backend<T>::Impl {
   T* running(i64 l) { return params.p + P + state_offsets[l]; }  // mean, then variance
   bool normalized(i64 l) const { return layers[l].norm != 0 && l + 1 < L(); }
   T alpha(i64 l) const { return T(layers[l].alpha); }
+
+  // n values of type U from src to dst, queued on the stream (kind: cudaMemcpyHostToDevice, ...).
+  template <class U>
+  void copy(U* dst, const U* src, i64 n, cudaMemcpyKind kind) {
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(U) * std::size_t(n), kind, stream));
+  }
+  template <class U>
+  void zero(U* p, i64 n) {
+    FASTMLP_CUDA_CHECK(cudaMemsetAsync(p, 0, sizeof(U) * std::size_t(n), stream));
+  }
+  // An optimizer state buffer: P zeros.
+  void zeroed(DevBuf<T>& state) {
+    state.reserve(P);
+    zero(state.p, P);
+  }
 
   void gemm(bool ta, bool tb, i64 M, i64 N, i64 K, T alpha, const T* Am, i64 lda, const T* Bm, i64 ldb, T beta, T* C,
             i64 ldc) {
@@ -229,8 +241,7 @@ struct Backend<T>::Impl {
       const int g = l + 1 < L() ? layers[l].activation : int(kLinear);
       if (act_needs_z(g)) {  // keep Z for the backward pass
         bias_activate<T>(stream, A[l].p, b(l), m, k, int(kLinear), T(0));
-        FASTMLP_CUDA_CHECK(
-            cudaMemcpyAsync(Zs[l].p, A[l].p, sizeof(T) * std::size_t(m * k), cudaMemcpyDeviceToDevice, stream));
+        copy(Zs[l].p, A[l].p, m * k, cudaMemcpyDeviceToDevice);
         activate<T>(stream, A[l].p, m, k, g, alpha(l));
       } else {
         bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
@@ -250,8 +261,7 @@ struct Backend<T>::Impl {
         rng->skip(std::uint64_t(rows_before * k));
         for (auto& x : host_mask) x = rng->uniform() >= p ? keep : T(0);
         rng->skip(std::uint64_t(rows_after * k));
-        FASTMLP_CUDA_CHECK(cudaMemcpyAsync(mask[l].p, host_mask.data(), sizeof(T) * std::size_t(m * k),
-                                           cudaMemcpyHostToDevice, stream));
+        copy(mask[l].p, host_mask.data(), m * k, cudaMemcpyHostToDevice);
         multiply<T>(stream, normalized(l) ? Ynorm[l].p : A[l].p, mask[l].p, Adrop[l].p, m * k);
       }
     }
@@ -271,13 +281,11 @@ struct Backend<T>::Impl {
       case kCCE:
         softmax_crossentropy<T>(stream, Z, v.labels, v.labels ? nullptr : v.Y, v.w, ws, m, k, delta, row_loss.p);
         break;
-      case kBCE: sigmoid_crossentropy<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
-      case kPoisson: poisson_loss<T>(stream, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
+      case kBCE:
+      case kPoisson: from_logits<T>(stream, loss, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
       default: {
         const int g = layers[last].activation;
-        if (delta && act_needs_z(g))
-          FASTMLP_CUDA_CHECK(
-              cudaMemcpyAsync(Zs[last].p, Z, sizeof(T) * std::size_t(m * k), cudaMemcpyDeviceToDevice, stream));
+        if (delta && act_needs_z(g)) copy(Zs[last].p, Z, m * k, cudaMemcpyDeviceToDevice);
         activate<T>(stream, Z, m, k, g, alpha(last));
         regression_error<T>(stream, loss, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
         if (delta && act_needs_z(g))
@@ -313,8 +321,7 @@ struct Backend<T>::Impl {
       }
       T beta = T(0);
       if (l2 != T(0)) {
-        FASTMLP_CUDA_CHECK(
-            cudaMemcpyAsync(dW(l), W(l), sizeof(T) * std::size_t(d * k), cudaMemcpyDeviceToDevice, stream));
+        copy(dW(l), W(l), d * k, cudaMemcpyDeviceToDevice);
         beta = l2;
       }
       gemm(true, false, d, k, m, T(1), input_of(l, v), d, D[l].p, k, beta, dW(l), k);  // A^T delta (+ l2 W)
@@ -325,22 +332,17 @@ struct Backend<T>::Impl {
   void step(const OptStep<T>& s) {
     if (s.kind == OptStep<T>::kRMSprop || s.kind == OptStep<T>::kAdagrad) {  // one state buffer: m2
       if (!has_moments) {
-        m2.reserve(P);
-        FASTMLP_CUDA_CHECK(cudaMemsetAsync(m2.p, 0, sizeof(T) * std::size_t(P), stream));
+        zeroed(m2);
         has_moments = true;
       }
-      if (s.kind == OptStep<T>::kRMSprop)
-        rmsprop_step<T>(stream, params.p, grads.p, m2.p, P, s.lr, s.rho, s.epsilon, s.weight_decay);
-      else
-        adagrad_step<T>(stream, params.p, grads.p, m2.p, P, s.lr, s.epsilon, s.weight_decay);
+      adaptive_rate_step<T>(stream, params.p, grads.p, m2.p, P, s.kind == OptStep<T>::kAdagrad, s.lr, s.rho, s.epsilon,
+                            s.weight_decay);
       return;
     }
     if (s.kind == OptStep<T>::kAdam) {
       if (!has_moments) {
-        m1.reserve(P);
-        m2.reserve(P);
-        FASTMLP_CUDA_CHECK(cudaMemsetAsync(m1.p, 0, sizeof(T) * std::size_t(P), stream));
-        FASTMLP_CUDA_CHECK(cudaMemsetAsync(m2.p, 0, sizeof(T) * std::size_t(P), stream));
+        zeroed(m1);
+        zeroed(m2);
         t = 0;
         has_moments = true;
       }
@@ -352,8 +354,7 @@ struct Backend<T>::Impl {
       return;
     }
     if (s.momentum != T(0) && !has_velocity) {
-      velocity.reserve(P);
-      FASTMLP_CUDA_CHECK(cudaMemsetAsync(velocity.p, 0, sizeof(T) * std::size_t(P), stream));
+      zeroed(velocity);
       has_velocity = true;
     }
     sgd_step<T>(stream, params.p, grads.p, velocity.p, P, s.lr, s.momentum, s.weight_decay, s.nesterov);
@@ -377,30 +378,23 @@ Backend<T>::Backend(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(
   P_ = impl->P;
   S_ = impl->S;
   const std::size_t L = layers.size();
-  impl->Ynorm.resize(L);
-  impl->Xhat.resize(L);
-  impl->inv_std.resize(L);
-  impl->mean.resize(L);
-  impl->var.resize(L);
+  for (auto* per_layer : {&impl->A, &impl->D, &impl->Adrop, &impl->mask, &impl->Zs, &impl->Ynorm, &impl->Xhat,
+                          &impl->inv_std, &impl->mean, &impl->var})
+    per_layer->resize(L);
   impl->norm_mode.assign(L, 0);
-  impl->A.resize(L);
-  impl->D.resize(L);
-  impl->Adrop.resize(L);
-  impl->Zs.resize(L);
-  impl->mask.resize(L);
   impl->dropped.assign(L, 0);
   FASTMLP_CUDA_CHECK(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
   check_blas(impl->api->create(&impl->handle), "cublasCreate_v2");
   check_blas(impl->api->set_stream(impl->handle, impl->stream), "cublasSetStream_v2");
   impl->params.reserve(P_ + S_ > 0 ? P_ + S_ : 1);
   impl->grads.reserve(P_);
-  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->params.p, 0, sizeof(T) * std::size_t(P_ + S_), impl->stream));
-  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->grads.p, 0, sizeof(T) * std::size_t(P_), impl->stream));
+  impl->zero(impl->params.p, P_ + S_);
+  impl->zero(impl->grads.p, P_);
   impl->partials.reserve(i64(L) * kSumsqBlocks);
   impl->wsum.reserve(1);
   impl->losses.reserve(1);
   impl->correct.reserve(1);
-  FASTMLP_CUDA_CHECK(cudaMemsetAsync(impl->correct.p, 0, sizeof(unsigned long long), impl->stream));
+  impl->zero(impl->correct.p, 1);
   impl_ = impl.release();
 }
 
@@ -411,35 +405,27 @@ Backend<T>::~Backend() {
 
 template <class T>
 void Backend<T>::upload_params(const T* host, const T* state) {
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(impl_->params.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice, impl_->stream));
-  if (S_ > 0)
-    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->params.p + P_, state, sizeof(T) * std::size_t(S_), cudaMemcpyHostToDevice,
-                                       impl_->stream));
+  impl_->copy(impl_->params.p, host, P_, cudaMemcpyHostToDevice);
+  if (S_ > 0) impl_->copy(impl_->params.p + P_, state, S_, cudaMemcpyHostToDevice);
   synchronize();
 }
 
 template <class T>
 void Backend<T>::download_params(T* host, T* state) {
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(host, impl_->params.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost, impl_->stream));
-  if (S_ > 0 && state)
-    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(state, impl_->params.p + P_, sizeof(T) * std::size_t(S_), cudaMemcpyDeviceToHost,
-                                       impl_->stream));
+  impl_->copy(host, impl_->params.p, P_, cudaMemcpyDeviceToHost);
+  if (S_ > 0 && state) impl_->copy(state, impl_->params.p + P_, S_, cudaMemcpyDeviceToHost);
   synchronize();
 }
 
 template <class T>
 void Backend<T>::download_grads(T* host) {
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(host, impl_->grads.p, sizeof(T) * std::size_t(P_), cudaMemcpyDeviceToHost, impl_->stream));
+  impl_->copy(host, impl_->grads.p, P_, cudaMemcpyDeviceToHost);
   synchronize();
 }
 
 template <class T>
 void Backend<T>::upload_grads(const T* host) {
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(impl_->grads.p, host, sizeof(T) * std::size_t(P_), cudaMemcpyHostToDevice, impl_->stream));
+  impl_->copy(impl_->grads.p, host, P_, cudaMemcpyHostToDevice);
   synchronize();
 }
 
@@ -448,8 +434,6 @@ void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t 
   auto& im = *impl_;
   auto& d = im.data[slot];
   const i64 n = im.layers.front().n_in;
-  const cudaStream_t s = im.stream;
-  d.rows = rows;
   d.has_Y = Y.dense != nullptr;
   d.has_labels = Y.labels != nullptr;
   d.has_w = Y.weights != nullptr;
@@ -457,20 +441,19 @@ void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t 
   if (rows == 0) return;  // a data-parallel process through its chunks: nothing to copy
   d.X.reserve(rows * n);
   FASTMLP_CUDA_CHECK(cudaMemcpy2DAsync(d.X.p, sizeof(T) * std::size_t(n), X, sizeof(T) * std::size_t(ld),
-                                       sizeof(T) * std::size_t(n), std::size_t(rows), cudaMemcpyHostToDevice, s));
+                                       sizeof(T) * std::size_t(n), std::size_t(rows), cudaMemcpyHostToDevice,
+                                       im.stream));
   if (d.has_Y) {
     d.Y.reserve(rows * Y.cols);
-    FASTMLP_CUDA_CHECK(
-        cudaMemcpyAsync(d.Y.p, Y.dense, sizeof(T) * std::size_t(rows * Y.cols), cudaMemcpyHostToDevice, s));
+    im.copy(d.Y.p, Y.dense, rows * Y.cols, cudaMemcpyHostToDevice);
   }
   if (d.has_labels) {
     d.labels.reserve(rows);
-    FASTMLP_CUDA_CHECK(
-        cudaMemcpyAsync(d.labels.p, Y.labels, sizeof(std::int32_t) * std::size_t(rows), cudaMemcpyHostToDevice, s));
+    im.copy(d.labels.p, Y.labels, rows, cudaMemcpyHostToDevice);
   }
   if (d.has_w) {
     d.w.reserve(rows);
-    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(d.w.p, Y.weights, sizeof(T) * std::size_t(rows), cudaMemcpyHostToDevice, s));
+    im.copy(d.w.p, Y.weights, rows, cudaMemcpyHostToDevice);
   }
   synchronize();  // the host arrays may go away after this call
 }
@@ -478,8 +461,7 @@ void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t 
 template <class T>
 void Backend<T>::set_order(const std::int64_t* order, std::int64_t m) {
   impl_->order.reserve(m);
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(impl_->order.p, order, sizeof(std::int64_t) * std::size_t(m),
-                                     cudaMemcpyHostToDevice, impl_->stream));
+  impl_->copy(impl_->order.p, order, m, cudaMemcpyHostToDevice);
   synchronize();  // the host order changes at the next shuffle
 }
 
@@ -494,7 +476,6 @@ void Backend<T>::gather(std::int64_t start, std::int64_t rows) {
   if (d.has_w) im.wb.reserve(rows);
   gather_rows<T>(im.stream, im.order.p + start, rows, d.X.p, n, im.Xb.p, d.has_Y ? d.Y.p : nullptr, d.ycols, im.Yb.p,
                  d.has_labels ? d.labels.p : nullptr, im.labels_b.p, d.has_w ? d.w.p : nullptr, im.wb.p);
-  im.gathered_rows = rows;
 }
 
 template <class T>
@@ -544,8 +525,7 @@ void Backend<T>::predict(const Batch& bt, T* out) {
   const i64 last = im.L() - 1, k = im.n_out(last);
   activate<T>(im.stream, im.A[last].p, v.m, k, im.layers[last].activation, im.alpha(last));
   FASTMLP_CUDA_CHECK(cudaGetLastError());
-  FASTMLP_CUDA_CHECK(
-      cudaMemcpyAsync(out, im.A[last].p, sizeof(T) * std::size_t(v.m * k), cudaMemcpyDeviceToHost, im.stream));
+  im.copy(out, im.A[last].p, v.m * k, cudaMemcpyDeviceToHost);
   synchronize();
 }
 
@@ -553,11 +533,9 @@ template <class T>
 void Backend<T>::read_losses(std::int64_t first, std::int64_t n, T* losses, std::int64_t* correct) {
   auto& im = *impl_;
   unsigned long long c = 0;
-  if (n > first)
-    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(losses + first, im.losses.p + first, sizeof(T) * std::size_t(n - first),
-                                       cudaMemcpyDeviceToHost, im.stream));
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(&c, im.correct.p, sizeof c, cudaMemcpyDeviceToHost, im.stream));
-  FASTMLP_CUDA_CHECK(cudaMemsetAsync(im.correct.p, 0, sizeof c, im.stream));
+  if (n > first) im.copy(losses + first, im.losses.p + first, n - first, cudaMemcpyDeviceToHost);
+  im.copy(&c, im.correct.p, 1, cudaMemcpyDeviceToHost);
+  im.zero(im.correct.p, 1);
   synchronize();
   if (correct) *correct = std::int64_t(c);
 }
@@ -566,16 +544,14 @@ template <class T>
 void Backend<T>::save_params(int copy) {
   auto& im = *impl_;
   im.saved[copy].reserve(P_ + S_);  // the running statistics with the weights
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.saved[copy].p, im.params.p, sizeof(T) * std::size_t(P_ + S_),
-                                     cudaMemcpyDeviceToDevice, im.stream));
+  im.copy(im.saved[copy].p, im.params.p, P_ + S_, cudaMemcpyDeviceToDevice);
 }
 
 template <class T>
 void Backend<T>::restore_params(int copy) {
   auto& im = *impl_;
   if (im.saved[copy].n < P_ + S_) throw std::logic_error("restore_params: nothing saved");
-  FASTMLP_CUDA_CHECK(cudaMemcpyAsync(im.params.p, im.saved[copy].p, sizeof(T) * std::size_t(P_ + S_),
-                                     cudaMemcpyDeviceToDevice, im.stream));
+  im.copy(im.params.p, im.saved[copy].p, P_ + S_, cudaMemcpyDeviceToDevice);
 }
 
 template <class T>

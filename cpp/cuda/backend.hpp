@@ -86,10 +86,7 @@ class Backend {
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
 
-  std::int64_t num_params() const { return P_; }
-  std::int64_t num_state() const { return S_; }  // batch normalization's running statistics
   void set_l2(T l2) { l2_ = l2; }
-  T l2() const { return l2_; }
 
   // The parameters (P values, the host's layout: [W, b (, gamma, beta)] per layer) and the
   // running statistics (S values, Network::state()'s layout).
@@ -136,7 +133,7 @@ class Backend {
  private:
   struct Impl;
   Impl* impl_;
-  std::int64_t P_ = 0, S_ = 0;
+  std::int64_t P_ = 0, S_ = 0;  // parameters, running statistics (batch normalization's)
   T l2_;
 };
 

@@ -115,21 +115,10 @@ class DeviceEngine final : public Engine<T> {
     backend_.predict(call_batch(X.rows()), out);
   }
   T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override {
-    host_.validate(X, Y);
-    call_data(X, &Y);
-    backend_.forward(call_batch(X.rows()), nullptr, 0, 0, norm == NormMode::Inference ? 0 : 1);
-    backend_.output_error(call_batch(X.rows()), 0, false);
-    return read_one();
+    return call_loss(X, Y, norm, false, nullptr);
   }
   T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override {
-    host_.validate(X, Y);
-    call_data(X, &Y);
-    const Batch b = call_batch(X.rows());
-    backend_.forward(b, nullptr, 0, 0, norm == NormMode::Inference ? 0 : 1);
-    backend_.output_error(b, 0, true);
-    backend_.backprop(b);
-    backend_.download_grads(host_.grads());
-    return read_one();
+    return call_loss(X, Y, norm, true, nullptr);
   }
 
   void begin_fit(const ConstRef<T>& X, const Targets<T>& Y, const Validation<T>& v) override {
@@ -142,16 +131,7 @@ class DeviceEngine final : public Engine<T> {
     backend_.set_data(Backend<T>::kTrain, X.data(), X.rows(), X.outerStride(), host_targets(Y));
   }
   T evaluate(const ConstRef<T>& X, const Targets<T>& Y, Index* correct) override {
-    host_.validate(X, Y);
-    call_data(X, &Y);
-    const Batch b = call_batch(X.rows());
-    backend_.forward(b, nullptr);
-    backend_.output_error(b, 0, false);
-    T J = 0;
-    std::int64_t c = 0;
-    backend_.read_losses(0, 1, &J, &c);
-    if (correct) *correct = Index(c);
-    return J;
+    return call_loss(X, Y, NormMode::Inference, false, correct);
   }
   void end_fit() override {
     backend_.synchronize();
@@ -160,7 +140,7 @@ class DeviceEngine final : public Engine<T> {
   }
   void set_order(const Index* order) override {
     gathered_ = order != nullptr;
-    if (order) backend_.set_order(reinterpret_cast<const std::int64_t*>(order), train_rows());
+    if (order) backend_.set_order(reinterpret_cast<const std::int64_t*>(order), train_rows_);
   }
   void bring_batch(Index start, Index rows) override {
     batch_ = Batch{Backend<T>::kTrain, start, rows, gathered_};
@@ -192,9 +172,7 @@ class DeviceEngine final : public Engine<T> {
     backend_.forward(b, nullptr);
     backend_.output_error(b, n_losses_, false);
     std::vector<T> J(std::size_t(n_losses_ + 1));
-    std::int64_t c = 0;
-    backend_.read_losses(n_losses_, n_losses_ + 1, J.data(), &c);
-    if (correct) *correct = Index(c);
+    read_losses(n_losses_, n_losses_ + 1, J.data(), correct);
     return J.back();
   }
   // The gradient goes through host memory (a staging copy) for the sum over processes.
@@ -243,12 +221,22 @@ class DeviceEngine final : public Engine<T> {
     backend_.reserve_losses(1);
   }
   Batch call_batch(Index m) const { return {Backend<T>::kCall, 0, m, false}; }
-  T read_one() {
+  // J of X, Y (validated) and, when asked, the correct predictions; with_grads: dJ/dparams
+  // into host().grads() too (objective, gradients, evaluate).
+  T call_loss(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm, bool with_grads, Index* correct) {
+    host_.validate(X, Y);
+    call_data(X, &Y);
+    const Batch b = call_batch(X.rows());
+    backend_.forward(b, nullptr, 0, 0, norm == NormMode::Inference ? 0 : 1);
+    backend_.output_error(b, 0, with_grads);
+    if (with_grads) {
+      backend_.backprop(b);
+      backend_.download_grads(host_.grads());
+    }
     T J = 0;
-    backend_.read_losses(0, 1, &J, nullptr);
+    read_losses(0, 1, &J, correct);
     return J;
   }
-  Index train_rows() const { return train_rows_; }
 
   Network<T>& host_;
   Backend<T> backend_;

@@ -7,7 +7,6 @@
 // Every reduction runs in a fixed order: results do not depend on timing.
 #include "kernels.cuh"
 
-#include <cfloat>
 #include <cmath>
 
 namespace fastmlp::cuda::detail {
@@ -17,21 +16,8 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kRowsPerBlock = kThreads / 32;
 
-// ---- math: explicit float / double versions ----
-__device__ __forceinline__ float d_exp(float x) { return expf(x); }
-__device__ __forceinline__ double d_exp(double x) { return exp(x); }
-__device__ __forceinline__ float d_log(float x) { return logf(x); }
-__device__ __forceinline__ double d_log(double x) { return log(x); }
-__device__ __forceinline__ float d_log1p(float x) { return log1pf(x); }
-__device__ __forceinline__ double d_log1p(double x) { return log1p(x); }
-__device__ __forceinline__ float d_expm1(float x) { return expm1f(x); }
-__device__ __forceinline__ double d_expm1(double x) { return expm1(x); }
-__device__ __forceinline__ float d_tanh(float x) { return tanhf(x); }
-__device__ __forceinline__ double d_tanh(double x) { return tanh(x); }
-__device__ __forceinline__ float d_sqrt(float x) { return sqrtf(x); }
-__device__ __forceinline__ double d_sqrt(double x) { return sqrt(x); }
-__device__ __forceinline__ float d_erf(float x) { return erff(x); }
-__device__ __forceinline__ double d_erf(double x) { return erf(x); }
+// ---- math ----
+// exp, log, log1p, expm1, tanh, sqrt, erf: CUDA's overloads, float ones for float (expf, ...).
 template <class T>
 __device__ __forceinline__ T d_max(T a, T b) {
   return a > b ? a : b;
@@ -43,10 +29,6 @@ __device__ __forceinline__ T d_min(T a, T b) {
 template <class T>
 __device__ __forceinline__ T d_abs(T a) {
   return a < T(0) ? -a : a;
-}
-template <class T>
-__device__ __forceinline__ T neg_inf() {
-  return -T(INFINITY);
 }
 
 template <class T>
@@ -88,18 +70,18 @@ int row_blocks(i64 m) { return int((m + kRowsPerBlock - 1) / kRowsPerBlock); }
 template <class T>
 __device__ __forceinline__ T act_forward(int g, T z, T alpha) {
   switch (g) {
-    case 1: return T(1) / (T(1) + d_exp(-z));                                   // sigmoid
-    case 2: return d_tanh(z);                                                   // tanh
-    case 3: return d_max(z, T(0));                                              // relu
-    case 4: return z > T(0) ? z : alpha * z;                                    // leaky_relu
-    case 5: return z > T(0) ? z : alpha * (d_exp(d_min(z, T(0))) - T(1));       // elu
-    case 6: return d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z)));                  // softplus
-    case 8: return z >= T(0) ? T(1) : T(0);                                     // step
-    case 9: return T(0.5) * z * (T(1) + d_erf(z * T(0.70710678118654752440)));  // gelu
-    case 10: return z / (T(1) + d_exp(-z));                                     // silu
-    case 11: return z * d_tanh(d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z))));     // mish
-    case 12: return d_exp(z);                                                   // exp
-    default: return z;                                                          // linear (softmax: rows)
+    case 1: return T(1) / (T(1) + exp(-z));                                   // sigmoid
+    case 2: return tanh(z);                                                   // tanh
+    case 3: return d_max(z, T(0));                                            // relu
+    case 4: return z > T(0) ? z : alpha * z;                                  // leaky_relu
+    case 5: return z > T(0) ? z : alpha * (exp(d_min(z, T(0))) - T(1));       // elu
+    case 6: return d_max(z, T(0)) + log1p(exp(-d_abs(z)));                    // softplus
+    case 8: return z >= T(0) ? T(1) : T(0);                                   // step
+    case 9: return T(0.5) * z * (T(1) + erf(z * T(0.70710678118654752440)));  // gelu
+    case 10: return z / (T(1) + exp(-z));                                     // silu
+    case 11: return z * tanh(d_max(z, T(0)) + log1p(exp(-d_abs(z))));         // mish
+    case 12: return exp(z);                                                   // exp
+    default: return z;                                                        // linear (softmax: rows)
   }
 }
 // g'(z) from z: gelu, silu, mish.
@@ -107,15 +89,15 @@ template <class T>
 __device__ __forceinline__ T act_derivative_z(int g, T z) {
   switch (g) {
     case 9:
-      return T(0.5) * (T(1) + d_erf(z * T(0.70710678118654752440))) +
-             z * d_exp(T(-0.5) * z * z) * T(0.39894228040143267794);
+      return T(0.5) * (T(1) + erf(z * T(0.70710678118654752440))) +
+             z * exp(T(-0.5) * z * z) * T(0.39894228040143267794);
     case 10: {
-      const T s = T(1) / (T(1) + d_exp(-z));
+      const T s = T(1) / (T(1) + exp(-z));
       return s * (T(1) + z * (T(1) - s));
     }
     case 11: {
-      const T t = d_tanh(d_max(z, T(0)) + d_log1p(d_exp(-d_abs(z))));
-      return t + z * (T(1) - t * t) / (T(1) + d_exp(-z));
+      const T t = tanh(d_max(z, T(0)) + log1p(exp(-d_abs(z))));
+      return t + z * (T(1) - t * t) / (T(1) + exp(-z));
     }
     default: return T(1);
   }
@@ -133,7 +115,7 @@ __device__ __forceinline__ T act_derivative(int g, T a, T alpha) {
     case 3: return a > T(0) ? T(1) : T(0);
     case 4: return a > T(0) ? T(1) : alpha;
     case 5: return a > T(0) ? T(1) : a + alpha;
-    case 6: return -d_expm1(-a);
+    case 6: return -expm1(-a);
     case 8: return T(0);
     case 12: return a;  // exp
     default: return T(1);
@@ -154,12 +136,12 @@ __global__ void softmax_rows_kernel(T* Z, i64 m, i64 k) {
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
   T* z = Z + row * k;
-  T zmax = neg_inf<T>();
+  T zmax = -T(INFINITY);
   for (i64 j = lane; j < k; j += 32) zmax = d_max(zmax, z[j]);
   zmax = warp_max(zmax);
   T s = 0;
   for (i64 j = lane; j < k; j += 32) {
-    const T e = d_exp(z[j] - zmax);
+    const T e = exp(z[j] - zmax);
     z[j] = e;
     s += e;
   }
@@ -220,12 +202,12 @@ __global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, 
   const T* y = Y ? Y + row * k : nullptr;
   const int label = labels ? labels[row] : 0;
   const T zy = labels ? z[label] : T(0);
-  T zmax = neg_inf<T>();
+  T zmax = -T(INFINITY);
   for (i64 j = lane; j < k; j += 32) zmax = d_max(zmax, z[j]);
   zmax = warp_max(zmax);
   T se = 0, ysum = 0, ydz = 0;
   for (i64 j = lane; j < k; j += 32) {
-    se += d_exp(z[j] - zmax);
+    se += exp(z[j] - zmax);
     if (y) {
       ysum += y[j];
       ydz += y[j] * z[j];
@@ -239,11 +221,11 @@ __global__ void softmax_ce_kernel(T* Z, const std::int32_t* labels, const T* Y, 
     ysum = T(1);
   }
   __syncwarp();  // every lane has read its z before any lane overwrites it
-  const T lse = zmax + d_log(se);
+  const T lse = zmax + log(se);
   const T s = row_scale(w, wsum, row, m);
   if (lane == 0) row_loss[row] = y ? s * (ysum * lse - ydz) : s * (lse - zy);
   for (i64 j = lane; j < k; j += 32) {
-    const T p = d_exp(z[j] - lse);
+    const T p = exp(z[j] - lse);
     z[j] = p;
     if (delta) {
       T* d = delta + row * k;
@@ -281,16 +263,16 @@ __global__ void from_logits_kernel(T* Z, const T* Y, const T* w, const T* wsum, 
 template <class T>
 struct SigmoidBce {
   __device__ T operator()(T z, T y, T& p) const {
-    p = z >= T(0) ? T(1) / (T(1) + d_exp(-z)) : d_exp(z) / (T(1) + d_exp(z));
-    return d_max(z, T(0)) - z * y + d_log1p(d_exp(-d_abs(z)));
+    p = z >= T(0) ? T(1) / (T(1) + exp(-z)) : exp(z) / (T(1) + exp(z));
+    return d_max(z, T(0)) - z * y + log1p(exp(-d_abs(z)));
   }
 };
 // exp + poisson: e^z - y z + y ln y - y.
 template <class T>
 struct ExpPoisson {
   __device__ T operator()(T z, T y, T& p) const {
-    p = d_exp(z);
-    return p - y * z + (y > T(0) ? y * d_log(y) : T(0)) - y;
+    p = exp(z);
+    return p - y * z + (y > T(0) ? y * log(y) : T(0)) - y;
   }
 };
 
@@ -359,7 +341,7 @@ __global__ void batch_norm_apply_kernel(const T* A, i64 m, i64 k, const T* mean,
                                         const T* beta, T* x_hat, T* inv_std, T* Y) {
   FASTMLP_GRID_STRIDE(i, m * k) {
     const i64 j = i % k;
-    const T inv = T(1) / d_sqrt(var[j] + eps);
+    const T inv = T(1) / sqrt(var[j] + eps);
     const T xh = (A[i] - mean[j]) * inv;
     x_hat[i] = xh;
     Y[i] = gamma[j] * xh + beta[j];
@@ -379,7 +361,7 @@ __global__ void layer_norm_kernel(const T* A, i64 m, i64 k, T eps, const T* gamm
   const T mu = warp_sum(s) / T(k);
   T q = 0;
   for (i64 j = lane; j < k; j += 32) q += (a[j] - mu) * (a[j] - mu);
-  const T inv = T(1) / d_sqrt(warp_sum(q) / T(k) + eps);
+  const T inv = T(1) / sqrt(warp_sum(q) / T(k) + eps);
   for (i64 j = lane; j < k; j += 32) {
     const T xh = (a[j] - mu) * inv;
     x_hat[row * k + j] = xh;
@@ -458,7 +440,7 @@ __global__ void finish_loss_kernel(const T* row_loss, i64 m, const T* partials, 
 // First index of the row maximum (Eigen's maxCoeff), as (value, index) over a warp.
 template <class T>
 __device__ i64 warp_argmax(const T* x, i64 k, int lane) {
-  T best = neg_inf<T>();
+  T best = -T(INFINITY);
   i64 idx = k;
   for (i64 j = lane; j < k; j += 32)  // increasing j: ties keep the first index
     if (idx == k || x[j] > best) {
@@ -528,29 +510,18 @@ __global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T
     const T vi = b2 * m2[i] + (T(1) - b2) * gi * gi;
     m1[i] = mi;
     m2[i] = vi;
-    w[i] = wi - (lr / c1) * mi / (d_sqrt(vi) / sqrt_c2 + eps);
+    w[i] = wi - (lr / c1) * mi / (sqrt(vi) / sqrt_c2 + eps);
   }
 }
 
 template <class T>
-__global__ void rmsprop_kernel(T* w, const T* g, T* v, i64 n, T lr, T rho, T eps, T wd) {
+__global__ void adaptive_rate_kernel(T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T eps, T wd) {
   FASTMLP_GRID_STRIDE(i, n) {
     const T wi = w[i];
     const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
-    const T vi = rho * v[i] + (T(1) - rho) * gi * gi;
+    const T vi = adagrad ? v[i] + gi * gi : rho * v[i] + (T(1) - rho) * gi * gi;
     v[i] = vi;
-    w[i] = wi - lr * gi / (d_sqrt(vi) + eps);
-  }
-}
-
-template <class T>
-__global__ void adagrad_kernel(T* w, const T* g, T* v, i64 n, T lr, T eps, T wd) {
-  FASTMLP_GRID_STRIDE(i, n) {
-    const T wi = w[i];
-    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
-    const T vi = v[i] + gi * gi;
-    v[i] = vi;
-    w[i] = wi - lr * gi / (d_sqrt(vi) + eps);
+    w[i] = wi - lr * gi / (sqrt(vi) + eps);
   }
 }
 
@@ -564,7 +535,7 @@ template <class T>
 __global__ void clip_norm_kernel(T* g, i64 n, const T* partials, int n_partials, T max_norm) {
   T sq = 0;
   for (int p = 0; p < n_partials; ++p) sq += partials[p];
-  const T f = max_norm / (d_sqrt(sq) + T(1e-6));  // PyTorch's clip_grad_norm_
+  const T f = max_norm / (sqrt(sq) + T(1e-6));  // PyTorch's clip_grad_norm_
   if (!(f < T(1))) return;
   FASTMLP_GRID_STRIDE(i, n) { g[i] *= f; }
 }
@@ -640,9 +611,12 @@ void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, cons
 }
 
 template <class T>
-void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
-                          T* row_loss) {
-  from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, SigmoidBce<T>{});
+void from_logits(cudaStream_t s, int loss, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                 T* row_loss) {
+  if (loss == 0)
+    from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, SigmoidBce<T>{});
+  else
+    from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, ExpPoisson<T>{});
 }
 
 template <class T>
@@ -674,11 +648,6 @@ void normalize_backward(cudaStream_t s, int kind, int batch_statistics, T* G, co
   else
     batch_norm_backward_kernel<T>
         <<<blocks_for(m * k), kThreads, 0, s>>>(G, x_hat, m, k, gamma, inv_std, d_gamma, d_beta, batch_statistics);
-}
-
-template <class T>
-void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss) {
-  from_logits_kernel<T><<<row_blocks(m), kThreads, 0, s>>>(Z, Y, w, wsum, m, k, delta, row_loss, ExpPoisson<T>{});
 }
 
 template <class T>
@@ -716,13 +685,9 @@ void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T be
 }
 
 template <class T>
-void rmsprop_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T rho, T epsilon, T weight_decay) {
-  rmsprop_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, rho, epsilon, weight_decay);
-}
-
-template <class T>
-void adagrad_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T epsilon, T weight_decay) {
-  adagrad_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, epsilon, weight_decay);
+void adaptive_rate_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T epsilon,
+                        T weight_decay) {
+  adaptive_rate_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, adagrad, lr, rho, epsilon, weight_decay);
 }
 
 template <class T>
@@ -757,15 +722,13 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
   template void sum<T>(cudaStream_t, const T*, i64, T*);                                                               \
   template void softmax_crossentropy<T>(cudaStream_t, T*, const std::int32_t*, const T*, const T*, const T*, i64, i64, \
                                         T*, T*);                                                                       \
-  template void sigmoid_crossentropy<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);             \
-  template void poisson_loss<T>(cudaStream_t, T*, const T*, const T*, const T*, i64, i64, T*, T*);                     \
+  template void from_logits<T>(cudaStream_t, int, T*, const T*, const T*, const T*, i64, i64, T*, T*);                 \
   template void normalize<T>(cudaStream_t, int, int, const T*, i64, i64, T, T, const T*, const T*, T*, T*, T*, T*, T*, \
                              T*, T*);                                                                                  \
   template void normalize_backward<T>(cudaStream_t, int, int, T*, const T*, i64, i64, const T*, const T*, T*, T*);     \
   template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
   template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                              \
-  template void rmsprop_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, T);                                      \
-  template void adagrad_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T);                                         \
+  template void adaptive_rate_step<T>(cudaStream_t, T*, const T*, T*, i64, bool, T, T, T, T);                          \
   template void clip_gradients<T>(cudaStream_t, T*, i64, T, T, T*);                                                    \
   template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                                    \
   template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                                     \

@@ -37,10 +37,11 @@ void sum(cudaStream_t s, const T* w, i64 m, T* out);
 template <class T>
 void softmax_crossentropy(cudaStream_t s, T* Z, const std::int32_t* labels, const T* Y, const T* w, const T* wsum,
                           i64 m, i64 k, T* delta, T* row_loss);
-//   sigmoid + binary cross-entropy (from the logits, log-sum-exp style)
+//   a loss from the logits with its link (loss: 0 sigmoid + binary cross-entropy, log-sum-exp
+//   style; 5 exp + poisson): Z becomes p = link(z), delta = (p - y) s / k
 template <class T>
-void sigmoid_crossentropy(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
-                          T* row_loss);
+void from_logits(cudaStream_t s, int loss, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta,
+                 T* row_loss);
 // Normalization of a hidden layer's output (network.hpp); kind 1 batch, 2 layer; mode 0
 // running statistics, 1 the batch's, 2 the batch's with the running ones updated. Keeps
 // x_hat and inv_std (k per unit, or m per row) for the backward pass; mean, var: k each.
@@ -51,9 +52,6 @@ void normalize(cudaStream_t s, int kind, int mode, const T* A, i64 m, i64 k, T e
 template <class T>
 void normalize_backward(cudaStream_t s, int kind, int batch_statistics, T* G, const T* x_hat, i64 m, i64 k,
                         const T* gamma, const T* inv_std, T* d_gamma, T* d_beta);
-//   exp + poisson (from the logits): Z becomes p = e^z, delta = (p - y) s / k
-template <class T>
-void poisson_loss(cudaStream_t s, T* Z, const T* Y, const T* w, const T* wsum, i64 m, i64 k, T* delta, T* row_loss);
 //   the regression losses (loss: 2 mse, 3 mae, 4 huber) on A = g(Z) (activate first);
 //   delta = dl/dr s / k with r = a - y, before g'.
 template <class T>
@@ -78,11 +76,10 @@ template <class T>
 void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon, T weight_decay,
                bool decoupled, T c1, T sqrt_c2);
 
-// RMSprop (v: mean square) and Adagrad (v: sum of squares), torch's formulas.
+// RMSprop (v: mean square, decay rho) or, adagrad, Adagrad (v: sum of squares), torch's formulas.
 template <class T>
-void rmsprop_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T rho, T epsilon, T weight_decay);
-template <class T>
-void adagrad_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T epsilon, T weight_decay);
+void adaptive_rate_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T epsilon,
+                        T weight_decay);
 // Gradient clipping: entries to [-clip_value, clip_value] (when > 0), then the whole buffer
 // scaled to global L2 norm <= clip_norm (when > 0; partials: kSumsqBlocks scratch values).
 template <class T>

@@ -92,6 +92,14 @@ struct RowScale {
   T operator()(Index i) const { return w ? w[i] * base : base; }
 };
 
+// J = sum_i s_i (sum_k l_ik) / k: the (weighted) mean of a loss's entries l (m x k).
+template <class T, class Entries>
+T mean_of(const Entries& l, const Targets<T>& Y, const RowScale<T>& scale, T inv_k) {
+  if (!Y.weights) return l.sum() * scale.base * inv_k;
+  const auto w = Eigen::Map<const Vector<T>>(Y.weights, l.rows()).array();
+  return (l.rowwise().sum() * w).sum() * scale.base * inv_k;
+}
+
 template <class T>
 T softmax_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
   const Index m = Z.rows();
@@ -132,13 +140,7 @@ T from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta, Entry e
   auto z = Z.array();
   const RowScale<T> scale(Y, Z.rows());
   const T inv_k = T(1) / T(Z.cols());
-  T total;
-  if (Y.weights) {
-    const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
-    total = (entry(z, y).rowwise().sum() * w).sum() * scale.base * inv_k;
-  } else {
-    total = entry(z, y).sum() * scale.base * inv_k;
-  }
+  const T total = mean_of<T>(entry(z, y), Y, scale, inv_k);
   z = link(z);
   if (delta) {
     if (Y.weights)
@@ -186,13 +188,7 @@ T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targe
     case Loss::Huber: l = (r.abs() <= T(1)).select(T(0.5) * r.square(), r.abs() - T(0.5)).matrix(); break;
     default: l = r.square().matrix(); break;
   }
-  T total;
-  if (Y.weights) {
-    const auto w = Eigen::Map<const Vector<T>>(Y.weights, Z.rows()).array();
-    total = (l.array().rowwise().sum() * w).sum() * scale.base * inv_k;
-  } else {
-    total = l.sum() * scale.base * inv_k;
-  }
+  const T total = mean_of<T>(l.array(), Y, scale, inv_k);
   if (delta) {
     auto d = delta->array();
     switch (loss) {  // dl/dr

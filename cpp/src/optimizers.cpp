@@ -60,16 +60,14 @@ void validate_optimizer(const OptimizerSpec& s) {
   if (s.kind == OptimizerSpec::Kind::SGD) {
     check_range<T>(T(s.momentum), "momentum", T(0), T(1), false, true);
     if (s.nesterov && s.momentum == 0.0) throw std::invalid_argument("nesterov needs momentum > 0");
-  } else if (s.kind == OptimizerSpec::Kind::RMSprop) {
-    check_range<T>(T(s.rho), "rho", T(0), T(1), false, true);
-    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
-  } else if (s.kind == OptimizerSpec::Kind::Adagrad) {
-    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
-  } else {
+    return;
+  }
+  if (s.kind == OptimizerSpec::Kind::RMSprop) check_range<T>(T(s.rho), "rho", T(0), T(1), false, true);
+  if (s.kind == OptimizerSpec::Kind::Adam) {
     check_range<T>(T(s.beta1), "beta1", T(0), T(1), false, true);
     check_range<T>(T(s.beta2), "beta2", T(0), T(1), false, true);
-    check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);
   }
+  check_range<T>(T(s.epsilon), "epsilon", T(0), T(kBig), true, false);  // Adam, RMSprop, Adagrad
 }
 
 template <class T>
@@ -109,46 +107,33 @@ std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec) {
   }
 }
 
-template <class T>
-RMSprop<T>::RMSprop(const OptimizerSpec& s) : Optimizer<T>(s) {
-  if (s.kind != OptimizerSpec::Kind::RMSprop) throw std::invalid_argument("RMSprop needs an RMSprop spec");
+template <class T, Kind K>
+AdaptiveRate<T, K>::AdaptiveRate(const OptimizerSpec& s) : Optimizer<T>(s) {
+  const std::string name = K == Kind::RMSprop ? "RMSprop" : "Adagrad";
+  if (s.kind != K) throw std::invalid_argument(name + " needs an " + name + " spec");
 }
 
-template <class T>
-void RMSprop<T>::step(T* params, const T* grads, Index n) {
+template <class T, Kind K>
+void AdaptiveRate<T, K>::step(T* params, const T* grads, Index n) {
   if (v_.size() != n) v_ = Vector<T>::Zero(n);
   auto w = Eigen::Map<Vector<T>>(params, n).array();
   const auto dw = Eigen::Map<const Vector<T>>(grads, n).array();
   const T lr = this->learning_rate_, rho = T(this->spec_.rho), eps = T(this->spec_.epsilon),
           wd = T(this->spec_.weight_decay);
+  auto v = v_.array();
+  auto accumulate = [&](const auto& g2) {  // v from g^2
+    if constexpr (K == Kind::RMSprop)
+      v = rho * v + (T(1) - rho) * g2;
+    else
+      v += g2;
+  };
   if (wd == T(0)) {
-    v_.array() = rho * v_.array() + (T(1) - rho) * dw.square();
-    w -= lr * dw / (v_.array().sqrt() + eps);
+    accumulate(dw.square());
+    w -= lr * dw / (v.sqrt() + eps);
   } else {
     const Vector<T> g = (dw + wd * w).matrix();
-    v_.array() = rho * v_.array() + (T(1) - rho) * g.array().square();
-    w -= lr * g.array() / (v_.array().sqrt() + eps);
-  }
-}
-
-template <class T>
-Adagrad<T>::Adagrad(const OptimizerSpec& s) : Optimizer<T>(s) {
-  if (s.kind != OptimizerSpec::Kind::Adagrad) throw std::invalid_argument("Adagrad needs an Adagrad spec");
-}
-
-template <class T>
-void Adagrad<T>::step(T* params, const T* grads, Index n) {
-  if (s_.size() != n) s_ = Vector<T>::Zero(n);
-  auto w = Eigen::Map<Vector<T>>(params, n).array();
-  const auto dw = Eigen::Map<const Vector<T>>(grads, n).array();
-  const T lr = this->learning_rate_, eps = T(this->spec_.epsilon), wd = T(this->spec_.weight_decay);
-  if (wd == T(0)) {
-    s_.array() += dw.square();
-    w -= lr * dw / (s_.array().sqrt() + eps);
-  } else {
-    const Vector<T> g = (dw + wd * w).matrix();
-    s_.array() += g.array().square();
-    w -= lr * g.array() / (s_.array().sqrt() + eps);
+    accumulate(g.array().square());
+    w -= lr * g.array() / (v.sqrt() + eps);
   }
 }
 
@@ -273,9 +258,9 @@ template class SGD<float>;
 template class SGD<double>;
 template class Adam<float>;
 template class Adam<double>;
-template class RMSprop<float>;
-template class RMSprop<double>;
-template class Adagrad<float>;
-template class Adagrad<double>;
+template class AdaptiveRate<float, Kind::RMSprop>;
+template class AdaptiveRate<double, Kind::RMSprop>;
+template class AdaptiveRate<float, Kind::Adagrad>;
+template class AdaptiveRate<double, Kind::Adagrad>;
 
 }  // namespace fastmlp

@@ -60,6 +60,16 @@ std::string clip(std::string_view s, std::size_t n) {
 
 [[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("not a valid fastmlp model file: " + msg); }
 
+// f(); a std::invalid_argument from it makes the file invalid, with `where` before its message.
+template <class F>
+auto or_bad(const std::string& where, F f) {
+  try {
+    return f();
+  } catch (const std::invalid_argument& e) {
+    bad(where + e.what());
+  }
+}
+
 [[noreturn]] void sys_error(const std::string& what, const std::string& path) {
   throw std::system_error(errno, std::generic_category(), what + " '" + path + "'");
 }
@@ -311,15 +321,12 @@ class HeaderReader {
         return stop(limit_error, "__metadata__ has more than " + std::to_string(kMaxMetadata) + " entries");
       pending_key_ = h_.arena.add(k);
       at_ = At::MetaString;
-    } else {  // At::InTensor
-      if (k == "dtype")
-        field_ = Field::DType;
-      else if (k == "shape")
-        field_ = Field::Shape;
-      else if (k == "data_offsets")
-        field_ = Field::Offsets;
-      else
+    } else {                                                            // At::InTensor
+      const char* const fields[] = {"dtype", "shape", "data_offsets"};  // in Field's order
+      const auto f = std::find(std::begin(fields), std::end(fields), k);
+      if (f == std::end(fields))
         return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
+      field_ = Field(f - std::begin(fields));
       const unsigned bit = 1u << unsigned(field_);
       if (seen_ & bit) return fail("the header repeats the key \"" + k + "\" in " + tensor_name());
       seen_ |= bit;
@@ -552,11 +559,7 @@ Architecture read_architecture(const Header& h) {
     a.dtype = DType::F64;
   else
     bad("dtype '" + clip(dtype, 20) + "' must be 'float32' or 'float64'");
-  try {
-    a.loss = loss_from_name(std::string(*h.get("loss")));
-  } catch (const std::invalid_argument& e) {
-    bad(e.what());
-  }
+  a.loss = or_bad("", [&] { return loss_from_name(std::string(*h.get("loss"))); });
   if (const auto* l2 = h.get("l2")) {
     a.l2 = meta_number(*l2, "l2");
     if (a.l2 < 0) bad("l2 must be >= 0, got " + std::to_string(a.l2));
@@ -601,11 +604,7 @@ Architecture read_architecture(const Header& h) {
           continue;
         bad(where + ": unknown field or not a number: '" + clip(k, 40) + "'");
       }
-      try {
-        validate_layer(s);
-      } catch (const std::invalid_argument& err) {
-        bad(where + ": " + err.what());
-      }
+      or_bad(where + ": ", [&] { validate_layer(s); });
       for (const char* suffix : norm_tensors(s.norm))
         a.norms.back().push_back(
             tensor_of("layers." + std::to_string(i) + "." + suffix, {std::uint64_t(s.n_out)}, where));
@@ -635,11 +634,7 @@ Architecture read_architecture(const Header& h) {
         (k == "n_in" ? s.n_in : s.n_out) = Index(d);
       } else if (k == "activation") {
         if (!v.is_string()) bad(where + ".activation must be a string, got " + describe(v));
-        try {
-          s.activation = activation_from_name(v.get<std::string>());
-        } catch (const std::invalid_argument& err) {
-          bad(where + ": " + err.what());
-        }
+        s.activation = or_bad(where + ": ", [&] { return activation_from_name(v.get<std::string>()); });
       } else if (k == "alpha") {
         if (v.is_null()) continue;  // the activation's default, filled in below
         if (!as_double(v, s.alpha)) bad(where + ".alpha must be a number or null, got " + describe(v));
@@ -647,11 +642,7 @@ Architecture read_architecture(const Header& h) {
       } else if (k == "init") {
         if (v.is_null()) continue;
         if (!v.is_string()) bad(where + ".init must be a string, got " + describe(v));
-        try {
-          s.init = init_from_name(v.get<std::string>());
-        } catch (const std::invalid_argument& err) {
-          bad(where + ": " + err.what());
-        }
+        s.init = or_bad(where + ": ", [&] { return init_from_name(v.get<std::string>()); });
       } else {
         bad(where + " has unknown fields: '" + clip(k, 40) + "'");
       }
@@ -692,25 +683,20 @@ void copy_tensor(const unsigned char* data, const TensorInfo& t, T* dst) {
 
 template <class T>
 Network<T> build_network(const Architecture& arch, const unsigned char* data) {
-  std::unique_ptr<Network<T>> net;
-  try {
-    net = std::make_unique<Network<T>>(arch.layers, arch.loss, T(arch.l2));
-  } catch (const std::invalid_argument& e) {
-    bad(e.what());
-  }
-  for (Index l = 0; l < net->num_layers(); ++l) {
-    std::vector<std::pair<const TensorInfo*, T*>> parts = {{arch.weights[std::size_t(l)], net->W(l).data()},
-                                                           {arch.biases[std::size_t(l)], net->b(l).data()}};
+  Network<T> net = or_bad("", [&] { return Network<T>(arch.layers, arch.loss, T(arch.l2)); });
+  for (Index l = 0; l < net.num_layers(); ++l) {
+    std::vector<std::pair<const TensorInfo*, T*>> parts = {{arch.weights[std::size_t(l)], net.W(l).data()},
+                                                           {arch.biases[std::size_t(l)], net.b(l).data()}};
     const auto& norm = arch.norms[std::size_t(l)];
-    if (!norm.empty()) parts.insert(parts.end(), {{norm[0], net->gamma(l).data()}, {norm[1], net->beta(l).data()}});
+    if (!norm.empty()) parts.insert(parts.end(), {{norm[0], net.gamma(l).data()}, {norm[1], net.beta(l).data()}});
     if (norm.size() == 4)
-      parts.insert(parts.end(), {{norm[2], net->running_mean(l).data()}, {norm[3], net->running_var(l).data()}});
+      parts.insert(parts.end(), {{norm[2], net.running_mean(l).data()}, {norm[3], net.running_var(l).data()}});
     for (const auto& [t, dst] : parts)
       arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
-    if (norm.size() == 4 && (net->running_var(l).array() < T(0)).any())  // sqrt(var + eps) would be NaN
+    if (norm.size() == 4 && (net.running_var(l).array() < T(0)).any())  // sqrt(var + eps) would be NaN
       bad("tensor '" + clip(norm[3]->name, 60) + "' holds a negative variance");
   }
-  return std::move(*net);
+  return net;
 }
 
 Metadata metadata_of(const Header& h) {
@@ -931,6 +917,14 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   ordered_json layers = ordered_json::array();
   ordered_json tensors = ordered_json::object();
   std::uint64_t offset = 0;
+  // The next tensor of the data: `name`, of this shape, its bytes right after the previous tensor's.
+  auto add_tensor = [&](const std::string& name, const std::vector<Index>& shape) {
+    std::uint64_t bytes = sizeof(T);
+    for (const Index d : shape) bytes *= std::uint64_t(d);
+    tensors[name] = {
+        {"dtype", code}, {"shape", shape}, {"data_offsets", ordered_json::array({offset, offset + bytes})}};
+    offset += bytes;
+  };
   std::size_t pos = 0;  // position in the Python layer list (Dropouts included)
   for (Index l = 0; l < net.num_layers(); ++l, ++pos) {
     const LayerSpec& s = net.layers()[std::size_t(l)];
@@ -943,30 +937,17 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
     if (has_alpha) entry["alpha"] = s.alpha;
     if (s.init != Init::Default) entry["init"] = init_name(s.init);
     layers.push_back(std::move(entry));
-    const std::uint64_t wbytes = std::uint64_t(s.n_in) * std::uint64_t(s.n_out) * sizeof(T);
-    const std::uint64_t bbytes = std::uint64_t(s.n_out) * sizeof(T);
     const std::string p = "layers." + std::to_string(pos);
-    tensors[p + ".weight"] = {{"dtype", code},
-                              {"shape", ordered_json::array({s.n_in, s.n_out})},
-                              {"data_offsets", ordered_json::array({offset, offset + wbytes})}};
-    offset += wbytes;
-    tensors[p + ".bias"] = {{"dtype", code},
-                            {"shape", ordered_json::array({s.n_out})},
-                            {"data_offsets", ordered_json::array({offset, offset + bbytes})}};
-    offset += bbytes;
+    add_tensor(p + ".weight", {s.n_in, s.n_out});
+    add_tensor(p + ".bias", {s.n_out});
     if (s.norm != Norm::None) {
       ordered_json norm = {{"type", s.norm == Norm::Batch ? "BatchNormalization" : "LayerNormalization"},
                            {"epsilon", s.norm_epsilon}};
       if (s.norm == Norm::Batch) norm["momentum"] = s.norm_momentum;
       layers.push_back(std::move(norm));
       ++pos;
-      for (const char* suffix : norm_tensors(s.norm)) {
-        tensors["layers." + std::to_string(pos) + "." + suffix] = {
-            {"dtype", code},
-            {"shape", ordered_json::array({s.n_out})},
-            {"data_offsets", ordered_json::array({offset, offset + bbytes})}};
-        offset += bbytes;
-      }
+      for (const char* suffix : norm_tensors(s.norm))
+        add_tensor("layers." + std::to_string(pos) + "." + suffix, {s.n_out});
     }
     if (s.dropout > 0.0) {
       layers.push_back({{"type", "Dropout"}, {"rate", s.dropout}});

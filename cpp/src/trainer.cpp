@@ -61,6 +61,7 @@ class StopRules {
   // stopping saw a new best epoch (time to keep the weights).
   bool end_epoch(const EpochLogs& logs, bool go_on, FitResult& result, bool& improved) {
     improved = false;
+    bool out_of_patience = false;
     const auto& es = options_.early_stopping;
     if (es.enabled) {
       const double value = es.monitor == Metric::Loss       ? logs.loss
@@ -73,21 +74,15 @@ class StopRules {
         result.best_epoch = logs.epoch;
         wait_ = 0;
         improved = true;
-      } else if (++wait_ >= es.patience) {
-        result.stopped_early = true;
-        return true;
+      } else {
+        out_of_patience = ++wait_ >= es.patience;
       }
     }
-    if (!go_on) {
-      result.stopped_early = true;
-      return true;
-    }
     const auto& h = result.epochs;
-    if (h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options_.tol) {
-      result.stopped_early = true;
-      return true;
-    }
-    return false;
+    const bool converged = h.size() >= 2 && std::abs(h.end()[-1].loss - h.end()[-2].loss) < options_.tol;
+    const bool stop = out_of_patience || !go_on || converged;
+    if (stop) result.stopped_early = true;
+    return stop;
   }
 
  private:

@@ -23,7 +23,6 @@
 
 #include <functional>
 #include <memory>
-#include <string>
 
 #include "fastmlp/losses.hpp"
 #include "fastmlp/network.hpp"
@@ -138,19 +137,19 @@ class CpuEngine final : public Engine<T> {
   void reduce_grads(bool have_rows, T scale, const std::function<void(T*, Index)>& sum) override;
   // The parameters and the running statistics (they belong together).
   void save_params(int copy) override {
-    saved_[copy] = Eigen::Map<const Vector<T>>(net_.params(), net_.num_params());
-    saved_state_[copy] = Eigen::Map<const Vector<T>>(net_.state(), net_.num_state());
+    saved_[copy] = params_map();
+    saved_state_[copy] = state_map();
   }
   void restore_params(int copy) override {
-    Eigen::Map<Vector<T>>(net_.params(), net_.num_params()) = saved_[copy];
-    Eigen::Map<Vector<T>>(net_.state(), net_.num_state()) = saved_state_[copy];
+    params_map() = saved_[copy];
+    state_map() = saved_state_[copy];
   }
-  bool params_finite() override {  // the running statistics too, as the CUDA engine checks them
-    return all_finite(Eigen::Map<const Vector<T>>(net_.params(), net_.num_params())) &&
-           all_finite(Eigen::Map<const Vector<T>>(net_.state(), net_.num_state()));
-  }
+  // The running statistics too, as the CUDA engine checks them.
+  bool params_finite() override { return all_finite(params_map()) && all_finite(state_map()); }
 
  private:
+  Eigen::Map<Vector<T>> params_map() { return {net_.params(), net_.num_params()}; }
+  Eigen::Map<Vector<T>> state_map() { return {net_.state(), net_.num_state()}; }
   using StridedMap = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
   StridedMap batch_X() const { return StridedMap(bX_, rows_, net_.n_inputs(), Eigen::OuterStride<>(bld_)); }
 

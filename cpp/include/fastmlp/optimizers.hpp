@@ -36,12 +36,9 @@ struct OptimizerSpec {
     s.learning_rate = 1e-3;
     return s;
   }
-  static OptimizerSpec rmsprop() {
+  static OptimizerSpec rmsprop() {  // learning_rate, rho and epsilon: the defaults above
     OptimizerSpec s;
     s.kind = Kind::RMSprop;
-    s.learning_rate = 0.01;
-    s.rho = 0.99;
-    s.epsilon = 1e-8;
     return s;
   }
   static OptimizerSpec adagrad() {
@@ -139,31 +136,25 @@ class Adam final : public Optimizer<T> {
   Vector<T> m_, v_;
 };
 
-// RMSprop (torch, no momentum, not centered). g = dJ/dw + weight_decay w
-//   v <- rho v + (1 - rho) g^2;   w <- w - lr g / (sqrt(v) + eps)
-template <class T>
-class RMSprop final : public Optimizer<T> {
+// RMSprop (torch, no momentum, not centered) and Adagrad (torch, no lr decay), one per-parameter
+// rate each. g = dJ/dw + weight_decay w
+//   RMSprop  v <- rho v + (1 - rho) g^2   (v: the mean square)
+//   Adagrad  v <- v + g^2                 (v: the sum of squares)
+//   then     w <- w - lr g / (sqrt(v) + eps)
+template <class T, OptimizerSpec::Kind K>
+class AdaptiveRate final : public Optimizer<T> {
  public:
-  explicit RMSprop(const OptimizerSpec& spec);
+  explicit AdaptiveRate(const OptimizerSpec& spec);
   void step(T* params, const T* grads, Index n) override;
   void reset() override { v_.resize(0); }
 
  private:
   Vector<T> v_;
 };
-
-// Adagrad (torch, no lr decay). g = dJ/dw + weight_decay w
-//   s <- s + g^2;   w <- w - lr g / (sqrt(s) + eps)
 template <class T>
-class Adagrad final : public Optimizer<T> {
- public:
-  explicit Adagrad(const OptimizerSpec& spec);
-  void step(T* params, const T* grads, Index n) override;
-  void reset() override { s_.resize(0); }
-
- private:
-  Vector<T> s_;
-};
+using RMSprop = AdaptiveRate<T, OptimizerSpec::Kind::RMSprop>;
+template <class T>
+using Adagrad = AdaptiveRate<T, OptimizerSpec::Kind::Adagrad>;
 
 extern template class Optimizer<float>;
 extern template class Optimizer<double>;

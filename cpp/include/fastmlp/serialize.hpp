@@ -73,11 +73,4 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra = {});
 // when writing fails.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
-extern template Network<float> load_network<float>(const std::string&);
-extern template Network<double> load_network<double>(const std::string&);
-extern template void save_network<float>(const Network<float>&, const std::string&, const Metadata&);
-extern template void save_network<double>(const Network<double>&, const std::string&, const Metadata&);
-extern template std::string model_file_bytes<float>(const Network<float>&, const Metadata&);
-extern template std::string model_file_bytes<double>(const Network<double>&, const Metadata&);
-
 }  // namespace fastmlp
