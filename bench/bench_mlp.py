@@ -1201,7 +1201,8 @@ def build_rows(a):
     for t in a.threads[1:]:
         for b in a.batches2:
             rows.append({"kind": "train", "batch": b, "threads": t})
-    rows.append({"kind": "latency", "batch": 1, "threads": t0})
+    for t in a.threads:  # inference splits even one sample's products across threads
+        rows.append({"kind": "latency", "batch": 1, "threads": t})
     rows.append({"kind": "throughput", "batch": a.infer_batch, "threads": t0})
     for r in rows:
         if r["kind"] == "train":
