@@ -291,7 +291,10 @@ void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, I
     if (AM == A_COLS) a += sa;
   }
 
-  // C = alpha * acc + beta * C; C is not read when beta == 0.
+  // C = alpha * acc + beta * C; C is not read when beta == 0. Written without a separate multiply
+  // feeding an add, so that the compiler has nothing to contract into an FMA in some instantiations
+  // of this template and not in others: a column then rounds the same in every tile width, which
+  // lets threads split the columns anywhere on a vector boundary (see gemm() below).
   const T alpha = ab[0], beta = ab[1];
   const V va = S::set1(alpha), vb = S::set1(beta);
   const auto mask = S::mask(tail);
@@ -303,10 +306,12 @@ void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, I
 #pragma GCC unroll 16
     for (int j = 0; j < NV; ++j) {
       const bool part = j == NV - 1 && !full;
-      V r = S::mul(va, acc[i][j]);
-      if (bmode != 0) {
+      V r;
+      if (bmode == 0) {
+        r = S::mul(va, acc[i][j]);
+      } else {
         const V old = part ? S::loadm(cr + j * W, mask) : S::load(cr + j * W);
-        r = bmode == 1 ? S::add(r, old) : S::fma(vb, old, r);
+        r = S::fma(va, acc[i][j], bmode == 1 ? old : S::mul(vb, old));
       }
       if (part)
         S::storem(cr + j * W, mask, r);
@@ -679,8 +684,11 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
               Index lc) { gemm_dot(m, n, k, al, a, la, b, lb, be, c, lc); };
   else
     path = &gemm_blocked<T>;
-  // Column chunks are whole micro-panels (a multiple of every tile width used above).
-  constexpr Index align = 3 * 64 / Index(sizeof(T));
+  // Column chunks are whole vectors: a column gets the same lane arithmetic in any tile (ukernel's
+  // write-back) and the same place in a dot tile (those start at multiples of W), so any split gives
+  // the same results; finer than a micro-panel so that the shares are even (N = 128 on 2 threads:
+  // 64 + 64 columns, where whole 48-column panels gave 48 + 80).
+  constexpr Index align = Simd<T>::W;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   parallel_columns(N, flops, align, [&](Index j0, Index j1) {
     // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
