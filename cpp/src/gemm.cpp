@@ -671,8 +671,8 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  // The path depends on M and K only, never on N, so that splitting the columns of C
-  // across threads (below) leaves every element's arithmetic unchanged.
+  // The path is chosen once, from the whole product's M and K, so that splitting C across threads
+  // (below) leaves every element's arithmetic unchanged.
 #if FASTMLP_GEMM_ISA
   using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
   Path path;
@@ -684,13 +684,22 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
               Index lc) { gemm_dot(m, n, k, al, a, la, b, lb, be, c, lc); };
   else
     path = &gemm_blocked<T>;
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  if (path == &gemm_blocked<T> && M > N) {
+    // More rows than columns (a large batch): split the rows, so that each thread reads its share of
+    // A (the batch) and all of B (the weights, shared in L3), not all of A. In gemm_blocked a row's
+    // arithmetic does not depend on M or on its tile, so any split gives the same results.
+    parallel_for(M, flops, Simd<T>::MR, [&](Index i0, Index i1) {
+      const T* a = trans_a ? A + i0 : A + i0 * lda;  // op(A) rows i0..i1
+      path(trans_a, trans_b, i1 - i0, N, K, alpha, a, lda, B, ldb, beta, C + i0 * ldc, ldc);
+    });
+    return;
+  }
   // Column chunks are whole vectors: a column gets the same lane arithmetic in any tile (ukernel's
   // write-back) and the same place in a dot tile (those start at multiples of W), so any split gives
   // the same results; finer than a micro-panel so that the shares are even (N = 128 on 2 threads:
   // 64 + 64 columns, where whole 48-column panels gave 48 + 80).
-  constexpr Index align = Simd<T>::W;
-  const double flops = 2.0 * double(M) * double(N) * double(K);
-  parallel_columns(N, flops, align, [&](Index j0, Index j1) {
+  parallel_for(N, flops, Simd<T>::W, [&](Index j0, Index j1) {
     // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
     const T* b = trans_b ? B + j0 * ldb : B + j0;
     path(trans_a, trans_b, M, j1 - j0, K, alpha, A, lda, b, ldb, beta, C + j0, ldc);

@@ -27,7 +27,7 @@ void parts_run_on_distinct_threads() {
   std::mutex m;
   std::set<std::thread::id> ids;
   std::vector<int> seen(300, 0);
-  parallel_columns(300, kBig, 10, [&](Index j0, Index j1) {
+  parallel_for(300, kBig, 10, [&](Index j0, Index j1) {
     std::lock_guard<std::mutex> lock(m);
     ids.insert(std::this_thread::get_id());
     for (Index j = j0; j < j1; ++j) ++seen[j];
@@ -36,20 +36,20 @@ void parts_run_on_distinct_threads() {
   CHECK(ids.size() == 3);
   for (int v : seen) CHECK(v == 1);
   ids.clear();
-  parallel_columns(300, 1e3, 10, [&](Index, Index) { ids.insert(std::this_thread::get_id()); });
+  parallel_for(300, 1e3, 10, [&](Index, Index) { ids.insert(std::this_thread::get_id()); });
   CHECK(ids.size() == 1 && *ids.begin() == std::this_thread::get_id());  // small: on the caller
 }
 
 void an_exception_reaches_the_caller() {
   set_num_threads(2);
-  CHECK_THROWS(parallel_columns(100, kBig, 1,
-                                [](Index j0, Index) {
-                                  if (j0 > 0) throw std::runtime_error("in a worker");
-                                }),
+  CHECK_THROWS(parallel_for(100, kBig, 1,
+                            [](Index j0, Index) {
+                              if (j0 > 0) throw std::runtime_error("in a worker");
+                            }),
                std::runtime_error);
   int calls = 0;  // the pool still works afterwards
   std::mutex m;
-  parallel_columns(100, kBig, 1, [&](Index, Index) {
+  parallel_for(100, kBig, 1, [&](Index, Index) {
     std::lock_guard<std::mutex> lock(m);
     ++calls;
   });
@@ -92,7 +92,7 @@ void a_forked_child_has_working_threads() {
   if (pid == 0) {
     std::set<std::thread::id> ids;
     std::mutex m;
-    parallel_columns(100, kBig, 1, [&](Index, Index) {
+    parallel_for(100, kBig, 1, [&](Index, Index) {
       std::lock_guard<std::mutex> lock(m);
       ids.insert(std::this_thread::get_id());
     });

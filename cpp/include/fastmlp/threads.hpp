@@ -39,6 +39,6 @@ class ReadOnlyProducts {
 // Runs fn(j0, j1) over [0, N) cut into contiguous chunks (two per thread, each
 // boundary a multiple of `align`), taken by the calling thread and helper threads
 // as they come; on one thread when flops < kParallelMinFlops (or the ReadOnlyProducts threshold).
-void parallel_columns(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
+void parallel_for(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
 
 }  // namespace fastmlp
