@@ -514,7 +514,8 @@ class Sequential:
         With ``comm`` (every process passing the same X) each process computes its share of the
         rows and every process gets all of them (MPI Allgatherv). X may be a data source
         (fastmlp.data): chunk by chunk into ``out`` (e.g. a memmap) or a new array."""
-        if comm is None and type(X) is np.ndarray and X.dtype is self.dtype and X.flags.carray and self._engine is not None:
+        direct = type(X) is np.ndarray and X.dtype is self.dtype and X.flags.carray
+        if direct and comm is None and self._engine is not None:
             # Batch-1 latency: an array the core maps as it is goes straight there (~0.3 us of Python);
             # the core checks its shape (2-D, rows, features) and values with the messages of _X.
             return self._engine.forward(X)
