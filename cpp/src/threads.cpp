@@ -115,8 +115,8 @@ class Pool {
     {
       // Under the mutex, so that a worker about to sleep sees the new generation (no lost wake-up).
       std::lock_guard<std::mutex> lock(m_);
-      task_.store(&task, std::memory_order_relaxed);
-      parts_.store(parts, std::memory_order_relaxed);
+      task_ = &task;
+      parts_ = parts;
       pending_.store(parts - 1, std::memory_order_relaxed);
       error_ = nullptr;
       generation_.fetch_add(1, std::memory_order_release);
@@ -143,15 +143,19 @@ class Pool {
     unsigned long seen = 0;
     for (;;) {
       const auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-      if (!spin_until(fresh)) {
-        std::unique_lock<std::mutex> lock(m_);
-        wait(wake_, lock, fresh);
-      }
-      seen = generation_.load(std::memory_order_acquire);
-      if (index >= parts_.load(std::memory_order_relaxed)) continue;
+      const bool spun = spin_until(fresh);
+      std::unique_lock<std::mutex> lock(m_);
+      if (!spun) wait(wake_, lock, fresh);
+      // The generation, parts and task as one snapshot (try_run writes them together under m_): read
+      // one by one, a worker descheduled between the reads could pair this generation with the next
+      // task and run it twice.
+      seen = generation_.load(std::memory_order_relaxed);
+      if (index >= parts_) continue;
+      const std::function<void(int)>* task = task_;
+      lock.unlock();
       std::exception_ptr error;
       try {
-        (*task_.load(std::memory_order_relaxed))(index);
+        (*task)(index);
       } catch (...) {
         error = std::current_exception();
       }
@@ -168,11 +172,12 @@ class Pool {
 
   const long pid_;
   std::mutex busy_;  // held by the caller of the running task
-  std::mutex m_;     // guards error_ and the sleeping; the task's fields are atomics (workers spin on them)
+  std::mutex m_;     // guards task_, parts_, error_, the sleeping, and the writes of generation_
   std::condition_variable wake_, done_;
-  std::atomic<unsigned long> generation_{0};
-  std::atomic<const std::function<void(int)>*> task_{nullptr};
-  std::atomic<int> parts_{0}, pending_{0};
+  std::atomic<unsigned long> generation_{0};  // atomic: workers spin on it without m_
+  const std::function<void(int)>* task_ = nullptr;
+  int parts_ = 0;
+  std::atomic<int> pending_{0};  // atomic: the caller spins on it without m_
   std::exception_ptr error_;
   std::vector<std::thread> workers_;
 };

@@ -103,6 +103,24 @@ void a_forked_child_has_working_threads() {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+// Back-to-back tasks with changing part counts (threads 2..4, and N limiting them): every part of
+// every task runs exactly once. Workers that sit a task out must not pair its generation with the
+// next task's parts (they read both as one snapshot).
+void every_part_runs_once_across_back_to_back_tasks() {
+  std::vector<std::atomic<int>> runs(4);
+  int wrong = 0;
+  for (int r = 0; r < 20000; ++r) {
+    set_num_threads(2 + r % 3);
+    const Index N = 1 + r % 4;  // 1..4 parts of one column each
+    for (auto& c : runs) c = 0;
+    parallel_for(N, kBig, 1, [&](Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j) ++runs[std::size_t(j)];
+    });
+    for (Index j = 0; j < 4; ++j) wrong += runs[std::size_t(j)] != (j < N ? 1 : 0);
+  }
+  CHECK(wrong == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -111,6 +129,7 @@ int main() {
   RUN(products_are_bit_identical_with_1_2_3_threads);
   RUN(concurrent_callers_get_the_same_result);
   RUN(a_forked_child_has_working_threads);
+  RUN(every_part_runs_once_across_back_to_back_tasks);
   std::printf("%d checks, %d failed\n", check::checks, check::failures);
   return check::failures ? 1 : 0;
 }
