@@ -371,18 +371,15 @@ class Sequential:
     # --- conversions ---
     def _X(self, X, name: str = "X") -> np.ndarray:
         # Fast path (single-sample latency): already exactly what the core maps without a copy.
-        if (
-            type(X) is np.ndarray
-            and X.dtype is self.dtype
-            and X.ndim == 2
-            and X.flags.carray  # C-contiguous and aligned (and writeable)
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in
-        ):
+        if self._mappable(X) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in:
             return X
         self._require_built()
         self._check_columns(X, name)
         return as_2d(X, name, self.dtype, self.n_features_in)
+
+    def _mappable(self, X) -> bool:
+        """An ndarray the core maps as it is: the model's dtype, C-contiguous and aligned (and writeable)."""
+        return type(X) is np.ndarray and X.dtype is self.dtype and X.flags.carray
 
     def _check_columns(self, X, name: str) -> None:
         """A DataFrame's columns must be those of the first fit, in the same order."""
@@ -514,8 +511,7 @@ class Sequential:
         With ``comm`` (every process passing the same X) each process computes its share of the
         rows and every process gets all of them (MPI Allgatherv). X may be a data source
         (fastmlp.data): chunk by chunk into ``out`` (e.g. a memmap) or a new array."""
-        direct = type(X) is np.ndarray and X.dtype is self.dtype and X.flags.carray
-        if direct and comm is None and self._engine is not None:
+        if comm is None and self._engine is not None and self._mappable(X):
             # Batch-1 latency: an array the core maps as it is goes straight there (~0.3 us of Python);
             # the core checks its shape (2-D, rows, features) and values with the messages of _X.
             return self._engine.forward(X)

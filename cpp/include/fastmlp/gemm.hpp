@@ -1,4 +1,4 @@
-// Single-threaded GEMM tuned for the shapes of an MLP (row-major, samples as rows).
+// GEMM tuned for the shapes of an MLP (row-major, samples as rows); big products split across threads (threads.hpp).
 //
 //   C (M x N) = alpha * op(A) * op(B) + beta * C
 //

@@ -1,8 +1,8 @@
-// Threads for the matrix products. A product is split across threads by
-// columns of its result, in chunks whose boundaries do not depend on the
-// thread count's effect on the arithmetic: every result element is computed by
-// the same code in the same order whatever the number of threads, so training
-// gives bit-identical weights with 1 or 2 threads. Products smaller than
+// Threads for the matrix products. A product is split across threads by rows
+// or columns of its result (gemm.cpp chooses), in chunks whose boundaries do not
+// change the arithmetic: every result element is computed by the same code in
+// the same order whatever the number of threads, so training gives
+// bit-identical weights with 1, 2 or more threads. Products smaller than
 // kParallelMinFlops run on one thread (a fork/join costs more than they do).
 #pragma once
 
@@ -20,7 +20,7 @@ void set_num_threads(int n);  // throws std::invalid_argument for n < 1
 constexpr double kParallelMinFlops = 4.0e6;
 
 // While one lives on this thread, products split from kParallelMinFlopsReadOnly on. For inference (the
-// weights are only read): a one-sample product is bound by reading W, and with the columns split each
+// weights are only read): a one-sample product is bound by reading W, and with its columns split each
 // core streams its share of W from its own cache (784-256-128-10 batch 1: 15 us -> 9.5 us on 2 cores).
 // Not in training: there the update writes all of W on one core after every small batch, so the shares
 // would move between the cores' caches every step (batch 1 ran 3x slower).
