@@ -128,6 +128,22 @@ def test_non_finite_x(reg_model, value, method):
         call()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("pos", [(0, 0), (1, 16), (2, 36)], ids=["first", "vector-boundary", "last"])
+def test_non_finite_x_found_anywhere(dtype, value, pos):
+    """The core's finiteness check reads X in SIMD vectors: a bad value in the first lane, at a vector
+    boundary of an inner row and in the scalar tail of the last row is found; extreme finite values pass."""
+    model = build([37, 2], ["linear"], loss="mse", dtype=dtype)
+    info = np.finfo(dtype)
+    X = np.full((3, 37), info.max, dtype=dtype)
+    X[0, 1:4] = [-info.max, info.tiny / 4, -0.0]  # subnormal and negative zero are finite
+    model.forward(X)  # accepted (the outputs may overflow; the inputs are finite)
+    X[pos] = value
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        model.forward(X)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf], ids=["nan", "inf"])
 @pytest.mark.parametrize("kind", ["mse", "binary", "categorical_onehot"])
 def test_non_finite_y(reg_model, bin_model, cat_model, value, kind):

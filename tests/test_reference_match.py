@@ -122,6 +122,27 @@ def test_forward_and_trace_match_reference(hidden, loss_name, out_act, dtype):
         assert_close(a, ra, dtype, f"trace a[{l}]")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 2, 4])
+@pytest.mark.parametrize("n_in,n_out", [(1, 1), (3, 2), (9, 8), (130, 10), (257, 16), (784, 1)])
+def test_few_rows_and_outputs_match_reference(n_in, n_out, rows, dtype):
+    """A product with at most 4 rows and one SIMD vector of outputs (a classifier's last layer on one
+    sample, a regressor's single output) sums k in four interleaved partial sums: still the reference's
+    numbers, and close to the same rows computed inside a large batch."""
+    rng = np.random.default_rng(n_in * 100 + n_out)
+    params = [
+        (W.astype(dtype).astype(np.float64), b.astype(dtype).astype(np.float64))
+        for W, b in ref.init_params([n_in, n_out], rng, scale=1.0)
+    ]
+    model = build([n_in, n_out], ["linear"], loss="mse", dtype=dtype)
+    set_params(model, params)
+    X = rng.normal(size=(rows, n_in)).astype(dtype)
+    out = model.forward(X)
+    assert_close(out, ref.forward(params, ["linear"], X.astype(np.float64))[-1][1], dtype, "forward")
+    batch = model.forward(np.vstack([X, rng.normal(size=(40, n_in)).astype(dtype)]))[:rows]
+    assert_close(out, batch.astype(np.float64), dtype, "same rows in a batch of 44")
+
+
 @pytest.mark.parametrize("hidden,loss_name,out_act,dtype", CASES)
 def test_loss_and_gradients_match_reference(hidden, loss_name, out_act, dtype):
     model, params, acts, X, y, Y, l2 = make_problem(hidden, loss_name, out_act, dtype)

@@ -21,7 +21,7 @@
 #include <sched.h>
 #endif
 #if !defined(_WIN32)
-#include <unistd.h>
+#include <pthread.h>
 #endif
 
 namespace fastmlp {
@@ -50,14 +50,6 @@ int default_threads() {
 std::atomic<int>& threads() {
   static std::atomic<int> n{default_threads()};
   return n;
-}
-
-long process_id() {
-#if defined(_WIN32)
-  return 0;
-#else
-  return long(getpid());
-#endif
 }
 
 // cv.wait(lock, pred), through wait_until: libstdc++ 12 gives condition_variable::wait(unique_lock&)
@@ -101,9 +93,6 @@ bool spin_until(Ready ready) {
 // the calling thread and returns when every part is done (re-throwing the first exception).
 class Pool {
  public:
-  explicit Pool(long pid) : pid_(pid) {}
-  long pid() const { return pid_; }
-
   // One task at a time: a caller that finds the pool busy (another thread's product) runs alone.
   bool try_run(int parts, const std::function<void(int)>& task) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
@@ -129,11 +118,12 @@ class Pool {
       error = std::current_exception();
     }
     const auto done = [this] { return pending_.load(std::memory_order_acquire) == 0; };
-    const bool spun = spin_until(done);
-    std::unique_lock<std::mutex> lock(m_);
-    if (!spun) wait(done_, lock, done);
+    if (!spin_until(done)) {
+      std::unique_lock<std::mutex> lock(m_);
+      wait(done_, lock, done);
+    }
+    // A worker stores error_ before its release of pending_, which the acquire in done() saw.
     if (!error) error = error_;
-    lock.unlock();
     if (error) std::rethrow_exception(error);
     return true;
   }
@@ -170,7 +160,6 @@ class Pool {
     }
   }
 
-  const long pid_;
   std::mutex busy_;  // held by the caller of the running task
   std::mutex m_;     // guards task_, parts_, error_, the sleeping, and the writes of generation_
   std::condition_variable wake_, done_;
@@ -183,12 +172,25 @@ class Pool {
 };
 
 // The process's pool. Never destroyed: its threads sleep until the process ends. A child made by
-// fork() has none of the parent's threads, so it gets a pool of its own (the parent's is left alone).
+// fork() has none of the parent's threads, so it gets a pool of its own (the parent's is left alone):
+// an atfork handler forgets the pointer in the child. (Not getpid() on every product: it is a system
+// call, ~0.1 us, once per parallel product.)
+std::atomic<Pool*> the_pool{nullptr};
+
 Pool& pool() {
+  if (Pool* p = the_pool.load(std::memory_order_acquire)) return *p;
   static std::mutex m;
-  static Pool* p = nullptr;
   std::lock_guard<std::mutex> lock(m);
-  if (!p || p->pid() != process_id()) p = new Pool(process_id());
+  Pool* p = the_pool.load(std::memory_order_relaxed);
+  if (!p) {
+#if !defined(_WIN32)
+    static const int forget_in_child =
+        pthread_atfork(nullptr, nullptr, [] { the_pool.store(nullptr, std::memory_order_relaxed); });
+    (void)forget_in_child;
+#endif
+    p = new Pool();
+    the_pool.store(p, std::memory_order_release);
+  }
   return *p;
 }
 

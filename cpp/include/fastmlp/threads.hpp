@@ -36,9 +36,10 @@ class ReadOnlyProducts {
   double saved_;
 };
 
-// Runs fn(j0, j1) over [0, N) cut into contiguous chunks (two per thread, each
-// boundary a multiple of `align`), taken by the calling thread and helper threads
-// as they come; on one thread when flops < kParallelMinFlops (or the ReadOnlyProducts threshold).
+// Runs fn(j0, j1) over [0, N) cut into one contiguous chunk per thread (each boundary a
+// multiple of `align`), chunk t always on thread t (the caller is thread 0), so that repeated
+// products find their share of the operands in the same core's cache; on one thread when
+// flops < kParallelMinFlops (or the ReadOnlyProducts threshold).
 void parallel_for(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
 
 }  // namespace fastmlp

@@ -3,6 +3,8 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace fastmlp {
 
@@ -29,12 +31,35 @@ using ConstRowVectorMap = Eigen::Map<const RowVector<T>>;
 template <class T>
 using ConstRef = Eigen::Ref<const Matrix<T>>;
 
-// True when every entry is finite. x * 0 is 0 for finite x and NaN for NaN or
-// inf, and a sum vectorises, where Eigen's allFinite() is an early-exit scalar
-// loop (3% of a training epoch at batch 128 when it checks X).
+// True when no entry of x[0..n) is inf or NaN, i.e. has all exponent bits set. An integer test per
+// element, which the compiler vectorises at every SIMD level with no dependency chain; Eigen's
+// allFinite() is an early-exit scalar loop (3% of a training epoch at batch 128 when it checks X),
+// and a floating-point sum of x * 0 runs at the latency of one add per vector (0.2 us for one sample).
+template <class T>
+bool all_finite(const T* x, Index n) {
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "float or double");
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  constexpr U exponent = sizeof(T) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000ull);
+  U bad = 0;
+  for (Index i = 0; i < n; ++i) {
+    U u;
+    std::memcpy(&u, x + i, sizeof u);
+    bad |= U((u & exponent) == exponent);
+  }
+  return bad == 0;
+}
+
 template <class Derived>
 bool all_finite(const Eigen::DenseBase<Derived>& x) {
-  return (x.derived().array() * typename Derived::Scalar(0)).sum() == typename Derived::Scalar(0);
+  const auto& d = x.derived();
+  if constexpr (bool(Derived::Flags & Eigen::DirectAccessBit)) {
+    if (d.innerStride() == 1) {
+      for (Index o = 0; o < d.outerSize(); ++o)
+        if (!all_finite(d.data() + o * d.outerStride(), d.innerSize())) return false;
+      return true;
+    }
+  }
+  return (d.array() * typename Derived::Scalar(0)).sum() == typename Derived::Scalar(0);
 }
 
 }  // namespace fastmlp
