@@ -47,9 +47,11 @@ N_CLASSES = 10
 DATA_SEED = 0
 MODEL_SEED = 0
 REMOVED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+AVX2_CORETYPE = "Haswell"  # OpenBLAS's AVX2+FMA kernels (Zen 1-3 use them too)
 # fastmlp-vN: the same package with FASTMLP_ARCH=vN (forces that SIMD build, e.g. the AVX2 path on an
 # AVX-512 CPU); "fastmlp" is the build fastmlp picks for the CPU.
 FASTMLP_VARIANTS = ("fastmlp", "fastmlp-v4", "fastmlp-v3", "fastmlp-v2")
+AVX2_VARIANTS = ("fastmlp-v3",)  # held against OpenBLAS's AVX2 kernel where the CPU has AVX-512
 ALL_CONTENDERS = FASTMLP_VARIANTS + ("torch", "jax", "jax-scan", "onnxruntime", "numpy", "sklearn")
 DEFAULT_CONTENDERS = ("fastmlp", "fastmlp-v3", "torch", "jax", "jax-scan", "onnxruntime", "numpy", "sklearn")
 LABEL = {
@@ -398,6 +400,13 @@ class AsIsNumpyContender(NumpyContender):
     """NumPy with the parent's environment untouched (only for the sgemm comparison)."""
 
     name = "numpy-asis"
+
+
+class Avx2NumpyContender(NumpyContender):
+    """NumPy with OpenBLAS's AVX2 kernel (OPENBLAS_CORETYPE=Haswell, what OpenBLAS picks on AVX2-only
+    CPUs such as Zen 3): the limit for fastmlp's AVX2 path measured on an AVX-512 CPU (sgemm only)."""
+
+    name = "numpy-avx2"
 
 
 class SklearnContender(Contender):
@@ -854,6 +863,7 @@ class OrtContender(Contender):
 WORKER_CLASSES = {
     "numpy": NumpyContender,
     "numpy-asis": AsIsNumpyContender,
+    "numpy-avx2": Avx2NumpyContender,
     "sklearn": SklearnContender,
     "torch": TorchContender,
     "jax": JaxContender,
@@ -936,6 +946,8 @@ class Worker:
             for k in REMOVED_ENV:
                 env.pop(k, None)
         env.pop("FASTMLP_ARCH", None)
+        if name == "numpy-avx2":
+            env["OPENBLAS_CORETYPE"] = AVX2_CORETYPE
         if name.startswith("fastmlp-"):
             env["FASTMLP_ARCH"] = name.split("-", 1)[1]
         for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -1245,6 +1257,13 @@ def run(a):
             ok = w.start()
             log("worker %-8s %dT: %s" % (c, t, "ready" if ok else "FAILED: " + str(w.error)))
             workers[(c, t)] = w
+    # fastmlp's AVX2 build on an AVX-512 CPU is held against OpenBLAS's AVX2 kernel, as it would be on
+    # an AVX2-only CPU (there the plain NumPy worker already runs that kernel).
+    if any(c in AVX2_VARIANTS for c in a.contenders) and cpu_level() == "x86-64-v4":
+        for t in threads_needed:
+            w = Worker("numpy-avx2", t, a.n_total, pin=a.pin_core if t == 1 else -1)
+            log("worker numpy-avx2 %dT: %s" % (t, "ready" if w.start() else "FAILED: " + str(w.error)))
+            workers[("numpy-avx2", t)] = w
     asis = None
     if removed:
         asis = Worker("numpy-asis", 1, 0, asis_env=True, pin=a.pin_core)
@@ -1256,7 +1275,7 @@ def run(a):
         log("sgemm peak, N=%d ..." % a.sgemm_n)
         sg_samples = {}
         for t in threads_needed:
-            for c in ("numpy", "torch"):
+            for c in ("numpy", "numpy-avx2", "torch"):
                 w = workers.get((c, t))
                 if w is None:
                     continue
@@ -1298,13 +1317,15 @@ def run(a):
             # The limit is re-measured in every repetition, among the rows, so that it sees the same
             # machine as they do (a loaded machine at the start would otherwise flatter the ratios).
             for t in threads_needed:
-                w = workers.get(("numpy", t))
-                if w is not None and not w.error:
-                    time.sleep(a.gap)
-                    r = w.call("sgemm", N=a.sgemm_n, reps=1)
-                    if r.get("ok"):
-                        sg_samples.setdefault("numpy-%d" % t, []).extend(r["gflops"])
-                        results["sgemm"]["numpy-%d" % t] = stats(sg_samples["numpy-%d" % t])
+                for c in ("numpy", "numpy-avx2"):
+                    w = workers.get((c, t))
+                    if w is not None and not w.error:
+                        time.sleep(a.gap)
+                        r = w.call("sgemm", N=a.sgemm_n, reps=1)
+                        if r.get("ok"):
+                            k = "%s-%d" % (c, t)
+                            sg_samples.setdefault(k, []).extend(r["gflops"])
+                            results["sgemm"][k] = stats(sg_samples[k])
             for row in rows:
                 cs = row_contenders(row, a.contenders)
                 k = rep % len(cs)
@@ -1400,9 +1421,11 @@ def run(a):
 # ---------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------
-def peak_for(res, threads):
-    """The limit: OpenBLAS's sgemm (NumPy worker) median at this thread count, same run."""
-    s = res["sgemm"].get("numpy-%d" % threads)
+def peak_for(res, threads, variant="fastmlp"):
+    """The limit: OpenBLAS's sgemm (NumPy worker) median at this thread count, same run; for the AVX2
+    build on an AVX-512 CPU, OpenBLAS's AVX2 kernel (the numpy-avx2 worker)."""
+    s = res["sgemm"].get("numpy-avx2-%d" % threads) if variant in AVX2_VARIANTS else None
+    s = s or res["sgemm"].get("numpy-%d" % threads)
     return s["median"] if s else None
 
 
@@ -1437,8 +1460,8 @@ def main_table(res, a):
         lat = row["unit"] == "us"
         peers = [c for c in here if c not in FASTMLP_VARIANTS and med.get(c)]
         best = (min if lat else max)(peers, key=lambda c: med[c]) if peers else None
-        pk = peak_for(res, row["threads"])
         for f in fms:
+            pk = peak_for(res, row["threads"], f)
             fm = med.get(f)
             if not fm:
                 cells += ["—", "—", "—"]
@@ -1486,8 +1509,9 @@ def threads_table(res, a):
 
 def sgemm_table(res, a):
     lines = [
-        "| threads | NumPy sgemm (OpenBLAS, cleaned env) | torch.mm (MKL) | NumPy sgemm, env as-is |",
-        "|---:|---:|---:|---:|",
+        "| threads | NumPy sgemm (OpenBLAS, cleaned env) | NumPy sgemm, OpenBLAS AVX2 kernel (%s) | torch.mm (MKL) "
+        "| NumPy sgemm, env as-is |" % AVX2_CORETYPE,
+        "|---:|---:|---:|---:|---:|",
     ]
 
     def f(k):
@@ -1496,7 +1520,9 @@ def sgemm_table(res, a):
 
     for t in sorted(set(a.threads)):
         asis = f("numpy-asis-1") if t == 1 and res["removed_env"] else "—"
-        lines.append("| %d | %s | %s | %s |" % (t, f("numpy-%d" % t), f("torch-%d" % t), asis))
+        lines.append(
+            "| %d | %s | %s | %s | %s |" % (t, f("numpy-%d" % t), f("numpy-avx2-%d" % t), f("torch-%d" % t), asis)
+        )
     return lines
 
 
@@ -1712,6 +1738,11 @@ def report(res, a):
     )
     for t in sorted(set(a.threads)):
         L.append("NumPy's OpenBLAS in the %dT worker (threadpoolctl): %s." % (t, numpy_blas_arch(res, "numpy-%d" % t)))
+        if res.get("info", {}).get("numpy-avx2-%d" % t):
+            L.append(
+                "With OPENBLAS_CORETYPE=%s (the AVX2 limit) the %dT worker reports: %s."
+                % (AVX2_CORETYPE, t, numpy_blas_arch(res, "numpy-avx2-%d" % t))
+            )
     if removed:
         L.append("With the environment as-is it reports: %s." % numpy_blas_arch(res, "numpy-asis-1"))
     L.append("")
@@ -1725,7 +1756,8 @@ def report(res, a):
     L.append("")
     L.append(
         "'% OpenBLAS' below is fastmlp's rate over the NumPy (OpenBLAS) sgemm median at the row's thread "
-        "count, measured in this run."
+        "count, measured in this run; for fastmlp's AVX2 build on an AVX-512 CPU, over OpenBLAS's AVX2 kernel "
+        "(the column above), which is what OpenBLAS runs on an AVX2-only CPU."
     )
     L.append("")
     L.append("## MLP 784-256-128-10, float32, plain SGD lr=%g" % LR)
