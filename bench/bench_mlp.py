@@ -1131,7 +1131,7 @@ def parse_args(argv=None):
         description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes, 1 rep (smoke test)")
-    p.add_argument("--reps", type=int, default=None, help="repetitions (default 5, --quick 1)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default 7, --quick 1)")
     p.add_argument(
         "--threads",
         type=int,
@@ -1189,7 +1189,7 @@ def parse_args(argv=None):
         if getattr(a, name) is None:
             setattr(a, name, quick if q else full)
 
-    dflt("reps", 5, 1)
+    dflt("reps", 7, 1)
     dflt("target_time", 1.0, 0.05)
     dflt("batch1_samples", 3000, 100)
     dflt("infer_batch", 10000, 2000)
