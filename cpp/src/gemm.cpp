@@ -611,12 +611,12 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
         const Index mc = std::min(Bk::MC, M - ic);
         // op(A)[ic, pc] in the caller's matrix
         const T* ablk = ta ? A + pc * lda + ic : A + ic * lda + pc;
-        // op(A) = A^T read in place: each k step of a tile reads MR values from the next row of A. When
-        // those rows have gaps (lda > mc: dW of the 784-wide input layer, 1 KiB used of each 3 KiB row)
-        // the hardware prefetchers fall behind, and the AVX2 kernel (12 FMAs per k step, half of
-        // AVX-512's) waits for A: prefetching 8 rows ahead made that product 7-10% faster on AVX2
-        // (Zen 4, `FASTMLP_ARCH=v3`), and the contiguous case 2-3% slower; AVX-512 did not change.
-        const int pf = FASTMLP_GEMM_ISA == 256 && ta && lda > mc ? 8 : 0;
+        // op(A) = A^T read in place: each k step of a tile reads MR values from the next row of A. With
+        // rows 3 KiB apart (dW of the 784-wide input layer) the hardware prefetchers fall behind, and
+        // the AVX2 kernel (12 FMAs per k step, half of AVX-512's) waits for A: prefetching 8 rows ahead
+        // made that product 6-10% faster on AVX2 (Zen 4, `FASTMLP_ARCH=v3`); with rows 1 KiB apart
+        // (the 256-wide layer) it cost 2-8%, so it is off there; AVX-512 did not change.
+        const int pf = FASTMLP_GEMM_ISA == 256 && ta && lda * Index(sizeof(T)) > 2048 ? 8 : 0;
         for (Index jr = 0; jr < nc; jr += NR) {
           const int nb = static_cast<int>(std::min<Index>(NR, nc - jr));
           const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
