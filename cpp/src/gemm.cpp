@@ -711,8 +711,9 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  // The path is chosen once, from the whole product's M and K, so that splitting C across threads
-  // (below) leaves every element's arithmetic unchanged.
+  // The path is chosen once, from the whole product's shape (gemv_narrow's N <= W is one vector of
+  // columns, never split), so that splitting C across threads (below) leaves every element's
+  // arithmetic unchanged.
 #if FASTMLP_GEMM_ISA
   using Path = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index);
   Path path;
