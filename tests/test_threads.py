@@ -14,7 +14,7 @@ def restore_threads():
     fm.set_num_threads(n)
 
 
-def _train(dtype, threads, optimizer):
+def _train(dtype, threads, optimizer, batch_size=512):
     fm.set_num_threads(threads)
     rng = np.random.default_rng(0)
     X = rng.random((1024, 300)).astype(dtype)
@@ -25,17 +25,19 @@ def _train(dtype, threads, optimizer):
         seed=5,
         optimizer=optimizer,
     )
-    # batch 512: the first layer's products are ~80 MFLOP, well above the one-thread cut-off
-    model.fit(X, y, epochs=2, batch_size=512)
+    # batch 512: the first layer's products are ~80 MFLOP, well above the one-thread cut-off; batch 32:
+    # 32 x 300 @ 300 x 256 runs as C^T = W^T X^T (gemm_transposed), 4.9 MFLOP, also split
+    model.fit(X, y, epochs=2, batch_size=batch_size)
     return model.params.copy(), model.forward(X[:50])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_bit_identical_with_one_or_two_threads(dtype, optimizer, restore_threads):
-    p1, f1 = _train(dtype, 1, optimizer)
+@pytest.mark.parametrize("batch_size", [512, 32])
+def test_bit_identical_with_one_or_two_threads(dtype, optimizer, batch_size, restore_threads):
+    p1, f1 = _train(dtype, 1, optimizer, batch_size)
     for threads in (2, 3):  # 256 columns: 128 + 128, and 80 + 80 + 96 (splits inside a micro-panel)
-        p2, f2 = _train(dtype, threads, optimizer)
+        p2, f2 = _train(dtype, threads, optimizer, batch_size)
         np.testing.assert_array_equal(p1, p2)
         np.testing.assert_array_equal(f1, f2)
 
@@ -70,3 +72,18 @@ def test_small_batch_inference_bit_identical(dtype, rows, restore_threads):
     fm.set_num_threads(1)
     big = model.forward(np.vstack([X, rng.standard_normal((64, 784)).astype(dtype)]))[:rows]
     np.testing.assert_allclose(out[0], big, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rows_get_the_same_bits_in_any_batch(dtype, restore_threads):
+    """A batch of 32 rows runs its wide products as C^T = W^T X^T (gemm_transposed), a batch of 96 as
+    X W (gemm_blocked): every output must still be computed with the same products in the same order."""
+    fm.set_num_threads(1)
+    rng = np.random.default_rng(3)
+    model = fm.Sequential([fm.Dense(784, 256, "relu"), fm.Dense(256, 130, "tanh")], dtype=dtype, seed=4)
+    X = rng.standard_normal((96, 784)).astype(dtype)
+    small, big = model.forward(X[:32]), model.forward(X)[:32]
+    if fm.build_info()["gemm"] == "eigen":  # the portable build: Eigen blocks by the whole product's size
+        np.testing.assert_allclose(small, big, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(small, big)

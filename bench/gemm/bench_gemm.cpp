@@ -112,7 +112,8 @@ static CheckStats check_all() {
       // blocks (kc, mc, nc) and the small-M paths.
       const Index big[][3] = {{1, 784, 256},  {1, 256, 784}, {2, 100, 300},  {3, 129, 77},    {4, 250, 513},
                               {5, 64, 600},   {8, 40, 70},   {300, 70, 600}, {520, 130, 270}, {129, 2100, 33},
-                              {64, 10, 1000}, {784, 10, 64}, {33, 784, 10},  {1000, 3, 5},    {37, 4099, 9}};
+                              {64, 10, 1000}, {784, 10, 64}, {33, 784, 10},  {1000, 3, 5},    {37, 4099, 9},
+                              {16, 256, 784}, {32, 130, 70}, {32, 300, 1700}};  // last 3: gemm_transposed
       for (const auto& s : big)
         for (const auto& v : ab) check_one<T>(ta, tb, s[0], s[1], s[2], v[0], v[1], 0, st);
       for (Index M : {1, 5, 33})
@@ -120,6 +121,7 @@ static CheckStats check_all() {
           check_one<T>(ta, tb, M, 19, 23, v[0], v[1], 5, st);
           check_one<T>(ta, tb, M, 19, 0, v[0], v[1], 1, st);
           check_one<T>(ta, tb, M, 19, 23, T(0), v[1], 2, st);
+          check_one<T>(ta, tb, 32, 150, 70, v[0], v[1], 3, st);  // gemm_transposed, padded
         }
     }
   return st;

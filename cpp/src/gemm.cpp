@@ -24,7 +24,9 @@
 // Small M with non-transposed B (e.g. a single-sample forward pass) skips packing altogether and
 // runs the kernel directly on B's rows (masked loads at the right edge), with a wider tile so that
 // there are enough independent FMA chains. Small M with transposed B (backprop of one sample) and
-// K >= 2W uses a dot-product kernel, since there both operands are contiguous along K.
+// K >= 2W uses a dot-product kernel, since there both operands are contiguous along K. A few rows
+// against many columns (M = 16..32, N >= 4M) runs as C^T = op(B)^T op(A)^T, which packs the few rows
+// instead of the large op(B) (gemm_transposed).
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/threads.hpp"
 
@@ -450,8 +452,9 @@ void pack_b(bool tb, const T* B, Index ldb, Index p0, Index j0, Index kc, Index 
   }
 }
 
-// 64-byte aligned, grow-only, per-thread scratch buffer.
-template <class T>
+// 64-byte aligned, grow-only, per-thread scratch buffer; Slot tells independent buffers apart (0: packed B,
+// 1: C^T in gemm_transposed, which calls gemm_blocked and so holds both at once).
+template <class T, int Slot = 0>
 T* scratch(std::size_t n) {
   struct Buf {
     T* p = nullptr;
@@ -639,6 +642,63 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
 }
 
 // ---------------------------------------------------------------------------------------------
+// Few rows, many columns (a forward pass at batch 16-32: 32 x 784 @ 784 x 256): gemm_blocked would pack
+// all of op(B) (the 800 KB weight matrix, ~8% of a batch-32 training step) to multiply it by 32 rows.
+// Computing C^T = op(B)^T op(A)^T instead packs op(A) (the 100 KB batch) and reads the weights in place.
+// Every element gets the same products in the same order (a*b == b*a, the same kc blocks, which depend
+// on K only) and the same write-back: C^T starts as C^T (beta != 0), so the bits are those of the
+// direct path. Chosen in gemm() (transpose_pays).
+// dst (cols x rows, stride ldd) = src^T (src rows x cols, stride lds), W x W blocks transposed in registers.
+template <class T>
+void transpose_copy(Index rows, Index cols, const T* src, Index lds, T* dst, Index ldd) {
+  using S = Simd<T>;
+  constexpr int W = S::W;
+  for (Index r0 = 0; r0 < rows; r0 += W) {
+    const int nr = static_cast<int>(std::min<Index>(W, rows - r0));
+    const auto mrow = S::mask(nr);
+    for (Index c0 = 0; c0 < cols; c0 += W) {
+      const int nc = static_cast<int>(std::min<Index>(W, cols - c0));
+      const auto mcol = S::mask(nc);
+      typename S::V v[W];
+#pragma GCC unroll 16
+      for (int t = 0; t < W; ++t) {
+        const T* p = src + (r0 + t) * lds + c0;
+        v[t] = t >= nr ? S::zero() : nc == W ? S::load(p) : S::loadm(p, mcol);
+      }
+      transpose_block<T>(v);  // v[s] = column c0 + s of the block
+      for (int s = 0; s < nc; ++s) {
+        T* q = dst + (c0 + s) * ldd + r0;
+        if (nr == W)
+          S::store(q, v[s]);
+        else
+          S::storem(q, mrow, v[s]);
+      }
+    }
+  }
+}
+
+template <class T>
+void gemm_transposed(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
+                     Index ldb, T beta, T* C, Index ldc) {
+  T* Ct = scratch<T, 1>(static_cast<std::size_t>(N * M));  // C^T, N x M
+  if (beta != T(0)) transpose_copy(M, N, C, ldc, Ct, M);
+  gemm_blocked(!tb, !ta, N, M, K, alpha, B, ldb, A, lda, beta, Ct, M);
+  transpose_copy(N, M, Ct, M, C, ldc);
+}
+
+// Whether gemm_transposed beats gemm_blocked, from the whole product's shape (in-process A/B, Zen 4,
+// v3 and v4 builds, ratio of transposed over direct): M = 16/32 rows with N = 128..256 columns and
+// K = 128..784: 1.03-1.29x; M = 48 0.97-1.09x, M = 64 0.85-1.02x; K = 10 0.5x (packing op(B) is cheap
+// there); M not a whole number of vectors (24 rows: 0.83-0.99x, a part-empty vector in every tile) or
+// too few FMA chains for the latency (M = W on AVX2: 6 rows x 1 vector, 0.97x) lose. Double (kc = 128, so
+// op(B) is packed in more passes): M = 8..32, 0.98-1.81x.
+template <class T>
+bool transpose_pays(Index M, Index N, Index K) {
+  constexpr Index W = Simd<T>::W;
+  return M <= 32 && M % W == 0 && Simd<T>::MR * (M / W) >= 8 && 4 * M <= N && K >= 64;
+}
+
+// ---------------------------------------------------------------------------------------------
 // One sample's SGD step through a layer (sgd_rank1 in gemm.hpp): one pass over the rows of W, each
 // row read once, dotted with y (from the old values) and written back updated.
 template <class T>
@@ -726,6 +786,8 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   else if (M <= Blocking<T>::SMALL_M && !trans_a && K >= 2 * Simd<T>::W)  // dot products fill whole vectors
     path = [](bool, bool, Index m, Index n, Index k, T al, const T* a, Index la, const T* b, Index lb, T be, T* c,
               Index lc) { gemm_dot(m, n, k, al, a, la, b, lb, be, c, lc); };
+  else if (transpose_pays<T>(M, N, K))
+    path = &gemm_transposed<T>;
   else
     path = &gemm_blocked<T>;
   const double flops = 2.0 * double(M) * double(N) * double(K);
@@ -740,8 +802,8 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
     return;
   }
   // Column chunks are whole vectors: a column gets the same lane arithmetic in any tile (ukernel's
-  // write-back) and the same place in a dot tile (those start at multiples of W), so any split gives
-  // the same results; finer than a micro-panel so that the shares are even (N = 128 on 2 threads:
+  // write-back) and the same place in a dot tile (those start at multiples of W), and in
+  // gemm_transposed it is a row of C^T, so any split gives the same results; finer than a micro-panel so that the shares are even (N = 128 on 2 threads:
   // 64 + 64 columns, where whole 48-column panels gave 48 + 80).
   parallel_for(N, flops, Simd<T>::W, [&](Index j0, Index j1) {
     // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
