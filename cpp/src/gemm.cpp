@@ -678,8 +678,8 @@ void transpose_copy(Index rows, Index cols, const T* src, Index lds, T* dst, Ind
 }
 
 template <class T>
-void gemm_transposed(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
-                     Index ldb, T beta, T* C, Index ldc) {
+void gemm_transposed(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
+                     T beta, T* C, Index ldc) {
   T* Ct = scratch<T, 1>(static_cast<std::size_t>(N * M));  // C^T, N x M
   if (beta != T(0)) transpose_copy(M, N, C, ldc, Ct, M);
   gemm_blocked(!tb, !ta, N, M, K, alpha, B, ldb, A, lda, beta, Ct, M);
@@ -803,8 +803,8 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   }
   // Column chunks are whole vectors: a column gets the same lane arithmetic in any tile (ukernel's
   // write-back) and the same place in a dot tile (those start at multiples of W), and in
-  // gemm_transposed it is a row of C^T, so any split gives the same results; finer than a micro-panel so that the shares are even (N = 128 on 2 threads:
-  // 64 + 64 columns, where whole 48-column panels gave 48 + 80).
+  // gemm_transposed it is a row of C^T, so any split gives the same results; finer than a micro-panel so that the
+  // shares are even (N = 128 on 2 threads: 64 + 64 columns, where whole 48-column panels gave 48 + 80).
   parallel_for(N, flops, Simd<T>::W, [&](Index j0, Index j1) {
     // op(B) columns j0..j1: B + j0 (B as is) or rows j0.. of B (B transposed).
     const T* b = trans_b ? B + j0 * ldb : B + j0;
