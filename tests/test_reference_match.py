@@ -383,6 +383,31 @@ def test_one_full_batch_sgd_step(sizes, acts, loss_name, dtype):
     )
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_wide_layer_bias_gradient_and_sgd_step(dtype):
+    """A layer wider than 256 units: the bias gradient 1^T delta is summed in column chunks of 256, both
+    for gradients() and inside the fused SGD update."""
+    rng = np.random.default_rng(18)
+    sizes, acts, loss_name = [6, 300, 3], ["tanh", "softmax"], "categorical_crossentropy"
+    params = [
+        (W.astype(dtype).astype(np.float64), b.astype(dtype).astype(np.float64))
+        for W, b in ref.init_params(sizes, rng, scale=0.5)
+    ]
+    model = build(sizes, acts, loss=loss_name, dtype=dtype)
+    set_params(model, params)
+    X = rng.normal(size=(40, sizes[0])).astype(dtype)
+    y, Y = make_labels(rng, loss_name, 40, sizes[-1])
+    rgrads, _ = ref.backward_with_deltas(params, acts, X.astype(np.float64), Y, loss_name, 0.0)
+    for l, ((dW, db), (rdW, rdb)) in enumerate(zip(model.gradients(X, y), rgrads)):
+        assert_close(dW, rdW, dtype, f"dW[{l}]")
+        assert_close(db, rdb, dtype, f"db[{l}]")
+    model.fit(X, y, epochs=1, batch_size=None, learning_rate=0.3, shuffle=False)
+    expected = ref.sgd_step(params, acts, X.astype(np.float64), Y, loss_name, 0.3, 0.0)
+    for l, ((W, b), (rW, rb)) in enumerate(zip(get_params(model), expected)):
+        assert_close(W, rW, dtype, f"W[{l}] after one step")
+        assert_close(b, rb, dtype, f"b[{l}] after one step")
+
+
 @pytest.mark.parametrize("batch_size", [None, 4, 11, 100])
 def test_minibatch_epochs_in_order(batch_size):
     rng = np.random.default_rng(17)

@@ -204,7 +204,8 @@ struct Simd<double> {
 // across the jr loop; nc: the packed B panel kc x nc in L2/L3. Float: kc = 800 runs K = 784 (the
 // input layer) in one pass, where kc = 256 made four passes over C; with mc = 64 (from 256) that
 // measured +6-14% on the batch-2048 and 10,000 training/inference products and no loss at batch
-// 32-512 (Zen 4, AVX-512 and AVX2, products' speed relative to Eigen's in the same binary, 2 runs).
+// 32-512 (Zen 4, AVX-512 and AVX2, products' speed relative to Eigen's in the same binary, 2 runs);
+// AVX2 takes 66, so that a block is whole 6-row tiles (tile_rows).
 // Double keeps kc = 128 (not re-measured). FASTMLP_GEMM_{KC,MC,NC,SMALL_M} override them.
 template <class T>
 struct Blocking {
@@ -216,7 +217,7 @@ struct Blocking {
 #ifdef FASTMLP_GEMM_MC
   static constexpr Index MC = FASTMLP_GEMM_MC;
 #else
-  static constexpr Index MC = 64;
+  static constexpr Index MC = (64 + Simd<T>::MR - 1) / Simd<T>::MR * Simd<T>::MR;  // whole tiles: 64, AVX2 66
 #endif
 #ifdef FASTMLP_GEMM_NC
   static constexpr Index NC = FASTMLP_GEMM_NC;
@@ -591,6 +592,18 @@ void gemm_dot(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T
 
 // ---------------------------------------------------------------------------------------------
 // General path: blocked, B packed, A read in place.
+
+// Height of the next row tile when `rest` rows are left: MR, except that the last MR + 1 .. MR + 3 rows
+// become two tiles of about half (AVX2, 8 rows: 4 + 4, not 6 + 2: a 2-row tile has 2 * nv FMA chains, too
+// few to cover the FMA latency on two pipes). Full-height tiles do the most FMAs per load: with the
+// earlier equal heights (64 rows as 9 x 6 + 2 x 5), the 5-row AVX2 tiles took 1.16x the time per FLOP of
+// the 6-row ones. Every row's arithmetic is the same in any tile, so this changes no result.
+template <int MR>
+Index tile_rows(Index rest) {
+  if (rest <= MR) return rest;
+  if (rest < MR + 4) return (rest + 1) / 2;
+  return MR;
+}
 template <class T>
 void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
                   T beta, T* C, Index ldc) {
@@ -625,15 +638,11 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
           const int nv = (nb + W - 1) / W, tail = nb - (nv - 1) * W;
           const T* bp = Bp + jr * kc;  // micro-panel jr / NR
           T* cblk = C + ic * ldc + jc + jr;
-          // Row tiles of equal height (32 rows with MR = 6: 6,6,5,5,5,5, not 6 x 5 + 2): a
-          // 2-row tile has 2 * nv FMA chains, too few to cover the FMA latency on two pipes.
-          // Every row's arithmetic is the same in any tile, so this changes no result.
-          const Index tiles = (mc + MR - 1) / MR;
-          for (Index t = 0, ir = 0; t < tiles; ++t) {
-            const Index ir1 = mc * (t + 1) / tiles;
-            PackedKernels<T>::get(am, static_cast<int>(ir1 - ir), nv)(kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR,
-                                                                      cblk + ir * ldc, ldc, ab, tail, pf);
-            ir = ir1;
+          for (Index ir = 0; ir < mc;) {
+            const Index h = tile_rows<MR>(mc - ir);
+            PackedKernels<T>::get(am, static_cast<int>(h), nv)(kc, ta ? ablk + ir : ablk + ir * lda, lda, bp, NR,
+                                                               cblk + ir * ldc, ldc, ab, tail, pf);
+            ir += h;
           }
         }
       }

@@ -4,6 +4,7 @@
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/threads.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,21 @@ void product(const T* A, Index lda, Index m, Index d, const T* W, Index k, T* Z)
 }
 std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
 bool relu_like(Activation g) { return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu; }
+
+// The bias gradient 1^T delta (column sums of a row-major m x k matrix), handed to use(j0, s) in chunks of
+// up to 256 columns. Summed row by row along contiguous memory: Eigen's colwise().sum() on a row-major
+// matrix walks down the columns (2048 x 256: 214 us against 60 us, 1.2% of a batch-2048 step).
+template <class T, class Use>
+void column_sums(const MatrixMap<T>& D, Use use) {
+  constexpr Index C = 256;
+  alignas(64) T buf[C];
+  for (Index j0 = 0; j0 < D.cols(); j0 += C) {
+    Eigen::Map<RowVector<T>> s(buf, std::min(C, D.cols() - j0));
+    s = D.row(0).segment(j0, s.size());
+    for (Index r = 1; r < D.rows(); ++r) s += D.row(r).segment(j0, s.size());
+    use(j0, s);
+  }
+}
 }  // namespace
 
 namespace {
@@ -345,7 +361,7 @@ void Network<T>::sgd_update(Index l, const T* a_prev, Index lda, Index m, T rate
   const auto D = delta(l, m);
   if (l2_ != T(0)) W(l) *= T(1) - rate * l2_;
   gemm<T>(true, false, d, k, m, -rate, a_prev, lda, D.data(), k, T(1), W(l).data(), k);
-  b(l).noalias() -= rate * D.colwise().sum();
+  column_sums(D, [&](Index j0, const auto& s) { b(l).segment(j0, s.size()) -= rate * s; });
 }
 
 // dW_l = a_prev^T delta_l + l2 W_l,  db_l = sum_rows delta_l.
@@ -355,7 +371,7 @@ void Network<T>::weight_gradients(Index l, const T* a_prev, Index lda, Index m) 
   const auto D = delta(l, m);
   gemm<T>(true, false, d, k, m, T(1), a_prev, lda, D.data(), k, T(0), dW(l).data(), k);
   if (l2_ != T(0)) dW(l) += l2_ * W(l);
-  db(l).noalias() = D.colwise().sum();
+  column_sums(D, [&](Index j0, const auto& s) { db(l).segment(j0, s.size()) = s; });
 }
 
 // Backprop: delta_{l-1} = (delta_l W_l^T) * g'(z_{l-1}), then layer l's gradients or update.
