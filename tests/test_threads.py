@@ -87,3 +87,42 @@ def test_rows_get_the_same_bits_in_any_batch(dtype, restore_threads):
         np.testing.assert_allclose(small, big, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
     else:
         np.testing.assert_array_equal(small, big)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elementwise_passes_split_across_threads_bit_identical(dtype, restore_threads):
+    """Bias + activation and their derivatives run split by rows from 32768 elements on (threads.hpp):
+    256 x 256 here. Every activation kind's pass (from a, from z, softmax rows) gives the same bits."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((1024, 300)).astype(dtype)
+    y = rng.integers(0, 10, 1024)
+    runs = []
+    for threads in (1, 2, 3):
+        fm.set_num_threads(threads)
+        model = fm.Sequential(
+            [
+                fm.Dense(300, 256, "gelu"),
+                fm.Dense(256, 256, "leaky_relu"),
+                fm.Dense(256, 128, "softmax"),
+                fm.Dense(128, 10, "softmax"),
+            ],
+            dtype=dtype,
+            seed=7,
+            optimizer="sgd",
+        )
+        model.fit(X, y, epochs=1, batch_size=256, shuffle=False)
+        runs.append((model.params.copy(), model.forward(X)))
+    for p, f in runs[1:]:
+        np.testing.assert_array_equal(runs[0][0], p)
+        np.testing.assert_array_equal(runs[0][1], f)
+
+
+def test_non_finite_x_found_by_any_thread(restore_threads):
+    """The input check splits a large X by rows across threads: a NaN in the last row is still found."""
+    fm.set_num_threads(2)
+    model = fm.Sequential([fm.Dense(300, 4, "linear")], loss="mse")
+    X = np.zeros((1000, 300), dtype=np.float32)
+    model.forward(X)
+    X[-1, -1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        model.forward(X)

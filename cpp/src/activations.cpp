@@ -1,5 +1,6 @@
 #include "fastmlp/activations.hpp"
 #include "fastmlp/names.hpp"
+#include "fastmlp/threads.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -91,21 +92,35 @@ void where_positive(const MatrixMap<T>& A, MatrixMap<T> dA, F f) {
   for (Index i = 0; i < A.size(); ++i) d[i] = a[i] > T(0) ? d[i] : f(d[i], a[i]);
 }
 
+// f(rows i0..i1 of each matrix) over row blocks, split across threads for big matrices (threads.hpp).
+template <class T, class F, class... Ms>
+void by_rows(F f, const MatrixMap<T>& first, const Ms&... rest) {
+  parallel_elementwise(first.rows(), first.size(), 1, [&](Index i0, Index i1) {
+    // (the maps handed in read-only view buffers of the network; const_cast only re-slices them)
+    const auto rows = [&](const MatrixMap<T>& M) {
+      return MatrixMap<T>(const_cast<T*>(M.data()) + i0 * M.cols(), i1 - i0, M.cols());
+    };
+    f(rows(first), rows(rest)...);
+  });
+}
+
 }  // namespace
 
 template <class T>
 void activate(Activation g, T alpha, MatrixMap<T> Z) {
   if (g == Activation::Linear) return;
-  activate_elementwise<T>(g, alpha, Z.array(), Z);
+  by_rows<T>([&](MatrixMap<T> Zr) { activate_elementwise<T>(g, alpha, Zr.array(), Zr); }, Z);
 }
 
 template <class T>
 void add_bias_activate(Activation g, T alpha, const ConstRowVectorMap<T>& b, MatrixMap<T> Z) {
-  activate_elementwise<T>(g, alpha, Z.array().rowwise() + b.array(), Z);
+  by_rows<T>([&](MatrixMap<T> Zr) { activate_elementwise<T>(g, alpha, Zr.array().rowwise() + b.array(), Zr); }, Z);
 }
 
+namespace {
+
 template <class T>
-void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
+void backward_rows(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
   auto a = A.array();
   auto d = dA.array();
   switch (g) {
@@ -131,7 +146,7 @@ void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
 }
 
 template <class T>
-void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
+void backward_from_z_rows(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
   auto z = Z.array();
   auto d = dA.array();
   switch (g) {
@@ -151,6 +166,18 @@ void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
     }
     default: throw std::logic_error("backward_from_z: only gelu, silu and mish");
   }
+}
+
+}  // namespace
+
+template <class T>
+void backward(Activation g, T alpha, const MatrixMap<T>& A, MatrixMap<T> dA) {
+  by_rows<T>([&](MatrixMap<T> dAr, MatrixMap<T> Ar) { backward_rows<T>(g, alpha, Ar, dAr); }, dA, A);
+}
+
+template <class T>
+void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
+  by_rows<T>([&](MatrixMap<T> dAr, MatrixMap<T> Zr) { backward_from_z_rows<T>(g, Zr, dAr); }, dA, Z);
 }
 
 #define FASTMLP_INSTANTIATE(T)                                                                  \

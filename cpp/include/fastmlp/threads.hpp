@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 
 #include "fastmlp/types.hpp"
 
@@ -41,5 +42,16 @@ class ReadOnlyProducts {
 // products find their share of the operands in the same core's cache; on one thread when
 // flops < kParallelMinFlops (or the ReadOnlyProducts threshold).
 void parallel_for(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
+
+// Elementwise passes (bias and activation, their derivatives, the input check) split by rows from
+// kParallelMinElements elements on (training or not): ~10 us of work against ~1 us for the fork/join.
+// Each element (each row of a softmax) is computed by the same code whatever the split, so results
+// stay bit-identical. Rows, as the products of a large batch are split: each core finds its rows in
+// its own cache. At 2 threads, batch 2048, these passes had run on one core while the other spun
+// (the spinning: 5.1-5.7% of the CPU samples before, 4.3-4.4% after, 2 runs each).
+constexpr Index kParallelMinElements = 32768;
+inline void parallel_elementwise(Index N, Index elements, Index align, const std::function<void(Index, Index)>& fn) {
+  parallel_for(N, elements >= kParallelMinElements ? std::numeric_limits<double>::infinity() : 0.0, align, fn);
+}
 
 }  // namespace fastmlp
