@@ -651,12 +651,8 @@ void gemm_blocked(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T*
 }
 
 // ---------------------------------------------------------------------------------------------
-// Few rows, many columns (a forward pass at batch 16-32: 32 x 784 @ 784 x 256): gemm_blocked would pack
-// all of op(B) (the 800 KB weight matrix, ~8% of a batch-32 training step) to multiply it by 32 rows.
-// Computing C^T = op(B)^T op(A)^T instead packs op(A) (the 100 KB batch) and reads the weights in place.
-// Every element gets the same products in the same order (a*b == b*a, the same kc blocks, which depend
-// on K only) and the same write-back: C^T starts as C^T (beta != 0), so the bits are those of the
-// direct path. Chosen in gemm() (transpose_pays).
+// Few rows, many columns.
+
 // dst (cols x rows, stride ldd) = src^T (src rows x cols, stride lds), W x W blocks transposed in registers.
 template <class T>
 void transpose_copy(Index rows, Index cols, const T* src, Index lds, T* dst, Index ldd) {
@@ -686,6 +682,12 @@ void transpose_copy(Index rows, Index cols, const T* src, Index lds, T* dst, Ind
   }
 }
 
+// A forward pass at batch 16-32 (32 x 784 @ 784 x 256): gemm_blocked would pack all of op(B) (the 800 KB
+// weight matrix, ~8% of a batch-32 training step) to multiply it by 32 rows. Computing C^T = op(B)^T op(A)^T
+// instead packs op(A) (the 100 KB batch) and reads the weights in place. Every element gets the same
+// products in the same order (a*b == b*a, the same kc blocks, which depend on K only) and the same
+// write-back (with beta != 0, C^T starts as a copy of C), so the bits are those of the direct path.
+// Chosen in gemm() (transpose_pays).
 template <class T>
 void gemm_transposed(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
                      T beta, T* C, Index ldc) {
