@@ -1,5 +1,5 @@
-// Threads for the matrix products. A product is split across threads by rows
-// or columns of its result (gemm.cpp chooses), in chunks whose boundaries do not
+// Threads for the matrix products and the large elementwise passes. A product is split across threads
+// by rows or columns of its result (gemm.cpp chooses), in chunks whose boundaries do not
 // change the arithmetic: every result element is computed by the same code in
 // the same order whatever the number of threads, so training gives
 // bit-identical weights with 1, 2 or more threads. Products smaller than
