@@ -24,7 +24,11 @@ constexpr double kParallelMinFlops = 4.0e6;
 // weights are only read): a one-sample product is bound by reading W, and with its columns split each
 // core streams its share of W from its own cache (784-256-128-10 batch 1: 15 us -> 9.5 us on 2 cores).
 // Not in training: there the update writes all of W on one core after every small batch, so the shares
-// would move between the cores' caches every step (batch 1 ran 3x slower).
+// would move between the cores' caches every step (batch 1 ran 3x slower). Splitting the one-sample
+// update of the first layer (no delta to propagate) by the same columns does not rescue it: two cores
+// writing the two column halves of every row of the 784 x 256 W took 53-64 us against 14.7 us on one
+// core (each row's halves are neighbours, and the cores' prefetchers take each other's lines); split by
+// rows it took 11 us, but then with the forward split by columns the shares moved every step (64-70 us).
 constexpr double kParallelMinFlopsReadOnly = 1.0e5;
 class ReadOnlyProducts {
  public:
