@@ -286,7 +286,7 @@ void ukernel(Index kc, const T* __restrict a, Index sa, const T* __restrict b, I
 
   // Four k steps per loop trip: the loop's counter, compare and branch (and, for A_ROWS, the index
   // step) are paid once per four. Same FMAs in the same order, so the same bits. In-process A/B (Zen 4,
-  // one thread, a whole training step's products): AVX-512 +3-5% at batch 512 and 2048, float and
+  // one thread, a whole training step's products): AVX-512 +2-5% at batch 512 and 2048, float and
   // double; AVX2 +0-2% on a quiet host and +3-4% at batch 32-128 while the host was busy (fewer
   // instructions per FMA: the AVX2 kernel issues twice as many as the AVX-512 one for the same work).
 #pragma GCC unroll 4
