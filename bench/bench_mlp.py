@@ -1616,9 +1616,10 @@ def write_reports(text: str, out, json_path, data) -> None:
 
 
 def run_lines(res) -> list:
-    """The report's date and command lines (res["started"], res["finished"]: datetimes)."""
+    """The report's date and command lines (res["started"], res["finished"]: datetimes; res["argv"]: the
+    run's options)."""
     took = (res["finished"] - res["started"]).total_seconds()
-    argv = ["python"] + [os.path.relpath(sys.argv[0], REPO) if i == 0 else x for i, x in enumerate(sys.argv)]
+    argv = ["python", os.path.relpath(sys.argv[0], REPO)] + res["argv"]
     return [
         "- Date: %s (UTC), run took %.0f s" % (res["started"].strftime("%Y-%m-%d %H:%M"), took),
         "- Command: `%s`" % " ".join(argv),
@@ -1931,18 +1932,13 @@ def main(argv=None):
 
 def rerender(a):
     """The report of a finished run from its --json file (to_jsonable undone), e.g. after a change to
-    the report. The run's options come from the file (runs before they were stored: this command's)."""
+    the report, with the run's own options."""
     with open(a.from_json) as f:
         res = json.load(f)
     for k in ("started", "finished"):
         res[k] = datetime.datetime.fromisoformat(res[k])
     res["calib"] = {tuple(k.split("|", 1)): v for k, v in res["calib"].items()}
-    argv = res.get("argv")
-    run_a = parse_args(argv) if argv is not None else a
-    sys.argv = [sys.argv[0]] + (
-        argv if argv is not None else [x for x in sys.argv[1:] if x != a.from_json and x != "--from-json"]
-    )
-    text = "\n".join(report(res, run_a))
+    text = "\n".join(report(res, parse_args(res["argv"])))
     text = text.replace(
         "- Command: ",
         "- Report written again from `%s` (`--from-json`); the run's command: " % os.path.basename(a.from_json),
