@@ -531,6 +531,20 @@ def test_demo_runs_one_epoch(tmp_path):
     assert lines[-1] == "loss curve saved to demo.png" and is_png(tmp_path / "demo.png")
 
 
+def test_demo_with_its_defaults_reaches_97_percent(tmp_path):
+    """The README's main job: `python -m fastmlp demo` as a newcomer runs it (every default)."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    proc = run("demo", "--plot", "demo.png", cwd=tmp_path, check=0)
+    lines = proc.stdout.splitlines()
+    acc = float(next(line for line in lines if line.startswith("test accuracy: ")).split()[2])
+    assert acc >= 0.97 and abs(acc - 0.98) <= 0.015, proc.stdout  # the README: "about 0.98"
+    losses = [float(line.split()[3]) for line in lines if line.startswith("epoch ")]
+    # A smooth curve: no epoch's training loss jumps above twice the lowest loss before it
+    # (the Adam default with an SGD learning rate jumped from 0.045 to 0.68).
+    assert all(b <= 2 * min(losses[: i + 1]) for i, b in enumerate(losses[1:])), losses
+
+
 def test_info_and_version(tmp_path):
     info = json.loads(run("info", cwd=tmp_path, check=0).stdout)
     assert info["version"] == fm.__version__

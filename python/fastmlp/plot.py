@@ -94,14 +94,19 @@ def plot_loss(
     ax.set_title(title)
     if len(loss) < 10:
         ax.set_xticks(range(1, len(loss) + 1))
+    axes = [ax]
     if extra:
         ax2 = ax.twinx()
         colors = ["tab:orange", "tab:red", "tab:purple", "tab:brown"]
         for i, (name, values) in enumerate(extra.items()):
             ax2.plot(range(1, len(values) + 1), values, label=name, color=colors[i % len(colors)])
         ax2.set_ylabel(", ".join(extra))
-        ax2.legend(loc="center right")
-    ax.legend(loc="upper right" if not extra else "lower left")
+        axes.append(ax2)
+    # One legend for both axes, under the plot: it never covers a curve.
+    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]]
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(len(handles), 4), frameon=False
+    )
     return _save(fig, plt, path)
 
 

@@ -91,6 +91,9 @@ def _add_data_options(p, role: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     import fastmlp as fm
+    from fastmlp.model import DEFAULT_BATCH_SIZE
+
+    from .commands import DEMO_EPOCHS
 
     parser = argparse.ArgumentParser(
         prog="fastmlp",
@@ -181,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--batch-size",
         type=batch_size_arg,
-        default=32,
+        default=DEFAULT_BATCH_SIZE,
         metavar="N|full",
-        help="mini-batch size, or 'full' for full-batch gradient descent (default 32)",
+        help=f"mini-batch size, or 'full' for full-batch gradient descent (default {DEFAULT_BATCH_SIZE})",
     )
     train.add_argument(
         "--standardize",
@@ -268,9 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=commands.predict)
 
     demo = sub.add_parser("demo", help="train on the digits data set, print accuracy, save a loss curve")
-    demo.add_argument("--epochs", type=int, default=100)
-    demo.add_argument("--batch-size", type=int, default=16)
-    demo.add_argument("--learning-rate", type=float, default=0.1)
+    # The demo trains with fit's defaults (optimizer, learning rate, batch size): what a first try gets.
+    demo.add_argument("--epochs", type=positive_int, default=DEMO_EPOCHS, help=f"default {DEMO_EPOCHS}")
+    demo.add_argument(
+        "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help=f"default {DEFAULT_BATCH_SIZE}"
+    )
+    demo.add_argument(
+        "--learning-rate", type=_positive_float, default=None, help="default: the optimizer's (adam 0.001)"
+    )
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--plot", default="fastmlp_demo_loss.png", help="where to save the loss curve (PNG)")
     demo.set_defaults(func=commands.demo)
