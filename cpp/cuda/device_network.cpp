@@ -113,6 +113,7 @@ class DeviceEngine final : public Engine<T> {
     host_.validate_inputs(X);
     call_data(X, nullptr);
     backend_.predict(call_batch(X.rows()), out);
+    host_.validate_outputs(out, X.rows());
   }
   T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm) override {
     return call_loss(X, Y, norm, false, nullptr);

@@ -4,11 +4,16 @@
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/threads.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 
 namespace fastmlp {
 
@@ -37,7 +42,47 @@ void column_sums(const MatrixMap<T>& D, Use use) {
     use(j0, s);
   }
 }
+
+// The live CopyableMutexes (network.hpp) and the fork handlers that unlock them in a child process.
+struct ForkRegistry {
+  std::mutex guard;
+  std::unordered_set<CopyableMutex*> live;
+};
+ForkRegistry& fork_registry() {
+  static ForkRegistry* const registry = [] {
+    auto* r = new ForkRegistry;  // never destroyed: a fork may come after static destruction began
+    pthread_atfork([] { fork_registry().guard.lock(); },  // the set stays whole across the fork
+                   [] { fork_registry().guard.unlock(); },
+                   [] {
+                     ForkRegistry& f = fork_registry();
+                     // The child has only the forking thread. A mutex it cannot take was held by a
+                     // thread that the child lacks (or by the forking thread under its old thread
+                     // id): it becomes a new, unlocked one, so the child can use the model.
+                     for (CopyableMutex* c : f.live) {
+                       if (c->m.try_lock())
+                         c->m.unlock();
+                       else
+                         new (&c->m) std::recursive_mutex();
+                     }
+                     new (&f.guard) std::mutex();  // locked by the prepare handler in the parent
+                   });
+    return r;
+  }();
+  return *registry;
+}
 }  // namespace
+
+CopyableMutex::CopyableMutex() {
+  ForkRegistry& f = fork_registry();
+  std::lock_guard<std::mutex> lock(f.guard);
+  f.live.insert(this);
+}
+
+CopyableMutex::~CopyableMutex() {
+  ForkRegistry& f = fork_registry();
+  std::lock_guard<std::mutex> lock(f.guard);
+  f.live.erase(this);
+}
 
 namespace {
 constexpr Named<Init> kInits[] = {{Init::Default, "default"},
@@ -336,7 +381,20 @@ MatrixMap<T> Network<T>::forward_unchecked(const ConstRef<T>& X) {
 template <class T>
 MatrixMap<T> Network<T>::forward(const ConstRef<T>& X) {
   validate_inputs(X);
-  return forward_unchecked(X);
+  auto A = forward_unchecked(X);
+  validate_outputs(A.data(), A.rows());
+  return A;
+}
+
+template <class T>
+void Network<T>::validate_outputs(const T* A, Index m) const {
+  // Finite inputs can still overflow on the way (e.g. float32 values near 3e38 times a weight):
+  // say so instead of handing back NaN or infinite probabilities. (m x n_outputs: cheap next to the products.)
+  if (!all_finite(A, m * n_outputs()))
+    throw std::invalid_argument(
+        "X: the network's outputs are not finite (the inputs are finite, but their values overflow " +
+        std::string(sizeof(T) == 4 ? "float32" : "float64") +
+        " inside the layers); scale or standardize the inputs, or use dtype='float64'");
 }
 
 template <class T>

@@ -92,12 +92,16 @@ struct LayerTrace {
   Matrix<T> z, a, delta;
 };
 
-// A mutex that copies as a new, unlocked one (so Network stays copyable).
+// A mutex that copies as a new, unlocked one (so Network stays copyable). A process forked while
+// another thread holds it (a fit running in a thread) gets it unlocked in the child, where that
+// thread does not exist and would be waited for forever: network.cpp keeps the live ones in a set
+// that its pthread_atfork handler walks.
 struct CopyableMutex {
   std::recursive_mutex m;
-  CopyableMutex() = default;
-  CopyableMutex(const CopyableMutex&) {}
+  CopyableMutex();
+  CopyableMutex(const CopyableMutex&) : CopyableMutex() {}
   CopyableMutex& operator=(const CopyableMutex&) { return *this; }
+  ~CopyableMutex();
 };
 
 template <class T>
@@ -190,6 +194,8 @@ class Network {
   // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns.
   void validate_inputs(const ConstRef<T>& X) const;
   void validate(const ConstRef<T>& X, const Targets<T>& Y) const;
+  // Throws std::invalid_argument (naming X) unless the m x n_outputs() outputs A are all finite.
+  void validate_outputs(const T* A, Index m) const;
 
  private:
   void reserve(Index m);
