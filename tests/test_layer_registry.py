@@ -141,6 +141,19 @@ def test_summary_rows_match_model_summary():
         shape = row[1]
 
 
+def test_weight_views_are_get_weights_in_order():
+    model, _ = trained_model()
+    views = [pair for layer in model.layers for pair in layer.weight_views()]
+    names = ["W", "b", "gamma", "beta", "moving_mean", "moving_variance", "W", "b", "gamma", "beta", "W", "b"]
+    assert [name for _, name in views] == names
+    weights = model.get_weights()
+    assert len(weights) == len(views)
+    for (view, _), array in zip(views, weights):
+        np.testing.assert_array_equal(view, array)
+    views[0][0][0, 0] = 7.0  # writable views into the parameter buffer
+    assert model.layers[0].weights[0, 0] == 7.0
+
+
 def test_notebook_repr_shows_every_layer_kind():
     model = fm.Sequential(every_kind(), seed=0)
     html = model._repr_html_()  # failed with BatchNormalization before the Layer base

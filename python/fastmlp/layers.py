@@ -82,6 +82,11 @@ class Layer:
     def _from_file_config(cls, config: dict) -> Layer:
         return cls.from_config(config)
 
+    def weight_views(self) -> list:
+        """(writable view, name) of each array this layer adds to ``model.get_weights()``, in
+        Keras's order; none for a layer without weights."""
+        return []
+
     # --- what model.summary(), the notebook table and the ONNX export show of it ---
     def summary_row(self, index: int, input_shape: str) -> tuple:
         """(name, output shape, parameter count, activation) for ``model.summary()``;
@@ -210,6 +215,9 @@ class Dense(Layer):
             "init": self.init,
         }
 
+    def weight_views(self) -> list:
+        return [(self.weights, "W"), (self.bias, "b")]
+
     def file_entry(self) -> dict:
         entry = super().file_entry()
         if entry["init"] is None:  # the file names an init only when it is not the default
@@ -305,6 +313,9 @@ class _Normalization(Layer):
 
     def _weights(self) -> list:
         return list(self._views())
+
+    def weight_views(self) -> list:
+        return list(zip(self._views(), self._keys))
 
     def get_config(self) -> dict:
         return {"epsilon": self.epsilon}
