@@ -10,13 +10,14 @@
 
 import importlib as _importlib
 
-from . import callbacks, schedules
+from . import callbacks, optimizers, schedules
 from ._core import build_info as _core_build_info
 from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
-from .layers import ACTIVATIONS, BatchNormalization, Dense, Dropout, LayerNormalization
-from .model import LOSSES, DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
+from .layers import ACTIVATIONS, LAYERS, BatchNormalization, Dense, Dropout, Layer, LayerNormalization
+from .losses import LOSSES
+from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 _LAZY = ("onnx", "sklearn", "io", "plot")
@@ -34,6 +35,8 @@ __all__ = [
     "Dropout",
     "BatchNormalization",
     "LayerNormalization",
+    "Layer",
+    "LAYERS",
     "Sequential",
     "History",
     "SGD",
@@ -44,6 +47,7 @@ __all__ = [
     "Optimizer",
     "EarlyStopping",
     "callbacks",
+    "optimizers",
     "OneClassValidationWarning",
     "schedules",
     "check_gradients",

@@ -23,22 +23,20 @@ def _fmt(v) -> str:
 
 
 def model_html(model) -> str:
-    """A layer table (type, output shape, activation, parameters) and the model's settings."""
-    rows = []
-    for i, layer in enumerate(model.layers):
-        if hasattr(layer, "n_out"):
-            rows.append([i, "Dense", f"({layer.n_in}, {layer.n_out})", layer.activation, f"{layer.num_params:,}"])
-        else:
-            rows.append([i, f"Dropout({layer.rate:g})", "", "", 0])
-    rows.append(["", "total", "", "", f"{model.num_params:,}"])
+    """A layer table (each layer's ``html_row``: layer, weights, activation, parameters) and the
+    model's settings."""
+    rows = [[i, *layer.html_row()] for i, layer in enumerate(model.layers)]
+    rows.append(["", "total", "", "", f"{model.num_params:,}" if model.built else "?"])
+    inputs = "?" if model.n_features_in is None else model.n_features_in
+    device = model.device or "none yet (not built)"
     settings = (
         f"loss <code>{escape(model.loss_name)}</code>, dtype <code>{model.dtype.name}</code>, "
-        f"device <code>{escape(model.device)}</code>, optimizer <code>{escape(repr(model.optimizer))}</code>, "
+        f"device <code>{escape(device)}</code>, optimizer <code>{escape(repr(model.optimizer))}</code>, "
         f"l2 {model.l2:g}, epochs trained {model.epochs_trained}"
     )
     return (
-        f"<div><strong>Sequential</strong>: {model.n_features_in} inputs, {model.n_outputs} outputs"
-        + _table(["#", "layer", "weights (n_in, n_out)", "activation", "parameters"], rows)
+        f"<div><strong>Sequential</strong>: {inputs} inputs, {model.n_outputs} outputs"
+        + _table(["#", "layer", "weights", "activation", "parameters"], rows)
         + f"<div>{settings}</div></div>"
     )
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import optimizers as _optimizers
 from ._core import MAX_EPOCHS
-from .layers import BatchNormalization, Dense, Dropout, LayerNormalization
+from .layers import Layer
 
 #: Longest optimizer config read (a real one is ~150 characters); longer is refused unparsed.
 _MAX_CONFIG_CHARS = 4096
@@ -73,12 +73,7 @@ def _optimizer(meta: dict):
     config = _json(meta, "optimizer")
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
         raise _bad("metadata 'optimizer' must be an object with a 'name'")
-    kinds = {
-        "sgd": _optimizers.SGD,
-        "adam": _optimizers.Adam,
-        "rmsprop": _optimizers.RMSprop,
-        "adagrad": _optimizers.Adagrad,
-    }
+    kinds = _optimizers.OPTIMIZERS
     if config["name"] not in kinds:
         raise _bad(f"unknown optimizer {config['name']!r} (expected one of {', '.join(kinds)})")
     kwargs = {k: v for k, v in config.items() if k != "name"}
@@ -88,7 +83,7 @@ def _optimizer(meta: dict):
         if isinstance(value, int) and abs(value) > 2**53:  # JSON integers are unbounded; settings are floats
             raise _bad(f"metadata 'optimizer': {key} = {str(value)[:20]}... is too large a number")
     try:
-        return kinds[config["name"]](**kwargs)
+        return _optimizers.Optimizer.from_config(config)
     except (ValueError, TypeError) as e:
         raise _bad(f"metadata 'optimizer': {e}") from None
 
@@ -104,25 +99,12 @@ def _epochs(meta: dict) -> int:
 
 
 def _layers(meta: dict) -> list:
-    """The layers from the "layers" entry (already checked by the C++ reader)."""
+    """The layers from the "layers" entry (already checked by the C++ reader), each made by the
+    class its "type" names (fastmlp.layers.LAYERS)."""
     layers = []
     for i, entry in enumerate(json.loads(meta["layers"])):
         try:
-            if entry["type"] == "Dense":
-                layers.append(
-                    Dense(
-                        entry["n_in"],
-                        entry["n_out"],
-                        entry["activation"],
-                        init=entry.get("init"),
-                        alpha=entry.get("alpha"),
-                    )
-                )
-            elif entry["type"] in ("BatchNormalization", "LayerNormalization"):
-                kind = BatchNormalization if entry["type"] == "BatchNormalization" else LayerNormalization
-                layers.append(kind(**{k: v for k, v in entry.items() if k != "type"}))
-            else:
-                layers.append(Dropout(entry["rate"]))
+            layers.append(Layer.from_file_entry(entry))
         except (ValueError, TypeError) as e:
             raise _bad(f"layers[{i}]: {e}") from None
     return layers

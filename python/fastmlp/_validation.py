@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from .losses import CLASSIFICATION_LOSSES
+
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
 
@@ -98,7 +100,7 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
         raise ValueError(
             f"{name} has {arr.shape[1]} columns but the model has {n_outputs} outputs: {name} shape {arr.shape}"
         )
-    if loss in ("binary_crossentropy", "categorical_crossentropy") and (arr.min() < 0 or arr.max() > 1):
+    if loss in CLASSIFICATION_LOSSES and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for {loss}, found values in [{arr.min()}, {arr.max()}]")
     return as_c_array(arr, dtype)
 

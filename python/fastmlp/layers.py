@@ -1,4 +1,13 @@
-"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization and LayerNormalization."""
+"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization and LayerNormalization.
+
+Every layer is a :class:`Layer` (Keras's contract): ``get_config()`` gives its constructor
+arguments and ``Layer.from_config(config)`` makes it again; defining a subclass registers it in
+:data:`LAYERS` under its class name, the one table the model file, ``fm.load`` and the builders
+read. What the rest of the package needs from a layer is a method of it, so a model walks its
+layers without asking their kind: ``summary_row`` (model.summary), ``html_row`` (the notebook
+table), ``onnx_nodes`` (fastmlp.onnx) and ``file_entry`` / ``Layer.from_file_entry`` (its entry in
+the model file's "layers" metadata, written by the C++ core: cpp/src/serialize.cpp).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +16,99 @@ import numpy as np
 from . import _core
 from ._validation import as_int, as_real
 
+#: The activation names: the C++ core's list (activations.hpp), the one source.
 ACTIVATIONS = tuple(_core.ACTIVATIONS)
 # The activations that take an alpha, with its default (from the C++ LayerSpec).
 DEFAULT_ALPHA = {g: _core.LayerSpec(1, 1, g).alpha for g in ACTIVATIONS if _core.LayerSpec(1, 1, g).alpha != 0}
 
+#: Every layer class by name (its class name, as the model file's "type" spells it), filled by
+#: ``Layer.__init_subclass__``; classes whose name starts with "_" are abstract and left out.
+LAYERS: dict = {}
 
-class Dense:
+
+def layer_class(name: str) -> type:
+    """The layer class called ``name`` ("Dense", "Dropout", ...); ValueError listing the known ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"a layer type must be a string, got {type(name).__name__}")
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer type {name[:40]!r} (expected one of {', '.join(LAYERS)})")
+    return LAYERS[name]
+
+
+class Layer:
+    """The base of every layer. A subclass gives ``get_config`` (its constructor arguments, plain
+    JSON values), ``summary_row``, ``html_row`` and ``onnx_nodes``; ``num_params`` counts its
+    trainable parameters (None while its size is unknown)."""
+
+    num_params: int | None = 0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("_"):
+            return
+        if cls.__name__ in LAYERS:
+            raise TypeError(f"a layer class named {cls.__name__!r} is already registered")
+        LAYERS[cls.__name__] = cls
+
+    def get_config(self) -> dict:
+        """The constructor arguments that make this layer again: ``type(layer).from_config(config)``."""
+        raise NotImplementedError(f"{type(self).__name__}.get_config")
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """A new layer from ``get_config()``'s dict (a fresh layer: not part of any model)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        return cls(**config)
+
+    # --- the model file ---
+    def file_entry(self) -> dict | None:
+        """This layer's entry in the model file's "layers" list (as the C++ writer spells it:
+        {"type": "Dropout", "rate": 0.5}); None for a layer the file leaves out."""
+        return {"type": type(self).__name__, **self.get_config()}
+
+    @classmethod
+    def from_file_entry(cls, entry: dict) -> Layer:
+        """The layer of a "layers" entry: its "type" picks the class from LAYERS, the rest is its
+        config. ValueError / TypeError (naming the field) for an entry no layer accepts."""
+        if not isinstance(entry, dict) or "type" not in entry:
+            raise ValueError("a layer entry must be an object with a 'type'")
+        kind = layer_class(entry["type"])
+        if not issubclass(kind, cls):
+            raise ValueError(f"expected a {cls.__name__} entry, got {entry['type']!r}")
+        return kind._from_file_config({k: v for k, v in entry.items() if k != "type"})
+
+    @classmethod
+    def _from_file_config(cls, config: dict) -> Layer:
+        return cls.from_config(config)
+
+    def weight_views(self) -> list:
+        """(writable view, name) of each array this layer adds to ``model.get_weights()``, in
+        Keras's order; none for a layer without weights."""
+        return []
+
+    # --- what model.summary(), the notebook table and the ONNX export show of it ---
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        """(name, output shape, parameter count, activation) for ``model.summary()``;
+        ``input_shape`` is the row before's output shape ("(None, 5)")."""
+        return (f"layer_{index} ({type(self).__name__})", input_shape, _count(self.num_params), "")
+
+    def html_row(self) -> list:
+        """[layer, weights, activation, parameters] for the notebook's layer table."""
+        return [repr(self), "", "", _count(self.num_params)]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """(nodes, initializers, output name) computing this layer on the tensor ``x`` in
+        inference; names start with ``prefix``, and the output is called ``out`` when given (the
+        graph's output). ``ctx`` is fastmlp.onnx's export context (dtype, opset, helpers)."""
+        raise NotImplementedError(f"{type(self).__name__} has no ONNX export")
+
+
+def _count(n) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+class Dense(Layer):
     """A fully connected layer  z = a_prev W + b,  a = g(z);  n_in * n_out weights and n_out biases.
 
     ``Dense(n_in, n_out, activation)`` as in the lecture, or Keras's ``Dense(units, activation=...)``
@@ -109,6 +205,41 @@ class Dense:
     def num_params(self) -> int | None:
         return None if self.n_in is None else self.n_in * self.n_out + self.n_out
 
+    def get_config(self) -> dict:
+        """n_in (None until known), n_out, activation, alpha (None for activations without one), init."""
+        return {
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "activation": self.activation,
+            "alpha": self.alpha if self.activation in DEFAULT_ALPHA else None,
+            "init": self.init,
+        }
+
+    def weight_views(self) -> list:
+        return [(self.weights, "W"), (self.bias, "b")]
+
+    def file_entry(self) -> dict:
+        entry = super().file_entry()
+        if entry["init"] is None:  # the file names an init only when it is not the default
+            del entry["init"]
+        return entry
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        return (f"dense_{index} (Dense)", f"(None, {self.n_out})", _count(self.num_params), self.activation)
+
+    def html_row(self) -> list:
+        n_in = "?" if self.n_in is None else self.n_in
+        return ["Dense", f"({n_in}, {self.n_out})", self.activation, _count(self.num_params)]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """Gemm (z = x W + b) and the activation's nodes (fastmlp.onnx spells each activation)."""
+        W = ctx.tensor(f"{prefix}.weight", self.weights)
+        b = ctx.tensor(f"{prefix}.bias", self.bias)
+        z = f"{prefix}.z"
+        gemm = ctx.node("Gemm", [x, W.name, b.name], [z], name=f"{prefix}.gemm")
+        nodes, inits, a = ctx.activation(self.activation, z, prefix, out, float(self.alpha or 0.0))
+        return [gemm] + nodes, [W, b] + inits, a
+
     def __repr__(self) -> str:
         extra = f", alpha={self.alpha}" if self.activation in DEFAULT_ALPHA else ""
         extra += f", init={self.init!r}" if self.init else ""
@@ -117,7 +248,7 @@ class Dense:
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r}{extra})"
 
 
-class Dropout:
+class Dropout(Layer):
     """Inverted dropout on the previous layer's output, during training only:
     each unit is zeroed with probability ``rate`` and the rest scaled by 1 / (1 - rate),
     so inference needs no rescaling."""
@@ -129,11 +260,29 @@ class Dropout:
 
     num_params = 0
 
+    def get_config(self) -> dict:
+        return {"rate": self.rate}
+
+    def file_entry(self) -> dict | None:
+        return super().file_entry() if self.rate > 0 else None  # the C++ writer leaves rate 0 out
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        return (f"dropout_{index} (Dropout {self.rate:g})", input_shape, "0", "")
+
+    def html_row(self) -> list:
+        return [f"Dropout({self.rate:g})", "", "", "0"]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """Nothing: inference keeps every unit (an Identity only to name the graph's output)."""
+        if out is None:
+            return [], [], x
+        return [ctx.node("Identity", [x], [out], name=f"{prefix}.identity")], [], out
+
     def __repr__(self) -> str:
         return f"Dropout({self.rate})"
 
 
-class _Normalization:
+class _Normalization(Layer):
     """y = gamma * x_hat + beta of the previous Dense layer's output a (before its Dropout), with
     learned gamma (initially 1) and beta (0), one per unit. Formulas in network.hpp."""
 
@@ -165,6 +314,29 @@ class _Normalization:
     def _weights(self) -> list:
         return list(self._views())
 
+    def weight_views(self) -> list:
+        return list(zip(self._views(), self._keys))
+
+    def get_config(self) -> dict:
+        return {"epsilon": self.epsilon}
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        return (f"norm_{index} ({type(self).__name__})", input_shape, _count(self.num_params), "")
+
+    def html_row(self) -> list:
+        units = "?" if self.units is None else self.units
+        return [repr(self), f"gamma, beta ({units},)", "", _count(self.num_params)]
+
+    def _onnx_node(self, ctx, x: str, prefix: str, out, op: str, arrays: list, **attrs) -> tuple:
+        """One ``op`` node on x with the arrays as initializers (named after the layer's weights).
+        ONNX's epsilon attribute is a 32-bit float: the caller folds the difference into the
+        variance where it can (BatchNormalization)."""
+        tensors = [ctx.tensor(f"{prefix}.{key}", a) for a, key in zip(arrays, self._keys)]
+        y = out or f"{prefix}.y"
+        eps = float(np.float32(self.epsilon))
+        node = ctx.node(op, [x] + [t.name for t in tensors], [y], name=prefix, epsilon=eps, **attrs)
+        return [node], tensors, y
+
 
 class BatchNormalization(_Normalization):
     """Batch normalization of the previous Dense layer's output (Keras's rule and defaults):
@@ -184,6 +356,16 @@ class BatchNormalization(_Normalization):
     moving_mean = property(lambda self: self._views()[2], doc="the running mean (n,): a writable view")
     moving_variance = property(lambda self: self._views()[3], doc="the running variance (n,): a writable view")
 
+    def get_config(self) -> dict:
+        return {"epsilon": self.epsilon, "momentum": self.momentum}
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """A BatchNormalization node with the running statistics (inference). The variance it is
+        given makes var + eps32 what it is with the layer's own (64-bit) epsilon."""
+        var = np.asarray(self.moving_variance, np.float64) + (self.epsilon - float(np.float32(self.epsilon)))
+        arrays = [self.gamma, self.beta, self.moving_mean, var]
+        return self._onnx_node(ctx, x, prefix, out, "BatchNormalization", arrays)
+
     def __repr__(self) -> str:
         return f"BatchNormalization(momentum={self.momentum:g}, epsilon={self.epsilon:g})"
 
@@ -197,11 +379,28 @@ class LayerNormalization(_Normalization):
     def __init__(self, epsilon: float = 1e-3):
         super().__init__(epsilon)
 
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """A LayerNormalization node over the last axis (ONNX has it from opset 17)."""
+        if ctx.opset < 17:
+            raise ValueError(f"LayerNormalization needs opset >= 17, got {ctx.opset}")
+        return self._onnx_node(ctx, x, prefix, out, "LayerNormalization", [self.gamma, self.beta], axis=-1)
+
     def __repr__(self) -> str:
         return f"LayerNormalization(epsilon={self.epsilon:g})"
 
 
-NORMALIZATIONS = {"batch": BatchNormalization, "layer": LayerNormalization}
+#: The normalization layers by their C++ kind ("batch", "layer"): a view of LAYERS.
+NORMALIZATIONS = {cls.kind: cls for cls in LAYERS.values() if issubclass(cls, _Normalization)}
+
+
+def dense_stack(n_in: int, hidden_sizes, n_out: int, activation: str = "relu", output_activation: str = "linear"):
+    """The layers of an MLP with these hidden sizes: ``[Dense(n_in, h1, activation), ...,
+    Dense(h_k, n_out, output_activation)]`` (scikit-learn's hidden_layer_sizes, the CLI's --layers;
+    no hidden size: one Dense layer)."""
+    sizes = [n_in, *hidden_sizes, n_out]
+    layers = [Dense(a, b, activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
+    layers.append(Dense(sizes[-2], sizes[-1], output_activation))
+    return layers
 
 
 def _assign(view: np.ndarray, value, name: str) -> None:

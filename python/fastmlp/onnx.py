@@ -23,6 +23,8 @@ are 32-bit floats, and onnxruntime has no double kernels for Elu and Softplus.
 
 Dropout layers are left out (inference); BatchNormalization becomes a BatchNormalization node
 with the running statistics, LayerNormalization a LayerNormalization node (opset >= 17).
+Each layer writes its own nodes (``Layer.onnx_nodes``): the export walks ``model.layers``, and
+names the initializers as the model file names its tensors (``layers.<position>.weight``, ...).
 The output is ``model.forward``: probabilities
 for softmax / sigmoid outputs, not class labels.
 """
@@ -39,14 +41,34 @@ MIN_OPSET = 13
 _SIMPLE = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus", "exp": "Exp"}
 
 
+class _Context:
+    """What a layer's ``onnx_nodes`` builds with: the model's dtype, the opset, node and tensor
+    makers, and the activations' nodes."""
+
+    def __init__(self, onnx, helper, numpy_helper, dtype: np.dtype, opset: int):
+        self.helper, self.numpy_helper, self.dtype, self.opset = helper, numpy_helper, dtype, opset
+        self.elem = onnx.TensorProto.FLOAT if dtype == np.float32 else onnx.TensorProto.DOUBLE
+
+    def node(self, op: str, inputs: list, outputs: list, name: str, **attrs):
+        return self.helper.make_node(op, inputs, outputs, name=name, **attrs)
+
+    def tensor(self, name: str, array):
+        """An initializer holding ``array`` in the model's dtype."""
+        return self.numpy_helper.from_array(np.array(array, dtype=self.dtype, order="C"), name)  # 0-d stays 0-d
+
+    def activation(self, g: str, z: str, prefix: str, out: str | None, alpha: float) -> tuple:
+        """(nodes, initializers, output name) of a = g(z); the output is ``out`` when given."""
+        return _activation(self, g, z, prefix, out, alpha)
+
+
 class _Constants:
     """Scalar initializers of the model's dtype, named after the layer."""
 
-    def __init__(self, numpy_helper, dtype, inits, prefix):
-        self.numpy_helper, self.dtype, self.inits, self.prefix = numpy_helper, dtype, inits, prefix
+    def __init__(self, ctx, inits, prefix):
+        self.ctx, self.inits, self.prefix = ctx, inits, prefix
 
     def __call__(self, name, value):
-        t = self.numpy_helper.from_array(np.array(value, dtype=self.dtype), f"{self.prefix}.{name}")
+        t = self.ctx.tensor(f"{self.prefix}.{name}", np.array(value))
         self.inits.append(t)
         return t.name
 
@@ -116,26 +138,36 @@ def _smooth_activation(helper, g, z, out, const, p, float64=False):
     ]
 
 
-def _normalization(helper, numpy_helper, norm, x, name, dtype, opset, inits, nodes) -> str:
-    """A BatchNormalization (inference: the running statistics) or LayerNormalization node on x;
-    returns its output's name. ONNX's epsilon attribute is a 32-bit float: the batch variance
-    given to the node makes var + eps32 what it is with the layer's own epsilon."""
-    eps = float(np.float32(norm.epsilon))
-    arrays = [norm.gamma, norm.beta]
-    if norm.kind == "batch":
-        var = np.asarray(norm.moving_variance, np.float64) + (norm.epsilon - eps)
-        arrays += [norm.moving_mean, var]
-    elif opset < 17:
-        raise ValueError(f"LayerNormalization needs opset >= 17, got {opset}")
-    tensors = [
-        numpy_helper.from_array(np.ascontiguousarray(a, dtype=dtype), f"{name}.{k}")
-        for a, k in zip(arrays, ("scale", "bias", "mean", "var"))
-    ]
-    inits += tensors
-    op = "BatchNormalization" if norm.kind == "batch" else "LayerNormalization"
-    extra = {} if norm.kind == "batch" else {"axis": -1}
-    nodes.append(helper.make_node(op, [x] + [t.name for t in tensors], [f"{name}.y"], name=name, epsilon=eps, **extra))
-    return f"{name}.y"
+def _activation(ctx, g, z, p, out, alpha) -> tuple:
+    helper, dtype, inits = ctx.helper, ctx.dtype, []
+    a = out or f"{p}.a"
+    if g == "linear":
+        if out is None:
+            return [], [], z
+        return [helper.make_node("Identity", [z], [out], name=f"{p}.identity")], [], out
+    if g in ("leaky_relu", "elu", "softplus") and dtype == np.float64:
+        # ONNX attributes are 32-bit floats and onnxruntime has no double Elu / Softplus:
+        # spell these out with double constants instead.
+        nodes = _float64_activation(helper, g, z, a, alpha, _Constants(ctx, inits, p), p)
+    elif g in ("gelu", "silu", "mish"):
+        nodes = _smooth_activation(helper, g, z, a, _Constants(ctx, inits, p), p, float64=dtype == np.float64)
+    elif g in _SIMPLE:
+        nodes = [helper.make_node(_SIMPLE[g], [z], [a], name=f"{p}.{g}")]
+    elif g == "leaky_relu":
+        nodes = [helper.make_node("LeakyRelu", [z], [a], name=f"{p}.leaky_relu", alpha=alpha)]
+    elif g == "elu":
+        nodes = [helper.make_node("Elu", [z], [a], name=f"{p}.elu", alpha=alpha)]
+    elif g == "softmax":
+        nodes = [helper.make_node("Softmax", [z], [a], name=f"{p}.softmax", axis=-1)]
+    elif g == "step":
+        zero = _Constants(ctx, inits, p)("zero", 0.0)
+        nodes = [
+            helper.make_node("GreaterOrEqual", [z, zero], [f"{p}.ge"], name=f"{p}.ge"),
+            helper.make_node("Cast", [f"{p}.ge"], [a], name=f"{p}.step", to=ctx.elem),
+        ]
+    else:
+        raise ValueError(f"{p}: activation {g!r} has no ONNX export")
+    return nodes, inits, a
 
 
 def _require_onnx():
@@ -151,7 +183,6 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
     onnx, helper, numpy_helper = _require_onnx()
     from ._version import __version__
-    from .layers import Dense
 
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an integer, got {opset!r}")
@@ -159,60 +190,20 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     latest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= latest:
         raise ValueError(f"opset must be in [{MIN_OPSET}, {latest}] (the installed onnx's newest), got {opset}")
-    dtype = np.dtype(model.dtype)
-    elem = onnx.TensorProto.FLOAT if dtype == np.float32 else onnx.TensorProto.DOUBLE
-
-    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    ctx = _Context(onnx, helper, numpy_helper, np.dtype(model.dtype), opset)
     nodes, inits = [], []
     current = input_name
-    for i, layer in enumerate(dense):
-        last = i == len(dense) - 1
-        W = numpy_helper.from_array(np.ascontiguousarray(layer.weights, dtype=dtype), f"layers.{i}.weight")
-        b = numpy_helper.from_array(np.ascontiguousarray(layer.bias, dtype=dtype), f"layers.{i}.bias")
-        inits += [W, b]
-        z = f"dense{i}.z"
-        nodes.append(helper.make_node("Gemm", [current, W.name, b.name], [z], name=f"dense{i}.gemm"))
-        out = output_name if last else f"dense{i}.a"
-        g = layer.activation
-        alpha = float(getattr(layer, "alpha", 0.0) or 0.0)
-        if g == "linear":
-            if last:
-                nodes.append(helper.make_node("Identity", [z], [out], name=f"dense{i}.identity"))
-            else:
-                out = z
-        elif g in ("leaky_relu", "elu", "softplus") and dtype == np.float64:
-            # ONNX attributes are 32-bit floats and onnxruntime has no double Elu / Softplus:
-            # spell these out with double constants instead.
-            const = _Constants(numpy_helper, dtype, inits, f"dense{i}")
-            nodes += _float64_activation(helper, g, z, out, alpha, const, f"dense{i}")
-        elif g in ("gelu", "silu", "mish"):
-            const = _Constants(numpy_helper, dtype, inits, f"dense{i}")
-            nodes += _smooth_activation(helper, g, z, out, const, f"dense{i}", float64=dtype == np.float64)
-        elif g in _SIMPLE:
-            nodes.append(helper.make_node(_SIMPLE[g], [z], [out], name=f"dense{i}.{g}"))
-        elif g == "leaky_relu":
-            nodes.append(helper.make_node("LeakyRelu", [z], [out], name=f"dense{i}.leaky_relu", alpha=alpha))
-        elif g == "elu":
-            nodes.append(helper.make_node("Elu", [z], [out], name=f"dense{i}.elu", alpha=alpha))
-        elif g == "softmax":
-            nodes.append(helper.make_node("Softmax", [z], [out], name=f"dense{i}.softmax", axis=-1))
-        elif g == "step":
-            zero = numpy_helper.from_array(np.zeros((), dtype=dtype), f"dense{i}.zero")
-            inits.append(zero)
-            nodes.append(helper.make_node("GreaterOrEqual", [z, zero.name], [f"dense{i}.ge"], name=f"dense{i}.ge"))
-            nodes.append(helper.make_node("Cast", [f"dense{i}.ge"], [out], name=f"dense{i}.step", to=elem))
-        else:
-            raise ValueError(f"Dense layer {i}: activation {g!r} has no ONNX export")
-        norm = model._norms[i]
-        if norm is not None:
-            out = _normalization(helper, numpy_helper, norm, out, f"norm{i}", dtype, opset, inits, nodes)
-        current = out
+    for pos, layer in enumerate(model.layers):  # the output layer writes the graph's output
+        out = output_name if pos == len(model.layers) - 1 else None
+        layer_nodes, layer_inits, current = layer.onnx_nodes(ctx, current, f"layers.{pos}", out)
+        nodes += layer_nodes
+        inits += layer_inits
 
     graph = helper.make_graph(
         nodes,
         "fastmlp",
-        [helper.make_tensor_value_info(input_name, elem, ["batch", model.n_features_in])],
-        [helper.make_tensor_value_info(output_name, elem, ["batch", model.n_outputs])],
+        [helper.make_tensor_value_info(input_name, ctx.elem, ["batch", model.n_features_in])],
+        [helper.make_tensor_value_info(output_name, ctx.elem, ["batch", model.n_outputs])],
         initializer=inits,
     )
     opsets = [helper.make_opsetid("", opset)]

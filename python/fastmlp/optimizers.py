@@ -19,12 +19,25 @@ import weakref
 from . import _core
 from ._validation import as_bool, as_real
 
+#: Every optimizer class by its kind ("sgd", "adam", ...: the C++ OptimizerSpec's kind and the
+#: "name" of get_config), filled by ``Optimizer.__init_subclass__``: the one table fm.load, the model
+#: file, get() and the CLI read.
+OPTIMIZERS: dict = {}
+
 
 class Optimizer:
-    """Base class: an ``OptimizerSpec`` and the state bound to one engine."""
+    """Base class: an ``OptimizerSpec`` and the state bound to one engine. A subclass sets
+    ``_kind`` (the C++ kind, which also names the C++ classes ``<ClassName>32`` / ``64``) and
+    ``_fields`` (its hyper-parameters besides learning_rate) and is registered in OPTIMIZERS."""
 
     _kind = ""
     _fields: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls._kind in OPTIMIZERS:
+            raise TypeError(f"an optimizer of kind {cls._kind!r} is already registered")
+        OPTIMIZERS[cls._kind] = cls
 
     def __init__(self, **values):
         spec = getattr(_core.OptimizerSpec, self._kind)()
@@ -61,8 +74,7 @@ class Optimizer:
 
     def _make(self, suffix: str):
         """A stand-alone C++ optimizer of this spec in float32 ("32") or float64 ("64"), fresh state."""
-        names = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
-        return getattr(_core, names[self._kind] + suffix)(self._spec)
+        return getattr(_core, type(self).__name__ + suffix)(self._spec)
 
     def _bind(self, engine):
         """The C++ optimizer stepping `engine`'s parameters; a new one (fresh state) for another engine."""
@@ -74,6 +86,16 @@ class Optimizer:
 
     def get_config(self) -> dict:
         return {"name": self._kind, **{name: getattr(self._spec, name) for name in ("learning_rate",) + self._fields}}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Optimizer:
+        """A new optimizer (fresh state) from ``get_config()``'s dict; its "name" picks the class."""
+        if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+            raise TypeError("config must be a dict with a 'name'")
+        kind = OPTIMIZERS.get(config["name"])
+        if kind is None or not issubclass(kind, cls):
+            raise ValueError(f"unknown optimizer {config['name'][:40]!r} (expected one of {', '.join(OPTIMIZERS)})")
+        return kind(**{k: v for k, v in config.items() if k != "name"})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
@@ -222,15 +244,29 @@ def AdamW(learning_rate: float = _ADAM.learning_rate, weight_decay: float = 0.01
     return Adam(learning_rate, weight_decay=weight_decay, decoupled=True, **kwargs)
 
 
+#: Names get() and create() accept besides the kinds: {name: maker}.
+ALIASES = {"adamw": AdamW}
+
+
+def names() -> tuple:
+    """Every optimizer name get() and create() accept: the kinds of OPTIMIZERS, then ALIASES."""
+    return (*OPTIMIZERS, *ALIASES)
+
+
+def create(name: str, **kwargs) -> Optimizer:
+    """The optimizer called ``name`` (any of names(), any case) with these hyper-parameters."""
+    makers = {**OPTIMIZERS, **ALIASES}
+    if not isinstance(name, str) or name.lower() not in makers:
+        raise ValueError(f"optimizer must be one of {', '.join(makers)} or an Optimizer; got {name!r}")
+    return makers[name.lower()](**kwargs)
+
+
 def get(optimizer) -> Optimizer:
-    """An Optimizer from an object or a name ("sgd", "adam", "adamw", "rmsprop", "adagrad")."""
+    """An Optimizer from an object or a name (one of names(): "sgd", "adam", "adamw", ...)."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, str):
-        makers = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
-        if optimizer.lower() in makers:
-            return makers[optimizer.lower()]()
-        raise ValueError(f"optimizer must be one of {', '.join(makers)} or an Optimizer; got {optimizer!r}")
+        return create(optimizer)
     raise TypeError(
         "optimizer must be a string or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object, "
         f"got {type(optimizer).__name__}"

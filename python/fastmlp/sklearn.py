@@ -73,6 +73,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from ._weights import balanced_class_weights
+from .layers import ACTIVATIONS, dense_stack
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -84,21 +85,10 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_ACTIVATION_ALIASES = {"identity": "linear", "logistic": "sigmoid"}
-_HIDDEN_ACTIVATIONS = (
-    "identity",
-    "logistic",
-    "tanh",
-    "relu",
-    "linear",
-    "sigmoid",
-    "leaky_relu",
-    "elu",
-    "softplus",
-    "gelu",
-    "silu",
-    "mish",
-)
+_ACTIVATION_ALIASES = {"identity": "linear", "logistic": "sigmoid"}  # scikit-learn's names
+# Hidden-layer activations: scikit-learn's names, then fastmlp's (fm.ACTIVATIONS, the C++ core's
+# list) but those that make no hidden layer: softmax and exp (outputs), step (zero gradient).
+_HIDDEN_ACTIVATIONS = (*_ACTIVATION_ALIASES, *(g for g in ACTIVATIONS if g not in ("softmax", "exp", "step")))
 MAX_DENSE_BYTES = 2**31  # sparse input is densified up to this size
 
 
@@ -311,9 +301,7 @@ class _BaseMLP(BaseEstimator):
         import fastmlp as fm
 
         act = _ACTIVATION_ALIASES.get(self.activation, self.activation)
-        sizes = [n_features] + self._hidden_sizes() + [n_outputs]
-        layers = [fm.Dense(a, b, act) for a, b in zip(sizes[:-2], sizes[1:-1])]
-        layers.append(fm.Dense(sizes[-2], sizes[-1], output_activation))
+        layers = dense_stack(n_features, self._hidden_sizes(), n_outputs, act, output_activation)
         if self.solver == "adam":
             optimizer = fm.Adam(
                 learning_rate=self.learning_rate_init, beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon

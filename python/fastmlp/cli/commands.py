@@ -114,6 +114,7 @@ def _train_on_shards(args, source) -> int:
     import numpy as np
 
     import fastmlp as fm
+    from fastmlp.layers import dense_stack
 
     uniques, x_moments, y_moments = [], Moments(), Moments()
     for X, y, _, _ in source.chunks(0, 0, False):
@@ -134,18 +135,13 @@ def _train_on_shards(args, source) -> int:
         classes = list(range(k))
     else:
         out_act, n_out, classes = args.output_activation or "linear", 1, None
-    sizes = [source.n_features, *args.layers, n_out]
-    layers = [fm.Dense(a, b, args.activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
-    layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
-    opt = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
-    optimizer = fm.SGD(momentum=args.momentum or 0.0, **opt) if args.optimizer == "sgd" else fm.Adam(**opt)
     model = fm.Sequential(
-        layers,
+        dense_stack(source.n_features, args.layers, n_out, args.activation, out_act),
         loss=args.loss or (None if task == "classify" else "mse"),
         dtype=args.dtype,
         seed=args.seed,
         l2=args.l2,
-        optimizer=optimizer,
+        optimizer=_optimizer(args),
     )
     print(
         f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
@@ -213,12 +209,24 @@ def _report_scaling(args, say, note, x_scaler, y_scaler, scale_target: bool, nam
         )
 
 
+def _optimizer(args):
+    """The optimizer --optimizer names (the optimizer registry), with --learning-rate and --momentum."""
+    import fastmlp as fm
+
+    if args.momentum is not None and args.optimizer != "sgd":
+        raise CLIError("--momentum applies to --optimizer sgd")
+    settings = {"learning_rate": args.learning_rate, "momentum": args.momentum}
+    return fm.optimizers.create(args.optimizer, **{k: v for k, v in settings.items() if v is not None})
+
+
 def train(args) -> int:
     import numpy as np
 
     import fastmlp as fm
+    from fastmlp.layers import dense_stack
     from fastmlp.model import _split_rows
 
+    _optimizer(args)  # a bad combination of options fails before the data is read
     source = _shard_source(args.data, args)
     if source is not None:
         check_writable(args.out, "--out")
@@ -231,8 +239,6 @@ def train(args) -> int:
     check_writable(args.plot, "--plot")
     if args.plot:
         need_matplotlib("--plot")
-    if args.momentum is not None and args.optimizer != "sgd":
-        raise CLIError("--momentum applies to --optimizer sgd")
 
     data = load_data(args.data, args, "train")
     X, y = data.X, data.y
@@ -273,16 +279,7 @@ def train(args) -> int:
         n_out = 1 if y.ndim == 1 else y.shape[1]
         loss = args.loss or "mse"
 
-    sizes = [X.shape[1], *hidden, n_out]
-    layers = [fm.Dense(a, b, args.activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
-    layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
-    opt_kwargs = {}
-    if args.learning_rate is not None:
-        opt_kwargs["learning_rate"] = args.learning_rate
-    if args.optimizer == "sgd":
-        optimizer = fm.SGD(momentum=args.momentum or 0.0, **opt_kwargs)
-    else:
-        optimizer = fm.Adam(**opt_kwargs)
+    layers, optimizer = dense_stack(X.shape[1], hidden, n_out, args.activation, out_act), _optimizer(args)
     model = fm.Sequential(layers, loss=loss, dtype=args.dtype, seed=args.seed, l2=args.l2, optimizer=optimizer)
     Y = _training_targets(model, ids, k) if task == "classify" else y
 

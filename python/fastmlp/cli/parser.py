@@ -162,13 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"{', '.join(fm.LOSSES)}; default: the cross-entropy of the output activation "
         "for classes, mse for regression",
     )
-    train.add_argument("--optimizer", choices=("sgd", "adam"), default="adam", help="default adam")
+    names = fm.optimizers.names()  # the optimizer registry
+    train.add_argument("--optimizer", choices=names, default="adam", help=f"{', '.join(names)} (default adam)")
+    rates = ", ".join(f"{name} {fm.optimizers.create(name).learning_rate:g}" for name in names)
     train.add_argument(
         "--learning-rate",
         type=_positive_float,
         default=None,
         metavar="LR",
-        help="default: the optimizer's (sgd 0.01, adam 0.001)",
+        help=f"default: the optimizer's ({rates})",
     )
     train.add_argument(
         "--momentum", type=_nonnegative_float, default=None, metavar="BETA", help="sgd momentum (default 0)"
