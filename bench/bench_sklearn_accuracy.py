@@ -22,16 +22,18 @@ import datetime
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import warnings
+
+from mlp.base import import_fastmlp  # bench_mlp.py's rooms: one log, lscpu, header and JSON writer for both
+from mlp.harness import log
+from mlp.report import lscpu_model, run_lines, to_jsonable, write_reports
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 
 DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -56,10 +58,6 @@ def parse_args(argv=None):
     if a.quick:
         a.seeds, a.max_iter = min(a.seeds, 2), min(a.max_iter, 200)
     return a
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def load(name):
@@ -144,23 +142,6 @@ def versions():
     return v
 
 
-def lscpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=20).stdout
-    except Exception as e:  # noqa: BLE001 - report, not fail
-        return "lscpu failed: %r" % e
-    f = {}
-    for ln in out.splitlines():
-        k, _, v = ln.partition(":")
-        f.setdefault(k.strip(), v.strip())
-    extra = ", ".join(
-        "%s %s" % (label, f[k])
-        for k, label in (("CPU family", "family"), ("Model", "model"), ("Hypervisor vendor", "hypervisor"))
-        if f.get(k)
-    )
-    return "%s (%s)" % (f.get("Model name", "?"), extra) if extra else f.get("Model name", "?")
-
-
 def limit_threads(n):
     import fastmlp as fm
 
@@ -196,6 +177,7 @@ def run(a):
                         )
                     )
     res["finished"] = datetime.datetime.now(datetime.timezone.utc)
+    res["argv"] = sys.argv[1:]  # the report's command line (run_lines)
     return res
 
 
@@ -247,8 +229,6 @@ def report(res, rows, a):
     import fastmlp as fm
 
     v = versions()
-    from bench_mlp import run_lines  # the same header lines as the speed report
-
     L = ["# fastmlp.sklearn against scikit-learn: test accuracy / R²", ""] + run_lines(res)
     L.append("- Versions: " + ", ".join("%s %s" % kv for kv in v.items()))
     bi = fm.build_info() if hasattr(fm, "build_info") else {}
@@ -383,27 +363,14 @@ def report(res, rows, a):
     return L
 
 
-def to_jsonable(res):
-    out = dict(res)
-    for k in ("started", "finished"):
-        out[k] = res[k].isoformat()
-    return out
-
-
 def main(argv=None):
     a = parse_args(argv)
-    if REPO not in sys.path and os.path.isdir(os.path.join(REPO, "python", "fastmlp")):
-        try:
-            import fastmlp  # noqa: F401
-        except ImportError:
-            sys.path.insert(0, os.path.join(REPO, "python"))
+    import_fastmlp()  # or the one in the repo's python/
     limiter = limit_threads(a.threads)  # noqa: F841 - keeps the limits for the whole run
     res = run(a)
     rows = summarise(res, a)
     text = "\n".join(report(res, rows, a))  # ends with a newline: the last line is ""
-    from bench_mlp import write_reports
-
-    write_reports(text, a.out, a.json, {"args": vars(a), "rows": rows, **to_jsonable(res)})
+    write_reports(text, a.out, a.json, to_jsonable({"args": vars(a), "rows": rows, **res}))
     return 0
 
 
