@@ -81,6 +81,12 @@ def _run(args, prog: str, fm) -> int:
         return EXIT_FAILED
     except (ValueError, TypeError, OSError, ImportError) as e:  # the library's messages name the problem
         print(f"{prog}: error: {e}", file=sys.stderr)
+    except MemoryError as e:  # one line, as for any input too large (not a traceback)
+        detail = f" ({e})" if str(e) else ""
+        print(
+            f"{prog}: error: out of memory{detail}: the model or the data is too large for this machine",
+            file=sys.stderr,
+        )
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

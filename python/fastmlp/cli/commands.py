@@ -9,7 +9,7 @@ import math
 import os
 import sys
 
-from .common import EXIT_OK, EXIT_USAGE, CLIError, check_writable, need_matplotlib, warn
+from .common import EXIT_OK, EXIT_USAGE, CLIError, check_model_fits, check_writable, need_matplotlib, warn
 from .data import check_features, is_number, load_data
 from .labels import classes_of, encode_labels, load_model, save_model, scalers_of, task_of
 from .scaling import Moments, Scaler, describe_unscaled, scaled_source, scaler_entry
@@ -135,6 +135,7 @@ def _train_on_shards(args, source) -> int:
     else:
         out_act, n_out, classes = args.output_activation or "linear", 1, None
     sizes = [source.n_features, *args.layers, n_out]
+    check_model_fits(sizes, args.dtype, args.optimizer, args.momentum)
     layers = [fm.Dense(a, b, args.activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
     layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
     opt = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
@@ -274,6 +275,7 @@ def train(args) -> int:
         loss = args.loss or "mse"
 
     sizes = [X.shape[1], *hidden, n_out]
+    check_model_fits(sizes, args.dtype, args.optimizer, args.momentum)
     layers = [fm.Dense(a, b, args.activation) for a, b in zip(sizes[:-2], sizes[1:-1])]
     layers.append(fm.Dense(sizes[-2], sizes[-1], out_act))
     opt_kwargs = {}

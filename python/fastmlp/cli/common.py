@@ -26,6 +26,29 @@ def check_writable(path, option: str) -> None:
         raise CLIError(f"{option} {path} is a folder; give a file name")
 
 
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_model_fits(sizes: list, dtype: str, optimizer: str, momentum) -> None:
+    """A model whose weights, gradients and optimizer state alone exceed this machine's memory is an
+    input error (--layers), said before anything is allocated (not a MemoryError traceback)."""
+    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    copies = 4 if optimizer == "adam" else (3 if momentum else 2)  # weights, gradients, moments
+    need = params * (4 if dtype == "float32" else 8) * copies
+    have = physical_memory()
+    if have is not None and need > have:
+        raise CLIError(
+            f"--layers {','.join(map(str, sizes[1:-1])) or 'none'}: the model would have {params:,} parameters, "
+            f"{need / 2**30:.1f} GiB with their gradients and {optimizer} state, more than this machine's "
+            f"{have / 2**30:.1f} GiB of memory"
+        )
+
+
 def need_matplotlib(option: str) -> None:
     try:
         import matplotlib  # noqa: F401
