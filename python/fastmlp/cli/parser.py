@@ -241,7 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help="save the loss curves; with 2 features and classes also <stem>_boundary.png",
     )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        metavar="{0,1,2}",
+        help="as Keras's: 1 a progress bar, each epoch's metrics on a line above it; 2 one line per epoch; "
+        "0 silent (default 1)",
+    )
+    train.add_argument("--no-progress", action="store_true", help="same as --verbose 0")
     train.set_defaults(func=commands.train)
 
     ev = sub.add_parser(
