@@ -9,7 +9,16 @@ import math
 import os
 import sys
 
-from .common import EXIT_OK, EXIT_USAGE, CLIError, check_model_fits, check_writable, need_matplotlib, warn
+from .common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    check_model_fits,
+    check_writable,
+    need_matplotlib,
+    progress_callbacks,
+    warn,
+)
 from .data import check_features, is_number, load_data
 from .labels import classes_of, encode_labels, load_model, save_model, scalers_of, task_of
 from .scaling import Moments, Scaler, describe_unscaled, scaled_source, scaler_entry
@@ -161,7 +170,7 @@ def _train_on_shards(args, source) -> int:
     if x_scaler is not None or y_scaler is not None:
         source = scaled_source(source, x_scaler, y_scaler)  # each chunk scaled as it is read
     history = model.fit(
-        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=_progress(args, True)
+        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=progress_callbacks(args, True)
     )
     on = "  (on the standardized target)" if scale_target else ""
     print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}{on}")
@@ -175,15 +184,6 @@ def _train_on_shards(args, source) -> int:
     lpath = save_model(model, args.out, meta)
     print(f"model saved to {args.out} (labels: {lpath})")
     return EXIT_OK
-
-
-def _progress(args, shown: bool) -> list:
-    """fit's callbacks for --verbose (Keras's: 1 a bar and a line per epoch, 2 the lines, 0 nothing);
-    under mpiexec only rank 0 (``shown``) reports."""
-    from fastmlp.callbacks import ProgressBar
-
-    verbose = 0 if args.no_progress else args.verbose
-    return [ProgressBar(verbose=verbose)] if verbose and shown else []
 
 
 def _target_scalable(task: str, out_act: str) -> bool:
@@ -349,7 +349,7 @@ def train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
-        callbacks=_progress(args, comm is None or comm.Get_rank() == 0),
+        callbacks=progress_callbacks(args, comm is None or comm.Get_rank() == 0),
         validation_data=validation,
         early_stopping=early,
         comm=comm,

@@ -49,6 +49,15 @@ def check_model_fits(sizes: list, dtype: str, optimizer: str, momentum) -> None:
         )
 
 
+def progress_callbacks(args, shown: bool) -> list:
+    """fit's callbacks for train's --verbose (Keras's: 1 a bar and a line per epoch, 2 the lines, 0
+    nothing; --no-progress is 0); under mpiexec only rank 0 (``shown``) reports."""
+    from fastmlp.callbacks import ProgressBar
+
+    verbose = 0 if args.no_progress else args.verbose
+    return [ProgressBar(verbose=verbose)] if verbose and shown else []
+
+
 def need_matplotlib(option: str) -> None:
     try:
         import matplotlib  # noqa: F401
