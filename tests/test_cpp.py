@@ -105,6 +105,28 @@ def test_embedding_example_trains_and_loads_a_python_model(tmp_path, example_exe
     got = np.array([[float(v) for v in line.split(",")] for line in rows])
     np.testing.assert_allclose(got, model.forward(X), rtol=1e-12, atol=1e-15)
 
+    # A CSV with a header row (as pandas and the CLI write them): the header is skipped.
+    names = ",".join(f"x{j}" for j in range(5))
+    np.savetxt(tmp_path / "Xh.csv", X, delimiter=",", fmt="%.17g", header=names, comments="")
+    out = subprocess.run([str(exe), str(path), str(tmp_path / "Xh.csv")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line and line[0] in "0123456789-" and "," in line]
+    got = np.array([[float(v) for v in line.split(",")] for line in rows])
+    np.testing.assert_allclose(got, model.forward(X), rtol=1e-12, atol=1e-15)
+
+    # Text below the first line, a short row, a width the model does not take: one clear error each.
+    lines = (tmp_path / "Xh.csv").read_text().splitlines()
+    for case, text, message in [
+        ("text", [*lines[:3], "1,2,oops,4,5", *lines[3:]], "line 4: 'oops' is not a number"),
+        ("short", [*lines[:2], "1,2,3,4", *lines[2:]], "line 3: 4 values, the first row has 5"),
+        ("width", [",".join(["1"] * 4)] * 3, "has 4 columns, the model takes 5 inputs"),
+        ("empty", [names], "no rows of numbers"),
+    ]:
+        bad = tmp_path / f"{case}.csv"
+        bad.write_text("\n".join(text) + "\n")
+        out = subprocess.run([str(exe), str(path), str(bad)], capture_output=True, text=True)
+        assert out.returncode == 1 and message in out.stderr, (case, out.stderr)
+
 
 def test_cli_prints_cmake_dir():
     out = subprocess.run([sys.executable, "-m", "fastmlp", "--cmake-dir"], capture_output=True, text=True, check=True)

@@ -7,7 +7,7 @@ import pytest
 
 import fastmlp as fm
 
-pytestmark = pytest.mark.skipif(not fm.cuda_available(), reason="no CUDA device")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not fm.cuda_available(), reason="no CUDA device")]
 
 TOL = {"float32": 1e-5, "float64": 1e-12}
 DTYPES = ["float32", "float64"]

@@ -30,6 +30,7 @@ def _eigen_include() -> str:
     return str(Path(prefix) / "include" / "eigen3")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc (the CUDA toolkit) on PATH")
 def test_cuda_sources_compile(tmp_path):
     """Every cpp/cuda/*.cu with nvcc (one architecture) and every cpp/cuda/*.cpp with the host compiler."""
@@ -90,6 +91,7 @@ def test_build_info_reports_cuda_as_built():
         assert fm.cuda_available() is False
 
 
+@pytest.mark.gpu  # its skip is the other way round: where a GPU is
 @pytest.mark.skipif(fm.cuda_available(), reason="CUDA is available here")
 def test_device_cuda_without_cuda_is_a_clear_error():
     layers = [fm.Dense(3, 2, "softmax")]

@@ -232,3 +232,61 @@ def test_cli_trains_on_a_folder_of_npy_shards(tmp_path):
         timeout=300,
     )
     assert done.returncode != 0 and "y_2.npy" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "chunk_rows, error", [(-5, ValueError), (0, ValueError), (1.5, TypeError), ("100", TypeError), (True, TypeError)]
+)
+def test_chunk_rows_is_checked_by_every_source(tmp_path, chunk_rows, error):
+    """Audit F5: from_npy(chunk_rows=-5) 'trained' with loss 0.0, 0 raised ZeroDivisionError, 1.5
+    and "100" gave TypeErrors that did not name it."""
+    X, y = _data()
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    for make in (
+        lambda: fm.data.from_npy([tmp_path / "X.npy"], [tmp_path / "y.npy"], chunk_rows=chunk_rows),
+        lambda: fm.data.from_arrays(X, y, chunk_rows=chunk_rows),
+    ):
+        with pytest.raises(error, match=r"chunk_rows must be a positive integer, got"):
+            make()
+    model = _model()
+    with pytest.raises(error, match="chunk_rows"):
+        model.fit(fm.data.from_npy(str(tmp_path / "X*.npy"), str(tmp_path / "y*.npy"), chunk_rows=chunk_rows))
+    assert model.epochs_trained == 0
+
+
+FIFO_SHARD = r"""
+import os, sys
+import numpy as np
+import fastmlp as fm
+
+folder = sys.argv[1]
+X = np.random.default_rng(0).normal(size=(200, 4)); y = (X[:, 0] > 0).astype(np.int64)
+np.save(os.path.join(folder, "X_0.npy"), X); np.save(os.path.join(folder, "y_0.npy"), y)
+os.mkfifo(os.path.join(folder, "X_1.npy")); np.save(os.path.join(folder, "y_1.npy"), y)
+try:  # a FIFO among the shards: an error at once, not an open that waits for a writer
+    fm.data.from_npy(os.path.join(folder, "X_*.npy"), os.path.join(folder, "y_*.npy"))
+except ValueError as e:
+    print("at start:", e)
+os.remove(os.path.join(folder, "X_1.npy"))
+np.save(os.path.join(folder, "X_1.npy"), X)
+source = fm.data.from_npy(os.path.join(folder, "X_*.npy"), os.path.join(folder, "y_*.npy"), chunk_rows=100)
+os.remove(os.path.join(folder, "X_1.npy"))
+os.mkfifo(os.path.join(folder, "X_1.npy"))  # replaced by a FIFO mid-fit
+model = fm.Sequential([fm.Dense(4, 2, "softmax")], seed=0)
+try:
+    model.fit(source, epochs=2, batch_size=50, shuffle=False)
+except ValueError as e:
+    print("mid-fit:", e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_a_shard_that_is_not_a_regular_file_is_an_error_not_a_hang(tmp_path):
+    """Audit F2: a shard replaced by a FIFO mid-fit blocked forever (and ignored SIGINT): the shard
+    reader opened it without checking it is a regular file."""
+    done = subprocess.run([sys.executable, "-c", FIFO_SHARD, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    start, mid = done.stdout.splitlines()
+    assert start.startswith("at start: shard ") and "X_1.npy is not a regular file" in start
+    assert mid.startswith("mid-fit: ") and "X_1.npy is not a regular file" in mid

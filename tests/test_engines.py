@@ -62,6 +62,7 @@ def test_the_model_has_one_engine_on_its_device(device):
     assert model._engine is engine  # same device: the engine (and the optimizer state) stays
 
 
+@pytest.mark.gpu
 def test_record_gradients_unsupported_is_one_clear_error():
     """An engine that cannot record gradient norms refuses in one place (the loop), before training."""
     assert issubclass(_core.NotSupported, NotImplementedError)

@@ -21,7 +21,9 @@ def test_the_readme_has_python_blocks():
     assert len(BLOCKS) >= 6
 
 
-@pytest.mark.parametrize("i", range(len(BLOCKS)))
+@pytest.mark.parametrize(
+    "i", [pytest.param(i, marks=[pytest.mark.gpu] * b.startswith("# needs a GPU")) for i, b in enumerate(BLOCKS)]
+)
 def test_readme_block_runs(i, tmp_path):
     code = BLOCKS[i]
     if code.startswith("# needs a GPU") and not fm.cuda_available():

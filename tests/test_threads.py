@@ -1,10 +1,15 @@
 """Threads: the products split across threads by columns of the result, so the
 weights after training are bit-identical with 1 or 2 threads."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import fastmlp as fm
+from fastmlp import _core
 
 
 @pytest.fixture
@@ -126,3 +131,66 @@ def test_non_finite_x_found_by_any_thread(restore_threads):
     X[-1, -1] = np.nan
     with pytest.raises(ValueError, match="X contains NaN or infinity"):
         model.forward(X)
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", None, True, np.float64(2.0)])
+def test_set_num_threads_takes_integers_only(bad, restore_threads):
+    before = fm.get_num_threads()
+    with pytest.raises(TypeError, match="n must be an integer"):
+        fm.set_num_threads(bad)
+    assert fm.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, "top+1", 3000, 10**5, 2**40, 2**80])
+def test_set_num_threads_is_bounded(bad, restore_threads):
+    """Audit F4: 3,000 made a 0.09 s fit take 12.6 s; 10**5 made 20,002 threads; 2**40 got
+    pybind11's 'incompatible function arguments'. Now: [1, max(64, 4 x the hardware threads)]."""
+    top = _core.max_num_threads()
+    assert top == max(64, 4 * (os.cpu_count() or 1))
+    bad = top + 1 if bad == "top+1" else bad
+    before = fm.get_num_threads()
+    with pytest.raises(ValueError, match=rf"n \(the number of threads\) must be in \[1, {top}\].*got {bad}$"):
+        fm.set_num_threads(bad)
+    assert fm.get_num_threads() == before
+    fm.set_num_threads(np.int64(top))  # the bound itself is fine, and numpy integers are integers
+    assert fm.get_num_threads() == top
+    with pytest.raises(ValueError, match="num_threads must be in"):  # the C++ check, for C++ users
+        _core.set_num_threads(top + 1)
+
+
+SHRINK = r"""
+import os, sys
+import numpy as np
+import fastmlp as fm
+
+def os_threads():
+    return len(os.listdir("/proc/self/task"))
+
+model = fm.Sequential([fm.Dense(512, 512, "relu")], seed=0)
+X = np.random.default_rng(0).normal(size=(2000, 512)).astype("float32")  # 1 GFLOP: split across threads
+fm.set_num_threads(1)
+ref = model.forward(X)
+t0 = os_threads()
+fm.set_num_threads(16)
+np.testing.assert_array_equal(model.forward(X), ref)
+t16 = os_threads()
+fm.set_num_threads(2)
+t2 = os_threads()
+np.testing.assert_array_equal(model.forward(X), ref)
+t2_after = os_threads()
+fm.set_num_threads(16)
+np.testing.assert_array_equal(model.forward(X), ref)
+print(t0, t16, t2, t2_after, os_threads())
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the threads in /proc/self/task")
+def test_the_pool_shrinks_when_the_count_goes_down():
+    """Audit F4: going back from 3,000 threads to 2 left 3,001 OS threads. The pool now ends its
+    surplus workers at once, and grows again when asked."""
+    done = subprocess.run([sys.executable, "-c", SHRINK], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    t0, t16, t2, t2_after, t16_again = map(int, done.stdout.split())
+    assert t16 - t0 == 15  # 16 threads: the caller and 15 workers
+    assert t2 - t0 == 1 and t2_after == t2  # 2: the caller and 1 worker
+    assert t16_again == t16

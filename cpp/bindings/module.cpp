@@ -47,5 +47,6 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"),
         "Threads the matrix products may use (products under ~4 MFLOP always run on one).");
+  m.def("max_num_threads", &fastmlp::max_num_threads, "The most set_num_threads takes.");
   m.def("get_num_threads", &fastmlp::get_num_threads);
 }

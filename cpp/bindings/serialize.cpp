@@ -11,15 +11,18 @@ namespace fastmlp::bindings {
 
 namespace {
 
-// Runs f without the GIL; a std::system_error becomes OSError with its errno (a missing file:
-// FileNotFoundError).
+// Runs f without the GIL; a std::system_error becomes OSError with its errno, which picks the
+// subclass (a missing file: FileNotFoundError). The exception object is made here: set lazily as
+// OSError, it turned into the subclass inside error_already_set, which pybind11 (Python < 3.12)
+// reports as a RuntimeError "MISMATCH ... OSError REPLACED BY FileNotFoundError".
 template <class F>
 auto os_errors(F&& f) -> decltype(f()) {
   try {
     py::gil_scoped_release nogil;
     return f();
   } catch (const std::system_error& e) {
-    PyErr_SetObject(PyExc_OSError, py::make_tuple(e.code().value(), e.what()).ptr());
+    const py::object error = py::reinterpret_borrow<py::object>(PyExc_OSError)(e.code().value(), e.what());
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error.ptr())), error.ptr());
     throw py::error_already_set();
   }
 }

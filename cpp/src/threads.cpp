@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -128,6 +129,24 @@ class Pool {
     return true;
   }
 
+  // Stops the workers numbered above `keep` and waits for them to end (set_num_threads lowered the
+  // count). They see a new generation that has no part for anyone and keep_ below their index.
+  void shrink(int keep) {
+    std::lock_guard<std::mutex> busy(busy_);  // no task is running meanwhile
+    if (int(workers_.size()) <= keep) return;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      keep_ = keep;
+      parts_ = 0;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    for (std::size_t i = std::size_t(keep); i < workers_.size(); ++i) workers_[i].join();
+    workers_.resize(std::size_t(keep));
+    std::lock_guard<std::mutex> lock(m_);
+    keep_ = INT_MAX;
+  }
+
  private:
   void work(int index) {
     unsigned long seen = 0;
@@ -140,6 +159,7 @@ class Pool {
       // one by one, a worker descheduled between the reads could pair this generation with the next
       // task and run it twice.
       seen = generation_.load(std::memory_order_relaxed);
+      if (index > keep_) return;  // shrink()
       if (index >= parts_) continue;
       const std::function<void(int)>* task = task_;
       lock.unlock();
@@ -166,6 +186,7 @@ class Pool {
   std::atomic<unsigned long> generation_{0};  // atomic: workers spin on it without m_
   const std::function<void(int)>* task_ = nullptr;
   int parts_ = 0;
+  int keep_ = INT_MAX;           // workers numbered above it end (shrink)
   std::atomic<int> pending_{0};  // atomic: the caller spins on it without m_
   std::exception_ptr error_;
   std::vector<std::thread> workers_;
@@ -201,9 +222,14 @@ thread_local double min_flops = kParallelMinFlops;  // lowered by ReadOnlyProduc
 
 int get_num_threads() { return threads().load(std::memory_order_relaxed); }
 
+int max_num_threads() { return std::max(64, 4 * int(std::thread::hardware_concurrency())); }
+
 void set_num_threads(int n) {
-  if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
+  if (n < 1 || n > max_num_threads())
+    throw std::invalid_argument("num_threads must be in [1, " + std::to_string(max_num_threads()) +
+                                "] (max(64, 4 x the hardware threads)), got " + std::to_string(n));
   threads().store(n);
+  if (Pool* p = the_pool.load(std::memory_order_acquire)) p->shrink(n - 1);  // worker 0 is the caller
 }
 
 ReadOnlyProducts::ReadOnlyProducts() : saved_(min_flops) { min_flops = std::min(min_flops, kParallelMinFlopsReadOnly); }

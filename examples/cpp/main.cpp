@@ -4,7 +4,10 @@
 //   fastmlp_example                      train the two small networks
 //   fastmlp_example model.safetensors X.csv   also load a Python-saved model and
 //                                        print its predictions for the rows of X.csv
+//                                        (comma-separated numbers; a first line that is
+//                                        not numbers, a header row, is skipped)
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -58,18 +61,53 @@ static void train_softmax() {
   std::printf("softmax: train accuracy %.3f; (0.1, 2.4) is a %s\n", result.epochs.back().accuracy, names[best]);
 }
 
+// The whole cell as a number (blanks around it allowed), else false.
+static bool parse_number(const std::string& cell, double& value) {
+  const char* begin = cell.c_str();
+  char* end = nullptr;
+  value = std::strtod(begin, &end);
+  if (end == begin) return false;
+  while (*end == ' ' || *end == '\t' || *end == '\r') ++end;
+  return *end == '\0';
+}
+
+// The rows of a CSV file of numbers. A first line that does not parse as numbers is a header
+// (column names) and is skipped; anywhere else a cell that is not a number, or a row whose
+// width differs from the first, is an error naming the line.
 static Matrix<double> read_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::vector<std::vector<double>> rows;
+  long line_no = 0;
+  bool first = true;
   for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
+    ++line_no;
+    if (line.empty() || line == "\r") continue;
     std::vector<double> row;
     std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, ',');) row.push_back(std::stod(cell));
+    std::string bad;
+    bool numbers = true;
+    for (std::string cell; numbers && std::getline(ss, cell, ',');) {
+      double v;
+      numbers = parse_number(cell, v);
+      if (numbers)
+        row.push_back(v);
+      else
+        bad = cell;
+    }
+    const bool header_allowed = first;
+    first = false;
+    if (!numbers || row.empty()) {
+      if (header_allowed) continue;  // the header row
+      throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": '" + bad + "' is not a number");
+    }
+    if (!rows.empty() && row.size() != rows[0].size())
+      throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": " + std::to_string(row.size()) +
+                               " values, the first row has " + std::to_string(rows[0].size()));
     rows.push_back(row);
   }
-  Matrix<double> X(Index(rows.size()), rows.empty() ? 0 : Index(rows[0].size()));
+  if (rows.empty()) throw std::runtime_error(path + ": no rows of numbers");
+  Matrix<double> X(Index(rows.size()), Index(rows[0].size()));
   for (Index i = 0; i < X.rows(); ++i)
     for (Index j = 0; j < X.cols(); ++j) X(i, j) = rows[std::size_t(i)].at(std::size_t(j));
   return X;
@@ -82,6 +120,9 @@ int main(int argc, char** argv) {
     if (argc >= 3) {
       Network<double> net = load_network<double>(argv[1]);
       const Matrix<double> X = read_csv(argv[2]);
+      if (X.cols() != net.n_inputs())
+        throw std::runtime_error(std::string(argv[2]) + " has " + std::to_string(X.cols()) +
+                                 " columns, the model takes " + std::to_string(net.n_inputs()) + " inputs");
       const auto A = net.forward(X);
       std::printf("loaded %s: %ld layers, %ld parameters\n", argv[1], long(net.num_layers()), long(net.num_params()));
       for (Index i = 0; i < A.rows(); ++i) {

@@ -71,10 +71,23 @@ def set_num_threads(n: int) -> None:
     process may run on (at most 8), no more than OMP_NUM_THREADS (joblib's and Dask's workers set it) and
     threadpoolctl's limits (fastmlp's pool is registered there).
     Products under ~4 MFLOP (small batches) always run on one thread, so threads never slow them down.
-    Results are bit-identical whatever the number of threads."""
+    Results are bit-identical whatever the number of threads.
+
+    ``n`` is an integer from 1 to max(64, 4 x the hardware threads) (TypeError, ValueError otherwise):
+    more threads only cost memory and switches. Lowering it ends the pool's surplus threads."""
+    import numbers
+
     from . import _core
 
-    _core.set_num_threads(int(n))
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be an integer, got {n!r}")
+    n = int(n)
+    top = _core.max_num_threads()
+    if not 1 <= n <= top:
+        raise ValueError(
+            f"n (the number of threads) must be in [1, {top}] (max(64, 4 x the hardware threads)), got {n}"
+        )
+    _core.set_num_threads(n)
 
 
 def get_num_threads() -> int:

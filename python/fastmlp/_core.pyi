@@ -574,6 +574,11 @@ def loss_name(name: str) -> str:
     The canonical name of a loss or one of its aliases (ValueError when unknown).
     """
 
+def max_num_threads() -> int:
+    """
+    The most set_num_threads takes.
+    """
+
 def model_bytes(net: typing.Any, metadata: collections.abc.Mapping[str, str]) -> bytes:
     """
     The bytes save_model writes.

@@ -21,7 +21,7 @@ def register() -> None:
             return _core.get_num_threads()
 
         def set_num_threads(self, num_threads):
-            _core.set_num_threads(max(1, int(num_threads)))
+            _core.set_num_threads(min(max(1, int(num_threads)), _core.max_num_threads()))
 
         def get_version(self):
             return None

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import csv
 import math
+import numbers
 import os
+
+import numpy as np
 
 from . import _core
 from ._validation import as_bool, as_int, as_real
@@ -262,20 +265,109 @@ class CSVLogger(Callback):
             self._file = None
 
 
-class ProgressBar:
-    """One tqdm bar over epochs, showing loss / accuracy / validation as postfix."""
+class _WriteAboveBar:
+    """sys.stdout while a bar is shown: whole lines go out through tqdm.write, which clears the bar,
+    writes the line and draws the bar again, so a callback's print() does not garble it."""
 
-    def __init__(self, epochs: int):
-        from tqdm.auto import tqdm
+    def __init__(self, stream, tqdm):
+        self.stream, self.tqdm, self.pending = stream, tqdm, ""
 
-        self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True)
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.tqdm.write(line, file=self.stream)
+        return len(text)
 
-    def update(self, logs: dict) -> None:
-        post = {
-            k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy") and v == v
-        }
-        self.bar.set_postfix(post, refresh=False)
+    def flush(self) -> None:
+        if self.pending:
+            self.tqdm.write(self.pending, file=self.stream)
+            self.pending = ""
+        self.stream.flush()
+
+    def __getattr__(self, name):  # isatty, encoding, fileno ...: the real stream's
+        return getattr(self.stream, name)
+
+
+def epoch_line(epoch: int, epochs, logs: dict, width: int = 80) -> str:
+    """``epoch 3/10  loss 0.4121  accuracy 0.8600  val_loss 0.5012  val_accuracy 0.8000``: every
+    metric of the epoch; where that is wider than ``width`` the val_ ones go on a second line."""
+    total = f"/{epochs}" if epochs else ""
+    head = f"epoch {epoch + 1}{total}"
+
+    def part(keys):
+        return "  ".join(f"{k} {logs[k]:.4f}" if "accuracy" in k else f"{k} {logs[k]:.4g}" for k in keys if k in logs)
+
+    train, val = part(("loss", "accuracy")), part(("val_loss", "val_accuracy"))
+    line = "  ".join(p for p in (head, train, val) if p)
+    if len(line) <= width or not val:
+        return line
+    return f"{head}  {train}\n{' ' * len(head)}  {val}"
+
+
+class ProgressBar(Callback):
+    """Keras's ``verbose``: 1 (or True) a tqdm bar over the epochs, and at the end of each epoch a line
+    with every metric (val ones included, readable at 80 columns) written above it; 2 that line alone,
+    one per epoch; 0 nothing. While the bar is shown, what callbacks print goes through tqdm.write, so
+    it does not garble the bar.
+
+    The C++ loop calls Python at epoch ends only (never per batch: that would cost the GIL in the
+    hot loop), so the bar advances by epochs. fit(verbose=...) makes one, or pass it as a callback
+    (``callbacks=[ProgressBar(verbose=2)]``: its epochs come from the fit)."""
+
+    def __init__(self, epochs: int | None = None, verbose=1):
+        if isinstance(verbose, (bool, np.bool_)):
+            verbose = int(verbose)
+        if not isinstance(verbose, numbers.Integral) or verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2 (or a bool), got {verbose!r}")
+        self.verbose, self.epochs, self.bar, self._stdout, self._done = int(verbose), epochs, None, None, 0
+        if epochs is not None:
+            self._start(epochs)
+
+    def _start(self, epochs) -> None:
+        import shutil
+        import sys
+
+        self.epochs, self._done = epochs, 0
+        self.width = shutil.get_terminal_size((80, 24)).columns
+        if self.verbose == 1:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=epochs, unit="epoch", dynamic_ncols=True)
+            self._stdout = sys.stdout
+            sys.stdout = _WriteAboveBar(sys.stdout, tqdm)
+
+    def on_train_begin(self, logs=None) -> None:
+        self._start(self.params.get("epochs"))
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.update(logs or {}, epoch)
+
+    def on_train_end(self, logs=None) -> None:
+        self.close()
+
+    def update(self, logs: dict, epoch: int | None = None) -> None:
+        epoch = self._done if epoch is None else epoch
+        self._done = epoch + 1
+        logs = {k: v for k, v in logs.items() if k in METRICS and v == v}
+        if self.verbose == 0:
+            return
+        line = epoch_line(epoch, self.epochs, logs, self.width)
+        if self.bar is None:
+            print(line, flush=True)
+            return
+        self.bar.write(line, file=self._stdout)
+        self.bar.set_postfix({"loss": f"{logs['loss']:.4g}"} if "loss" in logs else {}, refresh=False)
         self.bar.update(1)
 
     def close(self) -> None:
-        self.bar.close()
+        import sys
+
+        if self._stdout is not None:
+            sys.stdout.flush()
+            if isinstance(sys.stdout, _WriteAboveBar):
+                sys.stdout = self._stdout
+            self._stdout = None
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

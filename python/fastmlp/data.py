@@ -32,6 +32,7 @@ import glob
 import mmap
 import os
 import queue
+import stat
 import threading
 
 import numpy as np
@@ -42,6 +43,52 @@ CHUNK_BYTES = 32 << 20  # the default chunk: about 32 MB of X
 
 def _default_rows(n_features: int, itemsize: int) -> int:
     return max(1, CHUNK_BYTES // max(1, n_features * itemsize))
+
+
+def _chunk_rows(chunk_rows, n_features: int, itemsize: int) -> int:
+    """``chunk_rows`` checked (a positive integer), or the default for None."""
+    if chunk_rows is None:
+        return _default_rows(n_features, itemsize)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)):
+        raise TypeError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    return int(chunk_rows)
+
+
+def _open_regular(path: str):
+    """The shard ``path`` opened for reading when it is a regular file. A FIFO, a device or a folder
+    (say a shard replaced by a FIFO mid-fit) is a ValueError at once, never a read that blocks:
+    O_NONBLOCK opens a FIFO without waiting for a writer, and fstat then tells what was opened."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"shard {path} does not exist") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"shard {path} is not a regular file (a FIFO, a device or a folder?)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _npy_header(f, path: str):
+    """(shape, fortran_order, dtype) from the header of the .npy file open as ``f``, which must hold
+    all the data the header announces."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(f)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"shard {path} is not a readable .npy file (truncated?): {e}") from None
+    need = f.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = os.fstat(f.fileno()).st_size
+    if size < need:
+        raise ValueError(f"shard {path} is truncated: its header announces {need} bytes, the file has {size}")
+    return shape, fortran, dtype
 
 
 class Source:
@@ -113,11 +160,8 @@ class ArraySource(Source):
             raise ValueError(f"y must have one entry per row of X ({X.shape[0]})")
         if sample_weight is not None and len(sample_weight) != X.shape[0]:
             raise ValueError(f"sample_weight must have one entry per row of X ({X.shape[0]})")
-        if chunk_rows is None:
-            chunk_rows = _default_rows(X.shape[1], X.dtype.itemsize)
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-        self.X, self.y, self.w, self.chunk_rows, self.name = X, y, sample_weight, int(chunk_rows), name
+        chunk_rows = _chunk_rows(chunk_rows, X.shape[1], X.dtype.itemsize)
+        self.X, self.y, self.w, self.chunk_rows, self.name = X, y, sample_weight, chunk_rows, name
         self.n_rows, self.n_features = int(X.shape[0]), int(X.shape[1])
 
     def chunk_count(self) -> int:
@@ -138,8 +182,8 @@ class NpySource(Source):
             raise ValueError(f"{len(x_files)} X shards but {len(y_files)} y shards")
         if not x_files:
             raise ValueError("no .npy shards given (or the pattern matched none)")
+        _chunk_rows(chunk_rows, 1, 1)  # a wrong chunk_rows says so before any shard is read
         self.x_files, self.y_files = list(x_files), list(y_files)
-        self.chunk_rows = chunk_rows
         shapes = [self._shape(f) for f in self.x_files]
         widths = {s[1] if len(s) == 2 else None for s in shapes}
         if len(widths) != 1 or None in widths:
@@ -150,23 +194,16 @@ class NpySource(Source):
         self.n_features = widths.pop()
         self.rows = [s[0] for s in shapes]
         self.n_rows = int(sum(self.rows))
-        if chunk_rows is None:
-            chunk_rows = _default_rows(self.n_features, self._open(self.x_files[0]).dtype.itemsize)
-        self.chunk_rows = chunk_rows
-        per = [-(-r // chunk_rows) for r in self.rows]
+        with _open_regular(self.x_files[0]) as f:
+            itemsize = _npy_header(f, self.x_files[0])[2].itemsize
+        self.chunk_rows = _chunk_rows(chunk_rows, self.n_features, itemsize)
+        per = [-(-r // self.chunk_rows) for r in self.rows]
         self.index = [(f, c) for f, n in enumerate(per) for c in range(n)]
 
     @staticmethod
-    def _open(path):
-        try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"shard {path} does not exist") from None
-        except (ValueError, OSError) as e:
-            raise ValueError(f"shard {path} is not a readable .npy file (truncated?): {e}") from None
-
-    def _shape(self, path):
-        return self._open(path).shape
+    def _shape(path):
+        with _open_regular(path) as f:
+            return _npy_header(f, path)[0]
 
     def shard(self, rank: int, size: int) -> Source:
         """Every size-th shard file from the rank-th on, so each process reads whole files of its own
@@ -184,12 +221,8 @@ class NpySource(Source):
     def _rows(path, a: int, b: int) -> np.ndarray:
         """Rows [a, b) of a C-ordered .npy file, read (not mapped) into a new array: the kernel copies
         from its page cache with the GIL released, and the process holds only what it asked for."""
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(f)
+        with _open_regular(path) as f:
+            shape, fortran, dtype = _npy_header(f, path)
             if fortran or dtype.hasobject:
                 raise ValueError(f"shard {path} must be a C-ordered numeric .npy")
             row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
@@ -221,7 +254,7 @@ class ParquetSource(Source):
         missing = [c for c in self.features + [target] if c not in names]
         if missing:
             raise ValueError(f"{path}: no column(s) {missing}; the data set has {names}")
-        self.target, self.chunk_rows = target, chunk_rows
+        self.target, self.chunk_rows = target, _chunk_rows(chunk_rows, 1, 1)
         self.fragments = list(self.dataset.get_fragments())
         self.n_features = len(self.features)
         self.n_rows = int(self.dataset.count_rows())

@@ -16,7 +16,12 @@ namespace fastmlp {
 // The number of threads products may use (>= 1). Default: the CPUs this process
 // may run on, at most 8. The threads are a pool of std::threads started at first use (threads.cpp).
 int get_num_threads();
-void set_num_threads(int n);  // throws std::invalid_argument for n < 1
+// Throws std::invalid_argument unless 1 <= n <= max_num_threads(). Lowering the count stops the
+// pool's surplus threads (after the product running now, if any).
+void set_num_threads(int n);
+// The most set_num_threads takes: max(64, 4 x the hardware threads). More threads than that only
+// cost memory and switches (3,000 turned a 0.09 s fit into 12.6 s).
+int max_num_threads();
 
 constexpr double kParallelMinFlops = 4.0e6;
 

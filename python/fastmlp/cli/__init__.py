@@ -3,6 +3,7 @@
     python -m fastmlp train data.csv --layers 64,32 --epochs 50 --out model.safetensors --plot loss.png
     python -m fastmlp evaluate model.safetensors test.csv [--confusion-matrix cm.png]
     python -m fastmlp predict model.safetensors new.csv [--proba] [--out predictions.csv]
+    python -m fastmlp export-onnx model.safetensors model.onnx [--opset 17]
     python -m fastmlp demo      train on scikit-learn's digits, print test accuracy, save a loss curve
     python -m fastmlp info      how the C++ core was built (``info model.safetensors``: the model)
 
@@ -29,7 +30,8 @@ take, text where numbers belong) print one line on stderr and exit with status 2
 a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 
 The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``scaling``
-the standardization, ``commands`` runs each command and ``parser`` builds the argument parser.
+the standardization, ``commands`` runs each command (``export``: export-onnx) and ``parser``
+builds the argument parser.
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ def _run(args, prog: str, fm) -> int:
         return EXIT_FAILED
     except (ValueError, TypeError, OSError, ImportError) as e:  # the library's messages name the problem
         print(f"{prog}: error: {e}", file=sys.stderr)
+    except MemoryError as e:  # one line, as for any input too large (not a traceback)
+        detail = f" ({e})" if str(e) else ""
+        print(
+            f"{prog}: error: out of memory{detail}: the model or the data is too large for this machine",
+            file=sys.stderr,
+        )
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

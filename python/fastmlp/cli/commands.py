@@ -9,7 +9,16 @@ import math
 import os
 import sys
 
-from .common import EXIT_OK, EXIT_USAGE, CLIError, check_writable, need_matplotlib, warn
+from .common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    check_model_fits,
+    check_writable,
+    need_matplotlib,
+    progress_callbacks,
+    warn,
+)
 from .data import check_features, is_number, load_data
 from .labels import classes_of, encode_labels, load_model, save_model, scalers_of, task_of
 from .scaling import Moments, Scaler, describe_unscaled, scaled_source, scaler_entry
@@ -135,6 +144,7 @@ def _train_on_shards(args, source) -> int:
         classes = list(range(k))
     else:
         out_act, n_out, classes = args.output_activation or "linear", 1, None
+    check_model_fits([source.n_features, *args.layers, n_out], args.dtype)
     model = fm.Sequential(
         dense_stack(source.n_features, args.layers, n_out, args.activation, out_act),
         loss=args.loss or (None if task == "classify" else "mse"),
@@ -156,7 +166,7 @@ def _train_on_shards(args, source) -> int:
     if x_scaler is not None or y_scaler is not None:
         source = scaled_source(source, x_scaler, y_scaler)  # each chunk scaled as it is read
     history = model.fit(
-        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=not args.no_progress
+        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=progress_callbacks(args, True)
     )
     on = "  (on the standardized target)" if scale_target else ""
     print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}{on}")
@@ -279,6 +289,7 @@ def train(args) -> int:
         n_out = 1 if y.ndim == 1 else y.shape[1]
         loss = args.loss or "mse"
 
+    check_model_fits([X.shape[1], *hidden, n_out], args.dtype)
     layers, optimizer = dense_stack(X.shape[1], hidden, n_out, args.activation, out_act), _optimizer(args)
     model = fm.Sequential(layers, loss=loss, dtype=args.dtype, seed=args.seed, l2=args.l2, optimizer=optimizer)
     Y = _training_targets(model, ids, k) if task == "classify" else y
@@ -335,7 +346,7 @@ def train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
-        verbose=not args.no_progress,
+        callbacks=progress_callbacks(args, comm is None or comm.Get_rank() == 0),
         validation_data=validation,
         early_stopping=early,
         comm=comm,

@@ -26,6 +26,38 @@ def check_writable(path, option: str) -> None:
         raise CLIError(f"{option} {path} is a folder; give a file name")
 
 
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_model_fits(sizes: list, dtype: str) -> None:
+    """A model whose weights and gradients alone exceed this machine's memory is an input error
+    (--layers), said before anything is allocated (not a MemoryError traceback). The optimizer's
+    state comes on top: this is a lower bound."""
+    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    need = params * (4 if dtype == "float32" else 8) * 2  # weights and gradients
+    have = physical_memory()
+    if have is not None and need > have:
+        raise CLIError(
+            f"--layers {','.join(map(str, sizes[1:-1])) or 'none'}: the model would have {params:,} parameters, "
+            f"{need / 2**30:.1f} GiB with their gradients, more than this machine's "
+            f"{have / 2**30:.1f} GiB of memory"
+        )
+
+
+def progress_callbacks(args, shown: bool) -> list:
+    """fit's callbacks for train's --verbose (Keras's: 1 a bar and a line per epoch, 2 the lines, 0
+    nothing; --no-progress is 0); under mpiexec only rank 0 (``shown``) reports."""
+    from fastmlp.callbacks import ProgressBar
+
+    verbose = 0 if args.no_progress else args.verbose
+    return [ProgressBar(verbose=verbose)] if verbose and shown else []
+
+
 def need_matplotlib(option: str) -> None:
     try:
         import matplotlib  # noqa: F401

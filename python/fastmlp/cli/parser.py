@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from . import commands, scaling
+from . import commands, export, scaling
 
 
 def positive_int(text: str) -> int:
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m fastmlp train iris.csv --target species --layers 16 --epochs 200 --plot loss.png\n"
         "  python -m fastmlp evaluate model.safetensors test.csv --confusion-matrix cm.png\n"
         "  python -m fastmlp predict model.safetensors new.csv --out predictions.csv\n"
+        "  python -m fastmlp export-onnx model.safetensors model.onnx\n"
         "  python -m fastmlp demo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -242,7 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help="save the loss curves; with 2 features and classes also <stem>_boundary.png",
     )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        metavar="{0,1,2}",
+        help="as Keras's: 1 a progress bar, each epoch's metrics on a line above it; 2 one line per epoch; "
+        "0 silent (default 1)",
+    )
+    train.add_argument("--no-progress", action="store_true", help="same as --verbose 0")
     train.set_defaults(func=commands.train)
 
     ev = sub.add_parser(
@@ -284,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--plot", default="fastmlp_demo_loss.png", help="where to save the loss curve (PNG)")
     demo.set_defaults(func=commands.demo)
+
+    onnx = sub.add_parser(
+        "export-onnx",
+        help="write a saved model as an ONNX file (needs the onnx extra)",
+        description="Export a saved model to ONNX (fastmlp.onnx.export). Where train standardized, the graph "
+        "standardizes its input itself (and scales a standardized regression target back), so it takes the "
+        "features as they are and gives what predict gives: probabilities for a classifier, values for regression.",
+    )
+    onnx.add_argument("model", help="model file written by train (or model.save)")
+    onnx.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write")
+    onnx.add_argument("--opset", type=positive_int, default=17, metavar="N", help="ONNX opset (default 17)")
+    onnx.set_defaults(func=export.export_onnx)
 
     info = sub.add_parser("info", help="print how the C++ core was built, or describe a model file")
     info.add_argument("model", nargs="?", default=None, help="a model file to describe")
