@@ -111,7 +111,7 @@ void test_xor_hand_set_and_learned() {
   SGD<double> sgd(0.5);
   FitOptions opt;
   opt.epochs = 3000;
-  const auto result = fit<double>(net, sgd, X, Targets<double>::from_dense(y.data(), 4, 1), opt);
+  const auto result = fit<double>(net, sgd, {X, Targets<double>::from_dense(y.data(), 4, 1), opt});
   CHECK(result.epochs.back().loss < 0.05);
   A = net.forward(X);
   for (int i = 0; i < 4; ++i) CHECK((A(i, 0) >= 0.5) == (xor_truth[i] == 1));
