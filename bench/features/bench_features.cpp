@@ -57,7 +57,7 @@ int main() {
         o.batch_size = bs;
         o.shuffle = false;
         const auto t = Clock::now();
-        fit<float>(net, sgd, X, Y, o);
+        fit<float>(net, sgd, {X, Y, o});
         full.push_back(double(n) / std::chrono::duration<double>(Clock::now() - t).count());
       };
       if (rep % 2) {  // alternate the order, so neither always runs second

@@ -143,13 +143,18 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   if (!validation_source.is_none()) val_chunks.emplace(validation_source, net.n_outputs());
   std::optional<Collective<T>> dp;
   if (!collective.is_none()) dp = to_collective<T>(collective.cast<py::tuple>());
+  FitArgs<T> args(x, y, options);
+  args.validation = val;
+  args.callback = std::move(cb);
+  args.collective = dp ? &*dp : nullptr;
+  args.source = chunks ? &*chunks : nullptr;
+  args.validation_source = val_chunks ? &*val_chunks : nullptr;
   FitResult result;
   {
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
     std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: concurrent calls take turns
-    result = fit<T>(engine, optimizer, x, y, options, val, cb, dp ? &*dp : nullptr, chunks ? &*chunks : nullptr,
-                    val_chunks ? &*val_chunks : nullptr);
+    result = fit<T>(engine, optimizer, args);
     // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
     if (catch_sigint && g_interrupted.load()) result.interrupted = true;
   }

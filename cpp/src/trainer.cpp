@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <utility>
 
+#include "epoch_data.hpp"
 #include "fastmlp/random.hpp"
+#include "steps.hpp"
 
 namespace fastmlp {
 
@@ -91,11 +94,12 @@ class StopRules {
   Index wait_ = 0;
 };
 
-// The data checks of fit(), once, before anything changes.
+// The data checks of fit(), once, before anything changes (a source's chunks are checked as they come).
 template <class T>
-void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-                  const FitOptions& options, const Validation<T>& validation, const Collective<T>* dp,
-                  bool chunked = false, bool chunked_validation = false) {
+void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const FitArgs<T>& args) {
+  const FitOptions& options = args.options;
+  const Validation<T>& validation = args.validation;
+  const Collective<T>* dp = args.collective;
   validate_fit_options(options);
   if (dp) {  // every check here sees the same values on every process: they all fail alike
     if (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || !dp->sum || !dp->sum_doubles)
@@ -115,8 +119,8 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
                                             "make_optimizer() of this '") +
                                 engine.name() + "' engine");
   const Network<T>& net = engine.host();
-  if (!chunked) net.validate(X, Y);
-  const bool has_val = validation.X != nullptr || chunked_validation;
+  if (!args.source) net.validate(args.X, args.Y);
+  const bool has_val = validation.X != nullptr || args.validation_source != nullptr;
   if (validation.X) net.validate(ConstMatrixMap<T>(validation.X, validation.rows, net.n_inputs()), validation.Y);
   const Metric watched = options.early_stopping.monitor;
   if (options.early_stopping.enabled && (watched == Metric::ValLoss || watched == Metric::ValAccuracy) && !has_val)
@@ -132,101 +136,50 @@ void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const ConstR
                        "' yet");
 }
 
-// Which rows one step computes: `rows` rows from position `start` of this process's epoch
-// order, with `before` / `after` rows of the global batch held by other processes.
-struct Slice {
-  Index start = 0, rows = 0, before = 0, after = 0;
-};
-
-// The near-equal share of `n` rows that process `rank` of `size` takes: offset and count.
-inline Slice share_of(Index n, int rank, int size) {
-  const Index base = n / size, extra = n % size;
-  const Index off = rank * base + std::min<Index>(rank, extra), rows = base + (rank < extra ? 1 : 0);
-  return {off, rows, off, n - off - rows};
-}
-
-// The batches of an epoch: batch j is rows [j bs, j bs + nb) of the epoch's order (one process
-// or shared data; this process takes its share of them), or (sharded) every process's next
-// bs / size rows.
+// The epoch loop proper (fit() wraps it with the engine's begin_fit / end_fit): each epoch sets
+// the learning rate, passes over the pieces of the data (in memory: one) step by step, evaluates
+// the validation data, logs, and asks the stop rules.
 template <class T>
-struct BatchPlan {
-  Index m = 0, bs = 0, n_batches = 0, global_rows = 0;
-  const Collective<T>* dp = nullptr;  // null: one process
-
-  BatchPlan(Index local_rows, const std::optional<Index>& batch_size, const Collective<T>* collective)
-      : m(local_rows), dp(collective && collective->size > 1 ? collective : nullptr) {
-    if (dp && dp->sharded) {
-      Index most = 0;
-      global_rows = 0;
-      for (Index r : dp->rows_per_rank) most = std::max(most, r), global_rows += r;
-      bs = batch_size ? *batch_size / dp->size : most;
-      n_batches = (most + bs - 1) / bs;
-    } else {
-      global_rows = m;
-      bs = batch_size ? std::min(*batch_size, m) : m;
-      n_batches = (m + bs - 1) / bs;
-    }
-  }
-  Slice slice(Index j) const {
-    if (!dp) return {j * bs, std::min(bs, m - j * bs), 0, 0};
-    if (!dp->sharded) {
-      Slice s = share_of(std::min(bs, m - j * bs), dp->rank, dp->size);
-      s.start += j * bs;
-      return s;
-    }
-    Slice s{j * bs, 0, 0, 0};
-    for (int r = 0; r < dp->size; ++r) {
-      const Index n = std::clamp(dp->rows_per_rank[std::size_t(r)] - j * bs, Index(0), bs);
-      (r < dp->rank ? s.before : r == dp->rank ? s.rows : s.after) += n;
-    }
-    return s;
-  }
-};
-
-// The epoch loop proper (fit() wraps it with the engine's begin_fit / end_fit). An epoch runs
-// over the in-memory data, or over each chunk of `source` in turn (run_piece: the batches of one).
-template <class T>
-FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-                const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
-                const Collective<T>* collective, ChunkSource<T>* source, ChunkSource<T>* val_source) {
+FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& args) {
+  using namespace detail;
+  const FitOptions& options = args.options;
   const Network<T>& net = engine.host();
   const auto& es = options.early_stopping;
-  const bool has_val = validation.X != nullptr || val_source != nullptr;
-  const Index L = net.num_layers(), P = net.num_params();
-  const Collective<T>* dp = collective && collective->size > 1 ? collective : nullptr;
+  const Collective<T>* dp = args.collective && args.collective->size > 1 ? args.collective : nullptr;
   const bool classifier = is_classification(net.loss());
   bool uses_dropout = false;
   for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
 
-  std::vector<Index> order;
   Rng rng(options.seed);  // the batch order (shared data) and the dropout masks
   // Sharded: each process shuffles its own rows, with a generator of its own.
   Rng local_rng(options.seed + 0x9E3779B97F4A7C15ULL * std::uint64_t(dp ? dp->rank + 1 : 0));
   Rng& order_rng = dp && dp->sharded ? local_rng : rng;
+  std::vector<Index> order;  // the epoch's order of a piece's rows
   LrScheduler scheduler(options.schedule, double(optimizer.learning_rate()));
-  std::vector<T> losses;
-  std::vector<double> shares;  // each batch's weight in the epoch loss
+
+  // The data: in memory, one piece (begin_fit put it in the engine); or the chunks of a source.
+  std::unique_ptr<Pieces<T>> data;
+  if (args.source)
+    data = std::make_unique<ChunkPieces<T>>(*args.source, engine, dp);
+  else
+    data = std::make_unique<MemoryPieces<T>>(Piece<T>{args.X.rows(), args.Y.weights, dp});
+  EvaluateValidation evaluate_validation;  // empty: no validation data
+  if (args.validation_source)
+    evaluate_validation = chunk_validation(engine, *args.validation_source);
+  else if (args.validation.X)
+    evaluate_validation = memory_validation(engine, args.validation.rows, dp, classifier);
+  const StepParts<T> parts{engine, optimizer, rng, uses_dropout};
+  std::unique_ptr<Step<T>> step;
+  if (dp)
+    step = std::make_unique<DataParallelStep<T>>(parts, *dp);
+  else
+    step = std::make_unique<LocalStep<T>>(parts);
+
   // Weights to fall back on: this epoch's and the previous epoch's start (copies `now` and
   // 1 - now, alternating), and early stopping's best (copy 2).
   constexpr int kBest = 2;
   int now = 0;
   if (es.enabled && es.restore_best) engine.save_params(kBest);
-
-  // Data parallelism: sums `values` over the processes (every process gets the same sums).
-  auto sum_over_processes = [&](std::initializer_list<double> values) {
-    std::vector<double> v(values);
-    dp->sum_doubles(v.data(), Index(v.size()));
-    return v;
-  };
-
-  // Data parallelism: flags[r] > 0 where process r failed (`what` it could not do); every process
-  // then throws, its own error or one naming the first rank that failed, so none waits in a sum.
-  auto throw_if_any_failed = [&](const double* flags, const std::exception_ptr& mine, const std::string& what) {
-    if (mine) std::rethrow_exception(mine);
-    for (int r = 0; r < dp->size; ++r)
-      if (flags[r] > 0) throw std::runtime_error("data-parallel fit: rank " + std::to_string(r) + " could not " + what);
-  };
-
   FitResult result;
   StopRules rules(options);
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
@@ -235,232 +188,29 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
     logs.lr = scheduler.lr(options.epoch_offset + epoch);
     // A decayed rate may underflow T (float32 below 1e-38): keep the smallest normal number instead of 0.
     optimizer.set_learning_rate(std::max(T(logs.lr), std::numeric_limits<T>::min()));
-    if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(L), 0.0);
-    // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded, clipped or summed.
-    const T fused = options.record_grad_norms || optimizer.clips() || dp ? T(0) : optimizer.plain_sgd_rate();
+    if (options.record_grad_norms) logs.grad_norms.assign(std::size_t(net.num_layers()), 0.0);
+    step->start_epoch(options.record_grad_norms ? logs.grad_norms.data() : nullptr);
     now = int(epoch % 2);
     engine.save_params(now);
-    double total = 0, counted = 0;  // the epoch loss is the (weighted) mean over its samples
-    Index correct = 0, rows_seen = 0, batches_done = 0;
 
-    // One piece of the epoch's data (all of it, or one chunk): its batches. False: interrupted.
-    // `split` says how the processes hold it (rows_per_rank: of this piece).
-    auto run_piece = [&](const ConstRef<T>& Xp, const Targets<T>& Yp, const Collective<T>* split) -> bool {
-      const BatchPlan<T> plan(Xp.rows(), options.batch_size, split);
-      const Index m = plan.m, n_batches = plan.n_batches;
-      const bool shuffled = options.shuffle && n_batches > 1;  // a full batch needs no shuffling: the same gradient
-      order.resize(std::size_t(m));
-      std::iota(order.begin(), order.end(), Index(0));
-      if (shuffled) order_rng.shuffle(order.data(), std::uint64_t(m));
-      engine.set_order(shuffled ? order.data() : nullptr);
-      losses.assign(std::size_t(n_batches), T(0));
-      shares.assign(std::size_t(n_batches), 0.0);
-      engine.reserve_losses(n_batches);
-      // The weight of rows order[start, start + rows): their sample weights, or their count.
-      auto weight_of = [&](Index start, Index rows) {
-        if (!Yp.weights) return double(rows);
-        double w = 0;
-        for (Index r = start; r < start + rows; ++r) w += double(Yp.weights[shuffled ? order[std::size_t(r)] : r]);
-        return w;
-      };
-      // Batch losses are checked as soon as the engine can tell them (the CPU: after each
-      // step; the CUDA device: at the end of the piece); `checked` batches are done.
-      Index checked = 0;
-      auto check_losses = [&](Index done) {
-        if (checked == done) return;
-        if (!dp) {
-          Index c = 0;
-          engine.read_losses(checked, done, losses.data(), &c);
-          correct += c;
-        }
-        for (; checked < done; ++checked) {
-          const T J = losses[std::size_t(checked)];
-          if (!std::isfinite(double(J))) {
-            // J is measured before the step, so the first batch of an epoch blames the previous
-            // epoch's last step: go back to where that epoch started.
-            engine.restore_params(batches_done + checked == 0 && epoch > 0 ? 1 - now : now);
-            optimizer.reset();
-            throw DivergenceError(epoch, double(J));
-          }
-          // A batch counts by its samples, or by its total weight with sample weights.
-          const double share =
-              dp ? shares[std::size_t(checked)] : weight_of(checked * plan.bs, plan.slice(checked).rows);
-          total += double(J) * share;
-          counted += share;
-        }
-      };
-
-      for (Index j = 0; j < n_batches; ++j) {
-        const bool stop = options.stop && options.stop->load(std::memory_order_relaxed);
-        const Slice s = plan.slice(j);
-        if (!dp) {
-          if (stop) {
-            check_losses(j);  // a divergence before the Ctrl-C still counts as one
-            return false;
-          }
-          engine.bring_batch(s.start, s.rows);
-          engine.forward({uses_dropout ? &rng : nullptr, 0, 0, NormMode::Train});
-          engine.output_error(j);
-          engine.backprop(fused);
-          if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
-          if (fused == T(0)) {
-            if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
-            optimizer.step(engine.params(), engine.grads(), P);
-          }
-          if (engine.losses_at_once()) check_losses(j + 1);
-          continue;
-        }
-        // One step of data parallelism: this process's rows of the global batch, then the sums.
-        const bool have = s.rows > 0;
-        T J_r = 0;
-        Index c = 0;
-        if (have) {
-          engine.bring_batch(s.start, s.rows);
-          engine.forward({uses_dropout ? &rng : nullptr, s.before, s.after, NormMode::Train});
-          engine.output_error(j);
-          engine.read_losses(j, j + 1, losses.data(), &c);
-          J_r = losses[std::size_t(j)];
-        } else if (uses_dropout) {
-          for (const auto& layer : net.layers())  // the masks of the other processes' rows
-            if (layer.dropout > 0.0) rng.skip(std::uint64_t((s.before + s.after) * layer.n_out));
-        }
-        const double W_r = have ? weight_of(s.start, s.rows) : 0.0;
-        const auto sums = sum_over_processes(
-            {W_r, W_r * double(J_r), double(c), have ? 1.0 : 0.0, have ? double(J_r) : 0.0, stop ? 1.0 : 0.0});
-        if (sums[5] > 0) {  // a Ctrl-C on any process stops every process, before this step
-          check_losses(j);
-          return false;
-        }
-        const double W = sums[0];
-        // J of the global batch: the weighted mean of the processes' J (all-zero weights: the plain mean).
-        losses[std::size_t(j)] = T(W > 0 ? sums[1] / W : sums[4] / sums[3]);
-        shares[std::size_t(j)] = W;
-        correct += Index(sums[2]);
-        check_losses(j + 1);
-        if (have) engine.backprop(T(0));
-        // Each process's gradient is the mean over its rows: weighted by its share, they sum to the global mean.
-        engine.reduce_grads(have, T(W > 0 ? W_r / W : 1.0 / sums[3]), dp->sum);
-        if (options.record_grad_norms) engine.add_grad_norms(logs.grad_norms.data());
-        if (optimizer.clips()) optimizer.clip(engine.grads(), P);  // by value, then global norm
-        optimizer.step(engine.params(), engine.grads(), P);
-      }
-      check_losses(n_batches);
-      rows_seen += plan.global_rows;
-      batches_done += n_batches;
-      return true;
-    };
-
+    EpochPass<T> pass(engine, optimizer, *step, epoch, now);
+    data->start_epoch(options.epoch_offset + epoch);
     bool completed = true;
-    if (!source) {
-      completed = run_piece(X, Y, dp);
-    } else {
-      std::exception_ptr failed_start;  // with data parallelism, reported at the first exchange
-      try {
-        source->start_epoch(options.epoch_offset + epoch);
-      } catch (...) {
-        if (!dp) throw;
-        failed_start = std::current_exception();
-      }
-      Collective<T> piece = dp ? *dp : Collective<T>{};  // data parallelism: this chunk's rows per process
-      Chunk<T> chunk;
-      bool through = false;  // this process has read all its chunks (others may still train on theirs)
-      while (completed) {
-        bool have = false;
-        std::exception_ptr failed = std::exchange(failed_start, nullptr);
-        if (!failed) {
-          try {
-            have = !through && source->next(chunk);
-            through = !have;
-            // each chunk as in-memory data: width, NaN, labels
-            if (have) net.validate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y);
-          } catch (const std::invalid_argument& e) {
-            failed = std::make_exception_ptr(std::invalid_argument(chunk.name + ": " + e.what()));
-          } catch (...) {
-            failed = std::current_exception();
-          }
-        }
-        if (dp) {  // every process learns the others' chunk sizes (0: none left) and failures
-          std::vector<double> v(std::size_t(2 * dp->size), 0.0);
-          v[std::size_t(dp->rank)] = have ? double(chunk.rows) : 0.0;
-          v[std::size_t(dp->size + dp->rank)] = failed ? 1.0 : 0.0;
-          dp->sum_doubles(v.data(), Index(v.size()));
-          throw_if_any_failed(v.data() + dp->size, failed, "read its next chunk");
-          piece.rows_per_rank.assign(v.begin(), v.begin() + dp->size);
-          const auto [least, most] = std::minmax_element(v.begin(), v.begin() + dp->size);
-          if (*most == 0) break;  // every process is through its chunks
-          if (!dp->sharded && *least != *most)
-            throw std::invalid_argument(
-                "data-parallel fit (sharded=False): the processes read chunks of different "
-                "sizes; every process must read the same source");
-        } else if (failed) {
-          std::rethrow_exception(failed);
-        } else if (!have) {
-          break;
-        }
-        // A process through its chunks takes part in the others' steps with no rows.
-        const auto Xc = ConstMatrixMap<T>(have ? chunk.X : nullptr, have ? chunk.rows : 0, net.n_inputs());
-        const Targets<T> Yc = have ? chunk.Y : Targets<T>::from_dense(nullptr, 0, net.n_outputs());
-        engine.set_data(Xc, Yc);
-        completed = run_piece(Xc, Yc, dp ? &piece : nullptr);
-      }
-    }
+    for (Piece<T> piece; completed && data->next(piece);) completed = pass.run(piece, options, order_rng, order);
     if (!completed) {
       result.interrupted = true;
       return result;
     }
-    logs.loss = counted > 0 ? total / counted : 0.0;
-    if (classifier && rows_seen > 0) logs.accuracy = double(correct) / double(rows_seen);
-    for (auto& g : logs.grad_norms) g /= double(std::max<Index>(batches_done, 1));
-    if (val_source) {  // every validation chunk, weighted by its rows
-      double sum_J = 0, val_rows = 0, val_correct = 0;
-      std::exception_ptr failed;
-      Chunk<T> chunk;
-      try {
-        val_source->start_epoch(0);
-        while (val_source->next(chunk)) {
-          Index c = 0;
-          T J = 0;
-          try {
-            J = engine.evaluate(ConstMatrixMap<T>(chunk.X, chunk.rows, net.n_inputs()), chunk.Y, &c);
-          } catch (const std::invalid_argument& e) {
-            throw std::invalid_argument("validation " + chunk.name + ": " + e.what());
-          }
-          sum_J += double(J) * double(chunk.rows);
-          val_rows += double(chunk.rows);
-          val_correct += double(c);
-        }
-      } catch (...) {
-        if (!dp) throw;
-        failed = std::current_exception();
-      }
-      if (dp) {  // each process evaluated its share of the validation chunks (or failed: all learn it)
-        std::vector<double> v(std::size_t(3 + dp->size), 0.0);
-        v[0] = val_rows, v[1] = sum_J, v[2] = val_correct;
-        v[std::size_t(3 + dp->rank)] = failed ? 1.0 : 0.0;
-        dp->sum_doubles(v.data(), Index(v.size()));
-        throw_if_any_failed(v.data() + 3, failed, "evaluate its validation chunks");
-        val_rows = v[0], sum_J = v[1], val_correct = v[2];
-      }
-      logs.val_loss = val_rows > 0 ? sum_J / val_rows : kNaN;
-      if (classifier && val_rows > 0) logs.val_accuracy = val_correct / val_rows;
-    } else if (has_val && !dp) {
-      Index val_correct = 0;
-      logs.val_loss = double(engine.evaluate_validation(0, validation.rows, classifier ? &val_correct : nullptr));
-      if (classifier) logs.val_accuracy = double(val_correct) / double(validation.rows);
-    } else if (has_val) {  // each process its share of the validation rows (sharded: its own), then the sums
-      const Slice v = dp->sharded ? Slice{0, validation.rows, 0, 0} : share_of(validation.rows, dp->rank, dp->size);
-      Index val_correct = 0;
-      const double J_r = v.rows > 0 ? double(engine.evaluate_validation(v.start, v.rows, &val_correct)) : 0.0;
-      const auto sums = sum_over_processes({double(v.rows), double(v.rows) * J_r, double(val_correct)});
-      logs.val_loss = sums[1] / sums[0];
-      if (classifier) logs.val_accuracy = sums[2] / sums[0];
-    }
+    logs.loss = pass.loss();
+    if (classifier && pass.rows_seen() > 0) logs.accuracy = double(pass.correct()) / double(pass.rows_seen());
+    for (auto& g : logs.grad_norms) g /= double(std::max<Index>(pass.batches_done(), 1));
+    if (evaluate_validation) validate_epoch(evaluate_validation, dp, classifier, logs);
     result.epochs.push_back(logs);
     scheduler.end_epoch(options.schedule.monitor_validation ? logs.val_loss : logs.loss);
 
     // The callback sees every epoch, the last one too, whatever stops training.
-    bool go_on = !callback || callback(logs);
-    if (dp) go_on = sum_over_processes({go_on ? 0.0 : 1.0})[0] == 0;  // one process stopping stops all
+    bool go_on = !args.callback || args.callback(logs);
+    if (dp) go_on = sum_over_processes(*dp, {go_on ? 0.0 : 1.0})[0] == 0;  // one process stopping stops all
     bool improved = false;
     const bool stop = rules.end_epoch(logs, go_on, result, improved);
     if (improved && es.restore_best) engine.save_params(kBest);
@@ -480,16 +230,12 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X
 }  // namespace
 
 template <class T>
-FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback,
-              const Collective<T>* collective, ChunkSource<T>* source, ChunkSource<T>* validation_source) {
-  // once: the loop runs unchecked (a source's chunks are checked as they come)
-  validate_fit(engine, optimizer, X, Y, options, validation, collective, source != nullptr,
-               validation_source != nullptr);
-  engine.begin_fit(X, Y, validation);
+FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& args) {
+  validate_fit(engine, optimizer, args);  // once: the loop runs unchecked
+  engine.begin_fit(args.X, args.Y, args.validation);
   FitResult result;
   try {
-    result = train(engine, optimizer, X, Y, options, validation, callback, collective, source, validation_source);
+    result = train(engine, optimizer, args);
   } catch (...) {
     engine.end_fit();  // the host network gets the weights the loop left (restored ones after a divergence)
     throw;
@@ -499,18 +245,14 @@ FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, 
 }
 
 template <class T>
-FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation, const EpochCallback& callback) {
+FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const FitArgs<T>& args) {
   CpuEngine<T> engine(net);
-  return fit<T>(engine, optimizer, X, Y, options, validation, callback);
+  return fit<T>(engine, optimizer, args);
 }
 
-#define FASTMLP_FIT(T)                                                                                            \
-  template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&,  \
-                            const Validation<T>&, const EpochCallback&, const Collective<T>*, ChunkSource<T>*,    \
-                            ChunkSource<T>*);                                                                     \
-  template FitResult fit<T>(Network<T>&, Optimizer<T>&, const ConstRef<T>&, const Targets<T>&, const FitOptions&, \
-                            const Validation<T>&, const EpochCallback&);
+#define FASTMLP_FIT(T)                                                     \
+  template FitResult fit<T>(Engine<T>&, Optimizer<T>&, const FitArgs<T>&); \
+  template FitResult fit<T>(Network<T>&, Optimizer<T>&, const FitArgs<T>&);
 FASTMLP_FIT(float)
 FASTMLP_FIT(double)
 #undef FASTMLP_FIT

@@ -28,7 +28,7 @@ static void train_xor() {
   SGD<double> sgd(/*learning_rate=*/0.5);
   FitOptions options;
   options.epochs = 3000;  // full-batch gradient descent (no batch_size)
-  const FitResult result = fit<double>(net, sgd, X, Targets<double>::from_dense(y.data(), 4, 1), options);
+  const FitResult result = fit<double>(net, sgd, {X, Targets<double>::from_dense(y.data(), 4, 1), options});
   const auto p = net.forward(X);
   std::printf("XOR: loss %.4f after %zu epochs; p(y=1) = %.3f %.3f %.3f %.3f\n", result.epochs.back().loss,
               result.epochs.size(), p(0, 0), p(1, 0), p(2, 0), p(3, 0));
@@ -53,7 +53,7 @@ static void train_softmax() {
   FitOptions options;
   options.epochs = 50;
   options.batch_size = 32;
-  const auto result = fit<float>(net, adam, X, Targets<float>::from_labels(y.data(), 300, 3), options);
+  const auto result = fit<float>(net, adam, {X, Targets<float>::from_labels(y.data(), 300, 3), options});
   Matrix<float> probe(1, 2);
   probe << 0.1f, 2.4f;
   Index best;

@@ -1,8 +1,11 @@
 // C++ tests of the core: gradients against finite differences (double), the
-// lecture's gate weights, XOR learned by backprop, and errors on bad shapes.
+// lecture's gate weights, XOR learned by backprop, errors on bad shapes, and fit's
+// arguments (FitArgs: validation, callback, a chunk source).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "check.hpp"
@@ -111,7 +114,7 @@ void test_xor_hand_set_and_learned() {
   SGD<double> sgd(0.5);
   FitOptions opt;
   opt.epochs = 3000;
-  const auto result = fit<double>(net, sgd, X, Targets<double>::from_dense(y.data(), 4, 1), opt);
+  const auto result = fit<double>(net, sgd, {X, Targets<double>::from_dense(y.data(), 4, 1), opt});
   CHECK(result.epochs.back().loss < 0.05);
   A = net.forward(X);
   for (int i = 0; i < 4; ++i) CHECK((A(i, 0) >= 0.5) == (xor_truth[i] == 1));
@@ -150,6 +153,69 @@ void test_bad_shapes_throw() {
   CHECK_THROWS(SGD<double>(-1.0), std::invalid_argument);
 }
 
+// Hands out the rows of X, Y in chunks of `rows` (the last one shorter), in order.
+class RowChunks final : public ChunkSource<double> {
+ public:
+  RowChunks(const Mat& X, const Mat& Y, Index rows) : X_(X), Y_(Y), rows_(rows) {}
+  void start_epoch(Index) override { next_ = 0; }
+  bool next(Chunk<double>& chunk) override {
+    if (next_ >= X_.rows()) return false;
+    const Index n = std::min(rows_, X_.rows() - next_);
+    chunk.X = X_.data() + next_ * X_.cols();
+    chunk.rows = n;
+    chunk.Y = Targets<double>::from_dense(Y_.data() + next_ * Y_.cols(), n, Y_.cols());
+    chunk.name = "rows " + std::to_string(next_);
+    next_ += n;
+    return true;
+  }
+
+ private:
+  const Mat &X_, &Y_;
+  Index rows_, next_ = 0;
+};
+
+// fit's arguments in one FitArgs: validation, the callback, and a chunk source that gives the
+// in-memory batches exactly (chunks of a multiple of batch_size rows, no shuffling).
+void test_fit_args_validation_callback_chunks() {
+  const Mat X = xor_inputs();
+  Mat y(4, 1);
+  y << 0, 1, 1, 0;
+  const auto Y = Targets<double>::from_dense(y.data(), 4, 1);
+  Network<double> start({{2, 4, Activation::Tanh}, {4, 1, Activation::Sigmoid}}, Loss::BinaryCrossentropy);
+  start.init_params(3);
+  FitOptions opt;
+  opt.epochs = 20;
+  opt.batch_size = 2;
+  opt.shuffle = false;
+
+  Network<double> net = start;
+  SGD<double> sgd(0.5);
+  FitArgs<double> args(X, Y, opt);
+  args.validation = {X.data(), 4, Y};
+  Index calls = 0;
+  args.callback = [&calls](const EpochLogs&) { return ++calls < 5; };
+  const FitResult in_memory = fit<double>(net, sgd, args);
+  CHECK(calls == 5 && in_memory.epochs.size() == 5 && in_memory.stopped_early);
+  CHECK(in_memory.epochs.back().val_loss == double(net.objective(X, Y)));  // after the last step, no dropout
+  CHECK(in_memory.epochs.back().val_accuracy >= 0.0 && in_memory.epochs.back().val_accuracy <= 1.0);
+
+  Network<double> chunked_net = start;
+  SGD<double> sgd2(0.5);
+  RowChunks chunks(X, y, 2);
+  const Mat no_rows(0, 2);  // the data comes from the source
+  FitArgs<double> chunked(no_rows, Targets<double>::from_dense(nullptr, 0, 1), opt);
+  chunked.source = &chunks;
+  chunked.validation = args.validation;
+  chunked.callback = [](const EpochLogs& logs) { return logs.epoch < 4; };
+  const FitResult from_chunks = fit<double>(chunked_net, sgd2, chunked);
+  CHECK(from_chunks.epochs.size() == 5);
+  for (std::size_t e = 0; e < from_chunks.epochs.size(); ++e) {
+    CHECK(from_chunks.epochs[e].loss == in_memory.epochs[e].loss);
+    CHECK(from_chunks.epochs[e].val_loss == in_memory.epochs[e].val_loss);
+  }
+  for (Index i = 0; i < net.num_params(); ++i) CHECK(chunked_net.params()[i] == net.params()[i]);
+}
+
 }  // namespace
 
 int main() {
@@ -158,6 +224,7 @@ int main() {
   RUN(test_xor_hand_set_and_learned);
   RUN(test_softmax_gradient_example);
   RUN(test_bad_shapes_throw);
+  RUN(test_fit_args_validation_callback_chunks);
   std::printf("%d checks, %d failed\n", check::checks, check::failures);
   return check::failures == 0 ? 0 : 1;
 }

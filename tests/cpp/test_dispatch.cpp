@@ -89,7 +89,7 @@ void a_network_learns_xor_at_this_level() {
   SGD<double> sgd(0.5);
   FitOptions opt;
   opt.epochs = 3000;
-  const auto result = fit<double>(net, sgd, X, Targets<double>::from_dense(y.data(), 4, 1), opt);
+  const auto result = fit<double>(net, sgd, {X, Targets<double>::from_dense(y.data(), 4, 1), opt});
   CHECK(result.epochs.back().loss < 0.05);
 }
 

@@ -146,19 +146,35 @@ struct Collective {
   std::function<void(double* values, Index n)> sum_doubles;
 };
 
+// The arguments of one fit: the training data, in memory (X, Y) or in chunks (source), the
+// options, and what is optional (validation data, the epoch callback, data parallelism).
+//   FitArgs<float> args(X, Y, options);  args.validation = {...};  fit<float>(engine, optimizer, args);
+// X, Y and everything pointed to must outlive the fit call.
+template <class T>
+struct FitArgs {
+  template <class Derived>  // binds X itself (any row-major matrix or map), so no temporary copy dangles
+  FitArgs(const Eigen::MatrixBase<Derived>& X_, const Targets<T>& Y_, const FitOptions& options_ = {})
+      : X(X_.derived()), Y(Y_), options(options_) {}
+
+  ConstRef<T> X;  // rows x n_inputs; with a source: an empty matrix (engine.begin_fit still gets it)
+  Targets<T> Y;
+  FitOptions options;
+  Validation<T> validation;                     // in memory (X null: none)
+  EpochCallback callback;                       // empty: none
+  const Collective<T>* collective = nullptr;    // data parallelism; null: one process
+  ChunkSource<T>* source = nullptr;             // the training data in chunks, instead of X, Y
+  ChunkSource<T>* validation_source = nullptr;  // the validation data in chunks, instead of `validation`
+};
+
 // Trains the engine's network in place, stepping with `optimizer` (made by
 // engine.make_optimizer, or any Optimizer<T> over the engine's buffers). Throws
 // std::invalid_argument for bad options or data (checked once, up front),
 // NotSupported, and DivergenceError as described above.
 template <class T>
-FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {},
-              const Collective<T>* collective = nullptr, ChunkSource<T>* source = nullptr,
-              ChunkSource<T>* validation_source = nullptr);
+FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& args);
 
-// The same on the CPU: fit(CpuEngine<T>(net), ...).
+// The same on the CPU: fit(CpuEngine<T>(net), optimizer, args).
 template <class T>
-FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const ConstRef<T>& X, const Targets<T>& Y,
-              const FitOptions& options, const Validation<T>& validation = {}, const EpochCallback& callback = {});
+FitResult fit(Network<T>& net, Optimizer<T>& optimizer, const FitArgs<T>& args);
 
 }  // namespace fastmlp
