@@ -202,7 +202,8 @@ void write_dropout(const LayerSpec& s, ordered_json& entry) { entry["rate"] = s.
 
 // A kind of entry in the "layers" list. A Dense layer (a LayerSpec) is written as the entries of
 // the kinds it uses, in this table's order; reading an entry calls its kind's `read`, then binds
-// its `tensors` to the Dense layer read last.
+// its `tensors` to the Dense layer read last. A new kind is a row of kLayerKinds, its read and
+// write functions, and a Slot (with its place in values_of) for each new tensor.
 struct LayerKind {
   const char* type;                                        // "type" in the file
   std::vector<TensorSlot> tensors;                         // its tensors, in the file's order
