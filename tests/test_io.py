@@ -232,6 +232,87 @@ def test_files_written_by_release_0_1_0_still_load(dtype):
     )
 
 
+# Files written by earlier fastmlps: release 0.1.0 (its Python writer) and main as of 2026-12-06, the
+# last C++ writer before cpp/src/serialize.cpp became cpp/src/io/ (tests/fixtures/make_main_fixture.py:
+# BatchNormalization, LayerNormalization, Dropout, string labels, column names). Each file: its
+# expected values (the JSON file, and the entry in it).
+OLD_FILES = {
+    "v0.1.0_float32": ("v0.1.0_expected.json", "float32"),
+    "v0.1.0_float64": ("v0.1.0_expected.json", "float64"),
+    "main_2026-12-06": ("main_2026-12-06_expected.json", None),
+}
+
+
+def _tensors_of(raw):
+    """(header, data, {name: array}) of a safetensors file's bytes, read with json and NumPy alone."""
+    (n,) = struct.unpack("<Q", raw[:8])
+    header, data = json.loads(raw[8 : 8 + n]), raw[8 + n :]
+    codes = {"F32": "<f4", "F64": "<f8"}
+    arrays = {
+        name: np.frombuffer(data[t["data_offsets"][0] : t["data_offsets"][1]], codes[t["dtype"]]).reshape(t["shape"])
+        for name, t in header.items()
+        if name != "__metadata__"
+    }
+    return header, data, arrays
+
+
+def _model_of_header(meta):
+    """A model with the architecture of a file's metadata, built by hand (not by fastmlp's reader)."""
+    layers = []
+    for e in json.loads(meta["layers"]):
+        kind, fields = e["type"], {k: v for k, v in e.items() if k != "type"}
+        if kind == "Dense":
+            layers.append(fm.Dense(e["n_in"], e["n_out"], e["activation"], init=e.get("init"), alpha=e.get("alpha")))
+        else:
+            layers.append(getattr(fm, kind)(**fields))  # Dropout(rate), *Normalization(epsilon[, momentum])
+    return fm.Sequential(layers, loss=meta["loss"], dtype=meta["dtype"], l2=float(meta["l2"]))
+
+
+@pytest.mark.parametrize("name", OLD_FILES)
+def test_files_written_by_earlier_versions_load_bit_for_bit(name):
+    """Every tensor loads bit for bit, in get_weights()'s order; the loaded model computes exactly
+    what a model built by hand from the same architecture and tensors computes, and gives the
+    predictions recorded when the file was written (labels exactly, probabilities to the GEMM's
+    rounding, which depends on the CPU); written again, the tensors and fastmlp's own metadata
+    come out byte for byte as they were."""
+    path = FIXTURES / f"{name}.safetensors"
+    header, data, arrays = _tensors_of(path.read_bytes())
+    model = fm.load(path)
+    weights = model.get_weights()
+    assert [w.shape for w in weights] == [a.shape for a in arrays.values()]
+    for w, (tensor, a) in zip(weights, arrays.items()):
+        assert w.dtype == a.dtype and w.tobytes() == a.tobytes(), tensor
+    by_hand = _model_of_header(header["__metadata__"])
+    by_hand.set_weights(list(arrays.values()))
+    assert repr(by_hand) == repr(model)
+    json_file, entry = OLD_FILES[name]
+    expected = json.loads((FIXTURES / json_file).read_text())
+    expected = expected[entry] if entry else expected
+    X = np.array(expected["X"])
+    np.testing.assert_array_equal(model.forward(X), by_hand.forward(X))
+    assert hashlib.sha256(model.params.tobytes()).hexdigest() == expected["params_sha256"]
+    if "weights_sha256" in expected:
+        assert [hashlib.sha256(w.tobytes()).hexdigest() for w in weights] == expected["weights_sha256"]
+        assert model.classes_.tolist() == expected["classes"]
+        assert model.feature_names_in_.tolist() == expected["feature_names"]
+        X = pytest.importorskip("pandas").DataFrame(X, columns=expected["feature_names"])
+        assert model.predict(X).tolist() == expected["predict"]
+        got, want = model.predict_proba(X), np.array(expected["predict_proba"], dtype=model.dtype)
+    else:
+        got, want = model.forward(X), np.array(expected["forward"], dtype=model.dtype)
+        assert got.argmax(axis=1).tolist() == want.argmax(axis=1).tolist()
+    np.testing.assert_allclose(got, want, rtol=1e-5 if model.dtype == np.float32 else 1e-13)
+    # written again: fastmlp's own entries and the tensors as they were
+    header2, data2, _ = _tensors_of(model.to_bytes())
+    own = ("fastmlp_format", "dtype", "loss", "l2", "layers")
+    if name.startswith("main"):
+        assert {k: header2["__metadata__"][k] for k in own} == {k: header["__metadata__"][k] for k in own}
+    assert {k: v for k, v in header2.items() if k != "__metadata__"} == {
+        k: v for k, v in header.items() if k != "__metadata__"
+    }
+    assert data2 == data
+
+
 def test_more_than_64_layer_entries(tmp_path, cpp_tool):
     layers = []
     for _ in range(40):
