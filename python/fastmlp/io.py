@@ -5,7 +5,7 @@
 
 This module is the codec between files (or bytes) and a core network (``fastmlp._core.Network32``
 / ``Network64``) plus the header's ``__metadata__`` strings; the layout, every check on what is
-read and the atomic write are implemented once, in ``cpp/src/serialize.cpp`` (see
+read and the atomic write are implemented once, in ``cpp/src/io/`` (see
 ``cpp/include/fastmlp/serialize.hpp``). The file is a standard safetensors file
 (https://github.com/huggingface/safetensors):
 

@@ -6,7 +6,7 @@ arguments and ``Layer.from_config(config)`` makes it again; defining a subclass 
 read. What the rest of the package needs from a layer is a method of it, so a model walks its
 layers without asking their kind: ``summary_row`` (model.summary), ``html_row`` (the notebook
 table), ``onnx_nodes`` (fastmlp.onnx) and ``file_entry`` / ``Layer.from_file_entry`` (its entry in
-the model file's "layers" metadata, written by the C++ core: cpp/src/serialize.cpp).
+the model file's "layers" metadata, written by the C++ core: cpp/src/io/model_schema.cpp).
 """
 
 from __future__ import annotations
