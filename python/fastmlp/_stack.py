@@ -10,8 +10,17 @@ from . import _core
 from .layers import NORMALIZATIONS, Dense, Dropout, _Normalization
 
 
-def infer_loss(output_activation: str) -> str:
-    return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(output_activation, "mse")
+def loss_name(loss, output_activation: str) -> str:
+    """The canonical name of ``loss``; None: the output activation's (softmax: categorical
+    crossentropy, sigmoid: binary crossentropy, else mse)."""
+    if loss is None:
+        loss = {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(output_activation, "mse")
+    if not isinstance(loss, str):
+        raise TypeError(f"loss must be a string, got {type(loss).__name__}")
+    try:
+        return _core.loss_name(loss)
+    except ValueError:
+        raise ValueError(f"loss must be one of {', '.join(_core.LOSSES)} (or an alias); got {loss!r}") from None
 
 
 def fold(layers: list):

@@ -65,6 +65,32 @@ class TargetSpec:
             return 2 if self.n_outputs == 1 else 0
         return self.n_outputs if self.is_classifier else 0
 
+    def require_classifier(self, what: str) -> None:
+        if not self.is_classifier:
+            raise TypeError(f"{what} needs a classification loss; this model uses {self.loss!r}")
+
+    def classes_(self) -> np.ndarray:
+        """The classes predict() returns: the labels of the first fit, else the ids 0 .. n_classes - 1."""
+        if not self.is_classifier:
+            raise AttributeError(f"classes_ exists for classification losses only; this model uses {self.loss!r}")
+        return self.classes if self.classes is not None else np.arange(self.n_classes)
+
+    def probabilities(self, p: np.ndarray) -> np.ndarray:
+        """Class probabilities from outputs p: softmax rows as they are; one sigmoid output as [1 - p, p]."""
+        return np.hstack([1 - p, p]) if self.loss == "binary_crossentropy" and p.shape[1] == 1 else p
+
+    def predictions(self, a: np.ndarray) -> np.ndarray:
+        """predict() from outputs a: the class (a label of the first fit, or an id) by arg-max (softmax)
+        or threshold 0.5 (sigmoid); the outputs for regression ((m,) for one output)."""
+        if self.loss == "categorical_crossentropy":
+            ids = a.argmax(axis=1)
+            return ids if self.classes is None else self.classes[ids]
+        if self.loss == "binary_crossentropy":
+            labels = (a >= 0.5).astype(np.int64)
+            labels = labels[:, 0] if labels.shape[1] == 1 else labels
+            return labels if self.classes is None else self.classes[labels]
+        return a[:, 0] if a.shape[1] == 1 else a
+
     def learn(self, y) -> TargetSpec:
         """This spec with the classes of y when a classifier meets labels that are not numbers
         (strings, categories, objects) for the first time; else this spec."""

@@ -9,6 +9,11 @@ training runs entirely in C++, in the one training loop for every engine; Python
 is called only at epoch ends (callbacks, progress bar).
 
 Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, n_out)).
+
+Here: the model (layers, build, weights, forward / predict, summary, device, saving). What it
+does with data (fit, partial_fit, evaluate, loss, accuracy) it inherits from
+fastmlp.training.Trainer, as Keras's models do; the layer stack is fastmlp._stack's, the
+targets fastmlp._targets', data sources fastmlp.data's, MPI fastmlp.distributed's.
 """
 
 from __future__ import annotations
@@ -26,19 +31,21 @@ from . import training as _training
 from ._targets import CLASSIFICATION_LOSSES, TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
 from ._validation import as_dtype, as_int, as_seed, positive_float, positive_int
-from .callbacks import EarlyStopping
-from .training import DivergenceError, History, OneClassValidationWarning, VanishingGradientWarning  # noqa: F401
+from .training import (  # noqa: F401 (importable from here as before)
+    DEFAULT_BATCH_SIZE,
+    DivergenceError,
+    History,
+    OneClassValidationWarning,
+    VanishingGradientWarning,
+)
 
 # The canonical loss names (the C++ core's; aliases such as "sparse_categorical_crossentropy",
 # "mean_squared_error", "mean_absolute_error" are accepted too).
 LOSSES = tuple(_core.LOSSES)
-# What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32.
-# The lecture's full-batch gradient descent: fit(..., batch_size=None) with optimizer="sgd".
-DEFAULT_OPTIMIZER = "adam"
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_OPTIMIZER = "adam"  # with fit's DEFAULT_BATCH_SIZE: Keras's first try (see fastmlp.training)
 
 
-class Sequential:
+class Sequential(_training.Trainer):
     """An MLP: layers applied in order, trained by backpropagation in C++.
 
     Parameters
@@ -77,23 +84,12 @@ class Sequential:
             _cuda.require()
         dense, rates, norms = _stack.fold(layers)
         _stack.chain(dense)
-        if loss is None:
-            loss = _stack.infer_loss(dense[-1].activation)
-        if not isinstance(loss, str):
-            raise TypeError(f"loss must be a string, got {type(loss).__name__}")
-        try:
-            loss = _core.loss_name(loss)
-        except ValueError:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)} (or an alias); got {loss!r}") from None
+        self.loss_name = _stack.loss_name(loss, dense[-1].activation)
         self.dtype = as_dtype(dtype)
         self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
-        self.layers = layers
-        self.dense_layers = dense
-        self._rates = rates
-        self._norms = norms
-        self.loss_name = loss
+        self.layers, self.dense_layers, self._rates, self._norms = layers, dense, rates, norms
         self._epochs_seen = 0
         self._device, self._engine, self._net = None, None, None
         self._comm = None  # the communicator of the latest data-parallel fit (rank 0 alone saves)
@@ -207,11 +203,7 @@ class Sequential:
     def classes_(self) -> np.ndarray:
         """The classes predict() returns: the labels of the first fit (strings, categories, ...),
         else the class ids 0 .. n_classes - 1."""
-        if not self.is_classifier:
-            raise AttributeError(f"classes_ exists for classification losses only; this model uses {self.loss_name!r}")
-        if self._label_classes is not None:
-            return self._label_classes
-        return np.arange(2 if self.n_outputs == 1 else self.n_outputs)
+        return self._targets().classes_()
 
     # --- the math ---
     def forward(self, X, comm=None, out=None) -> np.ndarray:
@@ -231,17 +223,6 @@ class Sequential:
             return self._engine.forward(X)
         return _distributed.forward(self._engine, X, comm, self.n_outputs)
 
-    def loss(self, X, y=None, sample_weight=None, comm=None) -> float:
-        """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
-
-        binary_crossentropy: mean over samples and outputs of -(y ln p + (1-y) ln(1-p));
-        categorical_crossentropy: mean over samples of -sum_k y_k ln p_k;
-        mse: mean over samples and outputs of (a - y)^2.
-        With sample weights w_i the mean is sum_i w_i l_i / sum_i w_i.
-        With ``comm`` (every process passing the same X, y) each process computes its share.
-        """
-        return _training.mean_loss(self, X, y, sample_weight, comm)
-
     def gradients(self, X, y, sample_weight=None) -> list:
         """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
         X = self._X(X)
@@ -254,67 +235,6 @@ class Sequential:
         X = self._X(X)
         Y = None if y is None else self._Y(y, X.shape[0])
         return [tuple(t) for t in self._net.trace(X, Y)]
-
-    def fit(
-        self,
-        X,
-        y=None,
-        epochs: int = 100,
-        batch_size: int | None = DEFAULT_BATCH_SIZE,
-        learning_rate: float | None = None,
-        tol: float = 0.0,
-        shuffle: bool = True,
-        seed: int | None = None,
-        verbose: bool = False,
-        callback=None,
-        optimizer=None,
-        schedule=None,
-        validation_data=None,
-        validation_split: float = 0.0,
-        early_stopping: EarlyStopping | None = None,
-        sample_weight=None,
-        class_weight=None,
-        record_gradients: bool = False,
-        callbacks=None,
-        stratify: bool | None = None,
-        comm=None,
-        sharded: bool = False,
-    ) -> History:
-        """Train by mini-batch gradient descent in C++, continuing from the current weights.
-
-        batch_size: 32 by default; None uses the whole data set per step (the lecture's
-        full-batch gradient descent, with optimizer="sgd").
-        Each epoch is one pass over the data, in a seeded random order when ``shuffle``.
-        learning_rate, when given, sets the optimizer's learning rate. ``optimizer``
-        replaces the model's (state is kept across fit calls with the same optimizer).
-        Stops after ``epochs`` epochs, when the epoch loss changes by less than ``tol``
-        (|J_k - J_(k-1)| < tol; tol=0 never stops early), by ``early_stopping``, or when
-        a callback says so. Ctrl-C stops at the next mini-batch
-        boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
-        ``callbacks``: a list of fm.callbacks.Callback objects (EarlyStopping, ModelCheckpoint,
-        CSVLogger, LambdaCallback, ReduceLROnPlateau, your own) and callables
-        ``f(epoch, logs)`` that return False to stop; ``callback`` is one such callable.
-        ``validation_split`` holds out that fraction of X, y, chosen at random (seeded by
-        ``seed`` or the model's seed: the same rows every call) and, for classification
-        (``stratify`` None or True), in each class's proportion. A warning says when a
-        validation set holds a single class.
-        y may hold labels of any kind for classification (strings, categories): ``classes_``.
-        A DataFrame's column names are remembered and checked by later calls.
-        ``verbose`` shows a tqdm progress bar. Returns a History.
-
-        ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
-        processes, under ``mpiexec``: every process calls fit with the same model (same seed),
-        options and, unless ``sharded``, the same data; see fastmlp.distributed for what the
-        result equals. Only rank 0 shows progress and saves. With a chunked source and
-        ``sharded=True`` each process reads its own share of it (``Source.shard``: every N-th shard
-        file from its rank on); a validation source is split between the processes likewise.
-        """
-        args = {k: v for k, v in locals().items() if k not in ("self", "X", "y")}
-        return _training.fit(self, X, y, **args)
-
-    def partial_fit(self, X, y, **kwargs) -> History:
-        """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
-        return _training.partial_fit(self, X, y, kwargs)
 
     def _chunks(self, source):
         """The converted chunks of a source, in order, once (predict, evaluate)."""
@@ -345,29 +265,12 @@ class Sequential:
     # --- predictions ---
     def predict_proba(self, X, comm=None) -> np.ndarray:
         """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p]."""
-        if not self.is_classifier:
-            raise TypeError(f"predict_proba needs a classification loss; this model uses {self.loss_name!r}")
-        p = self.forward(X, comm)
-        if self.loss_name == "binary_crossentropy" and p.shape[1] == 1:
-            return np.hstack([1 - p, p])
-        return p
+        self._targets().require_classifier("predict_proba")
+        return self._targets().probabilities(self.forward(X, comm))
 
     def predict(self, X, comm=None) -> np.ndarray:
         """Class ids by arg-max (softmax) or threshold 0.5 (sigmoid); outputs a for mse ((m,) if one output)."""
-        a = self.forward(X, comm)
-        if self.loss_name == "categorical_crossentropy":
-            ids = a.argmax(axis=1)
-            return ids if self._label_classes is None else self._label_classes[ids]
-        if self.loss_name == "binary_crossentropy":
-            labels = (a >= 0.5).astype(np.int64)
-            labels = labels[:, 0] if labels.shape[1] == 1 else labels
-            return labels if self._label_classes is None else self._label_classes[labels]
-        return a[:, 0] if a.shape[1] == 1 else a
-
-    def accuracy(self, X, y=None, comm=None) -> float:
-        """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1). X may be
-        a data source (fastmlp.data; y=None)."""
-        return _training.accuracy(self, X, y, comm)
+        return self._targets().predictions(self.forward(X, comm))
 
     # --- Keras-shaped conveniences ---
     def __call__(self, X) -> np.ndarray:
@@ -377,12 +280,6 @@ class Sequential:
     def __len__(self) -> int:
         """The number of layers (Dense and Dropout)."""
         return len(self.layers)
-
-    def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None):
-        """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
-        ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
-        {"loss": ..., "accuracy": ...} with ``return_dict=True``."""
-        return _training.evaluate(self, X, y, sample_weight, return_dict, comm)
 
     def _weight_views(self) -> list:
         self._require_built()

@@ -35,6 +35,9 @@ DivergenceError = _core.DivergenceError
 # Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
 # ||dW|| is below this fraction of the last layer's.
 VANISHING_RATIO = 1e-3
+# What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32.
+# The lecture's full-batch gradient descent: fit(..., batch_size=None) with optimizer="sgd".
+DEFAULT_BATCH_SIZE = 32
 
 
 class OneClassValidationWarning(UserWarning):
@@ -103,55 +106,119 @@ class _Run:
         return self.returned or self.epochs_ended > 0 or self.diverged or chunks_read
 
 
-def fit(
-    model,
-    X,
-    y,
-    *,
-    epochs,
-    batch_size,
-    learning_rate,
-    tol,
-    shuffle,
-    seed,
-    verbose,
-    callback,
-    optimizer,
-    schedule,
-    validation_data,
-    validation_split,
-    early_stopping,
-    sample_weight,
-    class_weight,
-    record_gradients,
-    callbacks,
-    stratify,
-    comm,
-    sharded,
-) -> History:
-    """Sequential.fit (its docstring says what each argument does): plan, commit, run."""
-    comm = None if comm is None else _distributed.check_comm(comm)
-    run, undo = _Run(), None
-    try:
-        # With comm, a bad argument on any process is an error on every process (never a hang).
-        with _distributed.together(comm):
-            plan = _Plan(comm, sharded)
-            _plan_data(plan, model, X, y, sample_weight, validation_split)
-            _plan_options(plan, model, epochs, batch_size, tol, shuffle, record_gradients)
-            early_stopping = _plan_callbacks(plan, callbacks, callback, early_stopping, schedule)
-            _plan_optimizer(plan, model, optimizer, learning_rate)
-            _plan_validation(plan, validation_data, validation_split, stratify, model.seed if seed is None else seed)
-            _warn_if_one_class(plan)
-            _plan_class_weights(plan, class_weight)
-            _finish_options(plan, model, early_stopping, seed)
-            undo = _commit(model, plan)
-        history = _run(model, plan, verbose, run)
-    except BaseException:
-        if undo is not None and not run.began:
-            undo()
-        raise
-    _warn_if_vanishing(history, len(model.dense_layers))
-    return history
+class Trainer:
+    """What a Sequential does with data, as Keras's Trainer: fit, partial_fit, evaluate, loss,
+    accuracy (the model, its layers and its math are fastmlp.model's)."""
+
+    def fit(
+        self,
+        X,
+        y=None,
+        epochs: int = 100,
+        batch_size: int | None = DEFAULT_BATCH_SIZE,
+        learning_rate: float | None = None,
+        tol: float = 0.0,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: bool = False,
+        callback=None,
+        optimizer=None,
+        schedule=None,
+        validation_data=None,
+        validation_split: float = 0.0,
+        early_stopping: EarlyStopping | None = None,
+        sample_weight=None,
+        class_weight=None,
+        record_gradients: bool = False,
+        callbacks=None,
+        stratify: bool | None = None,
+        comm=None,
+        sharded: bool = False,
+    ) -> History:
+        """Train by mini-batch gradient descent in C++, continuing from the current weights.
+
+        batch_size: 32 by default; None uses the whole data set per step (the lecture's
+        full-batch gradient descent, with optimizer="sgd").
+        Each epoch is one pass over the data, in a seeded random order when ``shuffle``.
+        learning_rate, when given, sets the optimizer's learning rate. ``optimizer``
+        replaces the model's (state is kept across fit calls with the same optimizer).
+        Stops after ``epochs`` epochs, when the epoch loss changes by less than ``tol``
+        (|J_k - J_(k-1)| < tol; tol=0 never stops early), by ``early_stopping``, or when
+        a callback says so. Ctrl-C stops at the next mini-batch
+        boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
+        ``callbacks``: a list of fm.callbacks.Callback objects (EarlyStopping, ModelCheckpoint,
+        CSVLogger, LambdaCallback, ReduceLROnPlateau, your own) and callables
+        ``f(epoch, logs)`` that return False to stop; ``callback`` is one such callable.
+        ``validation_split`` holds out that fraction of X, y, chosen at random (seeded by
+        ``seed`` or the model's seed: the same rows every call) and, for classification
+        (``stratify`` None or True), in each class's proportion. A warning says when a
+        validation set holds a single class.
+        y may hold labels of any kind for classification (strings, categories): ``classes_``.
+        A DataFrame's column names are remembered and checked by later calls.
+        ``verbose`` shows a tqdm progress bar. Returns a History.
+
+        ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
+        processes, under ``mpiexec``: every process calls fit with the same model (same seed),
+        options and, unless ``sharded``, the same data; see fastmlp.distributed for what the
+        result equals. Only rank 0 shows progress and saves. With a chunked source and
+        ``sharded=True`` each process reads its own share of it (``Source.shard``: every N-th shard
+        file from its rank on); a validation source is split between the processes likewise.
+        """
+        comm = None if comm is None else _distributed.check_comm(comm)
+        run, undo = _Run(), None
+        try:
+            # With comm, a bad argument on any process is an error on every process (never a hang).
+            with _distributed.together(comm):
+                plan = _Plan(comm, sharded)
+                _plan_data(plan, self, X, y, sample_weight, validation_split)
+                _plan_options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
+                early_stopping = _plan_callbacks(plan, callbacks, callback, early_stopping, schedule)
+                _plan_optimizer(plan, self, optimizer, learning_rate)
+                _plan_validation(plan, validation_data, validation_split, stratify, self.seed if seed is None else seed)
+                _warn_if_one_class(plan)
+                _plan_class_weights(plan, class_weight)
+                _finish_options(plan, self, early_stopping, seed)
+                undo = _commit(self, plan)
+            history = _run(self, plan, verbose, run)
+        except BaseException:
+            if undo is not None and not run.began:
+                undo()  # refused before the first step: the model as it was
+            raise
+        _warn_if_vanishing(history, len(self.dense_layers))
+        return history
+
+    def partial_fit(self, X, y, **kwargs) -> History:
+        """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
+        if "epochs" in kwargs:
+            raise TypeError("partial_fit runs exactly one epoch; use fit(epochs=...) for more")
+        return self.fit(X, y, epochs=1, **kwargs)
+
+    def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None):
+        """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
+        ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``."""
+        out = {"loss": self.loss(X, y, sample_weight=sample_weight, comm=comm)}
+        if self.is_classifier:
+            out["accuracy"] = self.accuracy(X, y, comm=comm)
+        if return_dict:
+            return out
+        return out["loss"] if len(out) == 1 else list(out.values())
+
+    def loss(self, X, y=None, sample_weight=None, comm=None) -> float:
+        """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
+
+        binary_crossentropy: mean over samples and outputs of -(y ln p + (1-y) ln(1-p));
+        categorical_crossentropy: mean over samples of -sum_k y_k ln p_k;
+        mse: mean over samples and outputs of (a - y)^2.
+        With sample weights w_i the mean is sum_i w_i l_i / sum_i w_i.
+        With ``comm`` (every process passing the same X, y) each process computes its share.
+        """
+        return _mean_loss(self, X, y, sample_weight, comm)
+
+    def accuracy(self, X, y=None, comm=None) -> float:
+        """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1). X may be
+        a data source (fastmlp.data; y=None)."""
+        return _accuracy(self, X, y, comm)
 
 
 # --- 1. plan: each function checks and converts one group of arguments ---
@@ -271,7 +338,7 @@ def _warn_if_one_class(plan) -> None:
             f"the validation set holds a single class ({label!r}): its accuracy says little; "
             "use a larger validation_split or stratified validation data",
             OneClassValidationWarning,
-            stacklevel=4,  # the caller of Sequential.fit
+            stacklevel=3,  # the caller of fit
         )
 
 
@@ -445,7 +512,7 @@ def _warn_if_vanishing(history: History, n_layers: int) -> None:
             f"vanishing gradients: in the last epoch the first layer's mean ||dW|| ({first:.3g}) is "
             f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
             VanishingGradientWarning,
-            stacklevel=4,  # the caller of Sequential.fit
+            stacklevel=3,  # the caller of fit
         )
 
 
@@ -454,15 +521,8 @@ def _prefetcher(plan, source, class_weight, shuffle: bool, prefetch: int = 2):
     return _data.Prefetcher(source, convert, plan.options.seed, shuffle, prefetch, getattr(source, "mix", 1))
 
 
-# --- partial_fit and evaluate ---
-def partial_fit(model, X, y, kwargs: dict) -> History:
-    if "epochs" in kwargs:
-        raise TypeError("partial_fit runs exactly one epoch; use fit(epochs=...) for more")
-    return model.fit(X, y, epochs=1, **kwargs)
-
-
-def mean_loss(model, X, y, sample_weight, comm) -> float:
-    """Sequential.loss: J over arrays (each process its share with comm) or over a source's chunks."""
+def _mean_loss(model, X, y, sample_weight, comm) -> float:
+    """Trainer.loss: J over arrays (each process its share with comm) or over a source's chunks."""
     if isinstance(X, _data.Source):  # the weighted mean over the chunks
         sums = np.zeros(2)
         for Xc, Yc, Wc, _ in model._chunks(X):
@@ -477,10 +537,9 @@ def mean_loss(model, X, y, sample_weight, comm) -> float:
     return _distributed.objective(model._engine, X, Y, W, comm)
 
 
-def accuracy(model, X, y, comm) -> float:
-    """Sequential.accuracy: the fraction of rows whose predicted class is right."""
-    if not model.is_classifier:
-        raise TypeError(f"accuracy needs a classification loss; this model uses {model.loss_name!r}")
+def _accuracy(model, X, y, comm) -> float:
+    """Trainer.accuracy: the fraction of rows whose predicted class is right."""
+    model._targets().require_classifier("accuracy")
     if isinstance(X, _data.Source):
         hits = np.zeros(2)
         for Xc, Yc, _, _ in model._chunks(X):
@@ -504,12 +563,3 @@ def correct_share(loss: str, a, Y) -> float:
     truth = (Y >= 0.5).astype(np.int64)
     truth = truth[:, 0] if truth.shape[1] == 1 else truth
     return float(np.mean(pred == truth)) if truth.ndim == 1 else float(np.mean((pred == truth).all(axis=1)))
-
-
-def evaluate(model, X, y, sample_weight, return_dict: bool, comm):
-    out = {"loss": model.loss(X, y, sample_weight=sample_weight, comm=comm)}
-    if model.is_classifier:
-        out["accuracy"] = model.accuracy(X, y, comm=comm)
-    if return_dict:
-        return out
-    return out["loss"] if len(out) == 1 else list(out.values())
