@@ -317,8 +317,9 @@ class InMemory(Source):
         return self.X, self.y, self.w, "X"
 
     def width(self) -> int:
-        X = self.X
-        return np.shape(X)[1] if np.ndim(X) == 2 else as_2d(X, "X", np.float64).shape[1]  # (as_2d: the error)
+        if np.ndim(self.X) != 2:
+            as_2d(self.X, "X", np.float64)  # raises the error that names X (not 2-D, not numbers)
+        return np.shape(self.X)[1]
 
     def shard(self, rank: int, size: int) -> Source:
         return self

@@ -82,6 +82,11 @@ class together:
         return False
 
 
+def total(array, comm):
+    """The sum of `array` over the processes (a new array, the same on every process)."""
+    return comm.allreduce(array)
+
+
 def allreduce_in_place(comm):
     """sum(array): adds `array` over the processes, in place (the same result on every process)."""
     MPI = _mpi()

@@ -1,4 +1,5 @@
-"""Training: what Sequential.fit, partial_fit and evaluate do around the C++ training loop.
+"""Training: what a Sequential does with data (fit, partial_fit, evaluate, loss, accuracy), in
+``Trainer``, the base class that Sequential inherits (as Keras's models inherit their Trainer).
 
 fit runs in three steps, so that a call that fails changes nothing:
   1. plan: every argument is checked and converted (data, targets, options, callbacks,
@@ -7,10 +8,11 @@ fit runs in three steps, so that a call that fails changes nothing:
      optimizer and learning rate), not recorded;
   2. commit: the model takes that state (the one place fit changes the model before training);
   3. run: the C++ loop trains; Python is called at epoch ends only (callbacks, progress bar).
-When the loop refuses the call before its first step (its own checks: NaN in X, early stopping
-on val_loss without validation data, ...) or the processes of a data-parallel fit disagree, the
-commit is undone. Once training ran the model keeps what it did (the weights of the last
-completed step, the epochs completed), as after Ctrl-C or a DivergenceError.
+When the loop refuses the call before its first step (its own checks: NaN in X or X_val,
+reduce_on_plateau on val_loss without validation data, ...) or the processes of a
+data-parallel fit disagree, the commit is undone. Once training ran, the model keeps what it
+did: its weights (those of the last completed step) and, after Ctrl-C or a DivergenceError,
+the count of the epochs completed.
 """
 
 from __future__ import annotations
@@ -380,12 +382,22 @@ def _finish_options(plan, model, early_stopping, seed) -> None:
 
 
 # --- 2. commit ---
+# What a commit sets on the model: the network (with its engine and device: build), then the state.
+_BUILT = ("_net", "_engine", "_device")
+_COMMITTED = _BUILT + ("feature_names_in_", "_label_classes", "optimizer", "_comm", "stop_training")
+
+
 def _commit(model, plan):
     """Record on the model what this fit planned (the one place fit changes it before training);
-    returns the function that puts the model, its layers and optimizers back as they were."""
-    saved = [(obj, dict(vars(obj))) for obj in (model, model.optimizer, plan.optimizer, *model.layers)]
+    returns the function that takes it back (the model's attributes that the commit sets, its
+    layers when the commit built them, and the optimizers' learning rate and state)."""
+    before = {name: getattr(model, name) for name in _COMMITTED}
+    objects = [model.optimizer, plan.optimizer] + ([] if model.built else model.layers)
+    saved = [(obj, dict(vars(obj))) for obj in objects]
 
     def undo():
+        for name, value in before.items():
+            setattr(model, name, value)
         for obj, state in saved:
             vars(obj).clear()
             vars(obj).update(state)
@@ -456,7 +468,7 @@ def _chunk_class_weight(plan):
         return plan.class_weight
     counts = plan.class_counts
     if plan.comm is not None and plan.sharded:
-        counts = plan.comm.allreduce(counts)
+        counts = _distributed.total(counts, plan.comm)
     return {c: float(v) for c, v in enumerate(balanced_from_counts(counts))}
 
 
