@@ -40,6 +40,26 @@ def label_array(y):
     return arr
 
 
+# predict and predict_proba (functions of the loss and the classes, not of a TargetSpec: the
+# batch-1 latency of a prediction is a few microseconds, no object is made on the way).
+def probabilities(loss: str, p: np.ndarray) -> np.ndarray:
+    """Class probabilities from outputs p: softmax rows as they are; one sigmoid output as [1 - p, p]."""
+    return np.hstack([1 - p, p]) if loss == "binary_crossentropy" and p.shape[1] == 1 else p
+
+
+def predictions(loss: str, classes, a: np.ndarray) -> np.ndarray:
+    """predict() from outputs a: the class (a label of ``classes``, or an id) by arg-max (softmax)
+    or threshold 0.5 (sigmoid); the outputs for regression ((m,) for one output)."""
+    if loss == "categorical_crossentropy":
+        ids = a.argmax(axis=1)
+        return ids if classes is None else classes[ids]
+    if loss == "binary_crossentropy":
+        labels = (a >= 0.5).astype(np.int64)
+        labels = labels[:, 0] if labels.shape[1] == 1 else labels
+        return labels if classes is None else classes[labels]
+    return a[:, 0] if a.shape[1] == 1 else a
+
+
 class TargetSpec:
     """The targets a model takes: ``loss``, ``n_outputs``, ``dtype`` and the label ``classes``
     (sorted; None: y holds class ids / one-hot rows / values)."""
@@ -74,22 +94,6 @@ class TargetSpec:
         if not self.is_classifier:
             raise AttributeError(f"classes_ exists for classification losses only; this model uses {self.loss!r}")
         return self.classes if self.classes is not None else np.arange(self.n_classes)
-
-    def probabilities(self, p: np.ndarray) -> np.ndarray:
-        """Class probabilities from outputs p: softmax rows as they are; one sigmoid output as [1 - p, p]."""
-        return np.hstack([1 - p, p]) if self.loss == "binary_crossentropy" and p.shape[1] == 1 else p
-
-    def predictions(self, a: np.ndarray) -> np.ndarray:
-        """predict() from outputs a: the class (a label of the first fit, or an id) by arg-max (softmax)
-        or threshold 0.5 (sigmoid); the outputs for regression ((m,) for one output)."""
-        if self.loss == "categorical_crossentropy":
-            ids = a.argmax(axis=1)
-            return ids if self.classes is None else self.classes[ids]
-        if self.loss == "binary_crossentropy":
-            labels = (a >= 0.5).astype(np.int64)
-            labels = labels[:, 0] if labels.shape[1] == 1 else labels
-            return labels if self.classes is None else self.classes[labels]
-        return a[:, 0] if a.shape[1] == 1 else a
 
     def learn(self, y) -> TargetSpec:
         """This spec with the classes of y when a classifier meets labels that are not numbers

@@ -22,7 +22,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, _cuda, _persist, _stack
+from . import _core, _cuda, _persist, _stack, _targets
 from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
@@ -265,12 +265,13 @@ class Sequential(_training.Trainer):
     # --- predictions ---
     def predict_proba(self, X, comm=None) -> np.ndarray:
         """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p]."""
-        self._targets().require_classifier("predict_proba")
-        return self._targets().probabilities(self.forward(X, comm))
+        if not self.is_classifier:
+            raise TypeError(f"predict_proba needs a classification loss; this model uses {self.loss_name!r}")
+        return _targets.probabilities(self.loss_name, self.forward(X, comm))
 
     def predict(self, X, comm=None) -> np.ndarray:
         """Class ids by arg-max (softmax) or threshold 0.5 (sigmoid); outputs a for mse ((m,) if one output)."""
-        return self._targets().predictions(self.forward(X, comm))
+        return _targets.predictions(self.loss_name, self._label_classes, self.forward(X, comm))
 
     # --- Keras-shaped conveniences ---
     def __call__(self, X) -> np.ndarray:
