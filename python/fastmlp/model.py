@@ -42,7 +42,9 @@ from .training import (  # noqa: F401 (importable from here as before)
 # The canonical loss names (the C++ core's; aliases such as "sparse_categorical_crossentropy",
 # "mean_squared_error", "mean_absolute_error" are accepted too).
 LOSSES = tuple(_core.LOSSES)
-DEFAULT_OPTIMIZER = "adam"  # with fit's DEFAULT_BATCH_SIZE: Keras's first try (see fastmlp.training)
+# What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32
+# (fit's DEFAULT_BATCH_SIZE). The lecture's full-batch gradient descent: batch_size=None, "sgd".
+DEFAULT_OPTIMIZER = "adam"
 
 
 class Sequential(_training.Trainer):

@@ -37,9 +37,7 @@ DivergenceError = _core.DivergenceError
 # Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
 # ||dW|| is below this fraction of the last layer's.
 VANISHING_RATIO = 1e-3
-# What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32.
-# The lecture's full-batch gradient descent: fit(..., batch_size=None) with optimizer="sgd".
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = 32  # with Adam, the model's default optimizer: Keras's first try
 
 
 class OneClassValidationWarning(UserWarning):
