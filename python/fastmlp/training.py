@@ -179,7 +179,8 @@ class Trainer:
                 _plan_class_weights(plan, class_weight)
                 _finish_options(plan, self, early_stopping, seed)
                 undo = _commit(self, plan)
-            history = _run(self, plan, verbose, run)
+            collective = _agree(self, plan)
+            history = _run(self, plan, verbose and _distributed.is_root(comm), collective, run)
         except BaseException:
             if undo is not None and not run.began:
                 undo()  # refused before the first step: the model as it was
@@ -415,23 +416,43 @@ def _commit(model, plan):
 
 
 # --- 3. run ---
-def _run(model, plan, verbose, run) -> History:
-    """Agreement between the processes, the callbacks' begin, the C++ loop, the callbacks' end."""
-    options, collective = plan.options, None
-    if plan.comm is not None:  # after the local checks passed everywhere: the same model, options, shapes?
-        collective = _distributed.agree_to_fit(
-            model, plan.comm, bool(plan.sharded), plan.X, plan.Y, plan.W, plan.X_val, options,
-            plan.schedule, plan.early_stopping, plan.source,
-        )  # fmt: skip
-        verbose = verbose and _distributed.is_root(plan.comm)
-    class_weight = _chunk_class_weight(plan)
+def _agree(model, plan):
+    """Data parallelism, once every process passed its own checks: the same model, options and
+    data shapes everywhere (ValueError on every process otherwise). The collective the loop takes
+    (None without comm)."""
+    if plan.comm is None:
+        return None
+    return _distributed.agree_to_fit(
+        model, plan.comm, bool(plan.sharded), plan.X, plan.Y, plan.W, plan.X_val, plan.options,
+        plan.schedule, plan.early_stopping, plan.source,
+    )  # fmt: skip
+
+
+def _run(model, plan, verbose: bool, collective, run) -> History:
+    """The callbacks' begin, the C++ loop, the callbacks' end; the epochs trained are counted."""
     _begin_callbacks(model, plan)
-    bar = ProgressBar(options.epochs) if verbose else None
+    bar = ProgressBar(plan.options.epochs) if verbose else None
     final_logs = {}
     on_epoch = _epoch_hook(model, plan, bar, final_logs, run) if bar or plan.functions or plan.py_callbacks else None
     start = time.perf_counter()
+    try:
+        result = _loop(model, plan, on_epoch, collective, run)
+    finally:
+        if bar is not None:
+            bar.close()
+        for cb in plan.py_callbacks:
+            cb.on_train_end(final_logs)
+    model._epochs_seen += len(result["epochs"])
+    if result["interrupted"]:
+        raise KeyboardInterrupt("fit() interrupted; the model keeps the weights of the last completed step")
+    return History(result, time.perf_counter() - start)
+
+
+def _loop(model, plan, on_epoch, collective, run) -> dict:
+    """The C++ training loop on the model's engine, with prefetch threads for chunked sources."""
+    options = plan.options
     # the prefetch threads start with the first epoch (start_epoch) and are stopped in `finally`
-    chunks = None if plan.source is None else _prefetcher(plan, plan.source, class_weight, options.shuffle)
+    chunks = None if plan.source is None else _prefetcher(plan, plan.source, _chunk_class_weight(plan), options.shuffle)
     val_chunks = None if plan.val_source is None else _prefetcher(plan, plan.val_source, None, False)
     run.prefetchers = [p for p in (chunks, val_chunks) if p is not None]
     engine = model._engine
@@ -441,6 +462,7 @@ def _run(model, plan, verbose, run) -> History:
             threading.current_thread() is threading.main_thread(), collective, chunks, val_chunks,
         )  # fmt: skip
         run.returned = True
+        return result
     except DivergenceError as e:
         # The epochs completed before the diverging one still count (schedules, default seeds).
         run.diverged = True
@@ -449,14 +471,6 @@ def _run(model, plan, verbose, run) -> History:
     finally:
         for prefetcher in run.prefetchers:
             prefetcher.close()
-        if bar is not None:
-            bar.close()
-        for cb in plan.py_callbacks:
-            cb.on_train_end(final_logs)
-    model._epochs_seen += len(result["epochs"])
-    if result["interrupted"]:
-        raise KeyboardInterrupt("fit() interrupted; the model keeps the weights of the last completed step")
-    return History(result, time.perf_counter() - start)
 
 
 def _chunk_class_weight(plan):
