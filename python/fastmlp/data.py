@@ -367,6 +367,11 @@ def column_names(X):
     return [str(c) for c in columns]
 
 
+def mappable(X, dtype: np.dtype) -> bool:
+    """An ndarray the core maps as it is: of ``dtype``, C-contiguous and aligned (and writeable)."""
+    return type(X) is np.ndarray and X.dtype is dtype and X.flags.carray
+
+
 class Inputs:
     """What a model takes as X: ``dtype``, ``n_features`` and ``names``, the column names of the
     DataFrame of its first fit (None: any); a DataFrame's columns must be those, in that order."""
@@ -378,6 +383,8 @@ class Inputs:
 
     def convert(self, X, name: str = "X") -> np.ndarray:
         """X as the core maps it: a C-contiguous (m, n_features) array of the dtype."""
+        if mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features:
+            return X  # already that (the core checks its values): no copy, no pass over it
         self.check_columns(X, name)
         return as_2d(X, name, self.dtype, self.n_features)
 

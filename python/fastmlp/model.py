@@ -183,14 +183,10 @@ class Sequential(_training.Trainer):
     # --- conversions (fastmlp.data.Inputs: X; fastmlp._targets.TargetSpec: y) ---
     def _X(self, X, name: str = "X") -> np.ndarray:
         # Fast path (single-sample latency): already exactly what the core maps without a copy.
-        if self._mappable(X) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in:
+        if _data.mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in:
             return X
         self._require_built()
         return self._inputs().convert(X, name)
-
-    def _mappable(self, X) -> bool:
-        """An ndarray the core maps as it is: the model's dtype, C-contiguous and aligned (and writeable)."""
-        return type(X) is np.ndarray and X.dtype is self.dtype and X.flags.carray
 
     def _inputs(self) -> _data.Inputs:
         return _data.Inputs(self.dtype, self.n_features_in, self.feature_names_in_)
@@ -214,7 +210,7 @@ class Sequential(_training.Trainer):
         With ``comm`` (every process passing the same X) each process computes its share of the
         rows and every process gets all of them (MPI Allgatherv). X may be a data source
         (fastmlp.data): chunk by chunk into ``out`` (e.g. a memmap) or a new array."""
-        if comm is None and self._engine is not None and self._mappable(X):
+        if comm is None and self._engine is not None and _data.mappable(X, self.dtype):
             # Batch-1 latency: an array the core maps as it is goes straight there (~0.3 us of Python);
             # the core checks its shape (2-D, rows, features) and values with the messages of _X.
             return self._engine.forward(X)

@@ -17,6 +17,7 @@ the count of the epochs completed.
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 import warnings
@@ -384,18 +385,19 @@ def _finish_options(plan, model, early_stopping, seed) -> None:
 # What a commit sets on the model: the network (with its engine and device: build), then the state.
 _BUILT = ("_net", "_engine", "_device")
 _COMMITTED = _BUILT + ("feature_names_in_", "_label_classes", "optimizer", "_comm", "stop_training")
+_committed_state = operator.attrgetter(*_COMMITTED)
 
 
 def _commit(model, plan):
     """Record on the model what this fit planned (the one place fit changes it before training);
     returns the function that takes it back (the model's attributes that the commit sets, its
     layers when the commit built them, and the optimizers' learning rate and state)."""
-    before = {name: getattr(model, name) for name in _COMMITTED}
+    before = _committed_state(model)
     objects = [model.optimizer, plan.optimizer] + ([] if model.built else model.layers)
     saved = [(obj, dict(vars(obj))) for obj in objects]
 
     def undo():
-        for name, value in before.items():
+        for name, value in zip(_COMMITTED, before):
             setattr(model, name, value)
         for obj, state in saved:
             vars(obj).clear()
@@ -485,6 +487,8 @@ def _chunk_class_weight(plan):
 
 
 def _begin_callbacks(model, plan) -> None:
+    if not plan.py_callbacks:
+        return
     metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
     metrics += [f"val_{m}" for m in metrics] if plan.X_val is not None else []
     params = {"epochs": plan.options.epochs, "validation": plan.X_val is not None, "metrics": metrics}
