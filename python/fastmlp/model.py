@@ -215,7 +215,8 @@ class Sequential(_training.Trainer):
             # the core checks its shape (2-D, rows, features) and values with the messages of _X.
             return self._engine.forward(X)
         if isinstance(X, _data.Source):
-            return _data.forward_chunks(self._engine.forward, self._chunks(X), out)
+            chunks = self._chunks(X)  # RuntimeError when the model is not built
+            return _data.forward_chunks(self._engine.forward, chunks, out)
         X = self._X(X)
         if (comm := _distributed.parallel(comm)) is None:
             return self._engine.forward(X)
