@@ -23,6 +23,10 @@ over the targets first.
 
 With MPI (``fit(source, comm=comm, sharded=True)``) each process reads its own share of a source:
 ``Source.shard(rank, size)``, every size-th shard file (or chunk) from the rank-th on.
+
+Arrays in memory enter fit as a source too (``as_source(X, y)``: one chunk, ``InMemory``); the
+loop keeps that one chunk (on the model's device) for every epoch instead of reading it again.
+``Inputs`` is what a model takes as X (dtype, width, a DataFrame's column names).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import stat
 import threading
 
 import numpy as np
+
+from ._validation import as_2d
 
 _END = object()
 CHUNK_BYTES = 32 << 20  # the default chunk: about 32 MB of X
@@ -100,6 +106,10 @@ class Source:
 
     def chunk_count(self) -> int | None:
         return None
+
+    def width(self) -> int | None:
+        """The number of features, for a model that is built by its first fit."""
+        return self.n_features
 
     def chunks(self, epoch: int, seed: int, shuffle: bool):
         """Yields (X, y, sample_weight or None, name) for one pass."""
@@ -322,6 +332,31 @@ class IterableSource(Source):
             return int(np.shape(X)[1])
         raise ValueError("the data source is empty")
 
+    def width(self) -> int:
+        return self.n_features or self.first_width()
+
+
+class InMemory(Source):
+    """Arrays X, y (and sample weights) as they were given to fit (lists, DataFrames, ...): one
+    chunk, the whole data set. Each process of a data-parallel fit holds its own (``shard``)."""
+
+    def __init__(self, X, y, sample_weight=None):
+        self.X, self.y, self.w = X, y, sample_weight
+
+    def chunk_count(self) -> int:
+        return 1
+
+    def read(self, i: int):
+        return self.X, self.y, self.w, "X"
+
+    def width(self) -> int:
+        if np.ndim(self.X) != 2:
+            as_2d(self.X, "X", np.float64)  # raises the error that names X (not 2-D, not numbers)
+        return np.shape(self.X)[1]
+
+    def shard(self, rank: int, size: int) -> Source:
+        return self
+
 
 def from_arrays(X, y, sample_weight=None, chunk_rows: int | None = None) -> ArraySource:
     """In-memory arrays or ``np.load(..., mmap_mode="r")`` memmaps, read ``chunk_rows`` rows at a time
@@ -347,8 +382,90 @@ def from_parquet(path, features=None, target: str = "target", chunk_rows: int = 
     return ParquetSource(path, features, target, chunk_rows)
 
 
-def as_source(data) -> Source:
+def as_source(data, y=None, sample_weight=None) -> Source:
+    """Training data as a source: a Source as it is, arrays X, y as one in-memory chunk, and
+    anything else iterable (y=None) as a reader of your own."""
+    if not isinstance(data, Source) and (y is not None or hasattr(data, "shape")):
+        return InMemory(data, y, sample_weight)
+    if y is not None:
+        raise TypeError("with a data source (fastmlp.data), the targets come from the source: pass y=None")
     return data if isinstance(data, Source) else IterableSource(data)
+
+
+def column_names(X):
+    """A DataFrame's column names as strings, or None for anything else."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    return [str(c) for c in columns]
+
+
+def mappable(X, dtype: np.dtype) -> bool:
+    """An ndarray the core maps as it is: of ``dtype``, C-contiguous and aligned (and writeable)."""
+    return type(X) is np.ndarray and X.dtype is dtype and X.flags.carray
+
+
+class Inputs:
+    """What a model takes as X: ``dtype``, ``n_features`` and ``names``, the column names of the
+    DataFrame of its first fit (None: any); a DataFrame's columns must be those, in that order."""
+
+    __slots__ = ("dtype", "n_features", "names")
+
+    def __init__(self, dtype: np.dtype, n_features: int | None, names=None):
+        self.dtype, self.n_features, self.names = dtype, n_features, names
+
+    def convert(self, X, name: str = "X") -> np.ndarray:
+        """X as the core maps it: a C-contiguous (m, n_features) array of the dtype."""
+        if mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features:
+            return X  # already that (the core checks its values): no copy, no pass over it
+        self.check_columns(X, name)
+        return as_2d(X, name, self.dtype, self.n_features)
+
+    def check_columns(self, X, name: str) -> None:
+        columns = column_names(X)
+        if columns is None or self.names is None:
+            return
+        if list(columns) != list(self.names):
+            expected, got = list(self.names), list(columns)
+            missing = [c for c in expected if c not in got]
+            extra = [c for c in got if c not in expected]
+            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
+            raise ValueError(
+                f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
+                f"select them as X[{expected!r}]"
+            )
+
+
+def converter(inputs: Inputs, targets, class_weight=None):
+    """The function that turns a chunk (X, y, sample_weight, name) into the arrays the core maps:
+    X by ``inputs``, y and the weights (times ``class_weight``) by ``targets`` (a TargetSpec)."""
+
+    def convert(X, y, w, name):
+        X = inputs.convert(X, "X")
+        Y = targets.convert(y, X.shape[0], "y")
+        return X, Y, targets.weights(w, class_weight, Y), name
+
+    return convert
+
+
+def one_pass(source, convert):
+    """The converted chunks of a source, in order, once (predict, evaluate)."""
+    return iter(Prefetcher(as_source(source), convert, 0, False))
+
+
+def forward_chunks(forward, chunks, out=None) -> np.ndarray:
+    """``forward(X)`` of every chunk, in order: into ``out`` (e.g. a memmap) or a new array."""
+    parts, row = [], 0
+    for X, *_ in chunks:
+        a = forward(X)
+        if out is not None:
+            if row + len(a) > len(out):
+                raise ValueError(f"out has {len(out)} rows; the source has more")
+            out[row : row + len(a)] = a
+        else:
+            parts.append(a)
+        row += len(a)
+    return out[:row] if out is not None else np.concatenate(parts)
 
 
 class Prefetcher:
@@ -360,6 +477,7 @@ class Prefetcher:
         self.source, self.convert, self.seed, self.shuffle = source, convert, seed, shuffle
         self.prefetch, self.mix = max(1, int(prefetch)), max(1, int(mix))
         self.thread, self.queue, self.stop = None, None, threading.Event()
+        self.epochs_started = 0  # fit: whether training began (a rejected call is rolled back)
 
     def _produce(self, epoch: int) -> None:
         def put(item):
@@ -403,6 +521,7 @@ class Prefetcher:
 
     def start_epoch(self, epoch: int) -> None:
         self.close()
+        self.epochs_started += 1
         self.stop.clear()
         self.queue = queue.Queue(maxsize=self.prefetch)
         self.thread = threading.Thread(target=self._produce, args=(int(epoch),), daemon=True, name="fastmlp-prefetch")

@@ -47,6 +47,11 @@ def check_comm(comm):
     return comm
 
 
+def parallel(comm):
+    """The checked communicator when there is work to split (two processes or more), else None."""
+    return None if comm is None or check_comm(comm).Get_size() == 1 else comm
+
+
 def is_root(comm) -> bool:
     """True on the process that writes files and prints: rank 0, or always without comm."""
     return comm is None or comm.Get_rank() == 0
@@ -75,6 +80,11 @@ class together:
             rank, message = failed[0]
             raise ValueError(f"data-parallel fit: rank {rank} rejected the call: {message}")
         return False
+
+
+def total(array, comm):
+    """The sum of `array` over the processes (a new array, the same on every process)."""
+    return comm.allreduce(array)
 
 
 def allreduce_in_place(comm):
@@ -120,6 +130,74 @@ def collective(comm, rows: int, sharded: bool) -> tuple:
     if empty:
         raise ValueError(f"data-parallel fit: rank(s) {empty} hold no training rows")
     return comm.Get_rank(), comm.Get_size(), bool(sharded), rows_per_rank, allreduce_in_place(comm)
+
+
+def shard(source, comm, sharded: bool):
+    """This process's part of a training source: with ``sharded``, its share of the chunks
+    (``Source.shard``; in-memory arrays are this process's own already), else all of it."""
+    return source.shard(comm.Get_rank(), comm.Get_size()) if comm is not None and sharded else source
+
+
+def shard_validation(source, comm):
+    """A validation source split between the processes (each evaluates its share and the loop
+    sums); one with fewer chunks than processes is evaluated whole by each (the same means)."""
+    if comm is not None and (source.chunk_count() or 0) >= comm.Get_size():
+        return source.shard(comm.Get_rank(), comm.Get_size())
+    return source
+
+
+def agree_to_fit(model, comm, sharded: bool, X, Y, W, X_val, options, schedule, early_stopping, source=None):
+    """Every process must bring the same model, options and data shapes (and, unless sharded,
+    the same rows): ValueError on every process otherwise. Returns the collective for the C++
+    loop. With a chunked source, the rows per process are known chunk by chunk (the loop
+    exchanges them)."""
+    es = None if early_stopping is None else repr(early_stopping)
+    what = {
+        "model": digest(repr(model), model.l2, model.optimizer.get_config(), model.epochs_trained, model.params),
+        "options": digest(
+            options.epochs,
+            options.batch_size,
+            options.tol,
+            options.shuffle,
+            options.seed,
+            repr(schedule),
+            es,
+            options.record_grad_norms,
+            X_val is None,
+        ),
+        "sharded": sharded,
+        "features": X.shape[1],
+        "targets": (Y.dtype.str, Y.shape[1:]),
+        "sample weights": W is None,
+    }
+    if source is not None:
+        what["source"] = type(source).__name__
+        if not sharded:
+            what["rows"] = (source.n_rows, source.chunk_count())
+    elif not sharded:  # the same rows: their count and a sample of them
+        what["rows"] = X.shape[0]
+        what["data"] = digest(X[:2], X[-2:], Y[:2], Y[-2:])
+    agree(comm, what)
+    return collective(comm, 1 if source is not None else X.shape[0], sharded)
+
+
+def forward(engine, X: np.ndarray, comm, n_outputs: int) -> np.ndarray:
+    """The engine's outputs for every row of X on every process, each process computing its
+    share of the rows (MPI Allgatherv)."""
+    start, stop, counts = share(X.shape[0], comm)
+    mine = engine.forward(X[start:stop]) if stop > start else np.empty((0, n_outputs), X.dtype)
+    out = np.empty((X.shape[0], n_outputs), X.dtype)
+    comm.Allgatherv(mine, [out, [c * n_outputs for c in counts]])
+    return out
+
+
+def objective(engine, X: np.ndarray, Y: np.ndarray, W, comm) -> float:
+    """The (weighted) mean loss J over every row, each process computing its share of the rows."""
+    start, stop, _ = share(X.shape[0], comm)
+    w = (stop - start if W is None else float(W[start:stop].sum())) if stop > start else 0.0
+    J = engine.objective(X[start:stop], Y[start:stop], None if W is None else W[start:stop]) if w else 0.0
+    total = comm.allreduce(np.array([w, w * J]))
+    return float(total[1] / total[0])
 
 
 def share(n: int, comm):

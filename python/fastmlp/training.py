@@ -1,0 +1,593 @@
+"""Training: what a Sequential does with data (fit, partial_fit, evaluate, loss, accuracy), in
+``Trainer``, the base class that Sequential inherits (as Keras's models inherit their Trainer).
+
+fit runs in three steps, so that a call that fails changes nothing:
+  1. plan: every argument is checked and converted (data, targets, options, callbacks,
+     optimizer, validation, class weights) and the model as this fit will leave it is
+     computed (its input size, a DataFrame's column names, the classes of its labels, the
+     optimizer and learning rate), not recorded;
+  2. commit: the model takes that state (the one place fit changes the model before training);
+  3. run: the C++ loop trains; Python is called at epoch ends only (callbacks, progress bar).
+When the loop refuses the call before its first step (its own checks: NaN in X or X_val,
+reduce_on_plateau on val_loss without validation data, ...) or the processes of a
+data-parallel fit disagree, the commit is undone. Once training ran, the model keeps what it
+did: its weights (those of the last completed step) and, after Ctrl-C or a DivergenceError,
+the count of the epochs completed.
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from . import _core
+from . import data as _data
+from . import distributed as _distributed
+from . import optimizers as _optimizers
+from . import schedules as _schedules
+from ._targets import split_rows
+from ._validation import as_int, as_real, as_seed, positive_float
+from ._weights import balanced_from_counts
+from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
+
+DivergenceError = _core.DivergenceError
+# Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
+# ||dW|| is below this fraction of the last layer's.
+VANISHING_RATIO = 1e-3
+DEFAULT_BATCH_SIZE = 32  # with Adam, the model's default optimizer: Keras's first try
+
+
+class OneClassValidationWarning(UserWarning):
+    """The validation set holds a single class: its accuracy says little."""
+
+
+class VanishingGradientWarning(RuntimeWarning):
+    """The early layers' gradients are tiny next to the last layer's: units may be saturated."""
+
+
+class History:
+    """What fit() recorded, one entry per epoch.
+
+    ``history`` is a Keras-style dict with "loss", "lr" and, when they apply, "accuracy",
+    "val_loss", "val_accuracy"; ``loss`` is history["loss"]. ``grad_norms`` (epochs x
+    layers, mean ||dW_l|| over the epoch's batches) when fit(record_gradients=True).
+    """
+
+    def __init__(self, result: dict, seconds: float):
+        logs = result["epochs"]
+        self.history = {}
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+            values = [float(entry[key]) for entry in logs]
+            if values and not all(np.isnan(values)):
+                self.history[key] = values
+        self.history.setdefault("loss", [])
+        self.loss = self.history["loss"]
+        self.epochs = len(logs)
+        self.seconds = seconds
+        self.best_epoch = result["best_epoch"] if result["best_epoch"] >= 0 else None
+        self.stopped_early = bool(result["stopped_early"])
+        norms = [entry["grad_norms"] for entry in logs]
+        self.grad_norms = np.array(norms) if norms and norms[0] else None
+
+    def __repr__(self) -> str:
+        last = f", final loss {self.loss[-1]:.6g}" if self.loss else ""
+        return f"History({self.epochs} epochs{last})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: epochs, time, and the first / last / best value of each metric."""
+        from ._html import history_html
+
+        return history_html(self)
+
+
+class _Plan:
+    """Everything one fit needs, computed before the model changes. ``source`` is None for
+    arrays (X, Y, W are then the training rows); a chunked source comes with empty X, Y."""
+
+    def __init__(self, comm, sharded: bool):
+        self.comm, self.sharded = comm, sharded
+        self.source = self.val_source = self.X_val = self.Y_val = None
+        self.class_weight = self.class_counts = None
+
+
+class _Run:
+    """Whether the C++ loop began training: it returned, an epoch ended, it asked for a chunk,
+    or it diverged. Until then a failure puts the model back as it was."""
+
+    def __init__(self):
+        self.returned, self.epochs_ended, self.diverged, self.prefetchers = False, 0, False, ()
+
+    @property
+    def began(self) -> bool:
+        chunks_read = any(p.epochs_started for p in self.prefetchers)
+        return self.returned or self.epochs_ended > 0 or self.diverged or chunks_read
+
+
+class Trainer:
+    """What a Sequential does with data, as Keras's Trainer: fit, partial_fit, evaluate, loss,
+    accuracy (the model, its layers and its math are fastmlp.model's)."""
+
+    def fit(
+        self,
+        X,
+        y=None,
+        epochs: int = 100,
+        batch_size: int | None = DEFAULT_BATCH_SIZE,
+        learning_rate: float | None = None,
+        tol: float = 0.0,
+        shuffle: bool = True,
+        seed: int | None = None,
+        verbose: bool = False,
+        callback=None,
+        optimizer=None,
+        schedule=None,
+        validation_data=None,
+        validation_split: float = 0.0,
+        early_stopping: EarlyStopping | None = None,
+        sample_weight=None,
+        class_weight=None,
+        record_gradients: bool = False,
+        callbacks=None,
+        stratify: bool | None = None,
+        comm=None,
+        sharded: bool = False,
+    ) -> History:
+        """Train by mini-batch gradient descent in C++, continuing from the current weights.
+
+        batch_size: 32 by default; None uses the whole data set per step (the lecture's
+        full-batch gradient descent, with optimizer="sgd").
+        Each epoch is one pass over the data, in a seeded random order when ``shuffle``.
+        learning_rate, when given, sets the optimizer's learning rate. ``optimizer``
+        replaces the model's (state is kept across fit calls with the same optimizer).
+        Stops after ``epochs`` epochs, when the epoch loss changes by less than ``tol``
+        (|J_k - J_(k-1)| < tol; tol=0 never stops early), by ``early_stopping``, or when
+        a callback says so. Ctrl-C stops at the next mini-batch
+        boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
+        ``callbacks``: a list of fm.callbacks.Callback objects (EarlyStopping, ModelCheckpoint,
+        CSVLogger, LambdaCallback, ReduceLROnPlateau, your own) and callables
+        ``f(epoch, logs)`` that return False to stop; ``callback`` is one such callable.
+        ``validation_split`` holds out that fraction of X, y, chosen at random (seeded by
+        ``seed`` or the model's seed: the same rows every call) and, for classification
+        (``stratify`` None or True), in each class's proportion. A warning says when a
+        validation set holds a single class.
+        y may hold labels of any kind for classification (strings, categories): ``classes_``.
+        A DataFrame's column names are remembered and checked by later calls.
+        ``verbose`` shows a tqdm progress bar. Returns a History.
+
+        ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
+        processes, under ``mpiexec``: every process calls fit with the same model (same seed),
+        options and, unless ``sharded``, the same data; see fastmlp.distributed for what the
+        result equals. Only rank 0 shows progress and saves. With a chunked source and
+        ``sharded=True`` each process reads its own share of it (``Source.shard``: every N-th shard
+        file from its rank on); a validation source is split between the processes likewise.
+        """
+        comm = None if comm is None else _distributed.check_comm(comm)
+        run, undo = _Run(), None
+        try:
+            # With comm, a bad argument on any process is an error on every process (never a hang).
+            with _distributed.together(comm):
+                plan = _Plan(comm, sharded)
+                _plan_data(plan, self, X, y, sample_weight, validation_split)
+                _plan_options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
+                early_stopping = _plan_callbacks(plan, callbacks, callback, early_stopping, schedule)
+                _plan_optimizer(plan, self, optimizer, learning_rate)
+                _plan_validation(plan, validation_data, validation_split, stratify, self.seed if seed is None else seed)
+                _warn_if_one_class(plan)
+                _plan_class_weights(plan, class_weight)
+                _finish_options(plan, self, early_stopping, seed)
+                undo = _commit(self, plan)
+            collective = _agree(self, plan)
+            history = _run(self, plan, verbose and _distributed.is_root(comm), collective, run)
+        except BaseException:
+            if undo is not None and not run.began:
+                undo()  # refused before the first step: the model as it was
+            raise
+        _warn_if_vanishing(history, len(self.dense_layers))
+        return history
+
+    def partial_fit(self, X, y, **kwargs) -> History:
+        """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
+        if "epochs" in kwargs:
+            raise TypeError("partial_fit runs exactly one epoch; use fit(epochs=...) for more")
+        return self.fit(X, y, epochs=1, **kwargs)
+
+    def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None):
+        """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
+        ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``."""
+        out = {"loss": self.loss(X, y, sample_weight=sample_weight, comm=comm)}
+        if self.is_classifier:
+            out["accuracy"] = self.accuracy(X, y, comm=comm)
+        if return_dict:
+            return out
+        return out["loss"] if len(out) == 1 else list(out.values())
+
+    def loss(self, X, y=None, sample_weight=None, comm=None) -> float:
+        """J = (weighted) mean over the batch of the loss + (l2 / 2) sum ||W||^2.
+
+        binary_crossentropy: mean over samples and outputs of -(y ln p + (1-y) ln(1-p));
+        categorical_crossentropy: mean over samples of -sum_k y_k ln p_k;
+        mse: mean over samples and outputs of (a - y)^2.
+        With sample weights w_i the mean is sum_i w_i l_i / sum_i w_i.
+        With ``comm`` (every process passing the same X, y) each process computes its share.
+        """
+        return _mean_loss(self, X, y, sample_weight, comm)
+
+    def accuracy(self, X, y=None, comm=None) -> float:
+        """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1). X may be
+        a data source (fastmlp.data; y=None)."""
+        return _accuracy(self, X, y, comm)
+
+
+# --- 1. plan: each function checks and converts one group of arguments ---
+def _plan_data(plan, model, X, y, sample_weight, validation_split) -> None:
+    """The training data: the source (this process's part of it; arrays are one in-memory
+    chunk), the model's inputs and targets as this fit leaves them (input size, column names,
+    label classes), and the arrays X, Y, W the loop takes."""
+    source = _distributed.shard(_data.as_source(X, y, sample_weight), plan.comm, plan.sharded)
+    in_memory = isinstance(source, _data.InMemory)
+    if validation_split and not in_memory:
+        raise ValueError(
+            "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
+        )
+    width = model.n_features_in if model.built else as_int(source.width(), "n_features")
+    if source.n_features is not None and source.n_features != width:
+        raise ValueError(f"the source has {source.n_features} features but the model expects {width}")
+    names = model.feature_names_in_
+    if names is None and in_memory and (columns := _data.column_names(source.X)) is not None:
+        names = np.asarray(columns, dtype=object)
+    plan.inputs = _data.Inputs(model.dtype, width, names)
+    plan.targets = model._targets().learn(source.y) if in_memory else model._targets()
+    if in_memory:
+        plan.X, plan.Y, plan.W, _ = _data.converter(plan.inputs, plan.targets)(*source.read(0))
+        return
+    plan.source = source
+    plan.X = np.empty((0, width), model.dtype)
+    plan.Y = np.empty((0, model.n_outputs), model.dtype)
+    plan.W = plan.targets.weights(sample_weight, None, plan.Y)  # a source's weights come with its chunks
+
+
+def _plan_options(plan, model, epochs, batch_size, tol, shuffle, record_gradients) -> None:
+    """The options as the C++ loop takes them; their ranges are checked there, once."""
+    options = _core.FitOptions()
+    options.epochs = as_int(epochs, "epochs")
+    if batch_size is not None:
+        options.batch_size = as_int(batch_size, "batch_size")
+    options.tol = as_real(tol, "tol")
+    options.shuffle = bool(shuffle)
+    options.epoch_offset = model.epochs_trained
+    options.record_grad_norms = bool(record_gradients)
+    plan.options = options
+
+
+def _plan_callbacks(plan, callbacks, callback, early_stopping, schedule):
+    """Python callbacks and functions f(epoch, logs); the loop's own rules (EarlyStopping,
+    ReduceLROnPlateau) become options. Returns the early stopping to use."""
+    plan.py_callbacks, plan.functions = [], []
+    for i, cb in enumerate(list(callbacks) if callbacks is not None else []):
+        if isinstance(cb, EarlyStopping):
+            if early_stopping is not None:
+                raise ValueError("two early stoppings: give EarlyStopping either in callbacks or as early_stopping")
+            early_stopping = cb
+        elif isinstance(cb, ReduceLROnPlateau):
+            if schedule is not None:
+                raise ValueError("ReduceLROnPlateau in callbacks sets the schedule; do not pass schedule= too")
+            schedule = cb.schedule
+        elif isinstance(cb, Callback):
+            plan.py_callbacks.append(cb)
+        elif callable(cb):
+            plan.functions.append(cb)
+        else:
+            raise TypeError(
+                f"callbacks[{i}] must be an fm.callbacks.Callback or a callable f(epoch, logs), got {type(cb).__name__}"
+            )
+    if callback is not None:
+        if not callable(callback):
+            raise TypeError("callback must be callable as callback(epoch, logs)")
+        plan.functions.append(callback)
+    plan.schedule = _schedules.get(schedule)
+    plan.options.schedule = plan.schedule._spec
+    return early_stopping
+
+
+def _plan_optimizer(plan, model, optimizer, learning_rate) -> None:
+    """The optimizer to train with (``optimizer`` replaces the model's) and its new learning rate."""
+    plan.optimizer = _optimizers.get(optimizer) if optimizer is not None else model.optimizer
+    plan.learning_rate = None
+    if learning_rate is not None:
+        spec = plan.optimizer._copy_spec()
+        spec.learning_rate = as_real(learning_rate, "learning_rate")
+        _core.validate_optimizer(spec, float32=model.dtype == np.float32)
+        plan.learning_rate = spec.learning_rate
+
+
+def _plan_validation(plan, validation_data, validation_split, stratify, split_seed) -> None:
+    """The validation set: a source (this process's share), arrays, or rows held out of X, y."""
+    if isinstance(validation_data, _data.Source):
+        plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
+    elif validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a tuple (X_val, y_val)")
+        plan.X_val = plan.inputs.convert(validation_data[0], "X_val")
+        plan.Y_val = plan.targets.convert(validation_data[1], plan.X_val.shape[0], "y_val")
+    elif validation_split:
+        split = positive_float(validation_split, "validation_split")
+        if split >= 1:
+            raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+        targets = plan.targets
+        if stratify is None:
+            stratify = targets.is_classifier
+        if stratify and not targets.is_classifier:
+            raise ValueError(f"stratify=True needs a classification loss; this model uses {targets.loss!r}")
+        ids = targets.class_ids(plan.Y) if stratify else None
+        train, val = split_rows(ids, plan.X.shape[0], split, as_seed(split_seed))
+        plan.X, plan.X_val, plan.Y, plan.Y_val = plan.X[train], plan.X[val], plan.Y[train], plan.Y[val]
+        plan.W = None if plan.W is None else plan.W[train]
+
+
+def _warn_if_one_class(plan) -> None:
+    if plan.Y_val is None or not plan.targets.is_classifier:
+        return
+    ids = np.unique(plan.targets.class_ids(plan.Y_val))
+    if len(ids) == 1:
+        classes = plan.targets.classes
+        label = ids[0].item() if classes is None else classes[ids[0]]
+        warnings.warn(
+            f"the validation set holds a single class ({label!r}): its accuracy says little; "
+            "use a larger validation_split or stratified validation data",
+            OneClassValidationWarning,
+            stacklevel=3,  # the caller of fit
+        )
+
+
+def _plan_class_weights(plan, class_weight) -> None:
+    """class_weight into the sample weights of the training rows ("balanced" counts the classes
+    of the training part only); on a source, into each chunk's (after one counting pass)."""
+    if class_weight is None:
+        return
+    if plan.source is None:
+        plan.W = plan.targets.weights(plan.W, class_weight, plan.Y)
+        return
+    plan.class_weight = class_weight
+    if isinstance(class_weight, str):
+        plan.class_counts = _count_classes(plan, class_weight)
+
+
+def _count_classes(plan, class_weight) -> np.ndarray:
+    """class_weight="balanced" over a whole source: one pass counting the classes."""
+    counts = np.zeros(plan.targets.n_classes, dtype=np.int64)
+    for _, Y, _, _ in _data.Prefetcher(plan.source, _data.converter(plan.inputs, plan.targets), 0, False):
+        counts += np.bincount(plan.targets.class_ids(Y), minlength=len(counts))
+    if class_weight != "balanced":
+        raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+    return counts
+
+
+def _finish_options(plan, model, early_stopping, seed) -> None:
+    """Early stopping and the shuffling seed into the options, then the loop's checks of them."""
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError("early_stopping must be an fm.EarlyStopping")
+    plan.early_stopping = early_stopping
+    options = plan.options
+    if early_stopping is not None:
+        options.early_stopping = early_stopping.spec(plan.X_val is not None or plan.val_source is not None)
+    options.seed = as_seed(model.seed + model.epochs_trained if seed is None else seed)  # default: a new order per call
+    _core.validate_fit_options(options)
+    if plan.sharded and plan.comm is None:
+        raise ValueError("sharded=True needs comm (an mpi4py communicator)")
+
+
+# --- 2. commit ---
+# What a commit sets on the model: the network (with its engine and device: build), then the state.
+_BUILT = ("_net", "_engine", "_device")
+_COMMITTED = _BUILT + ("feature_names_in_", "_label_classes", "optimizer", "_comm", "stop_training")
+_committed_state = operator.attrgetter(*_COMMITTED)
+
+
+def _commit(model, plan):
+    """Record on the model what this fit planned (the one place fit changes it before training);
+    returns the function that takes it back (the model's attributes that the commit sets, its
+    layers when the commit built them, and the optimizers' learning rate and state)."""
+    before = _committed_state(model)
+    objects = [model.optimizer, plan.optimizer] + ([] if model.built else model.layers)
+    saved = [(obj, dict(vars(obj))) for obj in objects]
+
+    def undo():
+        for name, value in zip(_COMMITTED, before):
+            setattr(model, name, value)
+        for obj, state in saved:
+            vars(obj).clear()
+            vars(obj).update(state)
+
+    if not model.built:
+        model.build(plan.inputs.n_features)
+    if model.feature_names_in_ is None:
+        model.feature_names_in_ = plan.inputs.names
+    model._label_classes = plan.targets.classes
+    model.optimizer = plan.optimizer
+    if plan.learning_rate is not None:
+        model.optimizer.learning_rate = plan.learning_rate
+    if plan.comm is not None:
+        model._comm = plan.comm  # rank 0 alone saves
+    model.stop_training = False
+    return undo
+
+
+# --- 3. run ---
+def _agree(model, plan):
+    """Data parallelism, once every process passed its own checks: the same model, options and
+    data shapes everywhere (ValueError on every process otherwise). The collective the loop takes
+    (None without comm)."""
+    if plan.comm is None:
+        return None
+    return _distributed.agree_to_fit(
+        model, plan.comm, bool(plan.sharded), plan.X, plan.Y, plan.W, plan.X_val, plan.options,
+        plan.schedule, plan.early_stopping, plan.source,
+    )  # fmt: skip
+
+
+def _run(model, plan, verbose: bool, collective, run) -> History:
+    """The callbacks' begin, the C++ loop, the callbacks' end; the epochs trained are counted."""
+    _begin_callbacks(model, plan)
+    bar = ProgressBar(plan.options.epochs) if verbose else None
+    final_logs = {}
+    on_epoch = _epoch_hook(model, plan, bar, final_logs, run) if bar or plan.functions or plan.py_callbacks else None
+    start = time.perf_counter()
+    try:
+        result = _loop(model, plan, on_epoch, collective, run)
+    finally:
+        if bar is not None:
+            bar.close()
+        for cb in plan.py_callbacks:
+            cb.on_train_end(final_logs)
+    model._epochs_seen += len(result["epochs"])
+    if result["interrupted"]:
+        raise KeyboardInterrupt("fit() interrupted; the model keeps the weights of the last completed step")
+    return History(result, time.perf_counter() - start)
+
+
+def _loop(model, plan, on_epoch, collective, run) -> dict:
+    """The C++ training loop on the model's engine, with prefetch threads for chunked sources."""
+    options = plan.options
+    # the prefetch threads start with the first epoch (start_epoch) and are stopped in `finally`
+    chunks = None if plan.source is None else _prefetcher(plan, plan.source, _chunk_class_weight(plan), options.shuffle)
+    val_chunks = None if plan.val_source is None else _prefetcher(plan, plan.val_source, None, False)
+    run.prefetchers = [p for p in (chunks, val_chunks) if p is not None]
+    engine = model._engine
+    try:
+        result = engine.fit(
+            model.optimizer._bind(engine), plan.X, plan.Y, plan.W, plan.X_val, plan.Y_val, options, on_epoch,
+            threading.current_thread() is threading.main_thread(), collective, chunks, val_chunks,
+        )  # fmt: skip
+        run.returned = True
+        return result
+    except DivergenceError as e:
+        # The epochs completed before the diverging one still count (schedules, default seeds).
+        run.diverged = True
+        model._epochs_seen += e.epoch
+        raise
+    finally:
+        for prefetcher in run.prefetchers:
+            prefetcher.close()
+
+
+def _chunk_class_weight(plan):
+    """The class weights each chunk of a source gets: "balanced" from the counts of every
+    process's chunks (sharded: each counted its own), a dict as it is."""
+    if plan.class_counts is None:
+        return plan.class_weight
+    counts = plan.class_counts
+    if plan.comm is not None and plan.sharded:
+        counts = _distributed.total(counts, plan.comm)
+    return {c: float(v) for c, v in enumerate(balanced_from_counts(counts))}
+
+
+def _begin_callbacks(model, plan) -> None:
+    if not plan.py_callbacks:
+        return
+    metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
+    metrics += [f"val_{m}" for m in metrics] if plan.X_val is not None else []
+    params = {"epochs": plan.options.epochs, "validation": plan.X_val is not None, "metrics": metrics}
+    for cb in plan.py_callbacks:
+        cb.set_model(model)
+        cb.set_params(params)
+    for cb in plan.py_callbacks:
+        cb.on_train_begin({})
+    for cb in plan.py_callbacks:
+        cb.on_epoch_begin(0, {})
+
+
+def _epoch_hook(model, plan, bar, final_logs: dict, run):
+    """What the loop calls at each epoch's end: progress bar, functions, callbacks. It returns
+    False to stop (a function returned False, or a callback set model.stop_training)."""
+    epochs = plan.options.epochs
+
+    def on_epoch(raw: dict):
+        run.epochs_ended += 1
+        # Only the keys that apply: accuracy for classifiers, val_* when validating.
+        logs = {k: v for k, v in raw.items() if k not in ("epoch", "grad_norms") and v == v}
+        epoch = int(raw["epoch"])
+        final_logs.clear()
+        final_logs.update(logs)
+        if bar is not None:
+            bar.update(logs)
+        go_on = True
+        for f in plan.functions:
+            # Only False stops (as in Keras); any other return value is ignored.
+            answer = f(epoch, logs)
+            go_on = go_on and not (answer is False or answer is np.False_)
+        for cb in plan.py_callbacks:
+            cb.on_epoch_end(epoch, logs)
+        go_on = go_on and not model.stop_training
+        if go_on and epoch + 1 < epochs:
+            for cb in plan.py_callbacks:
+                cb.on_epoch_begin(epoch + 1, {})
+        return None if go_on else False
+
+    return on_epoch
+
+
+def _warn_if_vanishing(history: History, n_layers: int) -> None:
+    if history.grad_norms is None or n_layers < 2:
+        return
+    first, last = history.grad_norms[-1, 0], history.grad_norms[-1, -1]
+    if last > 0 and first < VANISHING_RATIO * last:
+        warnings.warn(
+            f"vanishing gradients: in the last epoch the first layer's mean ||dW|| ({first:.3g}) is "
+            f"below {VANISHING_RATIO:g} x the last layer's ({last:.3g}); units may be saturated",
+            VanishingGradientWarning,
+            stacklevel=3,  # the caller of fit
+        )
+
+
+def _prefetcher(plan, source, class_weight, shuffle: bool, prefetch: int = 2):
+    convert = _data.converter(plan.inputs, plan.targets, class_weight)
+    return _data.Prefetcher(source, convert, plan.options.seed, shuffle, prefetch, getattr(source, "mix", 1))
+
+
+def _mean_loss(model, X, y, sample_weight, comm) -> float:
+    """Trainer.loss: J over arrays (each process its share with comm) or over a source's chunks."""
+    if isinstance(X, _data.Source):  # the weighted mean over the chunks
+        sums = np.zeros(2)
+        for Xc, Yc, Wc, _ in model._chunks(X):
+            w = len(Xc) if Wc is None else float(Wc.sum())
+            sums += [w, w * model._engine.objective(Xc, Yc, Wc)]
+        return float(sums[1] / sums[0])
+    X = model._X(X)
+    Y = model._Y(y, X.shape[0])
+    W = model._targets().weights(sample_weight, None, Y)
+    if (comm := _distributed.parallel(comm)) is None:
+        return model._engine.objective(X, Y, W)
+    return _distributed.objective(model._engine, X, Y, W, comm)
+
+
+def _accuracy(model, X, y, comm) -> float:
+    """Trainer.accuracy: the fraction of rows whose predicted class is right."""
+    model._targets().require_classifier("accuracy")
+    if isinstance(X, _data.Source):
+        hits = np.zeros(2)
+        for Xc, Yc, _, _ in model._chunks(X):
+            hits += [len(Xc) * correct_share(model.loss_name, model._engine.forward(Xc), Yc), len(Xc)]
+        return float(hits[0] / hits[1])
+    X = model._X(X)
+    Y = model._Y(y, X.shape[0])
+    return correct_share(model.loss_name, model.forward(X, comm), Y)
+
+
+def correct_share(loss: str, a, Y) -> float:
+    """The fraction of rows whose predicted class (from outputs a) matches Y."""
+    if loss == "categorical_crossentropy":
+        pred = a.argmax(axis=1)
+    else:
+        pred = (a >= 0.5).astype(np.int64)
+        pred = pred[:, 0] if pred.shape[1] == 1 else pred
+    if loss == "categorical_crossentropy":
+        truth = Y if Y.ndim == 1 else Y.argmax(axis=1)
+        return float(np.mean(pred == truth))
+    truth = (Y >= 0.5).astype(np.int64)
+    truth = truth[:, 0] if truth.shape[1] == 1 else truth
+    return float(np.mean(pred == truth)) if truth.ndim == 1 else float(np.mean((pred == truth).all(axis=1)))
