@@ -388,13 +388,18 @@ MatrixMap<T> Network<T>::forward(const ConstRef<T>& X) {
 
 template <class T>
 void Network<T>::validate_outputs(const T* A, Index m) const {
-  // Finite inputs can still overflow on the way (e.g. float32 values near 3e38 times a weight):
-  // say so instead of handing back NaN or infinite probabilities. (m x n_outputs: cheap next to the products.)
-  if (!all_finite(A, m * n_outputs()))
+  // NaN is never an output: it comes from inf - inf or 0 * inf inside the layers, i.e. finite inputs
+  // whose values overflow (e.g. float32 near 3e38), or weights that are not finite. Say which instead
+  // of handing back NaN probabilities. (An infinite output of a linear or exp layer is an honest
+  // overflow and stays.) m x n_outputs entries: cheap next to the products.
+  const Index n = m * n_outputs();
+  if (std::none_of(A, A + n, [](T v) { return std::isnan(v); })) return;
+  if (!all_finite(params_.data(), num_params()))
     throw std::invalid_argument(
-        "X: the network's outputs are not finite (the inputs are finite, but their values overflow " +
-        std::string(sizeof(T) == 4 ? "float32" : "float64") +
-        " inside the layers); scale or standardize the inputs, or use dtype='float64'");
+        "the model's parameters are not all finite (did training diverge?): its outputs are NaN");
+  throw std::invalid_argument("X: the network's outputs are NaN: the inputs are finite but their values overflow " +
+                              std::string(sizeof(T) == 4 ? "float32" : "float64") +
+                              " inside the layers; scale or standardize the inputs, or use dtype='float64'");
 }
 
 template <class T>

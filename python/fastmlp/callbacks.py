@@ -29,6 +29,16 @@ import numpy as np
 from . import _core
 from ._validation import as_bool, as_int, as_real
 
+__all__ = [
+    "Callback",
+    "LambdaCallback",
+    "EarlyStopping",
+    "ReduceLROnPlateau",
+    "ModelCheckpoint",
+    "CSVLogger",
+    "ProgressBar",
+]
+
 _ES = _core.EarlyStoppingSpec()
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 

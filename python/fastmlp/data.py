@@ -43,6 +43,20 @@ import numpy as np
 
 from ._validation import as_2d
 
+# The public API (the docs' reference); InMemory, Inputs and the other helpers serve fit and predict.
+__all__ = [
+    "Source",
+    "ArraySource",
+    "NpySource",
+    "ParquetSource",
+    "IterableSource",
+    "Prefetcher",
+    "from_arrays",
+    "from_npy",
+    "from_parquet",
+    "as_source",
+]
+
 _END = object()
 CHUNK_BYTES = 32 << 20  # the default chunk: about 32 MB of X
 

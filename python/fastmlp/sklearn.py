@@ -721,7 +721,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _val_score(self, X_val, Y_val, sw_val) -> float:
         # Y_val: class ids (multi-class), 0/1 (binary) or the 0/1 indicator matrix (multilabel)
         y_true = Y_val if Y_val.ndim == 2 else self.classes_[np.asarray(Y_val, dtype=np.int64)]
-        y_pred = self._predict_array(X_val)
+        try:
+            y_pred = self._predict_array(X_val)
+        except ValueError:  # X_val was checked: the outputs are NaN (a diverging model), a NaN score
+            return np.nan
         return accuracy_score(y_true, y_pred, sample_weight=sw_val)
 
     def fit(self, X, y, sample_weight=None):
@@ -872,7 +875,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return X, Y, None, "exp" if self.loss == "poisson" else "linear", n_outputs
 
     def _val_score(self, X_val, Y_val, sw_val) -> float:
-        y_pred = self._predict_array(X_val)
+        try:
+            y_pred = self._predict_array(X_val)
+        except ValueError:  # X_val was checked: the outputs are NaN (a diverging model), a NaN score
+            return np.nan
         if not np.isfinite(y_pred).all():
             return np.nan
         return r2_score(Y_val, y_pred, sample_weight=sw_val)

@@ -194,7 +194,8 @@ class Network {
   // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns.
   void validate_inputs(const ConstRef<T>& X) const;
   void validate(const ConstRef<T>& X, const Targets<T>& Y) const;
-  // Throws std::invalid_argument (naming X) unless the m x n_outputs() outputs A are all finite.
+  // Throws std::invalid_argument when one of the m x n_outputs() outputs A is NaN (naming X, or the
+  // parameters when they are not finite).
   void validate_outputs(const T* A, Index m) const;
 
  private:
