@@ -14,8 +14,7 @@ import numpy as np
 
 from ._validation import as_c_array, as_targets, check_finite, positive_float
 from ._weights import balanced_class_weights
-
-CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
+from .losses import CLASSIFICATION_LOSSES
 
 
 def label_array(y):

@@ -28,9 +28,10 @@ from . import distributed as _distributed
 from . import io as _io
 from . import optimizers as _optimizers
 from . import training as _training
-from ._targets import CLASSIFICATION_LOSSES, TargetSpec
+from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
 from ._validation import as_dtype, as_int, as_seed, positive_float, positive_int
+from .losses import CLASSIFICATION_LOSSES, LOSSES  # noqa: F401 (fm.model.LOSSES as before)
 from .training import (  # noqa: F401 (importable from here as before)
     DEFAULT_BATCH_SIZE,
     DivergenceError,
@@ -39,9 +40,6 @@ from .training import (  # noqa: F401 (importable from here as before)
     VanishingGradientWarning,
 )
 
-# The canonical loss names (the C++ core's; aliases such as "sparse_categorical_crossentropy",
-# "mean_squared_error", "mean_absolute_error" are accepted too).
-LOSSES = tuple(_core.LOSSES)
 # What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32
 # (fit's DEFAULT_BATCH_SIZE). The lecture's full-batch gradient descent: batch_size=None, "sgd".
 DEFAULT_OPTIMIZER = "adam"
@@ -283,7 +281,8 @@ class Sequential(_training.Trainer):
 
     def _weight_views(self) -> list:
         self._require_built()
-        return _stack.weight_views(self.layers)
+        # (view, name) of every array get_weights() lists, in Keras's order: each layer's own
+        return [(v, f"{key} of layers[{i}]") for i, layer in enumerate(self.layers) for v, key in layer.weight_views()]
 
     def get_weights(self) -> list:
         """[W1, b1, W2, b2, ...] per Dense layer (and gamma, beta, moving mean and variance of a
@@ -363,8 +362,8 @@ class Sequential(_training.Trainer):
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
         epoch count (cast to ``dtype`` if given)."""
         self._require_built()
-        layers = _stack.fresh_layers(self.layers)
-        optimizer = type(self.optimizer)(**{k: v for k, v in self.optimizer.get_config().items() if k != "name"})
+        layers = [type(layer).from_config(layer.get_config()) for layer in self.layers]
+        optimizer = _optimizers.Optimizer.from_config(self.optimizer.get_config())
         clone = Sequential(
             layers,
             loss=self.loss_name,
