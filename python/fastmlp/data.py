@@ -453,8 +453,28 @@ def one_pass(source, convert):
     return iter(Prefetcher(as_source(source), convert, 0, False))
 
 
-def forward_chunks(forward, chunks, out=None) -> np.ndarray:
-    """``forward(X)`` of every chunk, in order: into ``out`` (e.g. a memmap) or a new array."""
+def check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:
+    """forward's ``out``: a writable C-contiguous ndarray of ``dtype`` and ``shape`` (with
+    ``rows_at_least``: at least shape[0] rows, as many as a source has, unknown beforehand)."""
+    need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape {shape}"
+    if rows_at_least:
+        need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape (rows, {shape[1]})"
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be {need} (e.g. np.empty or np.memmap), got {type(out).__name__}")
+    ok_rows = out.ndim == 2 and (out.shape[0] >= shape[0] if rows_at_least else out.shape[0] == shape[0])
+    if not ok_rows or out.shape[1:] != shape[1:]:
+        raise ValueError(f"out must be {need}, got shape {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must be {need}, got dtype {out.dtype}")
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        raise ValueError(f"out must be {need}, got a read-only or non-contiguous array")
+
+
+def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.ndarray:
+    """``forward(X)`` of every chunk of ``source``, in order: into ``out`` (e.g. a memmap; its
+    first rows) or a new array. ValueError naming the source when it holds no rows."""
+    if out is not None:
+        check_out(out, (0, n_outputs), dtype, rows_at_least=True)
     parts, row = [], 0
     for X, *_ in chunks:
         a = forward(X)
@@ -465,6 +485,8 @@ def forward_chunks(forward, chunks, out=None) -> np.ndarray:
         else:
             parts.append(a)
         row += len(a)
+    if row == 0:
+        raise ValueError(f"the source {source!r} holds no rows: nothing to predict")
     return out[:row] if out is not None else np.concatenate(parts)
 
 

@@ -46,7 +46,7 @@ import os
 
 from . import _core
 
-__all__ = ["read", "write", "decode", "encode", "write_atomic", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
+__all__ = ["read", "write", "check_extension", "decode", "encode", "write_atomic", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
 
 #: The layout version written into "fastmlp_format" and the only one read.
 FORMAT_VERSION = _core.FORMAT_VERSION
@@ -68,6 +68,24 @@ def _metadata(metadata) -> dict:
     ):
         raise TypeError("metadata must be a dict of str to str")
     return metadata
+
+
+def check_extension(path) -> None:
+    """ValueError unless ``path`` ends in ".safetensors" (any case) or has no extension: a model
+    file's name says its format, and the only one fastmlp writes is safetensors."""
+    name = _path(path)
+    ext = os.path.splitext(name)[1]
+    if ext == "" or ext.lower() == ".safetensors":
+        return
+    if ext.lower() == ".onnx":
+        raise ValueError(
+            f"save writes the safetensors format, not ONNX ({name!r}); export ONNX with "
+            "fm.onnx.export(model, path) or `python -m fastmlp export-onnx MODEL.safetensors OUT.onnx`"
+        )
+    raise ValueError(
+        f"save writes the safetensors format only; {name!r} ends in {ext!r}, another format "
+        f"(fastmlp neither writes nor reads it): name the file {os.path.splitext(name)[0] + '.safetensors'!r}"
+    )
 
 
 def write(path, net, metadata: dict | None = None) -> None:
