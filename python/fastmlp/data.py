@@ -32,7 +32,9 @@ loop keeps that one chunk (on the model's device) for every epoch instead of rea
 from __future__ import annotations
 
 import copy
+import ctypes
 import glob
+import itertools
 import mmap
 import os
 import queue
@@ -328,6 +330,15 @@ class IterableSource(Source):
         return self
 
     def first_width(self) -> int:
+        """The width of the first chunk. A one-shot iterator (a generator, ``iter(chunks)``) gets
+        that chunk put back in front, so that the fit that asked still reads every chunk."""
+        if not callable(self.reader) and iter(self.reader) is self.reader:
+            try:
+                first = next(self.reader)
+            except StopIteration:
+                raise ValueError("the data source is empty") from None
+            self.reader = itertools.chain([first], self.reader)
+            return IterableSource([first]).first_width()
         for X, *_ in self.chunks(0, 0, False):
             return int(np.shape(X)[1])
         raise ValueError("the data source is empty")
@@ -486,8 +497,59 @@ def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.nd
             parts.append(a)
         row += len(a)
     if row == 0:
-        raise ValueError(f"the source {source!r} holds no rows: nothing to predict")
+        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to predict")
     return out[:row] if out is not None else np.concatenate(parts)
+
+
+def _interruptible_get(q: queue.Queue):
+    """q.get() that Ctrl-C interrupts (KeyboardInterrupt) however long the reader blocks.
+
+    The C++ training loop, which calls this for each chunk, installs a SIGINT handler of its own
+    that only sets the flag it reads between mini-batches; while the loop waits here for a chunk
+    that flag is read by no one. So in the main thread Python's own handler is put back for the
+    wait (the loop's is saved and restored as an opaque struct sigaction through libc), and the
+    wait is short timeouts in a loop, so that a Ctrl-C is delivered within 0.1 s."""
+    swap = _sigint_swap()
+    try:
+        while True:
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+    finally:
+        if swap is not None:
+            swap()
+
+
+def _sigint_swap():
+    """In the main thread on POSIX: installs Python's SIGINT handler and returns the function that
+    puts back the handler that was there (the C++ loop's); else None (nothing to swap)."""
+    import signal
+
+    if os.name != "posix" or threading.current_thread() is not threading.main_thread():
+        return None
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is None or _libc() is None:  # not installed from Python: nothing to put in its place
+        return None
+    saved = ctypes.create_string_buffer(512)  # larger than any platform's struct sigaction
+    if _libc().sigaction(signal.SIGINT, None, saved) != 0:
+        return None
+    signal.signal(signal.SIGINT, handler)
+    return lambda: _libc().sigaction(signal.SIGINT, saved, None)
+
+
+_LIBC = []
+
+
+def _libc():
+    if not _LIBC:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.sigaction.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+        except (OSError, AttributeError):
+            libc = None
+        _LIBC.append(libc)
+    return _LIBC[0]
 
 
 class Prefetcher:
@@ -550,7 +612,14 @@ class Prefetcher:
         self.thread.start()
 
     def next_chunk(self):
-        item = self.queue.get()
+        try:
+            item = _interruptible_get(self.queue)
+        except KeyboardInterrupt:
+            # The reader may block for long (a slow network share, a FIFO): the thread is told to
+            # stop and left to end when its read returns (it is a daemon), never waited for here.
+            self.stop.set()
+            self.thread = None
+            raise
         if item is _END:
             return None
         if isinstance(item, BaseException):

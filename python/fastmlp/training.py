@@ -540,7 +540,24 @@ def _loop(model, plan, on_epoch, collective, run) -> dict:
         # The epochs completed before the diverging one still count (schedules, default seeds).
         run.diverged = True
         model._epochs_seen += e.epoch
+        if not np.isfinite(model._net.params).all():  # no finite weights to go back to: say so
+            error = DivergenceError(
+                f"training diverged in epoch {e.epoch} (counted from 0): the weights held NaN or infinity "
+                "before this fit (set through params or the layers' views?), so they were left as they "
+                "were; set finite weights (model.set_weights, or a new model) and fit again"
+            )
+            error.epoch = e.epoch
+            raise error from None
         raise
+    except KeyboardInterrupt:
+        if chunks is None:
+            raise
+        # Ctrl-C while the loop waited for a chunk (a reader that blocks): the epochs completed still count
+        model._epochs_seen += max(chunks.epochs_started - 1, 0)
+        raise KeyboardInterrupt(
+            "fit() interrupted while waiting for the data source; the model keeps the weights of the last "
+            "completed step"
+        ) from None
     finally:
         for prefetcher in run.prefetchers:
             prefetcher.close()
