@@ -32,7 +32,6 @@ loop keeps that one chunk (on the model's device) for every epoch instead of rea
 from __future__ import annotations
 
 import copy
-import ctypes
 import glob
 import itertools
 import mmap
@@ -43,6 +42,7 @@ import threading
 
 import numpy as np
 
+from ._interrupt import interruptible_get
 from ._validation import as_2d
 
 _END = object()
@@ -464,7 +464,7 @@ def one_pass(source, convert):
     return iter(Prefetcher(as_source(source), convert, 0, False))
 
 
-def check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:
+def _check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:
     """forward's ``out``: a writable C-contiguous ndarray of ``dtype`` and ``shape`` (with
     ``rows_at_least``: at least shape[0] rows, as many as a source has, unknown beforehand)."""
     need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape {shape}"
@@ -485,7 +485,7 @@ def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.nd
     """``forward(X)`` of every chunk of ``source``, in order: into ``out`` (e.g. a memmap; its
     first rows) or a new array. ValueError naming the source when it holds no rows."""
     if out is not None:
-        check_out(out, (0, n_outputs), dtype, rows_at_least=True)
+        _check_out(out, (0, n_outputs), dtype, rows_at_least=True)
     parts, row = [], 0
     for X, *_ in chunks:
         a = forward(X)
@@ -499,57 +499,6 @@ def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.nd
     if row == 0:
         raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to predict")
     return out[:row] if out is not None else np.concatenate(parts)
-
-
-def _interruptible_get(q: queue.Queue):
-    """q.get() that Ctrl-C interrupts (KeyboardInterrupt) however long the reader blocks.
-
-    The C++ training loop, which calls this for each chunk, installs a SIGINT handler of its own
-    that only sets the flag it reads between mini-batches; while the loop waits here for a chunk
-    that flag is read by no one. So in the main thread Python's own handler is put back for the
-    wait (the loop's is saved and restored as an opaque struct sigaction through libc), and the
-    wait is short timeouts in a loop, so that a Ctrl-C is delivered within 0.1 s."""
-    swap = _sigint_swap()
-    try:
-        while True:
-            try:
-                return q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-    finally:
-        if swap is not None:
-            swap()
-
-
-def _sigint_swap():
-    """In the main thread on POSIX: installs Python's SIGINT handler and returns the function that
-    puts back the handler that was there (the C++ loop's); else None (nothing to swap)."""
-    import signal
-
-    if os.name != "posix" or threading.current_thread() is not threading.main_thread():
-        return None
-    handler = signal.getsignal(signal.SIGINT)
-    if handler is None or _libc() is None:  # not installed from Python: nothing to put in its place
-        return None
-    saved = ctypes.create_string_buffer(512)  # larger than any platform's struct sigaction
-    if _libc().sigaction(signal.SIGINT, None, saved) != 0:
-        return None
-    signal.signal(signal.SIGINT, handler)
-    return lambda: _libc().sigaction(signal.SIGINT, saved, None)
-
-
-_LIBC = []
-
-
-def _libc():
-    if not _LIBC:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.sigaction.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-        except (OSError, AttributeError):
-            libc = None
-        _LIBC.append(libc)
-    return _LIBC[0]
 
 
 class Prefetcher:
@@ -613,7 +562,7 @@ class Prefetcher:
 
     def next_chunk(self):
         try:
-            item = _interruptible_get(self.queue)
+            item = interruptible_get(self.queue)
         except KeyboardInterrupt:
             # The reader may block for long (a slow network share, a FIFO): the thread is told to
             # stop and left to end when its read returns (it is a daemon), never waited for here.

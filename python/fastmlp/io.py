@@ -46,7 +46,7 @@ import os
 
 from . import _core
 
-__all__ = ["read", "write", "check_extension", "decode", "encode", "write_atomic", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
+__all__ = ["read", "write", "decode", "encode", "write_atomic", "FORMAT_VERSION", "MAX_HEADER_BYTES"]
 
 #: The layout version written into "fastmlp_format" and the only one read.
 FORMAT_VERSION = _core.FORMAT_VERSION
@@ -70,7 +70,7 @@ def _metadata(metadata) -> dict:
     return metadata
 
 
-def check_extension(path) -> None:
+def _check_extension(path) -> None:
     """ValueError unless ``path`` ends in ".safetensors" (any case) or has no extension: a model
     file's name says its format, and the only one fastmlp writes is safetensors."""
     name = _path(path)

@@ -241,7 +241,7 @@ class Sequential(_training.Trainer):
             return _data.forward_chunks(self._engine.forward, chunks, out, self.n_outputs, self.dtype, X)
         X = self._X(X)
         if out is not None:
-            _data.check_out(out, (X.shape[0], self.n_outputs), self.dtype)
+            _data._check_out(out, (X.shape[0], self.n_outputs), self.dtype)
         if (comm := _distributed.parallel(comm)) is None:
             a = self._engine.forward(X)
         else:
@@ -373,7 +373,7 @@ class Sequential(_training.Trainer):
             fastmlp neither writes nor reads; for ONNX use ``fm.onnx.export(model, "m.onnx")``
             (or ``python -m fastmlp export-onnx m.safetensors m.onnx``).
         """
-        _io.check_extension(path)
+        _io._check_extension(path)
         self._require_built()
         if not _distributed.is_root(self._comm):
             return
