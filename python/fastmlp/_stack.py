@@ -1,13 +1,13 @@
 """A Sequential's stack of layers: which layer may follow which (a Dropout or a normalization
-belongs to the Dense before it), the network the C++ core builds from them, the weight arrays
-in Keras's order, fresh copies of the layers, and the summary table."""
+belongs to the Dense before it), the network the C++ core builds from them, set_weights'
+checks and the summary table (its rows are the layers' own: Layer.summary_row)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from . import _core
-from .layers import NORMALIZATIONS, Dense, Dropout, _Normalization
+from .layers import Dense, Dropout, _Normalization
 
 
 def loss_name(loss, output_activation: str) -> str:
@@ -90,18 +90,6 @@ def network(model):
     return net
 
 
-def weight_views(layers: list) -> list:
-    """(view, name) of every array get_weights() lists, in Keras's order: W, b per Dense layer;
-    gamma, beta (, moving_mean, moving_variance) per normalization layer."""
-    out = []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Dense):
-            out += [(layer.weights, f"W of layers[{i}]"), (layer.bias, f"b of layers[{i}]")]
-        elif isinstance(layer, _Normalization):
-            out += [(v, f"{k} of layers[{i}]") for v, k in zip(layer._weights(), layer._keys)]
-    return out
-
-
 def checked_weights(views: list, weights, dtype) -> list:
     """(view, array) for set_weights: every array of ``weights`` checked against its view first."""
     weights = list(weights)
@@ -120,43 +108,17 @@ def checked_weights(views: list, weights, dtype) -> list:
     return arrays
 
 
-def norm_config(layer) -> dict:
-    """The constructor arguments of a normalization layer."""
-    return {"epsilon": layer.epsilon, **({"momentum": layer.momentum} if layer.kind == "batch" else {})}
-
-
-def fresh_layers(layers: list) -> list:
-    """New layers with the same settings (for copy(): bound to no model yet)."""
-    out = []
-    for layer in layers:
-        if isinstance(layer, Dropout):
-            out.append(Dropout(layer.rate))
-        elif isinstance(layer, _Normalization):
-            out.append(NORMALIZATIONS[layer.kind](**norm_config(layer)))
-        else:
-            out.append(Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init, alpha=layer.alpha))
-    return out
-
-
 def summary(model) -> str:
     """Sequential.summary's table: type, output shape, parameter count, activation; the totals."""
     rows = [("Layer (type)", "Output shape", "Param #", "Activation")]
+    shape = f"(None, {'?' if model.n_features_in is None else model.n_features_in})"
     for i, layer in enumerate(model.layers):
-        if isinstance(layer, Dropout):
-            prev = rows[-1][1]
-            rows.append((f"dropout_{i} (Dropout {layer.rate:g})", prev, "0", ""))
-        elif isinstance(layer, _Normalization):
-            n = layer.num_params
-            rows.append((f"norm_{i} ({type(layer).__name__})", rows[-1][1], "?" if n is None else f"{n:,}", ""))
-        else:
-            n = layer.num_params
-            rows.append(
-                (f"dense_{i} (Dense)", f"(None, {layer.n_out})", "?" if n is None else f"{n:,}", layer.activation)
-            )
+        rows.append(layer.summary_row(i, shape))
+        shape = rows[-1][1]  # the next layer's input
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     line = "-" * (sum(widths) + 6)
     fmt = "  ".join("{:<%d}" % w for w in widths)
-    total = sum(getattr(layer, "num_params", 0) or 0 for layer in model.layers)
+    total = sum(layer.num_params or 0 for layer in model.layers)
     inputs = "?" if model.n_features_in is None else model.n_features_in
     return "\n".join(
         [

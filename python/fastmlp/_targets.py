@@ -14,8 +14,7 @@ import numpy as np
 
 from ._validation import as_c_array, as_targets, check_finite, positive_float
 from ._weights import balanced_class_weights
-
-CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
+from .losses import CLASSIFICATION_LOSSES
 
 
 def label_array(y):
@@ -31,12 +30,23 @@ def label_array(y):
             return None
     if arr.ndim != 1 or arr.dtype.kind not in "OUS":
         return None
+    if arr.dtype.kind in "US" and not isinstance(y, np.ndarray):
+        arr = np.asarray(y, dtype=object)  # a list ["a", 1] would become ["a", "1"]: keep the types to check
+        if all(isinstance(v, str) for v in arr):
+            return arr.astype(str)
     if arr.dtype.kind == "O":
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr[:1000]):
             return None  # object arrays of class ids stay ids
         if any(v is None or (isinstance(v, float) and v != v) for v in arr):
             raise ValueError("y holds missing labels (None or NaN)")
-        arr = arr.astype(str) if all(isinstance(v, str) for v in arr) else arr
+        kinds = {"str" if isinstance(v, str) else "number" if isinstance(v, numbers.Number) else "other" for v in arr}
+        if "str" in kinds and len(kinds) > 1:
+            types = sorted({type(v).__name__ for v in arr})
+            raise TypeError(
+                f"y mixes labels of different types ({', '.join(types)}), which cannot be ordered: make "
+                "them all strings (e.g. y.astype(str)) or all numbers"
+            )
+        arr = arr.astype(str) if kinds == {"str"} else arr
     return arr
 
 

@@ -52,7 +52,13 @@ def as_2d(X, name: str, dtype: np.dtype, n_features: int | None = None) -> np.nd
     """X as a C-contiguous (m, d) array of `dtype`; copies only when it must."""
     arr = _as_numeric_array(X, name)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (samples, features), got {arr.ndim}-D with shape {arr.shape}")
+        hint = (  # scikit-learn's words
+            ": reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample"
+            if arr.ndim == 1
+            else ""
+        )
+        raise ValueError(f"{name} must be 2-D (samples, features), got {arr.ndim}-D with shape {arr.shape}{hint}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     if n_features is not None and arr.shape[1] != n_features:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import itertools
 import mmap
 import os
 import queue
@@ -41,6 +42,7 @@ import threading
 
 import numpy as np
 
+from ._interrupt import interruptible_get
 from ._validation import as_2d
 
 # The public API (the docs' reference); InMemory, Inputs and the other helpers serve fit and predict.
@@ -342,6 +344,15 @@ class IterableSource(Source):
         return self
 
     def first_width(self) -> int:
+        """The width of the first chunk. A one-shot iterator (a generator, ``iter(chunks)``) gets
+        that chunk put back in front, so that the fit that asked still reads every chunk."""
+        if not callable(self.reader) and iter(self.reader) is self.reader:
+            try:
+                first = next(self.reader)
+            except StopIteration:
+                raise ValueError("the data source is empty") from None
+            self.reader = itertools.chain([first], self.reader)
+            return IterableSource([first]).first_width()
         for X, *_ in self.chunks(0, 0, False):
             return int(np.shape(X)[1])
         raise ValueError("the data source is empty")
@@ -467,8 +478,28 @@ def one_pass(source, convert):
     return iter(Prefetcher(as_source(source), convert, 0, False))
 
 
-def forward_chunks(forward, chunks, out=None) -> np.ndarray:
-    """``forward(X)`` of every chunk, in order: into ``out`` (e.g. a memmap) or a new array."""
+def _check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:
+    """forward's ``out``: a writable C-contiguous ndarray of ``dtype`` and ``shape`` (with
+    ``rows_at_least``: at least shape[0] rows, as many as a source has, unknown beforehand)."""
+    need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape {shape}"
+    if rows_at_least:
+        need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape (rows, {shape[1]})"
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be {need} (e.g. np.empty or np.memmap), got {type(out).__name__}")
+    ok_rows = out.ndim == 2 and (out.shape[0] >= shape[0] if rows_at_least else out.shape[0] == shape[0])
+    if not ok_rows or out.shape[1:] != shape[1:]:
+        raise ValueError(f"out must be {need}, got shape {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must be {need}, got dtype {out.dtype}")
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        raise ValueError(f"out must be {need}, got a read-only or non-contiguous array")
+
+
+def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.ndarray:
+    """``forward(X)`` of every chunk of ``source``, in order: into ``out`` (e.g. a memmap; its
+    first rows) or a new array. ValueError naming the source when it holds no rows."""
+    if out is not None:
+        _check_out(out, (0, n_outputs), dtype, rows_at_least=True)
     parts, row = [], 0
     for X, *_ in chunks:
         a = forward(X)
@@ -479,6 +510,8 @@ def forward_chunks(forward, chunks, out=None) -> np.ndarray:
         else:
             parts.append(a)
         row += len(a)
+    if row == 0:
+        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to predict")
     return out[:row] if out is not None else np.concatenate(parts)
 
 
@@ -542,7 +575,14 @@ class Prefetcher:
         self.thread.start()
 
     def next_chunk(self):
-        item = self.queue.get()
+        try:
+            item = interruptible_get(self.queue)
+        except KeyboardInterrupt:
+            # The reader may block for long (a slow network share, a FIFO): the thread is told to
+            # stop and left to end when its read returns (it is a daemon), never waited for here.
+            self.stop.set()
+            self.thread = None
+            raise
         if item is _END:
             return None
         if isinstance(item, BaseException):

@@ -181,9 +181,23 @@ def agree_to_fit(model, comm, sharded: bool, X, Y, W, X_val, options, schedule, 
     return collective(comm, 1 if source is not None else X.shape[0], sharded)
 
 
+def same_rows(comm, what: str, *arrays) -> None:
+    """forward / loss with comm split the rows of arrays every process holds alike: ValueError on
+    every process when their shapes (or a sample of their rows) differ, never a wrong result."""
+    mine = (tuple(a.shape for a in arrays), digest(*[part for a in arrays for part in (a[:2], a[-2:])]))
+    gathered = comm.allgather(mine)
+    if any(g != gathered[0] for g in gathered):
+        per_rank = ", ".join(f"rank {r}: {g[0][0][0]} rows" for r, g in enumerate(gathered))
+        raise ValueError(
+            f"{what} with comm: every process must pass the same X (and y), the processes split its "
+            f"rows; got different data ({per_rank}). For rows of its own on each process, call it without comm"
+        )
+
+
 def forward(engine, X: np.ndarray, comm, n_outputs: int) -> np.ndarray:
     """The engine's outputs for every row of X on every process, each process computing its
     share of the rows (MPI Allgatherv)."""
+    same_rows(comm, "forward / predict", X)
     start, stop, counts = share(X.shape[0], comm)
     mine = engine.forward(X[start:stop]) if stop > start else np.empty((0, n_outputs), X.dtype)
     out = np.empty((X.shape[0], n_outputs), X.dtype)
@@ -193,6 +207,7 @@ def forward(engine, X: np.ndarray, comm, n_outputs: int) -> np.ndarray:
 
 def objective(engine, X: np.ndarray, Y: np.ndarray, W, comm) -> float:
     """The (weighted) mean loss J over every row, each process computing its share of the rows."""
+    same_rows(comm, "loss / evaluate", X, Y)
     start, stop, _ = share(X.shape[0], comm)
     w = (stop - start if W is None else float(W[start:stop].sum())) if stop > start else 0.0
     J = engine.objective(X[start:stop], Y[start:stop], None if W is None else W[start:stop]) if w else 0.0

@@ -70,6 +70,24 @@ def _metadata(metadata) -> dict:
     return metadata
 
 
+def _check_extension(path) -> None:
+    """ValueError unless ``path`` ends in ".safetensors" (any case) or has no extension: a model
+    file's name says its format, and the only one fastmlp writes is safetensors."""
+    name = _path(path)
+    ext = os.path.splitext(name)[1]
+    if ext == "" or ext.lower() == ".safetensors":
+        return
+    if ext.lower() == ".onnx":
+        raise ValueError(
+            f"save writes the safetensors format, not ONNX ({name!r}); export ONNX with "
+            "fm.onnx.export(model, path) or `python -m fastmlp export-onnx MODEL.safetensors OUT.onnx`"
+        )
+    raise ValueError(
+        f"save writes the safetensors format only; {name!r} ends in {ext!r}, another format "
+        f"(fastmlp neither writes nor reads it): name the file {os.path.splitext(name)[0] + '.safetensors'!r}"
+    )
+
+
 def write(path, net, metadata: dict | None = None) -> None:
     """Write the core network ``net`` and the extra ``metadata`` entries to ``path``, atomically."""
     _core.save_model(net, _path(path), _metadata(metadata))

@@ -28,9 +28,10 @@ from . import distributed as _distributed
 from . import io as _io
 from . import optimizers as _optimizers
 from . import training as _training
-from ._targets import CLASSIFICATION_LOSSES, TargetSpec
+from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
 from ._validation import as_dtype, as_int, as_seed, positive_float, positive_int
+from .losses import CLASSIFICATION_LOSSES, LOSSES  # noqa: F401 (fm.model.LOSSES as before)
 from .training import (  # noqa: F401 (importable from here as before)
     DEFAULT_BATCH_SIZE,
     DivergenceError,
@@ -39,9 +40,6 @@ from .training import (  # noqa: F401 (importable from here as before)
     VanishingGradientWarning,
 )
 
-# The canonical loss names (the C++ core's; aliases such as "sparse_categorical_crossentropy",
-# "mean_squared_error", "mean_absolute_error" are accepted too).
-LOSSES = tuple(_core.LOSSES)
 # What a first try gets (Keras's choice): Adam (learning rate 1e-3) on mini-batches of 32
 # (fit's DEFAULT_BATCH_SIZE). The lecture's full-batch gradient descent: batch_size=None, "sgd".
 DEFAULT_OPTIMIZER = "adam"
@@ -52,21 +50,29 @@ class Sequential(_training.Trainer):
 
     Parameters
     ----------
-    layers : list of Dense (and Dropout) layers; consecutive Dense sizes must chain.
-    loss : "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy"
-        (needs a softmax output; alias "sparse_categorical_crossentropy": y may be class ids,
-        one-hot rows, or any labels such as strings), "mse", "mae", "huber" (delta 1), or None
-        to infer it from the output activation. J is the mean over the batch (see ``loss()``).
-    dtype : "float32" (default) or "float64".
-    seed : int or None; seeds weight initialisation, shuffling, validation splits and dropout.
-    l2 : lambda of the penalty (lambda / 2) * sum_l ||W_l||^2 on weights (not biases),
-        added to J as is (not divided by the batch size or the sample weights).
-    optimizer : "adam" (default, learning rate 1e-3), "sgd" (learning rate 0.01), "rmsprop",
-        "adagrad", "adamw", or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object.
-    device : "cpu" (default) or "cuda": where forward / loss / gradients / fit run (see ``to``).
-
-    The first Dense layer may leave its input size open (``Dense(units)``): the model is then
-    built by its first ``fit`` (or ``build(n_features)``).
+    layers : list of Layer
+        Dense layers, each optionally followed by a BatchNormalization / LayerNormalization and
+        a Dropout; consecutive Dense sizes must chain. The first Dense layer may leave its
+        input size open (``Dense(units)``): the model is then built by its first ``fit`` (or
+        ``build(n_features)``).
+    loss : str or None, default None
+        "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy" (needs a
+        softmax output; alias "sparse_categorical_crossentropy": y may be class ids, one-hot
+        rows, or any labels such as strings), "mse", "mae", "huber" (delta 1), or None to infer
+        it from the output activation. J is the mean over the batch (see ``loss()``).
+    dtype : {"float32", "float64"}, default "float32"
+        The precision of the parameters and of every computation.
+    seed : int or None, default None
+        Seeds weight initialisation, shuffling, validation splits and dropout (None: a random
+        seed, kept in ``model.seed``).
+    l2 : float, default 0.0
+        lambda of the penalty (lambda / 2) * sum_l ||W_l||^2 on weights (not biases), added to
+        J as is (not divided by the batch size or the sample weights).
+    optimizer : str or Optimizer, default "adam"
+        "adam" (learning rate 1e-3), "sgd" (learning rate 0.01), "rmsprop", "adagrad", "adamw",
+        or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object.
+    device : {"cpu", "cuda"}, default "cpu"
+        Where forward / loss / gradients / fit run (see ``to``).
     """
 
     def __init__(
@@ -205,22 +211,45 @@ class Sequential(_training.Trainer):
 
     # --- the math ---
     def forward(self, X, comm=None, out=None) -> np.ndarray:
-        """The last layer's activations a_L, shape (m, n_outputs) (dropout off).
+        """The last layer's activations a_L (dropout off).
 
-        With ``comm`` (every process passing the same X) each process computes its share of the
-        rows and every process gets all of them (MPI Allgatherv). X may be a data source
-        (fastmlp.data): chunk by chunk into ``out`` (e.g. a memmap) or a new array."""
-        if comm is None and self._engine is not None and _data.mappable(X, self.dtype):
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), or a data source (fastmlp.data)
+            The samples, one per row (one sample: ``x.reshape(1, -1)``).
+        comm : mpi4py communicator or None, default None
+            Every process passing the same X: each computes its share of the rows and every
+            process gets all of them (MPI Allgatherv).
+        out : ndarray of shape (m, n_outputs) or None, default None
+            Where to write the outputs (e.g. a memmap for a large source): C-contiguous, of
+            the model's dtype; ValueError otherwise. None: a new array.
+
+        Returns
+        -------
+        ndarray of shape (m, n_outputs): ``out`` when given.
+        """
+        if out is None and comm is None and self._engine is not None and _data.mappable(X, self.dtype):
             # Batch-1 latency: an array the core maps as it is goes straight there (~0.3 us of Python);
             # the core checks its shape (2-D, rows, features) and values with the messages of _X.
-            return self._engine.forward(X)
+            try:
+                return self._engine.forward(X)
+            except ValueError:
+                self._X(X)  # Python's checks: the same message, with scikit-learn's reshape hint
+                raise
         if isinstance(X, _data.Source):
             chunks = self._chunks(X)  # RuntimeError when the model is not built
-            return _data.forward_chunks(self._engine.forward, chunks, out)
+            return _data.forward_chunks(self._engine.forward, chunks, out, self.n_outputs, self.dtype, X)
         X = self._X(X)
+        if out is not None:
+            _data._check_out(out, (X.shape[0], self.n_outputs), self.dtype)
         if (comm := _distributed.parallel(comm)) is None:
-            return self._engine.forward(X)
-        return _distributed.forward(self._engine, X, comm, self.n_outputs)
+            a = self._engine.forward(X)
+        else:
+            a = _distributed.forward(self._engine, X, comm, self.n_outputs)
+        if out is None:
+            return a
+        out[...] = a
+        return out
 
     def gradients(self, X, y, sample_weight=None) -> list:
         """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
@@ -263,13 +292,30 @@ class Sequential(_training.Trainer):
 
     # --- predictions ---
     def predict_proba(self, X, comm=None) -> np.ndarray:
-        """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p]."""
+        """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p].
+
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), or a data source (fastmlp.data)
+            The samples, one per row (one sample: ``x.reshape(1, -1)``).
+        comm : mpi4py communicator or None, default None
+            Every process passing the same X: each computes its share (see ``forward``).
+        """
         if not self.is_classifier:
             raise TypeError(f"predict_proba needs a classification loss; this model uses {self.loss_name!r}")
         return _targets.probabilities(self.loss_name, self.forward(X, comm))
 
     def predict(self, X, comm=None) -> np.ndarray:
-        """Class ids by arg-max (softmax) or threshold 0.5 (sigmoid); outputs a for mse ((m,) if one output)."""
+        """Class labels by arg-max (softmax) or threshold 0.5 (sigmoid), shape (m,) (``classes_``);
+        for regression the outputs a ((m,) if one output, else (m, n_outputs)).
+
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), or a data source (fastmlp.data)
+            The samples, one per row (one sample: ``x.reshape(1, -1)``).
+        comm : mpi4py communicator or None, default None
+            Every process passing the same X: each computes its share (see ``forward``).
+        """
         return _targets.predictions(self.loss_name, self._label_classes, self.forward(X, comm))
 
     # --- Keras-shaped conveniences ---
@@ -283,7 +329,8 @@ class Sequential(_training.Trainer):
 
     def _weight_views(self) -> list:
         self._require_built()
-        return _stack.weight_views(self.layers)
+        # (view, name) of every array get_weights() lists, in Keras's order: each layer's own
+        return [(v, f"{key} of layers[{i}]") for i, layer in enumerate(self.layers) for v, key in layer.weight_views()]
 
     def get_weights(self) -> list:
         """[W1, b1, W2, b2, ...] per Dense layer (and gamma, beta, moving mean and variance of a
@@ -296,26 +343,45 @@ class Sequential(_training.Trainer):
         for view, arr in _stack.checked_weights(self._weight_views(), weights, self.dtype):
             view[...] = arr
 
-    def summary(self, print_fn=print) -> str:
-        """A table of the layers: type, output shape, parameter count, activation; the totals.
-        Printed with ``print_fn`` (None: not printed) and returned."""
+    def summary(self, print_fn=print) -> str | None:
+        """Print a table of the layers (type, output shape, parameter count, activation) and the
+        totals, and return None, as Keras's ``summary()`` (a REPL or notebook shows it once).
+
+        ``print_fn`` is called with the whole table (e.g. ``logger.info``); ``print_fn=None``
+        prints nothing and returns the table as a string instead."""
         text = _stack.summary(self)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        if print_fn is None:
+            return text
+        print_fn(text)
+        return None
 
     # --- persistence: fastmlp.io is the file format, _persist what a Sequential keeps in it ---
     def save(self, path) -> None:
-        """Write the model to ``path`` (safetensors format, atomic: the old file survives a failed save).
+        """Write the model to ``path`` in the safetensors format (fastmlp.io), atomically: the
+        old file survives a failed save.
+
         After a data-parallel fit only rank 0 writes (the weights are the same on every rank).
-        Labels that a model file cannot hold exactly (e.g. Decimal objects) raise ValueError."""
+        Labels that a model file cannot hold exactly (e.g. Decimal objects) raise ValueError;
+        a model that is not built yet raises RuntimeError.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Ends in ".safetensors" (or has no extension): the only format ``save`` writes, so
+            that a file's name says what it holds. Any other extension raises ValueError and
+            writes nothing: ".keras", ".h5", ".pt", ... are other libraries' formats, which
+            fastmlp neither writes nor reads; for ONNX use ``fm.onnx.export(model, "m.onnx")``
+            (or ``python -m fastmlp export-onnx m.safetensors m.onnx``).
+        """
+        _io._check_extension(path)
+        self._require_built()
         if not _distributed.is_root(self._comm):
             return
         _io.write(path, self._net, self._metadata())
 
     def to_bytes(self) -> bytes:
         """The bytes ``save`` writes (pickling uses them too)."""
-        return _io.encode(self._net, self._metadata())
+        return _io.encode(self._require_built(), self._metadata())
 
     def _metadata(self) -> dict:
         """What the file holds besides the network: the one definition for save, bytes and pickle."""
@@ -363,8 +429,8 @@ class Sequential(_training.Trainer):
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
         epoch count (cast to ``dtype`` if given)."""
         self._require_built()
-        layers = _stack.fresh_layers(self.layers)
-        optimizer = type(self.optimizer)(**{k: v for k, v in self.optimizer.get_config().items() if k != "name"})
+        layers = [type(layer).from_config(layer.get_config()) for layer in self.layers]
+        optimizer = _optimizers.Optimizer.from_config(self.optimizer.get_config())
         clone = Sequential(
             layers,
             loss=self.loss_name,

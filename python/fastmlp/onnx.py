@@ -181,6 +181,11 @@ def _require_onnx():
 
 def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str = "output"):
     """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
+    from .model import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a fastmlp.Sequential, got {type(model).__name__}")
+    model._require_built()  # RuntimeError saying how to build it
     onnx, helper, numpy_helper = _require_onnx()
     from ._version import __version__
 

@@ -121,7 +121,7 @@ class Trainer:
         tol: float = 0.0,
         shuffle: bool = True,
         seed: int | None = None,
-        verbose: bool = False,
+        verbose: int | bool = 0,
         callback=None,
         optimizer=None,
         schedule=None,
@@ -138,32 +138,78 @@ class Trainer:
     ) -> History:
         """Train by mini-batch gradient descent in C++, continuing from the current weights.
 
-        batch_size: 32 by default; None uses the whole data set per step (the lecture's
-        full-batch gradient descent, with optimizer="sgd").
-        Each epoch is one pass over the data, in a seeded random order when ``shuffle``.
-        learning_rate, when given, sets the optimizer's learning rate. ``optimizer``
-        replaces the model's (state is kept across fit calls with the same optimizer).
-        Stops after ``epochs`` epochs, when the epoch loss changes by less than ``tol``
-        (|J_k - J_(k-1)| < tol; tol=0 never stops early), by ``early_stopping``, or when
-        a callback says so. Ctrl-C stops at the next mini-batch
-        boundary and raises KeyboardInterrupt; the model keeps the weights of the last step.
-        ``callbacks``: a list of fm.callbacks.Callback objects (EarlyStopping, ModelCheckpoint,
-        CSVLogger, LambdaCallback, ReduceLROnPlateau, your own) and callables
-        ``f(epoch, logs)`` that return False to stop; ``callback`` is one such callable.
-        ``validation_split`` holds out that fraction of X, y, chosen at random (seeded by
-        ``seed`` or the model's seed: the same rows every call) and, for classification
-        (``stratify`` None or True), in each class's proportion. A warning says when a
-        validation set holds a single class.
-        y may hold labels of any kind for classification (strings, categories): ``classes_``.
-        A DataFrame's column names are remembered and checked by later calls.
-        ``verbose`` shows a tqdm progress bar. Returns a History.
+        Each epoch is one pass over the data. Ctrl-C stops at the next mini-batch boundary and
+        raises KeyboardInterrupt; the model keeps the weights of the last step. A call that is
+        refused (bad argument, NaN in X, ...) changes nothing.
 
-        ``comm`` (an mpi4py communicator, e.g. MPI.COMM_WORLD) trains data-parallel over its
-        processes, under ``mpiexec``: every process calls fit with the same model (same seed),
-        options and, unless ``sharded``, the same data; see fastmlp.distributed for what the
-        result equals. Only rank 0 shows progress and saves. With a chunked source and
-        ``sharded=True`` each process reads its own share of it (``Source.shard``: every N-th shard
-        file from its rank on); a validation source is split between the processes likewise.
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), DataFrame, or a data source (fastmlp.data)
+            The training samples, one per row; a DataFrame's column names are remembered and
+            checked by later calls. A source (``fm.data.from_npy``, an iterable of (X, y)
+            chunks, ...) brings its own targets: y=None.
+        y : array-like or None, default None
+            The targets: class ids, one-hot rows or labels of any kind (strings, categories:
+            ``classes_``) for classification; values (m,) or (m, n_outputs) for regression.
+        epochs : int, default 100
+            The number of passes over the data.
+        batch_size : int or None, default 32
+            Rows per step; None uses the whole data set per step (the lecture's full-batch
+            gradient descent, with optimizer="sgd").
+        learning_rate : float or None, default None
+            Sets the optimizer's learning rate (None: keep it).
+        tol : float, default 0.0
+            Stop when the epoch loss changes by less than tol (|J_k - J_(k-1)| < tol); 0 never
+            stops early.
+        shuffle : bool, default True
+            Visit the rows (a source's chunks) in a seeded random order each epoch.
+        seed : int or None, default None
+            Seeds the shuffling and the validation split (None: the model's seed, plus the
+            epochs trained so far for the shuffling, so each call gets a new order).
+        verbose : {0, 1, 2} or bool, default 0
+            Keras's contract: 0 (False) silent; 1 (True) a progress bar over the epochs and, at
+            each epoch's end, a line with every metric (val ones included); 2 that line alone,
+            one per epoch. Only rank 0 of a data-parallel fit shows progress.
+        callback : callable or None, default None
+            One function ``f(epoch, logs)`` called at each epoch's end; returning False stops.
+        optimizer : str, Optimizer or None, default None
+            Replaces the model's optimizer (state is kept across fit calls with the same one).
+        schedule : str, schedule object or None, default None
+            The learning-rate schedule (fastmlp.schedules); None: constant.
+        validation_data : tuple (X_val, y_val), a data source, or None, default None
+            Evaluated at each epoch's end (val_loss, val_accuracy).
+        validation_split : float, default 0.0
+            Holds out that fraction of X, y (arrays only), chosen at random (seeded by ``seed``
+            or the model's seed: the same rows every call); a warning says when a validation
+            set holds a single class.
+        early_stopping : EarlyStopping or None, default None
+            Stops when the monitored metric stops improving (or give it in ``callbacks``).
+        sample_weight : array-like of shape (m,) or None, default None
+            Per-row weights: J = sum_i w_i l_i / sum_i w_i.
+        class_weight : dict, "balanced" or None, default None
+            Per-class weights, multiplied into the sample weights ("balanced": n / (k n_c)).
+        record_gradients : bool, default False
+            Record each epoch's mean ||dW_l|| per layer in ``History.grad_norms`` (and warn
+            about vanishing gradients).
+        callbacks : list or None, default None
+            fm.callbacks.Callback objects (EarlyStopping, ModelCheckpoint, CSVLogger,
+            LambdaCallback, ReduceLROnPlateau, ProgressBar, your own) and functions
+            ``f(epoch, logs)`` that return False to stop.
+        stratify : bool or None, default None
+            Whether validation_split keeps each class's proportion (None: for classification).
+        comm : mpi4py communicator or None, default None
+            Trains data-parallel over its processes under ``mpiexec`` (e.g. MPI.COMM_WORLD):
+            every process calls fit with the same model (same seed), options and, unless
+            ``sharded``, the same data; see fastmlp.distributed for what the result equals. Only
+            rank 0 shows progress and saves.
+        sharded : bool, default False
+            With comm and a chunked source: each process reads its own share of it
+            (``Source.shard``: every N-th shard file from its rank on); a validation source is
+            split between the processes likewise.
+
+        Returns
+        -------
+        History
         """
         comm = None if comm is None else _distributed.check_comm(comm)
         run, undo = _Run(), None
@@ -173,6 +219,7 @@ class Trainer:
                 plan = _Plan(comm, sharded)
                 _plan_data(plan, self, X, y, sample_weight, validation_split)
                 _plan_options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
+                verbose = ProgressBar(verbose=verbose).verbose  # 0, 1 or 2 (ValueError otherwise)
                 early_stopping = _plan_callbacks(plan, callbacks, callback, early_stopping, schedule)
                 _plan_optimizer(plan, self, optimizer, learning_rate)
                 _plan_validation(plan, validation_data, validation_split, stratify, self.seed if seed is None else seed)
@@ -181,7 +228,7 @@ class Trainer:
                 _finish_options(plan, self, early_stopping, seed)
                 undo = _commit(self, plan)
             collective = _agree(self, plan)
-            history = _run(self, plan, verbose and _distributed.is_root(comm), collective, run)
+            history = _run(self, plan, verbose if _distributed.is_root(comm) else 0, collective, run)
         except BaseException:
             if undo is not None and not run.began:
                 undo()  # refused before the first step: the model as it was
@@ -190,7 +237,17 @@ class Trainer:
         return history
 
     def partial_fit(self, X, y, **kwargs) -> History:
-        """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state."""
+        """One epoch over X, y (fit with epochs=1), keeping the weights and the optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), DataFrame, or a data source
+            As for ``fit``.
+        y : array-like or None
+            As for ``fit``.
+        **kwargs
+            Any other argument of ``fit`` but epochs.
+        """
         if "epochs" in kwargs:
             raise TypeError("partial_fit runs exactly one epoch; use fit(epochs=...) for more")
         return self.fit(X, y, epochs=1, **kwargs)
@@ -198,7 +255,21 @@ class Trainer:
     def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None):
         """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
         ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
-        {"loss": ..., "accuracy": ...} with ``return_dict=True``."""
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), or a data source (fastmlp.data)
+            The samples, one per row.
+        y : array-like or None, default None
+            Their targets, as for ``fit`` (None for a source, which brings its own).
+        sample_weight : array-like of shape (m,) or None, default None
+            Per-row weights of the loss (sum_i w_i l_i / sum_i w_i).
+        return_dict : bool, default False
+            Return {"loss": ..., "accuracy": ...} instead of a number or a list.
+        comm : mpi4py communicator or None, default None
+            Every process passing the same X, y: each computes its share.
+        """
         out = {"loss": self.loss(X, y, sample_weight=sample_weight, comm=comm)}
         if self.is_classifier:
             out["accuracy"] = self.accuracy(X, y, comm=comm)
@@ -430,10 +501,10 @@ def _agree(model, plan):
     )  # fmt: skip
 
 
-def _run(model, plan, verbose: bool, collective, run) -> History:
+def _run(model, plan, verbose: int, collective, run) -> History:
     """The callbacks' begin, the C++ loop, the callbacks' end; the epochs trained are counted."""
     _begin_callbacks(model, plan)
-    bar = ProgressBar(plan.options.epochs) if verbose else None
+    bar = ProgressBar(plan.options.epochs, verbose=verbose) if verbose else None
     final_logs = {}
     on_epoch = _epoch_hook(model, plan, bar, final_logs, run) if bar or plan.functions or plan.py_callbacks else None
     start = time.perf_counter()
@@ -469,7 +540,24 @@ def _loop(model, plan, on_epoch, collective, run) -> dict:
         # The epochs completed before the diverging one still count (schedules, default seeds).
         run.diverged = True
         model._epochs_seen += e.epoch
+        if not np.isfinite(model._net.params).all():  # no finite weights to go back to: say so
+            error = DivergenceError(
+                f"training diverged in epoch {e.epoch} (counted from 0): the weights held NaN or infinity "
+                "before this fit (set through params or the layers' views?), so they were left as they "
+                "were; set finite weights (model.set_weights, or a new model) and fit again"
+            )
+            error.epoch = e.epoch
+            raise error from None
         raise
+    except KeyboardInterrupt:
+        if chunks is None:
+            raise
+        # Ctrl-C while the loop waited for a chunk (a reader that blocks): the epochs completed still count
+        model._epochs_seen += max(chunks.epochs_started - 1, 0)
+        raise KeyboardInterrupt(
+            "fit() interrupted while waiting for the data source; the model keeps the weights of the last "
+            "completed step"
+        ) from None
     finally:
         for prefetcher in run.prefetchers:
             prefetcher.close()
