@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <mutex>
 #include <optional>
 
 #include "arrays.hpp"
@@ -38,6 +39,18 @@ class SigintGuard {
  private:
   bool active_;
   struct sigaction old_{};
+};
+
+// Unlocks `m` (held by this thread) while alive; locks it again on the way out, exceptions included.
+class Unlocked {
+ public:
+  explicit Unlocked(std::recursive_mutex& m) : m_(m) { m_.unlock(); }
+  ~Unlocked() { m_.lock(); }
+  Unlocked(const Unlocked&) = delete;
+  Unlocked& operator=(const Unlocked&) = delete;
+
+ private:
+  std::recursive_mutex& m_;
 };
 
 py::dict to_dict(const EpochLogs& l) {
@@ -132,7 +145,13 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   options.stop = catch_sigint ? &g_interrupted : &own_flag;
   EpochCallback cb;
   if (!callback.is_none()) {
-    cb = [&callback](const EpochLogs& logs) {
+    cb = [&callback, &net](const EpochLogs& logs) {
+      // The network's lock is let go while Python runs (re-taken, without the GIL, before the loop
+      // goes on): a call from another thread, e.g. another fit's callback predicting with this
+      // model, may run meanwhile, as a call from this callback may. The loop keeps nothing across
+      // the callback that such a call overwrites (each epoch sets the engine's order and loss
+      // slots anew; a CUDA call uses its own data slot); another fit waits for net.fitting().
+      Unlocked unlocked(net.busy());
       py::gil_scoped_acquire gil;
       py::object r = callback(to_dict(logs));
       return r.is_none() || r.cast<bool>();
@@ -153,7 +172,8 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   {
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
-    std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: concurrent calls take turns
+    std::lock_guard<std::recursive_mutex> whole(net.fitting());  // GIL released: concurrent calls take turns
+    std::lock_guard<std::recursive_mutex> lock(net.busy());
     result = fit<T>(engine, optimizer, args);
     // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
     if (catch_sigint && g_interrupted.load()) result.interrupted = true;
