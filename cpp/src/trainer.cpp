@@ -187,6 +187,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
   if (es.enabled && es.restore_best) engine.save_params(kBest);
   FitResult result;
   StopRules rules(options);
+  ProgressTicker progress(args.progress);
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
     EpochLogs logs;
     logs.epoch = epoch;
@@ -198,7 +199,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
     now = int(epoch % 2);
     engine.save_params(now);
 
-    EpochPass<T> pass(engine, optimizer, *step, epoch, now);
+    EpochPass<T> pass(engine, optimizer, *step, epoch, now, progress, args.source == nullptr);
     data->start_epoch(options.epoch_offset + epoch);
     bool completed = true;
     for (Piece<T> piece; completed && data->next(piece);) completed = pass.run(piece, options, order_rng, order);
@@ -215,9 +216,10 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
 
     // The callback sees every epoch, the last one too, whatever stops training.
     bool go_on = true;
-    std::exception_ptr failed;
+    std::exception_ptr failed = progress.take_failure();  // the progress hook's, mid-epoch
+    if (failed && !dp) std::rethrow_exception(failed);
     try {
-      go_on = !args.callback || args.callback(logs);
+      if (!failed) go_on = !args.callback || args.callback(logs);
     } catch (...) {
       if (!dp) throw;
       failed = std::current_exception();  // every process learns it at the sum below
@@ -227,7 +229,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
       v[0] = go_on ? 0.0 : 1.0;
       v[std::size_t(1 + dp->rank)] = failed ? 1.0 : 0.0;
       dp->sum_doubles(v.data(), Index(v.size()));
-      throw_if_any_failed(*dp, v.data() + 1, failed, "run its epoch callback");
+      throw_if_any_failed(*dp, v.data() + 1, failed, "run its epoch callback (or progress hook)");
       go_on = v[0] == 0;
     }
     bool improved = false;
