@@ -142,6 +142,9 @@ class ChunkSource {
 //     equals one-process fit() with shuffle = false on the rows so interleaved.
 // Dropout masks are drawn from the global batch position, as in one process. Validation rows
 // are split (or, sharded, each process's own) and their loss and accuracy summed.
+// An error on one process (its data refused at the start, a chunk it cannot read, its callback
+// or progress hook throwing) is agreed on at the next exchange of flags (the start, each chunk,
+// each epoch's end): that process throws its own error, every other one an error naming its rank.
 template <class T>
 struct Collective {
   int rank = 0, size = 1;
