@@ -157,17 +157,24 @@ class DataParallelStep final : public Step<T> {
 };
 
 // FitArgs::progress, called after a batch when kProgressInterval passed since the last call (or
-// the fit began): one clock read per batch, none without a hook. An exception from the hook ends
-// the calls and is kept for the epoch's end (where, with data parallelism, every process learns
-// of it: no process may leave the others in a sum mid-epoch).
+// the fit began). Without a hook nothing is read; with one, the clock is read every `stride_`
+// batches, a stride that adapts so that reads come about every 1-10 ms (a clock read is ~30 ns,
+// 3% of a 1-row batch's step). An exception from the hook ends the calls and is kept for the
+// epoch's end (where, with data parallelism, every process learns of it: no process may leave
+// the others in a sum mid-epoch).
 class ProgressTicker {
   using Clock = std::chrono::steady_clock;
 
  public:
-  explicit ProgressTicker(const ProgressCallback& hook) : hook_(hook), last_(Clock::now()) {}
+  explicit ProgressTicker(const ProgressCallback& hook) : hook_(hook), last_(Clock::now()), read_(last_) {}
   void batch_done(Index done, Index total) {
-    if (!hook_ || failed_) return;
+    if (!hook_ || failed_ || ++since_read_ < stride_) return;
+    since_read_ = 0;
     const auto now = Clock::now();
+    const auto gap = now - read_;
+    read_ = now;
+    if (gap < std::chrono::milliseconds(1) && stride_ < 1024) stride_ *= 2;
+    if (gap > std::chrono::milliseconds(10) && stride_ > 1) stride_ /= 2;
     if (now - last_ < std::chrono::duration<double>(kProgressInterval)) return;
     last_ = now;
     try {
@@ -181,7 +188,8 @@ class ProgressTicker {
 
  private:
   const ProgressCallback& hook_;
-  Clock::time_point last_;
+  Clock::time_point last_, read_;  // the last call of the hook, the last clock read
+  Index stride_ = 1, since_read_ = 0;
   std::exception_ptr failed_;
 };
 
