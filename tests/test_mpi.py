@@ -2,7 +2,9 @@
 under mpiexec with 2 and 3 processes, and a one-process communicator changing nothing."""
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +123,37 @@ def test_cli_train_under_mpiexec(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("model saved to m.safetensors") == 1  # rank 0 only
     assert fm.Sequential.load(tmp_path / "m.safetensors").n_features_in == 3
+
+
+def _run_bounded(args, timeout):
+    """Runs `args` in a session of its own; on timeout kills the whole group (mpiexec and its
+    ranks) and returns None, so a hang fails the test instead of hanging the suite."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)  # fmt: skip
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+
+
+@pytest.mark.parametrize(
+    ("scenario", "rank1", "rank0"),
+    [
+        ("nan_in_unsampled_row", "ValueError: .*(NaN|finite)", "rank 1"),
+        ("nan_sharded", "ValueError: .*(NaN|finite)", "rank 1"),
+        ("callback_raises", "RuntimeError: callback failed on purpose", "rank 1 .*callback"),
+        ("fine", "no error", "no error"),
+    ],
+)
+def test_an_error_on_one_rank_reaches_every_rank(scenario, rank1, rank0):
+    """Audit F1: a NaN that only rank 1's data holds (past the start-up fingerprint), or a callback
+    raising on rank 1, used to leave rank 0 waiting in an Allreduce forever."""
+    out = _run_bounded([_mpiexec(), "-n", "2", sys.executable, str(HERE / "mpi" / "failures.py"), scenario], 90)
+    assert out is not None, f"{scenario}: the job hung (killed after 90 s)"
+    lines = {int(m.group(1)): m.group(2) for m in re.finditer(r"^rank (\d): (.*)$", out, re.M)}
+    assert set(lines) == {0, 1}, out
+    assert re.search(rank1, lines[1]), out
+    assert re.search(rank0, lines[0]), out

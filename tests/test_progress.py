@@ -2,6 +2,9 @@
 each epoch's metrics (val ones included) on a line of at most 80 columns above it; 2 one line per
 epoch; 0 nothing; what callbacks print comes out as whole lines, not garbled with the bar."""
 
+import re
+import time
+
 import numpy as np
 import pytest
 
@@ -89,3 +92,50 @@ def test_cli_train_verbose(tmp_path):
     assert not any(l.startswith("epoch ") for l in zero.stdout.splitlines()) and zero.stderr == ""
     one = run(*common, cwd=tmp_path, check=0)
     assert len([l for l in one.stdout.splitlines() if l.startswith("epoch ")]) == 3 and "3/3" in one.stderr
+
+
+class _Recording(ProgressBar):
+    """A bar that also records what the loop reports during each epoch."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.reports = []
+
+    def on_batch_progress(self, done, total):
+        self.reports.append((self._done, done, total, time.perf_counter()))
+        super().on_batch_progress(done, total)
+
+
+def _slow_fit(bar, epochs=2):
+    """A fit of about a second or more (1250 batches per epoch)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 64)).astype(np.float32)
+    labels = rng.integers(0, 10, 20_000)
+    model = fm.Sequential([fm.Dense(64, 256, "relu"), fm.Dense(256, 256, "relu"), fm.Dense(256, 10, "softmax")], seed=0)
+    start = time.perf_counter()
+    model.fit(X, labels, epochs=epochs, batch_size=16, callbacks=[bar])
+    return time.perf_counter() - start
+
+
+def test_verbose_1_bar_advances_within_each_epoch(capsys):
+    """Keras's verbose=1: the bar moves during an epoch (the loop reports at most every 0.1 s)."""
+    bar = _Recording(verbose=1)
+    seconds = _slow_fit(bar)
+    assert seconds > 0.5, "the fit was too quick to show progress"
+    assert bar.reports, "no report from within an epoch"
+    for epoch, done, total, _ in bar.reports:
+        assert total == 1250 and 1 <= done <= total and epoch in (0, 1)
+    times = [t for *_, t in bar.reports]
+    assert len(times) <= seconds / 0.1 + 2  # at most one report per 0.1 s
+    assert all(b - a >= 0.09 for a, b in zip(times, times[1:]))
+    dones = [(e, d) for e, d, *_ in bar.reports]
+    assert dones == sorted(dones)
+    err = capsys.readouterr().err
+    assert re.search(r"\| [01]\.\d\d?/2 \[", err), err[-500:]  # a fraction of an epoch on the bar
+    assert "2/2" in err
+
+
+def test_no_report_without_a_bar_on_screen(capsys):
+    bar = _Recording(verbose=2)  # lines only: the loop gets no hook
+    _slow_fit(bar, epochs=1)
+    assert bar.reports == []

@@ -1,7 +1,8 @@
 // Training for Python: the option structs (bound as they are in C++, so every
 // default and range check lives once, there), the engines (CPU and CUDA behind
 // one Engine32 / Engine64 type) and fit(), the one C++ training loop. The GIL
-// is released for the whole loop; Python runs only in the epoch callback.
+// is released for the whole loop; Python runs only in the epoch callback and, at most every
+// 0.1 s, a progress hook (a progress bar advancing within the epoch).
 // Ctrl-C sets a flag that the loop checks between mini-batches, so it stops
 // with the last completed step's weights and Python then raises KeyboardInterrupt.
 #include <pybind11/functional.h>
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <mutex>
 #include <optional>
 
 #include "arrays.hpp"
@@ -38,6 +40,18 @@ class SigintGuard {
  private:
   bool active_;
   struct sigaction old_{};
+};
+
+// Unlocks `m` (held by this thread) while alive; locks it again on the way out, exceptions included.
+class Unlocked {
+ public:
+  explicit Unlocked(std::recursive_mutex& m) : m_(m) { m_.unlock(); }
+  ~Unlocked() { m_.lock(); }
+  Unlocked(const Unlocked&) = delete;
+  Unlocked& operator=(const Unlocked&) = delete;
+
+ private:
+  std::recursive_mutex& m_;
 };
 
 py::dict to_dict(const EpochLogs& l) {
@@ -117,7 +131,7 @@ template <class T>
 py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, const py::array& Y,
                 const py::object& sample_weight, const py::object& X_val, const py::object& Y_val, FitOptions options,
                 const py::object& callback, bool catch_sigint, const py::object& collective, const py::object& source,
-                const py::object& validation_source) {
+                const py::object& validation_source, const py::object& progress) {
   Network<T>& net = engine.host();
   const auto x = as_matrix<T>(X, "X");
   const auto y = as_targets<T>(Y, net.n_outputs(), sample_weight);
@@ -132,10 +146,23 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   options.stop = catch_sigint ? &g_interrupted : &own_flag;
   EpochCallback cb;
   if (!callback.is_none()) {
-    cb = [&callback](const EpochLogs& logs) {
+    cb = [&callback, &net](const EpochLogs& logs) {
+      // The network's lock is let go while Python runs (re-taken, without the GIL, before the loop
+      // goes on): a call from another thread, e.g. another fit's callback predicting with this
+      // model, may run meanwhile, as a call from this callback may. The loop keeps nothing across
+      // the callback that such a call overwrites (each epoch sets the engine's order and loss
+      // slots anew; a CUDA call uses its own data slot); another fit waits for net.fitting().
+      Unlocked unlocked(net.busy());
       py::gil_scoped_acquire gil;
       py::object r = callback(to_dict(logs));
       return r.is_none() || r.cast<bool>();
+    };
+  }
+  ProgressCallback on_progress;  // a progress bar's: the GIL for the call only, the model's lock kept
+  if (!progress.is_none()) {
+    on_progress = [&progress](Index done, Index total) {
+      py::gil_scoped_acquire gil;
+      progress(done, total);
     };
   }
   std::optional<PyChunkSource<T>> chunks, val_chunks;
@@ -146,6 +173,7 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   FitArgs<T> args(x, y, options);
   args.validation = val;
   args.callback = std::move(cb);
+  args.progress = std::move(on_progress);
   args.collective = dp ? &*dp : nullptr;
   args.source = chunks ? &*chunks : nullptr;
   args.validation_source = val_chunks ? &*val_chunks : nullptr;
@@ -153,7 +181,8 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
   {
     SigintGuard guard(catch_sigint);
     py::gil_scoped_release nogil;
-    std::lock_guard<std::recursive_mutex> lock(net.busy());  // GIL released: concurrent calls take turns
+    std::lock_guard<std::recursive_mutex> whole(net.fitting());  // GIL released: concurrent calls take turns
+    std::lock_guard<std::recursive_mutex> lock(net.busy());
     result = fit<T>(engine, optimizer, args);
     // A Ctrl-C after the last batch (during the last evaluation or callback) is not lost.
     if (catch_sigint && g_interrupted.load()) result.interrupted = true;
@@ -208,7 +237,7 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
       .def("fit", &fit_py<T>, py::arg("optimizer"), py::arg("X"), py::arg("Y"), py::arg("sample_weight"),
            py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"), py::arg("catch_sigint"),
            py::arg("collective") = py::none(), py::arg("source") = py::none(),
-           py::arg("validation_source") = py::none(), fit_doc);
+           py::arg("validation_source") = py::none(), py::arg("progress") = py::none(), fit_doc);
 }
 
 // An engine of `net` (a Network32 or Network64) that keeps `net` alive. (Not two pybind11

@@ -94,16 +94,21 @@ class StopRules {
   Index wait_ = 0;
 };
 
-// The data checks of fit(), once, before anything changes (a source's chunks are checked as they come).
+// The collective itself: checked before any sum (these see the same values on every process).
+template <class T>
+void validate_collective(const Collective<T>* dp) {
+  if (dp && (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || !dp->sum || !dp->sum_doubles))
+    throw std::invalid_argument("collective: rank must be in [0, size) and both sums given");
+}
+
+// The checks of fit(), once, before anything changes (a source's chunks are checked as they come).
 template <class T>
 void validate_fit(Engine<T>& engine, const Optimizer<T>& optimizer, const FitArgs<T>& args) {
   const FitOptions& options = args.options;
   const Validation<T>& validation = args.validation;
   const Collective<T>* dp = args.collective;
   validate_fit_options(options);
-  if (dp) {  // every check here sees the same values on every process: they all fail alike
-    if (dp->size < 1 || dp->rank < 0 || dp->rank >= dp->size || !dp->sum || !dp->sum_doubles)
-      throw std::invalid_argument("collective: rank must be in [0, size) and both sums given");
+  if (dp) {
     if (dp->sharded && Index(dp->rows_per_rank.size()) != dp->size)
       throw std::invalid_argument("collective: rows_per_rank needs one entry per process");
     if (dp->size > 1 && engine.host().has_batch_norm())
@@ -182,6 +187,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
   if (es.enabled && es.restore_best) engine.save_params(kBest);
   FitResult result;
   StopRules rules(options);
+  ProgressTicker progress(args.progress);
   for (Index epoch = 0; epoch < options.epochs; ++epoch) {
     EpochLogs logs;
     logs.epoch = epoch;
@@ -193,7 +199,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
     now = int(epoch % 2);
     engine.save_params(now);
 
-    EpochPass<T> pass(engine, optimizer, *step, epoch, now);
+    EpochPass<T> pass(engine, optimizer, *step, epoch, now, progress, args.source == nullptr);
     data->start_epoch(options.epoch_offset + epoch);
     bool completed = true;
     for (Piece<T> piece; completed && data->next(piece);) completed = pass.run(piece, options, order_rng, order);
@@ -209,8 +215,23 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
     scheduler.end_epoch(options.schedule.monitor_validation ? logs.val_loss : logs.loss);
 
     // The callback sees every epoch, the last one too, whatever stops training.
-    bool go_on = !args.callback || args.callback(logs);
-    if (dp) go_on = sum_over_processes(*dp, {go_on ? 0.0 : 1.0})[0] == 0;  // one process stopping stops all
+    bool go_on = true;
+    std::exception_ptr failed = progress.take_failure();  // the progress hook's, mid-epoch
+    if (failed && !dp) std::rethrow_exception(failed);
+    try {
+      if (!failed) go_on = !args.callback || args.callback(logs);
+    } catch (...) {
+      if (!dp) throw;
+      failed = std::current_exception();  // every process learns it at the sum below
+    }
+    if (dp) {  // one process stopping stops all; one process failing fails all
+      std::vector<double> v(std::size_t(1 + dp->size), 0.0);
+      v[0] = go_on ? 0.0 : 1.0;
+      v[std::size_t(1 + dp->rank)] = failed ? 1.0 : 0.0;
+      dp->sum_doubles(v.data(), Index(v.size()));
+      throw_if_any_failed(*dp, v.data() + 1, failed, "run its epoch callback (or progress hook)");
+      go_on = v[0] == 0;
+    }
     bool improved = false;
     const bool stop = rules.end_epoch(logs, go_on, result, improved);
     if (improved && es.restore_best) engine.save_params(kBest);
@@ -231,8 +252,33 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
 
 template <class T>
 FitResult fit(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& args) {
-  validate_fit(engine, optimizer, args);  // once: the loop runs unchecked
-  engine.begin_fit(args.X, args.Y, args.validation);
+  const Collective<T>* dp = args.collective;
+  validate_collective(dp);
+  if (!dp) {
+    validate_fit(engine, optimizer, args);  // once: the loop runs unchecked
+    engine.begin_fit(args.X, args.Y, args.validation);
+  } else {
+    // Each process checks its own data (a NaN may be in one process's rows only): they agree on
+    // the outcome before any step, so a process that fails here never leaves the others in a sum.
+    std::exception_ptr failed;
+    bool began = false;
+    try {
+      validate_fit(engine, optimizer, args);
+      engine.begin_fit(args.X, args.Y, args.validation);
+      began = true;
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    std::vector<double> flags(std::size_t(dp->size), 0.0);
+    flags[std::size_t(dp->rank)] = failed ? 1.0 : 0.0;
+    dp->sum_doubles(flags.data(), Index(flags.size()));
+    const auto first = std::find_if(flags.begin(), flags.end(), [](double f) { return f > 0; });
+    if (first != flags.end() && began) engine.end_fit();
+    if (failed) std::rethrow_exception(failed);
+    if (first != flags.end())
+      throw std::invalid_argument("data-parallel fit: rank " + std::to_string(first - flags.begin()) +
+                                  " rejected its data or options (its own error says why)");
+  }
   FitResult result;
   try {
     result = train(engine, optimizer, args);

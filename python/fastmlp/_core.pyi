@@ -464,6 +464,7 @@ class Engine32:
         collective: typing.Any = None,
         source: typing.Any = None,
         validation_source: typing.Any = None,
+        progress: typing.Any = None,
     ) -> dict:
         """
         Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.
@@ -509,6 +510,7 @@ class Engine64:
         collective: typing.Any = None,
         source: typing.Any = None,
         validation_source: typing.Any = None,
+        progress: typing.Any = None,
     ) -> dict:
         """
         Train in C++ (GIL released); returns {'epochs': [logs...], 'best_epoch', 'stopped_early', 'interrupted'}.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 
@@ -153,11 +154,38 @@ def label_metadata(label_classes, feature_names_in_) -> dict:
     return meta
 
 
+#: How many values past the model's count an entry may hold and still be parsed (so that a small
+#: mismatch is reported with its exact count); more are refused unparsed.
+_SPARE_VALUES = 64
+#: A JSON string, escapes included (the unrolled form: no backtracking per character).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _at_most(meta: dict, key: str, most: int, keys: int = 1) -> int | None:
+    """None when the JSON text ``meta[key]`` (a list, or an object of ``keys`` > 1 keys, one a list)
+    may hold up to ``most`` values (+ _SPARE_VALUES), else how many it holds, counted without
+    parsing: Python's parser makes an object of each value, tens of bytes for a value of 2
+    characters ("1,"), so an entry of many small values would take many times the file's size
+    before anything compared the count with the model."""
+    text, allowed = meta[key], most + _SPARE_VALUES + keys - 1  # commas: values - 1 + keys - 1
+    if text.count(",") <= allowed:  # the fast answer for every real file: no scan
+        return None
+    separators = text.count(",") - sum(text.count(",", m.start(), m.end()) for m in _JSON_STRING.finditer(text))
+    return separators - keys + 2 if separators > allowed else None
+
+
 def label_state(meta: dict, n_classes: int, n_features: int) -> dict:
     """The inverse of label_metadata, checked against the model: {"label_classes": ...,
     "feature_names_in_": ...} (None where the file has no entry). ``n_classes``: how many labels
-    the model's outputs stand for, 0 where fit takes none (regression, multi-label)."""
+    the model's outputs stand for, 0 where fit takes none (regression, multi-label). An entry of
+    far more values than the model has is refused before it is parsed (nothing larger than the
+    file is allocated)."""
     classes = names = None
+    model = f"predicts {n_classes} classes" if n_classes else "takes no labels (regression or multi-label)"
+    if "classes" in meta and (many := _at_most(meta, "classes", n_classes, keys=2)) is not None:
+        raise _bad(f"metadata 'classes' lists about {many} labels but the model {model}")
+    if "feature_names_in" in meta and (many := _at_most(meta, "feature_names_in", n_features)) is not None:
+        raise _bad(f"metadata 'feature_names_in' lists about {many} names for a model with {n_features} inputs")
     if "classes" in meta:
         try:
             classes = _classes_from_json(_json(meta, "classes", limit=None))
@@ -166,7 +194,6 @@ def label_state(meta: dict, n_classes: int, n_features: int) -> dict:
                 raise
             raise _bad(f"metadata 'classes': {e}") from None
         if len(classes) != n_classes:
-            model = f"predicts {n_classes} classes" if n_classes else "takes no labels (regression or multi-label)"
             raise _bad(f"metadata 'classes' lists {len(classes)} labels but the model {model}")
     if "feature_names_in" in meta:
         names = _json(meta, "feature_names_in", limit=None)

@@ -321,9 +321,10 @@ class ProgressBar(Callback):
     one per epoch; 0 nothing. While the bar is shown, what callbacks print goes through tqdm.write, so
     it does not garble the bar.
 
-    The C++ loop calls Python at epoch ends only (never per batch: that would cost the GIL in the
-    hot loop), so the bar advances by epochs. fit(verbose=...) makes one, or pass it as a callback
-    (``callbacks=[ProgressBar(verbose=2)]``: its epochs come from the fit)."""
+    The bar advances within each epoch too: fit hands ``on_batch_progress`` to the C++ loop, which
+    calls it at most every 0.1 s (never per batch: that would cost the GIL in the hot loop).
+    fit(verbose=...) makes one, or pass it as a callback (``callbacks=[ProgressBar(verbose=2)]``:
+    its epochs come from the fit)."""
 
     def __init__(self, epochs: int | None = None, verbose=1):
         if isinstance(verbose, (bool, np.bool_)):
@@ -368,7 +369,18 @@ class ProgressBar(Callback):
             return
         self.bar.write(line, file=self._stdout)
         self.bar.set_postfix({"loss": f"{logs['loss']:.4g}"} if "loss" in logs else {}, refresh=False)
-        self.bar.update(1)
+        self._move_to(self._done)
+
+    def on_batch_progress(self, done: int, total: int) -> None:
+        """The loop's report during an epoch (at most every 0.1 s): ``done`` of the epoch's ``total``
+        batches (total 0: not known ahead, a chunked source). The bar moves to the epoch's share."""
+        if self.bar is None or total <= 0:
+            return
+        self._move_to(round(self._done + min(done / total, 0.99), 2))  # 2.47/10: the bar shows epochs
+
+    def _move_to(self, n) -> None:
+        self.bar.n = n
+        self.bar.update(0)  # tqdm's rate and its redraw interval follow n (its own bookkeeping)
 
     def close(self) -> None:
         import sys

@@ -22,6 +22,9 @@ Two ways to hold the data (``sharded``):
 Only rank 0 writes files (``Sequential.save`` on other ranks does nothing) and shows progress.
 Bad use (different models, options or data shapes on different processes, a process with no
 rows) raises the same ValueError on every process, checked once before training, never a hang.
+An error on one process after those checks (its rows hold a NaN the checks did not sample, its
+callback raises, a chunk cannot be read) is raised there and, naming that rank, on every other
+process: the C++ loop agrees on failures at its start, at each chunk and at each epoch's end.
 """
 
 from __future__ import annotations

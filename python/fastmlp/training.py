@@ -7,7 +7,8 @@ fit runs in three steps, so that a call that fails changes nothing:
      computed (its input size, a DataFrame's column names, the classes of its labels, the
      optimizer and learning rate), not recorded;
   2. commit: the model takes that state (the one place fit changes the model before training);
-  3. run: the C++ loop trains; Python is called at epoch ends only (callbacks, progress bar).
+  3. run: the C++ loop trains; Python is called at epoch ends (callbacks, progress bar) and, for a
+     progress bar on screen, at most every 0.1 s within an epoch.
 When the loop refuses the call before its first step (its own checks: NaN in X or X_val,
 reduce_on_plateau on val_loss without validation data, ...) or the processes of a
 data-parallel fit disagree, the commit is undone. Once training ran, the model keeps what it
@@ -509,7 +510,7 @@ def _run(model, plan, verbose: int, collective, run) -> History:
     on_epoch = _epoch_hook(model, plan, bar, final_logs, run) if bar or plan.functions or plan.py_callbacks else None
     start = time.perf_counter()
     try:
-        result = _loop(model, plan, on_epoch, collective, run)
+        result = _loop(model, plan, on_epoch, collective, run, _progress_hook(plan, bar))
     finally:
         if bar is not None:
             bar.close()
@@ -521,7 +522,21 @@ def _run(model, plan, verbose: int, collective, run) -> History:
     return History(result, time.perf_counter() - start)
 
 
-def _loop(model, plan, on_epoch, collective, run) -> dict:
+def _progress_hook(plan, bar):
+    """What the loop calls during an epoch (at most every 0.1 s): every bar on screen moves within
+    the epoch. None (the loop then reads no clock) when no bar is shown."""
+    bars = [b for b in (bar, *plan.py_callbacks) if isinstance(b, ProgressBar) and b.verbose == 1]
+    if not bars:
+        return None
+
+    def on_progress(done: int, total: int) -> None:
+        for b in bars:
+            b.on_batch_progress(done, total)
+
+    return on_progress
+
+
+def _loop(model, plan, on_epoch, collective, run, progress=None) -> dict:
     """The C++ training loop on the model's engine, with prefetch threads for chunked sources."""
     options = plan.options
     # the prefetch threads start with the first epoch (start_epoch) and are stopped in `finally`
@@ -532,7 +547,7 @@ def _loop(model, plan, on_epoch, collective, run) -> dict:
     try:
         result = engine.fit(
             model.optimizer._bind(engine), plan.X, plan.Y, plan.W, plan.X_val, plan.Y_val, options, on_epoch,
-            threading.current_thread() is threading.main_thread(), collective, chunks, val_chunks,
+            threading.current_thread() is threading.main_thread(), collective, chunks, val_chunks, progress,
         )  # fmt: skip
         run.returned = True
         return result

@@ -111,6 +111,10 @@ class Network {
   // all calls: concurrent calls from several threads take turns. Recursive, so that an
   // epoch callback may use the network it is training.
   std::recursive_mutex& busy() const { return busy_.m; }
+  // Held (by the Python bindings) by a fit for its whole run, taken before busy(): the fit lets
+  // busy() go around its epoch callback (so that calls from other threads, e.g. another fit's
+  // callback, can run meanwhile), and another fit of this network still waits for the whole fit.
+  std::recursive_mutex& fitting() const { return fitting_.m; }
 
   Network(std::vector<LayerSpec> layers, Loss loss, T l2 = T(0));
 
@@ -234,7 +238,7 @@ class Network {
   std::vector<char> dropped_;  // did the latest pass drop units on layer l?
   Index capacity_ = 0;
   Index rows_ = 0;  // rows of the latest forward_pass
-  mutable CopyableMutex busy_;
+  mutable CopyableMutex busy_, fitting_;
 };
 
 extern template class Network<float>;

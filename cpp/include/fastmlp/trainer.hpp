@@ -100,6 +100,11 @@ class NotSupported : public std::logic_error {
 // Called after each epoch; return false to stop.
 using EpochCallback = std::function<bool(const EpochLogs&)>;
 
+// Called during an epoch, after a batch, at most every kProgressInterval (a progress bar):
+// the epoch's batches done and their number (0 when not known ahead: a chunked source).
+using ProgressCallback = std::function<void(Index done, Index total)>;
+constexpr double kProgressInterval = 0.1;  // seconds
+
 // Training data larger than memory, in chunks (fastmlp.data on the Python side): start_epoch
 // begins a pass (the source's own seeded chunk order), next() hands out the next chunk, false at
 // the end of the pass; a chunk stays valid until the next call. The loop shuffles the rows inside
@@ -137,6 +142,9 @@ class ChunkSource {
 //     equals one-process fit() with shuffle = false on the rows so interleaved.
 // Dropout masks are drawn from the global batch position, as in one process. Validation rows
 // are split (or, sharded, each process's own) and their loss and accuracy summed.
+// An error on one process (its data refused at the start, a chunk it cannot read, its callback
+// or progress hook throwing) is agreed on at the next exchange of flags (the start, each chunk,
+// each epoch's end): that process throws its own error, every other one an error naming its rank.
 template <class T>
 struct Collective {
   int rank = 0, size = 1;
@@ -147,7 +155,7 @@ struct Collective {
 };
 
 // The arguments of one fit: the training data, in memory (X, Y) or in chunks (source), the
-// options, and what is optional (validation data, the epoch callback, data parallelism).
+// options, and what is optional (validation data, the epoch and progress callbacks, data parallelism).
 //   FitArgs<float> args(X, Y, options);  args.validation = {...};  fit<float>(engine, optimizer, args);
 // X, Y and everything pointed to must outlive the fit call.
 template <class T>
@@ -161,6 +169,7 @@ struct FitArgs {
   FitOptions options;
   Validation<T> validation;                     // in memory (X null: none)
   EpochCallback callback;                       // empty: none
+  ProgressCallback progress;                    // empty: none (the loop then reads no clock)
   const Collective<T>* collective = nullptr;    // data parallelism; null: one process
   ChunkSource<T>* source = nullptr;             // the training data in chunks, instead of X, Y
   ChunkSource<T>* validation_source = nullptr;  // the validation data in chunks, instead of `validation`
