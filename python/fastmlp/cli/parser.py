@@ -91,7 +91,7 @@ def _add_data_options(p, role: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     import fastmlp as fm
-    from fastmlp.model import DEFAULT_BATCH_SIZE
+    from fastmlp.model import DEFAULT_BATCH_SIZE, DEFAULT_OPTIMIZER
 
     from .commands import DEMO_EPOCHS
 
@@ -164,7 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         "for classes, mse for regression",
     )
     names = fm.optimizers.names()  # the optimizer registry
-    train.add_argument("--optimizer", choices=names, default="adam", help=f"{', '.join(names)} (default adam)")
+    train.add_argument(
+        "--optimizer",
+        choices=names,
+        default=DEFAULT_OPTIMIZER,
+        help=f"{', '.join(names)} (default {DEFAULT_OPTIMIZER})",
+    )
     rates = ", ".join(f"{name} {fm.optimizers.create(name).learning_rate:g}" for name in names)
     train.add_argument(
         "--learning-rate",
