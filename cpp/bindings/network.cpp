@@ -24,6 +24,73 @@ Network<T>& layer_of(const py::object& o, Index l) {
   return n;
 }
 
+// A Python dict (a model file's layer entry: "type", scalar fields, a block's "layers") as a
+// LayerConfig; TypeError for anything else.
+LayerConfig config_from(const py::handle& h, const std::string& where) {
+  if (!py::isinstance<py::dict>(h)) throw py::type_error(where + " must be a dict with a 'type'");
+  const auto d = h.cast<py::dict>();
+  if (!d.contains("type") || !py::isinstance<py::str>(d["type"]))
+    throw py::type_error(where + " must be a dict with a 'type'");
+  LayerConfig c{d["type"].cast<std::string>(), {}, {}, false};
+  for (const auto& [key, v] : d) {
+    const std::string k = py::str(key);
+    if (k == "type") continue;
+    if (k == "layers") {
+      if (!py::isinstance<py::list>(v)) throw py::type_error(where + ".layers must be a list");
+      c.is_block = true;
+      std::size_t i = 0;
+      for (const auto& inner : v.cast<py::list>())
+        c.layers.push_back(config_from(inner, where + ".layers[" + std::to_string(i++) + "]"));
+    } else if (v.is_none()) {
+      c.set(k, ConfigValue::null());
+    } else if (py::isinstance<py::bool_>(v)) {
+      throw py::type_error(where + "." + k + " must be a number, a string or None, got a bool");
+    } else if (py::isinstance<py::int_>(v)) {
+      c.set(k, ConfigValue::of(v.cast<std::int64_t>()));
+    } else if (py::isinstance<py::float_>(v)) {
+      c.set(k, ConfigValue::of(v.cast<double>()));
+    } else if (py::isinstance<py::str>(v)) {
+      c.set(k, ConfigValue::of(v.cast<std::string>()));
+    } else {
+      throw py::type_error(where + "." + k + " must be a number, a string or None, got " +
+                           std::string(py::str(py::type::of(v).attr("__name__"))));
+    }
+  }
+  return c;
+}
+
+py::dict config_dict(const LayerConfig& c) {
+  py::dict d;
+  d["type"] = c.type;
+  for (const auto& [k, v] : c.fields) {
+    switch (v.kind) {
+      case ConfigValue::Kind::Null: d[k.c_str()] = py::none(); break;
+      case ConfigValue::Kind::Integer: d[k.c_str()] = v.integer; break;
+      case ConfigValue::Kind::Number: d[k.c_str()] = v.number; break;
+      case ConfigValue::Kind::Text: d[k.c_str()] = v.text; break;
+    }
+  }
+  if (c.is_block) {
+    py::list inner;
+    for (const auto& l : c.layers) inner.append(config_dict(l));
+    d["layers"] = inner;
+  }
+  return d;
+}
+
+// The tensor called `name` (Network::tensors()) as a view into the parameters (grads: the gradients).
+template <class T>
+py::array tensor_view(const py::object& o, const std::string& name, bool grads) {
+  auto& n = self<T>(o);
+  for (const TensorSlot& t : n.tensors()) {
+    if (t.name != name) continue;
+    if (t.state && grads) throw py::value_error("tensor '" + name + "' is a running statistic: it has no gradient");
+    T* base = t.state ? n.state() : grads ? n.grads() : n.params();
+    return t.shape.size() == 2 ? view<T>(base + t.offset, t.shape[0], t.shape[1], o) : view<T>(base + t.offset, t.shape[0], o);
+  }
+  throw py::value_error("the network has no tensor '" + name + "'");
+}
+
 template <class T>
 void define_network(py::module_& m, const char* name) {
   using Net = Network<T>;
@@ -32,6 +99,34 @@ void define_network(py::module_& m, const char* name) {
              return std::make_unique<Network<T>>(layers, loss_from_name(loss), T(l2));
            }),
            py::arg("layers"), py::arg("loss"), py::arg("l2") = 0.0)
+      .def(py::init([](const py::list& layers, const std::string& loss, double l2, Index n_inputs) {
+             std::vector<LayerConfig> configs;
+             for (std::size_t i = 0; i < layers.size(); ++i)
+               configs.push_back(config_from(layers[i], "layers[" + std::to_string(i) + "]"));
+             return std::make_unique<Network<T>>(configs, n_inputs, loss_from_name(loss), T(l2));
+           }),
+           py::arg("layers"), py::arg("loss"), py::arg("l2") = 0.0, py::arg("n_inputs") = -1,
+           "From layer configs (dicts as in the model file's 'layers' list); n_inputs -1: the first Dense's n_in.")
+      .def_property_readonly("configs",
+                             [](const Net& n) {
+                               py::list out;
+                               for (const auto& c : n.configs()) out.append(config_dict(c));
+                               return out;
+                             })
+      .def_property_readonly("tensors",
+                             [](const Net& n) {
+                               py::list out;
+                               for (const auto& t : n.tensors())
+                                 out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape)), t.state));
+                               return out;
+                             },
+                             "(name, shape, is_state) of every parameter and state tensor, as the model file names them.")
+      .def("tensor", [](py::object o, const std::string& name) { return tensor_view<T>(o, name, false); },
+           py::arg("name"), "A writable view of the tensor `name` (see tensors).")
+      .def("grad_tensor", [](py::object o, const std::string& name) { return tensor_view<T>(o, name, true); },
+           py::arg("name"), "A view of the gradient of the tensor `name`.")
+      .def_property_readonly("output_activation",
+                             [](const Net& n) { return std::string(activation_name(n.output_activation())); })
       .def_property_readonly("dtype", [](const Net&) { return py::dtype::of<T>(); })
       .def_property_readonly("num_layers", &Net::num_layers)
       .def_property_readonly("num_params", &Net::num_params)

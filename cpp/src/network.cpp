@@ -18,30 +18,7 @@
 namespace fastmlp {
 
 namespace {
-// Z (m x k) = A (m x d, row stride lda) * W (d x k)
-template <class T>
-void product(const T* A, Index lda, Index m, Index d, const T* W, Index k, T* Z) {
-  gemm<T>(false, false, m, k, d, T(1), A, lda, W, k, T(0), Z, k);
-}
 std::string shape(Index r, Index c) { return "(" + std::to_string(r) + ", " + std::to_string(c) + ")"; }
-bool relu_like(Activation g) { return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu; }
-
-// The bias gradient 1^T delta (column sums of a row-major m x k matrix), handed to use(j0, s) in chunks of
-// up to 256 columns. Summed row by row along contiguous memory: Eigen's colwise().sum() on a row-major
-// matrix walks down the columns (2048 x 256: 214 us against 60 us, 1.2% of a batch-2048 step). One
-// thread: with the columns split, each core read the rows the other core's product had just written,
-// and the pass took 4x the CPU time (2 threads, batch 2048).
-template <class T, class Use>
-void column_sums(const MatrixMap<T>& D, Use use) {
-  constexpr Index C = 256;
-  alignas(64) T buf[C];
-  for (Index j0 = 0; j0 < D.cols(); j0 += C) {
-    Eigen::Map<RowVector<T>> s(buf, std::min(C, D.cols() - j0));
-    s = D.row(0).segment(j0, s.size());
-    for (Index r = 1; r < D.rows(); ++r) s += D.row(r).segment(j0, s.size());
-    use(j0, s);
-  }
-}
 
 // The live CopyableMutexes (network.hpp) and the fork handlers that unlock them in a child process.
 struct ForkRegistry {
@@ -120,66 +97,142 @@ void validate_layer(const LayerSpec& s) {
     throw std::invalid_argument("momentum must be in [0, 1), got " + std::to_string(s.norm_momentum));
 }
 
-template <class T>
-Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : layers_(std::move(layers)), loss_(loss), l2_(0) {
-  if (layers_.empty()) throw std::invalid_argument("layers: a network needs at least one layer");
-  Index n = 0, n_state = 0;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const auto& s = layers_[l];
+std::vector<LayerConfig> layer_configs(const LayerSpec& s) {
+  std::vector<LayerConfig> out;
+  const bool has_alpha = s.activation == Activation::LeakyRelu || s.activation == Activation::Elu;
+  LayerConfig dense{"Dense", {}, {}, false};
+  dense.set("n_in", ConfigValue::of(std::int64_t(s.n_in))).set("n_out", ConfigValue::of(std::int64_t(s.n_out)));
+  dense.set("activation", ConfigValue::of(std::string(activation_name(s.activation))));
+  dense.set("alpha", has_alpha ? ConfigValue::of(s.alpha) : ConfigValue::null());
+  if (s.init != Init::Default) dense.set("init", ConfigValue::of(std::string(init_name(s.init))));
+  out.push_back(std::move(dense));
+  if (s.norm != Norm::None) {
+    LayerConfig norm{s.norm == Norm::Batch ? "BatchNormalization" : "LayerNormalization", {}, {}, false};
+    norm.set("epsilon", ConfigValue::of(s.norm_epsilon));
+    if (s.norm == Norm::Batch) norm.set("momentum", ConfigValue::of(s.norm_momentum));
+    out.push_back(std::move(norm));
+  }
+  if (s.dropout > 0.0) out.push_back(LayerConfig{"Dropout", {{"rate", ConfigValue::of(s.dropout)}}, {}, false});
+  return out;
+}
+
+namespace {
+std::vector<LayerConfig> configs_of(const std::vector<LayerSpec>& specs) {
+  if (specs.empty()) throw std::invalid_argument("layers: a network needs at least one layer");
+  std::vector<LayerConfig> out;
+  for (std::size_t l = 0; l < specs.size(); ++l) {
+    const auto& s = specs[l];
     const std::string where = "layers[" + std::to_string(l) + "]";
     try {
       validate_layer(s);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(where + ": " + e.what());
     }
-    constexpr Index kMaxParams = Index(1) << 40;  // no overflow below
-    if (n + s.n_in * s.n_out + s.n_out > kMaxParams)
-      throw std::invalid_argument(where + ": " + shape(s.n_in, s.n_out) +
-                                  " is too large (at most 2^40 parameters "
-                                  "in all)");
-    if (l > 0 && s.n_in != layers_[l - 1].n_out)
+    if (l > 0 && s.n_in != specs[l - 1].n_out)
       throw std::invalid_argument(where + " takes " + std::to_string(s.n_in) + " inputs but layers[" +
-                                  std::to_string(l - 1) + "] gives " + std::to_string(layers_[l - 1].n_out) +
+                                  std::to_string(l - 1) + "] gives " + std::to_string(specs[l - 1].n_out) +
                                   " outputs");
-    if (l + 1 == layers_.size() && s.dropout > 0.0)
+    if (l + 1 == specs.size() && s.dropout > 0.0)
       throw std::invalid_argument(where + ": the output layer cannot have dropout");
-    if (l + 1 == layers_.size() && s.norm != Norm::None)
+    if (l + 1 == specs.size() && s.norm != Norm::None)
       throw std::invalid_argument(where + ": the output layer cannot be normalized");
-    if (s.norm != Norm::None && !(T(s.norm_epsilon) > T(0)))  // e.g. 1e-50 is 0 in float32
-      throw std::invalid_argument(where + ": epsilon " + std::to_string(s.norm_epsilon) +
-                                  " is 0 in the model's dtype; use a larger one");
-    offsets_.push_back(n);
-    n += s.n_in * s.n_out + s.n_out + (s.norm != Norm::None ? 2 * s.n_out : 0);
-    state_offsets_.push_back(n_state);
-    if (s.norm == Norm::Batch) n_state += 2 * s.n_out;
+    for (auto& c : layer_configs(s)) out.push_back(std::move(c));
   }
-  state_ = Vector<T>::Zero(n_state);
-  check_loss_output(loss_, layers_.back().activation);
+  return out;
+}
+}  // namespace
+
+template <class T>
+Network<T>::Network(const std::vector<LayerConfig>& configs, Index n_inputs, Loss loss, T l2)
+    : ops_(make_cpu_ops<T>()), stack_(configs, n_inputs), loss_(loss), l2_(0) {
+  setup();
   set_l2(l2);
-  params_ = Vector<T>::Zero(n);
-  grads_ = Vector<T>::Zero(n);
-  const std::size_t L = layers_.size();
-  A_.resize(L);
-  D_.resize(L);
-  Adrop_.resize(L);
-  mask_.resize(L);
-  Zkeep_.resize(L);
-  Ynorm_.resize(L);
-  Xhat_.resize(L);
-  inv_std_.resize(L);
-  norm_mode_.assign(L, NormMode::Inference);
-  dropped_.assign(L, 0);
-  for (Index l = 0; l < num_layers(); ++l) {  // before init_params: a usable network either way
-    if (!has_norm(l)) continue;
-    gamma(l).setOnes();
-    if (layers_[l].norm == Norm::Batch) running_var(l).setOnes();
+}
+
+template <class T>
+Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : Network(configs_of(layers), -1, loss, l2) {}
+
+template <class T>
+Network<T>::Network(const Network& o)
+    : ops_(make_cpu_ops<T>()), stack_(o.stack_), loss_(o.loss_), l2_(o.l2_) {
+  setup();
+  params_ = o.params_;
+  state_ = o.state_;
+}
+
+// The buffers, the layers bound to them, and what the network reads off its layers: the Dense
+// layers as LayerSpecs (with the normalization and Dropout right after them), the tensors, the
+// L2-penalised weights, the output activation, the dropout draws.
+template <class T>
+void Network<T>::setup() {
+  Index n_params = 0, n_state = 0;
+  stack_.layout(n_params, n_state);
+  params_ = Vector<T>::Zero(n_params);
+  grads_ = Vector<T>::Zero(n_params);
+  state_ = Vector<T>::Zero(n_state);
+  stack_.bind(params_.data(), grads_.data(), state_.data());
+  tensors_.clear();
+  stack_.tensors("layers.", tensors_);
+  weights_.clear();
+  dropout_draws_ = 0;
+  for (Index i = 0; i < stack_.size(); ++i) {
+    stack_[i].weights(weights_);
+    dropout_draws_ += stack_[i].dropout_draws_per_row();
   }
+  double alpha = 0.0;
+  out_g_ = stack_[stack_.size() - 1].output_activation(&alpha);
+  out_alpha_ = T(alpha);
+  check_loss_output(loss_, out_g_);
+  // layers(): each Dense, with what follows it in the same stack
+  std::vector<const Layer<T>*> all;
+  stack_.walk(all);
+  std::vector<TensorSlot> own;
+  specs_.clear();
+  dense_.clear();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::string type = all[i]->type();
+    const LayerConfig c = all[i]->config();
+    if (type == "Dense") {
+      LayerSpec s;
+      s.n_in = all[i]->n_in();
+      s.n_out = all[i]->n_out();
+      double a = 0.0;
+      s.activation = all[i]->output_activation(&a);
+      s.alpha = a;
+      if (const ConfigValue* init = c.find("init")) s.init = init_from_name(init->text);
+      own.clear();
+      all[i]->tensors("", own);
+      specs_.push_back(s);
+      dense_.push_back({own[0].offset, -1, -1});
+      continue;
+    }
+    if (specs_.empty() || i == 0 || std::string(all[i - 1]->type()) == "Residual") continue;
+    const std::string prev = all[i - 1]->type();
+    LayerSpec& s = specs_.back();
+    if ((type == "BatchNormalization" || type == "LayerNormalization") && prev == "Dense") {
+      s.norm = type == "BatchNormalization" ? Norm::Batch : Norm::Layer;
+      s.norm_epsilon = c.find("epsilon")->number;
+      if (s.norm == Norm::Batch) s.norm_momentum = c.find("momentum")->number;
+      own.clear();
+      all[i]->tensors("", own);
+      dense_.back().norm = own[0].offset;
+      if (own.size() > 2) dense_.back().state = own[2].offset;
+    } else if (type == "Dropout" && (prev == "Dense" || prev == "BatchNormalization" || prev == "LayerNormalization")) {
+      s.dropout = c.find("rate")->number;
+    }
+  }
+  for (auto& state_slot : dense_)
+    if (state_slot.state < 0) state_slot.state = 0;
+  Rng unused(0);
+  stack_.init(params_.data(), state_.data(), unused);  // gamma 1, running variance 1: usable before init_params
 }
 
 template <class T>
 bool Network<T>::has_batch_norm() const {
-  for (const auto& s : layers_)
+  for (const auto& s : specs_)
     if (s.norm == Norm::Batch) return true;
+  for (const auto& t : tensors_)
+    if (t.state) return true;
   return false;
 }
 
@@ -193,26 +246,7 @@ void Network<T>::set_l2(T l2) {
 template <class T>
 void Network<T>::init_params(std::uint64_t seed) {
   Rng rng(seed);
-  for (Index l = 0; l < num_layers(); ++l) {
-    const auto& s = layers_[l];
-    Init init = s.init;
-    if (init == Init::Default) init = relu_like(s.activation) ? Init::HeUniform : Init::GlorotUniform;
-    const bool he = init == Init::HeUniform || init == Init::HeNormal;
-    // Var(w) = 2 / (n_in + n_out) (Glorot) or 2 / n_in (He); uniform +-limit has variance limit^2 / 3.
-    const double var = he ? 2.0 / double(s.n_in) : 2.0 / double(s.n_in + s.n_out);
-    const bool uniform = init == Init::GlorotUniform || init == Init::HeUniform;
-    const double limit = std::sqrt(3.0 * var), stddev = std::sqrt(var);
-    auto w = W(l);
-    for (Index i = 0; i < w.size(); ++i)
-      w.data()[i] = T(uniform ? (2.0 * rng.uniform() - 1.0) * limit : rng.normal() * stddev);
-    b(l).setZero();
-    if (!has_norm(l)) continue;
-    gamma(l).setOnes();
-    beta(l).setZero();
-    if (layers_[l].norm != Norm::Batch) continue;
-    running_mean(l).setZero();
-    running_var(l).setOnes();
-  }
+  stack_.init(params_.data(), state_.data(), rng);
 }
 
 template <class T>
@@ -234,147 +268,22 @@ void Network<T>::validate(const ConstRef<T>& X, const Targets<T>& Y) const {
   validate_targets(loss_, Y, X.rows(), n_outputs());
 }
 
+// Forward pass: the one layer loop; the output layer keeps z_L.
 template <class T>
-void Network<T>::reserve(Index m) {
-  if (m <= capacity_) return;
-  for (Index l = 0; l < num_layers(); ++l) {
-    A_[l].resize(m, layers_[l].n_out);
-    D_[l].resize(m, layers_[l].n_out);
-    if (layers_[l].dropout > 0.0) {
-      Adrop_[l].resize(m, layers_[l].n_out);
-      mask_[l].resize(m, layers_[l].n_out);
-    }
-    if (needs_z(layers_[l].activation)) Zkeep_[l].resize(m, layers_[l].n_out);
-    if (has_norm(l)) {
-      Ynorm_[l].resize(m, layers_[l].n_out);
-      Xhat_[l].resize(m, layers_[l].n_out);
-      inv_std_[l].resize(layers_[l].norm == Norm::Layer ? m : layers_[l].n_out);
-    }
-  }
-  capacity_ = m;
-}
-
-// Forward pass: z_l = a_{l-1} W_l + b_l, a_l = g_l(z_l); the output layer stays z_L.
-template <class T>
-void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, std::vector<LayerTrace<T>>* trace) {
-  const Index m = X.rows();
-  reserve(m);
-  rows_ = m;
-  const Index L = num_layers();
-  if (trace) trace->resize(std::size_t(L));
-  for (Index l = 0; l < L; ++l) {
-    auto z = act(l, m);  // z_l, activated in place into a_l
-    const Index d = layers_[l].n_in, k = layers_[l].n_out;
-    if (l == 0)
-      product<T>(X.data(), X.outerStride(), m, d, W(0).data(), k, z.data());
-    else
-      product<T>(input_of_next(l - 1, m, dropped_[l - 1]).data(), d, m, d, W(l).data(), k, z.data());
-    // The output layer stays z_L (bias added): the loss activates it.
-    const Activation g = l + 1 < L ? layers_[l].activation : Activation::Linear;
-    const auto b_l = ConstRowVectorMap<T>(b(l).data(), k);
-    if (trace) {  // z_l and a_l separately (the fused kernel below never holds both)
-      auto& t = (*trace)[std::size_t(l)];
-      add_bias_activate<T>(Activation::Linear, T(0), b_l, z);
-      t.z = z;
-      if (l + 1 < L && needs_z(g)) zkeep(l, m) = z;
-      activate<T>(layers_[l].activation, alpha(l), z);
-      t.a = z;
-      if (l + 1 == L) z = t.z;  // the output layer keeps z_L, as without a trace
-    } else if (needs_z(g)) {    // keep Z for the backward pass
-      add_bias_activate<T>(Activation::Linear, T(0), b_l, z);
-      zkeep(l, m) = z;
-      activate<T>(g, alpha(l), z);
-    } else {
-      add_bias_activate<T>(g, alpha(l), b_l, z);
-    }
-    if (l + 1 < L && has_norm(l)) normalize(l, m, dropout.norm);  // y_l = gamma x_hat + beta
-    dropped_[l] = dropout.rng && layers_[l].dropout > 0.0;
-    if (dropped_[l]) {
-      const double p = layers_[l].dropout;
-      const T keep_scale = T(1.0 / (1.0 - p));
-      auto M = MatrixMap<T>(mask_[l].data(), m, k);
-      dropout.rng->skip(std::uint64_t(dropout.rows_before * k));
-      for (Index i = 0; i < M.size(); ++i) M.data()[i] = dropout.rng->uniform() >= p ? keep_scale : T(0);
-      dropout.rng->skip(std::uint64_t(dropout.rows_after * k));
-      const auto a = has_norm(l) ? MatrixMap<T>(Ynorm_[l].data(), m, k) : z;
-      MatrixMap<T>(Adrop_[l].data(), m, k).array() = a.array() * M.array();
-    }
-  }
-}
-
-template <class T>
-void Network<T>::normalize(Index l, Index m, NormMode mode) {
-  const auto& s = layers_[l];
-  const Index k = s.n_out;
-  const T eps = T(s.norm_epsilon);
-  const auto a = act(l, m);
-  auto x_hat = MatrixMap<T>(Xhat_[l].data(), m, k);
-  norm_mode_[l] = mode;
-  if (s.norm == Norm::Layer) {  // each row over its units
-    auto inv = inv_std_[l].head(m);
-    for (Index i = 0; i < m; ++i) {
-      const T mu = a.row(i).mean();
-      x_hat.row(i).array() = a.row(i).array() - mu;
-      inv[i] = T(1) / std::sqrt(x_hat.row(i).squaredNorm() / T(k) + eps);
-      x_hat.row(i) *= inv[i];
-    }
-  } else {  // each unit over the batch's rows, or the running statistics
-    RowVector<T> mu, var;
-    if (mode == NormMode::Inference) {
-      mu = running_mean(l), var = running_var(l);
-    } else {
-      mu = a.colwise().mean();
-      var = (a.rowwise() - mu).array().square().colwise().sum() / T(m);
-      if (mode == NormMode::Train) {
-        const T momentum = T(s.norm_momentum);
-        running_mean(l) = momentum * running_mean(l) + (T(1) - momentum) * mu;
-        running_var(l) = momentum * running_var(l) + (T(1) - momentum) * var;
-      }
-    }
-    inv_std_[l] = (var.array() + eps).rsqrt().transpose();
-    x_hat.array() = (a.rowwise() - mu).array().rowwise() * inv_std_[l].transpose().array();
-  }
-  MatrixMap<T>(Ynorm_[l].data(), m, k).array() =
-      (x_hat.array().rowwise() * gamma(l).array()).rowwise() + beta(l).array();
-}
-
-template <class T>
-void Network<T>::normalize_backward(Index l, Index m, MatrixMap<T> D, T sgd_rate) {
-  const Index k = layers_[l].n_out;
-  const auto x_hat = MatrixMap<T>(Xhat_[l].data(), m, k);
-  // D holds g = dJ/dy; the parameters' gradients first (they need g, not dJ/da)
-  const RowVector<T> d_gamma = (D.array() * x_hat.array()).colwise().sum(), d_beta = D.colwise().sum();
-  const RowVector<T> gamma_l = gamma(l);  // before a fused update changes it
-  if (sgd_rate > T(0)) {
-    gamma(l) -= sgd_rate * d_gamma;
-    beta(l) -= sgd_rate * d_beta;
-  } else {
-    RowVectorMap<T>(grads_.data() + norm_offset(l), k) = d_gamma;
-    RowVectorMap<T>(grads_.data() + norm_offset(l) + k, k) = d_beta;
-  }
-  D.array().rowwise() *= gamma_l.array();  // dJ/dx_hat
-  if (layers_[l].norm == Norm::Layer) {
-    const auto inv = inv_std_[l].head(m);
-    for (Index i = 0; i < m; ++i) {
-      const T mean_g = D.row(i).mean(), mean_gx = D.row(i).dot(x_hat.row(i)) / T(k);
-      D.row(i) = (D.row(i).array() - mean_g - x_hat.row(i).array() * mean_gx) * inv[i];
-    }
-  } else if (norm_mode_[l] == NormMode::Inference) {  // an affine map with constant statistics
-    D.array().rowwise() *= inv_std_[l].transpose().array();
-  } else {  // the batch's statistics depend on every row
-    const RowVector<T> mean_g = D.colwise().mean();
-    const RowVector<T> mean_gx = (D.array() * x_hat.array()).colwise().sum() / T(m);
-    D.array() = ((D.rowwise() - mean_g).array() - x_hat.array().rowwise() * mean_gx.array()).rowwise() *
-                inv_std_[l].transpose().array();
-  }
+void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, Tracer<T>* tracer) {
+  Pass<T> p = pass(X.rows());
+  p.draw = dropout;
+  p.tracer = tracer;
+  out_ = const_cast<T*>(stack_.forward(p, X.data(), X.outerStride()));  // the output layer's own buffer
+  rows_ = X.rows();
 }
 
 template <class T>
 MatrixMap<T> Network<T>::forward_unchecked(const ConstRef<T>& X) {
   const ReadOnlyProducts read_only;  // inference: even one sample's products may use every core
   forward_pass(X);
-  auto A = act(num_layers() - 1, X.rows());
-  activate<T>(layers_.back().activation, alpha(num_layers() - 1), A);
+  auto A = MatrixMap<T>(out_, X.rows(), n_outputs());
+  activate<T>(out_g_, out_alpha_, A);
   return A;
 }
 
@@ -406,76 +315,29 @@ template <class T>
 T Network<T>::l2_penalty() const {
   if (l2_ == T(0)) return T(0);
   T s = 0;
-  for (Index l = 0; l < num_layers(); ++l)
-    s += ConstMatrixMap<T>(params_.data() + offsets_[l], layers_[l].n_in, layers_[l].n_out).squaredNorm();
+  for (const auto& [offset, count] : weights_) s += Eigen::Map<const Vector<T>>(params_.data() + offset, count).squaredNorm();
   return T(0.5) * l2_ * s;
 }
 
 // Output error: J = loss(a_L, y) + (l2 / 2) sum ||W||^2, and delta_L = dJ/dz_L (losses.hpp).
 template <class T>
 T Network<T>::output_error(const Targets<T>& Y, bool want_delta, Index* correct) {
-  const Index m = rows_, L = num_layers();
-  auto a_L = act(L - 1, m);  // holds z_L; output_loss activates it
-  auto delta_L = delta(L - 1, m);
-  const T J = output_loss<T>(loss_, layers_[L - 1].activation, alpha(L - 1), a_L, Y, want_delta ? &delta_L : nullptr) +
-              l2_penalty();
+  const Index m = rows_, k = n_outputs();
+  auto a_L = MatrixMap<T>(out_, m, k);  // holds z_L; output_loss activates it
+  delta_.reserve(*ops_, m * k);
+  auto delta_L = MatrixMap<T>(delta_.data(), m, k);
+  const T J = output_loss<T>(loss_, out_g_, out_alpha_, a_L, Y, want_delta ? &delta_L : nullptr) + l2_penalty();
   if (correct && is_classification(loss_)) *correct = count_correct<T>(loss_, a_L, Y);
   return J;
 }
 
-// The fused SGD update of layer l: W <- (1 - rate l2) W - rate a_prev^T delta,
-// b <- b - rate sum_rows delta; no gradient buffer is written.
+// Backprop: the layers' backward passes in reverse, from delta_L.
 template <class T>
-void Network<T>::sgd_update(Index l, const T* a_prev, Index lda, Index m, T rate) {
-  const Index d = layers_[l].n_in, k = layers_[l].n_out;
-  const auto D = delta(l, m);
-  if (l2_ != T(0)) W(l) *= T(1) - rate * l2_;
-  gemm<T>(true, false, d, k, m, -rate, a_prev, lda, D.data(), k, T(1), W(l).data(), k);
-  column_sums(D, [&](Index j0, const auto& s) { b(l).segment(j0, s.size()) -= rate * s; });
-}
-
-// dW_l = a_prev^T delta_l + l2 W_l,  db_l = sum_rows delta_l.
-template <class T>
-void Network<T>::weight_gradients(Index l, const T* a_prev, Index lda, Index m) {
-  const Index d = layers_[l].n_in, k = layers_[l].n_out;
-  const auto D = delta(l, m);
-  gemm<T>(true, false, d, k, m, T(1), a_prev, lda, D.data(), k, T(0), dW(l).data(), k);
-  if (l2_ != T(0)) dW(l) += l2_ * W(l);
-  column_sums(D, [&](Index j0, const auto& s) { db(l).segment(j0, s.size()) = s; });
-}
-
-// Backprop: delta_{l-1} = (delta_l W_l^T) * g'(z_{l-1}), then layer l's gradients or update.
-// One sample with SGD: delta_{l-1} (from the old W_l) and the rank-1 update in one pass over W_l.
-template <class T>
-void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate) {
-  const Index m = X.rows(), L = num_layers();
-  const bool one_pass = sgd_rate > T(0) && m == 1;
-  for (Index l = L - 1; l >= 0; --l) {
-    const Index d = layers_[l].n_in, k = layers_[l].n_out;
-    const T* a_prev = l == 0 ? X.data() : input_of_next(l - 1, m, dropped_[l - 1]).data();
-    const Index lda = l == 0 ? X.outerStride() : d;
-    if (one_pass) {
-      sgd_rank1<T>(d, k, T(1) - sgd_rate * l2_, -sgd_rate, a_prev, delta(l, m).data(), W(l).data(), k,
-                   l > 0 ? delta(l - 1, m).data() : nullptr);
-      b(l).noalias() -= sgd_rate * delta(l, m).row(0);
-    }
-    // delta_{l-1} before the update: it needs W_l before the update changes it.
-    if (l > 0) {
-      auto D_prev = delta(l - 1, m);
-      if (!one_pass) gemm<T>(false, true, m, d, k, T(1), delta(l, m).data(), k, W(l).data(), k, T(0), D_prev.data(), d);
-      if (dropped_[l - 1]) D_prev.array() *= MatrixMap<T>(mask_[l - 1].data(), m, d).array();
-      if (has_norm(l - 1)) normalize_backward(l - 1, m, D_prev, sgd_rate);  // dJ/dy -> dJ/da
-      if (needs_z(layers_[l - 1].activation))
-        backward_from_z<T>(layers_[l - 1].activation, zkeep(l - 1, m), D_prev);  // * g'(z_{l-1}), from z_{l-1}
-      else
-        backward<T>(layers_[l - 1].activation, alpha(l - 1), act(l - 1, m), D_prev);  // * g'(z_{l-1}), from a_{l-1}
-    }
-    if (one_pass) continue;
-    if (sgd_rate > T(0))
-      sgd_update(l, a_prev, lda, m, sgd_rate);
-    else
-      weight_gradients(l, a_prev, lda, m);
-  }
+void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate, Tracer<T>* tracer) {
+  Pass<T> p = pass(X.rows());
+  p.sgd_rate = sgd_rate;
+  p.tracer = tracer;
+  stack_.backward(p, delta_.data(), nullptr);
 }
 
 template <class T>
@@ -504,21 +366,34 @@ T Network<T>::gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm
   return gradients_unchecked(X, Y, {nullptr, 0, 0, norm == NormMode::Train ? NormMode::Batch : norm});
 }
 
-// z, a (and with targets delta) of every layer: the forward pass with a trace, then backprop.
+namespace {
+// Copies z, a (forward, in order) and delta (backward, in reverse) of every Dense layer.
+template <class T>
+struct Recorder final : Tracer<T> {
+  std::vector<LayerTrace<T>> out;
+  std::size_t next_delta = 0;
+  void forward(const T* z, const T* a, Index m, Index k) override {
+    out.push_back({ConstMatrixMap<T>(z, m, k), ConstMatrixMap<T>(a, m, k), {}});
+    next_delta = out.size();
+  }
+  void delta(const T* d, Index m, Index k) override { out[--next_delta].delta = ConstMatrixMap<T>(d, m, k); }
+};
+}  // namespace
+
+// z, a (and with targets delta) of every Dense layer: the forward pass with a trace, then backprop.
 template <class T>
 std::vector<LayerTrace<T>> Network<T>::trace(const ConstRef<T>& X, const Targets<T>* Y) {
   if (Y)
     validate(X, *Y);
   else
     validate_inputs(X);
-  std::vector<LayerTrace<T>> out;
-  forward_pass(X, {}, &out);
+  Recorder<T> r;
+  forward_pass(X, {}, &r);
   if (Y) {
     output_error(*Y, true);
-    backprop(X);
-    for (Index l = 0; l < num_layers(); ++l) out[std::size_t(l)].delta = delta(l, X.rows());
+    backprop(X, T(0), &r);
   }
-  return out;
+  return std::move(r.out);
 }
 
 template class Network<float>;

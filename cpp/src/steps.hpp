@@ -127,8 +127,8 @@ class DataParallelStep final : public Step<T> {
       e.read_losses(j, j + 1, t.losses.data(), &c);
       J_r = t.losses[std::size_t(j)];
     } else if (p_.uses_dropout) {
-      for (const auto& layer : e.host().layers())  // the masks of the other processes' rows
-        if (layer.dropout > 0.0) p_.rng.skip(std::uint64_t((s.before + s.after) * layer.n_out));
+      // the masks of the other processes' rows
+      p_.rng.skip(std::uint64_t((s.before + s.after) * e.host().dropout_draws_per_row()));
     }
     const double W_r = have ? b.weight(s) : 0.0;
     const auto sums = sum_over_processes(

@@ -152,8 +152,7 @@ FitResult train(Engine<T>& engine, Optimizer<T>& optimizer, const FitArgs<T>& ar
   const auto& es = options.early_stopping;
   const Collective<T>* dp = args.collective && args.collective->size > 1 ? args.collective : nullptr;
   const bool classifier = is_classification(net.loss());
-  bool uses_dropout = false;
-  for (const auto& s : net.layers()) uses_dropout = uses_dropout || s.dropout > 0.0;
+  const bool uses_dropout = net.dropout_draws_per_row() > 0;
 
   Rng rng(options.seed);  // the batch order (shared data) and the dropout masks
   // Sharded: each process shuffles its own rows, with a generator of its own.

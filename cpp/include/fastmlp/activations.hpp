@@ -26,15 +26,11 @@
 
 #include <string>
 
+#include "fastmlp/ops.hpp"  // enum Activation, needs_z
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
 
-enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish, Exp };
-constexpr int kNumActivations = int(Activation::Exp) + 1;
-
-// True for the activations whose backward pass reads Z (gelu, silu, mish), not A.
-inline bool needs_z(Activation g) { return g == Activation::Gelu || g == Activation::Silu || g == Activation::Mish; }
 
 // "linear", "sigmoid", ... ; throws std::invalid_argument for an unknown name.
 Activation activation_from_name(const std::string& name);

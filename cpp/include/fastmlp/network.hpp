@@ -1,4 +1,4 @@
-// Network<T>: an ordered stack of dense layers and a loss.
+// Network<T>: a stack of layers (layer.hpp) and a loss, in host memory.
 //
 // Forward pass (the lecture's notation; samples are rows, a_0 = X):
 //   z_l = a_{l-1} W_l + b_l,   a_l = g_l(z_l)
@@ -28,6 +28,10 @@
 //   batch (inference): dJ/da = gamma / sqrt(var + eps) * g
 //   layer:             dJ/da_i = (gamma g_i - mean(gamma g_i) - x_hat_i mean(gamma g_i x_hat_i)) / sqrt(var_i + eps)
 //
+// The layers own their math (cpp/src/layers); the network holds the buffers and the loss, and
+// runs the one layer loop (LayerStack) over the CPU's Ops. Layer indices l below (W(l), b(l), ...)
+// count the Dense layers, depth first; layers() describes each as a LayerSpec (with the
+// normalization and dropout that follow it, when they do).
 // Every public member validates its input and throws std::invalid_argument, but
 // the steps (forward_pass, output_error, backprop), which the trainer calls after
 // checking the data once. Workspaces grow to the largest batch seen and are
@@ -35,10 +39,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include "fastmlp/activations.hpp"
+#include "fastmlp/layer.hpp"
 #include "fastmlp/losses.hpp"
 #include "fastmlp/random.hpp"
 #include "fastmlp/types.hpp"
@@ -49,11 +55,12 @@ enum class Init { Default, GlorotUniform, GlorotNormal, HeUniform, HeNormal };
 Init init_from_name(const std::string& name);  // "glorot_uniform", ..., "default"
 const char* init_name(Init init);
 
-// A normalization of a layer's output (see above).
-enum class Norm { None, Batch, Layer };
 Norm norm_from_name(const std::string& name);  // "none", "batch", "layer"
 const char* norm_name(Norm norm);
 
+// A Dense layer with an optional normalization and an optional dropout of its output: the
+// shorthand the C++ API builds networks from (each becomes the layers Dense, normalization,
+// Dropout), and how layers() describes a network's Dense layers.
 struct LayerSpec {
   Index n_in = 0;
   Index n_out = 0;
@@ -66,27 +73,15 @@ struct LayerSpec {
   double norm_momentum = 0.99;  // batch: the running statistics' momentum (Keras's default)
 };
 
-// How a forward pass treats batch normalization: the running statistics (inference), the
-// batch's statistics, or the batch's statistics with the running ones updated (a training step).
-enum class NormMode { Inference, Batch, Train };
-
 // Throws std::invalid_argument (naming n_in, n_out, dropout, alpha, epsilon or momentum) for a
 // layer that cannot exist on its own: sizes not positive or too large, dropout outside [0, 1),
 // alpha not finite or negative, norm epsilon not > 0, momentum outside [0, 1). Network's constructor adds the checks
 // between layers.
 void validate_layer(const LayerSpec& layer);
+// The layer configs of a spec: Dense (, its normalization) (, Dropout).
+std::vector<LayerConfig> layer_configs(const LayerSpec& spec);
 
-// Where dropout masks come from: `rng`, drawn as for a batch of rows_before + m + rows_after
-// rows of which this batch holds the middle m (data parallelism: the other rows are other
-// processes'; one process: both 0). No rng: no dropout (inference). `norm`: how batch
-// normalization runs in this pass.
-struct DropoutDraw {
-  Rng* rng = nullptr;
-  Index rows_before = 0, rows_after = 0;
-  NormMode norm = NormMode::Inference;
-};
-
-// One layer seen by trace(): Z, A and (when targets were given) delta = dJ/dZ.
+// One Dense layer seen by trace(): Z, A and (when targets were given) delta = dJ/dZ.
 template <class T>
 struct LayerTrace {
   Matrix<T> z, a, delta;
@@ -105,6 +100,9 @@ struct CopyableMutex {
 };
 
 template <class T>
+std::unique_ptr<Ops<T>> make_cpu_ops();  // cpu_ops.cpp
+
+template <class T>
 class Network {
  public:
   // Held (by the Python bindings) while a call uses the workspaces, which are shared by
@@ -116,15 +114,30 @@ class Network {
   // callback, can run meanwhile), and another fit of this network still waits for the whole fit.
   std::recursive_mutex& fitting() const { return fitting_.m; }
 
+  // The layers of `configs` (the model file's entries; the first layer takes n_inputs inputs, or,
+  // with n_inputs < 0, as many as its config says), or of Dense layer specs.
+  Network(const std::vector<LayerConfig>& configs, Index n_inputs, Loss loss, T l2 = T(0));
   Network(std::vector<LayerSpec> layers, Loss loss, T l2 = T(0));
+  Network(const Network& o);
+  Network& operator=(const Network&) = delete;
 
-  const std::vector<LayerSpec>& layers() const { return layers_; }
-  Index num_layers() const { return Index(layers_.size()); }
+  // The layers, the one stack of them (stack()[i]), and the file's entries.
+  const LayerStack<T>& stack() const { return stack_; }
+  std::vector<LayerConfig> configs() const { return stack_.configs(); }
+  // Every parameter and state tensor, named as in the model file ("layers.0.weight", ...).
+  const std::vector<TensorSlot>& tensors() const { return tensors_; }
+  // The Dense layers, depth first, as LayerSpecs.
+  const std::vector<LayerSpec>& layers() const { return specs_; }
+  Index num_layers() const { return Index(specs_.size()); }
   Loss loss() const { return loss_; }
   T l2() const { return l2_; }
   void set_l2(T l2);
-  Index n_inputs() const { return layers_.front().n_in; }
-  Index n_outputs() const { return layers_.back().n_out; }
+  Index n_inputs() const { return stack_.n_in(); }
+  Index n_outputs() const { return stack_.n_out(); }
+  // The output layer's activation (the loss applies it) and its alpha.
+  Activation output_activation() const { return out_g_; }
+  // Uniform draws per row of a training pass (the dropout masks).
+  Index dropout_draws_per_row() const { return dropout_draws_; }
 
   // Flat parameter and gradient buffers (num_params() entries each).
   Index num_params() const { return Index(params_.size()); }
@@ -132,34 +145,34 @@ class Network {
   const T* params() const { return params_.data(); }
   T* grads() { return grads_.data(); }
   const T* grads() const { return grads_.data(); }
-  Index weight_offset(Index l) const { return offsets_[l]; }
-  Index bias_offset(Index l) const { return offsets_[l] + layers_[l].n_in * layers_[l].n_out; }
-  // Normalized layers: gamma at norm_offset(l), beta after it.
-  Index norm_offset(Index l) const { return bias_offset(l) + layers_[l].n_out; }
-  bool has_norm(Index l) const { return layers_[l].norm != Norm::None; }
+  // Dense layer l: W_l and b_l; with a normalization after it, its gamma and beta (and running
+  // statistics) too.
+  Index weight_offset(Index l) const { return dense_[std::size_t(l)].weight; }
+  Index bias_offset(Index l) const { return weight_offset(l) + specs_[std::size_t(l)].n_in * specs_[std::size_t(l)].n_out; }
+  Index norm_offset(Index l) const { return dense_[std::size_t(l)].norm; }
+  bool has_norm(Index l) const { return specs_[std::size_t(l)].norm != Norm::None; }
   bool has_batch_norm() const;
-  MatrixMap<T> W(Index l) { return {params_.data() + weight_offset(l), layers_[l].n_in, layers_[l].n_out}; }
-  RowVectorMap<T> b(Index l) { return {params_.data() + bias_offset(l), layers_[l].n_out}; }
-  MatrixMap<T> dW(Index l) { return {grads_.data() + weight_offset(l), layers_[l].n_in, layers_[l].n_out}; }
-  RowVectorMap<T> db(Index l) { return {grads_.data() + bias_offset(l), layers_[l].n_out}; }
-  RowVectorMap<T> gamma(Index l) { return {params_.data() + norm_offset(l), layers_[l].n_out}; }
-  RowVectorMap<T> beta(Index l) { return {params_.data() + norm_offset(l) + layers_[l].n_out, layers_[l].n_out}; }
+  MatrixMap<T> W(Index l) { return {params_.data() + weight_offset(l), specs_[l].n_in, specs_[l].n_out}; }
+  RowVectorMap<T> b(Index l) { return {params_.data() + bias_offset(l), specs_[l].n_out}; }
+  MatrixMap<T> dW(Index l) { return {grads_.data() + weight_offset(l), specs_[l].n_in, specs_[l].n_out}; }
+  RowVectorMap<T> db(Index l) { return {grads_.data() + bias_offset(l), specs_[l].n_out}; }
+  RowVectorMap<T> gamma(Index l) { return {params_.data() + norm_offset(l), specs_[l].n_out}; }
+  RowVectorMap<T> beta(Index l) { return {params_.data() + norm_offset(l) + specs_[l].n_out, specs_[l].n_out}; }
 
   // Batch normalization's running statistics (not trained by the optimizer; saved in the
   // model file): per batch-normalized layer, the running mean then the running variance.
   Index num_state() const { return Index(state_.size()); }
   T* state() { return state_.data(); }
   const T* state() const { return state_.data(); }
-  const T* running_mean_of(Index l) const { return state_.data() + state_offsets_[l]; }  // then the variance
-  RowVectorMap<T> running_mean(Index l) { return {state_.data() + state_offsets_[l], layers_[l].n_out}; }
+  const T* running_mean_of(Index l) const { return state_.data() + dense_[std::size_t(l)].state; }  // then the variance
+  RowVectorMap<T> running_mean(Index l) { return {state_.data() + dense_[std::size_t(l)].state, specs_[l].n_out}; }
   RowVectorMap<T> running_var(Index l) {
-    return {state_.data() + state_offsets_[l] + layers_[l].n_out, layers_[l].n_out};
+    return {state_.data() + dense_[std::size_t(l)].state + specs_[l].n_out, specs_[l].n_out};
   }
 
-  // Weights by each layer's Init: uniform in +-sqrt(6 / fan) or normal with
-  // std sqrt(2 / fan), fan = n_in + n_out (Glorot) or n_in / 2 ... see network.cpp;
-  // biases zero; gamma 1, beta 0, running mean 0, running variance 1. Same seed, same
-  // weights, on every platform.
+  // Each layer's initialisation (Dense: uniform in +-sqrt(6 / fan) or normal with std
+  // sqrt(2 / fan) ..., see layers/dense.cpp; biases zero; gamma 1, beta 0, running mean 0,
+  // running variance 1), drawn in layer order. Same seed, same weights, on every platform.
   void init_params(std::uint64_t seed);
 
   // Output activations A_L (m x n_outputs), no dropout. Valid until the next call.
@@ -169,23 +182,22 @@ class Network {
   T objective(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm = NormMode::Inference);
   // Fills grads() with dJ/dparams and returns J (computed in the same pass).
   T gradients(const ConstRef<T>& X, const Targets<T>& Y, NormMode norm = NormMode::Inference);
-  // Per layer Z, A and, when Y is given, delta (no dropout). Copies.
+  // Per Dense layer Z, A and, when Y is given, delta (no dropout). Copies.
   std::vector<LayerTrace<T>> trace(const ConstRef<T>& X, const Targets<T>* Y = nullptr);
 
   // --- the steps of one training iteration, unchecked ---
-  // Forward pass: z_l = a_{l-1} W_l + b_l, a_l = g_l(z_l) for every hidden layer; the
-  // output layer keeps z_L (the loss activates it). With `dropout_rng`, layers with a
-  // dropout rate drop units (training mode). With `trace`, z and a of every layer are
-  // copied out (a_L too: the output activation is then applied).
-  void forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout = {}, std::vector<LayerTrace<T>>* trace = nullptr);
+  // Forward pass through the layers; the output layer keeps z_L (the loss activates it). With
+  // `dropout.rng`, Dropout layers drop units (training mode). With `tracer`, every Dense layer
+  // reports z and a.
+  void forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout = {}, Tracer<T>* tracer = nullptr);
   // Output error after forward_pass: turns z_L into a_L and returns J (L2 term included);
   // with want_delta, delta_L = dJ/dz_L (= (p - y) / m for softmax + cross-entropy); with
   // `correct` (classification losses), the count of correctly predicted rows.
   T output_error(const Targets<T>& Y, bool want_delta, Index* correct = nullptr);
-  // Backprop after output_error (X: the same batch): the delta recursion, and per layer
-  // either the gradients dW_l, db_l into grads(), or (sgd_rate > 0) the fused SGD update
+  // Backprop after output_error (X: the same batch): the layers' backward passes in reverse,
+  // each writing its gradients into grads(), or (sgd_rate > 0) the fused SGD update
   // W_l <- W_l - sgd_rate dW_l, b_l <- b_l - sgd_rate db_l (one pass less over the weights).
-  void backprop(const ConstRef<T>& X, T sgd_rate = T(0));
+  void backprop(const ConstRef<T>& X, T sgd_rate = T(0), Tracer<T>* tracer = nullptr);
 
   // forward_pass + the output activation: A_L (m x n_outputs), valid until the next call.
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
@@ -203,41 +215,31 @@ class Network {
   void validate_outputs(const T* A, Index m) const;
 
  private:
-  void reserve(Index m);
-  MatrixMap<T> act(Index l, Index m) { return {A_[l].data(), m, layers_[l].n_out}; }
-  MatrixMap<T> delta(Index l, Index m) { return {D_[l].data(), m, layers_[l].n_out}; }
-  MatrixMap<T> zkeep(Index l, Index m) { return {Zkeep_[l].data(), m, layers_[l].n_out}; }
-  // What layer l+1 reads: A_l, its normalization y_l, times the mask when dropout ran on layer l.
-  MatrixMap<T> input_of_next(Index l, Index m, bool dropped) {
-    if (dropped) return {Adrop_[l].data(), m, layers_[l].n_out};
-    return has_norm(l) ? MatrixMap<T>(Ynorm_[l].data(), m, layers_[l].n_out) : act(l, m);
-  }
-  // y_l = gamma x_hat + beta of a_l (keeping x_hat and 1 / sqrt(var + eps) for the backward pass).
-  void normalize(Index l, Index m, NormMode mode);
-  // D (dJ/dy_l on entry) becomes dJ/da_l; dgamma, dbeta into grads(), or (sgd_rate > 0) the update.
-  void normalize_backward(Index l, Index m, MatrixMap<T> D, T sgd_rate);
-  // The fused SGD update of layer l (see backprop), and the gradients of layer l.
-  void sgd_update(Index l, const T* a_prev, Index lda, Index m, T rate);
-  void weight_gradients(Index l, const T* a_prev, Index lda, Index m);
+  void setup();
   T l2_penalty() const;
-  T alpha(Index l) const { return T(layers_[l].alpha); }
+  Pass<T> pass(Index m) { return Pass<T>{*ops_, m, {}, T(0), l2_, &stack_[stack_.size() - 1], nullptr}; }
 
-  std::vector<LayerSpec> layers_;
+  // Where a Dense layer's values lie: W (then b), its normalization's gamma (then beta) and
+  // running statistics (-1: none).
+  struct DenseSlots {
+    Index weight = 0, norm = -1, state = -1;
+  };
+
+  std::unique_ptr<Ops<T>> ops_;
+  LayerStack<T> stack_;
   Loss loss_;
   T l2_;
-  std::vector<Index> offsets_;
-  Vector<T> params_, grads_;
-  std::vector<Matrix<T>> A_, D_;         // per-layer activations and deltas, capacity_ rows
-  std::vector<Matrix<T>> Adrop_, mask_;  // dropout layers only: A * mask, and the mask
-  std::vector<Matrix<T>> Zkeep_;         // hidden gelu / silu / mish layers only: Z (their g' reads it)
-  std::vector<Matrix<T>> Ynorm_, Xhat_;  // normalized layers only: y_l and x_hat_l
-  std::vector<Vector<T>> inv_std_;       // normalized layers: 1 / sqrt(var + eps) (per unit, or per row)
-  std::vector<NormMode> norm_mode_;      // how the latest pass normalized layer l
-  Vector<T> state_;                      // running statistics (see state())
-  std::vector<Index> state_offsets_;
-  std::vector<char> dropped_;  // did the latest pass drop units on layer l?
-  Index capacity_ = 0;
-  Index rows_ = 0;  // rows of the latest forward_pass
+  std::vector<LayerSpec> specs_;
+  std::vector<DenseSlots> dense_;
+  std::vector<TensorSlot> tensors_;
+  std::vector<std::pair<Index, Index>> weights_;  // the L2-penalised weights: (offset, count)
+  Activation out_g_ = Activation::Linear;
+  T out_alpha_ = T(0);
+  Index dropout_draws_ = 0;
+  Vector<T> params_, grads_, state_;
+  Buffer<T> delta_;        // delta_L = dJ/dz_L (m x n_outputs)
+  T* out_ = nullptr;       // z_L, then a_L, of the latest forward_pass (the output layer's buffer)
+  Index rows_ = 0;         // rows of the latest forward_pass
   mutable CopyableMutex busy_, fitting_;
 };
 

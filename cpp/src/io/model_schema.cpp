@@ -1,8 +1,8 @@
 // The model schema: which tensors and metadata a fastmlp model file holds (the layout:
 // fastmlp/serialize.hpp), read from a checked safetensors header (safetensors.hpp) into a Network
-// and written from one. Every kind of entry in the "layers" list is one row of kLayerKinds below:
-// its "type", its fields (LayerSpec <-> JSON) and its tensors, read and written from the same row,
-// so a new layer kind adds its entries there.
+// and written from one. The "layers" list holds each layer's config (layer.hpp: its type, its
+// fields, a block's inner "layers"); the layers themselves say what their fields and tensors are
+// (cpp/src/layers), so a new layer kind adds nothing here.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -28,221 +28,67 @@ using namespace io;  // the reader (safetensors.hpp) and the errors (errors.hpp)
 
 namespace {
 
-constexpr std::uint64_t kMaxDim = 2147483647;  // layer sizes: 2^31 - 1
 const char* const kOwnKeys[] = {"fastmlp_format", "fastmlp_version", "dtype", "loss", "l2", "layers"};
 
-// ------------------------------------------------------------------ the tensors
-
-// Where a tensor's values lie in a Network (for its Dense layer l).
-enum class Slot { W, b, gamma, beta, running_mean, running_var };
-
-// One tensor of a layer entry, named "layers.<the entry's position>.<suffix>".
-struct TensorSlot {
-  const char* suffix;
-  Slot slot;
-};
-
-// Its shape: W is (n_in, n_out), every other tensor holds one value per unit.
-std::vector<std::uint64_t> shape_of(Slot slot, const LayerSpec& s) {
-  if (slot == Slot::W) return {std::uint64_t(s.n_in), std::uint64_t(s.n_out)};
-  return {std::uint64_t(s.n_out)};
-}
-
-// Its values in `net`: in the parameter buffer (W, b, gamma, beta) or the running statistics.
-template <class T>
-const T* values_of(const Network<T>& net, Index l, Slot slot) {
-  const Index n = net.layers()[std::size_t(l)].n_out;
-  switch (slot) {
-    case Slot::W: return net.params() + net.weight_offset(l);
-    case Slot::b: return net.params() + net.bias_offset(l);
-    case Slot::gamma: return net.params() + net.norm_offset(l);
-    case Slot::beta: return net.params() + net.norm_offset(l) + n;
-    case Slot::running_mean: return net.running_mean_of(l);
-    case Slot::running_var: return net.running_mean_of(l) + n;
-  }
-  throw std::logic_error("fastmlp: unknown tensor slot");
-}
-
 // ------------------------------------------------------------------ the architecture
-
-// A tensor of the file and where its values go.
-struct Bound {
-  const TensorInfo* tensor;
-  Slot slot;
-};
 
 struct Architecture {
   DType dtype = DType::F32;
   Loss loss = Loss::MeanSquaredError;
   double l2 = 0.0;
-  std::vector<LayerSpec> layers;
-  std::vector<std::vector<Bound>> tensors;  // per Dense: weight, bias (, gamma, beta (, running mean, variance))
+  std::vector<LayerConfig> layers;
+  std::vector<std::pair<const TensorInfo*, TensorSlot>> tensors;  // the file's, in the network's order
 };
 
-// An entry of the "layers" list being read: layers[position], of kind `type`.
-struct Entry {
-  const json& e;
-  std::size_t position;  // names its tensors
-  std::string where;     // "layers[i]", for messages
-  const char* type;
-};
+constexpr int kMaxNesting = 3;  // blocks inside blocks
 
-// What reading the "layers" list has built so far; each kind's reader adds to it.
-struct LayersReader {
-  const Header& h;
-  Architecture& a;
-  std::string_view dtype;     // the model's, as the metadata spells it
-  bool prev_dense = false;    // the previous entry is a Dense layer or its normalization
-  std::size_t n_tensors = 0;  // bound so far: the file may hold no others
-
-  // The entry's tensors, each of the model's dtype and of its shape for the Dense layer
-  // a.layers.back(), bound to that layer.
-  void bind(const Entry& at, const std::vector<TensorSlot>& slots) {
-    for (const TensorSlot& ts : slots) {
-      const std::string name = "layers." + std::to_string(at.position) + "." + ts.suffix;
-      const TensorInfo* t = h.tensor(name);
-      if (!t) bad("tensor '" + name + "' is missing");
-      if (t->dtype != a.dtype)
-        bad("tensor '" + name + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") +
-            " but the model's dtype is " + std::string(dtype));
-      if (!h.shape_is(*t, shape_of(ts.slot, a.layers.back())))
-        bad("tensor '" + name + "' has the wrong shape for " + at.where);
-      ++n_tensors;
-      a.tensors.back().push_back({t, ts.slot});
-    }
-  }
-};
-
-// ------------------------------------------------------------------ the layer kinds
-
-// {"type": "Dense", "n_in": 4, "n_out": 8, "activation": "relu", "alpha": null[, "init": "he_normal"]}:
-// a new Dense layer.
-void read_dense(const Entry& at, LayersReader& r) {
-  const std::string& where = at.where;
-  LayerSpec s;
-  bool alpha_given = false;
-  for (const auto& [k, v] : at.e.items()) {
+// A JSON entry of the "layers" list as a LayerConfig: scalars as fields, "layers" as a block's list.
+LayerConfig config_of(const json& e, const std::string& where, int depth) {
+  const auto type = e.is_object() ? e.find("type") : e.end();
+  if (!e.is_object() || type == e.end() || !type->is_string()) bad(where + " must be an object with a 'type'");
+  LayerConfig c{type->get<std::string>(), {}, {}, false};
+  for (const auto& [k, v] : e.items()) {
     if (k == "type") continue;
-    if (k == "n_in" || k == "n_out") {
-      std::uint64_t d;
-      if (!as_uint64(v, d) || d < 1 || d > kMaxDim)
-        bad(where + "." + k + " must be an integer in [1, " + std::to_string(kMaxDim) + "], got " + describe(v));
-      (k == "n_in" ? s.n_in : s.n_out) = Index(d);
-    } else if (k == "activation") {
-      if (!v.is_string()) bad(where + ".activation must be a string, got " + describe(v));
-      s.activation = or_bad(where + ": ", [&] { return activation_from_name(v.get<std::string>()); });
-    } else if (k == "alpha") {
-      if (v.is_null()) continue;  // the activation's default, filled in below
-      if (!as_double(v, s.alpha)) bad(where + ".alpha must be a number or null, got " + describe(v));
-      alpha_given = true;
-    } else if (k == "init") {
-      if (v.is_null()) continue;
-      if (!v.is_string()) bad(where + ".init must be a string, got " + describe(v));
-      s.init = or_bad(where + ": ", [&] { return init_from_name(v.get<std::string>()); });
+    if (k == "layers") {
+      if (!v.is_array()) bad(where + ".layers must be a list");
+      if (depth >= kMaxNesting) bad(where + ": blocks nest deeper than " + std::to_string(kMaxNesting) + " levels");
+      c.is_block = true;
+      for (std::size_t i = 0; i < v.size(); ++i)
+        c.layers.push_back(config_of(v[i], where + ".layers[" + std::to_string(i) + "]", depth + 1));
+    } else if (v.is_null()) {
+      c.set(k, ConfigValue::null());
+    } else if (v.is_number_integer()) {
+      c.set(k, v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX)
+                   ? ConfigValue::of(double(v.get<std::uint64_t>()))
+                   : ConfigValue::of(v.get<std::int64_t>()));
+    } else if (v.is_number()) {
+      c.set(k, ConfigValue::of(v.get<double>()));
+    } else if (v.is_string()) {
+      c.set(k, ConfigValue::of(v.get<std::string>()));
     } else {
-      bad(where + " has unknown fields: '" + clip(k, 40) + "'");
+      bad(where + "." + clip(k, 40) + " must be a number, a string or null, got " + describe(v));
     }
   }
-  if (s.n_in == 0 || s.n_out == 0) bad(where + " lacks n_in or n_out");
-  if (!alpha_given) s.alpha = default_alpha(s.activation);
-  r.a.layers.push_back(s);
-  r.a.tensors.emplace_back();
-  r.prev_dense = true;
+  return c;
 }
 
-void write_dense(const LayerSpec& s, ordered_json& entry) {
-  const bool has_alpha = s.activation == Activation::LeakyRelu || s.activation == Activation::Elu;
-  entry["n_in"] = s.n_in;
-  entry["n_out"] = s.n_out;
-  entry["activation"] = activation_name(s.activation);
-  entry["alpha"] = nullptr;
-  if (has_alpha) entry["alpha"] = s.alpha;
-  if (s.init != Init::Default) entry["init"] = init_name(s.init);
-}
-
-// {"type": "BatchNormalization" | "LayerNormalization", "epsilon": 0.001[, "momentum": 0.99]}: the
-// `norm` of the Dense layer it follows (before its Dropout).
-void read_norm(const Entry& at, LayersReader& r, Norm norm) {
-  const std::string& where = at.where;
-  Architecture& a = r.a;
-  if (!r.prev_dense || a.layers.back().dropout > 0.0 || a.layers.back().norm != Norm::None)
-    bad(where + ": a " + at.type + " must follow a Dense layer (before its Dropout)");
-  LayerSpec& s = a.layers.back();
-  s.norm = norm;
-  for (const auto& [k, v] : at.e.items()) {
-    if (k == "type") continue;
-    if ((k == "epsilon" || (k == "momentum" && s.norm == Norm::Batch)) &&
-        as_double(v, k == "epsilon" ? s.norm_epsilon : s.norm_momentum))
-      continue;
-    bad(where + ": unknown field or not a number: '" + clip(k, 40) + "'");
+// A LayerConfig as its JSON entry: "type", the fields in order, a block's "layers".
+ordered_json entry_of(const LayerConfig& c) {
+  ordered_json e = {{"type", c.type}};
+  for (const auto& [k, v] : c.fields) {
+    switch (v.kind) {
+      case ConfigValue::Kind::Null: e[k] = nullptr; break;
+      case ConfigValue::Kind::Integer: e[k] = v.integer; break;
+      case ConfigValue::Kind::Number: e[k] = v.number; break;
+      case ConfigValue::Kind::Text: e[k] = v.text; break;
+    }
   }
-  or_bad(where + ": ", [&] { validate_layer(s); });
-}
-
-void write_norm(const LayerSpec& s, ordered_json& entry) {
-  entry["epsilon"] = s.norm_epsilon;
-  if (s.norm == Norm::Batch) entry["momentum"] = s.norm_momentum;
-}
-
-// {"type": "Dropout", "rate": 0.5}: the `dropout` rate of the Dense layer it follows (as in
-// fastmlp.Sequential: a Dropout must follow a Dense layer and cannot be last).
-void read_dropout(const Entry& at, LayersReader& r) {
-  const std::string& where = at.where;
-  const json& e = at.e;
-  const auto rate = e.find("rate");
-  double p;
-  if (e.size() != 2 || rate == e.end() || !as_double(*rate, p) || p < 0 || p >= 1)
-    bad(where + ": a Dropout needs exactly a 'rate' in [0, 1)");
-  if (!r.prev_dense || r.a.layers.back().dropout > 0.0) bad(where + ": a Dropout must follow a Dense layer");
-  r.a.layers.back().dropout = p;  // the Network checks that it is not the output layer
-  r.prev_dense = false;
-}
-
-void write_dropout(const LayerSpec& s, ordered_json& entry) { entry["rate"] = s.dropout; }
-
-// A kind of entry in the "layers" list. A Dense layer (a LayerSpec) is written as the entries of
-// the kinds it uses, in this table's order; reading an entry calls its kind's `read`, then binds
-// its `tensors` to the Dense layer read last. A new kind is a row of kLayerKinds, its read and
-// write functions, and a Slot (with its place in values_of) for each new tensor.
-struct LayerKind {
-  const char* type;                                        // "type" in the file
-  std::vector<TensorSlot> tensors;                         // its tensors, in the file's order
-  bool (*used)(const LayerSpec& s);                        // whether layer s has this entry
-  void (*write)(const LayerSpec& s, ordered_json& entry);  // its fields after "type"
-  void (*read)(const Entry& at, LayersReader& r);          // its fields into r.a
-};
-
-const LayerKind kLayerKinds[] = {
-    {"Dense", {{"weight", Slot::W}, {"bias", Slot::b}}, [](const LayerSpec&) { return true; }, write_dense, read_dense},
-    {"BatchNormalization",  // keeps its running statistics
-     {{"gamma", Slot::gamma},
-      {"beta", Slot::beta},
-      {"running_mean", Slot::running_mean},
-      {"running_var", Slot::running_var}},
-     [](const LayerSpec& s) { return s.norm == Norm::Batch; },
-     write_norm,
-     [](const Entry& at, LayersReader& r) { read_norm(at, r, Norm::Batch); }},
-    {"LayerNormalization",
-     {{"gamma", Slot::gamma}, {"beta", Slot::beta}},
-     [](const LayerSpec& s) { return s.norm == Norm::Layer; },
-     write_norm,
-     [](const Entry& at, LayersReader& r) { read_norm(at, r, Norm::Layer); }},
-    {"Dropout", {}, [](const LayerSpec& s) { return s.dropout > 0.0; }, write_dropout, read_dropout},
-};
-
-const LayerKind* layer_kind(const std::string& type) {
-  for (const LayerKind& kind : kLayerKinds)
-    if (type == kind.type) return &kind;
-  return nullptr;
-}
-
-// "'Dense', ... or 'Dropout'"
-std::string layer_kind_names() {
-  std::string names;
-  const std::size_t n = std::size(kLayerKinds);
-  for (std::size_t i = 0; i < n; ++i)
-    names += (i == 0 ? "'" : i + 1 == n ? " or '" : ", '") + std::string(kLayerKinds[i].type) + "'";
-  return names;
+  if (c.is_block) {
+    ordered_json inner = ordered_json::array();
+    for (const LayerConfig& l : c.layers) inner.push_back(entry_of(l));
+    e["layers"] = std::move(inner);
+  }
+  return e;
 }
 
 // ------------------------------------------------------------------ reading
@@ -280,37 +126,48 @@ Architecture read_architecture(const Header& h) {
     std::uint64_t unused;
     if (!as_uint64(seed, unused)) bad("seed must be an integer in [0, 2**64), got " + describe(seed));
   }
-  // A Dense entry has two tensors and a Dropout follows a Dense: never more entries than tensors.
-  const json layers = parse_value(*h.get("layers"), "metadata 'layers'", 4, std::max<std::size_t>(h.tensors.size(), 1));
+  // Entries: at most 3 per tensor (a Dense's Activation and Dropout have none) and a few more.
+  const json layers =
+      parse_value(*h.get("layers"), "metadata 'layers'", 2 + 2 * kMaxNesting, 3 * h.tensors.size() + 16);
   if (!layers.is_array() || layers.empty()) bad("metadata 'layers' must be a non-empty JSON list");
-  LayersReader r{h, a, dtype};
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const json& e = layers[i];
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    a.layers.push_back(config_of(layers[i], "layers[" + std::to_string(i) + "]", 0));
+  // The layers say which tensors they hold: every one must be in the file, of the model's dtype
+  // and shape, and nothing else. Each layer's tensors are checked before the next layer is built,
+  // and nothing is allocated before the tensors, which tile the file, vouch for the sizes.
+  Index n_in = -1, n_params = 0, n_state = 0;
+  for (std::size_t i = 0; i < a.layers.size(); ++i) {
     const std::string where = "layers[" + std::to_string(i) + "]";
-    const auto type = e.is_object() ? e.find("type") : e.end();
-    if (!e.is_object() || type == e.end() || !type->is_string()) bad(where + " must be an object with a 'type'");
-    const std::string& name = type->get_ref<const std::string&>();
-    const LayerKind* kind = layer_kind(name);
-    if (!kind) bad(where + " has unknown type '" + clip(name, 40) + "' (expected " + layer_kind_names() + ")");
-    const Entry at{e, i, where, kind->type};
-    kind->read(at, r);
-    r.bind(at, kind->tensors);
+    auto layer = or_bad("", [&] { return make_layer<double>(a.layers[i], n_in, where); });
+    layer->layout(n_params, n_state);
+    std::vector<TensorSlot> slots;
+    layer->tensors("layers." + std::to_string(i) + ".", slots);
+    for (TensorSlot& slot : slots) {
+      const TensorInfo* t = h.tensor(slot.name);
+      if (!t) bad("tensor '" + clip(slot.name, 60) + "' is missing");
+      if (t->dtype != a.dtype)
+        bad("tensor '" + clip(slot.name, 60) + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") +
+            " but the model's dtype is " + std::string(dtype));
+      if (!h.shape_is(*t, std::vector<std::uint64_t>(slot.shape.begin(), slot.shape.end())))
+        bad("tensor '" + clip(slot.name, 60) + "' has the wrong shape for " + where);
+      a.tensors.emplace_back(t, std::move(slot));
+    }
+    n_in = layer->n_out();
   }
-  if (a.layers.empty()) bad("the model has no Dense layer");
-  if (r.n_tensors != h.tensors.size()) bad("the file holds unexpected tensors");
+  if (a.tensors.size() != h.tensors.size()) bad("the file holds unexpected tensors");
   return a;
 }
 
 template <class T>
 Network<T> build_network(const Architecture& arch, const unsigned char* data) {
-  Network<T> net = or_bad("", [&] { return Network<T>(arch.layers, arch.loss, T(arch.l2)); });
-  for (Index l = 0; l < net.num_layers(); ++l) {
-    for (const auto& [t, slot] : arch.tensors[std::size_t(l)]) {
-      T* dst = const_cast<T*>(values_of(std::as_const(net), l, slot));  // net is ours: writable
-      arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
-      if (slot == Slot::running_var && (net.running_var(l).array() < T(0)).any())  // sqrt(var + eps) would be NaN
-        bad("tensor '" + clip(t->name, 60) + "' holds a negative variance");
-    }
+  Network<T> net = or_bad("", [&] { return Network<T>(arch.layers, -1, arch.loss, T(arch.l2)); });
+  for (const auto& [t, slot] : arch.tensors) {
+    T* dst = (slot.state ? net.state() : net.params()) + slot.offset;
+    arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
+    const std::string_view name = slot.name;
+    if (slot.state && name.size() > 11 && name.substr(name.size() - 11) == "running_var")  // sqrt(var + eps)
+      for (Index i = 0; i < slot.shape[0]; ++i)
+        if (dst[i] < T(0)) bad("tensor '" + clip(t->name, 60) + "' holds a negative variance");
   }
   return net;
 }
@@ -369,31 +226,16 @@ template <class T>
 std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   const char* code = sizeof(T) == 4 ? "F32" : "F64";
   ordered_json layers = ordered_json::array();
+  for (const LayerConfig& c : net.configs()) layers.push_back(entry_of(c));
   ordered_json tensors = ordered_json::object();
-  std::uint64_t offset = 0;
-  std::vector<std::pair<Index, Slot>> order;  // the tensors' values in the data: (layer, slot)
-  // The next tensor of the data: `name`, of this shape, its bytes right after the previous tensor's.
-  auto add_tensor = [&](const std::string& name, const std::vector<std::uint64_t>& shape) {
+  std::uint64_t offset = 0;  // each tensor's bytes right after the previous tensor's
+  for (const TensorSlot& t : net.tensors()) {
     std::uint64_t bytes = sizeof(T);
-    for (const std::uint64_t d : shape) bytes *= d;
-    tensors[name] = {
-        {"dtype", code}, {"shape", shape}, {"data_offsets", ordered_json::array({offset, offset + bytes})}};
+    for (const Index d : t.shape) bytes *= std::uint64_t(d);
+    tensors[t.name] = {{"dtype", code},
+                       {"shape", std::vector<std::uint64_t>(t.shape.begin(), t.shape.end())},
+                       {"data_offsets", ordered_json::array({offset, offset + bytes})}};
     offset += bytes;
-  };
-  std::size_t pos = 0;  // position in the Python layer list (Dropouts included)
-  for (Index l = 0; l < net.num_layers(); ++l) {
-    const LayerSpec& s = net.layers()[std::size_t(l)];
-    for (const LayerKind& kind : kLayerKinds) {
-      if (!kind.used(s)) continue;
-      ordered_json entry = {{"type", kind.type}};
-      kind.write(s, entry);
-      layers.push_back(std::move(entry));
-      for (const TensorSlot& t : kind.tensors) {
-        add_tensor("layers." + std::to_string(pos) + "." + t.suffix, shape_of(t.slot, s));
-        order.emplace_back(l, t.slot);
-      }
-      ++pos;
-    }
   }
   ordered_json meta = {{"fastmlp_format", kFormatVersion},
                        {"fastmlp_version", FASTMLP_VERSION},
@@ -426,14 +268,13 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   const std::uint64_t n = header.size();
   for (int k = 0; k < 8; ++k) out += char((n >> (8 * k)) & 0xFF);
   out += header;
-  for (const auto& [l, slot] : order) {
-    // W, b (, gamma, beta) as they lie in the parameter buffer (, the running statistics)
-    const T* w = values_of(net, l, slot);
-    std::uint64_t count = 1;
-    for (const std::uint64_t d : shape_of(slot, net.layers()[std::size_t(l)])) count *= d;
-    for (std::uint64_t i = 0; i < count; ++i) {
+  for (const TensorSlot& t : net.tensors()) {  // as they lie in the parameter buffer or the running statistics
+    const T* w = (t.state ? net.state() : net.params()) + t.offset;
+    Index count = 1;
+    for (const Index d : t.shape) count *= d;
+    for (Index i = 0; i < count; ++i) {
       if (!std::isfinite(double(w[i])))
-        throw std::invalid_argument("cannot save: layer " + std::to_string(l) + " has NaN or infinite parameters");
+        throw std::invalid_argument("cannot save: " + t.name + " holds NaN or infinite parameters");
       append_le(out, &w[i], sizeof(T));
     }
   }

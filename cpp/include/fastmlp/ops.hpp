@@ -1,0 +1,110 @@
+// Ops<T>: the primitive operations an engine supplies to the layers (layer.hpp).
+//
+// A layer's forward and backward are written once, as calls to these; the CPU engine
+// implements them over Eigen and the GEMM kernels (cpu_ops.cpp), the CUDA engine over its
+// kernels and cuBLAS (cpp/cuda/backend.cu), in the memory the engine owns. So every engine
+// runs the same layer code and the same layer loop; an engine differs only in memory and in
+// the bodies of these operations (dlib's tt:: ops, mlx's eval_cpu / eval_gpu).
+//
+// Plain C++ (no Eigen, no CUDA headers): nvcc compiles the CUDA engine against it. Matrices
+// are row-major, samples are rows, pointers are into the engine's memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fastmlp {
+
+using Index = std::ptrdiff_t;  // = Eigen::Index (types.hpp)
+
+enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish, Exp };
+constexpr int kNumActivations = int(Activation::Exp) + 1;
+// True for the activations whose backward pass reads Z (gelu, silu, mish), not A.
+inline bool needs_z(Activation g) { return g == Activation::Gelu || g == Activation::Silu || g == Activation::Mish; }
+
+// A normalization's kind, and how a forward pass treats batch normalization: the running
+// statistics (inference), the batch's statistics, or the batch's statistics with the running
+// ones updated (a training step).
+enum class Norm { None, Batch, Layer };
+enum class NormMode { Inference, Batch, Train };
+
+class Rng;
+
+template <class T>
+class Ops {
+ public:
+  virtual ~Ops() = default;
+
+  // --- memory: n values of the engine's memory; copies within it, and from the host into it
+  virtual T* allocate(Index n) = 0;
+  virtual void release(T* p) = 0;
+  virtual void copy(const T* src, T* dst, Index n) = 0;
+
+  // --- products: row-major C (M x N) = alpha op(A) op(B) + beta C
+  virtual void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
+                    Index ldb, T beta, T* C, Index ldc) = 0;
+
+  // --- element-wise (activations.hpp's formulas)
+  // Z (m x k, row stride ldz = k) <- g(Z + 1 b) in place; b null: no bias.
+  virtual void bias_activate(Activation g, T alpha, const T* b, T* Z, Index m, Index k) = 0;
+  // D (m x k) <- D * g'(z), from A = g(Z), or from Z when needs_z(g).
+  virtual void activation_backward(Activation g, T alpha, const T* A, const T* Z, T* D, Index m, Index k) = 0;
+  // out <- x * y (may alias x or y).
+  virtual void multiply(const T* x, const T* y, T* out, Index n) = 0;
+  // y <- alpha x + beta y.
+  virtual void axpby(T alpha, const T* x, T beta, T* y, Index n) = 0;
+  // out (k) <- alpha 1^T D + beta out: the bias gradient (column sums of D, m x k).
+  virtual void column_sums(const T* D, Index m, Index k, T alpha, T beta, T* out) = 0;
+
+  // --- the fused fast path of one sample with plain SGD (m = 1): dx <- dz W^T (dx may be null)
+  // with the old W, and W <- decay W + rate x^T dz, in one pass over W (d x k). False when the
+  // engine has no such kernel (the layer then runs the two products).
+  virtual bool sgd_rank1(Index d, Index k, T decay, T rate, const T* x, const T* dz, T* W, T* dx) {
+    (void)d, (void)k, (void)decay, (void)rate, (void)x, (void)dz, (void)W, (void)dx;
+    return false;
+  }
+
+  // --- normalization (network.hpp's formulas) of a (m x k): y = gamma x_hat + beta, keeping
+  // x_hat and inv_std = 1 / sqrt(var + eps) (k values for Batch, m for Layer). Batch in Train
+  // mode updates the running statistics with `momentum`.
+  virtual void normalize(Norm kind, NormMode mode, const T* a, Index m, Index k, T eps, T momentum, const T* gamma,
+                         const T* beta, T* running_mean, T* running_var, T* x_hat, T* inv_std, T* y) = 0;
+  // D = dJ/dy on entry, dJ/da on exit (in place); dgamma, dbeta (k each) written.
+  virtual void normalize_backward(Norm kind, NormMode mode, T* D, const T* x_hat, Index m, Index k, const T* gamma,
+                                  const T* inv_std, T* dgamma, T* dbeta) = 0;
+
+  // --- dropout: the mask (m x k) of 0 and 1 / (1 - p), drawn from rng as for a batch of
+  // rows_before + m + rows_after rows of which this batch holds the middle m. Every engine
+  // draws the same numbers in the same order (the CPU's), so masks agree exactly.
+  virtual void dropout_mask(Rng& rng, double p, Index rows_before, Index m, Index rows_after, Index k, T* mask) = 0;
+};
+
+// An array of the engine's memory that only grows (its contents are lost when it does).
+template <class T>
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { clear(); }
+  T* data() const { return p_; }
+  void reserve(Ops<T>& ops, Index n) {
+    if (n <= n_) return;
+    clear();
+    p_ = ops.allocate(n);
+    ops_ = &ops;
+    n_ = n;
+  }
+  void clear() {
+    if (p_) ops_->release(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
+
+ private:
+  Ops<T>* ops_ = nullptr;
+  T* p_ = nullptr;
+  Index n_ = 0;
+};
+
+}  // namespace fastmlp
