@@ -86,7 +86,8 @@ py::array tensor_view(const py::object& o, const std::string& name, bool grads) 
     if (t.name != name) continue;
     if (t.state && grads) throw py::value_error("tensor '" + name + "' is a running statistic: it has no gradient");
     T* base = t.state ? n.state() : grads ? n.grads() : n.params();
-    return t.shape.size() == 2 ? view<T>(base + t.offset, t.shape[0], t.shape[1], o) : view<T>(base + t.offset, t.shape[0], o);
+    return t.shape.size() == 2 ? view<T>(base + t.offset, t.shape[0], t.shape[1], o)
+                               : view<T>(base + t.offset, t.shape[0], o);
   }
   throw py::value_error("the network has no tensor '" + name + "'");
 }
@@ -94,7 +95,7 @@ py::array tensor_view(const py::object& o, const std::string& name, bool grads) 
 template <class T>
 void define_network(py::module_& m, const char* name) {
   using Net = Network<T>;
-  py::class_<Net>(m, name, "A stack of dense layers and a loss; all parameters in one buffer.")
+  py::class_<Net>(m, name, "A stack of layers and a loss; all parameters in one buffer.")
       .def(py::init([](const std::vector<LayerSpec>& layers, const std::string& loss, double l2) {
              return std::make_unique<Network<T>>(layers, loss_from_name(loss), T(l2));
            }),
@@ -113,18 +114,20 @@ void define_network(py::module_& m, const char* name) {
                                for (const auto& c : n.configs()) out.append(config_dict(c));
                                return out;
                              })
-      .def_property_readonly("tensors",
-                             [](const Net& n) {
-                               py::list out;
-                               for (const auto& t : n.tensors())
-                                 out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape)), t.state));
-                               return out;
-                             },
-                             "(name, shape, is_state) of every parameter and state tensor, as the model file names them.")
-      .def("tensor", [](py::object o, const std::string& name) { return tensor_view<T>(o, name, false); },
-           py::arg("name"), "A writable view of the tensor `name` (see tensors).")
-      .def("grad_tensor", [](py::object o, const std::string& name) { return tensor_view<T>(o, name, true); },
-           py::arg("name"), "A view of the gradient of the tensor `name`.")
+      .def_property_readonly(
+          "tensors",
+          [](const Net& n) {
+            py::list out;
+            for (const auto& t : n.tensors()) out.append(py::make_tuple(t.name, py::tuple(py::cast(t.shape)), t.state));
+            return out;
+          },
+          "(name, shape, is_state) of every parameter and state tensor, as the model file names them.")
+      .def(
+          "tensor", [](py::object o, const std::string& name) { return tensor_view<T>(o, name, false); },
+          py::arg("name"), "A writable view of the tensor `name` (see tensors).")
+      .def(
+          "grad_tensor", [](py::object o, const std::string& name) { return tensor_view<T>(o, name, true); },
+          py::arg("name"), "A view of the gradient of the tensor `name`.")
       .def_property_readonly("output_activation",
                              [](const Net& n) { return std::string(activation_name(n.output_activation())); })
       .def_property_readonly("dtype", [](const Net&) { return py::dtype::of<T>(); })

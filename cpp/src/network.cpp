@@ -130,8 +130,7 @@ std::vector<LayerConfig> configs_of(const std::vector<LayerSpec>& specs) {
     }
     if (l > 0 && s.n_in != specs[l - 1].n_out)
       throw std::invalid_argument(where + " takes " + std::to_string(s.n_in) + " inputs but layers[" +
-                                  std::to_string(l - 1) + "] gives " + std::to_string(specs[l - 1].n_out) +
-                                  " outputs");
+                                  std::to_string(l - 1) + "] gives " + std::to_string(specs[l - 1].n_out) + " outputs");
     if (l + 1 == specs.size() && s.dropout > 0.0)
       throw std::invalid_argument(where + ": the output layer cannot have dropout");
     if (l + 1 == specs.size() && s.norm != Norm::None)
@@ -153,8 +152,7 @@ template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : Network(configs_of(layers), -1, loss, l2) {}
 
 template <class T>
-Network<T>::Network(const Network& o)
-    : ops_(make_cpu_ops<T>()), stack_(o.stack_), loss_(o.loss_), l2_(o.l2_) {
+Network<T>::Network(const Network& o) : ops_(make_cpu_ops<T>()), stack_(o.stack_), loss_(o.loss_), l2_(o.l2_) {
   setup();
   params_ = o.params_;
   state_ = o.state_;
@@ -190,6 +188,7 @@ void Network<T>::setup() {
   specs_.clear();
   dense_.clear();
   for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!all[i]) continue;  // a block's end
     const std::string type = all[i]->type();
     const LayerConfig c = all[i]->config();
     if (type == "Dense") {
@@ -206,10 +205,11 @@ void Network<T>::setup() {
       dense_.push_back({own[0].offset, -1, -1});
       continue;
     }
-    if (specs_.empty() || i == 0 || std::string(all[i - 1]->type()) == "Residual") continue;
-    const std::string prev = all[i - 1]->type();
-    LayerSpec& s = specs_.back();
-    if ((type == "BatchNormalization" || type == "LayerNormalization") && prev == "Dense") {
+    // a normalization right after a Dense, a Dropout right after either (the same block)
+    const std::string prev = i > 0 && all[i - 1] ? all[i - 1]->type() : "";
+    const bool norm = type == "BatchNormalization" || type == "LayerNormalization";
+    if (norm && prev == "Dense") {
+      LayerSpec& s = specs_.back();
       s.norm = type == "BatchNormalization" ? Norm::Batch : Norm::Layer;
       s.norm_epsilon = c.find("epsilon")->number;
       if (s.norm == Norm::Batch) s.norm_momentum = c.find("momentum")->number;
@@ -218,22 +218,21 @@ void Network<T>::setup() {
       dense_.back().norm = own[0].offset;
       if (own.size() > 2) dense_.back().state = own[2].offset;
     } else if (type == "Dropout" && (prev == "Dense" || prev == "BatchNormalization" || prev == "LayerNormalization")) {
-      s.dropout = c.find("rate")->number;
+      specs_.back().dropout = c.find("rate")->number;
     }
   }
   for (auto& state_slot : dense_)
     if (state_slot.state < 0) state_slot.state = 0;
+  // Usable before init_params: gamma 1, running variance 1, weights and biases 0.
   Rng unused(0);
-  stack_.init(params_.data(), state_.data(), unused);  // gamma 1, running variance 1: usable before init_params
+  stack_.init(params_.data(), state_.data(), unused);
+  for (const auto& [offset, count] : weights_)
+    std::fill(params_.data() + offset, params_.data() + offset + count, T(0));
 }
 
 template <class T>
 bool Network<T>::has_batch_norm() const {
-  for (const auto& s : specs_)
-    if (s.norm == Norm::Batch) return true;
-  for (const auto& t : tensors_)
-    if (t.state) return true;
-  return false;
+  return num_state() > 0;  // running statistics are batch normalization's
 }
 
 template <class T>
@@ -315,7 +314,8 @@ template <class T>
 T Network<T>::l2_penalty() const {
   if (l2_ == T(0)) return T(0);
   T s = 0;
-  for (const auto& [offset, count] : weights_) s += Eigen::Map<const Vector<T>>(params_.data() + offset, count).squaredNorm();
+  for (const auto& [offset, count] : weights_)
+    s += Eigen::Map<const Vector<T>>(params_.data() + offset, count).squaredNorm();
   return T(0.5) * l2_ * s;
 }
 

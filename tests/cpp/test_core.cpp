@@ -216,9 +216,89 @@ void test_fit_args_validation_callback_chunks() {
   for (Index i = 0; i < net.num_params(); ++i) CHECK(chunked_net.params()[i] == net.params()[i]);
 }
 
+LayerConfig dense(Index n_out, const char* g) {
+  LayerConfig c{"Dense", {}, {}, false};
+  c.set("n_out", ConfigValue::of(std::int64_t(n_out))).set("activation", ConfigValue::of(std::string(g)));
+  return c;
+}
+LayerConfig layer(const char* type) { return LayerConfig{type, {}, {}, false}; }
+
+// Networks of layer configs: Dense -> BatchNormalization -> Activation, and Residual blocks with a
+// normalization and a Dropout inside; gradients against central differences, the layer order and
+// the block's width checked, a Residual's output = x + f(x).
+void test_layer_configs_activation_and_residual() {
+  Rng rng(3);
+  Mat X(6, 4);
+  for (Index i = 0; i < X.size(); ++i) X.data()[i] = rng.normal();
+  std::vector<std::int32_t> y = {0, 1, 2, 1, 0, 2};
+  const auto Y = Targets<double>::from_labels(y.data(), 6, 3);
+  LayerConfig act = layer("Activation");
+  act.set("activation", ConfigValue::of(std::string("tanh")));
+  LayerConfig bn = layer("BatchNormalization");
+  LayerConfig res = layer("Residual");
+  res.is_block = true;
+  res.layers = {dense(5, "relu"), layer("LayerNormalization"), dense(5, "linear")};
+  LayerConfig drop = layer("Dropout");
+  drop.set("rate", ConfigValue::of(0.25));
+  LayerConfig res2 = layer("Residual");
+  res2.is_block = true;
+  res2.layers = {dense(5, "gelu"), drop, dense(5, "linear")};
+  LayerConfig first = dense(5, "linear");
+  first.set("n_in", ConfigValue::of(std::int64_t(4)));
+  LayerConfig out = layer("Activation");
+  out.set("activation", ConfigValue::of(std::string("softmax")));
+  Network<double> net({first, bn, act, res, res2, dense(3, "linear"), out}, -1, Loss::CategoricalCrossentropy, 0.01);
+  net.init_params(4);
+  CHECK(net.num_layers() == 6);  // the Dense layers, depth first
+  CHECK(net.output_activation() == Activation::Softmax);
+  for (NormMode mode : {NormMode::Inference, NormMode::Batch}) {
+    net.gradients(X, Y, mode);
+    const std::vector<double> g(net.grads(), net.grads() + net.num_params());
+    double worst = 0, scale = 1e-12;
+    for (double v : g) scale = std::max(scale, std::abs(v));
+    for (Index i = 0; i < net.num_params(); ++i) {
+      const double old = net.params()[i];
+      net.params()[i] = old + 1e-6;
+      const double jp = net.objective(X, Y, mode);
+      net.params()[i] = old - 1e-6;
+      const double jm = net.objective(X, Y, mode);
+      net.params()[i] = old;
+      worst = std::max(worst, std::abs((jp - jm) / 2e-6 - g[std::size_t(i)]) / scale);
+    }
+    CHECK(worst < 1e-6);
+  }
+  // y = x + f(x): a Residual whose inner Dense has zero weights and bias is the identity.
+  LayerConfig id = layer("Residual");
+  id.is_block = true;
+  id.layers = {dense(4, "linear")};
+  LayerConfig head = dense(4, "linear");
+  head.set("n_in", ConfigValue::of(std::int64_t(4)));
+  Network<double> ident({head, id, act}, -1, Loss::MeanSquaredError);
+  ident.init_params(1);
+  ident.W(1).setZero();
+  ident.b(1).setZero();
+  const Mat via_block = ident.forward(X);
+  const Mat z = ((X * ident.W(0)).rowwise() + ident.b(0)).array().tanh().matrix();
+  CHECK((via_block - z).cwiseAbs().maxCoeff() < 1e-12);
+  // the model file's order and widths are checked, naming the layer
+  LayerConfig narrow = layer("Residual");
+  narrow.is_block = true;
+  narrow.layers = {dense(3, "relu")};
+  CHECK_THROWS((Network<double>({first, narrow, dense(3, "linear")}, -1, Loss::MeanSquaredError)),
+               std::invalid_argument);
+  CHECK_THROWS((Network<double>({first, bn}, -1, Loss::MeanSquaredError)), std::invalid_argument);   // output layer
+  CHECK_THROWS((Network<double>({act, first}, -1, Loss::MeanSquaredError)), std::invalid_argument);  // first layer
+  // copies are independent and equal
+  Network<double> copy(net);
+  CHECK(copy.num_params() == net.num_params());
+  CHECK(std::equal(net.params(), net.params() + net.num_params(), copy.params()));
+  CHECK((copy.forward(X) - net.forward(X)).cwiseAbs().maxCoeff() == 0.0);
+}
+
 }  // namespace
 
 int main() {
+  RUN(test_layer_configs_activation_and_residual);
   RUN(test_gradients_every_activation_and_loss);
   RUN(test_gates_with_the_lectures_weights);
   RUN(test_xor_hand_set_and_learned);

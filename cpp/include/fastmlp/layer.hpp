@@ -95,11 +95,11 @@ template <class T>
 struct Pass {
   Ops<T>& ops;
   Index m = 0;
-  DropoutDraw draw;                 // forward: dropout masks and the normalization mode
-  T sgd_rate = T(0);                // backward: > 0 fuses W <- W - rate dW (no gradient buffer)
-  T l2 = T(0);                      // backward: dW += l2 W
-  const Layer<T>* head = nullptr;   // the output layer: its activation is the loss's
-  Tracer<T>* tracer = nullptr;      // host memory only
+  DropoutDraw draw;                // forward: dropout masks and the normalization mode
+  T sgd_rate = T(0);               // backward: > 0 fuses W <- W - rate dW (no gradient buffer)
+  T l2 = T(0);                     // backward: dW += l2 W
+  const Layer<T>* head = nullptr;  // the output layer: its activation is the loss's
+  Tracer<T>* tracer = nullptr;     // host memory only
 };
 
 template <class T>
@@ -130,7 +130,7 @@ class Layer {
   virtual Index dropout_draws_per_row() const { return 0; }
   // Offsets of the L2-penalised weights (Dense W: offset, count), depth first.
   virtual void weights(std::vector<std::pair<Index, Index>>& out) const { (void)out; }
-  // Every layer, depth first (this one, then a block's inner layers).
+  // Every layer, depth first: this one, then a block's inner layers and a nullptr (the block's end).
   virtual void walk(std::vector<const Layer*>& out) const { out.push_back(this); }
 
   // Forward: x (m x n_in, row stride ldx) -> the output (m x n_out, contiguous), returned:
@@ -190,7 +190,7 @@ class LayerStack {
  private:
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   std::vector<const T*> inputs_;  // of each layer, in the latest forward pass
-  Index ldx_ = 0, n_in_ = 0;       // the first layer's input row stride; the stack's inputs
+  Index ldx_ = 0, n_in_ = 0;      // the first layer's input row stride; the stack's inputs
   Buffer<T> contiguous_;          // a strided input copied for a first layer that needs it dense
 };
 

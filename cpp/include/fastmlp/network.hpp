@@ -148,7 +148,9 @@ class Network {
   // Dense layer l: W_l and b_l; with a normalization after it, its gamma and beta (and running
   // statistics) too.
   Index weight_offset(Index l) const { return dense_[std::size_t(l)].weight; }
-  Index bias_offset(Index l) const { return weight_offset(l) + specs_[std::size_t(l)].n_in * specs_[std::size_t(l)].n_out; }
+  Index bias_offset(Index l) const {
+    return weight_offset(l) + specs_[std::size_t(l)].n_in * specs_[std::size_t(l)].n_out;
+  }
   Index norm_offset(Index l) const { return dense_[std::size_t(l)].norm; }
   bool has_norm(Index l) const { return specs_[std::size_t(l)].norm != Norm::None; }
   bool has_batch_norm() const;
@@ -237,9 +239,9 @@ class Network {
   T out_alpha_ = T(0);
   Index dropout_draws_ = 0;
   Vector<T> params_, grads_, state_;
-  Buffer<T> delta_;        // delta_L = dJ/dz_L (m x n_outputs)
-  T* out_ = nullptr;       // z_L, then a_L, of the latest forward_pass (the output layer's buffer)
-  Index rows_ = 0;         // rows of the latest forward_pass
+  Buffer<T> delta_;   // delta_L = dJ/dz_L (m x n_outputs)
+  T* out_ = nullptr;  // z_L, then a_L, of the latest forward_pass (the output layer's buffer)
+  Index rows_ = 0;    // rows of the latest forward_pass
   mutable CopyableMutex busy_, fitting_;
 };
 

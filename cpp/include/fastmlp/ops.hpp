@@ -41,8 +41,8 @@ class Ops {
   virtual void copy(const T* src, T* dst, Index n) = 0;
 
   // --- products: row-major C (M x N) = alpha op(A) op(B) + beta C
-  virtual void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
-                    Index ldb, T beta, T* C, Index ldc) = 0;
+  virtual void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
+                    T beta, T* C, Index ldc) = 0;
 
   // --- element-wise (activations.hpp's formulas)
   // Z (m x k, row stride ldz = k) <- g(Z + 1 b) in place; b null: no bias.

@@ -19,7 +19,8 @@ template <class T>
 class ActivationLayer final : public Layer<T> {
  public:
   ActivationLayer(const LayerConfig& c, Index n_in, const std::string& where) {
-    if (n_in <= 0) throw std::invalid_argument(where + ": an Activation must follow another layer (it cannot be the first)");
+    if (n_in <= 0)
+      throw std::invalid_argument(where + ": an Activation must follow another layer (it cannot be the first)");
     ConfigReader r(c, where);
     if (!r.has("activation")) throw std::invalid_argument(where + " lacks activation");
     g_ = activation_from_name(r.text("activation", "linear"));

@@ -16,7 +16,8 @@ template <class T>
 class Dropout final : public Layer<T> {
  public:
   Dropout(const LayerConfig& c, Index n_in, const std::string& where) {
-    if (n_in <= 0) throw std::invalid_argument(where + ": a Dropout must follow another layer (it cannot be the first)");
+    if (n_in <= 0)
+      throw std::invalid_argument(where + ": a Dropout must follow another layer (it cannot be the first)");
     ConfigReader r(c, where);
     if (!r.has("rate")) throw std::invalid_argument(where + ": a Dropout needs exactly a 'rate' in [0, 1)");
     rate_ = r.number("rate", 0.0, rate_ok, "in [0, 1)");

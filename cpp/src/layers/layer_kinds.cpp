@@ -54,8 +54,7 @@ template <class T>
 std::unique_ptr<Layer<T>> make_layer(const LayerConfig& config, Index n_in, const std::string& where) {
   for (const Kind& k : kKinds) {
     if (config.type != k.type) continue;
-    if (config.is_block && !k.block)
-      throw std::invalid_argument(where + " has unknown fields: 'layers'");
+    if (config.is_block && !k.block) throw std::invalid_argument(where + " has unknown fields: 'layers'");
     if constexpr (sizeof(T) == 4)
       return k.f32(config, n_in, where);
     else

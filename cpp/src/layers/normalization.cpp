@@ -22,7 +22,8 @@ template <class T>
 class Normalization final : public Layer<T> {
  public:
   Normalization(Norm kind, const LayerConfig& c, Index n_in, const std::string& where) : kind_(kind) {
-    if (n_in <= 0) throw std::invalid_argument(where + ": a " + c.type + " must follow another layer (it cannot be the first)");
+    if (n_in <= 0)
+      throw std::invalid_argument(where + ": a " + c.type + " must follow another layer (it cannot be the first)");
     ConfigReader r(c, where);
     epsilon_ = r.number("epsilon", 1e-3, positive, "a finite number > 0");
     if (kind == Norm::Batch) momentum_ = r.number("momentum", 0.99, unit_interval, "in [0, 1)");
@@ -39,7 +40,7 @@ class Normalization final : public Layer<T> {
     if (kind_ == Norm::Batch) c.set("momentum", ConfigValue::of(momentum_));
     return c;
   }
-  Index num_params() const override { return 2 * this->n_out_; }  // gamma, beta
+  Index num_params() const override { return 2 * this->n_out_; }                            // gamma, beta
   Index num_state() const override { return kind_ == Norm::Batch ? 2 * this->n_out_ : 0; }  // running mean, variance
   void tensors(const std::string& prefix, std::vector<TensorSlot>& out) const override {
     const Index k = this->n_out_, p = this->param_offset_, s = this->state_offset_;

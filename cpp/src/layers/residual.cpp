@@ -43,6 +43,7 @@ class Residual final : public Layer<T> {
   void walk(std::vector<const Layer<T>*>& out) const override {
     out.push_back(this);
     f_.walk(out);
+    out.push_back(nullptr);  // the block ends
   }
 
   const T* forward(Pass<T>& p, const T* x, Index) override {
@@ -63,9 +64,11 @@ class Residual final : public Layer<T> {
 
  private:
   static const std::vector<LayerConfig>& check(const LayerConfig& c, Index n_in, const std::string& where) {
-    if (n_in <= 0) throw std::invalid_argument(where + ": a Residual must follow another layer (it cannot be the first)");
+    if (n_in <= 0)
+      throw std::invalid_argument(where + ": a Residual must follow another layer (it cannot be the first)");
     if (!c.fields.empty()) throw std::invalid_argument(where + " has unknown fields: '" + c.fields[0].first + "'");
-    if (!c.is_block || c.layers.empty()) throw std::invalid_argument(where + ": a Residual needs a non-empty 'layers' list");
+    if (!c.is_block || c.layers.empty())
+      throw std::invalid_argument(where + ": a Residual needs a non-empty 'layers' list");
     return c.layers;
   }
   LayerStack<T> f_;

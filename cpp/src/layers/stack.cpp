@@ -15,8 +15,7 @@ Activation Layer<T>::output_activation(double*) const {
 }
 
 template <class T>
-LayerStack<T>::LayerStack(const std::vector<LayerConfig>& configs, Index n_in, const std::string& where)
-    : n_in_(n_in) {
+LayerStack<T>::LayerStack(const std::vector<LayerConfig>& configs, Index n_in, const std::string& where) : n_in_(n_in) {
   if (configs.empty()) throw std::invalid_argument(where + ": a network needs at least one layer");
   for (std::size_t i = 0; i < configs.size(); ++i) {
     layers_.push_back(make_layer<T>(configs[i], n_in, where + "[" + std::to_string(i) + "]"));
@@ -189,7 +188,8 @@ std::string ConfigReader::text(const std::string& key, const std::string& fallba
 
 void ConfigReader::finish() const {
   for (std::size_t i = 0; i < used_.size(); ++i)
-    if (!used_[i]) throw std::invalid_argument(where_ + " has unknown fields: '" + c_.fields[i].first.substr(0, 40) + "'");
+    if (!used_[i])
+      throw std::invalid_argument(where_ + " has unknown fields: '" + c_.fields[i].first.substr(0, 40) + "'");
 }
 
 }  // namespace fastmlp
