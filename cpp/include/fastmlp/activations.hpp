@@ -22,16 +22,17 @@
 //               dz = a * (da - sum_k da_k a_k)  (Jacobian-vector product)
 // Softmax + categorical cross-entropy and sigmoid + binary cross-entropy are
 // fused in losses.hpp instead; these backward passes serve every other case.
+// The enum Activation and each formula as a scalar function, shared with the CUDA kernels:
+// elementwise.hpp (the passes below are its vectorised form; tests/cpp/test_elementwise.cpp
+// checks that they agree).
 #pragma once
 
 #include <string>
 
+#include "fastmlp/elementwise.hpp"
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
-
-enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish, Exp };
-constexpr int kNumActivations = int(Activation::Exp) + 1;
 
 // True for the activations whose backward pass reads Z (gelu, silu, mish), not A.
 inline bool needs_z(Activation g) { return g == Activation::Gelu || g == Activation::Silu || g == Activation::Mish; }
