@@ -22,7 +22,7 @@
 
 namespace fastmlp {
 
-// The codes are the file format's and the CUDA kernels' (int(g)): append, never reorder.
+// int(g) is the code the CUDA kernels take (and backend.hpp repeats): append, never reorder.
 enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish, Exp };
 constexpr int kNumActivations = int(Activation::Exp) + 1;
 
