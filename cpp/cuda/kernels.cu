@@ -5,9 +5,11 @@
 // Row kernels put one warp on a row (32 lanes stride over its k entries), so
 // the row reductions (max, log-sum-exp, dot products) are warp shuffles.
 // Every reduction runs in a fixed order: results do not depend on timing.
+// The element-wise formulas (activations, their derivatives, loss entries) are not written here:
+// they are fastmlp/elementwise.hpp's host-and-device functions, the ones the CPU tests check.
 #include "kernels.cuh"
 
-#include <cmath>
+#include "fastmlp/elementwise.hpp"
 
 namespace fastmlp::cuda::detail {
 
@@ -17,18 +19,14 @@ constexpr int kThreads = 256;
 constexpr int kRowsPerBlock = kThreads / 32;
 
 // ---- math ----
-// exp, log, log1p, expm1, tanh, sqrt, erf: CUDA's overloads, float ones for float (expf, ...).
+// exp, log, sqrt: CUDA's overloads, float ones for float (expf, ...). max, min, |.|: elementwise.hpp's.
 template <class T>
 __device__ __forceinline__ T d_max(T a, T b) {
-  return a > b ? a : b;
+  return elementwise::max_of(a, b);
 }
 template <class T>
 __device__ __forceinline__ T d_min(T a, T b) {
-  return a < b ? a : b;
-}
-template <class T>
-__device__ __forceinline__ T d_abs(T a) {
-  return a < T(0) ? -a : a;
+  return elementwise::min_of(a, b);
 }
 
 template <class T>
@@ -66,60 +64,20 @@ int row_blocks(i64 m) { return int((m + kRowsPerBlock - 1) / kRowsPerBlock); }
 #define FASTMLP_GRID_STRIDE(i, n) \
   for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += i64(blockDim.x) * gridDim.x)
 
-// ---- activations (activations.hpp) ----
+// ---- activations (activations.hpp): the formulas are elementwise.hpp's; g is the code int(Activation) ----
+// a = g(z) (softmax: the identity, softmax_rows_kernel does the rows).
 template <class T>
 __device__ __forceinline__ T act_forward(int g, T z, T alpha) {
-  switch (g) {
-    case 1: return T(1) / (T(1) + exp(-z));                                   // sigmoid
-    case 2: return tanh(z);                                                   // tanh
-    case 3: return d_max(z, T(0));                                            // relu
-    case 4: return z > T(0) ? z : alpha * z;                                  // leaky_relu
-    case 5: return z > T(0) ? z : alpha * (exp(d_min(z, T(0))) - T(1));       // elu
-    case 6: return d_max(z, T(0)) + log1p(exp(-d_abs(z)));                    // softplus
-    case 8: return z >= T(0) ? T(1) : T(0);                                   // step
-    case 9: return T(0.5) * z * (T(1) + erf(z * T(0.70710678118654752440)));  // gelu
-    case 10: return z / (T(1) + exp(-z));                                     // silu
-    case 11: return z * tanh(d_max(z, T(0)) + log1p(exp(-d_abs(z))));         // mish
-    case 12: return exp(z);                                                   // exp
-    default: return z;                                                        // linear (softmax: rows)
-  }
+  return elementwise::g(Activation(g), z, alpha);
 }
 // g'(z) from z: gelu, silu, mish.
 template <class T>
 __device__ __forceinline__ T act_derivative_z(int g, T z) {
-  switch (g) {
-    case 9:
-      return T(0.5) * (T(1) + erf(z * T(0.70710678118654752440))) +
-             z * exp(T(-0.5) * z * z) * T(0.39894228040143267794);
-    case 10: {
-      const T s = T(1) / (T(1) + exp(-z));
-      return s * (T(1) + z * (T(1) - s));
-    }
-    case 11: {
-      const T t = tanh(d_max(z, T(0)) + log1p(exp(-d_abs(z))));
-      return t + z * (T(1) - t * t) / (T(1) + exp(-z));
-    }
-    default: return T(1);
-  }
+  return elementwise::g_prime_from_z(Activation(g), z);
 }
 template <class T>
 __global__ void backward_z_kernel(const T* Z, T* D, i64 n, int g) {
   FASTMLP_GRID_STRIDE(i, n) { D[i] *= act_derivative_z<T>(g, Z[i]); }
-}
-// g'(z) from a = g(z).
-template <class T>
-__device__ __forceinline__ T act_derivative(int g, T a, T alpha) {
-  switch (g) {
-    case 1: return a * (T(1) - a);
-    case 2: return T(1) - a * a;
-    case 3: return a > T(0) ? T(1) : T(0);
-    case 4: return a > T(0) ? T(1) : alpha;
-    case 5: return a > T(0) ? T(1) : a + alpha;
-    case 6: return -expm1(-a);
-    case 8: return T(0);
-    case 12: return a;  // exp
-    default: return T(1);
-  }
 }
 
 template <class T>
@@ -150,14 +108,7 @@ __global__ void softmax_rows_kernel(T* Z, i64 m, i64 k) {
 }
 template <class T>
 __global__ void backward_kernel(const T* A, T* D, i64 n, int g, T alpha) {
-  FASTMLP_GRID_STRIDE(i, n) {
-    if (g == 8)
-      D[i] = T(0);
-    else if (g == 3)
-      D[i] = A[i] > T(0) ? D[i] : T(0);
-    else
-      D[i] *= act_derivative<T>(g, A[i], alpha);
-  }
+  FASTMLP_GRID_STRIDE(i, n) { D[i] = elementwise::dz_from_a(Activation(g), A[i], D[i], alpha); }
 }
 template <class T>
 __global__ void softmax_backward_kernel(const T* A, T* D, i64 m, i64 k) {
@@ -263,8 +214,8 @@ __global__ void from_logits_kernel(T* Z, const T* Y, const T* w, const T* wsum, 
 template <class T>
 struct SigmoidBce {
   __device__ T operator()(T z, T y, T& p) const {
-    p = z >= T(0) ? T(1) / (T(1) + exp(-z)) : exp(z) / (T(1) + exp(z));
-    return d_max(z, T(0)) - z * y + log1p(exp(-d_abs(z)));
+    p = elementwise::stable_sigmoid(z);
+    return elementwise::bce_from_logit(z, y);
   }
 };
 // exp + poisson: e^z - y z + y ln y - y.
@@ -272,7 +223,7 @@ template <class T>
 struct ExpPoisson {
   __device__ T operator()(T z, T y, T& p) const {
     p = exp(z);
-    return p - y * z + (y > T(0) ? y * log(y) : T(0)) - y;
+    return elementwise::poisson_from_logit(z, y);  // its e^z is p's (the compiler computes it once)
   }
 };
 
@@ -287,17 +238,9 @@ __global__ void regression_kernel(int loss, const T* A, const T* Y, const T* w, 
   const T scale = row_scale(w, wsum, row, m) * (T(1) / T(k));
   T total = 0;
   for (i64 j = lane; j < k; j += 32) {
-    const T e = a[j] - y[j], ae = d_abs(e);
-    if (loss == 3) {  // mae
-      total += ae;
-      if (delta) delta[row * k + j] = (e > T(0) ? T(1) : (e < T(0) ? T(-1) : T(0))) * scale;
-    } else if (loss == 4) {  // huber, delta 1
-      total += ae <= T(1) ? T(0.5) * e * e : ae - T(0.5);
-      if (delta) delta[row * k + j] = d_max(T(-1), d_min(T(1), e)) * scale;
-    } else {
-      total += e * e;
-      if (delta) delta[row * k + j] = e * (T(2) * scale);
-    }
+    const T r = a[j] - y[j];  // mse, mae or huber
+    total += elementwise::regression_l(Loss(loss), r);
+    if (delta) delta[row * k + j] = elementwise::regression_dl_dr(Loss(loss), r) * scale;
   }
   total = warp_sum(total);
   if (lane == 0) row_loss[row] = total * scale;

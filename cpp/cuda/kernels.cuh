@@ -1,7 +1,8 @@
 // Kernel launchers of the CUDA backend (kernels.cu), used by backend.cu. Each
 // takes the stream to run on; none synchronizes. Shapes are row-major, m rows
 // (samples) x k columns (units). Formulas: activations.hpp, losses.hpp,
-// optimizers.hpp (see those headers; the kernels say only how they are fused).
+// optimizers.hpp (see those headers; the kernels say only how they are fused);
+// the element-wise ones are elementwise.hpp's functions, which the kernels call.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -134,6 +134,7 @@ T softmax_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta
 
 // A loss computed from the logits z with its link p = link(z) (sigmoid + binary cross-entropy,
 // exp + poisson): J = the (weighted) mean of entry(z, y), Z becomes A = p, delta = (p - y) s / k.
+// The entries and links are elementwise.hpp's (bce_from_logit, poisson_from_logit), vectorised.
 template <class T, class Entry, class Link>
 T from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta, Entry entry, Link link) {
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
@@ -172,7 +173,8 @@ T poisson_from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta)
       [](const auto& z) { return z.exp(); });
 }
 
-// The regression losses on A = g(Z): l(r) per entry, r = a - y, and dl/dr.
+// The regression losses on A = g(Z): l(r) per entry, r = a - y, and dl/dr (elementwise.hpp's
+// regression_l and regression_dl_dr, vectorised).
 template <class T>
 T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
   Matrix<T> z_copy;
@@ -193,7 +195,7 @@ T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targe
     auto d = delta->array();
     switch (loss) {  // dl/dr
       case Loss::MeanAbsoluteError:
-        d = r.unaryExpr([](T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : T(0)); });
+        d = r.unaryExpr([](T v) { return elementwise::regression_dl_dr(Loss::MeanAbsoluteError, v); });
         break;
       case Loss::Huber: d = r.max(T(-1)).min(T(1)); break;
       default: d = T(2) * r; break;

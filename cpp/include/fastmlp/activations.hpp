@@ -22,11 +22,14 @@
 //               dz = a * (da - sum_k da_k a_k)  (Jacobian-vector product)
 // Softmax + categorical cross-entropy and sigmoid + binary cross-entropy are
 // fused in losses.hpp instead; these backward passes serve every other case.
+// The enum Activation and each formula as a scalar function, shared with the CUDA kernels:
+// elementwise.hpp (the passes below are its vectorised form; tests/cpp/test_elementwise.cpp
+// checks that they agree).
 #pragma once
 
 #include <string>
 
-#include "fastmlp/ops.hpp"  // enum Activation, needs_z
+#include "fastmlp/ops.hpp"  // enum Activation (elementwise.hpp), needs_z
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {

@@ -19,19 +19,19 @@
 //   poisson                   J = 1/(m k) sum_ik (p - y ln p + y ln y - y),  p = e^z   (half the Poisson
 //       deviance, scikit-learn's; y >= 0, 0 ln 0 = 0; computed from the logits, ln p = z)
 //       output error  delta = (p - y) / (m k)                   (needs an exp output: the log link)
-// The optional L2 term lives in Network, not here.
+// The optional L2 term lives in Network, not here. The enum Loss and the per-entry formulas as
+// scalar functions, shared with the CUDA kernels: elementwise.hpp.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "fastmlp/activations.hpp"
+#include "fastmlp/elementwise.hpp"
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
 
-enum class Loss { BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber, Poisson };
-constexpr int kNumLosses = int(Loss::Poisson) + 1;
 // Cross-entropies (class targets, accuracy) versus the regression losses.
 inline bool is_classification(Loss loss) {
   return loss == Loss::BinaryCrossentropy || loss == Loss::CategoricalCrossentropy;

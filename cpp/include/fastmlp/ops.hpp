@@ -13,12 +13,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastmlp/elementwise.hpp"  // enum Activation and the element-wise formulas
+
 namespace fastmlp {
 
 using Index = std::ptrdiff_t;  // = Eigen::Index (types.hpp)
 
-enum class Activation { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Softplus, Softmax, Step, Gelu, Silu, Mish, Exp };
-constexpr int kNumActivations = int(Activation::Exp) + 1;
 // True for the activations whose backward pass reads Z (gelu, silu, mish), not A.
 inline bool needs_z(Activation g) { return g == Activation::Gelu || g == Activation::Silu || g == Activation::Mish; }
 
