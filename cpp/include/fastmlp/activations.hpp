@@ -34,7 +34,6 @@
 
 namespace fastmlp {
 
-
 // "linear", "sigmoid", ... ; throws std::invalid_argument for an unknown name.
 Activation activation_from_name(const std::string& name);
 const char* activation_name(Activation g);
