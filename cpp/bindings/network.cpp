@@ -44,7 +44,7 @@ LayerConfig config_from(const py::handle& h, const std::string& where) {
     } else if (v.is_none()) {
       c.set(k, ConfigValue::null());
     } else if (py::isinstance<py::bool_>(v)) {
-      throw py::type_error(where + "." + k + " must be a number, a string or None, got a bool");
+      c.set(k, ConfigValue::of(v.cast<bool>()));
     } else if (py::isinstance<py::int_>(v)) {
       c.set(k, ConfigValue::of(v.cast<std::int64_t>()));
     } else if (py::isinstance<py::float_>(v)) {
@@ -52,7 +52,7 @@ LayerConfig config_from(const py::handle& h, const std::string& where) {
     } else if (py::isinstance<py::str>(v)) {
       c.set(k, ConfigValue::of(v.cast<std::string>()));
     } else {
-      throw py::type_error(where + "." + k + " must be a number, a string or None, got " +
+      throw py::type_error(where + "." + k + " must be a number, a string, a bool or None, got " +
                            std::string(py::str(py::type::of(v).attr("__name__"))));
     }
   }
@@ -68,6 +68,7 @@ py::dict config_dict(const LayerConfig& c) {
       case ConfigValue::Kind::Integer: d[k.c_str()] = v.integer; break;
       case ConfigValue::Kind::Number: d[k.c_str()] = v.number; break;
       case ConfigValue::Kind::Text: d[k.c_str()] = v.text; break;
+      case ConfigValue::Kind::Bool: d[k.c_str()] = v.flag; break;
     }
   }
   if (c.is_block) {

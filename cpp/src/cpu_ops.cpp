@@ -15,6 +15,13 @@ namespace fastmlp {
 
 namespace {
 
+// s = sqrt(variance), 1 for a constant column (variance 0).
+template <class T>
+RowVector<T> scales(const T* variance, Index k) {
+  const auto v = ConstRowVectorMap<T>(variance, k).array();
+  return (v > T(0)).select(v.sqrt(), T(1));
+}
+
 template <class T>
 class CpuOps final : public Ops<T> {
  public:
@@ -141,6 +148,26 @@ class CpuOps final : public Ops<T> {
       D.array() = ((D.rowwise() - mean_g).array() - x_hat.array().rowwise() * mean_gx.array()).rowwise() *
                   ConstRowVectorMap<T>(inv_std, k).array();
     }
+  }
+
+  void standardize(const T* x, Index m, Index k, const T* mean, const T* variance, bool invert, T* y) override {
+    const RowVector<T> s = scales(variance, k);
+    const auto mu = ConstRowVectorMap<T>(mean, k);
+    const auto X = ConstMatrixMap<T>(x, m, k);
+    auto Y = MatrixMap<T>(y, m, k);
+    if (invert)
+      Y.array() = (X.array().rowwise() * s.array()).rowwise() + mu.array();
+    else
+      Y.array() = (X.rowwise() - mu).array().rowwise() / s.array();
+  }
+  void standardize_backward(const T* dy, Index m, Index k, const T*, const T* variance, bool invert, T* dx) override {
+    const RowVector<T> s = scales(variance, k);
+    const auto D = ConstMatrixMap<T>(dy, m, k);
+    auto out = MatrixMap<T>(dx, m, k);
+    if (invert)
+      out.array() = D.array().rowwise() * s.array();
+    else
+      out.array() = D.array().rowwise() / s.array();
   }
 
   void dropout_mask(Rng& rng, double p, Index rows_before, Index m, Index rows_after, Index k, T* mask) override {

@@ -232,7 +232,10 @@ void Network<T>::setup() {
 
 template <class T>
 bool Network<T>::has_batch_norm() const {
-  return num_state() > 0;  // running statistics are batch normalization's
+  std::vector<const Layer<T>*> all;
+  stack_.walk(all);
+  return std::any_of(all.begin(), all.end(),
+                     [](const Layer<T>* l) { return l && std::string(l->type()) == "BatchNormalization"; });
 }
 
 template <class T>

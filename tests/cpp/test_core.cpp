@@ -295,9 +295,39 @@ void test_layer_configs_activation_and_residual() {
   CHECK((copy.forward(X) - net.forward(X)).cwiseAbs().maxCoeff() == 0.0);
 }
 
+// Normalization: (x - mean) / sqrt(variance) in front, x s + mean behind (invert), a constant column
+// (variance 0) left unscaled; the loss's gradient flows back through the inverted one.
+void test_normalization_layer() {
+  LayerConfig in = layer("Normalization");
+  in.set("n_in", ConfigValue::of(std::int64_t(3)));
+  LayerConfig out = layer("Normalization");
+  out.set("invert", ConfigValue::of(true));
+  Network<double> net({in, dense(4, "tanh"), dense(2, "linear"), out}, -1, Loss::MeanSquaredError);
+  net.init_params(5);
+  CHECK(net.num_state() == 10 && net.tensors().size() == 8);
+  double* s = net.state();  // mean (3), variance (3), then the output's mean (2), variance (2)
+  const double mean[] = {1.0, -2.0, 5.0}, var[] = {4.0, 0.25, 0.0}, out_mean[] = {10.0, -1.0}, out_var[] = {9.0, 1.0};
+  std::copy(mean, mean + 3, s);
+  std::copy(var, var + 3, s + 3);
+  std::copy(out_mean, out_mean + 2, s + 6);
+  std::copy(out_var, out_var + 2, s + 8);
+  Rng rng(6);
+  Mat X(5, 3), Y(5, 2);
+  for (Index i = 0; i < X.size(); ++i) X.data()[i] = rng.normal();
+  for (Index i = 0; i < Y.size(); ++i) Y.data()[i] = 5 * rng.normal();
+  Mat Xs = X;
+  for (Index j = 0; j < 3; ++j) Xs.col(j) = (X.col(j).array() - mean[j]) / (var[j] > 0 ? std::sqrt(var[j]) : 1.0);
+  const Mat A = ((Xs * net.W(0)).rowwise() + net.b(0)).array().tanh().matrix();
+  Mat expect = (A * net.W(1)).rowwise() + net.b(1);
+  for (Index j = 0; j < 2; ++j) expect.col(j) = expect.col(j).array() * std::sqrt(out_var[j]) + out_mean[j];
+  CHECK((net.forward(X) - expect).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK(gradient_error(net, X, Targets<double>::from_dense(Y.data(), 5, 2)) < 1e-6);
+}
+
 }  // namespace
 
 int main() {
+  RUN(test_normalization_layer);
   RUN(test_layer_configs_activation_and_residual);
   RUN(test_gradients_every_activation_and_loss);
   RUN(test_gates_with_the_lectures_weights);

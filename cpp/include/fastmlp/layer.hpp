@@ -29,17 +29,19 @@ namespace fastmlp {
 
 class Rng;
 
-// One field of a layer's config: null, an integer, a number or a text (a JSON scalar).
+// One field of a layer's config: null, an integer, a number, a text or a boolean (a JSON scalar).
 struct ConfigValue {
-  enum class Kind { Null, Integer, Number, Text };
+  enum class Kind { Null, Integer, Number, Text, Bool };
   Kind kind = Kind::Null;
   std::int64_t integer = 0;
   double number = 0.0;
   std::string text;
+  bool flag = false;
   static ConfigValue null() { return {}; }
-  static ConfigValue of(std::int64_t v) { return {Kind::Integer, v, double(v), {}}; }
-  static ConfigValue of(double v) { return {Kind::Number, 0, v, {}}; }
-  static ConfigValue of(std::string v) { return {Kind::Text, 0, 0.0, std::move(v)}; }
+  static ConfigValue of(std::int64_t v) { return {Kind::Integer, v, double(v), {}, false}; }
+  static ConfigValue of(double v) { return {Kind::Number, 0, v, {}, false}; }
+  static ConfigValue of(std::string v) { return {Kind::Text, 0, 0.0, std::move(v), false}; }
+  static ConfigValue of(bool v) { return {Kind::Bool, 0, 0.0, {}, v}; }
 };
 
 // A layer's config: its type, its fields in the file's order and, for a block, its inner layers.
@@ -212,6 +214,8 @@ class ConfigReader {
   double number(const std::string& key, double fallback, bool (*check)(double), const char* what);
   // A text; absent or null: fallback.
   std::string text(const std::string& key, const std::string& fallback);
+  // A boolean; absent or null: fallback.
+  bool flag(const std::string& key, bool fallback);
   bool has(const std::string& key) const;
   // Throws for a field nobody read.
   void finish() const;

@@ -30,6 +30,9 @@ enum class NormMode { Inference, Batch, Train };
 
 class Rng;
 
+// Throws NotSupported (trainer.hpp): this engine has no `op` (layers/stack.cpp).
+[[noreturn]] void ops_unsupported(const char* op);
+
 template <class T>
 class Ops {
  public:
@@ -73,10 +76,27 @@ class Ops {
   virtual void normalize_backward(Norm kind, NormMode mode, T* D, const T* x_hat, Index m, Index k, const T* gamma,
                                   const T* inv_std, T* dgamma, T* dbeta) = 0;
 
+  // --- standardization of the columns (a Normalization layer): y = (x - mean) / s, or with
+  // invert y = x s + mean, where s = sqrt(variance), or 1 where the variance is 0 (a constant
+  // column: scikit-learn's StandardScaler keeps it unscaled). backward: dx = dy / s (invert:
+  // dy s); dx may be dy. An engine without them throws NotSupported.
+  virtual void standardize(const T* x, Index m, Index k, const T* mean, const T* variance, bool invert, T* y) {
+    (void)x, (void)m, (void)k, (void)mean, (void)variance, (void)invert, (void)y;
+    unsupported("standardize");
+  }
+  virtual void standardize_backward(const T* dy, Index m, Index k, const T* mean, const T* variance, bool invert,
+                                    T* dx) {
+    (void)dy, (void)m, (void)k, (void)mean, (void)variance, (void)invert, (void)dx;
+    unsupported("standardize_backward");
+  }
+
   // --- dropout: the mask (m x k) of 0 and 1 / (1 - p), drawn from rng as for a batch of
   // rows_before + m + rows_after rows of which this batch holds the middle m. Every engine
   // draws the same numbers in the same order (the CPU's), so masks agree exactly.
   virtual void dropout_mask(Rng& rng, double p, Index rows_before, Index m, Index rows_after, Index k, T* mask) = 0;
+
+ protected:
+  [[noreturn]] static void unsupported(const char* op) { ops_unsupported(op); }
 };
 
 // An array of the engine's memory that only grows (its contents are lost when it does).

@@ -57,6 +57,8 @@ LayerConfig config_of(const json& e, const std::string& where, int depth) {
         c.layers.push_back(config_of(v[i], where + ".layers[" + std::to_string(i) + "]", depth + 1));
     } else if (v.is_null()) {
       c.set(k, ConfigValue::null());
+    } else if (v.is_boolean()) {
+      c.set(k, ConfigValue::of(v.get<bool>()));
     } else if (v.is_number_integer()) {
       c.set(k, v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(INT64_MAX)
                    ? ConfigValue::of(double(v.get<std::uint64_t>()))
@@ -66,7 +68,7 @@ LayerConfig config_of(const json& e, const std::string& where, int depth) {
     } else if (v.is_string()) {
       c.set(k, ConfigValue::of(v.get<std::string>()));
     } else {
-      bad(where + "." + clip(k, 40) + " must be a number, a string or null, got " + describe(v));
+      bad(where + "." + clip(k, 40) + " must be a number, a string, a boolean or null, got " + describe(v));
     }
   }
   return c;
@@ -81,6 +83,7 @@ ordered_json entry_of(const LayerConfig& c) {
       case ConfigValue::Kind::Integer: e[k] = v.integer; break;
       case ConfigValue::Kind::Number: e[k] = v.number; break;
       case ConfigValue::Kind::Text: e[k] = v.text; break;
+      case ConfigValue::Kind::Bool: e[k] = v.flag; break;
     }
   }
   if (c.is_block) {

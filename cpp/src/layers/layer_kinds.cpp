@@ -17,6 +17,7 @@ FASTMLP_LAYER_KIND(make_layer_norm)
 FASTMLP_LAYER_KIND(make_dropout)
 FASTMLP_LAYER_KIND(make_activation)
 FASTMLP_LAYER_KIND(make_residual)
+FASTMLP_LAYER_KIND(make_standardization)
 #undef FASTMLP_LAYER_KIND
 
 namespace {
@@ -38,6 +39,7 @@ const Kind kKinds[] = {
     {"Dropout", make_dropout<float>, make_dropout<double>},
     {"Activation", make_activation<float>, make_activation<double>},
     {"Residual", make_residual<float>, make_residual<double>, true},
+    {"Normalization", make_standardization<float>, make_standardization<double>},
 };
 
 }  // namespace

@@ -4,8 +4,13 @@
 #include <string>
 
 #include "fastmlp/layer.hpp"
+#include "fastmlp/trainer.hpp"  // NotSupported
 
 namespace fastmlp {
+
+void ops_unsupported(const char* op) {
+  throw NotSupported(std::string("this engine has no '") + op + "' operation yet (a layer needs it); use the CPU");
+}
 
 template <class T>
 Activation Layer<T>::output_activation(double*) const {
@@ -129,6 +134,7 @@ const char* kind_name(ConfigValue::Kind k) {
     case ConfigValue::Kind::Integer: return "an integer";
     case ConfigValue::Kind::Number: return "a number";
     case ConfigValue::Kind::Text: return "a string";
+    case ConfigValue::Kind::Bool: return "a boolean";
   }
   return "?";
 }
@@ -137,6 +143,7 @@ std::string shown(const ConfigValue& v) {
     case ConfigValue::Kind::Integer: return std::to_string(v.integer);
     case ConfigValue::Kind::Number: return std::to_string(v.number);
     case ConfigValue::Kind::Text: return "'" + v.text.substr(0, 40) + "'";
+    case ConfigValue::Kind::Bool: return v.flag ? "true" : "false";
     default: return "null";
   }
 }
@@ -184,6 +191,14 @@ std::string ConfigReader::text(const std::string& key, const std::string& fallba
   if (v->kind != ConfigValue::Kind::Text)
     throw std::invalid_argument(where_ + "." + key + " must be a string, got " + kind_name(v->kind));
   return v->text;
+}
+
+bool ConfigReader::flag(const std::string& key, bool fallback) {
+  const ConfigValue* v = take(key);
+  if (!v || v->kind == ConfigValue::Kind::Null) return fallback;
+  if (v->kind != ConfigValue::Kind::Bool)
+    throw std::invalid_argument(where_ + "." + key + " must be true or false, got " + kind_name(v->kind));
+  return v->flag;
 }
 
 void ConfigReader::finish() const {
