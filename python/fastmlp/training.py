@@ -28,6 +28,7 @@ import numpy as np
 from . import _core, _fit_plan
 from . import data as _data
 from . import distributed as _distributed
+from ._validation import positive_int
 from ._weights import balanced_from_counts
 from .callbacks import EarlyStopping, ProgressBar
 
@@ -95,8 +96,17 @@ class _Run:
 
 
 class Trainer:
-    """What a Sequential does with data, as Keras's Trainer: fit, partial_fit, evaluate, loss,
-    accuracy (the model, its layers and its math are fastmlp.model's)."""
+    """What a Sequential does with data, as Keras's Trainer: fit, partial_fit, evaluate, loss and its
+    gradients, accuracy (the model, its layers and its math are fastmlp.model's)."""
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs trained so far (schedules and the default shuffling seed continue from here)."""
+        return self._epochs_seen
+
+    @epochs_trained.setter
+    def epochs_trained(self, value: int) -> None:
+        self._epochs_seen = positive_int(value, "epochs_trained") if value else 0
 
     def fit(
         self,
@@ -275,6 +285,13 @@ class Trainer:
         With ``comm`` (every process passing the same X, y) each process computes its share.
         """
         return _mean_loss(self, X, y, sample_weight, comm)
+
+    def gradients(self, X, y, sample_weight=None) -> list:
+        """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
+        X = self._X(X)
+        Y = self._Y(y, X.shape[0])
+        self._engine.gradients(X, Y, self._targets().weights(sample_weight, None, Y))  # into the host gradient buffer
+        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy()) for i in range(len(self.dense_layers))]
 
     def accuracy(self, X, y=None, comm=None) -> float:
         """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1). X may be
@@ -473,9 +490,7 @@ def _mean_loss(model, X, y, sample_weight, comm) -> float:
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     W = model._targets().weights(sample_weight, None, Y)
-    if (comm := _distributed.parallel(comm)) is None:
-        return model._engine.objective(X, Y, W)
-    return _distributed.objective(model._engine, X, Y, W, comm)
+    return _distributed.objective(model._engine, X, Y, W, comm)  # the engine's alone without comm
 
 
 def _accuracy(model, X, y, comm) -> float:
