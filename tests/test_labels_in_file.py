@@ -14,6 +14,7 @@ import pytest
 
 import fastmlp as fm
 import fastmlp.io as fio
+from fastmlp import _saving
 
 FIXTURES = Path(__file__).with_name("fixtures")
 COLUMNS = ["sepal", "petal", "stem", "leaf"]
@@ -249,7 +250,7 @@ def test_pickles_of_the_previous_version_still_load():
     bare = model.copy()
     bare.__setstate__({})
     assert not {"classes", "feature_names_in"} & set(fio.decode(bare.to_bytes())[1])
-    old = pickle.dumps(_OldPickle(bare.to_bytes(), model._extra_state()))
+    old = pickle.dumps(_OldPickle(bare.to_bytes(), _saving.extra_state(model)))
     _assert_same_labels(model, pickle.loads(old), X)
 
 

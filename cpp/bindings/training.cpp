@@ -4,7 +4,8 @@
 // is released for the whole loop; Python runs only in the epoch callback and, at most every
 // 0.1 s, a progress hook (a progress bar advancing within the epoch).
 // Ctrl-C sets a flag that the loop checks between mini-batches, so it stops
-// with the last completed step's weights and Python then raises KeyboardInterrupt.
+// with the last completed step's weights and Python then raises KeyboardInterrupt. While the loop
+// waits in Python for a chunk of a data source, the wait polls that flag (PyChunkSource).
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
@@ -96,14 +97,19 @@ Collective<T> to_collective(const py::tuple& t) {
 // A fastmlp.data prefetcher as a ChunkSource: next() takes the GIL for the hand-over only (the
 // prefetch thread reads and converts the next chunk while the loop trains, GIL released). It
 // yields (X, Y, weights or None, name) with X, Y as the core maps them, or None at the end.
+// `stopped` (a fit that listens to Ctrl-C: a function reading the loop's flag; else None) is
+// handed to next_chunk, whose wait for a reader that blocks polls it: the loop's own SIGINT
+// handler only sets that flag, so Ctrl-C ends the wait too (KeyboardInterrupt).
 template <class T>
 class PyChunkSource final : public ChunkSource<T> {
  public:
-  PyChunkSource(py::object source, Index n_outputs) : source_(std::move(source)), n_outputs_(n_outputs) {}
+  PyChunkSource(py::object source, Index n_outputs, py::object stopped)
+      : source_(std::move(source)), stopped_(std::move(stopped)), n_outputs_(n_outputs) {}
   ~PyChunkSource() override {
     py::gil_scoped_acquire gil;
     held_ = py::object();
     source_ = py::object();
+    stopped_ = py::object();
   }
   void start_epoch(Index epoch) override {
     py::gil_scoped_acquire gil;
@@ -111,7 +117,7 @@ class PyChunkSource final : public ChunkSource<T> {
   }
   bool next(Chunk<T>& chunk) override {
     py::gil_scoped_acquire gil;
-    held_ = source_.attr("next_chunk")();  // keeps the arrays alive until the next call
+    held_ = source_.attr("next_chunk")(stopped_);  // keeps the arrays alive until the next call
     if (held_.is_none()) return false;
     const auto t = held_.cast<py::tuple>();
     const auto x = as_matrix<T>(t[0].cast<py::array>(), "X");
@@ -123,7 +129,7 @@ class PyChunkSource final : public ChunkSource<T> {
   }
 
  private:
-  py::object source_, held_;
+  py::object source_, stopped_, held_;
   Index n_outputs_;
 };
 
@@ -166,8 +172,11 @@ py::dict fit_py(Engine<T>& engine, Optimizer<T>& optimizer, const py::array& X, 
     };
   }
   std::optional<PyChunkSource<T>> chunks, val_chunks;
-  if (!source.is_none()) chunks.emplace(source, net.n_outputs());
-  if (!validation_source.is_none()) val_chunks.emplace(validation_source, net.n_outputs());
+  // g_interrupted outlives any wait; a fit in another thread is not stopped by Ctrl-C, nor its waits.
+  py::object stopped = py::none();
+  if (catch_sigint) stopped = py::cpp_function([] { return g_interrupted.load(); });
+  if (!source.is_none()) chunks.emplace(source, net.n_outputs(), stopped);
+  if (!validation_source.is_none()) val_chunks.emplace(validation_source, net.n_outputs(), stopped);
   std::optional<Collective<T>> dp;
   if (!collective.is_none()) dp = to_collective<T>(collective.cast<py::tuple>());
   FitArgs<T> args(x, y, options);

@@ -1,69 +1,31 @@
 """Ctrl-C while the C++ training loop waits in Python for a chunk of a data source.
 
 The loop (cpp/bindings/training.cpp) installs a SIGINT handler of its own for the fit, which
-only sets the flag it reads between mini-batches. While the loop waits here for a chunk, that
-flag is read by no one, so a reader that blocks (a slow network share, a FIFO) made Ctrl-C wait
-for the read. ``interruptible_get`` puts Python's own handler back for the wait.
+only sets the flag it reads between mini-batches. While the loop waits here for a chunk, Python
+sees no signal, so a reader that blocks (a slow network share, a FIFO) would make Ctrl-C wait
+for the read: the loop hands its flag over (``stopped``, a function reading it), and the wait
+polls it.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import queue
-import signal
-import threading
+
+#: How often a wait looks at the loop's flag: Ctrl-C ends it within this many seconds.
+POLL_SECONDS = 0.1
 
 
-def interruptible_get(q: queue.Queue):
+def interruptible_get(q: queue.Queue, stopped=None):
     """q.get() that Ctrl-C interrupts (KeyboardInterrupt) however long the reader blocks.
 
-    The C++ training loop, which calls this for each chunk, installs a SIGINT handler of its own
-    that only sets the flag it reads between mini-batches; while the loop waits here for a chunk
-    that flag is read by no one. So in the main thread Python's own handler is put back for the
-    wait (the loop's is saved and restored as an opaque struct sigaction through libc), and the
-    wait is short timeouts in a loop, so that a Ctrl-C is delivered within 0.1 s. The first 50 ms
-    wait without the swap (it costs ~10 us: tiny chunks pay nothing)."""
-    try:  # the reader usually keeps up: no swap (a Ctrl-C meanwhile sets the loop's flag, as before)
-        return q.get(timeout=0.05)
-    except queue.Empty:
-        pass
-    swap = _sigint_swap()
-    try:
-        while True:
-            try:
-                return q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-    finally:
-        if swap is not None:
-            swap()
-
-
-def _sigint_swap():
-    """In the main thread on POSIX: installs Python's SIGINT handler and returns the function that
-    puts back the handler that was there (the C++ loop's); else None (nothing to swap)."""
-    if os.name != "posix" or threading.current_thread() is not threading.main_thread():
-        return None
-    handler = signal.getsignal(signal.SIGINT)
-    if handler is None or _libc() is None:  # not installed from Python: nothing to put in its place
-        return None
-    saved = ctypes.create_string_buffer(512)  # larger than any platform's struct sigaction
-    if _libc().sigaction(signal.SIGINT, None, saved) != 0:
-        return None
-    signal.signal(signal.SIGINT, handler)
-    return lambda: _libc().sigaction(signal.SIGINT, saved, None)
-
-
-_LIBC = []
-
-
-def _libc():
-    if not _LIBC:
+    ``stopped`` is the C++ loop's: a function that says whether Ctrl-C set the loop's flag
+    (polled every POLL_SECONDS while nothing comes), or None outside a fit that listens to
+    Ctrl-C. Without it Python's own handler is in place (predict, evaluate: the wait's short
+    timeouts let it raise KeyboardInterrupt), or Ctrl-C is not this thread's (a fit in another
+    thread)."""
+    while True:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.sigaction.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-        except (OSError, AttributeError):
-            libc = None
-        _LIBC.append(libc)
-    return _LIBC[0]
+            return q.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            if stopped is not None and stopped():
+                raise KeyboardInterrupt from None

@@ -517,8 +517,9 @@ def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.nd
 
 class Prefetcher:
     """What the C++ loop reads from: ``start_epoch(e)`` starts a thread that reads and converts
-    the epoch's chunks into a bounded queue; ``next_chunk()`` hands them over (None at the end)
-    and re-raises, naming the chunk, whatever went wrong while reading or converting."""
+    the epoch's chunks into a bounded queue; ``next_chunk(stopped)`` hands them over (None at the
+    end; a wait polls ``stopped``, the loop's Ctrl-C flag) and re-raises, naming the chunk,
+    whatever went wrong while reading or converting."""
 
     def __init__(self, source: Source, convert, seed: int, shuffle: bool, prefetch: int = 2, mix: int = 1):
         self.source, self.convert, self.seed, self.shuffle = source, convert, seed, shuffle
@@ -574,9 +575,9 @@ class Prefetcher:
         self.thread = threading.Thread(target=self._produce, args=(int(epoch),), daemon=True, name="fastmlp-prefetch")
         self.thread.start()
 
-    def next_chunk(self):
+    def next_chunk(self, stopped=None):
         try:
-            item = interruptible_get(self.queue)
+            item = interruptible_get(self.queue, stopped)
         except KeyboardInterrupt:
             # The reader may block for long (a slow network share, a FIFO): the thread is told to
             # stop and left to end when its read returns (it is a daemon), never waited for here.

@@ -199,7 +199,9 @@ def same_rows(comm, what: str, *arrays) -> None:
 
 def forward(engine, X: np.ndarray, comm, n_outputs: int) -> np.ndarray:
     """The engine's outputs for every row of X on every process, each process computing its
-    share of the rows (MPI Allgatherv)."""
+    share of the rows (MPI Allgatherv); without comm (or with one process), the engine's own."""
+    if (comm := parallel(comm)) is None:
+        return engine.forward(X)
     same_rows(comm, "forward / predict", X)
     start, stop, counts = share(X.shape[0], comm)
     mine = engine.forward(X[start:stop]) if stop > start else np.empty((0, n_outputs), X.dtype)
@@ -209,7 +211,10 @@ def forward(engine, X: np.ndarray, comm, n_outputs: int) -> np.ndarray:
 
 
 def objective(engine, X: np.ndarray, Y: np.ndarray, W, comm) -> float:
-    """The (weighted) mean loss J over every row, each process computing its share of the rows."""
+    """The (weighted) mean loss J over every row, each process computing its share of the rows;
+    without comm (or with one process), the engine's own."""
+    if (comm := parallel(comm)) is None:
+        return engine.objective(X, Y, W)
     same_rows(comm, "loss / evaluate", X, Y)
     start, stop, _ = share(X.shape[0], comm)
     w = (stop - start if W is None else float(W[start:stop].sum())) if stop > start else 0.0

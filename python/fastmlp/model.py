@@ -11,9 +11,10 @@ is called only at epoch ends (callbacks, progress bar).
 Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, n_out)).
 
 Here: the model (layers, build, weights, forward / predict, summary, device, saving). What it
-does with data (fit, partial_fit, evaluate, loss, accuracy) it inherits from
+does with data (fit, partial_fit, evaluate, loss, gradients, accuracy) it inherits from
 fastmlp.training.Trainer, as Keras's models do; the layer stack is fastmlp._stack's, the
-targets fastmlp._targets', data sources fastmlp.data's, MPI fastmlp.distributed's.
+targets fastmlp._targets', data sources fastmlp.data's, MPI fastmlp.distributed's, the model's
+side of saving (metadata, a model from a file, copy) fastmlp._saving's.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, _cuda, _persist, _stack, _targets
+from . import _core, _cuda, _saving, _stack, _targets
 from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
@@ -30,7 +31,7 @@ from . import optimizers as _optimizers
 from . import training as _training
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
-from ._validation import as_dtype, as_int, as_seed, positive_float, positive_int
+from ._validation import as_dtype, as_int, as_seed, positive_float
 from .losses import CLASSIFICATION_LOSSES, LOSSES  # noqa: F401 (fm.model.LOSSES as before)
 from .training import (  # noqa: F401 (importable from here as before)
     DEFAULT_BATCH_SIZE,
@@ -163,15 +164,6 @@ class Sequential(_training.Trainer):
         return self.loss_name in CLASSIFICATION_LOSSES
 
     @property
-    def epochs_trained(self) -> int:
-        """Epochs trained so far (schedules and the default shuffling seed continue from here)."""
-        return self._epochs_seen
-
-    @epochs_trained.setter
-    def epochs_trained(self, value: int) -> None:
-        self._epochs_seen = positive_int(value, "epochs_trained") if value else 0
-
-    @property
     def l2(self) -> float:
         """lambda of the L2 penalty (lambda / 2) sum ||W||^2; settable."""
         return float(self._net.l2) if self._net is not None else self._l2
@@ -242,21 +234,11 @@ class Sequential(_training.Trainer):
         X = self._X(X)
         if out is not None:
             _data._check_out(out, (X.shape[0], self.n_outputs), self.dtype)
-        if (comm := _distributed.parallel(comm)) is None:
-            a = self._engine.forward(X)
-        else:
-            a = _distributed.forward(self._engine, X, comm, self.n_outputs)
+        a = _distributed.forward(self._engine, X, comm, self.n_outputs)  # the engine's alone without comm
         if out is None:
             return a
         out[...] = a
         return out
-
-    def gradients(self, X, y, sample_weight=None) -> list:
-        """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
-        X = self._X(X)
-        Y = self._Y(y, X.shape[0])
-        self._engine.gradients(X, Y, self._targets().weights(sample_weight, None, Y))  # into the host gradient buffer
-        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy()) for i in range(len(self.dense_layers))]
 
     def trace(self, X, y=None) -> list:
         """Per Dense layer (z, a): z = a_prev W + b, a = g(z); with y also delta = dJ/dz: (z, a, delta)."""
@@ -377,73 +359,37 @@ class Sequential(_training.Trainer):
         self._require_built()
         if not _distributed.is_root(self._comm):
             return
-        _io.write(path, self._net, self._metadata())
+        _io.write(path, self._net, _saving.metadata(self))
 
     def to_bytes(self) -> bytes:
         """The bytes ``save`` writes (pickling uses them too)."""
-        return _io.encode(self._require_built(), self._metadata())
-
-    def _metadata(self) -> dict:
-        """What the file holds besides the network: the one definition for save, bytes and pickle."""
-        return {
-            **_persist.training_metadata(self.seed, self.optimizer, self._epochs_seen),
-            **_persist.label_metadata(**self._extra_state()),
-        }
+        return _io.encode(self._require_built(), _saving.metadata(self))
 
     @classmethod
     def load(cls, path) -> Sequential:
         """The model ``save`` (or C++ ``save_network``) wrote to ``path``. Nothing in the file is
         executed; anything but a valid model file raises ValueError."""
-        return cls._from_file(*_io.read(path))
+        return _saving.from_file(cls, *_io.read(path))
 
     @classmethod
     def from_bytes(cls, data) -> Sequential:
         """The model in ``data``, the bytes of a model file (``to_bytes``)."""
-        return cls._from_file(*_io.decode(data))
-
-    @classmethod
-    def _from_file(cls, net, metadata: dict) -> Sequential:
-        kwargs, epochs = _persist.model_config(metadata)
-        model = cls(**kwargs)
-        model.params[...] = net.params  # the same dtype: a bitwise copy
-        model._net.state[...] = net.state  # batch normalization's running statistics
-        model._epochs_seen = epochs
-        model.__setstate__(_persist.label_state(metadata, model._targets().n_labels(), model.n_features_in))
-        return model
+        return _saving.from_file(cls, *_io.decode(data))
 
     def __reduce__(self):
-        # Everything is in the file's bytes; pickles of older versions carry _extra_state() as a
-        # third item, which __setstate__ still applies.
+        # Everything is in the file's bytes; pickles of older versions carry _saving.extra_state()
+        # as a third item, which __setstate__ still applies.
         return (Sequential.from_bytes, (self.to_bytes(),))
 
-    def _extra_state(self) -> dict:
-        """The labels and column names (in the file through _persist.label_metadata; copy() passes
-        them on as they are)."""
-        return {"label_classes": self._label_classes, "feature_names_in_": self.feature_names_in_}
-
     def __setstate__(self, state: dict) -> None:
+        # _saving.extra_state(): the labels and column names (from a file, a copy or an old pickle)
         self._label_classes = state.get("label_classes")
         self.feature_names_in_ = state.get("feature_names_in_")
 
     def copy(self, dtype=None) -> Sequential:
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
         epoch count (cast to ``dtype`` if given)."""
-        self._require_built()
-        layers = [type(layer).from_config(layer.get_config()) for layer in self.layers]
-        optimizer = _optimizers.Optimizer.from_config(self.optimizer.get_config())
-        clone = Sequential(
-            layers,
-            loss=self.loss_name,
-            dtype=self.dtype if dtype is None else dtype,
-            seed=self.seed,
-            l2=self.l2,
-            optimizer=optimizer,
-        )
-        clone.params[...] = self.params
-        clone._net.state[...] = self._net.state
-        clone._epochs_seen = self._epochs_seen  # schedules and default shuffling continue alike
-        clone.__setstate__(self._extra_state())
-        return clone.to(self.device)
+        return _saving.copy(self, Sequential, dtype)
 
     def _repr_html_(self) -> str:
         """Jupyter: the layers (shapes, activations, parameter counts) and the settings."""

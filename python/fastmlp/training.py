@@ -7,6 +7,7 @@ fit runs in three steps, so that a call that fails changes nothing:
      computed (its input size, a DataFrame's column names, the classes of its labels, the
      optimizer and learning rate), not recorded;
   2. commit: the model takes that state (the one place fit changes the model before training);
+     these two steps are fastmlp._fit_plan's;
   3. run: the C++ loop trains; Python is called at epoch ends (callbacks, progress bar) and, for a
      progress bar on screen, at most every 0.1 s within an epoch.
 When the loop refuses the call before its first step (its own checks: NaN in X or X_val,
@@ -18,22 +19,18 @@ the count of the epochs completed.
 
 from __future__ import annotations
 
-import operator
 import threading
 import time
 import warnings
 
 import numpy as np
 
-from . import _core
+from . import _core, _fit_plan
 from . import data as _data
 from . import distributed as _distributed
-from . import optimizers as _optimizers
-from . import schedules as _schedules
-from ._targets import split_rows
-from ._validation import as_int, as_real, as_seed, positive_float
+from ._validation import positive_int
 from ._weights import balanced_from_counts
-from .callbacks import Callback, EarlyStopping, ProgressBar, ReduceLROnPlateau
+from .callbacks import EarlyStopping, ProgressBar
 
 DivergenceError = _core.DivergenceError
 # Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
@@ -85,16 +82,6 @@ class History:
         return history_html(self)
 
 
-class _Plan:
-    """Everything one fit needs, computed before the model changes. ``source`` is None for
-    arrays (X, Y, W are then the training rows); a chunked source comes with empty X, Y."""
-
-    def __init__(self, comm, sharded: bool):
-        self.comm, self.sharded = comm, sharded
-        self.source = self.val_source = self.X_val = self.Y_val = None
-        self.class_weight = self.class_counts = None
-
-
 class _Run:
     """Whether the C++ loop began training: it returned, an epoch ended, it asked for a chunk,
     or it diverged. Until then a failure puts the model back as it was."""
@@ -109,8 +96,17 @@ class _Run:
 
 
 class Trainer:
-    """What a Sequential does with data, as Keras's Trainer: fit, partial_fit, evaluate, loss,
-    accuracy (the model, its layers and its math are fastmlp.model's)."""
+    """What a Sequential does with data, as Keras's Trainer: fit, partial_fit, evaluate, loss and its
+    gradients, accuracy (the model, its layers and its math are fastmlp.model's)."""
+
+    @property
+    def epochs_trained(self) -> int:
+        """Epochs trained so far (schedules and the default shuffling seed continue from here)."""
+        return self._epochs_seen
+
+    @epochs_trained.setter
+    def epochs_trained(self, value: int) -> None:
+        self._epochs_seen = positive_int(value, "epochs_trained") if value else 0
 
     def fit(
         self,
@@ -217,17 +213,18 @@ class Trainer:
         try:
             # With comm, a bad argument on any process is an error on every process (never a hang).
             with _distributed.together(comm):
-                plan = _Plan(comm, sharded)
-                _plan_data(plan, self, X, y, sample_weight, validation_split)
-                _plan_options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
+                plan = _fit_plan.Plan(comm, sharded)
+                _fit_plan.data(plan, self, X, y, sample_weight, validation_split)
+                _fit_plan.options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
                 verbose = ProgressBar(verbose=verbose).verbose  # 0, 1 or 2 (ValueError otherwise)
-                early_stopping = _plan_callbacks(plan, callbacks, callback, early_stopping, schedule)
-                _plan_optimizer(plan, self, optimizer, learning_rate)
-                _plan_validation(plan, validation_data, validation_split, stratify, self.seed if seed is None else seed)
+                early_stopping = _fit_plan.callbacks(plan, callbacks, callback, early_stopping, schedule)
+                _fit_plan.optimizer(plan, self, optimizer, learning_rate)
+                split_seed = self.seed if seed is None else seed
+                _fit_plan.validation(plan, validation_data, validation_split, stratify, split_seed)
                 _warn_if_one_class(plan)
-                _plan_class_weights(plan, class_weight)
-                _finish_options(plan, self, early_stopping, seed)
-                undo = _commit(self, plan)
+                _fit_plan.class_weights(plan, class_weight)
+                _fit_plan.finish(plan, self, early_stopping, seed)
+                undo = _fit_plan.commit(self, plan)
             collective = _agree(self, plan)
             history = _run(self, plan, verbose if _distributed.is_root(comm) else 0, collective, run)
         except BaseException:
@@ -289,118 +286,21 @@ class Trainer:
         """
         return _mean_loss(self, X, y, sample_weight, comm)
 
+    def gradients(self, X, y, sample_weight=None) -> list:
+        """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
+        X = self._X(X)
+        Y = self._Y(y, X.shape[0])
+        self._engine.gradients(X, Y, self._targets().weights(sample_weight, None, Y))  # into the host gradient buffer
+        return [(self._net.grad_weight(i).copy(), self._net.grad_bias(i).copy()) for i in range(len(self.dense_layers))]
+
     def accuracy(self, X, y=None, comm=None) -> float:
         """Fraction of samples whose predicted class equals y (ids, one-hot rows or 0/1). X may be
         a data source (fastmlp.data; y=None)."""
         return _accuracy(self, X, y, comm)
 
 
-# --- 1. plan: each function checks and converts one group of arguments ---
-def _plan_data(plan, model, X, y, sample_weight, validation_split) -> None:
-    """The training data: the source (this process's part of it; arrays are one in-memory
-    chunk), the model's inputs and targets as this fit leaves them (input size, column names,
-    label classes), and the arrays X, Y, W the loop takes."""
-    source = _distributed.shard(_data.as_source(X, y, sample_weight), plan.comm, plan.sharded)
-    in_memory = isinstance(source, _data.InMemory)
-    if validation_split and not in_memory:
-        raise ValueError(
-            "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
-        )
-    width = model.n_features_in if model.built else as_int(source.width(), "n_features")
-    if source.n_features is not None and source.n_features != width:
-        raise ValueError(f"the source has {source.n_features} features but the model expects {width}")
-    names = model.feature_names_in_
-    if names is None and in_memory and (columns := _data.column_names(source.X)) is not None:
-        names = np.asarray(columns, dtype=object)
-    plan.inputs = _data.Inputs(model.dtype, width, names)
-    plan.targets = model._targets().learn(source.y) if in_memory else model._targets()
-    if in_memory:
-        plan.X, plan.Y, plan.W, _ = _data.converter(plan.inputs, plan.targets)(*source.read(0))
-        return
-    plan.source = source
-    plan.X = np.empty((0, width), model.dtype)
-    plan.Y = np.empty((0, model.n_outputs), model.dtype)
-    plan.W = plan.targets.weights(sample_weight, None, plan.Y)  # a source's weights come with its chunks
-
-
-def _plan_options(plan, model, epochs, batch_size, tol, shuffle, record_gradients) -> None:
-    """The options as the C++ loop takes them; their ranges are checked there, once."""
-    options = _core.FitOptions()
-    options.epochs = as_int(epochs, "epochs")
-    if batch_size is not None:
-        options.batch_size = as_int(batch_size, "batch_size")
-    options.tol = as_real(tol, "tol")
-    options.shuffle = bool(shuffle)
-    options.epoch_offset = model.epochs_trained
-    options.record_grad_norms = bool(record_gradients)
-    plan.options = options
-
-
-def _plan_callbacks(plan, callbacks, callback, early_stopping, schedule):
-    """Python callbacks and functions f(epoch, logs); the loop's own rules (EarlyStopping,
-    ReduceLROnPlateau) become options. Returns the early stopping to use."""
-    plan.py_callbacks, plan.functions = [], []
-    for i, cb in enumerate(list(callbacks) if callbacks is not None else []):
-        if isinstance(cb, EarlyStopping):
-            if early_stopping is not None:
-                raise ValueError("two early stoppings: give EarlyStopping either in callbacks or as early_stopping")
-            early_stopping = cb
-        elif isinstance(cb, ReduceLROnPlateau):
-            if schedule is not None:
-                raise ValueError("ReduceLROnPlateau in callbacks sets the schedule; do not pass schedule= too")
-            schedule = cb.schedule
-        elif isinstance(cb, Callback):
-            plan.py_callbacks.append(cb)
-        elif callable(cb):
-            plan.functions.append(cb)
-        else:
-            raise TypeError(
-                f"callbacks[{i}] must be an fm.callbacks.Callback or a callable f(epoch, logs), got {type(cb).__name__}"
-            )
-    if callback is not None:
-        if not callable(callback):
-            raise TypeError("callback must be callable as callback(epoch, logs)")
-        plan.functions.append(callback)
-    plan.schedule = _schedules.get(schedule)
-    plan.options.schedule = plan.schedule._spec
-    return early_stopping
-
-
-def _plan_optimizer(plan, model, optimizer, learning_rate) -> None:
-    """The optimizer to train with (``optimizer`` replaces the model's) and its new learning rate."""
-    plan.optimizer = _optimizers.get(optimizer) if optimizer is not None else model.optimizer
-    plan.learning_rate = None
-    if learning_rate is not None:
-        spec = plan.optimizer._copy_spec()
-        spec.learning_rate = as_real(learning_rate, "learning_rate")
-        _core.validate_optimizer(spec, float32=model.dtype == np.float32)
-        plan.learning_rate = spec.learning_rate
-
-
-def _plan_validation(plan, validation_data, validation_split, stratify, split_seed) -> None:
-    """The validation set: a source (this process's share), arrays, or rows held out of X, y."""
-    if isinstance(validation_data, _data.Source):
-        plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
-    elif validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a tuple (X_val, y_val)")
-        plan.X_val = plan.inputs.convert(validation_data[0], "X_val")
-        plan.Y_val = plan.targets.convert(validation_data[1], plan.X_val.shape[0], "y_val")
-    elif validation_split:
-        split = positive_float(validation_split, "validation_split")
-        if split >= 1:
-            raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-        targets = plan.targets
-        if stratify is None:
-            stratify = targets.is_classifier
-        if stratify and not targets.is_classifier:
-            raise ValueError(f"stratify=True needs a classification loss; this model uses {targets.loss!r}")
-        ids = targets.class_ids(plan.Y) if stratify else None
-        train, val = split_rows(ids, plan.X.shape[0], split, as_seed(split_seed))
-        plan.X, plan.X_val, plan.Y, plan.Y_val = plan.X[train], plan.X[val], plan.Y[train], plan.Y[val]
-        plan.W = None if plan.W is None else plan.W[train]
-
-
+# --- 1. and 2., plan and commit, are fastmlp._fit_plan's; a warning about the plan is raised here,
+# called from fit (stacklevel 3: fit's caller)
 def _warn_if_one_class(plan) -> None:
     if plan.Y_val is None or not plan.targets.is_classifier:
         return
@@ -414,79 +314,6 @@ def _warn_if_one_class(plan) -> None:
             OneClassValidationWarning,
             stacklevel=3,  # the caller of fit
         )
-
-
-def _plan_class_weights(plan, class_weight) -> None:
-    """class_weight into the sample weights of the training rows ("balanced" counts the classes
-    of the training part only); on a source, into each chunk's (after one counting pass)."""
-    if class_weight is None:
-        return
-    if plan.source is None:
-        plan.W = plan.targets.weights(plan.W, class_weight, plan.Y)
-        return
-    plan.class_weight = class_weight
-    if isinstance(class_weight, str):
-        plan.class_counts = _count_classes(plan, class_weight)
-
-
-def _count_classes(plan, class_weight) -> np.ndarray:
-    """class_weight="balanced" over a whole source: one pass counting the classes."""
-    counts = np.zeros(plan.targets.n_classes, dtype=np.int64)
-    for _, Y, _, _ in _data.Prefetcher(plan.source, _data.converter(plan.inputs, plan.targets), 0, False):
-        counts += np.bincount(plan.targets.class_ids(Y), minlength=len(counts))
-    if class_weight != "balanced":
-        raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
-    return counts
-
-
-def _finish_options(plan, model, early_stopping, seed) -> None:
-    """Early stopping and the shuffling seed into the options, then the loop's checks of them."""
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError("early_stopping must be an fm.EarlyStopping")
-    plan.early_stopping = early_stopping
-    options = plan.options
-    if early_stopping is not None:
-        options.early_stopping = early_stopping.spec(plan.X_val is not None or plan.val_source is not None)
-    options.seed = as_seed(model.seed + model.epochs_trained if seed is None else seed)  # default: a new order per call
-    _core.validate_fit_options(options)
-    if plan.sharded and plan.comm is None:
-        raise ValueError("sharded=True needs comm (an mpi4py communicator)")
-
-
-# --- 2. commit ---
-# What a commit sets on the model: the network (with its engine and device: build), then the state.
-_BUILT = ("_net", "_engine", "_device")
-_COMMITTED = _BUILT + ("feature_names_in_", "_label_classes", "optimizer", "_comm", "stop_training")
-_committed_state = operator.attrgetter(*_COMMITTED)
-
-
-def _commit(model, plan):
-    """Record on the model what this fit planned (the one place fit changes it before training);
-    returns the function that takes it back (the model's attributes that the commit sets, its
-    layers when the commit built them, and the optimizers' learning rate and state)."""
-    before = _committed_state(model)
-    objects = [model.optimizer, plan.optimizer] + ([] if model.built else model.layers)
-    saved = [(obj, dict(vars(obj))) for obj in objects]
-
-    def undo():
-        for name, value in zip(_COMMITTED, before):
-            setattr(model, name, value)
-        for obj, state in saved:
-            vars(obj).clear()
-            vars(obj).update(state)
-
-    if not model.built:
-        model.build(plan.inputs.n_features)
-    if model.feature_names_in_ is None:
-        model.feature_names_in_ = plan.inputs.names
-    model._label_classes = plan.targets.classes
-    model.optimizer = plan.optimizer
-    if plan.learning_rate is not None:
-        model.optimizer.learning_rate = plan.learning_rate
-    if plan.comm is not None:
-        model._comm = plan.comm  # rank 0 alone saves
-    model.stop_training = False
-    return undo
 
 
 # --- 3. run ---
@@ -663,9 +490,7 @@ def _mean_loss(model, X, y, sample_weight, comm) -> float:
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     W = model._targets().weights(sample_weight, None, Y)
-    if (comm := _distributed.parallel(comm)) is None:
-        return model._engine.objective(X, Y, W)
-    return _distributed.objective(model._engine, X, Y, W, comm)
+    return _distributed.objective(model._engine, X, Y, W, comm)  # the engine's alone without comm
 
 
 def _accuracy(model, X, y, comm) -> float:

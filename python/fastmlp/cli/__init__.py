@@ -30,8 +30,8 @@ take, text where numbers belong) print one line on stderr and exit with status 2
 a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 
 The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``scaling``
-the standardization, ``commands`` runs each command (``export``: export-onnx) and ``parser``
-builds the argument parser.
+the standardization, ``commands`` runs each command (``export``: export-onnx; ``shards``: train
+on a data set in shards) and ``parser`` builds the argument parser.
 """
 
 from __future__ import annotations

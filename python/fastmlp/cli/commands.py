@@ -1,5 +1,6 @@
 """The commands: train, evaluate, predict, demo, info. Each takes the parsed arguments and returns
-the exit status."""
+the exit status. ``train`` on a data set in shards is shards.py's; what it standardizes, and the
+warnings about it, scaling.py's."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from .common import (
 )
 from .data import check_features, is_number, load_data
 from .labels import classes_of, encode_labels, load_model, save_model, scalers_of, task_of
-from .scaling import Moments, Scaler, describe_unscaled, scaled_source, scaler_entry
+from .scaling import Scaler, report_scaling, scaler_entry, standardizes_target, target_scalable
+from .shards import shard_source, train_on_shards
 
 #: ``--task`` inference: integer-valued targets with at most this many distinct values are classes ...
 MAX_INFERRED_CLASSES = 20
@@ -92,133 +94,6 @@ def _world():
     return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
 
 
-def _shard_source(path: str, args):
-    """A folder or glob of .npy shards (X*.npy with matching y*.npy) or .parquet files (--target):
-    a fastmlp.data source, or None when `path` is one data file."""
-    import glob
-
-    import fastmlp as fm
-
-    pattern = os.path.join(path, "*") if os.path.isdir(path) else path
-    if not (os.path.isdir(path) or any(ch in path for ch in "*?[")):
-        return None
-    files = sorted(glob.glob(pattern))
-    npy_x = [f for f in files if f.endswith(".npy") and os.path.basename(f).startswith("X")]
-    parquet = [f for f in files if f.endswith(".parquet")]
-    if npy_x:
-        npy_y = [os.path.join(os.path.dirname(f), "y" + os.path.basename(f)[1:]) for f in npy_x]
-        missing = [f for f in npy_y if not os.path.exists(f)]
-        if missing:
-            raise CLIError(f"{path}: no target shard {missing[0]} for {npy_x[npy_y.index(missing[0])]}")
-        return fm.data.from_npy(npy_x, npy_y)
-    if parquet:
-        if args.target is None:
-            raise CLIError(f"{path}: Parquet shards need --target COLUMN")
-        return fm.data.from_parquet(parquet, target=args.target)
-    raise CLIError(f"{path}: no X*.npy (with y*.npy) or .parquet shards there")
-
-
-def _train_on_shards(args, source) -> int:
-    """train on a data set in shards: classes (or regression) and the scaler from one pass."""
-    import numpy as np
-
-    import fastmlp as fm
-    from fastmlp.layers import dense_stack
-
-    uniques, x_moments, y_moments = [], Moments(), Moments()
-    for X, y, _, _ in source.chunks(0, 0, False):
-        uniques.append(np.unique(y))
-        x_moments.add(X)
-        if np.asarray(y).dtype.kind in "iufb":  # text targets cannot be regressed (or scaled)
-            y_moments.add(y)
-    values = np.unique(np.concatenate(uniques))
-    task = args.task or ("classify" if values.dtype.kind in "iub" else "regress")
-    if args.validation_split:
-        raise CLIError("--validation-split needs one data file; with shards, train on them all")
-    if task == "classify":
-        if values.dtype.kind not in "iub" or values.min() < 0:
-            raise CLIError(f"{args.data}: classification from shards needs class ids 0..k-1 as targets")
-        k = int(values.max()) + 1
-        out_act = args.output_activation or ("softmax" if k > 2 else "sigmoid")
-        n_out = 1 if (out_act == "sigmoid" and k == 2) else k
-        classes = list(range(k))
-    else:
-        out_act, n_out, classes = args.output_activation or "linear", 1, None
-    check_model_fits([source.n_features, *args.layers, n_out], args.dtype)
-    model = fm.Sequential(
-        dense_stack(source.n_features, args.layers, n_out, args.activation, out_act),
-        loss=args.loss or (None if task == "classify" else "mse"),
-        dtype=args.dtype,
-        seed=args.seed,
-        l2=args.l2,
-        optimizer=_optimizer(args),
-    )
-    print(
-        f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
-        f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}"
-    )
-    scale_target = _scale_target(args, task, out_act)
-    x_scaler = x_moments.scaler()
-    y_scaler = y_moments.scaler() if task == "regress" else None
-    target_scaler = y_scaler if _target_scalable(task, out_act) else None
-    _report_scaling(args, print, warn, x_scaler, target_scaler, scale_target, None, x_moments.n)
-    x_scaler, y_scaler = (x_scaler if args.standardize else None), (y_scaler if scale_target else None)
-    if x_scaler is not None or y_scaler is not None:
-        source = scaled_source(source, x_scaler, y_scaler)  # each chunk scaled as it is read
-    history = model.fit(
-        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=progress_callbacks(args, True)
-    )
-    on = "  (on the standardized target)" if scale_target else ""
-    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}{on}")
-    meta = {
-        "task": task,
-        "classes": classes,
-        "target": args.target,
-        "features": None,
-        "scaler": scaler_entry(x_scaler, y_scaler),
-    }
-    lpath = save_model(model, args.out, meta)
-    print(f"model saved to {args.out} (labels: {lpath})")
-    return EXIT_OK
-
-
-def _target_scalable(task: str, out_act: str) -> bool:
-    """A target can be standardized for regression with a linear output; a bounded output
-    (sigmoid, tanh, relu, ...) must see the values as they are."""
-    return task == "regress" and out_act == "linear"
-
-
-def _scale_target(args, task: str, out_act: str) -> bool:
-    """Whether train standardizes the target: by default where it can (--standardize)."""
-    if args.standardize_target is None:
-        return args.standardize and _target_scalable(task, out_act)
-    if args.standardize_target and not _target_scalable(task, out_act):
-        raise CLIError(
-            "--standardize-target needs regression with a linear output; "
-            f"this model {'classifies' if task == 'classify' else f'has a {out_act} output'}"
-        )
-    return args.standardize_target
-
-
-def _report_scaling(args, say, note, x_scaler, y_scaler, scale_target: bool, names, n_train: int) -> None:
-    """Say what was standardized; with --no-standardize, warn (``note``) about columns that look
-    unscaled (UNSCALED_LIMIT in scaling.py). ``y_scaler``: the target's, when it could have been scaled."""
-    done = (["features"] if args.standardize else []) + (["target"] if scale_target else [])
-    if done:
-        say(f"standardized: {' and '.join(done)} (mean and std of the {n_train} training samples)")
-    if not args.standardize and x_scaler.unscaled_columns():
-        note(
-            f"--no-standardize: features look unscaled: {describe_unscaled(x_scaler, names)}; "
-            "training may be slow or fail (drop --no-standardize to standardize them)"
-        )
-    if not scale_target and y_scaler is not None and y_scaler.unscaled_columns():
-        note(
-            f"the regression target is not standardized and looks unscaled: "
-            f"{describe_unscaled(y_scaler, ['target'] if len(y_scaler.mean) == 1 else None)}; "
-            "training may be slow or fail (standardize it with --standardize-target)"
-        )
-
-
 def _optimizer(args):
     """The optimizer --optimizer names (the optimizer registry), with --learning-rate and --momentum."""
     import fastmlp as fm
@@ -237,10 +112,10 @@ def train(args) -> int:
     from fastmlp.model import _split_rows
 
     _optimizer(args)  # a bad combination of options fails before the data is read
-    source = _shard_source(args.data, args)
+    source = shard_source(args.data, args)
     if source is not None:
         check_writable(args.out, "--out")
-        return _train_on_shards(args, source)
+        return train_on_shards(args, source, _optimizer(args))
 
     comm = _world()  # under mpiexec: every process trains (data-parallel); rank 0 alone prints and writes
     quiet = (lambda *a, **k: None,) * 2
@@ -303,7 +178,7 @@ def train(args) -> int:
             ids if task == "classify" and model.is_classifier else None, m, args.validation_split, args.seed
         )
     seen = slice(None) if train_rows is None else train_rows
-    scale_target = _scale_target(args, task, out_act)
+    scale_target = standardizes_target(args, task, out_act)
     x_scaler = Scaler.fit(X[seen])
     y_scaler = Scaler.fit(y[seen]) if task == "regress" else None
     X_fit = x_scaler.transform(X) if args.standardize else X
@@ -337,8 +212,8 @@ def train(args) -> int:
     )
     if validation is not None:
         say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
-    target_scaler = y_scaler if _target_scalable(task, out_act) else None
-    _report_scaling(args, say, note, x_scaler, target_scaler, scale_target, data.feature_names, len(X_train))
+    target_scaler = y_scaler if target_scalable(task, out_act) else None
+    report_scaling(args, say, note, x_scaler, target_scaler, scale_target, data.feature_names, len(X_train))
 
     history = model.fit(
         X_train,

@@ -176,3 +176,41 @@ def scaled_source(source, features: Scaler | None, target: Scaler | None):
             return scaled_source(source.shard(rank, size), features, target)
 
     return Scaled()
+
+
+# --- what train standardizes, and what it says about it ---
+def target_scalable(task: str, out_act: str) -> bool:
+    """A target can be standardized for regression with a linear output; a bounded output
+    (sigmoid, tanh, relu, ...) must see the values as they are."""
+    return task == "regress" and out_act == "linear"
+
+
+def standardizes_target(args, task: str, out_act: str) -> bool:
+    """Whether train standardizes the target: by default where it can (--standardize)."""
+    if args.standardize_target is None:
+        return args.standardize and target_scalable(task, out_act)
+    if args.standardize_target and not target_scalable(task, out_act):
+        raise CLIError(
+            "--standardize-target needs regression with a linear output; "
+            f"this model {'classifies' if task == 'classify' else f'has a {out_act} output'}"
+        )
+    return args.standardize_target
+
+
+def report_scaling(args, say, note, x_scaler, y_scaler, target_scaled: bool, names, n_train: int) -> None:
+    """Say what was standardized; with --no-standardize, warn (``note``) about columns that look
+    unscaled (UNSCALED_LIMIT). ``y_scaler``: the target's, when it could have been scaled."""
+    done = (["features"] if args.standardize else []) + (["target"] if target_scaled else [])
+    if done:
+        say(f"standardized: {' and '.join(done)} (mean and std of the {n_train} training samples)")
+    if not args.standardize and x_scaler.unscaled_columns():
+        note(
+            f"--no-standardize: features look unscaled: {describe_unscaled(x_scaler, names)}; "
+            "training may be slow or fail (drop --no-standardize to standardize them)"
+        )
+    if not target_scaled and y_scaler is not None and y_scaler.unscaled_columns():
+        note(
+            f"the regression target is not standardized and looks unscaled: "
+            f"{describe_unscaled(y_scaler, ['target'] if len(y_scaler.mean) == 1 else None)}; "
+            "training may be slow or fail (standardize it with --standardize-target)"
+        )

@@ -1,0 +1,216 @@
+"""fit's first two steps (fastmlp.training): the plan and the commit.
+
+1. plan: each function below checks and converts one group of fit's arguments (data, options,
+   callbacks, optimizer, validation, class weights) into a ``Plan``, and computes the model as
+   this fit will leave it (its input size, a DataFrame's column names, the classes of its
+   labels, the optimizer and learning rate) without recording it;
+2. commit: the model takes that state, the one place fit changes the model before training;
+   ``commit`` returns the function that takes it back (fastmlp.training undoes a commit when
+   the loop refuses the call before its first step).
+
+The third step, the run (the C++ loop, callbacks, progress), is fastmlp.training's.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import _core
+from . import data as _data
+from . import distributed as _distributed
+from . import optimizers as _optimizers
+from . import schedules as _schedules
+from ._targets import split_rows
+from ._validation import as_int, as_real, as_seed, positive_float
+from .callbacks import Callback, EarlyStopping, ReduceLROnPlateau
+
+
+class Plan:
+    """Everything one fit needs, computed before the model changes. ``source`` is None for
+    arrays (X, Y, W are then the training rows); a chunked source comes with empty X, Y."""
+
+    def __init__(self, comm, sharded: bool):
+        self.comm, self.sharded = comm, sharded
+        self.source = self.val_source = self.X_val = self.Y_val = None
+        self.class_weight = self.class_counts = None
+
+
+# --- 1. plan: each function checks and converts one group of arguments ---
+def data(plan, model, X, y, sample_weight, validation_split) -> None:
+    """The training data: the source (this process's part of it; arrays are one in-memory
+    chunk), the model's inputs and targets as this fit leaves them (input size, column names,
+    label classes), and the arrays X, Y, W the loop takes."""
+    source = _distributed.shard(_data.as_source(X, y, sample_weight), plan.comm, plan.sharded)
+    in_memory = isinstance(source, _data.InMemory)
+    if validation_split and not in_memory:
+        raise ValueError(
+            "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
+        )
+    width = model.n_features_in if model.built else as_int(source.width(), "n_features")
+    if source.n_features is not None and source.n_features != width:
+        raise ValueError(f"the source has {source.n_features} features but the model expects {width}")
+    names = model.feature_names_in_
+    if names is None and in_memory and (columns := _data.column_names(source.X)) is not None:
+        names = np.asarray(columns, dtype=object)
+    plan.inputs = _data.Inputs(model.dtype, width, names)
+    plan.targets = model._targets().learn(source.y) if in_memory else model._targets()
+    if in_memory:
+        plan.X, plan.Y, plan.W, _ = _data.converter(plan.inputs, plan.targets)(*source.read(0))
+        return
+    plan.source = source
+    plan.X = np.empty((0, width), model.dtype)
+    plan.Y = np.empty((0, model.n_outputs), model.dtype)
+    plan.W = plan.targets.weights(sample_weight, None, plan.Y)  # a source's weights come with its chunks
+
+
+def options(plan, model, epochs, batch_size, tol, shuffle, record_gradients) -> None:
+    """The options as the C++ loop takes them; their ranges are checked there, once."""
+    options = _core.FitOptions()
+    options.epochs = as_int(epochs, "epochs")
+    if batch_size is not None:
+        options.batch_size = as_int(batch_size, "batch_size")
+    options.tol = as_real(tol, "tol")
+    options.shuffle = bool(shuffle)
+    options.epoch_offset = model.epochs_trained
+    options.record_grad_norms = bool(record_gradients)
+    plan.options = options
+
+
+def callbacks(plan, callbacks, callback, early_stopping, schedule):
+    """Python callbacks and functions f(epoch, logs); the loop's own rules (EarlyStopping,
+    ReduceLROnPlateau) become options. Returns the early stopping to use."""
+    plan.py_callbacks, plan.functions = [], []
+    for i, cb in enumerate(list(callbacks) if callbacks is not None else []):
+        if isinstance(cb, EarlyStopping):
+            if early_stopping is not None:
+                raise ValueError("two early stoppings: give EarlyStopping either in callbacks or as early_stopping")
+            early_stopping = cb
+        elif isinstance(cb, ReduceLROnPlateau):
+            if schedule is not None:
+                raise ValueError("ReduceLROnPlateau in callbacks sets the schedule; do not pass schedule= too")
+            schedule = cb.schedule
+        elif isinstance(cb, Callback):
+            plan.py_callbacks.append(cb)
+        elif callable(cb):
+            plan.functions.append(cb)
+        else:
+            raise TypeError(
+                f"callbacks[{i}] must be an fm.callbacks.Callback or a callable f(epoch, logs), got {type(cb).__name__}"
+            )
+    if callback is not None:
+        if not callable(callback):
+            raise TypeError("callback must be callable as callback(epoch, logs)")
+        plan.functions.append(callback)
+    plan.schedule = _schedules.get(schedule)
+    plan.options.schedule = plan.schedule._spec
+    return early_stopping
+
+
+def optimizer(plan, model, optimizer, learning_rate) -> None:
+    """The optimizer to train with (``optimizer`` replaces the model's) and its new learning rate."""
+    plan.optimizer = _optimizers.get(optimizer) if optimizer is not None else model.optimizer
+    plan.learning_rate = None
+    if learning_rate is not None:
+        spec = plan.optimizer._copy_spec()
+        spec.learning_rate = as_real(learning_rate, "learning_rate")
+        _core.validate_optimizer(spec, float32=model.dtype == np.float32)
+        plan.learning_rate = spec.learning_rate
+
+
+def validation(plan, validation_data, validation_split, stratify, split_seed) -> None:
+    """The validation set: a source (this process's share), arrays, or rows held out of X, y."""
+    if isinstance(validation_data, _data.Source):
+        plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
+    elif validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a tuple (X_val, y_val)")
+        plan.X_val = plan.inputs.convert(validation_data[0], "X_val")
+        plan.Y_val = plan.targets.convert(validation_data[1], plan.X_val.shape[0], "y_val")
+    elif validation_split:
+        split = positive_float(validation_split, "validation_split")
+        if split >= 1:
+            raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+        targets = plan.targets
+        if stratify is None:
+            stratify = targets.is_classifier
+        if stratify and not targets.is_classifier:
+            raise ValueError(f"stratify=True needs a classification loss; this model uses {targets.loss!r}")
+        ids = targets.class_ids(plan.Y) if stratify else None
+        train, val = split_rows(ids, plan.X.shape[0], split, as_seed(split_seed))
+        plan.X, plan.X_val, plan.Y, plan.Y_val = plan.X[train], plan.X[val], plan.Y[train], plan.Y[val]
+        plan.W = None if plan.W is None else plan.W[train]
+
+
+def class_weights(plan, class_weight) -> None:
+    """class_weight into the sample weights of the training rows ("balanced" counts the classes
+    of the training part only); on a source, into each chunk's (after one counting pass)."""
+    if class_weight is None:
+        return
+    if plan.source is None:
+        plan.W = plan.targets.weights(plan.W, class_weight, plan.Y)
+        return
+    plan.class_weight = class_weight
+    if isinstance(class_weight, str):
+        plan.class_counts = _count_classes(plan, class_weight)
+
+
+def _count_classes(plan, class_weight) -> np.ndarray:
+    """class_weight="balanced" over a whole source: one pass counting the classes."""
+    counts = np.zeros(plan.targets.n_classes, dtype=np.int64)
+    for _, Y, _, _ in _data.Prefetcher(plan.source, _data.converter(plan.inputs, plan.targets), 0, False):
+        counts += np.bincount(plan.targets.class_ids(Y), minlength=len(counts))
+    if class_weight != "balanced":
+        raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+    return counts
+
+
+def finish(plan, model, early_stopping, seed) -> None:
+    """Early stopping and the shuffling seed into the options, then the loop's checks of them."""
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError("early_stopping must be an fm.EarlyStopping")
+    plan.early_stopping = early_stopping
+    options = plan.options
+    if early_stopping is not None:
+        options.early_stopping = early_stopping.spec(plan.X_val is not None or plan.val_source is not None)
+    options.seed = as_seed(model.seed + model.epochs_trained if seed is None else seed)  # default: a new order per call
+    _core.validate_fit_options(options)
+    if plan.sharded and plan.comm is None:
+        raise ValueError("sharded=True needs comm (an mpi4py communicator)")
+
+
+# --- 2. commit ---
+# What a commit sets on the model: the network (with its engine and device: build), then the state.
+_BUILT = ("_net", "_engine", "_device")
+_COMMITTED = _BUILT + ("feature_names_in_", "_label_classes", "optimizer", "_comm", "stop_training")
+_committed_state = operator.attrgetter(*_COMMITTED)
+
+
+def commit(model, plan):
+    """Record on the model what this fit planned (the one place fit changes it before training);
+    returns the function that takes it back (the model's attributes that the commit sets, its
+    layers when the commit built them, and the optimizers' learning rate and state)."""
+    before = _committed_state(model)
+    objects = [model.optimizer, plan.optimizer] + ([] if model.built else model.layers)
+    saved = [(obj, dict(vars(obj))) for obj in objects]
+
+    def undo():
+        for name, value in zip(_COMMITTED, before):
+            setattr(model, name, value)
+        for obj, state in saved:
+            vars(obj).clear()
+            vars(obj).update(state)
+
+    if not model.built:
+        model.build(plan.inputs.n_features)
+    if model.feature_names_in_ is None:
+        model.feature_names_in_ = plan.inputs.names
+    model._label_classes = plan.targets.classes
+    model.optimizer = plan.optimizer
+    if plan.learning_rate is not None:
+        model.optimizer.learning_rate = plan.learning_rate
+    if plan.comm is not None:
+        model._comm = plan.comm  # rank 0 alone saves
+    model.stop_training = False
+    return undo
