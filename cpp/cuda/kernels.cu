@@ -743,4 +743,22 @@ FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE
 
+// ---- Ops::axpby (cpp/cuda/backend.cu's CudaOps) ----
+namespace {
+template <class T>
+__global__ void axpby_kernel(T alpha, const T* x, T beta, T* y, i64 n) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    const T ax = alpha == T(0) ? T(0) : alpha * x[i];
+    y[i] = beta == T(0) ? ax : ax + beta * y[i];
+  }
+}
+}  // namespace
+
+template <class T>
+void axpby(cudaStream_t s, T alpha, const T* x, T beta, T* y, i64 n) {
+  if (n > 0) axpby_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(alpha, x, beta, y, n);
+}
+template void axpby<float>(cudaStream_t, float, const float*, float, float*, i64);
+template void axpby<double>(cudaStream_t, double, const double*, double, double*, i64);
+
 }  // namespace fastmlp::cuda::detail

@@ -92,4 +92,8 @@ void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, 
 template <class T>
 void fill(cudaStream_t s, T* x, i64 n, T value);
 
+// y <- alpha x + beta y (Ops::axpby); alpha 0: x is not read, beta 0: y is not read (BLAS's rule).
+template <class T>
+void axpby(cudaStream_t s, T alpha, const T* x, T beta, T* y, i64 n);
+
 }  // namespace fastmlp::cuda::detail
