@@ -108,7 +108,8 @@ namespace {
 template <class T>
 class CudaOps final : public Ops<T> {
  public:
-  CudaOps(const Cublas& api, cublasHandle_t handle, cudaStream_t stream) : api_(api), handle_(handle), stream_(stream) {}
+  CudaOps(const Cublas& api, cublasHandle_t handle, cudaStream_t stream)
+      : api_(api), handle_(handle), stream_(stream) {}
   ~CudaOps() override {
     for (auto& s : staging_) {
       if (s.copied) {
@@ -243,7 +244,7 @@ struct Backend<T>::Impl {
   long long t = 0;
   DevBuf<T> saved[3];
 
-  T* out = nullptr;  // the head's output of the latest forward pass: z_L, then a_L (loss_pass)
+  T* out = nullptr;        // the head's output of the latest forward pass: z_L, then a_L (loss_pass)
   DevBuf<T> delta, z_out;  // delta_L; z_L of a gelu / silu / mish output (its g' reads it)
   DevBuf<T> row_loss, partials, wsum, losses;
   DevBuf<unsigned long long> correct;

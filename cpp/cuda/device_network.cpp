@@ -211,7 +211,8 @@ class DeviceEngine final : public Engine<T> {
     host_.validate(X, Y);
     call_data(X, &Y);
     const Batch b = call_batch(X.rows());
-    backend_.forward(b, DropoutDraw{nullptr, 0, 0, norm == NormMode::Inference ? NormMode::Inference : NormMode::Batch});
+    const NormMode mode = norm == NormMode::Inference ? NormMode::Inference : NormMode::Batch;  // running ones kept
+    backend_.forward(b, DropoutDraw{nullptr, 0, 0, mode});
     backend_.output_error(b, 0, with_grads);
     if (with_grads) {
       backend_.backprop(b);
