@@ -96,4 +96,10 @@ void fill(cudaStream_t s, T* x, i64 n, T value);
 template <class T>
 void axpby(cudaStream_t s, T alpha, const T* x, T beta, T* y, i64 n);
 
+// Column standardization (a Normalization layer, Ops::standardize): y = (x - mean_j) / s_j, or with
+// invert y = x s_j + mean_j, where s_j = sqrt(variance_j), 1 where variance_j is 0. mean null: no
+// shift (the backward pass: dx = dy / s_j, invert dy s_j). y may be x.
+template <class T>
+void standardize(cudaStream_t s, const T* x, i64 m, i64 k, const T* mean, const T* variance, bool invert, T* y);
+
 }  // namespace fastmlp::cuda::detail
