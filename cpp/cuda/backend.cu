@@ -1,14 +1,16 @@
-// Backend<T> (backend.hpp): one network's passes on the device. The math is
-// network.cpp's, step for step:
-//   forward   Z_l = A_{l-1} W_l (cuBLAS) ; A_l = g_l(Z_l + 1 b_l) (one kernel) ;
-//             normalization y_l = gamma x_hat + beta (column or row reductions) ; dropout * M_l
-//   loss      one fused kernel on the output layer's Z: A_L, per-row losses, delta_L
-//   backward  delta_{l-1} = (delta_l W_l^T) * M_{l-1} * g'(A_{l-1})   (cuBLAS + kernels)
-//             dW_l = A_{l-1}^T delta_l (+ l2 W_l: W copied into dW, then GEMM with beta = l2)
-//             db_l = 1^T delta_l  (a GEMM with a vector of ones: deterministic column sums)
-//   step      one kernel over the flat parameter buffer
+// Backend<T> (backend.hpp): one network on the device. The layers and their one loop are the
+// host's (LayerStack<T>, layer.hpp, as network.cpp runs it); this file supplies what they run on:
+//   CudaOps<T>   the primitive operations of ops.hpp: cuBLAS GEMMs (row-major through the
+//                column-major C^T = B^T A^T), element-wise kernels (kernels.cu), the
+//                normalization kernels, and dropout masks drawn on the host as the CPU's
+//   Impl         the memory: parameters, gradients and running statistics, optimizer state,
+//                resident data, the gather buffers, batch losses; and the output layer's
+//                loss (one fused kernel on the head's z: a_L, per-row losses, delta_L) with the
+//                L2 term, the optimizer step and gradient clipping (one kernel each over the
+//                flat buffers)
 // Everything runs on one stream; nothing waits for the device except the calls
-// that hand results to the host (read_losses, predict, download_*).
+// that hand results to the host (read_losses, predict, download_*), and a dropout mask's
+// host staging slot before it is refilled (CudaOps::dropout_mask).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "backend.hpp"
 #include "cublas_loader.hpp"
@@ -42,12 +45,6 @@ struct DevBuf {
   DevBuf() = default;
   DevBuf(const DevBuf&) = delete;
   DevBuf& operator=(const DevBuf&) = delete;
-  DevBuf(DevBuf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr, o.n = 0; }
-  DevBuf& operator=(DevBuf&& o) noexcept {
-    std::swap(p, o.p);
-    std::swap(n, o.n);
-    return *this;
-  }
   ~DevBuf() {
     if (p) cudaFree(p);
   }
@@ -94,32 +91,162 @@ std::string device_name0() {
   return p.name;
 }
 
+// kernels.cu numbers the activations as fastmlp::Activation (ops.hpp) does.
+static_assert(int(Activation::Linear) == 0 && int(Activation::Sigmoid) == 1 && int(Activation::Tanh) == 2 &&
+                  int(Activation::Relu) == 3 && int(Activation::LeakyRelu) == 4 && int(Activation::Elu) == 5 &&
+                  int(Activation::Softplus) == 6 && int(Activation::Softmax) == 7 && int(Activation::Step) == 8 &&
+                  int(Activation::Gelu) == 9 && int(Activation::Silu) == 10 && int(Activation::Mish) == 11 &&
+                  int(Activation::Exp) == 12,
+              "the activation codes of kernels.cu must follow fastmlp::Activation");
+static_assert(int(Norm::Batch) == 1 && int(Norm::Layer) == 2 && int(NormMode::Inference) == 0 &&
+                  int(NormMode::Batch) == 1 && int(NormMode::Train) == 2,
+              "the normalization codes of kernels.cu must follow fastmlp::Norm and fastmlp::NormMode");
+
+namespace {
+
+// Ops<T> (ops.hpp) on the device: every operation is queued on `stream`, none waits for it.
+template <class T>
+class CudaOps final : public Ops<T> {
+ public:
+  CudaOps(const Cublas& api, cublasHandle_t handle, cudaStream_t stream)
+      : api_(api), handle_(handle), stream_(stream) {}
+  ~CudaOps() override {
+    for (auto& s : staging_) {
+      if (s.copied) {
+        cudaEventSynchronize(s.copied);
+        cudaEventDestroy(s.copied);
+      }
+      if (s.host) cudaFreeHost(s.host);
+    }
+  }
+
+  // cudaFree waits for the device, so a buffer that grows is not freed under a queued kernel.
+  T* allocate(Index n) override {
+    T* p = nullptr;
+    FASTMLP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p), sizeof(T) * std::size_t(n > 0 ? n : 1)));
+    return p;
+  }
+  void release(T* p) override { cudaFree(p); }
+  void copy(const T* src, T* dst, Index n) override {
+    if (src != dst && n > 0)
+      FASTMLP_CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToDevice, stream_));
+  }
+
+  void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T beta,
+            T* C, Index ldc) override {
+    if (M == 0 || N == 0) return;
+    gemm_call(api_, handle_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
+              &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc));
+  }
+
+  void bias_activate(Activation g, T alpha, const T* b, T* Z, Index m, Index k) override {
+    if (b)
+      detail::bias_activate<T>(stream_, Z, b, m, k, int(g), alpha);
+    else
+      detail::activate<T>(stream_, Z, m, k, int(g), alpha);
+  }
+  // Softmax from A: the row-wise Jacobian-vector product (kernels.cu).
+  void activation_backward(Activation g, T alpha, const T* A, const T* Z, T* D, Index m, Index k) override {
+    if (g == Activation::Linear) return;
+    if (needs_z(g))
+      detail::activation_backward_from_z<T>(stream_, Z, D, m, k, int(g));
+    else
+      detail::activation_backward<T>(stream_, A, D, m, k, int(g), alpha);
+  }
+  void multiply(const T* x, const T* y, T* out, Index n) override { detail::multiply<T>(stream_, x, y, out, n); }
+  void axpby(T alpha, const T* x, T beta, T* y, Index n) override { detail::axpby<T>(stream_, alpha, x, beta, y, n); }
+  // A GEMM with a vector of ones: deterministic column sums.
+  void column_sums(const T* D, Index m, Index k, T alpha, T beta, T* out) override {
+    if (ones_.n < m) {
+      ones_.reserve(m);
+      fill<T>(stream_, ones_.p, m, T(1));
+    }
+    gemm(false, false, 1, k, m, alpha, ones_.p, m, D, k, beta, out, k);
+  }
+  // sgd_rank1: the default (false); the CUDA engine never fuses the SGD step into backprop.
+
+  void normalize(Norm kind, NormMode mode, const T* a, Index m, Index k, T eps, T momentum, const T* gamma,
+                 const T* beta, T* running_mean, T* running_var, T* x_hat, T* inv_std, T* y) override {
+    mean_.reserve(k);  // the batch's statistics: scratch, used within this call only
+    var_.reserve(k);
+    detail::normalize<T>(stream_, int(kind), int(mode), a, m, k, eps, momentum, gamma, beta, running_mean, running_var,
+                         mean_.p, var_.p, x_hat, inv_std, y);
+  }
+  void normalize_backward(Norm kind, NormMode mode, T* D, const T* x_hat, Index m, Index k, const T* gamma,
+                          const T* inv_std, T* dgamma, T* dbeta) override {
+    detail::normalize_backward<T>(stream_, int(kind), mode != NormMode::Inference ? 1 : 0, D, x_hat, m, k, gamma,
+                                  inv_std, dgamma, dbeta);
+  }
+
+  // The CPU's draws (cpu_ops.cpp), in the same order, so masks agree exactly; uploaded from a
+  // pinned staging slot. The slots take turns, and a slot is refilled only after the copy that
+  // last read it has run (its event), so the host may run a few masks ahead of the device.
+  void dropout_mask(Rng& rng, double p, Index rows_before, Index m, Index rows_after, Index k, T* mask) override {
+    Staging& s = staging_[next_];
+    next_ = (next_ + 1) % kStaging;
+    if (s.copied)
+      FASTMLP_CUDA_CHECK(cudaEventSynchronize(s.copied));
+    else
+      FASTMLP_CUDA_CHECK(cudaEventCreateWithFlags(&s.copied, cudaEventDisableTiming));
+    const Index n = m * k;
+    if (s.n < n) {
+      if (s.host) cudaFreeHost(s.host);
+      s.host = nullptr;
+      s.n = 0;
+      FASTMLP_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&s.host), sizeof(T) * std::size_t(n)));
+      s.n = n;
+    }
+    const T keep_scale = T(1.0 / (1.0 - p));
+    rng.skip(std::uint64_t(rows_before * k));
+    for (Index i = 0; i < n; ++i) s.host[i] = rng.uniform() >= p ? keep_scale : T(0);
+    rng.skip(std::uint64_t(rows_after * k));
+    if (n == 0) return;
+    FASTMLP_CUDA_CHECK(cudaMemcpyAsync(mask, s.host, sizeof(T) * std::size_t(n), cudaMemcpyHostToDevice, stream_));
+    FASTMLP_CUDA_CHECK(cudaEventRecord(s.copied, stream_));
+  }
+
+ private:
+  static constexpr int kStaging = 8;
+  struct Staging {
+    T* host = nullptr;
+    Index n = 0;
+    cudaEvent_t copied = nullptr;  // recorded after the copy that reads `host`
+  };
+  const Cublas& api_;
+  cublasHandle_t handle_;
+  cudaStream_t stream_;
+  DevBuf<T> ones_, mean_, var_;
+  Staging staging_[kStaging];
+  int next_ = 0;
+};
+
+}  // namespace
+
 template <class T>
 struct Backend<T>::Impl {
-  std::vector<LayerDesc> layers;
+  // ~Impl frees the layers' buffers, then the operations that free them, then the cuBLAS
+  // handle and the stream.
   int loss = 0;
-  i64 P = 0;
-  std::vector<i64> offsets;
+  i64 P = 0, S = 0;
   const Cublas* api = nullptr;
   cublasHandle_t handle = nullptr;
   cudaStream_t stream = nullptr;
+  std::unique_ptr<CudaOps<T>> ops;
+  std::unique_ptr<LayerStack<T>> stack;
+  const Layer<T>* head = nullptr;  // the output layer: its activation is the loss's
+  Activation out_g = Activation::Linear;
+  T out_alpha = T(0);
+  std::vector<std::pair<Index, Index>> weights;  // the L2-penalised weights: (offset, count)
 
+  // `params` holds the P parameters, then the S running statistics.
   DevBuf<T> params, grads, velocity, m1, m2;
   bool has_velocity = false, has_moments = false;
   long long t = 0;
   DevBuf<T> saved[3];
 
-  i64 capacity = 0;
-  std::vector<DevBuf<T>> A, D, Adrop, mask, Zs;  // Zs: Z of gelu / silu / mish layers (their g' reads it)
-  // Normalized layers: y, x_hat, 1 / sqrt(var + eps), the batch's mean and variance; the running
-  // statistics live in `params` after the P trainable values (at state_offsets[l]).
-  std::vector<DevBuf<T>> Ynorm, Xhat, inv_std, mean, var;
-  std::vector<i64> state_offsets;
-  std::vector<int> norm_mode;
-  i64 S = 0;
-  std::vector<char> dropped;
-  std::vector<T> host_mask;
-  DevBuf<T> ones, row_loss, partials, wsum, losses;
+  T* out = nullptr;        // the head's output of the latest forward pass: z_L, then a_L (loss_pass)
+  DevBuf<T> delta, z_out;  // delta_L; z_L of a gelu / silu / mish output (its g' reads it)
+  DevBuf<T> row_loss, partials, wsum, losses;
   DevBuf<unsigned long long> correct;
 
   struct Data {
@@ -142,22 +269,14 @@ struct Backend<T>::Impl {
 
   ~Impl() {
     if (stream) cudaStreamSynchronize(stream);
+    stack.reset();
+    ops.reset();
     if (handle && api) api->destroy(handle);
     if (stream) cudaStreamDestroy(stream);
   }
 
-  i64 L() const { return i64(layers.size()); }
-  i64 n_in(i64 l) const { return layers[l].n_in; }
-  i64 n_out(i64 l) const { return layers[l].n_out; }
-  T* W(i64 l) { return params.p + offsets[l]; }
-  T* b(i64 l) { return W(l) + n_in(l) * n_out(l); }
-  T* dW(i64 l) { return grads.p + offsets[l]; }
-  T* db(i64 l) { return dW(l) + n_in(l) * n_out(l); }
-  T* gamma(i64 l) { return b(l) + n_out(l); }  // then beta
-  T* dgamma(i64 l) { return db(l) + n_out(l); }
-  T* running(i64 l) { return params.p + P + state_offsets[l]; }  // mean, then variance
-  bool normalized(i64 l) const { return layers[l].norm != 0 && l + 1 < L(); }
-  T alpha(i64 l) const { return T(layers[l].alpha); }
+  i64 n_in() const { return stack->n_in(); }
+  i64 n_out() const { return stack->n_out(); }
 
   // n values of type U from src to dst, queued on the stream (kind: cudaMemcpyHostToDevice, ...).
   template <class U>
@@ -174,37 +293,6 @@ struct Backend<T>::Impl {
     zero(state.p, P);
   }
 
-  void gemm(bool ta, bool tb, i64 M, i64 N, i64 K, T alpha, const T* Am, i64 lda, const T* Bm, i64 ldb, T beta, T* C,
-            i64 ldc) {
-    if (M == 0 || N == 0) return;
-    gemm_call(*api, handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
-              &alpha, Bm, int(ldb), Am, int(lda), &beta, C, int(ldc));
-  }
-
-  void reserve(i64 m) {
-    if (m <= capacity) return;
-    for (i64 l = 0; l < L(); ++l) {
-      A[l].reserve(m * n_out(l));
-      D[l].reserve(m * n_out(l));
-      if (layers[l].dropout > 0.0) {
-        Adrop[l].reserve(m * n_out(l));
-        mask[l].reserve(m * n_out(l));
-      }
-      if (act_needs_z(layers[l].activation)) Zs[l].reserve(m * n_out(l));
-      if (layers[l].norm != 0) {
-        Ynorm[l].reserve(m * n_out(l));
-        Xhat[l].reserve(m * n_out(l));
-        inv_std[l].reserve(layers[l].norm == 2 ? m : n_out(l));
-        mean[l].reserve(n_out(l));
-        var[l].reserve(n_out(l));
-      }
-    }
-    ones.reserve(m);
-    fill<T>(stream, ones.p, m, T(1));
-    row_loss.reserve(m);
-    capacity = m;
-  }
-
   View view(const Batch& bt) {
     View v;
     v.m = bt.rows;
@@ -217,61 +305,30 @@ struct Backend<T>::Impl {
       return v;
     }
     const Data& d = data[bt.slot];
-    v.X = d.X.p + bt.start * n_in(0);
+    v.X = d.X.p + bt.start * n_in();
     v.Y = d.has_Y ? d.Y.p + bt.start * d.ycols : nullptr;
     v.labels = d.has_labels ? d.labels.p + bt.start : nullptr;
     v.w = d.has_w ? d.w.p + bt.start : nullptr;
     return v;
   }
 
-  // What layer l reads: X, or the previous layer's output (normalized, times the dropout mask).
-  const T* input_of(i64 l, const View& v) {
-    if (l == 0) return v.X;
-    if (dropped[l - 1]) return Adrop[l - 1].p;
-    return normalized(l - 1) ? Ynorm[l - 1].p : A[l - 1].p;
+  Pass<T> pass(i64 m, T l2) { return Pass<T>{*ops, m, {}, T(0), l2, head, nullptr}; }
+
+  // network.cpp forward_pass: the layers' loop; the output layer keeps z_L, in its own buffer.
+  void forward(const View& v, const DropoutDraw& draw) {
+    Pass<T> p = pass(v.m, T(0));
+    p.draw = draw;
+    out = const_cast<T*>(stack->forward(p, v.X, n_in()));
   }
 
-  // network.cpp forward_to_logits: the output layer keeps Z (bias added).
-  void forward_to_logits(const View& v, Rng* rng, i64 rows_before = 0, i64 rows_after = 0, int mode = 0) {
-    const i64 m = v.m;
-    reserve(m);
-    for (i64 l = 0; l < L(); ++l) {
-      const i64 d = n_in(l), k = n_out(l);
-      gemm(false, false, m, k, d, T(1), input_of(l, v), d, W(l), k, T(0), A[l].p, k);
-      const int g = l + 1 < L() ? layers[l].activation : int(kLinear);
-      if (act_needs_z(g)) {  // keep Z for the backward pass
-        bias_activate<T>(stream, A[l].p, b(l), m, k, int(kLinear), T(0));
-        copy(Zs[l].p, A[l].p, m * k, cudaMemcpyDeviceToDevice);
-        activate<T>(stream, A[l].p, m, k, g, alpha(l));
-      } else {
-        bias_activate<T>(stream, A[l].p, b(l), m, k, g, alpha(l));
-      }
-      if (normalized(l)) {
-        const LayerDesc& s = layers[l];
-        norm_mode[l] = mode;
-        normalize<T>(stream, s.norm, mode, A[l].p, m, k, T(s.norm_epsilon), T(s.norm_momentum), gamma(l), gamma(l) + k,
-                     running(l), running(l) + k, mean[l].p, var[l].p, Xhat[l].p, inv_std[l].p, Ynorm[l].p);
-      }
-      dropped[l] = rng != nullptr && layers[l].dropout > 0.0;
-      if (dropped[l]) {
-        // The same draws, in the same order, as the CPU core (exact parity).
-        const double p = layers[l].dropout;
-        const T keep = T(1.0 / (1.0 - p));
-        host_mask.resize(std::size_t(m * k));
-        rng->skip(std::uint64_t(rows_before * k));
-        for (auto& x : host_mask) x = rng->uniform() >= p ? keep : T(0);
-        rng->skip(std::uint64_t(rows_after * k));
-        copy(mask[l].p, host_mask.data(), m * k, cudaMemcpyHostToDevice);
-        multiply<T>(stream, normalized(l) ? Ynorm[l].p : A[l].p, mask[l].p, Adrop[l].p, m * k);
-      }
-    }
-  }
-
-  // losses.cpp output_loss + the L2 term, into *J (device); delta_L into D[L-1] when asked.
+  // losses.cpp output_loss + the L2 term, into *J (device), on the head's z_L (activated in
+  // place); delta_L = dJ/dz_L into `delta` when asked.
   void loss_pass(const View& v, bool want_delta, T* J, T l2) {
-    const i64 m = v.m, last = L() - 1, k = n_out(last);
-    T* Z = A[last].p;
-    T* delta = want_delta ? D[last].p : nullptr;
+    const i64 m = v.m, k = n_out();
+    T* Z = out;
+    row_loss.reserve(m);
+    if (want_delta) delta.reserve(m * k);
+    T* d = want_delta ? delta.p : nullptr;
     const T* ws = nullptr;
     if (v.w) {
       sum<T>(stream, v.w, m, wsum.p);
@@ -279,54 +336,41 @@ struct Backend<T>::Impl {
     }
     switch (loss) {
       case kCCE:
-        softmax_crossentropy<T>(stream, Z, v.labels, v.labels ? nullptr : v.Y, v.w, ws, m, k, delta, row_loss.p);
+        softmax_crossentropy<T>(stream, Z, v.labels, v.labels ? nullptr : v.Y, v.w, ws, m, k, d, row_loss.p);
         break;
       case kBCE:
-      case kPoisson: from_logits<T>(stream, loss, Z, v.Y, v.w, ws, m, k, delta, row_loss.p); break;
+      case kPoisson: from_logits<T>(stream, loss, Z, v.Y, v.w, ws, m, k, d, row_loss.p); break;
       default: {
-        const int g = layers[last].activation;
-        if (delta && act_needs_z(g)) copy(Zs[last].p, Z, m * k, cudaMemcpyDeviceToDevice);
-        activate<T>(stream, Z, m, k, g, alpha(last));
-        regression_error<T>(stream, loss, Z, v.Y, v.w, ws, m, k, delta, row_loss.p);
-        if (delta && act_needs_z(g))
-          activation_backward_from_z<T>(stream, Zs[last].p, delta, m, k, g);
-        else if (delta)
-          activation_backward<T>(stream, Z, delta, m, k, g, alpha(last));
+        const int g = int(out_g);
+        const bool keep_z = d && needs_z(out_g);
+        if (keep_z) {
+          z_out.reserve(m * k);
+          copy(z_out.p, Z, m * k, cudaMemcpyDeviceToDevice);
+        }
+        activate<T>(stream, Z, m, k, g, out_alpha);
+        regression_error<T>(stream, loss, Z, v.Y, v.w, ws, m, k, d, row_loss.p);
+        if (keep_z)
+          activation_backward_from_z<T>(stream, z_out.p, d, m, k, g);
+        else if (d)
+          activation_backward<T>(stream, Z, d, m, k, g, out_alpha);
       }
     }
     i64 n_partials = 0;
     if (l2 != T(0)) {
-      for (i64 l = 0; l < L(); ++l) sumsq_partials<T>(stream, W(l), n_in(l) * n_out(l), partials.p + l * kSumsqBlocks);
-      n_partials = L() * kSumsqBlocks;
+      for (const auto& [offset, count] : weights) {
+        sumsq_partials<T>(stream, params.p + offset, count, partials.p + n_partials);
+        n_partials += kSumsqBlocks;
+      }
     }
     finish_loss<T>(stream, row_loss.p, m, partials.p, n_partials, T(0.5) * l2, J);
     if (loss == kBCE || loss == kCCE) count_correct<T>(stream, Z, v.labels, v.Y, m, k, loss == kCCE, correct.p);
   }
 
-  // network.cpp gradients_unchecked's backward loop, into the gradient buffer.
-  void backward_pass(const View& v, T l2) {
-    const i64 m = v.m;
-    for (i64 l = L() - 1; l >= 0; --l) {
-      const i64 d = n_in(l), k = n_out(l);
-      if (l > 0) {
-        gemm(false, true, m, d, k, T(1), D[l].p, k, W(l), k, T(0), D[l - 1].p, d);  // delta W^T
-        if (dropped[l - 1]) multiply<T>(stream, D[l - 1].p, mask[l - 1].p, D[l - 1].p, m * d);
-        if (normalized(l - 1))  // dJ/dy -> dJ/da; dgamma, dbeta into the gradient buffer
-          normalize_backward<T>(stream, layers[l - 1].norm, norm_mode[l - 1] != 0 ? 1 : 0, D[l - 1].p, Xhat[l - 1].p, m,
-                                d, gamma(l - 1), inv_std[l - 1].p, dgamma(l - 1), dgamma(l - 1) + d);
-        if (act_needs_z(layers[l - 1].activation))
-          activation_backward_from_z<T>(stream, Zs[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation);
-        else
-          activation_backward<T>(stream, A[l - 1].p, D[l - 1].p, m, d, layers[l - 1].activation, alpha(l - 1));
-      }
-      T beta = T(0);
-      if (l2 != T(0)) {
-        copy(dW(l), W(l), d * k, cudaMemcpyDeviceToDevice);
-        beta = l2;
-      }
-      gemm(true, false, d, k, m, T(1), input_of(l, v), d, D[l].p, k, beta, dW(l), k);  // A^T delta (+ l2 W)
-      gemm(false, false, 1, k, m, T(1), ones.p, m, D[l].p, k, T(0), db(l), k);         // 1^T delta
-    }
+  // network.cpp backprop: the layers' backward passes in reverse from delta_L, into the
+  // gradient buffer.
+  void backward(const View& v, T l2) {
+    Pass<T> p = pass(v.m, l2);
+    stack->backward(p, delta.p, nullptr);
   }
 
   void step(const OptStep<T>& s) {
@@ -362,39 +406,39 @@ struct Backend<T>::Impl {
 };
 
 template <class T>
-Backend<T>::Backend(const std::vector<LayerDesc>& layers, int loss, T l2) : l2_(l2) {
+Backend<T>::Backend(const std::vector<LayerConfig>& configs, std::int64_t n_inputs, int loss, T l2) : l2_(l2) {
   std::string why;
   if (device_count(&why) <= 0) throw std::runtime_error(why);
   auto impl = std::make_unique<Impl>();
-  impl->api = &cublas();
-  impl->layers = layers;
-  impl->loss = loss;
-  for (const auto& s : layers) {  // network.cpp's layout: [W, b (, gamma, beta)] per layer
-    impl->offsets.push_back(impl->P);
-    impl->P += s.n_in * s.n_out + s.n_out + (s.norm != 0 ? 2 * s.n_out : 0);
-    impl->state_offsets.push_back(impl->S);
-    if (s.norm == 1) impl->S += 2 * s.n_out;
-  }
-  P_ = impl->P;
-  S_ = impl->S;
-  const std::size_t L = layers.size();
-  for (auto* per_layer : {&impl->A, &impl->D, &impl->Adrop, &impl->mask, &impl->Zs, &impl->Ynorm, &impl->Xhat,
-                          &impl->inv_std, &impl->mean, &impl->var})
-    per_layer->resize(L);
-  impl->norm_mode.assign(L, 0);
-  impl->dropped.assign(L, 0);
-  FASTMLP_CUDA_CHECK(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
-  check_blas(impl->api->create(&impl->handle), "cublasCreate_v2");
-  check_blas(impl->api->set_stream(impl->handle, impl->stream), "cublasSetStream_v2");
-  impl->params.reserve(P_ + S_ > 0 ? P_ + S_ : 1);
-  impl->grads.reserve(P_);
-  impl->zero(impl->params.p, P_ + S_);
-  impl->zero(impl->grads.p, P_);
-  impl->partials.reserve(i64(L) * kSumsqBlocks);
-  impl->wsum.reserve(1);
-  impl->losses.reserve(1);
-  impl->correct.reserve(1);
-  impl->zero(impl->correct.p, 1);
+  Impl& im = *impl;
+  im.api = &cublas();
+  im.loss = loss;
+  FASTMLP_CUDA_CHECK(cudaStreamCreateWithFlags(&im.stream, cudaStreamNonBlocking));
+  check_blas(im.api->create(&im.handle), "cublasCreate_v2");
+  check_blas(im.api->set_stream(im.handle, im.stream), "cublasSetStream_v2");
+  im.ops = std::make_unique<CudaOps<T>>(*im.api, im.handle, im.stream);
+  // The host network's layers and layout (network.cpp setup): parameters at params.p, their
+  // gradients at grads.p, the running statistics after the P parameters.
+  im.stack = std::make_unique<LayerStack<T>>(configs, Index(n_inputs));
+  Index n_params = 0, n_state = 0;
+  im.stack->layout(n_params, n_state);
+  im.P = P_ = n_params;
+  im.S = S_ = n_state;
+  for (Index i = 0; i < im.stack->size(); ++i) (*im.stack)[i].weights(im.weights);
+  im.head = &(*im.stack)[im.stack->size() - 1];
+  double alpha = 0.0;
+  im.out_g = im.head->output_activation(&alpha);
+  im.out_alpha = T(alpha);
+  im.params.reserve(P_ + S_ > 0 ? P_ + S_ : 1);
+  im.grads.reserve(P_ > 0 ? P_ : 1);
+  im.zero(im.params.p, P_ + S_);
+  im.zero(im.grads.p, P_);
+  im.stack->bind(im.params.p, im.grads.p, im.params.p + P_);
+  im.partials.reserve(kSumsqBlocks * i64(im.weights.size() > 0 ? im.weights.size() : 1));
+  im.wsum.reserve(1);
+  im.losses.reserve(1);
+  im.correct.reserve(1);
+  im.zero(im.correct.p, 1);
   impl_ = impl.release();
 }
 
@@ -433,7 +477,7 @@ template <class T>
 void Backend<T>::set_data(int slot, const T* X, std::int64_t rows, std::int64_t ld, const HostTargets<T>& Y) {
   auto& im = *impl_;
   auto& d = im.data[slot];
-  const i64 n = im.layers.front().n_in;
+  const i64 n = im.n_in();
   d.has_Y = Y.dense != nullptr;
   d.has_labels = Y.labels != nullptr;
   d.has_w = Y.weights != nullptr;
@@ -469,7 +513,7 @@ template <class T>
 void Backend<T>::gather(std::int64_t start, std::int64_t rows) {
   auto& im = *impl_;
   const auto& d = im.data[kTrain];
-  const i64 n = im.layers.front().n_in;
+  const i64 n = im.n_in();
   im.Xb.reserve(rows * n);
   if (d.has_Y) im.Yb.reserve(rows * d.ycols);
   if (d.has_labels) im.labels_b.reserve(rows);
@@ -484,9 +528,9 @@ void Backend<T>::reserve_losses(std::int64_t n) {
 }
 
 template <class T>
-void Backend<T>::forward(const Batch& bt, Rng* dropout_rng, std::int64_t rows_before, std::int64_t rows_after,
-                         int norm_mode) {
-  impl_->forward_to_logits(impl_->view(bt), dropout_rng, rows_before, rows_after, norm_mode);
+void Backend<T>::forward(const Batch& bt, const DropoutDraw& draw) {
+  impl_->forward(impl_->view(bt), draw);
+  FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
 
 template <class T>
@@ -499,7 +543,7 @@ void Backend<T>::output_error(const Batch& bt, std::int64_t j, bool want_delta) 
 template <class T>
 void Backend<T>::backprop(const Batch& bt) {
   auto& im = *impl_;
-  im.backward_pass(im.view(bt), l2_);
+  im.backward(im.view(bt), l2_);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -512,7 +556,6 @@ void Backend<T>::optimizer_step(const OptStep<T>& s) {
 template <class T>
 void Backend<T>::clip_grads(T clip_value, T clip_norm) {
   auto& im = *impl_;
-  im.partials.reserve(kSumsqBlocks * (im.L() > 0 ? im.L() : 1));
   clip_gradients<T>(im.stream, im.grads.p, P_, clip_value, clip_norm, im.partials.p);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
@@ -521,11 +564,11 @@ template <class T>
 void Backend<T>::predict(const Batch& bt, T* out) {
   auto& im = *impl_;
   const auto v = im.view(bt);
-  im.forward_to_logits(v, nullptr);
-  const i64 last = im.L() - 1, k = im.n_out(last);
-  activate<T>(im.stream, im.A[last].p, v.m, k, im.layers[last].activation, im.alpha(last));
+  im.forward(v, DropoutDraw{});
+  const i64 k = im.n_out();
+  activate<T>(im.stream, im.out, v.m, k, int(im.out_g), im.out_alpha);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
-  im.copy(out, im.A[last].p, v.m * k, cudaMemcpyDeviceToHost);
+  im.copy(out, im.out, v.m * k, cudaMemcpyDeviceToHost);
   synchronize();
 }
 

@@ -1,51 +1,29 @@
 // The device side of the CUDA engine: a Backend<T> that owns the device
-// buffers of one network (parameters, gradients, optimizer state, per-layer
-// workspaces, resident data) and runs the steps of training as kernels + cuBLAS
-// GEMMs on one stream. Plain C++ on purpose (no Eigen, no CUDA headers), so that
-// device_network.cpp, which implements fastmlp::Engine<T> (engine.hpp) on top of
-// it, is compiled by the host compiler, and backend.cu / kernels.cu, compiled by
-// nvcc, never see Eigen. The training loop itself is trainer.cpp's, for every engine.
+// buffers of one network (parameters, gradients, optimizer state, resident data,
+// losses) and CudaOps<T>, the primitive operations of ops.hpp as kernels + cuBLAS
+// on one stream. The layers and their one loop are the host's (LayerStack<T>,
+// layer.hpp), run over those operations: the backend has no layer loop of its own.
+// Plain C++ on purpose (no Eigen, no CUDA headers), so that device_network.cpp,
+// which implements fastmlp::Engine<T> (engine.hpp) on top of it, is compiled by
+// the host compiler, and backend.cu / kernels.cu, compiled by nvcc, never see
+// Eigen. The training loop itself is trainer.cpp's, for every engine.
 //
 // Conventions are the CPU core's: row-major, samples as rows, the flat
-// parameter buffer [W1, b1, W2, b2, ...]; the formulas are those of
-// network.hpp / losses.hpp / activations.hpp / optimizers.hpp.
+// parameter buffer laid out by the layers (LayerStack::layout); the formulas are
+// those of network.hpp / losses.hpp / activations.hpp / optimizers.hpp.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "fastmlp/layer.hpp"
 #include "fastmlp/random.hpp"
 
 namespace fastmlp::cuda::detail {
 
-// Same numbering as fastmlp::Activation and fastmlp::Loss (static_assert'ed in device_network.cpp).
-enum ActCode : int {
-  kLinear = 0,
-  kSigmoid,
-  kTanh,
-  kRelu,
-  kLeakyRelu,
-  kElu,
-  kSoftplus,
-  kSoftmax,
-  kStep,
-  kGelu,
-  kSilu,
-  kMish,
-  kExp
-};
+// Same numbering as fastmlp::Loss (static_assert'ed in device_network.cpp).
 enum LossCode : int { kBCE = 0, kCCE = 1, kMSE = 2, kMAE = 3, kHuber = 4, kPoisson = 5 };
-inline bool act_needs_z(int g) { return g == kGelu || g == kSilu || g == kMish; }
-
-struct LayerDesc {
-  std::int64_t n_in = 0, n_out = 0;
-  int activation = kLinear;
-  double alpha = 0.0;
-  double dropout = 0.0;
-  int norm = 0;  // fastmlp::Norm: 0 none, 1 batch, 2 layer (of the layer's output, before dropout)
-  double norm_epsilon = 0.0, norm_momentum = 0.0;
-};
 
 // Targets in host memory (Targets<T> without Eigen).
 template <class T>
@@ -81,15 +59,18 @@ class Backend {
     bool gathered = false;
   };
 
-  Backend(const std::vector<LayerDesc>& layers, int loss, T l2);
+  // The layers of `configs` (Network::configs()), the first taking n_inputs inputs.
+  Backend(const std::vector<LayerConfig>& configs, std::int64_t n_inputs, int loss, T l2);
   ~Backend();
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
 
   void set_l2(T l2) { l2_ = l2; }
 
-  // The parameters (P values, the host's layout: [W, b (, gamma, beta)] per layer) and the
-  // running statistics (S values, Network::state()'s layout).
+  // The parameters (P values, the layers' layout, as Network::params()) and the running
+  // statistics (S values, Network::state()'s layout).
+  std::int64_t num_params() const { return P_; }
+  std::int64_t num_state() const { return S_; }
   void upload_params(const T* host, const T* state);
   void download_params(T* host, T* state);
   void download_grads(T* host);
@@ -105,13 +86,11 @@ class Backend {
 
   // Batch losses live on the device, one slot each, read back by read_losses().
   void reserve_losses(std::int64_t n);
-  // The steps of engine.hpp on batch b: forward (dropout masks drawn from dropout_rng
-  // when given, as for rows_before + rows + rows_after rows: engine.hpp's DropoutDraw; norm_mode
-  // as fastmlp::NormMode: 0 running statistics, 1 the batch's, 2 the batch's and update); output error (loss into slot
-  // j, correct predictions added to the device counter, delta_L when want_delta); backprop into the gradient buffer;
-  // optimizer step.
-  void forward(const Batch& b, Rng* dropout_rng, std::int64_t rows_before = 0, std::int64_t rows_after = 0,
-               int norm_mode = 0);
+  // The steps of engine.hpp on batch b: forward (the layers' loop; dropout masks and the
+  // normalization mode from `draw`, engine.hpp's DropoutDraw); output error (loss into slot j,
+  // correct predictions added to the device counter, delta_L when want_delta); backprop into
+  // the gradient buffer; optimizer step.
+  void forward(const Batch& b, const DropoutDraw& draw);
   void output_error(const Batch& b, std::int64_t j, bool want_delta);
   void backprop(const Batch& b);
   void optimizer_step(const OptStep<T>& step);

@@ -15,14 +15,6 @@ namespace fastmlp::cuda {
 
 using detail::Backend;
 
-static_assert(int(Activation::Linear) == detail::kLinear && int(Activation::Sigmoid) == detail::kSigmoid &&
-                  int(Activation::Tanh) == detail::kTanh && int(Activation::Relu) == detail::kRelu &&
-                  int(Activation::LeakyRelu) == detail::kLeakyRelu && int(Activation::Elu) == detail::kElu &&
-                  int(Activation::Softplus) == detail::kSoftplus && int(Activation::Softmax) == detail::kSoftmax &&
-                  int(Activation::Step) == detail::kStep && int(Activation::Gelu) == detail::kGelu &&
-                  int(Activation::Silu) == detail::kSilu && int(Activation::Mish) == detail::kMish &&
-                  int(Activation::Exp) == detail::kExp,
-              "activation codes of backend.hpp must follow fastmlp::Activation");
 static_assert(int(Loss::BinaryCrossentropy) == detail::kBCE && int(Loss::CategoricalCrossentropy) == detail::kCCE &&
                   int(Loss::MeanSquaredError) == detail::kMSE && int(Loss::MeanAbsoluteError) == detail::kMAE &&
                   int(Loss::Huber) == detail::kHuber && int(Loss::Poisson) == detail::kPoisson,
@@ -85,23 +77,16 @@ class DeviceOptimizer final : public Optimizer<T> {
 };
 
 template <class T>
-std::vector<detail::LayerDesc> descs(const Network<T>& net) {
-  std::vector<detail::LayerDesc> out;
-  for (const auto& s : net.layers())
-    out.push_back(
-        {s.n_in, s.n_out, int(s.activation), s.alpha, s.dropout, int(s.norm), s.norm_epsilon, s.norm_momentum});
-  return out;
-}
-
-template <class T>
 class DeviceEngine final : public Engine<T> {
   using Batch = typename Backend<T>::Batch;
 
  public:
   explicit DeviceEngine(Network<T>& host)
       : host_(host),
-        backend_(descs(host), int(host.loss()), host.l2()),
+        backend_(host.configs(), host.n_inputs(), int(host.loss()), host.l2()),
         synced_(std::size_t(host.num_params() + host.num_state())) {
+    if (backend_.num_params() != host.num_params() || backend_.num_state() != host.num_state())
+      throw std::logic_error("the device's layout of the layers differs from the host network's");
     copy_in(true);
   }
 
@@ -147,9 +132,7 @@ class DeviceEngine final : public Engine<T> {
     batch_ = Batch{Backend<T>::kTrain, start, rows, gathered_};
     if (gathered_) backend_.gather(start, rows);
   }
-  void forward(const DropoutDraw& d) override {
-    backend_.forward(batch_, d.rng, d.rows_before, d.rows_after, int(d.norm));
-  }
+  void forward(const DropoutDraw& d) override { backend_.forward(batch_, d); }
   void output_error(Index j) override { backend_.output_error(batch_, j, true); }
   void backprop(T) override { backend_.backprop(batch_); }  // never fused (plain_sgd_rate() is 0)
   bool add_grad_norms(double*) override { return false; }
@@ -170,7 +153,7 @@ class DeviceEngine final : public Engine<T> {
   bool losses_at_once() const override { return false; }
   T evaluate_validation(Index start, Index rows, Index* correct) override {
     const Batch b{Backend<T>::kVal, start, rows, false};
-    backend_.forward(b, nullptr);
+    backend_.forward(b, DropoutDraw{});
     backend_.output_error(b, n_losses_, false);
     std::vector<T> J(std::size_t(n_losses_ + 1));
     read_losses(n_losses_, n_losses_ + 1, J.data(), correct);
@@ -228,7 +211,8 @@ class DeviceEngine final : public Engine<T> {
     host_.validate(X, Y);
     call_data(X, &Y);
     const Batch b = call_batch(X.rows());
-    backend_.forward(b, nullptr, 0, 0, norm == NormMode::Inference ? 0 : 1);
+    const NormMode mode = norm == NormMode::Inference ? NormMode::Inference : NormMode::Batch;  // running ones kept
+    backend_.forward(b, DropoutDraw{nullptr, 0, 0, mode});
     backend_.output_error(b, 0, with_grads);
     if (with_grads) {
       backend_.backprop(b);

@@ -686,4 +686,43 @@ FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE
 
+// ---- Ops::axpby (cpp/cuda/backend.cu's CudaOps) ----
+namespace {
+template <class T>
+__global__ void axpby_kernel(T alpha, const T* x, T beta, T* y, i64 n) {
+  FASTMLP_GRID_STRIDE(i, n) {
+    const T ax = alpha == T(0) ? T(0) : alpha * x[i];
+    y[i] = beta == T(0) ? ax : ax + beta * y[i];
+  }
+}
+}  // namespace
+
+template <class T>
+void axpby(cudaStream_t s, T alpha, const T* x, T beta, T* y, i64 n) {
+  if (n > 0) axpby_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(alpha, x, beta, y, n);
+}
+template void axpby<float>(cudaStream_t, float, const float*, float, float*, i64);
+template void axpby<double>(cudaStream_t, double, const double*, double, double*, i64);
+
+// ---- Ops::standardize, Ops::standardize_backward (mean null) ----
+namespace {
+template <class T>
+__global__ void standardize_kernel(const T* x, i64 m, i64 k, const T* mean, const T* variance, bool invert, T* y) {
+  FASTMLP_GRID_STRIDE(i, m * k) {
+    const i64 j = i % k;
+    const T v = variance[j];
+    const T s = v > T(0) ? sqrt(v) : T(1);  // a constant column stays unscaled (scikit-learn's rule)
+    const T mu = mean ? mean[j] : T(0);
+    y[i] = invert ? x[i] * s + mu : (x[i] - mu) / s;
+  }
+}
+}  // namespace
+
+template <class T>
+void standardize(cudaStream_t s, const T* x, i64 m, i64 k, const T* mean, const T* variance, bool invert, T* y) {
+  if (m * k > 0) standardize_kernel<T><<<blocks_for(m * k), kThreads, 0, s>>>(x, m, k, mean, variance, invert, y);
+}
+template void standardize<float>(cudaStream_t, const float*, i64, i64, const float*, const float*, bool, float*);
+template void standardize<double>(cudaStream_t, const double*, i64, i64, const double*, const double*, bool, double*);
+
 }  // namespace fastmlp::cuda::detail

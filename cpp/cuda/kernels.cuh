@@ -93,4 +93,14 @@ void gather_rows(cudaStream_t s, const std::int64_t* order, i64 nb, const T* X, 
 template <class T>
 void fill(cudaStream_t s, T* x, i64 n, T value);
 
+// y <- alpha x + beta y (Ops::axpby); alpha 0: x is not read, beta 0: y is not read (BLAS's rule).
+template <class T>
+void axpby(cudaStream_t s, T alpha, const T* x, T beta, T* y, i64 n);
+
+// Column standardization (a Normalization layer, Ops::standardize): y = (x - mean_j) / s_j, or with
+// invert y = x s_j + mean_j, where s_j = sqrt(variance_j), 1 where variance_j is 0. mean null: no
+// shift (the backward pass: dx = dy / s_j, invert dy s_j). y may be x.
+template <class T>
+void standardize(cudaStream_t s, const T* x, i64 m, i64 k, const T* mean, const T* variance, bool invert, T* y);
+
 }  // namespace fastmlp::cuda::detail
