@@ -15,7 +15,17 @@ from ._core import build_info as _core_build_info
 from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
-from .layers import ACTIVATIONS, LAYERS, BatchNormalization, Dense, Dropout, Layer, LayerNormalization
+from .layers import (
+    ACTIVATIONS,
+    LAYERS,
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Layer,
+    LayerNormalization,
+    Residual,
+)
 from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
@@ -35,6 +45,8 @@ __all__ = [
     "Dropout",
     "BatchNormalization",
     "LayerNormalization",
+    "Activation",
+    "Residual",
     "Layer",
     "LAYERS",
     "Sequential",

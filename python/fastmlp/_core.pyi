@@ -112,24 +112,46 @@ class Network32:
     """
     A stack of dense layers and a loss; all parameters in one buffer.
     """
+    @typing.overload
     def __init__(
         self,
         layers: collections.abc.Sequence[LayerSpec],
         loss: str,
         l2: typing.SupportsFloat | typing.SupportsIndex = 0.0,
     ) -> None: ...
+    @typing.overload
+    def __init__(
+        self,
+        layers: list,
+        loss: str,
+        l2: typing.SupportsFloat | typing.SupportsIndex = 0.0,
+        n_inputs: typing.SupportsInt | typing.SupportsIndex = -1,
+    ) -> None:
+        """
+        From layer configs (dicts as in the model file's 'layers' list); n_inputs -1: the first Dense's n_in.
+        """
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
+    def grad_tensor(self, name: str) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        A view of the gradient of the tensor `name`.
+        """
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None: ...
     def norm_params(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple: ...
     def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
         """
         Per layer (Z, A), or (Z, A, delta) with targets.
         """
+    def tensor(self, name: str) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        A writable view of the tensor `name` (see tensors).
+        """
     def weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     @property
     def activations(self) -> list[str]: ...
+    @property
+    def configs(self) -> list: ...
     @property
     def dtype(self) -> numpy.dtype[typing.Any]: ...
     @property
@@ -145,34 +167,63 @@ class Network32:
     @property
     def num_params(self) -> int: ...
     @property
+    def output_activation(self) -> str: ...
+    @property
     def params(self) -> numpy.typing.NDArray[numpy.float32]: ...
     @property
     def sizes(self) -> list[int]: ...
     @property
     def state(self) -> numpy.typing.NDArray[numpy.float32]: ...
+    @property
+    def tensors(self) -> list:
+        """
+        (name, shape, is_state) of every parameter and state tensor, as the model file names them.
+        """
 
 class Network64:
     """
     A stack of dense layers and a loss; all parameters in one buffer.
     """
+    @typing.overload
     def __init__(
         self,
         layers: collections.abc.Sequence[LayerSpec],
         loss: str,
         l2: typing.SupportsFloat | typing.SupportsIndex = 0.0,
     ) -> None: ...
+    @typing.overload
+    def __init__(
+        self,
+        layers: list,
+        loss: str,
+        l2: typing.SupportsFloat | typing.SupportsIndex = 0.0,
+        n_inputs: typing.SupportsInt | typing.SupportsIndex = -1,
+    ) -> None:
+        """
+        From layer configs (dicts as in the model file's 'layers' list); n_inputs -1: the first Dense's n_in.
+        """
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
+    def grad_tensor(self, name: str) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        A view of the gradient of the tensor `name`.
+        """
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None: ...
     def norm_params(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple: ...
     def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
         """
         Per layer (Z, A), or (Z, A, delta) with targets.
         """
+    def tensor(self, name: str) -> numpy.typing.NDArray[numpy.float64]:
+        """
+        A writable view of the tensor `name` (see tensors).
+        """
     def weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     @property
     def activations(self) -> list[str]: ...
+    @property
+    def configs(self) -> list: ...
     @property
     def dtype(self) -> numpy.dtype[typing.Any]: ...
     @property
@@ -188,11 +239,18 @@ class Network64:
     @property
     def num_params(self) -> int: ...
     @property
+    def output_activation(self) -> str: ...
+    @property
     def params(self) -> numpy.typing.NDArray[numpy.float64]: ...
     @property
     def sizes(self) -> list[int]: ...
     @property
     def state(self) -> numpy.typing.NDArray[numpy.float64]: ...
+    @property
+    def tensors(self) -> list:
+        """
+        (name, shape, is_state) of every parameter and state tensor, as the model file names them.
+        """
 
 class Optimizer32:
     def clip(self, grads: numpy.typing.NDArray[numpy.float32]) -> None:

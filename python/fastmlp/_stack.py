@@ -1,13 +1,14 @@
-"""A Sequential's stack of layers: which layer may follow which (a Dropout or a normalization
-belongs to the Dense before it), the network the C++ core builds from them, set_weights'
-checks and the summary table (its rows are the layers' own: Layer.summary_row)."""
+"""A Sequential's stack of layers, walked without asking their kind: which layer may stand where
+(each layer's _check_place), the sizes (_chain), the network the C++ core builds from the layers'
+configs (their model-file entries) and the binding of each layer to its tensors by name (_bind),
+set_weights' checks and the summary table (its rows are the layers' own: Layer.summary_row)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from . import _core
-from .layers import Dense, Dropout, _Normalization
+from .layers import Dense, Layer
 
 
 def loss_name(loss, output_activation: str) -> str:
@@ -23,71 +24,103 @@ def loss_name(loss, output_activation: str) -> str:
         raise ValueError(f"loss must be one of {', '.join(_core.LOSSES)} (or an alias); got {loss!r}") from None
 
 
-def fold(layers: list):
-    """The Dense layers in order, each one's dropout rate and normalization layer (a Dropout or
-    a BatchNormalization / LayerNormalization belongs to the Dense before it, in the order Dense,
-    normalization, Dropout). Nothing is changed on the layers: the caller binds them once the
-    model is built, so a failed Sequential(...) leaves nothing behind."""
-    dense, rates, norms = [], [], []
+def check(layers: list) -> tuple:
+    """Check a model's layers before anything is changed on them: each one's place (the first
+    is a Dense, the last a Dense or an Activation, ...: Layer._check_place), that none belongs to
+    another model, and that the sizes chain (Layer._chain). Returns (the Dense layers depth first,
+    the (layer, n_in) input sizes to set: claim). ValueError / TypeError naming layers[i]."""
+    check_places(layers, "layers", None, last=True)
+    seen = set()
+    for where, layer in _walk(layers, "layers"):
+        if not layer._owned:
+            continue
+        if id(layer) in seen:
+            raise ValueError(f"{where} appears twice in this model; create a new {type(layer).__name__}")
+        seen.add(id(layer))
+        if layer._net is not None or layer._owner is not None:
+            raise ValueError(f"{where} already belongs to another model; create a new {type(layer).__name__}")
+    deferred = []
+    chain(layers, layers[0].n_in, "layers", deferred)
+    return [layer for _, layer in _walk(layers, "layers") if isinstance(layer, Dense)], deferred
+
+
+def check_places(layers: list, where: str, before, last: bool) -> None:
+    """Each layer of a stack is a Layer and may stand where it is: after ``before`` (the layer
+    whose output the stack takes; None: the model's inputs), the last one the model's output when
+    ``last``."""
     for i, layer in enumerate(layers):
-        if isinstance(layer, Dropout):
-            if not dense or isinstance(layers[i - 1], Dropout):
-                raise ValueError(f"layers[{i}]: a Dropout must follow a Dense layer (or its normalization)")
-            if i == len(layers) - 1:
-                raise ValueError(f"layers[{i}]: a Dropout cannot be the last layer")
-            rates[-1] = layer.rate
-        elif isinstance(layer, _Normalization):
-            name = type(layer).__name__
-            if not dense or not isinstance(layers[i - 1], Dense):
-                raise ValueError(
-                    f"layers[{i}]: a {name} must follow a Dense layer (Dense, {name}, Dropout; to scale the "
-                    "inputs use a StandardScaler)"
-                )
-            if i == len(layers) - 1:
-                raise ValueError(f"layers[{i}]: a {name} cannot be the last layer (the output is the loss's)")
-            if layer._net is not None or getattr(layer, "_owner", None) is not None:
-                raise ValueError(f"layers[{i}] already belongs to another model; create a new {name}")
-            norms[-1] = layer
-        elif isinstance(layer, Dense):
-            if layer._net is not None or getattr(layer, "_owner", None) is not None:
-                raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
-            dense.append(layer)
-            rates.append(0.0)
-            norms.append(None)
-        else:
+        if not isinstance(layer, Layer):
             raise TypeError(
-                f"layers[{i}] must be a Dense, Dropout, BatchNormalization or LayerNormalization layer, "
-                f"got {type(layer).__name__}"
+                f"{where}[{i}] must be a layer (Dense, Activation, Residual, ...), got {type(layer).__name__}"
             )
-    return dense, rates, norms
+        layer._check_place(f"{where}[{i}]", before, last and i == len(layers) - 1)
+        before = layer
 
 
-def chain(dense: list) -> None:
-    """Each Dense layer takes the outputs of the one before (Dense(units) gets that input size)."""
-    for i in range(1, len(dense)):
-        if dense[i].n_in is None:
-            dense[i]._set_n_in(dense[i - 1].n_out)
-        elif dense[i].n_in != dense[i - 1].n_out:
-            raise ValueError(
-                f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
-                f"{dense[i - 1].n_out} outputs"
-            )
+def chain(layers: list, n_in, where: str, deferred: list):
+    """The outputs of a stack taking ``n_in`` inputs (None: not known yet): each layer takes the
+    outputs of the one before (Dense(units) gets that input size: into ``deferred``)."""
+    for i, layer in enumerate(layers):
+        n_in = layer._chain(f"{where}[{i}]", n_in, deferred)
+    return n_in
+
+
+def claim(model, layers: list, deferred: list) -> None:
+    """After check: the layers belong to ``model``; deferred input sizes are set."""
+    for _, layer in _walk(layers, "layers"):
+        if layer._owned:
+            layer._owner = model
+    for layer, n_in in deferred:
+        layer._set_n_in(n_in)
+
+
+def release(layers: list) -> None:
+    """Undo claim for a model that failed to build (the layers may go into another model)."""
+    for _, layer in _walk(layers, "layers"):
+        if layer._owned:
+            layer._owner = layer._net = None
+
+
+def _walk(layers: list, where: str):
+    """(where, layer) of every layer, depth first (a block, then its layers)."""
+    for i, layer in enumerate(layers):
+        yield f"{where}[{i}]", layer
+        yield from _walk(layer.sublayers, f"{where}[{i}].layers")
+
+
+def entries(layers: list) -> list:
+    """The model file's "layers" entries of a stack: the configs the C++ core builds it from."""
+    return [entry for entry in (layer.file_entry() for layer in layers) if entry is not None]
+
+
+def positions(layers: list) -> list:
+    """Each layer's position in ``entries(layers)``, the <i> of its tensors' names
+    "layers.<i>.weight" (a layer without an entry, Dropout(0), shares the next one's and has no
+    tensors)."""
+    out, i = [], 0
+    for layer in layers:
+        out.append(i)
+        i += layer.file_entry() is not None
+    return out
 
 
 def network(model):
-    """The C++ network of a model (its first layer's input size known), its weights initialised
-    from the model's seed, with the layers bound to it (their weights are views into it)."""
-    dense, rates, norms = model.dense_layers, model._rates, model._norms
+    """The C++ network of a model (its first layer's input size known), built from its layers'
+    configs, its weights initialised from the model's seed, with the layers bound to it (their
+    weights are views into it, found by the tensors' names)."""
     core = _core.Network32 if model.dtype == np.float32 else _core.Network64
-    specs = [d._spec.with_dropout(rate) for d, rate in zip(dense, rates)]
-    specs = [s if n is None else s.with_norm(n.kind, n.epsilon, n._momentum) for s, n in zip(specs, norms)]
-    net = core(specs, model.loss_name, model._l2)
+    net = core(entries(model.layers), model.loss_name, model._l2)
     net.init_params(model.seed)
-    for i, (layer, rate, norm) in enumerate(zip(dense, rates, norms)):
-        layer._net, layer._index, layer.dropout = net, i, rate
-        if norm is not None:
-            norm._net, norm._index, norm.units = net, i, layer.n_out
+    bind(model.layers, net, "layers.")
     return net
+
+
+def bind(layers: list, net, prefix: str) -> None:
+    """Bind a stack's layers to ``net``: layer i's tensors are called prefix + "<i>.weight", ..."""
+    before = None
+    for layer, pos in zip(layers, positions(layers)):
+        layer._bind(net, f"{prefix}{pos}.", before)
+        before = layer
 
 
 def checked_weights(views: list, weights, dtype) -> list:

@@ -1,4 +1,5 @@
-"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization and LayerNormalization.
+"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization, LayerNormalization,
+Activation (a = g(x)) and Residual (y = x + f(x), f the layers inside it).
 
 Every layer is a :class:`Layer` (Keras's contract): ``get_config()`` gives its constructor
 arguments and ``Layer.from_config(config)`` makes it again; defining a subclass registers it in
@@ -6,7 +7,11 @@ arguments and ``Layer.from_config(config)`` makes it again; defining a subclass 
 read. What the rest of the package needs from a layer is a method of it, so a model walks its
 layers without asking their kind: ``summary_row`` (model.summary), ``html_row`` (the notebook
 table), ``onnx_nodes`` (fastmlp.onnx) and ``file_entry`` / ``Layer.from_file_entry`` (its entry in
-the model file's "layers" metadata, written by the C++ core: cpp/src/io/model_schema.cpp).
+the model file's "layers" metadata, the config the C++ core builds its layer from:
+cpp/src/layers/). Where a layer may stand (``_check_place``), what input size it takes
+(``_chain``) and how it finds its weights in the built network (``_bind``: by the tensor names
+the C++ core gives them, "layers.<i>.weight") are the layer's own too; fastmlp._stack walks them.
+A new layer kind is a class here, its C++ file in cpp/src/layers/ and a row in layer_kinds.cpp.
 """
 
 from __future__ import annotations
@@ -41,6 +46,16 @@ class Layer:
     trainable parameters (None while its size is unknown)."""
 
     num_params: int | None = 0
+    #: Whether the layer belongs to one model only (it holds weights, or layers that do); a
+    #: weightless Dropout or Activation may be reused.
+    _owned = True
+    #: Whether it may be a model's last layer: its activation is the loss's (Dense, Activation).
+    _output = False
+    _net = None  # the C++ network it is bound to (fastmlp._stack.bind)
+    _owner = None  # the Sequential that claimed it
+    _prefix = ""  # its tensors' names start with this: "layers.3." (nested: "layers.3.layers.0.")
+    _source = None  # the Dense whose units this layer passes on (Dense.dropout)
+    sublayers: tuple = ()  # a block's inner layers (Residual)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -87,6 +102,32 @@ class Layer:
         Keras's order; none for a layer without weights."""
         return []
 
+    # --- its place in a model (fastmlp._stack calls these; nothing is changed on a failure) ---
+    def _check_place(self, where: str, before, last: bool) -> None:
+        """ValueError when this layer cannot stand at ``where`` ("layers[2]"): after ``before``
+        (the layer whose output it takes; None: the model's inputs), as the model's output layer
+        when ``last``. Here: only a Dense takes the inputs, only a Dense or an Activation is last."""
+        name = _article(type(self).__name__)
+        if before is None:
+            raise ValueError(f"{where}: {name} must follow a Dense layer (it cannot be the first)")
+        if last and not self._output:
+            raise ValueError(
+                f"{where}: {name} cannot be the last layer (the output layer is a Dense or an Activation: "
+                "the loss applies its activation)"
+            )
+
+    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
+        """The number of outputs for ``n_in`` inputs (None: not known yet); ValueError naming
+        ``where`` when the layer cannot take them. Input sizes still to set go to ``deferred``
+        as (layer, n_in). Here: element-wise, as many outputs as inputs."""
+        return n_in
+
+    def _bind(self, net, prefix: str, before) -> None:
+        """Bind to the built network ``net``: the layer's tensors are named ``prefix`` + "weight",
+        ...; ``before`` is the layer whose output it takes (None: the inputs or a block's)."""
+        self._net, self._prefix = net, prefix
+        self._source = None if before is None else before._source
+
     # --- what model.summary(), the notebook table and the ONNX export show of it ---
     def summary_row(self, index: int, input_shape: str) -> tuple:
         """(name, output shape, parameter count, activation) for ``model.summary()``;
@@ -106,6 +147,10 @@ class Layer:
 
 def _count(n) -> str:
     return "?" if n is None else f"{n:,}"
+
+
+def _article(name: str) -> str:
+    return ("an " if name[0] in "AEIOU" else "a ") + name
 
 
 class Dense(Layer):
@@ -155,9 +200,7 @@ class Dense(Layer):
             0.0,
             init or "default",
         )
-        self.dropout = 0.0  # set by a following Dropout layer
-        self._net = None  # set by Sequential
-        self._index = -1
+        self.dropout = 0.0  # the rate of a Dropout after it (or after its normalization), set when built
 
     n_in = property(
         lambda self: None if self._deferred else self._spec.n_in,
@@ -178,15 +221,32 @@ class Dense(Layer):
         doc="None: He-uniform for relu-like layers, Glorot-uniform otherwise",
     )
 
+    _output = True
+
     def _bound(self):
         if self._net is None:
             raise RuntimeError("this Dense layer has no parameters until it is part of a Sequential model")
         return self._net
 
+    def _check_place(self, where: str, before, last: bool) -> None:
+        pass  # anywhere: the first layer, the output layer, inside a block
+
+    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
+        if self.n_in is None:
+            if n_in is not None:
+                deferred.append((self, n_in))  # Dense(units): its input size is the layer before's
+        elif n_in is not None and n_in != self.n_in:
+            raise ValueError(f"{where}: this Dense takes {self.n_in} inputs but the layer before gives {n_in} outputs")
+        return self.n_out
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        self._source, self.dropout = self, 0.0
+
     @property
     def weights(self) -> np.ndarray:
         """W, shape (n_in, n_out): a writable view into the model's parameter buffer."""
-        return self._bound().weight(self._index)
+        return self._bound().tensor(self._prefix + "weight")
 
     @weights.setter
     def weights(self, value) -> None:
@@ -195,7 +255,7 @@ class Dense(Layer):
     @property
     def bias(self) -> np.ndarray:
         """b, shape (n_out,): a writable view into the model's parameter buffer."""
-        return self._bound().bias(self._index)
+        return self._bound().tensor(self._prefix + "bias")
 
     @bias.setter
     def bias(self, value) -> None:
@@ -219,7 +279,8 @@ class Dense(Layer):
         return [(self.weights, "W"), (self.bias, "b")]
 
     def file_entry(self) -> dict:
-        entry = super().file_entry()
+        # a Dense's fields as the C++ core reads them (a subclass's extra config stays Python's)
+        entry = {"type": "Dense", **Dense.get_config(self)}
         if entry["init"] is None:  # the file names an init only when it is not the default
             del entry["init"]
         return entry
@@ -259,6 +320,20 @@ class Dropout(Layer):
         )  # [0, 1), checked in C++
 
     num_params = 0
+    _owned = False  # no weights: one Dropout may stand in several places
+
+    def _check_place(self, where: str, before, last: bool) -> None:
+        if before is None or isinstance(before, Dropout):
+            raise ValueError(
+                f"{where}: a Dropout must follow a Dense layer (or its normalization, an Activation or a "
+                "Residual), not the inputs or another Dropout"
+            )
+        super()._check_place(where, before, last)
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        if self._source is not None:
+            self._source.dropout = self.rate
 
     def get_config(self) -> dict:
         return {"rate": self.rate}
@@ -287,7 +362,8 @@ class _Normalization(Layer):
     learned gamma (initially 1) and beta (0), one per unit. Formulas in network.hpp."""
 
     kind = ""
-    _keys = ("gamma", "beta")
+    _keys = ("gamma", "beta")  # get_weights' names
+    _tensors = ("gamma", "beta")  # the C++ core's (the model file's)
 
     def __init__(self, epsilon: float, momentum: float | None = None):
         # checked in C++ (ValueError naming the value): epsilon > 0, momentum in [0, 1)
@@ -297,12 +373,25 @@ class _Normalization(Layer):
             None if momentum is None else as_real(momentum, "momentum", ValueError),
         )
         self.epsilon, self._momentum = spec.norm_epsilon, spec.norm_momentum
-        self._net, self._index, self.units = None, -1, None  # set by Sequential
+        self.units = None  # set when the model is built
+
+    def _check_place(self, where: str, before, last: bool) -> None:
+        name = type(self).__name__
+        if before is None or isinstance(before, (Dropout, _Normalization)):
+            raise ValueError(
+                f"{where}: a {name} must follow a Dense layer (or an Activation or a Residual; Dense, {name}, "
+                "Dropout; to scale the inputs use a StandardScaler)"
+            )
+        super()._check_place(where, before, last)
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        self.units = int(net.tensor(prefix + "gamma").shape[0])
 
     def _views(self) -> tuple:
         if self._net is None:
             raise RuntimeError(f"this {type(self).__name__} has no parameters until it is part of a built model")
-        return self._net.norm_params(self._index)
+        return tuple(self._net.tensor(self._prefix + name) for name in self._tensors)
 
     gamma = property(lambda self: self._views()[0], doc="gamma (n,): a writable view into the parameter buffer")
     beta = property(lambda self: self._views()[1], doc="beta (n,): a writable view into the parameter buffer")
@@ -310,9 +399,6 @@ class _Normalization(Layer):
     @property
     def num_params(self) -> int | None:  # trainable: gamma and beta
         return None if self.units is None else 2 * self.units
-
-    def _weights(self) -> list:
-        return list(self._views())
 
     def weight_views(self) -> list:
         return list(zip(self._views(), self._keys))
@@ -348,6 +434,7 @@ class BatchNormalization(_Normalization):
 
     kind = "batch"
     _keys = ("gamma", "beta", "moving_mean", "moving_variance")
+    _tensors = ("gamma", "beta", "running_mean", "running_var")
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3):
         super().__init__(epsilon, momentum)
@@ -387,6 +474,139 @@ class LayerNormalization(_Normalization):
 
     def __repr__(self) -> str:
         return f"LayerNormalization(epsilon={self.epsilon:g})"
+
+
+class Activation(Layer):
+    """a = g(x), element-wise (softmax: per row): Keras's standalone activation layer, so that
+    e.g. ``Dense(64)``, ``BatchNormalization()``, ``Activation("relu")`` normalizes z before g.
+    ``activation`` and ``alpha`` as for :class:`Dense`. As the last layer its activation is the
+    model's output activation (the loss's: softmax gives categorical crossentropy)."""
+
+    num_params = 0
+    _owned = False  # no weights
+    _output = True
+
+    def __init__(self, activation: str, alpha: float | None = None):
+        if not isinstance(activation, str):
+            raise TypeError(f"activation must be a string, got {activation!r}")
+        # The C++ LayerSpec checks the name and alpha (ValueError naming them) and knows the default.
+        spec = _core.LayerSpec(1, 1, activation, None if alpha is None else as_real(alpha, "alpha", ValueError))
+        self.activation, self.alpha = spec.activation, spec.alpha
+
+    def get_config(self) -> dict:
+        """activation, alpha (None for activations without one)."""
+        return {"activation": self.activation, "alpha": self.alpha if self.activation in DEFAULT_ALPHA else None}
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        return (f"activation_{index} (Activation)", input_shape, "0", self.activation)
+
+    def html_row(self) -> list:
+        return ["Activation", "", self.activation, "0"]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """The activation's nodes, as a Dense writes them after its Gemm."""
+        return ctx.activation(self.activation, x, prefix, out, float(self.alpha or 0.0))
+
+    def __repr__(self) -> str:
+        extra = f", alpha={self.alpha}" if self.activation in DEFAULT_ALPHA else ""
+        return f"Activation({self.activation!r}{extra})"
+
+
+class Residual(Layer):
+    """y = x + f(x), f the layers inside it in order: a ResNet-MLP block (Gorishniy et al.,
+    "Revisiting Deep Learning Models for Tabular Data", 2021), e.g.
+    ``Residual([BatchNormalization(), Dense(64, "relu"), Dropout(0.1), Dense(16)])`` after a
+    layer of 16 outputs. The layers inside must give as many outputs as the block takes inputs;
+    any layer kind may stand inside (the first one takes the block's input, so it may be a
+    normalization or a Dropout), and blocks nest. Its weights are its layers'."""
+
+    def __init__(self, layers):
+        if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a Residual needs at least one layer inside it, got an empty list")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a layer (Dense, Activation, ...), got {type(layer).__name__}")
+        self.layers = layers
+
+    @property
+    def sublayers(self) -> tuple:
+        return tuple(self.layers)
+
+    @property
+    def num_params(self) -> int | None:
+        counts = [layer.num_params for layer in self.layers]
+        return None if None in counts else sum(counts)
+
+    def _check_place(self, where: str, before, last: bool) -> None:
+        from . import _stack
+
+        super()._check_place(where, before, last)
+        _stack.check_places(self.layers, f"{where}.layers", before, last=False)  # the first takes the block's input
+
+    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
+        from . import _stack
+
+        n_out = _stack.chain(self.layers, n_in, f"{where}.layers", deferred)
+        if n_in is not None and n_out != n_in:
+            raise ValueError(
+                f"{where}: the layers inside a Residual must give as many outputs as it takes inputs ({n_in}), "
+                f"they give {n_out} (y = x + f(x) adds them)"
+            )
+        return n_in
+
+    def _bind(self, net, prefix: str, before) -> None:
+        from . import _stack
+
+        super()._bind(net, prefix, before)
+        self._source = None  # y = x + f(x): no Dense's units
+        _stack.bind(self.layers, net, prefix + "layers.")
+
+    def weight_views(self) -> list:
+        return [pair for layer in self.layers for pair in layer.weight_views()]
+
+    def get_config(self) -> dict:
+        """layers: each inner layer as {"type": ..., **its config}."""
+        return {"layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Residual:
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        if set(config) != {"layers"} or not isinstance(config["layers"], list):
+            raise TypeError("a Residual's config must be {'layers': [...]}, a list of layer entries")
+        return cls([Layer.from_file_entry(entry) for entry in config["layers"]])
+
+    def file_entry(self) -> dict:
+        entries = [layer.file_entry() for layer in self.layers]
+        return {"type": "Residual", "layers": [e for e in entries if e is not None]}
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        inner = ", ".join(type(layer).__name__ for layer in self.layers)
+        return (f"residual_{index} (Residual: {inner})", input_shape, _count(self.num_params), "")
+
+    def html_row(self) -> list:
+        rows = [layer.html_row() for layer in self.layers]
+        weights = "; ".join(r[1] for r in rows if r[1])
+        activations = ", ".join(r[2] for r in rows if r[2])
+        return [f"Residual[{', '.join(r[0] for r in rows)}]", weights, activations, _count(self.num_params)]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """The inner layers' nodes (named "<prefix>.layers.<j>...") and an Add of x."""
+        from . import _stack
+
+        nodes, inits, f = [], [], x
+        for layer, pos in zip(self.layers, _stack.positions(self.layers)):
+            layer_nodes, layer_inits, f = layer.onnx_nodes(ctx, f, f"{prefix}.layers.{pos}")
+            nodes += layer_nodes
+            inits += layer_inits
+        y = out or f"{prefix}.y"
+        return nodes + [ctx.node("Add", [x, f], [y], name=f"{prefix}.add")], inits, y
+
+    def __repr__(self) -> str:
+        return f"Residual([{', '.join(repr(layer) for layer in self.layers)}])"
 
 
 #: The normalization layers by their C++ kind ("batch", "layer"): a view of LAYERS.
