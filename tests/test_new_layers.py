@@ -441,6 +441,19 @@ def test_onnx_equals_forward(dtype):
     assert {"layers.3.layers.0.weight", "layers.4.layers.2.layers.0.bias", "layers.4.layers.0.moving_mean"} <= names
 
 
+def test_onnx_names_its_initializers_as_the_file_names_the_tensors():
+    pytest.importorskip("onnx")
+    import fastmlp.onnx as fonnx
+
+    model = fm.Sequential(
+        [fm.Dense(3, 4, "relu"), fm.Dropout(0.0), fm.Dense(4, 4), fm.Residual([fm.Dropout(0.0), fm.Dense(4, 4)]),
+         fm.Activation("tanh"), fm.Dense(4, 2, "softmax")],
+        seed=0,
+    )  # fmt: skip
+    names = {t.name for t in fonnx.to_onnx(model).graph.initializer}
+    assert names == {name for name, _, _ in model._net.tensors}  # a Dropout(0) has no entry, so no position
+
+
 @pytest.mark.parametrize("g", ["relu", ("leaky_relu", 0.3), ("elu", 0.7), "softplus", "sigmoid", "mish", "linear"])
 def test_onnx_of_each_activation_layer(g):
     pytest.importorskip("onnx")

@@ -1,14 +1,14 @@
-"""A Sequential's stack of layers, walked without asking their kind: which layer may stand where
-(each layer's _check_place), the sizes (_chain), the network the C++ core builds from the layers'
-configs (their model-file entries) and the binding of each layer to its tensors by name (_bind),
-set_weights' checks and the summary table (its rows are the layers' own: Layer.summary_row)."""
+"""A Sequential's stack of layers, walked without asking their kind (fastmlp._layer's walks): the
+checks before a model takes its layers (each layer's place, ownership, sizes), the network the
+C++ core builds from the layers' configs (their model-file entries) with each layer bound to its
+tensors by name, set_weights' checks and the summary table (its rows are the layers' own)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core
-from .layers import Dense, Layer
+from . import _core, _layer
+from .layers import Dense
 
 
 def loss_name(loss, output_activation: str) -> str:
@@ -29,9 +29,9 @@ def check(layers: list) -> tuple:
     is a Dense, the last a Dense or an Activation, ...: Layer._check_place), that none belongs to
     another model, and that the sizes chain (Layer._chain). Returns (the Dense layers depth first,
     the (layer, n_in) input sizes to set: claim). ValueError / TypeError naming layers[i]."""
-    check_places(layers, "layers", None, last=True)
+    _layer.check_places(layers, "layers", None, last=True)
     seen = set()
-    for where, layer in _walk(layers, "layers"):
+    for where, layer in _layer.walk(layers):
         if not layer._owned:
             continue
         if id(layer) in seen:
@@ -40,34 +40,13 @@ def check(layers: list) -> tuple:
         if layer._net is not None or layer._owner is not None:
             raise ValueError(f"{where} already belongs to another model; create a new {type(layer).__name__}")
     deferred = []
-    chain(layers, layers[0].n_in, "layers", deferred)
-    return [layer for _, layer in _walk(layers, "layers") if isinstance(layer, Dense)], deferred
-
-
-def check_places(layers: list, where: str, before, last: bool) -> None:
-    """Each layer of a stack is a Layer and may stand where it is: after ``before`` (the layer
-    whose output the stack takes; None: the model's inputs), the last one the model's output when
-    ``last``."""
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(
-                f"{where}[{i}] must be a layer (Dense, Activation, Residual, ...), got {type(layer).__name__}"
-            )
-        layer._check_place(f"{where}[{i}]", before, last and i == len(layers) - 1)
-        before = layer
-
-
-def chain(layers: list, n_in, where: str, deferred: list):
-    """The outputs of a stack taking ``n_in`` inputs (None: not known yet): each layer takes the
-    outputs of the one before (Dense(units) gets that input size: into ``deferred``)."""
-    for i, layer in enumerate(layers):
-        n_in = layer._chain(f"{where}[{i}]", n_in, deferred)
-    return n_in
+    _layer.chain(layers, layers[0].n_in, "layers", deferred)
+    return [layer for _, layer in _layer.walk(layers) if isinstance(layer, Dense)], deferred
 
 
 def claim(model, layers: list, deferred: list) -> None:
     """After check: the layers belong to ``model``; deferred input sizes are set."""
-    for _, layer in _walk(layers, "layers"):
+    for _, layer in _layer.walk(layers):
         if layer._owned:
             layer._owner = model
     for layer, n_in in deferred:
@@ -76,32 +55,9 @@ def claim(model, layers: list, deferred: list) -> None:
 
 def release(layers: list) -> None:
     """Undo claim for a model that failed to build (the layers may go into another model)."""
-    for _, layer in _walk(layers, "layers"):
+    for _, layer in _layer.walk(layers):
         if layer._owned:
             layer._owner = layer._net = None
-
-
-def _walk(layers: list, where: str):
-    """(where, layer) of every layer, depth first (a block, then its layers)."""
-    for i, layer in enumerate(layers):
-        yield f"{where}[{i}]", layer
-        yield from _walk(layer.sublayers, f"{where}[{i}].layers")
-
-
-def entries(layers: list) -> list:
-    """The model file's "layers" entries of a stack: the configs the C++ core builds it from."""
-    return [entry for entry in (layer.file_entry() for layer in layers) if entry is not None]
-
-
-def positions(layers: list) -> list:
-    """Each layer's position in ``entries(layers)``, the <i> of its tensors' names
-    "layers.<i>.weight" (a layer without an entry, Dropout(0), shares the next one's and has no
-    tensors)."""
-    out, i = [], 0
-    for layer in layers:
-        out.append(i)
-        i += layer.file_entry() is not None
-    return out
 
 
 def network(model):
@@ -109,18 +65,10 @@ def network(model):
     configs, its weights initialised from the model's seed, with the layers bound to it (their
     weights are views into it, found by the tensors' names)."""
     core = _core.Network32 if model.dtype == np.float32 else _core.Network64
-    net = core(entries(model.layers), model.loss_name, model._l2)
+    net = core(_layer.entries(model.layers), model.loss_name, model._l2)
     net.init_params(model.seed)
-    bind(model.layers, net, "layers.")
+    _layer.bind(model.layers, net, "layers.")
     return net
-
-
-def bind(layers: list, net, prefix: str) -> None:
-    """Bind a stack's layers to ``net``: layer i's tensors are called prefix + "<i>.weight", ..."""
-    before = None
-    for layer, pos in zip(layers, positions(layers)):
-        layer._bind(net, f"{prefix}{pos}.", before)
-        before = layer
 
 
 def checked_weights(views: list, weights, dtype) -> list:

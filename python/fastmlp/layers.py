@@ -1,156 +1,42 @@
 """Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization, LayerNormalization,
 Activation (a = g(x)) and Residual (y = x + f(x), f the layers inside it).
 
-Every layer is a :class:`Layer` (Keras's contract): ``get_config()`` gives its constructor
-arguments and ``Layer.from_config(config)`` makes it again; defining a subclass registers it in
-:data:`LAYERS` under its class name, the one table the model file, ``fm.load`` and the builders
-read. What the rest of the package needs from a layer is a method of it, so a model walks its
-layers without asking their kind: ``summary_row`` (model.summary), ``html_row`` (the notebook
-table), ``onnx_nodes`` (fastmlp.onnx) and ``file_entry`` / ``Layer.from_file_entry`` (its entry in
-the model file's "layers" metadata, the config the C++ core builds its layer from:
-cpp/src/layers/). Where a layer may stand (``_check_place``), what input size it takes
-(``_chain``) and how it finds its weights in the built network (``_bind``: by the tensor names
-the C++ core gives them, "layers.<i>.weight") are the layer's own too; fastmlp._stack walks them.
-A new layer kind is a class here, its C++ file in cpp/src/layers/ and a row in layer_kinds.cpp.
+Each is a :class:`Layer` (fastmlp._layer: the base class, the LAYERS registry its subclasses
+join, the walks over a list of layers) that owns its config, its model-file entry, its place in
+a model, its weights (views into the built network, found by their tensors' names), its
+summary and notebook rows and its ONNX nodes. A new layer kind is a class here, its C++ file in
+cpp/src/layers/ and a row in cpp/src/layers/layer_kinds.cpp.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _layer
+from ._layer import Layer, _count, layer_class  # noqa: F401 (fastmlp.layers.layer_class as before)
 from ._validation import as_int, as_real
+
+#: Every layer class by name (its class name, as the model file's "type" spells it), filled by
+#: ``Layer.__init_subclass__`` (fastmlp._layer); classes whose name starts with "_" are left out.
+LAYERS = _layer.LAYERS
+
+#: What ``import fastmlp`` exports from here (``fm.Dense``, ...): a new layer kind's name goes here too.
+__all__ = [
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Activation",
+    "Residual",
+    "Layer",
+    "LAYERS",
+    "ACTIVATIONS",
+]
 
 #: The activation names: the C++ core's list (activations.hpp), the one source.
 ACTIVATIONS = tuple(_core.ACTIVATIONS)
 # The activations that take an alpha, with its default (from the C++ LayerSpec).
 DEFAULT_ALPHA = {g: _core.LayerSpec(1, 1, g).alpha for g in ACTIVATIONS if _core.LayerSpec(1, 1, g).alpha != 0}
-
-#: Every layer class by name (its class name, as the model file's "type" spells it), filled by
-#: ``Layer.__init_subclass__``; classes whose name starts with "_" are abstract and left out.
-LAYERS: dict = {}
-
-
-def layer_class(name: str) -> type:
-    """The layer class called ``name`` ("Dense", "Dropout", ...); ValueError listing the known ones."""
-    if not isinstance(name, str):
-        raise TypeError(f"a layer type must be a string, got {type(name).__name__}")
-    if name not in LAYERS:
-        raise ValueError(f"unknown layer type {name[:40]!r} (expected one of {', '.join(LAYERS)})")
-    return LAYERS[name]
-
-
-class Layer:
-    """The base of every layer. A subclass gives ``get_config`` (its constructor arguments, plain
-    JSON values), ``summary_row``, ``html_row`` and ``onnx_nodes``; ``num_params`` counts its
-    trainable parameters (None while its size is unknown)."""
-
-    num_params: int | None = 0
-    #: Whether the layer belongs to one model only (it holds weights, or layers that do); a
-    #: weightless Dropout or Activation may be reused.
-    _owned = True
-    #: Whether it may be a model's last layer: its activation is the loss's (Dense, Activation).
-    _output = False
-    _net = None  # the C++ network it is bound to (fastmlp._stack.bind)
-    _owner = None  # the Sequential that claimed it
-    _prefix = ""  # its tensors' names start with this: "layers.3." (nested: "layers.3.layers.0.")
-    _source = None  # the Dense whose units this layer passes on (Dense.dropout)
-    sublayers: tuple = ()  # a block's inner layers (Residual)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__name__.startswith("_"):
-            return
-        if cls.__name__ in LAYERS:
-            raise TypeError(f"a layer class named {cls.__name__!r} is already registered")
-        LAYERS[cls.__name__] = cls
-
-    def get_config(self) -> dict:
-        """The constructor arguments that make this layer again: ``type(layer).from_config(config)``."""
-        raise NotImplementedError(f"{type(self).__name__}.get_config")
-
-    @classmethod
-    def from_config(cls, config: dict) -> Layer:
-        """A new layer from ``get_config()``'s dict (a fresh layer: not part of any model)."""
-        if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict, got {type(config).__name__}")
-        return cls(**config)
-
-    # --- the model file ---
-    def file_entry(self) -> dict | None:
-        """This layer's entry in the model file's "layers" list (as the C++ writer spells it:
-        {"type": "Dropout", "rate": 0.5}); None for a layer the file leaves out."""
-        return {"type": type(self).__name__, **self.get_config()}
-
-    @classmethod
-    def from_file_entry(cls, entry: dict) -> Layer:
-        """The layer of a "layers" entry: its "type" picks the class from LAYERS, the rest is its
-        config. ValueError / TypeError (naming the field) for an entry no layer accepts."""
-        if not isinstance(entry, dict) or "type" not in entry:
-            raise ValueError("a layer entry must be an object with a 'type'")
-        kind = layer_class(entry["type"])
-        if not issubclass(kind, cls):
-            raise ValueError(f"expected a {cls.__name__} entry, got {entry['type']!r}")
-        return kind._from_file_config({k: v for k, v in entry.items() if k != "type"})
-
-    @classmethod
-    def _from_file_config(cls, config: dict) -> Layer:
-        return cls.from_config(config)
-
-    def weight_views(self) -> list:
-        """(writable view, name) of each array this layer adds to ``model.get_weights()``, in
-        Keras's order; none for a layer without weights."""
-        return []
-
-    # --- its place in a model (fastmlp._stack calls these; nothing is changed on a failure) ---
-    def _check_place(self, where: str, before, last: bool) -> None:
-        """ValueError when this layer cannot stand at ``where`` ("layers[2]"): after ``before``
-        (the layer whose output it takes; None: the model's inputs), as the model's output layer
-        when ``last``. Here: only a Dense takes the inputs, only a Dense or an Activation is last."""
-        name = _article(type(self).__name__)
-        if before is None:
-            raise ValueError(f"{where}: {name} must follow a Dense layer (it cannot be the first)")
-        if last and not self._output:
-            raise ValueError(
-                f"{where}: {name} cannot be the last layer (the output layer is a Dense or an Activation: "
-                "the loss applies its activation)"
-            )
-
-    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
-        """The number of outputs for ``n_in`` inputs (None: not known yet); ValueError naming
-        ``where`` when the layer cannot take them. Input sizes still to set go to ``deferred``
-        as (layer, n_in). Here: element-wise, as many outputs as inputs."""
-        return n_in
-
-    def _bind(self, net, prefix: str, before) -> None:
-        """Bind to the built network ``net``: the layer's tensors are named ``prefix`` + "weight",
-        ...; ``before`` is the layer whose output it takes (None: the inputs or a block's)."""
-        self._net, self._prefix = net, prefix
-        self._source = None if before is None else before._source
-
-    # --- what model.summary(), the notebook table and the ONNX export show of it ---
-    def summary_row(self, index: int, input_shape: str) -> tuple:
-        """(name, output shape, parameter count, activation) for ``model.summary()``;
-        ``input_shape`` is the row before's output shape ("(None, 5)")."""
-        return (f"layer_{index} ({type(self).__name__})", input_shape, _count(self.num_params), "")
-
-    def html_row(self) -> list:
-        """[layer, weights, activation, parameters] for the notebook's layer table."""
-        return [repr(self), "", "", _count(self.num_params)]
-
-    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
-        """(nodes, initializers, output name) computing this layer on the tensor ``x`` in
-        inference; names start with ``prefix``, and the output is called ``out`` when given (the
-        graph's output). ``ctx`` is fastmlp.onnx's export context (dtype, opset, helpers)."""
-        raise NotImplementedError(f"{type(self).__name__} has no ONNX export")
-
-
-def _count(n) -> str:
-    return "?" if n is None else f"{n:,}"
-
-
-def _article(name: str) -> str:
-    return ("an " if name[0] in "AEIOU" else "a ") + name
 
 
 class Dense(Layer):
@@ -541,15 +427,11 @@ class Residual(Layer):
         return None if None in counts else sum(counts)
 
     def _check_place(self, where: str, before, last: bool) -> None:
-        from . import _stack
-
         super()._check_place(where, before, last)
-        _stack.check_places(self.layers, f"{where}.layers", before, last=False)  # the first takes the block's input
+        _layer.check_places(self.layers, f"{where}.layers", before, last=False)  # the first takes the block's input
 
     def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
-        from . import _stack
-
-        n_out = _stack.chain(self.layers, n_in, f"{where}.layers", deferred)
+        n_out = _layer.chain(self.layers, n_in, f"{where}.layers", deferred)
         if n_in is not None and n_out != n_in:
             raise ValueError(
                 f"{where}: the layers inside a Residual must give as many outputs as it takes inputs ({n_in}), "
@@ -558,11 +440,9 @@ class Residual(Layer):
         return n_in
 
     def _bind(self, net, prefix: str, before) -> None:
-        from . import _stack
-
         super()._bind(net, prefix, before)
         self._source = None  # y = x + f(x): no Dense's units
-        _stack.bind(self.layers, net, prefix + "layers.")
+        _layer.bind(self.layers, net, prefix + "layers.")
 
     def weight_views(self) -> list:
         return [pair for layer in self.layers for pair in layer.weight_views()]
@@ -595,10 +475,8 @@ class Residual(Layer):
 
     def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
         """The inner layers' nodes (named "<prefix>.layers.<j>...") and an Add of x."""
-        from . import _stack
-
         nodes, inits, f = [], [], x
-        for layer, pos in zip(self.layers, _stack.positions(self.layers)):
+        for layer, pos in zip(self.layers, _layer.positions(self.layers)):
             layer_nodes, layer_inits, f = layer.onnx_nodes(ctx, f, f"{prefix}.layers.{pos}")
             nodes += layer_nodes
             inits += layer_inits
