@@ -566,3 +566,28 @@ def test_activation_as_the_output_sets_the_loss():
     assert fm.Sequential([fm.Dense(3, 1, "sigmoid"), fm.Activation("linear")]).loss_name == "mse"
     with pytest.raises(ValueError, match="softmax"):
         fm.Sequential([fm.Dense(3, 4, "softmax"), fm.Activation("relu")], loss="categorical_crossentropy")
+
+
+# --- CUDA: the same layers on the GPU engine (skipped without a CUDA device) -----------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fm.cuda_available(), reason="no CUDA device")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_runs_the_new_layers_as_the_cpu(dtype):
+    tol = {"float32": 1e-5, "float64": 1e-12}[dtype]
+    cpu = randomize(residual_model(dtype=dtype, dropout=True, l2=0.01))
+    gpu = cpu.copy().to("cuda")
+    X, y = data(m=37)
+    X = X.astype(dtype)
+    np.testing.assert_allclose(gpu.forward(X), cpu.forward(X), rtol=tol, atol=tol)
+    assert gpu.loss(X, y) == pytest.approx(cpu.loss(X, y), rel=tol)
+    for (gw, gb), (cw, cb) in zip(gpu.gradients(X, y), cpu.gradients(X, y)):
+        np.testing.assert_allclose(gw, cw, rtol=tol, atol=tol)
+        np.testing.assert_allclose(gb, cb, rtol=tol, atol=tol)
+    # training (batch normalization by batch statistics, dropout masks): the same weights after
+    kwargs = dict(epochs=2, batch_size=8, shuffle=True, seed=0, verbose=False)
+    cpu.fit(X, y, **kwargs)
+    gpu.fit(X, y, **kwargs)
+    np.testing.assert_allclose(gpu.params, cpu.params, rtol=100 * tol, atol=100 * tol)
+    np.testing.assert_allclose(gpu._net.state, cpu._net.state, rtol=100 * tol, atol=100 * tol)
