@@ -5,6 +5,8 @@ tensors by name, set_weights' checks and the summary table (its rows are the lay
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import _core, _layer
@@ -28,7 +30,7 @@ def check(layers: list) -> tuple:
     """Check a model's layers before anything is changed on them: each one's place (the first
     is a Dense, the last a Dense or an Activation, ...: Layer._check_place), that none belongs to
     another model, and that the sizes chain (Layer._chain). Returns (the Dense layers depth first,
-    the (layer, n_in) input sizes to set: claim). ValueError / TypeError naming layers[i]."""
+    the (layer, n_in) input sizes to set: claimed). ValueError / TypeError naming layers[i]."""
     _layer.check_places(layers, "layers", None, last=True)
     seen = set()
     for where, layer in _layer.walk(layers):
@@ -44,20 +46,23 @@ def check(layers: list) -> tuple:
     return [layer for _, layer in _layer.walk(layers) if isinstance(layer, Dense)], deferred
 
 
-def claim(model, layers: list, deferred: list) -> None:
-    """After check: the layers belong to ``model``; deferred input sizes are set."""
+@contextlib.contextmanager
+def claimed(model, layers: list, deferred: list):
+    """After check: the layers belong to ``model`` and deferred input sizes are set; if the block
+    fails (the C++ core refuses the network, e.g. an epsilon that is 0 in float32), the layers are
+    free again for another model."""
     for _, layer in _layer.walk(layers):
         if layer._owned:
             layer._owner = model
     for layer, n_in in deferred:
         layer._set_n_in(n_in)
-
-
-def release(layers: list) -> None:
-    """Undo claim for a model that failed to build (the layers may go into another model)."""
-    for _, layer in _layer.walk(layers):
-        if layer._owned:
-            layer._owner = layer._net = None
+    try:
+        yield
+    except BaseException:
+        for _, layer in _layer.walk(layers):
+            if layer._owned:
+                layer._owner = layer._net = None
+        raise
 
 
 def network(model):

@@ -51,10 +51,9 @@ class Sequential(_training.Trainer):
     Parameters
     ----------
     layers : list of Layer
-        Dense layers, each optionally followed by a BatchNormalization / LayerNormalization, an
-        Activation and a Dropout, and Residual blocks of such layers; the first layer is a Dense,
-        the last a Dense or an Activation (the output activation), and sizes must chain. The
-        first Dense layer may leave its input size open (``Dense(units)``): the model is then
+        Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
+        them: the first a Dense, the last a Dense or an Activation (the output's); sizes must chain.
+        The first Dense layer may leave its input size open (``Dense(units)``): the model is then
         built by its first ``fit`` (or ``build(n_features)``).
     loss : str or None, default None
         "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy" (needs a
@@ -104,14 +103,10 @@ class Sequential(_training.Trainer):
         self._label_classes = None  # the labels of y when they are not class ids (strings, ...)
         self.feature_names_in_ = None  # a DataFrame's column names, from the first fit
         self.stop_training = False
-        _stack.claim(self, layers, deferred)  # claimed now, bound to the network when it is built
         self._pending_device = _cuda.check_device(device)
-        if dense[0].n_in is not None:
-            try:
+        with _stack.claimed(self, layers, deferred):  # bound to the network when it is built; free again if that fails
+            if dense[0].n_in is not None:
                 self._build()
-            except BaseException:
-                _stack.release(layers)  # e.g. an epsilon that is 0 in float32: the layers stay free
-                raise
 
     def build(self, n_features: int) -> Sequential:
         """Create the network for ``n_features`` inputs (Dense(units) as first layer); fit does it
