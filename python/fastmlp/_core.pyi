@@ -110,7 +110,7 @@ class LayerSpec:
 
 class Network32:
     """
-    A stack of dense layers and a loss; all parameters in one buffer.
+    A stack of layers and a loss; all parameters in one buffer.
     """
     @typing.overload
     def __init__(
@@ -139,13 +139,13 @@ class Network32:
         """
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None: ...
     def norm_params(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple: ...
-    def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
-        """
-        Per layer (Z, A), or (Z, A, delta) with targets.
-        """
     def tensor(self, name: str) -> numpy.typing.NDArray[numpy.float32]:
         """
         A writable view of the tensor `name` (see tensors).
+        """
+    def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
+        """
+        Per layer (Z, A), or (Z, A, delta) with targets.
         """
     def weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     @property
@@ -175,14 +175,14 @@ class Network32:
     @property
     def state(self) -> numpy.typing.NDArray[numpy.float32]: ...
     @property
-    def tensors(self) -> list:
+    def tensors(self) -> list[tuple[str, tuple[int, ...], bool]]:
         """
         (name, shape, is_state) of every parameter and state tensor, as the model file names them.
         """
 
 class Network64:
     """
-    A stack of dense layers and a loss; all parameters in one buffer.
+    A stack of layers and a loss; all parameters in one buffer.
     """
     @typing.overload
     def __init__(
@@ -211,13 +211,13 @@ class Network64:
         """
     def init_params(self, seed: typing.SupportsInt | typing.SupportsIndex) -> None: ...
     def norm_params(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> tuple: ...
-    def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
-        """
-        Per layer (Z, A), or (Z, A, delta) with targets.
-        """
     def tensor(self, name: str) -> numpy.typing.NDArray[numpy.float64]:
         """
         A writable view of the tensor `name` (see tensors).
+        """
+    def trace(self, X: numpy.ndarray, Y: typing.Any = None) -> list:
+        """
+        Per layer (Z, A), or (Z, A, delta) with targets.
         """
     def weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     @property
@@ -247,7 +247,7 @@ class Network64:
     @property
     def state(self) -> numpy.typing.NDArray[numpy.float64]: ...
     @property
-    def tensors(self) -> list:
+    def tensors(self) -> list[tuple[str, tuple[int, ...], bool]]:
         """
         (name, shape, is_state) of every parameter and state tensor, as the model file names them.
         """
