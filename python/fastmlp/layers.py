@@ -244,8 +244,9 @@ class Dropout(Layer):
 
 
 class _Normalization(Layer):
-    """y = gamma * x_hat + beta of the previous Dense layer's output a (before its Dropout), with
-    learned gamma (initially 1) and beta (0), one per unit. Formulas in network.hpp."""
+    """y = gamma * x_hat + beta of the layer before's output (a Dense's, an Activation's or a
+    Residual's; not a Dropout's), with learned gamma (initially 1) and beta (0), one per unit.
+    Formulas in network.hpp."""
 
     kind = ""
     _keys = ("gamma", "beta")  # get_weights' names
@@ -311,7 +312,7 @@ class _Normalization(Layer):
 
 
 class BatchNormalization(_Normalization):
-    """Batch normalization of the previous Dense layer's output (Keras's rule and defaults):
+    """Batch normalization of the layer before's output (Keras's rule and defaults):
     in training x_hat = (a - mu_B) / sqrt(var_B + epsilon) with the batch's mean and (biased)
     variance per unit, and the running statistics updated as
     ``running = momentum * running + (1 - momentum) * batch``; in inference (predict, evaluate,
@@ -344,7 +345,7 @@ class BatchNormalization(_Normalization):
 
 
 class LayerNormalization(_Normalization):
-    """Layer normalization of the previous Dense layer's output: each row over its units,
+    """Layer normalization of the layer before's output: each row over its units,
     x_hat = (a_i - mean(a_i)) / sqrt(var(a_i) + epsilon), the same in training and inference."""
 
     kind = "layer"
