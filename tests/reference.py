@@ -587,3 +587,108 @@ def norm_mlp_loss_and_grads(params, acts, norms, X, Y, loss_name, batch_statisti
         if norm is not None and l + 1 < L:
             grads[l] += list(norm.pop("_grads"))
     return float(J), grads
+
+
+# --------------------------------------------------------------------------------------
+# layer stacks in any order: Dense, normalizations, Activation, Dropout (off), Residual
+# --------------------------------------------------------------------------------------
+# A layer is a dict:
+#   {"type": "Dense", "W": W, "b": b, "g": act}           z = x W + b, a = g(z)
+#   {"type": "BatchNormalization" | "LayerNormalization", "gamma", "beta", "eps"[, "mean", "var"]}
+#   {"type": "Activation", "g": act}                      a = g(x)
+#   {"type": "Dropout"}                                    y = x (no dropout: inference)
+#   {"type": "Residual", "layers": [...]}                 y = x + f(x), f the inner stack
+# The stack's last layer (a Dense or an Activation) is the output layer: its g is the loss's
+# (z there is what output_delta and the fused losses take).
+_NORM_KINDS = {"BatchNormalization": "batch", "LayerNormalization": "layer"}
+
+
+def _layer_forward(layer, x, batch_statistics):
+    t = layer["type"]
+    if t == "Dense":
+        z = x @ layer["W"] + layer["b"]
+        return activation(layer["g"], z), (x, z)
+    if t == "Activation":
+        return activation(layer["g"], x), (x, x)
+    if t in _NORM_KINDS:
+        kind = _NORM_KINDS[t]
+        running = kind == "batch" and not batch_statistics
+        mean, var = (layer["mean"].reshape(1, -1), layer["var"].reshape(1, -1)) if running else (None, None)
+        y, cache = norm_forward(kind, x, layer["gamma"], layer["beta"], layer["eps"], mean, var)
+        return y, cache
+    if t == "Dropout":
+        return x, None
+    if t == "Residual":
+        f, caches = stack_forward(layer["layers"], x, batch_statistics)
+        return x + f, caches
+    raise ValueError(f"unknown layer type {t!r}")
+
+
+def stack_forward(layers, X, batch_statistics=False):
+    """(output a, [cache per layer]) of a layer stack on X (batch normalization by the batch's
+    statistics when batch_statistics, else the running ones)."""
+    a, caches = np.asarray(X, dtype=np.float64), []
+    for layer in layers:
+        a, cache = _layer_forward(layer, a, batch_statistics)
+        caches.append((a, cache))
+    return a, caches
+
+
+def _layer_backward(layer, out, cache, dy, batch_statistics, head, l2, grads):
+    """dJ/dx of one layer from dy = dJ/d(output) (head: dy is already dJ/dz of the output
+    layer); its parameter gradients go into grads[id(layer)]."""
+    t = layer["type"]
+    if t == "Dense":
+        x, z = cache
+        dz = dy if head else activation_backward(layer["g"], z, out, dy)
+        grads[id(layer)] = {"W": x.T @ dz + l2 * layer["W"], "b": dz.sum(axis=0)}
+        return dz @ layer["W"].T
+    if t == "Activation":
+        x, _ = cache
+        return dy if head else activation_backward(layer["g"], x, out, dy)
+    if t in _NORM_KINDS:
+        dx, dgamma, dbeta = norm_backward(_NORM_KINDS[t], dy, cache, layer["gamma"], layer["eps"], batch_statistics)
+        grads[id(layer)] = {"gamma": dgamma, "beta": dbeta}
+        return dx
+    if t == "Dropout":
+        return dy
+    if t == "Residual":  # y = x + f(x): dx = dy + (df/dx)^T dy
+        return dy + _stack_backward(layer["layers"], cache, dy, batch_statistics, False, l2, grads)
+    raise ValueError(f"unknown layer type {t!r}")
+
+
+def _stack_backward(layers, caches, dy, batch_statistics, head, l2, grads):
+    for i in range(len(layers) - 1, -1, -1):
+        out, cache = caches[i]
+        dy = _layer_backward(layers[i], out, cache, dy, batch_statistics, head and i == len(layers) - 1, l2, grads)
+    return dy
+
+
+def _dense_weights(layers):
+    for layer in layers:
+        if layer["type"] == "Dense":
+            yield layer["W"]
+        elif layer["type"] == "Residual":
+            yield from _dense_weights(layer["layers"])
+
+
+def stack_loss_and_grads(layers, X, Y, loss_name, batch_statistics=False, l2=0.0):
+    """(J, grads, output a): J = mean data loss + (l2 / 2) sum ||W||^2 over every Dense (inner
+    ones too), grads = {id(layer): {"W", "b"} or {"gamma", "beta"}} by backprop through the stack."""
+    a, caches = stack_forward(layers, X, batch_statistics)
+    head = layers[-1]
+    if head["type"] not in ("Dense", "Activation"):
+        raise ValueError("the output layer must be a Dense or an Activation")
+    z = caches[-1][1][1]  # the output layer's pre-activation
+    J = {
+        "categorical_crossentropy": lambda: cce_from_logits(z, Y),
+        "binary_crossentropy": lambda: bce_from_logits(z, Y),
+        "mse": lambda: mse(a, Y),
+        "mae": lambda: mae(a, Y),
+        "huber": lambda: huber(a, Y),
+    }[loss_name]()
+    J += 0.5 * l2 * sum(float((W * W).sum()) for W in _dense_weights(layers))
+    grads = {}
+    delta = output_delta(z, a, Y, loss_name, head["g"])
+    _stack_backward(layers, caches, delta, batch_statistics, True, l2, grads)
+    return float(J), grads, a

@@ -11,7 +11,7 @@ import fastmlp as fm
 from fastmlp import _core, layers, optimizers
 from fastmlp.io import decode
 
-KINDS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization")
+KINDS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "Residual")
 
 
 def every_kind():
@@ -22,7 +22,9 @@ def every_kind():
         fm.Dropout(0.25),
         fm.Dense(8, 6, "leaky_relu"),
         fm.LayerNormalization(epsilon=1e-4),
-        fm.Dense(6, 3, "softmax"),
+        fm.Residual([fm.Dense(6, 12, "relu"), fm.BatchNormalization(), fm.Dropout(0.1), fm.Dense(12, 6)]),
+        fm.Dense(6, 3),
+        fm.Activation("softmax"),
     ]
 
 
@@ -144,7 +146,8 @@ def test_summary_rows_match_model_summary():
 def test_weight_views_are_get_weights_in_order():
     model, _ = trained_model()
     views = [pair for layer in model.layers for pair in layer.weight_views()]
-    names = ["W", "b", "gamma", "beta", "moving_mean", "moving_variance", "W", "b", "gamma", "beta", "W", "b"]
+    bn = ["gamma", "beta", "moving_mean", "moving_variance"]
+    names = ["W", "b", *bn, "W", "b", "gamma", "beta", "W", "b", *bn, "W", "b", "W", "b"]  # the Residual's inside
     assert [name for _, name in views] == names
     weights = model.get_weights()
     assert len(weights) == len(views)
@@ -171,10 +174,15 @@ def test_notebook_repr_shows_every_layer_kind():
         ">12<",
         "(6, 3)",
         ">softmax<",
+        "Residual[Dense, BatchNormalization(momentum=0.99, epsilon=0.001), Dropout(0.1), Dense]",
+        "(6, 12); gamma, beta (12,); (12, 6)",
+        ">relu, linear<",
+        f">{84 + 24 + 78:,}<",  # the Residual's inner parameters
+        ">Activation<",
         f">{model.num_params:,}<",
     ):
         assert text in html, text
-    assert model.num_params == 48 + 16 + 54 + 12 + 21
+    assert model.num_params == 48 + 16 + 54 + 12 + (84 + 24 + 78) + 21
 
 
 def test_notebook_repr_of_a_model_not_built_yet():
@@ -199,11 +207,13 @@ def test_onnx_of_every_layer_kind_equals_forward(dtype):
     tol = 1e-5 if dtype == "float32" else 1e-8
     np.testing.assert_allclose(out, model.forward(X), rtol=tol, atol=tol)
     ops = [n.op_type for n in proto.graph.node]
-    assert ops.count("Gemm") == 3 and "BatchNormalization" in ops and "LayerNormalization" in ops
+    assert ops.count("Gemm") == 5 and "BatchNormalization" in ops and "LayerNormalization" in ops
+    assert ops.count("Add") == 1 and ops[-1] == "Softmax"  # the Residual's skip; the Activation layer
     assert "Dropout" not in ops
     # the initializers are named as the model file names its tensors (position in model.layers)
     names = {t.name for t in proto.graph.initializer}
-    assert {"layers.0.weight", "layers.0.bias", "layers.3.weight", "layers.5.weight"} <= names
+    assert {"layers.0.weight", "layers.0.bias", "layers.3.weight", "layers.6.weight"} <= names
+    assert {"layers.5.layers.0.weight", "layers.5.layers.1.gamma", "layers.5.layers.3.bias"} <= names
     assert {"layers.1.gamma", "layers.1.moving_mean", "layers.4.gamma", "layers.4.beta"} <= names
 
 

@@ -45,8 +45,11 @@ def reference_args(model):
     dense = model.dense_layers
     params = [(d.weights.astype(np.float64), d.bias.astype(np.float64)) for d in dense]
     norms = []
-    for n in model._norms:
-        if n is None:
+    for i, layer in enumerate(model.layers):  # each Dense's normalization: the layer right after it
+        if not isinstance(layer, fm.Dense):
+            continue
+        n = model.layers[i + 1] if i + 1 < len(model.layers) else None
+        if not isinstance(n, (fm.BatchNormalization, fm.LayerNormalization)):
             norms.append(None)
             continue
         entry = {"kind": n.kind, "gamma": n.gamma.astype(np.float64), "beta": n.beta.astype(np.float64)}

@@ -10,12 +10,12 @@
 
 import importlib as _importlib
 
-from . import callbacks, optimizers, schedules
+from . import callbacks, layers, optimizers, schedules
 from ._core import build_info as _core_build_info
 from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
-from .layers import ACTIVATIONS, LAYERS, BatchNormalization, Dense, Dropout, Layer, LayerNormalization
+from .layers import *  # noqa: F403 (the layer kinds, Layer, LAYERS, ACTIVATIONS: layers.__all__, so a new kind is one file)
 from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
@@ -31,12 +31,6 @@ def __getattr__(name):
 
 
 __all__ = [
-    "Dense",
-    "Dropout",
-    "BatchNormalization",
-    "LayerNormalization",
-    "Layer",
-    "LAYERS",
     "Sequential",
     "History",
     "SGD",
@@ -60,10 +54,10 @@ __all__ = [
     "load",
     "DivergenceError",
     "VanishingGradientWarning",
-    "ACTIVATIONS",
     "LOSSES",
     "__version__",
 ]
+__all__ += layers.__all__
 
 
 def set_num_threads(n: int) -> None:
@@ -129,7 +123,7 @@ def cmake_dir() -> str:
     import os
 
     # The installed package's folder; an editable install also lists the source folder.
-    folders = [os.path.join(p, "lib", "cmake", "fastmlp") for p in __path__]
+    folders = [os.path.join(p, "lib", "cmake", "fastmlp") for p in __path__]  # noqa: F405 (the package's own)
     return next((f for f in folders if os.path.isfile(os.path.join(f, "fastmlpConfig.cmake"))), folders[0])
 
 

@@ -1,13 +1,16 @@
-"""A Sequential's stack of layers: which layer may follow which (a Dropout or a normalization
-belongs to the Dense before it), the network the C++ core builds from them, set_weights'
-checks and the summary table (its rows are the layers' own: Layer.summary_row)."""
+"""A Sequential's stack of layers, walked without asking their kind (fastmlp._layer's walks): the
+checks before a model takes its layers (each layer's place, ownership, sizes), the network the
+C++ core builds from the layers' configs (their model-file entries) with each layer bound to its
+tensors by name, set_weights' checks and the summary table (its rows are the layers' own)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from . import _core
-from .layers import Dense, Dropout, _Normalization
+from . import _core, _layer
+from .layers import Dense
 
 
 def loss_name(loss, output_activation: str) -> str:
@@ -23,70 +26,53 @@ def loss_name(loss, output_activation: str) -> str:
         raise ValueError(f"loss must be one of {', '.join(_core.LOSSES)} (or an alias); got {loss!r}") from None
 
 
-def fold(layers: list):
-    """The Dense layers in order, each one's dropout rate and normalization layer (a Dropout or
-    a BatchNormalization / LayerNormalization belongs to the Dense before it, in the order Dense,
-    normalization, Dropout). Nothing is changed on the layers: the caller binds them once the
-    model is built, so a failed Sequential(...) leaves nothing behind."""
-    dense, rates, norms = [], [], []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Dropout):
-            if not dense or isinstance(layers[i - 1], Dropout):
-                raise ValueError(f"layers[{i}]: a Dropout must follow a Dense layer (or its normalization)")
-            if i == len(layers) - 1:
-                raise ValueError(f"layers[{i}]: a Dropout cannot be the last layer")
-            rates[-1] = layer.rate
-        elif isinstance(layer, _Normalization):
-            name = type(layer).__name__
-            if not dense or not isinstance(layers[i - 1], Dense):
-                raise ValueError(
-                    f"layers[{i}]: a {name} must follow a Dense layer (Dense, {name}, Dropout; to scale the "
-                    "inputs use a StandardScaler)"
-                )
-            if i == len(layers) - 1:
-                raise ValueError(f"layers[{i}]: a {name} cannot be the last layer (the output is the loss's)")
-            if layer._net is not None or getattr(layer, "_owner", None) is not None:
-                raise ValueError(f"layers[{i}] already belongs to another model; create a new {name}")
-            norms[-1] = layer
-        elif isinstance(layer, Dense):
-            if layer._net is not None or getattr(layer, "_owner", None) is not None:
-                raise ValueError(f"layers[{i}] already belongs to another model; create a new Dense")
-            dense.append(layer)
-            rates.append(0.0)
-            norms.append(None)
-        else:
-            raise TypeError(
-                f"layers[{i}] must be a Dense, Dropout, BatchNormalization or LayerNormalization layer, "
-                f"got {type(layer).__name__}"
-            )
-    return dense, rates, norms
+def check(layers: list) -> tuple:
+    """Check a model's layers before anything is changed on them: each one's place (the first
+    is a Dense, the last a Dense or an Activation, ...: Layer._check_place), that none belongs to
+    another model, and that the sizes chain (Layer._chain). Returns (the Dense layers depth first,
+    the (layer, n_in) input sizes to set: claimed). ValueError / TypeError naming layers[i]."""
+    _layer.check_places(layers, "layers", None, last=True)
+    seen = set()
+    for where, layer in _layer.walk(layers):
+        if not layer._owned:
+            continue
+        if id(layer) in seen:
+            raise ValueError(f"{where} appears twice in this model; create a new {type(layer).__name__}")
+        seen.add(id(layer))
+        if layer._net is not None or layer._owner is not None:
+            raise ValueError(f"{where} already belongs to another model; create a new {type(layer).__name__}")
+    deferred = []
+    _layer.chain(layers, layers[0].n_in, "layers", deferred)
+    return [layer for _, layer in _layer.walk(layers) if isinstance(layer, Dense)], deferred
 
 
-def chain(dense: list) -> None:
-    """Each Dense layer takes the outputs of the one before (Dense(units) gets that input size)."""
-    for i in range(1, len(dense)):
-        if dense[i].n_in is None:
-            dense[i]._set_n_in(dense[i - 1].n_out)
-        elif dense[i].n_in != dense[i - 1].n_out:
-            raise ValueError(
-                f"Dense layer {i} takes {dense[i].n_in} inputs but Dense layer {i - 1} gives "
-                f"{dense[i - 1].n_out} outputs"
-            )
+@contextlib.contextmanager
+def claimed(model, layers: list, deferred: list):
+    """After check: the layers belong to ``model`` and deferred input sizes are set; if the block
+    fails (the C++ core refuses the network, e.g. an epsilon that is 0 in float32), the layers are
+    free again for another model."""
+    for _, layer in _layer.walk(layers):
+        if layer._owned:
+            layer._owner = model
+    for layer, n_in in deferred:
+        layer._set_n_in(n_in)
+    try:
+        yield
+    except BaseException:
+        for _, layer in _layer.walk(layers):
+            if layer._owned:
+                layer._owner = layer._net = None
+        raise
 
 
 def network(model):
-    """The C++ network of a model (its first layer's input size known), its weights initialised
-    from the model's seed, with the layers bound to it (their weights are views into it)."""
-    dense, rates, norms = model.dense_layers, model._rates, model._norms
+    """The C++ network of a model (its first layer's input size known), built from its layers'
+    configs, its weights initialised from the model's seed, with the layers bound to it (their
+    weights are views into it, found by the tensors' names)."""
     core = _core.Network32 if model.dtype == np.float32 else _core.Network64
-    specs = [d._spec.with_dropout(rate) for d, rate in zip(dense, rates)]
-    specs = [s if n is None else s.with_norm(n.kind, n.epsilon, n._momentum) for s, n in zip(specs, norms)]
-    net = core(specs, model.loss_name, model._l2)
+    net = core(_layer.entries(model.layers), model.loss_name, model._l2)
     net.init_params(model.seed)
-    for i, (layer, rate, norm) in enumerate(zip(dense, rates, norms)):
-        layer._net, layer._index, layer.dropout = net, i, rate
-        if norm is not None:
-            norm._net, norm._index, norm.units = net, i, layer.n_out
+    _layer.bind(model.layers, net, "layers.")
     return net
 
 

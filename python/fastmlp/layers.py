@@ -1,111 +1,42 @@
-"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization and LayerNormalization.
+"""Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization, LayerNormalization,
+Activation (a = g(x)) and Residual (y = x + f(x), f the layers inside it).
 
-Every layer is a :class:`Layer` (Keras's contract): ``get_config()`` gives its constructor
-arguments and ``Layer.from_config(config)`` makes it again; defining a subclass registers it in
-:data:`LAYERS` under its class name, the one table the model file, ``fm.load`` and the builders
-read. What the rest of the package needs from a layer is a method of it, so a model walks its
-layers without asking their kind: ``summary_row`` (model.summary), ``html_row`` (the notebook
-table), ``onnx_nodes`` (fastmlp.onnx) and ``file_entry`` / ``Layer.from_file_entry`` (its entry in
-the model file's "layers" metadata, written by the C++ core: cpp/src/io/model_schema.cpp).
+Each is a :class:`Layer` (fastmlp._layer: the base class, the LAYERS registry its subclasses
+join, the walks over a list of layers) that owns its config, its model-file entry, its place in
+a model, its weights (views into the built network, found by their tensors' names), its
+summary and notebook rows and its ONNX nodes. A new layer kind is a class here, its C++ file in
+cpp/src/layers/ and a row in cpp/src/layers/layer_kinds.cpp.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _core, _layer
+from ._layer import Layer, _count, layer_class  # noqa: F401 (fastmlp.layers.layer_class as before)
 from ._validation import as_int, as_real
+
+#: Every layer class by name (its class name, as the model file's "type" spells it), filled by
+#: ``Layer.__init_subclass__`` (fastmlp._layer); classes whose name starts with "_" are left out.
+LAYERS = _layer.LAYERS
+
+#: What ``import fastmlp`` exports from here (``fm.Dense``, ...): a new layer kind's name goes here too.
+__all__ = [
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Activation",
+    "Residual",
+    "Layer",
+    "LAYERS",
+    "ACTIVATIONS",
+]
 
 #: The activation names: the C++ core's list (activations.hpp), the one source.
 ACTIVATIONS = tuple(_core.ACTIVATIONS)
 # The activations that take an alpha, with its default (from the C++ LayerSpec).
 DEFAULT_ALPHA = {g: _core.LayerSpec(1, 1, g).alpha for g in ACTIVATIONS if _core.LayerSpec(1, 1, g).alpha != 0}
-
-#: Every layer class by name (its class name, as the model file's "type" spells it), filled by
-#: ``Layer.__init_subclass__``; classes whose name starts with "_" are abstract and left out.
-LAYERS: dict = {}
-
-
-def layer_class(name: str) -> type:
-    """The layer class called ``name`` ("Dense", "Dropout", ...); ValueError listing the known ones."""
-    if not isinstance(name, str):
-        raise TypeError(f"a layer type must be a string, got {type(name).__name__}")
-    if name not in LAYERS:
-        raise ValueError(f"unknown layer type {name[:40]!r} (expected one of {', '.join(LAYERS)})")
-    return LAYERS[name]
-
-
-class Layer:
-    """The base of every layer. A subclass gives ``get_config`` (its constructor arguments, plain
-    JSON values), ``summary_row``, ``html_row`` and ``onnx_nodes``; ``num_params`` counts its
-    trainable parameters (None while its size is unknown)."""
-
-    num_params: int | None = 0
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__name__.startswith("_"):
-            return
-        if cls.__name__ in LAYERS:
-            raise TypeError(f"a layer class named {cls.__name__!r} is already registered")
-        LAYERS[cls.__name__] = cls
-
-    def get_config(self) -> dict:
-        """The constructor arguments that make this layer again: ``type(layer).from_config(config)``."""
-        raise NotImplementedError(f"{type(self).__name__}.get_config")
-
-    @classmethod
-    def from_config(cls, config: dict) -> Layer:
-        """A new layer from ``get_config()``'s dict (a fresh layer: not part of any model)."""
-        if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict, got {type(config).__name__}")
-        return cls(**config)
-
-    # --- the model file ---
-    def file_entry(self) -> dict | None:
-        """This layer's entry in the model file's "layers" list (as the C++ writer spells it:
-        {"type": "Dropout", "rate": 0.5}); None for a layer the file leaves out."""
-        return {"type": type(self).__name__, **self.get_config()}
-
-    @classmethod
-    def from_file_entry(cls, entry: dict) -> Layer:
-        """The layer of a "layers" entry: its "type" picks the class from LAYERS, the rest is its
-        config. ValueError / TypeError (naming the field) for an entry no layer accepts."""
-        if not isinstance(entry, dict) or "type" not in entry:
-            raise ValueError("a layer entry must be an object with a 'type'")
-        kind = layer_class(entry["type"])
-        if not issubclass(kind, cls):
-            raise ValueError(f"expected a {cls.__name__} entry, got {entry['type']!r}")
-        return kind._from_file_config({k: v for k, v in entry.items() if k != "type"})
-
-    @classmethod
-    def _from_file_config(cls, config: dict) -> Layer:
-        return cls.from_config(config)
-
-    def weight_views(self) -> list:
-        """(writable view, name) of each array this layer adds to ``model.get_weights()``, in
-        Keras's order; none for a layer without weights."""
-        return []
-
-    # --- what model.summary(), the notebook table and the ONNX export show of it ---
-    def summary_row(self, index: int, input_shape: str) -> tuple:
-        """(name, output shape, parameter count, activation) for ``model.summary()``;
-        ``input_shape`` is the row before's output shape ("(None, 5)")."""
-        return (f"layer_{index} ({type(self).__name__})", input_shape, _count(self.num_params), "")
-
-    def html_row(self) -> list:
-        """[layer, weights, activation, parameters] for the notebook's layer table."""
-        return [repr(self), "", "", _count(self.num_params)]
-
-    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
-        """(nodes, initializers, output name) computing this layer on the tensor ``x`` in
-        inference; names start with ``prefix``, and the output is called ``out`` when given (the
-        graph's output). ``ctx`` is fastmlp.onnx's export context (dtype, opset, helpers)."""
-        raise NotImplementedError(f"{type(self).__name__} has no ONNX export")
-
-
-def _count(n) -> str:
-    return "?" if n is None else f"{n:,}"
 
 
 class Dense(Layer):
@@ -155,9 +86,7 @@ class Dense(Layer):
             0.0,
             init or "default",
         )
-        self.dropout = 0.0  # set by a following Dropout layer
-        self._net = None  # set by Sequential
-        self._index = -1
+        self.dropout = 0.0  # the rate of a Dropout after it (or after its normalization), set when built
 
     n_in = property(
         lambda self: None if self._deferred else self._spec.n_in,
@@ -178,15 +107,32 @@ class Dense(Layer):
         doc="None: He-uniform for relu-like layers, Glorot-uniform otherwise",
     )
 
+    _output = True
+
     def _bound(self):
         if self._net is None:
             raise RuntimeError("this Dense layer has no parameters until it is part of a Sequential model")
         return self._net
 
+    def _check_place(self, where: str, before, last: bool) -> None:
+        pass  # anywhere: the first layer, the output layer, inside a block
+
+    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
+        if self.n_in is None:
+            if n_in is not None:
+                deferred.append((self, n_in))  # Dense(units): its input size is the layer before's
+        elif n_in is not None and n_in != self.n_in:
+            raise ValueError(f"{where}: this Dense takes {self.n_in} inputs but the layer before gives {n_in} outputs")
+        return self.n_out
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        self._source, self.dropout = self, 0.0
+
     @property
     def weights(self) -> np.ndarray:
         """W, shape (n_in, n_out): a writable view into the model's parameter buffer."""
-        return self._bound().weight(self._index)
+        return self._bound().tensor(self._prefix + "weight")
 
     @weights.setter
     def weights(self, value) -> None:
@@ -195,7 +141,7 @@ class Dense(Layer):
     @property
     def bias(self) -> np.ndarray:
         """b, shape (n_out,): a writable view into the model's parameter buffer."""
-        return self._bound().bias(self._index)
+        return self._bound().tensor(self._prefix + "bias")
 
     @bias.setter
     def bias(self, value) -> None:
@@ -219,7 +165,8 @@ class Dense(Layer):
         return [(self.weights, "W"), (self.bias, "b")]
 
     def file_entry(self) -> dict:
-        entry = super().file_entry()
+        # a Dense's fields as the C++ core reads them (a subclass's extra config stays Python's)
+        entry = {"type": "Dense", **Dense.get_config(self)}
         if entry["init"] is None:  # the file names an init only when it is not the default
             del entry["init"]
         return entry
@@ -259,6 +206,20 @@ class Dropout(Layer):
         )  # [0, 1), checked in C++
 
     num_params = 0
+    _owned = False  # no weights: one Dropout may stand in several places
+
+    def _check_place(self, where: str, before, last: bool) -> None:
+        if before is None or isinstance(before, Dropout):
+            raise ValueError(
+                f"{where}: a Dropout must follow a Dense layer (or its normalization, an Activation or a "
+                "Residual), not the inputs or another Dropout"
+            )
+        super()._check_place(where, before, last)
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        if self._source is not None:
+            self._source.dropout = self.rate
 
     def get_config(self) -> dict:
         return {"rate": self.rate}
@@ -283,11 +244,13 @@ class Dropout(Layer):
 
 
 class _Normalization(Layer):
-    """y = gamma * x_hat + beta of the previous Dense layer's output a (before its Dropout), with
-    learned gamma (initially 1) and beta (0), one per unit. Formulas in network.hpp."""
+    """y = gamma * x_hat + beta of the layer before's output (a Dense's, an Activation's or a
+    Residual's; not a Dropout's), with learned gamma (initially 1) and beta (0), one per unit.
+    Formulas in network.hpp."""
 
     kind = ""
-    _keys = ("gamma", "beta")
+    _keys = ("gamma", "beta")  # get_weights' names
+    _tensors = ("gamma", "beta")  # the C++ core's (the model file's)
 
     def __init__(self, epsilon: float, momentum: float | None = None):
         # checked in C++ (ValueError naming the value): epsilon > 0, momentum in [0, 1)
@@ -297,12 +260,25 @@ class _Normalization(Layer):
             None if momentum is None else as_real(momentum, "momentum", ValueError),
         )
         self.epsilon, self._momentum = spec.norm_epsilon, spec.norm_momentum
-        self._net, self._index, self.units = None, -1, None  # set by Sequential
+        self.units = None  # set when the model is built
+
+    def _check_place(self, where: str, before, last: bool) -> None:
+        name = type(self).__name__
+        if before is None or isinstance(before, (Dropout, _Normalization)):
+            raise ValueError(
+                f"{where}: a {name} must follow a Dense layer (or an Activation or a Residual; Dense, {name}, "
+                "Dropout; to scale the inputs use a StandardScaler)"
+            )
+        super()._check_place(where, before, last)
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        self.units = int(net.tensor(prefix + "gamma").shape[0])
 
     def _views(self) -> tuple:
         if self._net is None:
             raise RuntimeError(f"this {type(self).__name__} has no parameters until it is part of a built model")
-        return self._net.norm_params(self._index)
+        return tuple(self._net.tensor(self._prefix + name) for name in self._tensors)
 
     gamma = property(lambda self: self._views()[0], doc="gamma (n,): a writable view into the parameter buffer")
     beta = property(lambda self: self._views()[1], doc="beta (n,): a writable view into the parameter buffer")
@@ -310,9 +286,6 @@ class _Normalization(Layer):
     @property
     def num_params(self) -> int | None:  # trainable: gamma and beta
         return None if self.units is None else 2 * self.units
-
-    def _weights(self) -> list:
-        return list(self._views())
 
     def weight_views(self) -> list:
         return list(zip(self._views(), self._keys))
@@ -339,7 +312,7 @@ class _Normalization(Layer):
 
 
 class BatchNormalization(_Normalization):
-    """Batch normalization of the previous Dense layer's output (Keras's rule and defaults):
+    """Batch normalization of the layer before's output (Keras's rule and defaults):
     in training x_hat = (a - mu_B) / sqrt(var_B + epsilon) with the batch's mean and (biased)
     variance per unit, and the running statistics updated as
     ``running = momentum * running + (1 - momentum) * batch``; in inference (predict, evaluate,
@@ -348,6 +321,7 @@ class BatchNormalization(_Normalization):
 
     kind = "batch"
     _keys = ("gamma", "beta", "moving_mean", "moving_variance")
+    _tensors = ("gamma", "beta", "running_mean", "running_var")
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3):
         super().__init__(epsilon, momentum)
@@ -371,7 +345,7 @@ class BatchNormalization(_Normalization):
 
 
 class LayerNormalization(_Normalization):
-    """Layer normalization of the previous Dense layer's output: each row over its units,
+    """Layer normalization of the layer before's output: each row over its units,
     x_hat = (a_i - mean(a_i)) / sqrt(var(a_i) + epsilon), the same in training and inference."""
 
     kind = "layer"
@@ -387,6 +361,131 @@ class LayerNormalization(_Normalization):
 
     def __repr__(self) -> str:
         return f"LayerNormalization(epsilon={self.epsilon:g})"
+
+
+class Activation(Layer):
+    """a = g(x), element-wise (softmax: per row): Keras's standalone activation layer, so that
+    e.g. ``Dense(64)``, ``BatchNormalization()``, ``Activation("relu")`` normalizes z before g.
+    ``activation`` and ``alpha`` as for :class:`Dense`. As the last layer its activation is the
+    model's output activation (the loss's: softmax gives categorical crossentropy)."""
+
+    num_params = 0
+    _owned = False  # no weights
+    _output = True
+
+    def __init__(self, activation: str, alpha: float | None = None):
+        if not isinstance(activation, str):
+            raise TypeError(f"activation must be a string, got {activation!r}")
+        # The C++ LayerSpec checks the name and alpha (ValueError naming them) and knows the default.
+        spec = _core.LayerSpec(1, 1, activation, None if alpha is None else as_real(alpha, "alpha", ValueError))
+        self.activation, self.alpha = spec.activation, spec.alpha
+
+    def get_config(self) -> dict:
+        """activation, alpha (None for activations without one)."""
+        return {"activation": self.activation, "alpha": self.alpha if self.activation in DEFAULT_ALPHA else None}
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        return (f"activation_{index} (Activation)", input_shape, "0", self.activation)
+
+    def html_row(self) -> list:
+        return ["Activation", "", self.activation, "0"]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """The activation's nodes, as a Dense writes them after its Gemm."""
+        return ctx.activation(self.activation, x, prefix, out, float(self.alpha or 0.0))
+
+    def __repr__(self) -> str:
+        extra = f", alpha={self.alpha}" if self.activation in DEFAULT_ALPHA else ""
+        return f"Activation({self.activation!r}{extra})"
+
+
+class Residual(Layer):
+    """y = x + f(x), f the layers inside it in order: a ResNet-MLP block (Gorishniy et al.,
+    "Revisiting Deep Learning Models for Tabular Data", 2021), e.g.
+    ``Residual([BatchNormalization(), Dense(64, "relu"), Dropout(0.1), Dense(16)])`` after a
+    layer of 16 outputs. The layers inside must give as many outputs as the block takes inputs;
+    any layer kind may stand inside (the first one takes the block's input, so it may be a
+    normalization or a Dropout), and blocks nest. Its weights are its layers'."""
+
+    def __init__(self, layers):
+        if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a Residual needs at least one layer inside it, got an empty list")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a layer (Dense, Activation, ...), got {type(layer).__name__}")
+        self.layers = layers
+
+    @property
+    def sublayers(self) -> tuple:
+        return tuple(self.layers)
+
+    @property
+    def num_params(self) -> int | None:
+        counts = [layer.num_params for layer in self.layers]
+        return None if None in counts else sum(counts)
+
+    def _check_place(self, where: str, before, last: bool) -> None:
+        super()._check_place(where, before, last)
+        _layer.check_places(self.layers, f"{where}.layers", before, last=False)  # the first takes the block's input
+
+    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
+        n_out = _layer.chain(self.layers, n_in, f"{where}.layers", deferred)
+        if n_in is not None and n_out != n_in:
+            raise ValueError(
+                f"{where}: the layers inside a Residual must give as many outputs as it takes inputs ({n_in}), "
+                f"they give {n_out} (y = x + f(x) adds them)"
+            )
+        return n_in
+
+    def _bind(self, net, prefix: str, before) -> None:
+        super()._bind(net, prefix, before)
+        self._source = None  # y = x + f(x): no Dense's units
+        _layer.bind(self.layers, net, prefix + "layers.")
+
+    def weight_views(self) -> list:
+        return [pair for layer in self.layers for pair in layer.weight_views()]
+
+    def get_config(self) -> dict:
+        """layers: each inner layer as {"type": ..., **its config}."""
+        return {"layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Residual:
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        if set(config) != {"layers"} or not isinstance(config["layers"], list):
+            raise TypeError("a Residual's config must be {'layers': [...]}, a list of layer entries")
+        return cls([Layer.from_file_entry(entry) for entry in config["layers"]])
+
+    def file_entry(self) -> dict:
+        entries = [layer.file_entry() for layer in self.layers]
+        return {"type": "Residual", "layers": [e for e in entries if e is not None]}
+
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        inner = ", ".join(type(layer).__name__ for layer in self.layers)
+        return (f"residual_{index} (Residual: {inner})", input_shape, _count(self.num_params), "")
+
+    def html_row(self) -> list:
+        rows = [layer.html_row() for layer in self.layers]
+        weights = "; ".join(r[1] for r in rows if r[1])
+        activations = ", ".join(r[2] for r in rows if r[2])
+        return [f"Residual[{', '.join(r[0] for r in rows)}]", weights, activations, _count(self.num_params)]
+
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """The inner layers' nodes (named "<prefix>.layers.<j>...") and an Add of x."""
+        nodes, inits, f = [], [], x
+        for layer, pos in zip(self.layers, _layer.positions(self.layers)):
+            layer_nodes, layer_inits, f = layer.onnx_nodes(ctx, f, f"{prefix}.layers.{pos}")
+            nodes += layer_nodes
+            inits += layer_inits
+        y = out or f"{prefix}.y"
+        return nodes + [ctx.node("Add", [x, f], [y], name=f"{prefix}.add")], inits, y
+
+    def __repr__(self) -> str:
+        return f"Residual([{', '.join(repr(layer) for layer in self.layers)}])"
 
 
 #: The normalization layers by their C++ kind ("batch", "layer"): a view of LAYERS.

@@ -52,10 +52,10 @@ class Sequential(_training.Trainer):
     Parameters
     ----------
     layers : list of Layer
-        Dense layers, each optionally followed by a BatchNormalization / LayerNormalization and
-        a Dropout; consecutive Dense sizes must chain. The first Dense layer may leave its
-        input size open (``Dense(units)``): the model is then built by its first ``fit`` (or
-        ``build(n_features)``).
+        Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
+        them: the first a Dense, the last a Dense or an Activation (the output's); sizes must chain.
+        The first Dense layer may leave its input size open (``Dense(units)``): the model is then
+        built by its first ``fit`` (or ``build(n_features)``).
     loss : str or None, default None
         "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy" (needs a
         softmax output; alias "sparse_categorical_crossentropy": y may be class ids, one-hot
@@ -91,25 +91,23 @@ class Sequential(_training.Trainer):
             raise ValueError("layers must hold at least one Dense layer, got an empty list")
         if _cuda.check_device(device) == "cuda":  # fail before the layers are bound to this model
             _cuda.require()
-        dense, rates, norms = _stack.fold(layers)
-        _stack.chain(dense)
-        self.loss_name = _stack.loss_name(loss, dense[-1].activation)
+        dense, deferred = _stack.check(layers)  # nothing is changed on the layers before every check passed
+        self.loss_name = _stack.loss_name(loss, layers[-1].activation)
         self.dtype = as_dtype(dtype)
         self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
-        self.layers, self.dense_layers, self._rates, self._norms = layers, dense, rates, norms
+        self.layers, self.dense_layers = layers, dense
         self._epochs_seen = 0
         self._device, self._engine, self._net = None, None, None
         self._comm = None  # the communicator of the latest data-parallel fit (rank 0 alone saves)
         self._label_classes = None  # the labels of y when they are not class ids (strings, ...)
         self.feature_names_in_ = None  # a DataFrame's column names, from the first fit
         self.stop_training = False
-        for layer in dense + [n for n in norms if n is not None]:
-            layer._owner = self  # claimed now, bound to the network when it is built
         self._pending_device = _cuda.check_device(device)
-        if dense[0].n_in is not None:
-            self._build()
+        with _stack.claimed(self, layers, deferred):  # bound to the network when it is built; free again if that fails
+            if dense[0].n_in is not None:
+                self._build()
 
     def build(self, n_features: int) -> Sequential:
         """Create the network for ``n_features`` inputs (Dense(units) as first layer); fit does it
@@ -306,7 +304,7 @@ class Sequential(_training.Trainer):
         return self.forward(X)
 
     def __len__(self) -> int:
-        """The number of layers (Dense and Dropout)."""
+        """The number of layers (model.layers: a Residual block counts once)."""
         return len(self.layers)
 
     def _weight_views(self) -> list:

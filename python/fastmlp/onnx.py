@@ -23,8 +23,9 @@ are 32-bit floats, and onnxruntime has no double kernels for Elu and Softplus.
 
 Dropout layers are left out (inference); BatchNormalization becomes a BatchNormalization node
 with the running statistics, LayerNormalization a LayerNormalization node (opset >= 17).
-Each layer writes its own nodes (``Layer.onnx_nodes``): the export walks ``model.layers``, and
-names the initializers as the model file names its tensors (``layers.<position>.weight``, ...).
+Each layer writes its own nodes (``Layer.onnx_nodes``; an Activation layer the ops above, a
+Residual its layers' nodes and an Add): the export walks ``model.layers``, and names the
+initializers as the model file names its tensors (``layers.<position>.weight``, ...).
 The output is ``model.forward``: probabilities
 for softmax / sigmoid outputs, not class labels.
 """
@@ -32,6 +33,8 @@ for softmax / sigmoid outputs, not class labels.
 from __future__ import annotations
 
 import numpy as np
+
+from . import _layer
 
 __all__ = ["export", "to_onnx", "MIN_OPSET"]
 
@@ -198,8 +201,8 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     ctx = _Context(onnx, helper, numpy_helper, np.dtype(model.dtype), opset)
     nodes, inits = [], []
     current = input_name
-    for pos, layer in enumerate(model.layers):  # the output layer writes the graph's output
-        out = output_name if pos == len(model.layers) - 1 else None
+    for i, (layer, pos) in enumerate(zip(model.layers, _layer.positions(model.layers))):
+        out = output_name if i == len(model.layers) - 1 else None  # the output layer writes the graph's output
         layer_nodes, layer_inits, current = layer.onnx_nodes(ctx, current, f"layers.{pos}", out)
         nodes += layer_nodes
         inits += layer_inits
