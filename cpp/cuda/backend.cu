@@ -154,6 +154,13 @@ class CudaOps final : public Ops<T> {
       detail::activation_backward<T>(stream_, A, D, m, k, int(g), alpha);
   }
   void multiply(const T* x, const T* y, T* out, Index n) override { detail::multiply<T>(stream_, x, y, out, n); }
+  void standardize(const T* x, Index m, Index k, const T* mean, const T* variance, bool invert, T* y) override {
+    detail::standardize<T>(stream_, x, m, k, mean, variance, invert, y);
+  }
+  // dx = dy / s (invert: dy s): the same kernel without the mean.
+  void standardize_backward(const T* dy, Index m, Index k, const T*, const T* variance, bool invert, T* dx) override {
+    detail::standardize<T>(stream_, dy, m, k, nullptr, variance, invert, dx);
+  }
   void axpby(T alpha, const T* x, T beta, T* y, Index n) override { detail::axpby<T>(stream_, alpha, x, beta, y, n); }
   // A GEMM with a vector of ones: deterministic column sums.
   void column_sums(const T* D, Index m, Index k, T alpha, T beta, T* out) override {
