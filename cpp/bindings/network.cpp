@@ -232,6 +232,7 @@ void define_networks(py::module_& m) {
   py::list losses;
   for (int l = 0; l < kNumLosses; ++l) losses.append(loss_name(Loss(l)));
   m.attr("LOSSES") = py::tuple(losses);
+  m.attr("LAYER_TYPES") = py::tuple(py::cast(layer_types()));
   m.def(
       "loss_name", [](const std::string& name) { return std::string(loss_name(loss_from_name(name))); },
       py::arg("name"), "The canonical name of a loss or one of its aliases (ValueError when unknown).");

@@ -22,6 +22,7 @@ __all__: list[str] = [
     "Engine64",
     "FORMAT_VERSION",
     "FitOptions",
+    "LAYER_TYPES",
     "LEVEL",
     "LOSSES",
     "LayerSpec",
@@ -687,6 +688,7 @@ ACTIVATIONS: tuple = (
     "mish",
 )
 FORMAT_VERSION: str = "1"
+LAYER_TYPES: tuple[str, ...]
 LEVEL: str = "v4"
 LOSSES: tuple = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 MAX_EPOCHS: int = 4611686018427387904

@@ -200,8 +200,9 @@ class LayerStack {
 // std::invalid_argument naming `where` for an unknown type or a bad field.
 template <class T>
 std::unique_ptr<Layer<T>> make_layer(const LayerConfig& config, Index n_in, const std::string& where);
-// The type names, in the table's order: "'Dense', ... or 'Residual'".
-std::string layer_type_names();
+// The type names, in the table's order (the one registry of layer kinds; Python reads it).
+std::vector<std::string> layer_types();
+std::string layer_type_names();  // "'Dense', ... or 'Residual'"
 
 // Reads a config's fields for a layer's constructor; every field must be read (finish()).
 class ConfigReader {

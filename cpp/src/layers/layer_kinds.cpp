@@ -3,6 +3,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "fastmlp/layer.hpp"
 
@@ -43,6 +44,12 @@ const Kind kKinds[] = {
 };
 
 }  // namespace
+
+std::vector<std::string> layer_types() {
+  std::vector<std::string> out;
+  for (const Kind& k : kKinds) out.emplace_back(k.type);
+  return out;
+}
 
 std::string layer_type_names() {
   std::string names;
