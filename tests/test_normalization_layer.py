@@ -286,6 +286,17 @@ def test_save_load_round_trip_bit_for_bit(tmp_path, dtype):
         np.testing.assert_array_equal(back.predict(X), model.predict(X))
 
 
+def test_copy_of_axis_none_and_of_given_numbers():
+    X = _data(40, 3)
+    model = _identity_model(Normalization(axis=None).adapt(X), 3)
+    clone = model.copy()
+    assert clone.layers[0].axis is None
+    np.testing.assert_array_equal(clone.forward(X), model.forward(X))
+    given = _identity_model(Normalization(mean=2.0, variance=4.0), 3)
+    assert given.layers[0].get_config()["mean"] == [2.0, 2.0, 2.0]
+    np.testing.assert_allclose(given.copy(dtype="float32").forward(X), given.forward(X), rtol=1e-6)
+
+
 def test_file_entry_and_config_round_trip():
     norm = Normalization(mean=[1.0, 2.0], variance=[3.0, 0.0], invert=False)
     assert norm.file_entry() == {"type": "Normalization", "n_in": 2, "invert": False}
@@ -380,8 +391,6 @@ def test_bad_given_statistics():
         Normalization(mean=[np.nan], variance=[1.0])
     with pytest.raises(ValueError, match="one each per column"):
         Normalization(mean=[1.0, 2.0], variance=[1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="axis=None"):
-        Normalization(axis=None, mean=[1.0, 2.0], variance=1.0)
     with pytest.raises(TypeError, match="invert"):
         Normalization(invert="yes")
 

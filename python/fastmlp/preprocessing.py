@@ -55,8 +55,9 @@ class Normalization(Layer):
     Parameters
     ----------
     axis : -1 (or 1) or None, default -1
-        -1: one mean and variance per column; None: one over every value of the data (stored
-        once per column).
+        How ``adapt`` computes the statistics: -1, one mean and variance per column; None, one
+        over every value of the data (stored once per column: a model file keeps the columns'
+        values, so a loaded layer has axis -1).
     mean, variance : float or array-like of shape (n_columns,), or None
         Given statistics (both or neither), finite, the variance >= 0.
     invert : bool, default False
@@ -87,7 +88,7 @@ class Normalization(Layer):
         if (mean is None) != (variance is None):
             raise ValueError("give both mean and variance, or neither (then call adapt(data))")
         if mean is not None:
-            self._stats = _given(mean, variance, axis)
+            self._stats = _given(mean, variance)
             if self._stats[0].ndim == 1:
                 self._n_in = self._stats[0].size
 
@@ -278,7 +279,7 @@ def _plain(a: np.ndarray):
     return float(a) if a.ndim == 0 else a.copy()
 
 
-def _given(mean, variance, axis) -> tuple:
+def _given(mean, variance) -> tuple:
     """(mean, variance) as float64 arrays: 0-d (one for every column) or 1-D of equal length."""
     arrays = []
     for value, name in ((mean, "mean"), (variance, "variance")):
@@ -288,10 +289,6 @@ def _given(mean, variance, axis) -> tuple:
             raise TypeError(f"{name} must be a number or a list of numbers, got {type(value).__name__}") from None
         if a.ndim > 1 or a.size == 0:
             raise ValueError(f"{name} must be a number or one value per column (1-D), got shape {a.shape}")
-        if axis is None and a.ndim == 1:
-            raise ValueError(
-                f"with axis=None {name} is one number (one statistic for every value), got shape {a.shape}"
-            )
         if not np.isfinite(a).all():
             raise ValueError(f"{name} contains NaN or infinity")
         arrays.append(a)
