@@ -294,7 +294,7 @@ def test_copy_of_axis_none_and_of_given_numbers():
     np.testing.assert_array_equal(clone.forward(X), model.forward(X))
     given = _identity_model(Normalization(mean=2.0, variance=4.0), 3)
     assert given.layers[0].get_config()["mean"] == [2.0, 2.0, 2.0]
-    np.testing.assert_allclose(given.copy(dtype="float32").forward(X), given.forward(X), rtol=1e-6)
+    np.testing.assert_allclose(given.copy(dtype="float32").forward(X), given.forward(X), rtol=1e-6, atol=1e-6)
 
 
 def test_file_entry_and_config_round_trip():
