@@ -113,9 +113,9 @@ class Normalization(Layer):
             what = "data"
         mean, variance = moments.result(self.axis, what)
         n = moments.n_columns
-        if self._bound_n_in() is not None and n != self._bound_n_in():
+        if self._net is not None and n != self._n_in:  # in a built model: its width
             raise ValueError(
-                f"{what} has {n} columns but this Normalization takes {self._bound_n_in()} "
+                f"{what} has {n} columns but this Normalization takes {self._n_in} "
                 f"({'the model outputs' if self.invert else 'the model inputs'}): adapt on data of that width"
             )
         mean, variance = np.broadcast_to(mean, (n,)).copy(), np.broadcast_to(variance, (n,)).copy()
@@ -124,10 +124,6 @@ class Normalization(Layer):
         else:
             self._stats, self._n_in = (mean, variance), n
         return self
-
-    def _bound_n_in(self):
-        """The column count the layer is held to: its built model's (None when it is free)."""
-        return self._n_in if self._net is not None else None
 
     def _write(self, mean: np.ndarray, variance: np.ndarray) -> None:
         m, v = self._views()
