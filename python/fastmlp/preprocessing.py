@@ -40,7 +40,9 @@ class Normalization(Layer):
     the model file, ONNX and the C++ loader all take raw features; its number of columns is the
     model's input size. With ``invert=True`` as the **last** layer (after a linear Dense) it maps
     a regression output back to the targets' units, y = x sqrt(variance) + mean: adapt it on the
-    targets; the loss then compares outputs and targets in those units. It may stand nowhere else.
+    targets; the loss then compares outputs and targets in those units (mse: J is the variance
+    times J on standardized targets). Adam's steps do not depend on that factor; with SGD the
+    learning rate acts as if multiplied by it and ``l2`` as if divided. It may stand nowhere else.
 
     The statistics come from ``adapt(data)`` or are given: ``mean`` and ``variance`` both, each a
     number (the same for every column; the count of columns then comes from the model) or one
