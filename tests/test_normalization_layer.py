@@ -445,8 +445,15 @@ def test_wrong_column_count_at_adapt_and_at_fit():
     X = _data(30, 4)
     norm = Normalization().adapt(X)
     model = fm.Sequential([norm, fm.Dense(3, "relu"), fm.Dense(1)], seed=0)
+    before = norm.mean.copy(), norm.variance.copy()
     with pytest.raises(ValueError, match="data has 5 columns but this Normalization takes 4"):
         norm.adapt(_data(30, 5))
+    bad = X.copy()
+    bad[29, 0] = np.inf
+    with pytest.raises(ValueError, match=r"chunk 2 \(rows 20:30 of arrays\): column 0 contains NaN or infinity"):
+        norm.adapt(fm.data.from_arrays(bad, np.zeros(30), chunk_rows=10))  # the last chunk fails: nothing written
+    np.testing.assert_array_equal(norm.mean, before[0])
+    np.testing.assert_array_equal(norm.variance, before[1])
     with pytest.raises(ValueError, match="5 features but the model expects 4"):
         model.fit(_data(30, 5), np.zeros(30), epochs=1, verbose=0)
     late = Normalization()
