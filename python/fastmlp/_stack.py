@@ -53,16 +53,6 @@ def check(layers: list) -> tuple:
     return dense, deferred
 
 
-def set_input_size(layers: list, n_features: int) -> None:
-    """A model built for ``n_features`` inputs: the first layer takes them (Dense(units), an
-    unadapted Normalization) and the layers after it whose input size was still open get theirs."""
-    layers[0]._set_n_in(n_features)
-    deferred = []
-    _layer.chain(layers, n_features, "layers", deferred)
-    for layer, n_in in deferred:
-        layer._set_n_in(n_in)
-
-
 @contextlib.contextmanager
 def claimed(model, layers: list, deferred: list):
     """After check: the layers belong to ``model`` and deferred input sizes are set; if the block

@@ -23,7 +23,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, _cuda, _saving, _stack, _targets
+from . import _core, _cuda, _layer, _saving, _stack, _targets
 from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
@@ -119,7 +119,12 @@ class Sequential(_training.Trainer):
             if n_features != self.n_features_in:
                 raise ValueError(f"this model is built for {self.n_features_in} features, got {n_features}")
             return self
-        _stack.set_input_size(self.layers, n_features)
+        first = self.layers[0]
+        first._set_n_in(n_features)
+        deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
+        _layer.chain(self.layers, first.n_in, "layers", deferred)
+        for layer, n_in in deferred:
+            layer._set_n_in(n_in)
         self._build()
         return self
 
@@ -143,7 +148,7 @@ class Sequential(_training.Trainer):
     # --- shape facts ---
     @property
     def n_features_in(self) -> int | None:
-        return self.layers[0].n_in  # a Dense's, or a Normalization's (its columns)
+        return self.layers[0].n_in
 
     @property
     def n_outputs(self) -> int:
