@@ -11,7 +11,7 @@ import fastmlp as fm
 from fastmlp import _core, layers, optimizers
 from fastmlp.io import decode
 
-KINDS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "Residual")
+KINDS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "Residual", "Normalization")
 
 
 def every_kind():

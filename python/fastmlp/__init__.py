@@ -19,6 +19,7 @@ from .layers import *  # noqa: F403 (the layer kinds, Layer, LAYERS, ACTIVATIONS
 from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .preprocessing import Normalization
 
 _LAZY = ("onnx", "sklearn", "io", "plot")
 
@@ -32,6 +33,7 @@ def __getattr__(name):
 
 __all__ = [
     "Sequential",
+    "Normalization",
     "History",
     "SGD",
     "Adam",

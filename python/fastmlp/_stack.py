@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _core, _layer
 from .layers import Dense
+from .preprocessing import Normalization
 
 
 def loss_name(loss, output_activation: str) -> str:
@@ -42,8 +43,14 @@ def check(layers: list) -> tuple:
         if layer._net is not None or layer._owner is not None:
             raise ValueError(f"{where} already belongs to another model; create a new {type(layer).__name__}")
     deferred = []
-    _layer.chain(layers, layers[0].n_in, "layers", deferred)
-    return [layer for _, layer in _layer.walk(layers) if isinstance(layer, Dense)], deferred
+    n_in = layers[0].n_in
+    if n_in is None and isinstance(layers[0], Normalization) and len(layers) > 1:
+        n_in = getattr(layers[1], "n_in", None)  # given numbers, no columns yet: the Dense after it tells
+    _layer.chain(layers, n_in, "layers", deferred)
+    dense = [layer for _, layer in _layer.walk(layers) if isinstance(layer, Dense)]
+    if not dense:
+        raise ValueError("layers must hold at least one Dense layer")
+    return dense, deferred
 
 
 @contextlib.contextmanager
@@ -88,7 +95,7 @@ def checked_weights(views: list, weights, dtype) -> list:
             raise ValueError(f"weights[{i}] ({name}) must have shape {view.shape}, got {arr.shape}")
         if not np.isfinite(arr).all():
             raise ValueError(f"weights[{i}] ({name}) contains NaN or infinity")
-        if name.startswith("moving_variance") and (arr < 0).any():
+        if name.startswith(("moving_variance", "variance")) and (arr < 0).any():
             raise ValueError(f"weights[{i}] ({name}) holds a negative variance")
         arrays.append((view, arr))
     return arrays
@@ -105,6 +112,7 @@ def summary(model) -> str:
     line = "-" * (sum(widths) + 6)
     fmt = "  ".join("{:<%d}" % w for w in widths)
     total = sum(layer.num_params or 0 for layer in model.layers)
+    state = sum(getattr(layer, "num_state", 0) or 0 for layer in model.layers)  # a Normalization's statistics
     inputs = "?" if model.n_features_in is None else model.n_features_in
     return "\n".join(
         [
@@ -118,6 +126,7 @@ def summary(model) -> str:
         + [
             line.replace("-", "="),
             f"Total params: {total:,}" + ("" if model.built else " (not built: first layer's input unknown)"),
-            line,
         ]
+        + ([f"Non-trainable params: {state:,} (not in the total: statistics, not trained)"] if state else [])
+        + [line]
     )
