@@ -52,6 +52,11 @@ def test_registry_lists_every_layer_kind():
         layers.layer_class(3)
 
 
+def test_the_core_names_the_layer_kinds_and_each_has_its_python_class():
+    # One registry: the C++ table of layer kinds (layer_kinds.cpp); Python has a class for each.
+    assert set(_core.LAYER_TYPES) == set(fm.LAYERS)
+
+
 def test_a_new_layer_class_registers_itself_once():
     class Scale(fm.Layer):
         def __init__(self, factor=2.0):
