@@ -23,7 +23,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, _cuda, _saving, _stack, _targets
+from . import _core, _cuda, _layer, _saving, _stack, _targets
 from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
@@ -53,7 +53,8 @@ class Sequential(_training.Trainer):
     ----------
     layers : list of Layer
         Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
-        them: the first a Dense, the last a Dense or an Activation (the output's); sizes must chain.
+        them: the first a Dense (or an Embedding of integer codes), the last a Dense or an Activation
+        (the output's); sizes must chain.
         The first Dense layer may leave its input size open (``Dense(units)``): the model is then
         built by its first ``fit`` (or ``build(n_features)``).
     loss : str or None, default None
@@ -106,7 +107,7 @@ class Sequential(_training.Trainer):
         self.stop_training = False
         self._pending_device = _cuda.check_device(device)
         with _stack.claimed(self, layers, deferred):  # bound to the network when it is built; free again if that fails
-            if dense[0].n_in is not None:
+            if layers[0].n_in is not None:
                 self._build()
 
     def build(self, n_features: int) -> Sequential:
@@ -117,7 +118,12 @@ class Sequential(_training.Trainer):
             if n_features != self.n_features_in:
                 raise ValueError(f"this model is built for {self.n_features_in} features, got {n_features}")
             return self
-        self.dense_layers[0]._set_n_in(n_features)
+        first = self.layers[0]
+        first._set_n_in(n_features)
+        deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
+        _layer.chain(self.layers, first.n_in, "layers", deferred)
+        for layer, n_in in deferred:
+            layer._set_n_in(n_in)
         self._build()
         return self
 
@@ -141,7 +147,7 @@ class Sequential(_training.Trainer):
     # --- shape facts ---
     @property
     def n_features_in(self) -> int | None:
-        return self.dense_layers[0].n_in
+        return self.layers[0].n_in
 
     @property
     def n_outputs(self) -> int:
