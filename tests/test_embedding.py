@@ -250,7 +250,8 @@ def test_file_entry_and_config():
     assert fm.Layer.from_file_entry(entry).file_entry() == entry
     he = fm.Embedding(3, 2, "he_normal", input_length=5)
     assert he.file_entry()["init"] == "he_normal" and repr(he) == "Embedding(3, 2, 'he_normal', input_length=5)"
-    assert fm.Layer.from_file_entry({"type": "Embedding", "input_dim": 3, "output_dim": 2, "init": "xavier_uniform"})
+    alias = fm.Layer.from_file_entry({"type": "Embedding", "input_dim": 3, "output_dim": 2, "init": "xavier_uniform"})
+    assert alias.embeddings_initializer == "glorot_uniform" and alias.input_length is None
     assert fm.Embedding in fm.LAYERS.values() and "Embedding" in fm.__all__ and fm.layers.Embedding is fm.Embedding
 
 
@@ -353,7 +354,9 @@ def test_bad_arguments_are_clear_errors():
     # float32 holds the integers up to 2**24 exactly: a larger table is a float64 model's
     entry = {"type": "Embedding", "n_in": 1, "input_dim": 2**24 + 1, "output_dim": 1}
     out = {"type": "Dense", "n_in": 1, "n_out": 1, "activation": "linear", "alpha": None}
-    with pytest.raises(ValueError, match=r"layers\[0\]\.input_dim must be an integer in \[1, 16777216\]"):
+    with pytest.raises(
+        ValueError, match=r"layers\[0\]\.input_dim must be at most 2\^24 = 16777216 in float32 .* use dtype='float64'"
+    ):
         fm._core.Network32([entry, out], "mse", 0.0)
     with pytest.raises(ValueError, match=r"layers\[0\]\.init must be 'uniform', 'normal'"):
         fm._core.Network64([dict(entry, input_dim=3, init="default_x"), out], "mse", 0.0)

@@ -96,16 +96,24 @@ class Embedding(Layer):
 
     @classmethod
     def _from_file_config(cls, config: dict) -> Embedding:
+        """From a file entry's fields (n_in, init: the C++ core's names) or get_config's."""
         config = dict(config)
-        known = {"n_in", "input_dim", "output_dim", "init"}
+        for file_key, key in (("n_in", "input_length"), ("init", "embeddings_initializer")):
+            if file_key in config:
+                if key in config:
+                    raise ValueError(f"an Embedding entry has both {file_key!r} and {key!r}")
+                config[key] = config.pop(file_key)
+        init = config.get("embeddings_initializer")
+        if init is None:
+            config.pop("embeddings_initializer", None)
+        elif init in ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"):  # the C++ aliases
+            config["embeddings_initializer"] = init.replace("xavier", "glorot").replace("kaiming", "he")
+        known = {"input_dim", "output_dim", "embeddings_initializer", "input_length"}
         if set(config) - known:
             raise ValueError(f"an Embedding entry has unknown fields: {sorted(set(config) - known)}")
         if "input_dim" not in config or "output_dim" not in config:
             raise ValueError("an Embedding entry needs input_dim and output_dim")
-        init = config.get("init") or "uniform"
-        if init in ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"):  # the C++ aliases
-            init = init.replace("xavier", "glorot").replace("kaiming", "he")
-        return cls(config["input_dim"], config["output_dim"], init, input_length=config.get("n_in"))
+        return cls(**config)
 
     # --- its place in a model ---
     def _check_place(self, where: str, before, last: bool) -> None:

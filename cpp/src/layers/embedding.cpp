@@ -34,7 +34,10 @@ class Embedding final : public Layer<T> {
   Embedding(const LayerConfig& c, Index n_in, const std::string& where) {
     ConfigReader r(c, where);
     const Index given = r.integer("n_in", 1, kMaxSide, n_in > 0 ? n_in : 0);
-    V_ = r.integer("input_dim", 1, sizeof(T) == 4 ? kMaxCodes32 : kMaxSide, 0);
+    V_ = r.integer("input_dim", 1, kMaxSide, 0);
+    if (sizeof(T) == 4 && V_ > kMaxCodes32)
+      throw std::invalid_argument(where + ".input_dim must be at most 2^24 = 16777216 in float32 (larger codes are " +
+                                  "not all exact there), got " + std::to_string(V_) + "; use dtype='float64'");
     D_ = r.integer("output_dim", 1, kMaxSide, 0);
     const std::string init = r.text("init", "uniform");
     r.finish();
