@@ -288,6 +288,10 @@ def test_summary_and_notebook():
     unbuilt = fm.Sequential([fm.Embedding(10, 2), fm.Dense(4, "relu"), fm.Dense(1)])
     assert "embedding_0 (Embedding)  (None, ?)" in unbuilt.summary(print_fn=None).replace("   ", "  ")
     assert unbuilt.n_features_in is None and unbuilt.layers[0].num_params == 20
+    with pytest.raises(RuntimeError, match=r"not built yet.*Embedding\(\.\.\., input_length=\.\.\.\)"):
+        unbuilt.predict(np.zeros((2, 3)))
+    unbuilt.build(3)  # k = 3 codes: the Dense after it takes 3 x 2
+    assert unbuilt.layers[1].n_in == 6 and unbuilt.layers[0].embeddings.shape == (10, 2)
 
 
 # --- bad input ------------------------------------------------------------------------------------

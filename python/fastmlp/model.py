@@ -139,8 +139,9 @@ class Sequential(_training.Trainer):
     def _require_built(self):
         if self._net is None:
             raise RuntimeError(
-                "this model is not built yet: its first Dense layer has no input size; call "
-                "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...)"
+                "this model is not built yet: its first layer has no input size; call "
+                "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...) "
+                "(Embedding(..., input_length=...))"
             )
         return self._net
 
