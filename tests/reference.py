@@ -598,6 +598,7 @@ def norm_mlp_loss_and_grads(params, acts, norms, X, Y, loss_name, batch_statisti
 #   {"type": "Activation", "g": act}                      a = g(x)
 #   {"type": "Dropout"}                                    y = x (no dropout: inference)
 #   {"type": "Residual", "layers": [...]}                 y = x + f(x), f the inner stack
+#   {"type": "Embedding", "E": E}                          y[i] = E[x[i, 0]], ..., E[x[i, k-1]] side by side
 # The stack's last layer (a Dense or an Activation) is the output layer: its g is the loss's
 # (z there is what output_delta and the fused losses take).
 _NORM_KINDS = {"BatchNormalization": "batch", "LayerNormalization": "layer"}
@@ -621,6 +622,9 @@ def _layer_forward(layer, x, batch_statistics):
     if t == "Residual":
         f, caches = stack_forward(layer["layers"], x, batch_statistics)
         return x + f, caches
+    if t == "Embedding":  # the codes index E's rows: (m, k) -> (m, k, D) -> (m, k D)
+        codes = x.astype(np.int64)
+        return layer["E"][codes].reshape(x.shape[0], -1), codes
     raise ValueError(f"unknown layer type {t!r}")
 
 
@@ -654,6 +658,12 @@ def _layer_backward(layer, out, cache, dy, batch_statistics, head, l2, grads):
         return dy
     if t == "Residual":  # y = x + f(x): dx = dy + (df/dx)^T dy
         return dy + _stack_backward(layer["layers"], cache, dy, batch_statistics, False, l2, grads)
+    if t == "Embedding":  # dE[v] = sum of dy's rows at the (i, j) with code v; no dx (codes)
+        codes, E = cache, layer["E"]
+        dE = np.zeros_like(E, dtype=np.float64)
+        np.add.at(dE, codes.ravel(), dy.reshape(-1, E.shape[1]))
+        grads[id(layer)] = {"E": dE}
+        return None
     raise ValueError(f"unknown layer type {t!r}")
 
 
@@ -661,6 +671,8 @@ def _stack_backward(layers, caches, dy, batch_statistics, head, l2, grads):
     for i in range(len(layers) - 1, -1, -1):
         out, cache = caches[i]
         dy = _layer_backward(layers[i], out, cache, dy, batch_statistics, head and i == len(layers) - 1, l2, grads)
+        if dy is None:  # an Embedding (the first layer): nothing before it
+            break
     return dy
 
 
@@ -674,7 +686,8 @@ def _dense_weights(layers):
 
 def stack_loss_and_grads(layers, X, Y, loss_name, batch_statistics=False, l2=0.0):
     """(J, grads, output a): J = mean data loss + (l2 / 2) sum ||W||^2 over every Dense (inner
-    ones too), grads = {id(layer): {"W", "b"} or {"gamma", "beta"}} by backprop through the stack."""
+    ones too; not E), grads = {id(layer): {"W", "b"}, {"gamma", "beta"} or {"E"}} by backprop
+    through the stack."""
     a, caches = stack_forward(layers, X, batch_statistics)
     head = layers[-1]
     if head["type"] not in ("Dense", "Activation"):

@@ -11,7 +11,16 @@ import fastmlp as fm
 from fastmlp import _core, layers, optimizers
 from fastmlp.io import decode
 
-KINDS = ("Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "Residual", "Normalization")
+KINDS = (
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Activation",
+    "Residual",
+    "Normalization",
+    "Embedding",
+)
 
 
 def every_kind():
@@ -77,7 +86,9 @@ def test_a_new_layer_class_registers_itself_once():
     assert "_Normalization" not in fm.LAYERS  # abstract bases stay out
 
 
-@pytest.mark.parametrize("layer", every_kind() + [fm.Dense(4, "relu"), fm.Dropout(0.0)], ids=repr)
+@pytest.mark.parametrize(
+    "layer", every_kind() + [fm.Dense(4, "relu"), fm.Dropout(0.0), fm.Embedding(9, 2, "normal")], ids=repr
+)
 def test_get_config_from_config_round_trip(layer):
     config = layer.get_config()
     assert json.loads(json.dumps(config)) == config  # plain JSON values

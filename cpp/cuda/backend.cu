@@ -162,6 +162,16 @@ class CudaOps final : public Ops<T> {
     detail::standardize<T>(stream_, dy, m, k, nullptr, variance, invert, dx);
   }
   void axpby(T alpha, const T* x, T beta, T* y, Index n) override { detail::axpby<T>(stream_, alpha, x, beta, y, n); }
+  void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) override {
+    detail::embedding_gather<T>(stream_, codes, m, k, ldc, E, V, d, y);
+  }
+  // Atomic adds: a code repeated in the batch gets its rows added in no fixed order (float sums
+  // may differ in their last bits from run to run; the CPU's order is fixed).
+  void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index V, Index d, T alpha, T beta,
+                        T* out) override {
+    if (beta != T(1)) detail::axpby<T>(stream_, T(0), nullptr, beta, out, V * d);  // beta 0: out not read
+    detail::embedding_scatter_add<T>(stream_, codes, m, k, ldc, dy, V, d, alpha, out);
+  }
   // A GEMM with a vector of ones: deterministic column sums.
   void column_sums(const T* D, Index m, Index k, T alpha, T beta, T* out) override {
     if (ones_.n < m) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "fastmlp/activations.hpp"
 #include "fastmlp/gemm.hpp"
@@ -20,6 +22,16 @@ template <class T>
 RowVector<T> scales(const T* variance, Index k) {
   const auto v = ConstRowVectorMap<T>(variance, k).array();
   return (v > T(0)).select(v.sqrt(), T(1));
+}
+
+// A table row's index from a code that Network::validate_inputs checked; a code it did not check
+// (an unchecked entry point) is refused here rather than read out of bounds.
+template <class T>
+Index code(T v, Index V) {
+  if (!(v >= T(0) && v < T(V)) || v != std::floor(v))
+    throw std::invalid_argument("an Embedding code must be an integer in [0, " + std::to_string(V) + "), got " +
+                                std::to_string(double(v)));
+  return Index(v);
 }
 
 template <class T>
@@ -168,6 +180,24 @@ class CpuOps final : public Ops<T> {
       out.array() = D.array().rowwise() * s.array();
     else
       out.array() = D.array().rowwise() / s.array();
+  }
+
+  void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) override {
+    for (Index i = 0; i < m; ++i)
+      for (Index j = 0; j < k; ++j)
+        std::memcpy(y + (i * k + j) * d, E + code(codes[i * ldc + j], V) * d, sizeof(T) * std::size_t(d));
+  }
+  // Row by row in the batch's order: the same sums every run.
+  void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index V, Index d, T alpha, T beta,
+                        T* out) override {
+    auto O = MatrixMap<T>(out, V, d);
+    if (beta == T(0))
+      O.setZero();
+    else if (beta != T(1))
+      O *= beta;
+    for (Index i = 0; i < m; ++i)
+      for (Index j = 0; j < k; ++j)
+        O.row(code(codes[i * ldc + j], V)) += alpha * ConstRowVectorMap<T>(dy + (i * k + j) * d, d);
   }
 
   void dropout_mask(Rng& rng, double p, Index rows_before, Index m, Index rows_after, Index k, T* mask) override {

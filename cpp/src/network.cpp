@@ -184,6 +184,15 @@ void Network<T>::setup() {
   // layers(): each Dense, with what follows it in the same stack
   std::vector<const Layer<T>*> all;
   stack_.walk(all);
+  for (std::size_t i = 1; i < all.size(); ++i)  // an Embedding reads the inputs: only the first layer may
+    if (all[i] && all[i]->input_only()) {
+      std::string where = "layers";  // the top-level index when it has one
+      for (Index j = 0; j < stack_.size(); ++j)
+        if (&stack_[j] == all[i]) where += "[" + std::to_string(j) + "]";
+      throw std::invalid_argument(where + ": the " + all[i]->type() +
+                                  " layer must be the model's first layer (it reads integer codes from X and has no "
+                                  "input gradient), not after another layer or inside a Residual");
+    }
   std::vector<TensorSlot> own;
   specs_.clear();
   dense_.clear();
@@ -262,6 +271,7 @@ void Network<T>::validate_inputs(const ConstRef<T>& X) const {
     if (!all_finite(X.middleRows(i0, i1 - i0))) finite = false;
   });
   if (!finite) throw std::invalid_argument("X contains NaN or infinity");
+  stack_[0].check_inputs(X.data(), X.rows(), X.outerStride());  // e.g. an Embedding's integer codes
 }
 
 template <class T>

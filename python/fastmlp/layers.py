@@ -1,5 +1,6 @@
 """Layers: Dense (z = a_prev W + b, a = g(z)), Dropout, BatchNormalization, LayerNormalization,
-Activation (a = g(x)) and Residual (y = x + f(x), f the layers inside it).
+Activation (a = g(x)), Residual (y = x + f(x), f the layers inside it) and Embedding (its own
+module, fastmlp.embedding).
 
 Each is a :class:`Layer` (fastmlp._layer: the base class, the LAYERS registry its subclasses
 join, the walks over a list of layers) that owns its config, its model-file entry, its place in
@@ -15,6 +16,7 @@ import numpy as np
 from . import _core, _layer
 from ._layer import Layer, _count, layer_class  # noqa: F401 (fastmlp.layers.layer_class as before)
 from ._validation import as_int, as_real
+from .embedding import Embedding
 
 #: Every layer class by name (its class name, as the model file's "type" spells it), filled by
 #: ``Layer.__init_subclass__`` (fastmlp._layer); classes whose name starts with "_" are left out.
@@ -28,6 +30,7 @@ __all__ = [
     "LayerNormalization",
     "Activation",
     "Residual",
+    "Embedding",
     "Layer",
     "LAYERS",
     "ACTIVATIONS",

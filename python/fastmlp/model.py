@@ -53,9 +53,10 @@ class Sequential(_training.Trainer):
     ----------
     layers : list of Layer
         Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
-        them: the first a Dense, the last a Dense or an Activation (the output's); sizes must chain.
-        A Normalization (fastmlp.preprocessing) may come first (it standardizes the inputs) and
-        one with invert=True last (it maps a regression output back to the targets' units).
+        them: the first a Dense (or an Embedding of integer codes), the last a Dense or an Activation
+        (the output's); sizes must chain. A Normalization (fastmlp.preprocessing) may come first (it
+        standardizes the inputs) and one with invert=True last (it maps a regression output back to
+        the targets' units).
         The first Dense layer may leave its input size open (``Dense(units)``): the model is then
         built by its first ``fit`` (or ``build(n_features)``).
     loss : str or None, default None
@@ -140,8 +141,9 @@ class Sequential(_training.Trainer):
     def _require_built(self):
         if self._net is None:
             raise RuntimeError(
-                "this model is not built yet: its first Dense layer has no input size; call "
-                "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...)"
+                "this model is not built yet: its first layer has no input size; call "
+                "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...) "
+                "(Embedding(..., input_length=...))"
             )
         return self._net
 

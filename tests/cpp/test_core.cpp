@@ -324,10 +324,48 @@ void test_normalization_layer() {
   CHECK(gradient_error(net, X, Targets<double>::from_dense(Y.data(), 5, 2)) < 1e-6);
 }
 
+// Embedding: each of the 3 codes of a row replaced by its row of E (5 x 2), side by side; the table's
+// gradient (a scatter-add of repeated codes) against central differences; bad codes and an
+// Embedding after another layer are refused.
+void test_embedding_layer() {
+  LayerConfig emb = layer("Embedding");
+  emb.set("n_in", ConfigValue::of(std::int64_t(3)));
+  emb.set("input_dim", ConfigValue::of(std::int64_t(5))).set("output_dim", ConfigValue::of(std::int64_t(2)));
+  Network<double> net({emb, dense(4, "tanh"), dense(2, "linear")}, -1, Loss::MeanSquaredError);
+  net.init_params(7);
+  CHECK(net.n_inputs() == 3 && net.num_params() == 10 + 6 * 4 + 4 + 4 * 2 + 2);
+  double* E = net.params();  // the first layer's tensor comes first
+  Rng rng(8);
+  for (Index i = 0; i < 10; ++i) E[i] = rng.normal();
+  Mat X(6, 3), Y(6, 2);
+  const double codes[] = {0, 4, 4, 1, 0, 2, 3, 3, 3, 2, 1, 0, 4, 4, 0, 1, 2, 3};
+  std::copy(codes, codes + 18, X.data());
+  for (Index i = 0; i < Y.size(); ++i) Y.data()[i] = rng.normal();
+  Mat H(6, 6);
+  for (Index i = 0; i < 6; ++i)
+    for (Index j = 0; j < 3; ++j)
+      for (Index c = 0; c < 2; ++c) H(i, 2 * j + c) = E[Index(X(i, j)) * 2 + c];
+  const Mat A = ((H * net.W(0)).rowwise() + net.b(0)).array().tanh().matrix();
+  CHECK((net.forward(X) - ((A * net.W(1)).rowwise() + net.b(1))).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK(gradient_error(net, X, Targets<double>::from_dense(Y.data(), 6, 2)) < 1e-6);
+  for (double bad : {5.0, -1.0, 0.5}) {
+    Mat B = X;
+    B(2, 1) = bad;
+    CHECK_THROWS(net.forward(B), std::invalid_argument);
+  }
+  LayerConfig first = dense(3, "linear");
+  first.set("n_in", ConfigValue::of(std::int64_t(4)));
+  LayerConfig after = emb;
+  after.fields.erase(after.fields.begin());  // its n_in from the layer before
+  CHECK_THROWS((Network<double>({first, after, dense(1, "linear")}, -1, Loss::MeanSquaredError)),
+               std::invalid_argument);
+}
+
 }  // namespace
 
 int main() {
   RUN(test_normalization_layer);
+  RUN(test_embedding_layer);
   RUN(test_layer_configs_activation_and_residual);
   RUN(test_gradients_every_activation_and_loss);
   RUN(test_gates_with_the_lectures_weights);

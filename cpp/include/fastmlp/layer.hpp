@@ -11,6 +11,7 @@
 //   Dropout(rate)                 y = x * M in training (inverted dropout), y = x otherwise
 //   Activation(activation)        a = g(x)
 //   Residual(layers)              y = x + f(x), f the inner layers
+//   Embedding(input_dim, output_dim)  the rows of E at the k integer codes of x, side by side
 //
 // The output layer (the stack's last layer) must be a Dense or an Activation: the loss applies
 // its activation (losses.hpp fuses softmax + cross-entropy), so the forward pass leaves z there
@@ -134,6 +135,12 @@ class Layer {
   virtual void weights(std::vector<std::pair<Index, Index>>& out) const { (void)out; }
   // Every layer, depth first: this one, then a block's inner layers and a nullptr (the block's end).
   virtual void walk(std::vector<const Layer*>& out) const { out.push_back(this); }
+  // True for a layer that reads the model's inputs only and gives no dx (Embedding: integer
+  // codes): it must be the model's first layer (Network::setup refuses it elsewhere).
+  virtual bool input_only() const { return false; }
+  // As the model's first layer: checks the inputs X (m x n_in, row stride ldx, host memory) beyond
+  // their being finite (Network::validate_inputs); throws std::invalid_argument naming X[:, j].
+  virtual void check_inputs(const T* X, Index m, Index ldx) const { (void)X, (void)m, (void)ldx; }
 
   // Forward: x (m x n_in, row stride ldx) -> the output (m x n_out, contiguous), returned:
   // the layer's own buffer or x itself. Only a layer with strided_input() gets ldx != n_in.

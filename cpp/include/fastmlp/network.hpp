@@ -209,7 +209,8 @@ class Network {
   T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr,
                        NormMode norm = NormMode::Inference);
 
-  // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns.
+  // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns, and what the
+  // first layer checks (Layer::check_inputs: an Embedding's integer codes).
   void validate_inputs(const ConstRef<T>& X) const;
   void validate(const ConstRef<T>& X, const Targets<T>& Y) const;
   // Throws std::invalid_argument when one of the m x n_outputs() outputs A is NaN (naming X, or the

@@ -90,6 +90,23 @@ class Ops {
     unsupported("standardize_backward");
   }
 
+  // --- rows of a table at integer codes (an Embedding layer). codes: m x k (row stride ldc),
+  // each an integer in [0, V) (Network::validate_inputs checks them; the CPU also refuses others).
+  // gather_rows: y (m x k d) <- the rows of E (V x d) side by side, y[i, j d + c] = E[codes[i, j], c].
+  // scatter_add_rows: out (V x d) <- beta out + alpha sum over (i, j) with codes[i, j] = v of
+  // dy[i, j d .. j d + d) for each row v (beta 0: out is overwritten, not read). The CPU adds in
+  // order (deterministic); the CUDA engine uses atomic adds, so float sums of a repeated code vary
+  // in their last bits from run to run.
+  virtual void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) {
+    (void)codes, (void)m, (void)k, (void)ldc, (void)E, (void)V, (void)d, (void)y;
+    unsupported("gather_rows");
+  }
+  virtual void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index V, Index d, T alpha,
+                                T beta, T* out) {
+    (void)codes, (void)m, (void)k, (void)ldc, (void)dy, (void)V, (void)d, (void)alpha, (void)beta, (void)out;
+    unsupported("scatter_add_rows");
+  }
+
   // --- dropout: the mask (m x k) of 0 and 1 / (1 - p), drawn from rng as for a batch of
   // rows_before + m + rows_after rows of which this batch holds the middle m. Every engine
   // draws the same numbers in the same order (the CPU's), so masks agree exactly.

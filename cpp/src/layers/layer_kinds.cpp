@@ -19,6 +19,7 @@ FASTMLP_LAYER_KIND(make_dropout)
 FASTMLP_LAYER_KIND(make_activation)
 FASTMLP_LAYER_KIND(make_residual)
 FASTMLP_LAYER_KIND(make_standardization)
+FASTMLP_LAYER_KIND(make_embedding)
 #undef FASTMLP_LAYER_KIND
 
 namespace {
@@ -41,6 +42,7 @@ const Kind kKinds[] = {
     {"Activation", make_activation<float>, make_activation<double>},
     {"Residual", make_residual<float>, make_residual<double>, true},
     {"Normalization", make_standardization<float>, make_standardization<double>},
+    {"Embedding", make_embedding<float>, make_embedding<double>},
 };
 
 }  // namespace
