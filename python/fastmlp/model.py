@@ -1,14 +1,9 @@
-"""The Model API: Dense (and Dropout) layers stacked in a Sequential model.
+"""The Model API: layers stacked in a Sequential model.
 
-A Sequential owns one C++ network (``fastmlp._core.Network32`` / ``Network64``).
-All of its parameters live in one contiguous buffer; each Dense layer's
-``weights`` and ``bias`` are writable NumPy views into it, so reading or setting
-them never copies the network. The math runs on the model's engine (the one
-place that knows the device: ``_core.cpu_engine(net)`` or ``cuda_engine(net)``);
-training runs entirely in C++, in the one training loop for every engine; Python
-is called only at epoch ends (callbacks, progress bar).
-
-Layer l computes  z = a_prev @ W + b,  a = g(z)  (samples are rows, W is (n_in, n_out)).
+A Sequential owns one C++ network (``fastmlp._core.Network32`` / ``Network64``), built from its
+layers' configs. All of its parameters live in one contiguous buffer; each layer's weights are
+writable NumPy views into it (no copies). The math runs on the model's engine (``_core.cpu_engine``
+or ``cuda_engine``), training in C++'s one loop; Python is called only at epoch ends.
 
 Here: the model (layers, build, weights, forward / predict, summary, device, saving). What it
 does with data (fit, partial_fit, evaluate, loss, gradients, accuracy) it inherits from
@@ -57,8 +52,7 @@ class Sequential(_training.Trainer):
         (the output's); sizes must chain. A Normalization (fastmlp.preprocessing) may come first (it
         standardizes the inputs) and one with invert=True last (it maps a regression output back to
         the targets' units).
-        The first Dense layer may leave its input size open (``Dense(units)``): the model is then
-        built by its first ``fit`` (or ``build(n_features)``).
+        A first ``Dense(units)`` leaves the input size open: the first ``fit`` (or ``build``) sets it.
     loss : str or None, default None
         "binary_crossentropy" (needs a sigmoid output), "categorical_crossentropy" (needs a
         softmax output; alias "sparse_categorical_crossentropy": y may be class ids, one-hot
