@@ -16,6 +16,7 @@ from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
 from .layers import *  # noqa: F403 (the layer kinds, Layer, LAYERS, ACTIVATIONS: layers.__all__, so a new kind is one file)
+from ._building import Input
 from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
@@ -33,6 +34,7 @@ def __getattr__(name):
 
 __all__ = [
     "Sequential",
+    "Input",
     "Normalization",
     "History",
     "SGD",

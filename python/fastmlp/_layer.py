@@ -17,6 +17,10 @@ core gives its tensors, "layers.<i>.weight").
 
 from __future__ import annotations
 
+import numbers
+
+from ._validation import as_int
+
 #: Every layer class by name (its class name, as the model file's "type" spells it), filled by
 #: ``Layer.__init_subclass__``; classes whose name starts with "_" are abstract and left out.
 LAYERS: dict = {}
@@ -142,6 +146,22 @@ def _count(n) -> str:
 
 def _article(name: str) -> str:
     return ("an " if name[0] in "AEIOU" else "a ") + name
+
+
+def input_size(shape, name: str = "input_shape") -> int:
+    """The number of columns in a Keras shape ``(n,)``; TypeError / ValueError naming ``name``."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple (n_features,), got {type(shape).__name__}")
+    if len(shape) != 1:
+        raise ValueError(
+            f"{name} must be (n_features,): a model takes rows of n_features numbers, got {tuple(shape)!r}"
+        )
+    n = as_int(shape[0], name)
+    if n < 1:
+        raise ValueError(f"{name} must be (n_features,) with n_features >= 1, got {tuple(shape)!r}")
+    return n
 
 
 # --- walks over a list of layers ------------------------------------------------------------------

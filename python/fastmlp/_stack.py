@@ -27,12 +27,15 @@ def loss_name(loss, output_activation: str) -> str:
         raise ValueError(f"loss must be one of {', '.join(_core.LOSSES)} (or an alias); got {loss!r}") from None
 
 
-def check(layers: list) -> tuple:
+def check(layers: list, n_in: int | None = None, model=None, complete: bool = True) -> tuple:
     """Check a model's layers before anything is changed on them: each one's place (the first
     is a Dense, the last a Dense or an Activation, ...: Layer._check_place), that none belongs to
-    another model, and that the sizes chain (Layer._chain). Returns (the Dense layers depth first,
-    the (layer, n_in) input sizes to set: claimed). ValueError / TypeError naming layers[i]."""
-    _layer.check_places(layers, "layers", None, last=True)
+    another model (than ``model``, whose layers they may already be: add, pop), and that the sizes
+    chain (Layer._chain) from ``n_in`` inputs (None: the first layer's own; fm.Input gives it).
+    ``complete=False`` (a model that ``add`` is still building): the last layer need not be an
+    output layer, nor any a Dense. Returns (the Dense layers depth first, the (layer, n_in) input
+    sizes to set: claimed). ValueError / TypeError naming layers[i]."""
+    _layer.check_places(layers, "layers", None, last=complete)
     seen = set()
     for where, layer in _layer.walk(layers):
         if not layer._owned:
@@ -40,15 +43,15 @@ def check(layers: list) -> tuple:
         if id(layer) in seen:
             raise ValueError(f"{where} appears twice in this model; create a new {type(layer).__name__}")
         seen.add(id(layer))
-        if layer._net is not None or layer._owner is not None:
+        if (layer._net is not None or layer._owner is not None) and layer._owner is not model:
             raise ValueError(f"{where} already belongs to another model; create a new {type(layer).__name__}")
     deferred = []
-    n_in = layers[0].n_in
+    n_in = layers[0].n_in if n_in is None else n_in
     if n_in is None and isinstance(layers[0], Normalization) and len(layers) > 1:
         n_in = getattr(layers[1], "n_in", None)  # given numbers, no columns yet: the Dense after it tells
     _layer.chain(layers, n_in, "layers", deferred)
     dense = [layer for _, layer in _layer.walk(layers) if isinstance(layer, Dense)]
-    if not dense:
+    if not dense and complete:
         raise ValueError("layers must hold at least one Dense layer")
     return dense, deferred
 

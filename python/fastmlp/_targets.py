@@ -17,9 +17,18 @@ from ._weights import balanced_class_weights
 from .losses import CLASSIFICATION_LOSSES
 
 
+def one_column(y):
+    """A one-column pandas DataFrame as its column (a Series: Keras takes y of shape (m, 1) as
+    (m,)); any other y as it is."""
+    if getattr(y, "ndim", None) == 2 and hasattr(y, "columns") and hasattr(y, "iloc") and y.shape[1] == 1:
+        return y.iloc[:, 0]
+    return y
+
+
 def label_array(y):
     """y as a 1-D array when it holds labels that are not numbers (strings, categories,
     objects), else None (class ids, one-hot rows, 0/1 targets go to the core as they are)."""
+    y = one_column(y)
     dtype = getattr(y, "dtype", None)
     if dtype is not None and str(dtype) == "category":  # pandas Categorical / Series
         arr = np.asarray(y, dtype=object)
@@ -148,6 +157,7 @@ class TargetSpec:
 
     def convert(self, y, n_samples: int, name: str = "y") -> np.ndarray:
         """y as the core takes it: int32 class ids (m,) or rows (m, n_outputs) of the dtype."""
+        y = one_column(y)
         if self.classes is not None and self.is_classifier:
             y = self.encode(y, name)
         return as_targets(y, name, self.loss, self.n_outputs, n_samples, self.dtype)

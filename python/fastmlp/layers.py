@@ -47,9 +47,10 @@ class Dense(Layer):
 
     ``Dense(n_in, n_out, activation)`` as in the lecture, or Keras's ``Dense(units, activation=...)``
     (also ``Dense(units, "relu")``): the input size then comes from the layer before, or, for
-    the first layer, from ``input_dim`` or the data of the model's first fit.
+    the first layer, from ``input_dim`` (or Keras's ``input_shape=(n_in,)``, or an ``fm.Input``
+    before it) or the data of the model's first fit.
 
-    activation: linear, sigmoid, tanh, relu, leaky_relu (a = z if z > 0 else alpha z,
+    activation: None (Keras's default: linear), linear, sigmoid, tanh, relu, leaky_relu (a = z if z > 0 else alpha z,
       alpha=0.01), elu (a = z if z > 0 else alpha (e^z - 1), alpha=1), softplus
       (a = ln(1 + e^z)), softmax, or step (a = [z >= 0], gradient 0: a threshold unit
       for hand-set networks such as the lecture's logic gates).
@@ -61,12 +62,19 @@ class Dense(Layer):
         self,
         n_in: int,
         n_out: int | str | None = None,
-        activation: str = "linear",
+        activation: str | None = "linear",
         init: str | None = None,
         alpha: float | None = None,
         *,
         input_dim: int | None = None,
+        input_shape=None,
     ):
+        if input_shape is not None:  # Keras: Dense(8, input_shape=(4,)), as input_dim=4
+            if input_dim is not None:
+                raise TypeError("give input_dim or input_shape, not both")
+            input_dim = _layer.input_size(input_shape)
+        if activation is None:  # Keras: activation=None is linear
+            activation = "linear"
         if isinstance(n_out, str):  # Keras: Dense(units, "relu")
             if activation != "linear":
                 raise TypeError("activation given twice: Dense(units, activation) or Dense(n_in, n_out, activation)")
@@ -74,7 +82,9 @@ class Dense(Layer):
         if n_out is None:  # Keras: Dense(units); the input size comes later
             n_in, n_out = input_dim, n_in
         elif input_dim is not None:
-            raise TypeError("input_dim goes with Dense(units, ...); Dense(n_in, n_out) already has the input size")
+            raise TypeError(
+                "input_dim / input_shape go with Dense(units, ...); Dense(n_in, n_out) already has the input size"
+            )
         if not isinstance(activation, str):
             raise TypeError(f"activation must be a string, got {activation!r}")
         if init is not None and not isinstance(init, str):
@@ -376,7 +386,8 @@ class Activation(Layer):
     _owned = False  # no weights
     _output = True
 
-    def __init__(self, activation: str, alpha: float | None = None):
+    def __init__(self, activation: str | None, alpha: float | None = None):
+        activation = "linear" if activation is None else activation  # Keras: None is linear
         if not isinstance(activation, str):
             raise TypeError(f"activation must be a string, got {activation!r}")
         # The C++ LayerSpec checks the name and alpha (ValueError naming them) and knows the default.

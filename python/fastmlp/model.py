@@ -18,7 +18,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, _cuda, _layer, _saving, _stack, _targets
+from . import _building, _core, _cuda, _layer, _saving, _stack, _targets
 from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
@@ -41,13 +41,14 @@ from .training import (  # noqa: F401 (importable from here as before)
 DEFAULT_OPTIMIZER = "adam"
 
 
-class Sequential(_training.Trainer):
+class Sequential(_building.Building, _training.Trainer):
     """An MLP: layers applied in order, trained by backpropagation in C++.
 
     Parameters
     ----------
-    layers : list of Layer
-        Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
+    layers : list of Layer, or None
+        None or []: an empty model to fill with ``add`` (Keras's ``Sequential()``); an
+        ``fm.Input(shape=(n,))`` may come first (it fixes the input size). Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
         them: the first a Dense (or an Embedding of integer codes), the last a Dense or an Activation
         (the output's); sizes must chain. A Normalization (fastmlp.preprocessing) may come first (it
         standardizes the inputs) and one with invert=True last (it maps a regression output back to
@@ -75,7 +76,7 @@ class Sequential(_training.Trainer):
 
     def __init__(
         self,
-        layers,
+        layers=None,
         loss: str | None = None,
         dtype="float32",
         seed: int | None = None,
@@ -83,18 +84,15 @@ class Sequential(_training.Trainer):
         optimizer=DEFAULT_OPTIMIZER,
         device: str = "cpu",
     ):
-        layers = list(layers)
-        if not layers:
-            raise ValueError("layers must hold at least one Dense layer, got an empty list")
         if _cuda.check_device(device) == "cuda":  # fail before the layers are bound to this model
             _cuda.require()
-        dense, deferred = _stack.check(layers)  # nothing is changed on the layers before every check passed
-        self.loss_name = _stack.loss_name(loss, layers[-1].activation)
+        layers, self._input_size = _building.split_input(layers)  # fm.Input(shape=(n,)) first: n columns
+        self.loss_name = _building.output_loss(self, layers, loss)  # checked before the layers are
         self.dtype = as_dtype(dtype)
         self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
-        self.layers, self.dense_layers = layers, dense
+        self.layers, self.dense_layers = [], []
         self._epochs_seen = 0
         self._device, self._engine, self._net = None, None, None
         self._comm = None  # the communicator of the latest data-parallel fit (rank 0 alone saves)
@@ -102,30 +100,28 @@ class Sequential(_training.Trainer):
         self.feature_names_in_ = None  # a DataFrame's column names, from the first fit
         self.stop_training = False
         self._pending_device = _cuda.check_device(device)
-        with _stack.claimed(self, layers, deferred):  # bound to the network when it is built; free again if that fails
-            if layers[0].n_in is not None:
-                self._build()
+        _building.set_layers(self, layers, loss)  # checked, claimed; built when the input size is known
 
     def build(self, n_features: int) -> Sequential:
         """Create the network for ``n_features`` inputs (Dense(units) as first layer); fit does it
         on its own. Returns self."""
         n_features = as_int(n_features, "n_features")
+        if not self.layers:
+            _building.require_built(self)
         if self._net is not None:
             if n_features != self.n_features_in:
                 raise ValueError(f"this model is built for {self.n_features_in} features, got {n_features}")
             return self
+        if not _building.complete(self.layers):
+            _building.require_built(self)  # RuntimeError: no output layer yet
         first = self.layers[0]
         first._set_n_in(n_features)
         deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
         _layer.chain(self.layers, first.n_in, "layers", deferred)
         for layer, n_in in deferred:
             layer._set_n_in(n_in)
-        self._build()
+        _building.build(self, self._kept_weights)
         return self
-
-    def _build(self) -> None:
-        self._net = _stack.network(self)
-        self.to(self._pending_device)
 
     @property
     def built(self) -> bool:
@@ -133,18 +129,12 @@ class Sequential(_training.Trainer):
         return self._net is not None
 
     def _require_built(self):
-        if self._net is None:
-            raise RuntimeError(
-                "this model is not built yet: its first layer has no input size; call "
-                "fit(X, y) or build(n_features) first, or give Dense(units, input_dim=...) "
-                "(Embedding(..., input_length=...))"
-            )
-        return self._net
+        return self._net if self._net is not None else _building.require_built(self)
 
     # --- shape facts ---
     @property
     def n_features_in(self) -> int | None:
-        return self.layers[0].n_in
+        return self.layers[0].n_in if self.layers else self._input_size
 
     @property
     def n_outputs(self) -> int:
