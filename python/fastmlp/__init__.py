@@ -11,12 +11,12 @@
 import importlib as _importlib
 
 from . import callbacks, layers, optimizers, schedules
+from ._building import Input
 from ._core import build_info as _core_build_info
 from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
 from .layers import *  # noqa: F403 (the layer kinds, Layer, LAYERS, ACTIVATIONS: layers.__all__, so a new kind is one file)
-from ._building import Input
 from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop

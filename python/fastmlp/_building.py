@@ -13,8 +13,8 @@ there, e.g. after a Dropout, the model waits, unbuilt, keeping the weights it ha
 from __future__ import annotations
 
 from . import _layer, _stack
-from ._layer import input_size
 from . import optimizers as _optimizers
+from ._layer import input_size
 from .losses import CLASSIFICATION_LOSSES
 
 
@@ -78,7 +78,8 @@ def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
     whole = strict or complete(layers)
     dense, deferred = _stack.check(layers, model._input_size, model, complete=whole) if layers else ([], [])
     loss_name = output_loss(model, layers, loss)
-    kept = model.get_weights() if model.built else model._kept_weights
+    kept = held_weights(model) if model.built else model._kept_weights or []
+    kept = [(layer, arrays) for layer, arrays in kept if any(layer is other for other in layers)]
     before = (model.layers, model.dense_layers, model.loss_name, model._loss, model._net, model._engine)
     new = [layer for layer in layers if layer._owner is not model]
     with _stack.claimed(model, new, deferred):
@@ -103,17 +104,21 @@ def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
         model._label_classes = None  # a new output: the next fit learns its labels
 
 
+def held_weights(model) -> list:
+    """(layer, copies of its weight arrays) of each layer of a built model: what a rebuild keeps."""
+    return [(layer, [view.copy() for view, _ in layer.weight_views()]) for layer in model.layers]
+
+
 def build(model, kept=None) -> None:
     """The model's network from its layers (fastmlp._stack.network), on its device; the weights
-    ``kept`` (get_weights() of the layers it had, a prefix of the new list's) put back."""
+    ``kept`` ((layer, arrays) of the layers it had: held_weights) put back."""
     if not complete(model.layers):
         _layer.check_places(model.layers, "layers", None, last=True)  # says which layer is missing
     if not model.dense_layers:
         raise ValueError("layers must hold at least one Dense layer")
     net = _stack.network(model)
-    if kept:
-        views = [view for layer in model.layers for view, _ in layer.weight_views()]
-        for view, w in zip(views, kept):
+    for layer, arrays in kept or ():
+        for (view, _), w in zip(layer.weight_views(), arrays):
             view[...] = w
     model._net, model._kept_weights = net, None
     model.to(model._pending_device)
@@ -145,7 +150,7 @@ class Building:
     """Keras's Sequential.add / pop / compile (a Sequential inherits them; fastmlp.model)."""
 
     _input_size = None  # the columns an fm.Input gave (None: the first layer's own input size)
-    _kept_weights = None  # get_weights() of a model that add left unbuilt (no output layer yet)
+    _kept_weights = None  # held_weights() of a model that add left unbuilt (no output layer yet)
     _loss = None  # the loss given (constructor, compile); None: the output activation's
     #: The metric names ``compile`` was given (checked: what fit and evaluate report).
     compiled_metrics: tuple = ()
@@ -166,7 +171,7 @@ class Building:
         """
         if isinstance(layer, Input):
             if self.layers or self._input_size is not None:
-                raise ValueError("an Input can only be the first thing added to a Sequential (it has layers or an Input)")
+                raise ValueError("an Input can only be the first thing added to a Sequential (it has layers)")
             self._input_size = layer.shape[0]
             return
         if not isinstance(layer, _layer.Layer):
@@ -176,8 +181,9 @@ class Building:
     def pop(self):
         """Remove the last layer and return it (Keras's ``model.pop()``); the model is built again
         from the layers left, which keep their weights (the popped layer's own are dropped with
-        the old network: it is free to join another model). ValueError when the layer before it
-        cannot end a model (a Dropout: pop it too) and the model is built, or has no layers.
+        the old network: it is free to join another model). When the layer left last cannot end
+        a model (a Dropout), the model waits, unbuilt, for the next ``add`` (as after ``add``);
+        ValueError when it has no layers.
 
         Returns
         -------

@@ -47,9 +47,10 @@ class Sequential(_building.Building, _training.Trainer):
     Parameters
     ----------
     layers : list of Layer, or None
-        None or []: an empty model to fill with ``add`` (Keras's ``Sequential()``); an
-        ``fm.Input(shape=(n,))`` may come first (it fixes the input size). Dense, BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of
-        them: the first a Dense (or an Embedding of integer codes), the last a Dense or an Activation
+        None: an empty model to fill with ``add`` (Keras's ``Sequential()``); an
+        ``fm.Input(shape=(n,))`` may come first (it fixes the input size). Dense,
+        BatchNormalization / LayerNormalization, Activation, Dropout and Residual blocks of them:
+        the first a Dense (or an Embedding of integer codes), the last a Dense or an Activation
         (the output's); sizes must chain. A Normalization (fastmlp.preprocessing) may come first (it
         standardizes the inputs) and one with invert=True last (it maps a regression output back to
         the targets' units).

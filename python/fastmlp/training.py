@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from . import _core, _fit_plan
+from . import _building, _core, _fit_plan
 from . import data as _data
 from . import distributed as _distributed
 from ._validation import positive_int
@@ -208,6 +208,8 @@ class Trainer:
         -------
         History
         """
+        if self._net is None and not _building.complete(self.layers):
+            _building.require_built(self)  # RuntimeError: no layers, or no output layer yet (add)
         comm = None if comm is None else _distributed.check_comm(comm)
         run, undo = _Run(), None
         try:
