@@ -154,6 +154,65 @@ def test_pop():
     assert single.layers == [] and not single.built
 
 
+def test_a_loss_given_first_waits_for_its_output_layer():
+    model = fm.Sequential([fm.Input(shape=(4,))], loss="binary_crossentropy", seed=0)
+    model.add(fm.Dense(8, "relu"))
+    assert not model.built
+    model.add(fm.Dense(1, "sigmoid"))
+    reference = fm.Sequential([fm.Dense(4, 8, "relu"), fm.Dense(8, 1, "sigmoid")], seed=0)
+    assert model.built and same_weights(model, reference)
+
+
+def test_a_rebuild_the_core_refuses_changes_nothing():
+    model = fm.Sequential([fm.Dense(4, 3, "relu"), fm.Dense(2)], seed=0)
+    before = model.get_weights()
+    model.add(fm.BatchNormalization(epsilon=1e-50))  # 0 in float32: the core refuses it when built
+    head = fm.Dense(2)
+    with pytest.raises(ValueError, match="epsilon"):
+        model.add(head)
+    assert len(model) == 3 and not model.built and head._owner is None
+    model.pop()
+    assert model.built and same_weights(model, model)
+    for w, v in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, v)
+
+
+def test_pop_and_add_with_a_loss_given():
+    X, y = data()
+    model = fm.Sequential([fm.Input(shape=(4,)), fm.Dense(8, "relu"), fm.Dense(1, "sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy")
+    model.fit(X, (y > 0).astype(float), epochs=1)
+    before, out = model.get_weights(), model.forward(X)
+    model.pop()
+    model.add(fm.Dense(4, "relu"))  # a hidden layer: binary_crossentropy waits for a sigmoid output
+    assert not model.built and model.loss_name == "binary_crossentropy"
+    with pytest.raises(RuntimeError, match="does not suit its loss.*needs a sigmoid output"):
+        model.fit(X, (y > 0).astype(float), epochs=1)
+    model.add(fm.Dense(1, "sigmoid"))
+    assert model.built
+    np.testing.assert_array_equal(model.get_weights()[0], before[0])
+    assert model.forward(X).shape == out.shape
+    strict = fm.Sequential([fm.Dense(4, 2, "relu")], seed=0)
+    strict.compile(loss="mse")
+    with pytest.raises(ValueError, match="needs a softmax output"):  # a model that is built refuses at once
+        fm.Sequential([fm.Dense(4, 2, "relu")], loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"layers\[1\]: a Dropout cannot be the last layer"):
+        fm.Sequential([fm.Dense(4, 2), fm.Dropout(0.1)], loss="mse")
+
+
+def test_the_labels_follow_the_output_layer():
+    X, ids = data()
+    names = np.array(["low", "mid", "high"])[ids]
+    model = listed()
+    model.fit(X, names, epochs=1)
+    model.pop()
+    model.add(fm.Dense(3, "softmax"))  # a new head for the same three classes: they stay
+    assert list(model.classes_) == ["high", "low", "mid"]
+    model.pop()
+    model.add(fm.Dense(4, "softmax"))  # four outputs: the next fit learns its labels
+    np.testing.assert_array_equal(model.classes_, np.arange(4))
+
+
 # --- fm.Input and input_shape= ---
 @pytest.mark.parametrize(
     "layers",

@@ -12,7 +12,7 @@ there, e.g. after a Dropout, the model waits, unbuilt, keeping the weights it ha
 
 from __future__ import annotations
 
-from . import _layer, _stack
+from . import _core, _layer, _stack
 from . import optimizers as _optimizers
 from ._layer import input_size
 from .losses import CLASSIFICATION_LOSSES
@@ -61,12 +61,30 @@ def complete(layers: list) -> bool:
     return bool(layers) and layers[-1]._output
 
 
+def output_error(layers: list, loss_name: str | None) -> str | None:
+    """Why the output layer of ``layers`` does not suit ``loss_name`` (the C++ core's rule, asked of
+    a one-layer network: binary_crossentropy needs a sigmoid output, ...); None when it does."""
+    if loss_name is None or not complete(layers):
+        return None
+    entry = {"type": "Dense", "n_in": 1, "n_out": 2, "activation": layers[-1].activation}
+    try:
+        _core.Network64([entry], loss_name, 0.0)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def ready(layers: list, loss_name: str | None) -> bool:
+    """Whether a layer list can be built: complete, its output layer suiting the loss."""
+    return complete(layers) and output_error(layers, loss_name) is None
+
+
 def output_loss(model, layers: list, loss) -> str | None:
     """The loss of ``layers`` with ``loss`` (None: the output activation's); None while the list
     has no output layer yet."""
     if loss is None and not complete(layers):
         return None
-    return _stack.loss_name(loss, layers[-1].activation if layers else "linear")
+    return _stack.loss_name(loss, layers[-1].activation if complete(layers) else "linear")
 
 
 def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
@@ -74,10 +92,11 @@ def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
     the model's, None for the output activation's); build the network when the input size is
     known and the list is complete, the layers it had keeping their weights. Every check comes
     first: on an error the model and the layers are as they were. ``strict``: the list must be
-    a whole model (Sequential(layers)); else (add) it may still lack its output layer."""
-    whole = strict or complete(layers)
-    dense, deferred = _stack.check(layers, model._input_size, model, complete=whole) if layers else ([], [])
+    a whole model (Sequential(layers)); else (add, pop) it may still lack its output layer, or one
+    that suits a loss given before (the model then waits, unbuilt, keeping its weights)."""
     loss_name = output_loss(model, layers, loss)
+    whole = strict or ready(layers, loss_name)
+    dense, deferred = _stack.check(layers, model._input_size, model, complete=whole) if layers else ([], [])
     kept = held_weights(model) if model.built else model._kept_weights or []
     kept = [(layer, arrays) for layer, arrays in kept if any(layer is other for other in layers)]
     before = (model.layers, model.dense_layers, model.loss_name, model._loss, model._net, model._engine)
@@ -98,10 +117,8 @@ def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
             if model._net is not None:
                 _layer.bind(model.layers, model._net, "layers.")
             raise
-    if model._label_classes is not None and (
-        loss_name is None or len(model._label_classes) != model._targets().n_labels()
-    ):
-        model._label_classes = None  # a new output: the next fit learns its labels
+    if model._label_classes is not None and whole and len(model._label_classes) != model._targets().n_labels():
+        model._label_classes = None  # an output for other labels: the next fit learns them
 
 
 def held_weights(model) -> list:
@@ -134,6 +151,11 @@ def require_built(model):
         raise RuntimeError(
             f"this model is not built yet: its last layer is {_layer._article(type(model.layers[-1]).__name__)}; "
             "add an output layer (a Dense or an Activation)"
+        )
+    if (error := output_error(model.layers, model.loss_name)) is not None:
+        raise RuntimeError(
+            f"this model is not built yet: its output layer does not suit its loss ({error}); add one that "
+            "does, or compile(loss=...)"
         )
     raise RuntimeError(
         "this model is not built yet: its first layer has no input size; call "

@@ -113,8 +113,8 @@ class Sequential(_building.Building, _training.Trainer):
             if n_features != self.n_features_in:
                 raise ValueError(f"this model is built for {self.n_features_in} features, got {n_features}")
             return self
-        if not _building.complete(self.layers):
-            _building.require_built(self)  # RuntimeError: no output layer yet
+        if not _building.ready(self.layers, self.loss_name):
+            _building.require_built(self)  # RuntimeError: no output layer (suiting the loss) yet
         first = self.layers[0]
         first._set_n_in(n_features)
         deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)

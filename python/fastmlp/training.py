@@ -208,7 +208,7 @@ class Trainer:
         -------
         History
         """
-        if self._net is None and not _building.complete(self.layers):
+        if self._net is None and not _building.ready(self.layers, self.loss_name):
             _building.require_built(self)  # RuntimeError: no layers, or no output layer yet (add)
         comm = None if comm is None else _distributed.check_comm(comm)
         run, undo = _Run(), None
