@@ -359,3 +359,20 @@ def test_y_as_a_one_column_frame_of_ids_and_values():
     r1.fit(X, X[:, 0], epochs=2)
     r2.fit(X, pd.DataFrame({"t": X[:, 0]}), epochs=2)
     assert same_weights(r1, r2)
+
+
+def test_the_getting_started_example_runs():
+    """docs/getting_started.md's Keras-style block, as it is written (digits data as the page's)."""
+    from pathlib import Path
+
+    from sklearn.datasets import load_digits
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "getting_started.md").read_text()
+    section = text.split("## Keras's way of building a model")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    X, y = load_digits(return_X_y=True)
+    scope = {"fm": fm, "X": X[:200] / 16.0, "y": y[:200]}
+    exec(code, scope)
+    model = scope["model"]
+    assert model.built and len(model) == 3 and model.compiled_metrics == ("accuracy",)
+    assert model.epochs_trained == 10 and model.predict(X[:5] / 16.0).shape == (5,)
