@@ -314,6 +314,9 @@ def test_compile_errors_change_nothing():
         model.compile(loss="hinge")
     with pytest.raises(TypeError, match="metrics must be a list"):
         model.compile(metrics="accuracy")
+    with pytest.raises(ValueError, match="needs a sigmoid output"):
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+    assert model.built
     assert isinstance(model.optimizer, fm.SGD) and model.loss_name == "categorical_crossentropy"
     regression = fm.Sequential([fm.Dense(4, 1)], seed=0)
     with pytest.raises(ValueError, match="'accuracy' needs a classification loss"):

@@ -231,8 +231,9 @@ class Building:
             (no state). None keeps the model's.
         loss : str or None, default None
             As the constructor's ``loss``. None keeps the model's (a loss given before, else the
-            output activation's). A built model with another loss is built again, keeping its
-            weights.
+            output activation's). A model with another loss is built again, keeping its
+            weights; its output layer must suit the loss (ValueError otherwise, as the
+            constructor's) unless ``add`` has still to give it one.
         metrics : list of str or None, default None
             What fit and evaluate report besides the loss: "accuracy" (or "acc", classifiers
             only: fit's ``accuracy``) and the loss's own name. Anything else raises ValueError
@@ -244,8 +245,8 @@ class Building:
         loss_name = output_loss(self, self.layers, self._loss if loss is None else loss)
         compiled = check_metrics(metrics, loss_name)
         if loss is not None:
-            if loss_name != self.loss_name:
-                set_layers(self, self.layers, loss, strict=False)  # a built model: built again
+            if loss_name != self.loss_name:  # a whole model must suit it at once (built again)
+                set_layers(self, self.layers, loss, strict=complete(self.layers))
             self._loss = loss
         if optimizer is not None:
             self.optimizer = optimizer
