@@ -379,3 +379,13 @@ def test_the_getting_started_example_runs():
     model = scope["model"]
     assert model.built and len(model) == 3 and model.compiled_metrics == ("accuracy",)
     assert model.epochs_trained == 10 and model.predict(X[:5] / 16.0).shape == (5,)
+
+
+def test_an_unfinished_model_shows_itself():
+    model = fm.Sequential()
+    assert "loss=None" in repr(model) and "<table" in model._repr_html_()
+    model.add(fm.Dense(3))
+    model.add(fm.Dropout(0.1))
+    assert "Dropout" in model._repr_html_() and "Dropout 0.1" in model.summary(print_fn=None)
+    with pytest.raises(RuntimeError, match="last layer is a Dropout"):
+        model.to_bytes()

@@ -28,14 +28,15 @@ def model_html(model) -> str:
     rows = [[i, *layer.html_row()] for i, layer in enumerate(model.layers)]
     rows.append(["", "total", "", "", f"{model.num_params:,}" if model.built else "?"])
     inputs = "?" if model.n_features_in is None else model.n_features_in
+    outputs = "?" if model.n_outputs is None else model.n_outputs  # Sequential() before add
     device = model.device or "none yet (not built)"
     settings = (
-        f"loss <code>{escape(model.loss_name)}</code>, dtype <code>{model.dtype.name}</code>, "
+        f"loss <code>{escape(str(model.loss_name))}</code>, dtype <code>{model.dtype.name}</code>, "
         f"device <code>{escape(device)}</code>, optimizer <code>{escape(repr(model.optimizer))}</code>, "
         f"l2 {model.l2:g}, epochs trained {model.epochs_trained}"
     )
     return (
-        f"<div><strong>Sequential</strong>: {inputs} inputs, {model.n_outputs} outputs"
+        f"<div><strong>Sequential</strong>: {inputs} inputs, {outputs} outputs"
         + _table(["#", "layer", "weights", "activation", "parameters"], rows)
         + f"<div>{settings}</div></div>"
     )

@@ -138,8 +138,8 @@ class Sequential(_building.Building, _training.Trainer):
         return self.layers[0].n_in if self.layers else self._input_size
 
     @property
-    def n_outputs(self) -> int:
-        return self.dense_layers[-1].n_out
+    def n_outputs(self) -> int | None:
+        return self.dense_layers[-1].n_out if self.dense_layers else None  # None: Sequential() before add
 
     @property
     def num_params(self) -> int:
