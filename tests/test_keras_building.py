@@ -343,8 +343,9 @@ def test_y_as_a_series_or_one_column_frame_of_strings(wrap):
     X, ids = data()
     names = np.array(["low", "mid", "high"])[ids]
     a, b = listed(), listed()
-    a.fit(X, names, epochs=3)
-    b.fit(X, wrap(names), epochs=3)
+    ha = a.fit(X, names, epochs=3, validation_split=0.25)
+    hb = b.fit(X, wrap(names), epochs=3, validation_split=0.25)
+    assert ha.history == hb.history
     np.testing.assert_array_equal(a.classes_, b.classes_)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     assert same_weights(a, b)
