@@ -50,8 +50,8 @@ class Dense(Layer):
     the first layer, from ``input_dim`` (or Keras's ``input_shape=(n_in,)``, or an ``fm.Input``
     before it) or the data of the model's first fit.
 
-    activation: None (Keras's default: linear), linear, sigmoid, tanh, relu, leaky_relu (a = z if z > 0 else alpha z,
-      alpha=0.01), elu (a = z if z > 0 else alpha (e^z - 1), alpha=1), softplus
+    activation: linear (also None, as in Keras), sigmoid, tanh, relu, leaky_relu (a = z if z > 0
+      else alpha z, alpha=0.01), elu (a = z if z > 0 else alpha (e^z - 1), alpha=1), softplus
       (a = ln(1 + e^z)), softmax, or step (a = [z >= 0], gradient 0: a threshold unit
       for hand-set networks such as the lecture's logic gates).
     init: glorot_uniform / glorot_normal / he_uniform / he_normal; None = He-uniform for
