@@ -24,8 +24,10 @@ regression target with a linear output, is scaled to mean 0 and std 1 with the m
 the training samples (not the validation ones), by ``fm.Normalization`` layers in the model (the
 first one standardizes the features, a last ``Normalization(invert=True)`` maps outputs back to
 the target's units). So the model file alone, through ``fm.load``, ``predict``, ONNX or the C++
-loader, takes raw features and gives predictions in the target's units; losses, MSE and R^2 are
-in the target's units too. With
+loader, takes raw features and gives predictions in the target's units. The fit's losses are on
+the standardized target (the last layer takes the target's statistics after the fit, so the
+default SGD learning rate suits any target's scale); ``evaluate``'s loss, MSE and R^2 are in the
+target's units. With
 ``--no-standardize``, columns whose std or |mean| exceeds 10 draw a warning. ``--validation-split``
 holds out the rows ``Sequential.fit(validation_split=...)`` would: seeded, stratified by class.
 

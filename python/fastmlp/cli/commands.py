@@ -22,7 +22,7 @@ from .common import (
 )
 from .data import check_features, is_number, load_data
 from .labels import _json_value, classes_of, encode_labels, load_model, save_model, scalers_of, task_of
-from .scaling import adapt_target, standardization_layers
+from .scaling import Scaler, adapt_target, set_target_units, standardization_layers
 from .shards import shard_source, train_on_shards
 
 #: ``--task`` inference: integer-valued targets with at most this many distinct values are classes ...
@@ -159,7 +159,7 @@ def train(args) -> int:
 
     check_model_fits([X.shape[1], *hidden, n_out], args.dtype)
     # standardization lives in the model (fm.Normalization, adapted below on the training rows):
-    # it takes raw features and, for a standardized target, gives values (and losses) in its units
+    # it takes raw features and, for a standardized target, gives values in its units
     first, last = standardization_layers(args, task, out_act)
     layers = first + dense_stack(X.shape[1], hidden, n_out, args.activation, out_act) + last
     optimizer = _optimizer(args)
@@ -176,10 +176,14 @@ def train(args) -> int:
         )
     seen = slice(None) if train_rows is None else train_rows
     x_norm = (first[0] if first else fm.Normalization()).adapt(X[seen])
-    X_train, Y_train, validation = X, Y, None
+    n_train = m if train_rows is None else len(train_rows)
+    y_norm = adapt_target(args, task, out_act, x_norm, y[seen], say, note, data.feature_names, n_train)
+    # the fit's loss is on the standardized target (the last layer is the identity until after it)
+    Y_fit = Scaler.of(y_norm).transform(Y) if last else Y
+    X_train, Y_train, validation = X, Y_fit, None
     if val_rows is not None:
-        X_train, Y_train = X[train_rows], Y[train_rows]
-        validation = (X[val_rows], Y[val_rows])
+        X_train, Y_train = X[train_rows], Y_fit[train_rows]
+        validation = (X[val_rows], Y_fit[val_rows])
     early = None
     if args.early_stopping is not None:
         early = fm.EarlyStopping(patience=args.early_stopping)
@@ -205,7 +209,6 @@ def train(args) -> int:
     )
     if validation is not None:
         say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
-    adapt_target(args, task, out_act, x_norm, last, y[seen], say, note, data.feature_names, len(X_train))
     history = model.fit(
         X_train,
         Y_train,
@@ -225,7 +228,9 @@ def train(args) -> int:
     notes = (", stopped early" if history.stopped_early else "") + (
         f"; kept the weights of epoch {best + 1}" if restored else ""
     )
-    say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}")
+    set_target_units(last, y_norm)
+    on = "  (losses on the standardized target)" if last else ""
+    say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}{on}")
 
     if comm is not None and comm.Get_rank() != 0:
         return EXIT_OK  # the weights are the same on every process: rank 0 writes them

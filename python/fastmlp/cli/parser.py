@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="regression with a linear output: scale the target likewise (a last "
-        "Normalization(invert=True) layer maps outputs back: predictions and losses stay in its units) "
+        "Normalization(invert=True) layer maps outputs back: predictions, MSE and R^2 stay in its units) "
         "(default: as --standardize)",
     )
     train.add_argument(
@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="print the loss and accuracy (or MSE and R^2) of a model on data",
         description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 for regression "
-        "(in the target's units; the loss is the training objective). A model trained by an earlier version "
+        "(in the target's units, as the model's loss). A model trained by an earlier version "
         "gets the scaling of its labels file.",
     )
     ev.add_argument("model", help="model file written by train (or model.save)")

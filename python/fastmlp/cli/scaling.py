@@ -143,7 +143,9 @@ def report_scaling(args, say, note, x_scaler, y_scaler, target_scaled: bool, nam
 
 def standardization_layers(args, task: str, out_act: str) -> tuple:
     """The Normalization layers train puts around the MLP, not yet adapted: (first, last), lists
-    of at most one layer (first: --standardize; last, invert=True: a standardized target)."""
+    of at most one layer (first: --standardize; last, invert=True: a standardized target). Until
+    its statistics are written (``set_target_units``, after the fit) the last one is the identity:
+    the model trains on the standardized target, as SGD's default learning rate needs."""
     import fastmlp as fm
 
     first = [fm.Normalization()] if args.standardize else []
@@ -151,15 +153,50 @@ def standardization_layers(args, task: str, out_act: str) -> tuple:
     return first, last
 
 
-def adapt_target(args, task: str, out_act: str, x_norm, last: list, y_data, say, note, names, n_train: int) -> None:
-    """Adapt the target's layer (``last``; adapted in place in a built model) on ``y_data`` (the
-    training targets: an array, or the fm.data source) and say what is standardized. ``x_norm``:
-    a Normalization adapted on the training features, in the model or not (its statistics feed
-    the --no-standardize warning)."""
+def adapt_target(args, task: str, out_act: str, x_norm, y_data, say, note, names, n_train: int):
+    """The target's statistics (a Normalization(invert=True) adapted on ``y_data``, the training
+    targets: an array, or the fm.data source; None where the target cannot be standardized), and
+    say what is standardized. ``x_norm``: a Normalization adapted on the training features, in the
+    model or not (its statistics feed the --no-standardize warning)."""
     import fastmlp as fm
 
-    y_norm = None
-    if target_scalable(task, out_act):  # also measured when not standardized: the warning's statistics
-        y_norm = (last[0] if last else fm.Normalization(invert=True)).adapt(y_data)
+    y_norm = fm.Normalization(invert=True).adapt(y_data) if target_scalable(task, out_act) else None
     y_stats = None if y_norm is None else Scaler.of(y_norm)
-    report_scaling(args, say, note, Scaler.of(x_norm), y_stats, bool(last), names, n_train)
+    report_scaling(
+        args, say, note, Scaler.of(x_norm), y_stats, standardizes_target(args, task, out_act), names, n_train
+    )
+    return y_norm
+
+
+def set_target_units(last: list, y_norm) -> None:
+    """After the fit on the standardized target: the model's last layer (``last``, from
+    standardization_layers) takes the target's statistics, so the model gives its units."""
+    if last:
+        layer = last[0]
+        layer.mean[...], layer.variance[...] = y_norm.mean, y_norm.variance
+
+
+def target_scaled_source(source, y_stats: Scaler):
+    """``source`` (a fastmlp.data source) with each chunk's target standardized as it is read."""
+    import fastmlp as fm
+
+    def scale(X, y, w, name):
+        return X, y_stats.transform(y), w, name
+
+    class Scaled(fm.data.Source):
+        n_rows, n_features, mix = source.n_rows, source.n_features, getattr(source, "mix", 1)
+
+        def chunk_count(self):
+            return source.chunk_count()
+
+        def chunks(self, epoch, seed, shuffle):  # the source's own order and shuffling
+            for chunk in source.chunks(epoch, seed, shuffle):
+                yield scale(*chunk)
+
+        def read(self, i):
+            return scale(*source.read(i))
+
+        def shard(self, rank, size):  # a data-parallel fit: each process scales its own part
+            return target_scaled_source(source.shard(rank, size), y_stats)
+
+    return Scaled()

@@ -3,8 +3,9 @@ or .parquet files (--target), read chunk by chunk as a fastmlp.data source, neve
 
 One pass over the chunks finds the task (class ids 0..k-1, or regression) while the first
 ``fm.Normalization`` layer adapts on the features (a second pass adapts the target's layer, for
-regression with a linear output); the fit then reads the chunks once per epoch, as they are: the
-model standardizes inside.
+regression with a linear output); the fit then reads the chunks once per epoch: the model
+standardizes the features inside, and a standardized target is scaled as it is read (the model's
+last layer takes its statistics after the fit).
 One data file is trained on in memory instead (``commands.train``).
 """
 
@@ -14,7 +15,7 @@ import os
 
 from .common import EXIT_OK, CLIError, check_model_fits, progress_callbacks, warn
 from .labels import save_model
-from .scaling import adapt_target, standardization_layers
+from .scaling import Scaler, adapt_target, set_target_units, standardization_layers, target_scaled_source
 
 
 def shard_source(path: str, args):
@@ -90,11 +91,18 @@ def train_on_shards(args, source, optimizer) -> int:
         f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
         f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}"
     )
-    adapt_target(args, task, out_act, x_norm, last, source, print, warn, None, source.n_rows)
+    y_norm = adapt_target(args, task, out_act, x_norm, source, print, warn, None, source.n_rows)
+    fit_source = target_scaled_source(source, Scaler.of(y_norm)) if last else source  # loss: standardized target
     history = model.fit(
-        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=progress_callbacks(args, True)
+        fit_source,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        callbacks=progress_callbacks(args, True),
     )
-    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}")
+    set_target_units(last, y_norm)
+    on = "  (on the standardized target)" if last else ""
+    print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}{on}")
     save_model(model, args.out, None, None)  # the classes are the ids 0..k-1
     print(f"model saved to {args.out}")
     return EXIT_OK
