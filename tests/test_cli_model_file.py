@@ -86,6 +86,13 @@ def test_a_csv_regression_gives_the_targets_units_from_the_file_alone(tmp_path):
     ev = json.loads(run("evaluate", "r.safetensors", "train.csv", "--json", cwd=tmp_path, check=0).stdout)
     assert ev["r2"] == pytest.approx(r2, rel=1e-9) and ev["loss"] == pytest.approx(ev["mse"], rel=1e-9)
 
+    # the fit's loss is on the standardized target: SGD's default learning rate suits a target of std ~1000
+    # (with the loss in the target's units it diverged in the first epoch)
+    done = run("train", "train.csv", "--optimizer", "sgd", *args, cwd=tmp_path, check=0)
+    assert "(losses on the standardized target)" in done.stdout
+    sgd = fm.load(tmp_path / "r.safetensors").predict(X).ravel()
+    assert 1 - np.sum((sgd - y) ** 2) / np.sum((y - y.mean()) ** 2) > 0.95
+
 
 def test_an_old_model_with_its_labels_file_and_scaler_predicts_as_before(tmp_path):
     """A model trained before the Normalization layers: plain Dense layers, and a format-2 labels file
