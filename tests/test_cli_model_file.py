@@ -36,6 +36,8 @@ def test_a_csv_classifier_with_string_classes_is_complete_in_its_file(tmp_path):
     write_csv(tmp_path / "train.csv", ["a", "b", "c", "kind"], X, y)
     done = run("train", "train.csv", "--epochs", "30", "--no-progress", "--out", "m.safetensors", cwd=tmp_path, check=0)
     assert "model saved to m.safetensors\n" in done.stdout
+    said = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert said[:4] == ["data", "task", "model", "standardized"] and said[4].startswith("trained 30 epochs")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "train.csv"]  # no side file
 
     model = fm.load(tmp_path / "m.safetensors")

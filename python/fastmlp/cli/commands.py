@@ -177,13 +177,6 @@ def train(args) -> int:
     seen = slice(None) if train_rows is None else train_rows
     x_norm = (first[0] if first else fm.Normalization()).adapt(X[seen])
     n_train = m if train_rows is None else len(train_rows)
-    y_norm = adapt_target(args, task, out_act, x_norm, y[seen], say, note, data.feature_names, n_train)
-    # the fit's loss is on the standardized target (the last layer is the identity until after it)
-    Y_fit = Scaler.of(y_norm).transform(Y) if last else Y
-    X_train, Y_train, validation = X, Y_fit, None
-    if val_rows is not None:
-        X_train, Y_train = X[train_rows], Y_fit[train_rows]
-        validation = (X[val_rows], Y_fit[val_rows])
     early = None
     if args.early_stopping is not None:
         early = fm.EarlyStopping(patience=args.early_stopping)
@@ -207,8 +200,15 @@ def train(args) -> int:
         f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
         f"learning rate {optimizer.learning_rate:g})"
     )
-    if validation is not None:
-        say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
+    if val_rows is not None:
+        say(f"training on {n_train} samples, validating on {len(val_rows)}")
+    y_norm = adapt_target(args, task, out_act, x_norm, y[seen], say, note, data.feature_names, n_train)
+    # the fit's loss is on the standardized target (the last layer is the identity until after it)
+    Y_fit = Scaler.of(y_norm).transform(Y) if last else Y
+    X_train, Y_train, validation = X, Y_fit, None
+    if val_rows is not None:
+        X_train, Y_train = X[train_rows], Y_fit[train_rows]
+        validation = (X[val_rows], Y_fit[val_rows])
     history = model.fit(
         X_train,
         Y_train,
