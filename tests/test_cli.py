@@ -57,17 +57,16 @@ def read_csv(path):
 
 
 def scaler(folder, stem, part="features"):
-    """(mean, scale) that train kept in <stem>.labels.json (None when it did not standardize)."""
-    entry = json.loads((folder / f"{stem}.labels.json").read_text())["scaler"]
-    if entry is None or entry[part] is None:
+    """(mean, scale) of the Normalization layer train put in <stem>.safetensors (None when it did not
+    standardize that part): the first layer for the features, the last (invert=True) for the target.
+    The statistics are kept in the model's dtype: float32 by default (rtol 1e-7 below)."""
+    assert not (folder / f"{stem}.labels.json").exists()  # train writes no side file
+    layers = fm.load(folder / f"{stem}.safetensors").layers
+    layer = layers[0] if part == "features" else layers[-1]
+    if not isinstance(layer, fm.Normalization) or layer.invert != (part == "target"):
         return None
-    return np.array(entry[part]["mean"]), np.array(entry[part]["scale"])
-
-
-def standardized(folder, stem, X):
-    """X as the model trained by the CLI sees it."""
-    mean, scale = scaler(folder, stem)
-    return (X - mean) / scale
+    std = np.sqrt(np.asarray(layer.variance, dtype=np.float64))
+    return np.asarray(layer.mean, dtype=np.float64), np.where(std > 0, std, 1.0)
 
 
 # ----------------------------------------------------------------------------- data
@@ -148,10 +147,9 @@ def test_train_csv_classification_writes_model_labels_and_plots(data, blobs_mode
     assert "5/5" in blobs_model.stderr  # the tqdm progress bar
     model = fm.load(data / "blobs.safetensors")
     assert (model.n_features_in, model.n_outputs, model.loss_name) == (2, 3, "categorical_crossentropy")
-    meta = json.loads((data / "blobs.labels.json").read_text())
-    assert meta["classes"] == ["cat", "dog", "emu"]
-    assert meta["task"] == "classify" and meta["target"] == "animal" and meta["features"] == ["x1", "x2"]
-    assert meta["fastmlp_labels"] == 2 and meta["scaler"]["target"] is None  # classes: features only
+    assert not (data / "blobs.labels.json").exists()  # labels and names are in the model file
+    assert model.classes_.tolist() == ["cat", "dog", "emu"] and list(model.feature_names_in_) == ["x1", "x2"]
+    assert isinstance(model.layers[0], fm.Normalization) and not isinstance(model.layers[-1], fm.Normalization)
     assert "standardized: features (mean and std of the 45 training samples)" in out
     assert is_png(data / "blobs_loss.png")
     assert is_png(data / "blobs_loss_boundary.png")  # 2 features and classes: the decision boundary too
@@ -169,8 +167,7 @@ def test_evaluate_classifier_json_and_confusion_matrix(data, blobs_model):
     model = fm.load(data / "blobs.safetensors")
     header, rows = read_csv(data / "blobs.csv")
     X = np.array([[float(r[0]), float(r[1])] for r in rows])
-    y = np.array([["cat", "dog", "emu"].index(r[2]) for r in rows])
-    X = standardized(data, "blobs", X)
+    y = np.array([r[2] for r in rows])  # the model standardizes inside and knows the labels
     assert result["accuracy"] == pytest.approx(model.accuracy(X, y))
     assert result["loss"] == pytest.approx(model.loss(X, y), rel=1e-6)
 
@@ -188,8 +185,8 @@ def test_predict_labels_csv_and_proba_npy(data, blobs_model):
     assert {r[0] for r in rows} <= {"cat", "dog", "emu"}
     model = fm.load(data / "blobs.safetensors")
     _, raw = read_csv(data / "blobs.csv")
-    X = standardized(data, "blobs", np.array([[float(r[0]), float(r[1])] for r in raw]))
-    assert [r[0] for r in rows] == [["cat", "dog", "emu"][i] for i in model.predict(X)]
+    X = np.array([[float(r[0]), float(r[1])] for r in raw])  # raw rows: the model standardizes them
+    assert [r[0] for r in rows] == model.predict(X).tolist()
 
     run("predict", "blobs.safetensors", "blobs.csv", "--proba", "--out", "proba.npy", cwd=data, check=0)
     p = np.load(data / "proba.npy")
@@ -207,7 +204,8 @@ def test_predict_selects_training_columns_by_name(data, blobs_model):
 def test_info_describes_a_model(data, blobs_model):
     proc = run("info", "blobs.safetensors", cwd=data, check=0)
     assert "classes: cat, dog, emu" in proc.stdout
-    assert "features: x1, x2" in proc.stdout and "target: animal" in proc.stdout
+    assert "features: x1, x2" in proc.stdout  # the target's name is not in the model file
+    assert "standardized: features (Normalization layers in the model)" in proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -262,9 +260,9 @@ def reg_model(data):
 
 def test_binary_csv_without_header_integer_labels(data, bin_model):
     assert "2 classes (3, 7)" in bin_model.stdout and "target column 0" in bin_model.stdout
-    meta = json.loads((data / "bin.labels.json").read_text())
-    assert meta["classes"] == [3, 7] and meta["target"] is None and meta["features"] is None
     model = fm.load(data / "bin.safetensors")
+    assert model.classes_.tolist() == [3, 7] and model.feature_names_in_ is None
+    assert not (data / "bin.labels.json").exists()
     assert (model.n_outputs, model.loss_name, model.dtype) == (1, "binary_crossentropy", np.float64)
     proc = run("predict", "bin.safetensors", "bin.csv", "--target", "0", "--proba", cwd=data, check=0)
     lines = proc.stdout.splitlines()
@@ -277,17 +275,17 @@ def test_binary_csv_without_header_integer_labels(data, bin_model):
 def test_regression_npz(data, reg_model):
     assert "task: regression, 1 output" in reg_model.stdout
     assert is_png(data / "reg_loss.png") and not (data / "reg_loss_boundary.png").exists()
-    assert json.loads((data / "reg.labels.json").read_text())["task"] == "regress"
+    assert not (data / "reg.labels.json").exists()
 
     result = json.loads(run("evaluate", "reg.safetensors", "reg.npz", "--json", cwd=data, check=0).stdout)
     assert set(result) == {"samples", "loss", "mse", "r2"}
     model = fm.load(data / "reg.safetensors")
     npz = np.load(data / "reg.npz")
-    y_mean, y_scale = scaler(data, "reg", "target")  # the target is standardized too
-    pred = model.predict(standardized(data, "reg", npz["X"])) * y_scale + y_mean
+    assert scaler(data, "reg", "target") is not None  # the target is standardized too, inside the model
+    pred = model.predict(npz["X"])  # raw features in, the target's units out
     mse = np.mean((pred - npz["y"]) ** 2)
     assert result["mse"] == pytest.approx(mse, rel=1e-5)  # in the target's units
-    assert result["loss"] == pytest.approx(mse / y_scale[0] ** 2, rel=1e-5)  # the objective: standardized
+    assert result["loss"] == pytest.approx(mse, rel=1e-5)  # the objective: in the target's units too
     r2 = 1 - np.sum((pred - npz["y"]) ** 2) / np.sum((npz["y"] - npz["y"].mean()) ** 2)
     assert result["r2"] == pytest.approx(r2, rel=1e-5, abs=1e-6)
 
@@ -378,14 +376,19 @@ def test_scaler_is_standard_scalers_and_applied_by_predict_and_evaluate(tmp_path
 
     by_hand = sklearn_pre.StandardScaler().fit(X)
     mean, scale = scaler(tmp_path, "raw")
-    np.testing.assert_allclose(mean, by_hand.mean_, rtol=1e-12)
-    np.testing.assert_allclose(scale, by_hand.scale_, rtol=1e-12)
+    np.testing.assert_allclose(mean, by_hand.mean_, rtol=1e-7)
+    np.testing.assert_allclose(scale, by_hand.scale_, rtol=1e-7)
     assert scale[2] == 1.0
     y_mean, y_scale = scaler(tmp_path, "raw", "target")
-    np.testing.assert_allclose([y_mean[0], y_scale[0]], [y.mean(), y.std()], rtol=1e-12)
+    np.testing.assert_allclose([y_mean[0], y_scale[0]], [y.mean(), y.std()], rtol=1e-7)
 
     model = fm.load(tmp_path / "raw.safetensors")
-    expected = model.predict(by_hand.transform(X)) * y.std() + y.mean()  # in the target's units
+    weights = model.get_weights()  # [mean, variance, W1, b1, ..., mean_y, variance_y]
+    dense = zip(model.layers[1:-1], weights[2:-2:2])  # the MLP between the two Normalization layers
+    inner = fm.Sequential([fm.Dense(*W.shape, layer.activation) for layer, W in dense], dtype=model.dtype)
+    inner.set_weights(weights[2:-2])
+    expected = inner.predict(by_hand.transform(X)) * y.std() + y.mean()  # in the target's units
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-5)
     run("predict", "raw.safetensors", "raw.npz", "--out", "pred.npy", cwd=tmp_path, check=0)
     np.testing.assert_allclose(np.load(tmp_path / "pred.npy"), expected, rtol=1e-5)
     result = json.loads(run("evaluate", "raw.safetensors", "raw.npz", "--json", cwd=tmp_path, check=0).stdout)
@@ -405,7 +408,7 @@ def test_no_standardize_trains_on_raw_values_and_warns_when_they_look_unscaled(t
     assert "column 0 (std " in features[0] and "column 1" not in features[0]  # std 0.01: fine
     assert "column 2" not in features[0]  # mean 5, std 1
     assert any("the regression target is not standardized and looks unscaled: target (std" in w for w in warned)
-    assert json.loads((tmp_path / "raw.labels.json").read_text())["scaler"] is None
+    assert scaler(tmp_path, "raw") is None and scaler(tmp_path, "raw", "target") is None
     model = fm.load(tmp_path / "raw.safetensors")
     run("predict", "raw.safetensors", "raw.npz", "--out", "pred.npy", cwd=tmp_path, check=0)
     np.testing.assert_allclose(np.load(tmp_path / "pred.npy"), model.predict(X), rtol=1e-6)  # no scaling
@@ -433,11 +436,17 @@ def test_no_target_scaling_for_a_bounded_output(tmp_path):
     )
 
 
-def test_a_damaged_scaler_in_the_labels_file_is_an_error(data, reg_model, tmp_path):
-    for name in ("reg.safetensors", "reg.labels.json", "reg.npz"):
-        (tmp_path / name).write_bytes((data / name).read_bytes())
-    meta = json.loads((tmp_path / "reg.labels.json").read_text())
-    meta["scaler"]["features"]["scale"][1] = 0.0
+def test_a_damaged_scaler_in_the_labels_file_is_an_error(data, tmp_path):
+    """An old model's labels file (train writes none any more) with a scale of 0."""
+    (tmp_path / "reg.npz").write_bytes((data / "reg.npz").read_bytes())
+    fm.Sequential([fm.Dense(3, 4, "relu"), fm.Dense(4, 1)], seed=0).save(tmp_path / "reg.safetensors")
+    meta = {
+        "fastmlp_labels": 2,
+        "model_sha256": cli_labels._sha256(str(tmp_path / "reg.safetensors")),
+        "task": "regress",
+        "classes": None,
+        "scaler": {"features": {"mean": [0.0, 0.0, 0.0], "scale": [1.0, 0.0, 1.0]}, "target": None},
+    }
     (tmp_path / "reg.labels.json").write_text(json.dumps(meta))
     proc = run("predict", "reg.safetensors", "reg.npz", cwd=tmp_path, check=2)
     assert "reg.labels.json: 'scaler' features must hold 'mean' and 'scale', 3 finite numbers each" in proc.stderr
@@ -468,7 +477,7 @@ def test_validation_split_is_the_apis_stratified_split(tmp_path):
     assert "training on 120 samples, validating on 30" in proc.stdout and "warning" not in proc.stderr
     train, val = _split_rows(y, len(y), 0.2, 7)
     assert np.bincount(y[val]).tolist() == [10, 10, 10]
-    np.testing.assert_allclose(scaler(tmp_path, "std")[0], X[train].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(scaler(tmp_path, "std")[0], X[train].mean(axis=0), rtol=1e-7)
     assert len(history.history["val_loss"]) == 3
 
 
@@ -509,9 +518,9 @@ def test_shards_are_standardized_as_they_are_read(tmp_path):
     proc = run("train", "shards", "--epochs", "2", "--no-progress", "--out", "s.safetensors", cwd=tmp_path, check=0)
     assert "standardized: features and target (mean and std of the 90 training samples)" in proc.stdout
     mean, scale = scaler(tmp_path, "s")
-    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(scale, X.std(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(scaler(tmp_path, "s", "target"), [[y.mean()], [y.std()]], rtol=1e-12)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-7)
+    np.testing.assert_allclose(scale, X.std(axis=0), rtol=1e-7)
+    np.testing.assert_allclose(scaler(tmp_path, "s", "target"), [[y.mean()], [y.std()]], rtol=1e-7)
     np.savez(tmp_path / "all.npz", X=X, y=y)
     result = json.loads(run("evaluate", "s.safetensors", "all.npz", "--json", cwd=tmp_path, check=0).stdout)
     assert np.isfinite(result["r2"])

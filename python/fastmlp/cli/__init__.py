@@ -12,16 +12,22 @@ the target is a column: ``--target NAME|INDEX``, default the last one) or .npz
 (arrays ``X`` and ``y``, renamed with --x-key/--y-key); ``predict`` also reads a .npy of X.
 
 Class labels (strings, or integers that are not 0..k-1) are mapped to ids 0..k-1 in
-sorted order; ``train`` writes the label names, the task and the column names to
-``<model stem>.labels.json`` next to the model file, and ``evaluate`` / ``predict`` /
-``info`` read it from there (it records the model file's SHA-256, so a labels file
-left over from another model is ignored with a warning). A model saved from Python
-has no labels file: its classes are the ids 0..k-1.
+sorted order; ``train`` keeps the labels and the column names in the model file (the model's
+``classes_`` and ``feature_names_in_``, as ``Sequential.fit`` on such labels and a DataFrame
+would), so ``evaluate`` / ``predict`` / ``info`` and ``fm.load(path).predict`` give them back.
+It writes no side file. A model trained by an earlier version has a ``<model stem>.labels.json``
+next to it (label names, task, column names, scaler and the model file's SHA-256): it is still
+read (one left over from another model is ignored with a warning).
 
 ``train`` standardizes by default (``--no-standardize`` turns it off): each feature, and a
 regression target with a linear output, is scaled to mean 0 and std 1 with the mean and std of
-the training samples (not the validation ones), kept in the labels file as "scaler"; ``evaluate``
-and ``predict`` apply it, and give predictions, MSE and R^2 in the target's units. With
+the training samples (not the validation ones), by ``fm.Normalization`` layers in the model (the
+first one standardizes the features, a last ``Normalization(invert=True)`` maps outputs back to
+the target's units). So the model file alone, through ``fm.load``, ``predict``, ONNX or the C++
+loader, takes raw features and gives predictions in the target's units. The fit's losses are on
+the standardized target (the last layer takes the target's statistics after the fit, so the
+default SGD learning rate suits any target's scale); ``evaluate``'s loss, MSE and R^2 are in the
+target's units. With
 ``--no-standardize``, columns whose std or |mean| exceeds 10 draw a warning. ``--validation-split``
 holds out the rows ``Sequential.fit(validation_split=...)`` would: seeded, stratified by class.
 
@@ -29,9 +35,9 @@ Errors in the input (a missing file, an unknown column, a shape the model does n
 take, text where numbers belong) print one line on stderr and exit with status 2;
 a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 
-The package: ``data`` reads data files, ``labels`` the labels file next to a model, ``scaling``
-the standardization, ``commands`` runs each command (``export``: export-onnx; ``shards``: train
-on a data set in shards) and ``parser`` builds the argument parser.
+The package: ``data`` reads data files, ``labels`` saves a model and reads one (with an old
+labels file), ``scaling`` the standardization, ``commands`` runs each command (``export``:
+export-onnx; ``shards``: train on a data set in shards) and ``parser`` builds the argument parser.
 """
 
 from __future__ import annotations

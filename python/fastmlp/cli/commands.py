@@ -21,8 +21,8 @@ from .common import (
     warn,
 )
 from .data import check_features, is_number, load_data
-from .labels import classes_of, encode_labels, load_model, save_model, scalers_of, task_of
-from .scaling import Scaler, report_scaling, scaler_entry, standardizes_target, target_scalable
+from .labels import _json_value, classes_of, encode_labels, load_model, save_model, scalers_of, task_of
+from .scaling import Scaler, adapt_target, set_target_units, standardization_layers
 from .shards import shard_source, train_on_shards
 
 #: ``--task`` inference: integer-valued targets with at most this many distinct values are classes ...
@@ -70,13 +70,6 @@ def _probabilities(model, X):
 
 def _fmt(v) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
-
-
-def _json_value(v):
-    """Label values as JSON keeps them: numpy scalars to Python ints/floats/strings."""
-    if hasattr(v, "item"):
-        v = v.item()
-    return v
 
 
 # ============================================================================ train
@@ -165,28 +158,25 @@ def train(args) -> int:
         loss = args.loss or "mse"
 
     check_model_fits([X.shape[1], *hidden, n_out], args.dtype)
-    layers, optimizer = dense_stack(X.shape[1], hidden, n_out, args.activation, out_act), _optimizer(args)
+    # standardization lives in the model (fm.Normalization, adapted below on the training rows):
+    # it takes raw features and, for a standardized target, gives values in its units
+    first, last = standardization_layers(args, task, out_act)
+    layers = first + dense_stack(X.shape[1], hidden, n_out, args.activation, out_act) + last
+    optimizer = _optimizer(args)
     model = fm.Sequential(layers, loss=loss, dtype=args.dtype, seed=args.seed, l2=args.l2, optimizer=optimizer)
     Y = _training_targets(model, ids, k) if task == "classify" else y
 
     # --validation-split holds out exactly the rows fit(validation_split=...) would (seeded,
     # stratified for classifiers: one splitter for the API and the CLI). It comes before the
-    # scaler, which sees the training rows only.
+    # standardization, which sees the training rows only.
     train_rows = val_rows = None
     if args.validation_split:
         train_rows, val_rows = _split_rows(
             ids if task == "classify" and model.is_classifier else None, m, args.validation_split, args.seed
         )
     seen = slice(None) if train_rows is None else train_rows
-    scale_target = standardizes_target(args, task, out_act)
-    x_scaler = Scaler.fit(X[seen])
-    y_scaler = Scaler.fit(y[seen]) if task == "regress" else None
-    X_fit = x_scaler.transform(X) if args.standardize else X
-    Y_fit = y_scaler.transform(Y) if scale_target else Y
-    X_train, Y_train, validation = X_fit, Y_fit, None
-    if val_rows is not None:
-        X_train, Y_train = X_fit[train_rows], Y_fit[train_rows]
-        validation = (X_fit[val_rows], Y_fit[val_rows])
+    x_norm = (first[0] if first else fm.Normalization()).adapt(X[seen])
+    n_train = m if train_rows is None else len(train_rows)
     early = None
     if args.early_stopping is not None:
         early = fm.EarlyStopping(patience=args.early_stopping)
@@ -210,11 +200,15 @@ def train(args) -> int:
         f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
         f"learning rate {optimizer.learning_rate:g})"
     )
-    if validation is not None:
-        say(f"training on {len(X_train)} samples, validating on {len(validation[0])}")
-    target_scaler = y_scaler if target_scalable(task, out_act) else None
-    report_scaling(args, say, note, x_scaler, target_scaler, scale_target, data.feature_names, len(X_train))
-
+    if val_rows is not None:
+        say(f"training on {n_train} samples, validating on {len(val_rows)}")
+    y_norm = adapt_target(args, task, out_act, x_norm, y[seen], say, note, data.feature_names, n_train)
+    # the fit's loss is on the standardized target (the last layer is the identity until after it)
+    Y_fit = Scaler.of(y_norm).transform(Y) if last else Y
+    X_train, Y_train, validation = X, Y_fit, None
+    if val_rows is not None:
+        X_train, Y_train = X[train_rows], Y_fit[train_rows]
+        validation = (X[val_rows], Y_fit[val_rows])
     history = model.fit(
         X_train,
         Y_train,
@@ -234,20 +228,14 @@ def train(args) -> int:
     notes = (", stopped early" if history.stopped_early else "") + (
         f"; kept the weights of epoch {best + 1}" if restored else ""
     )
-    on = "  (losses on the standardized target)" if scale_target else ""
+    set_target_units(last, y_norm)
+    on = "  (losses on the standardized target)" if last else ""
     say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}{on}")
 
     if comm is not None and comm.Get_rank() != 0:
         return EXIT_OK  # the weights are the same on every process: rank 0 writes them
-    meta = {
-        "task": task,
-        "classes": classes,
-        "target": data.target_name,
-        "features": data.feature_names,
-        "scaler": scaler_entry(x_scaler if args.standardize else None, y_scaler if scale_target else None),
-    }
-    lpath = save_model(model, args.out, meta)
-    say(f"model saved to {args.out} (labels: {lpath})")
+    save_model(model, args.out, classes if task == "classify" else None, data.feature_names)
+    say(f"model saved to {args.out}")
     if args.plot:
         from fastmlp.plot import plot_decision_boundary, plot_loss
 
@@ -259,11 +247,11 @@ def train(args) -> int:
             names = data.feature_names or ["x[0]", "x[1]"]
             plot_decision_boundary(
                 model,
-                X_fit,  # the plane the model sees: standardized axes when it was
+                X,  # the model standardizes inside: the plane of the raw features
                 ids,
                 bpath,
                 labels=classes,
-                feature_names=[f"{n} (standardized)" for n in names] if args.standardize else names,
+                feature_names=names,
                 title=f"decision boundary on {os.path.basename(data.source)}",
             )
             say(f"decision boundary saved to {bpath}")
@@ -482,5 +470,10 @@ def info(args) -> int:
         print(f"target: {meta['target']}")
     x_scaler, y_scaler = scalers_of(meta)
     done = (["features"] if x_scaler is not None else []) + (["target"] if y_scaler is not None else [])
-    print(f"standardized: {' and '.join(done)} (evaluate and predict apply it)" if done else "standardized: no")
+    if done:  # an old model: its labels file holds the scaler
+        print(f"standardized: {' and '.join(done)} (evaluate and predict apply it)")
+        return EXIT_OK
+    norms = [layer for layer in model.layers if isinstance(layer, fm.Normalization)]
+    done = ["target" if layer.invert else "features" for layer in norms]
+    print(f"standardized: {' and '.join(done)} (Normalization layers in the model)" if done else "standardized: no")
     return EXIT_OK

@@ -181,7 +181,14 @@ def _load_text(path: str, args, role: str, meta) -> Data:
         target = _column_index(spec, header, ncols, path)
     elif role in ("train", "evaluate"):
         known = meta.get("target") if meta else None
-        target = header.index(known) if (known is not None and header is not None and known in header) else ncols - 1
+        features = meta.get("features") if meta else None
+        others = [j for j, n in enumerate(header or []) if features and n not in features]
+        if known is not None and header is not None and known in header:
+            target = header.index(known)
+        elif role == "evaluate" and known is None and len(others) == 1:  # the one column not a feature
+            target = others[0]
+        else:
+            target = ncols - 1
     elif meta and header is not None and meta.get("target") in header:  # predict: drop the known target column
         target = header.index(meta["target"])
 

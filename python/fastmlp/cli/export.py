@@ -1,8 +1,9 @@
 """``export-onnx MODEL OUT.onnx``: a saved model as an ONNX file (fastmlp.onnx.export).
 
-The file gives what ``fastmlp predict`` gives: where ``train`` standardized (the scaler in the
-labels file), the graph takes the features as they are and standardizes them first, and a
-standardized regression target is scaled back to its units at the end. The output is the model's
+The file gives what ``fastmlp predict`` gives: the graph takes the features as they are and
+standardizes them first where ``train`` standardized, and a standardized regression target is
+scaled back to its units at the end (the model's Normalization layers; for a model from an earlier
+version, the scaler of its labels file, added around the graph here). The output is the model's
 ``forward``: class probabilities for a classifier (one column, p(class 1), for a sigmoid output),
 values for regression.
 """
@@ -74,6 +75,9 @@ def export_onnx(args) -> int:
     check_writable(args.out, "OUT")
     model, meta = load_model(args.model)
     x_scaler, y_scaler = scalers_of(meta)
+    norms = [layer for layer in model.layers if isinstance(layer, fm.Normalization)]
+    x_scaled = x_scaler is not None or any(not layer.invert for layer in norms)
+    y_scaled = y_scaler is not None or any(layer.invert for layer in norms)
     if x_scaler is None and y_scaler is None:
         fm.onnx.export(model, args.out, opset=args.opset)
     else:
@@ -94,9 +98,9 @@ def export_onnx(args) -> int:
         )
     else:
         what = f"{model.n_outputs} value{'s' if model.n_outputs > 1 else ''}" + (
-            " in the target's units" if y_scaler is not None else ""
+            " in the target's units" if y_scaled else ""
         )
-    scaled = " (standardized in the graph, as train did)" if x_scaler is not None else ""
+    scaled = " (standardized in the graph, as train did)" if x_scaled else ""
     print(
         f"ONNX model written to {args.out}: input 'input' (batch, {model.n_features_in}) {model.dtype} features"
         f"{scaled}; output 'output': {what}"

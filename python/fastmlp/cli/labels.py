@@ -1,5 +1,11 @@
-"""The labels file next to a model (``<stem>.labels.json``: task, class labels, column names, the
-standardization scaler and the model file's SHA-256), and reading a model with it."""
+"""Saving a model trained by ``train`` (its class labels and feature names in the model file, as
+``Sequential`` keeps them: ``classes_``, ``feature_names_in_``), and reading a model with what the
+CLI needs to know of it (``meta``: task, classes, feature names, scalers).
+
+Earlier versions wrote a labels file next to the model (``<stem>.labels.json``: task, class
+labels, column names, the standardization scaler and the model file's SHA-256). ``train`` writes
+none any more (it removes the one of a model file it overwrites); ``load_model`` still reads it,
+so old models predict as before."""
 
 from __future__ import annotations
 
@@ -7,18 +13,15 @@ import hashlib
 import json
 import os
 
-from ..io import write_atomic
 from .common import CLIError, warn
 from .scaling import read_scalers
 
-#: Written: 2 (it may hold a "scaler": a reader that ignored it would predict from unscaled data,
-#: so older versions refuse the file). Read: 1 (no scaler) and 2.
-LABELS_FORMAT = 2
+#: The labels file formats read: 1 (no scaler) and 2 (may hold a "scaler"). None is written.
 READ_FORMATS = (1, 2)
 
 
 def labels_path(model_path: str) -> str:
-    """Where ``train`` keeps the labels of ``model_path``: model.safetensors -> model.labels.json."""
+    """Where earlier versions kept the labels of ``model_path``: model.safetensors -> model.labels.json."""
     root, _ = os.path.splitext(model_path)
     return root + ".labels.json"
 
@@ -31,18 +34,39 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _write_json_atomic(path: str, obj) -> None:
-    """The same atomic write as the model file (temporary file, fsync, rename)."""
-    write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
+def save_model(model, path: str, classes, features) -> None:
+    """Write the model file with its class labels (``classes``: label values in id order, or None
+    for regression) and feature names (or None), which ``fm.load`` gives back as ``classes_`` and
+    ``feature_names_in_``. The labels file an earlier version wrote for a model at ``path`` is
+    removed: it described the model this one replaces."""
+    import numpy as np
 
-
-def save_model(model, path: str, meta: dict) -> str:
-    """Write the model file, then its labels file (with the model file's hash). Returns the labels path."""
+    if classes is not None and model.is_classifier and classes != list(range(len(classes))):
+        # what fit keeps from labels that are not class ids (the CLI trains on the ids)
+        model._label_classes = np.asarray(classes)
+    model.feature_names_in_ = None if features is None else list(features)
     model.save(path)
-    meta = {"fastmlp_labels": LABELS_FORMAT, "model_sha256": _sha256(path), **meta}
-    lpath = labels_path(path)
-    _write_json_atomic(lpath, meta)
-    return lpath
+    old = labels_path(path)
+    if os.path.isfile(old):
+        os.remove(old)
+
+
+def model_meta(model) -> dict:
+    """What the CLI knows of a model without a labels file: all in the model file."""
+    classify = model.is_classifier
+    names = model.feature_names_in_
+    return {
+        "task": "classify" if classify else "regress",
+        "classes": [_json_value(c) for c in model.classes_] if classify else None,
+        "features": None if names is None else [str(n) for n in names],
+        "target": None,
+        "scalers": (None, None),  # the model standardizes inside (fm.Normalization), if at all
+    }
+
+
+def _json_value(v):
+    """numpy scalars as Python ints, floats and strings (as a labels file had them)."""
+    return v.item() if hasattr(v, "item") else v
 
 
 def read_labels(model_path: str, model):
@@ -101,23 +125,22 @@ def load_model(path: str):
         model = fm.load(path)
     except ValueError as e:  # not a fastmlp model file (or a damaged one)
         raise CLIError(f"{path}: {e}") from None
-    return model, read_labels(path, model)
+    meta = read_labels(path, model)
+    return model, (model_meta(model) if meta is None else meta)
 
 
 def task_of(model, meta) -> str:
-    if meta:
-        return meta["task"]
-    return "classify" if model.is_classifier else "regress"
+    return meta["task"]
 
 
 def scalers_of(meta) -> tuple:
-    """(features scaler, target scaler) of a model read with load_model; None where there is none
-    (a model saved from Python, trained with --no-standardize, or by a version before scaling)."""
-    return meta["scalers"] if meta else (None, None)
+    """(features scaler, target scaler) of an old labels file; None where there is none (the model
+    standardizes inside, was trained with --no-standardize, or is a model saved from Python)."""
+    return meta["scalers"]
 
 
 def classes_of(model, meta) -> list:
-    if meta and meta.get("classes") is not None:
+    if meta.get("classes") is not None:
         return list(meta["classes"])
     return list(range(2 if model.n_outputs == 1 else model.n_outputs))
 

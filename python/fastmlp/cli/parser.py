@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train a model on a .csv or .npz file and save it",
-        description="Train an MLP on a data file and save it (safetensors) with its labels file.",
+        description="Train an MLP on a data file and save it (safetensors, with its class labels and feature names).",
     )
     train.add_argument(
         "data",
@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--standardize",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="scale each feature to mean 0, std 1 (the mean and std of the training samples, kept in "
-        "the labels file; evaluate and predict apply them); --no-standardize trains on the values as "
+        help="scale each feature to mean 0, std 1 (the mean and std of the training samples, in a first "
+        "fm.Normalization layer of the model); --no-standardize trains on the values as "
         "they are and warns when a column's std or |mean| is above "
         f"{scaling.UNSCALED_LIMIT:g} (default: standardize)",
     )
@@ -209,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--standardize-target",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="regression with a linear output: scale the target likewise; predictions, MSE and R^2 "
-        "stay in its units (default: as --standardize)",
+        help="regression with a linear output: scale the target likewise (a last "
+        "Normalization(invert=True) layer maps outputs back: predictions, MSE and R^2 stay in its units) "
+        "(default: as --standardize)",
     )
     train.add_argument(
         "--validation-split",
@@ -240,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default="model.safetensors",
         metavar="PATH",
-        help="model file (default model.safetensors); labels go to <stem>.labels.json",
+        help="model file (default model.safetensors)",
     )
     train.add_argument(
         "--plot",
@@ -264,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="print the loss and accuracy (or MSE and R^2) of a model on data",
         description="Evaluate a saved model: loss and accuracy for classifiers, MSE and R^2 for regression "
-        "(in the target's units; the loss is the training objective, on the standardized target when "
-        "train standardized it). The scaling train fitted is applied to the data.",
+        "(in the target's units, as the model's loss). A model trained by an earlier version "
+        "gets the scaling of its labels file.",
     )
     ev.add_argument("model", help="model file written by train (or model.save)")
     ev.add_argument("data", help=".csv/.tsv or .npz with features and targets")
@@ -278,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="write a model's predictions for data to .csv or .npy",
         description="Predict with a saved model: class labels (or probabilities) or values (in the "
-        "target's units). The scaling train fitted is applied to the data.",
+        "target's units) from the features as they are. A model trained by an earlier version gets the "
+        "scaling of its labels file.",
     )
     pr.add_argument("model", help="model file written by train (or model.save)")
     pr.add_argument("data", help=".csv/.tsv of features (a target column is dropped), .npz (X) or .npy")

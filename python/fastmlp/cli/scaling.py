@@ -1,8 +1,12 @@
-"""Standardization for ``train --standardize`` (the default): each feature, and a regression
-target with a linear output, is scaled to mean 0 and standard deviation 1, as scikit-learn's
-StandardScaler does (population std; a constant column keeps scale 1). The mean and scale come
-from the training rows only (never the validation rows) and are kept in the model's labels file,
-so ``evaluate`` and ``predict`` apply them and report predictions in the original units.
+"""Standardization for ``train --standardize`` (the default): ``fm.Normalization`` layers in the
+model itself, adapted on the training rows only (never the validation rows): the first layer
+standardizes each feature, and for a regression target with a linear output a last
+``Normalization(invert=True)`` maps the outputs back to the target's units. The model file, so
+``fm.load``, ``predict``, ONNX and the C++ loader, then take raw features and give values in the
+target's units; the CLI writes no side file for it.
+
+Models trained by earlier versions kept the mean and scale in their labels file (``Scaler``, read
+by ``labels.py``); ``evaluate``, ``predict`` and ``export-onnx`` still apply those.
 
 With ``--no-standardize``, a feature (or a regression target with a linear output) whose training
 rows have a standard deviation or an absolute mean above ``UNSCALED_LIMIT`` draws a warning:
@@ -18,7 +22,8 @@ UNSCALED_LIMIT = 10.0
 
 
 class Scaler:
-    """x -> (x - mean) / scale, column by column (float64)."""
+    """x -> (x - mean) / scale, column by column (float64): an old labels file's scaler, or the
+    statistics of a Normalization layer for train's warnings."""
 
     def __init__(self, mean, scale, std=None):
         import numpy as np
@@ -29,11 +34,13 @@ class Scaler:
         self.std = self.scale if std is None else np.asarray(std, dtype=np.float64)
 
     @classmethod
-    def fit(cls, A) -> Scaler:
-        """The scaler of the rows of A (2-D, or 1-D: one column)."""
-        moments = Moments()
-        moments.add(A)
-        return moments.scaler()
+    def of(cls, norm) -> Scaler:
+        """The statistics of an adapted ``fm.Normalization`` (variance 0: scale 1, as the layer)."""
+        import numpy as np
+
+        mean = np.asarray(norm.mean, dtype=np.float64).reshape(-1)
+        std = np.sqrt(np.asarray(norm.variance, dtype=np.float64).reshape(-1))
+        return cls(mean, np.where(std > 0, std, 1.0), std)
 
     def transform(self, A):
         import numpy as np
@@ -51,13 +58,9 @@ class Scaler:
 
         return np.flatnonzero((self.std > UNSCALED_LIMIT) | (np.abs(self.mean) > UNSCALED_LIMIT)).tolist()
 
-    def to_json(self) -> dict:
-        # JSON numbers written by repr() read back bit for bit
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
     @classmethod
     def from_json(cls, obj, width: int, what: str, where: str) -> Scaler:
-        """The scaler stored as ``to_json`` wrote it, checked: ``width`` finite means, positive scales."""
+        """The scaler an old labels file stored, checked: ``width`` finite means, positive scales."""
         import math
 
         def finite(v) -> bool:
@@ -78,55 +81,8 @@ class Scaler:
         return cls(obj["mean"], obj["scale"])
 
 
-class Moments:
-    """Row count, mean and sum of squared deviations of the columns of arrays added chunk by chunk
-    (Chan et al.'s pairwise update, stable in float64), so shards need a single pass."""
-
-    def __init__(self):
-        self.n, self.mean, self.m2 = 0, None, None
-
-    def add(self, A) -> None:
-        import numpy as np
-
-        A = np.asarray(A, dtype=np.float64)
-        A = A.reshape(len(A), -1)
-        if len(A) == 0:
-            return
-        nb, mb = len(A), A.mean(axis=0)
-        m2b = ((A - mb) ** 2).sum(axis=0)
-        if self.mean is None:
-            self.n, self.mean, self.m2 = nb, mb, m2b
-            return
-        delta, total = mb - self.mean, self.n + nb
-        self.mean = self.mean + delta * (nb / total)
-        self.m2 = self.m2 + m2b + delta**2 * (self.n * nb / total)
-        self.n = total
-
-    def scaler(self) -> Scaler:
-        import numpy as np
-
-        if self.mean is None:
-            raise CLIError("no training rows to standardize")
-        n, mean, var = self.n, self.mean, self.m2 / self.n
-        # scikit-learn's test for a constant column (rounding leaves a tiny variance): scale 1 there
-        eps = np.finfo(np.float64).eps
-        constant = var <= n * eps * var + (n * mean * eps) ** 2
-        std = np.where(constant, 0.0, np.sqrt(var))
-        return Scaler(mean, np.where(constant, 1.0, std), std)
-
-
-def scaler_entry(features: Scaler | None, target: Scaler | None):
-    """The labels file's "scaler" entry (None: the model takes the data as it is)."""
-    if features is None and target is None:
-        return None
-    return {
-        "features": None if features is None else features.to_json(),
-        "target": None if target is None else target.to_json(),
-    }
-
-
 def read_scalers(entry, model, where: str) -> tuple:
-    """(features scaler or None, target scaler or None) from the labels file's "scaler" entry."""
+    """(features scaler or None, target scaler or None) from an old labels file's "scaler" entry."""
     if entry is None:
         return None, None
     if not isinstance(entry, dict):
@@ -145,37 +101,6 @@ def describe_unscaled(scaler: Scaler, names) -> str:
         f"{names[j] if names else f'column {j}'} (std {scaler.std[j]:.3g}, mean {scaler.mean[j]:.3g})" for j in cols[:5]
     ]
     return ", ".join(shown) + (f" and {len(cols) - 5} more" if len(cols) > 5 else "")
-
-
-def scaled_source(source, features: Scaler | None, target: Scaler | None):
-    """``source`` (a fastmlp.data source) with each chunk standardized as it is read."""
-    import fastmlp as fm
-
-    def scale(X, y, w, name):
-        return (
-            X if features is None else features.transform(X),
-            y if target is None else target.transform(y),
-            w,
-            name,
-        )
-
-    class Scaled(fm.data.Source):
-        n_rows, n_features, mix = source.n_rows, source.n_features, getattr(source, "mix", 1)
-
-        def chunk_count(self):
-            return source.chunk_count()
-
-        def chunks(self, epoch, seed, shuffle):  # the source's own order and shuffling
-            for chunk in source.chunks(epoch, seed, shuffle):
-                yield scale(*chunk)
-
-        def read(self, i):
-            return scale(*source.read(i))
-
-        def shard(self, rank, size):  # a data-parallel fit: each process scales its own part
-            return scaled_source(source.shard(rank, size), features, target)
-
-    return Scaled()
 
 
 # --- what train standardizes, and what it says about it ---
@@ -214,3 +139,64 @@ def report_scaling(args, say, note, x_scaler, y_scaler, target_scaled: bool, nam
             f"{describe_unscaled(y_scaler, ['target'] if len(y_scaler.mean) == 1 else None)}; "
             "training may be slow or fail (standardize it with --standardize-target)"
         )
+
+
+def standardization_layers(args, task: str, out_act: str) -> tuple:
+    """The Normalization layers train puts around the MLP, not yet adapted: (first, last), lists
+    of at most one layer (first: --standardize; last, invert=True: a standardized target). Until
+    its statistics are written (``set_target_units``, after the fit) the last one is the identity:
+    the model trains on the standardized target, as SGD's default learning rate needs."""
+    import fastmlp as fm
+
+    first = [fm.Normalization()] if args.standardize else []
+    last = [fm.Normalization(invert=True)] if standardizes_target(args, task, out_act) else []
+    return first, last
+
+
+def adapt_target(args, task: str, out_act: str, x_norm, y_data, say, note, names, n_train: int):
+    """The target's statistics (a Normalization(invert=True) adapted on ``y_data``, the training
+    targets: an array, or the fm.data source; None where the target cannot be standardized), and
+    say what is standardized. ``x_norm``: a Normalization adapted on the training features, in the
+    model or not (its statistics feed the --no-standardize warning)."""
+    import fastmlp as fm
+
+    y_norm = fm.Normalization(invert=True).adapt(y_data) if target_scalable(task, out_act) else None
+    y_stats = None if y_norm is None else Scaler.of(y_norm)
+    report_scaling(
+        args, say, note, Scaler.of(x_norm), y_stats, standardizes_target(args, task, out_act), names, n_train
+    )
+    return y_norm
+
+
+def set_target_units(last: list, y_norm) -> None:
+    """After the fit on the standardized target: the model's last layer (``last``, from
+    standardization_layers) takes the target's statistics, so the model gives its units."""
+    if last:
+        layer = last[0]
+        layer.mean[...], layer.variance[...] = y_norm.mean, y_norm.variance
+
+
+def target_scaled_source(source, y_stats: Scaler):
+    """``source`` (a fastmlp.data source) with each chunk's target standardized as it is read."""
+    import fastmlp as fm
+
+    def scale(X, y, w, name):
+        return X, y_stats.transform(y), w, name
+
+    class Scaled(fm.data.Source):
+        n_rows, n_features, mix = source.n_rows, source.n_features, getattr(source, "mix", 1)
+
+        def chunk_count(self):
+            return source.chunk_count()
+
+        def chunks(self, epoch, seed, shuffle):  # the source's own order and shuffling
+            for chunk in source.chunks(epoch, seed, shuffle):
+                yield scale(*chunk)
+
+        def read(self, i):
+            return scale(*source.read(i))
+
+        def shard(self, rank, size):  # a data-parallel fit: each process scales its own part
+            return target_scaled_source(source.shard(rank, size), y_stats)
+
+    return Scaled()

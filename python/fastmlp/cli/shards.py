@@ -1,8 +1,11 @@
 """``train`` on a data set in shards: a folder or glob of .npy files (X*.npy with matching y*.npy)
 or .parquet files (--target), read chunk by chunk as a fastmlp.data source, never all in memory.
 
-One pass over the chunks finds the task (class ids 0..k-1, or regression) and the moments the
-scaler needs; the fit then reads the chunks once per epoch, each standardized as it is read.
+One pass over the chunks finds the task (class ids 0..k-1, or regression) while the first
+``fm.Normalization`` layer adapts on the features (a second pass adapts the target's layer, for
+regression with a linear output); the fit then reads the chunks once per epoch: the model
+standardizes the features inside, and a standardized target is scaled as it is read (the model's
+last layer takes its statistics after the fit).
 One data file is trained on in memory instead (``commands.train``).
 """
 
@@ -12,7 +15,7 @@ import os
 
 from .common import EXIT_OK, CLIError, check_model_fits, progress_callbacks, warn
 from .labels import save_model
-from .scaling import Moments, report_scaling, scaled_source, scaler_entry, standardizes_target, target_scalable
+from .scaling import Scaler, adapt_target, set_target_units, standardization_layers, target_scaled_source
 
 
 def shard_source(path: str, args):
@@ -49,12 +52,17 @@ def train_on_shards(args, source, optimizer) -> int:
     import fastmlp as fm
     from fastmlp.layers import dense_stack
 
-    uniques, x_moments, y_moments = [], Moments(), Moments()
-    for X, y, _, _ in source.chunks(0, 0, False):
-        uniques.append(np.unique(y))
-        x_moments.add(X)
-        if np.asarray(y).dtype.kind in "iufb":  # text targets cannot be regressed (or scaled)
-            y_moments.add(y)
+    uniques = []
+
+    class Noting(fm.data.Source):  # the source, noting each chunk's target values as adapt reads it
+        n_rows, n_features = source.n_rows, source.n_features
+
+        def chunks(self, epoch, seed, shuffle):
+            for chunk in source.chunks(epoch, seed, shuffle):
+                uniques.append(np.unique(chunk[1]))
+                yield chunk
+
+    x_norm = fm.Normalization().adapt(Noting())
     values = np.unique(np.concatenate(uniques))
     task = args.task or ("classify" if values.dtype.kind in "iub" else "regress")
     if args.validation_split:
@@ -69,8 +77,10 @@ def train_on_shards(args, source, optimizer) -> int:
     else:
         out_act, n_out, classes = args.output_activation or "linear", 1, None
     check_model_fits([source.n_features, *args.layers, n_out], args.dtype)
+    first, last = standardization_layers(args, task, out_act)
+    first = [x_norm] if first else []  # adapted already, in the pass above
     model = fm.Sequential(
-        dense_stack(source.n_features, args.layers, n_out, args.activation, out_act),
+        first + dense_stack(source.n_features, args.layers, n_out, args.activation, out_act) + last,
         loss=args.loss or (None if task == "classify" else "mse"),
         dtype=args.dtype,
         seed=args.seed,
@@ -81,26 +91,18 @@ def train_on_shards(args, source, optimizer) -> int:
         f"data: {args.data}: {source.n_rows} samples in shards, {source.n_features} features, "
         f"{'classification, ' + str(len(classes)) + ' classes' if classes else 'regression'}"
     )
-    scale_target = standardizes_target(args, task, out_act)
-    x_scaler = x_moments.scaler()
-    y_scaler = y_moments.scaler() if task == "regress" else None
-    target_scaler = y_scaler if target_scalable(task, out_act) else None
-    report_scaling(args, print, warn, x_scaler, target_scaler, scale_target, None, x_moments.n)
-    x_scaler, y_scaler = (x_scaler if args.standardize else None), (y_scaler if scale_target else None)
-    if x_scaler is not None or y_scaler is not None:
-        source = scaled_source(source, x_scaler, y_scaler)  # each chunk scaled as it is read
+    y_norm = adapt_target(args, task, out_act, x_norm, source, print, warn, None, source.n_rows)
+    fit_source = target_scaled_source(source, Scaler.of(y_norm)) if last else source  # loss: standardized target
     history = model.fit(
-        source, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callbacks=progress_callbacks(args, True)
+        fit_source,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        callbacks=progress_callbacks(args, True),
     )
-    on = "  (on the standardized target)" if scale_target else ""
+    set_target_units(last, y_norm)
+    on = "  (on the standardized target)" if last else ""
     print(f"trained {history.epochs} epochs in {history.seconds:.2f}s: loss {history.loss[-1]:.4f}{on}")
-    meta = {
-        "task": task,
-        "classes": classes,
-        "target": args.target,
-        "features": None,
-        "scaler": scaler_entry(x_scaler, y_scaler),
-    }
-    lpath = save_model(model, args.out, meta)
-    print(f"model saved to {args.out} (labels: {lpath})")
+    save_model(model, args.out, None, None)  # the classes are the ids 0..k-1
+    print(f"model saved to {args.out}")
     return EXIT_OK
