@@ -25,6 +25,7 @@ import numpy as np
 
 from . import data as _data
 from ._layer import Layer, _count
+from ._validation import _as_numeric_array
 
 __all__ = ["Normalization"]
 
@@ -319,15 +320,7 @@ def _columns(data, where: str) -> tuple:
     else:
         if data is None:
             raise TypeError(f"{where} must be an array, a DataFrame or an fm.data source, got None")
-        try:
-            X = np.asarray(data)
-        except Exception as e:  # ragged lists and the like
-            raise ValueError(f"{where} could not be converted to an array: {e}") from e
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-            raise TypeError(f"{where} must hold numbers, got dtype {X.dtype}")
-        if np.iscomplexobj(X):
-            raise TypeError(f"{where} must hold real numbers, got dtype {X.dtype}")
-        X = X.astype(np.float64, copy=False)
+        X = _as_numeric_array(data, where).astype(np.float64, copy=False)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     if X.ndim != 2:
