@@ -599,6 +599,7 @@ def norm_mlp_loss_and_grads(params, acts, norms, X, Y, loss_name, batch_statisti
 #   {"type": "Dropout"}                                    y = x (no dropout: inference)
 #   {"type": "Residual", "layers": [...]}                 y = x + f(x), f the inner stack
 #   {"type": "Embedding", "E": E}                          y[i] = E[x[i, 0]], ..., E[x[i, k-1]] side by side
+#   {"type": "ColumnEmbedding", "tables": {c: E_c}}        y[i] = [x[i, other columns] | E_c[x[i, c]] for c in order]
 # The stack's last layer (a Dense or an Activation) is the output layer: its g is the loss's
 # (z there is what output_delta and the fused losses take).
 _NORM_KINDS = {"BatchNormalization": "batch", "LayerNormalization": "layer"}
@@ -625,6 +626,11 @@ def _layer_forward(layer, x, batch_statistics):
     if t == "Embedding":  # the codes index E's rows: (m, k) -> (m, k, D) -> (m, k D)
         codes = x.astype(np.int64)
         return layer["E"][codes].reshape(x.shape[0], -1), codes
+    if t == "ColumnEmbedding":  # numbers pass, each code column is looked up in its own table
+        cols = sorted(layer["tables"])
+        numeric = [j for j in range(x.shape[1]) if j not in cols]
+        parts = [x[:, numeric]] + [layer["tables"][c][x[:, c].astype(np.int64)] for c in cols]
+        return np.concatenate(parts, axis=1), x
     raise ValueError(f"unknown layer type {t!r}")
 
 
@@ -663,6 +669,17 @@ def _layer_backward(layer, out, cache, dy, batch_statistics, head, l2, grads):
         dE = np.zeros_like(E, dtype=np.float64)
         np.add.at(dE, codes.ravel(), dy.reshape(-1, E.shape[1]))
         grads[id(layer)] = {"E": dE}
+        return None
+    if t == "ColumnEmbedding":  # dE_c[v] = sum of dy's block c over the rows with code v; no dx
+        x, cols = cache, sorted(layer["tables"])
+        at = x.shape[1] - len(cols)
+        grads[id(layer)] = {}
+        for c in cols:
+            E = layer["tables"][c]
+            dE = np.zeros_like(E, dtype=np.float64)
+            np.add.at(dE, x[:, c].astype(np.int64), dy[:, at : at + E.shape[1]])
+            grads[id(layer)][c] = dE
+            at += E.shape[1]
         return None
     raise ValueError(f"unknown layer type {t!r}")
 

@@ -21,6 +21,7 @@ from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .preprocessing import Normalization
+from .tabular import ColumnEmbedding
 
 _LAZY = ("onnx", "sklearn", "io", "plot")
 
@@ -36,6 +37,7 @@ __all__ = [
     "Sequential",
     "Input",
     "Normalization",
+    "ColumnEmbedding",
     "History",
     "SGD",
     "Adam",

@@ -22,6 +22,7 @@ from . import data as _data
 from . import distributed as _distributed
 from . import optimizers as _optimizers
 from . import schedules as _schedules
+from . import tabular as _tabular
 from ._targets import split_rows
 from ._validation import as_int, as_real, as_seed, positive_float
 from .callbacks import Callback, EarlyStopping, ReduceLROnPlateau
@@ -48,13 +49,19 @@ def data(plan, model, X, y, sample_weight, validation_split) -> None:
         raise ValueError(
             "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
         )
-    width = model.n_features_in if model.built else as_int(source.width(), "n_features")
-    if source.n_features is not None and source.n_features != width:
-        raise ValueError(f"the source has {source.n_features} features but the model expects {width}")
-    names = model.feature_names_in_
-    if names is None and in_memory and (columns := _data.column_names(source.X)) is not None:
-        names = np.asarray(columns, dtype=object)
-    plan.inputs = _data.Inputs(model.dtype, width, names)
+    plan.tabular = _tabular.plan(model, source.X if in_memory else None)  # categorical columns
+    if plan.tabular is not None:
+        plan.inputs = _tabular.TabularInputs(plan.tabular.columns, model.dtype, plan.tabular.columns.width, None)
+        plan.inputs.names = np.asarray(plan.inputs.columns.core_names, dtype=object)
+    else:
+        width = model.n_features_in if model.built else as_int(source.width(), "n_features")
+        if source.n_features is not None and source.n_features != width:
+            raise ValueError(f"the source has {source.n_features} features but the model expects {width}")
+        names = model.feature_names_in_
+        if names is None and in_memory and (columns := _data.column_names(source.X)) is not None:
+            names = np.asarray(columns, dtype=object)
+        plan.inputs = _data.Inputs(model.dtype, width, names)
+    width = plan.inputs.n_features
     plan.targets = model._targets().learn(source.y) if in_memory else model._targets()
     if in_memory:
         plan.X, plan.Y, plan.W, _ = _data.converter(plan.inputs, plan.targets)(*source.read(0))
@@ -183,7 +190,15 @@ def finish(plan, model, early_stopping, seed) -> None:
 # --- 2. commit ---
 # What a commit sets on the model: the network (with its engine and device: build), then the state.
 _BUILT = ("_net", "_engine", "_device")
-_COMMITTED = _BUILT + ("feature_names_in_", "_label_classes", "optimizer", "_comm", "stop_training")
+_COMMITTED = _BUILT + (
+    "layers",
+    "dense_layers",
+    "feature_names_in_",
+    "_label_classes",
+    "optimizer",
+    "_comm",
+    "stop_training",
+)
 _committed_state = operator.attrgetter(*_COMMITTED)
 
 
@@ -202,6 +217,8 @@ def commit(model, plan):
             vars(obj).clear()
             vars(obj).update(state)
 
+    if plan.tabular is not None:
+        _tabular.commit(model, plan.tabular)  # the ColumnEmbedding's vocabularies (and place)
     if not model.built:
         model.build(plan.inputs.n_features)
     if model.feature_names_in_ is None:

@@ -23,6 +23,7 @@ from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
 from . import optimizers as _optimizers
+from . import tabular as _tabular
 from . import training as _training
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
@@ -179,7 +180,7 @@ class Sequential(_building.Building, _training.Trainer):
         return self._inputs().convert(X, name)
 
     def _inputs(self) -> _data.Inputs:
-        return _data.Inputs(self.dtype, self.n_features_in, self.feature_names_in_)
+        return _tabular.inputs(self, names=self.feature_names_in_)  # a ColumnEmbedding's: encodes DataFrames
 
     def _targets(self) -> TargetSpec:
         return TargetSpec(self.loss_name, self.n_outputs, self.dtype, self._label_classes)

@@ -20,6 +20,7 @@ FASTMLP_LAYER_KIND(make_activation)
 FASTMLP_LAYER_KIND(make_residual)
 FASTMLP_LAYER_KIND(make_standardization)
 FASTMLP_LAYER_KIND(make_embedding)
+FASTMLP_LAYER_KIND(make_column_embedding)
 #undef FASTMLP_LAYER_KIND
 
 namespace {
@@ -43,6 +44,7 @@ const Kind kKinds[] = {
     {"Residual", make_residual<float>, make_residual<double>, true},
     {"Normalization", make_standardization<float>, make_standardization<double>},
     {"Embedding", make_embedding<float>, make_embedding<double>},
+    {"ColumnEmbedding", make_column_embedding<float>, make_column_embedding<double>},
 };
 
 }  // namespace

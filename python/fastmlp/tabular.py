@@ -1,0 +1,450 @@
+"""Categorical columns by dtype (scikit-learn's HistGradientBoosting ``categorical_features=
+"from_dtype"``, fastai's tabular model): a DataFrame's pandas ``category``, string / object and
+bool columns are categorical, the others numeric.
+
+    model = fm.Sequential([fm.Dense(64, "relu"), fm.Dense(2, "softmax")])
+    model.fit(df, y)          # df: numbers, strings, categories, bools, missing values
+    model.predict(df_new)     # a category never seen maps to the out-of-vocabulary entry
+
+The first fit on a DataFrame with a categorical column learns each such column's vocabulary and
+puts a ``ColumnEmbedding`` in front of the model (or after its first ``Normalization``); give
+one yourself, ``Sequential([fm.ColumnEmbedding(embedding_sizes=..., fill_missing=True), ...])``,
+to choose its settings. The layer keeps the vocabularies, so the model file, ``fm.load``,
+``to_bytes``, pickling and ``copy`` carry them, and ``predict`` takes the raw DataFrame.
+
+The row the C++ core sees (``Columns.encode``): the DataFrame's columns in order, a categorical
+one as an integer code (0: out of vocabulary, 1: missing, 2 + i: the i-th category), then a
+missing-indicator column per numeric column that had missing values at the first fit (with
+``fill_missing``). The C++ layer (cpp/src/layers/column_embedding.cpp) passes the numbers and
+replaces each code by its row of that column's table. A DataFrame of numbers only is not
+changed in any way (no layer is added).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+
+import numpy as np
+
+from . import data as _data
+from ._layer import Layer, _count
+from ._validation import as_bool, as_int
+
+__all__ = ["ColumnEmbedding", "embedding_size"]
+
+#: Codes before the vocabulary: Keras StringLookup's one out-of-vocabulary index, then missing.
+OOV, MISSING, FIRST = 0, 1, 2
+
+
+def embedding_size(n_codes: int) -> int:
+    """fastai's rule of thumb for a table of ``n_codes`` rows: min(600, round(1.6 n^0.56))."""
+    return int(min(600, round(1.6 * n_codes**0.56)))
+
+
+def is_categorical(dtype) -> bool:
+    """pandas category, string / object and bool dtypes (nullable "boolean" and "string" too)."""
+    import pandas as pd
+
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def has_categorical(X) -> bool:
+    """Whether X is a DataFrame with a categorical column."""
+    dtypes = getattr(X, "dtypes", None)
+    return dtypes is not None and hasattr(X, "iloc") and np.ndim(X) == 2 and any(map(is_categorical, dtypes))
+
+
+def _plain(value, column: str):
+    """A category as the JSON value the file keeps: str, bool, int or finite float."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (str, bool)) or (isinstance(value, int) and -(2**63) <= value < 2**63):
+        return value
+    if isinstance(value, float) and np.isfinite(value):
+        return value
+    raise TypeError(
+        f"X column {column!r} holds the category {value!r} ({type(value).__name__}); categories must be "
+        "strings, bools, integers or finite floats: convert the column, e.g. df[col].astype(str)"
+    )
+
+
+class Columns:
+    """What the first fit learned of a DataFrame's columns: per column its name and kind, a
+    categorical one's vocabulary and table width, a numeric one's median and whether it has a
+    missing-indicator column (``fill_missing``). ``encode`` turns a DataFrame into the core's rows."""
+
+    def __init__(self, columns: list, fill_missing: bool):
+        self.columns, self.fill_missing = columns, fill_missing
+        self._lookup = {}  # column index -> pandas Index of its categories (built when first used)
+
+    # --- learning ---
+    @classmethod
+    def learn(cls, X, embedding_sizes, fill_missing: bool) -> Columns:
+        """The columns of DataFrame ``X``; ValueError / TypeError naming a column that cannot be used."""
+        import pandas as pd
+
+        names = [str(c) for c in X.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"X has repeated column names: {names}")
+        columns = []
+        for j, name in enumerate(names):
+            s = X.iloc[:, j]
+            if is_categorical(s.dtype):
+                if isinstance(s.dtype, pd.CategoricalDtype):
+                    values = list(s.cat.categories)
+                elif pd.api.types.is_bool_dtype(s.dtype):
+                    values = [False, True]
+                else:
+                    values = pd.unique(s[~pd.isna(s)].to_numpy(dtype=object))
+                cats = [_plain(v, name) for v in values]
+                if not isinstance(s.dtype, pd.CategoricalDtype):
+                    cats.sort(key=lambda v: (type(v).__name__, v))
+                n_codes = len(cats) + FIRST
+                columns.append(
+                    {"name": name, "kind": "category", "categories": cats, "dim": _size(embedding_sizes, name, n_codes)}
+                )
+            else:
+                x = _numbers(s, name)
+                missing = np.isnan(x)
+                if missing.any() and not fill_missing:
+                    raise ValueError(_missing_message(name, int(missing.sum())))
+                entry = {"name": name, "kind": "number"}
+                if fill_missing:
+                    entry["median"] = float(np.median(x[~missing])) if not missing.all() else 0.0
+                    entry["indicator"] = bool(missing.any())
+                columns.append(entry)
+        unknown = set(embedding_sizes) - set(names) if isinstance(embedding_sizes, dict) else set()
+        if unknown:
+            raise ValueError(f"embedding_sizes names columns X does not have: {sorted(unknown)}")
+        return cls(columns, fill_missing)
+
+    # --- facts ---
+    @property
+    def names(self) -> list:
+        """The DataFrame's column names (as predict checks them)."""
+        return [c["name"] for c in self.columns]
+
+    @property
+    def core_names(self) -> list:
+        """The names of the core's columns: the DataFrame's, then "<name>_na" for each indicator."""
+        return self.names + [c["name"] + "_na" for c in self.columns if c.get("indicator")]
+
+    @property
+    def width(self) -> int:
+        return len(self.core_names)
+
+    def tables(self) -> list:
+        """(core column, rows V = categories + 2, width D) of each categorical column."""
+        return [
+            (j, len(c["categories"]) + FIRST, c["dim"]) for j, c in enumerate(self.columns) if c["kind"] == "category"
+        ]
+
+    def to_json(self) -> str:
+        return json.dumps({"fill_missing": self.fill_missing, "columns": self.columns}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Columns:
+        obj = json.loads(text)
+        if not isinstance(obj, dict) or not isinstance(obj.get("columns"), list):
+            raise ValueError("a ColumnEmbedding's vocabulary must be a JSON object with a 'columns' list")
+        for c in obj["columns"]:
+            ok = isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("kind") in ("category", "number")
+            if ok and c["kind"] == "category":
+                ok = isinstance(c.get("categories"), list) and isinstance(c.get("dim"), int) and c["dim"] >= 1
+            if not ok:
+                raise ValueError(f"a ColumnEmbedding's vocabulary has a bad column entry: {str(c)[:80]}")
+        return cls(obj["columns"], bool(obj.get("fill_missing", False)))
+
+    # --- encoding ---
+    def encode(self, X, dtype: np.dtype, name: str = "X") -> np.ndarray:
+        """DataFrame ``X`` (the columns of the first fit, in order) as the core's rows (m, width)."""
+        import pandas as pd
+
+        got = [str(c) for c in X.columns]
+        if got != self.names:
+            missing = [c for c in self.names if c not in got]
+            extra = [c for c in got if c not in self.names]
+            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
+            raise ValueError(
+                f"{name} has columns {got} but the model was fitted on {self.names} ({detail}); "
+                f"select them as {name}[{self.names!r}]"
+            )
+        m = len(X)
+        if m == 0:
+            raise ValueError(f"{name} is empty: shape {X.shape}")
+        out = np.empty((m, self.width), dtype=dtype)
+        extra = len(self.columns)
+        for j, c in enumerate(self.columns):
+            s = X.iloc[:, j]
+            if c["kind"] == "category":
+                lookup = self._lookup.get(j)
+                if lookup is None:
+                    lookup = self._lookup[j] = pd.Index(c["categories"], dtype=object)
+                values = s.to_numpy(dtype=object)
+                missing = pd.isna(values)
+                found = lookup.get_indexer(values)
+                out[:, j] = np.where(missing, MISSING, np.where(found >= 0, found + FIRST, OOV))
+                continue
+            if is_categorical(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+                raise TypeError(f"{name} column {c['name']!r} was numeric at the first fit but holds {s.dtype} now")
+            x = _numbers(s, c["name"])
+            missing = np.isnan(x)
+            if missing.any():
+                if "median" not in c:
+                    raise ValueError(_missing_message(c["name"], int(missing.sum())))
+                x = np.where(missing, c["median"], x)
+            if np.isinf(x).any():
+                raise ValueError(f"{name} column {c['name']!r} contains infinity")
+            out[:, j] = x
+            if c.get("indicator"):
+                out[:, extra] = missing
+                extra += 1
+        return out
+
+
+def _numbers(s, name: str) -> np.ndarray:
+    try:
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise TypeError(f"X column {name!r} must hold numbers or categories, got dtype {s.dtype}") from None
+
+
+def _missing_message(name: str, count: int) -> str:
+    return (
+        f"X column {name!r} has {count} missing values (NaN / None): put fm.ColumnEmbedding(fill_missing=True) "
+        "first in the model to fill them with the column's median and add a missing-indicator column, "
+        "or fill them yourself"
+    )
+
+
+def _size(embedding_sizes, name: str, n_codes: int) -> int:
+    """The table width of column ``name`` with ``n_codes`` rows: ``embedding_sizes`` (None: the rule)."""
+    size = embedding_sizes
+    if isinstance(size, dict):
+        size = size.get(name)
+    if size is None:
+        return embedding_size(n_codes)
+    if callable(size):
+        size = size(n_codes)
+    size = as_int(size, f"embedding_sizes[{name!r}]")
+    if not 1 <= size <= 2**20:
+        raise ValueError(f"embedding_sizes[{name!r}] must be in [1, 2**20], got {size}")
+    return size
+
+
+class ColumnEmbedding(Layer):
+    """The model's categorical columns as learned embeddings, its numeric columns passed on.
+
+    Takes the rows ``Columns.encode`` makes of a DataFrame (its columns in order, a categorical
+    one as an integer code, then the missing indicators) and gives ``[numeric columns | E_1[code_1]
+    | ... | E_k[code_k]]``: one table E_j (categories + 2 rows: out of vocabulary, missing, the
+    categories; ``embedding_sizes`` columns) per categorical column, initialised uniform in
+    [-0.05, 0.05] as Keras's Embedding. Its vocabularies are learned at the first fit on a
+    DataFrame (a model adds a default ``ColumnEmbedding()`` by itself when that DataFrame has a
+    categorical column) and saved in the model file.
+
+    It is the model's first layer, or the second after a ``Normalization`` (which then sees the
+    codes too: give it mean 0 and variance 1 on those columns).
+
+    Parameters
+    ----------
+    embedding_sizes : None, int, dict or callable, default None
+        The width D of each column's table. None: fastai's rule min(600, round(1.6 V**0.56)) for
+        V = categories + 2; an int: that for every column; a dict {column name: int} (columns
+        left out: the rule); a callable V -> int. ``embedding_sizes={"col": V}`` gives a table as
+        wide as the one-hot encoding; a Dense after it is then one-hot + Dense exactly.
+    fill_missing : bool, default False
+        NaN / None in a numeric column: False, a ValueError naming the column; True, fastai's
+        FillMissing: the first fit's median, plus a 0/1 missing-indicator column (after the
+        DataFrame's columns) for each column that had missing values at the first fit. A missing
+        category is always its own entry (code 1).
+    """
+
+    def __init__(self, embedding_sizes=None, fill_missing: bool = False, *, vocabulary: str | None = None):
+        if embedding_sizes is not None and not (
+            isinstance(embedding_sizes, (dict, numbers.Integral)) or callable(embedding_sizes)
+        ):
+            raise TypeError(f"embedding_sizes must be None, an int, a dict or a callable, got {embedding_sizes!r}")
+        if isinstance(embedding_sizes, numbers.Integral):
+            _size(embedding_sizes, "*", FIRST)  # checked now
+        self.embedding_sizes, self.fill_missing = embedding_sizes, as_bool(fill_missing, "fill_missing")
+        self.columns = None if vocabulary is None else Columns.from_json(vocabulary)
+
+    # --- sizes ---
+    @property
+    def n_in(self) -> int | None:
+        """The core's columns (None until the first fit learned them)."""
+        return None if self.columns is None else self.columns.width
+
+    @property
+    def n_out(self) -> int | None:
+        if self.columns is None:
+            return None
+        return self.n_in - len(self.columns.tables()) + sum(d for _, _, d in self.columns.tables())
+
+    @property
+    def num_params(self) -> int | None:
+        return None if self.columns is None else sum(v * d for _, v, d in self.columns.tables())
+
+    def _set_n_in(self, n_in: int) -> None:
+        if self.n_in != n_in:
+            raise ValueError(
+                "a ColumnEmbedding learns its columns from the DataFrame of the model's first fit"
+                + ("" if self.columns is None else f" (it has {self.n_in}, not {n_in})")
+            )
+
+    # --- config and the model file ---
+    def get_config(self) -> dict:
+        """embedding_sizes, fill_missing and the learned vocabulary (JSON text, None before)."""
+        vocabulary = None if self.columns is None else self.columns.to_json()
+        return {"embedding_sizes": self.embedding_sizes, "fill_missing": self.fill_missing, "vocabulary": vocabulary}
+
+    def file_entry(self) -> dict:
+        tables = ",".join(f"{j}:{v}x{d}" for j, v, d in self.columns.tables())
+        return {"type": "ColumnEmbedding", "n_in": self.n_in, "tables": tables, "vocabulary": self.columns.to_json()}
+
+    @classmethod
+    def _from_file_config(cls, config: dict) -> ColumnEmbedding:
+        if set(config) != {"n_in", "tables", "vocabulary"}:
+            raise ValueError(f"a ColumnEmbedding entry needs n_in, tables and vocabulary, got {sorted(config)}")
+        layer = cls(vocabulary=config["vocabulary"])
+        layer.fill_missing = layer.columns.fill_missing
+        tables = ",".join(f"{j}:{v}x{d}" for j, v, d in layer.columns.tables())
+        if config["tables"] != tables or config["n_in"] != layer.n_in:
+            raise ValueError("a ColumnEmbedding entry's tables and n_in do not match its vocabulary")
+        return layer
+
+    # --- its place in a model ---
+    def _check_place(self, where: str, before, last: bool) -> None:
+        from .preprocessing import Normalization
+
+        if last:
+            raise ValueError(f"{where}: a ColumnEmbedding cannot be the last layer; add e.g. Dense(n_outputs) after it")
+        if before is not None and not (isinstance(before, Normalization) and not before.invert):
+            raise ValueError(
+                f"{where}: a ColumnEmbedding must be the model's first layer, or the second after a Normalization"
+            )
+
+    def _chain(self, where: str, n_in: int | None, deferred: list) -> int | None:
+        if self.columns is None:
+            return None
+        if n_in is not None and n_in != self.n_in:
+            raise ValueError(f"{where}: this ColumnEmbedding takes {self.n_in} columns but is given {n_in}")
+        return self.n_out
+
+    # --- its weights ---
+    def weight_views(self) -> list:
+        """Each categorical column's table E_j (categories + 2, D_j), named "embeddings_<column>"."""
+        if self._net is None:
+            return []
+        cats = [c["name"] for c in self.columns.columns if c["kind"] == "category"]
+        return [
+            (self._net.tensor(f"{self._prefix}embeddings_{j}"), f"embeddings_{name}") for j, name in enumerate(cats)
+        ]
+
+    @property
+    def embeddings(self) -> dict:
+        """{column name: its table (writable view)} of a built model."""
+        if self._net is None:
+            raise RuntimeError("this ColumnEmbedding has no tables until it is part of a built model")
+        return {name[len("embeddings_") :]: view for view, name in self.weight_views()}
+
+    # --- summary, notebook ---
+    def summary_row(self, index: int, input_shape: str) -> tuple:
+        shape = f"(None, {'?' if self.n_out is None else self.n_out})"
+        return (f"column_embedding_{index} (ColumnEmbedding)", shape, _count(self.num_params), "")
+
+    def html_row(self) -> list:
+        tables = "" if self.columns is None else ", ".join(f"({v}, {d})" for _, v, d in self.columns.tables())
+        return [repr(self), tables, "", _count(self.num_params)]
+
+    def __repr__(self) -> str:
+        args = [] if self.embedding_sizes is None else [f"embedding_sizes={self.embedding_sizes!r}"]
+        args += ["fill_missing=True"] if self.fill_missing else []
+        return f"ColumnEmbedding({', '.join(args)})"
+
+
+# --- the model's side: fit learns the columns, predict encodes them ----------------------------
+
+
+def find(layers: list):
+    """The model's ColumnEmbedding (first, or second after a Normalization), or None."""
+    for layer in layers[:2]:
+        if isinstance(layer, ColumnEmbedding):
+            return layer
+    return None
+
+
+class Plan:
+    """What a fit does with the model's ColumnEmbedding: ``layer`` learns ``columns`` at the
+    commit (unless it has them) and goes to ``layers[insert]`` (None: it is the model's already)."""
+
+    def __init__(self, layer: ColumnEmbedding, columns: Columns, insert: int | None):
+        self.layer, self.columns, self.insert = layer, columns, insert
+
+
+def plan(model, X) -> Plan | None:
+    """The ColumnEmbedding a fit on X (None: a data source) needs, or None for a model without
+    categorical columns: a DataFrame of numbers only changes nothing."""
+    layer = find(model.layers)
+    if layer is not None and layer.columns is not None:
+        return Plan(layer, layer.columns, None)
+    if layer is None and (X is None or not has_categorical(X)):
+        return None
+    if layer is None and model.built:
+        cats = [str(c) for c, t in zip(X.columns, X.dtypes) if is_categorical(t)]
+        raise TypeError(
+            f"X has categorical columns {cats} but this model was built for {model.n_features_in} numeric inputs "
+            "without a ColumnEmbedding: build a new model and fit it on the DataFrame"
+        )
+    if X is None or np.ndim(X) != 2 or not hasattr(X, "iloc"):
+        raise TypeError("a ColumnEmbedding learns its columns from a pandas DataFrame X at the model's first fit")
+    if layer is None:
+        from .preprocessing import Normalization
+
+        layer = ColumnEmbedding()
+        insert = 1 if model.layers and isinstance(model.layers[0], Normalization) else 0
+    else:
+        insert = None
+    return Plan(layer, Columns.learn(X, layer.embedding_sizes, layer.fill_missing), insert)
+
+
+def commit(model, p: Plan) -> None:
+    """The fit's commit: the layer takes its columns, and its place in the model."""
+    from . import _building
+
+    p.layer.columns = p.columns
+    if p.insert is not None:
+        layers = list(model.layers)
+        layers.insert(p.insert, p.layer)
+        _building.set_layers(model, layers, model._loss)
+
+
+def inputs(model, n_features=None, names=None):
+    """The model's X converter (fastmlp.data.Inputs): one that encodes DataFrames when the model
+    has learned columns."""
+    layer = find(model.layers)
+    if layer is None or layer.columns is None:
+        return _data.Inputs(model.dtype, model.n_features_in if n_features is None else n_features, names)
+    return TabularInputs(layer.columns, model.dtype, layer.columns.width, layer.columns.core_names)
+
+
+class TabularInputs(_data.Inputs):
+    """A DataFrame through ``Columns.encode``; an array as the core's rows (already encoded)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: Columns, dtype, n_features: int, names):
+        super().__init__(dtype, n_features, names)
+        self.columns = columns
+
+    def convert(self, X, name: str = "X") -> np.ndarray:
+        if _data.column_names(X) is not None:
+            return self.columns.encode(X, self.dtype, name)
+        return super().convert(X, name)
