@@ -20,6 +20,7 @@ KINDS = (
     "Residual",
     "Normalization",
     "Embedding",
+    "ColumnEmbedding",
 )
 
 

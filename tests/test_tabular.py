@@ -302,3 +302,51 @@ def test_place_in_the_model():
         fm.Sequential([fm.Dense(4), fm.ColumnEmbedding(), fm.Dense(2, "softmax")])
     with pytest.raises(ValueError, match="last layer"):
         fm.Sequential([fm.ColumnEmbedding()])
+
+
+def test_after_a_normalization_the_numbers_are_standardized_and_the_codes_pass():
+    df, y = frame(120)
+    df["x1"] = 50 + 10 * df["x1"]
+    mean, var = float(df["x1"].mean()), float(df["x1"].var(ddof=0))
+    norm = fm.Normalization(mean=[mean, 0, 0, 0], variance=[var, 0, 0, 0])  # variance 0: passed unchanged
+    model = fm.Sequential(
+        [norm, fm.ColumnEmbedding(), fm.Dense(8, "tanh"), fm.Dense(2, "softmax")], dtype="float64", seed=0
+    )
+    model.fit(df, y, epochs=2, verbose=0)
+    assert isinstance(model.layers[1], fm.ColumnEmbedding) and len(model.layers) == 4
+    X = model._X(df)
+    Xs = X.copy()
+    Xs[:, 0] = (X[:, 0] - mean) / np.sqrt(var)
+    ce, d1, d2 = model.layers[1:]
+    tables = {j: E for j, E in zip([j for j, _, _ in ce.columns.tables()], ce.embeddings.values())}
+    stack = [
+        {"type": "ColumnEmbedding", "tables": tables},
+        {"type": "Dense", "W": d1.weights, "b": d1.bias, "g": "tanh"},
+        {"type": "Dense", "W": d2.weights, "b": d2.bias, "g": "softmax"},
+    ]
+    J_ref, grads, a_ref = ref.stack_loss_and_grads(stack, Xs, np.eye(2)[y], "categorical_crossentropy")
+    np.testing.assert_allclose(model.forward(df), a_ref, rtol=1e-12, atol=1e-14)
+    assert model._engine.gradients(X, model._Y(y, len(y))) == pytest.approx(J_ref, rel=1e-12)
+    for j, dE in enumerate(grads[id(stack[0])].values()):
+        np.testing.assert_allclose(model._net.grad_tensor(f"layers.1.embeddings_{j}"), dE, rtol=1e-10, atol=1e-13)
+    # a model starting with a Normalization that has no statistics gets its ColumnEmbedding after it
+    auto = fm.Sequential([fm.Normalization(), fm.Dense(4, "relu"), fm.Dense(2, "softmax")], seed=0)
+    auto.fit(df, y, epochs=1, verbose=0)
+    assert [type(layer).__name__ for layer in auto.layers[:2]] == ["Normalization", "ColumnEmbedding"]
+
+
+def test_a_normalization_adapted_on_the_numeric_columns_covers_them():
+    df, y = frame(200, missing=True)
+    df["x1"] = 50 + 10 * df["x1"]
+    norm = fm.Normalization().adapt(df.select_dtypes("number").fillna(df["x1"].median()))
+    model = fm.Sequential(
+        [norm, fm.ColumnEmbedding(fill_missing=True), fm.Dense(8, "relu"), fm.Dense(2, "softmax")], seed=0
+    )
+    model.fit(df, y, epochs=1, verbose=0)
+    assert norm.n_in == 5  # x1, the three codes, x1's missing indicator
+    np.testing.assert_array_equal(norm.variance[1:], 0)
+    assert norm.mean[0] == pytest.approx(df["x1"].fillna(df["x1"].median()).mean())
+    again = fm.Sequential.from_bytes(model.to_bytes())
+    np.testing.assert_array_equal(again.predict_proba(df), model.predict_proba(df))
+    with pytest.raises(TypeError, match="put fm.ColumnEmbedding\\(\\) second"):
+        fm.Sequential([fm.Normalization().adapt(df[["x1"]].fillna(0)), fm.Dense(2, "softmax")]).fit(df, y, verbose=0)

@@ -107,7 +107,8 @@ def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
         model._pending_device = model._device or model._pending_device
         model._device = None
         try:
-            if whole and layers and layers[0].n_in is not None:
+            # built when every size is known (not yet: a ColumnEmbedding before its first fit)
+            if whole and layers and layers[0].n_in is not None and all(d.n_in is not None for d in dense):
                 build(model, kept)
             else:
                 model._kept_weights = kept

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from . import _core
+from . import _building, _core
 from . import data as _data
 from . import distributed as _distributed
 from . import optimizers as _optimizers
@@ -218,7 +218,9 @@ def commit(model, plan):
             vars(obj).update(state)
 
     if plan.tabular is not None:
-        _tabular.commit(model, plan.tabular)  # the ColumnEmbedding's vocabularies (and place)
+        layers = _tabular.commit(model, plan.tabular)  # the ColumnEmbedding's vocabularies
+        if layers is not None:  # and its place in front of the model
+            _building.set_layers(model, layers, model._loss)
     if not model.built:
         model.build(plan.inputs.n_features)
     if model.feature_names_in_ is None:

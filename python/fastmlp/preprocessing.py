@@ -101,8 +101,7 @@ class Normalization(Layer):
         combined with Chan et al.'s parallel formula); returns the layer.
 
         ``data``: an array of shape (samples, columns) (1-D: one column, e.g. the targets), a
-        pandas DataFrame (its categorical columns, with axis -1, get mean 0 and variance 0: the
-        codes a ``ColumnEmbedding`` after this layer reads pass unchanged), or an ``fm.data`` source, read once chunk by chunk (its X;
+        pandas DataFrame of numbers, or an ``fm.data`` source, read once chunk by chunk (its X;
         for ``invert=True`` its y, the targets the layer maps back to). A column whose variance
         is within rounding of 0 (scikit-learn's StandardScaler test: var <= n eps var +
         (n mean eps)^2) gets variance exactly 0. NaN or infinity: ValueError naming the column.
@@ -113,7 +112,7 @@ class Normalization(Layer):
                 moments.add(*_columns(y if self.invert else X, where))
             what = "the data source"
         else:
-            moments.add(*_columns(data, "data", codes=self.axis is not None))
+            moments.add(*_columns(data, "data"))
             what = "data"
         mean, variance = moments.result(self.axis, what)
         n = moments.n_columns
@@ -303,26 +302,17 @@ def _given(mean, variance) -> tuple:
     return mean, variance
 
 
-def _columns(data, where: str, codes: bool = False) -> tuple:
+def _columns(data, where: str) -> tuple:
     """(X as a float64 2-D array, its column names or None): a DataFrame's columns must be numbers,
-    a 1-D array is one column; NaN / infinity raises ValueError naming ``where`` and the column.
-    With ``codes``, a DataFrame's categorical columns (fastmlp.tabular) count as zeros: mean 0 and
-    variance 0, so the layer passes the integer codes a ColumnEmbedding after it reads unchanged."""
+    a 1-D array is one column; NaN / infinity raises ValueError naming ``where`` and the column."""
     names = _data.column_names(data)
     if names is not None:  # a DataFrame
-        from .tabular import is_categorical
-
-        kept = [codes and is_categorical(dtype) for dtype in data.dtypes]
-        for name, dtype, code in zip(names, data.dtypes, kept):
-            if not code and not _numeric_dtype(dtype):
+        for name, dtype in zip(names, data.dtypes):
+            if not _numeric_dtype(dtype):
                 raise TypeError(
                     f"{where}: column {name!r} has dtype {dtype}; Normalization takes columns of numbers "
-                    "(with axis=-1 a DataFrame's categorical columns pass unchanged, for a ColumnEmbedding)"
+                    "(encode categorical or string columns first)"
                 )
-        if any(kept):  # the numeric columns as they are, zeros for the codes
-            data = data.copy()
-            for j in np.flatnonzero(kept):
-                data.isetitem(j, np.zeros(len(data)))
         try:
             X = data.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):  # older pandas without na_value for some dtypes

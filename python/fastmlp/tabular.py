@@ -311,6 +311,9 @@ class ColumnEmbedding(Layer):
 
     @classmethod
     def _from_file_config(cls, config: dict) -> ColumnEmbedding:
+        """From a file entry (n_in, tables, vocabulary: the C++ layer's fields) or get_config's."""
+        if "tables" not in config and "n_in" not in config:
+            return cls.from_config(config)
         if set(config) != {"n_in", "tables", "vocabulary"}:
             raise ValueError(f"a ColumnEmbedding entry needs n_in, tables and vocabulary, got {sorted(config)}")
         layer = cls(vocabulary=config["vocabulary"])
@@ -401,7 +404,8 @@ def plan(model, X) -> Plan | None:
         cats = [str(c) for c, t in zip(X.columns, X.dtypes) if is_categorical(t)]
         raise TypeError(
             f"X has categorical columns {cats} but this model was built for {model.n_features_in} numeric inputs "
-            "without a ColumnEmbedding: build a new model and fit it on the DataFrame"
+            "without a ColumnEmbedding: fit a new model on the DataFrame (after a Normalization, put "
+            "fm.ColumnEmbedding() second)"
         )
     if X is None or np.ndim(X) != 2 or not hasattr(X, "iloc"):
         raise TypeError("a ColumnEmbedding learns its columns from a pandas DataFrame X at the model's first fit")
@@ -415,15 +419,33 @@ def plan(model, X) -> Plan | None:
     return Plan(layer, Columns.learn(X, layer.embedding_sizes, layer.fill_missing), insert)
 
 
-def commit(model, p: Plan) -> None:
-    """The fit's commit: the layer takes its columns, and its place in the model."""
-    from . import _building
-
+def commit(model, p: Plan) -> list | None:
+    """The fit's commit: the layer takes its columns; returns the model's new layer list when
+    the layer joins it (None when it is the model's already)."""
     p.layer.columns = p.columns
-    if p.insert is not None:
-        layers = list(model.layers)
-        layers.insert(p.insert, p.layer)
-        _building.set_layers(model, layers, model._loss)
+    _widen(model.layers[0], p.columns)
+    if p.insert is None:
+        return None
+    layers = list(model.layers)
+    layers.insert(p.insert, p.layer)
+    return layers
+
+
+def _widen(norm, columns: Columns) -> None:
+    """A first Normalization adapted on the DataFrame's numeric columns alone (``norm.adapt(
+    df.select_dtypes("number"))``) gets statistics for the core's row: its own at the numeric
+    columns, mean 0 and variance 0 (passed unchanged) at the codes and missing indicators."""
+    from .preprocessing import Normalization
+
+    numeric = [j for j, c in enumerate(columns.columns) if c["kind"] == "number"]
+    if not isinstance(norm, Normalization) or norm._net is not None or norm._stats is None:
+        return
+    mean, variance = norm._stats
+    if mean.ndim != 1 or mean.size != len(numeric) or mean.size == columns.width:
+        return
+    wide_mean, wide_variance = np.zeros(columns.width), np.zeros(columns.width)
+    wide_mean[numeric], wide_variance[numeric] = mean, variance
+    norm._stats, norm._n_in = (wide_mean, wide_variance), columns.width
 
 
 def inputs(model, n_features=None, names=None):
