@@ -37,8 +37,8 @@ struct Table {
 std::vector<Table> parse_tables(const std::string& text, Index n_in, bool f32, const std::string& where) {
   std::vector<Table> tables;
   const auto bad = [&](const std::string& why) {
-    throw std::invalid_argument(where + ".tables " + why + " (expected \"column:VxD,...\", got '" +
-                                text.substr(0, 60) + "')");
+    throw std::invalid_argument(where + ".tables " + why + " (expected \"column:VxD,...\", got '" + text.substr(0, 60) +
+                                "')");
   };
   std::size_t at = 0;
   while (at < text.size()) {
