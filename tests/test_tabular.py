@@ -350,3 +350,40 @@ def test_a_normalization_adapted_on_the_numeric_columns_covers_them():
     np.testing.assert_array_equal(again.predict_proba(df), model.predict_proba(df))
     with pytest.raises(TypeError, match="put fm.ColumnEmbedding\\(\\) second"):
         fm.Sequential([fm.Normalization().adapt(df[["x1"]].fillna(0)), fm.Dense(2, "softmax")]).fit(df, y, verbose=0)
+
+
+# --- ONNX: strings in, through ai.onnx.ml's LabelEncoder ---------------------------------------------
+
+
+def onnx_feed(df, model):
+    """One (batch, 1) input per column: str(category) for categorical columns ("" when missing)."""
+    feed = {}
+    for c in fm.tabular.find(model.layers).columns.columns:
+        s = df[c["name"]]
+        if c["kind"] == "category":
+            feed[c["name"]] = np.array(["" if v is None or v != v else str(v) for v in s], dtype=object)[:, None]
+        else:
+            feed[c["name"]] = s.to_numpy(dtype=model.dtype)[:, None]
+    return feed
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("normalized", [False, True])
+def test_onnx_takes_the_raw_columns_and_equals_forward(dtype, normalized):
+    ort = pytest.importorskip("onnxruntime")
+    df, y = frame(200, missing=True)
+    first = [fm.Normalization(mean=[3, 0, 0, 0, 0], variance=[4, 0, 0, 0, 0])] if normalized else []
+    model = fm.Sequential(
+        first + [fm.ColumnEmbedding(fill_missing=True), fm.Dense(8, "relu"), fm.Dense(2, "softmax")],
+        dtype=dtype,
+        seed=0,
+    )
+    model.fit(df, y, epochs=2, verbose=0)
+    new = df.head(30).copy()
+    new.loc[new.index[:4], "city"] = ["unseen", None, "a", "zz"]
+    proto = fm.onnx.to_onnx(model)
+    assert {node.op_type for node in proto.graph.node} >= {"LabelEncoder", "Gather", "Concat"}
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, onnx_feed(new, model))[0]
+    tol = 1e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, model.forward(new), rtol=tol, atol=tol)

@@ -28,6 +28,11 @@ Residual its layers' nodes and an Add): the export walks ``model.layers``, and n
 initializers as the model file names its tensors (``layers.<position>.weight``, ...).
 The output is ``model.forward``: probabilities
 for softmax / sigmoid outputs, not class labels.
+
+A model with a ``ColumnEmbedding`` (a DataFrame's categorical columns, fastmlp.tabular) takes one
+input per DataFrame column instead, named as the column, shape (batch, 1): strings for a
+categorical column (``str(category)``; ai.onnx.ml LabelEncoder to its codes, then a Gather of its
+table), numbers for a numeric one (NaN filled with the median under ``fill_missing``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _layer
+from . import tabular as _tabular
 
 __all__ = ["export", "to_onnx", "MIN_OPSET"]
 
@@ -201,6 +207,10 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     ctx = _Context(onnx, helper, numpy_helper, np.dtype(model.dtype), opset)
     nodes, inits = [], []
     current = input_name
+    graph_inputs = [helper.make_tensor_value_info(input_name, ctx.elem, ["batch", model.n_features_in])]
+    columns = _tabular.find(model.layers)  # a DataFrame's columns: one input each, strings for categories
+    if columns is not None:
+        graph_inputs, nodes, inits, current = columns.onnx_inputs(ctx)
     for i, (layer, pos) in enumerate(zip(model.layers, _layer.positions(model.layers))):
         out = output_name if i == len(model.layers) - 1 else None  # the output layer writes the graph's output
         layer_nodes, layer_inits, current = layer.onnx_nodes(ctx, current, f"layers.{pos}", out)
@@ -210,11 +220,11 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     graph = helper.make_graph(
         nodes,
         "fastmlp",
-        [helper.make_tensor_value_info(input_name, ctx.elem, ["batch", model.n_features_in])],
+        graph_inputs,
         [helper.make_tensor_value_info(output_name, ctx.elem, ["batch", model.n_outputs])],
         initializer=inits,
     )
-    opsets = [helper.make_opsetid("", opset)]
+    opsets = [helper.make_opsetid("", opset)] + ([helper.make_opsetid("ai.onnx.ml", 2)] if columns is not None else [])
     proto = helper.make_model(
         graph, opset_imports=opsets, producer_name="fastmlp", producer_version=__version__, doc_string=repr(model)
     )

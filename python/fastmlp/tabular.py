@@ -367,6 +367,82 @@ class ColumnEmbedding(Layer):
         tables = "" if self.columns is None else ", ".join(f"({v}, {d})" for _, v, d in self.columns.tables())
         return [repr(self), tables, "", _count(self.num_params)]
 
+    # --- ONNX ---
+    def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
+        """The numbers (Gather of their columns), each code column through Cast to int64 and a
+        Gather of its table's rows, all concatenated: the C++ layer's output."""
+        from onnx import TensorProto
+
+        y = out or f"{prefix}.y"
+        tables = self.columns.tables()
+        codes = {j for j, _, _ in tables}
+        numeric = [j for j in range(self.n_in) if j not in codes]
+        index = ctx.numpy_helper.from_array(np.array(numeric, dtype=np.int64), f"{prefix}.numeric_columns")
+        nodes = [ctx.node("Gather", [x, index.name], [f"{prefix}.numbers"], name=f"{prefix}.numbers", axis=1)]
+        inits, parts = [index], [f"{prefix}.numbers"]
+        for k, ((j, _, _), E) in enumerate(zip(tables, self.embeddings.values())):
+            p = f"{prefix}.embeddings_{k}"
+            col = ctx.numpy_helper.from_array(np.array(j, dtype=np.int64), f"{p}.column")
+            table = ctx.tensor(p, E)
+            nodes += [
+                ctx.node("Gather", [x, col.name], [f"{p}.value"], name=f"{p}.value", axis=1),  # (batch,)
+                ctx.node("Cast", [f"{p}.value"], [f"{p}.code"], name=f"{p}.cast", to=TensorProto.INT64),
+                ctx.node("Gather", [table.name, f"{p}.code"], [f"{p}.rows"], name=f"{p}.gather", axis=0),
+            ]
+            inits += [col, table]
+            parts.append(f"{p}.rows")
+        nodes.append(ctx.node("Concat", parts, [y], name=f"{prefix}.concat", axis=1))
+        return nodes, inits, y
+
+    def onnx_inputs(self, ctx, prefix: str = "columns") -> tuple:
+        """(graph inputs, nodes, initializers, the core row's name): one input per DataFrame column,
+        named as the column, shape (batch, 1): a string tensor for a categorical column (its
+        categories as ``str(category)``; "" is the missing entry unless it is a category; others
+        are out of vocabulary), the model's float type for a numeric one (NaN filled and flagged as
+        ``fill_missing`` says). ai.onnx.ml's LabelEncoder maps strings to codes."""
+        from onnx import TensorProto
+
+        inputs, nodes, inits, parts, flags = [], [], [], [], []
+        for j, c in enumerate(self.columns.columns):
+            name, p = c["name"], f"{prefix}.{j}"
+            if c["kind"] == "category":
+                keys = [str(v) for v in c["categories"]]
+                values = list(range(FIRST, FIRST + len(keys)))
+                if "" not in keys:
+                    keys, values = keys + [""], values + [MISSING]
+                inputs.append(ctx.helper.make_tensor_value_info(name, TensorProto.STRING, ["batch", 1]))
+                nodes += [
+                    ctx.helper.make_node(
+                        "LabelEncoder",
+                        [name],
+                        [f"{p}.code"],
+                        name=f"{p}.lookup",
+                        domain="ai.onnx.ml",
+                        keys_strings=keys,
+                        values_int64s=values,
+                        default_int64=OOV,
+                    ),
+                    ctx.node("Cast", [f"{p}.code"], [f"{p}.x"], name=f"{p}.cast", to=ctx.elem),
+                ]
+                parts.append(f"{p}.x")
+                continue
+            inputs.append(ctx.helper.make_tensor_value_info(name, ctx.elem, ["batch", 1]))
+            if "median" not in c:
+                parts.append(name)
+                continue
+            median = ctx.tensor(f"{p}.median", c["median"])
+            inits.append(median)
+            nodes += [
+                ctx.node("IsNaN", [name], [f"{p}.nan"], name=f"{p}.isnan"),
+                ctx.node("Where", [f"{p}.nan", median.name, name], [f"{p}.x"], name=f"{p}.fill"),
+            ]
+            parts.append(f"{p}.x")
+            if c.get("indicator"):
+                nodes.append(ctx.node("Cast", [f"{p}.nan"], [f"{p}.na"], name=f"{p}.indicator", to=ctx.elem))
+                flags.append(f"{p}.na")
+        nodes.append(ctx.node("Concat", parts + flags, [f"{prefix}.row"], name=f"{prefix}.row", axis=1))
+        return inputs, nodes, inits, f"{prefix}.row"
+
     def __repr__(self) -> str:
         args = [] if self.embedding_sizes is None else [f"embedding_sizes={self.embedding_sizes!r}"]
         args += ["fill_missing=True"] if self.fill_missing else []
