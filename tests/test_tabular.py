@@ -387,3 +387,36 @@ def test_onnx_takes_the_raw_columns_and_equals_forward(dtype, normalized):
     got = sess.run(None, onnx_feed(new, model))[0]
     tol = 1e-6 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(got, model.forward(new), rtol=tol, atol=tol)
+
+
+def test_validation_evaluate_and_string_labels_take_dataframes():
+    df, y = frame(300)
+    val_df, val_y = frame(100, seed=5)
+    names = np.array(["no", "yes"])[y]
+    model = fm.Sequential([fm.Dense(8, "relu"), fm.Dense(2, "softmax")], seed=0)
+    history = model.fit(df, names, validation_data=(val_df, np.array(["no", "yes"])[val_y]), epochs=2, verbose=0)
+    assert "val_loss" in history.history
+    assert set(model.predict(val_df)) <= {"no", "yes"}
+    loss, accuracy = model.evaluate(val_df, np.array(["no", "yes"])[val_y])
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    split = fm.Sequential([fm.Dense(8, "relu"), fm.Dense(2, "softmax")], seed=0)
+    assert "val_loss" in split.fit(df, y, validation_split=0.2, epochs=1, verbose=0).history
+
+
+# --- CUDA: the same layer on the GPU engine (skipped without a CUDA device) -----------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fm.cuda_available(), reason="no CUDA device")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_runs_the_column_embedding_as_the_cpu(dtype):
+    tol = {"float32": 1e-5, "float64": 1e-12}[dtype]
+    df, y = frame(90, missing=True)
+    cpu = fitted(df, y, fm.ColumnEmbedding(fill_missing=True), epochs=1, dtype=dtype)
+    gpu = cpu.copy().to("cuda")
+    np.testing.assert_allclose(gpu.forward(df), cpu.forward(df), rtol=tol, atol=tol)
+    for model in (cpu, gpu):  # one full-batch SGD step: the tables move by the same gradient
+        model.optimizer = fm.SGD(0.1)
+        model.fit(df, y, epochs=1, batch_size=None, shuffle=False, verbose=False)
+    for name, table in cpu.layers[0].embeddings.items():
+        np.testing.assert_allclose(gpu.layers[0].embeddings[name], table, rtol=tol, atol=tol)
