@@ -50,9 +50,10 @@ def data(plan, model, X, y, sample_weight, validation_split) -> None:
             "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
         )
     plan.tabular = _tabular.plan(model, source.X if in_memory else None)  # categorical columns
-    if plan.tabular is not None:
-        plan.inputs = _tabular.TabularInputs(plan.tabular.columns, model.dtype, plan.tabular.columns.width, None)
-        plan.inputs.names = np.asarray(plan.inputs.columns.core_names, dtype=object)
+    if plan.tabular is not None:  # the DataFrame's columns as the ColumnEmbedding encodes them
+        columns = plan.tabular.columns
+        names = np.asarray(columns.core_names, dtype=object)
+        plan.inputs = _tabular.TabularInputs(columns, model.dtype, columns.width, names)
     else:
         width = model.n_features_in if model.built else as_int(source.width(), "n_features")
         if source.n_features is not None and source.n_features != width:
