@@ -420,3 +420,24 @@ def test_cuda_runs_the_column_embedding_as_the_cpu(dtype):
         model.fit(df, y, epochs=1, batch_size=None, shuffle=False, verbose=False)
     for name, table in cpu.layers[0].embeddings.items():
         np.testing.assert_allclose(gpu.layers[0].embeddings[name], table, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "tables, message",
+    [
+        ("9:3x2", "names column 9 of 3"),
+        ("1:3x2,1:4x2", "increasing order"),
+        ("1:0x2", "table size"),
+        ("1:3x", "malformed"),
+        ("1:3x2,", "malformed"),
+        ("1: 3x2", "malformed"),
+        ("-1:3x2", "malformed"),
+        ("1:99999999999x2", "table size"),
+    ],
+)
+def test_the_cpp_layer_refuses_bad_tables(tables, message):
+    out = {"type": "Dense", "n_in": 4, "n_out": 1, "activation": "linear", "alpha": None}
+    with pytest.raises(ValueError, match=r"layers\[0\]\.tables " + message):
+        fm._core.Network64([{"type": "ColumnEmbedding", "n_in": 3, "tables": tables}, out], "mse", 0.0)
+    net = fm._core.Network64([{"type": "ColumnEmbedding", "n_in": 3, "tables": "1:3x2"}, out], "mse", 0.0)
+    assert net.num_params == 3 * 2 + 4 + 1

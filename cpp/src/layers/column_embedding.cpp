@@ -12,6 +12,7 @@
 // keeps that vocabulary in "vocabulary", which this layer carries through the file unread.
 // Config: {"type": "ColumnEmbedding", "n_in": 5, "tables": "1:12x6,3:4x3"[, "vocabulary": "..."]}
 //   "tables": "column:VxD" for each code column, columns increasing ("": none, numbers pass through).
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -46,7 +47,9 @@ std::vector<Table> parse_tables(const std::string& text, Index n_in, bool f32, c
     long long c = -1, V = 0, D = 0;
     int used = 0;
     const std::string part = text.substr(at, end - at);
-    if (std::sscanf(part.c_str(), "%lld:%lldx%lld%n", &c, &V, &D, &used) != 3 || std::size_t(used) != part.size())
+    if (part.empty() || !std::isdigit(static_cast<unsigned char>(part[0])) || end + 1 == text.size() ||
+        part.find_first_not_of("0123456789:x") != std::string::npos ||
+        std::sscanf(part.c_str(), "%lld:%lldx%lld%n", &c, &V, &D, &used) != 3 || std::size_t(used) != part.size())
       bad("is malformed");
     if (c < 0 || c >= n_in) bad("names column " + std::to_string(c) + " of " + std::to_string(n_in));
     if (!tables.empty() && c <= tables.back().column) bad("must list the columns in increasing order");
