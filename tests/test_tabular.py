@@ -426,13 +426,13 @@ def test_cuda_runs_the_column_embedding_as_the_cpu(dtype):
     "tables, message",
     [
         ("9:3x2", "names column 9 of 3"),
-        ("1:3x2,1:4x2", "increasing order"),
-        ("1:0x2", "table size"),
-        ("1:3x", "malformed"),
-        ("1:3x2,", "malformed"),
-        ("1: 3x2", "malformed"),
-        ("-1:3x2", "malformed"),
-        ("1:99999999999x2", "table size"),
+        ("1:3x2,1:4x2", "must list the columns in increasing order"),
+        ("1:0x2", "has a table size"),
+        ("1:3x", "is malformed"),
+        ("1:3x2,", "is malformed"),
+        ("1: 3x2", "is malformed"),
+        ("-1:3x2", "is malformed"),
+        ("1:99999999999x2", "has a table size"),
     ],
 )
 def test_the_cpp_layer_refuses_bad_tables(tables, message):
