@@ -441,3 +441,21 @@ def test_the_cpp_layer_refuses_bad_tables(tables, message):
         fm._core.Network64([{"type": "ColumnEmbedding", "n_in": 3, "tables": tables}, out], "mse", 0.0)
     net = fm._core.Network64([{"type": "ColumnEmbedding", "n_in": 3, "tables": "1:3x2"}, out], "mse", 0.0)
     assert net.num_params == 3 * 2 + 4 + 1
+
+
+def test_a_file_with_a_bad_vocabulary_is_refused(tmp_path):
+    df, y = frame(40)
+    model = fitted(df, y, epochs=1)
+    good = model.layers[0].columns.to_json()
+    for bad in (
+        good.replace('"kind":"number"', '"kind":"text"'),
+        good.replace('"dim":', '"dim":-'),
+        good.replace('"name":"flag"', '"name":"city"'),
+        '{"columns": 3}',
+        "[1, 2]",
+    ):
+        with pytest.raises(ValueError, match="vocabulary"):
+            fm.ColumnEmbedding(vocabulary=bad)
+    entry = model.layers[0].file_entry()
+    with pytest.raises(ValueError, match="do not match"):
+        fm.Layer.from_file_entry(dict(entry, tables=entry["tables"].replace("x", "x1", 1)))

@@ -153,13 +153,23 @@ class Columns:
         obj = json.loads(text)
         if not isinstance(obj, dict) or not isinstance(obj.get("columns"), list):
             raise ValueError("a ColumnEmbedding's vocabulary must be a JSON object with a 'columns' list")
+        names = set()
         for c in obj["columns"]:
             ok = isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("kind") in ("category", "number")
+            ok = ok and c["name"] not in names
             if ok and c["kind"] == "category":
-                ok = isinstance(c.get("categories"), list) and isinstance(c.get("dim"), int) and c["dim"] >= 1
+                cats = c.get("categories")
+                ok = isinstance(cats, list) and all(isinstance(v, (str, bool, int, float)) for v in cats)
+                ok = ok and isinstance(c.get("dim"), int) and not isinstance(c["dim"], bool) and c["dim"] >= 1
+            elif ok and "median" in c:
+                median = c["median"]
+                ok = isinstance(median, (int, float)) and not isinstance(median, bool) and np.isfinite(median)
             if not ok:
                 raise ValueError(f"a ColumnEmbedding's vocabulary has a bad column entry: {str(c)[:80]}")
-        return cls(obj["columns"], bool(obj.get("fill_missing", False)))
+            names.add(c["name"])
+        if not isinstance(obj.get("fill_missing", False), bool):
+            raise ValueError("a ColumnEmbedding's vocabulary has a 'fill_missing' that is not true or false")
+        return cls(obj["columns"], obj.get("fill_missing", False))
 
     # --- encoding ---
     def encode(self, X, dtype: np.dtype, name: str = "X") -> np.ndarray:
