@@ -352,6 +352,31 @@ def test_a_normalization_adapted_on_the_numeric_columns_covers_them():
         fm.Sequential([fm.Normalization().adapt(df[["x1"]].fillna(0)), fm.Dense(2, "softmax")]).fit(df, y, verbose=0)
 
 
+def test_a_normalization_without_statistics_learns_the_numeric_columns_at_the_first_fit():
+    df, y = frame(300, missing=True)
+    df["x1"] = 50 + 10 * df["x1"]
+    norm = fm.Normalization()
+    model = fm.Sequential(
+        [norm, fm.ColumnEmbedding(fill_missing=True), fm.Dense(8, "relu"), fm.Dense(2, "softmax")], seed=0
+    )
+    model.fit(df, y, epochs=1, verbose=0)
+    filled = df["x1"].fillna(df["x1"].median()).to_numpy()
+    assert norm.n_in == 5  # x1, the three codes, x1's missing indicator
+    assert norm.mean[0] == pytest.approx(filled.mean(), rel=1e-6)
+    assert norm.variance[0] == pytest.approx(filled.var(), rel=1e-5)
+    np.testing.assert_array_equal(norm.mean[1:], 0)
+    np.testing.assert_array_equal(norm.variance[1:], 0)  # codes and indicator pass unchanged
+    first = norm.mean.copy()
+    model.fit(df.assign(x1=df["x1"] + 100), y, epochs=1, verbose=0)  # learned once: a later fit keeps them
+    np.testing.assert_array_equal(norm.mean, first)
+    # a Normalization with given statistics is not touched (the user's own)
+    given = fm.Normalization(mean=np.zeros(5), variance=np.ones(5))
+    fm.Sequential([given, fm.ColumnEmbedding(fill_missing=True), fm.Dense(2, "softmax")], seed=0).fit(
+        df, y, epochs=1, verbose=0
+    )
+    np.testing.assert_array_equal(given.mean, 0)
+
+
 # --- ONNX: strings in, through ai.onnx.ml's LabelEncoder ---------------------------------------------
 
 

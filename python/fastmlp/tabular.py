@@ -9,8 +9,14 @@ bool columns are categorical, the others numeric.
 The first fit on a DataFrame with a categorical column learns each such column's vocabulary and
 puts a ``ColumnEmbedding`` in front of the model (or after its first ``Normalization``); give
 one yourself, ``Sequential([fm.ColumnEmbedding(embedding_sizes=..., fill_missing=True), ...])``,
-to choose its settings. The layer keeps the vocabularies, so the model file, ``fm.load``,
-``to_bytes``, pickling and ``copy`` carry them, and ``predict`` takes the raw DataFrame.
+to choose its settings. A first ``fm.Normalization()`` without statistics learns the numeric
+columns' at that first fit (missing values filled; fastai's Normalize), so
+
+    fm.Sequential([fm.Normalization(), fm.ColumnEmbedding(fill_missing=True), fm.Dense(64, "relu"), ...])
+
+takes a raw DataFrame with missing values and no adapt call. The layer keeps the vocabularies,
+so the model file, ``fm.load``, ``to_bytes``, pickling and ``copy`` carry them, and ``predict``
+takes the raw DataFrame.
 
 The row the C++ core sees (``Columns.encode``): the DataFrame's columns in order, a categorical
 one as an integer code (0: out of vocabulary, 1: missing, 2 + i: the i-th category), then a
@@ -259,8 +265,10 @@ class ColumnEmbedding(Layer):
     DataFrame (a model adds a default ``ColumnEmbedding()`` by itself when that DataFrame has a
     categorical column) and saved in the model file.
 
-    It is the model's first layer, or the second after a ``Normalization`` (which then sees the
-    codes too: give it mean 0 and variance 1 on those columns).
+    It is the model's first layer, or the second after a ``Normalization``, which scales the
+    numeric columns and passes the codes and indicators: one without statistics learns the
+    numeric columns' at the first fit, one adapted on ``df.select_dtypes("number")`` is widened
+    to the row, given statistics must be the row's (mean 0 and variance 0 at the codes).
 
     Parameters
     ----------
@@ -474,8 +482,9 @@ class Plan:
     """What a fit does with the model's ColumnEmbedding: ``layer`` learns ``columns`` at the
     commit (unless it has them) and goes to ``layers[insert]`` (None: it is the model's already)."""
 
-    def __init__(self, layer: ColumnEmbedding, columns: Columns, insert: int | None):
+    def __init__(self, layer: ColumnEmbedding, columns: Columns, insert: int | None, stats=None):
         self.layer, self.columns, self.insert = layer, columns, insert
+        self.stats = stats  # (mean, variance) of the numeric columns for a first Normalization without any
 
 
 def plan(model, X) -> Plan | None:
@@ -502,13 +511,33 @@ def plan(model, X) -> Plan | None:
         insert = 1 if model.layers and isinstance(model.layers[0], Normalization) else 0
     else:
         insert = None
-    return Plan(layer, Columns.learn(X, layer.embedding_sizes, layer.fill_missing), insert)
+    columns = Columns.learn(X, layer.embedding_sizes, layer.fill_missing)
+    return Plan(layer, columns, insert, _numeric_stats(model.layers, columns, X, model.dtype))
+
+
+def _numeric_stats(layers, columns: Columns, X, dtype):
+    """A first Normalization without statistics learns the numeric columns' (missing values filled
+    with the median under fill_missing) at the first fit on the DataFrame, as fastai's Normalize
+    proc does: the model then takes the raw DataFrame, no adapt call of the user's. None when the
+    model has no such layer."""
+    from .preprocessing import Normalization
+
+    norm = layers[0] if layers else None
+    if not isinstance(norm, Normalization) or norm.invert or norm._net is not None or norm._stats is not None:
+        return None
+    numeric = [j for j, c in enumerate(columns.columns) if c["kind"] == "number"]
+    if not numeric:
+        return None
+    rows = columns.encode(X, np.dtype(dtype), "X")[:, numeric]
+    return Normalization(axis=norm.axis).adapt(rows)._stats
 
 
 def commit(model, p: Plan) -> list | None:
     """The fit's commit: the layer takes its columns; returns the model's new layer list when
     the layer joins it (None when it is the model's already)."""
     p.layer.columns = p.columns
+    if p.stats is not None:  # the first Normalization's statistics, learned from this fit's DataFrame
+        model.layers[0]._stats, model.layers[0]._n_in = p.stats, len(p.stats[0])
     _widen(model.layers[0], p.columns)
     if p.insert is None:
         return None
