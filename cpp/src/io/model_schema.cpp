@@ -7,8 +7,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <iterator>
 #include <memory>
 #include <stdexcept>
@@ -306,19 +304,21 @@ double to_half(double x) {
   return std::copysign(std::nearbyint(a / quantum) * quantum, x);
 }
 
-// The shortest "d.ddde+XX" that reads back as v in its own precision (`bits`: 16, 32 or 64).
+// The shortest "d.ddde+XX" that reads back as v in its own precision (`bits`: 16, 32 or 64), in
+// any locale (to_chars / from_chars).
 std::string shortest_scientific(double v, int bits) {
   char buf[64];
-  if (bits == 64) {
-    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-    return std::string(buf, r.ptr);
+  const auto sci = std::chars_format::scientific;
+  if (bits == 64) return std::string(buf, std::to_chars(buf, buf + sizeof buf, v, sci).ptr);
+  if (bits == 32) return std::string(buf, std::to_chars(buf, buf + sizeof buf, float(v), sci).ptr);
+  std::string text;
+  for (int digits = 0; digits < 8; ++digits) {  // float16: the fewest digits that round back to v
+    text.assign(buf, std::to_chars(buf, buf + sizeof buf, v, sci, digits).ptr);
+    double back = 0;
+    std::from_chars(text.data(), text.data() + text.size(), back);
+    if (to_half(back) == v) break;
   }
-  for (int digits = 0; digits < 17; ++digits) {
-    std::snprintf(buf, sizeof buf, "%.*e", digits, v);
-    const double back = std::strtod(buf, nullptr);
-    if (bits == 32 ? float(back) == float(v) : to_half(back) == v) break;
-  }
-  return buf;
+  return text;
 }
 
 // v (a float of `bits` bits: 16, 32 or 64) as numpy prints it: the shortest digits that read back
