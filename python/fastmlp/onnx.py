@@ -6,10 +6,12 @@
     import onnxruntime as ort
     sess = ort.InferenceSession("model.onnx")
     probs = sess.run(None, {"input": X.astype("float32")})[0]   # == model.forward(X)
+    labels = sess.run(["label"], {"input": X.astype("float32")})[0]   # a classifier's model.predict(X)
 
-The graph has one input ``input`` of shape (batch, n_features) and one output ``output``
+The graph has one input ``input`` of shape (batch, n_features) and the output ``output``
 of shape (batch, n_outputs), with a dynamic batch dimension, in the model's dtype
-(float32 -> tensor(float), float64 -> tensor(double)). Each Dense layer becomes a Gemm
+(float32 -> tensor(float), float64 -> tensor(double)); a classifier has a second output,
+``label`` (below). Each Dense layer becomes a Gemm
 (z = a W + b) followed by its activation:
 
     linear   -> nothing (Identity for the output)   sigmoid -> Sigmoid     tanh -> Tanh
