@@ -131,3 +131,83 @@ def test_embedding_example_trains_and_loads_a_python_model(tmp_path, example_exe
 def test_cli_prints_cmake_dir():
     out = subprocess.run([sys.executable, "-m", "fastmlp", "--cmake-dir"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == fm.cmake_dir()
+
+
+def example_predictions(exe, model_path, csv_path):
+    """(outputs, class names per row, the "classes:" line's names) the example prints for a CSV."""
+    done = subprocess.run([str(exe), str(model_path), str(csv_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("loaded "))
+    outputs = [line for line in lines[start:] if line and line[0] in "0123456789-"]
+    rows = [re.fullmatch(r"row (\d+): (.*)", line) for line in lines if line.startswith("row ")]
+    assert [int(m.group(1)) for m in rows] == list(range(len(rows)))
+    classes = next((line.split()[1:] for line in lines if line.startswith("classes:")), None)
+    got = np.array([[float(v) for v in line.split(",")] for line in outputs])
+    return got, [m.group(2) for m in rows], classes
+
+
+def test_the_example_prints_class_names_of_a_dataframe_model(tmp_path, example_exe):
+    """A model fitted on a DataFrame (Normalization in front, string classes): the example takes the
+    model's columns by name from the CSV's header (another order, a target column beside them) and
+    prints predict's class names."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    ids = np.arange(120) % 3
+    X = rng.normal(size=(120, 3)) * [1.0, 5.0, 0.1] + 2.0 * np.eye(3)[ids] * [1.0, 5.0, 0.1] + [50, -20, 3]
+    df = pd.DataFrame(X, columns=["petal length", "width", "x3"])
+    y = np.array(["setosa", "versicolor", "virginica"])[ids]
+    norm = fm.Normalization()
+    norm.adapt(df)
+    model = fm.Sequential([norm, fm.Dense(8, "tanh"), fm.Dense(3, "softmax")], dtype="float64", seed=5)
+    model.fit(df, y, epochs=60, verbose=0)
+    model.save(tmp_path / "iris.safetensors")
+    shuffled = df[["x3", "petal length", "width"]].assign(species=y)  # another order, the target too
+    shuffled.to_csv(tmp_path / "rows.csv", index=False, float_format="%.17g")
+    outputs, labels, classes = example_predictions(example_exe, tmp_path / "iris.safetensors", tmp_path / "rows.csv")
+    assert classes == ["setosa", "versicolor", "virginica"]
+    expected = fm.load(tmp_path / "iris.safetensors").predict(df)
+    assert labels == expected.tolist() and len(set(labels)) == 3
+    np.testing.assert_allclose(outputs, model.forward(df), rtol=1e-12, atol=1e-15)
+
+    shuffled.drop(columns="width").to_csv(tmp_path / "short.csv", index=False)
+    done = subprocess.run(
+        [str(example_exe), str(tmp_path / "iris.safetensors"), str(tmp_path / "short.csv")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "the header has no column 'width'" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("labels", [["cat", "dog", "owl"], [3, 7, 9]], ids=["strings", "integers"])
+def test_the_example_agrees_with_a_cli_trained_model(tmp_path, example_exe, labels):
+    """``python -m fastmlp train rows.csv`` (standardization in the model, the classes in the file):
+    the example on the same CSV (header, target column) prints what ``fm.load(...).predict`` and
+    ``python -m fastmlp predict`` give."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(loc=[100, -3, 0.5], scale=[30, 1, 0.01], size=(90, 3))
+    ids = (X[:, 0] > 100).astype(int) + (X[:, 1] > -3)
+    y = np.array(labels)[ids]
+    rows = ["a,b,c,animal"] + [f"{a!r},{b!r},{c!r},{t}" for (a, b, c), t in zip(X.tolist(), y.tolist())]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n")
+    cli = [sys.executable, "-m", "fastmlp"]
+    for args in (
+        ["train", "rows.csv", "--epochs", "30", "--no-progress"],
+        ["predict", "model.safetensors", "rows.csv"],
+    ):
+        done = subprocess.run(
+            [*cli, *args, "--out", "model.safetensors" if args[0] == "train" else "p.csv"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    model = fm.load(tmp_path / "model.safetensors")
+    assert model.classes_.tolist() == labels and isinstance(model.layers[0], fm.Normalization)
+    outputs, names, classes = example_predictions(example_exe, tmp_path / "model.safetensors", tmp_path / "rows.csv")
+    assert classes == [str(c) for c in labels]
+    expected = [str(c) for c in model.predict(X)]
+    assert names == expected and len(set(names)) > 1
+    assert names == (tmp_path / "p.csv").read_text().split()[1:]  # the CLI's predictions, under a header
+    np.testing.assert_allclose(outputs, model.forward(X), rtol=1e-5, atol=1e-6)  # a float32 model, in double

@@ -2,10 +2,13 @@
 // classifier, then (optionally) load a model saved from Python and predict.
 //
 //   fastmlp_example                      train the two small networks
-//   fastmlp_example model.safetensors X.csv   also load a Python-saved model and
-//                                        print its predictions for the rows of X.csv
-//                                        (comma-separated numbers; a first line that is
-//                                        not numbers, a header row, is skipped)
+//   fastmlp_example model.safetensors X.csv   also load a model saved from Python or by
+//                                        the CLI and print its outputs and the class
+//                                        names it predicts for the raw rows of X.csv
+//                                        (comma-separated; a first line that is not
+//                                        numbers is the header: the model's columns are
+//                                        taken by name when it knows them)
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -71,65 +74,114 @@ static bool parse_number(const std::string& cell, double& value) {
   return *end == '\0';
 }
 
-// The rows of a CSV file of numbers. A first line that does not parse as numbers is a header
-// (column names) and is skipped; anywhere else a cell that is not a number, or a row whose
+// The cells of a CSV line (no quoted commas; blanks, a '\r' and surrounding double quotes of a cell
+// are dropped, as in column names written by pandas or Python's csv module).
+static std::vector<std::string> cells_of(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream ss(line);
+  for (std::string cell; std::getline(ss, cell, ',');) {
+    const std::size_t b = cell.find_first_not_of(" \t\r"), e = cell.find_last_not_of(" \t\r");
+    cell = b == std::string::npos ? "" : cell.substr(b, e - b + 1);
+    if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') cell = cell.substr(1, cell.size() - 2);
+    cells.push_back(cell);
+  }
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+// The rows of a CSV file as the model's inputs. A first line that does not parse as numbers is a
+// header (column names). When the model knows its columns' names (a model fitted on a DataFrame or
+// trained by the CLI) and the file has a header, the model's columns are taken by name, in the
+// model's order, and other columns (the target, an id, ...) are left alone; otherwise every column
+// is an input, in the file's order. A cell of an input column that is not a number, or a row whose
 // width differs from the first, is an error naming the line.
-static Matrix<double> read_csv(const std::string& path) {
+static Matrix<double> read_csv(const std::string& path, const std::vector<std::string>& names) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::vector<std::vector<double>> rows;
+  std::vector<std::size_t> columns;  // the file's column of each input
+  std::size_t width = 0;             // cells per line
   long line_no = 0;
   bool first = true;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     if (line.empty() || line == "\r") continue;
+    const std::vector<std::string> cells = cells_of(line);
+    if (first) {
+      first = false;
+      width = cells.size();
+      bool numbers = true;
+      for (const std::string& cell : cells) {
+        double v;
+        numbers = numbers && parse_number(cell, v);
+      }
+      if (!numbers && !names.empty()) {  // the header names the model's columns
+        for (const std::string& name : names) {
+          const auto at = std::find(cells.begin(), cells.end(), name);
+          if (at == cells.end())
+            throw std::runtime_error(path + ": the header has no column '" + name +
+                                     "' (the model's inputs are its columns, by name)");
+          columns.push_back(std::size_t(at - cells.begin()));
+        }
+      } else {
+        for (std::size_t j = 0; j < width; ++j) columns.push_back(j);
+      }
+      if (!numbers) continue;  // the header row
+    }
+    if (cells.size() != width)
+      throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": " + std::to_string(cells.size()) +
+                               " values, the first row has " + std::to_string(width));
     std::vector<double> row;
-    std::stringstream ss(line);
-    std::string bad;
-    bool numbers = true;
-    for (std::string cell; numbers && std::getline(ss, cell, ',');) {
+    for (const std::size_t j : columns) {
       double v;
-      numbers = parse_number(cell, v);
-      if (numbers)
-        row.push_back(v);
-      else
-        bad = cell;
+      if (!parse_number(cells[j], v))
+        throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": '" + cells[j] + "' is not a number");
+      row.push_back(v);
     }
-    const bool header_allowed = first;
-    first = false;
-    if (!numbers || row.empty()) {
-      if (header_allowed) continue;  // the header row
-      throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": '" + bad + "' is not a number");
-    }
-    if (!rows.empty() && row.size() != rows[0].size())
-      throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": " + std::to_string(row.size()) +
-                               " values, the first row has " + std::to_string(rows[0].size()));
     rows.push_back(row);
   }
   if (rows.empty()) throw std::runtime_error(path + ": no rows of numbers");
-  Matrix<double> X(Index(rows.size()), Index(rows[0].size()));
+  Matrix<double> X(Index(rows.size()), Index(columns.size()));
   for (Index i = 0; i < X.rows(); ++i)
-    for (Index j = 0; j < X.cols(); ++j) X(i, j) = rows[std::size_t(i)].at(std::size_t(j));
+    for (Index j = 0; j < X.cols(); ++j) X(i, j) = rows[std::size_t(i)][std::size_t(j)];
   return X;
+}
+
+// A model saved from Python or by the CLI, applied to the rows of a CSV file: its outputs (as
+// %.17g, one line per row) and, for a classifier, the class of each row ("row 3: setosa"). The
+// normalization the model was trained with is inside it: the rows are raw.
+static void predict_csv(const std::string& model_path, const std::string& csv_path) {
+  Model<double> model = load_model<double>(model_path);
+  Network<double>& net = model.network;
+  const Matrix<double> X = read_csv(csv_path, model.feature_names);
+  if (X.cols() != net.n_inputs())
+    throw std::runtime_error(csv_path + " has " + std::to_string(X.cols()) + " columns, the model takes " +
+                             std::to_string(net.n_inputs()) + " inputs");
+  std::printf("loaded %s: %ld layers, %ld parameters\n", model_path.c_str(), long(net.num_layers()),
+              long(net.num_params()));
+  if (!model.feature_names.empty()) {
+    std::printf("columns:");
+    for (const std::string& name : model.feature_names) std::printf(" %s", name.c_str());
+    std::printf("\n");
+  }
+  const auto A = model.forward(X);
+  for (Index i = 0; i < A.rows(); ++i) {
+    for (Index j = 0; j < A.cols(); ++j) std::printf(j ? ",%.17g" : "%.17g", A(i, j));
+    std::printf("\n");
+  }
+  if (!model.is_classifier()) return;
+  std::printf("classes:");
+  for (const std::string& name : model.classes) std::printf(" %s", name.c_str());
+  std::printf("\n");
+  const std::vector<std::string> labels = model.predict_class(X);
+  for (std::size_t i = 0; i < labels.size(); ++i) std::printf("row %zu: %s\n", i, labels[i].c_str());
 }
 
 int main(int argc, char** argv) {
   try {
     train_xor();
     train_softmax();
-    if (argc >= 3) {
-      Network<double> net = load_network<double>(argv[1]);
-      const Matrix<double> X = read_csv(argv[2]);
-      if (X.cols() != net.n_inputs())
-        throw std::runtime_error(std::string(argv[2]) + " has " + std::to_string(X.cols()) +
-                                 " columns, the model takes " + std::to_string(net.n_inputs()) + " inputs");
-      const auto A = net.forward(X);
-      std::printf("loaded %s: %ld layers, %ld parameters\n", argv[1], long(net.num_layers()), long(net.num_params()));
-      for (Index i = 0; i < A.rows(); ++i) {
-        for (Index j = 0; j < A.cols(); ++j) std::printf(j ? ",%.17g" : "%.17g", A(i, j));
-        std::printf("\n");
-      }
-    }
+    if (argc >= 3) predict_csv(argv[1], argv[2]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -9,7 +9,7 @@ same state on without a file. The methods themselves are Sequential's (fastmlp.m
 
 from __future__ import annotations
 
-from . import _persist
+from . import _building, _persist
 from . import optimizers as _optimizers
 
 
@@ -32,11 +32,19 @@ def from_file(cls, net, metadata: dict):
     and settings from the metadata, its parameters and normalization statistics bit for bit."""
     kwargs, epochs = _persist.model_config(metadata)
     model = cls(**kwargs)
+    model._loss = given_loss(model)
     model.params[...] = net.params  # the same dtype: a bitwise copy
     model._net.state[...] = net.state  # batch normalization's running statistics
     model._epochs_seen = epochs
     model.__setstate__(_persist.label_state(metadata, model._targets().n_labels(), model.n_features_in))
     return model
+
+
+def given_loss(model):
+    """The loss a model from a file (or a copy) keeps as given: None when it is the one its output
+    activation implies, so that ``pop`` / ``add`` of a new output layer infer the loss again, as in a
+    fresh model (the file does not say whether the loss was given or inferred); else its loss."""
+    return None if _building.output_loss(model, model.layers, None) == model.loss_name else model.loss_name
 
 
 def copy(model, cls, dtype=None):
@@ -54,6 +62,7 @@ def copy(model, cls, dtype=None):
         l2=model.l2,
         optimizer=optimizer,
     )
+    clone._loss = model._loss  # a loss given to the model (not inferred) stays given
     clone.params[...] = model.params
     clone._net.state[...] = model._net.state
     clone._epochs_seen = model._epochs_seen  # schedules and default shuffling continue alike

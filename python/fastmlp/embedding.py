@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layer import Layer, _count
+from ._layer import Layer, _count, input_size
 from ._validation import as_int
 
 #: Keras's names of the tables' initializers the C++ core knows: "uniform" in [-0.05, 0.05]
@@ -27,8 +27,8 @@ class Embedding(Layer):
     It is a model's first layer (codes are inputs, not differentiable), e.g.
     ``Sequential([Embedding(1000, 8), Dense(32, "relu"), Dense(3, "softmax")])``. A code that is
     not an integer in [0, input_dim) is a ValueError naming X's column. k comes from the data of
-    the first fit, or ``input_length``. float32 models take input_dim up to 2**24 (the integers
-    float32 holds exactly).
+    the first fit, or ``input_length`` (or Keras's ``input_shape=(k,)``). float32 models take
+    input_dim up to 2**24 (the integers float32 holds exactly).
 
     embeddings_initializer: "uniform" (in [-0.05, 0.05], Keras's default), "normal" (std 0.05),
       "glorot_uniform", "glorot_normal", "he_uniform" or "he_normal" (fans input_dim, output_dim).
@@ -42,7 +42,12 @@ class Embedding(Layer):
         embeddings_initializer: str = "uniform",
         *,
         input_length: int | None = None,
+        input_shape=None,
     ):
+        if input_shape is not None:  # Keras: any first layer takes input_shape=(k,), here as input_length=k
+            if input_length is not None:
+                raise TypeError("give input_length or input_shape, not both")
+            input_length = input_size(input_shape)
         input_dim, output_dim = as_int(input_dim, "input_dim"), as_int(output_dim, "output_dim")
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not 1 <= value < 2**31:

@@ -6,10 +6,12 @@
     import onnxruntime as ort
     sess = ort.InferenceSession("model.onnx")
     probs = sess.run(None, {"input": X.astype("float32")})[0]   # == model.forward(X)
+    labels = sess.run(["label"], {"input": X.astype("float32")})[0]   # a classifier's model.predict(X)
 
-The graph has one input ``input`` of shape (batch, n_features) and one output ``output``
+The graph has one input ``input`` of shape (batch, n_features) and the output ``output``
 of shape (batch, n_outputs), with a dynamic batch dimension, in the model's dtype
-(float32 -> tensor(float), float64 -> tensor(double)). Each Dense layer becomes a Gemm
+(float32 -> tensor(float), float64 -> tensor(double)); a classifier has a second output,
+``label`` (below). Each Dense layer becomes a Gemm
 (z = a W + b) followed by its activation:
 
     linear   -> nothing (Identity for the output)   sigmoid -> Sigmoid     tanh -> Tanh
@@ -27,12 +29,21 @@ Each layer writes its own nodes (``Layer.onnx_nodes``; an Activation layer the o
 Residual its layers' nodes and an Add): the export walks ``model.layers``, and names the
 initializers as the model file names its tensors (``layers.<position>.weight``, ...).
 The output is ``model.forward``: probabilities
-for softmax / sigmoid outputs, not class labels.
+for softmax / sigmoid outputs.
 
 A model with a ``ColumnEmbedding`` (a DataFrame's categorical columns, fastmlp.tabular) takes one
 input per DataFrame column instead, named as the column, shape (batch, 1): strings for a
 categorical column (``str(category)``; ai.onnx.ml LabelEncoder to its codes, then a Gather of its
 table), numbers for a numeric one (NaN filled with the median under ``fill_missing``).
+
+A classifier's graph has a second output, ``label`` of shape (batch,): ``model.predict``, the
+class of each row (``_label_nodes``). ArgMax of the softmax row (the first of equal maxima, as
+NumPy), or ``p >= 0.5`` for one sigmoid output, gives the class id; a Gather from a constant of
+``model.classes_`` gives its label, as skl2onnx's classifiers do: strings (bytes labels as their
+Latin-1 text) are a tensor(string), integer labels tensor(int64) (uint64 beyond int64's range stay
+uint64), bool labels tensor(bool), float labels their own float type; class ids are the ArgMax's
+int64 as they are. ``label_name=None`` leaves it out (the graph of earlier versions). Regression
+and multi-label sigmoid models have no label output.
 """
 
 from __future__ import annotations
@@ -188,8 +199,71 @@ def _require_onnx():
     return onnx, helper, numpy_helper
 
 
-def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str = "output"):
-    """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``)."""
+def _label_values(classes) -> np.ndarray | None:
+    """``classes`` (model.classes_ of labels that are not class ids) as the values of the label
+    output's constant: str (bytes as Latin-1 text), int64, bool or a float; None for class ids."""
+    if classes is None:
+        return None
+    classes = np.asarray(classes)
+    kind = classes.dtype.kind
+    if kind == "O":  # the file allows str, bool, int and float objects; a model's are of one kind
+        values = classes.tolist()
+        if all(isinstance(v, str) for v in values):
+            kind = "U"
+        elif all(isinstance(v, bool) for v in values):
+            return np.array(values, dtype=bool)
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            classes, kind = np.array(values), "i"  # int64, or uint64 for larger values
+        else:
+            return np.array(values, dtype=np.float64)
+    if kind == "S":
+        return np.array([v.decode("latin-1") for v in classes.tolist()], dtype=object)
+    if kind == "U":
+        return np.array([str(v) for v in classes.tolist()], dtype=object)
+    if kind in "iu":
+        info = np.iinfo(np.int64)
+        fits = classes.size == 0 or (int(classes.min()) >= info.min and int(classes.max()) <= info.max)
+        return classes.astype(np.int64) if fits else classes.astype(np.uint64)
+    return classes.copy()  # bool, float16 / 32 / 64
+
+
+def _label_nodes(ctx, model, probs: str, label: str) -> tuple:
+    """(nodes, initializers, output value info) of the label output: ``model.predict`` from the
+    graph's output ``probs``; None for a model that predicts no class (regression, multi-label)."""
+    helper, name = ctx.helper, label
+    if model._targets().n_labels() == 0:
+        return None
+    if model.loss_name == "binary_crossentropy":  # one sigmoid output: class 1 where p >= 0.5 (predict's threshold)
+        nodes = [
+            helper.make_node("GreaterOrEqual", [probs, f"{name}.half"], [f"{name}.ge"], name=f"{name}.ge"),
+            helper.make_node("Cast", [f"{name}.ge"], [f"{name}.ids2d"], name=f"{name}.cast", to=7),  # int64
+            helper.make_node("Reshape", [f"{name}.ids2d", f"{name}.flat"], [f"{name}.ids"], name=f"{name}.flatten"),
+        ]
+        inits = [
+            ctx.tensor(f"{name}.half", 0.5),
+            ctx.numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{name}.flat"),
+        ]
+    else:  # softmax: the first of equal maxima, as numpy's argmax
+        nodes = [helper.make_node("ArgMax", [probs], [f"{name}.ids"], name=f"{name}.argmax", axis=1, keepdims=0)]
+        inits = []
+    values = _label_values(model._label_classes)
+    if values is None:  # class ids: the ids are the labels
+        nodes[-1].output[0] = label
+        elem = 7
+    else:
+        classes = ctx.numpy_helper.from_array(values, f"{name}.classes")
+        inits.append(classes)
+        nodes.append(helper.make_node("Gather", [classes.name, f"{name}.ids"], [label], name=f"{name}.gather", axis=0))
+        elem = classes.data_type
+    return nodes, inits, helper.make_tensor_value_info(label, elem, ["batch"])
+
+
+def to_onnx(
+    model, opset: int = 17, input_name: str = "input", output_name: str = "output", label_name: str | None = "label"
+):
+    """The model as an ``onnx.ModelProto`` (checked with ``onnx.checker``): input ``input_name``,
+    output ``output_name`` (``model.forward``) and, for a classifier, ``label_name`` (``model.predict``;
+    None leaves it out)."""
     from .model import Sequential
 
     if not isinstance(model, Sequential):
@@ -204,6 +278,12 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     latest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= latest:
         raise ValueError(f"opset must be in [{MIN_OPSET}, {latest}] (the installed onnx's newest), got {opset}")
+    names = [input_name, output_name] + ([] if label_name is None else [label_name])
+    for arg, value in zip(("input_name", "output_name", "label_name"), names):
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"{arg} must be a non-empty str, got {value!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"input_name, output_name and label_name must differ, got {names}")
     ctx = _Context(onnx, helper, numpy_helper, np.dtype(model.dtype), opset)
     nodes, inits = [], []
     current = input_name
@@ -211,17 +291,25 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     columns = _tabular.find(model.layers)  # a DataFrame's columns: one input each, strings for categories
     if columns is not None:
         graph_inputs, nodes, inits, current = columns.onnx_inputs(ctx)
+        clash = sorted({i.name for i in graph_inputs} & set(names[1:]))
+        if clash:  # the graph's inputs are the DataFrame's columns
+            raise ValueError(f"output_name / label_name {clash} is a column of X: give the outputs other names")
     for i, (layer, pos) in enumerate(zip(model.layers, _layer.positions(model.layers))):
         out = output_name if i == len(model.layers) - 1 else None  # the output layer writes the graph's output
         layer_nodes, layer_inits, current = layer.onnx_nodes(ctx, current, f"layers.{pos}", out)
         nodes += layer_nodes
         inits += layer_inits
 
+    outputs = [helper.make_tensor_value_info(output_name, ctx.elem, ["batch", model.n_outputs])]
+    labels = None if label_name is None else _label_nodes(ctx, model, output_name, label_name)
+    if labels is not None:
+        nodes, inits = nodes + labels[0], inits + labels[1]
+        outputs.append(labels[2])
     graph = helper.make_graph(
         nodes,
         "fastmlp",
         graph_inputs,
-        [helper.make_tensor_value_info(output_name, ctx.elem, ["batch", model.n_outputs])],
+        outputs,
         initializer=inits,
     )
     opsets = [helper.make_opsetid("", opset)] + ([helper.make_opsetid("ai.onnx.ml", 2)] if columns is not None else [])
@@ -235,14 +323,23 @@ def to_onnx(model, opset: int = 17, input_name: str = "input", output_name: str 
     return proto
 
 
-def export(model, path, opset: int = 17, input_name: str = "input", output_name: str = "output"):
+def export(
+    model,
+    path,
+    opset: int = 17,
+    input_name: str = "input",
+    output_name: str = "output",
+    label_name: str | None = "label",
+):
     """Write ``model`` to ``path`` as an ONNX file (atomically) and return the ModelProto.
 
     Input ``input_name`` (batch, n_features), output ``output_name`` (batch, n_outputs) =
-    ``model.forward(X)``, in the model's dtype; the batch dimension is dynamic.
+    ``model.forward(X)``, in the model's dtype; the batch dimension is dynamic. A classifier has a
+    second output ``label_name`` (batch,) = ``model.predict(X)``: the class labels (strings, int64,
+    bool, ... as ``classes_``; see the module's notes); ``label_name=None`` leaves it out.
     """
     from .io import write_atomic
 
-    proto = to_onnx(model, opset=opset, input_name=input_name, output_name=output_name)
+    proto = to_onnx(model, opset=opset, input_name=input_name, output_name=output_name, label_name=label_name)
     write_atomic(path, proto.SerializeToString())
     return proto

@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 from . import data as _data
-from ._layer import Layer, _count
+from ._layer import Layer, _count, input_size
 from ._validation import _as_numeric_array
 
 __all__ = ["Normalization"]
@@ -65,13 +65,16 @@ class Normalization(Layer):
         Given statistics (both or neither), finite, the variance >= 0.
     invert : bool, default False
         y = x sqrt(variance) + mean: the last layer of a regression model.
+    input_shape : tuple (n_columns,) or None, keyword-only
+        Keras's ``input_shape`` of a first layer: the model's input size, built at once (given
+        statistics must hold n_columns values, ``adapt`` data n_columns columns).
     """
 
     num_params = 0  # trainable: none
     activation = "linear"  # as the output layer: its output is final (the loss applies no activation)
     _output = True
 
-    def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False):
+    def __init__(self, axis=-1, mean=None, variance=None, invert: bool = False, *, input_shape=None):
         if axis is not None:
             if isinstance(axis, (tuple, list)) and len(axis) == 1:
                 axis = axis[0]
@@ -94,6 +97,11 @@ class Normalization(Layer):
             self._stats = _given(mean, variance)
             if self._stats[0].ndim == 1:
                 self._n_in = self._stats[0].size
+        self._given_n_in = None if input_shape is None else input_size(input_shape)  # Keras's input_shape=(n,)
+        if self._given_n_in is not None:
+            if self._n_in is not None and self._n_in != self._given_n_in:
+                raise ValueError(f"input_shape=({self._given_n_in},) but mean and variance hold {self._n_in} values")
+            self._n_in = self._given_n_in
 
     # --- the statistics ---
     def adapt(self, data) -> Normalization:
@@ -121,6 +129,8 @@ class Normalization(Layer):
                 f"{what} has {n} columns but this Normalization takes {self._n_in} "
                 f"({'the model outputs' if self.invert else 'the model inputs'}): adapt on data of that width"
             )
+        if self._net is None and self._given_n_in is not None and n != self._given_n_in:
+            raise ValueError(f"{what} has {n} columns but this Normalization has input_shape=({self._given_n_in},)")
         mean, variance = np.broadcast_to(mean, (n,)).copy(), np.broadcast_to(variance, (n,)).copy()
         if self._net is not None:
             self._write(mean, variance)

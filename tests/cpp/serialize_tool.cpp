@@ -4,6 +4,8 @@
 //   resave  <float|double> IN OUT                  -> load_network then save_network
 //   info    <float|double> MODEL                   -> one line per layer: n_in n_out activation alpha dropout init
 //   check   <float|double> FILE...                 -> per file "OK" or "ERR <message>"
+//   names   <float|double> MODEL                   -> "class <name>" per class, then "feature <name>" per column
+//   classify <float|double> MODEL X.bin ROWS COLS  -> load_model then predict_class: one class name per row
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -16,17 +18,34 @@
 
 using namespace fastmlp;
 
+// The rows of argv[4] (float64, row-major), argv[5] rows of argv[6] columns, in T.
+template <class T>
+Matrix<T> read_rows(char** argv) {
+  const long rows = std::stol(argv[5]), cols = std::stol(argv[6]);
+  std::vector<double> raw(rows * cols);
+  std::ifstream in(argv[4], std::ios::binary);
+  in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size() * sizeof(double)));
+  Matrix<T> X(rows, cols);
+  for (long i = 0; i < rows * cols; ++i) X.data()[i] = T(raw[i]);
+  return X;
+}
+
 template <class T>
 int run(const std::string& cmd, char** argv, int argc) {
+  if (cmd == "names") {
+    const Model<T> model = load_model<T>(argv[3]);
+    for (const std::string& name : model.classes) std::printf("class %s\n", name.c_str());
+    for (const std::string& name : model.feature_names) std::printf("feature %s\n", name.c_str());
+    return 0;
+  }
+  if (cmd == "classify") {
+    Model<T> model = load_model<T>(argv[3]);
+    for (const std::string& name : model.predict_class(read_rows<T>(argv))) std::printf("%s\n", name.c_str());
+    return 0;
+  }
   if (cmd == "predict") {
     Network<T> net = load_network<T>(argv[3]);
-    const long rows = std::stol(argv[5]), cols = std::stol(argv[6]);
-    std::vector<double> raw(rows * cols);
-    std::ifstream in(argv[4], std::ios::binary);
-    in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size() * sizeof(double)));
-    Matrix<T> X(rows, cols);
-    for (long i = 0; i < rows * cols; ++i) X.data()[i] = T(raw[i]);
-    auto A = net.forward(X);
+    auto A = net.forward(read_rows<T>(argv));
     for (long i = 0; i < A.rows(); ++i) {
       for (long j = 0; j < A.cols(); ++j) std::printf(j ? " %.17g" : "%.17g", double(A(i, j)));
       std::printf("\n");

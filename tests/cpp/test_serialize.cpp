@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 #include <variant>
+#include <vector>
 
 #include "check.hpp"
 #include "fastmlp/fastmlp.hpp"
@@ -75,11 +76,43 @@ void test_writer_refusals() {
   CHECK_THROWS(read_model_bytes(junk, sizeof junk), std::invalid_argument);
 }
 
+// load_model: the class and column names of the metadata, predict_class as Python's predict.
+void test_class_and_column_names() {
+  const Network<double> net = small_net();  // 3 inputs, 2 softmax outputs
+  const Metadata extra = {{"classes", R"({"dtype":"<i8","values":[3,9]})"}, {"feature_names_in", R"(["a","b","c"])"}};
+  const std::string bytes = model_file_bytes(net, extra);
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  Model<float> model = load_model_bytes<float>(data, bytes.size());
+  CHECK(model.is_classifier() && model.classes == std::vector<std::string>({"3", "9"}));
+  CHECK(model.feature_names == std::vector<std::string>({"a", "b", "c"}));
+  CHECK(read_model_bytes(data, bytes.size()).classes() == model.classes);
+  Matrix<float> X(4, 3);
+  X << 1, 2, 3, -1, 0, 2, 0.5f, -3, 1, 4, 4, -4;
+  const auto A = model.forward(X);
+  std::vector<std::string> expected;
+  for (Index i = 0; i < A.rows(); ++i) expected.push_back(A(i, 1) > A(i, 0) ? "9" : "3");
+  CHECK(model.predict_class(X) == expected);
+  // no "classes": class ids; a regression model: no class, and predict_class refuses
+  CHECK(class_names({}, Loss::CategoricalCrossentropy, 3) == std::vector<std::string>({"0", "1", "2"}));
+  CHECK(class_names({}, Loss::BinaryCrossentropy, 1) == std::vector<std::string>({"0", "1"}));
+  CHECK(class_names({}, Loss::BinaryCrossentropy, 2).empty() && class_names({}, Loss::MeanSquaredError, 1).empty());
+  CHECK(class_names({{"classes", R"({"dtype":"|b1","values":[false,true]})"}}, Loss::BinaryCrossentropy, 1) ==
+        std::vector<std::string>({"False", "True"}));
+  CHECK(class_names({{"classes", R"({"dtype":"<f4","values":[0.10000000149011612,1e-05]})"}},
+                    Loss::CategoricalCrossentropy, 2) == std::vector<std::string>({"0.1", "1e-05"}));
+  CHECK_THROWS(class_names({{"classes", R"({"dtype":"<U1","values":["a"]})"}}, Loss::CategoricalCrossentropy, 2),
+               std::invalid_argument);
+  CHECK_THROWS(feature_names({{"feature_names_in", R"(["a"])"}}, 3), std::invalid_argument);
+  model.classes.clear();
+  CHECK_THROWS(model.predict_class(X), std::invalid_argument);
+}
+
 }  // namespace
 
 int main() {
   RUN(test_metadata_and_dtype_round_trip);
   RUN(test_writer_refusals);
+  RUN(test_class_and_column_names);
   std::printf("%d checks, %d failed\n", check::checks, check::failures);
   return check::failures == 0 ? 0 : 1;
 }

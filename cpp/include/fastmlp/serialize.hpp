@@ -30,6 +30,7 @@
 #include <map>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "fastmlp/network.hpp"
 
@@ -57,9 +58,60 @@ void save_network(const Network<T>& net, const std::string& path, const Metadata
 struct ModelFile {
   std::variant<Network<float>, Network<double>> network;
   Metadata metadata;
+  // class_names / feature_names (below) of this file.
+  std::vector<std::string> classes() const;
+  std::vector<std::string> feature_names() const;
 };
 ModelFile read_model_file(const std::string& path);
 ModelFile read_model_bytes(const unsigned char* data, std::size_t size);
+
+// ---- what a model predicts on raw rows: its class names and column names
+//
+// Python keeps a classifier's labels and a DataFrame's column names in the metadata
+// (python/fastmlp/_persist.py): "classes" {"dtype": "<U6", "values": ["cat", "dog", "parrot"]}
+// and "feature_names_in" ["sepal length", ...]. Both are optional; reading a file never depends on
+// them (these functions read them when asked).
+
+// The class names of a classifier in class-id order, as Python prints model.classes_'s elements
+// (str(label)): strings as they are (bytes labels as their Latin-1 text, in UTF-8), integers in
+// decimal ("3", "7", "9"), booleans "True" / "False", floats as numpy prints them ("0.5", "1.0",
+// "1e-05"; float32 / float16 labels in their own shortest form). A classifier whose
+// file has no "classes" entry predicts class ids: "0" .. "k-1". Empty for a model that predicts no
+// class: regression, several sigmoid outputs (multi-label). k is two for one sigmoid output, else
+// the number of softmax outputs. Throws std::invalid_argument (naming the entry) when "classes" is
+// malformed or does not list k labels.
+std::vector<std::string> class_names(const Metadata& metadata, Loss loss, Index n_outputs);
+// The input columns' names (Python's feature_names_in_), n_inputs of them; empty when the file has
+// none. Throws std::invalid_argument when the entry is malformed or does not hold n_inputs names.
+std::vector<std::string> feature_names(const Metadata& metadata, Index n_inputs);
+
+// A model file loaded for predictions in T (float or double; the parameters converted as by
+// load_network), with its metadata and the names above. Its normalization layers are part of
+// `network`: X holds raw rows, in the order of `feature_names` when the file has them.
+template <class T>
+struct Model {
+  Network<T> network;
+  Metadata metadata;
+  std::vector<std::string> classes;        // class_names(): empty for regression and multi-label
+  std::vector<std::string> feature_names;  // feature_names(): empty when the file has none
+
+  bool is_classifier() const { return !classes.empty(); }
+  // The outputs a_L (m x n_outputs) of the rows of X (network.forward: probabilities for a classifier).
+  MatrixMap<T> forward(const ConstRef<T>& X) { return network.forward(X); }
+  // The class id of each row of X, as Python's predict: the arg-max of the softmax outputs (the
+  // first of equal maxima), or 1 where one sigmoid output is >= 0.5. Throws std::invalid_argument
+  // for a model that predicts no class (is_classifier() false) and for X as network.forward does.
+  std::vector<Index> predict_ids(const ConstRef<T>& X);
+  // The class name of each row of X: classes[predict_ids(X)[i]] (Python's predict(X), as text).
+  std::vector<std::string> predict_class(const ConstRef<T>& X);
+};
+
+// Loads a model file (or its bytes) with its class and column names. Throws as load_network, and
+// std::invalid_argument when "classes" or "feature_names_in" is malformed.
+template <class T>
+Model<T> load_model(const std::string& path);
+template <class T>
+Model<T> load_model_bytes(const unsigned char* data, std::size_t size);
 
 // The bytes save_network writes.
 template <class T>

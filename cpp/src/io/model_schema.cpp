@@ -12,7 +12,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "fastmlp/serialize.hpp"
@@ -284,6 +286,249 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   return out;
 }
 
+// ------------------------------------------------------------------ class and column names
+
+namespace {
+
+// How many values past the model's count an entry may hold and still be parsed (the message then
+// gives the exact count); more are dropped unparsed (as Python's _persist._SPARE_VALUES).
+constexpr std::size_t kSpareValues = 64;
+
+// x rounded to the nearest float16 (ties to even; x within float16's range).
+double to_half(double x) {
+  const double a = std::abs(x);
+  if (a == 0) return x;
+  int e = 0;
+  std::frexp(a, &e);                                                  // a = m 2^e, m in [0.5, 1)
+  const double quantum = std::ldexp(1.0, std::max(e - 1, -14) - 10);  // 10 mantissa bits; subnormals below 2^-14
+  return std::copysign(std::nearbyint(a / quantum) * quantum, x);
+}
+
+// The shortest "d.ddde+XX" that reads back as v in its own precision (`bits`: 16, 32 or 64), in
+// any locale (to_chars / from_chars).
+std::string shortest_scientific(double v, int bits) {
+  char buf[64];
+  const auto sci = std::chars_format::scientific;
+  if (bits == 64) return std::string(buf, std::to_chars(buf, buf + sizeof buf, v, sci).ptr);
+  if (bits == 32) return std::string(buf, std::to_chars(buf, buf + sizeof buf, float(v), sci).ptr);
+  std::string text;
+  for (int digits = 0; digits < 8; ++digits) {  // float16: the fewest digits that round back to v
+    text.assign(buf, std::to_chars(buf, buf + sizeof buf, v, sci, digits).ptr);
+    double back = 0;
+    std::from_chars(text.data(), text.data() + text.size(), back);
+    if (to_half(back) == v) break;
+  }
+  return text;
+}
+
+// v (a float of `bits` bits: 16, 32 or 64) as numpy prints it: the shortest digits that read back
+// as v, positional when 1e-4 <= |v| < 1e16 (float64), 1e6 (float32), 1e3 (float16), with ".0" when
+// integral; else d.ddde+XX.
+std::string numpy_float_text(double v, int bits) {
+  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";
+  const std::string sci = shortest_scientific(v, bits);  // "-1.2345e+08"
+  const std::size_t e_at = sci.find('e');
+  const bool negative = sci[0] == '-';
+  std::string digits;
+  for (std::size_t i = negative; i < e_at; ++i)
+    if (sci[i] != '.') digits += sci[i];
+  const int exp = std::stoi(sci.substr(e_at + 1));
+  const double upper = bits == 64 ? 1e16 : bits == 32 ? 1e6 : 1e3;
+  std::string out = negative ? "-" : "";
+  if (std::abs(v) >= 1e-4 && std::abs(v) < upper) {
+    if (exp >= 0) {
+      const std::size_t whole = std::size_t(exp) + 1;
+      if (digits.size() < whole) digits.append(whole - digits.size(), '0');
+      const std::string frac = digits.substr(whole);
+      out += digits.substr(0, whole) + "." + (frac.empty() ? "0" : frac);
+    } else {
+      out += "0." + std::string(std::size_t(-exp - 1), '0') + digits;
+    }
+    return out;
+  }
+  out += digits.substr(0, 1);
+  if (digits.size() > 1) out += "." + digits.substr(1);
+  const int a = exp < 0 ? -exp : exp;
+  out += std::string("e") + (exp < 0 ? "-" : "+") + (a < 10 ? "0" : "") + std::to_string(a);
+  return out;
+}
+
+// The JSON text of a metadata entry as a tree, at most two levels deep (an object, its list) and
+// with at most `most` + kSpareValues values in a list: deeper or further values are dropped
+// unparsed and `dropped` says so (nothing larger than the model's count is built).
+json bounded_json(std::string_view text, const std::string& key, std::size_t most, bool& dropped) {
+  std::size_t values = 0;
+  dropped = false;
+  const json::parser_callback_t keep = [&](int depth, json::parse_event_t event, json&) {
+    const bool keep_it =
+        depth <= 2 && !(event == json::parse_event_t::value && depth == 2 && ++values > most + kSpareValues);
+    dropped = dropped || !keep_it;
+    return keep_it;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), keep);
+  } catch (const json::exception& e) {
+    bad("metadata '" + key + "' is not valid JSON (" + json_error(e) + ")");
+  }
+}
+
+// One label of the "classes" entry as Python prints it; `kind` and `bits` from its numpy dtype.
+std::string label_text(const json& v, char kind, int bits, std::size_t i) {
+  const auto wrong = [&] {
+    bad("metadata 'classes': values[" + std::to_string(i) + "] = " + describe(v) + " is not a label of its dtype");
+  };
+  if (v.is_string()) {
+    if (kind != 'U' && kind != 'S' && kind != 'O') wrong();
+    return v.get<std::string>();
+  }
+  if (v.is_boolean()) {
+    if (kind != 'b' && kind != 'O') wrong();
+    return v.get<bool>() ? "True" : "False";
+  }
+  if (v.is_number_integer()) {
+    if (kind == 'f') return numpy_float_text(v.get<double>(), bits);
+    if (kind != 'i' && kind != 'u' && kind != 'O') wrong();
+    return v.dump();
+  }
+  if (v.is_number_float()) {
+    if (kind != 'f' && kind != 'O') wrong();
+    const double d = v.get<double>();
+    if (!std::isfinite(d)) wrong();
+    return numpy_float_text(d, kind == 'O' ? 64 : bits);
+  }
+  wrong();
+  return {};
+}
+
+// numpy's dtype.str ("<U6", "|b1", "<i8", "<f4", "|S3", "|O") as (kind, bits); false otherwise.
+bool label_dtype(const std::string& text, char& kind, int& bits) {
+  if (text.size() < 2 || std::string("<>|=").find(text[0]) == std::string::npos) return false;
+  kind = text[1];
+  bits = 0;
+  if (text.size() == 2) return kind == 'O';  // "|O": Python objects (str, bool, int, float labels)
+  int size = 0;
+  const auto [ptr, ec] = std::from_chars(text.data() + 2, text.data() + text.size(), size);
+  if (ec != std::errc() || ptr != text.data() + text.size() || size <= 0) return false;
+  bits = 8 * size;
+  switch (kind) {
+    case 'b': return size == 1;
+    case 'i':
+    case 'u': return size == 1 || size == 2 || size == 4 || size == 8;
+    case 'f': return size == 2 || size == 4 || size == 8;
+    case 'U':
+    case 'S': return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> class_names(const Metadata& metadata, Loss loss, Index n_outputs) {
+  std::size_t k = 0;  // the labels the model predicts (Python's TargetSpec.n_labels)
+  if (loss == Loss::BinaryCrossentropy && n_outputs == 1) k = 2;
+  if (loss == Loss::CategoricalCrossentropy) k = std::size_t(n_outputs);
+  const auto entry = metadata.find("classes");
+  std::vector<std::string> names;
+  if (k == 0) {
+    if (entry != metadata.end()) bad("metadata 'classes' lists labels but the model predicts no class");
+    return names;
+  }
+  if (entry == metadata.end()) {  // class ids
+    for (std::size_t i = 0; i < k; ++i) names.push_back(std::to_string(i));
+    return names;
+  }
+  bool dropped = false;
+  const json c = bounded_json(entry->second, "classes", k, dropped);
+  const auto dtype = c.is_object() ? c.find("dtype") : c.end();
+  const auto values = c.is_object() ? c.find("values") : c.end();
+  if (!c.is_object() || c.size() != 2 || dtype == c.end() || values == c.end() || !dtype->is_string() ||
+      !values->is_array())
+    bad("metadata 'classes' must be an object {\"dtype\": \"<U5\", \"values\": [...]}");
+  char kind = 0;
+  int bits = 0;
+  if (!label_dtype(dtype->get<std::string>(), kind, bits))
+    bad("metadata 'classes': dtype '" + clip(dtype->get<std::string>(), 20) + "' is not one labels are stored in");
+  if (dropped || values->size() != k)
+    bad("metadata 'classes' lists " + std::string(dropped ? "more than " : "") + std::to_string(values->size()) +
+        " labels but the model predicts " + std::to_string(k) + " classes");
+  for (std::size_t i = 0; i < k; ++i) names.push_back(label_text((*values)[i], kind, bits, i));
+  return names;
+}
+
+std::vector<std::string> feature_names(const Metadata& metadata, Index n_inputs) {
+  const auto entry = metadata.find("feature_names_in");
+  std::vector<std::string> names;
+  if (entry == metadata.end()) return names;
+  const json list = parse_value(entry->second, "metadata 'feature_names_in'", 2, std::size_t(n_inputs) + kSpareValues);
+  if (!list.is_array()) bad("metadata 'feature_names_in' must be a JSON list of strings");
+  for (const json& name : list) {
+    if (!name.is_string()) bad("metadata 'feature_names_in' must be a JSON list of strings, got " + describe(name));
+    names.push_back(name.get<std::string>());
+  }
+  if (Index(names.size()) != n_inputs)
+    bad("metadata 'feature_names_in' lists " + std::to_string(names.size()) + " names for a model with " +
+        std::to_string(n_inputs) + " inputs");
+  return names;
+}
+
+std::vector<std::string> ModelFile::classes() const {
+  return std::visit([&](const auto& net) { return class_names(metadata, net.loss(), net.n_outputs()); }, network);
+}
+
+std::vector<std::string> ModelFile::feature_names() const {
+  return std::visit([&](const auto& net) { return fastmlp::feature_names(metadata, net.n_inputs()); }, network);
+}
+
+template <class T>
+std::vector<Index> Model<T>::predict_ids(const ConstRef<T>& X) {
+  if (classes.empty())
+    throw std::invalid_argument(std::string("predict_class needs a classifier; this model's loss is ") +
+                                loss_name(network.loss()) + " with " + std::to_string(network.n_outputs()) +
+                                " outputs (it predicts no class)");
+  const auto A = network.forward(X);
+  std::vector<Index> ids(std::size_t(A.rows()));
+  for (Index i = 0; i < A.rows(); ++i) {
+    Index best = 0;
+    if (A.cols() == 1) {
+      best = A(i, 0) >= T(0.5) ? 1 : 0;  // one sigmoid output: Python's threshold
+    } else {
+      for (Index j = 1; j < A.cols(); ++j)
+        if (A(i, j) > A(i, best)) best = j;  // the first of equal maxima, as numpy's argmax
+    }
+    ids[std::size_t(i)] = best;
+  }
+  return ids;
+}
+
+template <class T>
+std::vector<std::string> Model<T>::predict_class(const ConstRef<T>& X) {
+  std::vector<std::string> out;
+  for (const Index id : predict_ids(X)) out.push_back(classes[std::size_t(id)]);
+  return out;
+}
+
+namespace {
+
+template <class T>
+Model<T> model_of(const Checked& c, const unsigned char* data) {
+  Model<T> m{build_network<T>(c.arch, data), metadata_of(c.header), {}, {}};
+  m.classes = class_names(m.metadata, m.network.loss(), m.network.n_outputs());
+  m.feature_names = feature_names(m.metadata, m.network.n_inputs());
+  return m;
+}
+
+}  // namespace
+
+template <class T>
+Model<T> load_model(const std::string& path) {
+  return with_file(path, check, model_of<T>);
+}
+
+template <class T>
+Model<T> load_model_bytes(const unsigned char* data, std::size_t size) {
+  return with_bytes(data, size, check, model_of<T>);
+}
+
 template <class T>
 Network<T> load_network(const std::string& path) {
   return with_file(path, check,
@@ -307,5 +552,11 @@ template void save_network<float>(const Network<float>&, const std::string&, con
 template void save_network<double>(const Network<double>&, const std::string&, const Metadata&);
 template std::string model_file_bytes<float>(const Network<float>&, const Metadata&);
 template std::string model_file_bytes<double>(const Network<double>&, const Metadata&);
+template struct Model<float>;
+template struct Model<double>;
+template Model<float> load_model<float>(const std::string&);
+template Model<double> load_model<double>(const std::string&);
+template Model<float> load_model_bytes<float>(const unsigned char*, std::size_t);
+template Model<double> load_model_bytes<double>(const unsigned char*, std::size_t);
 
 }  // namespace fastmlp

@@ -5,7 +5,8 @@ standardizes them first where ``train`` standardized, and a standardized regress
 scaled back to its units at the end (the model's Normalization layers; for a model from an earlier
 version, the scaler of its labels file, added around the graph here). The output is the model's
 ``forward``: class probabilities for a classifier (one column, p(class 1), for a sigmoid output),
-values for regression.
+values for regression; a classifier's second output ``label`` is the predicted class
+(fastmlp.onnx), its labels those of the model file (or of an old labels file).
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ def _with_scaling(proto, model, x_scaler, y_scaler, onnx, helper, numpy_helper):
     return proto
 
 
+def _labels_of_old_file(model, meta) -> None:
+    """The class labels of an old labels file on the model, as ``train`` now keeps them in the model
+    file: the ONNX label output gives them (the model file is not changed)."""
+    import numpy as np
+
+    if task_of(model, meta) == "classify" and model._label_classes is None and model._targets().n_labels():
+        classes = classes_of(model, meta)
+        if classes != list(range(len(classes))):
+            model._label_classes = np.asarray(classes)
+
+
 def export_onnx(args) -> int:
     onnx, helper, numpy_helper = _onnx_modules()
     import fastmlp as fm
@@ -77,6 +89,7 @@ def export_onnx(args) -> int:
     x_scaler, y_scaler = scalers_of(meta)
     norms = [layer for layer in model.layers if isinstance(layer, fm.Normalization)]
     x_scaled = x_scaler is not None or any(not layer.invert for layer in norms)
+    _labels_of_old_file(model, meta)
     y_scaled = y_scaler is not None or any(layer.invert for layer in norms)
     if x_scaler is None and y_scaler is None:
         fm.onnx.export(model, args.out, opset=args.opset)
@@ -95,7 +108,7 @@ def export_onnx(args) -> int:
             f"p({classes[1]}) for classes {', '.join(map(str, classes))}"
             if model.n_outputs == 1
             else f"the probabilities of {', '.join(map(str, classes))}"
-        )
+        ) + "; output 'label': the predicted class"
     else:
         what = f"{model.n_outputs} value{'s' if model.n_outputs > 1 else ''}" + (
             " in the target's units" if y_scaled else ""
