@@ -20,14 +20,17 @@ import numpy as np
 
 
 def cpu_name() -> str:
+    """The model name with the x86 family / model numbers (a VM may name only the vendor)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+        return platform.processor() or "unknown CPU"
+    name = fields.get("model name", "unknown CPU")
+    return f"{name} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
 
 
 def fastmlp_epoch(dtype, X, y, batch):
@@ -84,7 +87,7 @@ def main():
     y = rng.integers(0, 10, args.samples)
     info = fm.build_info()
     batches = [int(b) for b in args.batches.split(",")]
-    rows = []
+    rows, load_before = [], os.getloadavg()[0]
     for batch in batches:
         modes = {
             "float32": fastmlp_epoch("float32", X, y, batch),
@@ -117,7 +120,8 @@ def main():
         f"CPU: {cpu_name()}; fastmlp level {info['level']}, GEMM {info['gemm']}, bf16 kernel {info['bf16']} "
         f"(CPU avx512_bf16: {info['cpu_avx512_bf16']}). 784-256-128-10, plain SGD (lr 0.01), 1 thread, "
         f"one epoch of {args.samples} samples per rep, {args.reps} reps interleaved; training samples/s, "
-        "median (min-max). Ratio: float32 time / mixed time per rep (> 1: mixed faster), median (min-max).",
+        "median (min-max). Ratio: float32 time / mixed time per rep (> 1: mixed faster), median (min-max). "
+        f"Load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs.",
         "",
         "| batch | " + " | ".join(names) + " | mixed / float32 speed |",
         "|---:|" + "---:|" * (len(names) + 1),

@@ -457,3 +457,21 @@ def test_digits_accuracy_close_to_float32():
         accs[dtype] = model.accuracy(X[test], y[test])
     assert accs["mixed_bfloat16"] > 0.93
     assert abs(accs["mixed_bfloat16"] - accs["float32"]) <= 0.02, accs
+
+
+@pytest.mark.mpi
+def test_one_process_comm_gives_the_same_mixed_training():
+    pytest.importorskip("mpi4py", reason="needs the [mpi] extra (pip install 'fastmlp[mpi]')")
+    from mpi4py import MPI
+
+    X, y, _ = _data(m=120)
+    a, b, c = _net("mixed_bfloat16"), _net("mixed_bfloat16"), _net("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+        ha = a.fit(X, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
+        hb = b.fit(X, y, epochs=3, batch_size=16, validation_split=0.2, comm=MPI.COMM_SELF, verbose=0)
+        c.fit(X, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.history == hb.history
+    assert not np.array_equal(a.params, c.params)  # the data-parallel step used the mixed products
+    np.testing.assert_array_equal(a.predict(X), b.predict(X, comm=MPI.COMM_SELF))
