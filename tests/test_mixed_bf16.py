@@ -156,6 +156,20 @@ def test_gemm_bf16_against_the_reference(trans_a, trans_b, m, k, n):
         assert np.max(np.abs(plain - ref) / (bound + 1e-30)) > 4
 
 
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_gemm_bf16_in_slices(trans_a):
+    # more than 4096 rows (a forward pass over a large X) or a K that long (a weight gradient over a large
+    # batch) run in slices, so that the rounded copies stay bounded: the same product, within the bound
+    rng = np.random.default_rng(9)
+    long, short = 9000, 20
+    A = rng.standard_normal((long, short) if not trans_a else (short, long)).astype(np.float32)
+    B = rng.standard_normal((A.shape[1], 7)).astype(np.float32)
+    C = _core.gemm_bf16(np.ascontiguousarray(A.T) if trans_a else A, B, trans_a)
+    ref = bf16(A) @ bf16(B)
+    bound = _gamma(A.shape[1]) * (np.abs(bf16(A)) @ np.abs(bf16(B)))
+    assert C.shape == ref.shape and np.all(np.abs(C - ref) <= bound)
+
+
 def test_gemm_bf16_keeps_special_values():
     A = np.array([[np.inf, 1.0], [np.nan, 1.0], [1e-40, 0.0]], np.float32)
     B = np.array([[1.0], [2.0]], np.float32)
@@ -265,6 +279,27 @@ def test_policy_attributes_repr_and_errors():
         fm.Sequential([fm.Dense(2, input_dim=3)], dtype="bfloat16")
     with pytest.raises(ValueError, match="float32 network"):
         _core.Network64([{"type": "Dense", "n_in": 2, "n_out": 1, "activation": "linear"}], "mse").mixed_bfloat16 = True
+
+
+def test_the_builder_keeps_the_policy():
+    # Keras's Sequential() then add(...): the network built when the model is complete, and every rebuild
+    # (add, pop, compile with another loss), gets the bf16 products
+    model = fm.Sequential(dtype="mixed_bfloat16", seed=0)
+    model.add(fm.Input(shape=(6,)))
+    model.add(fm.Dense(8, activation="relu"))
+    assert model._net.mixed_bfloat16
+    model.add(fm.Dense(3, activation="softmax"))
+    assert model._net.mixed_bfloat16 and model.dtype_policy == "mixed_bfloat16"
+    model.pop()
+    model.add(fm.Dense(1))
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._net.mixed_bfloat16
+    X = np.random.default_rng(0).standard_normal((20, 6)).astype(np.float32)
+    model.fit(X, X[:, 0], epochs=1, verbose=0)
+    lazy = fm.Sequential([fm.Dense(4), fm.Dense(2, activation="softmax")], dtype="mixed_bfloat16")
+    assert not lazy.built
+    lazy.fit(X, np.arange(20) % 2, epochs=1, verbose=0)  # built by the first fit
+    assert lazy._net.mixed_bfloat16
 
 
 def test_cuda_is_a_clear_not_implemented_error():
@@ -475,3 +510,14 @@ def test_one_process_comm_gives_the_same_mixed_training():
     assert ha.history == hb.history
     assert not np.array_equal(a.params, c.params)  # the data-parallel step used the mixed products
     np.testing.assert_array_equal(a.predict(X), b.predict(X, comm=MPI.COMM_SELF))
+
+
+def test_onnx_export_is_the_float32_graph(tmp_path):
+    # ONNX has no "round the operands" step in a MatMul: the export is the float32 model (documented)
+    ort = pytest.importorskip("onnxruntime")
+    X, _, _ = _data()
+    model = _net("mixed_bfloat16")
+    fm.onnx.export(model, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    out = session.run(None, {session.get_inputs()[0].name: X})[0]
+    np.testing.assert_allclose(out, model.copy(dtype="float32").forward(X), rtol=1e-5, atol=1e-6)

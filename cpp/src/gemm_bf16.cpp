@@ -9,6 +9,7 @@
 // hence the warning Python gives once.
 #include "fastmlp/gemm_bf16.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -114,13 +115,40 @@ void gemm_bf16_emulated(bool ta, bool tb, Index M, Index N, Index K, float alpha
   gemm<float>(ta, tb, M, N, K, alpha, Ar, a_cols, Br, b_cols, beta, C, ldc);
 }
 
+namespace {
+
+using Kernel = void (*)(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float, float*,
+                        Index);
+
+// The kernels copy (round or pack) whole operands; a product with many rows (a forward pass over a large
+// X) or a long K (a weight gradient over a large batch) runs in slices of kRows, so that the copies stay
+// bounded (16 MB for 1024 columns) instead of growing with the data. Slices are deterministic.
+constexpr Index kRows = 4096;
+
+void in_slices(Kernel kernel, bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda,
+               const float* B, Index ldb, float beta, float* C, Index ldc) {
+  if (!ta && M > kRows) {  // rows of C from rows of A
+    for (Index i = 0; i < M; i += kRows)
+      kernel(ta, tb, std::min(kRows, M - i), N, K, alpha, A + i * lda, lda, B, ldb, beta, C + i * ldc, ldc);
+  } else if (ta && !tb && K > kRows) {  // C = sum over slices of K (rows of both stored operands)
+    for (Index p = 0; p < K; p += kRows)
+      kernel(ta, tb, M, N, std::min(kRows, K - p), alpha, A + p * lda, lda, B + p * ldb, ldb, p == 0 ? beta : 1.0f, C,
+             ldc);
+  } else {
+    kernel(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+}  // namespace
+
 void gemm_bf16(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B,
                Index ldb, float beta, float* C, Index ldc) {
+  Kernel kernel = &gemm_bf16_emulated;
 #ifdef FASTMLP_KERNEL_AVX512_BF16
   static const bool native = std::string(bf16_kernel()) == "avx512_bf16";
-  if (native) return gemm_bf16_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (native) kernel = &gemm_bf16_avx512;
 #endif
-  gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  in_slices(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace fastmlp
