@@ -452,6 +452,26 @@ def test_every_kind_trains_as_in_float32(case):
     assert mbf.params.dtype == np.float32
 
 
+def test_an_embedding_model_trains_mixed():
+    # integer codes -> Embedding (a table lookup, float32) -> Dense products with bf16 operands
+    rng = np.random.default_rng(6)
+    codes = rng.integers(0, 12, (400, 3)).astype(np.float32)
+    y = (codes[:, 0] % 3).astype(np.int64)
+
+    def make(dtype):
+        layers = [
+            fm.Embedding(12, 4, input_length=3),
+            fm.Dense(16, activation="relu"),
+            fm.Dense(3, activation="softmax"),
+        ]
+        return fm.Sequential(layers, dtype=dtype, seed=2)
+
+    (m32, h32), (mbf, hbf) = _fit_both(make, codes, y, epochs=20, batch_size=32)
+    assert mbf._net.mixed_bfloat16 and not np.array_equal(m32.params, mbf.params)
+    assert hbf.history["loss"][-1] < 0.5 * hbf.history["loss"][0]
+    assert mbf.accuracy(codes, y) > 0.9 and abs(mbf.accuracy(codes, y) - m32.accuracy(codes, y)) < 0.05
+
+
 def test_schedule_callback_validation_and_sources():
     X, y, _ = _data(m=400, d=40)
     stop = fm.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
