@@ -4,8 +4,8 @@
 // (contiguous rows), and the float32 GEMM of the level in use multiplies the copies. Since every
 // product of two bfloat16 values is exact in float32, this gives the numbers of a bf16 x bf16 -> f32
 // kernel that accumulates in the float32 kernel's order. The copies cost one read and one write of
-// each operand per product: on the bench net (784-256-128-10) training runs at 0.88x / 0.90x / 0.92x
-// float32's samples/s at batch 128 / 512 / 2048 (AMD EPYC Zen 3, one core, bench/RESULTS_BF16.md);
+// each operand per product: on the bench net (784-256-128-10) training runs at 0.86-0.92x float32's
+// samples/s at batch 128 / 512 / 2048 (AMD EPYC Zen 3, one core, two runs, bench/RESULTS_BF16.md);
 // hence the warning Python gives once.
 #include "fastmlp/gemm_bf16.hpp"
 

@@ -94,7 +94,7 @@ def _warn_once() -> None:
         f"dtype='mixed_bfloat16': {missing}, so the products are emulated: their operands are rounded "
         f"to bfloat16 and multiplied by the float32 kernel ({isa}). The numbers are those of bf16 "
         "products, but training is SLOWER than dtype='float32' here (the rounding is an extra pass "
-        "over both operands of every product: 8-12% fewer samples/s than float32 on the bench net, "
+        "over both operands of every product: 8-14% fewer samples/s than float32 on the bench net, "
         "batch 128-2048, on an AMD EPYC Zen 3 core; docs/performance.md). Use dtype='float32' for "
         "speed on this CPU. (Shown once per process.)",
         Bf16EmulationWarning,
