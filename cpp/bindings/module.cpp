@@ -8,6 +8,7 @@
 #include "fastmlp/cpu.hpp"
 #include "fastmlp/cuda.hpp"
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/gemm_bf16.hpp"
 #include "fastmlp/threads.hpp"
 
 namespace fastmlp::bindings {
@@ -41,10 +42,42 @@ PYBIND11_MODULE(_core, m) {
     d["levels_built"] = fastmlp::simd_levels_built();
     d["cuda"] = fastmlp::cuda::built_with_cuda();  // FASTMLP_CUDA=ON; fm.cuda_available() says if it runs here
     d["gemm"] = fastmlp::gemm_isa();
+    d["bf16"] = fastmlp::bf16_kernel();  // dtype="mixed_bfloat16"'s products: "avx512_bf16" or "emulated (...)"
+    d["cpu_avx512_bf16"] = fastmlp::cpu_has_avx512_bf16();
     d["threads"] = "std::thread";  // the products' thread pool (threads.cpp)
     d["num_threads"] = fastmlp::get_num_threads();
     return d;
   });
+  m.def(
+      "bf16_round",
+      [](const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
+        py::array_t<float> y(x.request().shape);
+        fastmlp::round_to_bf16(x.data(), y.mutable_data(), fastmlp::Index(x.size()));
+        return y;
+      },
+      py::arg("x"), "x rounded to the nearest bfloat16 (ties to even), as float32: the mixed products' operands.");
+  m.def(
+      "gemm_bf16",
+      [](const py::array_t<float, py::array::c_style | py::array::forcecast>& A,
+         const py::array_t<float, py::array::c_style | py::array::forcecast>& B, bool trans_a, bool trans_b,
+         bool emulated) {
+        if (A.ndim() != 2 || B.ndim() != 2) throw py::value_error("gemm_bf16: A and B must be 2-D");
+        const fastmlp::Index m = A.shape(trans_a ? 1 : 0), k = A.shape(trans_a ? 0 : 1);
+        const fastmlp::Index n = B.shape(trans_b ? 0 : 1);
+        if (B.shape(trans_b ? 1 : 0) != k) throw py::value_error("gemm_bf16: op(A) and op(B) do not chain");
+        py::array_t<float> C({m, n});
+        auto run = emulated ? &fastmlp::gemm_bf16_emulated : &fastmlp::gemm_bf16;
+        const float *a = A.data(), *b = B.data();
+        float* c = C.mutable_data();
+        const fastmlp::Index lda = A.shape(1), ldb = B.shape(1);
+        {
+          py::gil_scoped_release release;
+          run(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+        }
+        return C;
+      },
+      py::arg("A"), py::arg("B"), py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("emulated") = false,
+      "op(A) op(B) with bf16 operands and float32 sums (bf16_kernel's, or the emulated path): for tests.");
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"),
         "Threads the matrix products may use (products under ~4 MFLOP always run on one).");
   m.def("max_num_threads", &fastmlp::max_num_threads, "The most set_num_threads takes.");

@@ -6,9 +6,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "fastmlp/activations.hpp"
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/gemm_bf16.hpp"
 #include "fastmlp/ops.hpp"
 #include "fastmlp/random.hpp"
 #include "fastmlp/types.hpp"
@@ -37,6 +39,10 @@ Index code(T v, Index V) {
 template <class T>
 class CpuOps final : public Ops<T> {
  public:
+  // mixed_bf16: the network's switch (Network<float>::set_mixed_bf16): while it is on, the products
+  // round their operands to bfloat16 (gemm_bf16.hpp).
+  explicit CpuOps(const bool* mixed_bf16) : mixed_bf16_(mixed_bf16) {}
+
   T* allocate(Index n) override {
     return static_cast<T*>(Eigen::internal::aligned_malloc(sizeof(T) * std::size_t(std::max<Index>(n, 1))));
   }
@@ -47,6 +53,8 @@ class CpuOps final : public Ops<T> {
 
   void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T beta,
             T* C, Index ldc) override {
+    if constexpr (std::is_same_v<T, float>)
+      if (mixed_bf16()) return gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     fastmlp::gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
 
@@ -103,6 +111,7 @@ class CpuOps final : public Ops<T> {
   }
 
   bool sgd_rank1(Index d, Index k, T decay, T rate, const T* x, const T* dz, T* W, T* dx) override {
+    if (mixed_bf16()) return false;  // no bf16 rank-1 kernel: the layer runs the two (mixed) products
     fastmlp::sgd_rank1<T>(d, k, decay, rate, x, dz, W, k, dx);
     return true;
   }
@@ -206,15 +215,19 @@ class CpuOps final : public Ops<T> {
     for (Index i = 0; i < m * k; ++i) mask[i] = rng.uniform() >= p ? keep_scale : T(0);
     rng.skip(std::uint64_t(rows_after * k));
   }
+
+ private:
+  bool mixed_bf16() const { return mixed_bf16_ && *mixed_bf16_; }
+  const bool* mixed_bf16_;
 };
 
 }  // namespace
 
 template <class T>
-std::unique_ptr<Ops<T>> make_cpu_ops() {
-  return std::make_unique<CpuOps<T>>();
+std::unique_ptr<Ops<T>> make_cpu_ops(const bool* mixed_bf16) {
+  return std::make_unique<CpuOps<T>>(mixed_bf16);
 }
-template std::unique_ptr<Ops<float>> make_cpu_ops<float>();
-template std::unique_ptr<Ops<double>> make_cpu_ops<double>();
+template std::unique_ptr<Ops<float>> make_cpu_ops<float>(const bool*);
+template std::unique_ptr<Ops<double>> make_cpu_ops<double>(const bool*);
 
 }  // namespace fastmlp

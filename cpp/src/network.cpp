@@ -13,6 +13,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unordered_set>
 
 namespace fastmlp {
@@ -143,7 +144,7 @@ std::vector<LayerConfig> configs_of(const std::vector<LayerSpec>& specs) {
 
 template <class T>
 Network<T>::Network(const std::vector<LayerConfig>& configs, Index n_inputs, Loss loss, T l2)
-    : ops_(make_cpu_ops<T>()), stack_(configs, n_inputs), loss_(loss), l2_(0) {
+    : ops_(make_cpu_ops<T>(&mixed_bf16_)), stack_(configs, n_inputs), loss_(loss), l2_(0) {
   setup();
   set_l2(l2);
 }
@@ -152,10 +153,18 @@ template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers, Loss loss, T l2) : Network(configs_of(layers), -1, loss, l2) {}
 
 template <class T>
-Network<T>::Network(const Network& o) : ops_(make_cpu_ops<T>()), stack_(o.stack_), loss_(o.loss_), l2_(o.l2_) {
+Network<T>::Network(const Network& o)
+    : mixed_bf16_(o.mixed_bf16_), ops_(make_cpu_ops<T>(&mixed_bf16_)), stack_(o.stack_), loss_(o.loss_), l2_(o.l2_) {
   setup();
   params_ = o.params_;
   state_ = o.state_;
+}
+
+template <class T>
+void Network<T>::set_mixed_bf16(bool on) {
+  if (on && !std::is_same_v<T, float>)
+    throw std::invalid_argument("mixed_bfloat16 needs a float32 network (its master weights are float32)");
+  mixed_bf16_ = on;
 }
 
 // The buffers, the layers bound to them, and what the network reads off its layers: the Dense

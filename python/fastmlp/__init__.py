@@ -13,6 +13,7 @@ import importlib as _importlib
 from . import callbacks, layers, optimizers, schedules
 from ._building import Input
 from ._core import build_info as _core_build_info
+from ._mixed import Bf16EmulationWarning
 from ._version import __version__
 from .callbacks import EarlyStopping
 from .gradcheck import check_gradients
@@ -60,6 +61,7 @@ __all__ = [
     "load",
     "DivergenceError",
     "VanishingGradientWarning",
+    "Bf16EmulationWarning",
     "LOSSES",
     "__version__",
 ]
@@ -118,7 +120,8 @@ def cuda_available() -> bool:
 
 def build_info() -> dict:
     """How the C++ core was built and what runs here: SIMD level picked and levels built, GEMM kernel,
-    Eigen version, CUDA on/off, threads."""
+    the bf16 kernel of dtype="mixed_bfloat16" ("bf16": "avx512_bf16" or "emulated (<isa>)", and
+    "cpu_avx512_bf16": whether this CPU has the instructions), Eigen version, CUDA on/off, threads."""
     info = dict(_core_build_info())
     info["version"] = __version__
     return info

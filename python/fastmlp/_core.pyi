@@ -40,6 +40,7 @@ __all__: list[str] = [
     "SGD64",
     "Schedule",
     "VERSION",
+    "bf16_round",
     "build_info",
     "cpu_engine",
     "cuda_available",
@@ -47,6 +48,7 @@ __all__: list[str] = [
     "cuda_device_name",
     "cuda_engine",
     "cuda_unavailable_reason",
+    "gemm_bf16",
     "get_num_threads",
     "load_model",
     "loss_name",
@@ -162,6 +164,13 @@ class Network32:
     @l2.setter
     def l2(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
     @property
+    def mixed_bfloat16(self) -> bool:
+        """
+        The products round their operands to bfloat16, float32 sums (float32 networks only).
+        """
+    @mixed_bfloat16.setter
+    def mixed_bfloat16(self, arg1: bool) -> None: ...
+    @property
     def loss(self) -> str: ...
     @property
     def num_layers(self) -> int: ...
@@ -233,6 +242,13 @@ class Network64:
     def l2(self) -> float: ...
     @l2.setter
     def l2(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
+    @property
+    def mixed_bfloat16(self) -> bool:
+        """
+        The products round their operands to bfloat16, float32 sums (float32 networks only).
+        """
+    @mixed_bfloat16.setter
+    def mixed_bfloat16(self, arg1: bool) -> None: ...
     @property
     def loss(self) -> str: ...
     @property
@@ -597,6 +613,11 @@ class Engine64:
     @property
     def name(self) -> str: ...
 
+def bf16_round(x: numpy.typing.ArrayLike) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    x rounded to the nearest bfloat16 (ties to even), as float32: the mixed products' operands.
+    """
+
 def build_info() -> dict: ...
 def cpu_engine(net: typing.Any) -> typing.Any:
     """
@@ -622,6 +643,17 @@ def cuda_engine(net: typing.Any) -> typing.Any:
 def cuda_unavailable_reason() -> str:
     """
     Why cuda_available() is False ('' when True).
+    """
+
+def gemm_bf16(
+    A: numpy.typing.ArrayLike,
+    B: numpy.typing.ArrayLike,
+    trans_a: bool = False,
+    trans_b: bool = False,
+    emulated: bool = False,
+) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    op(A) op(B) with bf16 operands and float32 sums (bf16_kernel's, or the emulated path): for tests.
     """
 
 def get_num_threads() -> int: ...

@@ -31,7 +31,7 @@ def model_html(model) -> str:
     outputs = "?" if model.n_outputs is None else model.n_outputs  # Sequential() before add
     device = model.device or "none yet (not built)"
     settings = (
-        f"loss <code>{escape(str(model.loss_name))}</code>, dtype <code>{model.dtype.name}</code>, "
+        f"loss <code>{escape(str(model.loss_name))}</code>, dtype <code>{model.dtype_policy}</code>, "
         f"device <code>{escape(device)}</code>, optimizer <code>{escape(repr(model.optimizer))}</code>, "
         f"l2 {model.l2:g}, epochs trained {model.epochs_trained}"
     )

@@ -18,6 +18,10 @@ and, when the model has them, what predict and fit need to see the data as the f
                      Loading rebuilds exactly that array; labels that would not load back equal, in the
                      same dtype, are refused at save.
     feature_names_in JSON list of str: a DataFrame's column names at the first fit (feature_names_in_)
+
+and for a model of dtype "mixed_bfloat16" (fastmlp._mixed; the file's "dtype" is "float32"):
+
+    dtype_policy     "mixed_bfloat16"
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import re
 
 import numpy as np
 
+from . import _mixed
 from . import optimizers as _optimizers
 from ._core import MAX_EPOCHS
 from .layers import Layer
@@ -117,7 +122,7 @@ def model_config(meta: dict) -> tuple:
     kwargs = {
         "layers": _layers(meta),
         "loss": meta["loss"],
-        "dtype": meta["dtype"],
+        "dtype": _mixed.from_metadata(meta, _bad),  # "mixed_bfloat16" where "dtype_policy" says so
         "l2": float(json.loads(meta.get("l2", "0.0"))),
         "seed": int(json.loads(meta["seed"])) if "seed" in meta else None,
     }

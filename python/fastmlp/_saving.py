@@ -9,7 +9,7 @@ same state on without a file. The methods themselves are Sequential's (fastmlp.m
 
 from __future__ import annotations
 
-from . import _building, _persist
+from . import _building, _mixed, _persist
 from . import optimizers as _optimizers
 
 
@@ -18,6 +18,7 @@ def metadata(model) -> dict:
     return {
         **_persist.training_metadata(model.seed, model.optimizer, model._epochs_seen),
         **_persist.label_metadata(**extra_state(model)),
+        **_mixed.metadata(model.dtype_policy),
     }
 
 
@@ -57,7 +58,7 @@ def copy(model, cls, dtype=None):
     clone = cls(
         layers,
         loss=model.loss_name,
-        dtype=model.dtype if dtype is None else dtype,
+        dtype=model.dtype_policy if dtype is None else dtype,
         seed=model.seed,
         l2=model.l2,
         optimizer=optimizer,

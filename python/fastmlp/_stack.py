@@ -9,7 +9,7 @@ import contextlib
 
 import numpy as np
 
-from . import _core, _layer
+from . import _core, _layer, _mixed
 from .layers import Dense
 from .preprocessing import Normalization
 
@@ -81,6 +81,7 @@ def network(model):
     weights are views into it, found by the tensors' names)."""
     core = _core.Network32 if model.dtype == np.float32 else _core.Network64
     net = core(_layer.entries(model.layers), model.loss_name, model._l2)
+    _mixed.apply(net, model.dtype_policy)  # bf16 operands in the products (mixed_bfloat16)
     net.init_params(model.seed)
     _layer.bind(model.layers, net, "layers.")
     return net
@@ -119,7 +120,7 @@ def summary(model) -> str:
     inputs = "?" if model.n_features_in is None else model.n_features_in
     return "\n".join(
         [
-            f'Model: "sequential" (inputs: {inputs}, loss: {model.loss_name}, dtype: {model.dtype.name}, '
+            f'Model: "sequential" (inputs: {inputs}, loss: {model.loss_name}, dtype: {model.dtype_policy}, '
             f"optimizer: {type(model.optimizer).__name__})",
             line,
             fmt.format(*rows[0]),

@@ -18,7 +18,7 @@ import secrets
 
 import numpy as np
 
-from . import _building, _core, _cuda, _layer, _saving, _stack, _targets
+from . import _building, _core, _cuda, _layer, _mixed, _saving, _stack, _targets
 from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
@@ -27,7 +27,7 @@ from . import tabular as _tabular
 from . import training as _training
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
-from ._validation import as_dtype, as_int, as_seed, positive_float
+from ._validation import as_int, as_seed, positive_float
 from .losses import CLASSIFICATION_LOSSES, LOSSES  # noqa: F401 (fm.model.LOSSES as before)
 from .training import (  # noqa: F401 (importable from here as before)
     DEFAULT_BATCH_SIZE,
@@ -61,8 +61,12 @@ class Sequential(_building.Building, _training.Trainer):
         softmax output; alias "sparse_categorical_crossentropy": y may be class ids, one-hot
         rows, or any labels such as strings), "mse", "mae", "huber" (delta 1), or None to infer
         it from the output activation. J is the mean over the batch (see ``loss()``).
-    dtype : {"float32", "float64"}, default "float32"
-        The precision of the parameters and of every computation.
+    dtype : {"float32", "float64", "mixed_bfloat16"}, default "float32"
+        The precision of the parameters and of every computation. "mixed_bfloat16" (Keras's
+        policy): float32 parameters, optimizer state, activations and deltas, with the matrix
+        products' operands rounded to bfloat16 and float32 sums (``model.dtype`` is then float32,
+        ``model.dtype_policy`` "mixed_bfloat16"); CPU only. Fast where the CPU has AVX512_BF16;
+        elsewhere emulated and slower than float32 (a Bf16EmulationWarning says so once).
     seed : int or None, default None
         Seeds weight initialisation, shuffling, validation splits and dropout (None: a random
         seed, kept in ``model.seed``).
@@ -87,10 +91,11 @@ class Sequential(_building.Building, _training.Trainer):
         device: str = "cpu",
     ):
         if _cuda.check_device(device) == "cuda":  # fail before the layers are bound to this model
+            _mixed.check_device(dtype, "cuda")
             _cuda.require()
         layers, self._input_size = _building.split_input(layers)  # fm.Input(shape=(n,)) first: n columns
         self.loss_name = _building.output_loss(self, layers, loss)  # checked before the layers are
-        self.dtype = as_dtype(dtype)
+        self.dtype, self.dtype_policy = _mixed.policy(dtype)  # storage dtype; "mixed_bfloat16" or its name
         self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
@@ -169,7 +174,7 @@ class Sequential(_building.Building, _training.Trainer):
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([{inner}], loss={self.loss_name!r}, dtype={self.dtype.name!r})"
+        return f"Sequential([{inner}], loss={self.loss_name!r}, dtype={self.dtype_policy!r})"
 
     # --- conversions (fastmlp.data.Inputs: X; fastmlp._targets.TargetSpec: y) ---
     def _X(self, X, name: str = "X") -> np.ndarray:
@@ -260,6 +265,7 @@ class Sequential(_building.Building, _training.Trainer):
         stays there. RuntimeError when CUDA is not available.
         """
         device = _cuda.check_device(device)
+        _mixed.check_device(self.dtype_policy, device)
         if device != self._device:
             self._engine = _cuda.engine(self._net) if device == "cuda" else _core.cpu_engine(self._net)
             self._device = device
@@ -381,7 +387,7 @@ class Sequential(_building.Building, _training.Trainer):
 
     def copy(self, dtype=None) -> Sequential:
         """An independent model with the same layers, weights, optimizer settings (fresh state) and
-        epoch count (cast to ``dtype`` if given)."""
+        epoch count (cast to ``dtype`` if given: "float32", "float64" or "mixed_bfloat16")."""
         return _saving.copy(self, Sequential, dtype)
 
     def _repr_html_(self) -> str:

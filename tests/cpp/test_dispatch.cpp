@@ -80,6 +80,70 @@ void level_is_the_one_asked_for() {
 void gemm_float() { gemm_matches_reference<float>(); }
 void gemm_double() { gemm_matches_reference<double>(); }
 
+// The mixed bf16 product (gemm_bf16.hpp) at this level: within float32's summation bound of the exact
+// product of the rounded operands, the same as the emulated path (bit for bit where it is the path in
+// use; to the same bound for the AVX512_BF16 kernel), for every transpose, edge tiles, beta 0 and 1.
+void bf16_gemm_matches_reference() {
+  CHECK(bf16_round(1.0f + 0x1p-8f) == 1.0f && bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);
+  CHECK(std::isinf(bf16_round(3.4e38f)) && std::isnan(bf16_round(std::nanf(""))));
+  const std::string level = simd_level(), kernel = bf16_kernel();
+  std::printf("bf16 kernel %s (cpu avx512_bf16: %d)\n", kernel.c_str(), int(cpu_has_avx512_bf16()));
+  if (level == "v4") CHECK(kernel == (cpu_has_avx512_bf16() ? "avx512_bf16" : "emulated (avx512)"));
+  if (level == "v3") CHECK(kernel == "emulated (avx2)");
+  if (level == "v2" || level == "generic") CHECK(kernel == "emulated (eigen)");
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const Index shapes[][3] = {{1, 10, 33}, {3, 17, 5}, {8, 48, 64}, {9, 33, 1}, {37, 70, 29}, {130, 257, 65}};
+  for (const auto& s : shapes)
+    for (int t = 0; t < 4; ++t)
+      for (float beta : {0.0f, 1.0f}) {
+        const Index M = s[0], N = s[1], K = s[2];
+        const bool ta = t & 1, tb = t & 2;
+        std::vector<float> A(M * K), B(K * N), C(M * N), E(M * N);
+        for (auto* v : {&A, &B, &C})
+          for (auto& x : *v) x = u(rng);
+        const std::vector<float> C0 = C;
+        E = C;
+        const float alpha = 0.5f;
+        gemm_bf16(ta, tb, M, N, K, alpha, A.data(), ta ? M : K, B.data(), tb ? K : N, beta, C.data(), N);
+        gemm_bf16_emulated(ta, tb, M, N, K, alpha, A.data(), ta ? M : K, B.data(), tb ? K : N, beta, E.data(), N);
+        const double gamma = double(K + 2) * 0x1p-24 / (1 - double(K + 2) * 0x1p-24);
+        bool within = true, same = true;
+        for (Index i = 0; i < M; ++i)
+          for (Index j = 0; j < N; ++j) {
+            double exact = 0, size = 0;  // the product of the rounded operands, and sum |a b|
+            for (Index p = 0; p < K; ++p) {
+              const double a = bf16_round(ta ? A[p * M + i] : A[i * K + p]);
+              const double b = bf16_round(tb ? B[j * K + p] : B[p * N + j]);
+              exact += a * b, size += std::abs(a * b);
+            }
+            const double c0 = beta == 0.0f ? 0.0 : double(C0[i * N + j]);
+            const double want = alpha * exact + c0, bound = gamma * (alpha * size + std::abs(c0)) + 1e-30;
+            within = within && std::abs(double(C[i * N + j]) - want) <= bound &&
+                     std::abs(double(E[i * N + j]) - want) <= bound;
+            same = same && C[i * N + j] == E[i * N + j];
+          }
+        CHECK(within);
+        if (kernel.rfind("emulated", 0) == 0) CHECK(same);
+      }
+}
+
+// A float32 network runs its products mixed when asked (and a float64 one refuses); copies keep it.
+void a_network_runs_mixed_bf16() {
+  Network<float> net({{4, 8, Activation::Relu}, {8, 3, Activation::Softmax}}, Loss::CategoricalCrossentropy);
+  net.init_params(1);
+  Matrix<float> X(5, 4);
+  for (Index i = 0; i < X.size(); ++i) X.data()[i] = float(i % 7) * 0.37f - 1.1f;
+  const Matrix<float> plain = net.forward(X);
+  CHECK(!net.mixed_bf16());
+  net.set_mixed_bf16(true);
+  const Matrix<float> mixed = net.forward(X);
+  CHECK(net.mixed_bf16() && Network<float>(net).mixed_bf16());
+  CHECK((mixed - plain).cwiseAbs().maxCoeff() > 0 && (mixed - plain).cwiseAbs().maxCoeff() < 1e-2f);
+  Network<double> wide({{4, 3, Activation::Softmax}}, Loss::CategoricalCrossentropy);
+  CHECK_THROWS(wide.set_mixed_bf16(true), std::invalid_argument);
+}
+
 void a_network_learns_xor_at_this_level() {
   Network<double> net({{2, 4, Activation::Tanh}, {4, 1, Activation::Sigmoid}}, Loss::BinaryCrossentropy);
   net.init_params(0);
@@ -115,6 +179,8 @@ int main(int argc, char** argv) {
   RUN(level_is_the_one_asked_for);
   RUN(gemm_float);
   RUN(gemm_double);
+  RUN(bf16_gemm_matches_reference);
+  RUN(a_network_runs_mixed_bf16);
   RUN(a_network_learns_xor_at_this_level);
   std::printf("%d checks, %d failed\n", check::checks, check::failures);
   return check::failures ? 1 : 0;

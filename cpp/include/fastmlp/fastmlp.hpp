@@ -6,6 +6,7 @@
 #include "fastmlp/cuda.hpp"
 #include "fastmlp/engine.hpp"
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/gemm_bf16.hpp"
 #include "fastmlp/losses.hpp"
 #include "fastmlp/network.hpp"
 #include "fastmlp/optimizers.hpp"

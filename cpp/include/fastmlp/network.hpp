@@ -100,7 +100,7 @@ struct CopyableMutex {
 };
 
 template <class T>
-std::unique_ptr<Ops<T>> make_cpu_ops();  // cpu_ops.cpp
+std::unique_ptr<Ops<T>> make_cpu_ops(const bool* mixed_bf16 = nullptr);  // cpu_ops.cpp
 
 template <class T>
 class Network {
@@ -134,6 +134,12 @@ class Network {
   void set_l2(T l2);
   Index n_inputs() const { return stack_.n_in(); }
   Index n_outputs() const { return stack_.n_out(); }
+  // dtype "mixed_bfloat16" (Network<float> only; off by default): the products of the CPU engine round
+  // their operands to bfloat16 and accumulate in float32 (gemm_bf16.hpp); the parameters, optimizer
+  // state, activations and deltas stay float32. Turning it on for Network<double> throws
+  // std::invalid_argument. Copies keep it. The model file keeps it in Python's "dtype_policy" entry.
+  bool mixed_bf16() const { return mixed_bf16_; }
+  void set_mixed_bf16(bool on);
   // The output layer's activation (the loss applies it) and its alpha.
   Activation output_activation() const { return out_g_; }
   // Uniform draws per row of a training pass (the dropout masks).
@@ -228,6 +234,7 @@ class Network {
     Index weight = 0, norm = -1, state = -1;
   };
 
+  bool mixed_bf16_ = false;  // read by ops_ (before it: initialised first)
   std::unique_ptr<Ops<T>> ops_;
   LayerStack<T> stack_;
   Loss loss_;

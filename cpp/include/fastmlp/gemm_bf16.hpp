@@ -1,0 +1,69 @@
+// Mixed bfloat16 products (Sequential(dtype="mixed_bfloat16"), Network<float>::set_mixed_bf16).
+//
+// bfloat16 is float32 with its 16 low mantissa bits dropped: the same 8-bit exponent (same range),
+// an 8-bit significand (7 stored bits + the implicit one). In a mixed product
+//
+//   C = alpha op(bf16(A)) op(bf16(B)) + beta C
+//
+// each operand element is rounded to the nearest bfloat16 (ties to even), every product of two
+// rounded elements is exact in float32 (8 x 8 = 16 significand bits <= 24), and the sums are float32
+// (the float32 kernel's order). C itself (the output, or the master weights of the fused SGD step
+// W += -rate X^T D) is never rounded. Elsewhere (bias, activations, losses, normalization, the
+// optimizers) the network computes in float32 as usual.
+//
+// Kernels (picked once per process, bf16_kernel() names the one in use):
+//   "avx512_bf16"      vdpbf16ps (gemm_bf16_avx512.cpp): CPUs with AVX512_BF16 (Zen 4+, Cooper Lake,
+//                      Sapphire Rapids+) at level v4. It flushes subnormal operands and results to zero
+//                      and adds each pair of products in its own order, so it agrees with the emulated
+//                      path to float32 accumulation accuracy, not bit for bit.
+//   "emulated (avx2)", "emulated (avx512)", "emulated (eigen)"
+//                      everywhere else: the operands rounded into scratch copies, then the float32 GEMM
+//                      of that level (gemm.hpp). The same numbers as an exact bf16 product, but an extra
+//                      pass over both operands per product: slower than float32 (docs/performance.md).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "fastmlp/types.hpp"
+
+namespace fastmlp {
+
+// The bfloat16 nearest to x (ties to even) as its 16 bits. Infinities stay infinities, a finite x
+// past the largest bfloat16 rounds to infinity, subnormals round like any other value (no flush),
+// a NaN stays a NaN (made quiet, sign kept; a payload only in the dropped bits does not turn it
+// into an infinity).
+inline std::uint16_t bf16_bits(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
+  u += 0x7fffu + ((u >> 16) & 1u);  // carries into the kept bits when the dropped ones are > half, or = half and odd
+  return static_cast<std::uint16_t>(u >> 16);
+}
+
+// x rounded to bfloat16, as a float (exact: every bfloat16 is a float).
+inline float bf16_round(float x) {
+  const std::uint32_t u = std::uint32_t(bf16_bits(x)) << 16;
+  float y;
+  std::memcpy(&y, &u, sizeof y);
+  return y;
+}
+
+// y[i] = bf16_round(x[i]) for i < n (y may be x).
+void round_to_bf16(const float* x, float* y, Index n);
+
+// The mixed product above; arguments as fastmlp::gemm's (gemm.hpp).
+void gemm_bf16(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
+               const float* B, Index ldb, float beta, float* C, Index ldc);
+
+// The same product on the emulated path whatever the CPU (the tests compare the kernels with it).
+void gemm_bf16_emulated(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
+                        const float* B, Index ldb, float beta, float* C, Index ldc);
+
+// The kernel gemm_bf16 uses here (see above).
+const char* bf16_kernel();
+
+// Whether this CPU and OS run AVX512_BF16 instructions (CPUID leaf 7.1 EAX bit 5, with AVX-512 state).
+bool cpu_has_avx512_bf16();
+
+}  // namespace fastmlp

@@ -1,0 +1,154 @@
+// The mixed bfloat16 product (gemm_bf16.hpp): the emulated path, the kernel's choice, the CPUID check.
+//
+// Emulated: each operand, as stored (with its row stride), is rounded into a thread_local scratch copy
+// (contiguous rows), and the float32 GEMM of the level in use multiplies the copies. Since every
+// product of two bfloat16 values is exact in float32, this gives the numbers of a bf16 x bf16 -> f32
+// kernel that accumulates in the float32 kernel's order. The copies cost one read and one write of
+// each operand per product: on the bench net (784-256-128-10) training runs at 0.86-0.92x float32's
+// samples/s at batch 128 / 512 / 2048 (AMD EPYC Zen 3, one core, two runs, bench/RESULTS_BF16.md);
+// hence the warning Python gives once.
+#include "fastmlp/gemm_bf16.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "fastmlp/cpu.hpp"
+#include "fastmlp/gemm.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define FASTMLP_BF16_X86 1
+#else
+#define FASTMLP_BF16_X86 0
+#endif
+
+namespace fastmlp {
+
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+// gemm_bf16_avx512.cpp: vdpbf16ps; only called where cpu_has_avx512_bf16() and the level is v4.
+void gemm_bf16_avx512(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
+                      const float* B, Index ldb, float beta, float* C, Index ldc);
+#endif
+
+namespace {
+
+// bf16_round of n floats, branch-free so that the compiler vectorizes it (same bits as bf16_bits:
+// a NaN keeps its sign and high payload and gets the quiet bit).
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+inline void round_loop(const float* x, float* y, Index n) {
+  for (Index i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, sizeof u);
+    const std::uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    const std::uint32_t quiet_nan = (u | 0x00400000u) & 0xffff0000u;
+    const std::uint32_t r = (u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest;
+    std::memcpy(y + i, &r, sizeof r);
+  }
+}
+
+#if FASTMLP_BF16_X86
+// The same loop in AVX2 (8 lanes): the pass is bound by memory, but the baseline's SSE2 has no
+// unsigned compare and runs it at half the width.
+__attribute__((target("avx2"))) void round_loop_avx2(const float* x, float* y, Index n) { round_loop(x, y, n); }
+#endif
+
+bool level_runs_avx2() {
+  const std::string level = simd_level();
+  return level == "v3" || level == "v4";
+}
+
+// A stored rows x cols matrix (row stride ld) rounded into `buf`, contiguous (stride cols).
+const float* rounded(const float* X, Index rows, Index cols, Index ld, std::vector<float>& buf) {
+  buf.resize(std::size_t(rows * cols));
+  for (Index r = 0; r < rows; ++r) round_to_bf16(X + r * ld, buf.data() + r * cols, cols);
+  return buf.data();
+}
+
+const char* pick_kernel() {
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+  if (std::string(simd_level()) == "v4" && cpu_has_avx512_bf16()) return "avx512_bf16";
+#endif
+  const std::string isa = gemm_isa();
+  if (isa == "avx512") return "emulated (avx512)";
+  if (isa == "avx2") return "emulated (avx2)";
+  return "emulated (eigen)";
+}
+
+}  // namespace
+
+void round_to_bf16(const float* x, float* y, Index n) {
+#if FASTMLP_BF16_X86
+  static const bool avx2 = level_runs_avx2();
+  if (avx2) return round_loop_avx2(x, y, n);
+#endif
+  round_loop(x, y, n);
+}
+
+bool cpu_has_avx512_bf16() {
+#if FASTMLP_BF16_X86
+  if (!cpu_runs_level("v4") || __get_cpuid_max(0, nullptr) < 7) return false;  // AVX-512 F/BW/VL and its state
+  unsigned a, b, c, d;
+  __cpuid_count(7, 0, a, b, c, d);
+  if (a < 1) return false;  // no sub-leaf 1
+  __cpuid_count(7, 1, a, b, c, d);
+  return ((a >> 5) & 1u) != 0;  // AVX512_BF16
+#else
+  return false;
+#endif
+}
+
+const char* bf16_kernel() {
+  static const char* kernel = pick_kernel();
+  return kernel;
+}
+
+void gemm_bf16_emulated(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda,
+                        const float* B, Index ldb, float beta, float* C, Index ldc) {
+  if (M == 0 || N == 0 || K == 0) return gemm<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  thread_local std::vector<float> a_buf, b_buf;
+  const Index a_cols = ta ? M : K, b_cols = tb ? K : N;
+  const float* Ar = rounded(A, ta ? K : M, a_cols, lda, a_buf);
+  const float* Br = rounded(B, tb ? N : K, b_cols, ldb, b_buf);
+  gemm<float>(ta, tb, M, N, K, alpha, Ar, a_cols, Br, b_cols, beta, C, ldc);
+}
+
+namespace {
+
+using Kernel = void (*)(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float, float*,
+                        Index);
+
+// The kernels copy (round or pack) whole operands; a product with many rows (a forward pass over a large
+// X) or a long K (a weight gradient over a large batch) runs in slices of kRows, so that the copies stay
+// bounded (16 MB for 1024 columns) instead of growing with the data. Slices are deterministic.
+constexpr Index kRows = 4096;
+
+void in_slices(Kernel kernel, bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda,
+               const float* B, Index ldb, float beta, float* C, Index ldc) {
+  if (!ta && M > kRows) {  // rows of C from rows of A
+    for (Index i = 0; i < M; i += kRows)
+      kernel(ta, tb, std::min(kRows, M - i), N, K, alpha, A + i * lda, lda, B, ldb, beta, C + i * ldc, ldc);
+  } else if (ta && !tb && K > kRows) {  // C = sum over slices of K (rows of both stored operands)
+    for (Index p = 0; p < K; p += kRows)
+      kernel(ta, tb, M, N, std::min(kRows, K - p), alpha, A + p * lda, lda, B + p * ldb, ldb, p == 0 ? beta : 1.0f, C,
+             ldc);
+  } else {
+    kernel(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+}  // namespace
+
+void gemm_bf16(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B,
+               Index ldb, float beta, float* C, Index ldc) {
+  Kernel kernel = &gemm_bf16_emulated;
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+  static const bool native = std::string(bf16_kernel()) == "avx512_bf16";
+  if (native) kernel = &gemm_bf16_avx512;
+#endif
+  in_slices(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,107 @@
+// The AVX512_BF16 kernel of the mixed product (gemm_bf16.hpp): vdpbf16ps (_mm512_dpbf16_ps).
+//
+// NEVER RUN YET: written and compiled on an AVX2-only machine (AMD EPYC Zen 3); gemm_bf16.cpp calls it
+// only where CPUID reports AVX512_BF16 at level v4. tests/test_mixed_bf16.py compares it with the emulated
+// path there (Zen 4, Sapphire Rapids), so the first run on such a CPU checks it.
+//
+// vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
+// (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
+// flushed to zero). So K is consumed in pairs (p = k / 2):
+//   op(B) is packed per 16 columns: for each pair p one 512-bit row holding, for lane j, the bf16 pair
+//     (B[2p][j], B[2p+1][j]) -- 32 bf16 values; the last column block and an odd K are padded with zeros.
+//   op(A) is packed per row into 32-bit words, (A[i][2p], A[i][2p+1]) each, broadcast to every lane.
+// The micro-kernel keeps MR rows x 32 columns of C in 2 MR zmm accumulators (MR = 8: 16 registers)
+// over the whole K; C = alpha acc + beta C at the end (beta 0: C not read). Operands are rounded with
+// bf16_bits (ties to even, as the emulated path). One thread, no cache blocking: the bench net's
+// largest packed op(B) (784 x 256) is 400 KB, which a Zen 4 or Sapphire Rapids L2 holds.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "fastmlp/gemm_bf16.hpp"
+
+#define FASTMLP_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+namespace fastmlp {
+
+namespace {
+
+constexpr Index kLanes = 16;  // floats per zmm
+
+// op(X)(r, c) of a stored row-major X (row stride ld), transposed when `trans`.
+inline float at(const float* X, Index ld, bool trans, Index r, Index c) {
+  return trans ? X[c * ld + r] : X[r * ld + c];
+}
+
+inline std::uint32_t pair_bits(float even, float odd) {
+  return std::uint32_t(bf16_bits(even)) | (std::uint32_t(bf16_bits(odd)) << 16);
+}
+
+// C[rows, col0 : col0 + 16 NV) from the packed operands; `cols` <= 16 NV columns are stored.
+template <int MR, int NV>
+FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, const std::uint32_t* Bp, Index bp_stride,
+                              float alpha, float beta, float* C, Index ldc, Index cols) {
+  __m512 acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (Index p = 0; p < P; ++p) {
+    __m512bh b[NV];
+    for (int v = 0; v < NV; ++v)
+      b[v] = (__m512bh)_mm512_loadu_si512(static_cast<const void*>(Bp + v * bp_stride + p * kLanes));
+    for (int r = 0; r < MR && r < rows; ++r) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[r * P + p]));
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int r = 0; r < MR && r < rows; ++r)
+    for (int v = 0; v < NV; ++v) {
+      const Index left = cols - v * kLanes;
+      if (left <= 0) break;
+      const __mmask16 mask = left >= kLanes ? __mmask16(0xffff) : __mmask16((1u << left) - 1u);
+      float* c = C + r * ldc + v * kLanes;
+      __m512 out = _mm512_mul_ps(va, acc[r][v]);
+      if (beta != 0.0f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, c), out);
+      _mm512_mask_storeu_ps(c, mask, out);
+    }
+}
+
+}  // namespace
+
+FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A,
+                                          Index lda, const float* B, Index ldb, float beta, float* C, Index ldc) {
+  if (M == 0 || N == 0 || K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const Index P = (K + 1) / 2;                 // bf16 pairs along K
+  const Index NB = (N + kLanes - 1) / kLanes;  // 16-column blocks
+  thread_local std::vector<std::uint32_t> Ap, Bp;
+  Ap.assign(std::size_t(M * P), 0u);
+  Bp.assign(std::size_t(NB * P * kLanes), 0u);
+  for (Index i = 0; i < M; ++i)
+    for (Index p = 0; p < P; ++p) {
+      const Index k = 2 * p;
+      Ap[std::size_t(i * P + p)] = pair_bits(at(A, lda, ta, i, k), k + 1 < K ? at(A, lda, ta, i, k + 1) : 0.0f);
+    }
+  for (Index nb = 0; nb < NB; ++nb)
+    for (Index p = 0; p < P; ++p)
+      for (Index j = 0; j < kLanes && nb * kLanes + j < N; ++j) {
+        const Index n = nb * kLanes + j, k = 2 * p;
+        Bp[std::size_t((nb * P + p) * kLanes + j)] =
+            pair_bits(at(B, ldb, tb, k, n), k + 1 < K ? at(B, ldb, tb, k + 1, n) : 0.0f);
+      }
+  constexpr int MR = 8, NV = 2;
+  const Index bp_stride = P * kLanes;  // one 16-column block of Bp
+  for (Index i = 0; i < M; i += MR)
+    for (Index nb = 0; nb < NB; nb += NV) {
+      const Index cols = std::min<Index>(NV * kLanes, N - nb * kLanes);
+      const std::uint32_t* b = Bp.data() + nb * bp_stride;
+      float* c = C + i * ldc + nb * kLanes;
+      if (nb + NV <= NB)
+        tile<MR, NV>(M - i, P, Ap.data() + i * P, b, bp_stride, alpha, beta, c, ldc, cols);
+      else
+        tile<MR, 1>(M - i, P, Ap.data() + i * P, b, bp_stride, alpha, beta, c, ldc, cols);
+    }
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,543 @@
+"""dtype="mixed_bfloat16": bf16 rounding bit for bit against an independent NumPy reference, the mixed
+products and a network's forward pass and gradients against a NumPy reference of the mixed arithmetic,
+and the policy through the API (training, saving, copying, devices, build_info, the warning).
+
+Tolerances. A mixed product sums exact products of bf16 operands in float32, so it differs from the
+exact sum of the rounded operands by at most gamma_K sum_p |a_ip| |b_pj| (gamma_K = K u / (1 - K u),
+u = 2^-24, Higham's bound for recursive summation; blocked and FMA sums obey it too), plus u |c| for the
+final rounding. Through a network the float32 activations before the next rounding differ from the
+float64 reference by such amounts, and a bf16 rounding may then fall on the other side of a tie: that
+operand moves by one bf16 unit (2^-8 relative) with probability ~ 2^9 x (relative difference) ~ 1e-4 per
+element, so a whole layer's result keeps within ~ 2^-8 x (one term) of the reference; the multi-layer
+checks use 2e-4 of the scale sum |a| |b|, which the float32 path (no rounding) exceeds ~10-100x.
+"""
+
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import fastmlp as fm
+from fastmlp import _core
+
+U32 = np.uint32
+
+
+# --- an independent reference of the rounding: the two bf16 neighbours, the nearer one, ties to even --
+
+
+def bf16_reference_bits(x) -> np.ndarray:
+    """The bits (as float32 bit patterns) of x rounded to the nearest bfloat16, ties to even, computed
+    by comparing distances in float64 (not by the integer carry trick the library uses)."""
+    x = np.asarray(x, np.float32).ravel()
+    u = x.view(U32).astype(np.uint64)
+    sign = u & 0x80000000
+    mag = u & 0x7FFFFFFF
+    lo = mag & 0x7FFF0000  # the bf16 toward zero
+    hi = lo + 0x10000  # the next bf16 away from zero (0x7f800000 = inf past the largest)
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN and inf lanes, replaced below
+        v = np.abs(x.astype(np.float64))
+        lo_v = lo.astype(U32).view(np.float32).astype(np.float64)
+        hi_v = np.where(hi >= 0x7F800000, 2.0**128, hi.astype(U32).view(np.float32).astype(np.float64))
+        d_lo, d_hi = v - lo_v, hi_v - v
+    lo_even = ((lo >> 16) & 1) == 0
+    pick_hi = (d_hi < d_lo) | ((d_hi == d_lo) & ~lo_even)
+    out = np.where(pick_hi, hi, lo) | sign
+    out = np.where(mag == 0x7F800000, u, out)  # infinities stay
+    nan = mag > 0x7F800000
+    out = np.where(nan, (u | 0x00400000) & 0xFFFF0000, out)  # quiet NaN, sign and high payload kept
+    return out.astype(U32)
+
+
+def bf16(x) -> np.ndarray:
+    """x rounded to bfloat16 (the reference), as float64."""
+    x = np.asarray(x, np.float32)
+    return bf16_reference_bits(x).view(np.float32).reshape(x.shape).astype(np.float64)
+
+
+SPECIAL_BITS = [
+    0x00000000,
+    0x80000000,  # +-0
+    0x7F800000,
+    0xFF800000,  # +-inf
+    0x7FC00000,
+    0xFFC00000,
+    0x7F800001,
+    0xFF800001,
+    0x7FBFFFFF,
+    0x7FFFFFFF,  # NaNs (payload low only, ...)
+    0x00000001,
+    0x80000001,
+    0x00007FFF,
+    0x00008000,
+    0x00008001,
+    0x00018000,
+    0x007FFFFF,  # subnormals, ties
+    0x00800000,
+    0x00FF8000,
+    0x00FE8000,  # smallest normal, ties at the bottom
+    0x3F808000,
+    0x3F818000,
+    0x3F808001,
+    0x3F807FFF,
+    0xBF818000,  # ties to even around 1, both signs
+    0x3F7FFFFF,
+    0x3F7F8000,  # rounds up into the next binade
+    0x7F7F7FFF,
+    0x7F7F8000,
+    0x7F7FFFFF,
+    0xFF7FFFFF,  # the largest: below half, the tie (-> inf), past it
+]
+
+
+def test_reference_rounding_selfcheck():
+    # the reference on hand-worked values: 1 + 2^-8 (a tie, 1 is even) stays 1; 1 + 3 2^-8 goes up
+    assert bf16(np.float32(1 + 2**-8)) == 1.0
+    assert bf16(np.float32(1 + 3 * 2**-8)) == 1 + 4 * 2**-8
+    assert bf16(np.float32(1 + 2**-8 + 2**-20)) == 1 + 2**-7
+    assert math.isinf(bf16(np.float32(np.finfo(np.float32).max)))
+
+
+def test_bf16_round_is_bit_exact():
+    rng = np.random.default_rng(0)
+    bits = np.concatenate([np.array(SPECIAL_BITS, U32), rng.integers(0, 2**32, 200_000, dtype=np.uint64).astype(U32)])
+    # every low-half pattern around a few values: all tie and near-tie cases of those bf16s
+    low = np.arange(0, 0x10000, 7, dtype=U32)
+    bits = np.concatenate([bits, 0x3F800000 | low, 0x3F810000 | low, 0x00010000 | low, 0xC2F70000 | low])
+    x = bits.view(np.float32)
+    got = _core.bf16_round(x).view(U32)
+    want = bf16_reference_bits(x)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, [(hex(int(bits[i])), hex(int(got[i])), hex(int(want[i]))) for i in bad[:5]]
+    assert np.isnan(_core.bf16_round(np.array([0x7F800001], U32).view(np.float32))[0])  # not inf
+    even = x[: x.size // 2 * 2].reshape(-1, 2)
+    np.testing.assert_array_equal(_core.bf16_round(even).view(U32), got[: even.size].reshape(-1, 2))
+
+
+def test_bf16_round_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal(50_000), rng.standard_normal(50_000) * 1e-39, [1e38, -3e38]])
+    x = x.astype(np.float32)
+    want = torch.from_numpy(x).to(torch.bfloat16).to(torch.float32).numpy()
+    np.testing.assert_array_equal(_core.bf16_round(x).view(U32), want.view(U32))
+
+
+# --- the products --------------------------------------------------------------------------------------
+
+
+def _gamma(k):
+    u = 2.0**-24
+    return (k + 1) * u / (1 - (k + 1) * u)
+
+
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (1, 784, 256), (7, 33, 5), (128, 256, 128), (300, 97, 50)])
+def test_gemm_bf16_against_the_reference(trans_a, trans_b, m, k, n):
+    rng = np.random.default_rng(m * 1000 + k + n)
+    A = rng.standard_normal((m, k)).astype(np.float32)
+    B = (rng.standard_normal((k, n)) * 0.05).astype(np.float32)
+    A_stored = np.ascontiguousarray(A.T) if trans_a else A
+    B_stored = np.ascontiguousarray(B.T) if trans_b else B
+    C = _core.gemm_bf16(A_stored, B_stored, trans_a, trans_b)
+    ref = bf16(A) @ bf16(B)
+    bound = _gamma(k) * (np.abs(bf16(A)) @ np.abs(bf16(B))) + 1e-45
+    assert np.all(np.abs(C - ref) <= bound)
+    emulated = _core.gemm_bf16(A_stored, B_stored, trans_a, trans_b, emulated=True)
+    if fm.build_info()["bf16"].startswith("emulated"):
+        np.testing.assert_array_equal(C, emulated)  # the same path
+    else:  # the AVX512_BF16 kernel: another summation order, the same bound
+        assert np.all(np.abs(emulated - ref) <= bound)
+    if k >= 33:  # the rounding happens: float32 operands miss the bf16 reference by far more than the bound
+        plain = A.astype(np.float64) @ B.astype(np.float64)
+        assert np.max(np.abs(plain - ref) / (bound + 1e-30)) > 4
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_gemm_bf16_in_slices(trans_a):
+    # more than 4096 rows (a forward pass over a large X) or a K that long (a weight gradient over a large
+    # batch) run in slices, so that the rounded copies stay bounded: the same product, within the bound
+    rng = np.random.default_rng(9)
+    long, short = 9000, 20
+    A = rng.standard_normal((long, short) if not trans_a else (short, long)).astype(np.float32)
+    B = rng.standard_normal((A.shape[1], 7)).astype(np.float32)
+    C = _core.gemm_bf16(np.ascontiguousarray(A.T) if trans_a else A, B, trans_a)
+    ref = bf16(A) @ bf16(B)
+    bound = _gamma(A.shape[1]) * (np.abs(bf16(A)) @ np.abs(bf16(B)))
+    assert C.shape == ref.shape and np.all(np.abs(C - ref) <= bound)
+
+
+def test_gemm_bf16_keeps_special_values():
+    A = np.array([[np.inf, 1.0], [np.nan, 1.0], [1e-40, 0.0]], np.float32)
+    B = np.array([[1.0], [2.0]], np.float32)
+    C = _core.gemm_bf16(A, B, emulated=True)
+    assert C[0, 0] == np.inf and np.isnan(C[1, 0])
+    assert C[2, 0] == np.float32(bf16(np.float32(1e-40)))  # subnormals are rounded, not flushed (emulated)
+
+
+# --- a network: forward and gradients against a NumPy reference of the mixed arithmetic ------------------
+
+
+def _relu(z):
+    return np.maximum(z, 0)
+
+
+def _mixed_reference(Ws, bs, X, Y):
+    """Forward (relu hidden layers, softmax output) and the cross-entropy gradients, in float64, with
+    every product's operands rounded to bf16 as the library does: Z = bf16(a) bf16(W) + b;
+    dW = bf16(a)^T bf16(delta); delta_prev = (bf16(delta) bf16(W)^T) * relu'(z)."""
+    a, As, Zs = X.astype(np.float64), [X.astype(np.float64)], []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        z = bf16(a) @ bf16(W) + b
+        Zs.append(z)
+        if i + 1 < len(Ws):
+            a = _relu(z)
+        else:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            a = e / e.sum(axis=1, keepdims=True)
+        As.append(a)
+    m = X.shape[0]
+    delta = (As[-1] - Y) / m
+    grads = []
+    for i in reversed(range(len(Ws))):
+        dW = bf16(As[i]).T @ bf16(delta)
+        db = delta.sum(axis=0)
+        grads.append((dW, db))
+        if i > 0:
+            delta = (bf16(delta) @ bf16(Ws[i]).T) * (Zs[i - 1] > 0)
+    return As[-1], grads[::-1], As
+
+
+def _net(dtype, seed=3):
+    return fm.Sequential(
+        [
+            fm.Dense(64, activation="relu", input_dim=40),
+            fm.Dense(32, activation="relu"),
+            fm.Dense(5, activation="softmax"),
+        ],
+        dtype=dtype,
+        seed=seed,
+    )
+
+
+def _data(m=96, d=40, k=5, seed=4):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, d)).astype(np.float32)
+    y = rng.integers(0, k, m)
+    return X, y, np.eye(k)[y]
+
+
+def test_forward_and_gradients_match_the_mixed_reference():
+    X, y, Y = _data()
+    mixed = _net("mixed_bfloat16")
+    plain = _net("float32")
+    plain.set_weights(mixed.get_weights())
+    Ws = [layer.weights.astype(np.float64) for layer in mixed.dense_layers]
+    bs = [layer.bias.astype(np.float64) for layer in mixed.dense_layers]
+    P, grads, As = _mixed_reference(Ws, bs, X, Y)
+    got, got_plain = mixed.forward(X), plain.forward(X)
+    err, err_plain = np.max(np.abs(got - P)), np.max(np.abs(got_plain - P))
+    assert err <= 2e-4 * np.max(np.abs(P)), err
+    assert err_plain > 5 * err  # float32 products are measurably not the mixed ones
+    for (dW, db), (rW, rb), a in zip(mixed.gradients(X, y), grads, As):
+        scale = (np.abs(bf16(a)).T @ np.ones((X.shape[0], rW.shape[1]))).max() / X.shape[0]
+        assert np.max(np.abs(dW - rW)) <= 2e-4 * scale + 1e-7, np.max(np.abs(dW - rW))
+        np.testing.assert_allclose(db, rb, rtol=1e-4, atol=1e-6)
+    # the C++ trace's z of the first layer is exactly a float32 product of the rounded operands
+    z1 = mixed.trace(X)[0][0]
+    assert np.max(np.abs(z1 - (bf16(X) @ bf16(Ws[0]) + bs[0]))) <= 1e-5 * np.max(np.abs(z1))
+
+
+def test_single_sample_sgd_step_is_the_mixed_one():
+    # batch 1 with plain SGD: float32 fuses the update into one pass (sgd_rank1); mixed runs the products
+    X, y, _ = _data(m=1)
+    mixed = _net("mixed_bfloat16")
+    W0 = mixed.get_weights()
+    mixed.compile(optimizer=fm.SGD(learning_rate=0.1))
+    mixed.fit(X, y, epochs=1, batch_size=1, shuffle=False, verbose=0)
+    grads = _net("mixed_bfloat16").gradients(X, y)
+    for (dW, db), W, b, layer in zip(grads, W0[0::2], W0[1::2], mixed.dense_layers):
+        np.testing.assert_allclose(layer.weights, W - np.float32(0.1) * dW, rtol=0, atol=2e-7)
+        np.testing.assert_allclose(layer.bias, b - np.float32(0.1) * db, rtol=0, atol=2e-7)
+
+
+# --- the policy through the API ------------------------------------------------------------------------
+
+
+def test_policy_attributes_repr_and_errors():
+    model = _net("mixed_bfloat16")
+    assert model.dtype == np.float32 and model.dtype_policy == "mixed_bfloat16"
+    assert model._net.mixed_bfloat16 and model.params.dtype == np.float32
+    assert "dtype='mixed_bfloat16'" in repr(model)
+    assert "mixed_bfloat16" in model.summary(print_fn=None)
+    assert _net("float32").dtype_policy == "float32" and not _net("float32")._net.mixed_bfloat16
+    assert _net("float64").dtype_policy == "float64"
+    with pytest.raises(TypeError, match="'float32', 'float64' or 'mixed_bfloat16'"):
+        fm.Sequential([fm.Dense(2, input_dim=3)], dtype="bfloat16")
+    with pytest.raises(ValueError, match="float32 network"):
+        _core.Network64([{"type": "Dense", "n_in": 2, "n_out": 1, "activation": "linear"}], "mse").mixed_bfloat16 = True
+
+
+def test_the_builder_keeps_the_policy():
+    # Keras's Sequential() then add(...): the network built when the model is complete, and every rebuild
+    # (add, pop, compile with another loss), gets the bf16 products
+    model = fm.Sequential(dtype="mixed_bfloat16", seed=0)
+    model.add(fm.Input(shape=(6,)))
+    model.add(fm.Dense(8, activation="relu"))
+    assert model._net.mixed_bfloat16
+    model.add(fm.Dense(3, activation="softmax"))
+    assert model._net.mixed_bfloat16 and model.dtype_policy == "mixed_bfloat16"
+    model.pop()
+    model.add(fm.Dense(1))
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._net.mixed_bfloat16
+    X = np.random.default_rng(0).standard_normal((20, 6)).astype(np.float32)
+    model.fit(X, X[:, 0], epochs=1, verbose=0)
+    lazy = fm.Sequential([fm.Dense(4), fm.Dense(2, activation="softmax")], dtype="mixed_bfloat16")
+    assert not lazy.built
+    lazy.fit(X, np.arange(20) % 2, epochs=1, verbose=0)  # built by the first fit
+    assert lazy._net.mixed_bfloat16
+
+
+def test_cuda_is_a_clear_not_implemented_error():
+    with pytest.raises(NotImplementedError, match="mixed_bfloat16.*CPU only"):
+        fm.Sequential([fm.Dense(2, input_dim=3)], dtype="mixed_bfloat16", device="cuda")
+    model = _net("mixed_bfloat16")
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        model.to("cuda")
+    assert model.device == "cpu"
+
+
+def test_build_info_names_the_bf16_kernel():
+    info = fm.build_info()
+    assert info["bf16"] in ("avx512_bf16", "emulated (avx512)", "emulated (avx2)", "emulated (eigen)")
+    assert isinstance(info["cpu_avx512_bf16"], bool)
+    if info["bf16"] == "avx512_bf16":
+        assert info["cpu_avx512_bf16"] and info["level"] == "v4"
+    else:
+        assert info["bf16"] == f"emulated ({info['gemm']})"
+
+
+def test_the_emulation_warning_comes_once_per_process():
+    code = (
+        "import warnings, fastmlp as fm\n"
+        "warnings.simplefilter('always')\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    for _ in range(3):\n"
+        "        m = fm.Sequential([fm.Dense(2, input_dim=3)], dtype='mixed_bfloat16')\n"
+        "    fm.Sequential([fm.Dense(2, input_dim=3)], dtype='float32')\n"
+        "print(len([x for x in w if issubclass(x.category, fm.Bf16EmulationWarning)]))\n"
+        "print([str(x.message) for x in w][:1])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    count, message = out.splitlines()[0], out.splitlines()[1]
+    if fm.build_info()["bf16"].startswith("emulated"):
+        assert count == "1", out
+        assert "AVX512_BF16" in message and "SLOWER than dtype='float32'" in message
+    else:
+        assert count == "0", out
+
+
+def test_save_load_keeps_the_policy_and_float32_weights(tmp_path):
+    X, y, _ = _data()
+    model = _net("mixed_bfloat16")
+    model.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    loaded = fm.load(path)
+    assert loaded.dtype_policy == "mixed_bfloat16" and loaded._net.mixed_bfloat16
+    np.testing.assert_array_equal(loaded.params.view(U32), model.params.view(U32))
+    np.testing.assert_array_equal(loaded.forward(X), model.forward(X))
+    raw = path.read_bytes()
+    assert b'"dtype_policy":"mixed_bfloat16"' in raw.replace(b" ", b"") and b'"dtype":"float32"' in raw.replace(
+        b" ", b""
+    )
+    assert loaded._epochs_seen == 2
+    # a float32 model's file has no policy entry: the same bytes as before this dtype existed
+    plain = _net("float32")
+    assert b"dtype_policy" not in plain.to_bytes()
+    assert fm.Sequential.from_bytes(plain.to_bytes()).dtype_policy == "float32"
+    # pickling and copy() keep it; copy(dtype=...) changes it
+    import pickle
+
+    assert pickle.loads(pickle.dumps(model)).dtype_policy == "mixed_bfloat16"
+    assert model.copy().dtype_policy == "mixed_bfloat16"
+    as32 = model.copy(dtype="float32")
+    assert as32.dtype_policy == "float32" and not as32._net.mixed_bfloat16
+    np.testing.assert_array_equal(as32.params, model.params)
+
+
+def test_a_bad_policy_entry_is_refused(tmp_path):
+    model = _net("mixed_bfloat16")
+    data = model.to_bytes().replace(b'"mixed_bfloat16"', b'"mixed_float16x"')
+    header_len = int.from_bytes(data[:8], "little")
+    assert len(data) > header_len  # same length: the header stays valid JSON
+    with pytest.raises(ValueError, match="dtype_policy"):
+        fm.Sequential.from_bytes(data)
+
+
+def _fit_both(make, X, y, **fit):
+    out = []
+    for dtype in ("float32", "mixed_bfloat16"):
+        model = make(dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+            hist = model.fit(X, y, verbose=0, **fit)
+        out.append((model, hist))
+    return out
+
+
+CASES = {
+    "sgd": (lambda: [fm.Dense(32, activation="relu"), fm.Dense(3, activation="softmax")], "sgd", None),
+    "adam+batchnorm+dropout": (
+        lambda: [
+            fm.Dense(32, activation="relu"),
+            fm.BatchNormalization(),
+            fm.Dropout(0.1),
+            fm.Dense(3, activation="softmax"),
+        ],
+        "adam",
+        None,
+    ),
+    "rmsprop+layernorm+tanh": (
+        lambda: [fm.Dense(32, activation="tanh"), fm.LayerNormalization(), fm.Dense(3, activation="softmax")],
+        "rmsprop",
+        None,
+    ),
+    "adagrad+activation": (
+        lambda: [fm.Dense(32), fm.Activation("gelu"), fm.Dense(3, activation="softmax")],
+        fm.Adagrad(learning_rate=0.05),
+        None,
+    ),
+    "adamw+residual": (
+        lambda: [
+            fm.Dense(16, activation="relu"),
+            fm.Residual([fm.Dense(16, activation="relu")]),
+            fm.Dense(3, activation="softmax"),
+        ],
+        "adamw",
+        None,
+    ),
+    "mse regression": (lambda: [fm.Dense(16, activation="relu"), fm.Dense(1)], "adam", "mse"),
+    "huber regression": (lambda: [fm.Dense(16, activation="relu"), fm.Dense(1)], "adam", "huber"),
+    "binary": (lambda: [fm.Dense(16, activation="relu"), fm.Dense(1, activation="sigmoid")], "adam", None),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_kind_trains_as_in_float32(case):
+    layers, optimizer, loss = CASES[case]
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 8)).astype(np.float32)
+    score = X[:, 0] + 0.5 * X[:, 1] - X[:, 2]
+    if loss in ("mse", "huber"):
+        y = score.astype(np.float32)
+    elif case == "binary":
+        y = (score > 0).astype(np.int64)
+    else:
+        y = np.digitize(score, [-0.7, 0.7])
+
+    def make(dtype):
+        return fm.Sequential(layers(), loss=loss, optimizer=optimizer, dtype=dtype, seed=7)
+
+    (m32, h32), (mbf, hbf) = _fit_both(make, X, y, epochs=15, batch_size=32)
+    l32, lbf = h32.history["loss"], hbf.history["loss"]
+    assert np.all(np.isfinite(lbf)) and lbf[-1] < 0.75 * lbf[0]
+    assert abs(lbf[-1] - l32[-1]) <= 0.1 * l32[0]  # the same training, up to bf16 noise
+    assert not np.array_equal(m32.params, mbf.params)  # the products did round
+    assert mbf.params.dtype == np.float32
+
+
+def test_an_embedding_model_trains_mixed():
+    # integer codes -> Embedding (a table lookup, float32) -> Dense products with bf16 operands
+    rng = np.random.default_rng(6)
+    codes = rng.integers(0, 12, (400, 3)).astype(np.float32)
+    y = (codes[:, 0] % 3).astype(np.int64)
+
+    def make(dtype):
+        layers = [
+            fm.Embedding(12, 4, input_length=3),
+            fm.Dense(16, activation="relu"),
+            fm.Dense(3, activation="softmax"),
+        ]
+        return fm.Sequential(layers, dtype=dtype, seed=2)
+
+    (m32, h32), (mbf, hbf) = _fit_both(make, codes, y, epochs=20, batch_size=32)
+    assert mbf._net.mixed_bfloat16 and not np.array_equal(m32.params, mbf.params)
+    assert hbf.history["loss"][-1] < 0.5 * hbf.history["loss"][0]
+    assert mbf.accuracy(codes, y) > 0.9 and abs(mbf.accuracy(codes, y) - m32.accuracy(codes, y)) < 0.05
+
+
+def test_schedule_callback_validation_and_sources():
+    X, y, _ = _data(m=400, d=40)
+    stop = fm.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    model = _net("mixed_bfloat16")
+    model.compile(optimizer=fm.SGD(learning_rate=0.1, momentum=0.9))
+    schedule = fm.schedules.ExponentialDecay(gamma=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+        hist = model.fit(
+            X, y, epochs=30, batch_size=50, validation_split=0.2, callbacks=[stop], schedule=schedule, verbose=0
+        )
+    assert model._net.mixed_bfloat16 and "val_loss" in hist.history
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    source = fm.data.from_arrays(X, y, chunk_rows=64)  # a source, read chunk by chunk
+    np.testing.assert_allclose(model.evaluate(source)[0], model.evaluate(X, y)[0], rtol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+        hist = model.fit(source, epochs=2, batch_size=50, verbose=0)
+    assert np.all(np.isfinite(hist.history["loss"]))
+
+
+def test_digits_accuracy_close_to_float32():
+    datasets = pytest.importorskip("sklearn.datasets")
+    digits = datasets.load_digits()
+    X = (digits.data / 16).astype(np.float32)
+    y = digits.target
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, test = order[:1400], order[1400:]
+    accs = {}
+    for dtype in ("float32", "mixed_bfloat16"):
+        model = fm.Sequential(
+            [fm.Dense(64, activation="relu"), fm.Dense(10, activation="softmax")], dtype=dtype, seed=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+            model.fit(X[train], y[train], epochs=20, batch_size=32, verbose=0)
+        accs[dtype] = model.accuracy(X[test], y[test])
+    assert accs["mixed_bfloat16"] > 0.93
+    assert abs(accs["mixed_bfloat16"] - accs["float32"]) <= 0.02, accs
+
+
+@pytest.mark.mpi
+def test_one_process_comm_gives_the_same_mixed_training():
+    pytest.importorskip("mpi4py", reason="needs the [mpi] extra (pip install 'fastmlp[mpi]')")
+    from mpi4py import MPI
+
+    X, y, _ = _data(m=120)
+    a, b, c = _net("mixed_bfloat16"), _net("mixed_bfloat16"), _net("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+        ha = a.fit(X, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
+        hb = b.fit(X, y, epochs=3, batch_size=16, validation_split=0.2, comm=MPI.COMM_SELF, verbose=0)
+        c.fit(X, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert ha.history == hb.history
+    assert not np.array_equal(a.params, c.params)  # the data-parallel step used the mixed products
+    np.testing.assert_array_equal(a.predict(X), b.predict(X, comm=MPI.COMM_SELF))
+
+
+def test_onnx_export_is_the_float32_graph(tmp_path):
+    # ONNX has no "round the operands" step in a MatMul: the export is the float32 model (documented)
+    ort = pytest.importorskip("onnxruntime")
+    X, _, _ = _data()
+    model = _net("mixed_bfloat16")
+    fm.onnx.export(model, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    out = session.run(None, {session.get_inputs()[0].name: X})[0]
+    np.testing.assert_allclose(out, model.copy(dtype="float32").forward(X), rtol=1e-5, atol=1e-6)
