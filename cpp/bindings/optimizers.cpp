@@ -79,12 +79,13 @@ void define_spec(py::module_& m) {
     py::dict row;
     row["name"] = k.name;
     row["class_name"] = k.class_name;
+    row["summary"] = k.summary;
     row["learning_rate"] = k.learning_rate;
     row["params"] = py::tuple(params);
     row["states"] = py::tuple(states);
     table.append(row);
   }
-  // The table of optimizers (optimizer_rules.hpp), in order: name, class_name, the default
+  // The table of optimizers (optimizer_rules.hpp), in order: name, class_name, summary, the default
   // learning_rate, params ((name, default), ...; besides learning_rate, clip_norm, clip_value) and states.
   m.attr("OPTIMIZERS") = py::tuple(table);
 

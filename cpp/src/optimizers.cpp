@@ -28,7 +28,7 @@ std::vector<OptimizerKind> build_kinds() {
   std::vector<OptimizerKind> kinds;
   OptimizerRules::each([&](auto rule) {
     using R = decltype(rule);
-    kinds.push_back({R::name, R::class_name, R::learning_rate, {std::begin(R::params), std::end(R::params)},
+    kinds.push_back({R::name, R::class_name, R::summary, R::learning_rate, {std::begin(R::params), std::end(R::params)},
                      {std::begin(R::states), std::end(R::states)}, &R::check, &R::plain_sgd_rate});
   });
   return kinds;

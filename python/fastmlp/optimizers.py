@@ -22,7 +22,7 @@ import weakref
 from . import _core
 from ._validation import as_bool, as_real
 
-#: The core's table of optimizers by kind: {"name", "class_name", "learning_rate", "params", "states"}.
+#: The core's table of optimizers by kind: {"name", "class_name", "summary", "learning_rate", "params", "states"}.
 _TABLE = {row["name"]: row for row in _core.OPTIMIZERS}
 _CLIP = ("clip_norm", "clip_value")
 
@@ -268,7 +268,7 @@ def _make_class(row: dict) -> type:
         Optimizer.__init__(self, **{k: v for k, v in bound.arguments.items() if k != "self"})
 
     __init__.__signature__ = signature
-    doc = f"{row['class_name']} (cpp/include/fastmlp/optimizer_rules.hpp has its formula)."
+    doc = f"{row['summary']}\n\nThe formula: cpp/include/fastmlp/optimizer_rules.hpp ({row['name']!r})."
     return type(row["class_name"], (Optimizer,), {"_kind": row["name"], "__init__": __init__, "__doc__": doc})
 
 

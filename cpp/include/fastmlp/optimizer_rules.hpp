@@ -54,6 +54,8 @@ struct OptimizerState {
 
 // What a rule may leave out.
 struct OptimizerRule {
+  // One line on the formula: the docstring of a Python class made from the table.
+  static constexpr const char* summary = "";
   // A message when the values clash (checked after the ranges), else nullptr.
   static const char* check(const double*) { return nullptr; }
   // > 0 when a step is exactly w <- w - rate g (the layers then fuse it into backprop at batch 1).
@@ -174,6 +176,45 @@ struct AdagradRule : OptimizerRule {
   };
 };
 
+// RAdam, rectified Adam (Liu et al. 2020; torch.optim.RAdam). g = dJ/dw + weight_decay w
+//   m, v as Adam's;   rho_inf = 2 / (1 - beta2) - 1,   rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)
+//   rho_t > 5:  r = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+//               w <- w - lr m / (1 - beta1^t) * sqrt(1 - beta2^t) / (sqrt(v) + epsilon) * r
+//   else:       w <- w - lr m / (1 - beta1^t)          (the first steps: momentum without a rate per parameter)
+struct RadamRule : OptimizerRule {
+  static constexpr const char* name = "radam";
+  static constexpr const char* class_name = "RAdam";
+  static constexpr const char* summary =
+      "RAdam, rectified Adam (Liu et al., 2020), PyTorch's formulas: Adam whose per-parameter rate is phased "
+      "in by the variance rectification r_t; the first steps (rho_t <= 5) are momentum steps w <- w - lr m_hat.";
+  static constexpr double learning_rate = 1e-3;
+  static constexpr OptimizerParam params[] = {fraction_param("beta1", 0.9), fraction_param("beta2", 0.999),
+                                              positive_param("epsilon", 1e-8), non_negative_param("weight_decay", 0.0)};
+  static constexpr const char* states[] = {"m", "v"};
+  template <class T>
+  struct Step {
+    T lr, b1, b2, eps, wd, c1, sqrt_c2, r;
+    bool rectified;
+    Step(const double* h, T lr_, long long t) : lr(lr_), b1(T(h[0])), b2(T(h[1])), eps(T(h[2])), wd(T(h[3])) {
+      const double b2t = std::pow(h[1], double(t)), rho_inf = 2.0 / (1.0 - h[1]) - 1.0;
+      const double rho_t = rho_inf - 2.0 * double(t) * b2t / (1.0 - b2t);
+      c1 = T(1.0 - std::pow(h[0], double(t)));
+      sqrt_c2 = T(std::sqrt(1.0 - b2t));
+      rectified = rho_t > 5.0;
+      r = rectified ? T(std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))) : T(0);
+    }
+    FASTMLP_HD void operator()(T& w, T g, OptimizerState<T> s) const {
+      if (wd != T(0)) g += wd * w;
+      const T m = b1 * s[0] + (T(1) - b1) * g;
+      const T v = b2 * s[1] + (T(1) - b2) * (g * g);
+      s[0] = m;
+      s[1] = v;
+      const T m_hat = m / c1;
+      w -= rectified ? m_hat * lr * (sqrt_c2 / (std::sqrt(v) + eps)) * r : m_hat * lr;
+    }
+  };
+};
+
 // A list of rules: visit(kind, f) calls f(Rule{}) for the rule at index `kind`; each(f) for all.
 template <class... Rules>
 struct OptimizerRuleList {
@@ -191,7 +232,7 @@ struct OptimizerRuleList {
 
 // THE table of optimizers: a kind is its index here (OptimizerSpec::kind), its name the model file's.
 // Append, never reorder (a kind's index is not stored anywhere, but the Python names follow this order).
-using OptimizerRules = OptimizerRuleList<SgdRule, AdamRule, RmspropRule, AdagradRule>;
+using OptimizerRules = OptimizerRuleList<SgdRule, AdamRule, RmspropRule, AdagradRule, RadamRule>;
 
 // One step of a rule over a buffer, as the engines receive it: the kind, its hyper-parameters
 // (params order), this step's learning rate, the step count (1: the state starts at 0) and the

@@ -21,6 +21,7 @@ namespace fastmlp {
 struct OptimizerKind {
   const char* name;        // "adam": the model file's, the Python config's "name"
   const char* class_name;  // "Adam": the Python class
+  const char* summary;     // a line on the formula
   double learning_rate;    // the default
   std::vector<OptimizerParam> params;
   std::vector<const char*> states;
