@@ -82,10 +82,10 @@ def test_radam_matches_torch():
 
 def test_radam_trains_keeps_its_state_and_round_trips(tmp_path):
     X, y = blobs(m=60, d=3, k=3, seed=2)
-    a = dense_model([3, 8, 3], ["tanh", "softmax"], seed=3, optimizer="radam")
-    b = dense_model([3, 8, 3], ["tanh", "softmax"], seed=3, optimizer=fm.RAdam())
+    a = dense_model([3, 8, 3], ["tanh", "softmax"], seed=3, optimizer=optimizers.create("radam", learning_rate=0.02))
+    b = dense_model([3, 8, 3], ["tanh", "softmax"], seed=3, optimizer=fm.RAdam(0.02))
     h = a.fit(X, y, epochs=20, batch_size=8, shuffle=False)
-    assert h.loss[-1] < 0.8 * h.loss[0]
+    assert h.loss[-1] < 0.5 * h.loss[0]
     for _ in range(20):  # the state runs on through partial_fit calls
         b.partial_fit(X, y, batch_size=8, shuffle=False)
     np.testing.assert_array_equal(a.params, b.params)
@@ -121,7 +121,8 @@ def test_radam_keywords():
 def test_radam_on_cuda_matches_the_cpu(dtype):
     rng = np.random.default_rng(4)
     X, y = rng.normal(size=(37, 5)).astype(dtype), np.arange(37) % 3
-    cpu = fm.Sequential([fm.Dense(5, 8, "relu"), fm.Dense(8, 3, "softmax")], dtype=dtype, seed=12, optimizer=fm.RAdam(0.01))
+    layers = [fm.Dense(5, 8, "relu"), fm.Dense(8, 3, "softmax")]
+    cpu = fm.Sequential(layers, dtype=dtype, seed=12, optimizer=fm.RAdam(0.01))
     gpu = cpu.copy().to("cuda")
     gpu.optimizer = fm.RAdam(0.01)
     for _ in range(2):

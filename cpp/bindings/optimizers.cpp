@@ -89,25 +89,26 @@ void define_spec(py::module_& m) {
   // learning_rate, params ((name, default), ...; besides learning_rate, clip_norm, clip_value) and states.
   m.attr("OPTIMIZERS") = py::tuple(table);
 
-  auto spec = py::class_<OptimizerSpec>(m, "OptimizerSpec", "An optimizer's kind and hyper-parameters (optimizers.hpp).")
-                  .def(py::init<>())
-                  .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")
-                  .def_static("adam", &OptimizerSpec::adam, "Adam's defaults.")
-                  .def_static("rmsprop", &OptimizerSpec::rmsprop, "RMSprop's defaults.")
-                  .def_static("adagrad", &OptimizerSpec::adagrad, "Adagrad's defaults.")
-                  .def_static("defaults", &optimizer_defaults, py::arg("kind"), "The defaults of the optimizer `kind`.")
-                  .def_property(
-                      "kind", [](const OptimizerSpec& s) { return std::string(s.kind_name()); },
-                      [](OptimizerSpec& s, const std::string& k) {  // that kind's defaults, the same rate and clipping
-                        OptimizerSpec d = OptimizerSpec::defaults(k);
-                        d.learning_rate = s.learning_rate;
-                        d.clip_norm = s.clip_norm;
-                        d.clip_value = s.clip_value;
-                        s = d;
-                      })
-                  .def_readwrite("learning_rate", &OptimizerSpec::learning_rate)
-                  .def_readwrite("clip_norm", &OptimizerSpec::clip_norm)
-                  .def_readwrite("clip_value", &OptimizerSpec::clip_value);
+  auto spec =
+      py::class_<OptimizerSpec>(m, "OptimizerSpec", "An optimizer's kind and hyper-parameters (optimizers.hpp).")
+          .def(py::init<>())
+          .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")
+          .def_static("adam", &OptimizerSpec::adam, "Adam's defaults.")
+          .def_static("rmsprop", &OptimizerSpec::rmsprop, "RMSprop's defaults.")
+          .def_static("adagrad", &OptimizerSpec::adagrad, "Adagrad's defaults.")
+          .def_static("defaults", &optimizer_defaults, py::arg("kind"), "The defaults of the optimizer `kind`.")
+          .def_property(
+              "kind", [](const OptimizerSpec& s) { return std::string(s.kind_name()); },
+              [](OptimizerSpec& s, const std::string& k) {  // that kind's defaults, the same rate and clipping
+                OptimizerSpec d = OptimizerSpec::defaults(k);
+                d.learning_rate = s.learning_rate;
+                d.clip_norm = s.clip_norm;
+                d.clip_value = s.clip_value;
+                s = d;
+              })
+          .def_readwrite("learning_rate", &OptimizerSpec::learning_rate)
+          .def_readwrite("clip_norm", &OptimizerSpec::clip_norm)
+          .def_readwrite("clip_value", &OptimizerSpec::clip_value);
   // One property per hyper-parameter name of the table: AttributeError on a kind without it.
   for (const std::string& name : names)
     spec.def_property(

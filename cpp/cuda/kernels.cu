@@ -587,7 +587,8 @@ void optimizer_update(cudaStream_t s, const UpdateStep& u, T* w, const T* g, T* 
   if (n == 0) return;
   OptimizerRules::visit(u.kind, [&](auto rule) {
     using Step = typename decltype(rule)::template Step<T>;
-    optimizer_kernel<Step, T><<<blocks_for(n), kThreads, 0, s>>>(Step(u.hyper, T(u.learning_rate), u.t), w, g, state, n);
+    optimizer_kernel<Step, T>
+        <<<blocks_for(n), kThreads, 0, s>>>(Step(u.hyper, T(u.learning_rate), u.t), w, g, state, n);
   });
 }
 

@@ -28,8 +28,14 @@ std::vector<OptimizerKind> build_kinds() {
   std::vector<OptimizerKind> kinds;
   OptimizerRules::each([&](auto rule) {
     using R = decltype(rule);
-    kinds.push_back({R::name, R::class_name, R::summary, R::learning_rate, {std::begin(R::params), std::end(R::params)},
-                     {std::begin(R::states), std::end(R::states)}, &R::check, &R::plain_sgd_rate});
+    kinds.push_back({R::name,
+                     R::class_name,
+                     R::summary,
+                     R::learning_rate,
+                     {std::begin(R::params), std::end(R::params)},
+                     {std::begin(R::states), std::end(R::states)},
+                     &R::check,
+                     &R::plain_sgd_rate});
   });
   return kinds;
 }
@@ -100,8 +106,8 @@ void validate_optimizer(const OptimizerSpec& s) {
   if (s.kind < 0 || s.kind >= int(optimizer_kinds().size())) throw std::invalid_argument("unknown optimizer kind");
   const OptimizerKind& k = s.info();
   if (s.values.size() != k.params.size())
-    throw std::invalid_argument(std::string("the optimizer '") + k.name + "' needs " +
-                                std::to_string(k.params.size()) + " hyper-parameters");
+    throw std::invalid_argument(std::string("the optimizer '") + k.name + "' needs " + std::to_string(k.params.size()) +
+                                " hyper-parameters");
   validate_learning_rate<T>(s.learning_rate);
   for (std::size_t i = 0; i < k.params.size(); ++i) {
     const OptimizerParam& p = k.params[i];

@@ -63,7 +63,7 @@ class Optimizer:
         OPTIMIZERS[cls._kind] = cls
 
     def __init__(self, **values):
-        spec = getattr(_core.OptimizerSpec, self._kind)()
+        spec = _core.OptimizerSpec.defaults(self._kind)
         for name, value in values.items():
             setattr(spec, name, as_bool(value, name) if isinstance(getattr(spec, name), bool) else as_real(value, name))
         _core.validate_optimizer(spec)  # ValueError naming the parameter
@@ -85,7 +85,7 @@ class Optimizer:
             self._impl.learning_rate = spec.learning_rate
 
     def _copy_spec(self):
-        spec = getattr(_core.OptimizerSpec, self._kind)()
+        spec = _core.OptimizerSpec.defaults(self._kind)
         for name in ("learning_rate",) + self._fields:
             setattr(spec, name, getattr(self._spec, name))
         return spec

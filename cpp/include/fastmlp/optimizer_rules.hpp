@@ -9,14 +9,16 @@
 // rate (schedules change it) and t the step count (1 on the first step after a reset). Gradient
 // clipping runs before, for every rule (optimizers.hpp). The formulas are PyTorch's.
 //
-// ---- Adding an optimizer (e.g. Adamax, Lion): the files to touch ----
-//   1. this file: a struct like the ones below, and its name in OptimizerRules at the end;
-//   2. python/fastmlp/__init__.py: export the class (fm.Adamax). fastmlp.optimizers makes the
-//      Python class from this table (keywords, defaults, docstring; validation is the C++ one),
-//      unless the kind has a hand-written class there (SGD, Adam, RMSprop, Adagrad do, for their
-//      docs), which is then checked against this table at import;
-//   3. tests (tests/reference.py's NumPy formula, tests/test_optimizers.py) and docs.
-// Nothing else: the engines, the bindings, the model file and the CLI read the table.
+// ---- Adding an optimizer: the files to touch (RAdam was added this way) ----
+//   1. this file: a struct like the ones below (name, class_name, summary, learning_rate, params,
+//      states, Step<T>; check / plain_sgd_rate when needed), and its name in OptimizerRules at the end;
+//   2. python/fastmlp/__init__.py: export the class (fm.RAdam). fastmlp.optimizers makes the Python
+//      class from this table (keywords, defaults, docstring; validation is the C++ one) unless the kind
+//      has a hand-written class there (SGD, Adam, RMSprop, Adagrad do, for their docs), which is then
+//      checked against this table at import.
+// Not counted: tests (tests/reference.py's NumPy formula, tests/test_optimizer_table.py) and the docs
+// entry (docs/api/python.rst). Nothing else: the CPU's loop, the CUDA kernel, the bindings
+// (_core.OPTIMIZERS, OptimizerSpec's properties), the model file, fm.load, get() and the CLI read the table.
 #pragma once
 
 #include <cmath>
@@ -35,7 +37,9 @@ struct OptimizerParam {
   bool flag;
 };
 constexpr double kUnbounded = 1e300;
-constexpr OptimizerParam fraction_param(const char* name, double value) { return {name, value, 0.0, 1.0, false, true, false}; }
+constexpr OptimizerParam fraction_param(const char* name, double value) {
+  return {name, value, 0.0, 1.0, false, true, false};
+}
 constexpr OptimizerParam non_negative_param(const char* name, double value) {
   return {name, value, 0.0, kUnbounded, false, false, false};
 }
@@ -64,7 +68,8 @@ struct OptimizerRule {
 
 // g = dJ/dw + weight_decay w
 // plain:     w <- w - lr g
-// momentum:  v <- momentum v + g  (v = g on the first step);  w <- w - lr v, or with Nesterov w <- w - lr (g + momentum v)
+// momentum:  v <- momentum v + g  (v = g on the first step);  w <- w - lr v, or with Nesterov w <- w - lr (g + momentum
+// v)
 struct SgdRule : OptimizerRule {
   static constexpr const char* name = "sgd";
   static constexpr const char* class_name = "SGD";
@@ -72,7 +77,9 @@ struct SgdRule : OptimizerRule {
   static constexpr OptimizerParam params[] = {fraction_param("momentum", 0.0), flag_param("nesterov"),
                                               non_negative_param("weight_decay", 0.0)};
   static constexpr const char* states[] = {"velocity"};
-  static const char* check(const double* h) { return h[1] != 0.0 && h[0] == 0.0 ? "nesterov needs momentum > 0" : nullptr; }
+  static const char* check(const double* h) {
+    return h[1] != 0.0 && h[0] == 0.0 ? "nesterov needs momentum > 0" : nullptr;
+  }
   static double plain_sgd_rate(const double* h, double lr) { return h[0] == 0.0 && h[2] == 0.0 ? lr : 0.0; }
   template <class T>
   struct Step {
@@ -161,7 +168,8 @@ struct AdagradRule : OptimizerRule {
   static constexpr const char* name = "adagrad";
   static constexpr const char* class_name = "Adagrad";
   static constexpr double learning_rate = 0.01;
-  static constexpr OptimizerParam params[] = {positive_param("epsilon", 1e-10), non_negative_param("weight_decay", 0.0)};
+  static constexpr OptimizerParam params[] = {positive_param("epsilon", 1e-10),
+                                              non_negative_param("weight_decay", 0.0)};
   static constexpr const char* states[] = {"v"};
   template <class T>
   struct Step {
@@ -201,7 +209,8 @@ struct RadamRule : OptimizerRule {
       c1 = T(1.0 - std::pow(h[0], double(t)));
       sqrt_c2 = T(std::sqrt(1.0 - b2t));
       rectified = rho_t > 5.0;
-      r = rectified ? T(std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))) : T(0);
+      r = rectified ? T(std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)))
+                    : T(0);
     }
     FASTMLP_HD void operator()(T& w, T g, OptimizerState<T> s) const {
       if (wd != T(0)) g += wd * w;
