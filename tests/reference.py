@@ -457,6 +457,26 @@ def adagrad_steps(w, grads, lr, eps=1e-10, weight_decay=0.0):
     return w
 
 
+def radam_steps(w, grads, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and Beyond", Algorithm 2,
+    with PyTorch's epsilon and threshold rho_t > 5) on flat w for each gradient in ``grads``."""
+    w = np.array(w, dtype=np.float64)
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    rho_inf = 2 / (1 - beta2) - 1
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * w
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if rho_t > 5:
+            r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            w = w - lr * m_hat * np.sqrt(1 - beta2**t) / (np.sqrt(v) + eps) * r
+        else:
+            w = w - lr * m_hat
+    return w
+
+
 def clip_gradient(g, clip_value=0.0, clip_norm=0.0):
     """Clamp entries to [-clip_value, clip_value] (if > 0), then, as PyTorch's clip_grad_norm_,
     scale by min(1, clip_norm / (||g|| + 1e-6)) (if clip_norm > 0)."""

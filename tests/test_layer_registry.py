@@ -270,7 +270,7 @@ def test_activations_and_losses_come_from_the_core():
 
 
 def test_optimizer_registry_is_the_cores_kinds():
-    assert set(optimizers.OPTIMIZERS) == {"sgd", "adam", "rmsprop", "adagrad"}
+    assert set(optimizers.OPTIMIZERS) == {"sgd", "adam", "rmsprop", "adagrad", "radam"}
     assert optimizers.names() == (*optimizers.OPTIMIZERS, "adamw")
     for kind, cls in optimizers.OPTIMIZERS.items():
         assert _core.OptimizerSpec.defaults(kind).kind == kind
@@ -282,7 +282,7 @@ def test_optimizer_registry_is_the_cores_kinds():
     assert optimizers.create("AdamW").decoupled
     with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
         fm.Optimizer.from_config({"name": "lion"})
-    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, rmsprop, adagrad, adamw"):
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam, rmsprop, adagrad, radam, adamw"):
         optimizers.get("lion")
 
 

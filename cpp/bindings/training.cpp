@@ -265,34 +265,7 @@ py::object engine_of(const py::object& net, Make make) {
 }
 
 void define_options(py::module_& m) {
-  py::class_<OptimizerSpec>(m, "OptimizerSpec", "An optimizer's kind and hyper-parameters (optimizers.hpp).")
-      .def(py::init<>())
-      .def_static("sgd", &OptimizerSpec::sgd, "SGD's defaults.")
-      .def_static("adam", &OptimizerSpec::adam, "Adam's defaults.")
-      .def_static("rmsprop", &OptimizerSpec::rmsprop, "RMSprop's defaults.")
-      .def_static("adagrad", &OptimizerSpec::adagrad, "Adagrad's defaults.")
-      .def_static("defaults", &optimizer_defaults, py::arg("kind"), "The defaults of the optimizer `kind`.")
-      .def_property(
-          "kind", [](const OptimizerSpec& s) { return std::string(optimizer_kind_name(s.kind)); },
-          [](OptimizerSpec& s, const std::string& k) { s.kind = optimizer_defaults(k).kind; })
-      .def_readwrite("learning_rate", &OptimizerSpec::learning_rate)
-      .def_readwrite("momentum", &OptimizerSpec::momentum)
-      .def_readwrite("nesterov", &OptimizerSpec::nesterov)
-      .def_readwrite("weight_decay", &OptimizerSpec::weight_decay)
-      .def_readwrite("beta1", &OptimizerSpec::beta1)
-      .def_readwrite("beta2", &OptimizerSpec::beta2)
-      .def_readwrite("epsilon", &OptimizerSpec::epsilon)
-      .def_readwrite("decoupled", &OptimizerSpec::decoupled)
-      .def_readwrite("rho", &OptimizerSpec::rho)
-      .def_readwrite("clip_norm", &OptimizerSpec::clip_norm)
-      .def_readwrite("clip_value", &OptimizerSpec::clip_value);
-  m.def(
-      "validate_optimizer",
-      [](const OptimizerSpec& s, bool float32) {
-        float32 ? validate_optimizer<float>(s) : validate_optimizer<double>(s);
-      },
-      py::arg("spec"), py::arg("float32") = false, "ValueError unless every value is in range (in that dtype).");
-
+  // OptimizerSpec and validate_optimizer: optimizers.cpp, with the table of optimizers.
   py::class_<Schedule>(m, "Schedule", "A learning-rate schedule (schedules.hpp).")
       .def(py::init([](const std::string& kind) { return schedule_defaults(schedule_from_name(kind)); }),
            py::arg("kind") = "constant", "The schedule `kind` with its default parameters.")

@@ -62,9 +62,7 @@ struct Backend<T>::Impl {
   std::vector<std::pair<Index, Index>> weights;  // the L2-penalised weights: (offset, count)
 
   // `params` holds the P parameters, then the S running statistics.
-  DevBuf<T> params, grads, velocity, m1, m2;
-  bool has_velocity = false, has_moments = false;
-  long long t = 0;
+  DevBuf<T> params, grads, opt_state;  // opt_state: the optimizer's state slots, P values each
   DevBuf<T> saved[3];
 
   T* out = nullptr;        // the head's output of the latest forward pass: z_L, then a_L (loss_pass)
@@ -109,11 +107,6 @@ struct Backend<T>::Impl {
   template <class U>
   void zero(U* p, i64 n) {
     FASTMLP_CUDA_CHECK(cudaMemsetAsync(p, 0, sizeof(U) * std::size_t(n), stream));
-  }
-  // An optimizer state buffer: P zeros.
-  void zeroed(DevBuf<T>& state) {
-    state.reserve(P);
-    zero(state.p, P);
   }
 
   View view(const Batch& bt) {
@@ -196,35 +189,12 @@ struct Backend<T>::Impl {
     stack->backward(p, delta.p, nullptr);
   }
 
-  void step(const OptStep<T>& s) {
-    if (s.kind == OptStep<T>::kRMSprop || s.kind == OptStep<T>::kAdagrad) {  // one state buffer: m2
-      if (!has_moments) {
-        zeroed(m2);
-        has_moments = true;
-      }
-      adaptive_rate_step<T>(stream, params.p, grads.p, m2.p, P, s.kind == OptStep<T>::kAdagrad, s.lr, s.rho, s.epsilon,
-                            s.weight_decay);
-      return;
+  void step(const UpdateStep& u) {
+    if (u.t == 1) {
+      opt_state.reserve(u.n_states * P > 0 ? u.n_states * P : 1);
+      zero(opt_state.p, u.n_states * P);
     }
-    if (s.kind == OptStep<T>::kAdam) {
-      if (!has_moments) {
-        zeroed(m1);
-        zeroed(m2);
-        t = 0;
-        has_moments = true;
-      }
-      ++t;
-      const T c1 = T(1) - T(std::pow(double(s.beta1), double(t)));
-      const T c2 = T(1) - T(std::pow(double(s.beta2), double(t)));
-      adam_step<T>(stream, params.p, grads.p, m1.p, m2.p, P, s.lr, s.beta1, s.beta2, s.epsilon, s.weight_decay,
-                   s.decoupled, c1, T(std::sqrt(c2)));
-      return;
-    }
-    if (s.momentum != T(0) && !has_velocity) {
-      zeroed(velocity);
-      has_velocity = true;
-    }
-    sgd_step<T>(stream, params.p, grads.p, velocity.p, P, s.lr, s.momentum, s.weight_decay, s.nesterov);
+    optimizer_update<T>(stream, u, params.p, grads.p, opt_state.p, P);
   }
 };
 
@@ -371,7 +341,7 @@ void Backend<T>::backprop(const Batch& bt) {
 }
 
 template <class T>
-void Backend<T>::optimizer_step(const OptStep<T>& s) {
+void Backend<T>::optimizer_step(const UpdateStep& s) {
   impl_->step(s);
   FASTMLP_CUDA_CHECK(cudaGetLastError());
 }
@@ -418,13 +388,6 @@ void Backend<T>::restore_params(int copy) {
   auto& im = *impl_;
   if (im.saved[copy].n < P_ + S_) throw std::logic_error("restore_params: nothing saved");
   im.copy(im.params.p, im.saved[copy].p, P_ + S_, cudaMemcpyDeviceToDevice);
-}
-
-template <class T>
-void Backend<T>::reset_optimizer() {
-  impl_->has_velocity = false;
-  impl_->has_moments = false;
-  impl_->t = 0;
 }
 
 template <class T>

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fastmlp/layer.hpp"
+#include "fastmlp/optimizer_rules.hpp"
 #include "fastmlp/random.hpp"
 
 namespace fastmlp::cuda::detail {
@@ -32,15 +33,6 @@ struct HostTargets {
   const std::int32_t* labels = nullptr;
   std::int64_t rows = 0, cols = 0;
   const T* weights = nullptr;
-};
-
-// One step of the device optimizer (optimizers.hpp's formulas).
-template <class T>
-struct OptStep {
-  enum Kind : int { kSGD = 0, kAdam, kRMSprop, kAdagrad };
-  int kind = kSGD;
-  T lr = 0, momentum = 0, weight_decay = 0, beta1 = 0, beta2 = 0, epsilon = 0, rho = 0;
-  bool nesterov = false, decoupled = false;
 };
 
 // Device probing (backend.cu): count of devices, or -1 with `why` filled.
@@ -93,7 +85,9 @@ class Backend {
   void forward(const Batch& b, const DropoutDraw& draw);
   void output_error(const Batch& b, std::int64_t j, bool want_delta);
   void backprop(const Batch& b);
-  void optimizer_step(const OptStep<T>& step);
+  // One step of an optimizer rule (optimizer_rules.hpp) on the parameters from the gradient
+  // buffer; the state slots live here, zeroed when step.t is 1.
+  void optimizer_step(const UpdateStep& step);
   // Clips the gradient buffer in place (optimizers.hpp: clip_value, then clip_norm; 0 = off).
   void clip_grads(T clip_value, T clip_norm);
   // Forward without dropout and the output activation; A_L copied to host `out`.
@@ -106,7 +100,6 @@ class Backend {
   void save_params(int copy);
   void restore_params(int copy);
 
-  void reset_optimizer();
   void synchronize();
 
  private:

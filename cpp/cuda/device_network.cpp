@@ -41,36 +41,19 @@ detail::HostTargets<T> host_targets(const Targets<T>& Y) {
   return {Y.dense, Y.labels, Y.rows, Y.cols, Y.weights};
 }
 
-// An optimizer whose state lives on the device (in the Backend): step() runs one kernel
-// over the device's flat buffers (the pointers the loop passes are those buffers).
-// The device never fuses the SGD step into backprop (plain_sgd_rate() stays 0).
+// An optimizer whose state lives on the device (in the Backend): its rule (optimizer_rules.hpp)
+// runs as one kernel over the device's flat buffers (the pointers the loop passes are those
+// buffers). The device never fuses the SGD step into backprop (plain_sgd_rate() stays 0).
 template <class T>
-class DeviceOptimizer final : public Optimizer<T> {
+class DeviceOptimizer final : public RuleOptimizer<T> {
  public:
-  DeviceOptimizer(const OptimizerSpec& spec, Backend<T>& backend) : Optimizer<T>(spec), backend_(backend) {
-    backend_.reset_optimizer();  // a new optimizer starts fresh, as on the CPU
-  }
-  void step(T*, const T*, Index) override {
-    const auto& c = this->spec_;
-    detail::OptStep<T> s;
-    s.kind = c.kind == OptimizerSpec::Kind::Adam      ? detail::OptStep<T>::kAdam
-             : c.kind == OptimizerSpec::Kind::RMSprop ? detail::OptStep<T>::kRMSprop
-             : c.kind == OptimizerSpec::Kind::Adagrad ? detail::OptStep<T>::kAdagrad
-                                                      : detail::OptStep<T>::kSGD;
-    s.rho = T(c.rho);
-    s.lr = this->learning_rate_;
-    s.momentum = T(c.momentum);
-    s.weight_decay = T(c.weight_decay);
-    s.beta1 = T(c.beta1);
-    s.beta2 = T(c.beta2);
-    s.epsilon = T(c.epsilon);
-    s.nesterov = c.nesterov;
-    s.decoupled = c.decoupled;
-    backend_.optimizer_step(s);
-  }
-  void reset() override { backend_.reset_optimizer(); }
+  DeviceOptimizer(const OptimizerSpec& spec, Backend<T>& backend) : RuleOptimizer<T>(spec), backend_(backend) {}
+  T plain_sgd_rate() const override { return T(0); }
   void clip(T*, Index) override { backend_.clip_grads(T(this->spec_.clip_value), T(this->spec_.clip_norm)); }
   const void* memory() const override { return &backend_; }
+
+ protected:
+  void apply(const UpdateStep& step, T*, const T*, Index) override { backend_.optimizer_step(step); }
 
  private:
   Backend<T>& backend_;

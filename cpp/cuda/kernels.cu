@@ -1,7 +1,8 @@
 // The CUDA kernels of the backend. Element-wise work is fused so that a layer's
 // forward pass is one GEMM + one kernel (bias + activation), the output layer's
 // loss is one kernel per batch (activation, loss per row and delta = dJ/dZ
-// together), and an optimizer step is one kernel over the flat buffer.
+// together), and an optimizer step is one kernel over the flat buffer (any rule of
+// optimizer_rules.hpp, whose per-parameter functions it calls).
 // Row kernels put one warp on a row (32 lanes stride over its k entries), so
 // the row reductions (max, log-sum-exp, dot products) are warp shuffles.
 // Every reduction runs in a fixed order: results do not depend on timing.
@@ -10,6 +11,7 @@
 #include "kernels.cuh"
 
 #include "fastmlp/elementwise.hpp"
+#include "fastmlp/optimizer_rules.hpp"
 
 namespace fastmlp::cuda::detail {
 
@@ -421,50 +423,15 @@ __global__ void count_correct_kernel(const T* A, const std::int32_t* labels, con
   if (lane == 0 && ok) atomicAdd(correct, 1ull);
 }
 
-// ---- optimizers (optimizers.hpp) ----
-template <class T>
-__global__ void sgd_kernel(T* w, const T* g, T* v, i64 n, T lr, T mu, T wd, bool nesterov) {
-  FASTMLP_GRID_STRIDE(i, n) {
-    const T wi = w[i];
-    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
-    if (mu == T(0)) {
-      w[i] = wi - lr * gi;
-    } else {
-      const T vi = mu * v[i] + gi;
-      v[i] = vi;
-      w[i] = wi - lr * (nesterov ? gi + mu * vi : vi);
-    }
-  }
-}
-
-template <class T>
-__global__ void adam_kernel(T* w, const T* g, T* m1, T* m2, i64 n, T lr, T b1, T b2, T eps, T wd, bool decoupled, T c1,
-                            T sqrt_c2) {
+// ---- optimizers: one kernel for every rule of optimizer_rules.hpp ----
+// Step: the rule's Step<T>, its coefficients of this step computed on the host; s: its state
+// slots, n apart.
+template <class Step, class T>
+__global__ void optimizer_kernel(Step step, T* w, const T* g, T* s, i64 n) {
   FASTMLP_GRID_STRIDE(i, n) {
     T wi = w[i];
-    T gi = g[i];
-    if (wd != T(0)) {
-      if (decoupled)
-        wi *= T(1) - lr * wd;
-      else
-        gi += wd * wi;
-    }
-    const T mi = b1 * m1[i] + (T(1) - b1) * gi;
-    const T vi = b2 * m2[i] + (T(1) - b2) * gi * gi;
-    m1[i] = mi;
-    m2[i] = vi;
-    w[i] = wi - (lr / c1) * mi / (sqrt(vi) / sqrt_c2 + eps);
-  }
-}
-
-template <class T>
-__global__ void adaptive_rate_kernel(T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T eps, T wd) {
-  FASTMLP_GRID_STRIDE(i, n) {
-    const T wi = w[i];
-    const T gi = wd == T(0) ? g[i] : g[i] + wd * wi;
-    const T vi = adagrad ? v[i] + gi * gi : rho * v[i] + (T(1) - rho) * gi * gi;
-    v[i] = vi;
-    w[i] = wi - lr * gi / (sqrt(vi) + eps);
+    step(wi, g[i], OptimizerState<T>{s + i, n});
+    w[i] = wi;
   }
 }
 
@@ -616,21 +583,13 @@ void count_correct(cudaStream_t s, const T* A, const std::int32_t* labels, const
 }
 
 template <class T>
-void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T weight_decay, bool nesterov) {
-  sgd_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, lr, momentum, weight_decay, nesterov);
-}
-
-template <class T>
-void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon, T weight_decay,
-               bool decoupled, T c1, T sqrt_c2) {
-  adam_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, m1, m2, n, lr, beta1, beta2, epsilon, weight_decay, decoupled,
-                                                    c1, sqrt_c2);
-}
-
-template <class T>
-void adaptive_rate_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T epsilon,
-                        T weight_decay) {
-  adaptive_rate_kernel<T><<<blocks_for(n), kThreads, 0, s>>>(w, g, v, n, adagrad, lr, rho, epsilon, weight_decay);
+void optimizer_update(cudaStream_t s, const UpdateStep& u, T* w, const T* g, T* state, i64 n) {
+  if (n == 0) return;
+  OptimizerRules::visit(u.kind, [&](auto rule) {
+    using Step = typename decltype(rule)::template Step<T>;
+    optimizer_kernel<Step, T>
+        <<<blocks_for(n), kThreads, 0, s>>>(Step(u.hyper, T(u.learning_rate), u.t), w, g, state, n);
+  });
 }
 
 template <class T>
@@ -671,14 +630,12 @@ void fill(cudaStream_t s, T* x, i64 n, T value) {
   template void normalize_backward<T>(cudaStream_t, int, int, T*, const T*, i64, i64, const T*, const T*, T*, T*);     \
   template void regression_error<T>(cudaStream_t, int, const T*, const T*, const T*, const T*, i64, i64, T*, T*);      \
   template void activation_backward_from_z<T>(cudaStream_t, const T*, T*, i64, i64, int);                              \
-  template void adaptive_rate_step<T>(cudaStream_t, T*, const T*, T*, i64, bool, T, T, T, T);                          \
+  template void optimizer_update<T>(cudaStream_t, const UpdateStep&, T*, const T*, T*, i64);                           \
   template void clip_gradients<T>(cudaStream_t, T*, i64, T, T, T*);                                                    \
   template void sumsq_partials<T>(cudaStream_t, const T*, i64, T*);                                                    \
   template void finish_loss<T>(cudaStream_t, const T*, i64, const T*, i64, T, T*);                                     \
   template void count_correct<T>(cudaStream_t, const T*, const std::int32_t*, const T*, i64, i64, bool,                \
                                  unsigned long long*);                                                                 \
-  template void sgd_step<T>(cudaStream_t, T*, const T*, T*, i64, T, T, T, bool);                                       \
-  template void adam_step<T>(cudaStream_t, T*, const T*, T*, T*, i64, T, T, T, T, T, bool, T, T);                      \
   template void gather_rows<T>(cudaStream_t, const std::int64_t*, i64, const T*, i64, T*, const T*, i64, T*,           \
                                const std::int32_t*, std::int32_t*, const T*, T*);                                      \
   template void fill<T>(cudaStream_t, T*, i64, T);

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "fastmlp/optimizer_rules.hpp"
+
 namespace fastmlp::cuda::detail {
 
 using i64 = std::int64_t;
@@ -70,17 +72,10 @@ template <class T>
 void count_correct(cudaStream_t s, const T* A, const std::int32_t* labels, const T* Y, i64 m, i64 k, bool softmax,
                    unsigned long long* correct);
 
-// Optimizer steps on the flat buffer (n values).
+// One step of the optimizer rule u.kind (optimizer_rules.hpp) on the flat buffer w (n values)
+// from g, its u.n_states state slots at state (n apart).
 template <class T>
-void sgd_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, T lr, T momentum, T weight_decay, bool nesterov);
-template <class T>
-void adam_step(cudaStream_t s, T* w, const T* g, T* m1, T* m2, i64 n, T lr, T beta1, T beta2, T epsilon, T weight_decay,
-               bool decoupled, T c1, T sqrt_c2);
-
-// RMSprop (v: mean square, decay rho) or, adagrad, Adagrad (v: sum of squares), torch's formulas.
-template <class T>
-void adaptive_rate_step(cudaStream_t s, T* w, const T* g, T* v, i64 n, bool adagrad, T lr, T rho, T epsilon,
-                        T weight_decay);
+void optimizer_update(cudaStream_t s, const UpdateStep& u, T* w, const T* g, T* state, i64 n);
 // Gradient clipping: entries to [-clip_value, clip_value] (when > 0), then the whole buffer
 // scaled to global L2 norm <= clip_norm (when > 0; partials: kSumsqBlocks scratch values).
 template <class T>

@@ -20,7 +20,7 @@ from .gradcheck import check_gradients
 from .layers import *  # noqa: F403 (the layer kinds, Layer, LAYERS, ACTIVATIONS: layers.__all__, so a new kind is one file)
 from .losses import LOSSES
 from .model import DivergenceError, History, OneClassValidationWarning, Sequential, VanishingGradientWarning
-from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RAdam, RMSprop
 from .preprocessing import Normalization
 from .tabular import ColumnEmbedding
 
@@ -45,6 +45,7 @@ __all__ = [
     "AdamW",
     "RMSprop",
     "Adagrad",
+    "RAdam",
     "Optimizer",
     "EarlyStopping",
     "callbacks",

@@ -12,10 +12,6 @@ import typing_extensions
 
 __all__: list[str] = [
     "ACTIVATIONS",
-    "Adagrad32",
-    "Adagrad64",
-    "Adam32",
-    "Adam64",
     "DivergenceError",
     "EarlyStoppingSpec",
     "Engine32",
@@ -31,13 +27,10 @@ __all__: list[str] = [
     "Network32",
     "Network64",
     "NotSupported",
+    "OPTIMIZERS",
     "Optimizer32",
     "Optimizer64",
     "OptimizerSpec",
-    "RMSprop32",
-    "RMSprop64",
-    "SGD32",
-    "SGD64",
     "Schedule",
     "VERSION",
     "bf16_round",
@@ -270,6 +263,10 @@ class Network64:
         """
 
 class Optimizer32:
+    def __init__(self, spec: OptimizerSpec) -> None:
+        """
+        A host optimizer of `spec`, fresh state.
+        """
     def clip(self, grads: numpy.typing.NDArray[numpy.float32]) -> None:
         """
         Clip `grads` in place (clip_value, then the global clip_norm).
@@ -277,6 +274,10 @@ class Optimizer32:
     def reset(self) -> None:
         """
         Forget the state (velocity, moments, step count).
+        """
+    def state(self, name: str) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], "[m, 1]"]:
+        """
+        A copy of the state slot `name` (the table's 'states'); empty before the first step.
         """
     def step(self, params: numpy.typing.NDArray[numpy.float32], grads: numpy.typing.NDArray[numpy.float32]) -> None:
         """
@@ -286,28 +287,17 @@ class Optimizer32:
     def learning_rate(self) -> float: ...
     @learning_rate.setter
     def learning_rate(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
-
-class SGD32(Optimizer32):
-    def __init__(self, spec: ...) -> None: ...
     @property
-    def velocity(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], "[m, 1]"]: ...
-
-class Adam32(Optimizer32):
-    def __init__(self, spec: ...) -> None: ...
-    @property
-    def first_moment(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], "[m, 1]"]: ...
-    @property
-    def second_moment(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], "[m, 1]"]: ...
-    @property
-    def steps(self) -> int: ...
-
-class RMSprop32(Optimizer32):
-    def __init__(self, spec: ...) -> None: ...
-
-class Adagrad32(Optimizer32):
-    def __init__(self, spec: ...) -> None: ...
+    def steps(self) -> int | None:
+        """
+        Steps since the last reset.
+        """
 
 class Optimizer64:
+    def __init__(self, spec: OptimizerSpec) -> None:
+        """
+        A host optimizer of `spec`, fresh state.
+        """
     def clip(self, grads: numpy.typing.NDArray[numpy.float64]) -> None:
         """
         Clip `grads` in place (clip_value, then the global clip_norm).
@@ -315,6 +305,10 @@ class Optimizer64:
     def reset(self) -> None:
         """
         Forget the state (velocity, moments, step count).
+        """
+    def state(self, name: str) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"]:
+        """
+        A copy of the state slot `name` (the table's 'states'); empty before the first step.
         """
     def step(self, params: numpy.typing.NDArray[numpy.float64], grads: numpy.typing.NDArray[numpy.float64]) -> None:
         """
@@ -324,26 +318,11 @@ class Optimizer64:
     def learning_rate(self) -> float: ...
     @learning_rate.setter
     def learning_rate(self, arg1: typing.SupportsFloat | typing.SupportsIndex) -> None: ...
-
-class SGD64(Optimizer64):
-    def __init__(self, spec: ...) -> None: ...
     @property
-    def velocity(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"]: ...
-
-class Adam64(Optimizer64):
-    def __init__(self, spec: ...) -> None: ...
-    @property
-    def first_moment(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"]: ...
-    @property
-    def second_moment(self) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], "[m, 1]"]: ...
-    @property
-    def steps(self) -> int: ...
-
-class RMSprop64(Optimizer64):
-    def __init__(self, spec: ...) -> None: ...
-
-class Adagrad64(Optimizer64):
-    def __init__(self, spec: ...) -> None: ...
+    def steps(self) -> int | None:
+        """
+        Steps since the last reset.
+        """
 
 class DivergenceError(FloatingPointError):
     pass
@@ -721,6 +700,7 @@ ACTIVATIONS: tuple = (
 )
 FORMAT_VERSION: str = "1"
 LAYER_TYPES: tuple[str, ...]
+OPTIMIZERS: tuple[dict, ...]
 LEVEL: str = "v4"
 LOSSES: tuple = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 MAX_EPOCHS: int = 4611686018427387904

@@ -1,7 +1,9 @@
 """Optimizers: how a gradient becomes a weight update.
 
-``fm.SGD`` / ``fm.Adam`` / ``fm.RMSprop`` / ``fm.Adagrad`` are thin names over the C++ ``OptimizerSpec``, where the
-defaults and the ranges of the hyper-parameters live (optimizers.hpp). The math runs
+``fm.SGD`` / ``fm.Adam`` / ``fm.RMSprop`` / ``fm.Adagrad`` are thin names over the C++ table of optimizers
+(``_core.OPTIMIZERS``, from cpp/include/fastmlp/optimizer_rules.hpp), where the formulas, the defaults
+and the ranges of the hyper-parameters live. A kind of the table without a class below gets one
+made from the table (``_make_class``), so a new optimizer is written in C++ only. The math runs
 in C++ on the engine's flat parameter buffer (the CPU's or the GPU's): the engine
 makes the stepping object (``engine.make_optimizer(spec)``), which keeps its state
 (velocity, moments, step count) across fit and partial_fit calls of the model it
@@ -14,33 +16,54 @@ and ``clip_norm`` (scale the whole gradient, all layers at once, to L2 norm <= c
 
 from __future__ import annotations
 
+import inspect
 import weakref
 
 from . import _core
 from ._validation import as_bool, as_real
 
+#: The core's table of optimizers by kind: {"name", "class_name", "summary", "learning_rate", "params", "states"}.
+_TABLE = {row["name"]: row for row in _core.OPTIMIZERS}
+_CLIP = ("clip_norm", "clip_value")
+
 #: Every optimizer class by its kind ("sgd", "adam", ...: the C++ OptimizerSpec's kind and the
-#: "name" of get_config), filled by ``Optimizer.__init_subclass__``: the one table fm.load, the model
-#: file, get() and the CLI read.
+#: "name" of get_config), in the core table's order: the one table fm.load, the model file, get()
+#: and the CLI read.
 OPTIMIZERS: dict = {}
+
+
+def _signature(row: dict) -> list:
+    """(name, default) of every keyword of the kind's class, in order: the table's."""
+    return [("learning_rate", row["learning_rate"]), *row["params"], *((name, 0.0) for name in _CLIP)]
 
 
 class Optimizer:
     """Base class: an ``OptimizerSpec`` and the state bound to one engine. A subclass sets
-    ``_kind`` (the C++ kind, which also names the C++ classes ``<ClassName>32`` / ``64``) and
-    ``_fields`` (its hyper-parameters besides learning_rate) and is registered in OPTIMIZERS."""
+    ``_kind`` (a kind of the core's table); its ``_fields`` (the hyper-parameters besides
+    learning_rate) and their read-only properties come from the table, its keywords are checked
+    against it, and it is registered in OPTIMIZERS."""
 
     _kind = ""
     _fields: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        row = _TABLE.get(cls._kind)
+        if row is None:
+            raise TypeError(f"{cls.__name__}: no optimizer {cls._kind!r} in the core's table (optimizer_rules.hpp)")
         if cls._kind in OPTIMIZERS:
             raise TypeError(f"an optimizer of kind {cls._kind!r} is already registered")
+        keywords = [(p.name, p.default) for p in inspect.signature(cls).parameters.values()]
+        if keywords != _signature(row):
+            raise TypeError(f"{cls.__name__}'s keywords {keywords} are not the core table's {_signature(row)}")
+        cls._fields = tuple(name for name, _ in row["params"]) + _CLIP
+        for name in cls._fields:
+            if name not in vars(cls):
+                setattr(cls, name, _field(name))
         OPTIMIZERS[cls._kind] = cls
 
     def __init__(self, **values):
-        spec = getattr(_core.OptimizerSpec, self._kind)()
+        spec = _core.OptimizerSpec.defaults(self._kind)
         for name, value in values.items():
             setattr(spec, name, as_bool(value, name) if isinstance(getattr(spec, name), bool) else as_real(value, name))
         _core.validate_optimizer(spec)  # ValueError naming the parameter
@@ -62,7 +85,7 @@ class Optimizer:
             self._impl.learning_rate = spec.learning_rate
 
     def _copy_spec(self):
-        spec = getattr(_core.OptimizerSpec, self._kind)()
+        spec = _core.OptimizerSpec.defaults(self._kind)
         for name in ("learning_rate",) + self._fields:
             setattr(spec, name, getattr(self._spec, name))
         return spec
@@ -74,7 +97,7 @@ class Optimizer:
 
     def _make(self, suffix: str):
         """A stand-alone C++ optimizer of this spec in float32 ("32") or float64 ("64"), fresh state."""
-        return getattr(_core, type(self).__name__ + suffix)(self._spec)
+        return getattr(_core, "Optimizer" + suffix)(self._spec)
 
     def _bind(self, engine):
         """The C++ optimizer stepping `engine`'s parameters; a new one (fresh state) for another engine."""
@@ -108,11 +131,10 @@ def _field(name: str):
     )
 
 
-_SGD = _core.OptimizerSpec.sgd()
-_ADAM = _core.OptimizerSpec.adam()
-_RMSPROP = _core.OptimizerSpec.rmsprop()
-_ADAGRAD = _core.OptimizerSpec.adagrad()
-_CLIP = ("clip_norm", "clip_value")
+_SGD = _core.OptimizerSpec.defaults("sgd")
+_ADAM = _core.OptimizerSpec.defaults("adam")
+_RMSPROP = _core.OptimizerSpec.defaults("rmsprop")
+_ADAGRAD = _core.OptimizerSpec.defaults("adagrad")
 
 
 class SGD(Optimizer):
@@ -124,8 +146,6 @@ class SGD(Optimizer):
     """
 
     _kind = "sgd"
-    _fields = ("momentum", "nesterov", "weight_decay") + _CLIP
-    momentum, nesterov, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
     def __init__(
         self,
@@ -155,8 +175,6 @@ class Adam(Optimizer):
     """
 
     _kind = "adam"
-    _fields = ("beta1", "beta2", "epsilon", "weight_decay", "decoupled") + _CLIP
-    beta1, beta2, epsilon, weight_decay, decoupled, clip_norm, clip_value = (_field(n) for n in _fields)
 
     def __init__(
         self,
@@ -189,8 +207,6 @@ class RMSprop(Optimizer):
     """
 
     _kind = "rmsprop"
-    _fields = ("rho", "epsilon", "weight_decay") + _CLIP
-    rho, epsilon, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
     def __init__(
         self,
@@ -219,8 +235,6 @@ class Adagrad(Optimizer):
     """
 
     _kind = "adagrad"
-    _fields = ("epsilon", "weight_decay") + _CLIP
-    epsilon, weight_decay, clip_norm, clip_value = (_field(n) for n in _fields)
 
     def __init__(
         self,
@@ -237,6 +251,31 @@ class Adagrad(Optimizer):
             clip_norm=clip_norm,
             clip_value=clip_value,
         )
+
+
+def _make_class(row: dict) -> type:
+    """The class of a kind that has none written here: its keywords, defaults and validation
+    are the table's, its docstring names the formula's source."""
+    keywords = _signature(row)
+    signature = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value) for name, value in keywords]
+    )
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        Optimizer.__init__(self, **{k: v for k, v in bound.arguments.items() if k != "self"})
+
+    __init__.__signature__ = signature
+    doc = f"{row['summary']}\n\nThe formula: cpp/include/fastmlp/optimizer_rules.hpp ({row['name']!r})."
+    return type(row["class_name"], (Optimizer,), {"_kind": row["name"], "__init__": __init__, "__doc__": doc})
+
+
+for _row in _core.OPTIMIZERS:
+    if _row["name"] not in OPTIMIZERS:
+        globals()[_row["class_name"]] = _make_class(_row)
+OPTIMIZERS = {kind: OPTIMIZERS[kind] for kind in _TABLE}  # the table's order
 
 
 def AdamW(learning_rate: float = _ADAM.learning_rate, weight_decay: float = 0.01, **kwargs) -> Adam:
@@ -267,7 +306,5 @@ def get(optimizer) -> Optimizer:
         return optimizer
     if isinstance(optimizer, str):
         return create(optimizer)
-    raise TypeError(
-        "optimizer must be a string or an fm.SGD / fm.Adam / fm.RMSprop / fm.Adagrad object, "
-        f"got {type(optimizer).__name__}"
-    )
+    classes = " / ".join(f"fm.{cls.__name__}" for cls in OPTIMIZERS.values())
+    raise TypeError(f"optimizer must be a string or an {classes} object, got {type(optimizer).__name__}")

@@ -1,56 +1,59 @@
 // Optimizers update the flat parameter buffer from the flat gradient buffer,
 // so one step is one loop over all parameters of the network. They keep their
 // state (velocity, moments, step count) between steps and between fit calls;
-// reset() forgets it. The formulas are PyTorch's (torch.optim.SGD / Adam / AdamW /
-// RMSprop / Adagrad). Gradient clipping (clip_value, then clip_norm over all
+// reset() forgets it. Each kind is a rule of optimizer_rules.hpp (its formula,
+// hyper-parameters and state, written once for every engine); the classes here
+// run any of them. Gradient clipping (clip_value, then clip_norm over all
 // parameters at once) applies to the gradient before any of them.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "fastmlp/optimizer_rules.hpp"
 #include "fastmlp/types.hpp"
 
 namespace fastmlp {
 
-// What an optimizer is: its kind and hyper-parameters. The one place where their
-// defaults (sgd(), adam()) and their ranges (validate_optimizer) live; the Python
-// names fm.SGD / fm.Adam and the CUDA engine build on it.
+// A row of the table of optimizers (optimizer_rules.hpp's OptimizerRules), as the rest of the
+// library reads it: the bindings, the validation, Python's classes.
+struct OptimizerKind {
+  const char* name;        // "adam": the model file's, the Python config's "name"
+  const char* class_name;  // "Adam": the Python class
+  const char* summary;     // a line on the formula
+  double learning_rate;    // the default
+  std::vector<OptimizerParam> params;
+  std::vector<const char*> states;
+  const char* (*check)(const double* hyper);
+  double (*plain_sgd_rate)(const double* hyper, double lr);
+};
+const std::vector<OptimizerKind>& optimizer_kinds();
+int optimizer_kind(const std::string& name);  // the index; std::invalid_argument listing the names
+
+// What an optimizer is: its kind and hyper-parameters. defaults(kind) gives a kind's defaults
+// (the table's); validate_optimizer their ranges.
 struct OptimizerSpec {
-  enum class Kind { SGD, Adam, RMSprop, Adagrad };
-  Kind kind = Kind::SGD;
-  double learning_rate = 0.01;
-  double momentum = 0.0;  // SGD
-  bool nesterov = false;  // SGD
-  double weight_decay = 0.0;
-  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // Adam
-  bool decoupled = false;                             // Adam: AdamW
-  double rho = 0.99;                                  // RMSprop: decay of the mean square (torch's alpha)
+  int kind = 0;  // index in optimizer_kinds() (0: sgd)
+  double learning_rate = SgdRule::learning_rate;
+  std::vector<double> values{0.0, 0.0, 0.0};  // the kind's params, in the table's order (SGD's here)
   double clip_norm = 0.0;   // > 0: g *= min(1, clip_norm / (||g|| + 1e-6)), ||g|| over all parameters (PyTorch's)
   double clip_value = 0.0;  // > 0: clamp every gradient entry to [-clip_value, clip_value]
 
-  static OptimizerSpec sgd() { return {}; }
-  static OptimizerSpec adam() {
-    OptimizerSpec s;
-    s.kind = Kind::Adam;
-    s.learning_rate = 1e-3;
-    return s;
-  }
-  static OptimizerSpec rmsprop() {  // learning_rate, rho and epsilon: the defaults above
-    OptimizerSpec s;
-    s.kind = Kind::RMSprop;
-    return s;
-  }
-  static OptimizerSpec adagrad() {
-    OptimizerSpec s;
-    s.kind = Kind::Adagrad;
-    s.learning_rate = 0.01;
-    s.epsilon = 1e-10;
-    return s;
-  }
+  static OptimizerSpec defaults(const std::string& kind);
+  static OptimizerSpec sgd() { return defaults("sgd"); }
+  static OptimizerSpec adam() { return defaults("adam"); }
+  static OptimizerSpec rmsprop() { return defaults("rmsprop"); }
+  static OptimizerSpec adagrad() { return defaults("adagrad"); }
+  const OptimizerKind& info() const { return optimizer_kinds().at(std::size_t(kind)); }
+  const char* kind_name() const { return info().name; }
+  // A hyper-parameter by name (learning_rate, clip_norm, clip_value or one of the kind's params);
+  // std::out_of_range naming it when this kind has none of that name.
+  bool has(const std::string& name) const;
+  double get(const std::string& name) const;
+  void set(const std::string& name, double value);
 };
-const char* optimizer_kind_name(OptimizerSpec::Kind kind);  // "sgd", "adam", "rmsprop", "adagrad"
-OptimizerSpec optimizer_defaults(const std::string& kind);  // the spec of that kind with its defaults
+OptimizerSpec optimizer_defaults(const std::string& kind);  // = OptimizerSpec::defaults
 
 // Throws std::invalid_argument naming the parameter unless every value is in range
 // once converted to T (a learning rate that underflows float32 is rejected there).
@@ -60,6 +63,7 @@ void validate_optimizer(const OptimizerSpec& spec);
 template <class T>
 void validate_learning_rate(double lr);
 
+// The interface the training loop steps (any Optimizer<T> over the engine's buffers will do).
 template <class T>
 class Optimizer {
  public:
@@ -86,78 +90,51 @@ class Optimizer {
   T learning_rate_;
 };
 
-// The host optimizer a spec describes (SGD<T> or Adam<T>), with fresh state.
+// The optimizer of a spec: its rule (optimizer_rules.hpp) applied to every parameter, the state
+// slots counted and started at 0 here. apply() is the host loop; an engine with its own memory
+// overrides it with its kernel (cpp/cuda/device_network.cpp).
+template <class T>
+class RuleOptimizer : public Optimizer<T> {
+ public:
+  explicit RuleOptimizer(const OptimizerSpec& spec) : Optimizer<T>(spec) {}
+  void step(T* params, const T* grads, Index n) final;
+  void reset() override { t_ = 0; }
+  T plain_sgd_rate() const override;
+  long long steps() const { return t_; }  // since the last reset
+  // The host state slot `name` (one of the kind's states), n values; empty before the first step.
+  Vector<T> state(const std::string& name) const;
+
+ protected:
+  virtual void apply(const UpdateStep& step, T* params, const T* grads, Index n);
+
+ private:
+  long long t_ = 0;
+  Index n_ = -1;  // the length of the last step's buffers (another length starts afresh)
+  Vector<T> state_;
+};
+
+// The host optimizer a spec describes, with fresh state.
 template <class T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerSpec& spec);
 
-// g = dJ/dw + weight_decay w
-// plain:     w <- w - lr g                         (the seeds' gradient descent)
-// momentum:  v <- momentum v + g   (v = g on the first step)
-//            w <- w - lr v,  or with Nesterov  w <- w - lr (g + momentum v)
+// The C++ API's shorthands: SGD<double> sgd(0.5); Adam<float> adam(1e-3f); (any kind:
+// RuleOptimizer<T>(OptimizerSpec::defaults("rmsprop"))).
 template <class T>
-class SGD final : public Optimizer<T> {
+class SGD final : public RuleOptimizer<T> {
  public:
   explicit SGD(T learning_rate, T momentum = T(0), bool nesterov = false, T weight_decay = T(0));
-  explicit SGD(const OptimizerSpec& spec);
-  void step(T* params, const T* grads, Index n) override;
-  void reset() override { velocity_.resize(0); }
-  T plain_sgd_rate() const override { return momentum_ == T(0) && weight_decay_ == T(0) ? this->learning_rate_ : T(0); }
-  T momentum() const { return momentum_; }
-  bool nesterov() const { return nesterov_; }
-  T weight_decay() const { return weight_decay_; }
-  const Vector<T>& velocity() const { return velocity_; }
-
- private:
-  T momentum_, weight_decay_;
-  bool nesterov_;
-  Vector<T> velocity_;
 };
-
-// Adam, bias-corrected. g = dJ/dw (+ weight_decay w unless decoupled)
-//   m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,   t <- t + 1
-//   w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
-// decoupled (AdamW): first w <- w (1 - lr weight_decay), g without the decay term.
 template <class T>
-class Adam final : public Optimizer<T> {
+class Adam final : public RuleOptimizer<T> {
  public:
   Adam(T learning_rate, T beta1 = T(0.9), T beta2 = T(0.999), T epsilon = T(1e-8), T weight_decay = T(0),
        bool decoupled = false);
-  explicit Adam(const OptimizerSpec& spec);
-  void step(T* params, const T* grads, Index n) override;
-  void reset() override;
-  long long steps() const { return t_; }
-  const Vector<T>& first_moment() const { return m_; }
-  const Vector<T>& second_moment() const { return v_; }
-
- private:
-  T beta1_, beta2_, epsilon_, weight_decay_;
-  bool decoupled_;
-  long long t_ = 0;
-  Vector<T> m_, v_;
 };
-
-// RMSprop (torch, no momentum, not centered) and Adagrad (torch, no lr decay), one per-parameter
-// rate each. g = dJ/dw + weight_decay w
-//   RMSprop  v <- rho v + (1 - rho) g^2   (v: the mean square)
-//   Adagrad  v <- v + g^2                 (v: the sum of squares)
-//   then     w <- w - lr g / (sqrt(v) + eps)
-template <class T, OptimizerSpec::Kind K>
-class AdaptiveRate final : public Optimizer<T> {
- public:
-  explicit AdaptiveRate(const OptimizerSpec& spec);
-  void step(T* params, const T* grads, Index n) override;
-  void reset() override { v_.resize(0); }
-
- private:
-  Vector<T> v_;
-};
-template <class T>
-using RMSprop = AdaptiveRate<T, OptimizerSpec::Kind::RMSprop>;
-template <class T>
-using Adagrad = AdaptiveRate<T, OptimizerSpec::Kind::Adagrad>;
 
 extern template class Optimizer<float>;
 extern template class Optimizer<double>;
+extern template class RuleOptimizer<float>;
+extern template class RuleOptimizer<double>;
 extern template class SGD<float>;
 extern template class SGD<double>;
 extern template class Adam<float>;
