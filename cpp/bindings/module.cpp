@@ -8,6 +8,7 @@
 #include "fastmlp/cpu.hpp"
 #include "fastmlp/cuda.hpp"
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/gemm_int8.hpp"
 #include "fastmlp/threads.hpp"
 
 namespace fastmlp::bindings {
@@ -16,6 +17,7 @@ void define_optimizers(py::module_& m);
 void define_training(py::module_& m);
 void define_cuda(py::module_& m);
 void define_serialize(py::module_& m);
+void define_int8(py::module_& m);
 }  // namespace fastmlp::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -32,6 +34,7 @@ PYBIND11_MODULE(_core, m) {
   fastmlp::bindings::define_training(m);
   fastmlp::bindings::define_cuda(m);
   fastmlp::bindings::define_serialize(m);
+  fastmlp::bindings::define_int8(m);
   m.def("build_info", [] {
     py::dict d;
     d["simd"] = Eigen::SimdInstructionSetsInUse();
@@ -41,6 +44,7 @@ PYBIND11_MODULE(_core, m) {
     d["levels_built"] = fastmlp::simd_levels_built();
     d["cuda"] = fastmlp::cuda::built_with_cuda();  // FASTMLP_CUDA=ON; fm.cuda_available() says if it runs here
     d["gemm"] = fastmlp::gemm_isa();
+    d["int8"] = fastmlp::int8_isa();  // model.quantize("int8")'s kernel
     d["threads"] = "std::thread";  // the products' thread pool (threads.cpp)
     d["num_threads"] = fastmlp::get_num_threads();
     return d;
