@@ -45,7 +45,7 @@ PYBIND11_MODULE(_core, m) {
     d["cuda"] = fastmlp::cuda::built_with_cuda();  // FASTMLP_CUDA=ON; fm.cuda_available() says if it runs here
     d["gemm"] = fastmlp::gemm_isa();
     d["int8"] = fastmlp::int8_isa();  // model.quantize("int8")'s kernel
-    d["threads"] = "std::thread";  // the products' thread pool (threads.cpp)
+    d["threads"] = "std::thread";     // the products' thread pool (threads.cpp)
     d["num_threads"] = fastmlp::get_num_threads();
     return d;
   });

@@ -289,7 +289,8 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
         throw std::invalid_argument("cannot save: " + t.name + " holds NaN or infinite parameters");
       if (t.int8) {
         if (!(std::fabs(w[i]) <= T(127)) || w[i] != std::nearbyint(w[i]))
-          throw std::invalid_argument("cannot save: " + t.name + " holds int8 weights that are not integers in [-127, 127]");
+          throw std::invalid_argument("cannot save: " + t.name +
+                                      " holds int8 weights that are not integers in [-127, 127]");
         out += char(std::int8_t(w[i]));
         continue;
       }

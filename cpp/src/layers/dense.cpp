@@ -142,7 +142,8 @@ class Dense final : public Layer<T> {
 }  // namespace
 
 template <class T>
-std::unique_ptr<Layer<T>> make_dense_int8(const LayerConfig& c, Index n_in, const std::string& where);  // dense_int8.cpp
+std::unique_ptr<Layer<T>> make_dense_int8(const LayerConfig& c, Index n_in,
+                                          const std::string& where);  // dense_int8.cpp
 
 template <class T>
 std::unique_ptr<Layer<T>> make_dense(const LayerConfig& c, Index n_in, const std::string& where) {

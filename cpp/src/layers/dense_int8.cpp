@@ -1,5 +1,5 @@
 // Dense with int8 weights (model.quantize("int8")): z = dequantize(q(x) Wq) + b, a = g(z), with the
-// arithmetic of fastmlp/gemm_int8.hpp (per-column int8 weights, per-row 7-bit activations, int32 sums).
+// arithmetic of fastmlp/gemm_int8.hpp (per-column int8 weights, per-row u8 activations, int32 sums).
 // Inference only: its backward pass throws (Python refuses to train a quantized model first).
 // Host memory only (the CPU engine); Python refuses device="cuda" for a quantized model.
 // Config: a Dense's fields and "quantize": "int8". Tensors: "weight" (n_in x n_out, the integers
@@ -34,7 +34,8 @@ class DenseInt8 final : public Layer<T> {
     init_ = init_from_name(r.text("init", "default"));
     const std::string mode = r.text("quantize", "int8");
     r.finish();
-    if (mode != "int8") throw std::invalid_argument(where + ".quantize must be 'int8', got '" + mode.substr(0, 20) + "'");
+    if (mode != "int8")
+      throw std::invalid_argument(where + ".quantize must be 'int8', got '" + mode.substr(0, 20) + "'");
     if (n_in > 0 && given != n_in)
       throw std::invalid_argument(where + " takes " + std::to_string(given) + " inputs but the layer before it gives " +
                                   std::to_string(n_in) + " outputs");
@@ -102,7 +103,8 @@ class DenseInt8 final : public Layer<T> {
   }
 
   void backward(Pass<T>&, const T*, Index, T*, T*) override {
-    throw std::invalid_argument("a quantized (int8) Dense layer cannot be trained: train the float32 model, then quantize it");
+    throw std::invalid_argument(
+        "a quantized (int8) Dense layer cannot be trained: train the float32 model, then quantize it");
   }
 
  private:
