@@ -322,3 +322,50 @@ def test_onnx_export_runs_in_onnxruntime(tmp_path):
         got = sess.run(None, {"input": X})[0]
         np.testing.assert_allclose(got, model.forward(X), rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(got.argmax(axis=1), model.forward(X).argmax(axis=1))
+
+
+def test_cpp_loader_predicts_the_same(cpp_tests_build, tmp_path):
+    """The C++ API (load_network<float>, tests/cpp/serialize_tool.cpp) loads a quantized file and
+    predicts what Python does; save_network writes it back with its I8 tensors."""
+    import subprocess
+
+    model, X, _ = small_model()
+    model.quantize("int8")
+    path = tmp_path / "q.safetensors"
+    model.save(path)
+    exe = str(cpp_tests_build / "serialize_tool")
+    np.ascontiguousarray(X, dtype="<f8").tofile(tmp_path / "X.bin")
+    out = subprocess.run(
+        [exe, "predict", "float", str(path), str(tmp_path / "X.bin"), str(X.shape[0]), str(X.shape[1])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.strip().splitlines()])
+    np.testing.assert_allclose(got, model.forward(X), rtol=1e-6, atol=1e-7)
+    subprocess.run([exe, "resave", "float", str(path), str(tmp_path / "r.safetensors")], check=True)
+    again = fm.Sequential.load(tmp_path / "r.safetensors")
+    np.testing.assert_array_equal(again.layers[0].weights, model.layers[0].weights)
+    np.testing.assert_array_equal(again.forward(X), model.forward(X))
+
+
+def test_int8_builds_share_no_symbol_with_the_portable_core():
+    """As tests/test_cpp.py checks for the float GEMM: the int8 kernels compiled with AVX2 / VNNI
+    flags define no symbol outside their own namespace (fastmlp::int8_<build>)."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("nm") is None:
+        pytest.skip("needs nm (binutils)")
+    lib = Path(fm.cmake_dir()).parents[1] / "libfastmlp.a"
+    out = subprocess.run(["nm", "-C", "--defined-only", str(lib)], capture_output=True, text=True, check=True).stdout
+    members = [m for m in re.split(r"\n(?=\S+\.o:\n)", "\n" + out) if re.search(r"fastmlp::int8_(v3|avx\w*)::", m)]
+    assert members
+    for member in members:
+        ns = re.search(r"fastmlp::(int8_\w+)::", member).group(1)
+        for line in member.splitlines()[1:]:
+            parts = line.split(maxsplit=2)
+            if len(parts) == 3 and (parts[1].isupper() or parts[1] == "u"):
+                assert ns in parts[2] or parts[2] == "DW.ref.__gxx_personality_v0", line

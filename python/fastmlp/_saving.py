@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _persist
-from . import quantize as _quantize
 from . import optimizers as _optimizers
+from . import quantize as _quantize
 
 
 def metadata(model) -> dict:
