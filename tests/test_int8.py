@@ -369,3 +369,32 @@ def test_int8_builds_share_no_symbol_with_the_portable_core():
             parts = line.split(maxsplit=2)
             if len(parts) == 3 and (parts[1].isupper() or parts[1] == "u"):
                 assert ns in parts[2] or parts[2] == "DW.ref.__gxx_personality_v0", line
+
+
+@pytest.mark.parametrize("env", [{"FASTMLP_INT8": "portable"}, {"FASTMLP_ARCH": "v2"}])
+def test_portable_kernel_gives_the_same_bits(env, tmp_path):
+    """The portable build (no AVX2; picked for x86-64-v2 or with FASTMLP_INT8=portable) gives the
+    same int32 sums and the same outputs as the kernel in use here."""
+    import os
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    Q = rng.integers(-255, 256, size=(7, 38)).astype(np.int16)
+    Wq = rng.integers(-127, 128, size=(37, 19)).astype(np.int8)
+    Q[:, 37:] = 0
+    X = rng.normal(size=(9, 37)).astype(np.float32)
+    s = rng.random(19).astype(np.float32)
+    b = rng.normal(size=19).astype(np.float32)
+    np.savez(tmp_path / "in.npz", Q=Q, Wq=Wq, X=X, s=s, b=b)
+    code = (
+        "import numpy as np, fastmlp as fm; from fastmlp import _core; "
+        f"d = np.load({str(tmp_path / 'in.npz')!r}); "
+        "np.savez(" + repr(str(tmp_path / "out.npz")) + ", isa=fm.build_info()['int8'], "
+        "C=_core.int8_matmul_s32(d['Q'], d['Wq']), Z=_core.int8_dense(d['X'], d['Wq'], d['s'], d['b']))"
+    )
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, check=True)
+    out = np.load(tmp_path / "out.npz")
+    assert str(out["isa"]) == "portable"
+    np.testing.assert_array_equal(out["C"], _core.int8_matmul_s32(Q, Wq))
+    np.testing.assert_allclose(out["Z"], _core.int8_dense(X, Wq, s, b), rtol=1e-6, atol=1e-6)
