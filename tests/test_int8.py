@@ -18,16 +18,16 @@ from fastmlp import _core
 def ref_quantize_weights(W):
     W = np.asarray(W, dtype=np.float32)
     amax = np.abs(W).max(axis=0)
-    s = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
-    Wq = np.clip(np.rint(W / s), -127, 127).astype(np.int8)
+    s = np.where(amax > 0, amax / np.float32(63), np.float32(1)).astype(np.float32)
+    Wq = np.clip(np.rint(W / s), -63, 63).astype(np.int8)
     return Wq, s
 
 
 def ref_quantize_rows(X):
-    """(Q = q - zp as int16, padded to 2 columns; s; zp): u8 q with a zero point per row."""
+    """(Q = q, u8, padded to 4 columns with 0; s; zp): u8 q with a zero point per row."""
     X = np.asarray(X, dtype=np.float32)
     m, d = X.shape
-    Q = np.zeros((m, (d + 1) // 2 * 2), dtype=np.int16)
+    Q = np.zeros((m, (d + 3) // 4 * 4), dtype=np.uint8)
     s = np.ones(m, dtype=np.float32)
     zp = np.zeros(m, dtype=np.int32)
     for r in range(m):
@@ -38,16 +38,16 @@ def ref_quantize_rows(X):
             continue
         inv = np.float32(1) / scale
         z = int(np.clip(np.rint(np.float32(-lo * inv)), 0, 255))
-        q = np.clip(np.rint((X[r] * inv).astype(np.float32)).astype(np.int64) + z, 0, 255)
-        Q[r, :d] = q - z
+        Q[r, :d] = np.clip(np.rint((X[r] * inv).astype(np.float32)).astype(np.int64) + z, 0, 255)
         s[r], zp[r] = scale, z
     return Q, s, zp
 
 
 def ref_dense(X, Wq, sw, b):
-    """z = float((q - zp) Wq) (s_r s_j) + b, with the int32 sums exact (int64 here)."""
-    Q, sx, _ = ref_quantize_rows(X)
-    C = Q[:, : Wq.shape[0]].astype(np.int64) @ Wq.astype(np.int64)
+    """z = float(q Wq - zp colsum(Wq)) (s_r s_j) + b, with the int32 sums exact (int64 here)."""
+    Q, sx, zp = ref_quantize_rows(X)
+    W64 = Wq.astype(np.int64)
+    C = Q[:, : Wq.shape[0]].astype(np.int64) @ W64 - zp[:, None].astype(np.int64) * W64.sum(axis=0)[None, :]
     return C.astype(np.float32) * (sx[:, None] * sw[None, :]) + b
 
 
@@ -83,7 +83,7 @@ def test_weights_quantized_as_the_reference(shape):
     Wq_ref, s_ref = ref_quantize_weights(W)
     np.testing.assert_array_equal(Wq, Wq_ref)
     np.testing.assert_array_equal(s, s_ref)
-    assert np.abs(Wq).max() <= 127 and s[0] == 1.0
+    assert np.abs(Wq).max() <= 63 and s[0] == 1.0
     np.testing.assert_allclose(Wq * s, W, atol=float(s.max()) / 2 + 1e-7)
 
 
@@ -101,10 +101,9 @@ def test_rows_quantized_as_the_reference(d):
     np.testing.assert_array_equal(Q, Q_ref)
     np.testing.assert_array_equal(s, s_ref)
     np.testing.assert_array_equal(zp, zp_ref)
-    q = Q[:, :d].astype(np.int32) + zp[:, None]
-    assert q.min() >= 0 and q.max() <= 255 and zp[2] == 0 and (d == 1 or zp[3] == 255)
+    assert zp[2] == 0 and (d == 1 or zp[3] == 255)
     # dequantized, each value within half a step
-    err = np.abs(Q[:, :d].astype(np.float32) * s[:, None] - X)
+    err = np.abs((Q[:, :d].astype(np.float32) - zp[:, None]) * s[:, None] - X)
     assert (err <= s[:, None] * 0.5001).all()
 
 
@@ -112,24 +111,25 @@ def test_rows_quantized_as_the_reference(d):
 @pytest.mark.parametrize("d,k", [(1, 1), (5, 15), (13, 16), (64, 17), (784, 33)])
 def test_int32_sums_exact(m, d, k):
     rng = np.random.default_rng(m * 1000 + d + k)
-    Q = np.zeros((m, (d + 1) // 2 * 2), dtype=np.int16)
-    Q[:, :d] = rng.integers(-255, 256, size=(m, d))
-    Wq = rng.integers(-127, 128, size=(d, k)).astype(np.int8)
+    Q = np.zeros((m, (d + 3) // 4 * 4), dtype=np.uint8)
+    Q[:, :d] = rng.integers(0, 256, size=(m, d))
+    Wq = rng.integers(-63, 64, size=(d, k)).astype(np.int8)
     C = _core.int8_matmul_s32(Q, Wq)
     assert C.dtype == np.int32
     np.testing.assert_array_equal(C, Q[:, :d].astype(np.int64) @ Wq.astype(np.int64))
 
 
 def test_int32_sums_exact_at_the_extremes():
-    # every product at +-255 * 127, summed over 65536 inputs: the largest sums int32 must hold
+    # every pair at +-2 * 255 * 63 (vpmaddubsw's int16 pairs must not saturate), summed over 65536
+    # inputs: the largest sums int32 must hold
     d, k = 1 << 16, 18
-    Q = np.where(np.arange(5) % 2 == 0, 255, -255).astype(np.int16)[:, None].repeat(d, axis=1)
-    Wq = np.where(np.arange(k) % 2 == 0, 127, -127).astype(np.int8)[None, :].repeat(d, axis=0)
+    Q = np.full((5, d), 255, dtype=np.uint8)
+    Wq = np.where(np.arange(k) % 2 == 0, 63, -63).astype(np.int8)[None, :].repeat(d, axis=0)
     C = _core.int8_matmul_s32(Q, Wq)
     np.testing.assert_array_equal(C, Q.astype(np.int64) @ Wq.astype(np.int64))
-    assert C[0, 0] == d * 255 * 127 and C[0, 1] == -d * 255 * 127
-    with pytest.raises(ValueError, match="255"):
-        _core.int8_matmul_s32(np.full((1, 2), 256, dtype=np.int16), Wq[:2])
+    assert C[0, 0] == d * 255 * 63 and C[0, 1] == -d * 255 * 63
+    with pytest.raises(ValueError, match="63"):
+        _core.int8_matmul_s32(np.full((1, 4), 1, dtype=np.uint8), np.full((2, 1), 64, dtype=np.int8))
 
 
 @pytest.mark.parametrize("m", [1, 4, 6, 130])
@@ -216,7 +216,7 @@ def test_quantize_in_place_and_predicts_everywhere():
     assert model.quantize("int8") is None
     assert [layer.quantization_mode for layer in model.layers] == ["int8", "int8"]
     W = model.layers[0].weights
-    assert not W.flags.writeable and np.array_equal(W, np.rint(W)) and np.abs(W).max() == 127
+    assert not W.flags.writeable and np.array_equal(W, np.rint(W)) and np.abs(W).max() == 63
     out = model.forward(X)
     np.testing.assert_allclose(out, float_out, atol=0.05)
     np.testing.assert_array_equal(model.forward(X[3:4]), out[3:4])  # one sample: the same bits
@@ -380,8 +380,8 @@ def test_portable_kernel_gives_the_same_bits(env, tmp_path):
     import sys
 
     rng = np.random.default_rng(5)
-    Q = rng.integers(-255, 256, size=(7, 38)).astype(np.int16)
-    Wq = rng.integers(-127, 128, size=(37, 19)).astype(np.int8)
+    Q = rng.integers(0, 256, size=(7, 40)).astype(np.uint8)
+    Wq = rng.integers(-63, 64, size=(37, 19)).astype(np.int8)
     Q[:, 37:] = 0
     X = rng.normal(size=(9, 37)).astype(np.float32)
     s = rng.random(19).astype(np.float32)

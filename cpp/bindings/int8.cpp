@@ -49,30 +49,27 @@ void define_int8(py::module_& m) {
         quantize_weights_int8(w.data(), d, k, Wq.mutable_data(), s.mutable_data());
         return py::make_tuple(Wq, s);
       },
-      py::arg("W"), "(Wq, s): W (d x k, float32) quantized per column: s_j = max|W_:j| / 127, Wq = rint(W / s).");
+      py::arg("W"),
+      "(Wq, s): W (d x k, float32) quantized per column: s_j = max|W_:j| / 63, Wq = rint(W / s) in [-63, 63].");
   m.def(
       "int8_quantize_rows",
       [](const py::array& X) {
         const auto x = matrix_arg<float>(X, "X");
-        const Index rows = x.shape(0), d = x.shape(1), d2 = (d + 1) / 2 * 2;
-        py::array_t<std::int16_t> Q({rows, d2});
+        const Index rows = x.shape(0), d = x.shape(1), d4 = (d + 3) / 4 * 4;
+        py::array_t<std::uint8_t> Q({rows, d4});
         py::array_t<float> s(rows);
         py::array_t<std::int32_t> zp(rows);
-        quantize_rows_int8(x.data(), rows, d, d, Q.mutable_data(), d2, s.mutable_data(), zp.mutable_data());
+        quantize_rows_int8(x.data(), rows, d, d, Q.mutable_data(), d4, s.mutable_data(), zp.mutable_data());
         return py::make_tuple(Q, s, zp);
       },
-      py::arg("X"),
-      "(Q, s, zp): the rows of X (float32) as u8 q with a zero point; Q = q - zp (int16, padded to 2 columns).");
+      py::arg("X"), "(Q, s, zp): the rows of X (float32) as u8 with a zero point (Q padded to 4 columns).");
   m.def(
       "int8_matmul_s32",
       [](const py::array& Q, const py::array& Wq) {
-        const auto q = matrix_arg<std::int16_t>(Q, "Q");
+        const auto q = matrix_arg<std::uint8_t>(Q, "Q");
         const auto w = matrix_arg<std::int8_t>(Wq, "Wq");
         const Index rows = q.shape(0), d = w.shape(0), k = w.shape(1);
-        if (q.shape(1) != (d + 1) / 2 * 2) throw py::value_error("Q must have Wq.shape[0] rounded up to 2 columns");
-        for (Index i = 0; i < q.size(); ++i)
-          if (q.data()[i] < -kInt8ActMax || q.data()[i] > kInt8ActMax)
-            throw py::value_error("Q must hold values in [-255, 255]");
+        if (q.shape(1) != (d + 3) / 4 * 4) throw py::value_error("Q must have Wq.shape[0] rounded up to 4 columns");
         py::array_t<float> ones(k);
         std::fill(ones.mutable_data(), ones.mutable_data() + k, 1.0f);
         const Int8Weights W = packed(Wq, ones);

@@ -7,9 +7,10 @@
 // portable core (the scratch comes from int8.cpp); every function is in this build's namespace.
 //
 // The micro-kernel holds an MR x 16 tile of int32 sums (MR <= 4 rows, two 8-column vectors) and
-// walks the inputs 2 at a time: one 32-bit broadcast of a row's 2 int16 activations against a
-// vector of [8 columns][2 inputs] weights, widened from int8 to int16 as it is loaded, gives 8
-// int32 sums of 2 products each (vpmaddwd, then vpaddd; vpdpwssd in one on VNNI CPUs).
+// walks the inputs 4 at a time: one 32-bit broadcast of a row's 4 u8 activations against a
+// packed vector of [8 columns][4 inputs] s8 weights gives 8 int32 sums of 4 products each —
+// vpdpbusd in one instruction, or vpmaddubsw (pairs into int16, never saturating with 7-bit weights: see the header)
+// then vpmaddwd with ones (pairs of pairs into int32) on AVX2.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -41,28 +42,30 @@ namespace {
 
 constexpr Index MR = 4;  // rows per tile
 
-inline std::int16_t quantize_one(float x, float inv, std::int32_t zp) {
+inline std::uint8_t quantize_one(float x, float inv, std::int32_t zp) {
   const std::int32_t q = std::int32_t(std::nearbyint(x * inv)) + zp;
-  return std::int16_t(std::min(std::max(q, 0), kInt8ActMax) - zp);
+  return std::uint8_t(std::min(std::max(q, 0), kInt8ActMax));
 }
 
 #if FASTMLP_INT8_ISA
-inline __m256i dot2(__m256i acc, __m256i a, __m256i b) {
+inline __m256i dot4(__m256i acc, __m256i a, __m256i b) {
 #if FASTMLP_INT8_ISA == 3
-  return _mm256_dpwssd_epi32(acc, a, b);
+  return _mm256_dpbusd_epi32(acc, a, b);
 #elif FASTMLP_INT8_ISA == 2
-  return _mm256_dpwssd_avx_epi32(acc, a, b);
+  return _mm256_dpbusd_avx_epi32(acc, a, b);
 #else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));  // |a b + a' b'| <= 2 255 127: exact
+  const __m256i pairs = _mm256_maddubs_epi16(a, b);  // |pair| <= 2 255 63 = 32130: exact
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 #endif
 }
 
-// The epilogue of one row of a tile: int32 sums (C) or z = float(acc) (s_r s_j) + b_j (Z).
+// The epilogue of one row of a tile: int32 sums (C) or z = float(acc - zp colsum) (s_r s_j) + b_j (Z).
 struct Epilogue {
   const Int8Weights& W;
   std::int32_t* C;
   Index ldc;
   const float* sx;
+  const std::int32_t* zp;
   const float* b;
   float* Z;
   Index ldz;
@@ -81,12 +84,15 @@ struct Epilogue {
       std::memcpy(C + r * ldc + j0, ci, std::size_t(n) * 4);
       return;
     }
+    const __m256i z = _mm256_set1_epi32(zp[r]);
     const __m256 s = _mm256_set1_ps(sx[r]);
     __m256 f[2];
     const __m256i acc[2] = {acc0, acc1};
     for (int h = 0; h < 2; ++h) {
+      const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W.col_sums.data() + j0 + 8 * h));
       const __m256 sw = _mm256_loadu_ps(W.scale.data() + j0 + 8 * h);
-      f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[h]), _mm256_mul_ps(s, sw));
+      const __m256i v = _mm256_sub_epi32(acc[h], _mm256_mullo_epi32(z, cs));
+      f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(s, sw));
     }
     if (n == 16) {
       float* out = Z + r * ldz + j0;
@@ -101,29 +107,29 @@ struct Epilogue {
 };
 
 template <int R>
-inline void tile(const std::int16_t* Q, Index ldq, const std::int8_t* B, Index groups, Index r0, Index j0, Index n,
+inline void tile(const std::uint8_t* Q, Index ldq, const std::int8_t* B, Index groups, Index r0, Index j0, Index n,
                  const Epilogue& e) {
   __m256i acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   for (Index g = 0; g < groups; ++g) {
-    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(B + 32 * g)));
-    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(B + 32 * g + 16)));
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 64 * g));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 64 * g + 32));
     for (int r = 0; r < R; ++r) {
-      std::int32_t a2;
-      std::memcpy(&a2, Q + (r0 + r) * ldq + 2 * g, 4);
-      const __m256i a = _mm256_set1_epi32(a2);
-      acc[r][0] = dot2(acc[r][0], a, b0);
-      acc[r][1] = dot2(acc[r][1], a, b1);
+      std::int32_t a4;
+      std::memcpy(&a4, Q + (r0 + r) * ldq + 4 * g, 4);
+      const __m256i a = _mm256_set1_epi32(a4);
+      acc[r][0] = dot4(acc[r][0], a, b0);
+      acc[r][1] = dot4(acc[r][1], a, b1);
     }
   }
   for (int r = 0; r < R; ++r) e.row(r0 + r, j0, n, acc[r][0], acc[r][1]);
 }
 
-void gemm_rows(const std::int16_t* Q, Index m, Index ldq, const Epilogue& e) {
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
   const Int8Weights& W = e.W;
-  const Index groups = W.d2 / 2;
+  const Index groups = W.d4 / 4;
   for (Index j0 = 0; j0 < W.k; j0 += kInt8Panel) {
-    const std::int8_t* B = W.packed.data() + j0 * W.d2;  // this panel: 16 x d2 bytes
+    const std::int8_t* B = W.packed.data() + j0 * W.d4;  // this panel: 16 x d4 bytes
     const Index n = std::min(kInt8Panel, W.k - j0);
     Index r0 = 0;
     for (; r0 + MR <= m; r0 += MR) tile<MR>(Q, ldq, B, groups, r0, j0, n, e);
@@ -142,24 +148,25 @@ struct Epilogue {
   std::int32_t* C;
   Index ldc;
   const float* sx;
+  const std::int32_t* zp;
   const float* b;
   float* Z;
   Index ldz;
 };
 
-void gemm_rows(const std::int16_t* Q, Index m, Index ldq, const Epilogue& e) {
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
   const Int8Weights& W = e.W;
   for (Index r = 0; r < m; ++r)
     for (Index j = 0; j < W.k; ++j) {
-      const std::int8_t* B = W.packed.data() + (j / kInt8Panel) * kInt8Panel * W.d2 + (j % kInt8Panel) * 2;
+      const std::int8_t* B = W.packed.data() + (j / kInt8Panel) * kInt8Panel * W.d4 + (j % kInt8Panel) * 4;
       std::int32_t acc = 0;
-      for (Index g = 0; g < W.d2 / 2; ++g)
-        for (Index t = 0; t < 2; ++t) acc += std::int32_t(Q[r * ldq + 2 * g + t]) * B[32 * g + t];
+      for (Index g = 0; g < W.d4 / 4; ++g)
+        for (Index t = 0; t < 4; ++t) acc += std::int32_t(Q[r * ldq + 4 * g + t]) * B[64 * g + t];
       if (!e.Z) {
         e.C[r * e.ldc + j] = acc;
         continue;
       }
-      const float f = float(acc) * (e.sx[r] * W.scale[std::size_t(j)]);
+      const float f = float(acc - e.zp[r] * W.col_sums[std::size_t(j)]) * (e.sx[r] * W.scale[std::size_t(j)]);
       e.Z[r * e.ldz + j] = e.b ? f + e.b[j] : f;
     }
 }
@@ -167,11 +174,11 @@ void gemm_rows(const std::int16_t* Q, Index m, Index ldq, const Epilogue& e) {
 
 }  // namespace
 
-void quantize_rows(const float* X, Index m, Index d, Index ldx, std::int16_t* Q, Index ldq, float* s,
+void quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
                    std::int32_t* zp) {
   for (Index r = 0; r < m; ++r) {
     const float* x = X + r * ldx;
-    std::int16_t* q = Q + r * ldq;
+    std::uint8_t* q = Q + r * ldq;
     float lo = 0.0f, hi = 0.0f;
     Index i = 0;
 #if FASTMLP_INT8_ISA
@@ -188,7 +195,7 @@ void quantize_rows(const float* X, Index m, Index d, Index ldx, std::int16_t* Q,
     const float scale = (hi - lo) / float(kInt8ActMax);
     if (!(scale >= 1.17549435e-38f)) {  // a row of zeros (or of subnormal numbers): all q = zp = 0
       s[r] = 1.0f, zp[r] = 0;
-      std::memset(q, 0, std::size_t(ldq) * sizeof(std::int16_t));
+      std::memset(q, 0, std::size_t(ldq));
       continue;
     }
     const float inv = 1.0f / scale;
@@ -197,31 +204,32 @@ void quantize_rows(const float* X, Index m, Index d, Index ldx, std::int16_t* Q,
     i = 0;
 #if FASTMLP_INT8_ISA
     const __m256 vinv = _mm256_set1_ps(inv);
-    const __m256i vlo_q = _mm256_set1_epi32(-z), vhi_q = _mm256_set1_epi32(kInt8ActMax - z);
-    for (; i + 16 <= d; i += 16) {  // q - zp = clamp(rint(x inv), -zp, 255 - zp)
-      __m256i v0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
-      __m256i v1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vinv));
-      v0 = _mm256_min_epi32(_mm256_max_epi32(v0, vlo_q), vhi_q);
-      v1 = _mm256_min_epi32(_mm256_max_epi32(v1, vlo_q), vhi_q);
-      const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);  // in order
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), packed);
+    const __m256i vz = _mm256_set1_epi32(z), v0 = _mm256_setzero_si256(), vmax = _mm256_set1_epi32(kInt8ActMax);
+    const __m256i gather = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
+    for (; i + 8 <= d; i += 8) {
+      __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv)), vz);
+      v = _mm256_min_epi32(_mm256_max_epi32(v, v0), vmax);
+      v = _mm256_packs_epi32(v, v);   // int16: [0..3 0..3 | 4..7 4..7]
+      v = _mm256_packus_epi16(v, v);  // u8: dword 0 = bytes 0..3, dword 4 = bytes 4..7
+      v = _mm256_permutevar8x32_epi32(v, gather);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm256_castsi256_si128(v));
     }
 #endif
     for (; i < d; ++i) q[i] = quantize_one(x[i], inv, z);
-    std::memset(q + d, 0, std::size_t(ldq - d) * sizeof(std::int16_t));
+    std::memset(q + d, 0, std::size_t(ldq - d));
   }
 }
 
-void gemm_s32(const std::int16_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
-  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, 0});
+void gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
+  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0});
 }
 
 void dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
                 Int8Scratch& t) {
   for (Index r0 = 0; r0 < m; r0 += kInt8BlockRows) {
     const Index n = std::min(kInt8BlockRows, m - r0);
-    quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d2, t.s, t.zp);
-    gemm_rows(t.Q, n, W.d2, Epilogue{W, nullptr, 0, t.s, b, Z + r0 * ldz, ldz});
+    quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d4, t.s, t.zp);
+    gemm_rows(t.Q, n, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, b, Z + r0 * ldz, ldz});
   }
 }
 

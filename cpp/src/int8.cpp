@@ -20,8 +20,8 @@ namespace fastmlp {
 
 #define FASTMLP_DECLARE_INT8(ns)                                                                              \
   namespace ns {                                                                                              \
-  void quantize_rows(const float*, Index, Index, Index, std::int16_t*, Index, float*, std::int32_t*);         \
-  void gemm_s32(const std::int16_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                 \
+  void quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);         \
+  void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                 \
   void dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, Int8Scratch&); \
   const char* isa();                                                                                          \
   }
@@ -40,8 +40,8 @@ FASTMLP_DECLARE_INT8(int8_avx512vnni)
 namespace {
 
 struct Int8Kernels {
-  void (*quantize_rows)(const float*, Index, Index, Index, std::int16_t*, Index, float*, std::int32_t*);
-  void (*gemm_s32)(const std::int16_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);
+  void (*quantize_rows)(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);
+  void (*gemm_s32)(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);
   void (*dense_rows)(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, Int8Scratch&);
   const char* (*isa)();
 };
@@ -99,12 +99,12 @@ void quantize_weights_int8(const float* W, Index d, Index k, std::int8_t* Wq, fl
   for (Index j = 0; j < k; ++j) {
     float amax = 0.0f;
     for (Index i = 0; i < d; ++i) amax = std::max(amax, std::fabs(W[i * k + j]));
-    s[j] = amax > 0.0f ? amax / float(kInt8Max) : 1.0f;
+    s[j] = amax > 0.0f ? amax / float(kInt8WeightMax) : 1.0f;
   }
   for (Index i = 0; i < d; ++i)
     for (Index j = 0; j < k; ++j) {
       const float q = std::nearbyint(W[i * k + j] / s[j]);
-      Wq[i * k + j] = std::int8_t(std::min(std::max(q, -float(kInt8Max)), float(kInt8Max)));
+      Wq[i * k + j] = std::int8_t(std::min(std::max(q, -float(kInt8WeightMax)), float(kInt8WeightMax)));
     }
 }
 
@@ -114,32 +114,38 @@ void pack_int8_weights(const T* Wq, const T* s, Index d, Index k, Int8Weights& o
     throw std::invalid_argument("an int8 layer takes 1 to " + std::to_string(kInt8MaxInputs) + " inputs, got " +
                                 std::to_string(d));
   for (Index i = 0; i < d * k; ++i)
-    if (!(std::fabs(Wq[i]) <= T(kInt8Max)) || Wq[i] != std::nearbyint(Wq[i]))
-      throw std::invalid_argument("int8 weights must be integers in [-127, 127]");
+    if (!(std::fabs(Wq[i]) <= T(kInt8WeightMax)) || Wq[i] != std::nearbyint(Wq[i]))
+      throw std::invalid_argument("int8 weights must be integers in [-63, 63]");
   for (Index j = 0; j < k; ++j)
     if (!(s[j] >= T(0)) || !std::isfinite(s[j]))
       throw std::invalid_argument("int8 weight scales must be finite and >= 0");
   const Index panels = (k + kInt8Panel - 1) / kInt8Panel, kp = panels * kInt8Panel;
-  out.d = d, out.k = k, out.d2 = (d + 1) / 2 * 2;
-  out.packed.assign(std::size_t(kp * out.d2), 0);
+  out.d = d, out.k = k, out.d4 = (d + 3) / 4 * 4;
+  out.packed.assign(std::size_t(kp * out.d4), 0);
+  out.col_sums.assign(std::size_t(kp), 0);
   out.scale.assign(std::size_t(kp), 0.0f);
   for (Index j = 0; j < k; ++j) {
-    std::int8_t* panel = out.packed.data() + (j / kInt8Panel) * kInt8Panel * out.d2;
-    for (Index i = 0; i < d; ++i)
-      panel[(i / 2) * 2 * kInt8Panel + (j % kInt8Panel) * 2 + i % 2] = std::int8_t(Wq[i * k + j]);
+    std::int8_t* panel = out.packed.data() + (j / kInt8Panel) * kInt8Panel * out.d4;
+    std::int32_t sum = 0;
+    for (Index i = 0; i < d; ++i) {
+      const auto q = std::int8_t(Wq[i * k + j]);
+      panel[(i / 4) * 4 * kInt8Panel + (j % kInt8Panel) * 4 + i % 4] = q;
+      sum += q;
+    }
+    out.col_sums[std::size_t(j)] = sum;
     out.scale[std::size_t(j)] = float(s[j]);
   }
 }
 template void pack_int8_weights<float>(const float*, const float*, Index, Index, Int8Weights&);
 template void pack_int8_weights<double>(const double*, const double*, Index, Index, Int8Weights&);
 
-void quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::int16_t* Q, Index ldq, float* s,
+void quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
                         std::int32_t* zp) {
-  if (ldq < (d + 1) / 2 * 2) throw std::invalid_argument("quantize_rows_int8: ldq must be >= d rounded up to 2");
+  if (ldq < (d + 3) / 4 * 4) throw std::invalid_argument("quantize_rows_int8: ldq must be >= d rounded up to 4");
   kernels().quantize_rows(X, m, d, ldx, Q, ldq, s, zp);
 }
 
-void int8_gemm_s32(const std::int16_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
+void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
   kernels().gemm_s32(Q, m, ldq, W, C, ldc);
 }
 
@@ -149,11 +155,11 @@ void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const 
   parallel_for(m, 2.0 * double(m) * double(W.d) * double(W.k), 4, [&](Index r0, Index r1) {
     // Scratch per thread, made here: the kernels' builds allocate nothing (no std::vector code of
     // theirs, compiled with AVX, that the linker could pick for the portable core).
-    thread_local std::vector<std::int16_t> Q;
+    thread_local std::vector<std::uint8_t> Q;
     thread_local std::vector<float> sx;
     thread_local std::vector<std::int32_t> zp;
     const std::size_t rows = std::size_t(std::min(r1 - r0, kInt8BlockRows));
-    if (Q.size() < rows * std::size_t(W.d2)) Q.resize(rows * std::size_t(W.d2));
+    if (Q.size() < rows * std::size_t(W.d4)) Q.resize(rows * std::size_t(W.d4));
     if (sx.size() < rows) sx.resize(rows), zp.resize(rows);
     Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
     k.dense_rows(X + r0 * ldx, r1 - r0, ldx, W, b, Z + r0 * ldz, ldz, scratch);

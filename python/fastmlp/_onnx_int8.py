@@ -4,16 +4,13 @@ same arithmetic as the C++ kernel, in standard operators that onnxruntime runs:
     lo = min(0, ReduceMin(x)), hi = max(0, ReduceMax(x))   per row
     s  = (hi - lo) / 255   (1 for a row of zeros),  inv = 1 / s
     zp = Clip(Round(-lo * inv), 0, 255),  q = Cast<uint8>(Clip(Round(x * inv) + zp, 0, 255))
-    C  = 16 MatMulInteger(q >> 4, Wq) + MatMulInteger(q & 15, Wq) - zp * colsum(Wq)   int32, exact
+    C  = MatMulInteger(q, Wq) - zp * colsum(Wq)            int32, exact
     z  = Cast<float>(C) * (s * s_j) + b,  then the activation's nodes
 
 Round is round-half-to-even, as the kernel's; so the integer product is the kernel's, and z agrees
-to float rounding. Why q in two 4-bit halves: onnxruntime's MatMulInteger on an AVX2 CPU without
-VNNI multiplies u8 by s8 with vpmaddubsw, whose int16 pair sums saturate once q exceeds 128 (one
-MatMulInteger of the whole q gave outputs off by 0.3 on ReLU rows); with q <= 15 no pair comes near
-the limit, on every kernel it has. (fastmlp's own kernel avoids the saturation by multiplying int16
-pairs: fastmlp/gemm_int8.hpp.) (onnxruntime's own DynamicQuantizeLinear quantizes a whole tensor with one
-scale, not a row: it would make a row's result depend on the other rows of the batch.)
+to float rounding. onnxruntime's MatMulInteger multiplies u8 by s8 with vpmaddubsw on AVX2 CPUs
+without VNNI, whose int16 pair sums saturate above 32767: the weights' 7 bits (|Wq| <= 63, as
+fastmlp's kernel needs for the same reason: fastmlp/gemm_int8.hpp) keep every pair below that.
 """
 
 from __future__ import annotations
@@ -39,9 +36,6 @@ def int8_dense_nodes(ctx, layer, x: str, prefix: str, out: str | None = None) ->
         nh.from_array(np.array(1, dtype=np.float32), f"{P}.one"),
         nh.from_array(np.array(255, dtype=np.float32), f"{P}.q_max"),
         nh.from_array(_TINY.reshape(()), f"{P}.tiny"),
-        nh.from_array(np.array(16, dtype=np.float32), f"{P}.sixteen"),
-        nh.from_array(np.array(1 / 16, dtype=np.float32), f"{P}.sixteenth"),
-        nh.from_array(np.array(16, dtype=np.int32), f"{P}.sixteen_int"),
     ]
     nodes = []
 
@@ -65,15 +59,8 @@ def int8_dense_nodes(ctx, layer, x: str, prefix: str, out: str | None = None) ->
     zp = node("Clip", [zp_raw, f"{P}.zero", f"{P}.q_max"], "zp")
     q = node("Add", [node("Round", [node("Mul", [x, inv], "x_inv")], "x_round"), zp], "q_raw")
     q = node("Clip", [q, f"{P}.zero", f"{P}.q_max"], "q_clip")
-    # q = 16 h + l with h, l in [0, 15]: C = 16 (h Wq) + l Wq, each product exact in every kernel
-    # onnxruntime has (see the module's docstring).
-    h_ = node("Floor", [node("Mul", [q, f"{P}.sixteenth"], "q_16")], "q_high")
-    l_ = node("Sub", [q, node("Mul", [h_, f"{P}.sixteen"], "q_high_16")], "q_low")
-    h_ = node("Cast", [h_], "q_high_u8", to=onnx.TensorProto.UINT8)
-    l_ = node("Cast", [l_], "q_low_u8", to=onnx.TensorProto.UINT8)
-    C_high = node("MatMulInteger", [h_, f"{P}.weight"], "C_high")
-    C_low = node("MatMulInteger", [l_, f"{P}.weight"], "C_low")
-    C = node("Add", [node("Mul", [C_high, f"{P}.sixteen_int"], "C_high_16"), C_low], "C")
+    q = node("Cast", [q], "q", to=onnx.TensorProto.UINT8)
+    C = node("MatMulInteger", [q, f"{P}.weight"], "C")
     zp32 = node("Cast", [zp], "zp_int", to=onnx.TensorProto.INT32)
     C = node("Sub", [C, node("Mul", [zp32, f"{P}.col_sums"], "zp_colsum")], "C_centered")
     Cf = node("Cast", [C], "C_float", to=onnx.TensorProto.FLOAT)

@@ -4,14 +4,14 @@ What changes (in place, as in Keras 3: the model object is the quantized model a
 ``model.copy()`` first for the float32 one):
 
 - every Dense layer (Residual blocks' too) gets int8 weights, one scale per output column:
-  ``s_j = max_i |W_ij| / 127``, ``Wq = rint(W / s_j)`` (symmetric, per output channel);
+  ``s_j = max_i |W_ij| / 63``, ``Wq = rint(W / s_j)`` in [-63, 63] (symmetric, per output channel,
+  7 bits: AVX2's u8 x s8 multiply then never saturates; fastmlp/gemm_int8.hpp);
 - at each prediction, each row of a Dense layer's input is quantized on its own (dynamic
   quantization, like onnxruntime's ``quantize_dynamic``): ``s_r = (hi - lo) / 255`` over
   ``[lo, hi] = [min(0, min x), max(0, max x)]``, a zero point ``zp_r = rint(-lo / s_r)`` and
   ``q = clamp(rint(x / s_r) + zp_r, 0, 255)`` (u8). Dynamic, not calibrated: an MLP's hidden
   activations change range from row to row, and a per-row range needs no calibration set;
-- the product is exact in int32 (``C = (q - zp) Wq``: int16 pairs, fastmlp/gemm_int8.hpp says
-  why), then ``z = C s_r s_j + b``;
+- the product is exact in int32 (``C = (q - zp) Wq``), then ``z = C s_r s_j + b``;
 - every other layer (normalizations, Activation, Dropout, Residual's sum, Embedding, the input
   Normalization) runs in float32 around them, as before.
 

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "fastmlp/gemm_int8.hpp"  // kInt8WeightMax
 #include "fastmlp/serialize.hpp"
 #include "safetensors.hpp"
 
@@ -173,9 +174,10 @@ Network<T> build_network(const Architecture& arch, const unsigned char* data) {
       copy_tensor<T, std::int8_t>(data, *t, dst);
     else
       arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
-    if (slot.int8)  // -128 has no place in symmetric int8 weights
+    if (slot.int8)  // the kernel's range (fastmlp/gemm_int8.hpp: 7-bit weights never saturate vpmaddubsw)
       for (Index i = 0; i < slot.shape[0] * slot.shape[1]; ++i)
-        if (dst[i] < T(-127)) bad("tensor '" + clip(t->name, 60) + "' holds -128 (int8 weights are in [-127, 127])");
+        if (!(std::fabs(dst[i]) <= T(kInt8WeightMax)))
+          bad("tensor '" + clip(t->name, 60) + "' holds int8 weights outside [-63, 63]");
     const std::string_view name = slot.name;
     if (slot.state && name.size() > 11 && name.substr(name.size() - 11) == "running_var")  // sqrt(var + eps)
       for (Index i = 0; i < slot.shape[0]; ++i)
@@ -288,9 +290,9 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
       if (!std::isfinite(double(w[i])))
         throw std::invalid_argument("cannot save: " + t.name + " holds NaN or infinite parameters");
       if (t.int8) {
-        if (!(std::fabs(w[i]) <= T(127)) || w[i] != std::nearbyint(w[i]))
+        if (!(std::fabs(w[i]) <= T(kInt8WeightMax)) || w[i] != std::nearbyint(w[i]))
           throw std::invalid_argument("cannot save: " + t.name +
-                                      " holds int8 weights that are not integers in [-127, 127]");
+                                      " holds int8 weights that are not integers in [-63, 63]");
         out += char(std::int8_t(w[i]));
         continue;
       }

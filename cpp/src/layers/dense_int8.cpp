@@ -3,7 +3,7 @@
 // Inference only: its backward pass throws (Python refuses to train a quantized model first).
 // Host memory only (the CPU engine); Python refuses device="cuda" for a quantized model.
 // Config: a Dense's fields and "quantize": "int8". Tensors: "weight" (n_in x n_out, the integers
-// Wq in [-127, 127], stored as I8 in the model file), "bias" (n_out) in the parameter buffer, and
+// Wq in [-63, 63], stored as I8 in the model file), "bias" (n_out) in the parameter buffer, and
 // "weight_scale" (n_out, s_j) in the state buffer (not a trainable parameter). The kernel's packed
 // copy of Wq is made at the first forward pass after bind(): the weights of a quantized model are
 // read-only once it has predicted (Python hands out read-only views of them).
