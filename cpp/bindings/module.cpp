@@ -9,6 +9,7 @@
 #include "fastmlp/cuda.hpp"
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/gemm_bf16.hpp"
+#include "fastmlp/gemm_int8.hpp"
 #include "fastmlp/threads.hpp"
 
 namespace fastmlp::bindings {
@@ -17,6 +18,7 @@ void define_optimizers(py::module_& m);
 void define_training(py::module_& m);
 void define_cuda(py::module_& m);
 void define_serialize(py::module_& m);
+void define_int8(py::module_& m);
 }  // namespace fastmlp::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -33,6 +35,7 @@ PYBIND11_MODULE(_core, m) {
   fastmlp::bindings::define_training(m);
   fastmlp::bindings::define_cuda(m);
   fastmlp::bindings::define_serialize(m);
+  fastmlp::bindings::define_int8(m);
   m.def("build_info", [] {
     py::dict d;
     d["simd"] = Eigen::SimdInstructionSetsInUse();
@@ -44,6 +47,7 @@ PYBIND11_MODULE(_core, m) {
     d["gemm"] = fastmlp::gemm_isa();
     d["bf16"] = fastmlp::bf16_kernel();  // dtype="mixed_bfloat16"'s products: "avx512_bf16" or "emulated (...)"
     d["cpu_avx512_bf16"] = fastmlp::cpu_has_avx512_bf16();
+    d["int8"] = fastmlp::int8_isa();  // model.quantize("int8")'s kernel
     d["threads"] = "std::thread";  // the products' thread pool (threads.cpp)
     d["num_threads"] = fastmlp::get_num_threads();
     return d;

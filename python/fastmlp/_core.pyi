@@ -636,6 +636,26 @@ def gemm_bf16(
     """
 
 def get_num_threads() -> int: ...
+def int8_dense(X: numpy.ndarray, Wq: numpy.ndarray, s: numpy.ndarray, b: numpy.ndarray) -> numpy.ndarray:
+    """
+    z = dequantize(q(X) Wq) + b, as a quantized Dense.
+    """
+
+def int8_isa() -> str:
+    """
+    The int8 kernel in use: avx512vnni, avxvnni, avx2 or portable.
+    """
+
+def int8_matmul_s32(Q: numpy.ndarray, Wq: numpy.ndarray) -> numpy.ndarray:
+    """
+    C = Q Wq in int32, by the packed kernel in use.
+    """
+
+def int8_quantize_rows(X: numpy.ndarray) -> tuple:
+    """
+    (Q, s, zp): the rows of X (float32) as u8 q with a zero point; Q = q - zp (int16, padded to 2 columns).
+    """
+
 def load_model(path: str) -> tuple:
     """
     (network in the file's dtype, metadata dict) of a model file.
@@ -659,6 +679,11 @@ def model_bytes(net: typing.Any, metadata: collections.abc.Mapping[str, str]) ->
 def model_from_bytes(data: typing_extensions.Buffer) -> tuple:
     """
     (network in the stored dtype, metadata dict) of a model file's bytes.
+    """
+
+def quantize_weights_int8(W: numpy.ndarray) -> tuple:
+    """
+    (Wq, s): W (d x k, float32) quantized per column: s_j = max|W_:j| / 127, Wq = rint(W / s).
     """
 
 def save_model(net: typing.Any, path: str, metadata: collections.abc.Mapping[str, str]) -> None:

@@ -9,8 +9,11 @@ same state on without a file. The methods themselves are Sequential's (fastmlp.m
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _building, _mixed, _persist
 from . import optimizers as _optimizers
+from . import quantize as _quantize
 
 
 def metadata(model) -> dict:
@@ -53,6 +56,8 @@ def copy(model, cls, dtype=None):
     state), epoch count, labels and column names of ``model`` (cast to ``dtype`` if given), on
     its device."""
     model._require_built()
+    if dtype is not None and np.dtype(dtype) != np.float32 and _quantize.is_quantized(model):
+        raise ValueError("a quantized (int8) model is float32: copy(dtype=...) cannot change that")
     layers = [type(layer).from_config(layer.get_config()) for layer in model.layers]
     optimizer = _optimizers.Optimizer.from_config(model.optimizer.get_config())
     clone = cls(

@@ -56,6 +56,8 @@ class Dense(Layer):
       for hand-set networks such as the lecture's logic gates).
     init: glorot_uniform / glorot_normal / he_uniform / he_normal; None = He-uniform for
       relu, leaky_relu and elu layers, Glorot-uniform otherwise.
+    quantize: None, or "int8" for a layer of a quantized model (``model.quantize("int8")`` sets
+      it; fastmlp.quantize): int8 weights with a scale per output, inference only.
     """
 
     def __init__(
@@ -68,7 +70,10 @@ class Dense(Layer):
         *,
         input_dim: int | None = None,
         input_shape=None,
+        quantize: str | None = None,
     ):
+        if quantize is not None and quantize != "int8":
+            raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
         if input_shape is not None:  # Keras: Dense(8, input_shape=(4,)), as input_dim=4
             if input_dim is not None:
                 raise TypeError("give input_dim or input_shape, not both")
@@ -100,6 +105,12 @@ class Dense(Layer):
             init or "default",
         )
         self.dropout = 0.0  # the rate of a Dropout after it (or after its normalization), set when built
+        self._quantize = quantize
+
+    @property
+    def quantization_mode(self) -> str | None:
+        """None, or "int8" when the layer is quantized (Keras 3's name; fastmlp.quantize)."""
+        return self._quantize
 
     n_in = property(
         lambda self: None if self._deferred else self._spec.n_in,
@@ -144,12 +155,27 @@ class Dense(Layer):
 
     @property
     def weights(self) -> np.ndarray:
-        """W, shape (n_in, n_out): a writable view into the model's parameter buffer."""
-        return self._bound().tensor(self._prefix + "weight")
+        """W, shape (n_in, n_out): a writable view into the model's parameter buffer. A quantized
+        layer's: the int8 integers Wq (W ~ Wq * weight_scale), read-only."""
+        view = self._bound().tensor(self._prefix + "weight")
+        if self._quantize:
+            view.flags.writeable = False
+        return view
 
     @weights.setter
     def weights(self, value) -> None:
+        if self._quantize:
+            raise ValueError("the weights of a quantized (int8) layer are read-only: quantize a float32 model again")
         _assign(self.weights, value, "weights")
+
+    @property
+    def weight_scale(self) -> np.ndarray:
+        """A quantized layer's scale per output column s (n_out,), read-only: W ~ Wq * s."""
+        if not self._quantize:
+            raise AttributeError("weight_scale: this Dense layer is not quantized")
+        view = self._bound().tensor(self._prefix + "weight_scale")
+        view.flags.writeable = False
+        return view
 
     @property
     def bias(self) -> np.ndarray:
@@ -165,16 +191,27 @@ class Dense(Layer):
         return None if self.n_in is None else self.n_in * self.n_out + self.n_out
 
     def get_config(self) -> dict:
-        """n_in (None until known), n_out, activation, alpha (None for activations without one), init."""
-        return {
+        """n_in (None until known), n_out, activation, alpha (None for activations without one), init
+        (and quantize, for a quantized layer)."""
+        config = {
             "n_in": self.n_in,
             "n_out": self.n_out,
             "activation": self.activation,
             "alpha": self.alpha if self.activation in DEFAULT_ALPHA else None,
             "init": self.init,
         }
+        if self._quantize:
+            config["quantize"] = self._quantize
+        return config
 
     def weight_views(self) -> list:
+        if self._quantize:  # writable: a rebuild (add, pop, compile) puts them back; set_weights refuses
+            net = self._bound()
+            return [
+                (net.tensor(self._prefix + "weight"), "Wq"),
+                (self.bias, "b"),
+                (net.tensor(self._prefix + "weight_scale"), "weight_scale"),
+            ]
         return [(self.weights, "W"), (self.bias, "b")]
 
     def file_entry(self) -> dict:
@@ -192,7 +229,12 @@ class Dense(Layer):
         return ["Dense", f"({n_in}, {self.n_out})", self.activation, _count(self.num_params)]
 
     def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
-        """Gemm (z = x W + b) and the activation's nodes (fastmlp.onnx spells each activation)."""
+        """Gemm (z = x W + b) and the activation's nodes (fastmlp.onnx spells each activation); a
+        quantized layer's integer product: fastmlp._onnx_int8."""
+        if self._quantize:
+            from ._onnx_int8 import int8_dense_nodes
+
+            return int8_dense_nodes(ctx, self, x, prefix, out)
         W = ctx.tensor(f"{prefix}.weight", self.weights)
         b = ctx.tensor(f"{prefix}.bias", self.bias)
         z = f"{prefix}.z"
@@ -203,6 +245,7 @@ class Dense(Layer):
     def __repr__(self) -> str:
         extra = f", alpha={self.alpha}" if self.activation in DEFAULT_ALPHA else ""
         extra += f", init={self.init!r}" if self.init else ""
+        extra += f", quantize={self._quantize!r}" if self._quantize else ""
         if self.n_in is None:
             return f"Dense({self.n_out}, activation={self.activation!r}{extra})"
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r}{extra})"

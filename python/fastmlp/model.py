@@ -24,6 +24,7 @@ from . import distributed as _distributed
 from . import io as _io
 from . import optimizers as _optimizers
 from . import tabular as _tabular
+from . import quantize as _quantize
 from . import training as _training
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
@@ -266,6 +267,7 @@ class Sequential(_building.Building, _training.Trainer):
         """
         device = _cuda.check_device(device)
         _mixed.check_device(self.dtype_policy, device)
+        _quantize.require_float_device(self, device)
         if device != self._device:
             self._engine = _cuda.engine(self._net) if device == "cuda" else _core.cpu_engine(self._net)
             self._device = device
@@ -321,8 +323,25 @@ class Sequential(_building.Building, _training.Trainer):
     def set_weights(self, weights) -> None:
         """Set every array from a list as get_weights() returns (checked first: a wrong list
         changes nothing)."""
+        if _quantize.is_quantized(self):
+            raise ValueError("set_weights: the weights of a quantized (int8) model are read-only")
         for view, arr in _stack.checked_weights(self._weight_views(), weights, self.dtype):
             view[...] = arr
+
+    def quantize(self, mode: str = "int8") -> None:
+        """Quantize the model for inference, in place (Keras 3's ``model.quantize("int8")``):
+        every Dense layer gets int8 weights with one scale per output column, and quantizes its
+        inputs per row at each call (dynamic quantization); the other layers run in float32 around
+        them. The model then predicts, evaluates, saves, loads and exports to ONNX, but cannot be
+        trained or run on CUDA. fastmlp.quantize has the arithmetic.
+
+        Parameters
+        ----------
+        mode : str, default "int8"
+            The only mode: "int8". Anything else, a model quantized already or a float64 model
+            raise ValueError; a model on CUDA NotImplementedError (nothing changes then).
+        """
+        _quantize.quantize(self, mode)
 
     def summary(self, print_fn=print) -> str | None:
         """Print a table of the layers (type, output shape, parameter count, activation) and the

@@ -28,6 +28,7 @@ import numpy as np
 from . import _building, _core, _fit_plan
 from . import data as _data
 from . import distributed as _distributed
+from . import quantize as _quantize
 from ._validation import positive_int
 from ._weights import balanced_from_counts
 from .callbacks import EarlyStopping, ProgressBar
@@ -210,6 +211,7 @@ class Trainer:
         """
         if self._net is None and not _building.ready(self.layers, self.loss_name):
             _building.require_built(self)  # RuntimeError: no layers, or no output layer yet (add)
+        _quantize.require_trainable(self, "fit")
         comm = None if comm is None else _distributed.check_comm(comm)
         run, undo = _Run(), None
         try:
@@ -290,6 +292,7 @@ class Trainer:
 
     def gradients(self, X, y, sample_weight=None) -> list:
         """Backprop: [(dJ/dW, dJ/db), ...] per Dense layer, copies with the shapes of weights and bias."""
+        _quantize.require_trainable(self, "gradients")
         X = self._X(X)
         Y = self._Y(y, X.shape[0])
         self._engine.gradients(X, Y, self._targets().weights(sample_weight, None, Y))  # into the host gradient buffer

@@ -69,6 +69,7 @@ struct TensorSlot {
   std::vector<Index> shape;
   bool state = false;
   Index offset = 0;
+  bool int8 = false;  // integers in [-63, 63] kept as T: the model file stores them as I8 (quantized Dense)
 };
 
 // Where dropout masks come from: `rng`, drawn as for a batch of rows_before + m + rows_after

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "fastmlp/gemm_int8.hpp"  // kInt8WeightMax
 #include "fastmlp/serialize.hpp"
 #include "safetensors.hpp"
 
@@ -105,6 +106,8 @@ double meta_number(std::string_view text, const std::string& key) {
   return d;
 }
 
+const char* dtype_code(DType t) { return t == DType::F32 ? "F32" : t == DType::F64 ? "F64" : "I8"; }
+
 // Checked against the tensors: every Dense layer has its weight and bias (and its normalization's
 // tensors) with the right shapes and dtype, and there is nothing else.
 Architecture read_architecture(const Header& h) {
@@ -150,9 +153,10 @@ Architecture read_architecture(const Header& h) {
     for (TensorSlot& slot : slots) {
       const TensorInfo* t = h.tensor(slot.name);
       if (!t) bad("tensor '" + clip(slot.name, 60) + "' is missing");
-      if (t->dtype != a.dtype)
-        bad("tensor '" + clip(slot.name, 60) + "' has dtype " + (t->dtype == DType::F32 ? "F32" : "F64") +
-            " but the model's dtype is " + std::string(dtype));
+      const DType want = slot.int8 ? DType::I8 : a.dtype;  // a quantized Dense's weights: I8
+      if (t->dtype != want)
+        bad("tensor '" + clip(slot.name, 60) + "' has dtype " + dtype_code(t->dtype) + " but " +
+            (slot.int8 ? std::string("int8 weights are I8") : "the model's dtype is " + std::string(dtype)));
       if (!h.shape_is(*t, std::vector<std::uint64_t>(slot.shape.begin(), slot.shape.end())))
         bad("tensor '" + clip(slot.name, 60) + "' has the wrong shape for " + where);
       a.tensors.emplace_back(t, std::move(slot));
@@ -168,7 +172,14 @@ Network<T> build_network(const Architecture& arch, const unsigned char* data) {
   Network<T> net = or_bad("", [&] { return Network<T>(arch.layers, -1, arch.loss, T(arch.l2)); });
   for (const auto& [t, slot] : arch.tensors) {
     T* dst = (slot.state ? net.state() : net.params()) + slot.offset;
-    arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
+    if (t->dtype == DType::I8)
+      copy_tensor<T, std::int8_t>(data, *t, dst);
+    else
+      arch.dtype == DType::F32 ? copy_tensor<T, float>(data, *t, dst) : copy_tensor<T, double>(data, *t, dst);
+    if (slot.int8)  // the kernel's range (fastmlp/gemm_int8.hpp: 7-bit weights never saturate vpmaddubsw)
+      for (Index i = 0; i < slot.shape[0] * slot.shape[1]; ++i)
+        if (!(std::fabs(dst[i]) <= T(kInt8WeightMax)))
+          bad("tensor '" + clip(t->name, 60) + "' holds int8 weights outside [-63, 63]");
     const std::string_view name = slot.name;
     if (slot.state && name.size() > 11 && name.substr(name.size() - 11) == "running_var")  // sqrt(var + eps)
       for (Index i = 0; i < slot.shape[0]; ++i)
@@ -235,9 +246,9 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
   ordered_json tensors = ordered_json::object();
   std::uint64_t offset = 0;  // each tensor's bytes right after the previous tensor's
   for (const TensorSlot& t : net.tensors()) {
-    std::uint64_t bytes = sizeof(T);
+    std::uint64_t bytes = t.int8 ? 1 : sizeof(T);
     for (const Index d : t.shape) bytes *= std::uint64_t(d);
-    tensors[t.name] = {{"dtype", code},
+    tensors[t.name] = {{"dtype", t.int8 ? "I8" : code},
                        {"shape", std::vector<std::uint64_t>(t.shape.begin(), t.shape.end())},
                        {"data_offsets", ordered_json::array({offset, offset + bytes})}};
     offset += bytes;
@@ -280,6 +291,13 @@ std::string model_file_bytes(const Network<T>& net, const Metadata& extra) {
     for (Index i = 0; i < count; ++i) {
       if (!std::isfinite(double(w[i])))
         throw std::invalid_argument("cannot save: " + t.name + " holds NaN or infinite parameters");
+      if (t.int8) {
+        if (!(std::fabs(w[i]) <= T(kInt8WeightMax)) || w[i] != std::nearbyint(w[i]))
+          throw std::invalid_argument("cannot save: " + t.name +
+                                      " holds int8 weights that are not integers in [-63, 63]");
+        out += char(std::int8_t(w[i]));
+        continue;
+      }
       append_le(out, &w[i], sizeof(T));
     }
   }

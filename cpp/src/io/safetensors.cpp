@@ -167,8 +167,8 @@ class HeaderReader {
       return true;
     }
     if (at_ == At::TensorField && field_ == Field::DType) {
-      if (s == "F32" || s == "F64") {
-        tensor().dtype = s == "F32" ? DType::F32 : DType::F64;
+      if (s == "F32" || s == "F64" || s == "I8") {
+        tensor().dtype = s == "F32" ? DType::F32 : s == "F64" ? DType::F64 : DType::I8;
         at_ = At::InTensor;
         return true;
       }
@@ -330,7 +330,7 @@ class HeaderReader {
       case At::InOffsets: return fail(offsets_message());
       case At::TensorField:
         if (field_ == Field::DType)
-          return fail(tensor_name() + " has dtype " + seen + "; fastmlp files hold F32 or F64");
+          return fail(tensor_name() + " has dtype " + seen + "; fastmlp files hold F32 or F64 (and I8 int8 weights)");
         if (field_ == Field::Shape) return fail(tensor_name() + " has an invalid shape");
         return fail(offsets_message());
       default: return fail("the header is not a JSON object");
@@ -342,7 +342,7 @@ class HeaderReader {
     if (seen_ != 7) return fail(tensor_name() + " must be an object with exactly dtype, shape and data_offsets");
     const TensorInfo& t = tensor();
     if (t.begin > t.end || t.end > data_size_) return fail(offsets_message());
-    std::uint64_t nbytes = t.dtype == DType::F32 ? 4 : 8;
+    std::uint64_t nbytes = dtype_bytes(t.dtype);
     bool overflow = false;
     for (std::uint32_t k = 0; k < t.ndim; ++k) {
       const std::uint64_t d = h_.dims[t.dims_at + k];

@@ -46,7 +46,8 @@ std::string describe(const json& v);         // v for a message: short, never a 
 
 // ------------------------------------------------------------------ the header
 
-enum class DType : std::uint8_t { F32, F64 };
+enum class DType : std::uint8_t { F32, F64, I8 };  // I8: a quantized Dense's weights
+inline std::uint64_t dtype_bytes(DType t) { return t == DType::F32 ? 4 : t == DType::F64 ? 8 : 1; }
 
 struct TensorInfo {
   std::string_view name;
@@ -96,7 +97,7 @@ struct Header {
 };
 
 // The header `text` of a file with `data_size` bytes of tensor data into `h`: valid JSON within
-// the limits, __metadata__ mapping strings to strings, every tensor an F32 or F64 one whose shape
+// the limits, __metadata__ mapping strings to strings, every tensor an F32, F64 or I8 one whose shape
 // needs exactly its data_offsets' bytes, no repeated key, and the tensors tiling the data exactly.
 void parse_header(const std::string& text, std::uint64_t data_size, Header& h);
 

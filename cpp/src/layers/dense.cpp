@@ -142,7 +142,12 @@ class Dense final : public Layer<T> {
 }  // namespace
 
 template <class T>
+std::unique_ptr<Layer<T>> make_dense_int8(const LayerConfig& c, Index n_in,
+                                          const std::string& where);  // dense_int8.cpp
+
+template <class T>
 std::unique_ptr<Layer<T>> make_dense(const LayerConfig& c, Index n_in, const std::string& where) {
+  if (c.find("quantize")) return make_dense_int8<T>(c, n_in, where);  // model.quantize("int8")
   return std::make_unique<Dense<T>>(c, n_in, where);
 }
 template std::unique_ptr<Layer<float>> make_dense<float>(const LayerConfig&, Index, const std::string&);

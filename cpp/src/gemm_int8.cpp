@@ -1,0 +1,242 @@
+// The int8 kernels of fastmlp/gemm_int8.hpp for one SIMD level: the activations' quantization and
+// the packed u8 x s8 -> int32 product with its dequantizing epilogue. Compiled once per level
+// (CMakeLists.txt: the portable build, -march=x86-64-v3 for AVX2, and with -mavxvnni /
+// -mavx512vnni for the VNNI builds), each into its own namespace; int8.cpp picks one at run time.
+//
+// Nothing here allocates or instantiates a library template that the linker could share with the
+// portable core (the scratch comes from int8.cpp); every function is in this build's namespace.
+//
+// The micro-kernel holds an MR x 16 tile of int32 sums (MR <= 4 rows, two 8-column vectors) and
+// walks the inputs 4 at a time: one 32-bit broadcast of a row's 4 u8 activations against a
+// packed vector of [8 columns][4 inputs] s8 weights gives 8 int32 sums of 4 products each —
+// vpdpbusd in one instruction, or vpmaddubsw (pairs into int16, never saturating with 7-bit weights: see the header)
+// then vpmaddwd with ones (pairs of pairs into int32) on AVX2.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "fastmlp/gemm_int8.hpp"
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define FASTMLP_INT8_ISA 3
+#elif defined(__AVXVNNI__)
+#define FASTMLP_INT8_ISA 2
+#elif defined(__AVX2__)
+#define FASTMLP_INT8_ISA 1
+#else
+#define FASTMLP_INT8_ISA 0
+#endif
+
+#if FASTMLP_INT8_ISA
+#include <immintrin.h>
+#endif
+
+#ifndef FASTMLP_KERNEL_NS
+#error "FASTMLP_KERNEL_NS must name this build's namespace (CMakeLists.txt passes it)"
+#endif
+
+namespace fastmlp {
+namespace FASTMLP_KERNEL_NS {
+namespace {
+
+constexpr Index MR = 4;  // rows per tile
+
+inline std::uint8_t quantize_one(float x, float inv, std::int32_t zp) {
+  const std::int32_t q = std::int32_t(std::nearbyint(x * inv)) + zp;
+  return std::uint8_t(std::min(std::max(q, 0), kInt8ActMax));
+}
+
+#if FASTMLP_INT8_ISA
+inline __m256i dot4(__m256i acc, __m256i a, __m256i b) {
+#if FASTMLP_INT8_ISA == 3
+  return _mm256_dpbusd_epi32(acc, a, b);
+#elif FASTMLP_INT8_ISA == 2
+  return _mm256_dpbusd_avx_epi32(acc, a, b);
+#else
+  const __m256i pairs = _mm256_maddubs_epi16(a, b);  // |pair| <= 2 255 63 = 32130: exact
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+#endif
+}
+
+// The epilogue of one row of a tile: int32 sums (C) or z = float(acc - zp colsum) (s_r s_j) + b_j (Z).
+struct Epilogue {
+  const Int8Weights& W;
+  std::int32_t* C;
+  Index ldc;
+  const float* sx;
+  const std::int32_t* zp;
+  const float* b;
+  float* Z;
+  Index ldz;
+
+  void row(Index r, Index j0, Index n, __m256i acc0, __m256i acc1) const {
+    alignas(32) std::int32_t ci[16];
+    alignas(32) float zf[16];
+    if (!Z) {
+      if (n == 16) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(C + r * ldc + j0), acc0);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(C + r * ldc + j0 + 8), acc1);
+        return;
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(ci), acc0);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(ci + 8), acc1);
+      std::memcpy(C + r * ldc + j0, ci, std::size_t(n) * 4);
+      return;
+    }
+    const __m256i z = _mm256_set1_epi32(zp[r]);
+    const __m256 s = _mm256_set1_ps(sx[r]);
+    __m256 f[2];
+    const __m256i acc[2] = {acc0, acc1};
+    for (int h = 0; h < 2; ++h) {
+      const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W.col_sums.data() + j0 + 8 * h));
+      const __m256 sw = _mm256_loadu_ps(W.scale.data() + j0 + 8 * h);
+      const __m256i v = _mm256_sub_epi32(acc[h], _mm256_mullo_epi32(z, cs));
+      f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(s, sw));
+    }
+    if (n == 16) {
+      float* out = Z + r * ldz + j0;
+      for (int h = 0; h < 2; ++h)
+        _mm256_storeu_ps(out + 8 * h, b ? _mm256_add_ps(f[h], _mm256_loadu_ps(b + j0 + 8 * h)) : f[h]);
+      return;
+    }
+    _mm256_store_ps(zf, f[0]);
+    _mm256_store_ps(zf + 8, f[1]);
+    for (Index j = 0; j < n; ++j) Z[r * ldz + j0 + j] = b ? zf[j] + b[j0 + j] : zf[j];
+  }
+};
+
+template <int R>
+inline void tile(const std::uint8_t* Q, Index ldq, const std::int8_t* B, Index groups, Index r0, Index j0, Index n,
+                 const Epilogue& e) {
+  __m256i acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (Index g = 0; g < groups; ++g) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 64 * g));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 64 * g + 32));
+    for (int r = 0; r < R; ++r) {
+      std::int32_t a4;
+      std::memcpy(&a4, Q + (r0 + r) * ldq + 4 * g, 4);
+      const __m256i a = _mm256_set1_epi32(a4);
+      acc[r][0] = dot4(acc[r][0], a, b0);
+      acc[r][1] = dot4(acc[r][1], a, b1);
+    }
+  }
+  for (int r = 0; r < R; ++r) e.row(r0 + r, j0, n, acc[r][0], acc[r][1]);
+}
+
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
+  const Int8Weights& W = e.W;
+  const Index groups = W.d4 / 4;
+  for (Index j0 = 0; j0 < W.k; j0 += kInt8Panel) {
+    const std::int8_t* B = W.packed.data() + j0 * W.d4;  // this panel: 16 x d4 bytes
+    const Index n = std::min(kInt8Panel, W.k - j0);
+    Index r0 = 0;
+    for (; r0 + MR <= m; r0 += MR) tile<MR>(Q, ldq, B, groups, r0, j0, n, e);
+    switch (m - r0) {
+      case 3: tile<3>(Q, ldq, B, groups, r0, j0, n, e); break;
+      case 2: tile<2>(Q, ldq, B, groups, r0, j0, n, e); break;
+      case 1: tile<1>(Q, ldq, B, groups, r0, j0, n, e); break;
+      default: break;
+    }
+  }
+}
+#else
+// Portable: the same sums over the same packed layout, one column at a time.
+struct Epilogue {
+  const Int8Weights& W;
+  std::int32_t* C;
+  Index ldc;
+  const float* sx;
+  const std::int32_t* zp;
+  const float* b;
+  float* Z;
+  Index ldz;
+};
+
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
+  const Int8Weights& W = e.W;
+  for (Index r = 0; r < m; ++r)
+    for (Index j = 0; j < W.k; ++j) {
+      const std::int8_t* B = W.packed.data() + (j / kInt8Panel) * kInt8Panel * W.d4 + (j % kInt8Panel) * 4;
+      std::int32_t acc = 0;
+      for (Index g = 0; g < W.d4 / 4; ++g)
+        for (Index t = 0; t < 4; ++t) acc += std::int32_t(Q[r * ldq + 4 * g + t]) * B[64 * g + t];
+      if (!e.Z) {
+        e.C[r * e.ldc + j] = acc;
+        continue;
+      }
+      const float f = float(acc - e.zp[r] * W.col_sums[std::size_t(j)]) * (e.sx[r] * W.scale[std::size_t(j)]);
+      e.Z[r * e.ldz + j] = e.b ? f + e.b[j] : f;
+    }
+}
+#endif
+
+}  // namespace
+
+void quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
+                   std::int32_t* zp) {
+  for (Index r = 0; r < m; ++r) {
+    const float* x = X + r * ldx;
+    std::uint8_t* q = Q + r * ldq;
+    float lo = 0.0f, hi = 0.0f;
+    Index i = 0;
+#if FASTMLP_INT8_ISA
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+    for (; i + 8 <= d; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      vlo = _mm256_min_ps(vlo, v), vhi = _mm256_max_ps(vhi, v);
+    }
+    alignas(32) float l8[8], h8[8];
+    _mm256_store_ps(l8, vlo), _mm256_store_ps(h8, vhi);
+    for (int t = 0; t < 8; ++t) lo = std::min(lo, l8[t]), hi = std::max(hi, h8[t]);
+#endif
+    for (; i < d; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+    const float scale = (hi - lo) / float(kInt8ActMax);
+    if (!(scale >= 1.17549435e-38f)) {  // a row of zeros (or of subnormal numbers): all q = zp = 0
+      s[r] = 1.0f, zp[r] = 0;
+      std::memset(q, 0, std::size_t(ldq));
+      continue;
+    }
+    const float inv = 1.0f / scale;
+    const std::int32_t z = std::min(std::max(std::int32_t(std::nearbyint(-lo * inv)), 0), kInt8ActMax);
+    s[r] = scale, zp[r] = z;
+    i = 0;
+#if FASTMLP_INT8_ISA
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i vz = _mm256_set1_epi32(z), v0 = _mm256_setzero_si256(), vmax = _mm256_set1_epi32(kInt8ActMax);
+    const __m256i gather = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
+    for (; i + 8 <= d; i += 8) {
+      __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv)), vz);
+      v = _mm256_min_epi32(_mm256_max_epi32(v, v0), vmax);
+      v = _mm256_packs_epi32(v, v);   // int16: [0..3 0..3 | 4..7 4..7]
+      v = _mm256_packus_epi16(v, v);  // u8: dword 0 = bytes 0..3, dword 4 = bytes 4..7
+      v = _mm256_permutevar8x32_epi32(v, gather);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm256_castsi256_si128(v));
+    }
+#endif
+    for (; i < d; ++i) q[i] = quantize_one(x[i], inv, z);
+    std::memset(q + d, 0, std::size_t(ldq - d));
+  }
+}
+
+void gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
+  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0});
+}
+
+void dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+                Int8Scratch& t) {
+  for (Index r0 = 0; r0 < m; r0 += kInt8BlockRows) {
+    const Index n = std::min(kInt8BlockRows, m - r0);
+    quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d4, t.s, t.zp);
+    gemm_rows(t.Q, n, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, b, Z + r0 * ldz, ldz});
+  }
+}
+
+const char* isa() {
+  const char* names[] = {"portable", "avx2", "avxvnni", "avx512vnni"};
+  return names[FASTMLP_INT8_ISA];
+}
+
+}  // namespace FASTMLP_KERNEL_NS
+}  // namespace fastmlp
