@@ -3,9 +3,9 @@
  * hidden (the module's version script exports only PyInit__core), as glibc < 2.32 behaves:
  *   __libc_single_threaded (GLIBC_2.32): 0, "maybe several threads", so reference counts stay atomic;
  *   arc4random (GLIBC_2.36): std::random_device's "arc4random" source, from getentropy (GLIBC_2.25). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <unistd.h>
 
 __attribute__((visibility("hidden"))) char __libc_single_threaded = 0;
