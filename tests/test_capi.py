@@ -132,24 +132,24 @@ def _models(tmp_path):
     )
     m.fit(X, Y, epochs=20, batch_size=16)
     models["regressor_f64"] = m
-    # float64, one sigmoid output, integer labels 3 and 7; batch and layer normalization, dropout, a residual block
+    # float64, one sigmoid output, labels "no" and "yes"; batch and layer normalization, dropout, a residual block
     m = fm.Sequential(
         [
             fm.Normalization().adapt(X),
             fm.Dense(5, 8, "leaky_relu"),
             fm.BatchNormalization(),
             fm.Dropout(0.2),
-            fm.Residual([fm.LayerNormalization(), fm.Dense(8, 8, "gelu")]),
+            fm.Residual([fm.Dense(8, 8, "gelu"), fm.LayerNormalization()]),
             fm.Dense(8, 1, "sigmoid"),
         ],
         dtype="float64",
         seed=3,
     )
-    m.fit(X, np.where(y == 1, 7, 3), epochs=20, batch_size=16)
+    m.fit(X, np.where(y == 1, "yes", "no"), epochs=20, batch_size=16)
     models["sigmoid_f64"] = m
     # float32 multi-label: 3 sigmoid outputs, each a yes/no
     m = fm.Sequential([fm.Normalization().adapt(X), fm.Dense(5, 3, "sigmoid")], dtype="float32", seed=4)
-    m.fit(X, np.eye(3)[y] + (X[:, :3] > 0), epochs=10, batch_size=16)  # rows with several labels
+    m.fit(X, np.maximum(np.eye(3)[y], X[:, :3] > 0), epochs=10, batch_size=16)  # rows with several labels
     models["multilabel_f32"] = m
     paths = {}
     for name, model in models.items():
@@ -283,14 +283,15 @@ def test_a_workspace_in_use_answers_busy(lib, tmp_path):
     """Two threads on one workspace: the second gets FASTMLP_ERR_BUSY (it never waits), the first
     finishes with the right outputs. (ctypes releases the GIL during the call.)"""
     model = fm.Sequential([fm.Dense(784, 256, "relu"), fm.Dense(256, 128, "relu"), fm.Dense(128, 10, "softmax")])
-    model.build() if hasattr(model, "build") and callable(model.build) else None
     path = tmp_path / "big.safetensors"
     X = np.random.default_rng(0).normal(size=(20000, 784)).astype(np.float32)
     model.predict(X[:1])
     model.save(path)
     c = CModel(lib, path, max_rows=256)
     result = {}
-    worker = threading.Thread(target=lambda: result.update(zip(("status", "out"), c.call("predict", X, 10, np.float32))))
+    worker = threading.Thread(
+        target=lambda: result.update(zip(("status", "out"), c.call("predict", X, 10, np.float32)))
+    )
     worker.start()
     seen = set()
     small = np.ascontiguousarray(X[:1])

@@ -109,10 +109,14 @@ class EntryReader : public nlohmann::json_sax<json> {
   std::string key_;
 };
 
+// Values past the model's count still read (so that a small mismatch is reported with its count, as
+// Python does); more stop the parse.
+constexpr std::size_t kSpare = 64;
+
 std::vector<std::string> read_entry(const Metadata& meta, const char* key, bool classes, std::size_t want,
                                     const std::string& model) {
   const std::string& text = meta.at(key);
-  EntryReader reader(classes, want);
+  EntryReader reader(classes, want + kSpare);
   const bool ok = json::sax_parse(text, &reader);
   if (!ok || !reader.error.empty())
     bad(std::string("metadata '") + key + "' " + (reader.error.empty() ? "is not valid JSON" : reader.error) +
