@@ -5,6 +5,7 @@ a C11 program: allocations, locks, threads, Python's predictions, the fuzz corpu
 the installed package and passes under ctest."""
 
 import ctypes
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -261,9 +262,6 @@ def test_hostile_files_give_a_status_and_a_message(lib, saved, tmp_path):
     ]:
         model = fm.load(paths["sigmoid_f64"])
         data = bytearray(model.to_bytes())
-        # the same entry length as "classes" written by Python: re-encode the header instead
-        import json
-
         n = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + n])
         header["__metadata__"]["classes"] = entry
