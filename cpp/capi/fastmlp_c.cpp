@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -73,7 +74,7 @@ fastmlp_status null_argument(const char* where, const char* name) {
 
 // ------------------------------------------------------------------ loading
 
-fastmlp_status load(const char* where, fastmlp::ModelFile file, fastmlp_model** out) {
+fastmlp_status load(fastmlp::ModelFile file, fastmlp_model** out) {
   const auto [loss, n_in, n_out] = std::visit(
       [](const auto& net) { return std::tuple(net.loss(), std::size_t(net.n_inputs()), std::size_t(net.n_outputs())); },
       file.network);
@@ -83,7 +84,6 @@ fastmlp_status load(const char* where, fastmlp::ModelFile file, fastmlp_model** 
     task = fastmlp::capi::n_labels(loss, n_out) ? FASTMLP_CLASSIFICATION : FASTMLP_MULTILABEL;
   const std::size_t n_classes = labels.classes.size();
   *out = new fastmlp_model{std::move(file.network), loss, n_in, n_out, n_classes, task, std::move(labels)};
-  (void)where;
   return FASTMLP_OK;
 }
 
@@ -218,7 +218,7 @@ fastmlp_status fastmlp_model_load(const char* path, fastmlp_model** model) {
   const char* where = "fastmlp_model_load";
   if (!path) return null_argument(where, "path");
   if (!model) return null_argument(where, "model");
-  return guarded(where, FASTMLP_ERR_IO, [&] { return load(where, fastmlp::read_model_file(path), model); });
+  return guarded(where, FASTMLP_ERR_IO, [&] { return load(fastmlp::read_model_file(path), model); });
 }
 
 fastmlp_status fastmlp_model_load_bytes(const void* data, size_t size, fastmlp_model** model) {
@@ -227,8 +227,7 @@ fastmlp_status fastmlp_model_load_bytes(const void* data, size_t size, fastmlp_m
   if (!model) return null_argument(where, "model");
   static const unsigned char nothing = 0;  // size 0: a valid pointer to no bytes
   const auto* bytes = data ? static_cast<const unsigned char*>(data) : &nothing;
-  return guarded(where, FASTMLP_ERR_INVALID_MODEL,
-                 [&] { return load(where, fastmlp::read_model_bytes(bytes, size), model); });
+  return guarded(where, FASTMLP_ERR_INVALID_MODEL, [&] { return load(fastmlp::read_model_bytes(bytes, size), model); });
 }
 
 void fastmlp_model_free(fastmlp_model* model) { delete model; }

@@ -24,9 +24,10 @@
  *
  * Real time. After fastmlp_workspace_create and one prediction on the thread, fastmlp_predict*
  * allocate no memory and take no lock: a prediction of any number of rows runs in chunks of at most
- * max_rows rows through the workspace's buffers. (The first prediction on a thread may allocate
- * the matrix products' per-thread packing buffer, used from about 16 rows up, and the thread's
- * copy of the library's thread-local variables.)
+ * max_rows rows through the workspace's buffers. (The matrix products keep a packing buffer per
+ * thread for products of more than 4 rows, grown to the largest one the thread has run: the thread
+ * that creates a workspace has it sized for max_rows; on another thread, the first prediction of a
+ * full chunk of max_rows rows sizes it for good.)
  *
  * Arrays are row-major, one sample per row, contiguous: X is n_rows x n_inputs, outputs n_rows x
  * n_outputs (or n_classes). The model's preprocessing (its Normalization layers) runs inside
