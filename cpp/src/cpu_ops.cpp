@@ -19,12 +19,16 @@ namespace fastmlp {
 
 namespace {
 
-// s = sqrt(variance), 1 for a constant column (variance 0).
+// s = sqrt(variance), 1 for a constant column (variance 0), into s (k values).
 template <class T>
-RowVector<T> scales(const T* variance, Index k) {
+void scales(const T* variance, Index k, T* s) {
   const auto v = ConstRowVectorMap<T>(variance, k).array();
-  return (v > T(0)).select(v.sqrt(), T(1));
+  RowVectorMap<T>(s, k).array() = (v > T(0)).select(v.sqrt(), T(1));
 }
+
+// The column blocks of up to kColumnBlock columns that a pass over an m x k matrix takes, so that a
+// vector per column fits in a buffer on the stack: no allocation (the C API's predict allocates nothing).
+constexpr Index kColumnBlock = 256;
 
 // A table row's index from a code that Network::validate_inputs checked; a code it did not check
 // (an unchecked entry point) is refused here rather than read out of bounds.
@@ -91,7 +95,7 @@ class CpuOps final : public Ops<T> {
   // 60 us, 1.2% of a batch-2048 step). One thread: with the columns split, each core read the rows
   // the other core's product had just written, and the pass took 4x the CPU time.
   void column_sums(const T* D, Index m, Index k, T alpha, T beta, T* out) override {
-    constexpr Index C = 256;
+    constexpr Index C = kColumnBlock;
     alignas(64) T buf[C];
     const auto Dm = ConstMatrixMap<T>(D, m, k);
     for (Index j0 = 0; j0 < k; j0 += C) {
@@ -129,20 +133,20 @@ class CpuOps final : public Ops<T> {
       }
     } else {  // each unit over the batch's rows, or the running statistics
       auto rm = RowVectorMap<T>(running_mean, k), rv = RowVectorMap<T>(running_var, k);
-      RowVector<T> mu, var;
-      if (mode == NormMode::Inference) {
-        mu = rm, var = rv;
+      auto inv = RowVectorMap<T>(inv_std, k);
+      if (mode == NormMode::Inference) {  // the running statistics as they are (no copy: nothing allocated)
+        inv = (rv.array() + eps).rsqrt();
+        x_hat.array() = (a.rowwise() - rm).array().rowwise() * inv.array();
       } else {
-        mu = a.colwise().mean();
-        var = (a.rowwise() - mu).array().square().colwise().sum() / T(m);
+        const RowVector<T> mu = a.colwise().mean();
+        const RowVector<T> var = (a.rowwise() - mu).array().square().colwise().sum() / T(m);
         if (mode == NormMode::Train) {
           rm = momentum * rm + (T(1) - momentum) * mu;
           rv = momentum * rv + (T(1) - momentum) * var;
         }
+        inv = (var.array() + eps).rsqrt();
+        x_hat.array() = (a.rowwise() - mu).array().rowwise() * inv.array();
       }
-      auto inv = RowVectorMap<T>(inv_std, k);
-      inv = (var.array() + eps).rsqrt();
-      x_hat.array() = (a.rowwise() - mu).array().rowwise() * inv.array();
     }
     MatrixMap<T>(y, m, k).array() = (x_hat.array().rowwise() * ConstRowVectorMap<T>(gamma, k).array()).rowwise() +
                                     ConstRowVectorMap<T>(beta, k).array();
@@ -172,23 +176,33 @@ class CpuOps final : public Ops<T> {
   }
 
   void standardize(const T* x, Index m, Index k, const T* mean, const T* variance, bool invert, T* y) override {
-    const RowVector<T> s = scales(variance, k);
-    const auto mu = ConstRowVectorMap<T>(mean, k);
-    const auto X = ConstMatrixMap<T>(x, m, k);
-    auto Y = MatrixMap<T>(y, m, k);
-    if (invert)
-      Y.array() = (X.array().rowwise() * s.array()).rowwise() + mu.array();
-    else
-      Y.array() = (X.rowwise() - mu).array().rowwise() / s.array();
+    alignas(64) T buf[kColumnBlock];
+    for (Index j0 = 0; j0 < k; j0 += kColumnBlock) {
+      const Index n = std::min(kColumnBlock, k - j0);
+      scales(variance + j0, n, buf);
+      const auto s = ConstRowVectorMap<T>(buf, n);
+      const auto mu = ConstRowVectorMap<T>(mean + j0, n);
+      const auto X = ConstMatrixMap<T>(x, m, k).middleCols(j0, n);
+      auto Y = MatrixMap<T>(y, m, k).middleCols(j0, n);
+      if (invert)
+        Y.array() = (X.array().rowwise() * s.array()).rowwise() + mu.array();
+      else
+        Y.array() = (X.rowwise() - mu).array().rowwise() / s.array();
+    }
   }
   void standardize_backward(const T* dy, Index m, Index k, const T*, const T* variance, bool invert, T* dx) override {
-    const RowVector<T> s = scales(variance, k);
-    const auto D = ConstMatrixMap<T>(dy, m, k);
-    auto out = MatrixMap<T>(dx, m, k);
-    if (invert)
-      out.array() = D.array().rowwise() * s.array();
-    else
-      out.array() = D.array().rowwise() / s.array();
+    alignas(64) T buf[kColumnBlock];
+    for (Index j0 = 0; j0 < k; j0 += kColumnBlock) {
+      const Index n = std::min(kColumnBlock, k - j0);
+      scales(variance + j0, n, buf);
+      const auto s = ConstRowVectorMap<T>(buf, n);
+      const auto D = ConstMatrixMap<T>(dy, m, k).middleCols(j0, n);
+      auto out = MatrixMap<T>(dx, m, k).middleCols(j0, n);
+      if (invert)
+        out.array() = D.array().rowwise() * s.array();
+      else
+        out.array() = D.array().rowwise() / s.array();
+    }
   }
 
   void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) override {

@@ -235,7 +235,10 @@ void set_num_threads(int n) {
 ReadOnlyProducts::ReadOnlyProducts() : saved_(min_flops) { min_flops = std::min(min_flops, kParallelMinFlopsReadOnly); }
 ReadOnlyProducts::~ReadOnlyProducts() { min_flops = saved_; }
 
-void parallel_for(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn) {
+CallerThreadOnly::CallerThreadOnly() : saved_(in_parallel_region) { in_parallel_region = true; }
+CallerThreadOnly::~CallerThreadOnly() { in_parallel_region = saved_; }
+
+void parallel_for(Index N, double flops, Index align, FunctionRef<void(Index, Index)> fn) {
   const Index groups = (N + align - 1) / align;
   const int nt = int(std::min<Index>(get_num_threads(), groups));
   if (nt <= 1 || flops < min_flops || in_parallel_region) {

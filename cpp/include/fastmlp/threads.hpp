@@ -8,6 +8,9 @@
 
 #include <functional>
 #include <limits>
+#include <memory>
+#include <type_traits>
+#include <utility>
 
 #include "fastmlp/types.hpp"
 
@@ -46,11 +49,46 @@ class ReadOnlyProducts {
   double saved_;
 };
 
+// A reference to a callable (a lambda), for parallel_for: unlike a std::function, making one never
+// allocates. A lambda capturing more than two references does not fit std::function's inline
+// storage, so every product and elementwise pass allocated (the C API's predict allocates nothing).
+// It refers to the callable: valid while that lives (a call's argument).
+template <class Signature>
+class FunctionRef;
+template <class R, class... Args>
+class FunctionRef<R(Args...)> {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
+  FunctionRef(F&& f)  // NOLINT(google-explicit-constructor): lambdas convert, as to std::function
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))), call_([](void* o, Args... args) -> R {
+          return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<Args>(args)...);
+        }) {}
+  R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+ private:
+  void* object_;
+  R (*call_)(void*, Args...);
+};
+
+// While one lives on this thread, products and elementwise passes run on this thread alone: no
+// pool, no lock, no allocation. The C API's predict: the embedding program owns its threads, and
+// several of them predict at once, each on its own core.
+class CallerThreadOnly {
+ public:
+  CallerThreadOnly();
+  ~CallerThreadOnly();
+  CallerThreadOnly(const CallerThreadOnly&) = delete;
+  CallerThreadOnly& operator=(const CallerThreadOnly&) = delete;
+
+ private:
+  bool saved_;
+};
+
 // Runs fn(j0, j1) over [0, N) cut into one contiguous chunk per thread (each boundary a
 // multiple of `align`), chunk t always on thread t (the caller is thread 0), so that repeated
 // products find their share of the operands in the same core's cache; on one thread when
 // flops < kParallelMinFlops (or the ReadOnlyProducts threshold).
-void parallel_for(Index N, double flops, Index align, const std::function<void(Index, Index)>& fn);
+void parallel_for(Index N, double flops, Index align, FunctionRef<void(Index, Index)> fn);
 
 // Elementwise passes (bias and activation, their derivatives, the input check) split by rows from
 // kParallelMinElements elements on (training or not): ~10 us of work against ~1 us for the fork/join.
@@ -59,7 +97,7 @@ void parallel_for(Index N, double flops, Index align, const std::function<void(I
 // its own cache. At 2 threads, batch 2048, these passes had run on one core while the other spun
 // (the spinning: 5.1-5.7% of the CPU samples before, 4.3-4.4% after, 2 runs each).
 constexpr Index kParallelMinElements = 32768;
-inline void parallel_elementwise(Index N, Index elements, Index align, const std::function<void(Index, Index)>& fn) {
+inline void parallel_elementwise(Index N, Index elements, Index align, FunctionRef<void(Index, Index)> fn) {
   parallel_for(N, elements >= kParallelMinElements ? std::numeric_limits<double>::infinity() : 0.0, align, fn);
 }
 

@@ -1,0 +1,90 @@
+// What the C API's handles hold (fastmlp/fastmlp.h): a loaded model, and a workspace that predicts
+// with it. Internal to libfastmlp_c: nothing here crosses the C interface.
+//
+// A model is the Network read from the file (its parameters, read-only from then on) and what the
+// metadata says about it. A workspace is a LayerStack of its own (each layer's output buffers,
+// sized for max_rows rows when the workspace is made) bound to the model's parameters, which the
+// inference pass only reads: so any number of workspaces predict at once, with no lock and no
+// allocation, and the parameters exist once however many threads predict.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "fastmlp/fastmlp.h"
+#include "fastmlp/serialize.hpp"
+
+namespace fastmlp::capi {
+
+// The class labels and the feature names of a model file (read_labels, labels.cpp).
+struct Labels {
+  std::vector<std::string> classes;        // the stored labels, or the ids "0".."n-1"
+  std::vector<std::string> feature_names;  // empty: none stored
+};
+
+// How many labels a model's outputs stand for (what Python's TargetSpec.n_labels says): 2 for one
+// sigmoid output, one per softmax output, else 0 (regression and multi-label take no labels).
+std::size_t n_labels(Loss loss, std::size_t n_outputs);
+
+// The "classes" and "feature_names_in" entries of the metadata (fastmlp/_persist.py writes them),
+// checked against the model: as many labels as n_labels, as many names as n_inputs. A classifier
+// without stored labels gets its class ids ("0", "1", ...) as in Python (classes_ = arange(k)).
+// Throws std::invalid_argument ("not a valid fastmlp model file: ...") for an entry that is not
+// what fastmlp writes. Memory is bounded by the labels, whatever the entry's length.
+Labels read_labels(const Metadata& meta, Loss loss, std::size_t n_outputs, std::size_t n_inputs);
+
+// The inference pass of one workspace, for a network of T.
+template <class T>
+class Inference {
+ public:
+  Inference(const Network<T>& net, Index max_rows);
+  Inference(const Inference&) = delete;  // the layers point at each other's buffers: made in place, never moved
+  Inference& operator=(const Inference&) = delete;
+  Index max_rows() const { return max_rows_; }
+  Index n_inputs() const { return n_in_; }
+  Index n_outputs() const { return n_out_; }
+  // A buffer of max_rows x n_inputs for inputs converted to T.
+  T* input_buffer() { return x_.data(); }
+  // Throws std::invalid_argument naming X[i, j] (i counted from row0) unless the m rows of x are
+  // finite and the first layer takes them (an Embedding's integer codes).
+  void check(const T* x, Index m, std::size_t row0) const;
+  // The output activations a_L of m <= max_rows rows of x (m x n_inputs): m x n_outputs values in the
+  // workspace, valid until the next call; throws std::invalid_argument when they are NaN. Allocates
+  // nothing, takes no lock.
+  const T* forward(const T* x, Index m, std::size_t row0);
+
+ private:
+  std::unique_ptr<Ops<T>> ops_;  // before stack_: the layers' buffers are released through it
+  LayerStack<T> stack_;
+  Activation g_;  // the output activation (the loss's)
+  T alpha_;
+  Index max_rows_, n_in_, n_out_;
+  Vector<T> x_, a_;  // converted inputs; the output activations
+};
+
+extern template class Inference<float>;
+extern template class Inference<double>;
+
+}  // namespace fastmlp::capi
+
+struct fastmlp_model {
+  std::variant<fastmlp::Network<float>, fastmlp::Network<double>> network;
+  fastmlp::Loss loss;
+  std::size_t n_inputs, n_outputs, n_classes;
+  fastmlp_task task;
+  fastmlp::capi::Labels labels;
+};
+
+struct fastmlp_workspace {
+  template <class T>
+  fastmlp_workspace(const fastmlp_model* m, const fastmlp::Network<T>& net, fastmlp::Index max_rows)
+      : model(m), inference(std::in_place_type<fastmlp::capi::Inference<T>>, net, max_rows) {}
+  const fastmlp_model* model;
+  std::variant<fastmlp::capi::Inference<float>, fastmlp::capi::Inference<double>> inference;
+  std::atomic_flag busy = ATOMIC_FLAG_INIT;  // set while a call runs: a second thread gets FASTMLP_ERR_BUSY
+};

@@ -1,0 +1,156 @@
+/* fastmlp's C API: load a model file saved by fastmlp (Python, the CLI or C++) and predict with it,
+ * from C or any language that calls C (ctypes, Rust, Go, C#, Julia, ...).
+ *
+ * Link fastmlp::c (libfastmlp_c.so, the C++ runtime inside it as a dependency of the library) or
+ * fastmlp::c_static (libfastmlp_c.a; link it with a C++ linker, which CMake picks by itself) and
+ * include "fastmlp/fastmlp.h". C11 or C++; nothing of C++ crosses this interface.
+ *
+ * Status and errors. Every function that can fail returns a fastmlp_status: FASTMLP_OK (0) or an
+ * error code; then fastmlp_last_error() is a message saying what went wrong, kept per thread until
+ * that thread's next failing call (like errno: a call that succeeds leaves it as it was). A call that
+ * fails changes nothing: no handle is created, no output buffer is written. Any file, however
+ * truncated or hostile, gives FASTMLP_ERR_INVALID_MODEL (or FASTMLP_ERR_IO), never a crash.
+ *
+ * Handles. A fastmlp_model is a loaded model: its parameters, read-only after loading, and what the
+ * file says about it (sizes, dtype, class labels, feature names). A fastmlp_workspace holds the
+ * scratch memory of one prediction at a time (each layer's outputs for up to max_rows rows, and
+ * the conversion of inputs and outputs between float and double).
+ *
+ * Threads. A model may be used by any number of threads at once, each through its own workspace
+ * (one workspace per thread; a workspace used by two threads at the same moment answers the second
+ * with FASTMLP_ERR_BUSY instead of corrupting the first). Predictions run on the calling thread
+ * only (fastmlp's product threads are not used: the program owns its threads). The model must
+ * outlive its workspaces.
+ *
+ * Real time. After fastmlp_workspace_create and one prediction on the thread, fastmlp_predict*
+ * allocate no memory and take no lock: a prediction of any number of rows runs in chunks of at most
+ * max_rows rows through the workspace's buffers. (The matrix products keep a packing buffer per
+ * thread for products of more than 4 rows, grown to the largest one the thread has run: the thread
+ * that creates a workspace has it sized for max_rows; on another thread, the first prediction of a
+ * full chunk of max_rows rows sizes it for good.)
+ *
+ * Arrays are row-major, one sample per row, contiguous: X is n_rows x n_inputs, outputs n_rows x
+ * n_outputs (or n_classes). The model's preprocessing (its Normalization layers) runs inside
+ * the model, so X holds the raw features in the order of the training columns (feature names).
+ *
+ * Predictions equal Python's fm.load(path).forward / predict_proba / predict for the same rows and
+ * dtype (the same code runs them); fastmlp_predict on a float64 model converts X to double and the
+ * outputs to float, fastmlp_predict_f64 on a float32 model the other way round. */
+#ifndef FASTMLP_FASTMLP_H
+#define FASTMLP_FASTMLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(FASTMLP_C_BUILDING_SHARED)
+#define FASTMLP_C_EXPORT __declspec(dllexport)
+#elif defined(_WIN32) && defined(FASTMLP_C_SHARED)
+#define FASTMLP_C_EXPORT __declspec(dllimport)
+#elif defined(__GNUC__)
+#define FASTMLP_C_EXPORT __attribute__((visibility("default")))
+#else
+#define FASTMLP_C_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of this interface: a program built against version N runs with a library of the same
+ * N (fastmlp_c_api_version() says which the library has). */
+#define FASTMLP_C_API_VERSION 1
+
+typedef enum fastmlp_status {
+  FASTMLP_OK = 0,
+  FASTMLP_ERR_INVALID_ARGUMENT = 1, /* a null pointer, a size that does not fit, X with NaN or inf, ... */
+  FASTMLP_ERR_INVALID_MODEL = 2,    /* not a valid fastmlp model file (truncated, corrupt, hostile) */
+  FASTMLP_ERR_IO = 3,               /* the file cannot be opened or read */
+  FASTMLP_ERR_OUT_OF_MEMORY = 4,
+  FASTMLP_ERR_NOT_CLASSIFIER = 5, /* predict_proba / predict_class on a model without classes */
+  FASTMLP_ERR_BUSY = 6,           /* the workspace is in use by another thread right now */
+  FASTMLP_ERR_INTERNAL = 7        /* a bug in fastmlp: please report it with the message */
+} fastmlp_status;
+
+typedef enum fastmlp_dtype { FASTMLP_FLOAT32 = 1, FASTMLP_FLOAT64 = 2 } fastmlp_dtype;
+
+/* What the model's outputs are, from its loss:
+ *   REGRESSION      values (mse, mae, huber, poisson): fastmlp_predict only;
+ *   CLASSIFICATION  one class per row: softmax outputs (categorical_crossentropy), n_classes =
+ *                   n_outputs, or one sigmoid output (binary_crossentropy), n_classes = 2;
+ *   MULTILABEL      several sigmoid outputs (binary_crossentropy), each a yes/no: n_classes =
+ *                   n_outputs probabilities, no single class (predict_class refuses). */
+typedef enum fastmlp_task { FASTMLP_REGRESSION = 0, FASTMLP_CLASSIFICATION = 1, FASTMLP_MULTILABEL = 2 } fastmlp_task;
+
+typedef struct fastmlp_model fastmlp_model;
+typedef struct fastmlp_workspace fastmlp_workspace;
+
+/* ---- the library ---- */
+
+/* The message of this thread's latest failing call ("" if none failed yet). Valid until this thread's
+ * next failing call; never NULL. UTF-8, at most 1023 bytes. */
+FASTMLP_C_EXPORT const char* fastmlp_last_error(void);
+/* "FASTMLP_OK", "FASTMLP_ERR_INVALID_MODEL", ...; "unknown status" for other values. */
+FASTMLP_C_EXPORT const char* fastmlp_status_name(fastmlp_status status);
+/* fastmlp's version ("0.9.0") and the C API's (FASTMLP_C_API_VERSION). */
+FASTMLP_C_EXPORT const char* fastmlp_version(void);
+FASTMLP_C_EXPORT int fastmlp_c_api_version(void);
+
+/* ---- models ---- */
+
+/* Loads a model file (a path in the file system's encoding) or a model file's bytes (the data is
+ * copied: the caller may free it after the call). *model is set on success, left alone on failure. */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_load(const char* path, fastmlp_model** model);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_load_bytes(const void* data, size_t size, fastmlp_model** model);
+/* Frees a model (NULL: nothing). Free its workspaces first. */
+FASTMLP_C_EXPORT void fastmlp_model_free(fastmlp_model* model);
+
+/* Features per row, outputs per row, the parameters' dtype, the task, and the classes: 2 for one
+ * sigmoid output, n_outputs for softmax or multi-label outputs, 0 for regression. */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_n_inputs(const fastmlp_model* model, size_t* n_inputs);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_n_outputs(const fastmlp_model* model, size_t* n_outputs);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_dtype(const fastmlp_model* model, fastmlp_dtype* dtype);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_task(const fastmlp_model* model, fastmlp_task* task);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_n_classes(const fastmlp_model* model, size_t* n_classes);
+
+/* The label of class i (0 <= i < n_classes), as Python's model.classes_[i] prints: the label the
+ * model was fitted on (a string label as it is; a number or boolean as its text: "3", "0.5",
+ * "True"), or "i" when it was fitted on class ids. UTF-8, NUL-terminated, owned by the model. */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_class_label(const fastmlp_model* model, size_t i, const char** label);
+/* The name of feature j (0 <= j < n_inputs): a DataFrame's column name at the first fit (Python's
+ * feature_names_in_). *has_names is 0 when the file holds none (then fastmlp_model_feature_name fails). */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_has_feature_names(const fastmlp_model* model, int* has_names);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_feature_name(const fastmlp_model* model, size_t j, const char** name);
+
+/* ---- workspaces and predictions ---- */
+
+/* Scratch memory for predicting with `model`, up to max_rows >= 1 rows per pass (more rows run in
+ * several passes; max_rows 1 suits one sample at a time). */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_workspace_create(const fastmlp_model* model, size_t max_rows,
+                                                         fastmlp_workspace** workspace);
+FASTMLP_C_EXPORT void fastmlp_workspace_free(fastmlp_workspace* workspace);
+
+/* The output layer's activations (n_rows x n_outputs): softmax rows, sigmoid probabilities, or
+ * the regression values; Python's model.forward(X) (and predict for regression). n_rows >= 1. */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict(fastmlp_workspace* workspace, const float* X, size_t n_rows,
+                                                float* outputs);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_f64(fastmlp_workspace* workspace, const double* X, size_t n_rows,
+                                                    double* outputs);
+/* Class probabilities (n_rows x n_classes): softmax rows as they are, [1 - p, p] for one sigmoid
+ * output, multi-label sigmoid outputs as they are (Python's predict_proba). Classifiers only. */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_proba(fastmlp_workspace* workspace, const float* X, size_t n_rows,
+                                                      float* proba);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_proba_f64(fastmlp_workspace* workspace, const double* X, size_t n_rows,
+                                                          double* proba);
+/* The class of each row (n_rows indices into the class labels): the arg-max of the softmax row (the
+ * first of equal ones), or p >= 0.5 for one sigmoid output (Python's predict, as indices). Single-label
+ * classifiers only (FASTMLP_CLASSIFICATION). */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_class(fastmlp_workspace* workspace, const float* X, size_t n_rows,
+                                                      int32_t* classes);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_class_f64(fastmlp_workspace* workspace, const double* X, size_t n_rows,
+                                                          int32_t* classes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTMLP_FASTMLP_H */
