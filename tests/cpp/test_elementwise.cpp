@@ -192,9 +192,18 @@ bool loss_case(Loss loss, Activation out, T alpha, T z, T y) {
     const bool mse = loss == Loss::MeanSquaredError;
     // (a's floor F: r^2 moves by 2 |r| F tiny + (F tiny)^2)
     const T F = std::max(T(1), p_tol.floor), tiny = std::numeric_limits<T>::min();
-    l_tol = {std::max(std::abs(l), mse ? T(2) * std::abs(r) * ea : ea), mse ? F * (T(2) * std::abs(r) + F * tiny) : F};
+    // The CPU's r may sit anywhere within u = kUlps eps ea of the header's: where r is near 0 that is
+    // second order for r^2 (u^2 = kUlps eps (kUlps eps ea^2)), l''(r) u for the slopes of mse (2) and
+    // huber (1), and mae's slope sign(r) is either side of its step when |r| <= u (its whole 2 |g'| s).
+    // (Seen on aarch64: mish(1000) a few ulps below 1000 = y, where GCC fuses multiply-adds.)
+    const T u = T(kUlps) * std::numeric_limits<T>::epsilon() * ea;
+    const T l2 = mse ? T(2) : (loss == Loss::Huber && std::abs(r) < T(1) ? T(1) : T(0));
+    l_tol = {std::max(std::abs(l), mse ? T(2) * std::abs(r) * ea + u * ea : ea),
+             mse ? F * (T(2) * std::abs(r) + F * tiny) : F};
     const T gp = needs_z(out) ? ew::g_prime_from_z(out, z) : ew::g_prime_from_a(out, p, alpha);
-    d_tol.scale = std::max(std::abs(d), mse ? T(2) * s * std::abs(gp) * ea : T(0));
+    d_tol.scale = std::max(std::abs(d), l2 * s * std::abs(gp) * ea);
+    if (loss == Loss::MeanAbsoluteError && std::abs(r) <= u)
+      d_tol.scale = std::max(d_tol.scale, T(2) * s * std::abs(gp) / (T(kUlps) * std::numeric_limits<T>::epsilon()));
     if (needs_z(out)) {
       const Tol<T> gz = g_prime_z_tol(z, dr, d);
       d_tol = {std::max(d_tol.scale, gz.scale), gz.floor};
