@@ -201,3 +201,11 @@ def test_text_columns_need_a_header(tmp_path):
     (tmp_path / "h.csv").write_text("1.0,a,0\n2.0,b,1\n3.0,a,0\n")
     out = run("train", "h.csv", "--header", "no", "--out", "h.safetensors", cwd=tmp_path, check=2)
     assert "is not a number" in out.stderr
+
+
+def test_a_column_of_numbers_and_text_is_refused(tmp_path):
+    """A typo in a numeric column is not silently turned into categories."""
+    (tmp_path / "typo.csv").write_text("x,city,y\n1.5,a,0\n2.5,b,1\noops,a,0\n3.5,,1\n")
+    out = run("train", "typo.csv", "--out", "t.safetensors", cwd=tmp_path, check=2)
+    assert "line 4, column 0 ('x'): 'oops' is not a number, but other cells of the column are" in out.stderr
+    assert not (tmp_path / "t.safetensors").exists()

@@ -173,6 +173,19 @@ def _target_values(values: list):
     return num
 
 
+def _needs_frame(rows, lines, cols, header, path) -> bool:
+    """Whether train reads the features with pandas (frame.py): text or empty cells. Without
+    pandas, the error of a numeric-only reading, and the way out."""
+    if not any(not r[j] or not is_number(r[j]) for r in rows for j in cols):
+        return False
+    if not frame.have_pandas():
+        try:
+            _parse_features(rows, lines, cols, header, path)
+        except CLIError as e:
+            raise CLIError(f"{e}; or {frame.PANDAS_HINT}") from None
+    return frame.needs_frame(rows, lines, cols, header, path)
+
+
 def _load_text(path: str, args, role: str, meta, columns=None) -> Data:
     delimiter = getattr(args, "delimiter", None) or _guess_delimiter(path)
     header, rows, lines = _read_text_table(path, delimiter, getattr(args, "header", "auto"))
@@ -209,12 +222,9 @@ def _load_text(path: str, args, role: str, meta, columns=None) -> Data:
         note = f"{ncols} columns" + (f" minus the target {_column_label(header, target)}" if target is not None else "")
     if role == "train" and not cols:
         raise CLIError(f"{path} has only the target column; there are no feature columns")
-    if columns is not None or (role == "train" and header is not None and frame.needs_frame(rows, cols)):
-        if columns is None and not frame.have_pandas():
-            try:
-                _parse_features(rows, lines, cols, header, path)
-            except CLIError as e:  # today's message, and the way out
-                raise CLIError(f"{e}; or {frame.PANDAS_HINT}") from None
+    if columns is not None or (
+        role == "train" and header is not None and _needs_frame(rows, lines, cols, header, path)
+    ):
         X = frame.read_frame(path, delimiter, header, cols, len(rows), columns)  # text and empty cells
     else:
         X = _parse_features(rows, lines, cols, header, path)
