@@ -173,17 +173,20 @@ def _target_values(values: list):
     return num
 
 
-def _needs_frame(rows, lines, cols, header, path) -> bool:
-    """Whether train reads the features with pandas (frame.py): text or empty cells. Without
-    pandas, the error of a numeric-only reading, and the way out."""
-    if not any(not r[j] or not is_number(r[j]) for r in rows for j in cols):
-        return False
-    if not frame.have_pandas():
-        try:
-            _parse_features(rows, lines, cols, header, path)
-        except CLIError as e:
+def _features(rows, lines, cols, header, path: str, delimiter: str, role: str, columns):
+    """The feature columns: a float64 array (numbers only, as always), or a DataFrame (frame.py)
+    for a model with learned columns, or for train on a CSV with a header and text or empty cells."""
+    if columns is not None:
+        return frame.read_frame(path, delimiter, header, cols, len(rows), columns)
+    try:
+        return _parse_features(rows, lines, cols, header, path)
+    except CLIError as e:
+        if role != "train" or header is None or not any(not r[j] or not is_number(r[j]) for r in rows for j in cols):
+            raise
+        if not frame.have_pandas():
             raise CLIError(f"{e}; or {frame.PANDAS_HINT}") from None
-    return frame.needs_frame(rows, lines, cols, header, path)
+    frame.refuse_mixed_columns(rows, lines, cols, header, path)
+    return frame.read_frame(path, delimiter, header, cols, len(rows))
 
 
 def _load_text(path: str, args, role: str, meta, columns=None) -> Data:
@@ -222,12 +225,7 @@ def _load_text(path: str, args, role: str, meta, columns=None) -> Data:
         note = f"{ncols} columns" + (f" minus the target {_column_label(header, target)}" if target is not None else "")
     if role == "train" and not cols:
         raise CLIError(f"{path} has only the target column; there are no feature columns")
-    if columns is not None or (
-        role == "train" and header is not None and _needs_frame(rows, lines, cols, header, path)
-    ):
-        X = frame.read_frame(path, delimiter, header, cols, len(rows), columns)  # text and empty cells
-    else:
-        X = _parse_features(rows, lines, cols, header, path)
+    X = _features(rows, lines, cols, header, path, delimiter, role, columns)
     y = None
     if target is not None and role != "predict":
         empty = [lines[i] for i, r in enumerate(rows) if not r[target]]

@@ -28,13 +28,11 @@ def model_columns(model):
     return None if layer is None else layer.columns
 
 
-def needs_frame(rows: list, lines: list, cols: list, header: list, path: str) -> bool:
-    """Whether a feature cell is empty or not a number (numbers only: data.py's path). A column
-    with both numbers and text is refused (most likely a typo, which would make every number of
-    it a category): CLIError naming its first text cell."""
+def refuse_mixed_columns(rows: list, lines: list, cols: list, header: list, path: str) -> None:
+    """A feature column with both numbers and text is refused (most likely a typo, which would make
+    every number of it a category): CLIError naming its first text cell."""
     from .data import _column_label, is_number
 
-    needed = False
     for j in cols:
         text = [i for i, r in enumerate(rows) if r[j] and not is_number(r[j])]
         if text and any(r[j] and is_number(r[j]) for r in rows):
@@ -44,8 +42,6 @@ def needs_frame(rows: list, lines: list, cols: list, header: list, path: str) ->
                 "cells of the column are: a feature column holds numbers (empty cells: missing values) or "
                 "text (categories), not both"
             )
-        needed = needed or bool(text) or any(not r[j] for r in rows)
-    return needed
 
 
 def have_pandas() -> bool:
