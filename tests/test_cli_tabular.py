@@ -209,3 +209,9 @@ def test_a_column_of_numbers_and_text_is_refused(tmp_path):
     out = run("train", "typo.csv", "--out", "t.safetensors", cwd=tmp_path, check=2)
     assert "line 4, column 0 ('x'): 'oops' is not a number, but other cells of the column are" in out.stderr
     assert not (tmp_path / "t.safetensors").exists()
+
+
+def test_infinity_in_a_text_csv_names_the_column(tmp_path):
+    (tmp_path / "inf.csv").write_text("x,city,y\n1,a,0\ninf,b,1\n2,,0\n3,a,1\n")
+    out = run("train", "inf.csv", "--out", "i.safetensors", cwd=tmp_path, check=2)
+    assert "the feature column 'x' holds infinity" in out.stderr

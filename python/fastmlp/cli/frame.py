@@ -93,6 +93,9 @@ def numeric_part(X):
     import numpy as np
 
     num = X.select_dtypes("number").astype(np.float64)
+    infinite = [str(c) for c in num.columns if np.isinf(num[c].to_numpy()).any()]
+    if infinite:
+        raise CLIError(f"the feature column {infinite[0]!r} holds infinity; features must be finite numbers")
     if num.shape[1] == 0:
         return np.zeros((len(X), 1)), ["-"]
     return num.fillna(num.median()).fillna(0.0).to_numpy(), [str(c) for c in num.columns]
