@@ -39,9 +39,10 @@ Errors in the input (a missing file, an unknown column, a shape the model does n
 take, text where numbers belong) print one line on stderr and exit with status 2;
 a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 
-The package: ``data`` reads data files (``frame``: CSV files with text columns, through pandas), ``labels`` saves a model and reads one (with an old
-labels file), ``scaling`` the standardization, ``commands`` runs each command (``export``:
-export-onnx; ``shards``: train on a data set in shards) and ``parser`` builds the argument parser.
+The package: ``data`` reads data files (``frame``: CSV files with text columns, through pandas),
+``labels`` saves a model and reads one (with an old labels file), ``scaling`` the standardization,
+``commands`` runs each command (``export``: export-onnx; ``shards``: train on a data set in shards)
+and ``parser`` builds the argument parser.
 """
 
 from __future__ import annotations

@@ -173,6 +173,20 @@ def _target_values(values: list):
     return num
 
 
+def _refuse_mixed_columns(rows: list, lines: list, cols: list, header: list, path: str) -> None:
+    """A feature column with both numbers and text is refused (most likely a typo, which would make
+    every number of it a category): CLIError naming its first text cell."""
+    for j in cols:
+        text = [i for i, r in enumerate(rows) if r[j] and not is_number(r[j])]
+        if text and any(r[j] and is_number(r[j]) for r in rows):
+            i = text[0]
+            raise CLIError(
+                f"{path}: line {lines[i]}, {_column_label(header, j)}: {rows[i][j]!r} is not a number, but other "
+                "cells of the column are: a feature column holds numbers (empty cells: missing values) or "
+                "text (categories), not both"
+            )
+
+
 def _features(rows, lines, cols, header, path: str, delimiter: str, role: str, columns):
     """The feature columns: a float64 array (numbers only, as always), or a DataFrame (frame.py)
     for a model with learned columns, or for train on a CSV with a header and text or empty cells."""
@@ -185,7 +199,7 @@ def _features(rows, lines, cols, header, path: str, delimiter: str, role: str, c
             raise
         if not frame.have_pandas():
             raise CLIError(f"{e}; or {frame.PANDAS_HINT}") from None
-    frame.refuse_mixed_columns(rows, lines, cols, header, path)
+    _refuse_mixed_columns(rows, lines, cols, header, path)
     return frame.read_frame(path, delimiter, header, cols, len(rows))
 
 

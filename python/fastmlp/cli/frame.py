@@ -28,22 +28,6 @@ def model_columns(model):
     return None if layer is None else layer.columns
 
 
-def refuse_mixed_columns(rows: list, lines: list, cols: list, header: list, path: str) -> None:
-    """A feature column with both numbers and text is refused (most likely a typo, which would make
-    every number of it a category): CLIError naming its first text cell."""
-    from .data import _column_label, is_number
-
-    for j in cols:
-        text = [i for i, r in enumerate(rows) if r[j] and not is_number(r[j])]
-        if text and any(r[j] and is_number(r[j]) for r in rows):
-            i = text[0]
-            raise CLIError(
-                f"{path}: line {lines[i]}, {_column_label(header, j)}: {rows[i][j]!r} is not a number, but other "
-                "cells of the column are: a feature column holds numbers (empty cells: missing values) or "
-                "text (categories), not both"
-            )
-
-
 def have_pandas() -> bool:
     try:
         import pandas  # noqa: F401
