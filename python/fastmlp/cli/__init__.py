@@ -10,6 +10,10 @@
 Data files: .csv/.tsv/.txt (a header row is detected, or forced with --header yes|no;
 the target is a column: ``--target NAME|INDEX``, default the last one) or .npz
 (arrays ``X`` and ``y``, renamed with --x-key/--y-key); ``predict`` also reads a .npy of X.
+A CSV with a header whose feature columns hold text or empty cells is read with pandas (``frame``):
+text columns are categorical, and ``train`` builds the model with ``fm.ColumnEmbedding(
+fill_missing=True)`` (after the first ``fm.Normalization()`` under --standardize), so the model
+file takes the raw rows; a CSV of numbers only is read as always.
 
 Class labels (strings, or integers that are not 0..k-1) are mapped to ids 0..k-1 in
 sorted order; ``train`` keeps the labels and the column names in the model file (the model's
@@ -35,9 +39,10 @@ Errors in the input (a missing file, an unknown column, a shape the model does n
 take, text where numbers belong) print one line on stderr and exit with status 2;
 a diverging training run exits with 1. Set FASTMLP_DEBUG=1 to see tracebacks.
 
-The package: ``data`` reads data files, ``labels`` saves a model and reads one (with an old
-labels file), ``scaling`` the standardization, ``commands`` runs each command (``export``:
-export-onnx; ``shards``: train on a data set in shards) and ``parser`` builds the argument parser.
+The package: ``data`` reads data files (``frame``: CSV files with text columns, through pandas),
+``labels`` saves a model and reads one (with an old labels file), ``scaling`` the standardization,
+``commands`` runs each command (``export``: export-onnx; ``shards``: train on a data set in shards)
+and ``parser`` builds the argument parser.
 """
 
 from __future__ import annotations

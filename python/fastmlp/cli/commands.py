@@ -21,6 +21,7 @@ from .common import (
     warn,
 )
 from .data import check_features, is_number, load_data
+from .frame import model_columns, numeric_part, tabular_layers
 from .labels import _json_value, classes_of, encode_labels, load_model, save_model, scalers_of, task_of
 from .scaling import Scaler, adapt_target, set_target_units, standardization_layers
 from .shards import shard_source, train_on_shards
@@ -120,6 +121,7 @@ def train(args) -> int:
 
     data = load_data(args.data, args, "train")
     X, y = data.X, data.y
+    tabular = hasattr(X, "iloc")  # a DataFrame: the CSV has text columns or empty cells (frame.py)
     task = args.task or infer_task(y)
     inferred = args.task is None
     m = X.shape[0]
@@ -161,7 +163,10 @@ def train(args) -> int:
     # standardization lives in the model (fm.Normalization, adapted below on the training rows):
     # it takes raw features and, for a standardized target, gives values in its units
     first, last = standardization_layers(args, task, out_act)
-    layers = first + dense_stack(X.shape[1], hidden, n_out, args.activation, out_act) + last
+    if tabular:
+        layers = first + tabular_layers(hidden, n_out, args.activation, out_act) + last
+    else:
+        layers = first + dense_stack(X.shape[1], hidden, n_out, args.activation, out_act) + last
     optimizer = _optimizer(args)
     model = fm.Sequential(layers, loss=loss, dtype=args.dtype, seed=args.seed, l2=args.l2, optimizer=optimizer)
     Y = _training_targets(model, ids, k) if task == "classify" else y
@@ -175,7 +180,11 @@ def train(args) -> int:
             ids if task == "classify" and model.is_classifier else None, m, args.validation_split, args.seed
         )
     seen = slice(None) if train_rows is None else train_rows
-    x_norm = (first[0] if first else fm.Normalization()).adapt(X[seen])
+    if tabular:  # the first Normalization learns the numeric columns at the fit, the rows below
+        numbers, numeric_names = numeric_part(X.iloc[seen])
+        x_norm = fm.Normalization().adapt(numbers)
+    else:
+        x_norm = (first[0] if first else fm.Normalization()).adapt(X[seen])
     n_train = m if train_rows is None else len(train_rows)
     early = None
     if args.early_stopping is not None:
@@ -187,7 +196,13 @@ def train(args) -> int:
         what = f"target {data.target_name!r}"
     else:
         what = f"target column {data.target_index}"
-    say(f"data: {data.source}: {m} samples, {X.shape[1]} features, {what}")
+    kinds = ""
+    if tabular:
+        from fastmlp.tabular import is_categorical
+
+        n_text = sum(map(is_categorical, X.dtypes))
+        kinds = f" ({n_text} categorical, {int(X.isna().to_numpy().sum())} empty cells)"
+    say(f"data: {data.source}: {m} samples, {X.shape[1]} features{kinds}, {what}")
     if task == "classify":
         shown = ", ".join(str(c) for c in classes[:10]) + (", ..." if k > 10 else "")
         say(f"task: classification, {k} classes ({shown})" + ("  [inferred; --task to override]" if inferred else ""))
@@ -196,19 +211,19 @@ def train(args) -> int:
             f"task: regression, {n_out} output{'s' if n_out > 1 else ''}"
             + ("  [inferred; --task to override]" if inferred else "")
         )
-    say(
-        f"model: {model}  ({model.num_params} parameters, {type(optimizer).__name__} "
-        f"learning rate {optimizer.learning_rate:g})"
-    )
+    size = f"{model.num_params} parameters" if model.built else "sized by the columns at the fit"
+    say(f"model: {model}  ({size}, {type(optimizer).__name__} learning rate {optimizer.learning_rate:g})")
     if val_rows is not None:
         say(f"training on {n_train} samples, validating on {len(val_rows)}")
-    y_norm = adapt_target(args, task, out_act, x_norm, y[seen], say, note, data.feature_names, n_train)
+    names = numeric_names if tabular else data.feature_names
+    y_norm = adapt_target(args, task, out_act, x_norm, y[seen], say, note, names, n_train)
     # the fit's loss is on the standardized target (the last layer is the identity until after it)
     Y_fit = Scaler.of(y_norm).transform(Y) if last else Y
     X_train, Y_train, validation = X, Y_fit, None
     if val_rows is not None:
-        X_train, Y_train = X[train_rows], Y_fit[train_rows]
-        validation = (X[val_rows], Y_fit[val_rows])
+        rows = X.iloc if tabular else X
+        X_train, Y_train = rows[train_rows], Y_fit[train_rows]
+        validation = (rows[val_rows], Y_fit[val_rows])
     history = model.fit(
         X_train,
         Y_train,
@@ -231,17 +246,20 @@ def train(args) -> int:
     set_target_units(last, y_norm)
     on = "  (losses on the standardized target)" if last else ""
     say(f"trained {history.epochs} epochs in {history.seconds:.2f}s{notes}: {summary}{on}")
+    if tabular:
+        say(f"model: {model}  ({model.num_params} parameters)")
 
     if comm is not None and comm.Get_rank() != 0:
         return EXIT_OK  # the weights are the same on every process: rank 0 writes them
-    save_model(model, args.out, classes if task == "classify" else None, data.feature_names)
+    names = model.feature_names_in_ if tabular else data.feature_names  # tabular: the fit's, indicators too
+    save_model(model, args.out, classes if task == "classify" else None, names)
     say(f"model saved to {args.out}")
     if args.plot:
         from fastmlp.plot import plot_decision_boundary, plot_loss
 
         plot_loss(history, args.plot, title=f"fastmlp on {os.path.basename(data.source)}")
         say(f"loss curves saved to {args.plot}")
-        if task == "classify" and X.shape[1] == 2:
+        if task == "classify" and X.shape[1] == 2 and not tabular:
             root, ext = os.path.splitext(args.plot)
             bpath = f"{root}_boundary{ext or '.png'}"
             names = data.feature_names or ["x[0]", "x[1]"]
@@ -271,7 +289,7 @@ def evaluate(args) -> int:
         if task != "classify":
             raise CLIError("--confusion-matrix needs a classifier; this model does regression")
         need_matplotlib("--confusion-matrix")
-    data = load_data(args.data, args, "evaluate", meta)
+    data = load_data(args.data, args, "evaluate", meta, model_columns(model))
     check_features(model, data)
     x_scaler, y_scaler = scalers_of(meta)
     X, y = data.X, data.y
@@ -337,7 +355,7 @@ def predict(args) -> int:
     check_writable(out, "--out")
     if args.proba and task != "classify":
         raise CLIError("--proba needs a classifier; this model does regression")
-    data = load_data(args.data, args, "predict", meta)
+    data = load_data(args.data, args, "predict", meta, model_columns(model))
     check_features(model, data)
     x_scaler, y_scaler = scalers_of(meta)
     X = data.X if x_scaler is None else x_scaler.transform(data.X)

@@ -6,6 +6,7 @@ import csv
 import math
 import os
 
+from . import frame
 from .common import CLIError
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -172,8 +173,39 @@ def _target_values(values: list):
     return num
 
 
-def _load_text(path: str, args, role: str, meta) -> Data:
-    header, rows, lines = _read_text_table(path, getattr(args, "delimiter", None), getattr(args, "header", "auto"))
+def _refuse_mixed_columns(rows: list, lines: list, cols: list, header: list, path: str) -> None:
+    """A feature column with both numbers and text is refused (most likely a typo, which would make
+    every number of it a category): CLIError naming its first text cell."""
+    for j in cols:
+        text = [i for i, r in enumerate(rows) if r[j] and not is_number(r[j])]
+        if text and any(r[j] and is_number(r[j]) for r in rows):
+            i = text[0]
+            raise CLIError(
+                f"{path}: line {lines[i]}, {_column_label(header, j)}: {rows[i][j]!r} is not a number, but other "
+                "cells of the column are: a feature column holds numbers (empty cells: missing values) or "
+                "text (categories), not both"
+            )
+
+
+def _features(rows, lines, cols, header, path: str, delimiter: str, role: str, columns):
+    """The feature columns: a float64 array (numbers only, as always), or a DataFrame (frame.py)
+    for a model with learned columns, or for train on a CSV with a header and text or empty cells."""
+    if columns is not None:
+        return frame.read_frame(path, delimiter, header, cols, len(rows), columns)
+    try:
+        return _parse_features(rows, lines, cols, header, path)
+    except CLIError as e:
+        if role != "train" or header is None or not any(not r[j] or not is_number(r[j]) for r in rows for j in cols):
+            raise
+        if not frame.have_pandas():
+            raise CLIError(f"{e}; or {frame.PANDAS_HINT}") from None
+    _refuse_mixed_columns(rows, lines, cols, header, path)
+    return frame.read_frame(path, delimiter, header, cols, len(rows))
+
+
+def _load_text(path: str, args, role: str, meta, columns=None) -> Data:
+    delimiter = getattr(args, "delimiter", None) or _guess_delimiter(path)
+    header, rows, lines = _read_text_table(path, delimiter, getattr(args, "header", "auto"))
     ncols = len(rows[0])
     spec = getattr(args, "target", None)
     target = None
@@ -207,7 +239,7 @@ def _load_text(path: str, args, role: str, meta) -> Data:
         note = f"{ncols} columns" + (f" minus the target {_column_label(header, target)}" if target is not None else "")
     if role == "train" and not cols:
         raise CLIError(f"{path} has only the target column; there are no feature columns")
-    X = _parse_features(rows, lines, cols, header, path)
+    X = _features(rows, lines, cols, header, path, delimiter, role, columns)
     y = None
     if target is not None and role != "predict":
         empty = [lines[i] for i, r in enumerate(rows) if not r[target]]
@@ -313,14 +345,16 @@ def _check_y(y, what: str, m: int):
     return y
 
 
-def load_data(path: str, args, role: str, meta=None) -> Data:
+def load_data(path: str, args, role: str, meta=None, columns=None) -> Data:
+    """The data at ``path``; ``columns``: the model's learned columns (frame.model_columns), whose
+    CSV features are read as a DataFrame."""
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
     if os.path.isdir(path):
         raise CLIError(f"{path} is a folder, not a data file")
     low = path.lower()
     if low.endswith(TEXT_SUFFIXES):
-        return _load_text(path, args, role, meta)
+        return _load_text(path, args, role, meta, columns)
     if low.endswith(".npz"):
         return _load_npz(path, args, role)
     if low.endswith(".npy") and role == "predict":
@@ -330,6 +364,8 @@ def load_data(path: str, args, role: str, meta=None) -> Data:
 
 
 def check_features(model, data: Data) -> None:
+    if hasattr(data.X, "iloc"):
+        return  # a DataFrame: the model checks its columns by name
     d, have = model.n_features_in, data.X.shape[1]
     if have != d:
         hint = ""

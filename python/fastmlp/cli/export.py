@@ -12,6 +12,7 @@ values for regression; a classifier's second output ``label`` is the predicted c
 from __future__ import annotations
 
 from .common import EXIT_OK, CLIError, check_writable
+from .frame import model_columns
 from .labels import classes_of, load_model, scalers_of, task_of
 
 
@@ -114,8 +115,10 @@ def export_onnx(args) -> int:
             " in the target's units" if y_scaled else ""
         )
     scaled = " (standardized in the graph, as train did)" if x_scaled else ""
-    print(
-        f"ONNX model written to {args.out}: input 'input' (batch, {model.n_features_in}) {model.dtype} features"
-        f"{scaled}; output 'output': {what}"
-    )
+    columns = model_columns(model)
+    if columns is None:
+        inputs = f"input 'input' (batch, {model.n_features_in}) {model.dtype} features{scaled}"
+    else:  # fastmlp.onnx: one input per DataFrame column, strings for the categorical ones
+        inputs = f"inputs {', '.join(map(repr, columns.names))}, (batch, 1) each (text: strings){scaled}"
+    print(f"ONNX model written to {args.out}: {inputs}; output 'output': {what}")
     return EXIT_OK
