@@ -48,7 +48,7 @@ PYBIND11_MODULE(_core, m) {
     d["bf16"] = fastmlp::bf16_kernel();  // dtype="mixed_bfloat16"'s products: "avx512_bf16" or "emulated (...)"
     d["cpu_avx512_bf16"] = fastmlp::cpu_has_avx512_bf16();
     d["int8"] = fastmlp::int8_isa();  // model.quantize("int8")'s kernel
-    d["threads"] = "std::thread";  // the products' thread pool (threads.cpp)
+    d["threads"] = "std::thread";     // the products' thread pool (threads.cpp)
     d["num_threads"] = fastmlp::get_num_threads();
     return d;
   });

@@ -23,8 +23,8 @@ from . import data as _data
 from . import distributed as _distributed
 from . import io as _io
 from . import optimizers as _optimizers
-from . import tabular as _tabular
 from . import quantize as _quantize
+from . import tabular as _tabular
 from . import training as _training
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
