@@ -31,11 +31,10 @@ struct Labels {
 // sigmoid output, one per softmax output, else 0 (regression and multi-label take no labels).
 std::size_t n_labels(Loss loss, std::size_t n_outputs);
 
-// The "classes" and "feature_names_in" entries of the metadata (fastmlp/_persist.py writes them),
-// checked against the model: as many labels as n_labels, as many names as n_inputs. A classifier
-// without stored labels gets its class ids ("0", "1", ...) as in Python (classes_ = arange(k)).
-// Throws std::invalid_argument ("not a valid fastmlp model file: ...") for an entry that is not
-// what fastmlp writes. Memory is bounded by the labels, whatever the entry's length.
+// The "classes" and "feature_names_in" entries of the metadata, read by the C++ API's class_names and
+// feature_names (fastmlp/serialize.hpp), so the labels read as in C++ and Python; a multi-label model's
+// classes are its output ids "0".."n-1" (Python's classes_). Throws std::invalid_argument ("not a valid
+// fastmlp model file: ...") for an entry that is not what fastmlp writes; memory is bounded by the labels.
 Labels read_labels(const Metadata& meta, Loss loss, std::size_t n_outputs, std::size_t n_inputs);
 
 // The inference pass of one workspace, for a network of T.

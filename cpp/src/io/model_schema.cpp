@@ -372,12 +372,14 @@ std::string numpy_float_text(double v, int bits) {
 }
 
 // The JSON text of a metadata entry as a tree, at most two levels deep (an object, its list) and
-// with at most `most` + kSpareValues values in a list: deeper or further values are dropped
-// unparsed and `dropped` says so (nothing larger than the model's count is built).
-json bounded_json(std::string_view text, const std::string& key, std::size_t most, bool& dropped) {
+// with at most `most` + kSpareValues values in a list: further values are dropped unparsed and
+// `dropped` says so, deeper ones (a list or object where a label goes) too and `nested` says so
+// (nothing larger than the model's count is built).
+json bounded_json(std::string_view text, const std::string& key, std::size_t most, bool& dropped, bool& nested) {
   std::size_t values = 0;
-  dropped = false;
+  dropped = nested = false;
   const json::parser_callback_t keep = [&](int depth, json::parse_event_t event, json&) {
+    nested = nested || depth > 2;
     const bool keep_it =
         depth <= 2 && !(event == json::parse_event_t::value && depth == 2 && ++values > most + kSpareValues);
     dropped = dropped || !keep_it;
@@ -455,8 +457,9 @@ std::vector<std::string> class_names(const Metadata& metadata, Loss loss, Index 
     for (std::size_t i = 0; i < k; ++i) names.push_back(std::to_string(i));
     return names;
   }
-  bool dropped = false;
-  const json c = bounded_json(entry->second, "classes", k, dropped);
+  bool dropped = false, nested = false;
+  const json c = bounded_json(entry->second, "classes", k, dropped, nested);
+  if (nested) bad("metadata 'classes' holds a list or an object where a label goes");
   const auto dtype = c.is_object() ? c.find("dtype") : c.end();
   const auto values = c.is_object() ? c.find("values") : c.end();
   if (!c.is_object() || c.size() != 2 || dtype == c.end() || values == c.end() || !dtype->is_string() ||
