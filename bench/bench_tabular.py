@@ -145,9 +145,6 @@ def fit_sklearn_mlp(X, y, a, seed):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    cat = X[list(CATEGORICAL)].astype(object).where(X[list(CATEGORICAL)].notna(), "missing")
-    Xs = X.copy()
-    Xs[list(CATEGORICAL)] = cat.astype(str)
     pre = ColumnTransformer(
         [
             (
@@ -164,11 +161,12 @@ def fit_sklearn_mlp(X, y, a, seed):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter: the epochs are the budget
-        est.fit(Xs, y)
+        est.fit(_as_strings(X), y)
     return est, lambda Xt: est.predict(_as_strings(Xt))
 
 
 def _as_strings(X):
+    """The categorical columns as strings, a missing value as the category "missing" (OneHotEncoder's input)."""
     Xs = X.copy()
     cat = X[list(CATEGORICAL)].astype(object).where(X[list(CATEGORICAL)].notna(), "missing")
     Xs[list(CATEGORICAL)] = cat.astype(str)

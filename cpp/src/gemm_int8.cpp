@@ -47,6 +47,21 @@ inline std::uint8_t quantize_one(float x, float inv, std::int32_t zp) {
   return std::uint8_t(std::min(std::max(q, 0), kInt8ActMax));
 }
 
+// The epilogue of the products: int32 sums (C) or z = float(acc - zp colsum) (s_r s_j) + b_j (Z).
+struct Epilogue {
+  const Int8Weights& W;
+  std::int32_t* C;
+  Index ldc;
+  const float* sx;
+  const std::int32_t* zp;
+  const float* b;
+  float* Z;
+  Index ldz;
+#if FASTMLP_INT8_ISA
+  void row(Index r, Index j0, Index n, __m256i acc0, __m256i acc1) const;  // one row of a tile (below)
+#endif
+};
+
 #if FASTMLP_INT8_ISA
 inline __m256i dot4(__m256i acc, __m256i a, __m256i b) {
 #if FASTMLP_INT8_ISA == 3
@@ -59,52 +74,40 @@ inline __m256i dot4(__m256i acc, __m256i a, __m256i b) {
 #endif
 }
 
-// The epilogue of one row of a tile: int32 sums (C) or z = float(acc - zp colsum) (s_r s_j) + b_j (Z).
-struct Epilogue {
-  const Int8Weights& W;
-  std::int32_t* C;
-  Index ldc;
-  const float* sx;
-  const std::int32_t* zp;
-  const float* b;
-  float* Z;
-  Index ldz;
-
-  void row(Index r, Index j0, Index n, __m256i acc0, __m256i acc1) const {
-    alignas(32) std::int32_t ci[16];
-    alignas(32) float zf[16];
-    if (!Z) {
-      if (n == 16) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(C + r * ldc + j0), acc0);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(C + r * ldc + j0 + 8), acc1);
-        return;
-      }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(ci), acc0);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(ci + 8), acc1);
-      std::memcpy(C + r * ldc + j0, ci, std::size_t(n) * 4);
-      return;
-    }
-    const __m256i z = _mm256_set1_epi32(zp[r]);
-    const __m256 s = _mm256_set1_ps(sx[r]);
-    __m256 f[2];
-    const __m256i acc[2] = {acc0, acc1};
-    for (int h = 0; h < 2; ++h) {
-      const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W.col_sums.data() + j0 + 8 * h));
-      const __m256 sw = _mm256_loadu_ps(W.scale.data() + j0 + 8 * h);
-      const __m256i v = _mm256_sub_epi32(acc[h], _mm256_mullo_epi32(z, cs));
-      f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(s, sw));
-    }
+inline void Epilogue::row(Index r, Index j0, Index n, __m256i acc0, __m256i acc1) const {
+  alignas(32) std::int32_t ci[16];
+  alignas(32) float zf[16];
+  if (!Z) {
     if (n == 16) {
-      float* out = Z + r * ldz + j0;
-      for (int h = 0; h < 2; ++h)
-        _mm256_storeu_ps(out + 8 * h, b ? _mm256_add_ps(f[h], _mm256_loadu_ps(b + j0 + 8 * h)) : f[h]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(C + r * ldc + j0), acc0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(C + r * ldc + j0 + 8), acc1);
       return;
     }
-    _mm256_store_ps(zf, f[0]);
-    _mm256_store_ps(zf + 8, f[1]);
-    for (Index j = 0; j < n; ++j) Z[r * ldz + j0 + j] = b ? zf[j] + b[j0 + j] : zf[j];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(ci), acc0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(ci + 8), acc1);
+    std::memcpy(C + r * ldc + j0, ci, std::size_t(n) * 4);
+    return;
   }
-};
+  const __m256i z = _mm256_set1_epi32(zp[r]);
+  const __m256 s = _mm256_set1_ps(sx[r]);
+  __m256 f[2];
+  const __m256i acc[2] = {acc0, acc1};
+  for (int h = 0; h < 2; ++h) {
+    const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W.col_sums.data() + j0 + 8 * h));
+    const __m256 sw = _mm256_loadu_ps(W.scale.data() + j0 + 8 * h);
+    const __m256i v = _mm256_sub_epi32(acc[h], _mm256_mullo_epi32(z, cs));
+    f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(s, sw));
+  }
+  if (n == 16) {
+    float* out = Z + r * ldz + j0;
+    for (int h = 0; h < 2; ++h)
+      _mm256_storeu_ps(out + 8 * h, b ? _mm256_add_ps(f[h], _mm256_loadu_ps(b + j0 + 8 * h)) : f[h]);
+    return;
+  }
+  _mm256_store_ps(zf, f[0]);
+  _mm256_store_ps(zf + 8, f[1]);
+  for (Index j = 0; j < n; ++j) Z[r * ldz + j0 + j] = b ? zf[j] + b[j0 + j] : zf[j];
+}
 
 template <int R>
 inline void tile(const std::uint8_t* Q, Index ldq, const std::int8_t* B, Index groups, Index r0, Index j0, Index n,
@@ -143,17 +146,6 @@ void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
 }
 #else
 // Portable: the same sums over the same packed layout, one column at a time.
-struct Epilogue {
-  const Int8Weights& W;
-  std::int32_t* C;
-  Index ldc;
-  const float* sx;
-  const std::int32_t* zp;
-  const float* b;
-  float* Z;
-  Index ldz;
-};
-
 void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
   const Int8Weights& W = e.W;
   for (Index r = 0; r < m; ++r)
