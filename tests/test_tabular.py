@@ -377,6 +377,96 @@ def test_a_normalization_without_statistics_learns_the_numeric_columns_at_the_fi
     np.testing.assert_array_equal(given.mean, 0)
 
 
+# --- what the first fit learns from which rows: the training rows only ------------------------------
+
+
+def with_row_ids(n=240, seed=0):
+    """frame(missing=True) with a column "id" of one distinct string per row: the vocabulary the
+    first fit learns of it names the rows that fit learned from."""
+    df, y = frame(n, seed=seed, missing=True)
+    df["x1"] = 50 + 10 * df["x1"]
+    df.insert(1, "id", [f"r{i}" for i in range(n)])
+    return df, y
+
+
+def normalized_model(**kwargs):
+    norm = fm.Normalization()
+    layers = [norm, fm.ColumnEmbedding(fill_missing=True), fm.Dense(8, "relu"), fm.Dense(2, "softmax")]
+    return norm, fm.Sequential(layers, seed=0, dtype="float64", **kwargs)
+
+
+def assert_learned_from(model, norm, df, rows):
+    """The vocabularies, x1's median and the Normalization's statistics are those of df's ``rows``
+    (NumPy reference): what a scikit-learn pipeline fitted on those rows alone would hold."""
+    columns = fm.tabular.find(model.layers).columns
+    seen = df.iloc[rows]
+    x1 = seen["x1"].to_numpy()
+    median = np.median(x1[~np.isnan(x1)])
+    assert columns.columns[0]["median"] == median
+    assert columns.columns[1]["categories"] == sorted(seen["id"])
+    assert columns.columns[2]["categories"] == sorted(set(seen["city"].dropna()))
+    filled = np.where(np.isnan(x1), median, x1)
+    assert norm.mean[0] == pytest.approx(filled.mean(), rel=1e-12)
+    assert norm.variance[0] == pytest.approx(filled.var(), rel=1e-12)
+    np.testing.assert_array_equal(norm.mean[1:], 0)
+    np.testing.assert_array_equal(norm.variance[1:], 0)
+
+
+@pytest.mark.parametrize("stratify", [None, False])
+def test_validation_split_learns_the_columns_from_the_training_rows_only(stratify):
+    df, y = with_row_ids()
+    held = df.index[df.index % 4 == 1]  # a city seen only in some of these rows, if they are held out
+    df.loc[held, "city"] = [f"only_{i}" for i in range(len(held))]
+    norm, model = normalized_model()
+    history = model.fit(df, y, validation_split=0.25, stratify=stratify, epochs=2, batch_size=32, verbose=0)
+    columns = fm.tabular.find(model.layers).columns
+    train = np.flatnonzero(np.isin(df["id"], columns.columns[1]["categories"]))
+    val = np.setdiff1d(np.arange(len(df)), train)
+    assert len(val) == round(0.25 * len(df)) and len(val) > 0
+    assert_learned_from(model, norm, df, train)
+    # the held-out rows are as new data at predict: their ids and their own cities are out of vocabulary
+    codes = columns.encode(df.iloc[val], np.float64)
+    np.testing.assert_array_equal(codes[:, 1], fm.tabular.OOV)
+    city = df["city"].iloc[val]
+    only_val = (~city.isin(df["city"].iloc[train]) & city.notna()).to_numpy()
+    assert only_val.sum() > 0
+    np.testing.assert_array_equal(codes[only_val, 2], fm.tabular.OOV)
+    # and they are the validation set the loop evaluated (val_loss of the final weights)
+    loss = model.evaluate(df.iloc[val], y[val])[0]
+    assert history.history["val_loss"][-1] == pytest.approx(loss, rel=1e-9)
+
+
+def test_validation_data_learns_the_columns_from_x_alone():
+    df, y = with_row_ids()
+    val_df, val_y = with_row_ids(80, seed=7)
+    val_df["id"] = [f"v{i}" for i in range(len(val_df))]
+    val_df.loc[val_df.index[:5], "city"] = "val_only"
+    val_df["x1"] += 1000  # statistics learned from it would show
+    norm, model = normalized_model()
+    model.fit(df, y, validation_data=(val_df, val_y), epochs=1, verbose=0)
+    assert_learned_from(model, norm, df, np.arange(len(df)))
+    codes = fm.tabular.find(model.layers).columns.encode(val_df, np.float64)
+    np.testing.assert_array_equal(codes[:, 1], fm.tabular.OOV)
+    np.testing.assert_array_equal(codes[:5, 2], fm.tabular.OOV)
+    # validation_data given: validation_split is ignored (Keras), so every row of X is learned from
+    norm, model = normalized_model()
+    model.fit(df, y, validation_data=(val_df, val_y), validation_split=0.5, epochs=1, verbose=0)
+    assert_learned_from(model, norm, df, np.arange(len(df)))
+
+
+def test_a_numbers_only_dataframe_with_validation_split_is_unchanged_bit_for_bit():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    runs = []
+    for data in (X, pd.DataFrame(X, columns=["a", "b", "c"])):
+        model = fm.Sequential([fm.Dense(8, "relu"), fm.Dense(2, "softmax")], seed=5)
+        history = model.fit(data, y, validation_split=0.25, epochs=3, verbose=0)
+        runs.append((model.params.copy(), history.history["val_loss"]))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
+
+
 # --- ONNX: strings in, through ai.onnx.ml's LabelEncoder ---------------------------------------------
 
 

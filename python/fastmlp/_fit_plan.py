@@ -39,17 +39,55 @@ class Plan:
 
 
 # --- 1. plan: each function checks and converts one group of arguments ---
+def split(plan, validation_data, validation_split, stratify, split_seed) -> None:
+    """Whether fit holds out rows of X, y (validation_split without validation_data, as Keras):
+    its fraction (checked), stratify and seed; ``held_out`` draws the rows."""
+    plan.split = plan.rows = None
+    if validation_data is not None or not validation_split:
+        return
+    fraction = positive_float(validation_split, "validation_split")
+    if fraction >= 1:
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+    plan.split = (fraction, stratify, as_seed(split_seed))
+
+
+def held_out(plan) -> tuple:
+    """The rows (train, val) validation_split holds out, drawn once from the converted targets
+    plan.Y (seeded; stratified by class for a classifier unless stratify=False)."""
+    if plan.rows is None:
+        fraction, stratify, seed = plan.split
+        targets = plan.targets
+        if stratify is None:
+            stratify = targets.is_classifier
+        if stratify and not targets.is_classifier:
+            raise ValueError(f"stratify=True needs a classification loss; this model uses {targets.loss!r}")
+        ids = targets.class_ids(plan.Y) if stratify else None
+        plan.rows = split_rows(ids, plan.Y.shape[0], fraction, seed)
+    return plan.rows
+
+
 def data(plan, model, X, y, sample_weight, validation_split) -> None:
     """The training data: the source (this process's part of it; arrays are one in-memory
     chunk), the model's inputs and targets as this fit leaves them (input size, column names,
-    label classes), and the arrays X, Y, W the loop takes."""
+    label classes), and the arrays X, Y, W the loop takes. The first fit on a DataFrame learns
+    its columns (vocabularies, medians, a first Normalization's statistics) from the training
+    rows alone: with validation_split, not from the rows it holds out."""
     source = _distributed.shard(_data.as_source(X, y, sample_weight), plan.comm, plan.sharded)
     in_memory = isinstance(source, _data.InMemory)
     if validation_split and not in_memory:
         raise ValueError(
             "validation_split needs arrays; with a data source pass validation_data (arrays or another source)"
         )
-    plan.tabular = _tabular.plan(model, source.X if in_memory else None)  # categorical columns
+    plan.targets = model._targets().learn(source.y) if in_memory else model._targets()
+    plan.Y = None
+
+    def training_rows():  # called only when the columns are learned (a DataFrame, so len(X) rows)
+        if plan.split is None:
+            return None
+        plan.Y = plan.targets.convert(source.y, len(source.X), "y")
+        return held_out(plan)[0]
+
+    plan.tabular = _tabular.plan(model, source.X if in_memory else None, training_rows)  # categorical columns
     if plan.tabular is not None:  # the DataFrame's columns as the ColumnEmbedding encodes them
         columns = plan.tabular.columns
         names = np.asarray(columns.core_names, dtype=object)
@@ -63,9 +101,11 @@ def data(plan, model, X, y, sample_weight, validation_split) -> None:
             names = np.asarray(columns, dtype=object)
         plan.inputs = _data.Inputs(model.dtype, width, names)
     width = plan.inputs.n_features
-    plan.targets = model._targets().learn(source.y) if in_memory else model._targets()
     if in_memory:
-        plan.X, plan.Y, plan.W, _ = _data.converter(plan.inputs, plan.targets)(*source.read(0))
+        plan.X = plan.inputs.convert(source.X, "X")
+        if plan.Y is None:
+            plan.Y = plan.targets.convert(source.y, plan.X.shape[0], "y")
+        plan.W = plan.targets.weights(source.w, None, plan.Y)
         return
     plan.source = source
     plan.X = np.empty((0, width), model.dtype)
@@ -127,7 +167,7 @@ def optimizer(plan, model, optimizer, learning_rate) -> None:
         plan.learning_rate = spec.learning_rate
 
 
-def validation(plan, validation_data, validation_split, stratify, split_seed) -> None:
+def validation(plan, validation_data) -> None:
     """The validation set: a source (this process's share), arrays, or rows held out of X, y."""
     if isinstance(validation_data, _data.Source):
         plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
@@ -136,17 +176,8 @@ def validation(plan, validation_data, validation_split, stratify, split_seed) ->
             raise TypeError("validation_data must be a tuple (X_val, y_val)")
         plan.X_val = plan.inputs.convert(validation_data[0], "X_val")
         plan.Y_val = plan.targets.convert(validation_data[1], plan.X_val.shape[0], "y_val")
-    elif validation_split:
-        split = positive_float(validation_split, "validation_split")
-        if split >= 1:
-            raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-        targets = plan.targets
-        if stratify is None:
-            stratify = targets.is_classifier
-        if stratify and not targets.is_classifier:
-            raise ValueError(f"stratify=True needs a classification loss; this model uses {targets.loss!r}")
-        ids = targets.class_ids(plan.Y) if stratify else None
-        train, val = split_rows(ids, plan.X.shape[0], split, as_seed(split_seed))
+    elif plan.split is not None:
+        train, val = held_out(plan)
         plan.X, plan.X_val, plan.Y, plan.Y_val = plan.X[train], plan.X[val], plan.Y[train], plan.Y[val]
         plan.W = None if plan.W is None else plan.W[train]
 

@@ -487,9 +487,13 @@ class Plan:
         self.stats = stats  # (mean, variance) of the numeric columns for a first Normalization without any
 
 
-def plan(model, X) -> Plan | None:
+def plan(model, X, training_rows=None) -> Plan | None:
     """The ColumnEmbedding a fit on X (None: a data source) needs, or None for a model without
-    categorical columns: a DataFrame of numbers only changes nothing."""
+    categorical columns: a DataFrame of numbers only changes nothing. ``training_rows()``: the
+    rows of X the fit trains on (None: all), asked only when the columns are learned; the
+    vocabularies, medians and a first Normalization's statistics come from those rows alone
+    (validation_split's held-out rows are then like new data at predict: a category seen only
+    there is out of vocabulary)."""
     layer = find(model.layers)
     if layer is not None and layer.columns is not None:
         return Plan(layer, layer.columns, None)
@@ -511,8 +515,10 @@ def plan(model, X) -> Plan | None:
         insert = 1 if model.layers and isinstance(model.layers[0], Normalization) else 0
     else:
         insert = None
-    columns = Columns.learn(X, layer.embedding_sizes, layer.fill_missing)
-    return Plan(layer, columns, insert, _numeric_stats(model.layers, columns, X, model.dtype))
+    rows = None if training_rows is None else training_rows()
+    seen = X if rows is None else X.iloc[rows]  # a copy of the training rows, dropped after learning
+    columns = Columns.learn(seen, layer.embedding_sizes, layer.fill_missing)
+    return Plan(layer, columns, insert, _numeric_stats(model.layers, columns, seen, model.dtype))
 
 
 def _numeric_stats(layers, columns: Columns, X, dtype):

@@ -179,7 +179,9 @@ class Trainer:
         validation_split : float, default 0.0
             Holds out that fraction of X, y (arrays only), chosen at random (seeded by ``seed``
             or the model's seed: the same rows every call); a warning says when a validation
-            set holds a single class.
+            set holds a single class. The first fit on a DataFrame learns its columns (a
+            ColumnEmbedding's vocabularies and medians, a first Normalization's statistics)
+            from the other rows, the ones it trains on.
         early_stopping : EarlyStopping or None, default None
             Stops when the monitored metric stops improving (or give it in ``callbacks``).
         sample_weight : array-like of shape (m,) or None, default None
@@ -218,13 +220,14 @@ class Trainer:
             # With comm, a bad argument on any process is an error on every process (never a hang).
             with _distributed.together(comm):
                 plan = _fit_plan.Plan(comm, sharded)
+                split_seed = self.seed if seed is None else seed
+                _fit_plan.split(plan, validation_data, validation_split, stratify, split_seed)
                 _fit_plan.data(plan, self, X, y, sample_weight, validation_split)
                 _fit_plan.options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
                 verbose = ProgressBar(verbose=verbose).verbose  # 0, 1 or 2 (ValueError otherwise)
                 early_stopping = _fit_plan.callbacks(plan, callbacks, callback, early_stopping, schedule)
                 _fit_plan.optimizer(plan, self, optimizer, learning_rate)
-                split_seed = self.seed if seed is None else seed
-                _fit_plan.validation(plan, validation_data, validation_split, stratify, split_seed)
+                _fit_plan.validation(plan, validation_data)
                 _warn_if_one_class(plan)
                 _fit_plan.class_weights(plan, class_weight)
                 _fit_plan.finish(plan, self, early_stopping, seed)
