@@ -14,7 +14,9 @@ columns' at that first fit (missing values filled; fastai's Normalize), so
 
     fm.Sequential([fm.Normalization(), fm.ColumnEmbedding(fill_missing=True), fm.Dense(64, "relu"), ...])
 
-takes a raw DataFrame with missing values and no adapt call. The layer keeps the vocabularies,
+takes a raw DataFrame with missing values and no adapt call. All of it is learned from the rows
+the fit trains on (as scikit-learn fits on the training split): ``validation_split``'s held-out
+rows are like new data at predict. The layer keeps the vocabularies,
 so the model file, ``fm.load``, ``to_bytes``, pickling and ``copy`` carry them, and ``predict``
 takes the raw DataFrame.
 
@@ -263,7 +265,11 @@ class ColumnEmbedding(Layer):
     categories; ``embedding_sizes`` columns) per categorical column, initialised uniform in
     [-0.05, 0.05] as Keras's Embedding. Its vocabularies are learned at the first fit on a
     DataFrame (a model adds a default ``ColumnEmbedding()`` by itself when that DataFrame has a
-    categorical column) and saved in the model file.
+    categorical column) and saved in the model file. They, the medians and a first
+    ``Normalization``'s statistics come from the rows that fit trains on: ``validation_split``'s
+    held-out rows (and ``validation_data``) are not learned from, so a category seen only there is
+    out of vocabulary (code 0), as at predict. A pandas ``category`` column's vocabulary is its
+    dtype's categories, all of them.
 
     It is the model's first layer, or the second after a ``Normalization``, which scales the
     numeric columns and passes the codes and indicators: one without statistics learns the
@@ -279,8 +285,9 @@ class ColumnEmbedding(Layer):
         wide as the one-hot encoding; a Dense after it is then one-hot + Dense exactly.
     fill_missing : bool, default False
         NaN / None in a numeric column: False, a ValueError naming the column; True, fastai's
-        FillMissing: the first fit's median, plus a 0/1 missing-indicator column (after the
-        DataFrame's columns) for each column that had missing values at the first fit. A missing
+        FillMissing: the median of the first fit's training rows, plus a 0/1 missing-indicator
+        column (after the DataFrame's columns) for each column that had missing values in those
+        rows. A missing
         category is always its own entry (code 1).
     """
 
