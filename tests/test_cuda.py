@@ -279,3 +279,93 @@ def test_normalization_layers(kind, dtype):
     close(gpu.params, cpu.params, loose, "params")
     close(gpu._net.state, cpu._net.state, loose, "running statistics")
     close(gpu.predict_proba(X), cpu.predict_proba(X), loose, "predict_proba")
+
+
+# --- Embedding and ColumnEmbedding: one gather kernel and one scatter-add (atomicAdd) kernel per
+# table, strided into and out of the layer's rows; numeric columns by one 2-D copy per run ---------
+
+
+def _tabular(dtype, normalized):
+    """A DataFrame whose numeric columns form three runs between the code columns (x1 | city |
+    x2 x3 | flag grade | x4, then x2's missing indicator), every code repeated in the batch, and a
+    model on it (after a Normalization: the layer also writes dx), fitted one epoch on the CPU."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    m = 67
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=m),
+            "city": rng.choice(list("abcdefg"), m).astype(object),
+            "x2": np.where(np.arange(m) % 5 == 0, np.nan, rng.normal(size=m)),
+            "x3": rng.normal(size=m),
+            "flag": rng.random(m) < 0.5,
+            "grade": pd.Categorical(rng.choice(["lo", "mid", "hi"], m), categories=["lo", "mid", "hi"]),
+            "x4": rng.normal(size=m),
+        }
+    )
+    y = rng.integers(0, 3, m)
+    first = [fm.Normalization()] if normalized else []
+    layers = first + [fm.ColumnEmbedding({"city": 5}, fill_missing=True), fm.Dense(8, "tanh"), fm.Dense(3, "softmax")]
+    cpu = fm.Sequential(layers, dtype=dtype, seed=1, optimizer="adam")
+    cpu.fit(df, y, epochs=1, batch_size=16, verbose=0)
+    for table in fm.tabular.find(cpu.layers).embeddings.values():  # tables away from 0: every term matters
+        table[...] = rng.normal(size=table.shape)
+    return cpu, df, y
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("normalized", [False, True])
+def test_column_embedding_forward_gradients_and_steps(dtype, normalized):
+    cpu, df, y = _tabular(dtype, normalized)
+    gpu = cpu.copy().to("cuda")
+    tol = TOL[dtype]
+    close(gpu.forward(df), cpu.forward(df), tol, "forward")
+    close(gpu.loss(df, y), cpu.loss(df, y), tol, "loss")
+    cpu.gradients(df, y)
+    gpu.gradients(df, y)
+    close(gpu._net.grads, cpu._net.grads, tol * 10, "gradients (tables: the scatter-add kernel)")
+    for model in (cpu, gpu):  # one full-batch SGD step: the tables move in place (alpha -rate, beta 1)
+        model.optimizer = fm.SGD(0.1)
+        model.fit(df, y, epochs=1, batch_size=None, shuffle=False, verbose=False)
+    close(gpu.params, cpu.params, tol * 10, "params after an SGD step")
+    for model in (cpu, gpu):  # Adam on mini-batches: the gradient buffer (beta 0)
+        model.optimizer = fm.Adam(0.01)
+        model.fit(df, y, epochs=2, batch_size=16, shuffle=True, seed=0, verbose=False)
+    loose = 1e-4 if dtype == "float32" else 1e-10
+    close(gpu.params, cpu.params, loose, "params after Adam")
+    close(gpu.predict_proba(df), cpu.predict_proba(df), loose, "predict_proba")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_column_embedding_codes_out_of_range_give_nan_rows_on_the_gpu(dtype):
+    """After a Normalization the codes are checked by the engine's gather: the CPU refuses a bad
+    one, the kernels give that row NaN and add nothing for it, never reading or writing outside
+    a table (a later call would report an illegal address)."""
+    cpu, df, y = _tabular(dtype, normalized=True)
+    gpu = cpu.copy().to("cuda")
+    X = cpu._X(df).copy()
+    bad = [3, 5, 7, 9]
+    X[3, 1], X[5, 1], X[7, 5], X[9, 4] = 99, -1, 2.5, 1e9  # city, city, grade, flag
+    out = gpu.forward(X)
+    assert np.isnan(out[bad]).all()
+    good = np.setdiff1d(np.arange(len(X)), bad)
+    close(out[good], cpu.forward(X[good]), TOL[dtype], "the other rows")
+    gpu.gradients(X, y)  # runs; the bad rows' terms are NaN, nothing is written out of bounds
+    close(gpu.forward(X[good]), cpu.forward(X[good]), TOL[dtype], "the model afterwards")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_embedding_gradients_with_several_codes_per_row(dtype):
+    """fm.Embedding: k = 3 codes per row (gather and scatter-add with row stride k d)."""
+    V, D, K = 7, 4, 3
+    layers = [fm.Embedding(V, D, input_length=K), fm.Dense(K * D, 6, "tanh"), fm.Dense(6, 3, "softmax")]
+    cpu = fm.Sequential(layers, dtype=dtype, seed=0, optimizer="adam")
+    rng = np.random.default_rng(10)
+    cpu.layers[0].embeddings = rng.normal(size=(V, D))
+    gpu = cpu.copy().to("cuda")
+    X, y = rng.integers(0, V, size=(41, K)).astype(dtype), rng.integers(0, 3, 41)
+    tol = TOL[dtype]
+    close(gpu.forward(X), cpu.forward(X), tol, "forward")
+    cpu.gradients(X, y)
+    gpu.gradients(X, y)
+    close(gpu._net.grads, cpu._net.grads, tol * 10, "gradients")

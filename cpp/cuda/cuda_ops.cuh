@@ -105,6 +105,15 @@ class CudaOps final : public Ops<T> {
     if (src != dst && n > 0)
       FASTMLP_CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToDevice, stream_));
   }
+  // All m rows in one strided copy (a ColumnEmbedding's numeric columns), not one call per row.
+  void copy_rows(const T* src, Index lds, T* dst, Index ldd, Index m, Index n) override {
+    if (sizeof(T) * std::size_t(lds > ldd ? lds : ldd) > std::size_t(INT32_MAX))  // past cudaMemcpy2D's pitch
+      return Ops<T>::copy_rows(src, lds, dst, ldd, m, n);
+    if (m > 0 && n > 0)
+      FASTMLP_CUDA_CHECK(cudaMemcpy2DAsync(dst, sizeof(T) * std::size_t(ldd), src, sizeof(T) * std::size_t(lds),
+                                           sizeof(T) * std::size_t(n), std::size_t(m), cudaMemcpyDeviceToDevice,
+                                           stream_));
+  }
 
   void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T beta,
             T* C, Index ldc) override {
@@ -136,15 +145,16 @@ class CudaOps final : public Ops<T> {
     detail::standardize<T>(stream_, dy, m, k, nullptr, variance, invert, dx);
   }
   void axpby(T alpha, const T* x, T beta, T* y, Index n) override { detail::axpby<T>(stream_, alpha, x, beta, y, n); }
-  void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) override {
-    detail::embedding_gather<T>(stream_, codes, m, k, ldc, E, V, d, y);
+  void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y,
+                   Index ldy) override {
+    detail::embedding_gather<T>(stream_, codes, m, k, ldc, E, V, d, y, ldy);
   }
   // Atomic adds: a code repeated in the batch gets its rows added in no fixed order (float sums
   // may differ in their last bits from run to run; the CPU's order is fixed).
-  void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index V, Index d, T alpha, T beta,
-                        T* out) override {
+  void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index lddy, Index V, Index d, T alpha,
+                        T beta, T* out) override {
     if (beta != T(1)) detail::axpby<T>(stream_, T(0), nullptr, beta, out, V * d);  // beta 0: out not read
-    detail::embedding_scatter_add<T>(stream_, codes, m, k, ldc, dy, V, d, alpha, out);
+    detail::embedding_scatter_add<T>(stream_, codes, m, k, ldc, dy, lddy, V, d, alpha, out);
   }
   // A GEMM with a vector of ones: deterministic column sums.
   void column_sums(const T* D, Index m, Index k, T alpha, T beta, T* out) override {

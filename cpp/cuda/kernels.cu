@@ -682,49 +682,59 @@ void standardize(cudaStream_t s, const T* x, i64 m, i64 k, const T* mean, const 
 template void standardize<float>(cudaStream_t, const float*, i64, i64, const float*, const float*, bool, float*);
 template void standardize<double>(cudaStream_t, const double*, i64, i64, const double*, const double*, bool, double*);
 
-// ---- Ops::gather_rows, Ops::scatter_add_rows (an Embedding layer) ----
+// ---- Ops::gather_rows, Ops::scatter_add_rows (an Embedding layer, a ColumnEmbedding's tables) ----
+// double atomicAdd needs sm_60 (the default architectures start at 75; CUDA 13 supports no older).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 600
+#error "fastmlp's CUDA engine needs compute capability 6.0 or newer (atomicAdd on double)"
+#endif
 namespace {
-// The row of code v, or -1 when v is not an integer in [0, V).
+// The row of code v, or -1 when v is not an integer in [0, V) (NaN too: every comparison is false).
 template <class T>
 __device__ __forceinline__ i64 code_row(T v, i64 V) {
   return v >= T(0) && v < T(V) && v == floor(v) ? i64(v) : -1;
 }
-// One thread per output entry: y[i, j d + c] = E[codes[i, j], c].
+// One thread per output entry e = (i k + j) d + c of the m x k d block:
+// y[i ldy + j d + c] = E[codes[i ldc + j], c]; a bad code gives NaN (E is never read out of bounds).
 template <class T>
-__global__ void embedding_gather_kernel(const T* codes, i64 m, i64 k, i64 ldc, const T* E, i64 V, i64 d, T* y) {
+__global__ void embedding_gather_kernel(const T* codes, i64 m, i64 k, i64 ldc, const T* E, i64 V, i64 d, T* y,
+                                        i64 ldy) {
   FASTMLP_GRID_STRIDE(e, m * k * d) {
     const i64 ij = e / d, c = e % d, i = ij / k, j = ij % k;
     const i64 row = code_row(codes[i * ldc + j], V);
-    y[e] = row >= 0 ? E[row * d + c] : T(NAN);
+    y[i * ldy + j * d + c] = row >= 0 ? E[row * d + c] : T(NAN);
   }
 }
+// One thread per entry of dy's m x k d block (row stride lddy): out[code, c] += alpha dy[...]; a bad
+// code adds nothing (out is never written out of bounds).
 template <class T>
-__global__ void embedding_scatter_kernel(const T* codes, i64 m, i64 k, i64 ldc, const T* dy, i64 V, i64 d, T alpha,
-                                         T* out) {
+__global__ void embedding_scatter_kernel(const T* codes, i64 m, i64 k, i64 ldc, const T* dy, i64 lddy, i64 V, i64 d,
+                                         T alpha, T* out) {
   FASTMLP_GRID_STRIDE(e, m * k * d) {
     const i64 ij = e / d, c = e % d, i = ij / k, j = ij % k;
     const i64 row = code_row(codes[i * ldc + j], V);
-    if (row >= 0) atomicAdd(out + row * d + c, alpha * dy[e]);
+    if (row >= 0) atomicAdd(out + row * d + c, alpha * dy[i * lddy + j * d + c]);
   }
 }
 }  // namespace
 
 template <class T>
-void embedding_gather(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* E, i64 V, i64 d, T* y) {
+void embedding_gather(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* E, i64 V, i64 d, T* y, i64 ldy) {
   if (m * k * d > 0)
-    embedding_gather_kernel<T><<<blocks_for(m * k * d), kThreads, 0, s>>>(codes, m, k, ldc, E, V, d, y);
+    embedding_gather_kernel<T><<<blocks_for(m * k * d), kThreads, 0, s>>>(codes, m, k, ldc, E, V, d, y, ldy);
 }
 template <class T>
-void embedding_scatter_add(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* dy, i64 V, i64 d, T alpha,
-                           T* out) {
+void embedding_scatter_add(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* dy, i64 lddy, i64 V, i64 d,
+                           T alpha, T* out) {
   if (m * k * d > 0)
-    embedding_scatter_kernel<T><<<blocks_for(m * k * d), kThreads, 0, s>>>(codes, m, k, ldc, dy, V, d, alpha, out);
+    embedding_scatter_kernel<T>
+        <<<blocks_for(m * k * d), kThreads, 0, s>>>(codes, m, k, ldc, dy, lddy, V, d, alpha, out);
 }
-template void embedding_gather<float>(cudaStream_t, const float*, i64, i64, i64, const float*, i64, i64, float*);
-template void embedding_gather<double>(cudaStream_t, const double*, i64, i64, i64, const double*, i64, i64, double*);
-template void embedding_scatter_add<float>(cudaStream_t, const float*, i64, i64, i64, const float*, i64, i64, float,
-                                           float*);
-template void embedding_scatter_add<double>(cudaStream_t, const double*, i64, i64, i64, const double*, i64, i64, double,
-                                            double*);
+template void embedding_gather<float>(cudaStream_t, const float*, i64, i64, i64, const float*, i64, i64, float*, i64);
+template void embedding_gather<double>(cudaStream_t, const double*, i64, i64, i64, const double*, i64, i64, double*,
+                                       i64);
+template void embedding_scatter_add<float>(cudaStream_t, const float*, i64, i64, i64, const float*, i64, i64, i64,
+                                           float, float*);
+template void embedding_scatter_add<double>(cudaStream_t, const double*, i64, i64, i64, const double*, i64, i64, i64,
+                                            double, double*);
 
 }  // namespace fastmlp::cuda::detail

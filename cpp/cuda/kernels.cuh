@@ -98,14 +98,15 @@ void axpby(cudaStream_t s, T alpha, const T* x, T beta, T* y, i64 n);
 template <class T>
 void standardize(cudaStream_t s, const T* x, i64 m, i64 k, const T* mean, const T* variance, bool invert, T* y);
 
-// An Embedding layer's rows (Ops::gather_rows, Ops::scatter_add_rows): codes m x k (row stride ldc),
-// integers in [0, V) (the host checked them; a code outside gives a NaN row, never a read out of
-// bounds). gather: y (m x k d) <- E's rows side by side. scatter_add: out (V x d) += alpha dy's
-// rows at their codes, by atomic adds (a repeated code's float sum depends on their order).
+// An Embedding layer's rows, a ColumnEmbedding's tables (Ops::gather_rows, Ops::scatter_add_rows):
+// codes m x k (row stride ldc), integers in [0, V) (the host checked them; a code outside gives a
+// NaN row and adds nothing, never a read or write out of bounds). gather: y (m x k d, row stride
+// ldy) <- E's rows side by side. scatter_add: out (V x d) += alpha dy's rows (row stride lddy) at
+// their codes, by atomic adds (a repeated code's float sum depends on their order).
 template <class T>
-void embedding_gather(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* E, i64 V, i64 d, T* y);
+void embedding_gather(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* E, i64 V, i64 d, T* y, i64 ldy);
 template <class T>
-void embedding_scatter_add(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* dy, i64 V, i64 d, T alpha,
-                           T* out);
+void embedding_scatter_add(cudaStream_t s, const T* codes, i64 m, i64 k, i64 ldc, const T* dy, i64 lddy, i64 V, i64 d,
+                           T alpha, T* out);
 
 }  // namespace fastmlp::cuda::detail

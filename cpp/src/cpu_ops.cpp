@@ -205,14 +205,15 @@ class CpuOps final : public Ops<T> {
     }
   }
 
-  void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) override {
+  void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y,
+                   Index ldy) override {
     for (Index i = 0; i < m; ++i)
       for (Index j = 0; j < k; ++j)
-        std::memcpy(y + (i * k + j) * d, E + code(codes[i * ldc + j], V) * d, sizeof(T) * std::size_t(d));
+        std::memcpy(y + i * ldy + j * d, E + code(codes[i * ldc + j], V) * d, sizeof(T) * std::size_t(d));
   }
   // Row by row in the batch's order: the same sums every run.
-  void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index V, Index d, T alpha, T beta,
-                        T* out) override {
+  void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index lddy, Index V, Index d, T alpha,
+                        T beta, T* out) override {
     auto O = MatrixMap<T>(out, V, d);
     if (beta == T(0))
       O.setZero();
@@ -220,7 +221,7 @@ class CpuOps final : public Ops<T> {
       O *= beta;
     for (Index i = 0; i < m; ++i)
       for (Index j = 0; j < k; ++j)
-        O.row(code(codes[i * ldc + j], V)) += alpha * ConstRowVectorMap<T>(dy + (i * k + j) * d, d);
+        O.row(code(codes[i * ldc + j], V)) += alpha * ConstRowVectorMap<T>(dy + i * lddy + j * d, d);
   }
 
   void dropout_mask(Rng& rng, double p, Index rows_before, Index m, Index rows_after, Index k, T* mask) override {

@@ -42,6 +42,11 @@ class Ops {
   virtual T* allocate(Index n) = 0;
   virtual void release(T* p) = 0;
   virtual void copy(const T* src, T* dst, Index n) = 0;
+  // m rows of n values from src (row stride lds) to dst (row stride ldd): by default one copy
+  // per row; the CUDA engine does it in one call (cudaMemcpy2DAsync).
+  virtual void copy_rows(const T* src, Index lds, T* dst, Index ldd, Index m, Index n) {
+    for (Index i = 0; i < m; ++i) copy(src + i * lds, dst + i * ldd, n);
+  }
 
   // --- products: row-major C (M x N) = alpha op(A) op(B) + beta C
   virtual void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
@@ -90,20 +95,24 @@ class Ops {
     unsupported("standardize_backward");
   }
 
-  // --- rows of a table at integer codes (an Embedding layer). codes: m x k (row stride ldc),
-  // each an integer in [0, V) (Network::validate_inputs checks them; the CPU also refuses others).
-  // gather_rows: y (m x k d) <- the rows of E (V x d) side by side, y[i, j d + c] = E[codes[i, j], c].
+  // --- rows of a table at integer codes (an Embedding layer, a ColumnEmbedding's tables).
+  // codes: m x k (row stride ldc), each an integer in [0, V) (Network::validate_inputs checks
+  // them; the CPU also refuses others, CUDA gives a NaN row and adds nothing, never reading or
+  // writing out of bounds).
+  // gather_rows: y (m x k d, row stride ldy >= k d) <- the rows of E (V x d) side by side,
+  // y[i, j d + c] = E[codes[i, j], c] (the rest of each y row is not written).
   // scatter_add_rows: out (V x d) <- beta out + alpha sum over (i, j) with codes[i, j] = v of
-  // dy[i, j d .. j d + d) for each row v (beta 0: out is overwritten, not read). The CPU adds in
-  // order (deterministic); the CUDA engine uses atomic adds, so float sums of a repeated code vary
-  // in their last bits from run to run.
-  virtual void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y) {
-    (void)codes, (void)m, (void)k, (void)ldc, (void)E, (void)V, (void)d, (void)y;
+  // dy[i, j d .. j d + d) (dy's row stride lddy >= k d) for each row v (beta 0: out is
+  // overwritten, not read). The CPU adds in order (deterministic); the CUDA engine uses atomic
+  // adds, so float sums of a repeated code vary in their last bits from run to run.
+  virtual void gather_rows(const T* codes, Index m, Index k, Index ldc, const T* E, Index V, Index d, T* y, Index ldy) {
+    (void)codes, (void)m, (void)k, (void)ldc, (void)E, (void)V, (void)d, (void)y, (void)ldy;
     unsupported("gather_rows");
   }
-  virtual void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index V, Index d, T alpha,
-                                T beta, T* out) {
-    (void)codes, (void)m, (void)k, (void)ldc, (void)dy, (void)V, (void)d, (void)alpha, (void)beta, (void)out;
+  virtual void scatter_add_rows(const T* codes, Index m, Index k, Index ldc, const T* dy, Index lddy, Index V, Index d,
+                                T alpha, T beta, T* out) {
+    (void)codes, (void)m, (void)k, (void)ldc, (void)dy, (void)lddy, (void)V, (void)d, (void)alpha, (void)beta,
+        (void)out;
     unsupported("scatter_add_rows");
   }
 

@@ -130,42 +130,39 @@ class ColumnEmbedding final : public Layer<T> {
   }
   bool strided_input() const override { return true; }
 
+  // Strided ops, never a copy per row: each numeric run is one 2-D copy and each table one gather
+  // (y's block at t.offset, row stride n_out), so a pass costs runs + tables calls at any batch
+  // size (on CUDA: that many launches, each output element written by one thread).
   const T* forward(Pass<T>& p, const T* x, Index ldx) override {
     const Index n_out = this->n_out_;
     y_.reserve(p.ops, p.m * n_out);
-    rows_.reserve(p.ops, p.m * (n_out - p_));
     T* y = y_.data();
-    for (Index i = 0; i < p.m; ++i)  // the numeric columns, run by run
-      for (const auto& [b, e] : runs_) p.ops.copy(x + i * ldx + b, y + i * n_out + (b - codes_before(b)), e - b);
-    Index at = 0, row = 0;
-    for (const Table& t : tables_) {  // each table's rows into its block (m x D) of rows_, then into y
-      T* block = rows_.data() + at;
-      p.ops.gather_rows(x + t.column, p.m, 1, ldx, E_ + row, t.V, t.D, block);
-      for (Index i = 0; i < p.m; ++i) p.ops.copy(block + i * t.D, y + i * n_out + t.offset, t.D);
-      at += p.m * t.D, row += t.V * t.D;
+    for (const auto& [b, e] : runs_) p.ops.copy_rows(x + b, ldx, y + (b - codes_before(b)), n_out, p.m, e - b);
+    Index row = 0;
+    for (const Table& t : tables_) {
+      p.ops.gather_rows(x + t.column, p.m, 1, ldx, E_ + row, t.V, t.D, y + t.offset, n_out);
+      row += t.V * t.D;
     }
     return y;
   }
+  // dE_j from dy's block j read in place (row stride n_out), or with SGD E_j -= rate dE_j.
   void backward(Pass<T>& p, const T* x, Index ldx, T* dy, T* dx) override {
     const Index n_out = this->n_out_;
-    rows_.reserve(p.ops, p.m * (n_out - p_));
-    Index at = 0, row = 0;
+    Index row = 0;
     for (const Table& t : tables_) {
-      T* block = rows_.data() + at;
-      for (Index i = 0; i < p.m; ++i) p.ops.copy(dy + i * n_out + t.offset, block + i * t.D, t.D);
+      const T* block = dy + t.offset;
       if (p.sgd_rate > T(0))
-        p.ops.scatter_add_rows(x + t.column, p.m, 1, ldx, block, t.V, t.D, -p.sgd_rate, T(1), E_ + row);
+        p.ops.scatter_add_rows(x + t.column, p.m, 1, ldx, block, n_out, t.V, t.D, -p.sgd_rate, T(1), E_ + row);
       else
-        p.ops.scatter_add_rows(x + t.column, p.m, 1, ldx, block, t.V, t.D, T(1), T(0), dE_ + row);
-      at += p.m * t.D, row += t.V * t.D;
+        p.ops.scatter_add_rows(x + t.column, p.m, 1, ldx, block, n_out, t.V, t.D, T(1), T(0), dE_ + row);
+      row += t.V * t.D;
     }
     if (!dx) return;
     const Index n_in = this->n_in_;
     // dx = 0 (scatter_add_rows with no rows and beta 0 overwrites its m x n_in "table" with zeros),
     // then the numeric columns' dy.
-    p.ops.scatter_add_rows(x, 0, 1, ldx, dy, p.m, n_in, T(1), T(0), dx);
-    for (Index i = 0; i < p.m; ++i)
-      for (const auto& [b, e] : runs_) p.ops.copy(dy + i * n_out + (b - codes_before(b)), dx + i * n_in + b, e - b);
+    p.ops.scatter_add_rows(x, 0, 1, ldx, dy, n_out, p.m, n_in, T(1), T(0), dx);
+    for (const auto& [b, e] : runs_) p.ops.copy_rows(dy + (b - codes_before(b)), n_out, dx + b, n_in, p.m, e - b);
   }
 
  private:
@@ -180,7 +177,7 @@ class ColumnEmbedding final : public Layer<T> {
   std::vector<std::pair<Index, Index>> runs_;
   Index p_ = 0;  // numeric columns
   T *E_ = nullptr, *dE_ = nullptr;
-  Buffer<T> y_, rows_;
+  Buffer<T> y_;
 };
 
 }  // namespace

@@ -111,16 +111,16 @@ class Embedding final : public Layer<T> {
 
   const T* forward(Pass<T>& p, const T* x, Index ldx) override {
     y_.reserve(p.ops, p.m * this->n_out_);
-    p.ops.gather_rows(x, p.m, this->n_in_, ldx, E_, V_, D_, y_.data());
+    p.ops.gather_rows(x, p.m, this->n_in_, ldx, E_, V_, D_, y_.data(), this->n_out_);
     return y_.data();
   }
   // dE from dy (or, with SGD, E -= rate dE on the rows the batch's codes touch); no dx.
   void backward(Pass<T>& p, const T* x, Index ldx, T* dy, T* dx) override {
     if (dx) throw std::logic_error("an Embedding has no input gradient (its inputs are integer codes)");
     if (p.sgd_rate > T(0))
-      p.ops.scatter_add_rows(x, p.m, this->n_in_, ldx, dy, V_, D_, -p.sgd_rate, T(1), E_);
+      p.ops.scatter_add_rows(x, p.m, this->n_in_, ldx, dy, this->n_out_, V_, D_, -p.sgd_rate, T(1), E_);
     else
-      p.ops.scatter_add_rows(x, p.m, this->n_in_, ldx, dy, V_, D_, T(1), T(0), dE_);
+      p.ops.scatter_add_rows(x, p.m, this->n_in_, ldx, dy, this->n_out_, V_, D_, T(1), T(0), dE_);
   }
 
  private:
