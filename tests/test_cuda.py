@@ -1,6 +1,7 @@
 """CPU/GPU parity of the CUDA backend (device="cuda"): every activation, loss and
 optimizer step, the training loop (batch order, dropout masks, schedules, validation,
-early stopping, divergence) and full fits. Skipped where no CUDA device is present."""
+early stopping, divergence), full fits, and the Embedding / ColumnEmbedding kernels (gather,
+atomicAdd scatter, strided copies). Skipped where no CUDA device is present."""
 
 import numpy as np
 import pytest
