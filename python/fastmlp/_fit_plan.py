@@ -1,7 +1,7 @@
 """fit's first two steps (fastmlp.training): the plan and the commit.
 
-1. plan: each function below checks and converts one group of fit's arguments (data, options,
-   callbacks, optimizer, validation, class weights) into a ``Plan``, and computes the model as
+1. plan: each function below checks and converts one group of fit's arguments (the validation split,
+   data, options, callbacks, optimizer, validation, class weights) into a ``Plan``, and computes the model as
    this fit will leave it (its input size, a DataFrame's column names, the classes of its
    labels, the optimizer and learning rate) without recording it;
 2. commit: the model takes that state, the one place fit changes the model before training;
