@@ -217,6 +217,13 @@ def test_one_and_true_are_distinct_categories(lib, tmp_path):
     )
     c = TextModel(lib, path)
     np.testing.assert_allclose(c.ok("predict_text_f64", rows, 1, np.float64), fm.load(path).forward(frame), rtol=1e-12)
+    # cells at the edges of the rule: the same codes in C and in Python on the same texts
+    tricky = ["01", "2.50", "+1", "1e0", " true", "0x1", "1_0", "inf", "-0", "1.", ".5", "1e", "tRuE", "A", "a "]
+    np.testing.assert_allclose(
+        c.ok("predict_text_f64", [[t] for t in tricky], 1, np.float64),
+        fm.load(path).forward(pd.DataFrame({"c": pd.Series(tricky, dtype=object)})),
+        rtol=1e-12,
+    )
     # the string category "1" is its text exactly: " 1 " reads as the number 1
     assert len({round(v, 12) for v in c.ok("predict_text_f64", rows[:4], 1, np.float64)[:, 0]}) == 3
 

@@ -157,7 +157,10 @@ class Columns:
 
     @classmethod
     def from_json(cls, text: str) -> Columns:
-        obj = json.loads(text)
+        try:
+            obj = json.loads(text)
+        except RecursionError:  # a hostile file's "[[[[...": refused as any bad vocabulary
+            raise ValueError("a ColumnEmbedding's vocabulary nests too deeply") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("columns"), list):
             raise ValueError("a ColumnEmbedding's vocabulary must be a JSON object with a 'columns' list")
         names = set()
@@ -170,9 +173,10 @@ class Columns:
                     isinstance(v, (str, bool, int)) or (isinstance(v, float) and np.isfinite(v)) for v in cats
                 )
                 ok = ok and isinstance(c.get("dim"), int) and not isinstance(c["dim"], bool) and c["dim"] >= 1
-            elif ok and "median" in c:
-                median = c["median"]
+            elif ok:
+                median = c.get("median", 0.0)
                 ok = isinstance(median, (int, float)) and not isinstance(median, bool) and np.isfinite(median)
+                ok = ok and isinstance(c.get("indicator", False), bool)
             if not ok:
                 raise ValueError(f"a ColumnEmbedding's vocabulary has a bad column entry: {str(c)[:80]}")
             names.add(c["name"])

@@ -161,21 +161,17 @@ namespace {
 
 using Column = RawColumns::Impl::Column;
 
-// The vocabulary as a tree: four levels at most (the object, "columns", a column, its "categories").
+// The vocabulary as a tree of five levels at most (the object, "columns", a column, its "categories", a
+// category): what lies deeper is dropped as it is read, which leaves an empty list or object where a
+// name, a number or a category goes (refused there) and changes nothing elsewhere (ignored, as Python does).
+// So the tree is small and shallow whatever the text.
 json vocabulary_json(const std::string& text) {
-  bool nested = false;
-  const json::parser_callback_t keep = [&](int depth, json::parse_event_t, json&) {
-    nested = nested || depth > 4;
-    return depth <= 4;
-  };
-  json v;
+  const json::parser_callback_t keep = [](int depth, json::parse_event_t, json&) { return depth <= 4; };
   try {
-    v = json::parse(text.begin(), text.end(), keep);
+    return json::parse(text.begin(), text.end(), keep);
   } catch (const json::exception& e) {
     bad("the ColumnEmbedding's vocabulary is not valid JSON (" + json_error(e) + ")");
   }
-  if (nested) bad("the ColumnEmbedding's vocabulary nests deeper than a column's categories");
-  return v;
 }
 
 void add_category(Column& c, const json& v, Index code, const std::string& where) {
@@ -251,11 +247,8 @@ std::shared_ptr<RawColumns::Impl> from_vocabulary(const std::string& text, Index
     const auto flag = (*list)[j].find("indicator");
     if (flag != (*list)[j].end() && !flag->is_boolean())
       bad("the ColumnEmbedding's vocabulary column " + std::to_string(j) + " has an 'indicator' that is not a bool");
-    if (!impl->columns[j].category && flag != (*list)[j].end() && flag->get<bool>()) {
-      if (!impl->columns[j].fill)
-        bad("the ColumnEmbedding's vocabulary column " + std::to_string(j) + " has an indicator but no median");
-      impl->columns[j].indicator = width++;
-    }
+    if (!impl->columns[j].category && flag != (*list)[j].end() && flag->get<bool>())
+      impl->columns[j].indicator = width++;  // without a median a missing cell is refused, as in Python
   }
   if (width != n_in || made != tables)
     bad("the ColumnEmbedding's vocabulary (" + std::to_string(width) + " inputs, tables '" + clip(made, 60) +
