@@ -213,3 +213,55 @@ def test_the_example_agrees_with_a_cli_trained_model(tmp_path, example_exe, labe
     assert names == expected and len(set(names)) > 1
     assert names == (tmp_path / "p.csv").read_text().split()[1:]  # the CLI's predictions, under a header
     np.testing.assert_allclose(outputs, model.forward(X), rtol=1e-5, atol=1e-6)  # a float32 model, in double
+
+
+@pytest.mark.parametrize("target", ["class", "score"], ids=["classifier", "regressor"])
+def test_the_example_predicts_a_cli_model_on_text_columns(tmp_path, example_exe, target):
+    """A CSV with text, bool and category columns, empty cells in numeric and text columns, unseen
+    categories and a category with a comma and quotes (as pandas' to_csv quotes it): ``python -m
+    fastmlp train`` builds the tabular model (ColumnEmbedding(fill_missing=True); a regressor's last
+    layer Normalization(invert=True)), and the example on the raw CSV prints what ``fm.load(...).predict
+    (pd.read_csv(...))`` and ``python -m fastmlp predict`` give."""
+    pd = pytest.importorskip("pandas")
+    from test_cli_tabular import mixed_csvs
+
+    train, test = mixed_csvs(tmp_path, target)
+    for path in (train, test):  # a category that needs quotes, in both files
+        df = pd.read_csv(path)
+        df["city"] = df["city"].replace("city_00", 'Paris, "FR"')
+        df.to_csv(path, index=False)
+    assert '"Paris, ""FR"""' in test.read_text()
+    cli = [sys.executable, "-m", "fastmlp"]
+    out = "p.csv" if target == "class" else "p.npy"
+    for args in (
+        ["train", str(train), "--target", target, "--epochs", "4", "--no-progress", "--out", "m.safetensors"],
+        ["predict", "m.safetensors", str(test), "--out", out],
+    ):
+        done = subprocess.run([*cli, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    model = fm.load(tmp_path / "m.safetensors")
+    assert isinstance(model.layers[1], fm.ColumnEmbedding)
+    rows = pd.read_csv(test).drop(columns=[target])
+    assert rows["city"].isna().any() and rows["age"].isna().any() and (rows["city"] == "nowhere").any()
+    outputs, names, classes = example_predictions(example_exe, tmp_path / "m.safetensors", test)
+    np.testing.assert_allclose(outputs, model.forward(rows), rtol=1e-5, atol=1e-5)  # a float32 model, in double
+    if target == "class":
+        assert classes == [str(c) for c in model.classes_]
+        assert names == [str(c) for c in model.predict(rows)] and len(set(names)) > 1
+        assert names == (tmp_path / "p.csv").read_text().split()[1:]  # the CLI's, under a header
+    else:
+        assert isinstance(model.layers[-1], fm.Normalization) and model.layers[-1].invert
+        np.testing.assert_allclose(outputs[:, 0], np.load(tmp_path / "p.npy"), rtol=1e-5)
+
+    # a cell a numeric column cannot take: the line and the column
+    text = test.read_text().splitlines()
+    header = text[0].split(",")
+    i = next(i for i in range(3, len(text)) if '"' not in text[i])
+    cells = text[i].split(",")
+    cells[header.index("age")] = "old"
+    (tmp_path / "bad.csv").write_text("\n".join([*text[:i], ",".join(cells), *text[i + 1 :]]) + "\n")
+    done = subprocess.run(
+        [str(example_exe), str(tmp_path / "m.safetensors"), str(tmp_path / "bad.csv")], capture_output=True, text=True
+    )
+    message = f"line {i + 1}: 'old' is not a number (row {i - 1}, column 'age')"
+    assert done.returncode == 1 and message in done.stderr, done.stderr

@@ -37,6 +37,9 @@ std::size_t n_labels(Loss loss, std::size_t n_outputs);
 // fastmlp model file: ...") for an entry that is not what fastmlp writes; memory is bounded by the labels.
 Labels read_labels(const Metadata& meta, Loss loss, std::size_t n_outputs, std::size_t n_inputs);
 
+// Sets this thread's message (fastmlp_last_error) to "<where>: <msg>" and returns status (fastmlp_c.cpp).
+fastmlp_status fail(fastmlp_status status, const char* where, const char* msg);
+
 // The inference pass of one workspace, for a network of T.
 template <class T>
 class Inference {
@@ -77,6 +80,7 @@ struct fastmlp_model {
   std::size_t n_inputs, n_outputs, n_classes;
   fastmlp_task task;
   fastmlp::capi::Labels labels;
+  fastmlp::RawColumns columns;  // the raw columns of the *_text functions (text_rows.cpp)
 };
 
 struct fastmlp_workspace {

@@ -31,7 +31,9 @@ namespace {
 // The latest failing call's message, per thread: a fixed array (no allocation, nothing to destroy).
 thread_local char last_error[1024] = "";
 
-fastmlp_status fail(fastmlp_status status, const char* where, const char* msg) {
+}  // namespace
+
+fastmlp_status fastmlp::capi::fail(fastmlp_status status, const char* where, const char* msg) {
   std::size_t at = 0;
   const std::size_t cap = sizeof last_error - 1;
   for (const char* s : {where, ": ", msg}) {
@@ -46,6 +48,10 @@ fastmlp_status fail(fastmlp_status status, const char* where, const char* msg) {
   last_error[at] = '\0';
   return status;
 }
+
+namespace {
+
+using fastmlp::capi::fail;
 
 // f() with every exception turned into a status: the model file's errors are INVALID_MODEL, a file
 // that cannot be read IO, other invalid arguments `invalid`.
@@ -83,7 +89,11 @@ fastmlp_status load(fastmlp::ModelFile file, fastmlp_model** out) {
   if (fastmlp::is_classification(loss))
     task = fastmlp::capi::n_labels(loss, n_out) ? FASTMLP_CLASSIFICATION : FASTMLP_MULTILABEL;
   const std::size_t n_classes = labels.classes.size();
-  *out = new fastmlp_model{std::move(file.network), loss, n_in, n_out, n_classes, task, std::move(labels)};
+  fastmlp::RawColumns columns = std::visit(
+      [&](const auto& net) { return fastmlp::RawColumns::of(net.configs(), net.n_inputs(), labels.feature_names); },
+      file.network);
+  *out = new fastmlp_model{std::move(file.network), loss, n_in, n_out, n_classes, task, std::move(labels),
+                           std::move(columns)};
   return FASTMLP_OK;
 }
 

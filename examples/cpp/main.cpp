@@ -5,7 +5,8 @@
 //   fastmlp_example model.safetensors X.csv   also load a model saved from Python or by
 //                                        the CLI and print its outputs and the class
 //                                        names it predicts for the raw rows of X.csv
-//                                        (comma-separated; a first line that is not
+//                                        (as pandas writes a CSV: quoted cells, text
+//                                        columns, empty cells; a first line that is not
 //                                        numbers is the header: the model's columns are
 //                                        taken by name when it knows them)
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,49 @@ static void train_softmax() {
   std::printf("softmax: train accuracy %.3f; (0.1, 2.4) is a %s\n", result.epochs.back().accuracy, names[best]);
 }
 
+// The records of a CSV text as pandas' to_csv writes them and read_csv reads them: fields separated by
+// commas, records by "\n" or "\r\n"; a field in double quotes may hold commas, newlines and doubled
+// quotes (""). Blank lines are skipped, a UTF-8 byte order mark dropped; cells are kept as they are
+// (the model's columns read them: raw_rows.hpp). Limits: the separator is ',' and the quote '"' only.
+// `lines`: the line on which each record starts.
+static std::vector<std::vector<std::string>> csv_records(const std::string& text, const std::string& path,
+                                                         std::vector<long>& lines) {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string> record;
+  std::string cell;
+  std::size_t at = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  bool quoted = false, blank = true;  // blank: the record so far is empty (no cell, no quote)
+  long line = 1, start = 1;
+  for (; at < text.size(); ++at) {
+    const char c = text[at];
+    if (c == '\n') ++line;
+    if (quoted) {
+      if (c != '"') {
+        cell += c;
+      } else if (at + 1 < text.size() && text[at + 1] == '"') {
+        cell += '"', ++at;
+      } else {
+        quoted = false;
+      }
+    } else if (c == '"') {
+      quoted = true, blank = false;
+    } else if (c == ',') {
+      record.push_back(std::move(cell)), cell.clear(), blank = false;
+    } else if (c == '\n' || (c == '\r' && at + 1 < text.size() && text[at + 1] == '\n')) {
+      if (c == '\r') ++at, ++line;
+      if (!blank || !cell.empty())
+        record.push_back(std::move(cell)), records.push_back(std::move(record)), lines.push_back(start);
+      record.clear(), cell.clear(), blank = true, start = line;
+    } else {
+      cell += c;
+    }
+  }
+  if (quoted) throw std::runtime_error(path + ": a quoted field is not closed");
+  if (!blank || !cell.empty())
+    record.push_back(std::move(cell)), records.push_back(std::move(record)), lines.push_back(start);
+  return records;
+}
+
 // The whole cell as a number (blanks around it allowed), else false.
 static bool parse_number(const std::string& cell, double& value) {
   const char* begin = cell.c_str();
@@ -74,95 +119,82 @@ static bool parse_number(const std::string& cell, double& value) {
   return *end == '\0';
 }
 
-// The cells of a CSV line (no quoted commas; blanks, a '\r' and surrounding double quotes of a cell
-// are dropped, as in column names written by pandas or Python's csv module).
-static std::vector<std::string> cells_of(const std::string& line) {
-  std::vector<std::string> cells;
-  std::stringstream ss(line);
-  for (std::string cell; std::getline(ss, cell, ',');) {
-    const std::size_t b = cell.find_first_not_of(" \t\r"), e = cell.find_last_not_of(" \t\r");
-    cell = b == std::string::npos ? "" : cell.substr(b, e - b + 1);
-    if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') cell = cell.substr(1, cell.size() - 2);
-    cells.push_back(cell);
-  }
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
-  return cells;
-}
-
-// The rows of a CSV file as the model's inputs. A first line that does not parse as numbers is a
-// header (column names). When the model knows its columns' names (a model fitted on a DataFrame or
-// trained by the CLI) and the file has a header, the model's columns are taken by name, in the
-// model's order, and other columns (the target, an id, ...) are left alone; otherwise every column
-// is an input, in the file's order. A cell of an input column that is not a number, or a row whose
-// width differs from the first, is an error naming the line.
-static Matrix<double> read_csv(const std::string& path, const std::vector<std::string>& names) {
-  std::ifstream in(path);
+// The rows of a CSV file as the model's raw rows (a text cell per raw column). A first line that is
+// not all numbers is a header (column names). When the model knows its columns' names (a model
+// fitted on a DataFrame or trained by the CLI) and the file has a header, the model's columns are
+// taken by name, in the model's order, and other columns (the target, an id, ...) are left alone;
+// otherwise every column is an input, in the file's order. A row whose width differs from the
+// first is an error naming the line. `records` keeps the cells the rows point into; `lines` says
+// where each row starts.
+static std::vector<RawRow> read_csv(const std::string& path, const std::vector<std::string>& names,
+                                    std::vector<std::vector<std::string>>& records, std::vector<long>& lines) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
-  std::vector<std::vector<double>> rows;
-  std::vector<std::size_t> columns;  // the file's column of each input
-  std::size_t width = 0;             // cells per line
-  long line_no = 0;
-  bool first = true;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.empty() || line == "\r") continue;
-    const std::vector<std::string> cells = cells_of(line);
-    if (first) {
-      first = false;
-      width = cells.size();
-      bool numbers = true;
-      for (const std::string& cell : cells) {
-        double v;
-        numbers = numbers && parse_number(cell, v);
-      }
-      if (!numbers && !names.empty()) {  // the header names the model's columns
-        for (const std::string& name : names) {
-          const auto at = std::find(cells.begin(), cells.end(), name);
-          if (at == cells.end())
-            throw std::runtime_error(path + ": the header has no column '" + name +
-                                     "' (the model's inputs are its columns, by name)");
-          columns.push_back(std::size_t(at - cells.begin()));
-        }
-      } else {
-        for (std::size_t j = 0; j < width; ++j) columns.push_back(j);
-      }
-      if (!numbers) continue;  // the header row
-    }
-    if (cells.size() != width)
-      throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": " + std::to_string(cells.size()) +
-                               " values, the first row has " + std::to_string(width));
-    std::vector<double> row;
-    for (const std::size_t j : columns) {
-      double v;
-      if (!parse_number(cells[j], v))
-        throw std::runtime_error(path + ", line " + std::to_string(line_no) + ": '" + cells[j] + "' is not a number");
-      row.push_back(v);
-    }
-    rows.push_back(row);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<long> starts;
+  records = csv_records(text.str(), path, starts);
+  if (records.empty()) throw std::runtime_error(path + ": no rows");
+  const std::vector<std::string>& first = records[0];
+  bool header = false;
+  for (const std::string& cell : first) {
+    double v;
+    header = header || !parse_number(cell, v);
   }
-  if (rows.empty()) throw std::runtime_error(path + ": no rows of numbers");
-  Matrix<double> X(Index(rows.size()), Index(columns.size()));
-  for (Index i = 0; i < X.rows(); ++i)
-    for (Index j = 0; j < X.cols(); ++j) X(i, j) = rows[std::size_t(i)][std::size_t(j)];
-  return X;
+  std::vector<std::size_t> columns;  // the file's column of each raw column of the model
+  if (header && !names.empty()) {    // the header names the model's columns
+    for (const std::string& name : names) {
+      const auto at = std::find(first.begin(), first.end(), name);
+      if (at == first.end())
+        throw std::runtime_error(path + ": the header has no column '" + name +
+                                 "' (the model's inputs are its columns, by name)");
+      columns.push_back(std::size_t(at - first.begin()));
+    }
+  } else {
+    for (std::size_t j = 0; j < first.size(); ++j) columns.push_back(j);
+  }
+  std::vector<RawRow> rows;
+  for (std::size_t r = header ? 1 : 0; r < records.size(); ++r) {
+    if (records[r].size() != first.size())
+      throw std::runtime_error(path + ", line " + std::to_string(starts[r]) + ": " + std::to_string(records[r].size()) +
+                               " values, the first row has " + std::to_string(first.size()));
+    RawRow row;
+    for (const std::size_t j : columns) row.emplace_back(records[r][j]);
+    rows.push_back(std::move(row));
+    lines.push_back(starts[r]);
+  }
+  if (rows.empty()) throw std::runtime_error(path + ": no rows of numbers or text below the header");
+  return rows;
 }
 
 // A model saved from Python or by the CLI, applied to the rows of a CSV file: its outputs (as
-// %.17g, one line per row) and, for a classifier, the class of each row ("row 3: setosa"). The
-// normalization the model was trained with is inside it: the rows are raw.
+// %.17g, one line per row) and, for a classifier, the class of each row ("row 3: setosa"). What the
+// model was trained with is inside it (normalization, text columns' vocabularies, missing values'
+// medians): the rows are raw, text cells as the CSV holds them.
 static void predict_csv(const std::string& model_path, const std::string& csv_path) {
   Model<double> model = load_model<double>(model_path);
   Network<double>& net = model.network;
-  const Matrix<double> X = read_csv(csv_path, model.feature_names);
-  if (X.cols() != net.n_inputs())
-    throw std::runtime_error(csv_path + " has " + std::to_string(X.cols()) + " columns, the model takes " +
-                             std::to_string(net.n_inputs()) + " inputs");
+  std::vector<std::vector<std::string>> records;
+  std::vector<long> lines;
+  const std::vector<RawRow> rows = read_csv(csv_path, model.column_names(), records, lines);
+  if (rows[0].size() != model.columns.size())
+    throw std::runtime_error(csv_path + " has " + std::to_string(rows[0].size()) + " columns, the model takes " +
+                             std::to_string(model.columns.size()) +
+                             (Index(model.columns.size()) == net.n_inputs() ? " inputs" : " raw columns"));
   std::printf("loaded %s: %ld layers, %ld parameters\n", model_path.c_str(), long(net.num_layers()),
               long(net.num_params()));
-  if (!model.feature_names.empty()) {
+  if (!model.column_names().empty()) {
     std::printf("columns:");
-    for (const std::string& name : model.feature_names) std::printf(" %s", name.c_str());
+    for (const std::string& name : model.column_names()) std::printf(" %s", name.c_str());
     std::printf("\n");
+  }
+  Matrix<double> X(Index(rows.size()), net.n_inputs());  // model.encode_rows(rows), with the lines in messages
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    try {
+      model.columns.encode(rows[i].data(), rows[i].size(), i, X.row(Index(i)).data());
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(csv_path + ", line " + std::to_string(lines[i]) + ": " + e.what());
+    }
   }
   const auto A = model.forward(X);
   for (Index i = 0; i < A.rows(); ++i) {

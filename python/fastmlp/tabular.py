@@ -36,13 +36,13 @@ import numbers
 import numpy as np
 
 from . import data as _data
+from ._categories import FIRST, MISSING, OOV
+from ._categories import Lookup as _Lookup
+from ._categories import distinct as _distinct
 from ._layer import Layer, _count
 from ._validation import as_bool, as_int
 
 __all__ = ["ColumnEmbedding", "embedding_size"]
-
-#: Codes before the vocabulary: Keras StringLookup's one out-of-vocabulary index, then missing.
-OOV, MISSING, FIRST = 0, 1, 2
 
 
 def embedding_size(n_codes: int) -> int:
@@ -109,7 +109,7 @@ class Columns:
                 elif pd.api.types.is_bool_dtype(s.dtype):
                     values = [False, True]
                 else:
-                    values = pd.unique(s[~pd.isna(s)].to_numpy(dtype=object))
+                    values = _distinct(s[~pd.isna(s)].to_numpy(dtype=object))
                 cats = [_plain(v, name) for v in values]
                 if not isinstance(s.dtype, pd.CategoricalDtype):
                     cats.sort(key=lambda v: (type(v).__name__, v))
@@ -158,7 +158,10 @@ class Columns:
 
     @classmethod
     def from_json(cls, text: str) -> Columns:
-        obj = json.loads(text)
+        try:
+            obj = json.loads(text)
+        except RecursionError:  # a hostile file's "[[[[...": refused as any bad vocabulary
+            raise ValueError("a ColumnEmbedding's vocabulary nests too deeply") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("columns"), list):
             raise ValueError("a ColumnEmbedding's vocabulary must be a JSON object with a 'columns' list")
         names = set()
@@ -167,11 +170,14 @@ class Columns:
             ok = ok and c["name"] not in names
             if ok and c["kind"] == "category":
                 cats = c.get("categories")
-                ok = isinstance(cats, list) and all(isinstance(v, (str, bool, int, float)) for v in cats)
+                ok = isinstance(cats, list) and all(
+                    isinstance(v, (str, bool, int)) or (isinstance(v, float) and np.isfinite(v)) for v in cats
+                )
                 ok = ok and isinstance(c.get("dim"), int) and not isinstance(c["dim"], bool) and c["dim"] >= 1
-            elif ok and "median" in c:
-                median = c["median"]
+            elif ok:
+                median = c.get("median", 0.0)
                 ok = isinstance(median, (int, float)) and not isinstance(median, bool) and np.isfinite(median)
+                ok = ok and isinstance(c.get("indicator", False), bool)
             if not ok:
                 raise ValueError(f"a ColumnEmbedding's vocabulary has a bad column entry: {str(c)[:80]}")
             names.add(c["name"])
@@ -203,11 +209,10 @@ class Columns:
             if c["kind"] == "category":
                 lookup = self._lookup.get(j)
                 if lookup is None:
-                    lookup = self._lookup[j] = pd.Index(c["categories"], dtype=object)
+                    lookup = self._lookup[j] = _Lookup(c["categories"])
                 values = s.to_numpy(dtype=object)
                 missing = pd.isna(values)
-                found = lookup.get_indexer(values)
-                out[:, j] = np.where(missing, MISSING, np.where(found >= 0, found + FIRST, OOV))
+                out[:, j] = np.where(missing, MISSING, lookup.codes(values, missing))
                 continue
             if is_categorical(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
                 raise TypeError(f"{name} column {c['name']!r} was numeric at the first fit but holds {s.dtype} now")

@@ -1,8 +1,10 @@
 // C++ tests of model files (fastmlp/serialize.hpp): the file's dtype and metadata come back as
-// written, bytes and files agree, and the writer refuses what the reader would refuse.
+// written, bytes and files agree, the writer refuses what the reader would refuse, and a model with
+// text columns takes raw rows (fastmlp/raw_rows.hpp).
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -107,12 +109,58 @@ void test_class_and_column_names() {
   CHECK_THROWS(model.predict_class(X), std::invalid_argument);
 }
 
+// A model with a ColumnEmbedding (its vocabulary as Python writes it) on raw rows of text cells
+// (fastmlp/raw_rows.hpp): numbers, the median and indicator of a missing one, category codes by text,
+// by number value and by bool, unseen and missing cells; refusals that name the row and column.
+Model<double> tabular_model(const std::string& vocabulary, const std::string& tables) {
+  LayerConfig embed{"ColumnEmbedding", {}, {}, false}, dense{"Dense", {}, {}, false};
+  embed.set("n_in", ConfigValue::of(std::int64_t(3))).set("tables", ConfigValue::of(tables));
+  embed.set("vocabulary", ConfigValue::of(vocabulary));
+  dense.set("n_out", ConfigValue::of(std::int64_t(2))).set("activation", ConfigValue::of(std::string("softmax")));
+  Network<double> net({embed, dense}, -1, Loss::CategoricalCrossentropy);
+  net.init_params(3);
+  const std::string bytes = model_file_bytes(net);
+  return load_model_bytes<double>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+void test_raw_rows() {
+  const std::string vocabulary =
+      R"({"fill_missing":true,"columns":[{"name":"n","kind":"number","median":2.5,"indicator":true},)"
+      R"({"name":"c","kind":"category","categories":["b","1",1,true],"dim":2}]})";
+  Model<double> model = tabular_model(vocabulary, "1:6x2");
+  CHECK(model.column_names() == std::vector<std::string>({"n", "c"}) && model.columns.width() == 3);
+  const std::vector<RawRow> rows = {{"1.5", "b"}, {"", "zz"},    {"NA", ""},   {" -2 ", "1.0"},
+                                    {"1e1", "1"}, {"3", "TRUE"}, {"4", "nan"}, {"5", " b"}};
+  const Matrix<double> X = model.encode_rows(rows);
+  Matrix<double> expected(8, 3);
+  expected << 1.5, 2, 0, 2.5, 0, 1, 2.5, 1, 1, -2, 4, 0, 10, 3, 0, 3, 5, 0, 4, 1, 0, 5, 0, 0;
+  CHECK(X == expected);
+  CHECK(model.predict_class_rows(rows) == model.predict_class(X));
+  CHECK(model.predict_rows(rows) == model.forward(X));
+  for (const RawRow& bad : std::vector<RawRow>{{"x", "b"}, {"inf", "b"}, {"1"}}) {
+    std::string message;
+    try {
+      model.encode_rows({{"1", "b"}, bad});
+    } catch (const std::invalid_argument& e) {
+      message = e.what();
+    }
+    CHECK(message.find("row 1") != std::string::npos);
+    CHECK(bad.size() == 1 || message.find("column 'n'") != std::string::npos);
+  }
+  // a vocabulary that disagrees with the tables, or is not one: the file is invalid
+  CHECK_THROWS(tabular_model(vocabulary, "1:5x2"), std::invalid_argument);
+  CHECK_THROWS(tabular_model(R"({"columns":[{"name":"n","kind":"number"},{"name":"n","kind":"number"}]})", ""),
+               std::invalid_argument);
+  CHECK_THROWS(tabular_model(std::string(100000, '[') + std::string(100000, ']'), "1:6x2"), std::invalid_argument);
+}
+
 }  // namespace
 
 int main() {
   RUN(test_metadata_and_dtype_round_trip);
   RUN(test_writer_refusals);
   RUN(test_class_and_column_names);
+  RUN(test_raw_rows);
   std::printf("%d checks, %d failed\n", check::checks, check::failures);
   return check::failures == 0 ? 0 : 1;
 }

@@ -119,6 +119,54 @@ def variants(raw: bytes):
     yield "data_nan", join(header, b"\xff" * len(data))
 
 
+def tabular_variants():
+    """Hostile vocabularies of a model with a ColumnEmbedding (texts, bools, a median and an
+    indicator): the raw-row encoder (fastmlp/raw_rows.hpp) reads them. Needs fastmlp."""
+    try:
+        import pandas as pd
+
+        import fastmlp as fm
+    except ImportError:
+        return
+    df = pd.DataFrame({"n": [1.0, None, 3.0, 4.0], "t": ["a", "b", None, "a"], "f": [True, False, True, True]})
+    model = fm.Sequential([fm.ColumnEmbedding(embedding_sizes=2, fill_missing=True), fm.Dense(1)], loss="mse", seed=0)
+    model.fit(df, [0.0, 1.0, 0.0, 1.0], epochs=1, verbose=0)
+    header, data = split(model.to_bytes())  # itself valid: not a seed (tests/test_fuzz_corpus.py lists those)
+
+    def vocabulary(edit):
+        h = json.loads(json.dumps(header))
+        layers = json.loads(h["__metadata__"]["layers"])
+        vocab = json.loads(layers[0]["vocabulary"])
+        layers[0]["vocabulary"] = edit(vocab)
+        h["__metadata__"]["layers"] = json.dumps(layers)
+        return join(h, data)
+
+    def categories(cats):
+        return lambda v: json.dumps(
+            {**v, "columns": [c if c["name"] != "t" else {**c, "categories": cats} for c in v["columns"]]}
+        )
+
+    yield "tabular_vocab_not_json", vocabulary(lambda v: '{"columns": [')
+    yield "tabular_vocab_nested", vocabulary(categories([[["a"]], {"b": 1}]))
+    yield "tabular_vocab_tables", vocabulary(categories(["a"]))
+    yield (
+        "tabular_vocab_numbers",
+        vocabulary(categories([1e308, -9223372036854775808, 18446744073709551615, float("nan")])),
+    )
+    yield "tabular_vocab_deep", vocabulary(lambda v: "[" * 5000 + "]" * 5000)
+    yield (
+        "tabular_vocab_indicator",
+        vocabulary(
+            lambda v: json.dumps(
+                {
+                    **v,
+                    "columns": [{"name": "n", "kind": "number", "median": 1.0, "indicator": "yes"}] + v["columns"][1:],
+                }
+            )
+        ),
+    )
+
+
 def main():
     OUT.mkdir(exist_ok=True)
     for old in OUT.iterdir():
@@ -132,6 +180,9 @@ def main():
             for name, blob in variants(raw):
                 (OUT / f"{name}.safetensors").write_bytes(blob)
                 count += 1
+    for name, blob in tabular_variants():
+        (OUT / f"{name}.safetensors").write_bytes(blob)
+        count += 1
     print(f"{count} files in {OUT}")
 
 

@@ -149,6 +149,43 @@ FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_class(fastmlp_workspace* workspa
 FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_class_f64(fastmlp_workspace* workspace, const double* X, size_t n_rows,
                                                           int32_t* classes);
 
+/* ---- raw rows of text cells ----
+ *
+ * A model fitted on a DataFrame takes its rows as the DataFrame held them: one text cell per column
+ * (what a CSV line holds, unquoted), in the order of the DataFrame's columns at the first fit. The
+ * model file says how each becomes the network's input (Python's fastmlp.tabular.Columns.encode,
+ * C++'s fastmlp/raw_rows.hpp): a numeric column's cell read as a number ("True"/"False" as 1/0), a
+ * missing cell ("", "NA", "NaN", "nan", "None", "NULL", ... as pandas' read_csv reads missing values)
+ * filled with the column's median plus a missing indicator when the model has fill_missing (else
+ * refused); a category column's cell as its category's code (a text category by its exact text, a
+ * number category by value: "1", "1.0" and "1e0" are the category 1; a bool category by "True" /
+ * "False" in any case), an unseen one as the out-of-vocabulary entry, a missing one as the missing
+ * entry. A model of numbers only takes one cell per input. So a CSV row predicts what
+ * fm.load(path).predict(pd.read_csv(csv)) and `python -m fastmlp predict` give for it.
+ *
+ * cells: n_rows x n_columns pointers to NUL-terminated UTF-8 cells, row-major. Outputs as fastmlp_predict,
+ * fastmlp_predict_proba and fastmlp_predict_class write them. A cell a column cannot take (not a number
+ * in a numeric column, missing without fill_missing, infinite) gives FASTMLP_ERR_INVALID_ARGUMENT naming
+ * its row and column, and nothing is written. No allocation per call after the first (as above) for
+ * models of up to 64 raw columns; a wider model allocates one small array per row. */
+
+/* The raw columns per row, and the name of column j (0 <= j < n_columns): the DataFrame's column names
+ * (the header of a CSV to read them from); a model of numbers only has its feature names, and
+ * fastmlp_model_column_name fails when its file holds none (its cells are its inputs in order). */
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_n_columns(const fastmlp_model* model, size_t* n_columns);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_model_column_name(const fastmlp_model* model, size_t j, const char** name);
+
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_text(fastmlp_workspace* workspace, const char* const* cells,
+                                                     size_t n_rows, float* outputs);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_text_f64(fastmlp_workspace* workspace, const char* const* cells,
+                                                         size_t n_rows, double* outputs);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_proba_text(fastmlp_workspace* workspace, const char* const* cells,
+                                                           size_t n_rows, float* proba);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_proba_text_f64(fastmlp_workspace* workspace, const char* const* cells,
+                                                               size_t n_rows, double* proba);
+FASTMLP_C_EXPORT fastmlp_status fastmlp_predict_class_text(fastmlp_workspace* workspace, const char* const* cells,
+                                                           size_t n_rows, int32_t* classes);
+
 #ifdef __cplusplus
 }
 #endif

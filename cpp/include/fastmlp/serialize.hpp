@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "fastmlp/network.hpp"
+#include "fastmlp/raw_rows.hpp"
 
 namespace fastmlp {
 
@@ -87,13 +88,29 @@ std::vector<std::string> feature_names(const Metadata& metadata, Index n_inputs)
 
 // A model file loaded for predictions in T (float or double; the parameters converted as by
 // load_network), with its metadata and the names above. Its normalization layers are part of
-// `network`: X holds raw rows, in the order of `feature_names` when the file has them.
+// `network`: X holds raw rows, in the order of `feature_names` when the file has them. A model
+// fitted on a DataFrame with text columns (a ColumnEmbedding) takes X encoded (codes, missing
+// indicators); its raw rows, a text cell per DataFrame column, go through the *_rows functions,
+// which encode them as Python does (fastmlp/raw_rows.hpp: numbers, categories, missing cells).
 template <class T>
 struct Model {
   Network<T> network;
   Metadata metadata;
   std::vector<std::string> classes;        // class_names(): empty for regression and multi-label
   std::vector<std::string> feature_names;  // feature_names(): empty when the file has none
+  RawColumns columns;                      // the raw columns (the vocabulary's, else one per input)
+
+  // The raw columns' names, in the order the *_rows functions take the cells: the DataFrame's columns
+  // at the first fit (a CSV header's names; feature_names for a model of numbers only; empty when the
+  // file has no names: the cells are the inputs in order).
+  const std::vector<std::string>& column_names() const { return columns.names(); }
+  // X (rows x network.n_inputs()) of raw rows of text cells (fastmlp/raw_rows.hpp). Throws
+  // std::invalid_argument naming the row (counted from 0) and column of a cell it cannot take.
+  Matrix<T> encode_rows(const std::vector<RawRow>& rows) const;
+  // forward(encode_rows(rows)): the outputs (a regressor's predictions, a classifier's probabilities).
+  MatrixMap<T> predict_rows(const std::vector<RawRow>& rows);
+  // predict_class(encode_rows(rows)): the class name of each raw row (Python's predict on the DataFrame).
+  std::vector<std::string> predict_class_rows(const std::vector<RawRow>& rows);
 
   bool is_classifier() const { return !classes.empty(); }
   // The outputs a_L (m x n_outputs) of the rows of X (network.forward: probabilities for a classifier).
@@ -107,7 +124,7 @@ struct Model {
 };
 
 // Loads a model file (or its bytes) with its class and column names. Throws as load_network, and
-// std::invalid_argument when "classes" or "feature_names_in" is malformed.
+// std::invalid_argument when "classes", "feature_names_in" or a ColumnEmbedding's vocabulary is malformed.
 template <class T>
 Model<T> load_model(const std::string& path);
 template <class T>

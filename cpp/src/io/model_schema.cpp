@@ -532,9 +532,10 @@ namespace {
 
 template <class T>
 Model<T> model_of(const Checked& c, const unsigned char* data) {
-  Model<T> m{build_network<T>(c.arch, data), metadata_of(c.header), {}, {}};
+  Model<T> m{build_network<T>(c.arch, data), metadata_of(c.header), {}, {}, {}};
   m.classes = class_names(m.metadata, m.network.loss(), m.network.n_outputs());
   m.feature_names = feature_names(m.metadata, m.network.n_inputs());
+  m.columns = RawColumns::of(m.network.configs(), m.network.n_inputs(), m.feature_names);
   return m;
 }
 

@@ -9,7 +9,8 @@
 // variance 1 on those columns); the codes are checked with the inputs when it is first
 // (check_inputs) and by the engine's gather otherwise (the CPU refuses a bad code, CUDA gives NaN).
 // Python maps strings to codes (code 0: out of vocabulary, 1: missing, 2..: the vocabulary) and
-// keeps that vocabulary in "vocabulary", which this layer carries through the file unread.
+// keeps that vocabulary in "vocabulary", which this layer carries through the file unread (the
+// raw-row reader, fastmlp/raw_rows.hpp, reads it to encode text cells as Python does).
 // Config: {"type": "ColumnEmbedding", "n_in": 5, "tables": "1:12x6,3:4x3"[, "vocabulary": "..."]}
 //   "tables": "column:VxD" for each code column, columns increasing ("": none, numbers pass through).
 #include <cctype>
