@@ -398,3 +398,52 @@ def test_portable_kernel_gives_the_same_bits(env, tmp_path):
     assert str(out["isa"]) == "portable"
     np.testing.assert_array_equal(out["C"], _core.int8_matmul_s32(Q, Wq))
     np.testing.assert_allclose(out["Z"], _core.int8_dense(X, Wq, s, b), rtol=1e-6, atol=1e-6)
+
+
+def test_fused_relu_and_tile_shapes_match_the_reference():
+    """ReLU runs in the kernel's epilogue (no tracer) and after it (trace): the same numbers; batch
+    sizes that take every tile shape (4-row tiles, then 3, 2 or 1 rows against 1, 2 or 4 panels at
+    once) give each row the bits it has alone."""
+    rng = np.random.default_rng(11)
+    d, h, k = 37, 70, 5  # 70 outputs: 4 whole panels and one of 6 columns
+    model = fm.Sequential([fm.Dense(d, h, "relu"), fm.Dense(h, k, "linear")], seed=2)
+    X = rng.normal(size=(11, d)).astype(np.float32)
+    model.fit(X, rng.normal(size=(11, k)).astype(np.float32), epochs=1)
+    model.quantize("int8")
+    out = model.forward(X)
+    W0, s0 = np.asarray(model.layers[0].weights).astype(np.int8), np.asarray(model.layers[0].weight_scale)
+    a1 = np.maximum(ref_dense(X, W0, s0, model.layers[0].bias), 0)
+    np.testing.assert_allclose(out, ref_forward(model, X), rtol=1e-5, atol=1e-5)
+    (z0, a0), _ = model.trace(X)
+    np.testing.assert_array_equal(a0, np.maximum(z0, 0))
+    np.testing.assert_allclose(a0, a1, rtol=1e-5, atol=1e-5)
+    for m in (1, 2, 3, 4, 5, 6, 7, 11):
+        np.testing.assert_array_equal(model.forward(X[:m]), out[:m])
+        np.testing.assert_array_equal(model.forward(X[-1:]), out[-1:])
+
+
+def test_params_of_a_quantized_model_are_read_only_and_summary_says_int8():
+    model, X, _ = small_model()
+    assert model.params.flags.writeable
+    model.quantize("int8")
+    out = model.forward(X)
+    # the int8 layers packed Wq at that prediction: a write would not be seen, so it is refused
+    with pytest.raises(ValueError, match="read-only"):
+        model.params[:5] = 0
+    np.testing.assert_array_equal(model.forward(X), out)
+    assert "(Dense, int8)" in model.summary(print_fn=None)
+    assert "Dense (int8)" in model._repr_html_()
+    # copy and load write their own buffer (not through model.params)
+    np.testing.assert_array_equal(model.copy().forward(X), out)
+    float_model, _, _ = small_model()
+    assert "int8" not in float_model.summary(print_fn=None) and float_model.params.flags.writeable
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not fm.cuda_available(), reason="no CUDA device")
+def test_cpp_cuda_engine_refuses_a_quantized_network():
+    """The C++ engine path (cuda::make_engine, which Python's model.to('cuda') refuses before it)."""
+    model, _, _ = small_model()
+    model.quantize("int8")
+    with pytest.raises(ValueError, match="CPU only"):
+        _core.cuda_engine(model._net)

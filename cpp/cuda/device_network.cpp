@@ -219,6 +219,10 @@ class DeviceEngine final : public Engine<T> {
 
 template <class T>
 std::unique_ptr<Engine<T>> make_engine(Network<T>& host) {
+  for (const TensorSlot& t : host.tensors())  // the int8 kernels (gemm_int8.hpp) are host code only
+    if (t.int8)
+      throw std::invalid_argument("a quantized (int8) network runs on the CPU only (" + t.name +
+                                  " holds int8 weights); CUDA has no int8 kernels: use the CPU engine");
   const std::string why = unavailable_reason();
   if (!why.empty()) throw std::runtime_error("CUDA is not available: " + why);
   return std::make_unique<DeviceEngine<T>>(host);

@@ -18,12 +18,12 @@
 
 namespace fastmlp {
 
-#define FASTMLP_DECLARE_INT8(ns)                                                                              \
-  namespace ns {                                                                                              \
-  void quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);         \
-  void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                 \
-  void dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, Int8Scratch&); \
-  const char* isa();                                                                                          \
+#define FASTMLP_DECLARE_INT8(ns)                                                                                    \
+  namespace ns {                                                                                                    \
+  void quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
+  void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
+  void dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
+  const char* isa();                                                                                                \
   }
 FASTMLP_DECLARE_INT8(int8_base)
 #ifdef FASTMLP_INT8_V3
@@ -42,7 +42,7 @@ namespace {
 struct Int8Kernels {
   void (*quantize_rows)(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);
   void (*gemm_s32)(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);
-  void (*dense_rows)(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, Int8Scratch&);
+  void (*dense_rows)(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&);
   const char* (*isa)();
 };
 #define FASTMLP_INT8(ns) \
@@ -149,7 +149,8 @@ void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights&
   kernels().gemm_s32(Q, m, ldq, W, C, ldc);
 }
 
-void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz) {
+void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+                bool relu) {
   const auto& k = kernels();
   // Rows split across threads in multiples of 4 (the tile height): each row is computed alike in any split.
   parallel_for(m, 2.0 * double(m) * double(W.d) * double(W.k), 4, [&](Index r0, Index r1) {
@@ -162,7 +163,7 @@ void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const 
     if (Q.size() < rows * std::size_t(W.d4)) Q.resize(rows * std::size_t(W.d4));
     if (sx.size() < rows) sx.resize(rows), zp.resize(rows);
     Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
-    k.dense_rows(X + r0 * ldx, r1 - r0, ldx, W, b, Z + r0 * ldz, ldz, scratch);
+    k.dense_rows(X + r0 * ldx, r1 - r0, ldx, W, b, Z + r0 * ldz, ldz, relu, scratch);
   });
 }
 

@@ -37,7 +37,7 @@ def from_file(cls, net, metadata: dict):
     kwargs, epochs = _persist.model_config(metadata)
     model = cls(**kwargs)
     model._loss = given_loss(model)
-    model.params[...] = net.params  # the same dtype: a bitwise copy
+    model._net.params[...] = net.params  # the same dtype: a bitwise copy (model.params: read-only if int8)
     model._net.state[...] = net.state  # batch normalization's running statistics
     model._epochs_seen = epochs
     model.__setstate__(_persist.label_state(metadata, model._targets().n_labels(), model.n_features_in))
@@ -69,7 +69,7 @@ def copy(model, cls, dtype=None):
         optimizer=optimizer,
     )
     clone._loss = model._loss  # a loss given to the model (not inferred) stays given
-    clone.params[...] = model.params
+    clone._net.params[...] = model.params  # (clone.params is read-only for an int8 model)
     clone._net.state[...] = model._net.state
     clone._epochs_seen = model._epochs_seen  # schedules and default shuffling continue alike
     clone.__setstate__(extra_state(model))

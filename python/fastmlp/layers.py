@@ -222,11 +222,13 @@ class Dense(Layer):
         return entry
 
     def summary_row(self, index: int, input_shape: str) -> tuple:
-        return (f"dense_{index} (Dense)", f"(None, {self.n_out})", _count(self.num_params), self.activation)
+        kind = f"Dense, {self.quantization_mode}" if self.quantization_mode else "Dense"  # e.g. "Dense, int8"
+        return (f"dense_{index} ({kind})", f"(None, {self.n_out})", _count(self.num_params), self.activation)
 
     def html_row(self) -> list:
         n_in = "?" if self.n_in is None else self.n_in
-        return ["Dense", f"({n_in}, {self.n_out})", self.activation, _count(self.num_params)]
+        kind = f"Dense ({self.quantization_mode})" if self.quantization_mode else "Dense"
+        return [kind, f"({n_in}, {self.n_out})", self.activation, _count(self.num_params)]
 
     def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
         """Gemm (z = x W + b) and the activation's nodes (fastmlp.onnx spells each activation); a

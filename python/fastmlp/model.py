@@ -155,8 +155,9 @@ class Sequential(_building.Building, _training.Trainer):
 
     @property
     def params(self) -> np.ndarray:
-        """The one flat parameter buffer [W1, b1, W2, b2, ...], a writable view."""
-        return self._require_built().params
+        """The one flat parameter buffer [W1, b1, W2, b2, ...], a writable view (read-only for a
+        quantized model: its int8 kernels pack the weights once, and would not see a write)."""
+        return _quantize.params_view(self, self._require_built().params)
 
     @property
     def is_classifier(self) -> bool:

@@ -19,7 +19,8 @@ A quantized model predicts (``forward``, ``predict``, ``predict_proba``, ``evalu
 ``accuracy``, one sample or a batch), saves and loads (Wq as I8 tensors, the scales as
 "weight_scale"), loads in the C++ API and exports to ONNX (fastmlp._onnx_int8). It cannot be
 trained (``fit``, ``partial_fit``, ``gradients``: RuntimeError), nor run on CUDA
-(NotImplementedError), nor be quantized again (ValueError); its weights are read-only.
+(NotImplementedError), nor be quantized again (ValueError); its weights, and ``model.params``,
+are read-only (the kernels pack Wq at the first prediction and would not see a write).
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def require_trainable(model, what: str) -> None:
             f"{what}: this model is quantized (int8) and predicts only; train the float32 model "
             "(quantize a copy: model.copy().quantize('int8'))"
         )
+
+
+def params_view(model, params: np.ndarray) -> np.ndarray:
+    """``model.params``: read-only for a quantized model. Its int8 Dense layers pack Wq for the
+    kernel at the first prediction (cpp/src/layers/dense_int8.cpp); a later write to the buffer
+    would be silently ignored, so numpy refuses it ("assignment destination is read-only")."""
+    if is_quantized(model):
+        params.flags.writeable = False
+    return params
 
 
 def require_float_device(model, device: str) -> None:

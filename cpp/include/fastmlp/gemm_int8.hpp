@@ -72,8 +72,10 @@ void quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::uint8_
 void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc);
 
 // Z (m x k, row stride ldz) = the dequantized product of x (m x d, row stride ldx) and W, plus b
-// (null: none). Rows split across threads (threads.hpp); every row's arithmetic is the same for any split.
-void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz);
+// (null: none), then max(z, 0) where relu (fused: no second pass over Z; the same bits as Eigen's
+// max(0)). Rows split across threads (threads.hpp); every row's arithmetic is the same for any split.
+void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+                bool relu = false);
 
 // The kernel in use (picked at run time from the CPU and fastmlp::simd_level()): "avx512vnni",
 // "avxvnni", "avx2" or "portable". FASTMLP_INT8=avx2 or =portable forces a lower one.

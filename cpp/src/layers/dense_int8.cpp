@@ -86,16 +86,17 @@ class DenseInt8 final : public Layer<T> {
       }
       a_.reserve(p.ops, m * k);
       T* Z = a_.data();
-      int8_dense(x, m, ldx, W8_, b_, Z, k);
       const bool head = p.head == this;
-      const Activation g = head ? Activation::Linear : g_;  // the loss activates the output layer
+      const Activation g = head ? Activation::Linear : g_;    // the loss activates the output layer
+      const bool fused = !p.tracer && g == Activation::Relu;  // in the kernel's epilogue: one pass over Z
+      int8_dense(x, m, ldx, W8_, b_, Z, k, fused);
       if (p.tracer) {
         z_.reserve(p.ops, m * k);
         p.ops.copy(Z, z_.data(), m * k);
         p.ops.bias_activate(g_, T(alpha_), nullptr, Z, m, k);
         p.tracer->forward(z_.data(), Z, m, k);
         if (head) p.ops.copy(z_.data(), Z, m * k);
-      } else if (g != Activation::Linear) {
+      } else if (g != Activation::Linear && !fused) {
         p.ops.bias_activate(g, T(alpha_), nullptr, Z, m, k);
       }
       return Z;
