@@ -122,7 +122,7 @@ def model_config(meta: dict) -> tuple:
     kwargs = {
         "layers": _layers(meta),
         "loss": meta["loss"],
-        "dtype": _mixed.from_metadata(meta, _bad),  # "mixed_bfloat16" where "dtype_policy" says so
+        "dtype": _mixed.from_metadata(meta),  # "mixed_bfloat16" where "dtype_policy" says so
         "l2": float(json.loads(meta.get("l2", "0.0"))),
         "seed": int(json.loads(meta["seed"])) if "seed" in meta else None,
     }

@@ -46,7 +46,9 @@ inline constexpr std::size_t kMaxHeaderBytes = 100000000;
 using Metadata = std::map<std::string, std::string>;
 
 // Loads a model file. When the file's dtype (float32 / float64) differs from T the
-// parameters are converted.
+// parameters are converted. A mixed_bfloat16 file (metadata "dtype_policy", on float32) loaded in
+// float runs its products with bf16-rounded operands (Network::set_mixed_bf16), as Python's fm.load
+// does; loaded in double it computes in float64. Every loader below follows the same rule.
 template <class T>
 Network<T> load_network(const std::string& path);
 

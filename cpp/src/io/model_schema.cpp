@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -39,6 +40,7 @@ struct Architecture {
   DType dtype = DType::F32;
   Loss loss = Loss::MeanSquaredError;
   double l2 = 0.0;
+  bool mixed_bf16 = false;  // Python's dtype policy "mixed_bfloat16" (python/fastmlp/_mixed.py)
   std::vector<LayerConfig> layers;
   std::vector<std::pair<const TensorInfo*, TensorSlot>> tensors;  // the file's, in the network's order
 };
@@ -129,6 +131,12 @@ Architecture read_architecture(const Header& h) {
     a.l2 = meta_number(*l2, "l2");
     if (a.l2 < 0) bad("l2 must be >= 0, got " + std::to_string(a.l2));
   }
+  if (const auto* policy = h.get("dtype_policy")) {  // written only for mixed_bfloat16, on float32 files
+    if (*policy != "mixed_bfloat16" || a.dtype != DType::F32)
+      bad("metadata 'dtype_policy' must be 'mixed_bfloat16' with dtype 'float32', got '" + clip(*policy, 40) +
+          "' with '" + clip(dtype, 20) + "'");
+    a.mixed_bf16 = true;
+  }
   if (const auto* text = h.get("seed")) {  // Python's seed for initialisation and shuffling; checked, not used here
     const json seed = parse_value(*text, "metadata 'seed'", 1, 0);
     std::uint64_t unused;
@@ -170,6 +178,9 @@ Architecture read_architecture(const Header& h) {
 template <class T>
 Network<T> build_network(const Architecture& arch, const unsigned char* data) {
   Network<T> net = or_bad("", [&] { return Network<T>(arch.layers, -1, arch.loss, T(arch.l2)); });
+  // A mixed_bfloat16 model predicts with bf16-rounded product operands, as fm.load's does; loaded in
+  // float64 it computes in float64.
+  if constexpr (std::is_same_v<T, float>) net.set_mixed_bf16(arch.mixed_bf16);
   for (const auto& [t, slot] : arch.tensors) {
     T* dst = (slot.state ? net.state() : net.params()) + slot.offset;
     if (t->dtype == DType::I8)
