@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "dense_row.hpp"
 #include "fastmlp/fastmlp.h"
 #include "fastmlp/serialize.hpp"
 
@@ -54,7 +55,8 @@ class Inference {
   void check(const T* x, Index m, std::size_t row0) const;
   // The output activations a_L of m <= max_rows rows of x (m x n_inputs): m x n_outputs values in the
   // workspace, valid until the next call; throws std::invalid_argument when they are NaN. Allocates
-  // nothing, takes no lock.
+  // nothing, takes no lock. One row of a chain of plain Dense layers (and Dropouts, the identity here)
+  // goes through the row kernel (dense_row.hpp), any other call through the LayerStack pass.
   const T* forward(const T* x, Index m, std::size_t row0);
 
  private:
@@ -63,7 +65,10 @@ class Inference {
   Activation g_;  // the output activation (the loss's)
   T alpha_;
   Index max_rows_, n_in_, n_out_;
-  Vector<T> x_, a_;  // converted inputs; the output activations
+  Vector<T> x_, a_;                // converted inputs; the output activations
+  std::vector<DenseRow<T>> rows_;  // the Dense chain for one row; empty: the model is not one
+  DenseRowKernel<T> row_kernel_ = nullptr;
+  Vector<T> h_;  // two hidden rows (the row kernel's input and output alternate between them)
 };
 
 extern template class Inference<float>;
