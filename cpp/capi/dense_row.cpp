@@ -128,7 +128,7 @@ FASTMLP_AVX2 typename Avx<T>::V g_fused(const DenseRow<T>& L, typename Avx<T>::V
 // The S sets of sums for a block of NV vectors: at least 8 FMA chains, at most 14 accumulators.
 constexpr int sets_for(int nv) { return nv >= 8 ? 1 : nv >= 4 ? 2 : (8 + nv - 1) / nv; }
 constexpr int kMaxVectors = 12;  // a block's width in registers (14 of the 16 hold sums at most)
-constexpr int kStepRows = 4;     // rows of W per step of a large layer
+constexpr int kStreams = 4;      // sequential streams through a large layer's W
 
 // Columns j0 .. j0 + NV W of a = g(x W + b), the sums over all K rows in registers (the last vector
 // with `tail` lanes when MASK).
@@ -177,30 +177,30 @@ FASTMLP_AVX2 void block(const DenseRow<T>& L, const T* x, Index j0, int tail, T*
   }
 }
 
-// a += x[p0 .. p0 + R) W[p0 .. p0 + R, :]: R consecutive rows of W (R N contiguous values) read in
-// memory order, the sums of a in L1 between steps.
-template <class T, int R>
-FASTMLP_AVX2 void rows_step(const DenseRow<T>& L, const T* x, Index p0, T* __restrict a) {
+// a += x[p_s] W[p_s, :] summed over the S rows p_s = p + s q: the next row of each of S sequential
+// streams through W (S quarters of it), the sums of a in L1 between steps.
+template <class T, int S>
+FASTMLP_AVX2 void rows_step(const DenseRow<T>& L, const T* x, Index p, Index q, T* __restrict a) {
   using A = Avx<T>;
   using V = typename A::V;
   constexpr int W = A::W;
   const Index N = L.N;  // locals: the stores to a cannot change them
-  V xs[R];
+  V xs[S];
+  const T* w[S];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) xs[r] = A::set1(x[p0 + r]);
-  const T* __restrict w = L.W + p0 * N;
+  for (int s = 0; s < S; ++s) xs[s] = A::set1(x[p + s * q]), w[s] = L.W + (p + s * q) * N;
   Index j = 0;
   for (; j + W <= N; j += W) {
     V acc = A::load(a + j);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) acc = A::fma(xs[r], A::load(w + r * N + j), acc);
+    for (int s = 0; s < S; ++s) acc = A::fma(xs[s], A::load(w[s] + j), acc);
     A::store(a + j, acc);
   }
   if (j < N) {
     const __m256i m = A::mask(int(N - j));
     V acc = A::loadm(a + j, m);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) acc = A::fma(xs[r], A::loadm(w + r * N + j, m), acc);
+    for (int s = 0; s < S; ++s) acc = A::fma(xs[s], A::loadm(w[s] + j, m), acc);
     A::storem(a + j, m, acc);
   }
 }
@@ -226,11 +226,12 @@ FASTMLP_AVX2 void column_blocks(Index N, int most, F&& f) {
   }
 }
 
-// A layer whose W is larger than L1 (64 KB and more) streams from L2 or L3: read in memory order, 4 rows
-// at a time, the sums in `a` (in L1) between steps. A smaller one keeps its sums in registers over the
-// whole of W. (784-256-128-10, pinned Zen 3: 4 rows in memory order 15.1-16.0 us, Eigen's GEMV order
-// (blocks of 64 columns over 16 rows, what RTNeural runs) 16.5-17.6 us, reading the 938 KB alone
-// 12.9-15.1 us.)
+// A layer whose W is larger than L1 (64 KB and more) streams from L2 or L3: read as 4 sequential
+// streams, one through each quarter of its rows, a row of each per step, the sums in `a` (in L1) between
+// steps. A smaller one keeps its sums in registers over the whole of W. (The three layers of
+// 784-256-128-10, pinned Zen 3, medians of 20,000 calls, two runs: 4 streams 14.2-14.4 us, 4 rows in
+// memory order 17.2-19.4, Eigen's GEMV order (blocks of 64 columns over 16 rows, what RTNeural runs)
+// 20.8-21.4; reading the 938 KB alone as 4 streams 12.2-12.7.)
 template <class T>
 FASTMLP_AVX2 void row_avx2(const DenseRow<T>& L, const T* x, T* a) {
   using A = Avx<T>;
@@ -244,9 +245,9 @@ FASTMLP_AVX2 void row_avx2(const DenseRow<T>& L, const T* x, T* a) {
     return;
   }
   std::copy(L.b, L.b + L.N, a);
-  Index p0 = 0;
-  for (; p0 + kStepRows <= L.K; p0 += kStepRows) rows_step<T, kStepRows>(L, x, p0, a);
-  for (; p0 < L.K; ++p0) rows_step<T, 1>(L, x, p0, a);
+  const Index q = L.K / kStreams;
+  for (Index p = 0; p < q; ++p) rows_step<T, kStreams>(L, x, p, q, a);
+  for (Index p = kStreams * q; p < L.K; ++p) rows_step<T, 1>(L, x, p, 0, a);
   if (!fused<T>(L.g)) {
     activate<T>(L.g, L.alpha, MatrixMap<T>(a, 1, L.N));
   } else if (L.g != Activation::Linear) {
