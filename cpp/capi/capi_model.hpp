@@ -5,7 +5,9 @@
 // metadata says about it. A workspace is a LayerStack of its own (each layer's output buffers,
 // sized for max_rows rows when the workspace is made) bound to the model's parameters, which the
 // inference pass only reads: so any number of workspaces predict at once, with no lock and no
-// allocation, and the parameters exist once however many threads predict.
+// allocation, and the parameters exist once however many threads predict. (A quantized int8 layer
+// packs the model's int8 weights into its own panels when the workspace is made: one copy of those
+// per workspace, written before any call and only read by it, so workspaces never share a write.)
 #pragma once
 
 #include <atomic>
