@@ -165,6 +165,9 @@ static void setup(struct net* n, const char* name, const char* safetensors, cons
       for (j = 0; runs(n, lib) && j < n->n_out; ++j)
         n->diff[lib] = fmax(n->diff[lib], fabs((double)n->y[lib][j] - (double)n->y[FASTMLP][j]));
   }
+  if (n->rtneural && fmax(n->diff[RTN_RUNTIME], n->diff[RTN_COMPILE_TIME]) > 1e-5)
+    fprintf(stderr, "WARNING %s: RTNeural's outputs differ from fastmlp's by %g (not the same function?)\n", name,
+            fmax(n->diff[RTN_RUNTIME], n->diff[RTN_COMPILE_TIME]));
 }
 
 int main(int argc, char** argv) {
