@@ -1,9 +1,10 @@
 // The C API's one-row kernel (dense_row.hpp): a = g(x W + b) for one row x and a row-major W.
 //
-// AVX2 + FMA: the N columns in blocks of up to 12 vectors, each block's running sums in registers over
-// all of x; with fewer than 8 vectors in a block, S interleaved sets of sums (rows p = s mod S) so that
-// at least 8 FMA chains are in flight (an FMA waits 4 cycles for the one before it on its sum). The
-// last vector of a row is loaded and stored with a lane mask. g is applied in registers for linear,
+// AVX2 + FMA. A layer under 64 KB: the N columns in blocks of up to 12 vectors, each block's running
+// sums in registers over all of x; with fewer than 8 vectors in a block, S interleaved sets of sums
+// (rows p = s mod S) so that at least 8 FMA chains are in flight (an FMA waits 4 cycles for the one
+// before it on its sum). A larger layer: W read as 4 sequential streams (row_avx2). The last vector
+// of a row is loaded and stored with a lane mask. g is applied in registers for linear,
 // relu, leaky_relu and tanh (float32: Eigen's rational tanh, the formula the batch pass uses, here with
 // FMA); other activations are applied to the stored z by the core's activate().
 #include "dense_row.hpp"
