@@ -1,12 +1,15 @@
 """The C API (fastmlp/fastmlp.h, issue 29): the installed libfastmlp_c.so through Python's ctypes
 predicts what fm.load(path) predicts (float32 and float64 models, classifiers, regressors,
-Normalization layers), hostile files give a status and a message, and the C test program (tests/c,
-a C11 program: allocations, locks, threads, Python's predictions, the fuzz corpus) builds against
-the installed package and passes under ctest."""
+Normalization layers, quantized int8 models, one row at a time through the row kernel of a chain of
+Dense layers), hostile files give a status and a message, and the C test program (tests/c, a C11
+program: allocations, locks, threads, Python's predictions, the fuzz corpus) builds against the
+installed package and passes under ctest and on an int8 model and a Dense chain."""
 
 import ctypes
 import json
+import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -307,11 +310,137 @@ def test_a_workspace_in_use_answers_busy(lib, tmp_path):
     assert BUSY in seen, seen
 
 
+def _dense_chain(dtype, widths, activations, loss="categorical_crossentropy", seed=5):
+    """An unfitted chain of Dense layers (a Dropout after the second): what one-row calls run through
+    the row kernel (cpp/capi/dense_row.cpp)."""
+    layers = [fm.Dense(a, b, g) for a, b, g in zip(widths, widths[1:], activations)]
+    layers.insert(2, fm.Dropout(0.2))
+    return fm.Sequential(layers, dtype=dtype, loss=loss, seed=seed)
+
+
+# Widths with partial vectors, K not a multiple of the sets of sums, rows of several column blocks, a layer
+# of >= 64 KB (the 4-stream path: 101 x 170 float32, K = 101 = 4 * 25 + 1), activations applied in
+# registers (tanh, relu, leaky_relu, linear) and by the core afterwards (elu, gelu, sigmoid, softmax).
+CHAINS = {
+    "classifier": (
+        [5, 37, 101, 170, 9, 20, 11, 3],
+        ["tanh", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "softmax"],
+    ),
+    "regressor": ([5, 16, 8, 1], ["relu", "tanh", "linear"]),
+    "tanh_out": ([5, 130, 130, 2], ["linear", "relu", "tanh"]),
+}
+
+
+def _chain_files(tmp_path, dtype):
+    X = np.random.default_rng(7).normal(size=(40, 5)) * 2.0
+    for name, (widths, activations) in CHAINS.items():
+        loss = "categorical_crossentropy" if name == "classifier" else "mse"
+        path = tmp_path / f"{name}_{dtype}.safetensors"
+        _dense_chain(dtype, widths, activations, loss).save(path)
+        yield name, path, X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_row_kernel_equals_the_batch_pass(lib, tmp_path, dtype):
+    """One row at a time (the row kernel) gives Python's outputs to float rounding (its sums run in
+    another order than the GEMM's); several rows (the LayerStack pass) give Python's bits."""
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-13)
+    for name, path, X in _chain_files(tmp_path, dtype):
+        expected = fm.load(path).forward(X)
+        one = CModel(lib, path, max_rows=1)
+        rows = np.vstack([one.predict(X[i : i + 1]) for i in range(len(X))])
+        np.testing.assert_allclose(rows, expected, **tol, err_msg=name)
+        np.testing.assert_array_equal(CModel(lib, path).predict(X), expected, err_msg=name)
+
+
+def test_one_row_kernel_portable_loops(tmp_path):
+    """FASTMLP_ARCH=v2 (the portable build, as on a CPU without AVX2): the row kernel's plain loops
+    agree with Python too (a fresh process: the level is picked once)."""
+    for dtype in ("float32", "float64"):
+        for name, path, X in _chain_files(tmp_path, dtype):
+            np.save(tmp_path / "X.npy", X)
+            code = f"""
+import ctypes, numpy as np
+P, S = ctypes.c_void_p, ctypes.c_size_t
+lib = ctypes.CDLL({str(LIB_PATH)!r})
+m, ws = P(), P()
+assert lib.fastmlp_model_load({str(path)!r}.encode(), ctypes.byref(m)) == 0
+assert lib.fastmlp_workspace_create(m, S(1), ctypes.byref(ws)) == 0
+n_out = S()
+lib.fastmlp_model_n_outputs(m, ctypes.byref(n_out))
+X = np.load({str(tmp_path / "X.npy")!r})
+out = np.zeros((len(X), n_out.value), X.dtype)
+f = lib.fastmlp_predict if X.dtype == np.float32 else lib.fastmlp_predict_f64
+f.argtypes = [P, P, S, P]
+for i in range(len(X)):
+    assert f(ws, X[i].ctypes.data, 1, out[i].ctypes.data) == 0
+np.save({str(tmp_path / "out.npy")!r}, out)
+"""
+            env = dict(os.environ, FASTMLP_ARCH="v2")
+            done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-13)
+            rows = np.load(tmp_path / "out.npy")
+            np.testing.assert_allclose(rows, fm.load(path).forward(X), **tol, err_msg=f"{name} {dtype}")
+
+
+def _int8_classifier(path):
+    X, y = _blobs()
+    m = fm.Sequential(
+        [fm.Normalization().adapt(X), fm.Dense(5, 24, "relu"), fm.Dense(24, 3, "softmax")], dtype="float32", seed=6
+    )
+    m.fit(X, np.array(["cat", "dog", "emu"])[y], epochs=20, batch_size=16)
+    m.quantize("int8")
+    m.save(path)
+    return X.astype(np.float32)
+
+
+def test_int8_classifier_equals_python(lib, tmp_path):
+    """A quantized model (model.quantize("int8")) through the C API: Python's outputs, probabilities
+    and labels, bit for bit, in a batch and one row at a time; two workspaces of the model predicting
+    at once from two threads (each packs its own int8 weights when it is made, from the model's
+    read-only ones) give the same."""
+    path = tmp_path / "int8.safetensors"
+    X = _int8_classifier(path)[:60]
+    py, c = fm.load(path), CModel(lib, path)
+    np.testing.assert_array_equal(c.predict(X), py.forward(X))
+    np.testing.assert_array_equal(c.predict_proba(X), py.predict_proba(X))
+    assert c.predict_labels(X) == [str(v) for v in py.predict(X)]
+    one = CModel(lib, path, max_rows=1)
+    np.testing.assert_array_equal(np.vstack([one.predict(X[i : i + 1]) for i in range(len(X))]), py.forward(X))
+    outs = {}
+
+    def work(k):
+        w = CModel(lib, path, max_rows=1)
+        outs[k] = [np.vstack([w.predict(X[i : i + 1]) for i in range(len(X))]) for _ in range(20)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(2):
+        for out in outs[k]:
+            np.testing.assert_array_equal(out, py.forward(X))
+
+
 @pytest.mark.skipif(not have_toolchain(), reason="needs cmake and a C++ compiler")
 def test_c_program_against_the_installed_package(tmp_path_factory):
-    """tests/c: the C11 program linked with fastmlp::c and fastmlp::c_static, run by ctest."""
+    """tests/c: the C11 program linked with fastmlp::c and fastmlp::c_static, run by ctest; then again
+    with two more classifiers, a quantized int8 model and a chain of float32 Dense layers with a layer
+    of >= 64 KB (the row kernel's two paths): no allocation and no lock per prediction for them too."""
     build = tmp_path_factory.mktemp("c_tests")
     cmake_project(ROOT / "tests" / "c", build)
     done = subprocess.run(["ctest", "--output-on-failure"], cwd=build, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "100% tests passed" in done.stdout
+    int8, dense = build / "int8.safetensors", build / "dense.safetensors"
+    _int8_classifier(int8)
+    _dense_chain("float32", [5, 40, 130, 130, 3], ["tanh", "relu", "leaky_relu", "softmax"]).save(dense)
+    fixtures = ROOT / "tests" / "fixtures"
+    args = [fixtures / "main_2026-12-06.safetensors", fixtures / "main_2026-12-06_expected.json"]
+    args += [ROOT / "tests" / "fuzz" / "corpus", int8, dense]
+    for kind in ("c", "c_static"):
+        done = subprocess.run([build / f"test_capi_{kind}", *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "allocations and locks counted" in done.stdout and "all checks passed" in done.stdout

@@ -5,7 +5,9 @@
 // metadata says about it. A workspace is a LayerStack of its own (each layer's output buffers,
 // sized for max_rows rows when the workspace is made) bound to the model's parameters, which the
 // inference pass only reads: so any number of workspaces predict at once, with no lock and no
-// allocation, and the parameters exist once however many threads predict.
+// allocation, and the parameters exist once however many threads predict. (A quantized int8 layer
+// packs the model's int8 weights into its own panels when the workspace is made: one copy of those
+// per workspace, written before any call and only read by it, so workspaces never share a write.)
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "dense_row.hpp"
 #include "fastmlp/fastmlp.h"
 #include "fastmlp/serialize.hpp"
 
@@ -57,7 +60,8 @@ class Inference {
   void check(const T* x, Index m, std::size_t row0) const;
   // The output activations a_L of m <= max_rows rows of x (m x n_inputs): m x n_outputs values in the
   // workspace, valid until the next call; throws std::invalid_argument when they are NaN. Allocates
-  // nothing, takes no lock.
+  // nothing, takes no lock. One row of a chain of plain Dense layers (and Dropouts, the identity here)
+  // goes through the row kernel (dense_row.hpp), any other call through the LayerStack pass.
   const T* forward(const T* x, Index m, std::size_t row0);
 
  private:
@@ -66,7 +70,10 @@ class Inference {
   Activation g_;  // the output activation (the loss's)
   T alpha_;
   Index max_rows_, n_in_, n_out_;
-  Vector<T> x_, a_;  // converted inputs; the output activations
+  Vector<T> x_, a_;                // converted inputs; the output activations
+  std::vector<DenseRow<T>> rows_;  // the Dense chain for one row; empty: the model is not one
+  DenseRowKernel<T> row_kernel_ = nullptr;
+  Vector<T> h_;  // two hidden rows (the row kernel's input and output alternate between them)
 };
 
 extern template class Inference<float>;

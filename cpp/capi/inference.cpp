@@ -1,5 +1,6 @@
 // The C API's inference pass (capi_model.hpp): a workspace's own LayerStack over the model's
 // parameters, run on the calling thread with buffers sized when the workspace was made.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -10,6 +11,31 @@
 #include "fastmlp/threads.hpp"
 
 namespace fastmlp::capi {
+
+namespace {
+
+// The layers of `stack` as Dense rows over `params` when every one is a plain (float) Dense layer or a
+// Dropout; else none.
+template <class T>
+std::vector<DenseRow<T>> dense_chain(const LayerStack<T>& stack, const T* params) {
+  std::vector<DenseRow<T>> rows;
+  std::vector<TensorSlot> slots;
+  for (Index i = 0; i < stack.size(); ++i) {
+    const Layer<T>& layer = stack[i];
+    if (std::strcmp(layer.type(), "Dropout") == 0) continue;  // the identity in an inference pass
+    slots.clear();
+    layer.tensors("", slots);
+    if (std::strcmp(layer.type(), "Dense") != 0 || slots.size() != 2 || slots[0].name != "weight" || slots[0].int8 ||
+        slots[1].name != "bias")
+      return {};
+    double alpha = 0.0;
+    const Activation g = layer.output_activation(&alpha);
+    rows.push_back({params + slots[0].offset, params + slots[1].offset, layer.n_in(), layer.n_out(), g, T(alpha)});
+  }
+  return rows;
+}
+
+}  // namespace
 
 template <class T>
 Inference<T>::Inference(const Network<T>& net, Index max_rows)
@@ -31,6 +57,13 @@ Inference<T>::Inference(const Network<T>& net, Index max_rows)
   alpha_ = T(alpha);
   x_ = Vector<T>::Zero(max_rows * n_in_);
   a_ = Vector<T>::Zero(max_rows * n_out_);
+  rows_ = dense_chain(stack_, net.params());
+  if (!rows_.empty()) {
+    Index width = 0;
+    for (const DenseRow<T>& r : rows_) width = std::max(width, r.N);
+    h_ = Vector<T>::Zero(2 * width);
+    row_kernel_ = dense_row_kernel<T>();
+  }
   // One pass of max_rows rows (zeros: valid inputs for every layer, an Embedding's code 0 too), so that
   // every layer's buffer has its full size now and no later call allocates.
   forward(x_.data(), max_rows, 0);
@@ -56,11 +89,19 @@ void Inference<T>::check(const T* x, Index m, std::size_t row0) const {
 template <class T>
 const T* Inference<T>::forward(const T* x, Index m, std::size_t row0) {
   const CallerThreadOnly one_thread;  // no pool, no lock: the program's threads predict side by side
-  Pass<T> p{*ops_, m, {}, T(0), T(0), &stack_[stack_.size() - 1], nullptr};  // inference: no dropout
-  const T* z = stack_.forward(p, x, n_in_);  // the output layer leaves z_L: the loss's activation is ours
-  std::memcpy(a_.data(), z, sizeof(T) * std::size_t(m * n_out_));
-  auto A = MatrixMap<T>(a_.data(), m, n_out_);
-  activate<T>(g_, alpha_, A);
+  if (m == 1 && !rows_.empty()) {     // the last layer's activation is the loss's: the kernel applies it
+    const T* in = x;
+    for (std::size_t l = 0; l < rows_.size(); ++l) {
+      T* out = l + 1 == rows_.size() ? a_.data() : h_.data() + Index(l % 2) * (h_.size() / 2);
+      row_kernel_(rows_[l], in, out);
+      in = out;
+    }
+  } else {
+    Pass<T> p{*ops_, m, {}, T(0), T(0), &stack_[stack_.size() - 1], nullptr};  // inference: no dropout
+    const T* z = stack_.forward(p, x, n_in_);  // the output layer leaves z_L: the loss's activation is ours
+    std::memcpy(a_.data(), z, sizeof(T) * std::size_t(m * n_out_));
+    activate<T>(g_, alpha_, MatrixMap<T>(a_.data(), m, n_out_));
+  }
   for (Index k = 0; k < m * n_out_; ++k)
     if (std::isnan(a_[k]))  // as Network::validate_outputs: finite inputs whose values overflow inside
       throw std::invalid_argument(

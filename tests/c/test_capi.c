@@ -1,6 +1,6 @@
 /* The C API (fastmlp/fastmlp.h) from a C11 program, compiled as C:
  *
- *   test_capi MODEL EXPECTED.json [CORPUS_DIR]
+ *   test_capi MODEL EXPECTED.json [CORPUS_DIR [CLASSIFIER ...]]
  *
  * MODEL and EXPECTED.json: a model file and what Python predicted with it (tests/fixtures/
  * main_2026-12-06*: float32, softmax over 3 string classes, feature names, batch and layer
@@ -10,7 +10,9 @@
  * (malloc and pthread_mutex_lock are interposed below and counted), also with four threads predicting
  * at once; errors give a status and a message and write nothing; every truncation of MODEL, garbage,
  * huge header lengths and each file of CORPUS_DIR (the loader's fuzz corpus) give a status, never a
- * crash. Exit status 0 when every check passes. */
+ * crash. Each CLASSIFIER after CORPUS_DIR (tests/test_capi.py passes a quantized int8 model and a chain of
+ * float32 Dense layers, which one-row calls run through the row kernel) gets the checks of one row, chunks
+ * and batches, of no allocation and no lock, and of four threads. Exit status 0 when every check passes. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -446,8 +448,9 @@ int main(int argc, char** argv) {
   unsigned char* bytes;
   size_t size = 0, n_in = 0, i;
   long locks_before;
+  int a;
   if (argc < 3) {
-    fprintf(stderr, "usage: %s MODEL EXPECTED.json [CORPUS_DIR]\n", argv[0]);
+    fprintf(stderr, "usage: %s MODEL EXPECTED.json [CORPUS_DIR [CLASSIFIER ...]]\n", argv[0]);
     return 2;
   }
   bytes = read_file(argv[1], &size);
@@ -462,8 +465,8 @@ int main(int argc, char** argv) {
   CHECK(n_locks() > locks_before); /* the hook sees the library's locks (a network registers its mutexes) */
 #endif
   OK(fastmlp_model_n_inputs(model, &n_in));
-  for (i = 0; i < ROWS * n_in; ++i) XR64[i] = uniform(), XR[i] = (float)XR64[i];
-  for (i = 0; i < ROWS * n_in; ++i) XR64[i] = XR[i]; /* the same values through both entry points */
+  for (i = 0; i < ROWS * 64; ++i) XR64[i] = uniform(), XR[i] = (float)XR64[i];
+  for (i = 0; i < ROWS * 64; ++i) XR64[i] = XR[i]; /* the same values through both entry points */
 
   test_expected(model, argv[2]);
   test_expected(from_bytes, argv[2]);
@@ -472,6 +475,23 @@ int main(int argc, char** argv) {
   test_threads(model);
   test_errors(model);
   test_hostile(bytes, size, argc > 3 ? argv[3] : NULL);
+  for (a = 4; a < argc; ++a) { /* ---- 6. other classifiers ---- */
+    fastmlp_model* other = NULL;
+    fastmlp_task task;
+    const int before = failures;
+    if (fastmlp_model_load(argv[a], &other) != FASTMLP_OK) {
+      fprintf(stderr, "cannot load %s: %s\n", argv[a], fastmlp_last_error());
+      ++failures;
+      continue;
+    }
+    OK(fastmlp_model_task(other, &task));
+    CHECK(task == FASTMLP_CLASSIFICATION);
+    test_consistency(other);
+    test_no_allocation(other);
+    test_threads(other);
+    if (failures > before) fprintf(stderr, "  (in %s)\n", argv[a]);
+    fastmlp_model_free(other);
+  }
 
   fastmlp_model_free(from_bytes);
   fastmlp_model_free(model);

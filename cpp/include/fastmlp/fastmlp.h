@@ -25,9 +25,10 @@
  * Real time. After fastmlp_workspace_create and one prediction on the thread, fastmlp_predict*
  * allocate no memory and take no lock: a prediction of any number of rows runs in chunks of at most
  * max_rows rows through the workspace's buffers. (The matrix products keep a packing buffer per
- * thread for products of more than 4 rows, grown to the largest one the thread has run: the thread
- * that creates a workspace has it sized for max_rows; on another thread, the first prediction of a
- * full chunk of max_rows rows sizes it for good.)
+ * thread for products of more than 4 rows, and a quantized (int8) layer a buffer per thread for its
+ * rows of quantized inputs, grown to the largest one the thread has run: the thread that creates a
+ * workspace has them sized for max_rows; on another thread, the first prediction of a full chunk of
+ * max_rows rows sizes them for good.)
  *
  * Arrays are row-major, one sample per row, contiguous: X is n_rows x n_inputs, outputs n_rows x
  * n_outputs (or n_classes). The model's preprocessing (its Normalization layers) runs inside
@@ -35,7 +36,10 @@
  *
  * Predictions equal Python's fm.load(path).forward / predict_proba / predict for the same rows and
  * dtype (the same code runs them); fastmlp_predict on a float64 model converts X to double and the
- * outputs to float, fastmlp_predict_f64 on a float32 model the other way round. */
+ * outputs to float, fastmlp_predict_f64 on a float32 model the other way round. One exception, for
+ * speed: a call of one row on a model of float Dense layers only (and Dropouts) runs a one-row kernel
+ * whose sums go in another order than the batch's products, so its outputs agree with Python's to
+ * float rounding (a few units in the last place), not bit for bit. */
 #ifndef FASTMLP_FASTMLP_H
 #define FASTMLP_FASTMLP_H
 
