@@ -52,4 +52,3 @@ def test_every_needed_symbol_is_versioned_or_weak():
     assert undefined  # libc's at least
     bare = sorted(name for kind, name, version in undefined if not version and kind != "w")
     assert not bare, f"unversioned undefined symbols (may be missing on an older glibc): {bare}"
-
