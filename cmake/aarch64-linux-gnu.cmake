@@ -1,5 +1,6 @@
 # Cross-compiling the C++ core for 64-bit ARM Linux with Debian's cross toolchain
-# (apt-get install g++-aarch64-linux-gnu qemu-user); .ci/aarch64 builds and runs the ctest suite with it.
+# (apt-get install g++-aarch64-linux-gnu qemu-user); .ci/aarch64 builds the core and the C API and runs
+# their ctest suite with it.
 # Eigen and nlohmann/json are headers only: the host's copies (a system install or PyPI's cmeel-eigen and
 # nlohmann-json, found as on the host) serve the target too. ctest runs the test programs under qemu-user.
 set(CMAKE_SYSTEM_NAME Linux)
