@@ -371,6 +371,27 @@ def test_save_load_keeps_the_policy_and_float32_weights(tmp_path):
     np.testing.assert_array_equal(as32.params, model.params)
 
 
+def test_the_c_api_predicts_a_mixed_model_as_fm_load(tmp_path):
+    """The C++ reader restores the policy (fastmlp/serialize.hpp): the C API's float32 workspace runs the
+    same bf16-rounded products as fm.load, one row (which then skips the float32 row kernel) and a batch."""
+    from test_capi import LIB_PATH, CModel, lib as _lib
+
+    X, y, _ = _data()
+    model = _net("mixed_bfloat16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fm.Bf16EmulationWarning)
+        model.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    c = CModel(_lib.__wrapped__(), path)
+    X32 = X.astype(np.float32)
+    expected = fm.load(path).forward(X32)
+    np.testing.assert_array_equal(c.predict(X32), expected)
+    np.testing.assert_array_equal(c.predict(X32[:1]), expected[:1])
+    plain = model.copy(dtype="float32").forward(X32)  # the same weights without the rounding
+    assert np.abs(plain - expected).max() > 0 and LIB_PATH.exists()
+
+
 def test_a_bad_policy_entry_is_refused(tmp_path):
     model = _net("mixed_bfloat16")
     data = model.to_bytes().replace(b'"mixed_bfloat16"', b'"mixed_float16x"')

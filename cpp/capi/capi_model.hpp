@@ -61,10 +61,12 @@ class Inference {
   // The output activations a_L of m <= max_rows rows of x (m x n_inputs): m x n_outputs values in the
   // workspace, valid until the next call; throws std::invalid_argument when they are NaN. Allocates
   // nothing, takes no lock. One row of a chain of plain Dense layers (and Dropouts, the identity here)
-  // goes through the row kernel (dense_row.hpp), any other call through the LayerStack pass.
+  // goes through the row kernel (dense_row.hpp), any other call through the LayerStack pass. A
+  // mixed_bfloat16 model (Network::mixed_bf16) always takes the pass: its products round their operands.
   const T* forward(const T* x, Index m, std::size_t row0);
 
  private:
+  bool mixed_bf16_;              // the model's: read by ops_ (before it: initialised first)
   std::unique_ptr<Ops<T>> ops_;  // before stack_: the layers' buffers are released through it
   LayerStack<T> stack_;
   Activation g_;  // the output activation (the loss's)

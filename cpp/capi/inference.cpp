@@ -39,7 +39,8 @@ std::vector<DenseRow<T>> dense_chain(const LayerStack<T>& stack, const T* params
 
 template <class T>
 Inference<T>::Inference(const Network<T>& net, Index max_rows)
-    : ops_(make_cpu_ops<T>()),
+    : mixed_bf16_(net.mixed_bf16()),
+      ops_(make_cpu_ops<T>(&mixed_bf16_)),
       stack_(net.configs(), net.n_inputs()),
       max_rows_(max_rows),
       n_in_(net.n_inputs()),
@@ -57,7 +58,7 @@ Inference<T>::Inference(const Network<T>& net, Index max_rows)
   alpha_ = T(alpha);
   x_ = Vector<T>::Zero(max_rows * n_in_);
   a_ = Vector<T>::Zero(max_rows * n_out_);
-  rows_ = dense_chain(stack_, net.params());
+  if (!mixed_bf16_) rows_ = dense_chain(stack_, net.params());
   if (!rows_.empty()) {
     Index width = 0;
     for (const DenseRow<T>& r : rows_) width = std::max(width, r.N);
