@@ -504,6 +504,29 @@ def test_onnx_takes_the_raw_columns_and_equals_forward(dtype, normalized):
     np.testing.assert_allclose(got, model.forward(new), rtol=tol, atol=tol)
 
 
+def test_onnx_reads_read_csvs_missing_markers_as_missing():
+    """A text cell that pandas' read_csv (and the C++ raw-row reader) reads as missing is the missing
+    entry in the graph too (_core.MISSING_CELLS); any other unknown text is out of vocabulary."""
+    ort = pytest.importorskip("onnxruntime")
+    df, y = frame(200, missing=True)
+    model = fitted(df, y, fm.ColumnEmbedding(fill_missing=True), epochs=2)
+    new = df.head(6).copy()
+    new["city"] = None
+    sess = ort.InferenceSession(fm.onnx.to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = onnx_feed(new, model)
+    missing = sess.run(None, feed)[0]
+    np.testing.assert_allclose(missing, model.forward(new), rtol=1e-12, atol=1e-12)
+    assert {"", "NA", "nan", "NULL", "<NA>", "#N/A", "None"} <= set(fm._core.MISSING_CELLS)
+    for marker in fm._core.MISSING_CELLS:
+        feed["city"][:] = marker
+        np.testing.assert_array_equal(sess.run(None, feed)[0], missing)
+    feed["city"][:] = "NA "  # not a marker: out of vocabulary, another row
+    new["city"] = "NA "
+    unseen = sess.run(None, feed)[0]
+    np.testing.assert_allclose(unseen, model.forward(new), rtol=1e-12, atol=1e-12)
+    assert np.abs(unseen - missing).max() > 0
+
+
 def test_validation_evaluate_and_string_labels_take_dataframes():
     df, y = frame(300)
     val_df, val_y = frame(100, seed=5)

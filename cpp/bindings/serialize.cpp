@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "arrays.hpp"
+#include "fastmlp/raw_rows.hpp"
 
 namespace fastmlp::bindings {
 
@@ -50,6 +51,11 @@ void define_serialize(py::module_& m) {
   m.attr("FORMAT_VERSION") = kFormatVersion;
   m.attr("MAX_HEADER_BYTES") = kMaxHeaderBytes;
   m.attr("VERSION") = FASTMLP_VERSION;
+  {
+    py::list cells;  // fastmlp/raw_rows.hpp: the text cells read as missing (ONNX's LabelEncoder too)
+    for (const std::string_view c : missing_cells()) cells.append(std::string(c));
+    m.attr("MISSING_CELLS") = py::tuple(cells);
+  }
   m.def(
       "save_model",
       [](const py::object& net, const std::string& path, const Metadata& metadata) {

@@ -35,6 +35,7 @@ import numbers
 
 import numpy as np
 
+from . import _core
 from . import data as _data
 from ._categories import FIRST, MISSING, OOV
 from ._categories import Lookup as _Lookup
@@ -427,8 +428,9 @@ class ColumnEmbedding(Layer):
     def onnx_inputs(self, ctx, prefix: str = "columns") -> tuple:
         """(graph inputs, nodes, initializers, the core row's name): one input per DataFrame column,
         named as the column, shape (batch, 1): a string tensor for a categorical column (its
-        categories as ``str(category)``; "" is the missing entry unless it is a category; others
-        are out of vocabulary), the model's float type for a numeric one (NaN filled and flagged as
+        categories as ``str(category)``; "" and read_csv's other missing markers ("NA", "nan", ...:
+        ``_core.MISSING_CELLS``) are the missing entry unless they are categories; others are out of
+        vocabulary), the model's float type for a numeric one (NaN filled and flagged as
         ``fill_missing`` says). ai.onnx.ml's LabelEncoder maps strings to codes."""
         from onnx import TensorProto
 
@@ -438,8 +440,8 @@ class ColumnEmbedding(Layer):
             if c["kind"] == "category":
                 keys = [str(v) for v in c["categories"]]
                 values = list(range(FIRST, FIRST + len(keys)))
-                if "" not in keys:
-                    keys, values = keys + [""], values + [MISSING]
+                missing = [cell for cell in _core.MISSING_CELLS if cell not in keys]  # "", "NA", ... as read_csv
+                keys, values = keys + missing, values + [MISSING] * len(missing)
                 inputs.append(ctx.helper.make_tensor_value_info(name, TensorProto.STRING, ["batch", 1]))
                 nodes += [
                     ctx.helper.make_node(

@@ -69,7 +69,9 @@ class RawColumns {
   std::shared_ptr<const Impl> impl_;  // shared: a Model is copied cheaply; read-only once made
 };
 
-// Whether pandas' read_csv reads `cell` as missing by default (the list above).
+// The cells pandas' read_csv reads as missing by default (the list above), and whether `cell` is one.
+// ONNX's LabelEncoder maps them to the missing code too (Python's fm.onnx reads this list).
+const std::vector<std::string_view>& missing_cells();
 bool is_missing_cell(std::string_view cell);
 
 }  // namespace fastmlp

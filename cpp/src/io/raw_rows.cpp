@@ -275,12 +275,16 @@ std::string text_field(const LayerConfig& c, const char* key) {
 
 }  // namespace
 
+const std::vector<std::string_view>& missing_cells() {
+  static const std::vector<std::string_view> kMarkers = {
+      "",     "NA",   "N/A",  "n/a",      "NaN", "-NaN",    "nan",      "-nan",   "None",   "NULL",
+      "null", "<NA>", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN"};
+  return kMarkers;
+}
+
 bool is_missing_cell(std::string_view cell) {
-  static const std::string_view kMarkers[] = {"",     "NA",      "N/A",      "n/a",    "NaN",    "-NaN", "nan",
-                                              "-nan", "None",    "NULL",     "null",   "<NA>",   "#N/A", "#N/A N/A",
-                                              "#NA",  "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN"};
   if (cell.size() > 8) return false;
-  for (const std::string_view m : kMarkers)
+  for (const std::string_view m : missing_cells())
     if (cell == m) return true;
   return false;
 }
