@@ -374,7 +374,8 @@ def test_save_load_keeps_the_policy_and_float32_weights(tmp_path):
 def test_the_c_api_predicts_a_mixed_model_as_fm_load(tmp_path):
     """The C++ reader restores the policy (fastmlp/serialize.hpp): the C API's float32 workspace runs the
     same bf16-rounded products as fm.load, one row (which then skips the float32 row kernel) and a batch."""
-    from test_capi import LIB_PATH, CModel, lib as _lib
+    from test_capi import LIB_PATH, CModel
+    from test_capi import lib as _lib
 
     X, y, _ = _data()
     model = _net("mixed_bfloat16")
