@@ -10,6 +10,7 @@
 // per workspace, written before any call and only read by it, so workspaces never share a write.)
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +43,9 @@ Labels read_labels(const Metadata& meta, Loss loss, std::size_t n_outputs, std::
 
 // Sets this thread's message (fastmlp_last_error) to "<where>: <msg>" and returns status (fastmlp_c.cpp).
 fastmlp_status fail(fastmlp_status status, const char* where, const char* msg);
+
+// What a predict call writes: the output activations, the class probabilities or the class ids.
+enum class Want { Outputs, Proba, Class };
 
 // The inference pass of one workspace, for a network of T.
 template <class T>
@@ -100,3 +104,25 @@ struct fastmlp_workspace {
   std::variant<fastmlp::capi::Inference<float>, fastmlp::capi::Inference<double>> inference;
   std::atomic_flag busy = ATOMIC_FLAG_INIT;  // set while a call runs: a second thread gets FASTMLP_ERR_BUSY
 };
+
+namespace fastmlp::capi {
+
+// m rows of output activations a into out, as every predict function writes them (Want::Outputs,
+// Proba: U values; Class: int32_t).
+template <class T, class V>
+void write(const fastmlp_model& model, Want want, const T* a, Index m, V* out) {
+  const Index k = Index(model.n_outputs);
+  const bool one_sigmoid = model.loss == Loss::BinaryCrossentropy && k == 1;
+  if (want == Want::Class) {
+    for (Index i = 0; i < m; ++i) {
+      const T* row = a + i * k;
+      out[i] = one_sigmoid ? V(row[0] >= T(0.5)) : V(std::max_element(row, row + k) - row);  // the first maximum
+    }
+  } else if (want == Want::Proba && one_sigmoid) {
+    for (Index i = 0; i < m; ++i) out[2 * i] = V(T(1) - a[i]), out[2 * i + 1] = V(a[i]);
+  } else {
+    for (Index j = 0; j < m * k; ++j) out[j] = V(a[j]);
+  }
+}
+
+}  // namespace fastmlp::capi

@@ -25,6 +25,8 @@
 
 using fastmlp::Index;
 using fastmlp::capi::Inference;
+using fastmlp::capi::Want;
+using fastmlp::capi::write;
 
 namespace {
 
@@ -99,8 +101,6 @@ fastmlp_status load(fastmlp::ModelFile file, fastmlp_model** out) {
 
 // ------------------------------------------------------------------ predicting
 
-enum class Want { Outputs, Proba, Class };
-
 // Rows of X as the model's T: X itself, or converted into the workspace's input buffer.
 template <class T, class U>
 const T* as_model_type(Inference<T>& inf, const U* X, Index m) {
@@ -111,23 +111,6 @@ const T* as_model_type(Inference<T>& inf, const U* X, Index m) {
     T* x = inf.input_buffer();
     for (Index k = 0; k < m * inf.n_inputs(); ++k) x[k] = T(X[k]);
     return x;
-  }
-}
-
-// m rows of output activations a into out (Want::Outputs, Proba: U values; Class: int32_t).
-template <class T, class V>
-void write(const fastmlp_model& model, Want want, const T* a, Index m, V* out) {
-  const Index k = Index(model.n_outputs);
-  const bool one_sigmoid = model.loss == fastmlp::Loss::BinaryCrossentropy && k == 1;
-  if (want == Want::Class) {
-    for (Index i = 0; i < m; ++i) {
-      const T* row = a + i * k;
-      out[i] = one_sigmoid ? V(row[0] >= T(0.5)) : V(std::max_element(row, row + k) - row);  // the first maximum
-    }
-  } else if (want == Want::Proba && one_sigmoid) {
-    for (Index i = 0; i < m; ++i) out[2 * i] = V(T(1) - a[i]), out[2 * i + 1] = V(a[i]);
-  } else {
-    for (Index j = 0; j < m * k; ++j) out[j] = V(a[j]);
   }
 }
 

@@ -18,10 +18,10 @@
 using fastmlp::Index;
 using fastmlp::capi::fail;
 using fastmlp::capi::Inference;
+using fastmlp::capi::Want;
+using fastmlp::capi::write;
 
 namespace {
-
-enum class Want { Outputs, Proba, Class };
 
 // Rows [r0, r0 + m) of the cells (n_rows x n_columns, row-major) as the network's rows, in the
 // workspace's input buffer (max_rows x n_inputs of T).
@@ -45,23 +45,6 @@ T* encode(const fastmlp_model& model, Inference<T>& inf, const char* const* cell
     }
   }
   return x;
-}
-
-// m rows of output activations a into out, as fastmlp_predict / _proba / _class write them.
-template <class T, class V>
-void write(const fastmlp_model& model, Want want, const T* a, Index m, V* out) {
-  const Index k = Index(model.n_outputs);
-  const bool one_sigmoid = model.loss == fastmlp::Loss::BinaryCrossentropy && k == 1;
-  if (want == Want::Class) {
-    for (Index i = 0; i < m; ++i) {
-      const T* row = a + i * k;
-      out[i] = one_sigmoid ? V(row[0] >= T(0.5)) : V(std::max_element(row, row + k) - row);  // the first maximum
-    }
-  } else if (want == Want::Proba && one_sigmoid) {
-    for (Index i = 0; i < m; ++i) out[2 * i] = V(T(1) - a[i]), out[2 * i + 1] = V(a[i]);
-  } else {
-    for (Index j = 0; j < m * k; ++j) out[j] = V(a[j]);
-  }
 }
 
 // In chunks of max_rows; with several chunks every row is encoded and checked before any output is
