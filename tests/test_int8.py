@@ -447,3 +447,102 @@ def test_cpp_cuda_engine_refuses_a_quantized_network():
     model.quantize("int8")
     with pytest.raises(ValueError, match="CPU only"):
         _core.cuda_engine(model._net)
+
+
+# --- NaN and infinity in the inputs: found by the quantization's min/max pass ------------------------
+
+NONFINITE = [np.nan, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("d", [1, 7, 8, 13, 16, 37, 785])
+def test_nonfinite_rows_reported_by_the_quantization(d):
+    """A row holding NaN or +-inf (at its first, a middle or its last element) gets s = NaN, zp = 0,
+    q = 0; the other rows are quantized as the reference; int8_dense gives that row NaN outputs."""
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(3 * len(NONFINITE) + 2, d)).astype(np.float32)
+    bad = []
+    for n, value in enumerate(NONFINITE):
+        for t, col in enumerate([0, d // 2, d - 1]):
+            r = 1 + 3 * n + t
+            X[r, col] = value
+            bad.append(r)
+    bad = sorted(set(bad))
+    good = [r for r in range(X.shape[0]) if r not in bad]
+    Q, s, zp = _core.int8_quantize_rows(X)
+    assert np.isnan(s[bad]).all() and (zp[bad] == 0).all() and (Q[bad] == 0).all()
+    Q_ref, s_ref, zp_ref = ref_quantize_rows(X[good])
+    np.testing.assert_array_equal(Q[good], Q_ref)
+    np.testing.assert_array_equal(s[good], s_ref)
+    np.testing.assert_array_equal(zp[good], zp_ref)
+    Wq, sw = _core.quantize_weights_int8(rng.normal(size=(d, 5)).astype(np.float32))
+    Z = _core.int8_dense(X, Wq, sw, np.zeros(5, np.float32))
+    assert np.isnan(Z[bad]).all()
+    np.testing.assert_array_equal(Z[good], _core.int8_dense(X[good].copy(), Wq, sw, np.zeros(5, np.float32)))
+
+
+def test_portable_quantization_reports_nonfinite_rows_alike(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(8, 37)).astype(np.float32)
+    X[1, 0], X[3, 18], X[5, 36], X[6, 35] = np.nan, np.inf, -np.inf, np.nan
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import numpy as np; from fastmlp import _core; "
+        f"Q, s, zp = _core.int8_quantize_rows(np.load({str(tmp_path / 'X.npy')!r})); "
+        f"np.savez({str(tmp_path / 'out.npz')!r}, Q=Q, s=s, zp=zp)"
+    )
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "FASTMLP_INT8": "portable"}, check=True)
+    out = np.load(tmp_path / "out.npz")
+    Q, s, zp = _core.int8_quantize_rows(X)
+    np.testing.assert_array_equal(out["Q"], Q)
+    np.testing.assert_array_equal(out["s"], s)  # NaN where NaN
+    np.testing.assert_array_equal(out["zp"], zp)
+    assert np.isnan(s[[1, 3, 5, 6]]).all() and not np.isnan(s[[0, 2, 4, 7]]).any()
+
+
+@pytest.fixture(scope="module")
+def quantized_and_float():
+    model, _, _ = small_model()
+    float_model, _, _ = small_model()
+    model.quantize("int8")
+    return model, float_model
+
+
+@pytest.mark.parametrize("rows", [1, 10_000])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("value", NONFINITE, ids=["nan", "inf", "-inf"])
+def test_quantized_model_refuses_nonfinite_inputs(quantized_and_float, rows, where, value):
+    """The int8 first layer checks X itself (the network skips its pass): the same ValueError as a
+    float32 model's, before any output; the model predicts as before afterwards."""
+    model, float_model = quantized_and_float
+    X = np.random.default_rng(rows).normal(size=(rows, 6)).astype(np.float32)
+    before = model.forward(X)
+    flat = {"first": 0, "middle": X.size // 2 + 1, "last": X.size - 1}[where]
+    bad = X.copy()
+    bad.reshape(-1)[flat] = value
+    for call in (model.predict, model.forward, model.predict_proba, model, float_model.predict, float_model.forward):
+        with pytest.raises(ValueError, match=r"^X contains NaN or infinity$"):
+            call(bad)
+    np.testing.assert_array_equal(model.forward(X), before)
+    np.testing.assert_array_equal(model.forward(X[:1]), before[:1])
+
+
+def test_cpp_network_refuses_nonfinite_inputs(cpp_tests_build, tmp_path):
+    """Network<float>::forward of a loaded quantized model (serialize_tool predict): the same error."""
+    import subprocess
+
+    model, X, _ = small_model()
+    model.quantize("int8")
+    model.save(tmp_path / "q.safetensors")
+    exe = str(cpp_tests_build / "serialize_tool")
+    for value in NONFINITE:
+        bad = X.astype("<f8")
+        bad[7, 5] = value
+        bad.tofile(tmp_path / "X.bin")
+        args = [exe, "predict", "float", str(tmp_path / "q.safetensors"), str(tmp_path / "X.bin")]
+        run = subprocess.run([*args, str(X.shape[0]), str(X.shape[1])], capture_output=True, text=True)
+        assert run.returncode == 2 and run.stdout == "", (run.returncode, run.stdout)
+        assert run.stderr.strip() == "invalid_argument: X contains NaN or infinity"

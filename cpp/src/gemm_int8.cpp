@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "fastmlp/gemm_int8.hpp"
 
@@ -225,30 +226,46 @@ void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
 
 }  // namespace
 
-void quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
+bool quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
                    std::int32_t* zp) {
+  bool all_finite = true;
   for (Index r = 0; r < m; ++r) {
     const float* x = X + r * ldx;
     std::uint8_t* q = Q + r * ldq;
     float lo = 0.0f, hi = 0.0f;
+    bool finite = true;  // along the min/max pass: min/max drop a NaN (by operand order), so x 0 is summed
     Index i = 0;
 #if FASTMLP_INT8_ISA
-    __m256 vlo = _mm256_setzero_ps(), vhi = vlo, vlo2 = vlo, vhi2 = vlo;  // two chains: min/max latency
+    // nan0 sums x 0 (one FMA per vector): +-0 while every x is finite, NaN after a NaN or an infinity.
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo, vlo2 = vlo, vhi2 = vlo, nan0 = vlo, nan02 = vlo;
+    const __m256 zero = vlo;
     for (; i + 16 <= d; i += 16) {
       const __m256 v = _mm256_loadu_ps(x + i), v2 = _mm256_loadu_ps(x + i + 8);
       vlo = _mm256_min_ps(vlo, v), vhi = _mm256_max_ps(vhi, v);
       vlo2 = _mm256_min_ps(vlo2, v2), vhi2 = _mm256_max_ps(vhi2, v2);
+      nan0 = _mm256_fmadd_ps(v, zero, nan0), nan02 = _mm256_fmadd_ps(v2, zero, nan02);
     }
-    vlo = _mm256_min_ps(vlo, vlo2), vhi = _mm256_max_ps(vhi, vhi2);
+    vlo = _mm256_min_ps(vlo, vlo2), vhi = _mm256_max_ps(vhi, vhi2), nan0 = _mm256_add_ps(nan0, nan02);
     for (; i + 8 <= d; i += 8) {
       const __m256 v = _mm256_loadu_ps(x + i);
       vlo = _mm256_min_ps(vlo, v), vhi = _mm256_max_ps(vhi, v);
+      nan0 = _mm256_fmadd_ps(v, zero, nan0);
     }
+    finite = _mm256_movemask_ps(_mm256_cmp_ps(nan0, nan0, _CMP_UNORD_Q)) == 0;
     alignas(32) float l8[8], h8[8];
     _mm256_store_ps(l8, vlo), _mm256_store_ps(h8, vhi);
     for (int t = 0; t < 8; ++t) lo = std::min(lo, l8[t]), hi = std::max(hi, h8[t]);
 #endif
-    for (; i < d; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+    for (; i < d; ++i) {
+      lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+      finite = finite && std::fabs(x[i]) <= 3.40282347e+38f;  // false for NaN and +-inf
+    }
+    if (!finite) {  // s = NaN: the row's outputs are NaN, as float arithmetic gives (the caller may throw)
+      s[r] = std::numeric_limits<float>::quiet_NaN(), zp[r] = 0;
+      std::memset(q, 0, std::size_t(ldq));
+      all_finite = false;
+      continue;
+    }
     const float scale = (hi - lo) / float(kInt8ActMax);
     if (!(scale >= 1.17549435e-38f)) {  // a row of zeros (or of subnormal numbers): all q = zp = 0
       s[r] = 1.0f, zp[r] = 0;
@@ -287,19 +304,22 @@ void quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q,
     for (; i < d; ++i) q[i] = quantize_one(x[i], inv, z);
     std::memset(q + d, 0, std::size_t(ldq - d));
   }
+  return all_finite;
 }
 
 void gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
   gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0, false});
 }
 
-void dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+bool dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
                 bool relu, Int8Scratch& t) {
+  bool all_finite = true;
   for (Index r0 = 0; r0 < m; r0 += kInt8BlockRows) {
     const Index n = std::min(kInt8BlockRows, m - r0);
-    quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d4, t.s, t.zp);
+    if (!quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d4, t.s, t.zp)) all_finite = false;
     gemm_rows(t.Q, n, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, b, Z + r0 * ldz, ldz, relu});
   }
+  return all_finite;
 }
 
 const char* isa() {

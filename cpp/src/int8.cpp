@@ -2,6 +2,7 @@
 // forwarded to the build of gemm_int8.cpp picked once per process. This file is compiled without
 // -march flags; CMakeLists.txt passes FASTMLP_INT8_<build> for each build of gemm_int8.cpp it made.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -20,9 +21,9 @@ namespace fastmlp {
 
 #define FASTMLP_DECLARE_INT8(ns)                                                                                    \
   namespace ns {                                                                                                    \
-  void quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
+  bool quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
   void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
-  void dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
+  bool dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
   const char* isa();                                                                                                \
   }
 FASTMLP_DECLARE_INT8(int8_base)
@@ -40,9 +41,9 @@ FASTMLP_DECLARE_INT8(int8_avx512vnni)
 namespace {
 
 struct Int8Kernels {
-  void (*quantize_rows)(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);
+  bool (*quantize_rows)(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);
   void (*gemm_s32)(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);
-  void (*dense_rows)(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&);
+  bool (*dense_rows)(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&);
   const char* (*isa)();
 };
 #define FASTMLP_INT8(ns) \
@@ -139,19 +140,20 @@ void pack_int8_weights(const T* Wq, const T* s, Index d, Index k, Int8Weights& o
 template void pack_int8_weights<float>(const float*, const float*, Index, Index, Int8Weights&);
 template void pack_int8_weights<double>(const double*, const double*, Index, Index, Int8Weights&);
 
-void quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
+bool quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
                         std::int32_t* zp) {
   if (ldq < (d + 3) / 4 * 4) throw std::invalid_argument("quantize_rows_int8: ldq must be >= d rounded up to 4");
-  kernels().quantize_rows(X, m, d, ldx, Q, ldq, s, zp);
+  return kernels().quantize_rows(X, m, d, ldx, Q, ldq, s, zp);
 }
 
 void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
   kernels().gemm_s32(Q, m, ldq, W, C, ldc);
 }
 
-void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+bool int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
                 bool relu) {
   const auto& k = kernels();
+  std::atomic<bool> finite{true};
   // Rows split across threads in multiples of 4 (the tile height): each row is computed alike in any split.
   parallel_for(m, 2.0 * double(m) * double(W.d) * double(W.k), 4, [&](Index r0, Index r1) {
     // Scratch per thread, made here: the kernels' builds allocate nothing (no std::vector code of
@@ -163,8 +165,9 @@ void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const 
     if (Q.size() < rows * std::size_t(W.d4)) Q.resize(rows * std::size_t(W.d4));
     if (sx.size() < rows) sx.resize(rows), zp.resize(rows);
     Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
-    k.dense_rows(X + r0 * ldx, r1 - r0, ldx, W, b, Z + r0 * ldz, ldz, relu, scratch);
+    if (!k.dense_rows(X + r0 * ldx, r1 - r0, ldx, W, b, Z + r0 * ldz, ldz, relu, scratch)) finite = false;
   });
+  return finite;
 }
 
 const char* int8_isa() { return kernels().isa(); }

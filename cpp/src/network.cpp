@@ -275,11 +275,13 @@ void Network<T>::validate_inputs(const ConstRef<T>& X) const {
   if (X.cols() != n_inputs())
     throw std::invalid_argument("X has " + std::to_string(X.cols()) + " features but the model expects " +
                                 std::to_string(n_inputs()) + ": X shape " + shape(X.rows(), X.cols()));
-  std::atomic<bool> finite{true};
-  parallel_elementwise(X.rows(), X.size(), 1, [&](Index i0, Index i1) {
-    if (!all_finite(X.middleRows(i0, i1 - i0))) finite = false;
-  });
-  if (!finite) throw std::invalid_argument("X contains NaN or infinity");
+  if (!stack_[0].checks_finite_inputs()) {  // else the first layer's forward pass checks (layer.hpp)
+    std::atomic<bool> finite{true};
+    parallel_elementwise(X.rows(), X.size(), 1, [&](Index i0, Index i1) {
+      if (!all_finite(X.middleRows(i0, i1 - i0))) finite = false;
+    });
+    if (!finite) throw std::invalid_argument("X contains NaN or infinity");
+  }
   stack_[0].check_inputs(X.data(), X.rows(), X.outerStride());  // e.g. an Embedding's integer codes
 }
 
@@ -295,6 +297,7 @@ void Network<T>::forward_pass(const ConstRef<T>& X, const DropoutDraw& dropout, 
   Pass<T> p = pass(X.rows());
   p.draw = dropout;
   p.tracer = tracer;
+  p.X = X.data();  // a first layer that checks_finite_inputs() checks these
   out_ = const_cast<T*>(stack_.forward(p, X.data(), X.outerStride()));  // the output layer's own buffer
   rows_ = X.rows();
 }

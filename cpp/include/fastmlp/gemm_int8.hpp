@@ -64,8 +64,10 @@ template <class T>
 void pack_int8_weights(const T* Wq, const T* s, Index d, Index k, Int8Weights& out);
 
 // The activations' quantization, as above: Q (m x ldq, ldq >= d rounded up to 4; columns past d
-// set to 0), s (m), zp (m).
-void quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
+// set to 0), s (m), zp (m). A row holding a NaN or an infinity gets s = NaN, zp = 0, q = 0 (its
+// dequantized products are NaN, as float arithmetic gives); returns false when there was one (the
+// check rides on the min/max pass: no pass of its own).
+bool quantize_rows_int8(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q, Index ldq, float* s,
                         std::int32_t* zp);
 
 // C (m x k, row stride ldc) = Q (m x W.d4, row stride ldq; u8) Wq, exact int32 (no zero point: tests).
@@ -74,7 +76,8 @@ void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights&
 // Z (m x k, row stride ldz) = the dequantized product of x (m x d, row stride ldx) and W, plus b
 // (null: none), then max(z, 0) where relu (fused: no second pass over Z; the same bits as Eigen's
 // max(0)). Rows split across threads (threads.hpp); every row's arithmetic is the same for any split.
-void int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+// Returns false when x holds a NaN or an infinity (that row of Z is NaN: see quantize_rows_int8).
+bool int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
                 bool relu = false);
 
 // The kernel in use (picked at run time from the CPU and fastmlp::simd_level()): "avx512vnni",

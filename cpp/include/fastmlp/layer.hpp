@@ -104,6 +104,7 @@ struct Pass {
   T l2 = T(0);                     // backward: dW += l2 W
   const Layer<T>* head = nullptr;  // the output layer: its activation is the loss's
   Tracer<T>* tracer = nullptr;     // host memory only
+  const T* X = nullptr;            // forward: the model's inputs, when they come from Network (checks_finite_inputs)
 };
 
 template <class T>
@@ -142,6 +143,11 @@ class Layer {
   // As the model's first layer: checks the inputs X (m x n_in, row stride ldx, host memory) beyond
   // their being finite (Network::validate_inputs); throws std::invalid_argument naming X[:, j].
   virtual void check_inputs(const T* X, Index m, Index ldx) const { (void)X, (void)m, (void)ldx; }
+  // True for a layer whose forward pass, given x == p.X holding a NaN or an infinity, throws
+  // std::invalid_argument("X contains NaN or infinity") before the network's outputs change (the
+  // int8 Dense: its quantization's min/max pass sees every input anyway). As the first layer, it
+  // spares Network::validate_inputs its own pass over X.
+  virtual bool checks_finite_inputs() const { return false; }
 
   // Forward: x (m x n_in, row stride ldx) -> the output (m x n_out, contiguous), returned:
   // the layer's own buffer or x itself. Only a layer with strided_input() gets ldx != n_in.

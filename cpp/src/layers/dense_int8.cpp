@@ -74,6 +74,7 @@ class DenseInt8 final : public Layer<T> {
     return g_;
   }
   bool strided_input() const override { return true; }
+  bool checks_finite_inputs() const override { return sizeof(T) == 4; }  // a float64 model refuses it first
 
   const T* forward(Pass<T>& p, const T* x, Index ldx) override {
     if constexpr (sizeof(T) != 4) {
@@ -89,7 +90,10 @@ class DenseInt8 final : public Layer<T> {
       const bool head = p.head == this;
       const Activation g = head ? Activation::Linear : g_;    // the loss activates the output layer
       const bool fused = !p.tracer && g == Activation::Relu;  // in the kernel's epilogue: one pass over Z
-      int8_dense(x, m, ldx, W8_, b_, Z, k, fused);
+      // The quantization's min/max pass finds NaN and infinity: the network's own pass over its
+      // inputs X is skipped (checks_finite_inputs); other inputs' bad rows give NaN rows of Z.
+      if (!int8_dense(x, m, ldx, W8_, b_, Z, k, fused) && x == p.X)
+        throw std::invalid_argument("X contains NaN or infinity");
       if (p.tracer) {
         z_.reserve(p.ops, m * k);
         p.ops.copy(Z, z_.data(), m * k);
