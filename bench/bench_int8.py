@@ -155,17 +155,12 @@ def speed_report(rows, names, agree, reps: int) -> str:
     return "\n".join(lines)
 
 
-def accuracy_report() -> str:
-    from sklearn.datasets import load_digits, make_classification
+def generated_set():
+    """The generated data set of the --accuracy figures (tests/test_int8.py checks them): 6,000 rows,
+    784 features (100 informative, 100 redundant), 10 classes; the first 4,000 rows train."""
+    from sklearn.datasets import make_classification
 
-    lines = ["| data set | float32 accuracy | int8 accuracy | top-1 agreement |", "|---|---|---|---|"]
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    order = np.random.default_rng(0).permutation(len(X))
-    tr, te = order[:1400], order[1400:]
-    digits = fm.Sequential([fm.Dense(64, 64, "relu"), fm.Dense(64, 32, "relu"), fm.Dense(32, 10, "softmax")], seed=0)
-    digits.fit(X[tr], y[tr], epochs=30, batch_size=32)
-    Xg, yg = make_classification(  # tests/test_int8.py's data set
+    X, y = make_classification(
         n_samples=6000,
         n_features=784,
         n_informative=100,
@@ -175,7 +170,20 @@ def accuracy_report() -> str:
         class_sep=2.0,
         random_state=0,
     )
-    Xg = Xg.astype(np.float32)
+    return X.astype(np.float32), y
+
+
+def accuracy_report() -> str:
+    from sklearn.datasets import load_digits
+
+    lines = ["| data set | float32 accuracy | int8 accuracy | top-1 agreement |", "|---|---|---|---|"]
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    order = np.random.default_rng(0).permutation(len(X))
+    tr, te = order[:1400], order[1400:]
+    digits = fm.Sequential([fm.Dense(64, 64, "relu"), fm.Dense(64, 32, "relu"), fm.Dense(32, 10, "softmax")], seed=0)
+    digits.fit(X[tr], y[tr], epochs=30, batch_size=32)
+    Xg, yg = generated_set()
     net = bench_net(seed=1)
     net.fit(Xg[:4000], yg[:4000], epochs=5, batch_size=64)
     for name, model, Xt, yt in (

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "bench"))
 import bench_tabular  # noqa: E402
 
 from test_cli import run  # noqa: E402
+from test_tabular import onnx_feed  # noqa: E402
 
 
 def mixed_csvs(folder, target="class"):
@@ -44,18 +45,6 @@ def mixed_csvs(folder, target="class"):
 
 def raw_rows(path, target):
     return pd.read_csv(path).drop(columns=[target])
-
-
-def onnx_feed(df, model):
-    """One (batch, 1) input per column: str(category) for categorical columns ("" when missing)."""
-    feed = {}
-    for c in fm.tabular.find(model.layers).columns.columns:
-        s = df[c["name"]]
-        if c["kind"] == "category":
-            feed[c["name"]] = np.array(["" if v is None or v != v else str(v) for v in s], dtype=object)[:, None]
-        else:
-            feed[c["name"]] = s.to_numpy(dtype=model.dtype)[:, None]
-    return feed
 
 
 @pytest.fixture(scope="module")

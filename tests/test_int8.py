@@ -3,14 +3,19 @@ float outputs to tolerance), accuracy kept on digits and on the bench net's shap
 save / load, and ONNX."""
 
 import json
+import os
 import pickle
 import struct
+import sys
 
 import numpy as np
 import pytest
 
 import fastmlp as fm
 from fastmlp import _core
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "bench"))
+import bench_int8  # noqa: E402
 
 # --- the NumPy reference of fastmlp/gemm_int8.hpp -------------------------------------------------
 
@@ -176,22 +181,10 @@ def test_digits_agreement_and_accuracy(digits_model):
 
 
 def test_bench_net_agreement_on_generated_data():
-    datasets = pytest.importorskip("sklearn.datasets")
-    # bench/bench_int8.py's data set (its --accuracy figures): 10 classes, 784 features, 200 of them informative
-    X, y = datasets.make_classification(
-        n_samples=6000,
-        n_features=784,
-        n_informative=100,
-        n_redundant=100,
-        n_classes=10,
-        n_clusters_per_class=1,
-        class_sep=2.0,
-        random_state=0,
-    )
-    X = X.astype(np.float32)
-    model = fm.Sequential(
-        [fm.Dense(784, 256, "relu"), fm.Dense(256, 128, "relu"), fm.Dense(128, 10, "softmax")], seed=1
-    )
+    pytest.importorskip("sklearn.datasets")
+    # bench/bench_int8.py's data set and net (its --accuracy figures)
+    X, y = bench_int8.generated_set()
+    model = bench_int8.bench_net(seed=1)
     model.fit(X[:4000], y[:4000], epochs=5, batch_size=64)
     q = model.copy()
     q.quantize("int8")
