@@ -24,6 +24,7 @@ __all__: list[str] = [
     "LayerSpec",
     "MAX_EPOCHS",
     "MAX_HEADER_BYTES",
+    "MISSING_CELLS",
     "Network32",
     "Network64",
     "NotSupported",
@@ -730,5 +731,6 @@ LEVEL: str = "v4"
 LOSSES: tuple = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 MAX_EPOCHS: int = 4611686018427387904
 MAX_HEADER_BYTES: int = 100000000
+MISSING_CELLS: tuple[str, ...]  # the text cells read as missing (fastmlp/raw_rows.hpp)
 VERSION: str = "0.1.0"
 LEVEL: str
