@@ -22,7 +22,10 @@
 
 #include "fastmlp/gemm_int8.hpp"
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// FASTMLP_INT8_ISA may come from outside: tests/c/emulated_kernels.cpp builds the VNNI paths with SIMDe's
+// emulation of vpdpbusd on an AVX2 CPU.
+#if defined(FASTMLP_INT8_ISA)
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define FASTMLP_INT8_ISA 3
 #elif defined(__AVXVNNI__)
 #define FASTMLP_INT8_ISA 2
