@@ -451,3 +451,26 @@ def test_coefs_and_intercepts_can_be_assigned():
     fresh.partial_fit(X, y, classes=[0, 1])
     moved = np.abs(fresh.coefs_[0] - W[0]).max()
     assert 0 < moved < 0.5  # one epoch of small steps from the given weights, not from a new initialisation
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_continuing_a_quantized_model_is_refused_unchanged(solver):
+    """A model_ quantized after fit (model_.quantize("int8")) predicts; fitting it further
+    (warm_start, partial_fit) is a clear RuntimeError that leaves it as it was."""
+    X, y = make_classification(n_samples=200, n_features=8, n_classes=3, n_informative=5, random_state=0)
+    X = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0, solver=solver).fit(X, y)
+    est.model_.quantize("int8")
+    before = est.predict_proba(X)
+    calls = [lambda: est.set_params(warm_start=True).fit(X, y)]
+    if solver != "lbfgs":
+        calls.append(lambda: est.partial_fit(X, y))
+    for call in calls:
+        with pytest.raises(RuntimeError, match="quantized"):
+            call()
+        np.testing.assert_array_equal(est.predict_proba(X), before)
+    # a fresh fit (no warm start) builds a new float model, as scikit-learn's refit does
+    est.set_params(warm_start=False).fit(X, y)
+    assert est.model_.layers[0].quantization_mode is None

@@ -72,6 +72,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
+from . import quantize as _quantize
 from ._weights import balanced_class_weights
 from .layers import ACTIVATIONS, dense_stack
 
@@ -483,6 +484,8 @@ class _BaseMLP(BaseEstimator):
         if incremental and self.solver == "lbfgs":
             raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        if not first:  # continuing on a model_ quantized since (model_.quantize("int8")): refuse before any change
+            _quantize.require_trainable(self.model_, "partial_fit" if incremental else "fit")
         X, Y, stratify, output_activation, n_outputs = self._prepare(X, y, incremental, first)
         X = _densify(X)
         if sample_weight is not None:
