@@ -114,9 +114,20 @@ void activate(Activation g, T alpha, MatrixMap<T> Z) {
   by_rows<T>([&](MatrixMap<T> Zr) { activate_elementwise<T>(g, alpha, Zr.array(), Zr); }, Z);
 }
 
+// The piecewise-linear activations take z + 1 b lazily (one pass). The others add the bias first: through
+// the lazy broadcast Eigen evaluates tanh, exp, ... one scalar at a time (std::tanh), over a stored z in
+// vectors (float tanh on 4096 x 256, baseline build, one core: 8.9 ns per element fused, 2.0 in two passes).
 template <class T>
 void add_bias_activate(Activation g, T alpha, const ConstRowVectorMap<T>& b, MatrixMap<T> Z) {
-  by_rows<T>([&](MatrixMap<T> Zr) { activate_elementwise<T>(g, alpha, Zr.array().rowwise() + b.array(), Zr); }, Z);
+  const bool piecewise_linear =
+      g == Activation::Linear || g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Step;
+  by_rows<T>(
+      [&](MatrixMap<T> Zr) {
+        if (piecewise_linear) return activate_elementwise<T>(g, alpha, Zr.array().rowwise() + b.array(), Zr);
+        Zr.array().rowwise() += b.array();
+        activate_elementwise<T>(g, alpha, Zr.array(), Zr);
+      },
+      Z);
 }
 
 namespace {
