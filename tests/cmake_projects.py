@@ -29,7 +29,8 @@ def cmake_project(source: Path, build: Path) -> None:
     ]
     try:  # Eigen from PyPI's cmeel-eigen, when that is where it lives
         prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True, check=True)
-        args.append(f"-DCMAKE_PREFIX_PATH={prefix.stdout.strip()}")
+        # one prefix per environment on the path (a venv over another), os.pathsep-separated: CMake's list is ;
+        args.append(f"-DCMAKE_PREFIX_PATH={prefix.stdout.strip().replace(os.pathsep, ';')}")
     except (subprocess.CalledProcessError, FileNotFoundError):
         pass
     done = subprocess.run(args, capture_output=True, text=True)
