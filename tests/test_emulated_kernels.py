@@ -230,9 +230,11 @@ def _gemm_bf16(emu, kernel, ta, tb, A, B, C, alpha, beta, m, n, k):
     return C
 
 
-def _operands(rng, ta, tb, m, n, k, pad=3):
+def _operands(rng, ta, tb, m, n, k, pad=3, zero_row=None):
     """op(A) (m x k) and op(B) (k x n), stored (transposed where asked) inside rows longer by `pad`."""
     A = rng.standard_normal((m, k)).astype(np.float32)
+    if zero_row is not None:
+        A[zero_row] = 0.0  # that row of C: beta C alone
     B = (rng.standard_normal((k, n)) * 0.05).astype(np.float32)
     stored = []
     for X, t in ((A, ta), (B, tb)):
@@ -253,7 +255,7 @@ def test_bf16_kernel_against_the_reference(emu, ta, tb):
             for k in (0, 1, 2, 3, 33, 257):
                 alpha, beta = scalars[cases % len(scalars)]
                 cases += 1
-                A, B, As, Bs = _operands(rng, ta, tb, m, n, k)
+                A, B, As, Bs = _operands(rng, ta, tb, m, n, k, zero_row=m // 2 if m > 1 else None)
                 C0 = rng.standard_normal((m, n + 2)).astype(np.float32)
                 if beta == 0:
                     C0[:] = np.nan  # beta 0: C is not read
