@@ -4,6 +4,9 @@
 // and adds each pair of products in its own order: the test holds the kernel to float32 accumulation
 // accuracy on normal numbers, as tests/test_mixed_bf16.py holds the instruction.
 #define SIMDE_ENABLE_NATIVE_ALIASES
+// clang's __mmask64 is unsigned long long, SIMDe 0.8.2's alias of it uint64_t (unsigned long): a macro of that
+// name keeps SIMDe from declaring its own (GCC's is SIMDe's type).
+#define __mmask64 __mmask64
 #include <simde/x86/avx512.h>  // first: its macros stand in for the intrinsics the kernel's <immintrin.h> lacks
 
 #if defined(SIMDE_X86_AVX512BF16_NATIVE) || defined(SIMDE_X86_AVX512F_NATIVE)

@@ -5,6 +5,9 @@
 // tests/test_emulated_kernels.py, `build` naming one: 0 the library's portable, 1 the library's AVX2,
 // 2 emulated AVX-VNNI, 3 emulated AVX512-VNNI, 4 this file's AVX2.
 #define SIMDE_ENABLE_NATIVE_ALIASES
+// clang's __mmask64 is unsigned long long, SIMDe 0.8.2's alias of it uint64_t (unsigned long): a macro of that
+// name keeps SIMDe from declaring its own (GCC's is SIMDe's type).
+#define __mmask64 __mmask64
 #include <simde/x86/avx512.h>  // first: its macros stand in for the intrinsics the kernel's <immintrin.h> lacks
 
 #if defined(SIMDE_X86_AVX512VNNI_NATIVE)
@@ -105,9 +108,10 @@ int emu_int8_dense_rows(int build, const float* X, std::int64_t m, std::int64_t 
   if (!b) return -1;
   fastmlp::Int8Weights W;
   fastmlp::pack_int8_weights<float>(Wq, sw, d, k, W);
-  std::vector<std::uint8_t> Q(std::size_t(fastmlp::kInt8BlockRows * W.d4));
-  std::vector<float> sx(std::size_t(fastmlp::kInt8BlockRows));
-  std::vector<std::int32_t> zp(std::size_t(fastmlp::kInt8BlockRows));
+  const auto rows = static_cast<std::size_t>(fastmlp::kInt8BlockRows);
+  std::vector<std::uint8_t> Q(rows * std::size_t(W.d4));
+  std::vector<float> sx(rows);
+  std::vector<std::int32_t> zp(rows);
   fastmlp::Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
   return int(b->dense_rows(X, m, ldx, W, bias, Z, ldz, relu != 0, scratch));
 } catch (const std::exception&) {
