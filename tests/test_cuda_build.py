@@ -4,7 +4,6 @@ one fails with a clear error while the CPU path is unaffected."""
 
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastmlp as fm
+from cmake_projects import cmeel_prefixes
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "cpp" / "cuda"
@@ -21,13 +21,10 @@ def _eigen_include() -> str:
     for candidate in ("/usr/include/eigen3", "/usr/local/include/eigen3"):
         if Path(candidate, "Eigen", "Core").is_file():
             return candidate
-    try:
-        prefix = subprocess.run(
-            [sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.skip("needs Eigen headers (pip install cmeel-eigen)")
-    return str(Path(prefix) / "include" / "eigen3")
+    for prefix in cmeel_prefixes():
+        if Path(prefix, "include", "eigen3", "Eigen", "Core").is_file():
+            return str(Path(prefix, "include", "eigen3"))
+    pytest.skip("needs Eigen headers (pip install cmeel-eigen)")
 
 
 @pytest.mark.gpu

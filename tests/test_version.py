@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import fastmlp as fm
-from cmake_projects import ROOT, have_toolchain
+from cmake_projects import ROOT, cmeel_prefixes, have_toolchain
 
 
 def pyproject_version() -> str:
@@ -55,9 +55,8 @@ def test_plain_cmake_reads_the_version_from_pyproject(tmp_path):
         "-DFASTMLP_PYTHON=OFF",
         f"-DPython_EXECUTABLE={sys.executable}",
     ]
-    prefix = subprocess.run([sys.executable, "-m", "cmeel", "cmake"], capture_output=True, text=True)
-    if prefix.returncode == 0:
-        args.append(f"-DCMAKE_PREFIX_PATH={prefix.stdout.strip()}")
+    if cmeel_prefixes():
+        args.append(f"-DCMAKE_PREFIX_PATH={';'.join(cmeel_prefixes())}")
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"fastmlp: version {pyproject_version()}\n" in done.stdout

@@ -1,8 +1,12 @@
 // The AVX512_BF16 kernel of the mixed product (gemm_bf16.hpp): vdpbf16ps (_mm512_dpbf16_ps).
 //
-// NEVER RUN YET: written and compiled on an AVX2-only machine (AMD EPYC Zen 3); gemm_bf16.cpp calls it
-// only where CPUID reports AVX512_BF16 at level v4. tests/test_mixed_bf16.py compares it with the emulated
-// path there (Zen 4, Sapphire Rapids), so the first run on such a CPU checks it.
+// NOT YET RUN ON SILICON: written on an AVX2-only machine (AMD EPYC Zen 3); gemm_bf16.cpp calls it only
+// where CPUID reports AVX512_BF16 at level v4. Its logic runs in the test suite under emulation
+// (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the AVX-512 intrinsics,
+// against the exact product of the rounded operands and the emulated path, transposes, strides, tails,
+// alpha and beta); the instruction itself, its subnormal flushing and its speed have not been run or
+// measured. tests/test_mixed_bf16.py compares it with the emulated path on such a CPU (Zen 4, Sapphire
+// Rapids), so the first run there checks it.
 //
 // vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
 // (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
@@ -22,7 +26,10 @@
 
 #include "fastmlp/gemm_bf16.hpp"
 
+// tests/emulated/bf16.cpp defines it empty: there SIMDe's AVX2 code stands in for the AVX-512 intrinsics.
+#ifndef FASTMLP_BF16_TARGET
 #define FASTMLP_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#endif
 
 namespace fastmlp {
 

@@ -22,7 +22,7 @@
 
 #include "fastmlp/gemm_int8.hpp"
 
-// FASTMLP_INT8_ISA may come from outside: tests/c/emulated_kernels.cpp builds the VNNI paths with SIMDe's
+// FASTMLP_INT8_ISA may come from outside: tests/emulated/int8.cpp builds the VNNI paths with SIMDe's
 // emulation of vpdpbusd on an AVX2 CPU.
 #if defined(FASTMLP_INT8_ISA)
 #elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
