@@ -70,6 +70,26 @@ struct Epilogue {
 #endif
 };
 
+// The next block's inputs, brought into cache a few lines at a time while this block's products
+// run: the first layer's rows come from memory (the batch: 31 MB), and its min/max pass would
+// otherwise wait on them (the tiles hide the loads; the pass finds them in L2).
+struct Prefetch {
+  const float* x = nullptr;  // rows x d floats, row stride ldx; null: nothing to fetch
+  Index rows = 0, d = 0, ldx = 0;
+  Index r = 0, i = 0;  // the next line: row r, from x[r][i]
+  Index lines() const { return x ? rows * ((d + 15) / 16) : 0; }
+  void step(Index n) {
+#if FASTMLP_INT8_ISA
+    for (; n > 0 && r < rows; --n) {
+      _mm_prefetch(reinterpret_cast<const char*>(x + r * ldx + i), _MM_HINT_T1);
+      if ((i += 16) >= d) i = 0, ++r;
+    }
+#else
+    (void)n;
+#endif
+  }
+};
+
 #if FASTMLP_INT8_ISA
 inline __m256i dot4(__m256i acc, __m256i a, __m256i b) {
 #if FASTMLP_INT8_ISA == 3
@@ -191,13 +211,18 @@ void few_rows(const std::uint8_t* Q, Index ldq, Index r0, const Epilogue& e) {
   for (; j0 < W.k; j0 += kInt8Panel) tile<R, 1>(Q, ldq, W.packed.data() + j0 * W.d4, groups, r0, j0, e);
 }
 
-void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e, Prefetch& pf) {
   const Int8Weights& W = e.W;
   const Index groups = W.d4 / 4, full = m / MR * MR;
+  const Index tiles = (W.k + kInt8Panel - 1) / kInt8Panel * (full / MR);
+  const Index per_tile = tiles > 0 ? (pf.lines() + tiles - 1) / tiles : 0;  // spread over the tiles
   if (full > 0)
     for (Index j0 = 0; j0 < W.k; j0 += kInt8Panel) {
       const std::int8_t* B = W.packed.data() + j0 * W.d4;  // this panel: 16 x d4 bytes
-      for (Index r0 = 0; r0 < full; r0 += MR) tile4(Q, ldq, B, groups, r0, j0, e);
+      for (Index r0 = 0; r0 < full; r0 += MR) {
+        tile4(Q, ldq, B, groups, r0, j0, e);
+        pf.step(per_tile);
+      }
     }
   switch (m - full) {
     case 3: few_rows<3, 1>(Q, ldq, full, e); break;
@@ -208,7 +233,7 @@ void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
 }
 #else
 // Portable: the same sums over the same packed layout, one column at a time.
-void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e, Prefetch&) {
   const Int8Weights& W = e.W;
   for (Index r = 0; r < m; ++r)
     for (Index j = 0; j < W.k; ++j) {
@@ -311,18 +336,39 @@ bool quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q,
 }
 
 void gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
-  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0, false});
+  Prefetch none;
+  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0, false}, none);
 }
 
-bool dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
-                bool relu, Int8Scratch& t) {
+// Each block of rows through every layer (int8_chain): layer l writes the block's z into t.H[l % 2]
+// (row stride k), where layer l + 1 quantizes it from cache; the last layer writes Z.
+bool chain_rows(const float* X, Index m, Index ldx, const Int8Layer* L, Index n, float* Z, Index ldz,
+                Int8Scratch& t) {
   bool all_finite = true;
   for (Index r0 = 0; r0 < m; r0 += kInt8BlockRows) {
-    const Index n = std::min(kInt8BlockRows, m - r0);
-    if (!quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d4, t.s, t.zp)) all_finite = false;
-    gemm_rows(t.Q, n, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, b, Z + r0 * ldz, ldz, relu});
+    const Index rows = std::min(kInt8BlockRows, m - r0);
+    const float* x = X + r0 * ldx;
+    Index ld = ldx;
+    for (Index l = 0; l < n; ++l) {
+      const Int8Weights& W = *L[l].W;
+      const bool last = l == n - 1;
+      float* z = last ? Z + r0 * ldz : t.H[l % 2];
+      const Index ldo = last ? ldz : W.k;
+      if (!quantize_rows(x, rows, W.d, ld, t.Q, W.d4, t.s, t.zp) && l == 0) all_finite = false;
+      Prefetch next;  // the first layer's next block of X, during this block's products
+      if (l == 0 && r0 + rows < m) next = Prefetch{x + rows * ldx, std::min(kInt8BlockRows, m - r0 - rows), W.d, ldx};
+      gemm_rows(t.Q, rows, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, L[l].b, z, ldo, L[l].relu}, next);
+      x = z, ld = ldo;
+    }
   }
   return all_finite;
+}
+
+// One layer (tests/emulated's entry point into each build).
+bool dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+                bool relu, Int8Scratch& t) {
+  const Int8Layer layer{&W, b, relu};
+  return chain_rows(X, m, ldx, &layer, 1, Z, ldz, t);
 }
 
 const char* isa() {
