@@ -80,10 +80,12 @@ struct Prefetch {
   Index lines() const { return x ? rows * ((d + 15) / 16) : 0; }
   void step(Index n) {
 #if FASTMLP_INT8_ISA
-    for (; n > 0 && r < rows; --n) {
-      _mm_prefetch(reinterpret_cast<const char*>(x + r * ldx + i), _MM_HINT_T1);
-      if ((i += 16) >= d) i = 0, ++r;
+    Index rr = r, ii = i;  // in registers (members would go through memory each line)
+    for (; n > 0 && rr < rows; --n) {
+      _mm_prefetch(reinterpret_cast<const char*>(x + rr * ldx + ii), _MM_HINT_T1);
+      if ((ii += 16) >= d) ii = 0, ++rr;
     }
+    r = rr, i = ii;
 #else
     (void)n;
 #endif
