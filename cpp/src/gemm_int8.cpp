@@ -14,6 +14,10 @@
 // at the two multiply pipes' limit (2 multiplies per 32 products: ~99 GMAC/s); what is left around it
 // is kept small: the activations' quantization packs 32 at a time, ReLU is fused into the epilogue,
 // and fewer than 4 rows (one sample) take 1 x 64 tiles that stream the weights from L2 once.
+// A chain of layers (int8_chain) runs each block of 64 rows through all of them, so the hidden
+// activations stay in L2, and prefetches the next block of the first layer's inputs during the
+// block's tiles (perf, bench net at batch 10,000 on a Zen 3 core: the rows' quantization 11.7% of the
+// time before, 6.6% after; 1.04-1.06x the batch throughput with the same bits).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -344,8 +348,7 @@ void gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, s
 
 // Each block of rows through every layer (int8_chain): layer l writes the block's z into t.H[l % 2]
 // (row stride k), where layer l + 1 quantizes it from cache; the last layer writes Z.
-bool chain_rows(const float* X, Index m, Index ldx, const Int8Layer* L, Index n, float* Z, Index ldz,
-                Int8Scratch& t) {
+bool chain_rows(const float* X, Index m, Index ldx, const Int8Layer* L, Index n, float* Z, Index ldz, Int8Scratch& t) {
   bool all_finite = true;
   for (Index r0 = 0; r0 < m; r0 += kInt8BlockRows) {
     const Index rows = std::min(kInt8BlockRows, m - r0);

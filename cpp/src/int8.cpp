@@ -24,7 +24,7 @@ namespace fastmlp {
   bool quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
   void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
   bool dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
-  bool chain_rows(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);                 \
+  bool chain_rows(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);                \
   const char* isa();                                                                                                \
   }
 FASTMLP_DECLARE_INT8(int8_base)

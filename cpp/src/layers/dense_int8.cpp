@@ -6,7 +6,8 @@
 // Wq in [-63, 63], stored as I8 in the model file), "bias" (n_out) in the parameter buffer, and
 // "weight_scale" (n_out, s_j) in the state buffer (not a trainable parameter). The kernel's packed
 // copy of Wq is made at the first forward pass after bind(): the weights of a quantized model are
-// read-only once it has predicted (Python hands out read-only views of them).
+// read-only once it has predicted (Python hands out read-only views of them). Consecutive int8
+// Dense layers run as one chain (forward_fused): blocks of rows through all of them, in cache.
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -109,8 +110,7 @@ class DenseInt8 final : public Layer<T> {
   // in ReLU (the kernels' epilogue applies it) or in nothing; the chain's last layer writes its own
   // buffer and applies any other activation after, as forward does. Not with a tracer (it needs
   // every layer's z and a).
-  Index forward_fused(Pass<T>& p, const T* x, Index ldx, const LayerStack<T>& stack, Index i,
-                      const T** out) override {
+  Index forward_fused(Pass<T>& p, const T* x, Index ldx, const LayerStack<T>& stack, Index i, const T** out) override {
     std::vector<DenseInt8*>& chain = chain_;  // kept: no allocation per call
     chain.assign(1, this);
     for (Index j = i + 1; !p.tracer && j < stack.size(); ++j) {
@@ -128,15 +128,13 @@ class DenseInt8 final : public Layer<T> {
       layers.clear();
       for (DenseInt8* l : chain) {
         l->pack();
-        const bool last = l == chain.back();
-        layers.push_back({&l->W8_, l->b_, l->activation(p) == Activation::Relu && !last});
+        layers.push_back({&l->W8_, l->b_, l->activation(p) == Activation::Relu});
       }
       DenseInt8& last = *chain.back();
       const Index m = p.m, k = last.n_out_;
       const Activation g = last.activation(p);
       last.a_.reserve(p.ops, m * k);
       T* Z = last.a_.data();
-      layers.back().relu = g == Activation::Relu;
       if (!int8_chain(x, m, ldx, layers.data(), Index(layers.size()), Z, k) && x == p.X)
         throw std::invalid_argument("X contains NaN or infinity");
       if (g != Activation::Linear && g != Activation::Relu) p.ops.bias_activate(g, T(last.alpha_), nullptr, Z, m, k);
