@@ -136,6 +136,7 @@ def speed_report(rows, names, agree, reps: int) -> str:
     for label, per, samples in rows:
         lines.append(f"| {label} | " + " | ".join(fmt(samples[n], per) for n in names) + " |")
     thr = {n: statistics.median(s) for label, per, s2 in rows if per == "thr" for n, s in s2.items()}
+    per_rep = {n: s for label, per, s2 in rows if per == "thr" for n, s in s2.items()}  # alternated within a rep
     lat = {n: statistics.median(s) for label, per, s2 in rows if per == "lat" for n, s in s2.items()}
     lines.append("")
     lines.append(
@@ -144,8 +145,10 @@ def speed_report(rows, names, agree, reps: int) -> str:
     )
     ort_q = "onnxruntime int8 (quantize_dynamic)"
     if ort_q in thr:
+        ratios = [a / b for a, b in zip(per_rep["fastmlp int8"], per_rep[ort_q])]
         lines.append(
-            f"fastmlp int8 / onnxruntime int8 at batch 10,000: {thr['fastmlp int8'] / thr[ort_q]:.2f}x; "
+            f"fastmlp int8 / onnxruntime int8 at batch 10,000: {thr['fastmlp int8'] / thr[ort_q]:.2f}x "
+            f"(per repetition: median {statistics.median(ratios):.2f}x, {min(ratios):.2f}-{max(ratios):.2f}x); "
             f"one sample: {lat[ort_q] / lat['fastmlp int8']:.2f}x"
         )
     lines.append(

@@ -415,6 +415,50 @@ def test_fused_relu_and_tile_shapes_match_the_reference():
         np.testing.assert_array_equal(model.forward(X[-1:]), out[-1:])
 
 
+def test_chains_of_int8_layers_give_the_bits_of_layer_by_layer():
+    """Consecutive int8 Dense layers run as one chain (blocks of 64 rows through every layer, the
+    hidden activations in cache): a chain ends after a layer whose activation is neither ReLU nor
+    linear (tanh here) and at a float layer. Its outputs are the bits of the layer-by-layer pass that
+    trace runs (no chain: it keeps every z and a), for batches of 1 to 3 blocks and every tile shape."""
+    rng = np.random.default_rng(5)
+    model = fm.Sequential(
+        [
+            fm.Dense(37, 40, "relu"),
+            fm.Dense(40, 19, "linear"),
+            fm.Dense(19, 24, "tanh"),  # ends the first chain (0-2)
+            fm.Dense(24, 33, "relu"),
+            fm.Dense(33, 7, "linear"),  # the second chain (3-4), the output layer
+        ],
+        seed=4,
+    )
+    X = rng.normal(size=(150, 37)).astype(np.float32)
+    model.fit(X, rng.normal(size=(150, 7)).astype(np.float32), epochs=1)
+    model.quantize("int8")
+    out = model.forward(X)
+    layers = model.trace(X)
+    assert len(layers) == 5
+    np.testing.assert_array_equal(out, layers[-1][1])
+    np.testing.assert_array_equal(layers[-1][0], layers[-1][1])  # a linear output layer: a = z
+    np.testing.assert_allclose(out, ref_forward_any(model, X), rtol=1e-4, atol=1e-4)
+    for m in (1, 3, 4, 63, 64, 65, 129, 150):
+        np.testing.assert_array_equal(model.forward(X[:m]), out[:m])
+        np.testing.assert_array_equal(model.forward(X[-m:]), out[-m:])
+    X[70, 3] = np.nan  # in the second block: refused, as by the first layer alone
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.forward(X)
+
+
+def ref_forward_any(model, X):
+    """ref_forward for relu, linear and tanh layers (tanh: NumPy's, to tolerance)."""
+    a = np.asarray(X, dtype=np.float32)
+    g = {"relu": lambda v: np.maximum(v, 0), "linear": lambda v: v, "tanh": np.tanh}
+    for layer in model.layers:
+        a = g[layer.activation](
+            ref_dense(a, np.asarray(layer.weights).astype(np.int8), np.asarray(layer.weight_scale), layer.bias)
+        )
+    return a
+
+
 def test_params_of_a_quantized_model_are_read_only_and_summary_says_int8():
     model, X, _ = small_model()
     assert model.params.flags.writeable

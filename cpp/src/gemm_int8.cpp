@@ -14,6 +14,10 @@
 // at the two multiply pipes' limit (2 multiplies per 32 products: ~99 GMAC/s); what is left around it
 // is kept small: the activations' quantization packs 32 at a time, ReLU is fused into the epilogue,
 // and fewer than 4 rows (one sample) take 1 x 64 tiles that stream the weights from L2 once.
+// A chain of layers (int8_chain) runs each block of 64 rows through all of them, so the hidden
+// activations stay in L2, and prefetches the next block of the first layer's inputs during the
+// block's tiles (perf, bench net at batch 10,000 on a Zen 3 core: the rows' quantization 11.7% of
+// the time before, 6.5% after; the kernels alone 1.05-1.07x the batch throughput, the same bits).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -68,6 +72,28 @@ struct Epilogue {
 #if FASTMLP_INT8_ISA
   void row(Index r, Index j0, Index n, __m256i acc0, __m256i acc1) const;  // one row of a tile (below)
 #endif
+};
+
+// The next block's inputs, brought into cache a few lines at a time while this block's products
+// run: the first layer's rows come from memory (the batch: 31 MB), and its min/max pass would
+// otherwise wait on them (the tiles hide the loads; the pass finds them in L2).
+struct Prefetch {
+  const float* x = nullptr;  // rows x d floats, row stride ldx; null: nothing to fetch
+  Index rows = 0, d = 0, ldx = 0;
+  Index r = 0, i = 0;  // the next line: row r, from x[r][i]
+  Index lines() const { return x ? rows * ((d + 15) / 16) : 0; }
+  void step(Index n) {
+#if FASTMLP_INT8_ISA
+    Index rr = r, ii = i;  // in registers (members would go through memory each line)
+    for (; n > 0 && rr < rows; --n) {
+      _mm_prefetch(reinterpret_cast<const char*>(x + rr * ldx + ii), _MM_HINT_T1);
+      if ((ii += 16) >= d) ii = 0, ++rr;
+    }
+    r = rr, i = ii;
+#else
+    (void)n;
+#endif
+  }
 };
 
 #if FASTMLP_INT8_ISA
@@ -191,13 +217,18 @@ void few_rows(const std::uint8_t* Q, Index ldq, Index r0, const Epilogue& e) {
   for (; j0 < W.k; j0 += kInt8Panel) tile<R, 1>(Q, ldq, W.packed.data() + j0 * W.d4, groups, r0, j0, e);
 }
 
-void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e, Prefetch& pf) {
   const Int8Weights& W = e.W;
   const Index groups = W.d4 / 4, full = m / MR * MR;
+  const Index tiles = (W.k + kInt8Panel - 1) / kInt8Panel * (full / MR);
+  const Index per_tile = tiles > 0 ? (pf.lines() + tiles - 1) / tiles : 0;  // spread over the tiles
   if (full > 0)
     for (Index j0 = 0; j0 < W.k; j0 += kInt8Panel) {
       const std::int8_t* B = W.packed.data() + j0 * W.d4;  // this panel: 16 x d4 bytes
-      for (Index r0 = 0; r0 < full; r0 += MR) tile4(Q, ldq, B, groups, r0, j0, e);
+      for (Index r0 = 0; r0 < full; r0 += MR) {
+        tile4(Q, ldq, B, groups, r0, j0, e);
+        pf.step(per_tile);
+      }
     }
   switch (m - full) {
     case 3: few_rows<3, 1>(Q, ldq, full, e); break;
@@ -208,7 +239,7 @@ void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
 }
 #else
 // Portable: the same sums over the same packed layout, one column at a time.
-void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e) {
+void gemm_rows(const std::uint8_t* Q, Index m, Index ldq, const Epilogue& e, Prefetch&) {
   const Int8Weights& W = e.W;
   for (Index r = 0; r < m; ++r)
     for (Index j = 0; j < W.k; ++j) {
@@ -311,18 +342,38 @@ bool quantize_rows(const float* X, Index m, Index d, Index ldx, std::uint8_t* Q,
 }
 
 void gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights& W, std::int32_t* C, Index ldc) {
-  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0, false});
+  Prefetch none;
+  gemm_rows(Q, m, ldq, Epilogue{W, C, ldc, nullptr, nullptr, nullptr, nullptr, 0, false}, none);
 }
 
-bool dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
-                bool relu, Int8Scratch& t) {
+// Each block of rows through every layer (int8_chain): layer l writes the block's z into t.H[l % 2]
+// (row stride k), where layer l + 1 quantizes it from cache; the last layer writes Z.
+bool chain_rows(const float* X, Index m, Index ldx, const Int8Layer* L, Index n, float* Z, Index ldz, Int8Scratch& t) {
   bool all_finite = true;
   for (Index r0 = 0; r0 < m; r0 += kInt8BlockRows) {
-    const Index n = std::min(kInt8BlockRows, m - r0);
-    if (!quantize_rows(X + r0 * ldx, n, W.d, ldx, t.Q, W.d4, t.s, t.zp)) all_finite = false;
-    gemm_rows(t.Q, n, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, b, Z + r0 * ldz, ldz, relu});
+    const Index rows = std::min(kInt8BlockRows, m - r0);
+    const float* x = X + r0 * ldx;
+    Index ld = ldx;
+    for (Index l = 0; l < n; ++l) {
+      const Int8Weights& W = *L[l].W;
+      const bool last = l == n - 1;
+      float* z = last ? Z + r0 * ldz : t.H[l % 2];
+      const Index ldo = last ? ldz : W.k;
+      if (!quantize_rows(x, rows, W.d, ld, t.Q, W.d4, t.s, t.zp) && l == 0) all_finite = false;
+      Prefetch next;  // the first layer's next block of X, during this block's products
+      if (l == 0 && r0 + rows < m) next = Prefetch{x + rows * ldx, std::min(kInt8BlockRows, m - r0 - rows), W.d, ldx};
+      gemm_rows(t.Q, rows, W.d4, Epilogue{W, nullptr, 0, t.s, t.zp, L[l].b, z, ldo, L[l].relu}, next);
+      x = z, ld = ldo;
+    }
   }
   return all_finite;
+}
+
+// One layer (tests/emulated's entry point into each build).
+bool dense_rows(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+                bool relu, Int8Scratch& t) {
+  const Int8Layer layer{&W, b, relu};
+  return chain_rows(X, m, ldx, &layer, 1, Z, ldz, t);
 }
 
 const char* isa() {

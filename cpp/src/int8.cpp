@@ -24,6 +24,7 @@ namespace fastmlp {
   bool quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
   void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
   bool dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
+  bool chain_rows(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);                \
   const char* isa();                                                                                                \
   }
 FASTMLP_DECLARE_INT8(int8_base)
@@ -43,11 +44,11 @@ namespace {
 struct Int8Kernels {
   bool (*quantize_rows)(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);
   void (*gemm_s32)(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);
-  bool (*dense_rows)(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&);
+  bool (*chain_rows)(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);
   const char* (*isa)();
 };
 #define FASTMLP_INT8(ns) \
-  Int8Kernels { &ns::quantize_rows, &ns::gemm_s32, &ns::dense_rows, &ns::isa }
+  Int8Kernels { &ns::quantize_rows, &ns::gemm_s32, &ns::chain_rows, &ns::isa }
 
 struct Vnni {
   bool avx512 = false, avx = false;
@@ -150,24 +151,39 @@ void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights&
   kernels().gemm_s32(Q, m, ldq, W, C, ldc);
 }
 
-bool int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
-                bool relu) {
+bool int8_chain(const float* X, Index m, Index ldx, const Int8Layer* layers, Index n, float* Z, Index ldz) {
   const auto& k = kernels();
+  Index d4 = 0, hidden = 0;  // the scratch's widths: quantized inputs, hidden activations
+  double flops = 0.0;
+  for (Index l = 0; l < n; ++l) {
+    const Int8Weights& W = *layers[l].W;
+    d4 = std::max(d4, W.d4);
+    if (l + 1 < n) hidden = std::max(hidden, W.k);
+    flops += 2.0 * double(m) * double(W.d) * double(W.k);
+  }
   std::atomic<bool> finite{true};
   // Rows split across threads in multiples of 4 (the tile height): each row is computed alike in any split.
-  parallel_for(m, 2.0 * double(m) * double(W.d) * double(W.k), 4, [&](Index r0, Index r1) {
+  parallel_for(m, flops, 4, [&](Index r0, Index r1) {
     // Scratch per thread, made here: the kernels' builds allocate nothing (no std::vector code of
     // theirs, compiled with AVX, that the linker could pick for the portable core).
     thread_local std::vector<std::uint8_t> Q;
-    thread_local std::vector<float> sx;
+    thread_local std::vector<float> sx, H;
     thread_local std::vector<std::int32_t> zp;
     const std::size_t rows = std::size_t(std::min(r1 - r0, kInt8BlockRows));
-    if (Q.size() < rows * std::size_t(W.d4)) Q.resize(rows * std::size_t(W.d4));
+    if (Q.size() < rows * std::size_t(d4)) Q.resize(rows * std::size_t(d4));
     if (sx.size() < rows) sx.resize(rows), zp.resize(rows);
+    if (H.size() < 2 * rows * std::size_t(hidden)) H.resize(2 * rows * std::size_t(hidden));
     Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
-    if (!k.dense_rows(X + r0 * ldx, r1 - r0, ldx, W, b, Z + r0 * ldz, ldz, relu, scratch)) finite = false;
+    scratch.H[0] = H.data(), scratch.H[1] = H.data() + rows * std::size_t(hidden);
+    if (!k.chain_rows(X + r0 * ldx, r1 - r0, ldx, layers, n, Z + r0 * ldz, ldz, scratch)) finite = false;
   });
   return finite;
+}
+
+bool int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
+                bool relu) {
+  const Int8Layer layer{&W, b, relu};
+  return int8_chain(X, m, ldx, &layer, 1, Z, ldz);
 }
 
 const char* int8_isa() { return kernels().isa(); }

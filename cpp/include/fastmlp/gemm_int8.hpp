@@ -37,13 +37,15 @@ constexpr int kInt8ActMax = 255;           // q (u8) is at most this
 constexpr Index kInt8Panel = 16;           // columns per packed panel
 constexpr Index kInt8MaxInputs = 1 << 16;  // n_in of an int8 layer
 
-// Scratch of one thread for int8_dense: kInt8BlockRows rows of quantized activations (x W.d4
-// bytes), their scales and zero points.
+// Scratch of one thread for int8_dense and int8_chain: kInt8BlockRows rows of quantized activations
+// (x W.d4 bytes), their scales and zero points; for a chain, two blocks of hidden activations
+// (kInt8BlockRows x the widest hidden layer's k floats each; null for one layer).
 constexpr Index kInt8BlockRows = 64;
 struct Int8Scratch {
   std::uint8_t* Q;
   float* s;
   std::int32_t* zp;
+  float* H[2] = {nullptr, nullptr};
 };
 
 // Per-column symmetric quantization of W (d x k, row-major): Wq (d x k) and s (k), as above.
@@ -79,6 +81,21 @@ void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights&
 // Returns false when x holds a NaN or an infinity (that row of Z is NaN: see quantize_rows_int8).
 bool int8_dense(const float* X, Index m, Index ldx, const Int8Weights& W, const float* b, float* Z, Index ldz,
                 bool relu = false);
+
+// One layer of int8_chain: its packed weights, its bias (null: none), and max(z, 0) after it or not.
+struct Int8Layer {
+  const Int8Weights* W;
+  const float* b;
+  bool relu;
+};
+// Z (m x k of the last layer, row stride ldz) = layers[n - 1]( ... layers[0](x)), each as int8_dense
+// (layers[l + 1].W->d == layers[l].W->k). Runs blocks of kInt8BlockRows rows through every layer in
+// turn: a block's hidden activations (64 x 256 floats: 64 KB) stay in the core's L2 between one
+// layer's epilogue and the next one's quantization, where layer by layer over the whole batch they
+// went to memory and back (10,000 x 256 floats: 10 MB). The same arithmetic per row, so the same bits
+// as int8_dense layer by layer. Returns false when x holds a NaN or an infinity (as int8_dense; the
+// hidden layers' NaN rows give NaN rows of Z).
+bool int8_chain(const float* X, Index m, Index ldx, const Int8Layer* layers, Index n, float* Z, Index ldz);
 
 // The kernel in use (picked at run time from the CPU and fastmlp::simd_level()): "avx512vnni",
 // "avxvnni", "avx2" or "portable". FASTMLP_INT8=avx2 or =portable forces a lower one.

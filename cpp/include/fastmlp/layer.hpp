@@ -93,6 +93,8 @@ struct Tracer {
 
 template <class T>
 class Layer;
+template <class T>
+class LayerStack;
 
 // One pass over a batch of m rows.
 template <class T>
@@ -153,6 +155,15 @@ class Layer {
   // the layer's own buffer or x itself. Only a layer with strided_input() gets ldx != n_in.
   virtual const T* forward(Pass<T>& p, const T* x, Index ldx) = 0;
   virtual bool strided_input() const { return false; }
+  // Forward through this layer, stack[i], and the layers after it that it runs together with it
+  // (the int8 Dense: a chain of int8 Dense layers, in blocks of rows that stay in cache from one
+  // layer to the next): returns how many of those it ran too, and the output of the last one in
+  // *out. The fused layers' own outputs are not kept (inference only: none of them can train).
+  virtual Index forward_fused(Pass<T>& p, const T* x, Index ldx, const LayerStack<T>& stack, Index i, const T** out) {
+    (void)stack, (void)i;
+    *out = forward(p, x, ldx);
+    return 0;
+  }
   // Backward: dy = dJ/d(output) (m x n_out; the layer may overwrite it) -> dx = dJ/dx (m x n_in)
   // into `dx` (null: not needed), and the layer's gradients into the gradient buffer (or, with
   // p.sgd_rate > 0, the SGD update of its parameters). x, ldx: the forward pass's input.

@@ -6,9 +6,11 @@
 // Wq in [-63, 63], stored as I8 in the model file), "bias" (n_out) in the parameter buffer, and
 // "weight_scale" (n_out, s_j) in the state buffer (not a trainable parameter). The kernel's packed
 // copy of Wq is made at the first forward pass after bind(): the weights of a quantized model are
-// read-only once it has predicted (Python hands out read-only views of them).
+// read-only once it has predicted (Python hands out read-only views of them). Consecutive int8
+// Dense layers run as one chain (forward_fused): blocks of rows through all of them, in cache.
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "fastmlp/activations.hpp"
 #include "fastmlp/gemm_int8.hpp"
@@ -81,14 +83,10 @@ class DenseInt8 final : public Layer<T> {
       throw std::invalid_argument("an int8 Dense layer needs a float32 model");
     } else {
       const Index m = p.m, k = this->n_out_;
-      if (!packed_) {
-        pack_int8_weights(Wq_, s_, this->n_in_, k, W8_);
-        packed_ = true;
-      }
+      pack();
       a_.reserve(p.ops, m * k);
       T* Z = a_.data();
-      const bool head = p.head == this;
-      const Activation g = head ? Activation::Linear : g_;    // the loss activates the output layer
+      const Activation g = activation(p);
       const bool fused = !p.tracer && g == Activation::Relu;  // in the kernel's epilogue: one pass over Z
       // The quantization's min/max pass finds NaN and infinity: the network's own pass over its
       // inputs X is skipped (checks_finite_inputs); other inputs' bad rows give NaN rows of Z.
@@ -99,12 +97,50 @@ class DenseInt8 final : public Layer<T> {
         p.ops.copy(Z, z_.data(), m * k);
         p.ops.bias_activate(g_, T(alpha_), nullptr, Z, m, k);
         p.tracer->forward(z_.data(), Z, m, k);
-        if (head) p.ops.copy(z_.data(), Z, m * k);
+        if (p.head == this) p.ops.copy(z_.data(), Z, m * k);
       } else if (g != Activation::Linear && !fused) {
         p.ops.bias_activate(g, T(alpha_), nullptr, Z, m, k);
       }
       return Z;
     }
+  }
+
+  // This layer and the int8 Dense layers after it, as one int8_chain (gemm_int8.hpp): each block of
+  // rows goes through all of them while it is in cache. A layer joins when the one before it ends
+  // in ReLU (the kernels' epilogue applies it) or in nothing; the chain's last layer writes its own
+  // buffer and applies any other activation after, as forward does. Not with a tracer (it needs
+  // every layer's z and a).
+  Index forward_fused(Pass<T>& p, const T* x, Index ldx, const LayerStack<T>& stack, Index i, const T** out) override {
+    std::vector<DenseInt8*>& chain = chain_;  // kept: no allocation per call
+    chain.assign(1, this);
+    for (Index j = i + 1; !p.tracer && j < stack.size(); ++j) {
+      const Activation before = chain.back()->activation(p);
+      auto* next = dynamic_cast<DenseInt8*>(&stack[j]);
+      if (!next || (before != Activation::Relu && before != Activation::Linear)) break;
+      chain.push_back(next);
+    }
+    if (chain.size() == 1 || sizeof(T) != 4) {  // (a float64 model's forward throws)
+      *out = forward(p, x, ldx);
+      return 0;
+    }
+    if constexpr (sizeof(T) == 4) {
+      std::vector<Int8Layer>& layers = chain_layers_;
+      layers.clear();
+      for (DenseInt8* l : chain) {
+        l->pack();
+        layers.push_back({&l->W8_, l->b_, l->activation(p) == Activation::Relu});
+      }
+      DenseInt8& last = *chain.back();
+      const Index m = p.m, k = last.n_out_;
+      const Activation g = last.activation(p);
+      last.a_.reserve(p.ops, m * k);
+      T* Z = last.a_.data();
+      if (!int8_chain(x, m, ldx, layers.data(), Index(layers.size()), Z, k) && x == p.X)
+        throw std::invalid_argument("X contains NaN or infinity");
+      if (g != Activation::Linear && g != Activation::Relu) p.ops.bias_activate(g, T(last.alpha_), nullptr, Z, m, k);
+      *out = Z;
+    }
+    return Index(chain.size()) - 1;
   }
 
   void backward(Pass<T>&, const T*, Index, T*, T*) override {
@@ -113,6 +149,13 @@ class DenseInt8 final : public Layer<T> {
   }
 
  private:
+  void pack() {  // the kernel's copy of Wq, made once after bind()
+    if (!packed_) pack_int8_weights(Wq_, s_, this->n_in_, this->n_out_, W8_);
+    packed_ = true;
+  }
+  // The activation this pass applies: none for the output layer (the loss activates it).
+  Activation activation(const Pass<T>& p) const { return p.head == this ? Activation::Linear : g_; }
+
   Activation g_ = Activation::Linear;
   double alpha_ = 0.0;
   Init init_ = Init::Default;
@@ -120,6 +163,8 @@ class DenseInt8 final : public Layer<T> {
   Int8Weights W8_;
   bool packed_ = false;
   Buffer<T> a_, z_;
+  std::vector<DenseInt8*> chain_;  // forward_fused's
+  std::vector<Int8Layer> chain_layers_;
 };
 
 }  // namespace

@@ -92,7 +92,10 @@ const T* LayerStack<T>::forward(Pass<T>& p, const T* x, Index ldx) {
   const T* in = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     inputs_[i] = in;
-    in = layers_[i]->forward(p, in, i == 0 ? ldx : layers_[i]->n_in());
+    const auto fused =
+        std::size_t(layers_[i]->forward_fused(p, in, i == 0 ? ldx : layers_[i]->n_in(), *this, Index(i), &in));
+    for (std::size_t j = 1; j <= fused; ++j) inputs_[i + j] = nullptr;  // ran inside layer i (inference only)
+    i += fused;
   }
   return in;
 }
