@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "fastmlp/gemm_bf16.hpp"
+#include "gemm_bf16_pack.hpp"
 
 // tests/emulated/bf16.cpp defines it empty: there SIMDe's AVX2 code stands in for the AVX-512 intrinsics.
 #ifndef FASTMLP_BF16_TARGET
@@ -36,15 +37,6 @@ namespace fastmlp {
 namespace {
 
 constexpr Index kLanes = 16;  // floats per zmm
-
-// op(X)(r, c) of a stored row-major X (row stride ld), transposed when `trans`.
-inline float at(const float* X, Index ld, bool trans, Index r, Index c) {
-  return trans ? X[c * ld + r] : X[r * ld + c];
-}
-
-inline std::uint32_t pair_bits(float even, float odd) {
-  return std::uint32_t(bf16_bits(even)) | (std::uint32_t(bf16_bits(odd)) << 16);
-}
 
 // C[rows, col0 : col0 + 16 NV) from the packed operands; `cols` <= 16 NV columns are stored.
 template <int MR, int NV>
@@ -58,7 +50,7 @@ FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, cons
     for (int v = 0; v < NV; ++v)
       b[v] = (__m512bh)_mm512_loadu_si512(static_cast<const void*>(Bp + v * bp_stride + p * kLanes));
     for (int r = 0; r < MR && r < rows; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[r * P + p]));
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[p * MR + r]));
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
     }
   }
@@ -80,24 +72,22 @@ FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, cons
 FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A,
                                           Index lda, const float* B, Index ldb, float beta, float* C, Index ldc) {
   if (M == 0 || N == 0 || K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  const Index P = (K + 1) / 2;                 // bf16 pairs along K
-  const Index NB = (N + kLanes - 1) / kLanes;  // 16-column blocks
-  thread_local std::vector<std::uint32_t> Ap, Bp;
-  Ap.assign(std::size_t(M * P), 0u);
-  Bp.assign(std::size_t(NB * P * kLanes), 0u);
-  for (Index i = 0; i < M; ++i)
-    for (Index p = 0; p < P; ++p) {
-      const Index k = 2 * p;
-      Ap[std::size_t(i * P + p)] = pair_bits(at(A, lda, ta, i, k), k + 1 < K ? at(A, lda, ta, i, k + 1) : 0.0f);
-    }
-  for (Index nb = 0; nb < NB; ++nb)
-    for (Index p = 0; p < P; ++p)
-      for (Index j = 0; j < kLanes && nb * kLanes + j < N; ++j) {
-        const Index n = nb * kLanes + j, k = 2 * p;
-        Bp[std::size_t((nb * P + p) * kLanes + j)] =
-            pair_bits(at(B, ldb, tb, k, n), k + 1 < K ? at(B, ldb, tb, k + 1, n) : 0.0f);
-      }
   constexpr int MR = 8, NV = 2;
+  const Index P = (K + 1) / 2;                 // bf16 pairs along K
+  const Index MB = (M + MR - 1) / MR;          // MR-row panels
+  const Index NB = (N + kLanes - 1) / kLanes;  // 16-column blocks
+  // resize, not assign: the packers write every word, padding included (gemm_bf16_pack.hpp)
+  thread_local std::vector<std::uint32_t> Ap, Bp;
+  Ap.resize(std::size_t(MB * P * MR));
+  Bp.resize(std::size_t(NB * P * kLanes));
+  if (ta)
+    pack_lane_columns<MR>(A, lda, M, K, Ap.data());  // stored A: K x M
+  else
+    pack_lane_rows<MR>(A, lda, M, K, Ap.data());
+  if (tb)
+    pack_lane_rows<kLanes>(B, ldb, N, K, Bp.data());  // stored B: N x K
+  else
+    pack_lane_columns<kLanes>(B, ldb, N, K, Bp.data());
   const Index bp_stride = P * kLanes;  // one 16-column block of Bp
   for (Index i = 0; i < M; i += MR)
     for (Index nb = 0; nb < NB; nb += NV) {
