@@ -6,7 +6,8 @@
 //   gradient dW = X^T delta    A = X^T (X stored b x 784: transposed), B = delta (b x 256)
 // Packing needs AVX2 only, so it runs here whatever the CPU; the vdpbf16ps product itself does not
 // (its time is estimated at 198 GFLOP/s, a Zen 4 core's bf16 GEMM). Also checks that both packings give
-// the same words, and times round_to_bf16's AVX2 loop (intrinsics) against the auto-vectorized one.
+// the same words, that bf16_round_words is bf16_round_word on all 2^32 bit patterns, and times the two
+// as round_to_bf16's AVX2 loop (the compiler's vectorization of the scalar rule, which it keeps).
 // Build from the repository root, run pinned (Eigen only for fastmlp::Index):
 //
 //   g++ -O3 -std=c++17 -march=x86-64-v3 -Icpp/include -isystem EIGEN_DIR bench/bf16_pack.cpp -o bf16_pack
@@ -75,7 +76,8 @@ namespace now {  // as gemm_bf16_avx512.cpp packs now
 constexpr int MR = 8, kLanes = 16;
 
 void pack_a(bool ta, Index M, Index K, const float* A, Index lda, std::vector<std::uint32_t>& Ap) {
-  Ap.resize(std::size_t((M + MR - 1) / MR * ((K + 1) / 2) * MR));
+  const std::size_t words = std::size_t((M + MR - 1) / MR * ((K + 1) / 2) * MR);
+  if (Ap.size() < words) Ap.resize(words);
   if (ta)
     fastmlp::pack_lane_columns<MR>(A, lda, M, K, Ap.data());
   else
@@ -83,7 +85,8 @@ void pack_a(bool ta, Index M, Index K, const float* A, Index lda, std::vector<st
 }
 
 void pack_b(bool tb, Index N, Index K, const float* B, Index ldb, std::vector<std::uint32_t>& Bp) {
-  Bp.resize(std::size_t((N + kLanes - 1) / kLanes * ((K + 1) / 2) * kLanes));
+  const std::size_t words = std::size_t((N + kLanes - 1) / kLanes * ((K + 1) / 2) * kLanes);
+  if (Bp.size() < words) Bp.resize(words);
   if (tb)
     fastmlp::pack_lane_rows<kLanes>(B, ldb, N, K, Bp.data());
   else
@@ -92,7 +95,7 @@ void pack_b(bool tb, Index N, Index K, const float* B, Index ldb, std::vector<st
 
 }  // namespace now
 
-// round_to_bf16's AVX2 loop before (the scalar rule, auto-vectorized) and now (bf16_round_words).
+// round_to_bf16's AVX2 loop (the scalar rule, auto-vectorized) and the same with bf16_round_words.
 __attribute__((target("avx2"))) void round_auto(const float* x, float* y, Index n) {
   for (Index i = 0; i < n; ++i) {
     std::uint32_t u;
@@ -139,7 +142,25 @@ std::vector<float> random_matrix(Index rows, Index cols, std::mt19937& rng) {
   return x;
 }
 
+// bf16_round_words against bf16_round_word on every 32-bit pattern (all NaNs, infinities, subnormals).
+__attribute__((target("avx2"))) bool same_rule_everywhere() {
+  const __m256i step = _mm256_set1_epi32(8);
+  __m256i u = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (std::uint64_t i = 0; i < (std::uint64_t(1) << 32); i += 8, u = _mm256_add_epi32(u, step)) {
+    alignas(32) std::uint32_t in[8], out[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(in), u);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), fastmlp::bf16_round_words(u));
+    for (int j = 0; j < 8; ++j)
+      if (out[j] != fastmlp::bf16_round_word(in[j])) {
+        std::printf("MISMATCH rule at %08x\n", unsigned(in[j]));
+        return false;
+      }
+  }
+  return true;
+}
+
 int main() {
+  if (!same_rule_everywhere()) return 1;
   constexpr double kFlops = 198e9;  // a Zen 4 core's bf16 GEMM (the figure)
   constexpr int MR = now::MR;
   std::mt19937 rng(1);
@@ -171,7 +192,7 @@ int main() {
             std::printf("MISMATCH A %s b=%ld i=%ld p=%ld\n", g.name, long(b), long(i), long(p));
             return 1;
           }
-      if (Bp_old != Bp_new) {  // the same layout
+      if (!std::equal(Bp_old.begin(), Bp_old.end(), Bp_new.begin())) {  // the same layout
         std::printf("MISMATCH B %s b=%ld\n", g.name, long(b));
         return 1;
       }

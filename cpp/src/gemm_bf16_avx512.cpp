@@ -21,7 +21,7 @@
 // Rapids L2 holds.
 //
 // Packing (gemm_bf16_pack.hpp) is AVX2 and runs on every call, both operands, every word written
-// (padding too, so the scratch is resized, not zeroed): rounding with bf16_round_words (ties to even,
+// (padding too, so the scratch only grows, never zeroed per call): rounding with bf16_round_words (ties to even,
 // as the emulated path), pairs from two rows at once where the operand's lanes are contiguous (B, A^T),
 // 8x8 register transposes where k is (A, B^T). Measured natively on an AMD EPYC Zen 3 core (AVX2;
 // bench/bf16_pack.cpp, thread CPU time, load average ~3 on 2 shared CPUs), bench net layer 784-256 at
@@ -51,6 +51,13 @@ namespace fastmlp {
 namespace {
 
 constexpr Index kLanes = 16;  // floats per zmm
+
+// The packers write every word, padding included (gemm_bf16_pack.hpp): the scratch is never zeroed
+// for them, nor shrunk (a resize to a smaller size and back would zero the regrown part: the training
+// step's products alternate between sizes).
+inline void grow(std::vector<std::uint32_t>& scratch, Index words) {
+  if (scratch.size() < std::size_t(words)) scratch.resize(std::size_t(words));
+}
 
 // C[rows, col0 : col0 + 16 NV) from the packed operands; `cols` <= 16 NV columns are stored.
 template <int MR, int NV>
@@ -90,10 +97,9 @@ FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, In
   const Index P = (K + 1) / 2;                 // bf16 pairs along K
   const Index MB = (M + MR - 1) / MR;          // MR-row panels
   const Index NB = (N + kLanes - 1) / kLanes;  // 16-column blocks
-  // resize, not assign: the packers write every word, padding included (gemm_bf16_pack.hpp)
   thread_local std::vector<std::uint32_t> Ap, Bp;
-  Ap.resize(std::size_t(MB * P * MR));
-  Bp.resize(std::size_t(NB * P * kLanes));
+  grow(Ap, MB * P * MR);
+  grow(Bp, NB * P * kLanes);
   if (ta)
     pack_lane_columns<MR>(A, lda, M, K, Ap.data());  // stored A: K x M
   else
