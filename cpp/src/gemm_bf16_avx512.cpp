@@ -21,17 +21,19 @@
 // Rapids L2 holds.
 //
 // Packing (gemm_bf16_pack.hpp) is AVX2 and runs on every call, both operands, every word written
-// (padding too, so the scratch only grows, never zeroed per call): rounding with bf16_round_words (ties to even,
-// as the emulated path), pairs from two rows at once where the operand's lanes are contiguous (B, A^T),
-// 8x8 register transposes where k is (A, B^T). Measured natively on an AMD EPYC Zen 3 core (AVX2;
-// bench/bf16_pack.cpp, thread CPU time, load average ~3 on 2 shared CPUs), bench net layer 784-256 at
-// batch 128 / 512 / 2048: 0.22-0.28 ns per packed element (occasionally 0.4 under load), against
-// 1.0-1.7 ns (to 2.4) for the scalar loops it replaced: 3.6-9x. Against the product's time at a Zen 4
-// core's 198 GFLOP/s (vdpbf16ps), packing both operands costs, batch 128 / 512 / 2048: Z = X W 28% /
-// 14% / 11-12% (the scalar loops: 148% / 67% / 47%), dX = delta W^T 24% / 8-11% / 5-7% (95% / 33% /
-// 18%), dW = X^T delta 11% / 12% / 13% (64-72% / 65% / 84-117%). At batch 128 W's 200k elements
-// (46 us) dominate; they are packed again by each product that reads W. Zen 4's own packing times
-// (and the products') are not measured: no AVX512_BF16 CPU was at hand.
+// (padding too, so the scratch only grows and is never zeroed per call), rounding with
+// bf16_round_words (ties to even, as the emulated path): pairs from two rows at once where the
+// operand's lanes are contiguous (B, A^T), 8x8 register transposes where k is (A, B^T). Measured
+// natively on an AMD EPYC Zen 3 core (AVX2; bench/bf16_pack.cpp, thread CPU time, load average 1-3 on
+// 2 shared CPUs, 3 runs), the bench net's layer 784-256 at batch 128 / 512 / 2048: 0.22-0.28 ns per
+// packed element (0.4 in runs disturbed by other jobs), against 1.0-1.7 ns for the scalar loops it
+// replaced (3.6-9x). As a share of the product's time at a Zen 4 core's 198 GFLOP/s (vdpbf16ps),
+// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets):
+//   Z = X W            27-28% / 14% / 11-12%   (143-148% / 64-67% / 46-47%)
+//   dX = delta W^T     24%    / 9%  / 5%       (92-95%   / 32-33% / 18%)
+//   dW = X^T delta     11%    / 12% / 13%      (64-70%   / 65-67% / 82-88%)
+// At batch 128 W's 200k elements (46 us) dominate; each product that reads W packs it again. Zen 4's
+// own packing times, and the products', are not measured: no AVX512_BF16 CPU was at hand.
 #include <immintrin.h>
 
 #include <algorithm>

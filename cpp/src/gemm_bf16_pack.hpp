@@ -1,8 +1,8 @@
-// AVX2 pieces of the mixed bf16 product (x86-64 only, private to cpp/src): the rounding rule on 8 lanes
-// (gemm_bf16.cpp's rounded copies) and the packing of the AVX512_BF16 kernel's operands
-// (gemm_bf16_avx512.cpp). AVX2, not AVX-512: every AVX512_BF16 CPU has it, packing is bound by memory
-// (256-bit lanes lose little), and so this code runs, and is timed, on AVX2-only machines too
-// (bench/bf16_pack.cpp). Every function needs a CPU with AVX2; callers check.
+// The packing of the AVX512_BF16 kernel's operands (gemm_bf16_avx512.cpp) and the rounding rule it uses
+// on 8 lanes (bf16_round_words; bench/bf16_pack.cpp checks it against bf16_round_word on all 2^32 bit
+// patterns). x86-64 only, private to cpp/src. AVX2, not AVX-512: every AVX512_BF16 CPU has it,
+// packing is bound by memory (256-bit lanes lose little), and so this code runs, and is timed, on
+// AVX2-only machines too (bench/bf16_pack.cpp). Every function needs a CPU with AVX2; callers check.
 //
 // Packed layout (both operands, W = lanes per block): a "lane" l is a row i of op(A) (W = 8, the
 // micro-kernel's rows) or a column n of op(B) (W = 16, a zmm of floats); K is taken in pairs
