@@ -10,14 +10,30 @@
 //
 // vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
 // (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
-// flushed to zero). So K is consumed in pairs (p = k / 2):
-//   op(B) is packed per 16 columns: for each pair p one 512-bit row holding, for lane j, the bf16 pair
-//     (B[2p][j], B[2p+1][j]) -- 32 bf16 values; the last column block and an odd K are padded with zeros.
-//   op(A) is packed per row into 32-bit words, (A[i][2p], A[i][2p+1]) each, broadcast to every lane.
+// flushed to zero). So K is consumed in pairs (p = k / 2), each pair one 32-bit word (the even k low):
+//   op(B) is packed per 16 columns: for each pair p one 512-bit row of the 16 columns' words; the last
+//     column block and an odd K are padded with zeros.
+//   op(A) is packed per MR rows alike: for each pair p the MR rows' words side by side, each broadcast
+//     to every lane in turn.
 // The micro-kernel keeps MR rows x 32 columns of C in 2 MR zmm accumulators (MR = 8: 16 registers)
-// over the whole K; C = alpha acc + beta C at the end (beta 0: C not read). Operands are rounded with
-// bf16_bits (ties to even, as the emulated path). One thread, no cache blocking: the bench net's
-// largest packed op(B) (784 x 256) is 400 KB, which a Zen 4 or Sapphire Rapids L2 holds.
+// over the whole K; C = alpha acc + beta C at the end (beta 0: C not read). One thread, no cache
+// blocking: the bench net's largest packed op(B) (784 x 256) is 400 KB, which a Zen 4 or Sapphire
+// Rapids L2 holds.
+//
+// Packing (gemm_bf16_pack.hpp) is AVX2 and runs on every call, both operands, every word written
+// (padding too, so the scratch only grows and is never zeroed per call), rounding with
+// bf16_round_words (ties to even, as the emulated path): pairs from two rows at once where the
+// operand's lanes are contiguous (B, A^T), 8x8 register transposes where k is (A, B^T). Measured
+// natively on an AMD EPYC Zen 3 core (AVX2; bench/bf16_pack.cpp, thread CPU time, load average 1-3 on
+// 2 shared CPUs, 3 runs), the bench net's layer 784-256 at batch 128 / 512 / 2048: 0.22-0.28 ns per
+// packed element (0.4 in runs disturbed by other jobs), against 1.0-1.7 ns for the scalar loops it
+// replaced (3.6-9x). As a share of the product's time at a Zen 4 core's 198 GFLOP/s (vdpbf16ps),
+// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets):
+//   Z = X W            27-28% / 14% / 11-12%   (143-148% / 64-67% / 46-47%)
+//   dX = delta W^T     24%    / 9%  / 5%       (92-95%   / 32-33% / 18%)
+//   dW = X^T delta     11%    / 12% / 13%      (64-70%   / 65-67% / 82-88%)
+// At batch 128 W's 200k elements (46 us) dominate; each product that reads W packs it again. Zen 4's
+// own packing times, and the products', are not measured: no AVX512_BF16 CPU was at hand.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -25,6 +41,7 @@
 #include <vector>
 
 #include "fastmlp/gemm_bf16.hpp"
+#include "gemm_bf16_pack.hpp"
 
 // tests/emulated/bf16.cpp defines it empty: there SIMDe's AVX2 code stands in for the AVX-512 intrinsics.
 #ifndef FASTMLP_BF16_TARGET
@@ -37,13 +54,11 @@ namespace {
 
 constexpr Index kLanes = 16;  // floats per zmm
 
-// op(X)(r, c) of a stored row-major X (row stride ld), transposed when `trans`.
-inline float at(const float* X, Index ld, bool trans, Index r, Index c) {
-  return trans ? X[c * ld + r] : X[r * ld + c];
-}
-
-inline std::uint32_t pair_bits(float even, float odd) {
-  return std::uint32_t(bf16_bits(even)) | (std::uint32_t(bf16_bits(odd)) << 16);
+// The packers write every word, padding included (gemm_bf16_pack.hpp): the scratch is never zeroed
+// for them, nor shrunk (a resize to a smaller size and back would zero the regrown part: the training
+// step's products alternate between sizes).
+inline void grow(std::vector<std::uint32_t>& scratch, Index words) {
+  if (scratch.size() < std::size_t(words)) scratch.resize(std::size_t(words));
 }
 
 // C[rows, col0 : col0 + 16 NV) from the packed operands; `cols` <= 16 NV columns are stored.
@@ -58,7 +73,7 @@ FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, cons
     for (int v = 0; v < NV; ++v)
       b[v] = (__m512bh)_mm512_loadu_si512(static_cast<const void*>(Bp + v * bp_stride + p * kLanes));
     for (int r = 0; r < MR && r < rows; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[r * P + p]));
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[p * MR + r]));
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
     }
   }
@@ -80,24 +95,21 @@ FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, cons
 FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A,
                                           Index lda, const float* B, Index ldb, float beta, float* C, Index ldc) {
   if (M == 0 || N == 0 || K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  constexpr int MR = 8, NV = 2;
   const Index P = (K + 1) / 2;                 // bf16 pairs along K
+  const Index MB = (M + MR - 1) / MR;          // MR-row panels
   const Index NB = (N + kLanes - 1) / kLanes;  // 16-column blocks
   thread_local std::vector<std::uint32_t> Ap, Bp;
-  Ap.assign(std::size_t(M * P), 0u);
-  Bp.assign(std::size_t(NB * P * kLanes), 0u);
-  for (Index i = 0; i < M; ++i)
-    for (Index p = 0; p < P; ++p) {
-      const Index k = 2 * p;
-      Ap[std::size_t(i * P + p)] = pair_bits(at(A, lda, ta, i, k), k + 1 < K ? at(A, lda, ta, i, k + 1) : 0.0f);
-    }
-  for (Index nb = 0; nb < NB; ++nb)
-    for (Index p = 0; p < P; ++p)
-      for (Index j = 0; j < kLanes && nb * kLanes + j < N; ++j) {
-        const Index n = nb * kLanes + j, k = 2 * p;
-        Bp[std::size_t((nb * P + p) * kLanes + j)] =
-            pair_bits(at(B, ldb, tb, k, n), k + 1 < K ? at(B, ldb, tb, k + 1, n) : 0.0f);
-      }
-  constexpr int MR = 8, NV = 2;
+  grow(Ap, MB * P * MR);
+  grow(Bp, NB * P * kLanes);
+  if (ta)
+    pack_lane_columns<MR>(A, lda, M, K, Ap.data());  // stored A: K x M
+  else
+    pack_lane_rows<MR>(A, lda, M, K, Ap.data());
+  if (tb)
+    pack_lane_rows<kLanes>(B, ldb, N, K, Bp.data());  // stored B: N x K
+  else
+    pack_lane_columns<kLanes>(B, ldb, N, K, Bp.data());
   const Index bp_stride = P * kLanes;  // one 16-column block of Bp
   for (Index i = 0; i < M; i += MR)
     for (Index nb = 0; nb < NB; nb += NV) {

@@ -29,16 +29,23 @@
 
 namespace fastmlp {
 
-// The bfloat16 nearest to x (ties to even) as its 16 bits. Infinities stay infinities, a finite x
-// past the largest bfloat16 rounds to infinity, subnormals round like any other value (no flush),
-// a NaN stays a NaN (made quiet, sign kept; a payload only in the dropped bits does not turn it
-// into an infinity).
+// The bfloat16 nearest to x (ties to even), on x's bits u: its 16 bits in the high half, the low half
+// zero. Infinities stay infinities, a finite x past the largest bfloat16 rounds to infinity, subnormals
+// round like any other value (no flush), a NaN stays a NaN (made quiet, sign kept; a payload only in
+// the dropped bits does not turn it into an infinity). Branch-free, so that loops of it vectorize; its
+// AVX2 form (8 lanes, the same bits) is bf16_round_words in cpp/src/gemm_bf16_pack.hpp.
+inline std::uint32_t bf16_round_word(std::uint32_t u) {
+  // carries into the kept bits when the dropped ones are > half, or = half and the kept ones odd
+  const std::uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const std::uint32_t quiet_nan = (u | 0x00400000u) & 0xffff0000u;
+  return (u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest;
+}
+
+// The bfloat16 nearest to x (bf16_round_word) as its 16 bits.
 inline std::uint16_t bf16_bits(float x) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
-  u += 0x7fffu + ((u >> 16) & 1u);  // carries into the kept bits when the dropped ones are > half, or = half and odd
-  return static_cast<std::uint16_t>(u >> 16);
+  return static_cast<std::uint16_t>(bf16_round_word(u) >> 16);
 }
 
 // x rounded to bfloat16, as a float (exact: every bfloat16 is a float).
