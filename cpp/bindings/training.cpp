@@ -216,6 +216,19 @@ double loss_call(Engine<T>& e, const py::array& X, const py::array& Y, const py:
   return double((e.*call)(x, y, training ? NormMode::Batch : NormMode::Inference));
 }
 
+// Engine.forward: A_L of X (checked: dtype, layout, shape, values) in a new array. The GIL is
+// released before the network's lock is taken (a fit holding the lock takes the GIL in callbacks).
+template <class T>
+py::array_t<T> forward_py(Engine<T>& e, const py::array& X) {
+  const auto x = as_matrix<T>(X, "X");
+  auto out = new_matrix<T>(x.rows(), e.host().n_outputs());
+  T* o = out.mutable_data();
+  py::gil_scoped_release nogil;
+  std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+  e.forward(x, o);
+  return out;
+}
+
 // Engine32 / Engine64: the device a model runs on. Every call takes the host network's lock.
 template <class T>
 void define_engine(py::module_& m, const char* name, const char* fit_doc) {
@@ -224,18 +237,16 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
                 "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
                 "parameter buffer stays the truth.")
       .def_property_readonly("name", [](const E& e) { return std::string(e.name()); })
+      .def("forward", &forward_py<T>, py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
       .def(
-          "forward",
-          [](E& e, const py::array& X) {
-            const auto x = as_matrix<T>(X, "X");
-            py::array_t<T> out({x.rows(), e.host().n_outputs()});
-            T* o = out.mutable_data();
-            py::gil_scoped_release nogil;
-            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-            e.forward(x, o);
-            return out;
+          "forward_mapped",
+          [](E& e, const py::handle& X) -> py::object {
+            if (!maps_as_is<T>(X)) return py::none();
+            return forward_py<T>(e, py::reinterpret_borrow<py::array>(X));
           },
-          py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
+          py::arg("X"),
+          "forward(X) when X is an array the core maps as it is (mappable); None for anything else "
+          "(convert it first). One call for Sequential.forward's one-sample latency.")
       .def("objective", &loss_call<T, &E::objective>, py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
            py::arg("training") = false,
            "Mean loss J with the L2 term (training: batch normalization by the batch's statistics).")
