@@ -531,7 +531,7 @@ class Engine32:
         """
     def forward_mapped(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float32] | None:
         """
-        forward(X) when X is an array the core maps as it is (mappable); None for anything else (convert it first). One call for Sequential.forward's one-sample latency.
+        forward_mapped(X): forward(X) when X is an array the core maps as it is (mappable); None for anything else (convert it first). Sequential.forward's one-sample call.
         """
     def gradients(
         self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
@@ -581,7 +581,7 @@ class Engine64:
         """
     def forward_mapped(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float64] | None:
         """
-        forward(X) when X is an array the core maps as it is (mappable); None for anything else (convert it first). One call for Sequential.forward's one-sample latency.
+        forward_mapped(X): forward(X) when X is an array the core maps as it is (mappable); None for anything else (convert it first). Sequential.forward's one-sample call.
         """
     def gradients(
         self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
