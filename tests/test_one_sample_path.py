@@ -1,7 +1,8 @@
-"""The one-sample path of forward / predict / predict_proba / model(X) (issue 27's latency): an
-array the core maps as it is goes to C++ in one call (Engine.forward_mapped), a float array of
-another dtype after one cast; both give the general path's results and its error messages, and
-the rule "maps as it is" lives once, in the core (_core.mappable, which fastmlp.data uses)."""
+"""The one-sample path of forward / predict / predict_proba / model(X) (issue 27's latency): a
+numpy.ndarray of real numbers goes to C++ in one call (Engine.forward_array), as it is when the
+core maps it, else after NumPy's cast; it gives the general path's results and its error
+messages, and the rule "maps as it is" lives once, in the core (_core.mappable, which
+fastmlp.data uses)."""
 
 import re
 
@@ -66,16 +67,23 @@ def test_mappable_is_the_cores_rule(dtype):
         _core.mappable(x, np.dtype(np.int32))
 
 
+@MATRIX
 @pytest.mark.parametrize("quantized", [False, True])
-def test_forward_mapped_is_forward_or_none(quantized):
+def test_forward_array_is_forward_of_the_cast_or_none(quantized):
     model = _model(quantized=quantized)
     engine = model._engine
     x = X[:1].astype(np.float32)
-    np.testing.assert_array_equal(engine.forward_mapped(x), engine.forward(x))
-    assert engine.forward_mapped(X[:1]) is None  # float64 for a float32 engine
-    assert engine.forward_mapped(x.tolist()) is None and engine.forward_mapped(None) is None
+    np.testing.assert_array_equal(engine.forward_array(x), engine.forward(x))
+    for other in (X[:1], X[:1].astype(np.float16), np.rint(X[:1] * 3).astype(np.int64), X[:1] > 0, _misaligned(x)):
+        before = other.copy()
+        np.testing.assert_array_equal(engine.forward_array(other), engine.forward(np.array(other, np.float32)))
+        np.testing.assert_array_equal(other, before)  # cast into a copy
+    for no in (x.tolist(), None, np.asmatrix(x), x.astype(np.complex64), x.astype(object), x.astype(str)):
+        assert engine.forward_array(no) is None  # Python converts (or refuses) these
     with pytest.raises(ValueError, match="X has 3 features but the model expects 4"):
-        engine.forward_mapped(x[:, :3].copy())
+        engine.forward_array(x[:, :3].copy())
+    with pytest.raises(ValueError, match="X has 3 features but the model expects 4"):
+        engine.forward_array(X[:1, :3])
 
 
 @MATRIX
@@ -95,8 +103,8 @@ def test_every_form_of_one_row_gives_the_same_result(method, quantized):
         np.asmatrix(x32),
     ):
         np.testing.assert_array_equal(f(x), want)
-    half = X[2:3].astype(np.float16)  # a float array of a third dtype: the same cast
-    np.testing.assert_array_equal(f(half), f(half.astype(np.float32)))
+    for other in (X[2:3].astype(np.float16), np.rint(X[2:3] * 3).astype(np.int32), X[2:3] > 0):
+        np.testing.assert_array_equal(f(other), f(other.astype(np.float32)))  # the same cast as _X's
     a, b = f(x32), f(x32)
     assert a is not b and not np.shares_memory(a, b)  # each call's own output
 
@@ -117,6 +125,8 @@ def test_the_one_sample_paths_give_the_general_paths_errors(dtype):
         model(bad)
     with pytest.raises(TypeError, match="X must hold numbers"):
         model.forward(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(TypeError, match="X must hold real numbers"):
+        model.forward(X[:1].astype(np.complex128))
     np.testing.assert_array_equal(model.params, before)  # a failed call changes nothing
 
 
@@ -125,3 +135,11 @@ def test_a_float64_model_takes_float32_rows_by_one_cast():
     x = X[:1].astype(np.float32)
     np.testing.assert_array_equal(model.forward(x), model.forward(x.astype(np.float64)))
     assert model.forward(x).dtype == np.float64
+
+
+def test_float64_rows_that_overflow_float32_are_refused_as_by_the_general_path():
+    model = _model()
+    for f in (model.forward, lambda x: model.forward(x, out=np.empty((1, 3), np.float32))):  # fast, general
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+                f(np.full((1, 4), 1e39))

@@ -40,6 +40,25 @@ bool maps_as_is(const py::handle& X) {
   return (a->flags & layout) == layout && (a->descr == dtype || api.PyArray_EquivTypes_(a->descr, dtype));
 }
 
+// X as an array the core maps, when X is exactly a numpy.ndarray of real numbers (floats, integers
+// or booleans): X itself when it maps as it is, else NumPy's cast to a C-contiguous aligned array of
+// T (np.ascontiguousarray(X, dtype), as the Python layer's as_c_array makes it). A null object for
+// anything else (lists, DataFrames, subclasses, complex or object arrays): Python converts or refuses
+// those. Shape and values are the core's to check.
+template <class T>
+py::object as_core_array(const py::handle& X) {
+  if (maps_as_is<T>(X)) return py::reinterpret_borrow<py::object>(X);
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(X.ptr()) != api.PyArray_Type_) return {};
+  const char kind = py::reinterpret_borrow<py::array>(X).dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') return {};
+  constexpr int flags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_ |
+                        py::detail::npy_api::NPY_ARRAY_FORCECAST_;  // forcecast: float64 -> float32 as NumPy's
+  PyObject* a = api.PyArray_FromAny_(X.ptr(), py::dtype::of<T>().release().ptr(), 0, 0, flags, nullptr);
+  if (!a) throw py::error_already_set();  // (FromAny steals the dtype's reference)
+  return py::reinterpret_steal<py::object>(a);
+}
+
 // A new C-contiguous rows x cols array of T, made by NumPy directly (py::array_t's constructor
 // builds shape and stride vectors on the heap first: a tenth of a microsecond per one-sample call).
 template <class T>

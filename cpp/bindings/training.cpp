@@ -229,16 +229,18 @@ py::array_t<T> forward_py(Engine<T>& e, const py::array& X) {
   return out;
 }
 
-// Engine.forward_mapped(X): forward(X) when X is an array the core maps as it is, else None.
-// Sequential.forward's one-sample call, hence a plain CPython method (METH_O) rather than a
-// pybind11 one: no dispatcher (argument casters, overload loop) and no bound-method object per
-// call, ~0.2 us of a 4 us forward. C++ exceptions become Python's as pybind11's would.
+// Engine.forward_array(X): forward(X) when X is a numpy.ndarray of real numbers (as_core_array:
+// as it is, or cast by NumPy), else None. Sequential.forward's one-sample call, hence a plain
+// CPython method (METH_O) rather than a pybind11 one: no dispatcher (argument casters, overload
+// loop) and no bound-method object per call, ~0.2 us of a 4 us forward. C++ exceptions become
+// Python's as pybind11's would.
 template <class T>
-PyObject* forward_mapped(PyObject* self, PyObject* X) {
+PyObject* forward_array(PyObject* self, PyObject* X) {
   try {
-    if (!maps_as_is<T>(X)) Py_RETURN_NONE;
+    const py::object x = as_core_array<T>(X);
+    if (!x) Py_RETURN_NONE;
     auto& e = py::handle(self).cast<Engine<T>&>();  // the method descriptor checked self's type
-    return forward_py<T>(e, py::reinterpret_borrow<py::array>(X)).release().ptr();
+    return forward_py<T>(e, py::reinterpret_borrow<py::array>(x)).release().ptr();
   } catch (py::error_already_set& err) {
     err.restore();
   } catch (...) {
@@ -248,10 +250,11 @@ PyObject* forward_mapped(PyObject* self, PyObject* X) {
 }
 
 template <class T>
-PyMethodDef forward_mapped_def = {
-    "forward_mapped", &forward_mapped<T>, METH_O,
-    "forward_mapped(X): forward(X) when X is an array the core maps as it is (mappable); None for "
-    "anything else (convert it first). Sequential.forward's one-sample call."};
+PyMethodDef forward_array_def = {
+    "forward_array", &forward_array<T>, METH_O,
+    "forward_array(X): forward(X) when X is a numpy.ndarray of real numbers, as it is when the core maps "
+    "it, else cast by NumPy to a C-contiguous array of the engine's dtype; None for anything else "
+    "(convert it first). Sequential.forward's one-sample call."};
 
 // Engine32 / Engine64: the device a model runs on. Every call takes the host network's lock.
 template <class T>
@@ -260,9 +263,9 @@ void define_engine(py::module_& m, const char* name, const char* fit_doc) {
   py::class_<E> cls(m, name,
                     "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
                     "parameter buffer stays the truth.");
-  PyObject* method = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &forward_mapped_def<T>);
+  PyObject* method = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &forward_array_def<T>);
   if (!method) throw py::error_already_set();
-  cls.attr("forward_mapped") = py::reinterpret_steal<py::object>(method);
+  cls.attr("forward_array") = py::reinterpret_steal<py::object>(method);
   cls.def_property_readonly("name", [](const E& e) { return std::string(e.name()); })
       .def("forward", &forward_py<T>, py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
       .def("objective", &loss_call<T, &E::objective>, py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),

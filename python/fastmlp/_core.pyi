@@ -529,9 +529,9 @@ class Engine32:
         """
         Output activations A_L, a new (m, n_outputs) array.
         """
-    def forward_mapped(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float32] | None:
+    def forward_array(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float32] | None:
         """
-        forward_mapped(X): forward(X) when X is an array the core maps as it is (mappable); None for anything else (convert it first). Sequential.forward's one-sample call.
+        forward_array(X): forward(X) when X is a numpy.ndarray of real numbers, as it is when the core maps it, else cast by NumPy to a C-contiguous array of the engine's dtype; None for anything else (convert it first). Sequential.forward's one-sample call.
         """
     def gradients(
         self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
@@ -579,9 +579,9 @@ class Engine64:
         """
         Output activations A_L, a new (m, n_outputs) array.
         """
-    def forward_mapped(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float64] | None:
+    def forward_array(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float64] | None:
         """
-        forward_mapped(X): forward(X) when X is an array the core maps as it is (mappable); None for anything else (convert it first). Sequential.forward's one-sample call.
+        forward_array(X): forward(X) when X is a numpy.ndarray of real numbers, as it is when the core maps it, else cast by NumPy to a C-contiguous array of the engine's dtype; None for anything else (convert it first). Sequential.forward's one-sample call.
         """
     def gradients(
         self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False

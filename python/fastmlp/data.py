@@ -428,7 +428,7 @@ def column_names(X):
 
 #: mappable(X, dtype): whether X is an array the core maps as it is: exactly a numpy.ndarray of
 #: ``dtype``, C-contiguous and aligned. The core's own rule (cpp/bindings/arrays.hpp, maps_as_is),
-#: the one Engine.forward_mapped applies (Sequential.forward's one-sample path).
+#: the one Engine.forward_array applies first (Sequential.forward's one-sample path).
 mappable = _core.mappable
 
 

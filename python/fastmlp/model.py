@@ -28,7 +28,7 @@ from . import tabular as _tabular
 from . import training as _training
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
-from ._validation import as_c_array, as_int, as_seed, positive_float
+from ._validation import as_int, as_seed, positive_float
 from .losses import CLASSIFICATION_LOSSES, LOSSES  # noqa: F401 (fm.model.LOSSES as before)
 from .training import (  # noqa: F401 (importable from here as before)
     DEFAULT_BATCH_SIZE,
@@ -221,14 +221,12 @@ class Sequential(_building.Building, _training.Trainer):
         ndarray of shape (m, n_outputs): ``out`` when given.
         """
         if out is None and comm is None and self._engine is not None:
-            # One-sample latency: an array the core maps as it is (data.mappable) goes there in one
-            # call, None back for anything else; a float array of another dtype (float64 rows for a
-            # float32 model) after the one cast that _X would make. The core checks the shape (2-D,
-            # rows, features) and the values with the messages of _X.
+            # One-sample latency: a numpy.ndarray of real numbers goes to the core in one call, as it
+            # is when the core maps it (data.mappable), else after the cast _X would make (float64
+            # rows for a float32 model); None back for anything else. The core checks the shape
+            # (2-D, rows, features) and the values with the messages of _X.
             try:
-                a = self._engine.forward_mapped(X)
-                if a is None and type(X) is np.ndarray and X.dtype.kind == "f":
-                    a = self._engine.forward(as_c_array(X, self.dtype))
+                a = self._engine.forward_array(X)
             except ValueError:
                 self._X(X)  # Python's checks: the same message, with scikit-learn's reshape hint
                 raise
