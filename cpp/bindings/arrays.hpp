@@ -26,6 +26,51 @@ inline void check_layout(const py::array& a, const std::string& name) {
                           "-byte elements (a view at an odd byte offset); pass a copy, e.g. numpy.array(" + name + ")");
 }
 
+// The one rule for "an array the core maps as it is" (fastmlp.data.mappable asks it through
+// _core.mappable): exactly a numpy.ndarray (a subclass such as np.matrix or a masked array is
+// converted in Python first), of dtype T, C-contiguous and aligned to its elements. Raw NumPy
+// fields, no temporaries: Sequential.forward asks it for every one-sample call.
+template <class T>
+bool maps_as_is(const py::handle& X) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(X.ptr()) != api.PyArray_Type_) return false;
+  const auto* a = py::detail::array_proxy(X.ptr());
+  constexpr int layout = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+  static PyObject* const dtype = py::dtype::of<T>().release().ptr();  // NumPy's own, never freed
+  return (a->flags & layout) == layout && (a->descr == dtype || api.PyArray_EquivTypes_(a->descr, dtype));
+}
+
+// X as an array the core maps, when X is exactly a numpy.ndarray of real numbers (floats, integers
+// or booleans): X itself when it maps as it is, else NumPy's cast to a C-contiguous aligned array of
+// T (np.ascontiguousarray(X, dtype), as the Python layer's as_c_array makes it). A null object for
+// anything else (lists, DataFrames, subclasses, complex or object arrays): Python converts or refuses
+// those. Shape and values are the core's to check.
+template <class T>
+py::object as_core_array(const py::handle& X) {
+  if (maps_as_is<T>(X)) return py::reinterpret_borrow<py::object>(X);
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(X.ptr()) != api.PyArray_Type_) return {};
+  const char kind = py::reinterpret_borrow<py::array>(X).dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') return {};
+  constexpr int flags = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_ |
+                        py::detail::npy_api::NPY_ARRAY_FORCECAST_;  // forcecast: float64 -> float32 as NumPy's
+  PyObject* a = api.PyArray_FromAny_(X.ptr(), py::dtype::of<T>().release().ptr(), 0, 0, flags, nullptr);
+  if (!a) throw py::error_already_set();  // (FromAny steals the dtype's reference)
+  return py::reinterpret_steal<py::object>(a);
+}
+
+// A new C-contiguous rows x cols array of T, made by NumPy directly (py::array_t's constructor
+// builds shape and stride vectors on the heap first: a tenth of a microsecond per one-sample call).
+template <class T>
+py::array_t<T> new_matrix(Index rows, Index cols) {
+  const auto& api = py::detail::npy_api::get();
+  Py_intptr_t shape[2] = {Py_intptr_t(rows), Py_intptr_t(cols)};
+  PyObject* a = api.PyArray_NewFromDescr_(api.PyArray_Type_, py::dtype::of<T>().release().ptr(), 2, shape, nullptr,
+                                          nullptr, 0, nullptr);  // steals the dtype's reference
+  if (!a) throw py::error_already_set();
+  return py::reinterpret_steal<py::array_t<T>>(a);
+}
+
 template <class T>
 ConstMatrixMap<T> as_matrix(const py::array& a, const char* name) {
   if (!py::isinstance<py::array_t<T>>(a) || a.dtype().not_equal(py::dtype::of<T>()))

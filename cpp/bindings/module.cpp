@@ -82,6 +82,16 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("A"), py::arg("B"), py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("emulated") = false,
       "op(A) op(B) with bf16 operands and float32 sums (bf16_kernel's, or the emulated path): for tests.");
+  m.def(
+      "mappable",
+      [](const py::handle& X, const py::dtype& dtype) {
+        if (dtype.equal(py::dtype::of<float>())) return fastmlp::bindings::maps_as_is<float>(X);
+        if (dtype.equal(py::dtype::of<double>())) return fastmlp::bindings::maps_as_is<double>(X);
+        throw py::type_error("dtype must be float32 or float64, got " + std::string(py::str(dtype)));
+      },
+      py::arg("X"), py::arg("dtype"),
+      "Whether X is an array the core maps as it is: exactly a numpy.ndarray of `dtype`, C-contiguous "
+      "and aligned (fastmlp.data.mappable).");
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"),
         "Threads the matrix products may use (products under ~4 MFLOP always run on one).");
   m.def("max_num_threads", &fastmlp::max_num_threads, "The most set_num_threads takes.");

@@ -216,26 +216,58 @@ double loss_call(Engine<T>& e, const py::array& X, const py::array& Y, const py:
   return double((e.*call)(x, y, training ? NormMode::Batch : NormMode::Inference));
 }
 
+// Engine.forward: A_L of X (checked: dtype, layout, shape, values) in a new array. The GIL is
+// released before the network's lock is taken (a fit holding the lock takes the GIL in callbacks).
+template <class T>
+py::array_t<T> forward_py(Engine<T>& e, const py::array& X) {
+  const auto x = as_matrix<T>(X, "X");
+  auto out = new_matrix<T>(x.rows(), e.host().n_outputs());
+  T* o = out.mutable_data();
+  py::gil_scoped_release nogil;
+  std::lock_guard<std::recursive_mutex> lock(e.host().busy());
+  e.forward(x, o);
+  return out;
+}
+
+// Engine.forward_array(X): forward(X) when X is a numpy.ndarray of real numbers (as_core_array:
+// as it is, or cast by NumPy), else None. Sequential.forward's one-sample call, hence a plain
+// CPython method (METH_O) rather than a pybind11 one: no dispatcher (argument casters, overload
+// loop) and no bound-method object per call, ~0.2 us of a 4 us forward. C++ exceptions become
+// Python's as pybind11's would.
+template <class T>
+PyObject* forward_array(PyObject* self, PyObject* X) {
+  try {
+    const py::object x = as_core_array<T>(X);
+    if (!x) Py_RETURN_NONE;
+    auto& e = py::handle(self).cast<Engine<T>&>();  // the method descriptor checked self's type
+    return forward_py<T>(e, py::reinterpret_borrow<py::array>(x)).release().ptr();
+  } catch (py::error_already_set& err) {
+    err.restore();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+  }
+  return nullptr;
+}
+
+template <class T>
+PyMethodDef forward_array_def = {
+    "forward_array", &forward_array<T>, METH_O,
+    "forward_array(X): forward(X) when X is a numpy.ndarray of real numbers, as it is when the core maps "
+    "it, else cast by NumPy to a C-contiguous array of the engine's dtype; None for anything else "
+    "(convert it first). Sequential.forward's one-sample call."};
+
 // Engine32 / Engine64: the device a model runs on. Every call takes the host network's lock.
 template <class T>
 void define_engine(py::module_& m, const char* name, const char* fit_doc) {
   using E = Engine<T>;
-  py::class_<E>(m, name,
-                "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
-                "parameter buffer stays the truth.")
-      .def_property_readonly("name", [](const E& e) { return std::string(e.name()); })
-      .def(
-          "forward",
-          [](E& e, const py::array& X) {
-            const auto x = as_matrix<T>(X, "X");
-            py::array_t<T> out({x.rows(), e.host().n_outputs()});
-            T* o = out.mutable_data();
-            py::gil_scoped_release nogil;
-            std::lock_guard<std::recursive_mutex> lock(e.host().busy());
-            e.forward(x, o);
-            return out;
-          },
-          py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
+  py::class_<E> cls(m, name,
+                    "Where a network's math runs (cpu_engine(net) / cuda_engine(net)); the host network's "
+                    "parameter buffer stays the truth.");
+  PyObject* method = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &forward_array_def<T>);
+  if (!method) throw py::error_already_set();
+  cls.attr("forward_array") = py::reinterpret_steal<py::object>(method);
+  cls.def_property_readonly("name", [](const E& e) { return std::string(e.name()); })
+      .def("forward", &forward_py<T>, py::arg("X"), "Output activations A_L, a new (m, n_outputs) array.")
       .def("objective", &loss_call<T, &E::objective>, py::arg("X"), py::arg("Y"), py::arg("sample_weight") = py::none(),
            py::arg("training") = false,
            "Mean loss J with the L2 term (training: batch normalization by the batch's statistics).")

@@ -46,6 +46,7 @@ __all__: list[str] = [
     "get_num_threads",
     "load_model",
     "loss_name",
+    "mappable",
     "model_bytes",
     "model_from_bytes",
     "save_model",
@@ -528,6 +529,10 @@ class Engine32:
         """
         Output activations A_L, a new (m, n_outputs) array.
         """
+    def forward_array(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float32] | None:
+        """
+        forward_array(X): forward(X) when X is a numpy.ndarray of real numbers, as it is when the core maps it, else cast by NumPy to a C-contiguous array of the engine's dtype; None for anything else (convert it first). Sequential.forward's one-sample call.
+        """
     def gradients(
         self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
     ) -> float:
@@ -573,6 +578,10 @@ class Engine64:
     def forward(self, X: numpy.ndarray) -> numpy.typing.NDArray[numpy.float64]:
         """
         Output activations A_L, a new (m, n_outputs) array.
+        """
+    def forward_array(self, X: typing.Any) -> numpy.typing.NDArray[numpy.float64] | None:
+        """
+        forward_array(X): forward(X) when X is a numpy.ndarray of real numbers, as it is when the core maps it, else cast by NumPy to a C-contiguous array of the engine's dtype; None for anything else (convert it first). Sequential.forward's one-sample call.
         """
     def gradients(
         self, X: numpy.ndarray, Y: numpy.ndarray, sample_weight: typing.Any = None, training: bool = False
@@ -665,6 +674,11 @@ def load_model(path: str) -> tuple:
 def loss_name(name: str) -> str:
     """
     The canonical name of a loss or one of its aliases (ValueError when unknown).
+    """
+
+def mappable(X: typing.Any, dtype: numpy.dtype) -> bool:
+    """
+    Whether X is an array the core maps as it is: exactly a numpy.ndarray of `dtype`, C-contiguous and aligned (fastmlp.data.mappable).
     """
 
 def max_num_threads() -> int:

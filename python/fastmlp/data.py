@@ -42,6 +42,7 @@ import threading
 
 import numpy as np
 
+from . import _core
 from ._interrupt import interruptible_get
 from ._validation import as_2d
 
@@ -425,9 +426,10 @@ def column_names(X):
     return [str(c) for c in columns]
 
 
-def mappable(X, dtype: np.dtype) -> bool:
-    """An ndarray the core maps as it is: of ``dtype``, C-contiguous and aligned (and writeable)."""
-    return type(X) is np.ndarray and X.dtype is dtype and X.flags.carray
+#: mappable(X, dtype): whether X is an array the core maps as it is: exactly a numpy.ndarray of
+#: ``dtype``, C-contiguous and aligned. The core's own rule (cpp/bindings/arrays.hpp, maps_as_is),
+#: the one Engine.forward_array applies first (Sequential.forward's one-sample path).
+mappable = _core.mappable
 
 
 class Inputs:

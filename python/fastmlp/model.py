@@ -220,14 +220,18 @@ class Sequential(_building.Building, _training.Trainer):
         -------
         ndarray of shape (m, n_outputs): ``out`` when given.
         """
-        if out is None and comm is None and self._engine is not None and _data.mappable(X, self.dtype):
-            # Batch-1 latency: an array the core maps as it is goes straight there (~0.3 us of Python);
-            # the core checks its shape (2-D, rows, features) and values with the messages of _X.
+        if out is None and comm is None and self._engine is not None:
+            # One-sample latency: a numpy.ndarray of real numbers goes to the core in one call, as it
+            # is when the core maps it (data.mappable), else after the cast _X would make (float64
+            # rows for a float32 model); None back for anything else. The core checks the shape
+            # (2-D, rows, features) and the values with the messages of _X.
             try:
-                return self._engine.forward(X)
+                a = self._engine.forward_array(X)
             except ValueError:
                 self._X(X)  # Python's checks: the same message, with scikit-learn's reshape hint
                 raise
+            if a is not None:
+                return a
         if isinstance(X, _data.Source):
             chunks = self._chunks(X)  # RuntimeError when the model is not built
             return _data.forward_chunks(self._engine.forward, chunks, out, self.n_outputs, self.dtype, X)
