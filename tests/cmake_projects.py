@@ -37,8 +37,9 @@ def cmake_project(source: Path, build: Path) -> None:
         f"-Dfastmlp_DIR={fm.cmake_dir()}",
         "-DCMAKE_BUILD_TYPE=Release",
     ]
-    if cmeel_prefixes():  # Eigen from PyPI's cmeel-eigen, when that is where it lives
-        args.append(f"-DCMAKE_PREFIX_PATH={';'.join(cmeel_prefixes())}")
+    prefixes = cmeel_prefixes()
+    if prefixes:  # Eigen from PyPI's cmeel-eigen, when that is where it lives
+        args.append(f"-DCMAKE_PREFIX_PATH={';'.join(prefixes)}")
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     jobs = str(os.cpu_count() or 2)

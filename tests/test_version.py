@@ -55,8 +55,9 @@ def test_plain_cmake_reads_the_version_from_pyproject(tmp_path):
         "-DFASTMLP_PYTHON=OFF",
         f"-DPython_EXECUTABLE={sys.executable}",
     ]
-    if cmeel_prefixes():
-        args.append(f"-DCMAKE_PREFIX_PATH={';'.join(cmeel_prefixes())}")
+    prefixes = cmeel_prefixes()
+    if prefixes:
+        args.append(f"-DCMAKE_PREFIX_PATH={';'.join(prefixes)}")
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"fastmlp: version {pyproject_version()}\n" in done.stdout

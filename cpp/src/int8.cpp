@@ -152,6 +152,13 @@ void int8_gemm_s32(const std::uint8_t* Q, Index m, Index ldq, const Int8Weights&
 }
 
 bool int8_chain(const float* X, Index m, Index ldx, const Int8Layer* layers, Index n, float* Z, Index ldz) {
+  // The header is installed: a caller outside DenseInt8 gets an error, not a read past a hidden row.
+  if (n < 1) throw std::invalid_argument("int8_chain: no layers");
+  for (Index l = 1; l < n; ++l)
+    if (layers[l].W->d != layers[l - 1].W->k)
+      throw std::invalid_argument("int8_chain: layer " + std::to_string(l) + " takes " +
+                                  std::to_string(layers[l].W->d) + " inputs, layer " + std::to_string(l - 1) +
+                                  " gives " + std::to_string(layers[l - 1].W->k));
   const auto& k = kernels();
   Index d4 = 0, hidden = 0;  // the scratch's widths: quantized inputs, hidden activations
   double flops = 0.0;

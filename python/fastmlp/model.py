@@ -228,7 +228,8 @@ class Sequential(_building.Building, _training.Trainer):
             try:
                 a = self._engine.forward_array(X)
             except ValueError:
-                self._X(X)  # Python's checks: the same message, with scikit-learn's reshape hint
+                with np.errstate(over="ignore"):  # the cast above has warned of any overflow once
+                    self._X(X)  # Python's checks: the same message, with scikit-learn's reshape hint
                 raise
             if a is not None:
                 return a

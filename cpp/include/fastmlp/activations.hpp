@@ -44,7 +44,8 @@ double default_alpha(Activation g);
 template <class T>
 void activate(Activation g, T alpha, MatrixMap<T> Z);
 
-// Z (m x k) -> A = g(Z + 1 b), in place: bias and activation in one pass over Z.
+// Z (m x k) -> A = g(Z + 1 b), in place: one pass over Z for the piecewise-linear activations; the
+// others add b first, then activate (activations.cpp says why).
 template <class T>
 void add_bias_activate(Activation g, T alpha, const ConstRowVectorMap<T>& b, MatrixMap<T> Z);
 

@@ -79,68 +79,33 @@ class DenseInt8 final : public Layer<T> {
   bool checks_finite_inputs() const override { return sizeof(T) == 4; }  // a float64 model refuses it first
 
   const T* forward(Pass<T>& p, const T* x, Index ldx) override {
-    if constexpr (sizeof(T) != 4) {
-      throw std::invalid_argument("an int8 Dense layer needs a float32 model");
-    } else {
+    chain_.assign(1, this);
+    T* Z = run_chain(p, x, ldx, !p.tracer);
+    if (p.tracer) {  // z (the kernel's output without the activation), then a
       const Index m = p.m, k = this->n_out_;
-      pack();
-      a_.reserve(p.ops, m * k);
-      T* Z = a_.data();
-      const Activation g = activation(p);
-      const bool fused = !p.tracer && g == Activation::Relu;  // in the kernel's epilogue: one pass over Z
-      // The quantization's min/max pass finds NaN and infinity: the network's own pass over its
-      // inputs X is skipped (checks_finite_inputs); other inputs' bad rows give NaN rows of Z.
-      if (!int8_dense(x, m, ldx, W8_, b_, Z, k, fused) && x == p.X)
-        throw std::invalid_argument("X contains NaN or infinity");
-      if (p.tracer) {
-        z_.reserve(p.ops, m * k);
-        p.ops.copy(Z, z_.data(), m * k);
-        p.ops.bias_activate(g_, T(alpha_), nullptr, Z, m, k);
-        p.tracer->forward(z_.data(), Z, m, k);
-        if (p.head == this) p.ops.copy(z_.data(), Z, m * k);
-      } else if (g != Activation::Linear && !fused) {
-        p.ops.bias_activate(g, T(alpha_), nullptr, Z, m, k);
-      }
-      return Z;
+      z_.reserve(p.ops, m * k);
+      p.ops.copy(Z, z_.data(), m * k);
+      p.ops.bias_activate(g_, T(alpha_), nullptr, Z, m, k);
+      p.tracer->forward(z_.data(), Z, m, k);
+      if (p.head == this) p.ops.copy(z_.data(), Z, m * k);
     }
+    return Z;
   }
 
   // This layer and the int8 Dense layers after it, as one int8_chain (gemm_int8.hpp): each block of
   // rows goes through all of them while it is in cache. A layer joins when the one before it ends
-  // in ReLU (the kernels' epilogue applies it) or in nothing; the chain's last layer writes its own
-  // buffer and applies any other activation after, as forward does. Not with a tracer (it needs
-  // every layer's z and a).
+  // in ReLU (the kernels' epilogue applies it) or in nothing. Not with a tracer (it needs every
+  // layer's z and a).
   Index forward_fused(Pass<T>& p, const T* x, Index ldx, const LayerStack<T>& stack, Index i, const T** out) override {
-    std::vector<DenseInt8*>& chain = chain_;  // kept: no allocation per call
-    chain.assign(1, this);
+    chain_.assign(1, this);
     for (Index j = i + 1; !p.tracer && j < stack.size(); ++j) {
-      const Activation before = chain.back()->activation(p);
+      const Activation before = chain_.back()->activation(p);
       auto* next = dynamic_cast<DenseInt8*>(&stack[j]);
       if (!next || (before != Activation::Relu && before != Activation::Linear)) break;
-      chain.push_back(next);
+      chain_.push_back(next);
     }
-    if (chain.size() == 1 || sizeof(T) != 4) {  // (a float64 model's forward throws)
-      *out = forward(p, x, ldx);
-      return 0;
-    }
-    if constexpr (sizeof(T) == 4) {
-      std::vector<Int8Layer>& layers = chain_layers_;
-      layers.clear();
-      for (DenseInt8* l : chain) {
-        l->pack();
-        layers.push_back({&l->W8_, l->b_, l->activation(p) == Activation::Relu});
-      }
-      DenseInt8& last = *chain.back();
-      const Index m = p.m, k = last.n_out_;
-      const Activation g = last.activation(p);
-      last.a_.reserve(p.ops, m * k);
-      T* Z = last.a_.data();
-      if (!int8_chain(x, m, ldx, layers.data(), Index(layers.size()), Z, k) && x == p.X)
-        throw std::invalid_argument("X contains NaN or infinity");
-      if (g != Activation::Linear && g != Activation::Relu) p.ops.bias_activate(g, T(last.alpha_), nullptr, Z, m, k);
-      *out = Z;
-    }
-    return Index(chain.size()) - 1;
+    *out = chain_.size() == 1 ? forward(p, x, ldx) : run_chain(p, x, ldx, true);  // forward: the tracer's way
+    return Index(chain_.size()) - 1;
   }
 
   void backward(Pass<T>&, const T*, Index, T*, T*) override {
@@ -153,6 +118,33 @@ class DenseInt8 final : public Layer<T> {
     if (!packed_) pack_int8_weights(Wq_, s_, this->n_in_, this->n_out_, W8_);
     packed_ = true;
   }
+  // chain_ (this layer first; kept between calls: no allocation per call) as one int8_chain into the
+  // last layer's buffer. ReLU runs in the kernels' epilogue (one pass over Z), any other activation of
+  // the last layer after it; none of the last layer's when !activate_last (the tracer takes its z).
+  T* run_chain(Pass<T>& p, const T* x, Index ldx, bool activate_last) {
+    if constexpr (sizeof(T) != 4) {
+      throw std::invalid_argument("an int8 Dense layer needs a float32 model");
+    } else {
+      DenseInt8& last = *chain_.back();
+      chain_layers_.clear();
+      for (DenseInt8* l : chain_) {
+        l->pack();
+        const bool relu = l->activation(p) == Activation::Relu && (l != &last || activate_last);
+        chain_layers_.push_back({&l->W8_, l->b_, relu});
+      }
+      const Index m = p.m, k = last.n_out_;
+      last.a_.reserve(p.ops, m * k);
+      T* Z = last.a_.data();
+      // The quantization's min/max pass finds NaN and infinity: the network's own pass over its
+      // inputs X is skipped (checks_finite_inputs); other inputs' bad rows give NaN rows of Z.
+      if (!int8_chain(x, m, ldx, chain_layers_.data(), Index(chain_layers_.size()), Z, k) && x == p.X)
+        throw std::invalid_argument("X contains NaN or infinity");
+      const Activation g = last.activation(p);
+      if (activate_last && g != Activation::Linear && g != Activation::Relu)
+        p.ops.bias_activate(g, T(last.alpha_), nullptr, Z, m, k);
+      return Z;
+    }
+  }
   // The activation this pass applies: none for the output layer (the loss activates it).
   Activation activation(const Pass<T>& p) const { return p.head == this ? Activation::Linear : g_; }
 
@@ -163,7 +155,7 @@ class DenseInt8 final : public Layer<T> {
   Int8Weights W8_;
   bool packed_ = false;
   Buffer<T> a_, z_;
-  std::vector<DenseInt8*> chain_;  // forward_fused's
+  std::vector<DenseInt8*> chain_;  // run_chain's layers
   std::vector<Int8Layer> chain_layers_;
 };
 
