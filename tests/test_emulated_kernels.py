@@ -61,6 +61,7 @@ def emu(tmp_path_factory):
         "emu_int8_quantize_rows": ([c_int, P, I, I, I, P, I, P, P], c_int),
         "emu_int8_gemm_s32": ([c_int, P, I, I, P, I, I, P, I], c_int),
         "emu_int8_dense_rows": ([c_int, P, I, I, P, P, I, I, P, P, I, c_int], c_int),
+        "emu_int8_chain2": ([c_int, P, I, I, P, P, P, I, I, c_int, P, P, P, I, c_int, P, I], c_int),
         "emu_gemm_bf16": ([c_int, c_int, c_int, I, I, I, F, P, I, P, I, F, P, I], None),
     }
     for name, (args, res) in sigs.items():
@@ -215,6 +216,31 @@ def test_dense_rows_as_the_avx2_build(emu, isa, relu, d, k, with_bias):
         Zl, fl = _dense(emu, LIB_AVX2, X, d, Wq, sw, b, relu)
         assert fl == finite
         np.testing.assert_allclose(Zl, Z, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("isa", EMULATED)
+@pytest.mark.parametrize("d,h,k", [(13, 7, 3), (785, 70, 10)])
+def test_chain_of_two_layers_as_layer_by_layer(emu, isa, d, h, k):
+    """chain_rows (the path every int8 model takes: blocks of rows through each layer, the hidden
+    activations in the scratch) gives the bits of two dense_rows calls, in the emulated builds and here."""
+    rng = np.random.default_rng(d + h)
+    Wq1 = rng.integers(-63, 64, size=(d, h)).astype(np.float32)
+    Wq2 = rng.integers(-63, 64, size=(h, k)).astype(np.float32)
+    s1, s2 = ((rng.random(n) * 0.02 + 0.001).astype(np.float32) for n in (h, k))
+    b1, b2 = (rng.normal(size=n).astype(np.float32) for n in (h, k))
+    for m in (1, 3, 63, 65, 130):  # one row, a partial tile, and past one and two blocks of 64 rows
+        X = _rows(rng, m, d)
+        A1, f1 = _dense(emu, HERE_AVX2, X, d, Wq1, s1, b1, True)
+        want, _ = _dense(emu, HERE_AVX2, np.ascontiguousarray(A1), h, Wq2, s2, b2, False)
+        for build in (EMULATED[isa], HERE_AVX2):
+            Z = np.full((m, k + 2), 3.5, dtype=np.float32)
+            rc = emu.emu_int8_chain2(
+                build, ptr(X, np.float32), m, X.shape[1], ptr(Wq1, np.float32), ptr(s1, np.float32),
+                ptr(b1, np.float32), d, h, 1, ptr(Wq2, np.float32), ptr(s2, np.float32), ptr(b2, np.float32), k, 0,
+                ptr(Z, np.float32), k + 2,
+            )  # fmt: skip
+            assert rc == int(f1) and (Z[:, k:] == 3.5).all()
+            np.testing.assert_array_equal(Z[:, :k].view(np.uint32), want.view(np.uint32), err_msg=f"m={m}")
 
 
 # --- bf16 -------------------------------------------------------------------------------------------------

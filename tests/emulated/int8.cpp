@@ -34,6 +34,7 @@
 #undef FASTMLP_INT8_ISA
 #undef FASTMLP_KERNEL_NS
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <vector>
@@ -45,6 +46,7 @@ namespace fastmlp {
   bool quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
   void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
   bool dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
+  bool chain_rows(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);                \
   const char* isa();                                                                                                \
   }
 DECLARE_INT8(int8_base)
@@ -61,10 +63,15 @@ struct Build {
   void (*gemm_s32)(const std::uint8_t*, Index, Index, const fastmlp::Int8Weights&, std::int32_t*, Index);
   bool (*dense_rows)(const float*, Index, Index, const fastmlp::Int8Weights&, const float*, float*, Index, bool,
                      fastmlp::Int8Scratch&);
+  bool (*chain_rows)(const float*, Index, Index, const fastmlp::Int8Layer*, Index, float*, Index,
+                     fastmlp::Int8Scratch&);
   const char* (*isa)();
 };
-#define BUILD(ns) \
-  Build { &fastmlp::ns::quantize_rows, &fastmlp::ns::gemm_s32, &fastmlp::ns::dense_rows, &fastmlp::ns::isa }
+#define BUILD(ns)                                                                                            \
+  Build {                                                                                                    \
+    &fastmlp::ns::quantize_rows, &fastmlp::ns::gemm_s32, &fastmlp::ns::dense_rows, &fastmlp::ns::chain_rows, \
+        &fastmlp::ns::isa                                                                                    \
+  }
 const Build builds[] = {BUILD(int8_base), BUILD(int8_v3), BUILD(int8_emulated_avxvnni), BUILD(int8_emulated_avx512vnni),
                         BUILD(int8_here_avx2)};
 #undef BUILD
@@ -114,6 +121,29 @@ int emu_int8_dense_rows(int build, const float* X, std::int64_t m, std::int64_t 
   std::vector<std::int32_t> zp(rows);
   fastmlp::Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
   return int(b->dense_rows(X, m, ldx, W, bias, Z, ldz, relu != 0, scratch));
+} catch (const std::exception&) {
+  return -1;
+}
+
+// chain_rows of two layers, x (m x d) -> relu1? (x W1 + b1) (m x h) -> relu2? (. W2 + b2) = Z (m x k), in the
+// library's blocks of rows (hidden activations in the scratch's H): 1 when every row was finite, 0 when one
+// was not, -1 on an error.
+int emu_int8_chain2(int build, const float* X, std::int64_t m, std::int64_t ldx, const float* Wq1, const float* s1,
+                    const float* b1, std::int64_t d, std::int64_t h, int relu1, const float* Wq2, const float* s2,
+                    const float* b2, std::int64_t k, int relu2, float* Z, std::int64_t ldz) try {
+  const Build* b = pick(build);
+  if (!b) return -1;
+  fastmlp::Int8Weights W1, W2;
+  fastmlp::pack_int8_weights<float>(Wq1, s1, d, h, W1);
+  fastmlp::pack_int8_weights<float>(Wq2, s2, h, k, W2);
+  const fastmlp::Int8Layer layers[2] = {{&W1, b1, relu1 != 0}, {&W2, b2, relu2 != 0}};
+  const auto rows = static_cast<std::size_t>(fastmlp::kInt8BlockRows);
+  std::vector<std::uint8_t> Q(rows * std::size_t(std::max(W1.d4, W2.d4)));
+  std::vector<float> sx(rows), H(2 * rows * std::size_t(h));
+  std::vector<std::int32_t> zp(rows);
+  fastmlp::Int8Scratch scratch{Q.data(), sx.data(), zp.data()};
+  scratch.H[0] = H.data(), scratch.H[1] = H.data() + rows * std::size_t(h);
+  return int(b->chain_rows(X, m, ldx, layers, 2, Z, ldz, scratch));
 } catch (const std::exception&) {
   return -1;
 }
