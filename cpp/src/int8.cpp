@@ -12,6 +12,7 @@
 #include "fastmlp/cpu.hpp"
 #include "fastmlp/gemm_int8.hpp"
 #include "fastmlp/threads.hpp"
+#include "int8_builds.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -19,14 +20,6 @@
 
 namespace fastmlp {
 
-#define FASTMLP_DECLARE_INT8(ns)                                                                                    \
-  namespace ns {                                                                                                    \
-  bool quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
-  void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
-  bool dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
-  bool chain_rows(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);                \
-  const char* isa();                                                                                                \
-  }
 FASTMLP_DECLARE_INT8(int8_base)
 #ifdef FASTMLP_INT8_V3
 FASTMLP_DECLARE_INT8(int8_v3)
@@ -37,7 +30,6 @@ FASTMLP_DECLARE_INT8(int8_avxvnni)
 #ifdef FASTMLP_INT8_AVX512VNNI
 FASTMLP_DECLARE_INT8(int8_avx512vnni)
 #endif
-#undef FASTMLP_DECLARE_INT8
 
 namespace {
 

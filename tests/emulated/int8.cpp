@@ -39,19 +39,12 @@
 #include <exception>
 #include <vector>
 
+#include "../../cpp/src/int8_builds.hpp"
+
 namespace fastmlp {
-// The library's builds of the same file (declared as cpp/src/int8.cpp declares them).
-#define DECLARE_INT8(ns)                                                                                            \
-  namespace ns {                                                                                                    \
-  bool quantize_rows(const float*, Index, Index, Index, std::uint8_t*, Index, float*, std::int32_t*);               \
-  void gemm_s32(const std::uint8_t*, Index, Index, const Int8Weights&, std::int32_t*, Index);                       \
-  bool dense_rows(const float*, Index, Index, const Int8Weights&, const float*, float*, Index, bool, Int8Scratch&); \
-  bool chain_rows(const float*, Index, Index, const Int8Layer*, Index, float*, Index, Int8Scratch&);                \
-  const char* isa();                                                                                                \
-  }
-DECLARE_INT8(int8_base)
-DECLARE_INT8(int8_v3)
-#undef DECLARE_INT8
+// The library's builds of the same file.
+FASTMLP_DECLARE_INT8(int8_base)
+FASTMLP_DECLARE_INT8(int8_v3)
 }  // namespace fastmlp
 
 namespace {
