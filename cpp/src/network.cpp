@@ -100,11 +100,10 @@ void validate_layer(const LayerSpec& s) {
 
 std::vector<LayerConfig> layer_configs(const LayerSpec& s) {
   std::vector<LayerConfig> out;
-  const bool has_alpha = s.activation == Activation::LeakyRelu || s.activation == Activation::Elu;
   LayerConfig dense{"Dense", {}, {}, false};
   dense.set("n_in", ConfigValue::of(std::int64_t(s.n_in))).set("n_out", ConfigValue::of(std::int64_t(s.n_out)));
   dense.set("activation", ConfigValue::of(std::string(activation_name(s.activation))));
-  dense.set("alpha", has_alpha ? ConfigValue::of(s.alpha) : ConfigValue::null());
+  dense.set("alpha", alpha_field(s.activation, s.alpha));
   if (s.init != Init::Default) dense.set("init", ConfigValue::of(std::string(init_name(s.init))));
   out.push_back(std::move(dense));
   if (s.norm != Norm::None) {

@@ -253,4 +253,10 @@ class ConfigReader {
   std::vector<char> used_;
 };
 
+// The `alpha` field of a layer with activation g (Dense, DenseInt8, Activation), one rule for all:
+// leaky_relu and elu take it (finite and >= 0; absent: default_alpha), the others ignore it and
+// their config() writes null.
+double read_alpha(ConfigReader& r, Activation g);
+ConfigValue alpha_field(Activation g, double alpha);
+
 }  // namespace fastmlp

@@ -13,8 +13,6 @@ namespace fastmlp {
 
 namespace {
 
-bool non_negative(double v) { return v >= 0.0; }
-
 template <class T>
 class ActivationLayer final : public Layer<T> {
  public:
@@ -24,16 +22,15 @@ class ActivationLayer final : public Layer<T> {
     ConfigReader r(c, where);
     if (!r.has("activation")) throw std::invalid_argument(where + " lacks activation");
     g_ = activation_from_name(r.text("activation", "linear"));
-    alpha_ = r.number("alpha", default_alpha(g_), non_negative, "finite and >= 0");
+    alpha_ = read_alpha(r, g_);
     r.finish();
     this->n_in_ = this->n_out_ = n_in;
   }
   const char* type() const override { return "Activation"; }
   LayerConfig config() const override {
-    const bool has_alpha = g_ == Activation::LeakyRelu || g_ == Activation::Elu;
     LayerConfig c{"Activation", {}, {}, false};
     c.set("activation", ConfigValue::of(std::string(activation_name(g_))));
-    c.set("alpha", has_alpha ? ConfigValue::of(alpha_) : ConfigValue::null());
+    c.set("alpha", alpha_field(g_, alpha_));
     return c;
   }
   Activation output_activation(double* alpha) const override {

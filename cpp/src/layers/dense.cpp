@@ -17,9 +17,7 @@ namespace {
 
 constexpr Index kMaxSide = (Index(1) << 31) - 1;
 constexpr Index kMaxParams = Index(1) << 40;
-bool non_negative(double v) { return v >= 0.0; }
 bool relu_like(Activation g) { return g == Activation::Relu || g == Activation::LeakyRelu || g == Activation::Elu; }
-bool has_alpha(Activation g) { return g == Activation::LeakyRelu || g == Activation::Elu; }
 
 template <class T>
 class Dense final : public Layer<T> {
@@ -29,7 +27,7 @@ class Dense final : public Layer<T> {
     const Index given = r.integer("n_in", 1, kMaxSide, n_in > 0 ? n_in : 0);
     this->n_out_ = r.integer("n_out", 1, kMaxSide, 0);
     g_ = activation_from_name(r.text("activation", "linear"));
-    alpha_ = r.number("alpha", default_alpha(g_), non_negative, "finite and >= 0");
+    alpha_ = read_alpha(r, g_);
     init_ = init_from_name(r.text("init", "default"));
     r.finish();
     if (n_in > 0 && given != n_in)
@@ -45,7 +43,7 @@ class Dense final : public Layer<T> {
     LayerConfig c{"Dense", {}, {}, false};
     c.set("n_in", ConfigValue::of(std::int64_t(this->n_in_))).set("n_out", ConfigValue::of(std::int64_t(this->n_out_)));
     c.set("activation", ConfigValue::of(std::string(activation_name(g_))));
-    c.set("alpha", has_alpha(g_) ? ConfigValue::of(alpha_) : ConfigValue::null());
+    c.set("alpha", alpha_field(g_, alpha_));
     if (init_ != Init::Default) c.set("init", ConfigValue::of(std::string(init_name(init_))));
     return c;
   }

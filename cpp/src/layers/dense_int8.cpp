@@ -21,9 +21,6 @@ namespace fastmlp {
 
 namespace {
 
-bool non_negative(double v) { return v >= 0.0; }
-bool has_alpha(Activation g) { return g == Activation::LeakyRelu || g == Activation::Elu; }
-
 template <class T>
 class DenseInt8 final : public Layer<T> {
  public:
@@ -32,7 +29,7 @@ class DenseInt8 final : public Layer<T> {
     const Index given = r.integer("n_in", 1, kInt8MaxInputs, n_in > 0 ? n_in : 0);
     this->n_out_ = r.integer("n_out", 1, (Index(1) << 31) - 1, 0);
     g_ = activation_from_name(r.text("activation", "linear"));
-    alpha_ = r.number("alpha", default_alpha(g_), non_negative, "finite and >= 0");
+    alpha_ = read_alpha(r, g_);
     init_ = init_from_name(r.text("init", "default"));
     const std::string mode = r.text("quantize", "int8");
     r.finish();
@@ -48,7 +45,7 @@ class DenseInt8 final : public Layer<T> {
     LayerConfig c{"Dense", {}, {}, false};
     c.set("n_in", ConfigValue::of(std::int64_t(this->n_in_))).set("n_out", ConfigValue::of(std::int64_t(this->n_out_)));
     c.set("activation", ConfigValue::of(std::string(activation_name(g_))));
-    c.set("alpha", has_alpha(g_) ? ConfigValue::of(alpha_) : ConfigValue::null());
+    c.set("alpha", alpha_field(g_, alpha_));
     if (init_ != Init::Default) c.set("init", ConfigValue::of(std::string(init_name(init_))));
     c.set("quantize", ConfigValue::of(std::string("int8")));
     return c;

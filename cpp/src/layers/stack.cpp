@@ -188,6 +188,14 @@ double ConfigReader::number(const std::string& key, double fallback, bool (*chec
   return v->number;
 }
 
+double read_alpha(ConfigReader& r, Activation g) {
+  return r.number("alpha", default_alpha(g), [](double v) { return v >= 0.0; }, "finite and >= 0");
+}
+
+ConfigValue alpha_field(Activation g, double alpha) {
+  return g == Activation::LeakyRelu || g == Activation::Elu ? ConfigValue::of(alpha) : ConfigValue::null();
+}
+
 std::string ConfigReader::text(const std::string& key, const std::string& fallback) {
   const ConfigValue* v = take(key);
   if (!v || v->kind == ConfigValue::Kind::Null) return fallback;
