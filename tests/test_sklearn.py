@@ -206,6 +206,20 @@ def test_pickle_round_trip(clf_data):
     assert clone_.get_params() == clf.get_params()
 
 
+def test_pickles_name_the_public_module(clf_data, reg_data):
+    # A pickle names each object's class by the module that defines it: the estimators must stay
+    # defined in fastmlp.sklearn (their shared base lives in a private module), so that a pickle
+    # never depends on where the package keeps its private parts.
+    import pickletools
+
+    for est, (X, y) in ((MLPClassifier, clf_data), (MLPRegressor, reg_data)):
+        fitted = quiet(est(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, y)
+        strings = {arg for op, arg, _ in pickletools.genops(pickle.dumps(fitted)) if isinstance(arg, str)}
+        modules = {s for s in strings if s.startswith("fastmlp")}
+        assert "fastmlp.sklearn" in modules and not any(m.startswith("fastmlp._") for m in modules), modules
+        assert type(pickle.loads(pickle.dumps(fitted))) is est
+
+
 def test_random_state_reproducible_and_clone(clf_data):
     X, y = clf_data
     a = quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=3).fit, X, y)
