@@ -264,6 +264,21 @@ def test_same_early_stopping_split_as_sklearn(clf_data, binary):
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
 
 
+def test_lbfgs_with_uniform_sample_weights_as_sklearn():
+    """L-BFGS with sample weights all 4: scikit-learn's objective divides alpha by the sum of the
+    weights (4 n), so it is not the unweighted one; the same loss and weights as scikit-learn's."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = make_classification(n_samples=120, n_features=5, n_classes=3, n_informative=3, random_state=0)
+    sw = np.full(len(y), 4.0)
+    params = dict(hidden_layer_sizes=(6,), solver="lbfgs", alpha=1.0, max_iter=15, random_state=0)
+    ours = quiet(MLPClassifier(**params).fit, X, y, sample_weight=sw)
+    theirs = quiet(SkMLP(**params).fit, X, y, sample_weight=sw)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+
+
 def test_partial_fit(clf_data):
     X, y = clf_data
     labels = np.array(["x", "y", "z"])[y]

@@ -428,8 +428,8 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=model.dtype)
         if Y.dtype.kind == "f":
             Y = np.ascontiguousarray(Y, dtype=model.dtype)
-        if sample_weight is not None and np.all(sample_weight == sample_weight[0]):
-            sample_weight = None  # uniform weights: exactly the unweighted loss
+        if sample_weight is not None and np.all(sample_weight == 1):
+            sample_weight = None  # all ones: exactly the unweighted objective (other uniform weights scale alpha)
         iprint = (
             1 if self.verbose is True else (self.verbose if isinstance(self.verbose, int) and self.verbose > 1 else -1)
         )
