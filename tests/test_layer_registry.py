@@ -264,7 +264,7 @@ def test_activations_and_losses_come_from_the_core():
 
     assert set(CLASSIFICATION_LOSSES) <= set(fm.LOSSES)
     pytest.importorskip("sklearn")
-    from fastmlp.sklearn import _ACTIVATION_ALIASES, _HIDDEN_ACTIVATIONS
+    from fastmlp._sklearn_params import _ACTIVATION_ALIASES, _HIDDEN_ACTIVATIONS
 
     assert set(_HIDDEN_ACTIVATIONS) == set(_ACTIVATION_ALIASES) | (set(fm.ACTIVATIONS) - {"softmax", "exp", "step"})
 

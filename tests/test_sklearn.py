@@ -206,6 +206,20 @@ def test_pickle_round_trip(clf_data):
     assert clone_.get_params() == clf.get_params()
 
 
+def test_pickles_name_the_public_module(clf_data, reg_data):
+    # A pickle names each object's class by the module that defines it: the estimators must stay
+    # defined in fastmlp.sklearn (their shared base lives in a private module), so that a pickle
+    # never depends on where the package keeps its private parts.
+    import pickletools
+
+    for est, (X, y) in ((MLPClassifier, clf_data), (MLPRegressor, reg_data)):
+        fitted = quiet(est(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit, X, y)
+        strings = {arg for op, arg, _ in pickletools.genops(pickle.dumps(fitted)) if isinstance(arg, str)}
+        modules = {s for s in strings if s.startswith("fastmlp")}
+        assert "fastmlp.sklearn" in modules and not any(m.startswith("fastmlp._") for m in modules), modules
+        assert type(pickle.loads(pickle.dumps(fitted))) is est
+
+
 def test_random_state_reproducible_and_clone(clf_data):
     X, y = clf_data
     a = quiet(MLPClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=3).fit, X, y)
@@ -248,6 +262,21 @@ def test_same_early_stopping_split_as_sklearn(clf_data, binary):
     theirs = quiet(SkMLP(**params).fit, X, y)
     assert ours.validation_scores_ == pytest.approx(theirs.validation_scores_)
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+
+
+def test_lbfgs_with_uniform_sample_weights_as_sklearn():
+    """L-BFGS with sample weights all 4: scikit-learn's objective divides alpha by the sum of the
+    weights (4 n), so it is not the unweighted one; the same loss and weights as scikit-learn's."""
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    X, y = make_classification(n_samples=120, n_features=5, n_classes=3, n_informative=3, random_state=0)
+    sw = np.full(len(y), 4.0)
+    params = dict(hidden_layer_sizes=(6,), solver="lbfgs", alpha=1.0, max_iter=15, random_state=0)
+    ours = quiet(MLPClassifier(**params).fit, X, y, sample_weight=sw)
+    theirs = quiet(SkMLP(**params).fit, X, y, sample_weight=sw)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
 
 
 def test_partial_fit(clf_data):

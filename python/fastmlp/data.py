@@ -26,7 +26,8 @@ With MPI (``fit(source, comm=comm, sharded=True)``) each process reads its own s
 
 Arrays in memory enter fit as a source too (``as_source(X, y)``: one chunk, ``InMemory``); the
 loop keeps that one chunk (on the model's device) for every epoch instead of reading it again.
-``Inputs`` is what a model takes as X (dtype, width, a DataFrame's column names).
+``Inputs`` is what a model takes as X (dtype, width, a DataFrame's column names): it lives in
+fastmlp._arrays with forward's ``out``, and is imported here.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ import threading
 
 import numpy as np
 
-from . import _core
+# Inputs, mappable, column_names and forward's out (fastmlp._arrays): fit, predict and the layers
+# take them from here (fastmlp.data.Inputs, ...).
+from ._arrays import Inputs, _check_out, column_names, forward_chunks, mappable  # noqa: F401
 from ._interrupt import interruptible_get
 from ._validation import as_2d
 
@@ -418,51 +421,6 @@ def as_source(data, y=None, sample_weight=None) -> Source:
     return data if isinstance(data, Source) else IterableSource(data)
 
 
-def column_names(X):
-    """A DataFrame's column names as strings, or None for anything else."""
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "iloc"):
-        return None
-    return [str(c) for c in columns]
-
-
-#: mappable(X, dtype): whether X is an array the core maps as it is: exactly a numpy.ndarray of
-#: ``dtype``, C-contiguous and aligned. The core's own rule (cpp/bindings/arrays.hpp, maps_as_is),
-#: the one Engine.forward_array applies first (Sequential.forward's one-sample path).
-mappable = _core.mappable
-
-
-class Inputs:
-    """What a model takes as X: ``dtype``, ``n_features`` and ``names``, the column names of the
-    DataFrame of its first fit (None: any); a DataFrame's columns must be those, in that order."""
-
-    __slots__ = ("dtype", "n_features", "names")
-
-    def __init__(self, dtype: np.dtype, n_features: int | None, names=None):
-        self.dtype, self.n_features, self.names = dtype, n_features, names
-
-    def convert(self, X, name: str = "X") -> np.ndarray:
-        """X as the core maps it: a C-contiguous (m, n_features) array of the dtype."""
-        if mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features:
-            return X  # already that (the core checks its values): no copy, no pass over it
-        self.check_columns(X, name)
-        return as_2d(X, name, self.dtype, self.n_features)
-
-    def check_columns(self, X, name: str) -> None:
-        columns = column_names(X)
-        if columns is None or self.names is None:
-            return
-        if list(columns) != list(self.names):
-            expected, got = list(self.names), list(columns)
-            missing = [c for c in expected if c not in got]
-            extra = [c for c in got if c not in expected]
-            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
-            raise ValueError(
-                f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
-                f"select them as X[{expected!r}]"
-            )
-
-
 def converter(inputs: Inputs, targets, class_weight=None):
     """The function that turns a chunk (X, y, sample_weight, name) into the arrays the core maps:
     X by ``inputs``, y and the weights (times ``class_weight``) by ``targets`` (a TargetSpec)."""
@@ -478,43 +436,6 @@ def converter(inputs: Inputs, targets, class_weight=None):
 def one_pass(source, convert):
     """The converted chunks of a source, in order, once (predict, evaluate)."""
     return iter(Prefetcher(as_source(source), convert, 0, False))
-
-
-def _check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:
-    """forward's ``out``: a writable C-contiguous ndarray of ``dtype`` and ``shape`` (with
-    ``rows_at_least``: at least shape[0] rows, as many as a source has, unknown beforehand)."""
-    need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape {shape}"
-    if rows_at_least:
-        need = f"a writable C-contiguous {np.dtype(dtype).name} array of shape (rows, {shape[1]})"
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be {need} (e.g. np.empty or np.memmap), got {type(out).__name__}")
-    ok_rows = out.ndim == 2 and (out.shape[0] >= shape[0] if rows_at_least else out.shape[0] == shape[0])
-    if not ok_rows or out.shape[1:] != shape[1:]:
-        raise ValueError(f"out must be {need}, got shape {out.shape}")
-    if out.dtype != dtype:
-        raise ValueError(f"out must be {need}, got dtype {out.dtype}")
-    if not out.flags.writeable or not out.flags.c_contiguous:
-        raise ValueError(f"out must be {need}, got a read-only or non-contiguous array")
-
-
-def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.ndarray:
-    """``forward(X)`` of every chunk of ``source``, in order: into ``out`` (e.g. a memmap; its
-    first rows) or a new array. ValueError naming the source when it holds no rows."""
-    if out is not None:
-        _check_out(out, (0, n_outputs), dtype, rows_at_least=True)
-    parts, row = [], 0
-    for X, *_ in chunks:
-        a = forward(X)
-        if out is not None:
-            if row + len(a) > len(out):
-                raise ValueError(f"out has {len(out)} rows; the source has more")
-            out[row : row + len(a)] = a
-        else:
-            parts.append(a)
-        row += len(a)
-    if row == 0:
-        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to predict")
-    return out[:row] if out is not None else np.concatenate(parts)
 
 
 class Prefetcher:
