@@ -57,7 +57,7 @@ namespace {
 
 constexpr Index kLanes = 16;  // floats per zmm: the columns of one packed block of op(B)
 constexpr int kMR = 8;        // rows of C per packed panel of op(A)
-constexpr int kNV = 2;        // 16-column blocks per tile
+constexpr int kNV = 3;        // 16-column blocks per tile
 
 // The packers write every word, padding included (gemm_bf16_pack.hpp): the scratch is never zeroed
 // for them, nor shrunk (a resize to a smaller size and back would zero the regrown part: the training
