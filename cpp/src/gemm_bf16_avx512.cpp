@@ -4,21 +4,49 @@
 // where CPUID reports AVX512_BF16 at level v4. Its logic runs in the test suite under emulation
 // (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the AVX-512 intrinsics,
 // against the exact product of the rounded operands and the emulated path, transposes, strides, tails,
-// alpha and beta); the instruction itself, its subnormal flushing and its speed have not been run or
-// measured. tests/test_mixed_bf16.py compares it with the emulated path on such a CPU (Zen 4, Sapphire
-// Rapids), so the first run there checks it.
+// alpha and beta, and the same bits on 1, 2 and 3 threads); the instruction itself, its subnormal
+// flushing, its speed and the threads' scaling have not been run or measured. tests/test_mixed_bf16.py
+// compares it with the emulated path on such a CPU (Zen 4, Sapphire Rapids), so the first run there
+// checks it.
 //
 // vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
 // (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
 // flushed to zero). So K is consumed in pairs (p = k / 2), each pair one 32-bit word (the even k low):
 //   op(B) is packed per 16 columns: for each pair p one 512-bit row of the 16 columns' words; the last
 //     column block and an odd K are padded with zeros.
-//   op(A) is packed per MR rows alike: for each pair p the MR rows' words side by side, each broadcast
+//   op(A) is packed per 8 rows alike: for each pair p the 8 rows' words side by side, each broadcast
 //     to every lane in turn.
-// The micro-kernel keeps MR rows x 32 columns of C in 2 MR zmm accumulators (MR = 8: 16 registers)
-// over the whole K; C = alpha acc + beta C at the end (beta 0: C not read). One thread, no cache
-// blocking: the bench net's largest packed op(B) (784 x 256) is 400 KB, which a Zen 4 or Sapphire
-// Rapids L2 holds.
+// The micro-kernel tile<R, NV> keeps R <= 8 rows x NV <= 3 blocks (48 columns) of C in R NV zmm
+// accumulators over the whole K, then C = alpha acc + beta C (beta 0: C not read). R and NV are template
+// arguments (the last M % 8 rows and C's last blocks have their own instantiations), so the p-loop has
+// no per-row test: built for Zen 4 (clang++-19 -O3 -march=znver4; g++ 12, which predates znver4,
+// -march=znver3 with Zen 4's AVX-512 flags), both compilers keep the 24 accumulators of an 8 x 3 tile
+// in registers with no spill, the loop being 3 loads, 8 vpbroadcastd, 24 vdpbf16ps and the counter
+// (clang unrolls it twice). (The former tile<8, 2> tested `r < rows` per row inside the loop.)
+//
+// Threads, as the float32 GEMM: fastmlp's pool (parallel_for) from the same threshold. Both operands
+// are packed once into the calling thread's scratch, each thread its share of A's panels and B's
+// blocks; after the join, C is split by row panels where M > N (each thread reads all of the packed B
+// from cache), else by column blocks. Every element of C is summed by one tile in one order whatever
+// the split: the same bits on any thread count. No cache blocking: the bench net's largest packed
+// op(B) (784 x 256) is 400 KB, which a Zen 4 (1 MB) or Sapphire Rapids (2 MB) L2 holds, and a p step
+// reads 192 bytes of it per 24 vdpbf16ps.
+//
+// LLVM-MCA'S MODEL, NOT A MEASUREMENT (llvm-mca-19 on the compiled p-loop; commands and figures in
+// bench/RESULTS_BF16.md). Cycles per p step (24 vdpbf16ps, 8 x 3):
+//   Zen 4, LLVM's vdpbf16ps (2 uops, latency 6, FP2/FP3 busy 6 cycles: one per 3 cycles): 72, bound by
+//     it, 1/3 of one per cycle. Little trust: that entry is a copy of LLVM's vscalef one, and its memory
+//     form is modelled at one per cycle on FP0/FP1. Third-party tables put vdpbf16ps zmm on FP0/FP1 (the
+//     FMA pipes) with latency 6; no throughput figure was found to confirm one per cycle.
+//   Zen 4, vdpbf16ps modelled as vfmadd231ps (FP0/FP1, one zmm per cycle): 31-32, 75-77% of that peak;
+//     the rest is FP1, which the model also gives each vpbroadcastd zmm from memory.
+//     The former 8 x 2 tile: 67-70%; 4 x 5 / 4 x 6: 84-87%, but with twice the B traffic per flop,
+//     which llvm-mca does not see (it assumes L1 hits).
+//   Sapphire Rapids, LLVM's vdpbf16ps (4 uops, 2 on port 0 and 2 on port 5, latency 8): 48, bound by
+//     it: 16 bf16 products per cycle, against float32's 32 where the part has two 512-bit FMA units
+//     (vfmadd231ps zmm 2 per cycle; LLVM's model has one, on port 0). If that holds, this kernel's peak
+//     there is half the float32 kernel's, and it may be slower than float32 (and than the emulated
+//     path): to be measured before relying on it.
 //
 // Packing (gemm_bf16_pack.hpp) is AVX2 and runs on every call, both operands, every word written
 // (padding too, so the scratch only grows and is never zeroed per call), rounding with
@@ -28,7 +56,8 @@
 // 2 shared CPUs, 3 runs), the bench net's layer 784-256 at batch 128 / 512 / 2048: 0.22-0.28 ns per
 // packed element (0.4 in runs disturbed by other jobs), against 1.0-1.7 ns for the scalar loops it
 // replaced (3.6-9x). As a share of the product's time at a Zen 4 core's 198 GFLOP/s (vdpbf16ps),
-// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets):
+// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets), on one thread
+// (on several, both are split alike):
 //   Z = X W            27-28% / 14% / 11-12%   (143-148% / 64-67% / 46-47%)
 //   dX = delta W^T     24%    / 9%  / 5%       (92-95%   / 32-33% / 18%)
 //   dW = X^T delta     11%    / 12% / 13%      (64-70%   / 65-67% / 82-88%)
