@@ -63,6 +63,7 @@ def emu(tmp_path_factory):
         "emu_int8_dense_rows": ([c_int, P, I, I, P, P, I, I, P, P, I, c_int], c_int),
         "emu_int8_chain2": ([c_int, P, I, I, P, P, P, I, I, c_int, P, P, P, I, c_int, P, I], c_int),
         "emu_gemm_bf16": ([c_int, c_int, c_int, I, I, I, F, P, I, P, I, F, P, I], None),
+        "emu_set_num_threads": ([c_int], c_int),
     }
     for name, (args, res) in sigs.items():
         getattr(lib, name).argtypes, getattr(lib, name).restype = args, res
@@ -329,3 +330,31 @@ def test_bf16_kernel_keeps_special_values_as_the_emulated_path(emu, k):
     assert finite.sum() > m * n // 2
     bound = _gamma(k) * (np.abs(bf16(As[:, :k])) @ np.abs(bf16(Bs[:, :n])))
     assert np.all(np.abs(C[finite] - E[finite]) <= 2 * bound[finite])
+
+
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_bf16_kernel_same_bits_on_any_thread_count(emu, ta, tb):
+    # The kernel packs both operands and computes C across the pool (C's row panels where M > N, else its
+    # column blocks), each element of C summed by one thread in one order: 1, 2 and 3 threads give the same
+    # bits. Products past the pool's threshold (kParallelMinFlops, 4e6 flops), with tails: M % 8, N % 16, odd K.
+    rng = np.random.default_rng(40 + 2 * int(ta) + int(tb))
+    before = emu.emu_set_num_threads(0)
+    try:
+        for m, n, k in ((203, 45, 301), (37, 170, 401)):
+            assert 2 * m * n * k > 4e6
+            A, B, As, Bs = _operands(rng, ta, tb, m, n, k)
+            C0 = rng.standard_normal((m, n + 2)).astype(np.float32)
+            ref = 0.5 * (bf16(A) @ bf16(B)) + 1.5 * C0[:, :n]
+            bound = _gamma(k + 2) * (0.5 * (np.abs(bf16(A)) @ np.abs(bf16(B))) + 1.5 * np.abs(C0[:, :n]))
+            results = []
+            for threads in (1, 2, 3):
+                emu.emu_set_num_threads(threads)
+                C = _gemm_bf16(emu, 1, ta, tb, As, Bs, C0, 0.5, 1.5, m, n, k)
+                where = f"m={m} n={n} k={k} threads={threads}"
+                assert np.all(np.abs(C[:, :n] - ref) <= bound), where
+                np.testing.assert_array_equal(C[:, n:].view(np.uint32), C0[:, n:].view(np.uint32), where)
+                results.append(C)
+            for threads, C in zip((2, 3), results[1:]):
+                np.testing.assert_array_equal(C.view(np.uint32), results[0].view(np.uint32), f"threads={threads}")
+    finally:
+        emu.emu_set_num_threads(before)

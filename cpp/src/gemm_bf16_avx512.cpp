@@ -4,21 +4,49 @@
 // where CPUID reports AVX512_BF16 at level v4. Its logic runs in the test suite under emulation
 // (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the AVX-512 intrinsics,
 // against the exact product of the rounded operands and the emulated path, transposes, strides, tails,
-// alpha and beta); the instruction itself, its subnormal flushing and its speed have not been run or
-// measured. tests/test_mixed_bf16.py compares it with the emulated path on such a CPU (Zen 4, Sapphire
-// Rapids), so the first run there checks it.
+// alpha and beta, and the same bits on 1, 2 and 3 threads); the instruction itself, its subnormal
+// flushing, its speed and the threads' scaling have not been run or measured. tests/test_mixed_bf16.py
+// compares it with the emulated path on such a CPU (Zen 4, Sapphire Rapids), so the first run there
+// checks it.
 //
 // vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
 // (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
 // flushed to zero). So K is consumed in pairs (p = k / 2), each pair one 32-bit word (the even k low):
 //   op(B) is packed per 16 columns: for each pair p one 512-bit row of the 16 columns' words; the last
 //     column block and an odd K are padded with zeros.
-//   op(A) is packed per MR rows alike: for each pair p the MR rows' words side by side, each broadcast
+//   op(A) is packed per 8 rows alike: for each pair p the 8 rows' words side by side, each broadcast
 //     to every lane in turn.
-// The micro-kernel keeps MR rows x 32 columns of C in 2 MR zmm accumulators (MR = 8: 16 registers)
-// over the whole K; C = alpha acc + beta C at the end (beta 0: C not read). One thread, no cache
-// blocking: the bench net's largest packed op(B) (784 x 256) is 400 KB, which a Zen 4 or Sapphire
-// Rapids L2 holds.
+// The micro-kernel tile<R, NV> keeps R <= 8 rows x NV <= 3 blocks (48 columns) of C in R NV zmm
+// accumulators over the whole K, then C = alpha acc + beta C (beta 0: C not read). R and NV are template
+// arguments (the last M % 8 rows and C's last blocks have their own instantiations), so the p-loop has
+// no per-row test: built for Zen 4 (clang++-19 -O3 -march=znver4; g++ 12, which predates znver4,
+// -march=znver3 with Zen 4's AVX-512 flags), both compilers keep the 24 accumulators of an 8 x 3 tile
+// in registers with no spill, the loop being 3 loads, 8 vpbroadcastd, 24 vdpbf16ps and the counter
+// (clang unrolls it twice). (The former tile<8, 2> tested `r < rows` per row inside the loop.)
+//
+// Threads, as the float32 GEMM: fastmlp's pool (parallel_for) from the same threshold. Both operands
+// are packed once into the calling thread's scratch, each thread its share of A's panels and B's
+// blocks; after the join, C is split by row panels where M > N (each thread reads all of the packed B
+// from cache), else by column blocks. Every element of C is summed by one tile in one order whatever
+// the split: the same bits on any thread count. No cache blocking: the bench net's largest packed
+// op(B) (784 x 256) is 400 KB, which a Zen 4 (1 MB) or Sapphire Rapids (2 MB) L2 holds, and a p step
+// reads 192 bytes of it per 24 vdpbf16ps.
+//
+// LLVM-MCA'S MODEL, NOT A MEASUREMENT (llvm-mca-19 on the compiled p-loop; commands and figures in
+// bench/RESULTS_BF16.md). Cycles per p step (24 vdpbf16ps, 8 x 3):
+//   Zen 4, LLVM's vdpbf16ps (2 uops, latency 6, FP2/FP3 busy 6 cycles: one per 3 cycles): 72, bound by
+//     it, 1/3 of one per cycle. Little trust: that entry is a copy of LLVM's vscalef one, and its memory
+//     form is modelled at one per cycle on FP0/FP1. Third-party tables put vdpbf16ps zmm on FP0/FP1 (the
+//     FMA pipes) with latency 6; no throughput figure was found to confirm one per cycle.
+//   Zen 4, vdpbf16ps modelled as vfmadd231ps (FP0/FP1, one zmm per cycle): 31-32, 75-77% of that peak;
+//     the rest is FP1, which the model also gives each vpbroadcastd zmm from memory.
+//     The former 8 x 2 tile: 67-70%; 4 x 5 / 4 x 6: 84-87%, but with twice the B traffic per flop,
+//     which llvm-mca does not see (it assumes L1 hits).
+//   Sapphire Rapids, LLVM's vdpbf16ps (4 uops, 2 on port 0 and 2 on port 5, latency 8): 48, bound by
+//     it: 16 bf16 products per cycle, against float32's 32 where the part has two 512-bit FMA units
+//     (vfmadd231ps zmm 2 per cycle; LLVM's model has one, on port 0). If that holds, this kernel's peak
+//     there is half the float32 kernel's, and it may be slower than float32 (and than the emulated
+//     path): to be measured before relying on it.
 //
 // Packing (gemm_bf16_pack.hpp) is AVX2 and runs on every call, both operands, every word written
 // (padding too, so the scratch only grows and is never zeroed per call), rounding with
@@ -28,7 +56,8 @@
 // 2 shared CPUs, 3 runs), the bench net's layer 784-256 at batch 128 / 512 / 2048: 0.22-0.28 ns per
 // packed element (0.4 in runs disturbed by other jobs), against 1.0-1.7 ns for the scalar loops it
 // replaced (3.6-9x). As a share of the product's time at a Zen 4 core's 198 GFLOP/s (vdpbf16ps),
-// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets):
+// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets), on one thread
+// (on several, both are split alike):
 //   Z = X W            27-28% / 14% / 11-12%   (143-148% / 64-67% / 46-47%)
 //   dX = delta W^T     24%    / 9%  / 5%       (92-95%   / 32-33% / 18%)
 //   dW = X^T delta     11%    / 12% / 13%      (64-70%   / 65-67% / 82-88%)
@@ -37,10 +66,13 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "fastmlp/gemm_bf16.hpp"
+#include "fastmlp/threads.hpp"
 #include "gemm_bf16_pack.hpp"
 
 // tests/emulated/bf16.cpp defines it empty: there SIMDe's AVX2 code stands in for the AVX-512 intrinsics.
@@ -52,7 +84,9 @@ namespace fastmlp {
 
 namespace {
 
-constexpr Index kLanes = 16;  // floats per zmm
+constexpr Index kLanes = 16;  // floats per zmm: the columns of one packed block of op(B)
+constexpr int kMR = 8;        // rows of C per packed panel of op(A)
+constexpr int kNV = 3;        // 16-column blocks per tile
 
 // The packers write every word, padding included (gemm_bf16_pack.hpp): the scratch is never zeroed
 // for them, nor shrunk (a resize to a smaller size and back would zero the regrown part: the training
@@ -61,33 +95,104 @@ inline void grow(std::vector<std::uint32_t>& scratch, Index words) {
   if (scratch.size() < std::size_t(words)) scratch.resize(std::size_t(words));
 }
 
-// C[rows, col0 : col0 + 16 NV) from the packed operands; `cols` <= 16 NV columns are stored.
-template <int MR, int NV>
-FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, const std::uint32_t* Bp, Index bp_stride,
-                              float alpha, float beta, float* C, Index ldc, Index cols) {
-  __m512 acc[MR][NV];
-  for (int r = 0; r < MR; ++r)
+// C[0, R) x [0, cols) (cols <= 16 NV) from one packed panel Ap (kMR words per pair; its rows R.. are not
+// read) and NV 16-column blocks of Bp. R and NV are compile-time, so the p-loop is R NV vdpbf16ps on
+// R NV accumulators held in registers, with no test per row: a panel's last rows (M % kMR) get their
+// own instantiation. Each element of C is summed over p = 0, 1, ... in one accumulator lane, then
+// alpha acc + beta C: the same arithmetic in every tile shape, so any split of C gives the same bits.
+template <int R, int NV>
+FASTMLP_BF16_TARGET void tile(Index P, const std::uint32_t* Ap, const std::uint32_t* Bp, Index bp_stride, float alpha,
+                              float beta, float* C, Index ldc, Index cols) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
   for (Index p = 0; p < P; ++p) {
     __m512bh b[NV];
+#pragma GCC unroll 16
     for (int v = 0; v < NV; ++v)
       b[v] = (__m512bh)_mm512_loadu_si512(static_cast<const void*>(Bp + v * bp_stride + p * kLanes));
-    for (int r = 0; r < MR && r < rows; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[p * MR + r]));
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[p * kMR + r]));
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  for (int r = 0; r < MR && r < rows; ++r)
+  __mmask16 mask[NV];  // the columns stored of each block: all 16 but in C's last block
+#pragma GCC unroll 16
+  for (int v = 0; v < NV; ++v) {
+    const Index left = std::min(std::max<Index>(cols - v * kLanes, 0), kLanes);
+    mask[v] = __mmask16((1u << left) - 1u);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
-      const Index left = cols - v * kLanes;
-      if (left <= 0) break;
-      const __mmask16 mask = left >= kLanes ? __mmask16(0xffff) : __mmask16((1u << left) - 1u);
       float* c = C + r * ldc + v * kLanes;
       __m512 out = _mm512_mul_ps(va, acc[r][v]);
-      if (beta != 0.0f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, c), out);
-      _mm512_mask_storeu_ps(c, mask, out);
+      if (beta != 0.0f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c), out);
+      _mm512_mask_storeu_ps(c, mask[v], out);
     }
+}
+
+using Tile = void (*)(Index, const std::uint32_t*, const std::uint32_t*, Index, float, float, float*, Index, Index);
+
+// tile<R, NV> for R = 1..kMR, NV = 1..kNV, at [(R - 1) kNV + NV - 1].
+template <int... I>
+constexpr std::array<Tile, sizeof...(I)> make_tiles(std::integer_sequence<int, I...>) {
+  return {&tile<I / kNV + 1, I % kNV + 1>...};
+}
+constexpr std::array<Tile, kMR * kNV> kTiles = make_tiles(std::make_integer_sequence<int, kMR * kNV>{});
+
+// One product's packed operands and arguments, shared by the threads.
+struct Product {
+  bool ta, tb;
+  Index M, N, K, P, MB, NB;  // P bf16 pairs along K, MB kMR-row panels, NB 16-column blocks
+  float alpha, beta;
+  const float *A, *B;
+  Index lda, ldb;
+  float* C;
+  Index ldc;
+  std::uint32_t *Ap, *Bp;  // MB panels of P kMR words, NB blocks of P 16 words
+};
+
+// Packs A's panels [a0, a1) and B's blocks [b0, b1); each writes only its own panels and blocks.
+void pack(const Product& g, Index a0, Index a1, Index b0, Index b1) {
+  if (a1 > a0) {
+    const Index l0 = a0 * kMR, lanes = std::min(g.M, a1 * kMR) - l0;  // rows of op(A)
+    std::uint32_t* to = g.Ap + a0 * g.P * kMR;
+    if (g.ta)
+      pack_lane_columns<kMR>(g.A + l0, g.lda, lanes, g.K, to);  // stored A: K x M
+    else
+      pack_lane_rows<kMR>(g.A + l0 * g.lda, g.lda, lanes, g.K, to);
+  }
+  if (b1 > b0) {
+    const Index l0 = b0 * kLanes, lanes = std::min(g.N, b1 * kLanes) - l0;  // columns of op(B)
+    std::uint32_t* to = g.Bp + b0 * g.P * kLanes;
+    if (g.tb)
+      pack_lane_rows<kLanes>(g.B + l0 * g.ldb, g.ldb, lanes, g.K, to);  // stored B: N x K
+    else
+      pack_lane_columns<kLanes>(g.B + l0, g.ldb, lanes, g.K, to);
+  }
+}
+
+// C's panels [i0, i1) x blocks [nb0, nb1): for each panel (its Ap, P kMR words, stays in L1) the
+// blocks kNV at a time (the last one alone where the count is odd).
+void compute(const Product& g, Index i0, Index i1, Index nb0, Index nb1) {
+  const Index bp_stride = g.P * kLanes;  // one 16-column block of Bp
+  for (Index i = i0; i < i1; ++i) {
+    const int rows = int(std::min<Index>(kMR, g.M - i * kMR));
+    const std::uint32_t* a = g.Ap + i * g.P * kMR;
+    for (Index nb = nb0; nb < nb1; nb += kNV) {
+      const int nv = int(std::min<Index>(kNV, nb1 - nb));
+      const Index cols = std::min<Index>(nv * kLanes, g.N - nb * kLanes);
+      kTiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, a, g.Bp + nb * bp_stride, bp_stride, g.alpha, g.beta,
+                                                     g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
+    }
+  }
 }
 
 }  // namespace
@@ -95,32 +200,24 @@ FASTMLP_BF16_TARGET void tile(Index rows, Index P, const std::uint32_t* Ap, cons
 FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A,
                                           Index lda, const float* B, Index ldb, float beta, float* C, Index ldc) {
   if (M == 0 || N == 0 || K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  constexpr int MR = 8, NV = 2;
-  const Index P = (K + 1) / 2;                 // bf16 pairs along K
-  const Index MB = (M + MR - 1) / MR;          // MR-row panels
-  const Index NB = (N + kLanes - 1) / kLanes;  // 16-column blocks
+  const Index P = (K + 1) / 2, MB = (M + kMR - 1) / kMR, NB = (N + kLanes - 1) / kLanes;
+  // This thread's scratch, grown before the threads start: they only write into it, each its own part.
   thread_local std::vector<std::uint32_t> Ap, Bp;
-  grow(Ap, MB * P * MR);
+  grow(Ap, MB * P * kMR);
   grow(Bp, NB * P * kLanes);
-  if (ta)
-    pack_lane_columns<MR>(A, lda, M, K, Ap.data());  // stored A: K x M
+  const Product g{ta, tb, M, N, K, P, MB, NB, alpha, beta, A, B, lda, ldb, C, ldc, Ap.data(), Bp.data()};
+  // Two passes over the pool (gemm.cpp's threshold decides for both): every thread packs its share of
+  // A's panels and of B's blocks, then (after the join) computes its share of C from all of them.
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const Index S = std::max(g.MB, g.NB);  // share t: panels MB j0 / S .. MB j1 / S, blocks likewise
+  parallel_for(S, flops, 1,
+               [&](Index j0, Index j1) { pack(g, g.MB * j0 / S, g.MB * j1 / S, g.NB * j0 / S, g.NB * j1 / S); });
+  // As gemm.cpp: more rows than columns (a large batch) splits the panels, each thread reading all of the
+  // packed B from cache; else the column blocks. Any split gives the same bits (tile above).
+  if (M > N)
+    parallel_for(g.MB, flops, 1, [&](Index i0, Index i1) { compute(g, i0, i1, 0, g.NB); });
   else
-    pack_lane_rows<MR>(A, lda, M, K, Ap.data());
-  if (tb)
-    pack_lane_rows<kLanes>(B, ldb, N, K, Bp.data());  // stored B: N x K
-  else
-    pack_lane_columns<kLanes>(B, ldb, N, K, Bp.data());
-  const Index bp_stride = P * kLanes;  // one 16-column block of Bp
-  for (Index i = 0; i < M; i += MR)
-    for (Index nb = 0; nb < NB; nb += NV) {
-      const Index cols = std::min<Index>(NV * kLanes, N - nb * kLanes);
-      const std::uint32_t* b = Bp.data() + nb * bp_stride;
-      float* c = C + i * ldc + nb * kLanes;
-      if (nb + NV <= NB)
-        tile<MR, NV>(M - i, P, Ap.data() + i * P, b, bp_stride, alpha, beta, c, ldc, cols);
-      else
-        tile<MR, 1>(M - i, P, Ap.data() + i * P, b, bp_stride, alpha, beta, c, ldc, cols);
-    }
+    parallel_for(g.NB, flops, 1, [&](Index nb0, Index nb1) { compute(g, 0, g.MB, nb0, nb1); });
 }
 
 }  // namespace fastmlp

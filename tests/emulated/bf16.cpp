@@ -43,6 +43,8 @@ inline void mask_storeu_ps(void* p, simde__mmask16 k, simde__m512 a) {
 
 #include <cstdint>
 
+#include "fastmlp/threads.hpp"
+
 extern "C" {
 
 // C = alpha op(bf16(A)) op(bf16(B)) + beta C (gemm_bf16.hpp): kernel 1 the AVX512_BF16 kernel (emulated),
@@ -52,6 +54,14 @@ void emu_gemm_bf16(int kernel, int ta, int tb, std::int64_t M, std::int64_t N, s
                    std::int64_t ldc) {
   auto* gemm = kernel == 1 ? &fastmlp::gemm_bf16_avx512_simde : &fastmlp::gemm_bf16_emulated;
   gemm(ta != 0, tb != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// The threads of this library's own pool (its copy of fastmlp::set_num_threads, not the Python module's):
+// sets n (n > 0) and returns the count in force before.
+int emu_set_num_threads(int n) {
+  const int before = fastmlp::get_num_threads();
+  if (n > 0) fastmlp::set_num_threads(n);
+  return before;
 }
 
 }  // extern "C"
