@@ -13,6 +13,7 @@ checks use 2e-4 of the scale sum |a| |b|, which the float32 path (no rounding) e
 """
 
 import math
+import os
 import subprocess
 import sys
 import warnings
@@ -321,6 +322,46 @@ def test_build_info_names_the_bf16_kernel():
         assert info["bf16"] == f"emulated ({info['gemm']})"
 
 
+def test_bf16_why_gives_the_reason_for_the_emulated_path():
+    info = fm.build_info()
+    if info["bf16"] == "avx512_bf16":
+        assert info["bf16_why"] == ""
+    else:
+        assert info["bf16_why"]
+        if not info["cpu_avx512_bf16"]:
+            assert "no AVX512_BF16" in info["bf16_why"]
+
+
+def _import_with(env: dict) -> subprocess.CompletedProcess:
+    code = "import fastmlp as fm; i = fm.build_info(); print(i['bf16']); print(i['bf16_why'])"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("value", ["fast", "AVX512_BF16", "native", " emulated"])
+def test_a_bad_fastmlp_bf16_fails_the_import_naming_it(value):
+    r = _import_with({"FASTMLP_BF16": value})
+    assert r.returncode != 0
+    assert f"FASTMLP_BF16='{value}': expected 'avx512_bf16' or 'emulated'" in r.stderr
+
+
+def test_fastmlp_bf16_emulated_forces_the_emulated_path():
+    r = _import_with({"FASTMLP_BF16": "emulated"})
+    assert r.returncode == 0, r.stderr
+    kernel, why = r.stdout.splitlines()
+    assert kernel == f"emulated ({fm.build_info()['gemm']})"
+    assert why == "FASTMLP_BF16='emulated' asks for the emulated path"
+
+
+def test_fastmlp_bf16_avx512_bf16_runs_the_kernel_or_says_why_not():
+    info = fm.build_info()
+    r = _import_with({"FASTMLP_BF16": "avx512_bf16"})
+    if info["cpu_avx512_bf16"] and info["level"] == "v4":
+        assert r.returncode == 0 and r.stdout.splitlines()[0] == "avx512_bf16", r.stderr
+    else:  # the import fails, giving the reason (the same words as the default's bf16_why)
+        assert r.returncode != 0
+        assert f"FASTMLP_BF16='avx512_bf16': {info['bf16_why']}" in r.stderr
+
+
 def test_the_emulation_warning_comes_once_per_process():
     code = (
         "import warnings, fastmlp as fm\n"
@@ -337,7 +378,7 @@ def test_the_emulation_warning_comes_once_per_process():
     count, message = out.splitlines()[0], out.splitlines()[1]
     if fm.build_info()["bf16"].startswith("emulated"):
         assert count == "1", out
-        assert "AVX512_BF16" in message and "SLOWER than dtype='float32'" in message
+        assert fm.build_info()["bf16_why"] in message and "SLOWER than dtype='float32'" in message
     else:
         assert count == "0", out
 

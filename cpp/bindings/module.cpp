@@ -24,9 +24,11 @@ void define_int8(py::module_& m);
 PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   m.doc() = "fastmlp's C++ core (Eigen).";
-  // The SIMD level (fastmlp/cpu.hpp): picked now, so that a bad FASTMLP_ARCH fails the import.
+  // The SIMD level (fastmlp/cpu.hpp) and the bf16 kernel (gemm_bf16.hpp): picked now, so that a bad
+  // FASTMLP_ARCH or FASTMLP_BF16 fails the import.
   try {
     m.attr("LEVEL") = fastmlp::simd_level();
+    fastmlp::bf16_kernel();
   } catch (const std::invalid_argument& e) {
     throw py::import_error(e.what());
   }
@@ -45,7 +47,8 @@ PYBIND11_MODULE(_core, m) {
     d["levels_built"] = fastmlp::simd_levels_built();
     d["cuda"] = fastmlp::cuda::built_with_cuda();  // FASTMLP_CUDA=ON; fm.cuda_available() says if it runs here
     d["gemm"] = fastmlp::gemm_isa();
-    d["bf16"] = fastmlp::bf16_kernel();  // dtype="mixed_bfloat16"'s products: "avx512_bf16" or "emulated (...)"
+    d["bf16"] = fastmlp::bf16_kernel();          // dtype="mixed_bfloat16"'s products: "avx512_bf16" or "emulated (...)"
+    d["bf16_why"] = fastmlp::bf16_kernel_why();  // why the emulated path runs ("" for the native kernel)
     d["cpu_avx512_bf16"] = fastmlp::cpu_has_avx512_bf16();
     d["int8"] = fastmlp::int8_isa();  // model.quantize("int8")'s kernel
     d["threads"] = "std::thread";     // the products' thread pool (threads.cpp)

@@ -10,6 +10,8 @@
 #include "fastmlp/gemm_bf16.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -65,14 +67,58 @@ const float* rounded(const float* X, Index rows, Index cols, Index ld, std::vect
   return buf.data();
 }
 
-const char* pick_kernel() {
-#ifdef FASTMLP_KERNEL_AVX512_BF16
-  if (std::string(simd_level()) == "v4" && cpu_has_avx512_bf16()) return "avx512_bf16";
+bool cpu_is_amd() {
+#if FASTMLP_BF16_X86
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+  return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
+#else
+  return false;
 #endif
-  const std::string isa = gemm_isa();
-  if (isa == "avx512") return "emulated (avx512)";
-  if (isa == "avx2") return "emulated (avx2)";
-  return "emulated (eigen)";
+}
+
+struct Choice {
+  const char* kernel;
+  std::string why;  // empty for the native kernel
+};
+
+// The rule of gemm_bf16.hpp ("Kernels"), with FASTMLP_BF16's override.
+Choice pick_kernel() {
+  const char* forced = std::getenv("FASTMLP_BF16");
+  const std::string want = forced ? forced : "";
+  if (!want.empty() && want != "emulated" && want != "avx512_bf16")
+    throw std::invalid_argument("FASTMLP_BF16='" + want + "': expected 'avx512_bf16' or 'emulated' (or unset)");
+  const std::string isa = gemm_isa(), level = simd_level();
+  const char* emulated = isa == "avx512" ? "emulated (avx512)" : isa == "avx2" ? "emulated (avx2)" : "emulated (eigen)";
+  std::string why;
+  bool can_run = false;
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+  if (!cpu_has_avx512_bf16())
+    why = "this CPU has no AVX512_BF16 instructions (CPUID avx512_bf16)";
+  else if (level != "v4")
+    why = "this CPU has AVX512_BF16, but the SIMD level in use is " + level + ", not v4 (FASTMLP_ARCH)";
+  else
+    can_run = true;
+#else
+  why = "this build of fastmlp has no AVX512_BF16 kernel (not an x86-64 build with AVX-512 support)";
+#endif
+  if (want == "avx512_bf16") {
+    if (!can_run) throw std::invalid_argument("FASTMLP_BF16='avx512_bf16': " + why);
+    return {"avx512_bf16", ""};
+  }
+  if (want == "emulated") return {emulated, "FASTMLP_BF16='emulated' asks for the emulated path"};
+  if (can_run && cpu_is_amd()) return {"avx512_bf16", ""};
+  if (can_run)
+    why =
+        "this CPU has AVX512_BF16, but its vdpbf16ps kernel runs by default only on AMD CPUs (Zen 4+), "
+        "where bf16 products run at about twice float32's rate; elsewhere that rate is unmeasured (LLVM's "
+        "Sapphire Rapids model gives vdpbf16ps half of float32's), FASTMLP_BF16='avx512_bf16' forces it";
+  return {emulated, why};
+}
+
+const Choice& choice() {
+  static const Choice c = pick_kernel();
+  return c;
 }
 
 }  // namespace
@@ -98,10 +144,9 @@ bool cpu_has_avx512_bf16() {
 #endif
 }
 
-const char* bf16_kernel() {
-  static const char* kernel = pick_kernel();
-  return kernel;
-}
+const char* bf16_kernel() { return choice().kernel; }
+
+const char* bf16_kernel_why() { return choice().why.c_str(); }
 
 void gemm_bf16_emulated(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda,
                         const float* B, Index ldb, float beta, float* C, Index ldc) {

@@ -7,9 +7,10 @@ and its storage dtype in ``model.dtype`` (float32 for mixed_bfloat16, as Keras's
 the model file keeps the policy in a "dtype_policy" metadata entry, written only for mixed_bfloat16
 (float32 and float64 files are as before), beside "dtype": "float32".
 
-On a CPU without AVX512_BF16 the products run on the emulated path (operands rounded, then the
+Where the vdpbf16ps kernel does not run (a CPU without AVX512_BF16; by default any but AMD's: the
+C++ core's gemm_bf16.hpp says why) the products run on the emulated path (operands rounded, then the
 float32 kernel), which is slower than float32: the first mixed_bfloat16 model of a process says so
-(Bf16EmulationWarning), naming the missing CPU feature and what runs instead.
+(Bf16EmulationWarning), giving the core's reason (build_info()["bf16_why"]) and what runs instead.
 """
 
 from __future__ import annotations
@@ -78,14 +79,9 @@ def _warn_once() -> None:
     if _warned or not kernel.startswith("emulated"):
         return
     _warned = True
-    isa = kernel[len("emulated (") : -1]
-    missing = (
-        "this CPU has no AVX512_BF16 instructions (CPUID avx512_bf16)"
-        if not _core.build_info()["cpu_avx512_bf16"]
-        else "the bf16 kernel is not used at this SIMD level (FASTMLP_ARCH) or was not built"
-    )
+    isa, why = kernel[len("emulated (") : -1], _core.build_info()["bf16_why"]
     warnings.warn(
-        f"dtype='mixed_bfloat16': {missing}, so the products are emulated: their operands are rounded "
+        f"dtype='mixed_bfloat16': {why}, so the products are emulated: their operands are rounded "
         f"to bfloat16 and multiplied by the float32 kernel ({isa}). The numbers are those of bf16 "
         "products, but training is SLOWER than dtype='float32' here (the rounding is an extra pass "
         "over both operands of every product: 8-14% fewer samples/s than float32 on the bench net, "

@@ -11,11 +11,17 @@
 // W += -rate X^T D) is never rounded. Elsewhere (bias, activations, losses, normalization, the
 // optimizers) the network computes in float32 as usual.
 //
-// Kernels (picked once per process, bf16_kernel() names the one in use):
-//   "avx512_bf16"      vdpbf16ps (gemm_bf16_avx512.cpp): CPUs with AVX512_BF16 (Zen 4+, Cooper Lake,
-//                      Sapphire Rapids+) at level v4. It flushes subnormal operands and results to zero
-//                      and adds each pair of products in its own order, so it agrees with the emulated
-//                      path to float32 accumulation accuracy, not bit for bit.
+// Kernels (picked once per process, bf16_kernel() names the one in use, bf16_kernel_why() why):
+//   "avx512_bf16"      vdpbf16ps (gemm_bf16_avx512.cpp): AMD CPUs with AVX512_BF16 (Zen 4+) at level
+//                      v4, where bf16 products measure about twice float32's rate (PyTorch's bf16 GEMM,
+//                      198 GFLOP/s against 88-97 for float32 on a Zen 4 core). On Intel's AVX512_BF16
+//                      CPUs (Cooper Lake, Sapphire Rapids+) only when FASTMLP_BF16=avx512_bf16 asks:
+//                      its rate there is unmeasured, and LLVM's Sapphire Rapids model gives vdpbf16ps
+//                      half the multiply-add rate of float32 on two FMA units, so by default such a CPU
+//                      takes the emulated path and its warning (never silently slower than float32).
+//                      It flushes subnormal operands and results to zero and adds each pair of products
+//                      in its own order, so it agrees with the emulated path to float32 accumulation
+//                      accuracy, not bit for bit.
 //   "emulated (avx2)", "emulated (avx512)", "emulated (eigen)"
 //                      everywhere else: the operands rounded into scratch copies, then the float32 GEMM
 //                      of that level (gemm.hpp). The same numbers as an exact bf16 product, but an extra
@@ -67,8 +73,13 @@ void gemm_bf16(bool trans_a, bool trans_b, Index M, Index N, Index K, float alph
 void gemm_bf16_emulated(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
                         const float* B, Index ldb, float beta, float* C, Index ldc);
 
-// The kernel gemm_bf16 uses here (see above).
+// The kernel gemm_bf16 uses here (see above). FASTMLP_BF16 (read once) overrides the choice:
+// "emulated", or "avx512_bf16" (where the CPU runs it at level v4); anything else, or "avx512_bf16"
+// where it cannot run, throws std::invalid_argument naming the variable (the import fails, as for
+// FASTMLP_ARCH).
 const char* bf16_kernel();
+// Why the emulated path runs, in words ("" for the native kernel): the Python warning's reason.
+const char* bf16_kernel_why();
 
 // Whether this CPU and OS run AVX512_BF16 instructions (CPUID leaf 7.1 EAX bit 5, with AVX-512 state).
 bool cpu_has_avx512_bf16();
