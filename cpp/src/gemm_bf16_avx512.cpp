@@ -1,13 +1,12 @@
 // The AVX512_BF16 kernel of the mixed product (gemm_bf16.hpp): vdpbf16ps (_mm512_dpbf16_ps).
 //
 // NOT YET RUN ON SILICON: written on an AVX2-only machine (AMD EPYC Zen 3); gemm_bf16.cpp calls it only
-// where CPUID reports AVX512_BF16 at level v4. Its logic runs in the test suite under emulation
-// (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the AVX-512 intrinsics,
-// against the exact product of the rounded operands and the emulated path, transposes, strides, tails,
-// alpha and beta, and the same bits on 1, 2 and 3 threads); the instruction itself, its subnormal
-// flushing, its speed and the threads' scaling have not been run or measured. tests/test_mixed_bf16.py
-// compares it with the emulated path on such a CPU (Zen 4, Sapphire Rapids), so the first run there
-// checks it.
+// where CPUID reports AVX512_BF16 at level v4, on AMD CPUs or when FASTMLP_BF16 asks (gemm_bf16.hpp). Its logic runs in
+// the test suite under emulation (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the
+// AVX-512 intrinsics, against the exact product of the rounded operands and the emulated path, transposes, strides,
+// tails, alpha and beta, and the same bits on 1, 2 and 3 threads); the instruction itself, its subnormal flushing, its
+// speed and the threads' scaling have not been run or measured. tests/test_mixed_bf16.py compares it with the emulated
+// path on such a CPU (Zen 4, Sapphire Rapids), so the first run there checks it.
 //
 // vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
 // (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
