@@ -178,3 +178,14 @@ def test_training_that_ran_is_kept_when_it_fails_later():
     with pytest.raises(RuntimeError, match="stop here"):
         model.fit(pd.DataFrame(X, columns=list("abcd")), y, epochs=3, callback=boom)
     assert model.built and list(model.feature_names_in_) == list("abcd")
+
+
+def test_a_first_fit_the_cpp_core_refuses_leaves_the_layers_unsized():
+    """Audit: a network the C++ core refuses at the first fit (an epsilon that is 0 in float32) left
+    the layers' input sizes set (Dense(4, 5), n_features_in 4) on an unbuilt model."""
+    X, y = _data()
+    model = fm.Sequential([fm.Dense(5, "relu"), fm.BatchNormalization(epsilon=1e-50), fm.Dense(3, "softmax")], seed=0)
+    with pytest.raises(ValueError, match="epsilon"):
+        model.fit(X, y, epochs=1)
+    assert not model.built and model.n_features_in is None and model.layers[0].n_in is None
+    assert repr(model.layers[0]) == repr(fm.Dense(5, "relu"))

@@ -123,12 +123,19 @@ class Sequential(_building.Building, _training.Trainer):
         if not _building.ready(self.layers, self.loss_name):
             _building.require_built(self)  # RuntimeError: no output layer (suiting the loss) yet
         first = self.layers[0]
-        first._set_n_in(n_features)
-        deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
-        _layer.chain(self.layers, first.n_in, "layers", deferred)
-        for layer, n_in in deferred:
-            layer._set_n_in(n_in)
-        _building.build(self, self._kept_weights)
+        before = [(layer, dict(vars(layer))) for _, layer in _layer.walk(self.layers)]
+        try:
+            first._set_n_in(n_features)
+            deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
+            _layer.chain(self.layers, first.n_in, "layers", deferred)
+            for layer, n_in in deferred:
+                layer._set_n_in(n_in)
+            _building.build(self, self._kept_weights)
+        except BaseException:  # refused (e.g. by the C++ core): the layers' sizes unknown again
+            for layer, attributes in before:
+                vars(layer).clear()
+                vars(layer).update(attributes)
+            raise
         return self
 
     @property
