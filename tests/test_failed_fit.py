@@ -189,3 +189,27 @@ def test_a_first_fit_the_cpp_core_refuses_leaves_the_layers_unsized():
         model.fit(X, y, epochs=1)
     assert not model.built and model.n_features_in is None and model.layers[0].n_in is None
     assert repr(model.layers[0]) == repr(fm.Dense(5, "relu"))
+
+
+@pytest.mark.parametrize("where", ["on_epoch_end", "on_train_end", "KeyboardInterrupt"])
+def test_epochs_that_ran_before_a_callback_raised_are_counted(where):
+    """Audit: a callback raising after epochs had trained the model left epochs_trained as before
+    the fit (the next fit replayed the same shuffling seeds and schedule steps); Ctrl-C and a
+    divergence counted them. Now the epochs that ended count, as the weights they trained stay."""
+    X, y = _data()
+    model = _unbuilt()
+    model.fit(X, y, epochs=2)
+    error = KeyboardInterrupt if where == "KeyboardInterrupt" else RuntimeError
+
+    class Raise(fm.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if where != "on_train_end" and epoch == 1:
+                raise error("stop here")
+
+        def on_train_end(self, logs=None):
+            if where == "on_train_end":
+                raise error("stop here")
+
+    with pytest.raises(error, match="stop here"):
+        model.fit(X, y, epochs=3, callbacks=[Raise()])
+    assert model.epochs_trained == 2 + (3 if where == "on_train_end" else 2)
