@@ -282,6 +282,7 @@ class Sequential(_building.Building, _training.Trainer):
         _mixed.check_device(self.dtype_policy, device)
         _quantize.require_float_device(self, device)
         if device != self._device:
+            _building.require_idle(self, "to")
             self._engine = _cuda.engine(self._net) if device == "cuda" else _core.cpu_engine(self._net)
             self._device = device
         return self
