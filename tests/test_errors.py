@@ -334,3 +334,29 @@ def test_weight_assignment_wrong_shape(cat_model):
     # nothing was overwritten
     assert cat_model.layers[0].weights.shape == (4, 5)
     assert np.any(cat_model.layers[0].weights != 0)
+
+
+def test_assigned_settings_are_checked_as_the_constructors():
+    """Audit: model.optimizer = "sgd" (Keras users do) made the next fit fail with "vars() argument
+    must have __dict__ attribute", model.seed = "x" the next save with "invalid literal for int()",
+    model.dtype = "float64" every prediction with pybind11's "incompatible function arguments"."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), np.arange(20) % 2
+    model = fm.Sequential([fm.Dense(4, "relu"), fm.Dense(2, "softmax")], seed=0)
+    model.fit(X, y, epochs=1)
+    model.optimizer = "sgd"
+    assert isinstance(model.optimizer, fm.SGD)
+    model.fit(X, y, epochs=1)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        model.optimizer = "bogus"
+    with pytest.raises(TypeError, match="optimizer must be a string"):
+        model.optimizer = 3
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        model.seed = "x"
+    assert isinstance(model.optimizer, fm.SGD) and model.seed == 0
+    model.seed = 7
+    for name in ("dtype", "dtype_policy"):
+        with pytest.raises(AttributeError):
+            setattr(model, name, "float64")
+    assert model.dtype == np.float32 and model.dtype_policy == "float32"
+    assert fm.Sequential.from_bytes(model.to_bytes()).seed == 7

@@ -96,7 +96,7 @@ class Sequential(_building.Building, _training.Trainer):
             _cuda.require()
         layers, self._input_size = _building.split_input(layers)  # fm.Input(shape=(n,)) first: n columns
         self.loss_name = _building.output_loss(self, layers, loss)  # checked before the layers are
-        self.dtype, self.dtype_policy = _mixed.policy(dtype)  # storage dtype; "mixed_bfloat16" or its name
+        self._dtype, self._dtype_policy = _mixed.policy(dtype)  # storage dtype; "mixed_bfloat16" or its name
         self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
@@ -137,6 +137,35 @@ class Sequential(_building.Building, _training.Trainer):
                 vars(layer).update(attributes)
             raise
         return self
+
+    # --- settings that may be assigned: checked as the constructor checks them ---
+    dtype = property(
+        lambda self: self._dtype,
+        doc="The parameters' numpy dtype (float32 for mixed_bfloat16); read-only: model.copy(dtype=...)",
+    )
+    dtype_policy = property(lambda self: self._dtype_policy, doc='"float32", "float64" or "mixed_bfloat16"; read-only')
+
+    @property
+    def seed(self) -> int:
+        """The seed of the initial weights, the validation split and the default shuffling."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value) -> None:
+        self._seed = as_seed(value)
+
+    @property
+    def optimizer(self) -> _optimizers.Optimizer:
+        """The optimizer fit uses; assign a name or an Optimizer as in the constructor (a fresh one
+        starts without state), not while a fit of this model runs."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value) -> None:
+        optimizer = _optimizers.get(value)
+        if optimizer is not self.__dict__.get("_optimizer"):  # (a fit called in a callback sets the same one)
+            _building.require_idle(self, "setting the optimizer")
+        self._optimizer = optimizer
 
     @property
     def built(self) -> bool:
