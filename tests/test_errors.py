@@ -360,3 +360,18 @@ def test_assigned_settings_are_checked_as_the_constructors():
             setattr(model, name, "float64")
     assert model.dtype == np.float32 and model.dtype_policy == "float32"
     assert fm.Sequential.from_bytes(model.to_bytes()).seed == 7
+
+
+@pytest.mark.parametrize(
+    "layers, match",
+    [
+        (lambda: fm.Dense(3, "softmax"), "layers must be a list of layers, Sequential"),
+        (lambda: [fm.Dense(3, "softmax"), "relu"], r"layers\[1\] must be a layer .*got str"),
+        (lambda: [None], r"layers\[0\] must be a layer .*got NoneType"),
+    ],
+)
+def test_something_else_than_layers_is_a_type_error_naming_it(layers, match):
+    """Audit: Sequential([Dense(...), "relu"]) raised AttributeError "'str' object has no attribute
+    '_output'", Sequential(Dense(...)) "'Dense' object is not iterable"."""
+    with pytest.raises(TypeError, match=match):
+        fm.Sequential(layers())

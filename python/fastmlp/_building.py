@@ -41,7 +41,12 @@ class Input:
 def split_input(layers) -> tuple:
     """(the layers, the input size an ``fm.Input`` at their front gives, else None)."""
     given = layers is not None
+    if isinstance(layers, (_layer.Layer, Input)) or isinstance(layers, (str, bytes, dict)):
+        raise TypeError(f"layers must be a list of layers, Sequential([layer, ...]), got {type(layers).__name__}")
     layers = list(layers) if given else []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (_layer.Layer, Input)):
+            raise TypeError(f"layers[{i}] must be a layer (Dense, Dropout, ...), got {type(layer).__name__}")
     if given and not layers:
         raise ValueError(
             "layers must hold at least one Dense layer, got an empty list (an empty model to fill with "
