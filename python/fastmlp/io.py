@@ -57,7 +57,10 @@ MAX_HEADER_BYTES = _core.MAX_HEADER_BYTES
 def _path(path) -> str:
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}")
-    return os.fsdecode(os.fspath(path))
+    name = os.fsdecode(os.fspath(path))
+    if "\0" in name:  # as open() says; C++ would see the name cut at the NUL
+        raise ValueError(f"path must not contain a NUL character, got {name!r}")
+    return name
 
 
 def _metadata(metadata) -> dict:
