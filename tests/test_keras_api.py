@@ -320,3 +320,23 @@ def test_pandas_categorical_labels_and_columns():
     with pytest.raises(ValueError, match=r"missing \['d'\]"):
         model.predict(df[["a", "b", "c"]].assign(e=1.0))
     assert pickle.loads(pickle.dumps(model)).feature_names_in_.tolist() == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("template", ["m-{val_acc:.2f}.safetensors", "m-{epoch:q}.safetensors", "m-{}.safetensors"])
+def test_a_checkpoint_template_that_cannot_be_formatted_fails_before_training(tmp_path, template):
+    """Audit: KeyError 'val_acc' (Keras 2's name), IndexError or ValueError after the first epoch
+    had trained; now a ValueError naming the template and the names it may use, the model unchanged."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    model.fit(X, y, epochs=1)
+    before = model.get_weights()
+    checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / template)
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: filepath .* cannot be formatted .* val_accuracy, lr"):
+        model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[checkpoint])
+    assert model.epochs_trained == 1 and list(tmp_path.iterdir()) == []
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    good = fm.callbacks.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{val_accuracy:.2f}-{lr}.safetensors")
+    model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[good])
+    assert len(list(tmp_path.iterdir())) >= 1

@@ -231,6 +231,14 @@ class ModelCheckpoint(_Monitor):
     def on_train_begin(self, logs=None) -> None:
         if self.save_best_only:
             super().on_train_begin(logs)
+        names = [*getattr(self, "params", {}).get("metrics", ()), "lr"]
+        try:  # a bad template fails now, before the first epoch trains, not after it
+            self.filepath.format(epoch=1, **dict.fromkeys(names, 0.0))
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} cannot be formatted ({type(e).__name__}: {e}); it may "
+                f"use {{epoch}} (an integer) and the logged values {', '.join(names)} (floats)"
+            ) from None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
