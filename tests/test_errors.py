@@ -375,3 +375,13 @@ def test_something_else_than_layers_is_a_type_error_naming_it(layers, match):
     '_output'", Sequential(Dense(...)) "'Dense' object is not iterable"."""
     with pytest.raises(TypeError, match=match):
         fm.Sequential(layers())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_first_fit_on_x_without_columns_says_x_is_empty(dtype):
+    """Audit: X of shape (40, 0) in the model's dtype (used without a copy) at the first fit raised
+    "n_in and n_out must be positive, got (0, 8)" from building the first layer for it."""
+    model = fm.Sequential([fm.Dense(8, "relu"), fm.Dense(3, "softmax")], seed=0)
+    with pytest.raises(ValueError, match=re.escape("X is empty: shape (40, 0)")):
+        model.fit(np.zeros((40, 0), dtype), np.arange(40) % 3, epochs=1)
+    assert not model.built and model.layers[0].n_in is None
