@@ -108,7 +108,15 @@ def read(path):
 
 def decode(data):
     """(core network in the stored dtype, metadata dict) of a model file's bytes (any bytes-like)."""
-    return _core.model_from_bytes(memoryview(data).cast("B"))
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"data must be bytes-like (bytes, bytearray, memoryview, ...), got {type(data).__name__}"
+        ) from None
+    if not view.c_contiguous:
+        raise TypeError("data must be a contiguous bytes-like object (a strided view is not a file's bytes)")
+    return _core.model_from_bytes(view.cast("B"))
 
 
 def write_atomic(path, data: bytes) -> None:
