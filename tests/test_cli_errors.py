@@ -75,3 +75,21 @@ def test_onnx_export_refuses_a_model_files_name(tmp_path):
     with pytest.raises(ValueError, match="export writes ONNX, not safetensors"):
         fm.onnx.export(model, tmp_path / "m.SafeTensors")
     assert (tmp_path / "m.safetensors").read_bytes() == before
+
+
+def test_an_image_name_matplotlib_cannot_write_is_refused_before_training(tmp_path):
+    """Audit: `train --plot loss.txt` (or a .safetensors name) trained and saved, then failed with
+    matplotlib's "Format 'txt' is not supported" and exit 2; `evaluate --confusion-matrix cm.csv` alike."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    fm.Sequential([fm.Dense(2, 1, "sigmoid")], seed=0).save(tmp_path / "m.safetensors")
+    for args, option in (
+        (["train", "d.csv", "--out", "new.safetensors", "--plot", "loss.txt", "--no-progress"], "--plot loss.txt"),
+        (["evaluate", "m.safetensors", "d.csv", "--confusion-matrix", "cm.csv"], "--confusion-matrix cm.csv"),
+    ):
+        done = run(*args, cwd=tmp_path)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert f"{option}: matplotlib writes" in lines[0] and "png" in lines[0], lines[0]
+        assert "trained" not in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "m.safetensors"]

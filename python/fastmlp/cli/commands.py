@@ -119,7 +119,7 @@ def train(args) -> int:
         fm.io._check_extension(args.out)  # a .onnx or .csv name: said before training, not after
     check_writable(args.plot, "--plot", args.data)
     if args.plot:
-        need_matplotlib("--plot")
+        need_matplotlib("--plot", args.plot)
 
     data = load_data(args.data, args, "train")
     X, y = data.X, data.y
@@ -290,7 +290,7 @@ def evaluate(args) -> int:
     if args.confusion_matrix:
         if task != "classify":
             raise CLIError("--confusion-matrix needs a classifier; this model does regression")
-        need_matplotlib("--confusion-matrix")
+        need_matplotlib("--confusion-matrix", args.confusion_matrix)
     data = load_data(args.data, args, "evaluate", meta, model_columns(model))
     check_features(model, data)
     x_scaler, y_scaler = scalers_of(meta)

@@ -65,8 +65,16 @@ def progress_callbacks(args, shown: bool) -> list:
     return [ProgressBar(verbose=verbose)] if verbose and shown else []
 
 
-def need_matplotlib(option: str) -> None:
+def need_matplotlib(option: str, path=None) -> None:
+    """CLIError unless matplotlib is there and writes ``path``'s format (said before training, not after)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise CLIError(f"{option} needs matplotlib: pip install 'fastmlp[demo]'") from None
+    if path is not None:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        ext = os.path.splitext(path)[1][1:].lower()
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if ext and ext not in formats:
+            raise CLIError(f"{option} {path}: matplotlib writes {', '.join(sorted(formats))} images, not {ext!r}")
