@@ -340,3 +340,20 @@ def test_a_checkpoint_template_that_cannot_be_formatted_fails_before_training(tm
     good = fm.callbacks.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{val_accuracy:.2f}-{lr}.safetensors")
     model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[good])
     assert len(list(tmp_path.iterdir())) >= 1
+
+
+def test_a_refused_fit_leaves_an_existing_csv_log_as_it_was(tmp_path):
+    """Audit: CSVLogger emptied its file at on_train_begin ("w"), so a fit that a later callback's
+    on_train_begin refused (ModelCheckpoint on val_loss without validation data) lost the old log."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n0,1.0\n")
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    checkpoint = cbs.ModelCheckpoint(tmp_path / "m.safetensors", monitor="val_loss")
+    with pytest.raises(ValueError, match="needs validation_data"):
+        model.fit(X, y, epochs=2, callbacks=[cbs.CSVLogger(log), checkpoint])
+    assert log.read_text() == "epoch,loss\n0,1.0\n"
+    model.fit(X, y, epochs=2, callbacks=[cbs.CSVLogger(log)])  # a fit that trains starts the log afresh
+    rows = list(csv.DictReader(log.open()))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and "accuracy" in rows[0]
