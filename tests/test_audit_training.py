@@ -160,3 +160,36 @@ def test_an_entry_of_millions_of_values_is_refused_before_it_is_parsed(tmp_path,
     mib = f"the load's peak memory grew by {int(grew) / 2**20:.0f} MiB for a {size / 2**20:.0f} MiB file"
     assert int(grew) < 6 * size, mib
     assert re.search(f"not a valid fastmlp model file: metadata '{key}' lists (about )?3000000", message), message
+
+
+def _changes(model, X, y):
+    return {
+        "add": lambda: model.add(fm.Dense(3, "softmax")),
+        "pop": lambda: model.pop(),
+        "compile": lambda: model.compile(optimizer="sgd"),
+        "quantize": lambda: model.quantize("int8"),
+    }
+
+
+@pytest.mark.parametrize("change", ["add", "pop", "compile", "quantize"])
+def test_a_callback_cannot_change_the_model_its_fit_trains(change):
+    """Audit: add, pop, compile or quantize from an epoch callback replaced the network or the
+    optimizer the loop was training: the remaining epochs trained an orphan network, silently (the
+    model kept layers it never trained, History reported epochs its weights never saw). Now a
+    RuntimeError naming the call, the model as the epochs before left it; fit works again after."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = fm.Sequential([fm.Dense(8, "relu"), fm.Dense(3, "softmax")], seed=0)
+    model.fit(X, y, epochs=1)
+    layers, optimizer = list(model.layers), repr(model.optimizer)
+    seen = []
+
+    def callback(epoch, logs):
+        seen.append(epoch)
+        _changes(model, X, y)[change]()
+
+    with pytest.raises(RuntimeError, match=f"^{change}: this model is being trained"):
+        model.fit(X, y, epochs=3, callback=callback)
+    assert seen == [0] and model.layers == layers and repr(model.optimizer) == optimizer
+    assert not fm.quantize.is_quantized(model) and model.epochs_trained == 2
+    _changes(model, X, y)[change]()  # after fit: allowed

@@ -334,3 +334,54 @@ def test_weight_assignment_wrong_shape(cat_model):
     # nothing was overwritten
     assert cat_model.layers[0].weights.shape == (4, 5)
     assert np.any(cat_model.layers[0].weights != 0)
+
+
+def test_assigned_settings_are_checked_as_the_constructors():
+    """Audit: model.optimizer = "sgd" (Keras users do) made the next fit fail with "vars() argument
+    must have __dict__ attribute", model.seed = "x" the next save with "invalid literal for int()",
+    model.dtype = "float64" every prediction with pybind11's "incompatible function arguments"."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), np.arange(20) % 2
+    model = fm.Sequential([fm.Dense(4, "relu"), fm.Dense(2, "softmax")], seed=0)
+    model.fit(X, y, epochs=1)
+    model.optimizer = "sgd"
+    assert isinstance(model.optimizer, fm.SGD)
+    model.fit(X, y, epochs=1)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        model.optimizer = "bogus"
+    with pytest.raises(TypeError, match="optimizer must be a string"):
+        model.optimizer = 3
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        model.seed = "x"
+    assert isinstance(model.optimizer, fm.SGD) and model.seed == 0
+    model.seed = 7
+    for name in ("dtype", "dtype_policy"):
+        with pytest.raises(AttributeError):
+            setattr(model, name, "float64")
+    assert model.dtype == np.float32 and model.dtype_policy == "float32"
+    assert fm.Sequential.from_bytes(model.to_bytes()).seed == 7
+
+
+@pytest.mark.parametrize(
+    "layers, match",
+    [
+        (lambda: fm.Dense(3, "softmax"), "layers must be a list of layers, Sequential"),
+        (lambda: [fm.Dense(3, "softmax"), "relu"], r"layers\[1\] must be a layer .*got str"),
+        (lambda: [None], r"layers\[0\] must be a layer .*got NoneType"),
+    ],
+)
+def test_something_else_than_layers_is_a_type_error_naming_it(layers, match):
+    """Audit: Sequential([Dense(...), "relu"]) raised AttributeError "'str' object has no attribute
+    '_output'", Sequential(Dense(...)) "'Dense' object is not iterable"."""
+    with pytest.raises(TypeError, match=match):
+        fm.Sequential(layers())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_first_fit_on_x_without_columns_says_x_is_empty(dtype):
+    """Audit: X of shape (40, 0) in the model's dtype (used without a copy) at the first fit raised
+    "n_in and n_out must be positive, got (0, 8)" from building the first layer for it."""
+    model = fm.Sequential([fm.Dense(8, "relu"), fm.Dense(3, "softmax")], seed=0)
+    with pytest.raises(ValueError, match=re.escape("X is empty: shape (40, 0)")):
+        model.fit(np.zeros((40, 0), dtype), np.arange(40) % 3, epochs=1)
+    assert not model.built and model.layers[0].n_in is None

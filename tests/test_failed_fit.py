@@ -178,3 +178,38 @@ def test_training_that_ran_is_kept_when_it_fails_later():
     with pytest.raises(RuntimeError, match="stop here"):
         model.fit(pd.DataFrame(X, columns=list("abcd")), y, epochs=3, callback=boom)
     assert model.built and list(model.feature_names_in_) == list("abcd")
+
+
+def test_a_first_fit_the_cpp_core_refuses_leaves_the_layers_unsized():
+    """Audit: a network the C++ core refuses at the first fit (an epsilon that is 0 in float32) left
+    the layers' input sizes set (Dense(4, 5), n_features_in 4) on an unbuilt model."""
+    X, y = _data()
+    model = fm.Sequential([fm.Dense(5, "relu"), fm.BatchNormalization(epsilon=1e-50), fm.Dense(3, "softmax")], seed=0)
+    with pytest.raises(ValueError, match="epsilon"):
+        model.fit(X, y, epochs=1)
+    assert not model.built and model.n_features_in is None and model.layers[0].n_in is None
+    assert repr(model.layers[0]) == repr(fm.Dense(5, "relu"))
+
+
+@pytest.mark.parametrize("where", ["on_epoch_end", "on_train_end", "KeyboardInterrupt"])
+def test_epochs_that_ran_before_a_callback_raised_are_counted(where):
+    """Audit: a callback raising after epochs had trained the model left epochs_trained as before
+    the fit (the next fit replayed the same shuffling seeds and schedule steps); Ctrl-C and a
+    divergence counted them. Now the epochs that ended count, as the weights they trained stay."""
+    X, y = _data()
+    model = _unbuilt()
+    model.fit(X, y, epochs=2)
+    error = KeyboardInterrupt if where == "KeyboardInterrupt" else RuntimeError
+
+    class Raise(fm.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if where != "on_train_end" and epoch == 1:
+                raise error("stop here")
+
+        def on_train_end(self, logs=None):
+            if where == "on_train_end":
+                raise error("stop here")
+
+    with pytest.raises(error, match="stop here"):
+        model.fit(X, y, epochs=3, callbacks=[Raise()])
+    assert model.epochs_trained == 2 + (3 if where == "on_train_end" else 2)

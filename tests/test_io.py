@@ -1086,3 +1086,22 @@ def test_cpp_fuzz_agrees_with_python(cpp_tool, tmp_path):
         and not (cpp_ok[i] and re.search("optimizer|epochs_trained", str(python_ok[i])))
     ]
     assert not disagree, disagree[:5]
+
+
+def test_a_path_with_a_nul_character_is_a_value_error_naming_it(tmp_path):
+    """Audit: the C++ side saw the name cut at the NUL, and its OSError printed a cut name."""
+    model = fm.Sequential([fm.Dense(2, 1, "sigmoid")], seed=0)
+    for call in (lambda p: model.save(p), fm.load, lambda p: fm.onnx.export(model, p)):
+        with pytest.raises(ValueError, match="path must not contain a NUL character"):
+            call(str(tmp_path / "a\0b.safetensors"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_from_bytes_names_data():
+    """Audit: from_bytes("...") raised memoryview's "a bytes-like object is required, not 'str'", a
+    strided view "memoryview: casts are restricted to C-contiguous views"."""
+    data = fm.Sequential([fm.Dense(2, 1, "sigmoid")], seed=0).to_bytes()
+    with pytest.raises(TypeError, match="data must be bytes-like .* got str"):
+        fm.Sequential.from_bytes(data.decode("latin-1"))
+    with pytest.raises(TypeError, match="data must be a contiguous bytes-like object"):
+        fm.Sequential.from_bytes(memoryview(data + data)[::2])

@@ -320,3 +320,40 @@ def test_pandas_categorical_labels_and_columns():
     with pytest.raises(ValueError, match=r"missing \['d'\]"):
         model.predict(df[["a", "b", "c"]].assign(e=1.0))
     assert pickle.loads(pickle.dumps(model)).feature_names_in_.tolist() == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("template", ["m-{val_acc:.2f}.safetensors", "m-{epoch:q}.safetensors", "m-{}.safetensors"])
+def test_a_checkpoint_template_that_cannot_be_formatted_fails_before_training(tmp_path, template):
+    """Audit: KeyError 'val_acc' (Keras 2's name), IndexError or ValueError after the first epoch
+    had trained; now a ValueError naming the template and the names it may use, the model unchanged."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    model.fit(X, y, epochs=1)
+    before = model.get_weights()
+    checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / template)
+    with pytest.raises(ValueError, match=r"ModelCheckpoint: filepath .* cannot be formatted .* val_accuracy, lr"):
+        model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[checkpoint])
+    assert model.epochs_trained == 1 and list(tmp_path.iterdir()) == []
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    good = fm.callbacks.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{val_accuracy:.2f}-{lr}.safetensors")
+    model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[good])
+    assert len(list(tmp_path.iterdir())) >= 1
+
+
+def test_a_refused_fit_leaves_an_existing_csv_log_as_it_was(tmp_path):
+    """Audit: CSVLogger emptied its file at on_train_begin ("w"), so a fit that a later callback's
+    on_train_begin refused (ModelCheckpoint on val_loss without validation data) lost the old log."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n0,1.0\n")
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    checkpoint = cbs.ModelCheckpoint(tmp_path / "m.safetensors", monitor="val_loss")
+    with pytest.raises(ValueError, match="needs validation_data"):
+        model.fit(X, y, epochs=2, callbacks=[cbs.CSVLogger(log), checkpoint])
+    assert log.read_text() == "epoch,loss\n0,1.0\n"
+    model.fit(X, y, epochs=2, callbacks=[cbs.CSVLogger(log)])  # a fit that trains starts the log afresh
+    rows = list(csv.DictReader(log.open()))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and "accuracy" in rows[0]

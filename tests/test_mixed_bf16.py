@@ -412,6 +412,20 @@ def test_save_load_keeps_the_policy_and_float32_weights(tmp_path):
     np.testing.assert_array_equal(as32.params, model.params)
 
 
+def test_copy_into_the_mixed_policy_and_a_bad_dtype_named():
+    """copy(dtype="mixed_bfloat16") of a float32 model (audit: it raised numpy's "data type
+    'mixed_bfloat16' not understood"), and an unknown dtype names the argument."""
+    X, y, _ = _data()
+    model = _net("float32")
+    model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    mixed = model.copy(dtype="mixed_bfloat16")
+    assert mixed.dtype_policy == "mixed_bfloat16" and mixed._net.mixed_bfloat16
+    np.testing.assert_array_equal(mixed.params, model.params)
+    mixed.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    with pytest.raises(TypeError, match="dtype must be 'float32', 'float64' or 'mixed_bfloat16', got 'float16'"):
+        model.copy(dtype="float16")
+
+
 def test_the_c_api_predicts_a_mixed_model_as_fm_load(tmp_path):
     """The C++ reader restores the policy (fastmlp/serialize.hpp): the C API's float32 workspace runs the
     same bf16-rounded products as fm.load, one row (which then skips the float32 row kernel) and a batch."""

@@ -441,6 +441,36 @@ def test_nan_in_adapt_data_names_the_column():
         norm.adapt(np.zeros((0, 3)))
 
 
+def test_statistics_past_the_dtypes_range_are_an_error_not_a_constant_column():
+    """Audit: values ~1e200 have a variance past float64's range: it was inf, then declared 0 (a
+    "constant" column left unscaled); statistics past float32's range became inf in a float32 model,
+    whose fit then raised DivergenceError ("try a smaller learning rate"). Now a ValueError naming
+    the column, and nothing changes: the layer, a built model's statistics, an unbuilt model."""
+    X = _data(20, 3)
+    norm = Normalization()
+    with pytest.raises(ValueError, match="variance of column 0 overflows float64"):
+        norm.adapt(X * 1e200)
+    assert norm.mean is None
+    # a float32 model: a given mean past float32's range, at the first fit
+    model = fm.Sequential([Normalization(mean=1e300, variance=1.0), fm.Dense(4, "relu"), fm.Dense(1)], seed=0)
+    with pytest.raises(ValueError, match=r"the mean of column 0 overflows the model's float32"):
+        model.fit(X, X[:, 0], epochs=1, verbose=0)
+    assert not model.built and model.n_features_in is None and model.layers[1].n_in is None
+    # ... an adapted variance past float32's range, adapt in a built model
+    model = fm.Sequential([Normalization(), fm.Dense(4, "relu"), fm.Dense(1)], seed=0)
+    model.layers[0].adapt(X)
+    model.fit(X, X[:, 0], epochs=1, verbose=0)
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"the variance of column 0 overflows the model's float32"):
+        model.layers[0].adapt(X * 1e30)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # float64 holds them
+    model64 = fm.Sequential([Normalization(), fm.Dense(4, "relu"), fm.Dense(1)], seed=0, dtype="float64")
+    model64.layers[0].adapt(X * 1e30)
+    model64.fit(X * 1e30, X[:, 0], epochs=1, verbose=0)
+
+
 def test_wrong_column_count_at_adapt_and_at_fit():
     X = _data(30, 4)
     norm = Normalization().adapt(X)

@@ -125,3 +125,15 @@ def test_plot_confusion_matrix_ids_names_and_normalized(tmp_path):
 def test_plot_fit(tmp_path):
     x = np.linspace(-1, 1, 30)
     read_image(plot.plot_fit(x, x**2, x**2 + 0.1, tmp_path / "fit.png"))
+
+
+def test_confusion_matrix_refuses_what_is_not_class_ids():
+    """Audit: 0.5 was counted as class 0, strings gave "invalid literal for int()", an id of 2^40 an
+    OverflowError (and one of 2^20 asked bincount for 2^40 counts)."""
+    with pytest.raises(ValueError, match="y_true must hold integer class ids, got non-integral"):
+        plot.confusion_matrix([0.5, 1], [0, 1])
+    with pytest.raises(TypeError, match="y_pred must hold integer class ids, got dtype <U1"):
+        plot.confusion_matrix([0, 1], ["a", "b"])
+    with pytest.raises(ValueError, match="class ids must be below 2"):
+        plot.confusion_matrix([2**20], [0])
+    np.testing.assert_array_equal(plot.confusion_matrix([0.0, 1.0], [0, True]), [[1, 0], [0, 1]])

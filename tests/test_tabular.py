@@ -597,3 +597,17 @@ def test_a_file_with_a_bad_vocabulary_is_refused(tmp_path):
     entry = model.layers[0].file_entry()
     with pytest.raises(ValueError, match="do not match"):
         fm.Layer.from_file_entry(dict(entry, tables=entry["tables"].replace("x", "x1", 1)))
+
+
+@pytest.mark.parametrize(
+    "cells", [[[1], [2]], [{"a": 1}, {}], [np.zeros(2), np.ones(2)]], ids=["list", "dict", "ndarray"]
+)
+def test_unhashable_cells_are_a_type_error_naming_the_column(cells):
+    """Audit: a column of lists, dicts or arrays raised "TypeError: unhashable type: 'list'" from
+    the vocabulary's look-up, naming neither the column nor the cell; now as a tuple's cells do."""
+    X = np.random.default_rng(0).normal(size=(20, 1))
+    df = pd.DataFrame({"x": X[:, 0], "kind": pd.Series(cells * 10)})
+    model = fm.Sequential([fm.Dense(2, "softmax")], seed=0)
+    with pytest.raises(TypeError, match=r"X column 'kind' holds the category .* categories must be strings"):
+        model.fit(df, np.arange(20) % 2, epochs=1)
+    assert not model.built

@@ -41,7 +41,12 @@ class Input:
 def split_input(layers) -> tuple:
     """(the layers, the input size an ``fm.Input`` at their front gives, else None)."""
     given = layers is not None
+    if isinstance(layers, (_layer.Layer, Input)) or isinstance(layers, (str, bytes, dict)):
+        raise TypeError(f"layers must be a list of layers, Sequential([layer, ...]), got {type(layers).__name__}")
     layers = list(layers) if given else []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (_layer.Layer, Input)):
+            raise TypeError(f"layers[{i}] must be a layer (Dense, Dropout, ...), got {type(layer).__name__}")
     if given and not layers:
         raise ValueError(
             "layers must hold at least one Dense layer, got an empty list (an empty model to fill with "
@@ -87,6 +92,18 @@ def output_loss(model, layers: list, loss) -> str | None:
     return _stack.loss_name(loss, layers[-1].activation if complete(layers) else "linear")
 
 
+def require_idle(model, what: str) -> None:
+    """RuntimeError while a fit of ``model`` runs (``what`` called from one of its callbacks, or from
+    another thread): the loop trains the network and optimizer it began with to the end, so a new
+    one (layers added or removed, quantized, another loss, optimizer or device) would silently miss
+    the rest of that fit, which History would still report."""
+    if model.__dict__.get("_fits_running"):
+        raise RuntimeError(
+            f"{what}: this model is being trained (a fit is running: in a callback, set "
+            "model.stop_training = True and call it after fit returns)"
+        )
+
+
 def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
     """Give ``model`` the layer list ``layers`` (its own and new ones) and its loss (``loss``:
     the model's, None for the output activation's); build the network when the input size is
@@ -94,6 +111,7 @@ def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
     first: on an error the model and the layers are as they were. ``strict``: the list must be
     a whole model (Sequential(layers)); else (add, pop) it may still lack its output layer, or one
     that suits a loss given before (the model then waits, unbuilt, keeping its weights)."""
+    require_idle(model, "changing the layers")
     loss_name = output_loss(model, layers, loss)
     whole = strict or ready(layers, loss_name)
     dense, deferred = _stack.check(layers, model._input_size, model, complete=whole) if layers else ([], [])
@@ -199,6 +217,7 @@ class Building:
             return
         if not isinstance(layer, _layer.Layer):
             raise TypeError(f"add takes a layer (Dense, Activation, Residual, ...), got {type(layer).__name__}")
+        require_idle(self, "add")
         set_layers(self, [*self.layers, layer], self._loss, strict=False)
 
     def pop(self):
@@ -214,6 +233,7 @@ class Building:
         """
         if not self.layers:
             raise ValueError("pop: this model has no layers")
+        require_idle(self, "pop")
         layer = self.layers[-1]
         set_layers(self, self.layers[:-1], self._loss, strict=False)
         for _, inner in _layer.walk([layer]):
@@ -240,6 +260,7 @@ class Building:
             only: fit's ``accuracy``) and the loss's own name. Anything else raises ValueError
             listing these (fastmlp computes no other metric).
         """
+        require_idle(self, "compile")
         optimizer = None if optimizer is None else _optimizers.get(optimizer)
         if loss is not None:
             _stack.loss_name(loss, "linear")  # the name checked before anything changes

@@ -37,7 +37,10 @@ def distinct(values: np.ndarray) -> list:
         return list(pd.unique(values))  # one kind: pandas' equality is the kinds' own
     seen = {}
     for v in values:
-        seen.setdefault(_key(v), v)
+        try:
+            seen.setdefault(_key(v), v)
+        except TypeError:  # unhashable (a list, a dict): kept, so that the caller names its column
+            seen.setdefault((type(v), id(v)), v)
     return list(seen.values())
 
 

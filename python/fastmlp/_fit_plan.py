@@ -94,6 +94,9 @@ def data(plan, model, X, y, sample_weight, validation_split) -> None:
         plan.inputs = _tabular.TabularInputs(columns, model.dtype, columns.width, names)
     else:
         width = model.n_features_in if model.built else as_int(source.width(), "n_features")
+        if width < 1:  # before the first layer is built for it ("n_in and n_out must be positive")
+            shape = getattr(source.X, "shape", None) if in_memory else None
+            raise ValueError(f"X is empty: shape {shape}" if shape is not None else "X has no features")
         if source.n_features is not None and source.n_features != width:
             raise ValueError(f"the source has {source.n_features} features but the model expects {width}")
         names = model.feature_names_in_

@@ -56,7 +56,8 @@ def copy(model, cls, dtype=None):
     state), epoch count, labels and column names of ``model`` (cast to ``dtype`` if given), on
     its device."""
     model._require_built()
-    if dtype is not None and np.dtype(dtype) != np.float32 and _quantize.is_quantized(model):
+    # _mixed.policy: the storage dtype of any accepted name ("mixed_bfloat16" is float32), TypeError otherwise
+    if dtype is not None and _mixed.policy(dtype)[0] != np.float32 and _quantize.is_quantized(model):
         raise ValueError("a quantized (int8) model is float32: copy(dtype=...) cannot change that")
     layers = [type(layer).from_config(layer.get_config()) for layer in model.layers]
     optimizer = _optimizers.Optimizer.from_config(model.optimizer.get_config())

@@ -231,6 +231,14 @@ class ModelCheckpoint(_Monitor):
     def on_train_begin(self, logs=None) -> None:
         if self.save_best_only:
             super().on_train_begin(logs)
+        names = [*getattr(self, "params", {}).get("metrics", ()), "lr"]
+        try:  # a bad template fails now, before the first epoch trains, not after it
+            self.filepath.format(epoch=1, **dict.fromkeys(names, 0.0))
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} cannot be formatted ({type(e).__name__}: {e}); it may "
+                f"use {{epoch}} (an integer) and the logged values {', '.join(names)} (floats)"
+            ) from None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
@@ -255,14 +263,18 @@ class CSVLogger(Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None) -> None:
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
-        self._header_written = exists
+        # Opened to append, which creates the file (or fails) now but empties nothing: a fit that another
+        # callback's on_train_begin refuses leaves an existing log as it was. append=False empties it at
+        # the first row.
+        self._file = open(self.filename, "a", newline="")
+        self._header_written = self.append and self._file.tell() > 0
         self._writer = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self._writer is None:
+            if not self.append:
+                self._file.truncate(0)  # (writes in append mode go to the end: now the start)
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *logs], delimiter=self.separator)
             if not self._header_written:
                 self._writer.writeheader()

@@ -57,7 +57,10 @@ MAX_HEADER_BYTES = _core.MAX_HEADER_BYTES
 def _path(path) -> str:
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}")
-    return os.fsdecode(os.fspath(path))
+    name = os.fsdecode(os.fspath(path))
+    if "\0" in name:  # as open() says; C++ would see the name cut at the NUL
+        raise ValueError(f"path must not contain a NUL character, got {name!r}")
+    return name
 
 
 def _metadata(metadata) -> dict:
@@ -105,7 +108,15 @@ def read(path):
 
 def decode(data):
     """(core network in the stored dtype, metadata dict) of a model file's bytes (any bytes-like)."""
-    return _core.model_from_bytes(memoryview(data).cast("B"))
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"data must be bytes-like (bytes, bytearray, memoryview, ...), got {type(data).__name__}"
+        ) from None
+    if not view.c_contiguous:
+        raise TypeError("data must be a contiguous bytes-like object (a strided view is not a file's bytes)")
+    return _core.model_from_bytes(view.cast("B"))
 
 
 def write_atomic(path, data: bytes) -> None:

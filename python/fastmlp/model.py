@@ -96,7 +96,7 @@ class Sequential(_building.Building, _training.Trainer):
             _cuda.require()
         layers, self._input_size = _building.split_input(layers)  # fm.Input(shape=(n,)) first: n columns
         self.loss_name = _building.output_loss(self, layers, loss)  # checked before the layers are
-        self.dtype, self.dtype_policy = _mixed.policy(dtype)  # storage dtype; "mixed_bfloat16" or its name
+        self._dtype, self._dtype_policy = _mixed.policy(dtype)  # storage dtype; "mixed_bfloat16" or its name
         self._l2 = positive_float(l2, "l2", allow_zero=True)
         self.seed = secrets.randbits(63) if seed is None else as_seed(seed)
         self.optimizer = _optimizers.get(optimizer)
@@ -123,13 +123,49 @@ class Sequential(_building.Building, _training.Trainer):
         if not _building.ready(self.layers, self.loss_name):
             _building.require_built(self)  # RuntimeError: no output layer (suiting the loss) yet
         first = self.layers[0]
-        first._set_n_in(n_features)
-        deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
-        _layer.chain(self.layers, first.n_in, "layers", deferred)
-        for layer, n_in in deferred:
-            layer._set_n_in(n_in)
-        _building.build(self, self._kept_weights)
+        before = [(layer, dict(vars(layer))) for _, layer in _layer.walk(self.layers)]
+        try:
+            first._set_n_in(n_features)
+            deferred = []  # Dense(units) after a first layer whose outputs were unknown (an Embedding's)
+            _layer.chain(self.layers, first.n_in, "layers", deferred)
+            for layer, n_in in deferred:
+                layer._set_n_in(n_in)
+            _building.build(self, self._kept_weights)
+        except BaseException:  # refused (e.g. by the C++ core): the layers' sizes unknown again
+            for layer, attributes in before:
+                vars(layer).clear()
+                vars(layer).update(attributes)
+            raise
         return self
+
+    # --- settings that may be assigned: checked as the constructor checks them ---
+    dtype = property(
+        lambda self: self._dtype,
+        doc="The parameters' numpy dtype (float32 for mixed_bfloat16); read-only: model.copy(dtype=...)",
+    )
+    dtype_policy = property(lambda self: self._dtype_policy, doc='"float32", "float64" or "mixed_bfloat16"; read-only')
+
+    @property
+    def seed(self) -> int:
+        """The seed of the initial weights, the validation split and the default shuffling."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value) -> None:
+        self._seed = as_seed(value)
+
+    @property
+    def optimizer(self) -> _optimizers.Optimizer:
+        """The optimizer fit uses; assign a name or an Optimizer as in the constructor (a fresh one
+        starts without state), not while a fit of this model runs."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value) -> None:
+        optimizer = _optimizers.get(value)
+        if optimizer is not self.__dict__.get("_optimizer"):  # (a fit called in a callback sets the same one)
+            _building.require_idle(self, "setting the optimizer")
+        self._optimizer = optimizer
 
     @property
     def built(self) -> bool:
@@ -275,6 +311,7 @@ class Sequential(_building.Building, _training.Trainer):
         _mixed.check_device(self.dtype_policy, device)
         _quantize.require_float_device(self, device)
         if device != self._device:
+            _building.require_idle(self, "to")
             self._engine = _cuda.engine(self._net) if device == "cuda" else _core.cpu_engine(self._net)
             self._device = device
         return self

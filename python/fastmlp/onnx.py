@@ -323,6 +323,19 @@ def to_onnx(
     return proto
 
 
+def check_path(path) -> None:
+    """ValueError for a name ending in ".safetensors": a model file's (fm.save refuses ".onnx" alike);
+    writing ONNX there would replace a model with another format."""
+    from .io import _path
+
+    name = _path(path)
+    if name.lower().endswith(".safetensors"):
+        raise ValueError(
+            f"export writes ONNX, not safetensors ({name!r}, a fastmlp model file's name): name the file "
+            f"{name[: -len('.safetensors')] + '.onnx'!r}"
+        )
+
+
 def export(
     model,
     path,
@@ -340,6 +353,7 @@ def export(
     """
     from .io import write_atomic
 
+    check_path(path)
     proto = to_onnx(model, opset=opset, input_name=input_name, output_name=output_name, label_name=label_name)
     write_atomic(path, proto.SerializeToString())
     return proto

@@ -158,10 +158,19 @@ def _encode(y, labels):
     return ids.astype(np.int64), names.tolist()
 
 
+def _ids(values, name: str) -> np.ndarray:
+    """Class ids as int64: integers, or floats / bools holding integers (ValueError, TypeError else)."""
+    a = np.asarray(values).reshape(-1)
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.issubdtype(a.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold integer class ids, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and not (np.isfinite(a).all() and (a == np.round(a)).all()):
+        raise ValueError(f"{name} must hold integer class ids, got non-integral values")
+    return a.astype(np.int64)
+
+
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
     """Counts C[i, j] = number of samples of true class i predicted as class j (integer ids)."""
-    t = np.asarray(y_true).reshape(-1).astype(np.int64)
-    p = np.asarray(y_pred).reshape(-1).astype(np.int64)
+    t, p = (_ids(v, name) for v, name in ((y_true, "y_true"), (y_pred, "y_pred")))
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} samples but y_pred has {p.size}")
     if t.size and (t.min() < 0 or p.min() < 0):
@@ -169,6 +178,8 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
     k = n_classes if n_classes is not None else (int(max(t.max(), p.max())) + 1 if t.size else 0)
     if t.size and max(t.max(), p.max()) >= k:
         raise ValueError(f"class ids reach {int(max(t.max(), p.max()))} but n_classes is {k}")
+    if k > 2**14:  # k x k counts: 2 GiB of them at 2^14
+        raise ValueError(f"a confusion matrix of {k} classes would hold {k}^2 counts; class ids must be below 2^14")
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 

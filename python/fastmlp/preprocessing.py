@@ -140,7 +140,16 @@ class Normalization(Layer):
 
     def _write(self, mean: np.ndarray, variance: np.ndarray) -> None:
         m, v = self._views()
-        m[...], v[...] = mean, variance  # cast to the model's dtype
+        with np.errstate(over="ignore"):
+            cast = mean.astype(m.dtype), variance.astype(v.dtype)  # in the model's dtype
+        for name, values in zip(("mean", "variance"), cast):
+            if not np.isfinite(values).all():  # float64 statistics past float32's range became inf
+                j = int(np.argmin(np.isfinite(values)))
+                raise ValueError(
+                    f"Normalization: the {name} of column {j} overflows the model's {m.dtype} "
+                    f"(max {np.finfo(m.dtype).max:.3g}); scale the data or use dtype='float64'"
+                )
+        m[...], v[...] = cast
 
     def _views(self) -> tuple:
         return self._net.tensor(self._prefix + "mean"), self._net.tensor(self._prefix + "variance")
@@ -393,6 +402,12 @@ class _Moments:
             m2 = (m2 + n * np.square(mean - grand)).sum()
             n, mean = n * mean.size, grand
         variance = m2 / n
+        if not (np.isfinite(mean).all() and np.isfinite(variance).all()):  # else inf <= inf below: "constant"
+            j = int(np.argmin(np.isfinite(mean) & np.isfinite(variance))) if np.ndim(mean) else 0
+            raise ValueError(
+                f"{what}: the variance of column {j} overflows float64 (values too large to square); "
+                "scale the data before adapt"
+            )
         # scikit-learn's _is_constant_feature: var <= n eps var + (n mean eps)^2
         eps = np.finfo(np.float64).eps
         constant = variance <= n * eps * variance + np.square(n * mean * eps)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _layer, _stack
+from . import _building, _core, _layer, _stack
 
 #: The modes ``quantize`` takes.
 MODES = ("int8",)
@@ -79,6 +79,7 @@ def quantize(model, mode) -> None:
     if mode not in MODES:
         raise ValueError(f"unsupported quantization mode {mode!r}: fastmlp quantizes to {', '.join(map(repr, MODES))}")
     model._require_built()
+    _building.require_idle(model, "quantize")
     if is_quantized(model):
         raise ValueError("this model is already quantized (int8); quantize a float32 model (a copy made before)")
     if model.dtype != np.float32:

@@ -233,7 +233,12 @@ class Trainer:
                 _fit_plan.finish(plan, self, early_stopping, seed)
                 undo = _fit_plan.commit(self, plan)
             collective = _agree(self, plan)
-            history = _run(self, plan, verbose if _distributed.is_root(comm) else 0, collective, run)
+            running = self.__dict__.setdefault("_fits_running", [])  # _building.require_idle reads it
+            running.append(run)
+            try:
+                history = _run(self, plan, verbose if _distributed.is_root(comm) else 0, collective, run)
+            finally:
+                running.remove(run)
         except BaseException:
             if undo is not None and not run.began:
                 undo()  # refused before the first step: the model as it was
@@ -346,12 +351,12 @@ def _run(model, plan, verbose: int, collective, run) -> History:
     start = time.perf_counter()
     try:
         result = _loop(model, plan, on_epoch, collective, run, _progress_hook(plan, bar))
+        model._epochs_seen += len(result["epochs"])  # counted before on_train_end, which may raise
     finally:
         if bar is not None:
             bar.close()
         for cb in plan.py_callbacks:
             cb.on_train_end(final_logs)
-    model._epochs_seen += len(result["epochs"])
     if result["interrupted"]:
         raise KeyboardInterrupt("fit() interrupted; the model keeps the weights of the last completed step")
     return History(result, time.perf_counter() - start)
@@ -400,7 +405,8 @@ def _loop(model, plan, on_epoch, collective, run, progress=None) -> dict:
             raise error from None
         raise
     except KeyboardInterrupt:
-        if chunks is None:
+        if chunks is None:  # raised in a callback (Ctrl-C then, or its own): its epochs ran
+            model._epochs_seen += run.epochs_ended
             raise
         # Ctrl-C while the loop waited for a chunk (a reader that blocks): the epochs completed still count
         model._epochs_seen += max(chunks.epochs_started - 1, 0)
@@ -408,6 +414,11 @@ def _loop(model, plan, on_epoch, collective, run, progress=None) -> dict:
             "fit() interrupted while waiting for the data source; the model keeps the weights of the last "
             "completed step"
         ) from None
+    except BaseException:
+        # a callback raised at the end of an epoch: the epochs that ended trained the model, so they
+        # count (schedules and default shuffling seeds continue after them), as for Ctrl-C
+        model._epochs_seen += run.epochs_ended
+        raise
     finally:
         for prefetcher in run.prefetchers:
             prefetcher.close()

@@ -108,16 +108,18 @@ def train(args) -> int:
     _optimizer(args)  # a bad combination of options fails before the data is read
     source = shard_source(args.data, args)
     if source is not None:
-        check_writable(args.out, "--out")
+        check_writable(args.out, "--out", args.data)
         return train_on_shards(args, source, _optimizer(args))
 
     comm = _world()  # under mpiexec: every process trains (data-parallel); rank 0 alone prints and writes
     quiet = (lambda *a, **k: None,) * 2
     say, note = (print, warn) if comm is None or comm.Get_rank() == 0 else quiet
-    check_writable(args.out, "--out")
-    check_writable(args.plot, "--plot")
+    check_writable(args.out, "--out", args.data)
+    if args.out is not None:
+        fm.io._check_extension(args.out)  # a .onnx or .csv name: said before training, not after
+    check_writable(args.plot, "--plot", args.data)
     if args.plot:
-        need_matplotlib("--plot")
+        need_matplotlib("--plot", args.plot)
 
     data = load_data(args.data, args, "train")
     X, y = data.X, data.y
@@ -282,13 +284,13 @@ def train(args) -> int:
 def evaluate(args) -> int:
     import numpy as np
 
-    check_writable(args.confusion_matrix, "--confusion-matrix")
+    check_writable(args.confusion_matrix, "--confusion-matrix", args.model, args.data)
     model, meta = load_model(args.model)
     task = task_of(model, meta)
     if args.confusion_matrix:
         if task != "classify":
             raise CLIError("--confusion-matrix needs a classifier; this model does regression")
-        need_matplotlib("--confusion-matrix")
+        need_matplotlib("--confusion-matrix", args.confusion_matrix)
     data = load_data(args.data, args, "evaluate", meta, model_columns(model))
     check_features(model, data)
     x_scaler, y_scaler = scalers_of(meta)
@@ -352,7 +354,7 @@ def predict(args) -> int:
     out = args.out
     if out is not None and not out.lower().endswith((".csv", ".tsv", ".txt", ".npy")):
         raise CLIError(f"--out {out}: write predictions to a .csv, .tsv or .npy file")
-    check_writable(out, "--out")
+    check_writable(out, "--out", args.data)
     if args.proba and task != "classify":
         raise CLIError("--proba needs a classifier; this model does regression")
     data = load_data(args.data, args, "predict", meta, model_columns(model))

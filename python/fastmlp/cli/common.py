@@ -16,7 +16,9 @@ def warn(msg: str) -> None:
     print(f"fastmlp: warning: {msg}", file=sys.stderr)
 
 
-def check_writable(path, option: str) -> None:
+def check_writable(path, option: str, *inputs) -> None:
+    """CLIError unless ``path`` can be written: its folder exists, it is no folder, and it is none
+    of the command's ``inputs`` (the data or model file read: writing there would lose it)."""
     if path is None:
         return
     folder = os.path.dirname(os.path.abspath(path))
@@ -24,6 +26,11 @@ def check_writable(path, option: str) -> None:
         raise CLIError(f"{option} {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise CLIError(f"{option} {path} is a folder; give a file name")
+    for given in inputs:
+        if given is not None and os.path.isfile(path) and os.path.isfile(given) and os.path.samefile(path, given):
+            raise CLIError(
+                f"{option} {path} is the input file {given}: writing there would replace it; give another name"
+            )
 
 
 def physical_memory() -> int | None:
@@ -58,8 +65,16 @@ def progress_callbacks(args, shown: bool) -> list:
     return [ProgressBar(verbose=verbose)] if verbose and shown else []
 
 
-def need_matplotlib(option: str) -> None:
+def need_matplotlib(option: str, path=None) -> None:
+    """CLIError unless matplotlib is there and writes ``path``'s format (said before training, not after)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise CLIError(f"{option} needs matplotlib: pip install 'fastmlp[demo]'") from None
+    if path is not None:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        ext = os.path.splitext(path)[1][1:].lower()
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if ext and ext not in formats:
+            raise CLIError(f"{option} {path}: matplotlib writes {', '.join(sorted(formats))} images, not {ext!r}")

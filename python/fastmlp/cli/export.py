@@ -85,7 +85,8 @@ def export_onnx(args) -> int:
     import fastmlp.onnx
     from fastmlp.io import write_atomic
 
-    check_writable(args.out, "OUT")
+    check_writable(args.out, "OUT", args.model)
+    fastmlp.onnx.check_path(args.out)
     model, meta = load_model(args.model)
     x_scaler, y_scaler = scalers_of(meta)
     norms = [layer for layer in model.layers if isinstance(layer, fm.Normalization)]
