@@ -503,3 +503,55 @@ def test_continuing_a_quantized_model_is_refused_unchanged(solver):
     # a fresh fit (no warm start) builds a new float model, as scikit-learn's refit does
     est.set_params(warm_start=False).fit(X, y)
     assert est.model_.layers[0].quantization_mode is None
+
+
+def _state(est) -> dict:
+    """What a refused fit must leave as it was: the attributes and the fitted weights."""
+    return {
+        "attrs": sorted(vars(est)),
+        "params": est.model_.params.copy(),
+        "n_features_in_": est.n_features_in_,
+        "n_iter_": est.n_iter_,
+        "classes_": getattr(est, "classes_", None),
+    }
+
+
+def _same(a: dict, b: dict) -> bool:
+    return (
+        a["attrs"] == b["attrs"]
+        and np.array_equal(a["params"], b["params"])
+        and a["n_features_in_"] == b["n_features_in_"]
+        and a["n_iter_"] == b["n_iter_"]
+        and np.array_equal(a["classes_"], b["classes_"])
+    )
+
+
+REFUSED_REFITS = {
+    # sklearn's checks set n_features_in_ (2 here) before the weights were refused
+    "zero sample weights": ({}, lambda X, y: ((X[:, :2], y), {"sample_weight": np.zeros(len(y))})),
+    # the model_ was re-initialised before the validation split was found too small
+    "validation set too small": ({"early_stopping": True}, lambda X, y: ((X[:4], y[:4]), {})),
+    # LabelBinarizer was replaced before numpy refused to sort str with None
+    "labels str and None": ({}, lambda X, y: ((X, np.array(["a", None] * 20, dtype=object)), {})),
+}
+
+
+@pytest.mark.parametrize(
+    "case, solver",
+    # lbfgs has no early stopping (scikit-learn ignores the parameter there too)
+    [(c, s) for c in sorted(REFUSED_REFITS) for s in ("adam", "lbfgs") if not (s == "lbfgs" and "validation" in c)],
+)
+def test_a_refused_refit_changes_nothing(case, solver):
+    params, call = REFUSED_REFITS[case]
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.array(["a", "b", "c"])[np.arange(40) % 3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, solver=solver, **params).fit(X, y)
+    before, proba, labels = _state(est), est.predict_proba(X), est.predict(X)
+    args, kwargs = call(X, y)
+    with pytest.raises((ValueError, TypeError)):
+        est.fit(*args, **kwargs)
+    assert _same(_state(est), before)
+    np.testing.assert_array_equal(est.predict_proba(X), proba)
+    np.testing.assert_array_equal(est.predict(X), labels)

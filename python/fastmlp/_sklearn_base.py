@@ -244,22 +244,26 @@ class _BaseMLP(BaseEstimator):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_loop(self, X, Y, sample_weight, incremental: bool, rng, stratify=None) -> None:
-        """scikit-learn's _fit_stochastic, with one fastmlp epoch per iteration."""
+    def _early_stopping_split(self, X, Y, sample_weight, rng, stratify):
+        """scikit-learn's validation split for early_stopping: (X, Y, sample_weight, (X_val, Y_val, sw_val))."""
+        parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
+        split = train_test_split(*parts, random_state=rng, test_size=self.validation_fraction, stratify=stratify)
+        X, X_val, Y, Y_val = split[:4]
+        sample_weight, sw_val = (split[4], split[5]) if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+            )
+        return X, Y, sample_weight, (X_val, Y_val, sw_val)
+
+    def _fit_loop(self, X, Y, sample_weight, incremental: bool, rng, val=None) -> None:
+        """scikit-learn's _fit_stochastic, with one fastmlp epoch per iteration; `val` is the early-stopping
+        split's (X_val, Y_val, sw_val)."""
         import fastmlp as fm
 
         model = self.model_
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         if self.early_stopping:
-            parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
-            split = train_test_split(*parts, random_state=rng, test_size=self.validation_fraction, stratify=stratify)
-            X, X_val, Y, Y_val = split[:4]
-            sample_weight, sw_val = (split[4], split[5]) if sample_weight is not None else (None, None)
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
-                )
+            X_val, Y_val, sw_val = val
             best_params = model.params.copy()
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
@@ -365,6 +369,23 @@ class _BaseMLP(BaseEstimator):
             model.params[...] = best_params
 
     def _fit(self, X, y, sample_weight, incremental: bool):
+        # A refused call changes nothing: the checks, the new model_ and the early-stopping split come
+        # first (_plan_fit), and the estimator's attributes are put back as they were if any of them
+        # raises (scikit-learn's own checks set n_features_in_ and the classes on the way); then training.
+        before = dict(self.__dict__)
+        try:
+            X, Y, sample_weight, rng, val = self._plan_fit(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            self._fit_loop(X, Y, sample_weight, incremental, rng, val)
+        return self
+
+    def _plan_fit(self, X, y, sample_weight, incremental: bool):
         self._check_params()
         if incremental and self.solver == "lbfgs":
             raise AttributeError("partial_fit is only available for stochastic optimizers. lbfgs is not stochastic.")
@@ -385,11 +406,12 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y has {n_outputs} outputs but the fitted model has {self.model_.n_outputs}")
         if sample_weight is not None and not sample_weight.sum() > 0:
             raise ValueError("sample_weight sums to 0: no sample would count")
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, sample_weight)
-        else:
-            self._fit_loop(X, Y, sample_weight, incremental, rng, stratify)
-        return self
+        val = None
+        if self.early_stopping and self.solver != "lbfgs":
+            if incremental:
+                raise ValueError("partial_fit does not support early_stopping=True")
+            X, Y, sample_weight, val = self._early_stopping_split(X, Y, sample_weight, rng, stratify)
+        return X, Y, sample_weight, rng, val
 
     # ------------------------------------------------------------------ L-BFGS (SciPy on the C++ loss + gradient)
 
