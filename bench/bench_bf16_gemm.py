@@ -276,7 +276,7 @@ def report(rows, peak: dict, overhead: dict, meta: dict) -> str:
         f"{meta['reps']} repetitions with the contenders interleaved (the first rotating); GFLOP/s = 2 M K N / "
         "time per call, median (min-max). Every call goes through Python; its cost, timed on 1 x 1 operands: "
         + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in overhead.items())
-        + ". '% bf16 peak' is the bf16 kernel's median rate over the peak, and in brackets with that call cost "
+        + ". 'bf16 kernel % bf16 peak' is the bf16 kernel's median rate over the peak, and in brackets with that call cost "
         "taken out of its time; 'bf16 kernel / torch bf16' the ratio of their median rates. "
         + ("" if "fastmlp bf16 emulated" in names else "The emulated path is the kernel in use here: one column. ")
         + "fastmlp float32 has no row: no Python entry reaches fastmlp::gemm<float> alone.",
@@ -296,7 +296,35 @@ def report(rows, peak: dict, overhead: dict, meta: dict) -> str:
         if torch_bf16:
             cells.append(f"{statistics.median(times[torch_bf16]) / t:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(head + lines) + "\n"
+    return "\n".join(head + lines + summary(rows, names, bf16_peak, torch_bf16)) + "\n"
+
+
+def summary(rows, names, bf16_peak, torch_bf16) -> list:
+    """Per batch, the nine products together (sum of flops / sum of median times), and the count of
+    products at >= 85% of the bf16 peak and of torch's bf16 matmul (issue 27's bar)."""
+    kernel = names[0]
+    lines = ["", "All nine products of a batch together (sum of flops / sum of median times), GFLOP/s:", ""]
+    lines += ["| m | " + " | ".join(names) + " | bf16 kernel % bf16 peak |", "|---:|" + "---:|" * (len(names) + 1)]
+    for m in sorted({r[2] for r in rows}):
+        mine = [r for r in rows if r[2] == m]
+        flops = sum(2 * M * K * N for *_, (M, K, N), _t in mine)
+        rate = {n: flops / sum(statistics.median(r[4][n]) for r in mine) / 1e9 for n in names}
+        cells = [f"{rate[n]:.1f}" for n in names] + [pct(rate[kernel] / bf16_peak) if bf16_peak else "—"]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    rates = [2 * r[3][0] * r[3][1] * r[3][2] / statistics.median(r[4][kernel]) / 1e9 for r in rows]
+    lines.append("")
+    if bf16_peak:
+        share = [x / bf16_peak for x in rates]
+        lines.append(
+            f"bf16 kernel at >= 85% of the bf16 peak: {sum(x >= 0.85 for x in share)} of {len(share)} products "
+            f"(its share: median {pct(statistics.median(share))}, {pct(min(share))}-{pct(max(share))})."
+        )
+    if torch_bf16:
+        ratio = [statistics.median(r[4][torch_bf16]) / statistics.median(r[4][kernel]) for r in rows]
+        lines.append(
+            f"bf16 kernel at >= 85% of torch's bf16 matmul: {sum(x >= 0.85 for x in ratio)} of {len(ratio)} products."
+        )
+    return lines
 
 
 def main(argv=None) -> None:
