@@ -132,9 +132,17 @@ def main():
             + " | ".join(cell(rates[n]) for n in names)
             + f" | {statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f}) |"
         )
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    # The new run goes on top; what the file held stays below it (its title becomes "## Earlier: ..."),
+    # so that older runs and the sections other scripts append are never lost. Written to a temporary
+    # file, then renamed: an interrupted write leaves the old file.
+    old = open(args.out).read() if os.path.exists(args.out) else ""
+    if old.startswith("# "):
+        old = "## Earlier: " + old[2:]
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n" + ("\n" + old if old else ""))
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out} (earlier runs kept below)")
 
 
 if __name__ == "__main__":
