@@ -1,7 +1,7 @@
 // CudaOps<T>: the primitive operations of ops.hpp on the device, for backend.cu (its one
 // includer): cuBLAS GEMMs (row-major through the column-major C^T = B^T A^T), element-wise kernels
-// (kernels.cu), the normalization, standardization, embedding kernels, and dropout masks drawn on
-// the host exactly as the CPU's. Every operation is queued on the backend's stream.
+// (kernels.cu), the normalization, standardization, embedding kernels (layer_kernels.cu), and
+// dropout masks drawn on the host exactly as the CPU's. Every operation is queued on the backend's stream.
 #pragma once
 
 #include <cuda_runtime.h>

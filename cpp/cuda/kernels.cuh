@@ -1,4 +1,4 @@
-// Kernel launchers of the CUDA backend (kernels.cu), used by backend.cu. Each
+// Kernel launchers of the CUDA backend (kernels.cu, layer_kernels.cu), used by backend.cu. Each
 // takes the stream to run on; none synchronizes. Shapes are row-major, m rows
 // (samples) x k columns (units). Formulas: activations.hpp, losses.hpp,
 // optimizers.hpp (see those headers; the kernels say only how they are fused);
