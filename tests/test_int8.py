@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import struct
+import subprocess
 import sys
 
 import numpy as np
@@ -362,6 +363,18 @@ def test_int8_builds_share_no_symbol_with_the_portable_core():
             parts = line.split(maxsplit=2)
             if len(parts) == 3 and (parts[1].isupper() or parts[1] == "u"):
                 assert ns in parts[2] or parts[2] == "DW.ref.__gxx_personality_v0", line
+
+
+def test_a_bad_fastmlp_int8_fails_the_import_naming_it():
+    """Review: docs/building.md says it does (it failed only at build_info or quantize)."""
+    r = subprocess.run(
+        [sys.executable, "-c", "import fastmlp"],
+        env={**os.environ, "FASTMLP_INT8": "vnni"},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0
+    assert "FASTMLP_INT8='vnni': expected 'avx2' or 'portable'" in r.stderr
 
 
 @pytest.mark.parametrize("env", [{"FASTMLP_INT8": "portable"}, {"FASTMLP_ARCH": "v2"}])

@@ -2,6 +2,7 @@
 validation splits, labels and DataFrame columns)."""
 
 import csv
+import os
 import pickle
 import warnings
 
@@ -322,10 +323,10 @@ def test_pandas_categorical_labels_and_columns():
     assert pickle.loads(pickle.dumps(model)).feature_names_in_.tolist() == ["a", "b", "c", "d"]
 
 
-@pytest.mark.parametrize("template", ["m-{val_acc:.2f}.safetensors", "m-{epoch:q}.safetensors", "m-{}.safetensors"])
+@pytest.mark.parametrize("template", ["m-{epoch:q}.safetensors", "m-{}.safetensors"])
 def test_a_checkpoint_template_that_cannot_be_formatted_fails_before_training(tmp_path, template):
-    """Audit: KeyError 'val_acc' (Keras 2's name), IndexError or ValueError after the first epoch
-    had trained; now a ValueError naming the template and the names it may use, the model unchanged."""
+    """Audit: IndexError or ValueError after the first epoch had trained; now a ValueError naming the
+    template and the names it may use, the model unchanged."""
     X = np.random.default_rng(0).normal(size=(40, 3))
     y = np.arange(40) % 3
     model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
@@ -340,6 +341,41 @@ def test_a_checkpoint_template_that_cannot_be_formatted_fails_before_training(tm
     good = fm.callbacks.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{val_accuracy:.2f}-{lr}.safetensors")
     model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[good])
     assert len(list(tmp_path.iterdir())) >= 1
+
+
+def test_a_checkpoint_name_the_fit_does_not_log_warns_before_training(tmp_path):
+    """Keras 2's val_acc: a warning before the first epoch (another callback may log it, as Keras
+    allows), and if none does, the first save is a ValueError naming it (it was a bare KeyError)."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / "m-{val_acc:.2f}.safetensors", monitor="loss")
+    with pytest.warns(UserWarning, match=r"names val_acc, which this fit does not log .* val_accuracy, lr"):
+        with pytest.raises(ValueError, match=r"names 'val_acc', which the logs of epoch 1 lack"):
+            model.fit(X, y, epochs=2, validation_split=0.2, callbacks=[checkpoint])
+    assert list(tmp_path.iterdir()) == []
+
+    class LogsIt(fm.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_acc"] = logs["val_accuracy"]
+
+    checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / "m-{val_acc:.2f}.safetensors", monitor="loss")
+    with pytest.warns(UserWarning, match="unless another callback adds them"):
+        model.fit(X, y, epochs=1, validation_split=0.2, callbacks=[LogsIt(), checkpoint])
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_val_names_are_logged_for_a_validation_source(tmp_path):
+    """Review: with validation_data a data source, {val_loss} formats and monitor='val_loss' works (the
+    callbacks' params said there was no validation)."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / "m-{epoch}-{val_loss:.3f}.safetensors", monitor="val_loss")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y, epochs=2, validation_data=fm.data.from_arrays(X[:10], y[:10]), callbacks=[checkpoint])
+    assert len(checkpoint.saved) >= 1 and all("-" in p for p in checkpoint.saved)
 
 
 def test_a_refused_fit_leaves_an_existing_csv_log_as_it_was(tmp_path):
@@ -357,3 +393,23 @@ def test_a_refused_fit_leaves_an_existing_csv_log_as_it_was(tmp_path):
     model.fit(X, y, epochs=2, callbacks=[cbs.CSVLogger(log)])  # a fit that trains starts the log afresh
     rows = list(csv.DictReader(log.open()))
     assert [r["epoch"] for r in rows] == ["0", "1"] and "accuracy" in rows[0]
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_csv_logger_writes_to_a_pipe(tmp_path, append):
+    """Review: a pipe cannot seek (tell, truncate), as /dev/stdout; the log goes there as before."""
+    import threading
+
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()), daemon=True)
+    reader.start()
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = np.arange(40) % 3
+    model = fm.Sequential([fm.Dense(3, "softmax")], seed=0)
+    model.fit(X, y, epochs=2, callbacks=[fm.callbacks.CSVLogger(fifo, append=append)])
+    reader.join(timeout=30)
+    assert got, "the log was not written to the pipe"
+    rows = list(csv.DictReader(got[0].splitlines()))
+    assert [r["epoch"] for r in rows] == ["0", "1"]

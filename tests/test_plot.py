@@ -137,3 +137,11 @@ def test_confusion_matrix_refuses_what_is_not_class_ids():
     with pytest.raises(ValueError, match="class ids must be below 2"):
         plot.confusion_matrix([2**20], [0])
     np.testing.assert_array_equal(plot.confusion_matrix([0.0, 1.0], [0, True]), [[1, 0], [0, 1]])
+
+
+def test_confusion_matrix_takes_an_object_array_of_integers():
+    """Review: a pandas object column of integers (dtype object) was refused by its dtype."""
+    t, p = np.array([0, 1, 1, 0], dtype=object), np.array([0, 1, 0, 0], dtype=object)
+    np.testing.assert_array_equal(plot.confusion_matrix(t, p), [[2, 0], [1, 1]])
+    with pytest.raises(TypeError, match="y_true must hold integer class ids, got dtype"):
+        plot.confusion_matrix(np.array(["a", 1], dtype=object), [0, 1])

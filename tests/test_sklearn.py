@@ -555,3 +555,47 @@ def test_a_refused_refit_changes_nothing(case, solver):
     assert _same(_state(est), before)
     np.testing.assert_array_equal(est.predict_proba(X), proba)
     np.testing.assert_array_equal(est.predict(X), labels)
+
+
+def test_a_refused_fit_leaves_a_random_state_object_as_it_was():
+    """Review: a RandomState passed as random_state is the user's object; the refused fit drew the
+    weights and the split from it, so a retry drew different ones."""
+    rs = np.random.RandomState(0)
+    X = np.random.default_rng(0).standard_normal((12, 3))
+    y = np.arange(12) % 2
+    before = rs.get_state()
+    est = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, validation_fraction=0.05, random_state=rs)
+    with pytest.raises(ValueError):
+        est.fit(X, y)  # a validation set of 1 sample for 2 classes
+    after = rs.get_state()
+    assert np.array_equal(before[1], after[1]) and before[2:] == after[2:]
+    assert not hasattr(est, "model_")
+
+
+@pytest.mark.parametrize("batch_size", [40, 10])
+def test_sgd_with_uniform_sample_weights_as_sklearn(batch_size):
+    """Review: uniform weights c dropped by the stochastic loop kept alpha over the batch size; scikit-learn
+    divides it by the batch's weight sum, c x batch (coefs differed by 8e-3 at c = 4, batch 10 of 40)."""
+    from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    p = dict(
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        alpha=1.0,
+        batch_size=batch_size,
+        max_iter=3,
+        shuffle=False,
+        random_state=0,
+        learning_rate_init=0.01,
+        momentum=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for c in (1.0, 4.0):
+            ours = MLPRegressor(**p).fit(X, y, sample_weight=np.full(40, c))
+            theirs = SkMLPRegressor(**p).fit(X, y, sample_weight=np.full(40, c))
+            for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+                np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)

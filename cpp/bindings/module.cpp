@@ -24,11 +24,12 @@ void define_int8(py::module_& m);
 PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   m.doc() = "fastmlp's C++ core (Eigen).";
-  // The SIMD level (fastmlp/cpu.hpp) and the bf16 kernel (gemm_bf16.hpp): picked now, so that a bad
-  // FASTMLP_ARCH or FASTMLP_BF16 fails the import.
+  // The SIMD level (fastmlp/cpu.hpp), the bf16 and the int8 kernels (gemm_bf16.hpp, gemm_int8.hpp): picked
+  // now, so that a bad FASTMLP_ARCH, FASTMLP_BF16 or FASTMLP_INT8 fails the import.
   try {
     m.attr("LEVEL") = fastmlp::simd_level();
     fastmlp::bf16_kernel();
+    fastmlp::int8_isa();
   } catch (const std::invalid_argument& e) {
     throw py::import_error(e.what());
   }

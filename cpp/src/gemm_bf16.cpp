@@ -111,8 +111,8 @@ Choice pick_kernel() {
   if (can_run)
     why =
         "this CPU has AVX512_BF16, but its vdpbf16ps kernel runs by default only on AMD CPUs (Zen 4+), "
-        "where bf16 products run at about twice float32's rate; elsewhere that rate is unmeasured (LLVM's "
-        "Sapphire Rapids model gives vdpbf16ps half of float32's), FASTMLP_BF16='avx512_bf16' forces it";
+        "where bf16 products run at about twice float32's rate (elsewhere that rate is unmeasured: LLVM's "
+        "Sapphire Rapids model gives vdpbf16ps half of float32's; FASTMLP_BF16='avx512_bf16' forces it)";
   return {emulated, why};
 }
 

@@ -276,7 +276,9 @@ class _BaseMLP(BaseEstimator):
         if Y.dtype.kind == "f":
             Y = np.ascontiguousarray(Y, dtype=model.dtype)  # once, not in every epoch
         if sample_weight is not None and np.all(sample_weight == sample_weight[0]) and sample_weight[0] > 0:
-            sample_weight = None  # uniform weights: exactly the unweighted loss
+            # uniform weights c: the unweighted loss, and alpha over each batch's weight sum c x batch
+            model.l2 = float(self.alpha) / (batch_size * float(sample_weight[0])) * scale
+            sample_weight = None
         self.n_iter_ = 0  # as scikit-learn: every fit (and partial_fit) counts from 0, up to max_iter
         sample_idx, X_epoch = np.arange(n_samples), None
         try:
@@ -373,11 +375,16 @@ class _BaseMLP(BaseEstimator):
         # first (_plan_fit), and the estimator's attributes are put back as they were if any of them
         # raises (scikit-learn's own checks set n_features_in_ and the classes on the way); then training.
         before = dict(self.__dict__)
+        # a RandomState passed as random_state is the user's own object, drawn from while planning
+        rs = self.random_state if isinstance(self.random_state, np.random.RandomState) else None
+        rs_state = None if rs is None else rs.get_state()
         try:
             X, Y, sample_weight, rng, val = self._plan_fit(X, y, sample_weight, incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
+            if rs is not None:
+                rs.set_state(rs_state)
             raise
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, Y, sample_weight)

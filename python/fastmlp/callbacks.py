@@ -23,6 +23,7 @@ import csv
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -232,23 +233,49 @@ class ModelCheckpoint(_Monitor):
         if self.save_best_only:
             super().on_train_begin(logs)
         names = [*getattr(self, "params", {}).get("metrics", ()), "lr"]
-        try:  # a bad template fails now, before the first epoch trains, not after it
-            self.filepath.format(epoch=1, **dict.fromkeys(names, 0.0))
-        except (KeyError, IndexError, ValueError) as e:
+        unknown = _Unknown(epoch=1, **dict.fromkeys(names, 0.0))
+        try:  # a template that cannot be formatted fails now, before the first epoch trains, not after it
+            self.filepath.format_map(unknown)
+        except (IndexError, ValueError) as e:
             raise ValueError(
                 f"ModelCheckpoint: filepath {self.filepath!r} cannot be formatted ({type(e).__name__}: {e}); it may "
                 f"use {{epoch}} (an integer) and the logged values {', '.join(names)} (floats)"
             ) from None
+        if unknown.missing:  # another callback may log them (as Keras allows); else the first save fails
+            warnings.warn(
+                f"ModelCheckpoint: filepath {self.filepath!r} names {', '.join(sorted(unknown.missing))}, which this "
+                f"fit does not log (it logs {{epoch}} and {', '.join(names)}); the save fails unless another "
+                "callback adds them to the logs",
+                stacklevel=2,
+            )
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self.save_best_only and not self._improved(logs):
             return
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as e:
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} names {e}, which the logs of epoch {epoch + 1} lack "
+                f"(they hold epoch, {', '.join(logs)})"
+            ) from None
         self.model.save(path)
         self.saved.append(path)
         if self.verbose:
             print(f"epoch {epoch + 1}: saved the model to {path}")
+
+
+class _Unknown(dict):
+    """A template's values, 0.0 for a name it lacks (kept in `missing`)."""
+
+    def __init__(self, **values):
+        super().__init__(**values)
+        self.missing = set()
+
+    def __missing__(self, key):
+        self.missing.add(key)
+        return 0.0
 
 
 class CSVLogger(Callback):
@@ -267,13 +294,16 @@ class CSVLogger(Callback):
         # callback's on_train_begin refuses leaves an existing log as it was. append=False empties it at
         # the first row.
         self._file = open(self.filename, "a", newline="")
-        self._header_written = self.append and self._file.tell() > 0
+        # a pipe or /dev/stdout cannot seek: nothing to continue there, nothing to empty
+        seekable = self._file.seekable()
+        self._header_written = self.append and seekable and self._file.tell() > 0
+        self._truncate = not self.append and seekable
         self._writer = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
         if self._writer is None:
-            if not self.append:
+            if self._truncate:
                 self._file.truncate(0)  # (writes in append mode go to the end: now the start)
             self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *logs], delimiter=self.separator)
             if not self._header_written:

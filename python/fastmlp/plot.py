@@ -161,6 +161,11 @@ def _encode(y, labels):
 def _ids(values, name: str) -> np.ndarray:
     """Class ids as int64: integers, or floats / bools holding integers (ValueError, TypeError else)."""
     a = np.asarray(values).reshape(-1)
+    if a.dtype == object and a.size:  # e.g. a pandas object column of integers: judged by its values
+        try:
+            a = np.asarray(a.tolist())
+        except (TypeError, ValueError):
+            pass  # ragged or mixed: the dtype check below names it
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.issubdtype(a.dtype, np.complexfloating):
         raise TypeError(f"{name} must hold integer class ids, got dtype {a.dtype}")
     if np.issubdtype(a.dtype, np.floating) and not (np.isfinite(a).all() and (a == np.round(a)).all()):

@@ -438,9 +438,10 @@ def _chunk_class_weight(plan):
 def _begin_callbacks(model, plan) -> None:
     if not plan.py_callbacks:
         return
+    has_val = plan.X_val is not None or plan.val_source is not None  # arrays, or a data source
     metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
-    metrics += [f"val_{m}" for m in metrics] if plan.X_val is not None else []
-    params = {"epochs": plan.options.epochs, "validation": plan.X_val is not None, "metrics": metrics}
+    metrics += [f"val_{m}" for m in metrics] if has_val else []
+    params = {"epochs": plan.options.epochs, "validation": has_val, "metrics": metrics}
     for cb in plan.py_callbacks:
         cb.set_model(model)
         cb.set_params(params)
