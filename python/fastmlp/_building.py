@@ -104,14 +104,15 @@ def require_idle(model, what: str) -> None:
         )
 
 
-def set_layers(model, layers: list, loss=None, strict: bool = True) -> None:
+def set_layers(model, layers: list, loss=None, strict: bool = True, what: str = "changing the layers") -> None:
     """Give ``model`` the layer list ``layers`` (its own and new ones) and its loss (``loss``:
     the model's, None for the output activation's); build the network when the input size is
     known and the list is complete, the layers it had keeping their weights. Every check comes
     first: on an error the model and the layers are as they were. ``strict``: the list must be
     a whole model (Sequential(layers)); else (add, pop) it may still lack its output layer, or one
-    that suits a loss given before (the model then waits, unbuilt, keeping its weights)."""
-    require_idle(model, "changing the layers")
+    that suits a loss given before (the model then waits, unbuilt, keeping its weights). ``what``
+    names the call in the RuntimeError while a fit of the model runs (require_idle)."""
+    require_idle(model, what)
     loss_name = output_loss(model, layers, loss)
     whole = strict or ready(layers, loss_name)
     dense, deferred = _stack.check(layers, model._input_size, model, complete=whole) if layers else ([], [])
@@ -217,8 +218,7 @@ class Building:
             return
         if not isinstance(layer, _layer.Layer):
             raise TypeError(f"add takes a layer (Dense, Activation, Residual, ...), got {type(layer).__name__}")
-        require_idle(self, "add")
-        set_layers(self, [*self.layers, layer], self._loss, strict=False)
+        set_layers(self, [*self.layers, layer], self._loss, strict=False, what="add")
 
     def pop(self):
         """Remove the last layer and return it (Keras's ``model.pop()``); the model is built again
@@ -233,9 +233,8 @@ class Building:
         """
         if not self.layers:
             raise ValueError("pop: this model has no layers")
-        require_idle(self, "pop")
         layer = self.layers[-1]
-        set_layers(self, self.layers[:-1], self._loss, strict=False)
+        set_layers(self, self.layers[:-1], self._loss, strict=False, what="pop")
         for _, inner in _layer.walk([layer]):
             if inner._owner is self:
                 inner._owner = inner._net = None

@@ -28,8 +28,8 @@ MIXED_BFLOAT16 = "mixed_bfloat16"
 
 
 class Bf16EmulationWarning(UserWarning):
-    """dtype="mixed_bfloat16" on a CPU without bf16 instructions: the products are emulated
-    (correct, but slower than float32)."""
+    """dtype="mixed_bfloat16" where the vdpbf16ps kernel does not run (no AVX512_BF16; by default any
+    CPU but AMD's): the products are emulated (correct, but slower than float32)."""
 
 
 def policy(dtype) -> tuple:

@@ -268,17 +268,18 @@ class _BaseMLP(BaseEstimator):
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         scale = self._sk_loss_scale
-        # scikit-learn divides alpha by each batch's sum of sample weights (its size without weights);
-        # with one batch per epoch that is the whole sum, else the nominal batch size.
-        denom = float(np.sum(sample_weight)) if sample_weight is not None and batch_size >= n_samples else batch_size
+        # scikit-learn divides alpha by each batch's sum of sample weights (its size without weights):
+        # uniform weights c give c x batch (and the unweighted loss: the weights are dropped); other
+        # weights, with one batch per epoch, the whole sum, else the nominal batch size.
+        denom = batch_size
+        if sample_weight is not None and np.all(sample_weight == sample_weight[0]) and sample_weight[0] > 0:
+            denom, sample_weight = batch_size * float(sample_weight[0]), None
+        elif sample_weight is not None and batch_size >= n_samples:
+            denom = float(np.sum(sample_weight))
         model.l2 = float(self.alpha) / denom * scale
         X = np.ascontiguousarray(X, dtype=model.dtype)
         if Y.dtype.kind == "f":
             Y = np.ascontiguousarray(Y, dtype=model.dtype)  # once, not in every epoch
-        if sample_weight is not None and np.all(sample_weight == sample_weight[0]) and sample_weight[0] > 0:
-            # uniform weights c: the unweighted loss, and alpha over each batch's weight sum c x batch
-            model.l2 = float(self.alpha) / (batch_size * float(sample_weight[0])) * scale
-            sample_weight = None
         self.n_iter_ = 0  # as scikit-learn: every fit (and partial_fit) counts from 0, up to max_iter
         sample_idx, X_epoch = np.arange(n_samples), None
         try:
