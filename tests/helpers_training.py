@@ -17,6 +17,10 @@ def dense_model(sizes, acts, loss=None, dtype="float64", seed=0, optimizer="sgd"
     return fm.Sequential(layers, loss=loss, dtype=dtype, seed=seed, optimizer=optimizer, l2=l2)
 
 
+def _clf(seed=0, k=3, **kw):
+    return dense_model([3, 6, k], ["tanh", "softmax"], seed=seed, **kw)
+
+
 def blobs(m=40, d=3, k=3, seed=0):
     """Small, roughly separable classification data: (X, integer ids)."""
     rng = np.random.default_rng(seed)

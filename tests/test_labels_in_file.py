@@ -1,6 +1,6 @@
 """A classifier's labels (classes_) and a DataFrame's column names (feature_names_in_) are part of
 the model file: save/load, to_bytes/from_bytes and pickle give back the same classes (values and
-dtype), the same predictions and the same column check. Malformed entries: test_io.PY_ONLY_BAD_FILES."""
+dtype), the same predictions and the same column check. Malformed entries: test_io_malformed.PY_ONLY_BAD_FILES."""
 
 import datetime
 import decimal

@@ -1,4 +1,4 @@
-// serialize_tool: drives fastmlp::load_network / save_network for tests/test_io.py, built by ctest's
+// serialize_tool: drives fastmlp::load_network / save_network for tests/test_io_cpp.py, built by ctest's
 // CMakeLists.txt against the installed package (only fastmlp::fastmlp: no JSON library needed).
 //   predict <float|double> MODEL X.bin ROWS COLS   -> one line per row, outputs as %.17g
 //   resave  <float|double> IN OUT                  -> load_network then save_network
