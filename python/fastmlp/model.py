@@ -263,7 +263,8 @@ class Sequential(_building.Building, _training.Trainer):
         -------
         ndarray of shape (m, n_outputs): ``out`` when given.
         """
-        batch_size = positive_int(batch_size, "batch_size", allow_none=True)
+        if batch_size is not None:  # (not a call more on the one-sample path)
+            batch_size = positive_int(batch_size, "batch_size")
         if batch_size is None and out is None and comm is None and self._engine is not None:
             # One-sample latency: a numpy.ndarray of real numbers goes to the core in one call, as it
             # is when the core maps it (data.mappable), else after the cast _X would make (float64
