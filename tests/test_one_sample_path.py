@@ -5,7 +5,6 @@ messages, and the rule "maps as it is" lives once, in the core (_core.mappable, 
 fastmlp.data uses)."""
 
 import re
-
 import warnings
 
 import numpy as np
