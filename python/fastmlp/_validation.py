@@ -58,13 +58,14 @@ def as_c_array(arr, dtype, name: str = "the array") -> np.ndarray:
 
 
 def overflow_message(arr, name: str, dtype) -> str:
-    """What as_c_array says when `arr` overflows `dtype` (its largest finite magnitude in it)."""
-    a = np.asarray(arr, dtype=np.float64)
-    biggest = np.abs(a[np.isfinite(a)]).max()
+    """What as_c_array says when `arr` overflows `dtype`: the largest finite magnitude in it."""
+    a = np.asarray(arr)
+    a = np.abs(a[np.isfinite(a)]) if a.dtype.kind == "f" else np.abs(a.astype(np.float64))
+    biggest = np.format_float_scientific(a.max(), precision=3, trim="-") if a.size else "infinity"
     dt = np.dtype(dtype)
     return (
-        f"{name} overflows {dt.name}: it holds values of magnitude up to {biggest:.4g}, and {dt.name} holds at "
-        f"most {np.finfo(dt).max:.4g}; scale {name} (e.g. standardize it) or use dtype='float64'"
+        f"{name} overflows {dt.name}: it holds values of magnitude up to {biggest}, and {dt.name} holds at most "
+        f"{np.finfo(dt).max:.4g}; scale {name} (e.g. standardize it) or use dtype='float64'"
     )
 
 
