@@ -91,3 +91,60 @@ def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.nd
     if row == 0:
         raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to predict")
     return out[:row] if out is not None else np.concatenate(parts)
+
+
+#: How InBatches cuts rows so that ``forward`` gives the numbers of one call. The core's GEMM picks
+#: its kernel from the rows of a call (cpp/src/gemm.cpp: up to 4 rows, and up to 32 in some shapes,
+#: take paths that round differently; from 33 rows on each row's arithmetic is the same whatever the
+#: count), and the elementwise functions (exp of softmax, ...) run over the outputs in SIMD vectors,
+#: with the few entries past the last whole vector done one at a time, which rounds differently.
+#: So a batch holds at least MIN_BATCH_ROWS rows, and starts at a multiple of ALIGN_ROWS rows (every
+#: vector width's multiple: 16 floats for AVX-512): its entries then sit in the same lanes as in one
+#: call, and the last batch ends where the call ends. 64 rows of activations are a few kilobytes
+#: per layer, nothing a smaller batch_size would save.
+MIN_BATCH_ROWS = 64
+ALIGN_ROWS = 16
+
+
+class InBatches:
+    """An engine's ``forward`` and ``objective`` over a bounded number of rows at a time: predict's and
+    evaluate's ``batch_size`` (Keras's), which bounds the activations held at once (each layer's rows
+    x units) and so the peak memory. The core's forward has no row limit of its own, so the rows go
+    to it in slices (views of X, no copy): a loop over batches, never over samples.
+
+    The rule: batches of b = ``max(batch_size, MIN_BATCH_ROWS)`` rows rounded down to a multiple of
+    ALIGN_ROWS, at multiples of b; ``forward``'s last one is the rows from the last multiple of
+    ALIGN_ROWS that leaves at most b of them (it may overlap the batch before: the same values), never
+    a remainder of a few rows. Each row's outputs depend on that row alone (inference: dropout off,
+    normalization by running statistics) and, so cut, go through the same kernels in the same SIMD
+    lanes as in one call: ``forward`` gives the very numbers of one call (on the CPU; a GPU library
+    may pick its kernels by shape). The loss is the mean of the batches' losses weighted by their
+    rows (or sample weights): the one-call loss up to rounding. A data source's chunks
+    (fastmlp.data) are cut the same way, each on its own."""
+
+    def __init__(self, engine, batch_size: int, n_outputs: int):
+        self.engine, self.n_outputs = engine, n_outputs
+        self.rows = max(int(batch_size), MIN_BATCH_ROWS) // ALIGN_ROWS * ALIGN_ROWS
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        m, b = X.shape[0], self.rows
+        if m <= b:
+            return self.engine.forward(X)
+        out = np.empty((m, self.n_outputs), X.dtype)
+        last = -(-(m - b) // ALIGN_ROWS) * ALIGN_ROWS  # the last batch: rows last..m, at most b of them
+        for start in [*range(0, last, b), last]:
+            out[start : start + b] = self.engine.forward(X[start : start + b])
+        return out
+
+    def objective(self, X: np.ndarray, Y: np.ndarray, W=None) -> float:
+        m, b = X.shape[0], self.rows
+        if m <= b:
+            return self.engine.objective(X, Y, W)
+        total = weighted = 0.0
+        for start in range(0, m, b):
+            rows = slice(start, start + b)
+            w = float(min(b, m - start) if W is None else W[rows].sum())
+            if w > 0:  # (a batch whose weights are all 0 adds nothing; alone the core would refuse it)
+                weighted += w * self.engine.objective(X[rows], Y[rows], None if W is None else W[rows])
+                total += w
+        return weighted / total

@@ -24,7 +24,7 @@ from . import optimizers as _optimizers
 from . import schedules as _schedules
 from . import tabular as _tabular
 from ._targets import split_rows
-from ._validation import as_int, as_real, as_seed, positive_float
+from ._validation import as_bool, as_int, as_real, as_seed, positive_float
 from .callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 
 
@@ -33,7 +33,7 @@ class Plan:
     arrays (X, Y, W are then the training rows); a chunked source comes with empty X, Y."""
 
     def __init__(self, comm, sharded: bool):
-        self.comm, self.sharded = comm, sharded
+        self.comm, self.sharded = comm, as_bool(sharded, "sharded")
         self.source = self.val_source = self.X_val = self.Y_val = None
         self.class_weight = self.class_counts = None
 
@@ -43,6 +43,7 @@ def split(plan, validation_data, validation_split, stratify, split_seed) -> None
     """Whether fit holds out rows of X, y (validation_split without validation_data, as Keras):
     its fraction (checked), stratify and seed; ``held_out`` draws the rows."""
     plan.split = plan.rows = None
+    stratify = as_bool(stratify, "stratify", allow_none=True)
     if validation_data is not None or not validation_split:
         return
     fraction = positive_float(validation_split, "validation_split")
@@ -123,9 +124,9 @@ def options(plan, model, epochs, batch_size, tol, shuffle, record_gradients) -> 
     if batch_size is not None:
         options.batch_size = as_int(batch_size, "batch_size")
     options.tol = as_real(tol, "tol")
-    options.shuffle = bool(shuffle)
+    options.shuffle = as_bool(shuffle, "shuffle")
     options.epoch_offset = model.epochs_trained
-    options.record_grad_norms = bool(record_gradients)
+    options.record_grad_norms = as_bool(record_gradients, "record_gradients")
     plan.options = options
 
 

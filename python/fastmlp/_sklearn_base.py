@@ -21,6 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import quantize as _quantize
 from ._sklearn_params import _ACTIVATION_ALIASES, _HIDDEN_ACTIVATIONS, _check_number, _densify, _validate_data
+from ._validation import as_bool, as_c_array
 from .layers import dense_stack
 
 
@@ -122,6 +123,10 @@ class _BaseMLP(BaseEstimator):
         _check_number(self.beta_1, "beta_1", 0, 1, hi_closed=False)
         _check_number(self.beta_2, "beta_2", 0, 1, hi_closed=False)
         _check_number(self.epsilon, "epsilon", 0, lo_closed=False)
+        for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            as_bool(getattr(self, flag), flag)  # TypeError for shuffle="batch" (scikit-learn's too)
+        if not isinstance(self.verbose, (bool, np.bool_)):  # scikit-learn's "verbose": a bool or an int >= 0
+            _check_number(self.verbose, "verbose", 0, integer=True)
         if not (self.n_iter_no_change == np.inf):
             _check_number(self.n_iter_no_change, "n_iter_no_change", 1, integer=True)
         if self.dtype not in (None, "float32", "float64", np.float32, np.float64):
@@ -277,9 +282,9 @@ class _BaseMLP(BaseEstimator):
         elif sample_weight is not None and batch_size >= n_samples:
             denom = float(np.sum(sample_weight))
         model.l2 = float(self.alpha) / denom * scale
-        X = np.ascontiguousarray(X, dtype=model.dtype)
+        X = as_c_array(X, model.dtype, "X")
         if Y.dtype.kind == "f":
-            Y = np.ascontiguousarray(Y, dtype=model.dtype)  # once, not in every epoch
+            Y = as_c_array(Y, model.dtype, "y")  # once, not in every epoch
         self.n_iter_ = 0  # as scikit-learn: every fit (and partial_fit) counts from 0, up to max_iter
         sample_idx, X_epoch = np.arange(n_samples), None
         try:
@@ -442,10 +447,10 @@ class _BaseMLP(BaseEstimator):
         model.l2 = float(self.alpha) / n * scale
         order = self._sk_order()
         model.params[order] = packed
-        X = np.ascontiguousarray(X, dtype=model.dtype)
+        X = as_c_array(X, model.dtype, "X")
         if Y.dtype.kind == "f":
-            Y = np.ascontiguousarray(Y, dtype=model.dtype)
-        W = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=model.dtype)
+            Y = as_c_array(Y, model.dtype, "y")
+        W = None if sample_weight is None else as_c_array(sample_weight, model.dtype, "sample_weight")
         Y = model._Y(Y, X.shape[0])
         J = model._engine.gradients(X, Y, W)
         grad = np.asarray(model._net.grads, dtype=np.float64)[order] / scale
@@ -455,9 +460,9 @@ class _BaseMLP(BaseEstimator):
         from scipy.optimize import minimize
 
         model = self.model_
-        X = np.ascontiguousarray(X, dtype=model.dtype)
+        X = as_c_array(X, model.dtype, "X")
         if Y.dtype.kind == "f":
-            Y = np.ascontiguousarray(Y, dtype=model.dtype)
+            Y = as_c_array(Y, model.dtype, "y")
         if sample_weight is not None and np.all(sample_weight == 1):
             sample_weight = None  # all ones: exactly the unweighted objective (other uniform weights scale alpha)
         iprint = (
@@ -491,7 +496,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = _densify(_validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=True))
-        return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype))
+        return self.model_.forward(as_c_array(X, self.model_.dtype, "X"))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

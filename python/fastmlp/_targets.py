@@ -190,7 +190,7 @@ class TargetSpec:
             return None
         if not w.sum() > 0:
             raise ValueError("sample weights sum to 0: no sample would count")
-        return as_c_array(w, self.dtype)  # C-contiguous and aligned, as the core maps it
+        return as_c_array(w, self.dtype, "sample_weight")  # C-contiguous and aligned, as the core maps it
 
     def class_weight_table(self, class_weight, ids: np.ndarray) -> np.ndarray:
         """The weight of each class: a dict {class id: weight} (1 for the others) or "balanced"

@@ -41,11 +41,32 @@ def _as_numeric_array(a, name: str) -> np.ndarray:
     return arr
 
 
-def as_c_array(arr: np.ndarray, dtype) -> np.ndarray:
+def as_c_array(arr, dtype, name: str = "the array") -> np.ndarray:
     """arr as a C-contiguous array of `dtype` whose data are aligned to the element size (the core
-    refuses misaligned views, e.g. float32 data one byte into a buffer); copies only when it must."""
-    out = np.ascontiguousarray(arr, dtype=dtype)  # (10x cheaper than np.require with the same requirements)
+    refuses misaligned views, e.g. float32 data one byte into a buffer); copies only when it must.
+
+    The one rule for a cast that overflows: finite values beyond the largest magnitude of `dtype`
+    (1e300 for float32, whose largest is 3.4e38) raise ValueError naming `name`, the dtype and that
+    magnitude, instead of turning into infinity (and a later "contains NaN or infinity"). NumPy
+    flags the overflow in the cast itself, so the check costs nothing when there is none."""
+    try:
+        with np.errstate(over="raise"):
+            out = np.ascontiguousarray(arr, dtype=dtype)  # (10x cheaper than np.require with the same requirements)
+    except FloatingPointError:
+        raise ValueError(overflow_message(arr, name, dtype)) from None
     return out if out.flags.aligned else out.copy()
+
+
+def overflow_message(arr, name: str, dtype) -> str:
+    """What as_c_array says when `arr` overflows `dtype`: the largest finite magnitude in it."""
+    a = np.asarray(arr)
+    a = np.abs(a[np.isfinite(a)]) if a.dtype.kind == "f" else np.abs(a.astype(np.float64))
+    biggest = np.format_float_scientific(a.max(), precision=3, trim="-") if a.size else "infinity"
+    dt = np.dtype(dtype)
+    return (
+        f"{name} overflows {dt.name}: it holds values of magnitude up to {biggest}, and {dt.name} holds at most "
+        f"{np.finfo(dt).max:.4g}; scale {name} (e.g. standardize it) or use dtype='float64'"
+    )
 
 
 def as_2d(X, name: str, dtype: np.dtype, n_features: int | None = None) -> np.ndarray:
@@ -63,7 +84,7 @@ def as_2d(X, name: str, dtype: np.dtype, n_features: int | None = None) -> np.nd
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features but the model expects {n_features}: shape {arr.shape}")
-    return as_c_array(arr, dtype)
+    return as_c_array(arr, dtype, name)
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
@@ -84,17 +105,13 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     check_finite(arr, name)
     if loss == "categorical_crossentropy" and arr.ndim == 1:
-        if arr.dtype.kind == "f":
-            if not np.all(arr == np.round(arr)):
-                raise ValueError(f"{name} as class ids must hold integers, got non-integral values")
-        elif arr.dtype.kind not in "iub":
-            raise TypeError(f"{name} as class ids must be integers, got dtype {arr.dtype}")
+        check_class_ids(arr, name)
         lo, hi = arr.min(), arr.max()
         if lo < 0 or hi >= n_outputs:
             raise ValueError(
                 f"{name} holds class ids in [{lo}, {hi}] but the model has {n_outputs} classes [0, {n_outputs})"
             )
-        return as_c_array(arr, np.int32)
+        return as_c_array(arr, np.int32, name)
     if arr.ndim == 1:
         if n_outputs != 1:
             raise ValueError(
@@ -108,7 +125,18 @@ def as_targets(y, name: str, loss: str, n_outputs: int, n_samples: int, dtype: n
         )
     if loss in CLASSIFICATION_LOSSES and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for {loss}, found values in [{arr.min()}, {arr.max()}]")
-    return as_c_array(arr, dtype)
+    return as_c_array(arr, dtype, name)
+
+
+def check_class_ids(arr: np.ndarray, name: str) -> None:
+    """The one rule for class ids (targets of a softmax model, fastmlp.plot's confusion matrix):
+    integers, or bools, or floats holding integers (2.0 is class 2). TypeError naming ``name`` for
+    any other dtype, ValueError for a float that is not a whole number (0.5, NaN, infinity)."""
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and np.all(arr == np.round(arr))):
+            raise ValueError(f"{name} must hold integer class ids, got non-integral values")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integer class ids, got dtype {arr.dtype}")
 
 
 def positive_int(value, name: str, allow_none: bool = False):
@@ -159,7 +187,29 @@ def as_int(value, name: str) -> int:
     return value
 
 
-def as_bool(value, name: str) -> bool:
+def as_bool(value, name: str, allow_none: bool = False):
+    """The one rule for an option documented as a bool: True or False (numpy.bool_ too), or None
+    where the option allows it (``allow_none``). Anything else (1, "yes", shuffle="batch") is a
+    TypeError naming the option: its truthiness is not taken for an answer."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        also = ", or None" if allow_none else ""
+        raise TypeError(f"{name} must be True or False{also}, got {value!r}")
     return bool(value)
+
+
+VERBOSE_AUTO = 1  # Keras's verbose="auto": 1 (a progress bar where there is one)
+
+
+def as_verbose(value, name: str = "verbose", most: int = 2) -> int:
+    """The one rule for Keras's ``verbose``: 0 .. ``most`` (fit, evaluate: 2; ModelCheckpoint: 1),
+    a bool (False 0, True 1) or "auto" (1, as in Keras); ValueError naming ``name`` otherwise."""
+    if isinstance(value, str) and value == "auto":
+        return VERBOSE_AUTO
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, numbers.Integral) and 0 <= value <= most:
+        return int(value)
+    levels = ", ".join(str(v) for v in range(most)) + f" or {most}"
+    raise ValueError(f"{name} must be {levels} (or a bool, or 'auto': {VERBOSE_AUTO}), got {value!r}")

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import csv
 import math
-import numbers
 import os
 import warnings
 
-import numpy as np
-
 from . import _core
-from ._validation import as_bool, as_int, as_real
+from . import distributed as _distributed
+from . import io as _io
+from ._validation import as_bool, as_int, as_real, as_verbose
 
 __all__ = [
     "Callback",
@@ -122,9 +121,9 @@ class EarlyStopping(Callback):
         spec.enabled = True
         spec.patience = as_int(patience, "patience")
         spec.min_delta = as_real(min_delta, "min_delta")
-        if restore_best_weights is not None:
-            restore_best = restore_best_weights
         spec.restore_best = as_bool(restore_best, "restore_best")
+        if restore_best_weights is not None:  # Keras's name for it
+            spec.restore_best = as_bool(restore_best_weights, "restore_best_weights")
         _core.validate_early_stopping(spec)  # ValueError naming the parameter
         self._spec = spec
         self.monitor = monitor
@@ -211,9 +210,19 @@ class _Monitor(Callback):
 class ModelCheckpoint(_Monitor):
     """Save the model to ``filepath`` after an epoch: with ``save_best_only`` (default) only when
     ``monitor`` improved (mode as in EarlyStopping). Saves are atomic (fm.save writes a temporary
-    file and renames it), so the file always holds a complete model. ``filepath`` may contain
-    ``{epoch}`` (counted from 1, as Keras) and the logged metrics, e.g. "model-{epoch:03d}.safetensors".
-    On device="cuda" the weights are copied to the host before each save."""
+    file in the same folder and renames it), so the file always holds a complete model and a failed
+    save leaves the one before. ``filepath`` may contain ``{epoch}`` (counted from 1, as Keras) and
+    the logged metrics, e.g. "model-{epoch:03d}.safetensors" or "runs/{epoch:03d}/model.safetensors".
+    On device="cuda" the weights are copied to the host before each save.
+
+    Missing folders: as Keras's ModelCheckpoint, each save first creates the folders of its path
+    that do not exist (``os.makedirs``; rank 0 alone after a data-parallel fit), at the save, not
+    before: a template may name a folder per epoch, and a fit refused before its first epoch leaves
+    no folder behind. A path that cannot be a folder (a file in the way, no permission) fails at the
+    first save with the error ``model.save`` raises outside fit (NotADirectoryError, PermissionError,
+    ...). ``model.save`` itself creates no folders (FileNotFoundError).
+
+    verbose: 0 (False) silent, 1 (True) a line per save (Keras's 0 or 1)."""
 
     def __init__(
         self,
@@ -221,12 +230,12 @@ class ModelCheckpoint(_Monitor):
         monitor: str = "val_loss",
         mode: str = "auto",
         save_best_only: bool = True,
-        verbose: bool = False,
+        verbose: int | bool = 0,
     ):
         super().__init__(monitor, mode)
         self.filepath = os.fspath(filepath)
         self.save_best_only = as_bool(save_best_only, "save_best_only")
-        self.verbose = bool(verbose)
+        self.verbose = as_verbose(verbose, "verbose", most=1)
         self.saved = []  # the paths written, in order
 
     def on_train_begin(self, logs=None) -> None:
@@ -260,10 +269,22 @@ class ModelCheckpoint(_Monitor):
                 f"ModelCheckpoint: filepath {self.filepath!r} names {e}, which the logs of epoch {epoch + 1} lack "
                 f"(they hold epoch, {', '.join(logs)})"
             ) from None
+        _io._check_extension(path)  # a name save refuses makes no folder first
+        if _distributed.is_root(getattr(self.model, "_comm", None)):
+            _make_parents(path)
         self.model.save(path)
         self.saved.append(path)
         if self.verbose:
             print(f"epoch {epoch + 1}: saved the model to {path}")
+
+
+def _make_parents(path: str) -> None:
+    """Create the missing folders above ``path`` (Keras's ModelCheckpoint does, at each save). An
+    existing one is left as it is, even a file in the way: the save then raises what it raises
+    outside fit."""
+    folder = os.path.dirname(path)
+    if folder and not os.path.exists(folder):
+        os.makedirs(folder, exist_ok=True)
 
 
 class _Unknown(dict):
@@ -341,16 +362,18 @@ class _WriteAboveBar:
         return getattr(self.stream, name)
 
 
+def metrics_line(logs: dict, keys=("loss", "accuracy")) -> str:
+    """``loss 0.4121  accuracy 0.8600``: the values of ``keys`` in ``logs`` (fit's epoch lines,
+    evaluate's verbose line)."""
+    return "  ".join(f"{k} {logs[k]:.4f}" if "accuracy" in k else f"{k} {logs[k]:.4g}" for k in keys if k in logs)
+
+
 def epoch_line(epoch: int, epochs, logs: dict, width: int = 80) -> str:
     """``epoch 3/10  loss 0.4121  accuracy 0.8600  val_loss 0.5012  val_accuracy 0.8000``: every
     metric of the epoch; where that is wider than ``width`` the val_ ones go on a second line."""
     total = f"/{epochs}" if epochs else ""
     head = f"epoch {epoch + 1}{total}"
-
-    def part(keys):
-        return "  ".join(f"{k} {logs[k]:.4f}" if "accuracy" in k else f"{k} {logs[k]:.4g}" for k in keys if k in logs)
-
-    train, val = part(("loss", "accuracy")), part(("val_loss", "val_accuracy"))
+    train, val = metrics_line(logs), metrics_line(logs, ("val_loss", "val_accuracy"))
     line = "  ".join(p for p in (head, train, val) if p)
     if len(line) <= width or not val:
         return line
@@ -369,10 +392,7 @@ class ProgressBar(Callback):
     its epochs come from the fit)."""
 
     def __init__(self, epochs: int | None = None, verbose=1):
-        if isinstance(verbose, (bool, np.bool_)):
-            verbose = int(verbose)
-        if not isinstance(verbose, numbers.Integral) or verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0, 1 or 2 (or a bool), got {verbose!r}")
+        verbose = as_verbose(verbose)
         self.verbose, self.epochs, self.bar, self._stdout, self._done = int(verbose), epochs, None, None, 0
         if epochs is not None:
             self._start(epochs)

@@ -26,9 +26,10 @@ from . import optimizers as _optimizers
 from . import quantize as _quantize
 from . import tabular as _tabular
 from . import training as _training
+from ._arrays import InBatches
 from ._targets import TargetSpec
 from ._targets import split_rows as _split_rows  # noqa: F401 (fastmlp.cli and tests import it from here)
-from ._validation import as_int, as_seed, positive_float
+from ._validation import as_int, as_seed, as_verbose, positive_float, positive_int
 from .losses import CLASSIFICATION_LOSSES, LOSSES  # noqa: F401 (fm.model.LOSSES as before)
 from .training import (  # noqa: F401 (importable from here as before)
     DEFAULT_BATCH_SIZE,
@@ -238,7 +239,7 @@ class Sequential(_building.Building, _training.Trainer):
         return self._targets().classes_()
 
     # --- the math ---
-    def forward(self, X, comm=None, out=None) -> np.ndarray:
+    def forward(self, X, comm=None, out=None, batch_size=None) -> np.ndarray:
         """The last layer's activations a_L (dropout off).
 
         Parameters
@@ -251,12 +252,20 @@ class Sequential(_building.Building, _training.Trainer):
         out : ndarray of shape (m, n_outputs) or None, default None
             Where to write the outputs (e.g. a memmap for a large source): C-contiguous, of
             the model's dtype; ValueError otherwise. None: a new array.
+        batch_size : int or None, default None
+            At most this many rows go through the network at once (Keras's predict batch_size),
+            which bounds the memory of the activations (rows x units per layer); the outputs are
+            the very numbers of one call (fastmlp._arrays.InBatches). None: all rows at once (a
+            data source: a chunk at once). A positive integer; TypeError / ValueError naming
+            batch_size otherwise.
 
         Returns
         -------
         ndarray of shape (m, n_outputs): ``out`` when given.
         """
-        if out is None and comm is None and self._engine is not None:
+        if batch_size is not None:  # (not a call more on the one-sample path)
+            batch_size = positive_int(batch_size, "batch_size")
+        if batch_size is None and out is None and comm is None and self._engine is not None:
             # One-sample latency: a numpy.ndarray of real numbers goes to the core in one call, as it
             # is when the core maps it (data.mappable), else after the cast _X would make (float64
             # rows for a float32 model); None back for anything else. The core checks the shape
@@ -271,11 +280,12 @@ class Sequential(_building.Building, _training.Trainer):
                 return a
         if isinstance(X, _data.Source):
             chunks = self._chunks(X)  # RuntimeError when the model is not built
-            return _data.forward_chunks(self._engine.forward, chunks, out, self.n_outputs, self.dtype, X)
+            engine = self._engine_in(batch_size)
+            return _data.forward_chunks(engine.forward, chunks, out, self.n_outputs, self.dtype, X)
         X = self._X(X)
         if out is not None:
             _data._check_out(out, (X.shape[0], self.n_outputs), self.dtype)
-        a = _distributed.forward(self._engine, X, comm, self.n_outputs)  # the engine's alone without comm
+        a = _distributed.forward(self._engine_in(batch_size), X, comm, self.n_outputs)  # the engine's without comm
         if out is None:
             return a
         out[...] = a
@@ -286,6 +296,10 @@ class Sequential(_building.Building, _training.Trainer):
         X = self._X(X)
         Y = None if y is None else self._Y(y, X.shape[0])
         return [tuple(t) for t in self._net.trace(X, Y)]
+
+    def _engine_in(self, batch_size: int | None):
+        """The engine, or (with a batch_size) the engine over that many rows at a time."""
+        return self._engine if batch_size is None else InBatches(self._engine, batch_size, self.n_outputs)
 
     def _chunks(self, source):
         """The converted chunks of a source, in order, once (predict, evaluate)."""
@@ -317,7 +331,7 @@ class Sequential(_building.Building, _training.Trainer):
         return self
 
     # --- predictions ---
-    def predict_proba(self, X, comm=None) -> np.ndarray:
+    def predict_proba(self, X, comm=None, batch_size=None, verbose=0) -> np.ndarray:
         """Class probabilities: softmax rows (m, k); for one sigmoid output (m, 2) = [1 - p, p].
 
         Parameters
@@ -326,12 +340,18 @@ class Sequential(_building.Building, _training.Trainer):
             The samples, one per row (one sample: ``x.reshape(1, -1)``).
         comm : mpi4py communicator or None, default None
             Every process passing the same X: each computes its share (see ``forward``).
+        batch_size : int or None, default None
+            At most this many rows at once (bounded memory), the same numbers (see ``forward``).
+        verbose : {0, 1, 2, "auto"} or bool, default 0
+            Keras's argument, checked and accepted; predict shows nothing at any level (one call
+            into C++, or one per batch: no progress worth a bar).
         """
+        as_verbose(verbose)
         if not self.is_classifier:
             raise TypeError(f"predict_proba needs a classification loss; this model uses {self.loss_name!r}")
-        return _targets.probabilities(self.loss_name, self.forward(X, comm))
+        return _targets.probabilities(self.loss_name, self.forward(X, comm, batch_size=batch_size))
 
-    def predict(self, X, comm=None) -> np.ndarray:
+    def predict(self, X, comm=None, batch_size=None, verbose=0) -> np.ndarray:
         """Class labels by arg-max (softmax) or threshold 0.5 (sigmoid), shape (m,) (``classes_``);
         for regression the outputs a ((m,) if one output, else (m, n_outputs)).
 
@@ -341,8 +361,16 @@ class Sequential(_building.Building, _training.Trainer):
             The samples, one per row (one sample: ``x.reshape(1, -1)``).
         comm : mpi4py communicator or None, default None
             Every process passing the same X: each computes its share (see ``forward``).
+        batch_size : int or None, default None
+            At most this many rows at once (Keras's argument): bounded memory, the same
+            predictions (see ``forward``). None: all rows in one call.
+        verbose : {0, 1, 2, "auto"} or bool, default 0
+            Keras's argument, checked (ValueError naming verbose otherwise) and accepted; predict
+            shows nothing at any level (one call into C++, or one per batch: no progress worth
+            a bar).
         """
-        return _targets.predictions(self.loss_name, self._label_classes, self.forward(X, comm))
+        as_verbose(verbose)
+        return _targets.predictions(self.loss_name, self._label_classes, self.forward(X, comm, batch_size=batch_size))
 
     # --- Keras-shaped conveniences ---
     def __call__(self, X) -> np.ndarray:

@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from ._validation import as_bool, check_class_ids
+
 __all__ = ["plot_loss", "plot_fit", "plot_decision_boundary", "plot_confusion_matrix", "confusion_matrix"]
 
 #: At most this many points are drawn in a scatter plot (a seeded random subset beyond it).
@@ -70,6 +72,7 @@ def plot_loss(
     axis. ``log_scale`` None uses a log y axis when the losses are positive and
     span a factor of 10 or more.
     """
+    log_scale = as_bool(log_scale, "log_scale", allow_none=True)
     series = _series(history)
     loss = [float(v) for v in series.get("loss", [])]
     if not loss:
@@ -166,10 +169,7 @@ def _ids(values, name: str) -> np.ndarray:
             a = np.asarray(a.tolist())
         except (TypeError, ValueError):
             pass  # ragged or mixed: the dtype check below names it
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.issubdtype(a.dtype, np.complexfloating):
-        raise TypeError(f"{name} must hold integer class ids, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating) and not (np.isfinite(a).all() and (a == np.round(a)).all()):
-        raise ValueError(f"{name} must hold integer class ids, got non-integral values")
+    check_class_ids(a, name)  # the rule fit's targets follow too (fastmlp._validation)
     return a.astype(np.int64)
 
 
@@ -198,6 +198,7 @@ def plot_confusion_matrix(
     colours by the fraction of each true class (each row sums to 1); the cells show
     counts and, when normalized, percentages.
     """
+    normalize = as_bool(normalize, "normalize")
     t, p = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} samples but y_pred has {p.size}")

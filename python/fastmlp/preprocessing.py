@@ -25,7 +25,7 @@ import numpy as np
 
 from . import data as _data
 from ._layer import Layer, _count, input_size
-from ._validation import _as_numeric_array
+from ._validation import _as_numeric_array, as_bool
 
 __all__ = ["Normalization"]
 
@@ -86,9 +86,7 @@ class Normalization(Layer):
                     f"(samples, columns), got {axis!r}" + (" (axis 0 is the samples')" if axis in (0, -2) else "")
                 )
             axis = -1
-        if not isinstance(invert, (bool, np.bool_)):
-            raise TypeError(f"invert must be True or False, got {invert!r}")
-        self.axis, self.invert = axis, bool(invert)
+        self.axis, self.invert = axis, as_bool(invert, "invert")
         self._n_in = None  # columns: from the statistics, or the model
         self._stats = None  # (mean, variance) float64 before the layer is bound (then its tensors are)
         if (mean is None) != (variance is None):

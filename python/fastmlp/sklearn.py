@@ -70,6 +70,7 @@ from ._sklearn_params import (
     _no_partial_fit,
     _validate_data,
 )
+from ._validation import as_c_array
 from ._weights import balanced_class_weights
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -250,7 +251,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _predict_array(self, X) -> np.ndarray:
-        a = self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype))
+        a = self.model_.forward(as_c_array(X, self.model_.dtype, "X"))
         if self.n_outputs_ == 1:
             a = a.ravel()
         return self._label_binarizer.inverse_transform(a)
@@ -399,7 +400,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _predict_array(self, X) -> np.ndarray:
-        a = np.asarray(self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype)))
+        a = np.asarray(self.model_.forward(as_c_array(X, self.model_.dtype, "X")))
         return a[:, 0] if a.shape[1] == 1 else a
 
     def predict(self, X):

@@ -29,9 +29,9 @@ from . import _building, _core, _fit_plan
 from . import data as _data
 from . import distributed as _distributed
 from . import quantize as _quantize
-from ._validation import positive_int
+from ._validation import as_bool, as_verbose, positive_int
 from ._weights import balanced_from_counts
-from .callbacks import EarlyStopping, ProgressBar
+from .callbacks import EarlyStopping, ProgressBar, metrics_line
 
 DivergenceError = _core.DivergenceError
 # Rule for the vanishing-gradient warning: in the last epoch, the first layer's mean
@@ -160,12 +160,14 @@ class Trainer:
             Stop when the epoch loss changes by less than tol (|J_k - J_(k-1)| < tol); 0 never
             stops early.
         shuffle : bool, default True
-            Visit the rows (a source's chunks) in a seeded random order each epoch.
+            Visit the rows (a source's chunks) in a seeded random order each epoch. Every option
+            documented as a bool here takes True or False (numpy.bool_ too) and nothing else
+            (TypeError naming it: shuffle="batch" is not taken for True).
         seed : int or None, default None
             Seeds the shuffling and the validation split (None: the model's seed, plus the
             epochs trained so far for the shuffling, so each call gets a new order).
-        verbose : {0, 1, 2} or bool, default 0
-            Keras's contract: 0 (False) silent; 1 (True) a progress bar over the epochs and, at
+        verbose : {0, 1, 2, "auto"} or bool, default 0
+            Keras's contract: 0 (False) silent; 1 (True, "auto") a progress bar over the epochs and, at
             each epoch's end, a line with every metric (val ones included); 2 that line alone,
             one per epoch. Only rank 0 of a data-parallel fit shows progress.
         callback : callable or None, default None
@@ -262,7 +264,7 @@ class Trainer:
             raise TypeError("partial_fit runs exactly one epoch; use fit(epochs=...) for more")
         return self.fit(X, y, epochs=1, **kwargs)
 
-    def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None):
+    def evaluate(self, X, y=None, sample_weight=None, return_dict: bool = False, comm=None, batch_size=None, verbose=0):
         """The loss J (with the L2 term) and, for classifiers, the accuracy on X, y, as Keras:
         ``loss`` alone for regression, ``[loss, accuracy]`` for classification, or a dict
         {"loss": ..., "accuracy": ...} with ``return_dict=True``.
@@ -279,10 +281,25 @@ class Trainer:
             Return {"loss": ..., "accuracy": ...} instead of a number or a list.
         comm : mpi4py communicator or None, default None
             Every process passing the same X, y: each computes its share.
+        batch_size : int or None, default None
+            At most this many rows go through the network at once (Keras's argument), which
+            bounds the memory of the activations; None: all rows in one call (a data source: a
+            chunk at once). The accuracy is the one of a single call, the loss the mean of the
+            batches' (weighted) means: the single call's up to float rounding. A positive integer;
+            TypeError / ValueError naming batch_size otherwise.
+        verbose : {0, 1, 2, "auto"} or bool, default 0
+            0 (False) silent (fastmlp's default; Keras's is "auto"); 1, 2, True or "auto" print
+            the result once, as a line of fit's progress does (``loss 0.0612  accuracy 0.9800``;
+            rank 0 alone with comm). ValueError naming verbose otherwise.
         """
-        out = {"loss": self.loss(X, y, sample_weight=sample_weight, comm=comm)}
+        verbose = as_verbose(verbose)
+        batch_size = positive_int(batch_size, "batch_size", allow_none=True)
+        return_dict = as_bool(return_dict, "return_dict")
+        out = {"loss": _mean_loss(self, X, y, sample_weight, comm, batch_size)}
         if self.is_classifier:
-            out["accuracy"] = self.accuracy(X, y, comm=comm)
+            out["accuracy"] = _accuracy(self, X, y, comm, batch_size)
+        if verbose and _distributed.is_root(comm):
+            print(metrics_line(out), flush=True)
         if return_dict:
             return out
         return out["loss"] if len(out) == 1 else list(out.values())
@@ -499,31 +516,33 @@ def _prefetcher(plan, source, class_weight, shuffle: bool, prefetch: int = 2):
     return _data.Prefetcher(source, convert, plan.options.seed, shuffle, prefetch, getattr(source, "mix", 1))
 
 
-def _mean_loss(model, X, y, sample_weight, comm) -> float:
-    """Trainer.loss: J over arrays (each process its share with comm) or over a source's chunks."""
+def _mean_loss(model, X, y, sample_weight, comm, batch_size=None) -> float:
+    """Trainer.loss: J over arrays (each process its share with comm) or over a source's chunks;
+    with a batch_size, over that many rows at a time (Sequential._engine_in)."""
     if isinstance(X, _data.Source):  # the weighted mean over the chunks
         sums = np.zeros(2)
         for Xc, Yc, Wc, _ in model._chunks(X):
             w = len(Xc) if Wc is None else float(Wc.sum())
-            sums += [w, w * model._engine.objective(Xc, Yc, Wc)]
+            sums += [w, w * model._engine_in(batch_size).objective(Xc, Yc, Wc)]
         return float(sums[1] / sums[0])
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     W = model._targets().weights(sample_weight, None, Y)
-    return _distributed.objective(model._engine, X, Y, W, comm)  # the engine's alone without comm
+    return _distributed.objective(model._engine_in(batch_size), X, Y, W, comm)  # the engine's alone without comm
 
 
-def _accuracy(model, X, y, comm) -> float:
+def _accuracy(model, X, y, comm, batch_size=None) -> float:
     """Trainer.accuracy: the fraction of rows whose predicted class is right."""
     model._targets().require_classifier("accuracy")
     if isinstance(X, _data.Source):
         hits = np.zeros(2)
         for Xc, Yc, _, _ in model._chunks(X):
-            hits += [len(Xc) * correct_share(model.loss_name, model._engine.forward(Xc), Yc), len(Xc)]
+            a = model._engine_in(batch_size).forward(Xc)
+            hits += [len(Xc) * correct_share(model.loss_name, a, Yc), len(Xc)]
         return float(hits[0] / hits[1])
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
-    return correct_share(model.loss_name, model.forward(X, comm), Y)
+    return correct_share(model.loss_name, model.forward(X, comm, batch_size=batch_size), Y)
 
 
 def correct_share(loss: str, a, Y) -> float:
