@@ -50,6 +50,23 @@ def test_a_name_save_refuses_makes_no_folder(tmp_path):
     assert not folder.exists()
 
 
+@pytest.mark.parametrize("name", ["m.keras", "m-{epoch}.h5", "m.onnx"])
+def test_a_name_save_refuses_fails_before_the_first_epoch(tmp_path, name):
+    """The extension is checked when the fit begins (the template formatted with stand-in values), so
+    no epoch trains for a checkpoint that could never save: the weights and the epoch count stay."""
+    model = _model()
+    model.fit(X, y, epochs=1)
+    before = np.array(model.params, copy=True)
+    trained = []
+    record = fm.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
+    checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / name, monitor="loss")
+    with pytest.raises(ValueError, match="safetensors format only|not ONNX"):
+        model.fit(X, y, epochs=2, callbacks=[record, checkpoint])
+    assert trained == []
+    np.testing.assert_array_equal(model.params, before)
+    assert os.listdir(tmp_path) == []
+
+
 def test_saves_into_a_new_folder_stay_atomic(tmp_path):
     """Each save writes a temporary file beside the target and renames it over the target (a new
     inode; the old file stays whole until the rename), leaving nothing else in the new folder."""

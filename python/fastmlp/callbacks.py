@@ -220,7 +220,9 @@ class ModelCheckpoint(_Monitor):
     before: a template may name a folder per epoch, and a fit refused before its first epoch leaves
     no folder behind. A path that cannot be a folder (a file in the way, no permission) fails at the
     first save with the error ``model.save`` raises outside fit (NotADirectoryError, PermissionError,
-    ...). ``model.save`` itself creates no folders (FileNotFoundError).
+    ...). ``model.save`` itself creates no folders (FileNotFoundError). A file name ``model.save``
+    refuses (".keras", ".h5", ".onnx": it writes safetensors only) fails when the fit begins, before
+    any epoch trains.
 
     verbose: 0 (False) silent, 1 (True) a line per save (Keras's 0 or 1)."""
 
@@ -244,12 +246,13 @@ class ModelCheckpoint(_Monitor):
         names = [*getattr(self, "params", {}).get("metrics", ()), "lr"]
         unknown = _Unknown(epoch=1, **dict.fromkeys(names, 0.0))
         try:  # a template that cannot be formatted fails now, before the first epoch trains, not after it
-            self.filepath.format_map(unknown)
+            example = self.filepath.format_map(unknown)
         except (IndexError, ValueError) as e:
             raise ValueError(
                 f"ModelCheckpoint: filepath {self.filepath!r} cannot be formatted ({type(e).__name__}: {e}); it may "
                 f"use {{epoch}} (an integer) and the logged values {', '.join(names)} (floats)"
             ) from None
+        _io._check_extension(example)  # a name save refuses (".keras", ".onnx") fails before any epoch trains
         if unknown.missing:  # another callback may log them (as Keras allows); else the first save fails
             warnings.warn(
                 f"ModelCheckpoint: filepath {self.filepath!r} names {', '.join(sorted(unknown.missing))}, which this "
