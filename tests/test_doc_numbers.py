@@ -583,3 +583,27 @@ def test_the_name_lists_of_the_python_api_page():
     math_page = page("math.md")
     for name in (*fm.ACTIVATIONS, *fm.LOSSES):
         assert f"| `{name}`" in math_page, f"math.md has no row for {name}"
+
+
+def _all_docs_text() -> str:
+    return README + "".join(p.read_text() for p in sorted([*DOCS.glob("*.md"), *(DOCS / "api").glob("*.*")]))
+
+
+def test_every_c_and_cpp_name_the_docs_use_exists():
+    """fastmlp_* (the C API), fastmlp::name (C++) and FASTMLP_* (variables, CMake options) are real."""
+    text = _all_docs_text()
+    headers = "".join(p.read_text() for p in (ROOT / "cpp/include/fastmlp").iterdir())
+    not_code = {"fastmlp_demo_loss", "fastmlp_example", "c_static"}  # a PNG, the example's program, a CMake target
+    missing = [n for n in set(re.findall(r"\bfastmlp_[a-z0-9_]+\b", text)) if n not in headers]
+    missing += [
+        n for n in set(re.findall(r"fastmlp::(?:cuda::)?([A-Za-z_]\w*)", text)) if not re.search(rf"\b{n}\b", headers)
+    ]
+    sources = "".join(
+        p.read_text(errors="replace")
+        for folder in ("cpp", "python", "cmake", ".ci", "tests")
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file() and p.suffix in {".cpp", ".hpp", ".h", ".cu", ".py", ".cmake", ".txt", ""}
+    )
+    sources += (ROOT / "CMakeLists.txt").read_text()
+    missing += [n for n in set(re.findall(r"\bFASTMLP_[A-Z0-9_]+\b", text)) if n not in sources]
+    assert not [n for n in missing if n not in not_code], missing
