@@ -607,3 +607,23 @@ def test_every_c_and_cpp_name_the_docs_use_exists():
     sources += (ROOT / "CMakeLists.txt").read_text()
     missing += [n for n in set(re.findall(r"\bFASTMLP_[A-Z0-9_]+\b", text)) if n not in sources]
     assert not [n for n in missing if n not in not_code], missing
+
+
+def test_the_xor_gallery_example_states_its_sigmoid_values(monkeypatch, tmp_path):
+    """examples/lecture/plot_2_xor_hidden_layer.py: with sigmoid units the hand-set hidden outputs are
+    0.27 and 0.27 at (1, 0) and the output's z is -0.08; scaled by 10 the net gives XOR."""
+    pytest.importorskip("matplotlib")
+    import runpy
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(tmp_path)
+    script = ROOT / "examples/lecture/plot_2_xor_hidden_layer.py"
+    text = script.read_text()
+    found = re.search(r"not 0 and 1 but, e\.g\., ([0-9.]+) and ([0-9.]+) at \(1, 0\)", text)
+    assert found, "the example's text changed: update this test"
+    h0, h1 = float(found.group(1)), float(found.group(2))
+    scope = runpy.run_path(str(script), run_name="gallery")
+    (z1, a1), (z2, _) = scope["xor_net"]("sigmoid").trace(np.array([[1.0, 0.0]]))
+    assert a1[0].tolist() == pytest.approx([h0, h1], abs=0.005)
+    assert z2[0, 0] == pytest.approx(float(stated(r"``sigmoid\((-[0-9.]+)\) < 0\.5``", text)), abs=0.005)
+    assert scope["xor_net"]("sigmoid", scale=10).predict(scope["X"]).tolist() == [0, 1, 1, 0]
