@@ -99,7 +99,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Other Parameters
     ----------------
-    dtype : "float64" (default) or "float32" (faster), the precision of the network.
+    dtype : None (default: the input's, float32 X gives float32, anything else float64), "float32" or "float64".
     class_weight : None, "balanced" or {label: weight}; multiplies sample_weight
         ("balanced": n_samples / (n_classes * count of the class)). Not for multilabel y.
 

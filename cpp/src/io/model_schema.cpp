@@ -143,8 +143,10 @@ Architecture read_architecture(const Header& h) {
     if (!as_uint64(seed, unused)) bad("seed must be an integer in [0, 2**64), got " + describe(seed));
   }
   // Entries: at most 3 per tensor (a Dense's Activation and Dropout have none) and a few more.
+  // Depth (parse_value counts values, scalars included): the list, its entries, and per block a
+  // list and its entries, then the scalars of the innermost entries.
   const json layers =
-      parse_value(*h.get("layers"), "metadata 'layers'", 2 + 2 * kMaxNesting, 3 * h.tensors.size() + 16);
+      parse_value(*h.get("layers"), "metadata 'layers'", 3 + 2 * kMaxNesting, 3 * h.tensors.size() + 16);
   if (!layers.is_array() || layers.empty()) bad("metadata 'layers' must be a non-empty JSON list");
   for (std::size_t i = 0; i < layers.size(); ++i)
     a.layers.push_back(config_of(layers[i], "layers[" + std::to_string(i) + "]", 0));
