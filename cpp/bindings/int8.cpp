@@ -39,6 +39,7 @@ Int8Weights packed(const py::array& Wq, const py::array& s) {
 }  // namespace
 
 void define_int8(py::module_& m) {
+  m.attr("INT8_MAX_INPUTS") = kInt8MaxInputs;
   m.def(
       "quantize_weights_int8",
       [](const py::array& W) {

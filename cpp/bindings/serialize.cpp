@@ -50,6 +50,7 @@ py::tuple to_python(ModelFile&& file) {
 void define_serialize(py::module_& m) {
   m.attr("FORMAT_VERSION") = kFormatVersion;
   m.attr("MAX_HEADER_BYTES") = kMaxHeaderBytes;
+  m.attr("MAX_BLOCK_NESTING") = kMaxBlockNesting;
   m.attr("VERSION") = FASTMLP_VERSION;
   {
     py::list cells;  // fastmlp/raw_rows.hpp: the text cells read as missing (ONNX's LabelEncoder too)

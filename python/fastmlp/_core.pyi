@@ -19,9 +19,11 @@ __all__: list[str] = [
     "FORMAT_VERSION",
     "FitOptions",
     "LAYER_TYPES",
+    "INT8_MAX_INPUTS",
     "LEVEL",
     "LOSSES",
     "LayerSpec",
+    "MAX_BLOCK_NESTING",
     "MAX_EPOCHS",
     "MAX_HEADER_BYTES",
     "MISSING_CELLS",
@@ -745,6 +747,8 @@ LEVEL: str = "v4"
 LOSSES: tuple = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 MAX_EPOCHS: int = 4611686018427387904
 MAX_HEADER_BYTES: int = 100000000
+MAX_BLOCK_NESTING: int = 3  # blocks (Residual) nest at most this deep (fastmlp/serialize.hpp)
+INT8_MAX_INPUTS: int = 65536  # the most inputs of an int8 Dense layer (fastmlp/gemm_int8.hpp)
 MISSING_CELLS: tuple[str, ...]  # the text cells read as missing (fastmlp/raw_rows.hpp)
 VERSION: str = "0.1.0"
 LEVEL: str

@@ -464,7 +464,9 @@ class Residual(Layer):
     ``Residual([BatchNormalization(), Dense(64, "relu"), Dropout(0.1), Dense(16)])`` after a
     layer of 16 outputs. The layers inside must give as many outputs as the block takes inputs;
     any layer kind may stand inside (the first one takes the block's input, so it may be a
-    normalization or a Dropout), and blocks nest. Its weights are its layers'."""
+    normalization or a Dropout), and blocks nest, at most ``MAX_BLOCK_NESTING`` (3) deep: the model
+    file's limit (a deeper block is refused here, so no model is built that could not be loaded).
+    Its weights are its layers'."""
 
     def __init__(self, layers):
         if isinstance(layers, Layer) or not hasattr(layers, "__iter__"):
@@ -475,6 +477,11 @@ class Residual(Layer):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] must be a layer (Dense, Activation, ...), got {type(layer).__name__}")
+        if _nesting(layers) + 1 > MAX_BLOCK_NESTING:
+            raise ValueError(
+                f"blocks nest at most {MAX_BLOCK_NESTING} deep (a Residual in a Residual in a Residual), the model "
+                f"file's limit; this Residual would be {_nesting(layers) + 1} deep"
+            )
         self.layers = layers
 
     @property
@@ -545,6 +552,15 @@ class Residual(Layer):
 
     def __repr__(self) -> str:
         return f"Residual([{', '.join(repr(layer) for layer in self.layers)}])"
+
+
+#: How deep blocks may nest (kMaxBlockNesting, fastmlp/serialize.hpp: the model file's limit).
+MAX_BLOCK_NESTING = _core.MAX_BLOCK_NESTING
+
+
+def _nesting(layers) -> int:
+    """How deep blocks nest in these layers: 0 without a block, 1 + the deepest inside each block."""
+    return max((1 + _nesting(layer.sublayers) for layer in layers if layer.sublayers), default=0)
 
 
 #: The normalization layers by their C++ kind ("batch", "layer"): a view of LAYERS.

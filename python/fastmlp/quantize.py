@@ -32,7 +32,7 @@ from . import _building, _core, _layer, _stack
 #: The modes ``quantize`` takes.
 MODES = ("int8",)
 #: The most inputs an int8 Dense layer takes (kInt8MaxInputs, fastmlp/gemm_int8.hpp: int32 never overflows).
-MAX_INPUTS = 1 << 16
+MAX_INPUTS = _core.INT8_MAX_INPUTS
 
 
 def quantized_layers(model) -> list:

@@ -45,8 +45,6 @@ struct Architecture {
   std::vector<std::pair<const TensorInfo*, TensorSlot>> tensors;  // the file's, in the network's order
 };
 
-constexpr int kMaxNesting = 3;  // blocks inside blocks
-
 // A JSON entry of the "layers" list as a LayerConfig: scalars as fields, "layers" as a block's list.
 LayerConfig config_of(const json& e, const std::string& where, int depth) {
   const auto type = e.is_object() ? e.find("type") : e.end();
@@ -56,7 +54,7 @@ LayerConfig config_of(const json& e, const std::string& where, int depth) {
     if (k == "type") continue;
     if (k == "layers") {
       if (!v.is_array()) bad(where + ".layers must be a list");
-      if (depth >= kMaxNesting) bad(where + ": blocks nest deeper than " + std::to_string(kMaxNesting) + " levels");
+      if (depth >= kMaxBlockNesting) bad(where + ": blocks nest deeper than " + std::to_string(kMaxBlockNesting) + " levels");
       c.is_block = true;
       for (std::size_t i = 0; i < v.size(); ++i)
         c.layers.push_back(config_of(v[i], where + ".layers[" + std::to_string(i) + "]", depth + 1));
@@ -146,7 +144,7 @@ Architecture read_architecture(const Header& h) {
   // Depth (parse_value counts values, scalars included): the list, its entries, and per block a
   // list and its entries, then the scalars of the innermost entries.
   const json layers =
-      parse_value(*h.get("layers"), "metadata 'layers'", 3 + 2 * kMaxNesting, 3 * h.tensors.size() + 16);
+      parse_value(*h.get("layers"), "metadata 'layers'", 3 + 2 * kMaxBlockNesting, 3 * h.tensors.size() + 16);
   if (!layers.is_array() || layers.empty()) bad("metadata 'layers' must be a non-empty JSON list");
   for (std::size_t i = 0; i < layers.size(); ++i)
     a.layers.push_back(config_of(layers[i], "layers[" + std::to_string(i) + "]", 0));
