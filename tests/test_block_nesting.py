@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from helpers_io import assemble, parts
 
 import fastmlp as fm
+from helpers_io import assemble, parts
 
 
 def _nest(depth):
