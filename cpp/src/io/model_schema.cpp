@@ -54,7 +54,8 @@ LayerConfig config_of(const json& e, const std::string& where, int depth) {
     if (k == "type") continue;
     if (k == "layers") {
       if (!v.is_array()) bad(where + ".layers must be a list");
-      if (depth >= kMaxBlockNesting) bad(where + ": blocks nest deeper than " + std::to_string(kMaxBlockNesting) + " levels");
+      if (depth >= kMaxBlockNesting)
+        bad(where + ": blocks nest deeper than " + std::to_string(kMaxBlockNesting) + " levels");
       c.is_block = true;
       for (std::size_t i = 0; i < v.size(); ++i)
         c.layers.push_back(config_of(v[i], where + ".layers[" + std::to_string(i) + "]", depth + 1));
