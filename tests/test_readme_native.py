@@ -7,9 +7,9 @@ import subprocess
 
 import numpy as np
 import pytest
-from cmake_projects import ROOT, cmake_project, have_toolchain
 
 import fastmlp as fm
+from cmake_projects import ROOT, cmake_project, have_toolchain
 
 pytestmark = pytest.mark.skipif(not have_toolchain(), reason="needs cmake and a C++ compiler")
 
@@ -45,7 +45,7 @@ def readme_programs(tmp_path_factory):
     )
     c = "#include <stdint.h>\n#include <stdio.h>\n#include <fastmlp/fastmlp.h>\n" + as_main(
         block("c", "### From C and other languages"),
-        'const char* label = NULL;\nfastmlp_model_class_label(model, (size_t)k, &label);\n'
+        "const char* label = NULL;\nfastmlp_model_class_label(model, (size_t)k, &label);\n"
         'printf("proba %.9g %.9g %.9g\\nclass %d %s\\n", proba[0], proba[1], proba[2], (int)k, label);\n'
         "fastmlp_workspace_free(ws);\nfastmlp_model_free(model);",
     )
