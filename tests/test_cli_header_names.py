@@ -64,3 +64,23 @@ def test_named_columns_in_any_order_and_rows_without_header_still_predict(tmp_pa
     expected = _proba(capsys, model, tmp_path / "ord.csv")
     assert _proba(capsys, model, tmp_path / "perm.csv") == expected
     assert _proba(capsys, model, tmp_path / "nohdr.csv") == expected
+
+
+def test_a_model_with_learned_columns_still_reads_its_raw_columns_by_name(tmp_path, capsys):
+    """Its feature names include the missing indicators ("holes_na") that no CSV holds: the raw columns,
+    not the feature names, are what the header must have."""
+    pytest.importorskip("pandas")
+    rows = ["num,cat,holes,label"] + [
+        f"{i * 0.1},{'red' if i % 3 else 'blue'},{'' if i % 4 == 0 else i},{'a' if i % 2 else 'b'}" for i in range(40)
+    ]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    path = tmp_path / "m.safetensors"
+    args = ["train", str(tmp_path / "train.csv"), "--target", "label", "--epochs", "2", "--verbose", "0"]
+    assert main([*args, "--out", str(path)]) == 0
+    (tmp_path / "new.csv").write_text("holes,cat,num\n,green,0.5\n3,red,1.5\n")
+    capsys.readouterr()
+    assert main(["predict", str(path), str(tmp_path / "new.csv")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    (tmp_path / "bad.csv").write_text("holes,num\n1,0.5\n")
+    assert main(["predict", str(path), str(tmp_path / "bad.csv")]) == 2
+    assert "'cat'" in capsys.readouterr().err
