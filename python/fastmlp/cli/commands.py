@@ -428,6 +428,8 @@ def demo(args) -> int:
     import fastmlp as fm
     from fastmlp.plot import plot_loss
 
+    check_writable(args.plot, "--plot")  # said before training, as train does
+    need_matplotlib("--plot", args.plot)
     X, y = load_digits(return_X_y=True)
     X = X / 16.0  # pixels 0..16 -> 0..1
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
