@@ -270,7 +270,7 @@ def test_onnx_equals_forward(dtype):
     tol = 1e-6 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(out, model.forward(X), rtol=tol, atol=tol)
     ops = [n.op_type for n in proto.graph.node]
-    assert ops[:3] == ["Cast", "Gather", "Reshape"]
+    assert ops[0] == "Cast" and ops.index("Gather") < ops.index("Reshape")  # codes checked in between
     assert "layers.0.embeddings" in {t.name for t in proto.graph.initializer}
 
 

@@ -191,7 +191,11 @@ extern "C" {
 const char* fastmlp_last_error(void) { return last_error; }
 
 const char* fastmlp_status_name(fastmlp_status status) {
-  switch (status) {
+  // A C caller may pass any int (a C enum is one): read it as its integer, since loading a value that is
+  // no enumerator's into the C++ enum is undefined behaviour (UBSan: "not a valid value for type").
+  std::underlying_type_t<fastmlp_status> code;
+  std::memcpy(&code, &status, sizeof code);
+  switch (code) {
     case FASTMLP_OK: return "FASTMLP_OK";
     case FASTMLP_ERR_INVALID_ARGUMENT: return "FASTMLP_ERR_INVALID_ARGUMENT";
     case FASTMLP_ERR_INVALID_MODEL: return "FASTMLP_ERR_INVALID_MODEL";

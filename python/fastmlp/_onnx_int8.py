@@ -32,8 +32,9 @@ def int8_dense_nodes(ctx, layer, x: str, prefix: str, out: str | None = None) ->
         nh.from_array(sw.reshape(1, -1), f"{P}.weight_scale"),
         nh.from_array(np.asarray(layer.bias, dtype=np.float32), f"{P}.bias"),
         nh.from_array(Wq.astype(np.int32).sum(axis=0, keepdims=True, dtype=np.int32), f"{P}.col_sums"),
-        nh.from_array(np.array(0, dtype=np.float32), f"{P}.zero"),
-        nh.from_array(np.array(1, dtype=np.float32), f"{P}.one"),
+        # q_*: not the activation's "zero" / "one" (ctx.activation names its constants f"{P}.<name>" too)
+        nh.from_array(np.array(0, dtype=np.float32), f"{P}.q_zero"),
+        nh.from_array(np.array(1, dtype=np.float32), f"{P}.q_one"),
         nh.from_array(np.array(255, dtype=np.float32), f"{P}.q_max"),
         nh.from_array(_TINY.reshape(()), f"{P}.tiny"),
     ]
@@ -50,15 +51,15 @@ def int8_dense_nodes(ctx, layer, x: str, prefix: str, out: str | None = None) ->
             return node(op, [x, f"{P}.axes"], name, keepdims=1)
         return node(op, [x], name, axes=[1], keepdims=1)
 
-    lo = node("Min", [reduce("ReduceMin", "row_min"), f"{P}.zero"], "lo")
-    hi = node("Max", [reduce("ReduceMax", "row_max"), f"{P}.zero"], "hi")
+    lo = node("Min", [reduce("ReduceMin", "row_min"), f"{P}.q_zero"], "lo")
+    hi = node("Max", [reduce("ReduceMax", "row_max"), f"{P}.q_zero"], "hi")
     s = node("Div", [node("Sub", [hi, lo], "range"), f"{P}.q_max"], "s_raw")
-    s = node("Where", [node("Less", [s, f"{P}.tiny"], "zero_row"), f"{P}.one", s], "s")
-    inv = node("Div", [f"{P}.one", s], "inv")
+    s = node("Where", [node("Less", [s, f"{P}.tiny"], "zero_row"), f"{P}.q_one", s], "s")
+    inv = node("Div", [f"{P}.q_one", s], "inv")
     zp_raw = node("Round", [node("Mul", [node("Neg", [lo], "neg_lo"), inv], "zp_raw")], "zp_round")
-    zp = node("Clip", [zp_raw, f"{P}.zero", f"{P}.q_max"], "zp")
+    zp = node("Clip", [zp_raw, f"{P}.q_zero", f"{P}.q_max"], "zp")
     q = node("Add", [node("Round", [node("Mul", [x, inv], "x_inv")], "x_round"), zp], "q_raw")
-    q = node("Clip", [q, f"{P}.zero", f"{P}.q_max"], "q_clip")
+    q = node("Clip", [q, f"{P}.q_zero", f"{P}.q_max"], "q_clip")
     q = node("Cast", [q], "q", to=onnx.TensorProto.UINT8)
     C = node("MatMulInteger", [q, f"{P}.weight"], "C")
     zp32 = node("Cast", [zp], "zp_int", to=onnx.TensorProto.INT32)

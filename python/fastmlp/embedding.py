@@ -173,18 +173,31 @@ class Embedding(Layer):
         return [repr(self), f"({self.input_dim}, {self.output_dim})", "", _count(self.num_params)]
 
     def onnx_nodes(self, ctx, x: str, prefix: str, out: str | None = None) -> tuple:
-        """Cast the codes to int64, Gather E's rows (batch, k, output_dim), Reshape to (batch, k * output_dim)."""
+        """Cast the codes to int64, Gather E's rows (batch, k, output_dim), Reshape to (batch, k * output_dim).
+        A code that is not an integer in [0, input_dim) (negative, fractional, NaN) becomes input_dim, which
+        Gather refuses, as fastmlp refuses it: Gather alone would take -1 as the last row and Cast 2.5 as 2."""
         from onnx import TensorProto
 
         E = ctx.tensor(f"{prefix}.embeddings", self.embeddings)
-        shape = ctx.numpy_helper.from_array(np.array([0, -1], dtype=np.int64), f"{prefix}.shape")
-        codes, rows, y = f"{prefix}.codes", f"{prefix}.rows", out or f"{prefix}.y"
-        nodes = [
-            ctx.node("Cast", [x], [codes], name=f"{prefix}.cast", to=TensorProto.INT64),
-            ctx.node("Gather", [E.name, codes], [rows], name=f"{prefix}.gather", axis=0),
-            ctx.node("Reshape", [rows, shape.name], [y], name=f"{prefix}.reshape"),
+        p, node = prefix, ctx.node
+        consts = [
+            ctx.numpy_helper.from_array(np.array([0, -1], dtype=np.int64), f"{p}.shape"),
+            ctx.numpy_helper.from_array(np.array(0, dtype=np.int64), f"{p}.code_zero"),
+            ctx.numpy_helper.from_array(np.array(self.input_dim, dtype=np.int64), f"{p}.code_bad"),
         ]
-        return nodes, [E, shape], y
+        y = out or f"{p}.y"
+        nodes = [
+            node("Cast", [x], [f"{p}.cast_codes"], name=f"{p}.cast", to=TensorProto.INT64),
+            node("Cast", [f"{p}.cast_codes"], [f"{p}.codes_back"], name=f"{p}.cast_back", to=ctx.elem),
+            node("Equal", [f"{p}.codes_back", x], [f"{p}.whole"], name=f"{p}.whole"),  # false for 2.5, NaN
+            node("Less", [f"{p}.cast_codes", f"{p}.code_zero"], [f"{p}.negative"], name=f"{p}.negative"),
+            node("Not", [f"{p}.whole"], [f"{p}.fraction"], name=f"{p}.fraction"),
+            node("Or", [f"{p}.negative", f"{p}.fraction"], [f"{p}.bad"], name=f"{p}.bad"),
+            node("Where", [f"{p}.bad", f"{p}.code_bad", f"{p}.cast_codes"], [f"{p}.codes"], name=f"{p}.codes"),
+            node("Gather", [E.name, f"{p}.codes"], [f"{p}.rows"], name=f"{p}.gather", axis=0),
+            node("Reshape", [f"{p}.rows", f"{p}.shape"], [y], name=f"{p}.reshape"),
+        ]
+        return nodes, [E, *consts], y
 
     def __repr__(self) -> str:
         extra = "" if self.embeddings_initializer == "uniform" else f", {self.embeddings_initializer!r}"

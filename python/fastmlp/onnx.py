@@ -96,14 +96,15 @@ class _Constants:
 def _float64_activation(helper, g, z, out, alpha, const, p):
     """leaky_relu / elu / softplus from elementary ops, exactly as the C++ core computes them."""
     node = helper.make_node
-    zero = const("zero", 0.0)
     if g == "leaky_relu":  # z if z > 0 else alpha z
+        zero = const("zero", 0.0)  # made where used: an unused initializer draws onnxruntime's warning
         return [
             node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
             node("Mul", [z, const("alpha", alpha)], [f"{p}.neg"], name=f"{p}.neg"),
             node("Where", [f"{p}.pos", z, f"{p}.neg"], [out], name=f"{p}.leaky_relu"),
         ]
     if g == "elu":  # z if z > 0 else alpha (e^min(z, 0) - 1)
+        zero = const("zero", 0.0)
         return [
             node("Greater", [z, zero], [f"{p}.pos"], name=f"{p}.pos"),
             node("Min", [z, zero], [f"{p}.zmin"], name=f"{p}.zmin"),

@@ -8,8 +8,11 @@
  * Status and errors. Every function that can fail returns a fastmlp_status: FASTMLP_OK (0) or an
  * error code; then fastmlp_last_error() is a message saying what went wrong, kept per thread until
  * that thread's next failing call (like errno: a call that succeeds leaves it as it was). A call that
- * fails changes nothing: no handle is created, no output buffer is written. Any file, however
- * truncated or hostile, gives FASTMLP_ERR_INVALID_MODEL (or FASTMLP_ERR_IO), never a crash.
+ * fails changes nothing: no handle is created, no output buffer is written (one exception: a
+ * prediction of more than max_rows rows runs chunk by chunk, every input checked first, and when a
+ * chunk's outputs come out NaN, finite inputs overflowing inside the layers, the rows of the chunks
+ * before it have been written). Any file, however truncated or hostile, gives
+ * FASTMLP_ERR_INVALID_MODEL (or FASTMLP_ERR_IO), never a crash.
  *
  * Handles. A fastmlp_model is a loaded model: its parameters, read-only after loading, and what the
  * file says about it (sizes, dtype, class labels, feature names). A fastmlp_workspace holds the

@@ -22,8 +22,9 @@
 // Reading throws std::invalid_argument with a message naming the problem for any malformed,
 // truncated or hostile file (bad JSON, offsets outside the data, overlapping tensors, shapes
 // that disagree with the architecture, unknown format version, a path that is not a regular
-// file, ...), and std::system_error when the file cannot be opened or read. Time and memory are
-// linear in the file size; nothing much larger than the file is allocated.
+// file, ...) and for model bytes given as a null pointer with a size, and std::system_error when
+// the file cannot be opened or read. Time and memory are linear in the file size; nothing much
+// larger than the file is allocated.
 #pragma once
 
 #include <cstddef>
@@ -52,7 +53,8 @@ using Metadata = std::map<std::string, std::string>;
 // Loads a model file. When the file's dtype (float32 / float64) differs from T the
 // parameters are converted. A mixed_bfloat16 file (metadata "dtype_policy", on float32) loaded in
 // float runs its products with bf16-rounded operands (Network::set_mixed_bf16), as Python's fm.load
-// does; loaded in double it computes in float64. Every loader below follows the same rule.
+// does; loaded in double it computes in float64. A quantized (int8) model computes in float32 only:
+// loading it in double throws std::invalid_argument. Every loader below follows the same rules.
 template <class T>
 Network<T> load_network(const std::string& path);
 

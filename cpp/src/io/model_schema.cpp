@@ -162,6 +162,8 @@ Architecture read_architecture(const Header& h) {
     for (TensorSlot& slot : slots) {
       const TensorInfo* t = h.tensor(slot.name);
       if (!t) bad("tensor '" + clip(slot.name, 60) + "' is missing");
+      if (slot.int8 && a.dtype != DType::F32)  // model.quantize("int8") takes float32 models only
+        bad(where + " is quantized (int8), which needs dtype 'float32', not '" + std::string(dtype) + "'");
       const DType want = slot.int8 ? DType::I8 : a.dtype;  // a quantized Dense's weights: I8
       if (t->dtype != want)
         bad("tensor '" + clip(slot.name, 60) + "' has dtype " + dtype_code(t->dtype) + " but " +
@@ -182,6 +184,13 @@ Network<T> build_network(const Architecture& arch, const unsigned char* data) {
   // A mixed_bfloat16 model predicts with bf16-rounded product operands, as fm.load's does; loaded in
   // float64 it computes in float64.
   if constexpr (std::is_same_v<T, float>) net.set_mixed_bf16(arch.mixed_bf16);
+  if constexpr (!std::is_same_v<T, float>) {  // int8 x float32 products: no double network can run them
+    for (const auto& entry : arch.tensors)
+      if (entry.second.int8)
+        throw std::invalid_argument(
+            "this model is quantized (int8 Dense layers, model.quantize(\"int8\")), which computes in float32: "
+            "load it as float (load_network<float>, load_model<float>)");
+  }
   for (const auto& [t, slot] : arch.tensors) {
     T* dst = (slot.state ? net.state() : net.params()) + slot.offset;
     if (t->dtype == DType::I8)

@@ -182,6 +182,8 @@ auto with_file(const std::string& path, Check check, Use use) {
 // The same for a file's bytes in memory.
 template <class Check, class Use>
 auto with_bytes(const unsigned char* bytes, std::size_t size, Check check, Use use) {
+  if (!bytes && size)  // a caller's mistake, not a file's: read nothing
+    throw std::invalid_argument("the model bytes are a null pointer with size " + std::to_string(size));
   const std::uint64_t n = header_length(bytes, size);
   const std::string text(reinterpret_cast<const char*>(bytes) + 8, std::size_t(n));
   const auto checked = check(text, size - 8 - n);

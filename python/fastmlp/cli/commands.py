@@ -5,6 +5,7 @@ warnings about it, scaling.py's."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -378,7 +379,9 @@ def predict(args) -> int:
         if result.shape[1] == 1:
             result = result[:, 0]
     if out is not None and out.lower().endswith(".npy"):
-        np.save(out, result, allow_pickle=False)
+        buffer = io.BytesIO()
+        np.save(buffer, result, allow_pickle=False)
+        _write_output(out, buffer.getvalue())
     else:
         _write_table(out, result, columns, model.dtype)
     if out is not None:
@@ -398,16 +401,27 @@ def _write_table(path, result, columns, dtype) -> None:
 
     rows = result.reshape(len(result), -1).tolist()
     delimiter = "\t" if path is not None and path.lower().endswith(".tsv") else ","
-    f = sys.stdout if path is None else open(path, "w", newline="", encoding="utf-8")
-    try:
-        writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([cell(v) for v in row] for row in rows)
-    finally:
-        if path is not None:
-            f.close()
-        else:
-            f.flush()
+    f = sys.stdout if path is None else io.StringIO(newline="")
+    writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([cell(v) for v in row] for row in rows)
+    if path is None:
+        f.flush()
+    else:
+        _write_output(path, f.getvalue().encode("utf-8"))
+
+
+def _write_output(path: str, data: bytes) -> None:
+    """``data`` into the file ``path`` in one atomic replace, as a model file is saved: an existing file
+    survives any failure (a full disk, Ctrl-C). A path that exists and is no regular file (a FIFO,
+    /dev/stdout) is written as it is."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    from fastmlp.io import write_atomic
+
+    write_atomic(path, data)
 
 
 # ============================================================================ demo, info
@@ -428,6 +442,8 @@ def demo(args) -> int:
     import fastmlp as fm
     from fastmlp.plot import plot_loss
 
+    check_writable(args.plot, "--plot")  # said before training, as train does
+    need_matplotlib("--plot", args.plot)
     X, y = load_digits(return_X_y=True)
     X = X / 16.0  # pixels 0..16 -> 0..1
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)

@@ -225,6 +225,21 @@ def _load_text(path: str, args, role: str, meta, columns=None) -> Data:
         target = header.index(meta["target"])
 
     known_features = meta.get("features") if meta else None
+    if role != "train" and known_features and header is not None and columns is None:
+        # A header that lacks a training column cannot be matched by name; taking its columns by position
+        # would feed one feature's values as another's (fm.load(model).predict(df) refuses it too). A
+        # model with learned columns finds its raw columns by name in frame.read_frame.
+        missing = [n for n in known_features if n not in header]
+        if missing:
+
+            def names(ns):
+                return ", ".join(repr(n) for n in ns[:10]) + (", ..." if len(ns) > 10 else "")
+
+            raise CLIError(
+                f"{path}: the header has no column{'s' if len(missing) > 1 else ''} named {names(missing)}; "
+                f"the model was trained on {names(known_features)}; "
+                "name the columns as in training (any order), or give the rows without a header row"
+            )
     if (
         role != "train"
         and known_features
