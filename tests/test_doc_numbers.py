@@ -475,3 +475,11 @@ def test_every_c_and_cpp_name_the_docs_use_exists():
     sources += (ROOT / "CMakeLists.txt").read_text()
     missing += [n for n in set(re.findall(r"\bFASTMLP_[A-Z0-9_]+\b", text)) if n not in sources]
     assert not [n for n in missing if n not in not_code], missing
+
+
+def test_the_demo_epochs_the_readme_states():
+    """README's main job: "for 50 epochs with fit's other defaults" is the CLI demo's default (its
+    accuracy, "about 0.98", is tests/test_cli.py's)."""
+    from fastmlp.cli.commands import DEMO_EPOCHS
+
+    assert int(stated(r"digits data set for (\d+) epochs", README)) == DEMO_EPOCHS
