@@ -62,11 +62,13 @@ def test_constructor_bool_options(make, option):
     make(np.True_)
 
 
-def test_model_checkpoint_verbose_is_keras_0_or_1():
-    assert fm.callbacks.ModelCheckpoint("m.safetensors", verbose=1).verbose == 1
-    assert fm.callbacks.ModelCheckpoint("m.safetensors", verbose=True).verbose == 1
-    for bad in ("yes", 2):
-        with pytest.raises(ValueError, match="verbose must be 0 or 1"):
+def test_model_checkpoint_verbose_is_keras_verbose():
+    """Keras documents 0 or 1 and prints for any verbose > 0: 2 is taken (as 1), as code ported from it passes."""
+    for value in (1, True, 2, "auto"):
+        assert fm.callbacks.ModelCheckpoint("m.safetensors", verbose=value).verbose == 1
+    assert fm.callbacks.ModelCheckpoint("m.safetensors", verbose=0).verbose == 0
+    for bad in ("yes", 3, -1, None):
+        with pytest.raises(ValueError, match="verbose must be 0, 1 or 2"):
             fm.callbacks.ModelCheckpoint("m.safetensors", verbose=bad)
 
 
@@ -80,9 +82,11 @@ def test_plot_bool_options(tmp_path):
 
 @pytest.mark.parametrize("option", ["shuffle", "warm_start", "nesterovs_momentum", "early_stopping"])
 def test_sklearn_bool_parameters(option):
-    with pytest.raises(TypeError, match=f"{option} must be True or False, got 'batch'"):
-        fsk.MLPClassifier(max_iter=2, **{option: "batch"}).fit(X, y)
-    with pytest.raises(TypeError, match=f"{option} must be True or False"):
+    """scikit-learn's words and exception (a ValueError and a TypeError, as its InvalidParameterError)."""
+    for error in (TypeError, ValueError):
+        with pytest.raises(error, match=f"The '{option}' parameter must be an instance of 'bool'; got 'batch'"):
+            fsk.MLPClassifier(max_iter=2, **{option: "batch"}).fit(X, y)
+    with pytest.raises(ValueError, match=f"The '{option}' parameter must be an instance of 'bool'; got 1"):
         fsk.MLPRegressor(max_iter=2, **{option: 1}).fit(X, y.astype(float))
 
 

@@ -60,7 +60,7 @@ def test_a_name_save_refuses_fails_before_the_first_epoch(tmp_path, name):
     trained = []
     record = fm.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
     checkpoint = fm.callbacks.ModelCheckpoint(tmp_path / name, monitor="loss")
-    with pytest.raises(ValueError, match="safetensors format only|not ONNX"):
+    with pytest.raises(ValueError, match="safetensors format only"):
         model.fit(X, y, epochs=2, callbacks=[record, checkpoint])
     assert trained == []
     np.testing.assert_array_equal(model.params, before)
@@ -84,3 +84,18 @@ def test_model_save_itself_makes_no_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         _model().save(tmp_path / "missing" / "m.safetensors")
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(
+    "template, ext",
+    [("ck/m-{epoch}-{loss:.3f}", ".000"), ("ck/m-{epoch:02d}-{loss:.2f}.keras", ".keras")],
+)
+def test_the_refusal_names_the_template_not_a_stand_in(tmp_path, template, ext):
+    """The extension is checked on the template filled with stand-in values (epoch 1, metrics 0.0); the
+    error names the template itself and asks for '.safetensors' at its end (not a stand-in file name)."""
+    checkpoint = fm.callbacks.ModelCheckpoint(str(tmp_path / template), monitor="loss")
+    with pytest.raises(ValueError) as refused:
+        _model().fit(X, y, epochs=1, callbacks=[checkpoint])
+    message = str(refused.value)
+    assert repr(str(tmp_path / template)) in message and repr(ext) in message
+    assert "end the template in '.safetensors'" in message

@@ -7,6 +7,7 @@ import pytest
 
 import fastmlp as fm
 import fastmlp.sklearn as fsk
+from fastmlp._validation import as_c_array
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(20, 3))
@@ -53,3 +54,22 @@ def test_float64_takes_them_and_infinity_is_still_nan_or_infinity():
     assert np.isfinite(model.loss(X, np.full(20, 1e150)))
     with pytest.raises(ValueError, match="y contains NaN or infinity"):
         fm.Sequential([fm.Dense(3, 1)], seed=0).fit(X, np.full(20, np.inf), epochs=1)
+
+
+def test_a_float64_model_is_not_told_to_use_float64():
+    """A float64 cast that overflows (from a long double) names the limit without the float32 advice."""
+    big = np.array([[np.longdouble("1e400"), 0.0]], dtype=np.longdouble)
+    with pytest.raises(ValueError, match=r"X overflows float64") as refused:
+        as_c_array(big, np.float64, "X")
+    assert "dtype='float64'" not in str(refused.value)
+    with pytest.raises(ValueError, match=r"or use dtype='float64'"):
+        as_c_array(np.array([1e300]), np.float32, "y")
+
+
+def test_casts_that_cannot_overflow_skip_the_check_and_keep_the_array():
+    """The same dtype, a narrower float, integers and bools cannot overflow: no np.errstate, no copy of an
+    array of the model's dtype."""
+    x = np.ones((3, 2), np.float32)
+    assert as_c_array(x, np.float32) is x
+    for src in (np.float16, np.int64, np.uint64, np.bool_):
+        np.testing.assert_array_equal(as_c_array(np.ones(3, src), np.float32), np.ones(3, np.float32))

@@ -98,7 +98,8 @@ def forward_chunks(forward, chunks, out, n_outputs: int, dtype, source) -> np.nd
 #: take paths that round differently; from 33 rows on each row's arithmetic is the same whatever the
 #: count), and the elementwise functions (exp of softmax, ...) run over the outputs in SIMD vectors,
 #: with the few entries past the last whole vector done one at a time, which rounds differently.
-#: So a batch holds at least MIN_BATCH_ROWS rows, and starts at a multiple of ALIGN_ROWS rows (every
+#: So a batch holds MIN_BATCH_ROWS rows or more (the last one at least MIN_BATCH_ROWS - ALIGN_ROWS + 1,
+#: 49: past the 32-row switch), and starts at a multiple of ALIGN_ROWS rows (every
 #: vector width's multiple: 16 floats for AVX-512): its entries then sit in the same lanes as in one
 #: call, and the last batch ends where the call ends. 64 rows of activations are a few kilobytes
 #: per layer, nothing a smaller batch_size would save.

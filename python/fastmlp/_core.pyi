@@ -747,7 +747,7 @@ LEVEL: str = "v4"
 LOSSES: tuple = ("binary_crossentropy", "categorical_crossentropy", "mse", "mae", "huber")
 MAX_EPOCHS: int = 4611686018427387904
 MAX_HEADER_BYTES: int = 100000000
-MAX_BLOCK_NESTING: int = 3  # blocks (Residual) nest at most this deep (fastmlp/serialize.hpp)
+MAX_BLOCK_NESTING: int = 3  # blocks (Residual) nest at most this deep (fastmlp/layer.hpp)
 INT8_MAX_INPUTS: int = 65536  # the most inputs of an int8 Dense layer (fastmlp/gemm_int8.hpp)
 MISSING_CELLS: tuple[str, ...]  # the text cells read as missing (fastmlp/raw_rows.hpp)
 VERSION: str = "0.1.0"

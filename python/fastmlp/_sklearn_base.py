@@ -20,8 +20,15 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import quantize as _quantize
-from ._sklearn_params import _ACTIVATION_ALIASES, _HIDDEN_ACTIVATIONS, _check_number, _densify, _validate_data
-from ._validation import as_bool, as_c_array
+from ._sklearn_params import (
+    _ACTIVATION_ALIASES,
+    _HIDDEN_ACTIVATIONS,
+    _check_bool,
+    _check_number,
+    _densify,
+    _validate_data,
+)
+from ._validation import as_c_array
 from .layers import dense_stack
 
 
@@ -124,7 +131,7 @@ class _BaseMLP(BaseEstimator):
         _check_number(self.beta_2, "beta_2", 0, 1, hi_closed=False)
         _check_number(self.epsilon, "epsilon", 0, lo_closed=False)
         for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
-            as_bool(getattr(self, flag), flag)  # TypeError for shuffle="batch" (scikit-learn's too)
+            _check_bool(getattr(self, flag), flag)  # shuffle="batch": scikit-learn's InvalidParameterError
         if not isinstance(self.verbose, (bool, np.bool_)):  # scikit-learn's "verbose": a bool or an int >= 0
             _check_number(self.verbose, "verbose", 0, integer=True)
         if not (self.n_iter_no_change == np.inf):

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from ._validation import as_bool
 from .layers import ACTIVATIONS
 
 try:  # scikit-learn >= 1.6
@@ -36,6 +37,19 @@ def _densify(X, name: str = "X"):
             f"more than fastmlp's limit of {MAX_DENSE_BYTES / 2**30:.0f} GiB (MAX_DENSE_BYTES)"
         )
     return X.toarray()
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A refused constructor parameter, as scikit-learn's own (sklearn.utils._param_validation): both a
+    ValueError and a TypeError, so code catching either around a scikit-learn estimator catches it."""
+
+
+def _check_bool(value, name):
+    """The bool rule (fastmlp._validation.as_bool) in scikit-learn's words and exception."""
+    try:
+        as_bool(value, name)
+    except TypeError:
+        raise InvalidParameterError(f"The '{name}' parameter must be an instance of 'bool'; got {value!r}.") from None
 
 
 def _check_number(value, name, lo=None, hi=None, lo_closed=True, hi_closed=True, integer=False):

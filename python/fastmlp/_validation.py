@@ -48,12 +48,18 @@ def as_c_array(arr, dtype, name: str = "the array") -> np.ndarray:
     The one rule for a cast that overflows: finite values beyond the largest magnitude of `dtype`
     (1e300 for float32, whose largest is 3.4e38) raise ValueError naming `name`, the dtype and that
     magnitude, instead of turning into infinity (and a later "contains NaN or infinity"). NumPy
-    flags the overflow in the cast itself, so the check costs nothing when there is none."""
-    try:
-        with np.errstate(over="raise"):
-            out = np.ascontiguousarray(arr, dtype=dtype)  # (10x cheaper than np.require with the same requirements)
-    except FloatingPointError:
-        raise ValueError(overflow_message(arr, name, dtype)) from None
+    flags the overflow in the cast itself; only a cast that can overflow (not an array of `dtype` or of
+    a narrower float, of integers or of bools) runs under np.errstate, which costs ~2 us a call."""
+    dt = np.dtype(dtype)
+    src = arr.dtype if isinstance(arr, np.ndarray) else None
+    if src is not None and (src == dt or src.kind in "biu" or (src.kind == "f" and src.itemsize <= dt.itemsize)):
+        out = np.ascontiguousarray(arr, dtype=dt)  # (10x cheaper than np.require with the same requirements)
+    else:
+        try:
+            with np.errstate(over="raise"):
+                out = np.ascontiguousarray(arr, dtype=dt)
+        except FloatingPointError:
+            raise ValueError(overflow_message(arr, name, dt)) from None
     return out if out.flags.aligned else out.copy()
 
 
@@ -63,9 +69,10 @@ def overflow_message(arr, name: str, dtype) -> str:
     a = np.abs(a[np.isfinite(a)]) if a.dtype.kind == "f" else np.abs(a.astype(np.float64))
     biggest = np.format_float_scientific(a.max(), precision=3, trim="-") if a.size else "infinity"
     dt = np.dtype(dtype)
+    wider = " or use dtype='float64'" if dt.itemsize < 8 else ""
     return (
         f"{name} overflows {dt.name}: it holds values of magnitude up to {biggest}, and {dt.name} holds at most "
-        f"{np.finfo(dt).max:.4g}; scale {name} (e.g. standardize it) or use dtype='float64'"
+        f"{np.finfo(dt).max:.4g}; scale {name} (e.g. standardize it){wider}"
     )
 
 
@@ -203,8 +210,10 @@ VERBOSE_AUTO = 1  # Keras's verbose="auto": 1 (a progress bar where there is one
 
 
 def as_verbose(value, name: str = "verbose", most: int = 2) -> int:
-    """The one rule for Keras's ``verbose``: 0 .. ``most`` (fit, evaluate: 2; ModelCheckpoint: 1),
+    """The one rule for Keras's ``verbose``: 0 .. ``most`` (2 unless a caller says otherwise),
     a bool (False 0, True 1) or "auto" (1, as in Keras); ValueError naming ``name`` otherwise."""
+    if type(value) is int and 0 <= value <= most:  # the common case first: predict's one-sample path calls this
+        return value
     if isinstance(value, str) and value == "auto":
         return VERBOSE_AUTO
     if isinstance(value, (bool, np.bool_)):

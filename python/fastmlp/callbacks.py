@@ -224,7 +224,8 @@ class ModelCheckpoint(_Monitor):
     refuses (".keras", ".h5", ".onnx": it writes safetensors only) fails when the fit begins, before
     any epoch trains.
 
-    verbose: 0 (False) silent, 1 (True) a line per save (Keras's 0 or 1)."""
+    verbose: 0 (False) silent; 1, 2, True or "auto" a line per save (Keras documents 0 or 1 and prints
+    for any verbose > 0, so code written for it runs here)."""
 
     def __init__(
         self,
@@ -237,7 +238,7 @@ class ModelCheckpoint(_Monitor):
         super().__init__(monitor, mode)
         self.filepath = os.fspath(filepath)
         self.save_best_only = as_bool(save_best_only, "save_best_only")
-        self.verbose = as_verbose(verbose, "verbose", most=1)
+        self.verbose = min(as_verbose(verbose, "verbose"), 1)
         self.saved = []  # the paths written, in order
 
     def on_train_begin(self, logs=None) -> None:
@@ -252,7 +253,15 @@ class ModelCheckpoint(_Monitor):
                 f"ModelCheckpoint: filepath {self.filepath!r} cannot be formatted ({type(e).__name__}: {e}); it may "
                 f"use {{epoch}} (an integer) and the logged values {', '.join(names)} (floats)"
             ) from None
-        _io._check_extension(example)  # a name save refuses (".keras", ".onnx") fails before any epoch trains
+        try:  # a name save refuses (".keras", ".onnx") fails before any epoch trains, naming the template
+            _io._check_extension(example)
+        except ValueError:
+            ext = os.path.splitext(example)[1]
+            raise ValueError(
+                f"ModelCheckpoint: filepath {self.filepath!r} gives file names ending in {ext!r} (e.g. {example!r}), "
+                "and save writes the safetensors format only: end the template in '.safetensors' (or give no "
+                "extension)"
+            ) from None
         if unknown.missing:  # another callback may log them (as Keras allows); else the first save fails
             warnings.warn(
                 f"ModelCheckpoint: filepath {self.filepath!r} names {', '.join(sorted(unknown.missing))}, which this "

@@ -554,7 +554,7 @@ class Residual(Layer):
         return f"Residual([{', '.join(repr(layer) for layer in self.layers)}])"
 
 
-#: How deep blocks may nest (kMaxBlockNesting, fastmlp/serialize.hpp: the model file's limit).
+#: How deep blocks may nest (kMaxBlockNesting, fastmlp/layer.hpp: the model file's limit, C++ checks it too).
 MAX_BLOCK_NESTING = _core.MAX_BLOCK_NESTING
 
 

@@ -253,11 +253,11 @@ class Sequential(_building.Building, _training.Trainer):
             Where to write the outputs (e.g. a memmap for a large source): C-contiguous, of
             the model's dtype; ValueError otherwise. None: a new array.
         batch_size : int or None, default None
-            At most this many rows go through the network at once (Keras's predict batch_size),
-            which bounds the memory of the activations (rows x units per layer); the outputs are
-            the very numbers of one call (fastmlp._arrays.InBatches). None: all rows at once (a
-            data source: a chunk at once). A positive integer; TypeError / ValueError naming
-            batch_size otherwise.
+            Rows that go through the network at once (Keras's predict batch_size): max(batch_size,
+            64) rounded down to a multiple of 16, which bounds the memory of the activations (rows
+            x units per layer); the outputs are the very numbers of one call
+            (fastmlp._arrays.InBatches). None: all rows at once (a data source: a chunk at once).
+            A positive integer; TypeError / ValueError naming batch_size otherwise.
 
         Returns
         -------
@@ -341,7 +341,7 @@ class Sequential(_building.Building, _training.Trainer):
         comm : mpi4py communicator or None, default None
             Every process passing the same X: each computes its share (see ``forward``).
         batch_size : int or None, default None
-            At most this many rows at once (bounded memory), the same numbers (see ``forward``).
+            Rows at once (bounded memory; at least 64, see ``forward``), the same numbers.
         verbose : {0, 1, 2, "auto"} or bool, default 0
             Keras's argument, checked and accepted; predict shows nothing at any level (one call
             into C++, or one per batch: no progress worth a bar).
@@ -362,8 +362,8 @@ class Sequential(_building.Building, _training.Trainer):
         comm : mpi4py communicator or None, default None
             Every process passing the same X: each computes its share (see ``forward``).
         batch_size : int or None, default None
-            At most this many rows at once (Keras's argument): bounded memory, the same
-            predictions (see ``forward``). None: all rows in one call.
+            Rows at once (Keras's argument; at least 64, see ``forward``): bounded memory, the
+            same predictions. None: all rows in one call.
         verbose : {0, 1, 2, "auto"} or bool, default 0
             Keras's argument, checked (ValueError naming verbose otherwise) and accepted; predict
             shows nothing at any level (one call into C++, or one per batch: no progress worth

@@ -282,8 +282,9 @@ class Trainer:
         comm : mpi4py communicator or None, default None
             Every process passing the same X, y: each computes its share.
         batch_size : int or None, default None
-            At most this many rows go through the network at once (Keras's argument), which
-            bounds the memory of the activations; None: all rows in one call (a data source: a
+            Rows that go through the network at once (Keras's argument; max(batch_size, 64) rounded
+            down to a multiple of 16, as ``forward``'s), which bounds the memory of the activations;
+            None: all rows in one call (a data source: a
             chunk at once). The accuracy is the one of a single call, the loss the mean of the
             batches' (weighted) means: the single call's up to float rounding. A positive integer;
             TypeError / ValueError naming batch_size otherwise.

@@ -286,7 +286,20 @@ void test_layer_configs_activation_and_residual() {
   narrow.layers = {dense(3, "relu")};
   CHECK_THROWS((Network<double>({first, narrow, dense(3, "linear")}, -1, Loss::MeanSquaredError)),
                std::invalid_argument);
-  CHECK_THROWS((Network<double>({first, bn}, -1, Loss::MeanSquaredError)), std::invalid_argument);   // output layer
+  CHECK_THROWS((Network<double>({first, bn}, -1, Loss::MeanSquaredError)), std::invalid_argument);  // output layer
+  // blocks nest at most kMaxBlockNesting (3) deep, the model file's limit: a fourth level is refused
+  LayerConfig nest = id;
+  for (int depth = 2; depth <= kMaxBlockNesting; ++depth) {
+    LayerConfig outer = layer("Residual");
+    outer.is_block = true;
+    outer.layers = {nest};
+    nest = outer;
+  }
+  CHECK((Network<double>({head, nest, act}, -1, Loss::MeanSquaredError)).num_layers() == 2);
+  LayerConfig too_deep = layer("Residual");
+  too_deep.is_block = true;
+  too_deep.layers = {nest};
+  CHECK_THROWS((Network<double>({head, too_deep, act}, -1, Loss::MeanSquaredError)), std::invalid_argument);
   CHECK_THROWS((Network<double>({act, first}, -1, Loss::MeanSquaredError)), std::invalid_argument);  // first layer
   // copies are independent and equal
   Network<double> copy(net);

@@ -45,6 +45,12 @@ struct ConfigValue {
   static ConfigValue of(bool v) { return {Kind::Bool, 0, 0.0, {}, v}; }
 };
 
+// Blocks (Residual) nest at most this deep: a Residual in a Residual in a Residual. The model file's
+// "layers" JSON is read to that depth only (model_schema.cpp), a deeper block is refused where a network
+// is built (residual.cpp: std::invalid_argument) and, earlier, by Python's fastmlp.layers.Residual: no
+// network exists that could not be saved and loaded again.
+inline constexpr int kMaxBlockNesting = 3;
+
 // A layer's config: its type, its fields in the file's order and, for a block, its inner layers.
 struct LayerConfig {
   std::string type;

@@ -42,10 +42,6 @@ namespace fastmlp {
 inline constexpr const char* kFormatVersion = "1";
 // Headers longer than this are refused before they are read (the safetensors limit).
 inline constexpr std::size_t kMaxHeaderBytes = 100000000;
-// Blocks (Residual) nest at most this deep in a file: a Residual in a Residual in a Residual. The file's
-// "layers" JSON is read to that depth only (model_schema.cpp), and Python refuses a deeper block when it
-// is built (fastmlp.layers.Residual), so no model is built that could not be loaded.
-inline constexpr int kMaxBlockNesting = 3;
 
 // __metadata__ entries (all strings, as safetensors requires).
 using Metadata = std::map<std::string, std::string>;

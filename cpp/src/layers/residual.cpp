@@ -3,6 +3,7 @@
 //   backward: dx = dy + df/dx^T dy   (the inner layers' backward on a copy of dy)
 // Config: {"type": "Residual", "layers": [ ...inner entries... ]}; inner tensors are named
 // "layers.<i>.layers.<j>.<name>".
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -69,7 +70,18 @@ class Residual final : public Layer<T> {
     if (!c.fields.empty()) throw std::invalid_argument(where + " has unknown fields: '" + c.fields[0].first + "'");
     if (!c.is_block || c.layers.empty())
       throw std::invalid_argument(where + ": a Residual needs a non-empty 'layers' list");
+    if (nesting(c) > kMaxBlockNesting)
+      throw std::invalid_argument(where + ": blocks nest at most " + std::to_string(kMaxBlockNesting) +
+                                  " deep (the model file's limit), this Residual is " + std::to_string(nesting(c)) +
+                                  " deep");
     return c.layers;
+  }
+  // How deep blocks nest in c: 1 for a block of plain layers, 1 + the deepest block inside it.
+  static int nesting(const LayerConfig& c) {
+    int inner = 0;
+    for (const LayerConfig& l : c.layers)
+      if (l.is_block) inner = std::max(inner, nesting(l));
+    return 1 + inner;
   }
   LayerStack<T> f_;
   Buffer<T> y_, g_;
