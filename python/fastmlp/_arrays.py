@@ -39,7 +39,7 @@ class Inputs:
         if mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features:
             return X  # already that (the core checks its values): no copy, no pass over it
         self.check_columns(X, name)
-        return as_2d(X, name, self.dtype, self.n_features)
+        return as_2d(_nullable_numbers(X), name, self.dtype, self.n_features)
 
     def check_columns(self, X, name: str) -> None:
         columns = column_names(X)
@@ -54,6 +54,19 @@ class Inputs:
                 f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
                 f"select them as X[{expected!r}]"
             )
+
+
+def _nullable_numbers(X):
+    """A DataFrame with pandas' nullable number columns (Int64, Float64: NumPy sees objects) as
+    float64, pd.NA as NaN (refused as any NaN), as scikit-learn's check_array takes them; X as it
+    is otherwise (a column that is no number is named by as_2d)."""
+    dtypes = getattr(X, "dtypes", None)
+    if column_names(X) is None or all(isinstance(t, np.dtype) for t in dtypes):
+        return X
+    try:
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return X
 
 
 def _check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:

@@ -84,15 +84,20 @@ class History:
 
 
 class _Run:
-    """Whether the C++ loop began training: it returned, an epoch ended, it asked for a chunk,
-    or it diverged. Until then a failure puts the model back as it was."""
+    """Whether the C++ loop began training: it returned, an epoch ended, it was handed a chunk (with
+    comm: it asked for one, as every process then agrees), or it diverged. Until then a failure (a
+    first chunk that cannot be read or converted) puts the model back as it was."""
 
-    def __init__(self):
+    def __init__(self, comm=None):
         self.returned, self.epochs_ended, self.diverged, self.prefetchers = False, 0, False, ()
+        self.comm = comm
 
     @property
     def began(self) -> bool:
-        chunks_read = any(p.epochs_started for p in self.prefetchers)
+        if self.comm is None:
+            chunks_read = any(p.chunks_given for p in self.prefetchers)
+        else:  # a process whose own first chunk was fine cannot tell that another's was not
+            chunks_read = any(p.epochs_started for p in self.prefetchers)
         return self.returned or self.epochs_ended > 0 or self.diverged or chunks_read
 
 
@@ -145,7 +150,9 @@ class Trainer:
         X : array-like of shape (m, n_features), DataFrame, or a data source (fastmlp.data)
             The training samples, one per row; a DataFrame's column names are remembered and
             checked by later calls. A source (``fm.data.from_npy``, an iterable of (X, y)
-            chunks, ...) brings its own targets: y=None.
+            chunks, ...) brings its own targets and sample weights: y=None, sample_weight=None. A
+            one-shot iterator (a generator) is read once: for more passes (epochs > 1,
+            class_weight="balanced") pass a function that returns a new one.
         y : array-like or None, default None
             The targets: class ids, one-hot rows or labels of any kind (strings, categories:
             ``classes_``) for classification; values (m,) or (m, n_outputs) for regression.
@@ -217,7 +224,7 @@ class Trainer:
             _building.require_built(self)  # RuntimeError: no layers, or no output layer yet (add)
         _quantize.require_trainable(self, "fit")
         comm = None if comm is None else _distributed.check_comm(comm)
-        run, undo = _Run(), None
+        run, undo = _Run(comm), None
         try:
             # With comm, a bad argument on any process is an error on every process (never a hang).
             with _distributed.together(comm):
@@ -521,7 +528,7 @@ def _mean_loss(model, X, y, sample_weight, comm, batch_size=None) -> float:
     with a batch_size, over that many rows at a time (Sequential._engine_in)."""
     if isinstance(X, _data.Source):  # the weighted mean over the chunks
         sums = np.zeros(2)
-        for Xc, Yc, Wc, _ in model._chunks(X):
+        for Xc, Yc, Wc, _ in model._chunks(X, y, sample_weight):
             w = len(Xc) if Wc is None else float(Wc.sum())
             sums += [w, w * model._engine_in(batch_size).objective(Xc, Yc, Wc)]
         return float(sums[1] / sums[0])
@@ -536,7 +543,7 @@ def _accuracy(model, X, y, comm, batch_size=None) -> float:
     model._targets().require_classifier("accuracy")
     if isinstance(X, _data.Source):
         hits = np.zeros(2)
-        for Xc, Yc, _, _ in model._chunks(X):
+        for Xc, Yc, _, _ in model._chunks(X, y):
             a = model._engine_in(batch_size).forward(Xc)
             hits += [len(Xc) * correct_share(model.loss_name, a, Yc), len(Xc)]
         return float(hits[0] / hits[1])
