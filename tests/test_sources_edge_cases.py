@@ -131,3 +131,49 @@ def test_nullable_number_columns_are_numbers():
     missing.loc[3, "a"] = pd.NA
     with pytest.raises(ValueError, match="NaN"):
         model.predict(missing)
+
+
+def test_predict_and_evaluate_take_a_reader_of_your_own():
+    # README: "fit, evaluate, predict and predict_proba take ... any function returning an iterator"
+    X, y = _data()
+    model = _model()
+    model.fit(X, y, epochs=1)
+
+    def reader():
+        return iter([(X[:100], y[:100]), (X[100:], y[100:])])
+
+    np.testing.assert_array_equal(model.predict_proba(reader), model.predict_proba(X))
+    np.testing.assert_array_equal(model.predict(reader()), model.predict(X))
+    loss, accuracy = model.evaluate(X, y)
+    got = model.evaluate(reader)
+    assert got[0] == pytest.approx(loss, rel=1e-12) and got[1] == accuracy
+    assert model.accuracy(reader) == accuracy
+
+
+def test_evaluate_reads_a_source_once():
+    X, y = _data()
+    model = _model()
+    reads = []
+
+    def reader():
+        reads.append(1)
+        return iter([(X, y)])
+
+    model.evaluate(fm.data.IterableSource(reader))  # loss and accuracy
+    assert len(reads) == 1
+    got = model.evaluate(fm.data.IterableSource(iter([(X, y)])), return_dict=True)  # a one-shot iterator
+    assert got == pytest.approx(model.evaluate(X, y, return_dict=True), rel=1e-12)
+
+
+def test_a_source_without_rows_is_refused_by_fit_evaluate_and_validation():
+    X, y = _data()
+    model = _model()
+    before = _state(model)
+    empty = fm.data.from_arrays(X[:0], y[:0])
+    with pytest.raises(ValueError, match="holds no rows: nothing to train on"):
+        model.fit(empty, epochs=1)  # was: "trained", nothing happening
+    with pytest.raises(ValueError, match="validation_data .* holds no rows"):
+        model.fit(X, y, epochs=1, validation_data=empty)  # was: trained, no val_loss
+    _assert_unchanged(model, before)
+    with pytest.raises(ValueError, match="holds no rows: nothing to evaluate"):
+        model.evaluate(empty)  # was: [nan, nan] and a RuntimeWarning

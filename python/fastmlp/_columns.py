@@ -204,6 +204,14 @@ class Columns:
 
 
 def _numbers(s, name: str) -> np.ndarray:
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype):
+        since = "" if pd.api.types.is_timedelta64_dtype(s.dtype) else " - start"
+        raise TypeError(  # (pandas turns them into nanoseconds, numbers of 1e18 a model cannot use)
+            f"X column {name!r} holds {s.dtype} values, not numbers: convert it, e.g. to seconds with "
+            f"(df[{name!r}]{since}).dt.total_seconds()"
+        )
     try:
         return s.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):

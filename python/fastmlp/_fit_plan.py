@@ -111,6 +111,8 @@ def data(plan, model, X, y, sample_weight, validation_split) -> None:
             plan.Y = plan.targets.convert(source.y, plan.X.shape[0], "y")
         plan.W = plan.targets.weights(source.w, None, plan.Y)
         return
+    if source.n_rows == 0:  # (a reader of your own that gives nothing is refused when it is read)
+        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to train on")
     plan.source = source
     plan.X = np.empty((0, width), model.dtype)
     plan.Y = np.empty((0, model.n_outputs), model.dtype)
@@ -174,9 +176,11 @@ def optimizer(plan, model, optimizer, learning_rate) -> None:
 def validation(plan, validation_data) -> None:
     """The validation set: a source (this process's share), arrays, or rows held out of X, y."""
     if isinstance(validation_data, _data.Source):
-        width = validation_data.n_features  # when the source knows it: checked before training
+        width = validation_data.n_features  # when the source knows it and its rows: checked before training
         if width is not None and width != plan.inputs.n_features:
             raise ValueError(f"validation_data has {width} features but the model expects {plan.inputs.n_features}")
+        if validation_data.n_rows == 0:
+            raise ValueError(f"validation_data ({type(validation_data).__name__}) holds no rows")
         plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:

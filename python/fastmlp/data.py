@@ -438,6 +438,17 @@ def as_source(data, y=None, sample_weight=None) -> Source:
     return data if isinstance(data, Source) else IterableSource(data)
 
 
+def chunked(X) -> Source | None:
+    """X as a source for predict and evaluate when it is one: a Source, or a reader of your own (a
+    function returning an iterator of chunks, or an iterator such as a generator); None for the
+    samples themselves (arrays, DataFrames, lists of rows)."""
+    if isinstance(X, Source):
+        return X
+    if callable(X) or (hasattr(X, "__next__") and iter(X) is X):
+        return IterableSource(X)
+    return None
+
+
 def converter(inputs: Inputs, targets, class_weight=None):
     """The function that turns a chunk (X, y, sample_weight, name) into the arrays the core maps:
     X by ``inputs``, y and the weights (times ``class_weight``) by ``targets`` (a TargetSpec)."""

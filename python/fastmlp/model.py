@@ -278,10 +278,10 @@ class Sequential(_building.Building, _training.Trainer):
                 raise
             if a is not None:
                 return a
-        if isinstance(X, _data.Source):
-            chunks = self._chunks(X)  # RuntimeError when the model is not built
+        if (source := _data.chunked(X)) is not None:
+            chunks = self._chunks(source)  # RuntimeError when the model is not built
             engine = self._engine_in(batch_size)
-            return _data.forward_chunks(engine.forward, chunks, out, self.n_outputs, self.dtype, X)
+            return _data.forward_chunks(engine.forward, chunks, out, self.n_outputs, self.dtype, source)
         X = self._X(X)
         if out is not None:
             _data._check_out(out, (X.shape[0], self.n_outputs), self.dtype)

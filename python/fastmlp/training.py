@@ -302,9 +302,12 @@ class Trainer:
         verbose = as_verbose(verbose)
         batch_size = positive_int(batch_size, "batch_size", allow_none=True)
         return_dict = as_bool(return_dict, "return_dict")
-        out = {"loss": _mean_loss(self, X, y, sample_weight, comm, batch_size)}
-        if self.is_classifier:
-            out["accuracy"] = _accuracy(self, X, y, comm, batch_size)
+        if (source := _data.chunked(X)) is not None:  # loss and accuracy in one pass over the chunks
+            out = _source_metrics(self, source, y, sample_weight, batch_size, accuracy=self.is_classifier)
+        else:
+            out = {"loss": _mean_loss(self, X, y, sample_weight, comm, batch_size)}
+            if self.is_classifier:
+                out["accuracy"] = _accuracy(self, X, y, comm, batch_size)
         if verbose and _distributed.is_root(comm):
             print(metrics_line(out), flush=True)
         if return_dict:
@@ -526,12 +529,8 @@ def _prefetcher(plan, source, class_weight, shuffle: bool, prefetch: int = 2):
 def _mean_loss(model, X, y, sample_weight, comm, batch_size=None) -> float:
     """Trainer.loss: J over arrays (each process its share with comm) or over a source's chunks;
     with a batch_size, over that many rows at a time (Sequential._engine_in)."""
-    if isinstance(X, _data.Source):  # the weighted mean over the chunks
-        sums = np.zeros(2)
-        for Xc, Yc, Wc, _ in model._chunks(X, y, sample_weight):
-            w = len(Xc) if Wc is None else float(Wc.sum())
-            sums += [w, w * model._engine_in(batch_size).objective(Xc, Yc, Wc)]
-        return float(sums[1] / sums[0])
+    if (source := _data.chunked(X)) is not None:
+        return _source_metrics(model, source, y, sample_weight, batch_size)["loss"]
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     W = model._targets().weights(sample_weight, None, Y)
@@ -541,15 +540,31 @@ def _mean_loss(model, X, y, sample_weight, comm, batch_size=None) -> float:
 def _accuracy(model, X, y, comm, batch_size=None) -> float:
     """Trainer.accuracy: the fraction of rows whose predicted class is right."""
     model._targets().require_classifier("accuracy")
-    if isinstance(X, _data.Source):
-        hits = np.zeros(2)
-        for Xc, Yc, _, _ in model._chunks(X, y):
-            a = model._engine_in(batch_size).forward(Xc)
-            hits += [len(Xc) * correct_share(model.loss_name, a, Yc), len(Xc)]
-        return float(hits[0] / hits[1])
+    if (source := _data.chunked(X)) is not None:
+        return _source_metrics(model, source, y, None, batch_size, loss=False, accuracy=True)["accuracy"]
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     return correct_share(model.loss_name, model.forward(X, comm, batch_size=batch_size), Y)
+
+
+def _source_metrics(model, source, y, sample_weight, batch_size, loss=True, accuracy=False) -> dict:
+    """The loss (the chunks' losses weighted by their rows or sample weights) and the accuracy over
+    a source's chunks, in one pass (a reader is read once). ValueError when it holds no rows."""
+    weight = weighted_loss = rows = right = 0.0
+    for Xc, Yc, Wc, _ in model._chunks(source, y, sample_weight):
+        engine = model._engine_in(batch_size)
+        rows += len(Xc)
+        if loss:
+            w = len(Xc) if Wc is None else float(Wc.sum())
+            weight, weighted_loss = weight + w, weighted_loss + w * engine.objective(Xc, Yc, Wc)
+        if accuracy:
+            right += len(Xc) * correct_share(model.loss_name, engine.forward(Xc), Yc)
+    if rows == 0:
+        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to evaluate")
+    out = {"loss": weighted_loss / weight} if loss else {}
+    if accuracy:
+        out["accuracy"] = right / rows
+    return out
 
 
 def correct_share(loss: str, a, Y) -> float:

@@ -1,0 +1,36 @@
+"""DataFrames at the tabular side's edges (fastmlp.tabular, fastmlp._columns)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastmlp as fm
+
+
+def _frame(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"a": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    return df, rng.integers(0, 2, n)
+
+
+def _model():
+    return fm.Sequential([fm.Dense(8, "relu"), fm.Dense(2, "softmax")], seed=1)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [pd.date_range("2020-01-01", periods=120), pd.to_timedelta(np.arange(120), unit="s")],
+    ids=["datetime", "timedelta"],
+)
+def test_a_date_or_duration_column_is_refused_naming_it(values):
+    # pandas turns them into nanoseconds (1e18 for a date): the model trained on those, loss ~1e13
+    df, y = _frame()
+    df["when"] = values
+    model = _model()
+    with pytest.raises(TypeError, match=r"X column 'when' holds .*64.* values, not numbers.*total_seconds"):
+        model.fit(df, y, epochs=1)
+    assert not model.built
+    model.fit(df.drop(columns="when"), y, epochs=1)
+    later = df.copy()
+    with pytest.raises(TypeError, match="X column 'a' holds"):
+        model.predict(later.assign(a=values)[["a", "c"]])
