@@ -177,3 +177,13 @@ def test_a_source_without_rows_is_refused_by_fit_evaluate_and_validation():
     _assert_unchanged(model, before)
     with pytest.raises(ValueError, match="holds no rows: nothing to evaluate"):
         model.evaluate(empty)  # was: [nan, nan] and a RuntimeWarning
+
+
+def test_normalization_adapts_on_a_reader_of_your_own():
+    X, y = _data()
+    chunks = [(X[:100], y[:100]), (X[100:], y[100:])]
+    want = fm.Normalization().adapt(X)
+    for reader in (lambda: iter(chunks), iter(chunks)):
+        got = fm.Normalization().adapt(reader)
+        np.testing.assert_allclose(got.mean, want.mean, rtol=1e-12)
+        np.testing.assert_allclose(got.variance, want.variance, rtol=1e-12)

@@ -345,8 +345,12 @@ class IterableSource(Source):
             yield item[0], item[1], item[2] if len(item) == 3 else None, f"chunk {i}"
         if not got:
             raise ValueError(
-                f"the data source gave no chunks in epoch {epoch} (a generator can be read only "
-                "once: pass a function that returns a new iterator)"
+                f"the data source gave no chunks in epoch {epoch}"
+                + (
+                    " (a generator can be read only once: pass a function that returns a new iterator)"
+                    if self.one_shot
+                    else ""
+                )
             )
 
     def shard(self, rank: int, size: int) -> Source:
