@@ -34,3 +34,16 @@ def test_a_date_or_duration_column_is_refused_naming_it(values):
     later = df.copy()
     with pytest.raises(TypeError, match="X column 'a' holds"):
         model.predict(later.assign(a=values)[["a", "c"]])
+
+
+def test_categorical_columns_where_the_model_takes_numbers_are_named():
+    df, y = _frame()
+    df["k"] = pd.Categorical(df["c"])
+    halves = [(df[:60], y[:60]), (df[60:], y[60:])]
+    model = _model()
+    with pytest.raises(TypeError, match=r"X has columns that hold no numbers: c \(.*\), k \(category\).*fit\(df, y\)"):
+        model.fit(lambda: iter(halves), epochs=1)  # a source: its first fit learns no vocabularies
+    numeric = _model()
+    numeric.fit(df[["a"]].assign(b=1.0), y, epochs=1)
+    with pytest.raises(TypeError, match=r"X has columns that hold no numbers: b \("):
+        numeric.predict(df[["a"]].assign(b="one"))

@@ -39,7 +39,11 @@ class Inputs:
         if mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features:
             return X  # already that (the core checks its values): no copy, no pass over it
         self.check_columns(X, name)
-        return as_2d(_nullable_numbers(X), name, self.dtype, self.n_features)
+        try:
+            return as_2d(_nullable_numbers(X), name, self.dtype, self.n_features)
+        except TypeError:
+            _name_columns_of_no_numbers(X, name)  # a DataFrame: which columns, and why
+            raise
 
     def check_columns(self, X, name: str) -> None:
         columns = column_names(X)
@@ -67,6 +71,23 @@ def _nullable_numbers(X):
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         return X
+
+
+def _name_columns_of_no_numbers(X, name: str) -> None:
+    """TypeError naming the columns of DataFrame ``X`` that hold no numbers (strings, categories,
+    dates) for a model that takes numbers: one that has no ColumnEmbedding, which learns such
+    columns at a first fit on a DataFrame in memory. Returns for anything else."""
+    if column_names(X) is None:
+        return
+    import pandas as pd
+
+    bad = [f"{c!s} ({t})" for c, t in X.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+    if bad:
+        raise TypeError(
+            f"{name} has columns that hold no numbers: {', '.join(bad)}; this model takes numbers only "
+            "(categorical columns are learned by a model's first fit on a DataFrame in memory, fit(df, y), "
+            "not from a data source)"
+        )
 
 
 def _check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:
