@@ -47,3 +47,15 @@ def test_categorical_columns_where_the_model_takes_numbers_are_named():
     numeric.fit(df[["a"]].assign(b=1.0), y, epochs=1)
     with pytest.raises(TypeError, match=r"X has columns that hold no numbers: b \("):
         numeric.predict(df[["a"]].assign(b="one"))
+
+
+def test_the_column_order_hint_selects_by_the_frames_own_labels():
+    df, y = _frame()
+    numbers = pd.DataFrame(np.c_[df["a"], df["a"] ** 2])  # integer column labels 0, 1
+    model = _model()
+    model.fit(numbers, y, epochs=1)
+    with pytest.raises(ValueError, match=r"same names in another order\); select them as X\[\[0, 1\]\]"):
+        model.predict(numbers[[1, 0]])
+    shuffled = numbers[[1, 0]]
+    fixed = shuffled[[0, 1]]  # the selection the message gives (shuffled[['0', '1']] is a KeyError)
+    np.testing.assert_array_equal(model.predict(fixed), model.predict(numbers))

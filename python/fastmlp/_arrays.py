@@ -25,6 +25,20 @@ def column_names(X):
 mappable = _core.mappable
 
 
+def column_mismatch(X, expected: list, name: str) -> str:
+    """What fit and predict say when DataFrame ``X``'s columns (as strings) are not ``expected``, in
+    that order: the difference, and the selection that fixes it (by X's own labels, e.g. integers)."""
+    got = column_names(X)
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
+    labels = {str(c): c for c in X.columns}
+    select = [labels[c] for c in expected] if not missing else expected
+    return (
+        f"{name} has columns {got} but the model was fitted on {expected} ({detail}); select them as {name}[{select!r}]"
+    )
+
+
 class Inputs:
     """What a model takes as X: ``dtype``, ``n_features`` and ``names``, the column names of the
     DataFrame of its first fit (None: any); a DataFrame's columns must be those, in that order."""
@@ -50,14 +64,7 @@ class Inputs:
         if columns is None or self.names is None:
             return
         if list(columns) != list(self.names):
-            expected, got = list(self.names), list(columns)
-            missing = [c for c in expected if c not in got]
-            extra = [c for c in got if c not in expected]
-            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
-            raise ValueError(
-                f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
-                f"select them as X[{expected!r}]"
-            )
+            raise ValueError(column_mismatch(X, list(self.names), name))
 
 
 def _nullable_numbers(X):
