@@ -187,3 +187,17 @@ def test_normalization_adapts_on_a_reader_of_your_own():
         got = fm.Normalization().adapt(reader)
         np.testing.assert_allclose(got.mean, want.mean, rtol=1e-12)
         np.testing.assert_allclose(got.variance, want.variance, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"features": "price"}, TypeError, "features must be a list of column names"),  # was list("price")
+        ({"features": ["a", "label"], "target": "label"}, ValueError, "features holds the target column 'label'"),
+        ({"target": 3}, TypeError, "target must be a column name"),
+        ({"chunk_rows": 0}, ValueError, "chunk_rows must be a positive integer"),
+    ],
+)
+def test_from_parquet_checks_its_arguments_first(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):  # before pyarrow is needed or any file is read
+        fm.data.from_parquet(tmp_path / "data.parquet", **kwargs)

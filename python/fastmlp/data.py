@@ -281,6 +281,13 @@ class NpySource(Source):
 
 class ParquetSource(Source):
     def __init__(self, path, features, target, chunk_rows: int):
+        if isinstance(features, str) or not (features is None or hasattr(features, "__iter__")):
+            raise TypeError(f"features must be a list of column names (or None: all but target), got {features!r}")
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a column name, got {target!r}")
+        if features is not None and target in list(features):
+            raise ValueError(f"features holds the target column {target!r}: the model would see its own labels")
+        _chunk_rows(chunk_rows, 1, 1)
         try:
             import pyarrow.dataset as ds
         except ImportError as e:
