@@ -201,3 +201,15 @@ def test_normalization_adapts_on_a_reader_of_your_own():
 def test_from_parquet_checks_its_arguments_first(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):  # before pyarrow is needed or any file is read
         fm.data.from_parquet(tmp_path / "data.parquet", **kwargs)
+
+
+def test_evaluate_counts_a_chunk_whose_weights_are_all_zero_for_nothing():
+    X, y = _data()
+    w = np.r_[np.ones(150), np.zeros(150)]
+    model = _model()
+    want = model.evaluate(X, y, sample_weight=w)
+    halves = [(X[:150], y[:150], w[:150]), (X[150:], y[150:], w[150:])]
+    got = model.evaluate(lambda: iter(halves))  # was: "chunk 1: sample weights sum to 0"
+    assert got == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="sample weights sum to 0 over the data source"):
+        model.evaluate(lambda: iter([(X, y, np.zeros(300))]))

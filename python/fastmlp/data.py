@@ -467,7 +467,7 @@ def converter(inputs: Inputs, targets, class_weight=None):
     def convert(X, y, w, name):
         X = inputs.convert(X, "X")
         Y = targets.convert(y, X.shape[0], "y")
-        return X, Y, targets.weights(w, class_weight, Y), name
+        return X, Y, targets.weights(w, class_weight, Y, part=True), name
 
     return convert
 

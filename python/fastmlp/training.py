@@ -554,13 +554,15 @@ def _source_metrics(model, source, y, sample_weight, batch_size, loss=True, accu
     for Xc, Yc, Wc, _ in model._chunks(source, y, sample_weight):
         engine = model._engine_in(batch_size)
         rows += len(Xc)
-        if loss:
-            w = len(Xc) if Wc is None else float(Wc.sum())
+        w = len(Xc) if Wc is None else float(Wc.sum())
+        if loss and w > 0:  # (a chunk whose weights are all 0 adds nothing; alone the core would refuse it)
             weight, weighted_loss = weight + w, weighted_loss + w * engine.objective(Xc, Yc, Wc)
         if accuracy:
             right += len(Xc) * correct_share(model.loss_name, engine.forward(Xc), Yc)
     if rows == 0:
         raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to evaluate")
+    if loss and weight == 0:
+        raise ValueError("sample weights sum to 0 over the data source: no sample would count")
     out = {"loss": weighted_loss / weight} if loss else {}
     if accuracy:
         out["accuracy"] = right / rows
