@@ -21,7 +21,8 @@ Two ways to hold the data (``sharded``):
     chunk sizes, and one through its chunks takes part in the others' steps with no rows.
 Only rank 0 writes files (``Sequential.save`` on other ranks does nothing) and shows progress.
 Bad use (different models, options or data shapes on different processes, a process with no
-rows) raises the same ValueError on every process, checked once before training, never a hang.
+rows, processes whose first fit learned other label classes or DataFrame vocabularies from their
+own rows) raises the same ValueError on every process, checked once before training, never a hang.
 An error on one process after those checks (its rows hold a NaN the checks did not sample, its
 callback raises, a chunk cannot be read) is raised there and, naming that rank, on every other
 process: the C++ loop agrees on failures at its start, at each chunk and at each epoch's end.
