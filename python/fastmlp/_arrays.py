@@ -25,6 +25,20 @@ def column_names(X):
 mappable = _core.mappable
 
 
+def column_mismatch(X, expected: list, name: str) -> str:
+    """What fit and predict say when DataFrame ``X``'s columns (as strings) are not ``expected``, in
+    that order: the difference, and the selection that fixes it (by X's own labels, e.g. integers)."""
+    got = column_names(X)
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
+    labels = {str(c): c for c in X.columns}
+    select = [labels[c] for c in expected] if not missing else expected
+    return (
+        f"{name} has columns {got} but the model was fitted on {expected} ({detail}); select them as {name}[{select!r}]"
+    )
+
+
 class Inputs:
     """What a model takes as X: ``dtype``, ``n_features`` and ``names``, the column names of the
     DataFrame of its first fit (None: any); a DataFrame's columns must be those, in that order."""
@@ -39,21 +53,48 @@ class Inputs:
         if mappable(X, self.dtype) and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features:
             return X  # already that (the core checks its values): no copy, no pass over it
         self.check_columns(X, name)
-        return as_2d(X, name, self.dtype, self.n_features)
+        try:
+            return as_2d(_nullable_numbers(X), name, self.dtype, self.n_features)
+        except TypeError:
+            _name_columns_of_no_numbers(X, name)  # a DataFrame: which columns, and why
+            raise
 
     def check_columns(self, X, name: str) -> None:
         columns = column_names(X)
         if columns is None or self.names is None:
             return
         if list(columns) != list(self.names):
-            expected, got = list(self.names), list(columns)
-            missing = [c for c in expected if c not in got]
-            extra = [c for c in got if c not in expected]
-            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
-            raise ValueError(
-                f"{name} has columns {got} but the model was fitted on {expected} ({detail}); "
-                f"select them as X[{expected!r}]"
-            )
+            raise ValueError(column_mismatch(X, list(self.names), name))
+
+
+def _nullable_numbers(X):
+    """A DataFrame with pandas' nullable number columns (Int64, Float64: NumPy sees objects) as
+    float64, pd.NA as NaN (refused as any NaN), as scikit-learn's check_array takes them; X as it
+    is otherwise (a column that is no number is named by as_2d)."""
+    dtypes = getattr(X, "dtypes", None)
+    if column_names(X) is None or all(isinstance(t, np.dtype) for t in dtypes):
+        return X
+    try:
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return X
+
+
+def _name_columns_of_no_numbers(X, name: str) -> None:
+    """TypeError naming the columns of DataFrame ``X`` that hold no numbers (strings, categories,
+    dates) for a model that takes numbers: one that has no ColumnEmbedding, which learns such
+    columns at a first fit on a DataFrame in memory. Returns for anything else."""
+    if column_names(X) is None:
+        return
+    import pandas as pd
+
+    bad = [f"{c!s} ({t})" for c, t in X.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+    if bad:
+        raise TypeError(
+            f"{name} has columns that hold no numbers: {', '.join(bad)}; this model takes numbers only "
+            "(categorical columns are learned by a model's first fit on a DataFrame in memory, fit(df, y), "
+            "not from a data source)"
+        )
 
 
 def _check_out(out, shape: tuple, dtype, rows_at_least: bool = False) -> None:

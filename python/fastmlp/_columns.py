@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from ._arrays import column_mismatch
 from ._categories import FIRST, MISSING
 from ._categories import Lookup as _Lookup
 from ._categories import distinct as _distinct
@@ -162,15 +163,8 @@ class Columns:
         """DataFrame ``X`` (the columns of the first fit, in order) as the core's rows (m, width)."""
         import pandas as pd
 
-        got = [str(c) for c in X.columns]
-        if got != self.names:
-            missing = [c for c in self.names if c not in got]
-            extra = [c for c in got if c not in self.names]
-            detail = f"missing {missing}, unexpected {extra}" if missing or extra else "same names in another order"
-            raise ValueError(
-                f"{name} has columns {got} but the model was fitted on {self.names} ({detail}); "
-                f"select them as {name}[{self.names!r}]"
-            )
+        if [str(c) for c in X.columns] != self.names:
+            raise ValueError(column_mismatch(X, self.names, name))
         m = len(X)
         if m == 0:
             raise ValueError(f"{name} is empty: shape {X.shape}")
@@ -204,6 +198,14 @@ class Columns:
 
 
 def _numbers(s, name: str) -> np.ndarray:
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype):
+        since = "" if pd.api.types.is_timedelta64_dtype(s.dtype) else " - start"
+        raise TypeError(  # (pandas turns them into nanoseconds, numbers of 1e18 a model cannot use)
+            f"X column {name!r} holds {s.dtype} values, not numbers: convert it, e.g. to seconds with "
+            f"(df[{name!r}]{since}).dt.total_seconds()"
+        )
     try:
         return s.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):

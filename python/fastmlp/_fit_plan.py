@@ -111,6 +111,8 @@ def data(plan, model, X, y, sample_weight, validation_split) -> None:
             plan.Y = plan.targets.convert(source.y, plan.X.shape[0], "y")
         plan.W = plan.targets.weights(source.w, None, plan.Y)
         return
+    if source.n_rows == 0:  # (a reader of your own that gives nothing is refused when it is read)
+        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to train on")
     plan.source = source
     plan.X = np.empty((0, width), model.dtype)
     plan.Y = np.empty((0, model.n_outputs), model.dtype)
@@ -174,6 +176,11 @@ def optimizer(plan, model, optimizer, learning_rate) -> None:
 def validation(plan, validation_data) -> None:
     """The validation set: a source (this process's share), arrays, or rows held out of X, y."""
     if isinstance(validation_data, _data.Source):
+        width = validation_data.n_features  # when the source knows it and its rows: checked before training
+        if width is not None and width != plan.inputs.n_features:
+            raise ValueError(f"validation_data has {width} features but the model expects {plan.inputs.n_features}")
+        if validation_data.n_rows == 0:
+            raise ValueError(f"validation_data ({type(validation_data).__name__}) holds no rows")
         plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -189,6 +196,7 @@ def validation(plan, validation_data) -> None:
 def class_weights(plan, class_weight) -> None:
     """class_weight into the sample weights of the training rows ("balanced" counts the classes
     of the training part only); on a source, into each chunk's (after one counting pass)."""
+    _one_pass_enough(plan, isinstance(class_weight, str))
     if class_weight is None:
         return
     if plan.source is None:
@@ -221,6 +229,20 @@ def finish(plan, model, early_stopping, seed) -> None:
     _core.validate_fit_options(options)
     if plan.sharded and plan.comm is None:
         raise ValueError("sharded=True needs comm (an mpi4py communicator)")
+
+
+def _one_pass_enough(plan, counting: bool) -> None:
+    """A one-shot iterator (a generator, ``iter(chunks)``) can be read once: refused before training
+    where fit would read it again (a second epoch, the counting pass of class_weight="balanced",
+    validation in each of several epochs), instead of failing after the first pass had trained."""
+    epochs = plan.options.epochs
+    for source, what, passes in ((plan.source, "X", epochs + counting), (plan.val_source, "validation_data", epochs)):
+        if isinstance(source, _data.IterableSource) and source.one_shot and passes > 1:
+            raise ValueError(
+                f"{what} is a one-shot iterator (a generator?), which can be read only once, but this fit "
+                f"reads it {passes} times (epochs={epochs}{', class_weight' if what == 'X' and counting else ''}): "
+                "pass a function that returns a new iterator, e.g. lambda: my_chunks()"
+            )
 
 
 # --- 2. commit ---

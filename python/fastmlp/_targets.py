@@ -172,8 +172,9 @@ class TargetSpec:
             return Y.argmax(axis=1)
         raise ValueError("class_weight needs single-label targets; this y has several sigmoid outputs")
 
-    def weights(self, sample_weight, class_weight, Y: np.ndarray):
-        """Per-sample weights (sample_weight times class_weight) for the rows of Y, or None."""
+    def weights(self, sample_weight, class_weight, Y: np.ndarray, part: bool = False):
+        """Per-sample weights (sample_weight times class_weight) for the rows of Y, or None. With
+        ``part`` (a source's chunk) they may sum to 0 there: its batches count for nothing."""
         w = None
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=np.float64)
@@ -188,7 +189,7 @@ class TargetSpec:
             w = cw if w is None else w * cw
         if w is None:
             return None
-        if not w.sum() > 0:
+        if not part and not w.sum() > 0:
             raise ValueError("sample weights sum to 0: no sample would count")
         return as_c_array(w, self.dtype, "sample_weight")  # C-contiguous and aligned, as the core maps it
 

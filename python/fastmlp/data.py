@@ -182,6 +182,12 @@ def _drop_pages(array) -> None:
             pass
 
 
+def _rows(array, a: int, b: int):
+    """Rows [a, b) of an array or memmap (a copy), or of a pandas DataFrame / Series by position
+    (kept a DataFrame, so that its column names are checked as fit's and predict's are)."""
+    return array.iloc[a:b] if hasattr(array, "iloc") else np.array(array[a:b])
+
+
 class ArraySource(Source):
     def __init__(self, X, y, sample_weight=None, chunk_rows: int | None = None, name: str = "arrays"):
         if not hasattr(X, "shape") or len(X.shape) != 2:
@@ -190,7 +196,8 @@ class ArraySource(Source):
             raise ValueError(f"y must have one entry per row of X ({X.shape[0]})")
         if sample_weight is not None and len(sample_weight) != X.shape[0]:
             raise ValueError(f"sample_weight must have one entry per row of X ({X.shape[0]})")
-        chunk_rows = _chunk_rows(chunk_rows, X.shape[1], X.dtype.itemsize)
+        itemsize = X.dtype.itemsize if hasattr(X, "dtype") else 8  # a DataFrame: 8-byte numbers
+        chunk_rows = _chunk_rows(chunk_rows, X.shape[1], itemsize)
         self.X, self.y, self.w, self.chunk_rows, self.name = X, y, sample_weight, chunk_rows, name
         self.n_rows, self.n_features = int(X.shape[0]), int(X.shape[1])
 
@@ -199,8 +206,8 @@ class ArraySource(Source):
 
     def read(self, i: int):
         a, b = i * self.chunk_rows, min((i + 1) * self.chunk_rows, self.n_rows)
-        X, y = np.array(self.X[a:b]), np.array(self.y[a:b])
-        w = None if self.w is None else np.array(self.w[a:b])
+        X, y = _rows(self.X, a, b), _rows(self.y, a, b)
+        w = None if self.w is None else _rows(self.w, a, b)
         for arr in (self.X, self.y, self.w):
             _drop_pages(arr)
         return X, y, w, f"chunk {i} (rows {a}:{b} of {self.name})"
@@ -274,6 +281,13 @@ class NpySource(Source):
 
 class ParquetSource(Source):
     def __init__(self, path, features, target, chunk_rows: int):
+        if isinstance(features, str) or not (features is None or hasattr(features, "__iter__")):
+            raise TypeError(f"features must be a list of column names (or None: all but target), got {features!r}")
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a column name, got {target!r}")
+        if features is not None and target in list(features):
+            raise ValueError(f"features holds the target column {target!r}: the model would see its own labels")
+        _chunk_rows(chunk_rows, 1, 1)
         try:
             import pyarrow.dataset as ds
         except ImportError as e:
@@ -338,8 +352,12 @@ class IterableSource(Source):
             yield item[0], item[1], item[2] if len(item) == 3 else None, f"chunk {i}"
         if not got:
             raise ValueError(
-                f"the data source gave no chunks in epoch {epoch} (a generator can be read only "
-                "once: pass a function that returns a new iterator)"
+                f"the data source gave no chunks in epoch {epoch}"
+                + (
+                    " (a generator can be read only once: pass a function that returns a new iterator)"
+                    if self.one_shot
+                    else ""
+                )
             )
 
     def shard(self, rank: int, size: int) -> Source:
@@ -347,10 +365,15 @@ class IterableSource(Source):
         ``comm.Get_rank()``)."""
         return self
 
+    @property
+    def one_shot(self) -> bool:
+        """Whether the reader is an iterator (a generator), which gives its chunks once."""
+        return not callable(self.reader) and iter(self.reader) is self.reader
+
     def first_width(self) -> int:
         """The width of the first chunk. A one-shot iterator (a generator, ``iter(chunks)``) gets
         that chunk put back in front, so that the fit that asked still reads every chunk."""
-        if not callable(self.reader) and iter(self.reader) is self.reader:
+        if self.one_shot:
             try:
                 first = next(self.reader)
             except StopIteration:
@@ -418,7 +441,23 @@ def as_source(data, y=None, sample_weight=None) -> Source:
         return InMemory(data, y, sample_weight)
     if y is not None:
         raise TypeError("with a data source (fastmlp.data), the targets come from the source: pass y=None")
+    if sample_weight is not None:
+        raise TypeError(
+            "with a data source (fastmlp.data), the sample weights come from its chunks (X, y, sample_weight): "
+            "pass sample_weight=None"
+        )
     return data if isinstance(data, Source) else IterableSource(data)
+
+
+def chunked(X) -> Source | None:
+    """X as a source for predict and evaluate when it is one: a Source, or a reader of your own (a
+    function returning an iterator of chunks, or an iterator such as a generator); None for the
+    samples themselves (arrays, DataFrames, lists of rows)."""
+    if isinstance(X, Source):
+        return X
+    if callable(X) or (hasattr(X, "__next__") and iter(X) is X):
+        return IterableSource(X)
+    return None
 
 
 def converter(inputs: Inputs, targets, class_weight=None):
@@ -428,14 +467,15 @@ def converter(inputs: Inputs, targets, class_weight=None):
     def convert(X, y, w, name):
         X = inputs.convert(X, "X")
         Y = targets.convert(y, X.shape[0], "y")
-        return X, Y, targets.weights(w, class_weight, Y), name
+        return X, Y, targets.weights(w, class_weight, Y, part=True), name
 
     return convert
 
 
-def one_pass(source, convert):
-    """The converted chunks of a source, in order, once (predict, evaluate)."""
-    return iter(Prefetcher(as_source(source), convert, 0, False))
+def one_pass(source, convert, y=None, sample_weight=None):
+    """The converted chunks of a source, in order, once (predict, evaluate); a y or sample_weight
+    given beside it is a TypeError (the source brings its own)."""
+    return iter(Prefetcher(as_source(source, y, sample_weight), convert, 0, False))
 
 
 class Prefetcher:
@@ -448,7 +488,8 @@ class Prefetcher:
         self.source, self.convert, self.seed, self.shuffle = source, convert, seed, shuffle
         self.prefetch, self.mix = max(1, int(prefetch)), max(1, int(mix))
         self.thread, self.queue, self.stop = None, None, threading.Event()
-        self.epochs_started = 0  # fit: whether training began (a rejected call is rolled back)
+        self.epochs_started = 0  # epochs begun (Ctrl-C while waiting: the epochs before it count)
+        self.chunks_given = 0  # chunks handed to the loop: none, no step (a refused fit is rolled back)
 
     def _produce(self, epoch: int) -> None:
         def put(item):
@@ -483,7 +524,9 @@ class Prefetcher:
             else:
                 X = np.concatenate([p[0] for p in pending])
                 y = np.concatenate([p[1] for p in pending])
-                w = None if pending[0][2] is None else np.concatenate([p[2] for p in pending])
+                w = None  # with weights in some chunks: 1 for each row of a chunk without
+                if any(p[2] is not None for p in pending):
+                    w = np.concatenate([np.ones(len(p[1])) if p[2] is None else p[2] for p in pending])
             if len(X) == 0:
                 raise ValueError("the chunk is empty")
             return self.convert(X, y, w, name)
@@ -511,6 +554,7 @@ class Prefetcher:
             return None
         if isinstance(item, BaseException):
             raise item
+        self.chunks_given += 1
         return item
 
     def close(self) -> None:

@@ -21,7 +21,8 @@ Two ways to hold the data (``sharded``):
     chunk sizes, and one through its chunks takes part in the others' steps with no rows.
 Only rank 0 writes files (``Sequential.save`` on other ranks does nothing) and shows progress.
 Bad use (different models, options or data shapes on different processes, a process with no
-rows) raises the same ValueError on every process, checked once before training, never a hang.
+rows, processes whose first fit learned other label classes or DataFrame vocabularies from their
+own rows) raises the same ValueError on every process, checked once before training, never a hang.
 An error on one process after those checks (its rows hold a NaN the checks did not sample, its
 callback raises, a chunk cannot be read) is raised there and, naming that rank, on every other
 process: the C++ loop agrees on failures at its start, at each chunk and at each epoch's end.
@@ -154,6 +155,7 @@ def agree_to_fit(model, comm, sharded: bool, X, Y, W, X_val, options, schedule, 
     the same rows): ValueError on every process otherwise. Returns the collective for the C++
     loop. With a chunked source, the rows per process are known chunk by chunk (the loop
     exchanges them)."""
+    _same_learned(model, comm)
     es = None if early_stopping is None else repr(early_stopping)
     what = {
         "model": digest(repr(model), model.l2, model.optimizer.get_config(), model.epochs_trained, model.params),
@@ -182,6 +184,23 @@ def agree_to_fit(model, comm, sharded: bool, X, Y, W, X_val, options, schedule, 
         what["data"] = digest(X[:2], X[-2:], Y[:2], Y[-2:])
     agree(comm, what)
     return collective(comm, 1 if source is not None else X.shape[0], sharded)
+
+
+def _same_learned(model, comm) -> None:
+    """What a first fit learns of its data (the label classes; a DataFrame's vocabularies and medians,
+    a first Normalization's statistics: the layers' configs) must be the same on every process: with
+    sharded=True each learns from its own rows, and a category or label that is code 3 on one process
+    and another's code 3 elsewhere would train one embedding row on both. ValueError on every process."""
+    classes = None if model._label_classes is None else [repr(c) for c in model._label_classes]
+    learned = comm.allgather(digest(classes, [layer.get_config() for layer in model.layers]))
+    if any(d != learned[0] for d in learned):
+        differ = [r for r, d in enumerate(learned) if d != learned[0]]
+        raise ValueError(
+            f"data-parallel fit: rank(s) {differ} learned other label classes or DataFrame columns (vocabularies, "
+            "medians, a first Normalization's statistics) from their rows than rank 0: learn them from the same "
+            "data on every process first (a fit with sharded=False, or a first fit on a sample that holds every "
+            "class and category), or give class ids and numeric columns"
+        )
 
 
 def same_rows(comm, what: str, *arrays) -> None:

@@ -278,10 +278,10 @@ class Sequential(_building.Building, _training.Trainer):
                 raise
             if a is not None:
                 return a
-        if isinstance(X, _data.Source):
-            chunks = self._chunks(X)  # RuntimeError when the model is not built
+        if (source := _data.chunked(X)) is not None:
+            chunks = self._chunks(source)  # RuntimeError when the model is not built
             engine = self._engine_in(batch_size)
-            return _data.forward_chunks(engine.forward, chunks, out, self.n_outputs, self.dtype, X)
+            return _data.forward_chunks(engine.forward, chunks, out, self.n_outputs, self.dtype, source)
         X = self._X(X)
         if out is not None:
             _data._check_out(out, (X.shape[0], self.n_outputs), self.dtype)
@@ -301,10 +301,11 @@ class Sequential(_building.Building, _training.Trainer):
         """The engine, or (with a batch_size) the engine over that many rows at a time."""
         return self._engine if batch_size is None else InBatches(self._engine, batch_size, self.n_outputs)
 
-    def _chunks(self, source):
-        """The converted chunks of a source, in order, once (predict, evaluate)."""
+    def _chunks(self, source, y=None, sample_weight=None):
+        """The converted chunks of a source, in order, once (predict, evaluate); TypeError for a y or
+        sample_weight beside it."""
         self._require_built()
-        return _data.one_pass(source, _data.converter(self._inputs(), self._targets()))
+        return _data.one_pass(source, _data.converter(self._inputs(), self._targets()), y, sample_weight)
 
     # --- the device: the one place that chooses it ---
     @property

@@ -113,8 +113,8 @@ class Normalization(Layer):
         (n mean eps)^2) gets variance exactly 0. NaN or infinity: ValueError naming the column.
         In a built model the column count must be the model's; nothing changes on an error."""
         moments = _Moments()
-        if isinstance(data, _data.Source):
-            for X, y, _, where in data.chunks(0, 0, False):
+        if (source := _data.chunked(data)) is not None:  # a source, or a reader of your own
+            for X, y, _, where in source.chunks(0, 0, False):
                 moments.add(*_columns(y if self.invert else X, where))
             what = "the data source"
         else:

@@ -84,15 +84,20 @@ class History:
 
 
 class _Run:
-    """Whether the C++ loop began training: it returned, an epoch ended, it asked for a chunk,
-    or it diverged. Until then a failure puts the model back as it was."""
+    """Whether the C++ loop began training: it returned, an epoch ended, it was handed a chunk (with
+    comm: it asked for one, as every process then agrees), or it diverged. Until then a failure (a
+    first chunk that cannot be read or converted) puts the model back as it was."""
 
-    def __init__(self):
+    def __init__(self, comm=None):
         self.returned, self.epochs_ended, self.diverged, self.prefetchers = False, 0, False, ()
+        self.comm = comm
 
     @property
     def began(self) -> bool:
-        chunks_read = any(p.epochs_started for p in self.prefetchers)
+        if self.comm is None:
+            chunks_read = any(p.chunks_given for p in self.prefetchers)
+        else:  # a process whose own first chunk was fine cannot tell that another's was not
+            chunks_read = any(p.epochs_started for p in self.prefetchers)
         return self.returned or self.epochs_ended > 0 or self.diverged or chunks_read
 
 
@@ -145,7 +150,9 @@ class Trainer:
         X : array-like of shape (m, n_features), DataFrame, or a data source (fastmlp.data)
             The training samples, one per row; a DataFrame's column names are remembered and
             checked by later calls. A source (``fm.data.from_npy``, an iterable of (X, y)
-            chunks, ...) brings its own targets: y=None.
+            chunks, ...) brings its own targets and sample weights: y=None, sample_weight=None. A
+            one-shot iterator (a generator) is read once: for more passes (epochs > 1,
+            class_weight="balanced") pass a function that returns a new one.
         y : array-like or None, default None
             The targets: class ids, one-hot rows or labels of any kind (strings, categories:
             ``classes_``) for classification; values (m,) or (m, n_outputs) for regression.
@@ -217,7 +224,7 @@ class Trainer:
             _building.require_built(self)  # RuntimeError: no layers, or no output layer yet (add)
         _quantize.require_trainable(self, "fit")
         comm = None if comm is None else _distributed.check_comm(comm)
-        run, undo = _Run(), None
+        run, undo = _Run(comm), None
         try:
             # With comm, a bad argument on any process is an error on every process (never a hang).
             with _distributed.together(comm):
@@ -296,9 +303,12 @@ class Trainer:
         verbose = as_verbose(verbose)
         batch_size = positive_int(batch_size, "batch_size", allow_none=True)
         return_dict = as_bool(return_dict, "return_dict")
-        out = {"loss": _mean_loss(self, X, y, sample_weight, comm, batch_size)}
-        if self.is_classifier:
-            out["accuracy"] = _accuracy(self, X, y, comm, batch_size)
+        if (source := _data.chunked(X)) is not None:  # loss and accuracy in one pass over the chunks
+            out = _source_metrics(self, source, y, sample_weight, batch_size, accuracy=self.is_classifier)
+        else:
+            out = {"loss": _mean_loss(self, X, y, sample_weight, comm, batch_size)}
+            if self.is_classifier:
+                out["accuracy"] = _accuracy(self, X, y, comm, batch_size)
         if verbose and _distributed.is_root(comm):
             print(metrics_line(out), flush=True)
         if return_dict:
@@ -520,12 +530,8 @@ def _prefetcher(plan, source, class_weight, shuffle: bool, prefetch: int = 2):
 def _mean_loss(model, X, y, sample_weight, comm, batch_size=None) -> float:
     """Trainer.loss: J over arrays (each process its share with comm) or over a source's chunks;
     with a batch_size, over that many rows at a time (Sequential._engine_in)."""
-    if isinstance(X, _data.Source):  # the weighted mean over the chunks
-        sums = np.zeros(2)
-        for Xc, Yc, Wc, _ in model._chunks(X):
-            w = len(Xc) if Wc is None else float(Wc.sum())
-            sums += [w, w * model._engine_in(batch_size).objective(Xc, Yc, Wc)]
-        return float(sums[1] / sums[0])
+    if (source := _data.chunked(X)) is not None:
+        return _source_metrics(model, source, y, sample_weight, batch_size)["loss"]
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     W = model._targets().weights(sample_weight, None, Y)
@@ -535,15 +541,33 @@ def _mean_loss(model, X, y, sample_weight, comm, batch_size=None) -> float:
 def _accuracy(model, X, y, comm, batch_size=None) -> float:
     """Trainer.accuracy: the fraction of rows whose predicted class is right."""
     model._targets().require_classifier("accuracy")
-    if isinstance(X, _data.Source):
-        hits = np.zeros(2)
-        for Xc, Yc, _, _ in model._chunks(X):
-            a = model._engine_in(batch_size).forward(Xc)
-            hits += [len(Xc) * correct_share(model.loss_name, a, Yc), len(Xc)]
-        return float(hits[0] / hits[1])
+    if (source := _data.chunked(X)) is not None:
+        return _source_metrics(model, source, y, None, batch_size, loss=False, accuracy=True)["accuracy"]
     X = model._X(X)
     Y = model._Y(y, X.shape[0])
     return correct_share(model.loss_name, model.forward(X, comm, batch_size=batch_size), Y)
+
+
+def _source_metrics(model, source, y, sample_weight, batch_size, loss=True, accuracy=False) -> dict:
+    """The loss (the chunks' losses weighted by their rows or sample weights) and the accuracy over
+    a source's chunks, in one pass (a reader is read once). ValueError when it holds no rows."""
+    weight = weighted_loss = rows = right = 0.0
+    for Xc, Yc, Wc, _ in model._chunks(source, y, sample_weight):
+        engine = model._engine_in(batch_size)
+        rows += len(Xc)
+        w = len(Xc) if Wc is None else float(Wc.sum())
+        if loss and w > 0:  # (a chunk whose weights are all 0 adds nothing; alone the core would refuse it)
+            weight, weighted_loss = weight + w, weighted_loss + w * engine.objective(Xc, Yc, Wc)
+        if accuracy:
+            right += len(Xc) * correct_share(model.loss_name, engine.forward(Xc), Yc)
+    if rows == 0:
+        raise ValueError(f"the data source ({type(source).__name__}) holds no rows: nothing to evaluate")
+    if loss and weight == 0:
+        raise ValueError("sample weights sum to 0 over the data source: no sample would count")
+    out = {"loss": weighted_loss / weight} if loss else {}
+    if accuracy:
+        out["accuracy"] = right / rows
+    return out
 
 
 def correct_share(loss: str, a, Y) -> float:
