@@ -95,3 +95,10 @@ def test_sklearn_verbose_is_a_bool_or_a_count():
         fsk.MLPClassifier(max_iter=2, verbose="batch").fit(X, y)
     with pytest.raises(ValueError, match="'verbose' parameter"):
         fsk.MLPClassifier(max_iter=2, verbose=-1).fit(X, y)
+
+
+def test_sklearn_refusals_are_scikit_learns_exception():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        fsk.MLPClassifier(max_iter=2, shuffle="batch").fit(X, y)

@@ -213,3 +213,80 @@ def test_evaluate_counts_a_chunk_whose_weights_are_all_zero_for_nothing():
     assert got == pytest.approx(want, rel=1e-12)
     with pytest.raises(ValueError, match="sample weights sum to 0 over the data source"):
         model.evaluate(lambda: iter([(X, y, np.zeros(300))]))
+
+
+# ----------------------------------------------------------------------------- review of the above
+
+
+def _frame(X):
+    return pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+
+
+def test_mixed_chunks_keep_a_dataframes_columns():
+    """A source's mix joins DataFrame chunks with pandas: the column names are still checked (columns
+    in another order are refused, as without mix) and nullable dtypes still convert."""
+    X, y = _data()
+    df = _frame(X)
+    model = _model(built=False)
+    model.fit(df, y, epochs=1)
+    swapped = fm.data.from_arrays(df[["x1", "x0", "x2", "x3", "x4"]], y, chunk_rows=64)
+    swapped.mix = 2
+    before = _state(model)
+    with pytest.raises(ValueError, match="another order"):
+        model.fit(swapped, epochs=1)
+    _assert_unchanged(model, before)
+    nullable = fm.data.from_arrays(df.astype("Float64"), y, chunk_rows=64)
+    nullable.mix = 2
+    model.fit(nullable, epochs=1)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.array(["1.5", "2"] * 150, dtype="string"),
+        pd.Series(pd.date_range("2026-01-01", periods=300, freq="h", tz="UTC")),
+        pd.Categorical(["1", "2"] * 150),
+    ],
+    ids=["text", "tz-aware dates", "categories"],
+)
+def test_text_dates_and_categories_are_not_numbers(column):
+    """Only pandas' nullable number and bool columns convert to float64; pandas would also parse text
+    ("1.5") and dates (to nanoseconds), which a model of numbers must refuse, naming the column."""
+    X, y = _data()
+    model = _model()
+    model.fit(X, y, epochs=1)
+    df = _frame(X).assign(x4=column)
+    with pytest.raises(TypeError, match="x4"):
+        model.predict_proba(df)
+
+
+def test_from_parquet_reads_a_generator_of_features_once(tmp_path):
+    pytest.importorskip("pyarrow")
+    df = _frame(_data()[0]).assign(label=_data()[1])
+    df.to_parquet(tmp_path / "d.parquet")
+    source = fm.data.from_parquet(tmp_path / "d.parquet", features=(c for c in df if c.startswith("x")), target="label")
+    assert source.features == [f"x{j}" for j in range(5)] and source.n_features == 5
+
+
+def test_a_refused_generator_keeps_its_first_chunk():
+    """fit(generator, epochs=2) is refused before the first chunk is read for its width (an unbuilt
+    model): the user's generator still holds every chunk."""
+    X, y = _data()
+    chunks = iter([(X[:150], y[:150]), (X[150:], y[150:])])
+    model = _model(built=False)
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        model.fit(chunks, epochs=2)
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        model.fit(chunks, epochs=1, class_weight="balanced")
+    assert not model.built
+    first = next(chunks)
+    np.testing.assert_array_equal(first[0], X[:150])
+
+
+def test_predict_takes_a_reader_without_targets():
+    X, y = _data()
+    model = _model()
+    model.fit(X, y, epochs=1)
+    reader = lambda: iter([(X[:100], None), (X[100:], None)])  # noqa: E731
+    np.testing.assert_array_equal(model.predict_proba(reader), model.predict_proba(X))
+    np.testing.assert_array_equal(model.predict(reader), model.predict(X))

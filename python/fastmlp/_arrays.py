@@ -74,6 +74,13 @@ def _nullable_numbers(X):
     dtypes = getattr(X, "dtypes", None)
     if column_names(X) is None or all(isinstance(t, np.dtype) for t in dtypes):
         return X
+    import pandas as pd
+
+    types = pd.api.types
+    if not all(
+        (types.is_numeric_dtype(t) or types.is_bool_dtype(t)) and not isinstance(t, pd.CategoricalDtype) for t in dtypes
+    ):  # text, dates, categories: not numbers, though pandas parses "1.5" or a date
+        return X
     try:
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):

@@ -67,13 +67,15 @@ def held_out(plan) -> tuple:
     return plan.rows
 
 
-def data(plan, model, X, y, sample_weight, validation_split) -> None:
+def data(plan, model, X, y, sample_weight, validation_split, counting: bool = False) -> None:
     """The training data: the source (this process's part of it; arrays are one in-memory
     chunk), the model's inputs and targets as this fit leaves them (input size, column names,
     label classes), and the arrays X, Y, W the loop takes. The first fit on a DataFrame learns
     its columns (vocabularies, medians, a first Normalization's statistics) from the training
     rows alone: with validation_split, not from the rows it holds out."""
     source = _distributed.shard(_data.as_source(X, y, sample_weight), plan.comm, plan.sharded)
+    # before the first chunk is read for its width: a refused generator keeps every chunk (options first)
+    _refuse_rereading(source, "X", plan.options.epochs + counting, plan.options.epochs, counting)
     in_memory = isinstance(source, _data.InMemory)
     if validation_split and not in_memory:
         raise ValueError(
@@ -236,13 +238,17 @@ def _one_pass_enough(plan, counting: bool) -> None:
     where fit would read it again (a second epoch, the counting pass of class_weight="balanced",
     validation in each of several epochs), instead of failing after the first pass had trained."""
     epochs = plan.options.epochs
-    for source, what, passes in ((plan.source, "X", epochs + counting), (plan.val_source, "validation_data", epochs)):
-        if isinstance(source, _data.IterableSource) and source.one_shot and passes > 1:
-            raise ValueError(
-                f"{what} is a one-shot iterator (a generator?), which can be read only once, but this fit "
-                f"reads it {passes} times (epochs={epochs}{', class_weight' if what == 'X' and counting else ''}): "
-                "pass a function that returns a new iterator, e.g. lambda: my_chunks()"
-            )
+    _refuse_rereading(plan.source, "X", epochs + counting, epochs, counting)
+    _refuse_rereading(plan.val_source, "validation_data", epochs, epochs, False)
+
+
+def _refuse_rereading(source, what: str, passes: int, epochs: int, counting: bool) -> None:
+    if isinstance(source, _data.IterableSource) and source.one_shot and passes > 1:
+        raise ValueError(
+            f"{what} is a one-shot iterator (a generator?), which can be read only once, but this fit "
+            f"reads it {passes} times (epochs={epochs}{', class_weight' if counting else ''}): "
+            "pass a function that returns a new iterator, e.g. lambda: my_chunks()"
+        )
 
 
 # --- 2. commit ---

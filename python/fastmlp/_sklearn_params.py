@@ -39,9 +39,12 @@ def _densify(X, name: str = "X"):
     return X.toarray()
 
 
-class InvalidParameterError(ValueError, TypeError):
-    """A refused constructor parameter, as scikit-learn's own (sklearn.utils._param_validation): both a
-    ValueError and a TypeError, so code catching either around a scikit-learn estimator catches it."""
+try:  # scikit-learn's own class (since 1.2, the oldest this package takes), so that code catching it catches ours
+    from sklearn.utils._param_validation import InvalidParameterError
+except ImportError:  # a later scikit-learn that moved it: the same kind of exception
+
+    class InvalidParameterError(ValueError, TypeError):
+        """A refused constructor parameter: a ValueError and a TypeError, as scikit-learn's."""
 
 
 def _check_bool(value, name):

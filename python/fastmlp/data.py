@@ -283,9 +283,10 @@ class ParquetSource(Source):
     def __init__(self, path, features, target, chunk_rows: int):
         if isinstance(features, str) or not (features is None or hasattr(features, "__iter__")):
             raise TypeError(f"features must be a list of column names (or None: all but target), got {features!r}")
+        features = None if features is None else list(features)  # once: a generator is read here only
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name, got {target!r}")
-        if features is not None and target in list(features):
+        if features is not None and target in features:
             raise ValueError(f"features holds the target column {target!r}: the model would see its own labels")
         _chunk_rows(chunk_rows, 1, 1)
         try:
@@ -294,7 +295,7 @@ class ParquetSource(Source):
             raise ImportError("from_parquet needs pyarrow: pip install 'fastmlp[data]'") from e
         self.dataset = ds.dataset(path, format="parquet")
         names = self.dataset.schema.names
-        self.features = list(features) if features is not None else [n for n in names if n != target]
+        self.features = features if features is not None else [n for n in names if n != target]
         missing = [c for c in self.features + [target] if c not in names]
         if missing:
             raise ValueError(f"{path}: no column(s) {missing}; the data set has {names}")
@@ -347,7 +348,8 @@ class IterableSource(Source):
             got = True
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
                 raise ValueError(
-                    f"chunk {i}: a reader must yield (X, y) or (X, y, sample_weight), got {type(item).__name__}"
+                    f"chunk {i}: a reader must yield (X, y) or (X, y, sample_weight) (y may be None for predict), "
+                    f"got {type(item).__name__}"
                 )
             yield item[0], item[1], item[2] if len(item) == 3 else None, f"chunk {i}"
         if not got:
@@ -411,8 +413,9 @@ class InMemory(Source):
 
 
 def from_arrays(X, y, sample_weight=None, chunk_rows: int | None = None) -> ArraySource:
-    """In-memory arrays or ``np.load(..., mmap_mode="r")`` memmaps, read ``chunk_rows`` rows at a time
-    (default: about 32 MB of X)."""
+    """In-memory arrays, ``np.load(..., mmap_mode="r")`` memmaps or pandas DataFrames / Series (their
+    column names checked as fit checks them), read ``chunk_rows`` rows at a time (default: about 32 MB
+    of X)."""
     return ArraySource(X, y, sample_weight, chunk_rows)
 
 
@@ -460,12 +463,25 @@ def chunked(X) -> Source | None:
     return None
 
 
+def _concatenate(parts):
+    """Chunks joined (a source's ``mix``): pandas objects with pandas, so that a DataFrame keeps its
+    column names (checked against the model's) and nullable dtypes; arrays with NumPy."""
+    if all(hasattr(p, "iloc") for p in parts):
+        import pandas as pd
+
+        return pd.concat(parts, ignore_index=True)
+    return np.concatenate(parts)
+
+
 def converter(inputs: Inputs, targets, class_weight=None):
     """The function that turns a chunk (X, y, sample_weight, name) into the arrays the core maps:
-    X by ``inputs``, y and the weights (times ``class_weight``) by ``targets`` (a TargetSpec)."""
+    X by ``inputs``, y and the weights (times ``class_weight``) by ``targets`` (a TargetSpec; None:
+    X alone, for forward, which reads no y)."""
 
     def convert(X, y, w, name):
         X = inputs.convert(X, "X")
+        if targets is None:
+            return X, None, None, name
         Y = targets.convert(y, X.shape[0], "y")
         return X, Y, targets.weights(w, class_weight, Y, part=True), name
 
@@ -522,8 +538,8 @@ class Prefetcher:
             if len(pending) == 1:
                 X, y, w = pending[0][:3]
             else:
-                X = np.concatenate([p[0] for p in pending])
-                y = np.concatenate([p[1] for p in pending])
+                X = _concatenate([p[0] for p in pending])
+                y = _concatenate([p[1] for p in pending])
                 w = None  # with weights in some chunks: 1 for each row of a chunk without
                 if any(p[2] is not None for p in pending):
                     w = np.concatenate([np.ones(len(p[1])) if p[2] is None else p[2] for p in pending])

@@ -279,7 +279,7 @@ class Sequential(_building.Building, _training.Trainer):
             if a is not None:
                 return a
         if (source := _data.chunked(X)) is not None:
-            chunks = self._chunks(source)  # RuntimeError when the model is not built
+            chunks = self._chunks(source, targets=False)  # RuntimeError when the model is not built
             engine = self._engine_in(batch_size)
             return _data.forward_chunks(engine.forward, chunks, out, self.n_outputs, self.dtype, source)
         X = self._X(X)
@@ -301,11 +301,13 @@ class Sequential(_building.Building, _training.Trainer):
         """The engine, or (with a batch_size) the engine over that many rows at a time."""
         return self._engine if batch_size is None else InBatches(self._engine, batch_size, self.n_outputs)
 
-    def _chunks(self, source, y=None, sample_weight=None):
+    def _chunks(self, source, y=None, sample_weight=None, targets: bool = True):
         """The converted chunks of a source, in order, once (predict, evaluate); TypeError for a y or
-        sample_weight beside it."""
+        sample_weight beside it. ``targets=False`` (forward, predict): X alone is converted, a chunk's
+        y (None from a reader of your own that has none) is not read."""
         self._require_built()
-        return _data.one_pass(source, _data.converter(self._inputs(), self._targets()), y, sample_weight)
+        convert = _data.converter(self._inputs(), self._targets() if targets else None)
+        return _data.one_pass(source, convert, y, sample_weight)
 
     # --- the device: the one place that chooses it ---
     @property

@@ -231,8 +231,8 @@ class Trainer:
                 plan = _fit_plan.Plan(comm, sharded)
                 split_seed = self.seed if seed is None else seed
                 _fit_plan.split(plan, validation_data, validation_split, stratify, split_seed)
-                _fit_plan.data(plan, self, X, y, sample_weight, validation_split)
                 _fit_plan.options(plan, self, epochs, batch_size, tol, shuffle, record_gradients)
+                _fit_plan.data(plan, self, X, y, sample_weight, validation_split, isinstance(class_weight, str))
                 verbose = ProgressBar(verbose=verbose).verbose  # 0, 1 or 2 (ValueError otherwise)
                 early_stopping = _fit_plan.callbacks(plan, callbacks, callback, early_stopping, schedule)
                 _fit_plan.optimizer(plan, self, optimizer, learning_rate)
