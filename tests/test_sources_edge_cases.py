@@ -290,3 +290,23 @@ def test_predict_takes_a_reader_without_targets():
     reader = lambda: iter([(X[:100], None), (X[100:], None)])  # noqa: E731
     np.testing.assert_array_equal(model.predict_proba(reader), model.predict_proba(X))
     np.testing.assert_array_equal(model.predict(reader), model.predict(X))
+
+
+def test_one_shot_is_told_without_iterating_the_reader():
+    """Whether a reader is one-shot is read from its type: iter() is not called on an iterable (on a
+    torch DataLoader it starts the worker processes), only when fit reads it."""
+    X, y = _data()
+
+    class Loader:
+        started = 0
+
+        def __iter__(self):
+            Loader.started += 1
+            return iter([(X, y)])
+
+    source = fm.data.as_source(Loader())
+    assert not source.one_shot and Loader.started == 0
+    assert fm.data.as_source(iter([(X, y)])).one_shot
+    model = _model()
+    model.fit(Loader(), epochs=2)
+    assert Loader.started == 2  # one pass per epoch

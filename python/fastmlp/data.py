@@ -32,6 +32,7 @@ fastmlp._arrays with forward's ``out``, and is imported here.
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import glob
 import itertools
@@ -370,7 +371,8 @@ class IterableSource(Source):
     @property
     def one_shot(self) -> bool:
         """Whether the reader is an iterator (a generator), which gives its chunks once."""
-        return not callable(self.reader) and iter(self.reader) is self.reader
+        # (an Iterator has __next__; iter() is not called: on a torch DataLoader it would start its workers)
+        return not callable(self.reader) and isinstance(self.reader, collections.abc.Iterator)
 
     def first_width(self) -> int:
         """The width of the first chunk. A one-shot iterator (a generator, ``iter(chunks)``) gets
