@@ -18,6 +18,13 @@ pytestmark = pytest.mark.mpi
 HERE = Path(__file__).resolve().parent
 
 
+def mpi_env(**extra) -> dict:
+    """The environment of an mpiexec job here: Open MPI refuses root and more processes than cores
+    unless told (CI runs as root on 2 cores; MPICH ignores these), one thread per process."""
+    allow = dict(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+    return dict(os.environ, **allow, OMP_NUM_THREADS="1", **extra)
+
+
 def _mpiexec():
     pytest.importorskip("mpi4py", reason="needs the [mpi] extra (pip install 'fastmlp[mpi]')")
     found = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
@@ -29,14 +36,7 @@ def _mpiexec():
 @pytest.mark.parametrize("n", [2, 3])
 def test_data_parallel_fit_equals_one_process(n):
     mpiexec = _mpiexec()
-    # Open MPI refuses root and more processes than cores unless told (CI runs as root on 2 cores).
-    env = dict(
-        os.environ,
-        OMPI_ALLOW_RUN_AS_ROOT="1",
-        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-        OMPI_MCA_rmaps_base_oversubscribe="1",
-        OMP_NUM_THREADS="1",
-    )
+    env = mpi_env()
     done = subprocess.run(
         [mpiexec, "-n", str(n), sys.executable, str(HERE / "mpi" / "equivalence.py")],
         capture_output=True,
@@ -87,13 +87,7 @@ def test_cli_train_under_mpiexec(tmp_path):
         header="a,b,c,label",
         comments="",
     )
-    env = dict(
-        os.environ,
-        OMPI_ALLOW_RUN_AS_ROOT="1",
-        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-        OMP_NUM_THREADS="1",
-        MPLBACKEND="Agg",
-    )
+    env = mpi_env(MPLBACKEND="Agg")
     done = subprocess.run(
         [
             mpiexec,
@@ -128,8 +122,7 @@ def test_cli_train_under_mpiexec(tmp_path):
 def _run_bounded(args, timeout):
     """Runs `args` in a session of its own; on timeout kills the whole group (mpiexec and its
     ranks) and returns None, so a hang fails the test instead of hanging the suite."""
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=mpi_env(),
                             start_new_session=True)  # fmt: skip
     try:
         return proc.communicate(timeout=timeout)[0]

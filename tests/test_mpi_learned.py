@@ -1,36 +1,23 @@
 """A data-parallel fit whose processes learned other label classes or DataFrame vocabularies from
 their own rows (sharded=True) is refused on every process (tests/mpi/learned.py under mpiexec)."""
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from test_mpi import HERE, _mpiexec, mpi_env
+
 pytestmark = pytest.mark.mpi
-HERE = Path(__file__).resolve().parent
 
 
 def test_processes_that_learned_other_classes_or_categories_are_refused():
-    pytest.importorskip("mpi4py", reason="needs the [mpi] extra (pip install 'fastmlp[mpi]')")
-    mpiexec = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
-    if mpiexec is None:
-        pytest.skip("needs mpiexec (pip install 'fastmlp[mpi]' brings mpich's)")
-    env = dict(
-        os.environ,
-        OMPI_ALLOW_RUN_AS_ROOT="1",
-        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-        OMPI_MCA_rmaps_base_oversubscribe="1",
-        OMP_NUM_THREADS="1",
-    )
     done = subprocess.run(
-        [mpiexec, "-n", "2", sys.executable, str(HERE / "mpi" / "learned.py")],
+        [_mpiexec(), "-n", "2", sys.executable, str(HERE / "mpi" / "learned.py")],
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env=mpi_env(),
     )
     out = done.stdout
     assert done.returncode == 0 and out.rstrip().endswith("done"), out + done.stderr
