@@ -185,10 +185,22 @@ def validation(plan, validation_data) -> None:
             raise ValueError(f"validation_data ({type(validation_data).__name__}) holds no rows")
         plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
     elif validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a tuple (X_val, y_val)")
-        plan.X_val = plan.inputs.convert(validation_data[0], "X_val")
-        plan.Y_val = plan.targets.convert(validation_data[1], plan.X_val.shape[0], "y_val")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise TypeError(
+                "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), or a data source"
+            )
+        X_val, y_val, w_val = (*validation_data, None)[:3]
+        plan.X_val = plan.inputs.convert(X_val, "X_val")
+        plan.Y_val = plan.targets.convert(y_val, plan.X_val.shape[0], "y_val")
+        if w_val is not None:  # Keras's weighted validation: one chunk, whose weights the loop's evaluation uses
+            try:  # checked now, not at the first epoch's end
+                plan.targets.weights(w_val, None, plan.Y_val)
+            except ValueError as e:
+                raise ValueError(f"validation_data's sample weights: {e}") from None
+            rows = X_val if hasattr(X_val, "shape") else plan.X_val  # (a DataFrame stays one: its columns)
+            source = _data.ArraySource(rows, y_val, w_val, chunk_rows=plan.X_val.shape[0], name="validation_data")
+            plan.X_val = plan.Y_val = None
+            plan.val_source = _distributed.shard_validation(source, plan.comm)
     elif plan.split is not None:
         train, val = held_out(plan)
         plan.X, plan.X_val, plan.Y, plan.Y_val = plan.X[train], plan.X[val], plan.Y[train], plan.Y[val]

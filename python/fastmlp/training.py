@@ -183,8 +183,10 @@ class Trainer:
             Replaces the model's optimizer (state is kept across fit calls with the same one).
         schedule : str, schedule object or None, default None
             The learning-rate schedule (fastmlp.schedules); None: constant.
-        validation_data : tuple (X_val, y_val), a data source, or None, default None
-            Evaluated at each epoch's end (val_loss, val_accuracy).
+        validation_data : tuple (X_val, y_val[, sample_weight_val]), a data source, or None, default None
+            Evaluated at each epoch's end (val_loss, val_accuracy). With Keras's third entry,
+            val_loss is the weighted mean (sum_i w_i l_i / sum_i w_i, as ``evaluate`` with
+            sample_weight); val_accuracy counts every row once (Keras's unweighted metrics).
         validation_split : float, default 0.0
             Holds out that fraction of X, y (arrays only), chosen at random (seeded by ``seed``
             or the model's seed: the same rows every call); a warning says when a validation
