@@ -64,3 +64,18 @@ def test_four_entries_are_refused():
     X, y, Xv, yv, w = _data()
     with pytest.raises(TypeError, match=r"\(X_val, y_val, sample_weight_val\)"):
         _model().fit(X, y, validation_data=(Xv, yv, w, w))
+
+
+def test_a_source_of_weighted_chunks_gives_the_weighted_mean():
+    """Each chunk's loss counts by its weights' sum (not its rows), so chunks of different weight give
+    sum_i w_i l_i / sum_i w_i over all rows; a chunk of zero weights adds its rows to the accuracy only."""
+    X, y, Xv, yv, w = _data()
+    w[:20] *= 10  # the first chunk weighs more than its share of rows
+    model = _model()
+    source = fm.data.from_arrays(Xv, yv, sample_weight=w, chunk_rows=20)
+    history = model.fit(X, y, epochs=2, validation_data=source, verbose=0)
+    np.testing.assert_allclose(history.history["val_loss"][-1], model.evaluate(Xv, yv, sample_weight=w)[0], rtol=1e-12)
+    w[20:40] = 0
+    history = model.fit(X, y, epochs=1, validation_data=fm.data.from_arrays(Xv, yv, sample_weight=w, chunk_rows=20))
+    np.testing.assert_allclose(history.history["val_loss"][-1], model.evaluate(Xv, yv, sample_weight=w)[0], rtol=1e-12)
+    np.testing.assert_allclose(history.history["val_accuracy"][-1], model.evaluate(Xv, yv)[1], rtol=1e-12)

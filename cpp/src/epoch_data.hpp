@@ -195,8 +195,10 @@ class ChunkPieces final : public Pieces<T> {
 
 // What one process's validation rows gave: their count, the sum of J x rows, the correct
 // predictions, and their loss (the weighted mean of J: kept as computed, as one part's J is).
+// loss = sum_J / weight: the chunks' losses J_c averaged by their weight (a chunk's sample weights' sum,
+// or its rows without weights), so that weighted chunks give sum_i w_i l_i / sum_i w_i over all rows.
 struct ValidationTotals {
-  double rows = 0, sum_J = 0, correct = 0, loss = kNaN;
+  double rows = 0, sum_J = 0, correct = 0, loss = kNaN, weight = 0;
 };
 using EvaluateValidation = std::function<ValidationTotals()>;
 
@@ -209,11 +211,13 @@ EvaluateValidation memory_validation(Engine<T>& engine, Index rows, const Collec
     Index correct = 0;
     const double J =
         v.rows > 0 ? double(engine.evaluate_validation(v.start, v.rows, classifier ? &correct : nullptr)) : 0.0;
-    return ValidationTotals{double(v.rows), double(v.rows) * J, double(correct), v.rows > 0 ? J : kNaN};
+    return ValidationTotals{double(v.rows), double(v.rows) * J, double(correct), v.rows > 0 ? J : kNaN, double(v.rows)};
   };
 }
 
-// Validation chunks: every chunk of the source (each process its own), weighted by its rows.
+// Validation chunks: every chunk of the source (each process its own), each loss weighted by the
+// chunk's weight (ValidationTotals). A chunk whose sample weights sum to 0 adds its rows to the
+// accuracy and nothing to the loss (as evaluate on a source).
 template <class T>
 EvaluateValidation chunk_validation(Engine<T>& engine, ChunkSource<T>& source) {
   return [&engine, &source] {
@@ -221,18 +225,25 @@ EvaluateValidation chunk_validation(Engine<T>& engine, ChunkSource<T>& source) {
     Chunk<T> chunk;
     source.start_epoch(0);
     while (source.next(chunk)) {
+      double weight = double(chunk.rows);
+      Targets<T> Y = chunk.Y;
+      if (Y.weights) {
+        weight = 0;
+        for (Index i = 0; i < chunk.rows; ++i) weight += double(Y.weights[i]);
+        if (!(weight > 0)) Y.weights = nullptr;  // only its accuracy counts
+      }
       Index c = 0;
       T J = 0;
       try {
-        J = engine.evaluate(ConstMatrixMap<T>(chunk.X, chunk.rows, engine.host().n_inputs()), chunk.Y, &c);
+        J = engine.evaluate(ConstMatrixMap<T>(chunk.X, chunk.rows, engine.host().n_inputs()), Y, &c);
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument("validation " + chunk.name + ": " + e.what());
       }
-      t.sum_J += double(J) * double(chunk.rows);
+      if (weight > 0) t.sum_J += double(J) * weight, t.weight += weight;
       t.rows += double(chunk.rows);
       t.correct += double(c);
     }
-    if (t.rows > 0) t.loss = t.sum_J / t.rows;
+    if (t.weight > 0) t.loss = t.sum_J / t.weight;
     return t;
   };
 }
@@ -250,12 +261,12 @@ void validate_epoch(const EvaluateValidation& evaluate, const Collective<T>* dp,
     failed = std::current_exception();
   }
   if (dp) {
-    std::vector<double> v(std::size_t(3 + dp->size), 0.0);
-    v[0] = t.rows, v[1] = t.sum_J, v[2] = t.correct;
-    v[std::size_t(3 + dp->rank)] = failed ? 1.0 : 0.0;
+    std::vector<double> v(std::size_t(4 + dp->size), 0.0);
+    v[0] = t.rows, v[1] = t.sum_J, v[2] = t.correct, v[3] = t.weight;
+    v[std::size_t(4 + dp->rank)] = failed ? 1.0 : 0.0;
     dp->sum_doubles(v.data(), Index(v.size()));
-    throw_if_any_failed(*dp, v.data() + 3, failed, "evaluate its validation data");
-    t = {v[0], v[1], v[2], v[0] > 0 ? v[1] / v[0] : kNaN};
+    throw_if_any_failed(*dp, v.data() + 4, failed, "evaluate its validation data");
+    t = {v[0], v[1], v[2], v[3] > 0 ? v[1] / v[3] : kNaN, v[3]};
   }
   logs.val_loss = t.loss;
   if (classifier && t.rows > 0) logs.val_accuracy = t.correct / t.rows;
