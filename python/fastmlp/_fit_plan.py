@@ -184,6 +184,7 @@ def validation(plan, validation_data) -> None:
         if validation_data.n_rows == 0:
             raise ValueError(f"validation_data ({type(validation_data).__name__}) holds no rows")
         plan.val_source = _distributed.shard_validation(validation_data, plan.comm)
+        _refuse_rereading(plan.val_source, "validation_data", plan.options.epochs, plan.options.epochs, False)
     elif validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise TypeError(
@@ -197,7 +198,8 @@ def validation(plan, validation_data) -> None:
                 plan.targets.weights(w_val, None, plan.Y_val)
             except ValueError as e:
                 raise ValueError(f"validation_data's sample weights: {e}") from None
-            rows = X_val if hasattr(X_val, "shape") else plan.X_val  # (a DataFrame stays one: its columns)
+            # the converted rows (converted once more without a copy); a DataFrame as it is (its columns)
+            rows = X_val if _data.column_names(X_val) is not None else plan.X_val
             source = _data.ArraySource(rows, y_val, w_val, chunk_rows=plan.X_val.shape[0], name="validation_data")
             plan.X_val = plan.Y_val = None
             plan.val_source = _distributed.shard_validation(source, plan.comm)
@@ -210,7 +212,6 @@ def validation(plan, validation_data) -> None:
 def class_weights(plan, class_weight) -> None:
     """class_weight into the sample weights of the training rows ("balanced" counts the classes
     of the training part only); on a source, into each chunk's (after one counting pass)."""
-    _one_pass_enough(plan, isinstance(class_weight, str))
     if class_weight is None:
         return
     if plan.source is None:
@@ -245,16 +246,11 @@ def finish(plan, model, early_stopping, seed) -> None:
         raise ValueError("sharded=True needs comm (an mpi4py communicator)")
 
 
-def _one_pass_enough(plan, counting: bool) -> None:
+def _refuse_rereading(source, what: str, passes: int, epochs: int, counting: bool) -> None:
     """A one-shot iterator (a generator, ``iter(chunks)``) can be read once: refused before training
     where fit would read it again (a second epoch, the counting pass of class_weight="balanced",
-    validation in each of several epochs), instead of failing after the first pass had trained."""
-    epochs = plan.options.epochs
-    _refuse_rereading(plan.source, "X", epochs + counting, epochs, counting)
-    _refuse_rereading(plan.val_source, "validation_data", epochs, epochs, False)
-
-
-def _refuse_rereading(source, what: str, passes: int, epochs: int, counting: bool) -> None:
+    validation in each of several epochs), instead of failing after the first pass had trained.
+    (X: in ``data``, before its first chunk is read; validation_data: in ``validation``.)"""
     if isinstance(source, _data.IterableSource) and source.one_shot and passes > 1:
         raise ValueError(
             f"{what} is a one-shot iterator (a generator?), which can be read only once, but this fit "

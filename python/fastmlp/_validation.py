@@ -209,16 +209,15 @@ def as_bool(value, name: str, allow_none: bool = False):
 VERBOSE_AUTO = 1  # Keras's verbose="auto": 1 (a progress bar where there is one)
 
 
-def as_verbose(value, name: str = "verbose", most: int = 2) -> int:
-    """The one rule for Keras's ``verbose``: 0 .. ``most`` (2 unless a caller says otherwise),
-    a bool (False 0, True 1) or "auto" (1, as in Keras); ValueError naming ``name`` otherwise."""
-    if type(value) is int and 0 <= value <= most:  # the common case first: predict's one-sample path calls this
+def as_verbose(value, name: str = "verbose") -> int:
+    """The one rule for Keras's ``verbose``: 0, 1 or 2, a bool (False 0, True 1) or "auto" (1, as
+    in Keras); ValueError naming ``name`` otherwise."""
+    if type(value) is int and 0 <= value <= 2:  # the common case first: predict's one-sample path calls this
         return value
     if isinstance(value, str) and value == "auto":
         return VERBOSE_AUTO
     if isinstance(value, (bool, np.bool_)):
         return int(value)
-    if isinstance(value, numbers.Integral) and 0 <= value <= most:
+    if isinstance(value, numbers.Integral) and 0 <= value <= 2:
         return int(value)
-    levels = ", ".join(str(v) for v in range(most)) + f" or {most}"
-    raise ValueError(f"{name} must be {levels} (or a bool, or 'auto': {VERBOSE_AUTO}), got {value!r}")
+    raise ValueError(f"{name} must be 0, 1 or 2 (or a bool, or 'auto': {VERBOSE_AUTO}), got {value!r}")
