@@ -1,25 +1,27 @@
-// The AVX512_BF16 kernel's operand packing (cpp/src/gemm_bf16_pack.hpp, AVX2) against the scalar loops
-// it replaced (copied below as they were: pair_bits of strided scalar reads, scratch zeroed by assign),
-// on the bench net's first layer (784-256) at batch 128 / 512 / 2048 for the three training products:
+// The AVX512_BF16 kernel's operand packing (cpp/src/gemm_bf16_pack.hpp, AVX-512 with vcvtne2ps2bf16)
+// against the scalar loops it replaced (copied below as they were: pair_bits of strided scalar reads,
+// scratch zeroed by assign), on the bench net's first layer (784-256) at batch 128 / 512 / 2048 for the
+// three training products:
 //   forward   Z = X W          A = X (b x 784),     B = W (784 x 256)
 //   backward dX = delta W^T    A = delta (b x 256), B = W^T (W stored 784 x 256: transposed)
 //   gradient dW = X^T delta    A = X^T (X stored b x 784: transposed), B = delta (b x 256)
-// Packing needs AVX2 only, so it runs here whatever the CPU; the vdpbf16ps product itself does not
-// (its time is estimated at 198 GFLOP/s, a Zen 4 core's bf16 GEMM). Also checks that both packings give
-// the same words, that bf16_round_words is bf16_round_word on all 2^32 bit patterns, and times the two
-// as round_to_bf16's AVX2 loop (the compiler's vectorization of the scalar rule, which it keeps).
-// Build from the repository root, run pinned (Eigen only for fastmlp::Index):
+// Needs a CPU with AVX512_BF16. Also checks that both packings give the same words, and that the
+// packers' conversion (vcvtne2ps2bf16, with bf16_pack::round_words where 32 floats hold a subnormal or
+// a NaN) is bf16_round_word on all 2^32 bit patterns. Build from the repository root, run pinned
+// (Eigen only for fastmlp::Index):
 //
-//   g++ -O3 -std=c++17 -march=x86-64-v3 -Icpp/include -isystem EIGEN_DIR bench/bf16_pack.cpp -o bf16_pack
-//   taskset -c 1 ./bf16_pack
+//   g++ -O3 -std=c++17 -Icpp/include -isystem EIGEN_DIR bench/bf16_pack.cpp -o bf16_pack
+//   taskset -c 0 ./bf16_pack [GFLOPS]
 //
 // Prints, per product and operand, the least of 15 timings (each 10 calls) of the thread's CPU time per call
-// and per packed element, and the packing of both operands as a share of the product's estimated time.
+// and per packed element, and the packing of both operands as a share of the product's time at GFLOPS
+// (default 510, the vdpbf16ps peak bench_bf16_gemm.py measured on an AMD EPYC Zen 5 core).
 #include <time.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -95,23 +97,6 @@ void pack_b(bool tb, Index N, Index K, const float* B, Index ldb, std::vector<st
 
 }  // namespace now
 
-// round_to_bf16's AVX2 loop (the scalar rule, auto-vectorized) and the same with bf16_round_words.
-__attribute__((target("avx2"))) void round_auto(const float* x, float* y, Index n) {
-  for (Index i = 0; i < n; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, x + i, sizeof u);
-    const std::uint32_t r = fastmlp::bf16_round_word(u);
-    std::memcpy(y + i, &r, sizeof r);
-  }
-}
-__attribute__((target("avx2"))) void round_words(const float* x, float* y, Index n) {
-  Index i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
-                        fastmlp::bf16_round_words(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
-  round_auto(x + i, y + i, n - i);
-}
-
 // The thread's CPU time: the host is shared, and time the thread spent preempted is left out.
 double thread_seconds() {
   timespec t;
@@ -142,26 +127,28 @@ std::vector<float> random_matrix(Index rows, Index cols, std::mt19937& rng) {
   return x;
 }
 
-// bf16_round_words against bf16_round_word on every 32-bit pattern (all NaNs, infinities, subnormals).
-__attribute__((target("avx2"))) bool same_rule_everywhere() {
-  const __m256i step = _mm256_set1_epi32(8);
-  __m256i u = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (std::uint64_t i = 0; i < (std::uint64_t(1) << 32); i += 8, u = _mm256_add_epi32(u, step)) {
-    alignas(32) std::uint32_t in[8], out[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(in), u);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out), fastmlp::bf16_round_words(u));
-    for (int j = 0; j < 8; ++j)
-      if (out[j] != fastmlp::bf16_round_word(in[j])) {
+// The packers' conversion against bf16_round_word on every 32-bit pattern (all NaNs, infinities,
+// subnormals), 32 at a time as pack_lane_rows takes them; and a chunk of one subnormal among normals.
+FASTMLP_BF16_TARGET bool same_rule_everywhere() {
+  alignas(64) std::uint32_t in[32], out[16];
+  for (std::uint64_t i = 0; i < (std::uint64_t(1) << 32); i += 32) {
+    for (int j = 0; j < 32; ++j) in[j] = std::uint32_t(i + j);
+    if (i == 0x3f800000u) in[5] = 0x007fffffu;  // the fallback inside a chunk of normal numbers
+    _mm512_store_si512(out, fastmlp::bf16_pack::neighbour_words(reinterpret_cast<const float*>(in), 32));
+    for (int j = 0; j < 32; ++j) {
+      const std::uint32_t got = j % 2 ? out[j / 2] >> 16 : out[j / 2] & 0xffffu;
+      if (got != fastmlp::bf16_round_word(in[j]) >> 16) {
         std::printf("MISMATCH rule at %08x\n", unsigned(in[j]));
         return false;
       }
+    }
   }
   return true;
 }
 
-int main() {
+int main(int argc, char** argv) {
   if (!same_rule_everywhere()) return 1;
-  constexpr double kFlops = 198e9;  // a Zen 4 core's bf16 GEMM (the figure)
+  const double kFlops = (argc > 1 ? std::atof(argv[1]) : 510.0) * 1e9;  // the product's rate
   constexpr int MR = now::MR;
   std::mt19937 rng(1);
   std::vector<std::uint32_t> Ap_old, Bp_old, Ap_new, Bp_new;
@@ -207,23 +194,10 @@ int main() {
                     long(g.N), long(g.K), op == 0 ? (g.ta ? "A^T" : "A") : (g.tb ? "B^T" : "B"), 1e6 * t[0][op],
                     1e6 * t[1][op], 1e9 * t[0][op] / elements[op], 1e9 * t[1][op] / elements[op], t[0][op] / t[1][op]);
       std::printf(
-          "%-9s %5ld  both operands: old %.1f us, new %.1f us; product at 198 GFLOP/s %.1f us: %.0f%% -> %.0f%%\n",
-          g.name, long(b), 1e6 * (t[0][0] + t[0][1]), 1e6 * (t[1][0] + t[1][1]), 1e6 * product,
+          "%-9s %5ld  both operands: old %.1f us, new %.1f us; product at %.0f GFLOP/s %.1f us: %.0f%% -> %.0f%%\n",
+          g.name, long(b), 1e6 * (t[0][0] + t[0][1]), 1e6 * (t[1][0] + t[1][1]), kFlops / 1e9, 1e6 * product,
           100 * (t[0][0] + t[0][1]) / product, 100 * (t[1][0] + t[1][1]) / product);
     }
   }
-  // round_to_bf16 (the emulated path's operand copies): 784 x 256 floats
-  std::vector<float> x = random_matrix(784, 256, rng), y_auto(x.size()), y_words(x.size());
-  const Index n = Index(x.size()) - 3;  // a scalar tail
-  round_auto(x.data(), y_auto.data(), n);
-  round_words(x.data(), y_words.data(), n);
-  if (std::memcmp(y_auto.data(), y_words.data(), sizeof(float) * std::size_t(n)) != 0) {
-    std::printf("MISMATCH round\n");
-    return 1;
-  }
-  const double ta = least_seconds([&] { round_auto(x.data(), y_auto.data(), n); });
-  const double tw = least_seconds([&] { round_words(x.data(), y_words.data(), n); });
-  std::printf("round_to_bf16 AVX2, %ld floats: auto-vectorized %.1f us (%.3f ns/e), intrinsics %.1f us (%.3f ns/e)\n",
-              long(n), 1e6 * ta, 1e9 * ta / double(n), 1e6 * tw, 1e9 * tw / double(n));
   return 0;
 }

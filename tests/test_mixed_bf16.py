@@ -152,6 +152,29 @@ def test_gemm_bf16_against_the_reference(trans_a, trans_b, m, k, n):
         assert np.max(np.abs(plain - ref) / (bound + 1e-30)) > 4
 
 
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_bf16_packs_subnormals_and_nans_as_bf16_round(trans_a, trans_b):
+    # The AVX512_BF16 kernel converts with vcvtne2ps2bf16, which takes subnormal inputs as zeros; its
+    # packers round 32 floats that hold a subnormal or a NaN with bf16_round instead. The largest
+    # subnormal, 0x007FFFFF, rounds up to the smallest normal 2^-126, which vdpbf16ps keeps: times 2^100
+    # it must give 2^-26, not 0. Every other product here is exact, so the whole of C is known.
+    m, k, n = 5, 40, 33
+    A, B = np.zeros((m, k), np.float32), np.zeros((k, n), np.float32)
+    A[0, 3], B[3, 0] = np.array([0x007FFFFF], U32).view(np.float32)[0], 2.0**100
+    A[2, 10], B[10, 2] = 2.0**100, np.array([0x807FFFFF], U32).view(np.float32)[0]
+    A[1, 7], B[7, 1] = np.array([0x7F800001], U32).view(np.float32)[0], 1.0  # a NaN whose payload bf16 drops
+    A[4, 12], B[12, 5] = 1.0, np.array([0xFF800001], U32).view(np.float32)[0]
+    A[3, 20], B[20, 4] = 1.5, 3.0
+    want = np.zeros((m, n), np.float32)
+    want[0, 0], want[2, 2], want[3, 4] = 2.0**-26, -(2.0**-26), 4.5
+    want[1, :] = want[:, 5] = np.nan  # NaN times 0 is NaN: A's row 1, B's column 5
+    A_stored = np.ascontiguousarray(A.T) if trans_a else A
+    B_stored = np.ascontiguousarray(B.T) if trans_b else B
+    for emulated in (False, True):
+        C = _core.gemm_bf16(A_stored, B_stored, trans_a, trans_b, emulated=emulated)
+        np.testing.assert_array_equal(C, want, f"emulated={emulated} ({fm.build_info()['bf16']})")
+
+
 @pytest.mark.parametrize("trans_a", [False, True])
 def test_gemm_bf16_in_slices(trans_a):
     # more than 4096 rows (a forward pass over a large X) or a K that long (a weight gradient over a large

@@ -72,12 +72,7 @@
 
 #include "fastmlp/gemm_bf16.hpp"
 #include "fastmlp/threads.hpp"
-#include "gemm_bf16_pack.hpp"
-
-// tests/emulated/bf16.cpp defines it empty: there SIMDe's AVX2 code stands in for the AVX-512 intrinsics.
-#ifndef FASTMLP_BF16_TARGET
-#define FASTMLP_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-#endif
+#include "gemm_bf16_pack.hpp"  // and FASTMLP_BF16_TARGET
 
 namespace fastmlp {
 

@@ -1,16 +1,21 @@
 // The packing of the AVX512_BF16 kernel's operands (gemm_bf16_avx512.cpp) and the rounding rule it uses
-// on 8 lanes (bf16_round_words; bench/bf16_pack.cpp checks it against bf16_round_word on all 2^32 bit
-// patterns). x86-64 only, private to cpp/src. AVX2, not AVX-512: every AVX512_BF16 CPU has it,
-// packing is bound by memory (256-bit lanes lose little), and so this code runs, and is timed, on
-// AVX2-only machines too (bench/bf16_pack.cpp). Every function needs a CPU with AVX2; callers check.
+// on 16 lanes (bf16_pack::round_words; bench/bf16_pack.cpp checks it against bf16_round_word on all 2^32
+// bit patterns). x86-64 only, private to cpp/src. AVX-512 (F and BW: no bf16 instruction), compiled with
+// the kernel's target attribute, so it runs where the kernel runs; tests/emulated/bf16.cpp compiles it
+// for AVX2 with SIMDe standing in, like the kernel.
 //
 // Packed layout (both operands, W = lanes per block): a "lane" l is a row i of op(A) (W = 8, the
 // micro-kernel's rows) or a column n of op(B) (W = 16, a zmm of floats); K is taken in pairs
 // (p = k / 2, P = ceil(K / 2) of them). Word [(l / W) P + p] [l % W] holds the bf16 pair
 // (X_l[2p], X_l[2p + 1]): the even k in the low 16 bits, as vdpbf16ps reads it. Lanes past L (the
 // last block) and the odd k past an odd K are zeros. The packers write every word, padding included,
-// so the scratch need not be zeroed first. They never read outside the operand (no row past L,
-// no column past K): a row's tail is loaded with vpmaskmovd, which does not touch masked-off lanes.
+// so the scratch need not be zeroed first. They never read outside the operand (no row past L, no
+// column past K: a row's tail is a masked load) and never write past the last block.
+//
+// Speed (bench/bf16_pack.cpp, AMD EPYC Zen 5, one core): the AVX2 packers before these took 0.13-0.17
+// ns per element, and 0.35-0.57 for op(A) = X^T at batch 512 / 2048, whose 8-lane blocks lie P 32
+// bytes apart: each p wrote half a cache line to every block, the lines aliasing in L1 at large P.
+// These write whole lines (a block's pairs 4 at a time) and round 16 lanes per instruction.
 #pragma once
 
 #include <immintrin.h>
@@ -19,86 +24,147 @@
 
 #include "fastmlp/gemm_bf16.hpp"
 
+// tests/emulated/bf16.cpp defines it empty: there SIMDe's AVX2 code stands in for the AVX-512 intrinsics.
+#ifndef FASTMLP_BF16_TARGET
+#define FASTMLP_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+#endif
+
 namespace fastmlp {
-
-#define FASTMLP_AVX2 __attribute__((target("avx2")))
-
-// bf16_round_word (gemm_bf16.hpp) on 8 lanes: the same rule, the same bits.
-FASTMLP_AVX2 inline __m256i bf16_round_words(__m256i u) {
-  const __m256i high = _mm256_set1_epi32(int(0xffff0000u));
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-  const __m256i nearest = _mm256_and_si256(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), high);
-  const __m256i quiet_nan = _mm256_and_si256(_mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), high);
-  // |u| > inf's bits: both sides below 2^31, so the signed compare is the unsigned one
-  const __m256i nan =
-      _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
-  return _mm256_blendv_epi8(nearest, quiet_nan, nan);
-}
 
 namespace bf16_pack {
 
-// Loads x[0, n) of up to 8 floats as 32-bit words, zeros after (n <= 0: no access at all).
-FASTMLP_AVX2 inline __m256i load_words(const float* x, Index n) {
-  if (n >= 8) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-  if (n <= 0) return _mm256_setzero_si256();
-  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  return _mm256_maskload_epi32(reinterpret_cast<const int*>(x), mask);
+// bf16_round_word (gemm_bf16.hpp) on 16 lanes, the bits that matter: the bf16 in the high half (the
+// low half is left as the addition leaves it; callers take the high halves only).
+FASTMLP_BF16_TARGET inline __m512i round_words(__m512i u) {
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i nearest = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  // |u| > inf's bits: both sides below 2^31, so the signed compare is the unsigned one
+  const __mmask16 nan =
+      _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_or_epi32(nearest, nan, u, _mm512_set1_epi32(0x00400000));
 }
 
-// The 8x8 transpose of 32-bit words: w[r][c] becomes w[c][r].
-FASTMLP_AVX2 inline void transpose8(__m256i w[8]) {
-  __m256i t[8], s[8];
-  for (int r = 0; r < 8; r += 2) {
-    t[r] = _mm256_unpacklo_epi32(w[r], w[r + 1]);      // per 128-bit half: (r, c) (r+1, c) for c = 0, 1 | 4, 5
-    t[r + 1] = _mm256_unpackhi_epi32(w[r], w[r + 1]);  // c = 2, 3 | 6, 7
+// x[0, n) of up to 16 floats, rounded, zeros after (n <= 0: no access at all).
+FASTMLP_BF16_TARGET inline __m512i load_rounded(const float* x, Index n) {
+  if (n >= 16) return round_words(_mm512_castps_si512(_mm512_loadu_ps(x)));
+  if (n <= 0) return _mm512_setzero_si512();
+  return round_words(_mm512_castps_si512(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), x)));
+}
+
+// Pair words from two rounded vectors, lane by lane: the even k's bf16 low, the odd k's high.
+FASTMLP_BF16_TARGET inline __m512i pair_lanes(__m512i even, __m512i odd) {
+  return _mm512_mask_blend_epi16(__mmask32(0xAAAAAAAAu), _mm512_srli_epi32(even, 16), odd);
+}
+
+// Pair words from 32 consecutive rounded floats (lo: 0-15, hi: 16-31): word j = (x_2j, x_2j+1), j < 16.
+// The 16-bit element 2e + 1 of lo:hi is the bf16 of float e.
+FASTMLP_BF16_TARGET inline __m512i pair_neighbours(__m512i lo, __m512i hi) {
+  const __m512i odd_halves = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29,
+                                              27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  return _mm512_permutex2var_epi16(lo, odd_halves, hi);
+}
+
+// x[0, n) of up to 16 floats, zeros after (n <= 0: no access at all).
+FASTMLP_BF16_TARGET inline __m512 load_floats(const float* x, Index n) {
+  if (n >= 16) return _mm512_loadu_ps(x);
+  if (n <= 0) return _mm512_setzero_ps();
+  return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), x);
+}
+
+// The 16 pair words of x[0, n) (up to 32 floats, zeros after). vcvtne2ps2bf16 rounds to nearest even
+// as bf16_round_word does, but treats subnormal inputs as zeros: 32 floats with a subnormal or a NaN
+// among them are rounded by round_words instead (one class test each, rarely taken).
+FASTMLP_BF16_TARGET inline __m512i neighbour_words(const float* x, Index n) {
+  const __m512 lo = load_floats(x, n), hi = load_floats(x + 16, n - 16);
+  constexpr int kSubnormalOrNaN = 0x20 | 0x01 | 0x80;  // vfpclassps: denormal, QNaN, SNaN
+  if ((_mm512_fpclass_ps_mask(lo, kSubnormalOrNaN) | _mm512_fpclass_ps_mask(hi, kSubnormalOrNaN)) == 0)
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+  return pair_neighbours(round_words(_mm512_castps_si512(lo)), round_words(_mm512_castps_si512(hi)));
+}
+
+// The 16 pair words of two rows' 16 lanes (even k, odd k), as neighbour_words: vcvtne2ps2bf16 gives
+// the even row's bf16 then the odd row's, vpermw interleaves them.
+FASTMLP_BF16_TARGET inline __m512i lane_words(__m512 even, __m512 odd) {
+  constexpr int kSubnormalOrNaN = 0x20 | 0x01 | 0x80;
+  if ((_mm512_fpclass_ps_mask(even, kSubnormalOrNaN) | _mm512_fpclass_ps_mask(odd, kSubnormalOrNaN)) == 0) {
+    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                                6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));
   }
-  for (int r = 0; r < 8; r += 4) {
-    s[r] = _mm256_unpacklo_epi64(t[r], t[r + 2]);          // rows r..r+3 of column 0 | 4
-    s[r + 1] = _mm256_unpackhi_epi64(t[r], t[r + 2]);      // 1 | 5
-    s[r + 2] = _mm256_unpacklo_epi64(t[r + 1], t[r + 3]);  // 2 | 6
-    s[r + 3] = _mm256_unpackhi_epi64(t[r + 1], t[r + 3]);  // 3 | 7
+  return pair_lanes(round_words(_mm512_castps_si512(even)), round_words(_mm512_castps_si512(odd)));
+}
+
+// The 8 x 16 transpose of 32-bit words: r[i][j] (row i, pair j) to out[q] = pair 2q's 8 rows, then pair
+// 2q + 1's: the 8-lane layout of 16 pairs, out[0..7] contiguous.
+FASTMLP_BF16_TARGET inline void transpose8x16(const __m512i r[8], __m512i out[8]) {
+  __m512i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);      // per 128-bit chunk c: rows i, i+1 of pairs 4c, 4c+1
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);  // of pairs 4c+2, 4c+3
   }
-  for (int c = 0; c < 4; ++c) {
-    w[c] = _mm256_permute2x128_si256(s[c], s[c + 4], 0x20);  // rows 0..3 and 4..7 of column c
-    w[c + 4] = _mm256_permute2x128_si256(s[c], s[c + 4], 0x31);
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);          // rows i..i+3 of pair 4c
+    u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);      // 4c + 1
+    u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);  // 4c + 2
+    u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);  // 4c + 3
   }
+  // chunk c of out[2c] = [u0.c u4.c u1.c u5.c] (pairs 4c, 4c+1), of out[2c+1] = [u2.c u6.c u3.c u7.c]
+  for (int h = 0; h < 2; ++h) {
+    const __m512i a = u[2 * h], b = u[2 * h + 4], c = u[2 * h + 1], d = u[2 * h + 5];
+    const __m512i s0 = _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                  s1 = _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i s2 = _mm512_shuffle_i32x4(c, d, _MM_SHUFFLE(2, 0, 2, 0)),
+                  s3 = _mm512_shuffle_i32x4(c, d, _MM_SHUFFLE(3, 1, 3, 1));
+    out[h] = _mm512_shuffle_i32x4(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));      // chunk 0
+    out[h + 2] = _mm512_shuffle_i32x4(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));  // chunk 1
+    out[h + 4] = _mm512_shuffle_i32x4(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));  // chunk 2
+    out[h + 6] = _mm512_shuffle_i32x4(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));  // chunk 3
+  }
+}
+
+// Two pairs of an 8-lane block (v = pair p's 8 words, then p + 1's) to `to`: n = how many of them exist.
+FASTMLP_BF16_TARGET inline void store_two_pairs(std::uint32_t* to, __m512i v, Index n) {
+  if (n >= 2)
+    _mm512_storeu_si512(static_cast<void*>(to), v);
+  else if (n == 1)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), _mm512_castsi512_si256(v));
 }
 
 }  // namespace bf16_pack
 
 // Lanes as rows of the stored X (L x K, row stride ld; k runs along a row): A as stored, B transposed.
-// A pair is two neighbours of a row, so 16 floats of a row round into 8 pair words (vpackusdw); 8 rows'
-// words are then turned in registers (8x8 transpose) into 8 stores of 8 lanes each. A block's W lanes
-// are done together, so that each store of 8 pairs x W lanes fills whole cache lines at once.
+// A pair is two neighbours of a row: 32 floats of a row give 16 pair words (one vpermt2w); 8 rows'
+// words are then turned in registers (8 x 16 transpose) into 16 pairs x 8 lanes, stored whole.
 template <int W>
-FASTMLP_AVX2 void pack_lane_rows(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
+FASTMLP_BF16_TARGET void pack_lane_rows(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
   using namespace bf16_pack;
-  static_assert(W % 8 == 0, "blocks of whole 8-lane groups");
+  static_assert(W == 8 || W == 16, "the kernel's two block widths");
   const Index P = (K + 1) / 2;
-  // vpackusdw packs per 128-bit half: its words are the pairs 0, 1, 4, 5 | 2, 3, 6, 7 of the 16 floats
-  constexpr int pair_of_word[8] = {0, 1, 4, 5, 2, 3, 6, 7};
   for (Index b0 = 0; b0 < L; b0 += W) {
     std::uint32_t* block = dst + (b0 / W) * P * W;
-    for (Index p0 = 0; p0 < P; p0 += 8) {
+    for (Index p0 = 0; p0 < P; p0 += 16) {
       const Index k0 = 2 * p0;
-      for (int g = 0; g < W; g += 8) {
-        __m256i w[8];
-        for (int r = 0; r < 8; ++r) {
-          const Index l = b0 + g + r;
-          if (l >= L) {
-            w[r] = _mm256_setzero_si256();  // padding lane
-            continue;
-          }
+      __m512i t[W / 8][8];  // per 8-lane group: pairs p0 + 2q, p0 + 2q + 1 of its 8 lanes
+      for (int g = 0; g < W / 8; ++g) {
+        __m512i r[8];
+        for (int i = 0; i < 8; ++i) {
+          const Index l = b0 + 8 * g + i;
           const float* x = X + l * ld + k0;
-          // bf16 bits moved to the low half: at most 0xffff, so the unsigned saturation keeps them
-          const __m256i lo = _mm256_srli_epi32(bf16_round_words(load_words(x, K - k0)), 16);
-          const __m256i hi = _mm256_srli_epi32(bf16_round_words(load_words(x + 8, K - k0 - 8)), 16);
-          w[r] = _mm256_packus_epi32(lo, hi);
+          r[i] = l < L ? neighbour_words(x, K - k0) : _mm512_setzero_si512();  // else a padding lane
         }
-        transpose8(w);  // w[c]: the 8 lanes' word c
-        for (int c = 0; c < 8; ++c) {
-          const Index p = p0 + pair_of_word[c];
-          if (p < P) _mm256_storeu_si256(reinterpret_cast<__m256i*>(block + p * W + g), w[c]);
+        transpose8x16(r, t[g]);
+      }
+      for (int q = 0; q < 8; ++q) {
+        const Index p = p0 + 2 * q;
+        if (p >= P) break;
+        if (W == 8) {
+          store_two_pairs(block + p * W, t[0][q], P - p);
+        } else {  // pair p: lanes 0-7 from group 0, 8-15 from group 1 (the low halves), then p + 1's
+          _mm512_storeu_si512(static_cast<void*>(block + p * W),
+                              _mm512_shuffle_i64x2(t[0][q], t[W / 8 - 1][q], _MM_SHUFFLE(1, 0, 1, 0)));
+          if (p + 1 < P)
+            _mm512_storeu_si512(static_cast<void*>(block + (p + 1) * W),
+                                _mm512_shuffle_i64x2(t[0][q], t[W / 8 - 1][q], _MM_SHUFFLE(3, 2, 3, 2)));
         }
       }
     }
@@ -106,26 +172,37 @@ FASTMLP_AVX2 void pack_lane_rows(const float* X, Index ld, Index L, Index K, std
 }
 
 // Lanes as columns of the stored X (K x L, row stride ld; a lane runs down a column): B as stored, A
-// transposed. A pair is two rows' elements at the same column: 8 lanes of rows 2p and 2p + 1 give 8
-// pair words, stored as they are. Rows 2p and 2p + 1 are read whole, then the next pair's: walking the
-// pairs for 32 lanes at a time instead (fewer write streams) measured slower (bench/bf16_pack.cpp).
+// transposed. A pair is two rows' elements at the same column: 16 lanes of rows 2p and 2p + 1 give 16
+// pair words. Pairs are taken 64 / W at a time (8 or 16 rows), so that each block receives 4 whole cache
+// lines at once.
 template <int W>
-FASTMLP_AVX2 void pack_lane_columns(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
+FASTMLP_BF16_TARGET void pack_lane_columns(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
   using namespace bf16_pack;
-  static_assert(W % 8 == 0, "blocks of whole 8-lane groups");
+  static_assert(W == 8 || W == 16, "the kernel's two block widths");
   const Index P = (K + 1) / 2, lanes = (L + W - 1) / W * W;
-  for (Index p = 0; p < P; ++p) {
-    const float* even = X + 2 * p * ld;
-    const bool has_odd = 2 * p + 1 < K;  // else the pair's odd half stays zero
-    for (Index l0 = 0; l0 < lanes; l0 += 8) {
-      const __m256i e = _mm256_srli_epi32(bf16_round_words(load_words(even + l0, L - l0)), 16);
-      const __m256i o = has_odd ? bf16_round_words(load_words(even + ld + l0, L - l0)) : _mm256_setzero_si256();
-      std::uint32_t* to = dst + (l0 / W) * P * W + p * W + l0 % W;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to), _mm256_or_si256(e, o));
+  constexpr int G = 64 / W;  // pairs per group: 4 cache lines to each block at a time
+  for (Index p0 = 0; p0 < P; p0 += G) {
+    const Index n = P - p0;  // pairs left (G or more: a whole group)
+    for (Index l0 = 0; l0 < lanes; l0 += 16) {
+      __m512i w[G];  // pair p0 + j's words of lanes l0..l0+15
+      for (int j = 0; j < G; ++j) {
+        const Index k = 2 * (p0 + j);
+        const float* even = X + k * ld + l0;
+        w[j] = lane_words(k < K ? load_floats(even, L - l0) : _mm512_setzero_ps(),
+                          k + 1 < K ? load_floats(even + ld, L - l0) : _mm512_setzero_ps());
+      }
+      std::uint32_t* to = dst + (l0 / W) * P * W + p0 * W;
+      if (W == 16) {
+        for (int j = 0; j < G && j < n; ++j) _mm512_storeu_si512(static_cast<void*>(to + j * W), w[j]);
+      } else {  // lanes l0..l0+7 to one block, l0+8..l0+15 (if within the blocks) to the next
+        for (int j = 0; j < G; j += 2)
+          store_two_pairs(to + j * W, _mm512_shuffle_i64x2(w[j], w[j + 1], _MM_SHUFFLE(1, 0, 1, 0)), n - j);
+        if (l0 + W < lanes)
+          for (int j = 0; j < G; j += 2)
+            store_two_pairs(to + P * W + j * W, _mm512_shuffle_i64x2(w[j], w[j + 1], _MM_SHUFFLE(3, 2, 3, 2)), n - j);
+      }
     }
   }
 }
-
-#undef FASTMLP_AVX2
 
 }  // namespace fastmlp

@@ -16,7 +16,11 @@
 // SIMDe 0.8.2's masked load and store move all 16 lanes: they read and write past the mask (past the
 // end of C's row, zeros into the columns after it; simd-everywhere/simde issue 1204). The instructions
 // touch the masked lanes only; so do these.
+#include <cstdint>
 #include <cstring>
+
+#include "fastmlp/gemm_bf16.hpp"  // bf16_round_word
+
 namespace emulated {
 inline simde__m512 maskz_loadu_ps(simde__mmask16 k, const void* p) {
   float v[16] = {};
@@ -31,6 +35,44 @@ inline void mask_storeu_ps(void* p, simde__mmask16 k, simde__m512 a) {
     if ((k >> j) & 1u) std::memcpy(static_cast<float*>(p) + j, v + j, sizeof(float));
 }
 }  // namespace emulated
+// SIMDe 0.8.2 has neither vcvtne2ps2bf16 nor the 512-bit vfpclassps; the packing uses both
+// (cpp/src/gemm_bf16_pack.hpp). These follow Intel's pseudocode: b's 16 floats to the low 16 bf16, a's
+// to the high, rounded to nearest even, subnormal inputs taken as zeros (sign kept), NaNs quieted.
+namespace emulated {
+inline simde__m512bh cvtne2ps_pbh(simde__m512 a, simde__m512 b) {
+  float in[32];
+  simde_mm512_storeu_ps(in, b);
+  simde_mm512_storeu_ps(in + 16, a);
+  std::uint16_t out[32];
+  for (int i = 0; i < 32; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, in + i, sizeof u);
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;  // zero or subnormal: a zero of its sign
+    out[i] = std::uint16_t(fastmlp::bf16_round_word(u) >> 16);
+  }
+  simde__m512bh r;
+  std::memcpy(&r, out, sizeof r);
+  return r;
+}
+// The classes the packing asks about: 0x01 quiet NaN, 0x20 subnormal, 0x80 signalling NaN.
+inline simde__mmask16 fpclass_ps_mask(simde__m512 a, int imm) {
+  float v[16];
+  simde_mm512_storeu_ps(v, a);
+  simde__mmask16 k = 0;
+  for (int j = 0; j < 16; ++j) {
+    std::uint32_t u;
+    std::memcpy(&u, v + j, sizeof u);
+    const bool nan = (u & 0x7fffffffu) > 0x7f800000u, quiet = (u & 0x00400000u) != 0;
+    const bool hit = ((imm & 0x01) && nan && quiet) || ((imm & 0x80) && nan && !quiet) ||
+                     ((imm & 0x20) && (u & 0x7f800000u) == 0 && (u & 0x007fffffu) != 0);
+    if (hit) k = simde__mmask16(k | (1u << j));
+  }
+  return k;
+}
+}  // namespace emulated
+#define _mm512_cvtne2ps_pbh(a, b) emulated::cvtne2ps_pbh(a, b)
+#define _mm512_fpclass_ps_mask(a, imm) emulated::fpclass_ps_mask(a, imm)
+
 #undef _mm512_maskz_loadu_ps
 #define _mm512_maskz_loadu_ps(k, p) emulated::maskz_loadu_ps(k, p)
 #undef _mm512_mask_storeu_ps
