@@ -81,6 +81,8 @@ namespace {
 constexpr Index kLanes = 16;  // floats per zmm: the columns of one packed block of op(B)
 constexpr int kMR = 8;        // rows of C per packed panel of op(A)
 constexpr int kNV = 3;        // 16-column blocks per tile
+// The packed B (bytes) that compute() keeps in L2 while it walks A's panels: half a Zen 4 / Zen 5 core's 1 MB.
+constexpr Index kBInL2 = 512 * 1024;
 
 // The packers write every word, padding included (gemm_bf16_pack.hpp): the scratch is never zeroed
 // for them, nor shrunk (a resize to a smaller size and back would zero the regrown part: the training
@@ -177,15 +179,21 @@ void pack(const Product& g, Index a0, Index a1, Index b0, Index b1) {
 // blocks kNV at a time (the last one alone where the count is odd).
 void compute(const Product& g, Index i0, Index i1, Index nb0, Index nb1) {
   const Index bp_stride = g.P * kLanes;  // one 16-column block of Bp
-  for (Index i = i0; i < i1; ++i) {
+  auto tile_at = [&](Index i, Index nb, int nv) {
     const int rows = int(std::min<Index>(kMR, g.M - i * kMR));
-    const std::uint32_t* a = g.Ap + i * g.P * kMR;
-    for (Index nb = nb0; nb < nb1; nb += kNV) {
-      const int nv = int(std::min<Index>(kNV, nb1 - nb));
-      const Index cols = std::min<Index>(nv * kLanes, g.N - nb * kLanes);
-      kTiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, a, g.Bp + nb * bp_stride, bp_stride, g.alpha, g.beta,
-                                                     g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
-    }
+    const Index cols = std::min<Index>(nv * kLanes, g.N - nb * kLanes);
+    kTiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, g.Ap + i * g.P * kMR, g.Bp + nb * bp_stride, bp_stride,
+                                                   g.alpha, g.beta, g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
+  };
+  // Tiles kNV blocks wide, but the last four blocks as 2 + 2: a 1-block tile broadcasts each A word for
+  // 16 products instead of 48 or 32.
+  auto width = [&](Index nb) { return nb1 - nb == 4 ? 2 : int(std::min<Index>(kNV, nb1 - nb)); };
+  if ((nb1 - nb0) * bp_stride * Index(sizeof(std::uint32_t)) <= kBInL2) {
+    for (Index i = i0; i < i1; ++i)  // the panel (P kMR words) stays in L1 across B's blocks, B in L2
+      for (Index nb = nb0, nv; nb < nb1; nb += nv) tile_at(i, nb, nv = width(nb));
+  } else {  // a packed B past L2 (dW at a large batch, K = m): one tile's blocks stay in L2 across the panels
+    for (Index nb = nb0, nv; nb < nb1; nb += nv)
+      for (Index i = i0; i < i1; ++i) tile_at(i, nb, nv = width(nb));
   }
 }
 
