@@ -182,8 +182,8 @@ void compute(const Product& g, Index i0, Index i1, Index nb0, Index nb1) {
   auto tile_at = [&](Index i, Index nb, int nv) {
     const int rows = int(std::min<Index>(kMR, g.M - i * kMR));
     const Index cols = std::min<Index>(nv * kLanes, g.N - nb * kLanes);
-    kTiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, g.Ap + i * g.P * kMR, g.Bp + nb * bp_stride, bp_stride,
-                                                   g.alpha, g.beta, g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
+    kTiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, g.Ap + i * g.P * kMR, g.Bp + nb * bp_stride, bp_stride, g.alpha,
+                                                   g.beta, g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
   };
   // Tiles kNV blocks wide, but the last four blocks as 2 + 2: a 1-block tile broadcasts each A word for
   // 16 products instead of 48 or 32.
