@@ -1,12 +1,12 @@
 // The AVX512_BF16 kernel of the mixed product (gemm_bf16.hpp): vdpbf16ps (_mm512_dpbf16_ps).
 //
-// NOT YET RUN ON SILICON: written on an AVX2-only machine (AMD EPYC Zen 3); gemm_bf16.cpp calls it only
-// where CPUID reports AVX512_BF16 at level v4, on AMD CPUs or when FASTMLP_BF16 asks (gemm_bf16.hpp). Its logic runs in
-// the test suite under emulation (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the
-// AVX-512 intrinsics, against the exact product of the rounded operands and the emulated path, transposes, strides,
-// tails, alpha and beta, and the same bits on 1, 2 and 3 threads); the instruction itself, its subnormal flushing, its
-// speed and the threads' scaling have not been run or measured. tests/test_mixed_bf16.py compares it with the emulated
-// path on such a CPU (Zen 4, Sapphire Rapids), so the first run there checks it.
+// First run on silicon 2026-12-07, an AMD EPYC Zen 5 core (family 26, model 2), where tests/test_mixed_bf16.py
+// checks it against the reference and the emulated path (bench/RESULTS_BF16.md has its rates). gemm_bf16.cpp
+// calls it only where CPUID reports AVX512_BF16 at level v4, on AMD CPUs or when FASTMLP_BF16 asks
+// (gemm_bf16.hpp). Its logic also runs in the test suite under emulation on any x86-64 CPU
+// (tests/test_emulated_kernels.py: compiled for AVX2 with SIMDe standing in for the AVX-512 intrinsics,
+// against the exact product of the rounded operands and the emulated path, transposes, strides, tails,
+// alpha and beta, and the same bits on 1, 2 and 3 threads).
 //
 // vdpbf16ps adds, per float lane j, the products of two bf16 pairs: c_j += a_2j b_2j + a_2j+1 b_2j+1
 // (Intel's order: the odd pair first, each addition rounded to float32, subnormal inputs and results
@@ -27,41 +27,26 @@
 // are packed once into the calling thread's scratch, each thread its share of A's panels and B's
 // blocks; after the join, C is split by row panels where M > N (each thread reads all of the packed B
 // from cache), else by column blocks. Every element of C is summed by one tile in one order whatever
-// the split: the same bits on any thread count. No cache blocking: the bench net's largest packed
-// op(B) (784 x 256) is 400 KB, which a Zen 4 (1 MB) or Sapphire Rapids (2 MB) L2 holds, and a p step
-// reads 192 bytes of it per 24 vdpbf16ps.
+// the split or the tile's width: the same bits on any thread count. No K blocking: the bench net's
+// packed op(B) is at most 1 MB (dW at batch 2048), and where it passes half of L2 compute() walks it one
+// tile's blocks at a time (split into 64- to 256-pair chunks of K, it measured the same within noise).
 //
-// LLVM-MCA'S MODEL, NOT A MEASUREMENT (llvm-mca-19 on the compiled p-loop; commands and figures in
-// bench/RESULTS_BF16.md). Cycles per p step (24 vdpbf16ps, 8 x 3):
-//   Zen 4, LLVM's vdpbf16ps (2 uops, latency 6, FP2/FP3 busy 6 cycles: one per 3 cycles): 72, bound by
-//     it, 1/3 of one per cycle. Little trust: that entry is a copy of LLVM's vscalef one, and its memory
-//     form is modelled at one per cycle on FP0/FP1. Third-party tables put vdpbf16ps zmm on FP0/FP1 (the
-//     FMA pipes) with latency 6; no throughput figure was found to confirm one per cycle.
-//   Zen 4, vdpbf16ps modelled as vfmadd231ps (FP0/FP1, one zmm per cycle): 31-32, 75-77% of that peak;
-//     the rest is FP1, which the model also gives each vpbroadcastd zmm from memory.
-//     The former 8 x 2 tile: 67-70%; 4 x 5 / 4 x 6: 84-87%, but with twice the B traffic per flop,
-//     which llvm-mca does not see (it assumes L1 hits).
-//   Sapphire Rapids, LLVM's vdpbf16ps (4 uops, 2 on port 0 and 2 on port 5, latency 8): 48, bound by
-//     it: 16 bf16 products per cycle, against float32's 32 where the part has two 512-bit FMA units
-//     (vfmadd231ps zmm 2 per cycle; LLVM's model has one, on port 0). If that holds, this kernel's peak
-//     there is half the float32 kernel's, and it may be slower than float32 (and than the emulated
-//     path): to be measured before relying on it.
+// Measured on the Zen 5 core (bench/RESULTS_BF16.md; a stand-alone timing of the phases, 2026-12-07):
+// the tiles alone run at 93-99% of the vdpbf16ps peak (510 GFLOP/s, 2.0x the float32 FMA peak), so
+// the 8 vpbroadcastd per 24 vdpbf16ps cost little there; llvm-mca's Zen 4 model (75-77%, the broadcasts
+// on an FMA pipe; RESULTS_BF16.md) was pessimistic for this core. What is left is packing (below) and
+// the 128-10 layer's narrow products (10 of 16 lanes, K = 128). Sapphire Rapids is unmeasured: LLVM's
+// model gives vdpbf16ps half of float32's rate there, hence Intel CPUs take the emulated path by default.
 //
-// Packing (gemm_bf16_pack.hpp) is AVX2 and runs on every call, both operands, every word written
-// (padding too, so the scratch only grows and is never zeroed per call), rounding with
-// bf16_round_words (ties to even, as the emulated path): pairs from two rows at once where the
-// operand's lanes are contiguous (B, A^T), 8x8 register transposes where k is (A, B^T). Measured
-// natively on an AMD EPYC Zen 3 core (AVX2; bench/bf16_pack.cpp, thread CPU time, load average 1-3 on
-// 2 shared CPUs, 3 runs), the bench net's layer 784-256 at batch 128 / 512 / 2048: 0.22-0.28 ns per
-// packed element (0.4 in runs disturbed by other jobs), against 1.0-1.7 ns for the scalar loops it
-// replaced (3.6-9x). As a share of the product's time at a Zen 4 core's 198 GFLOP/s (vdpbf16ps),
-// packing both operands costs, batch 128 / 512 / 2048 (the scalar loops in brackets), on one thread
-// (on several, both are split alike):
-//   Z = X W            27-28% / 14% / 11-12%   (143-148% / 64-67% / 46-47%)
-//   dX = delta W^T     24%    / 9%  / 5%       (92-95%   / 32-33% / 18%)
-//   dW = X^T delta     11%    / 12% / 13%      (64-70%   / 65-67% / 82-88%)
-// At batch 128 W's 200k elements (46 us) dominate; each product that reads W packs it again. Zen 4's
-// own packing times, and the products', are not measured: no AVX512_BF16 CPU was at hand.
+// Packing (gemm_bf16_pack.hpp, AVX-512) runs on every call, both operands, every word written (padding
+// too, so the scratch only grows and is never zeroed per call), converting with vcvtne2ps2bf16 (ties to
+// even, as the emulated path; 32 floats that hold a subnormal or a NaN take bf16_round's rule instead):
+// pairs from two rows at once where the operand's lanes are contiguous (B, A^T), 8 x 16 register
+// transposes where k is (A, B^T). On the Zen 5 core (bench/bf16_pack.cpp, thread CPU time), the bench
+// net's layer 784-256 at batch 128 / 512 / 2048: 0.06-0.09 ns per element, against 0.13-0.2 for the
+// AVX2 packers before it (0.57 for X^T at batch 2048, whose half-line writes aliased in L1) and 0.6-1.1
+// for the scalar loops before those. Packing both operands then costs 4-22% of the product's time at
+// the peak (at batch 128, W's 200k elements; at 2048, X's 1.6M, packed once per product that reads it).
 #include <immintrin.h>
 
 #include <algorithm>
