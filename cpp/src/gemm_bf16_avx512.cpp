@@ -45,7 +45,7 @@
 // transposes where k is (A, B^T). On the Zen 5 core (bench/bf16_pack.cpp, thread CPU time), the bench
 // net's layer 784-256 at batch 128 / 512 / 2048: 0.06-0.09 ns per element, against 0.13-0.2 for the
 // AVX2 packers before it (0.57 for X^T at batch 2048, whose half-line writes aliased in L1) and 0.6-1.1
-// for the scalar loops before those. Packing both operands then costs 4-22% of the product's time at
+// for the scalar loops before those. Packing both operands then costs 4-20% of the product's time at
 // the peak (at batch 128, W's 200k elements; at 2048, X's 1.6M, packed once per product that reads it).
 #include <immintrin.h>
 
