@@ -113,8 +113,10 @@ def test_rows_quantized_as_the_reference(d):
     assert (err <= s[:, None] * 0.5001).all()
 
 
+# m: the AVX512-VNNI build's 8-row tiles and the rows after them; k: 1 to 7 panels of 16 columns, which
+# that build takes 3 at a time, the last four as 2 + 2 (k = 60: 4 panels; k = 100: 3 + 2 + 2)
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 9, 70])
-@pytest.mark.parametrize("d,k", [(1, 1), (5, 15), (13, 16), (64, 17), (784, 33)])
+@pytest.mark.parametrize("d,k", [(1, 1), (5, 15), (13, 16), (64, 17), (784, 33), (37, 60), (20, 100)])
 def test_int32_sums_exact(m, d, k):
     rng = np.random.default_rng(m * 1000 + d + k)
     Q = np.zeros((m, (d + 3) // 4 * 4), dtype=np.uint8)
