@@ -1,8 +1,8 @@
-// The packing of the AVX512_BF16 kernel's operands (gemm_bf16_avx512.cpp) and the rounding rule it uses
-// on 16 lanes (bf16_pack::round_words; bench/bf16_pack.cpp checks it against bf16_round_word on all 2^32
-// bit patterns). x86-64 only, private to cpp/src. AVX-512 (F and BW: no bf16 instruction), compiled with
-// the kernel's target attribute, so it runs where the kernel runs; tests/emulated/bf16.cpp compiles it
-// for AVX2 with SIMDe standing in, like the kernel.
+// The packing of the AVX512_BF16 kernel's operands (gemm_bf16_avx512.cpp). x86-64 only, private to
+// cpp/src. AVX-512 (F, BW, DQ, VL and BF16's vcvtne2ps2bf16), compiled with the kernel's target attribute,
+// so it runs where the kernel runs; tests/emulated/bf16.cpp compiles it for AVX2 with SIMDe (and its own
+// stand-ins for vcvtne2ps2bf16 and vfpclassps), like the kernel. bench/bf16_pack.cpp checks the
+// conversion against bf16_round_word on all 2^32 bit patterns.
 //
 // Packed layout (both operands, W = lanes per block): a "lane" l is a row i of op(A) (W = 8, the
 // micro-kernel's rows) or a column n of op(B) (W = 16, a zmm of floats); K is taken in pairs
@@ -15,7 +15,7 @@
 // Speed (bench/bf16_pack.cpp, AMD EPYC Zen 5, one core): the AVX2 packers before these took 0.13-0.17
 // ns per element, and 0.35-0.57 for op(A) = X^T at batch 512 / 2048, whose 8-lane blocks lie P 32
 // bytes apart: each p wrote half a cache line to every block, the lines aliasing in L1 at large P.
-// These write whole lines (a block's pairs 4 at a time) and round 16 lanes per instruction.
+// These write whole lines (4 to a block at a time) and convert 32 floats per vcvtne2ps2bf16.
 #pragma once
 
 #include <immintrin.h>
@@ -44,13 +44,6 @@ FASTMLP_BF16_TARGET inline __m512i round_words(__m512i u) {
   return _mm512_mask_or_epi32(nearest, nan, u, _mm512_set1_epi32(0x00400000));
 }
 
-// x[0, n) of up to 16 floats, rounded, zeros after (n <= 0: no access at all).
-FASTMLP_BF16_TARGET inline __m512i load_rounded(const float* x, Index n) {
-  if (n >= 16) return round_words(_mm512_castps_si512(_mm512_loadu_ps(x)));
-  if (n <= 0) return _mm512_setzero_si512();
-  return round_words(_mm512_castps_si512(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), x)));
-}
-
 // Pair words from two rounded vectors, lane by lane: the even k's bf16 low, the odd k's high.
 FASTMLP_BF16_TARGET inline __m512i pair_lanes(__m512i even, __m512i odd) {
   return _mm512_mask_blend_epi16(__mmask32(0xAAAAAAAAu), _mm512_srli_epi32(even, 16), odd);
@@ -71,22 +64,26 @@ FASTMLP_BF16_TARGET inline __m512 load_floats(const float* x, Index n) {
   return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), x);
 }
 
-// The 16 pair words of x[0, n) (up to 32 floats, zeros after). vcvtne2ps2bf16 rounds to nearest even
-// as bf16_round_word does, but treats subnormal inputs as zeros: 32 floats with a subnormal or a NaN
-// among them are rounded by round_words instead (one class test each, rarely taken).
+// Whether vcvtne2ps2bf16 gives bf16_round_word's bits for all 32 floats of a and b: it rounds to nearest
+// even as that does, but treats subnormal inputs as zeros, so 32 floats with a subnormal (or a NaN,
+// left to the one rule too) among them are rounded by round_words instead (one class test each,
+// rarely failed).
+FASTMLP_BF16_TARGET inline bool converts_exactly(__m512 a, __m512 b) {
+  constexpr int kSubnormalOrNaN = 0x20 | 0x01 | 0x80;  // vfpclassps: denormal, QNaN, SNaN
+  return (_mm512_fpclass_ps_mask(a, kSubnormalOrNaN) | _mm512_fpclass_ps_mask(b, kSubnormalOrNaN)) == 0;
+}
+
+// The 16 pair words of x[0, n) (up to 32 floats, zeros after).
 FASTMLP_BF16_TARGET inline __m512i neighbour_words(const float* x, Index n) {
   const __m512 lo = load_floats(x, n), hi = load_floats(x + 16, n - 16);
-  constexpr int kSubnormalOrNaN = 0x20 | 0x01 | 0x80;  // vfpclassps: denormal, QNaN, SNaN
-  if ((_mm512_fpclass_ps_mask(lo, kSubnormalOrNaN) | _mm512_fpclass_ps_mask(hi, kSubnormalOrNaN)) == 0)
-    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+  if (converts_exactly(lo, hi)) return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
   return pair_neighbours(round_words(_mm512_castps_si512(lo)), round_words(_mm512_castps_si512(hi)));
 }
 
 // The 16 pair words of two rows' 16 lanes (even k, odd k), as neighbour_words: vcvtne2ps2bf16 gives
 // the even row's bf16 then the odd row's, vpermw interleaves them.
 FASTMLP_BF16_TARGET inline __m512i lane_words(__m512 even, __m512 odd) {
-  constexpr int kSubnormalOrNaN = 0x20 | 0x01 | 0x80;
-  if ((_mm512_fpclass_ps_mask(even, kSubnormalOrNaN) | _mm512_fpclass_ps_mask(odd, kSubnormalOrNaN)) == 0) {
+  if (converts_exactly(even, odd)) {
     const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
                                                 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     return _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(odd, even));

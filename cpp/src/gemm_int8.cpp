@@ -207,10 +207,6 @@ inline void tile4(const std::uint8_t* Q, Index ldq, const std::int8_t* B, Index 
 }
 
 #if FASTMLP_INT8_ISA == 3
-// AVX512-VNNI: an R x 16 NV tile of zmm sums (R <= 8 rows, NV <= 3 panels: 24 accumulators), one
-// vpdpbusd per 16 columns x 4 inputs, the packed layout read 64 bytes (a panel's group) at a time. The
-// 256-bit tiles above run half as many products per instruction; a Zen 5 core's 512-bit units take
-// these at the same rate. The epilogue is Epilogue::row on each half: the same bits as the other builds.
 // vpdpbusd on zmm (a: u8, b: s8). GCC 12 moves the intrinsic's accumulators of an array through other
 // registers and the stack each step (perf: the tile ran at 0.84x onnxruntime's, against 0.90x for the
 // 256-bit one); the instruction in asm keeps each in its register. SIMDe's emulation (tests/emulated)
@@ -224,6 +220,10 @@ inline __m512i dot4_zmm(__m512i acc, __m512i a, __m512i b) {
 #endif
 }
 
+// AVX512-VNNI: an R x 16 NV tile of zmm sums (R <= 8 rows, NV <= 3 panels: 24 accumulators), one
+// vpdpbusd per 16 columns x 4 inputs, the packed layout read 64 bytes (a panel's group) at a time. The
+// 256-bit tiles above run half as many products per instruction; a Zen 5 core's 512-bit units take
+// these at the same rate. The epilogue is Epilogue::row on each half: the same bits as the other builds.
 template <int R, int NV>
 inline void tile_zmm(const std::uint8_t* Q, Index ldq, const std::int8_t* B, Index groups, Index r0, Index j0,
                      const Epilogue& e) {
@@ -260,8 +260,8 @@ inline void tile_zmm(const std::uint8_t* Q, Index ldq, const std::int8_t* B, Ind
 void zmm_rows(const std::uint8_t* Q, Index m8, Index ldq, const Epilogue& e, Prefetch& pf) {
   const Int8Weights& W = e.W;
   const Index groups = W.d4 / 4, panels = (W.k + kInt8Panel - 1) / kInt8Panel;
-  const Index per_tile =
-      (pf.lines() + (m8 / 8) * ((panels + 2) / 3) - 1) / std::max<Index>(1, (m8 / 8) * ((panels + 2) / 3));
+  const Index tiles = (m8 / 8) * ((panels + 2) / 3);        // also with the 2 + 2 ending: ceil(panels / 3) per row
+  const Index per_tile = (pf.lines() + tiles - 1) / tiles;  // m8 > 0: tiles > 0
   for (Index p = 0, nv; p < panels; p += nv) {
     nv = panels - p == 4 ? 2 : std::min<Index>(3, panels - p);
     const std::int8_t* B = W.packed.data() + p * kInt8Panel * W.d4;

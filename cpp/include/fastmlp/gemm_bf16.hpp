@@ -40,7 +40,7 @@ namespace fastmlp {
 // zero. Infinities stay infinities, a finite x past the largest bfloat16 rounds to infinity, subnormals
 // round like any other value (no flush), a NaN stays a NaN (made quiet, sign kept; a payload only in
 // the dropped bits does not turn it into an infinity). Branch-free, so that loops of it vectorize; its
-// AVX2 form (8 lanes, the same bits) is bf16_round_words in cpp/src/gemm_bf16_pack.hpp.
+// 16-lane form (the same bits) is bf16_pack::round_words in cpp/src/gemm_bf16_pack.hpp.
 inline std::uint32_t bf16_round_word(std::uint32_t u) {
   // carries into the kept bits when the dropped ones are > half, or = half and the kept ones odd
   const std::uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
