@@ -77,20 +77,22 @@ namespace now {  // as gemm_bf16_avx512.cpp packs now
 
 constexpr int MR = 8, kLanes = 16;
 
+// A^T in 8-lane blocks, A as stored in the rows layout (gemm_bf16_pack.hpp).
 void pack_a(bool ta, Index M, Index K, const float* A, Index lda, std::vector<std::uint32_t>& Ap) {
-  const std::size_t words = std::size_t((M + MR - 1) / MR * ((K + 1) / 2) * MR);
+  const Index P = (K + 1) / 2;
+  const std::size_t words = std::size_t(ta ? (M + MR - 1) / MR * P * MR : M * fastmlp::row_stride(P));
   if (Ap.size() < words) Ap.resize(words);
   if (ta)
     fastmlp::pack_lane_columns<MR>(A, lda, M, K, Ap.data());
   else
-    fastmlp::pack_lane_rows<MR>(A, lda, M, K, Ap.data());
+    fastmlp::pack_rows_in_order(A, lda, M, K, Ap.data());
 }
 
 void pack_b(bool tb, Index N, Index K, const float* B, Index ldb, std::vector<std::uint32_t>& Bp) {
   const std::size_t words = std::size_t((N + kLanes - 1) / kLanes * ((K + 1) / 2) * kLanes);
   if (Bp.size() < words) Bp.resize(words);
   if (tb)
-    fastmlp::pack_lane_rows<kLanes>(B, ldb, N, K, Bp.data());
+    fastmlp::pack_lane_rows(B, ldb, N, K, Bp.data());
   else
     fastmlp::pack_lane_columns<kLanes>(B, ldb, N, K, Bp.data());
 }
@@ -128,7 +130,8 @@ std::vector<float> random_matrix(Index rows, Index cols, std::mt19937& rng) {
 }
 
 // The packers' conversion against bf16_round_word on every 32-bit pattern (all NaNs, infinities,
-// subnormals), 32 at a time as pack_lane_rows takes them; and a chunk of one subnormal among normals.
+// subnormals), 32 at a time as pack_rows_in_order and pack_lane_rows take them; and a chunk of one subnormal among
+// normals.
 FASTMLP_BF16_TARGET bool same_rule_everywhere() {
   alignas(64) std::uint32_t in[32], out[16];
   for (std::uint64_t i = 0; i < (std::uint64_t(1) << 32); i += 32) {
@@ -173,9 +176,10 @@ int main(int argc, char** argv) {
       now::pack_a(g.ta, g.M, g.K, A.data(), a_cols, Ap_new);
       now::pack_b(g.tb, g.N, g.K, B.data(), b_cols, Bp_new);
       const Index P = (g.K + 1) / 2;
-      for (Index i = 0; i < g.M; ++i)  // old: row i's P words; now: 8-row panels [panel][p][r]
+      for (Index i = 0; i < g.M; ++i)  // old: row i's P words; now: A^T 8-row blocks [block][p][r], A rows
         for (Index p = 0; p < P; ++p)
-          if (Ap_old[std::size_t(i * P + p)] != Ap_new[std::size_t((i / MR * P + p) * MR + i % MR)]) {
+          if (Ap_old[std::size_t(i * P + p)] !=
+              Ap_new[std::size_t(g.ta ? (i / MR * P + p) * MR + i % MR : i * fastmlp::row_stride(P) + p)]) {
             std::printf("MISMATCH A %s b=%ld i=%ld p=%ld\n", g.name, long(b), long(i), long(p));
             return 1;
           }

@@ -13,8 +13,9 @@
 // flushed to zero). So K is consumed in pairs (p = k / 2), each pair one 32-bit word (the even k low):
 //   op(B) is packed per 16 columns: for each pair p one 512-bit row of the 16 columns' words; the last
 //     column block and an odd K are padded with zeros.
-//   op(A) is packed per 8 rows alike: for each pair p the 8 rows' words side by side, each broadcast
-//     to every lane in turn.
+//   op(A) = A^T is packed per 8 rows alike: for each pair p the 8 rows' words side by side; op(A) = A
+//     as stored is kept in rows (each row's bf16 in order are its pair words), 8 rows per panel. The
+//     tile broadcasts each row's word to every lane in turn.
 // The micro-kernel tile<R, NV> keeps R <= 8 rows x NV <= 3 blocks (48 columns) of C in R NV zmm
 // accumulators over the whole K, then C = alpha acc + beta C (beta 0: C not read). R and NV are template
 // arguments (the last M % 8 rows and C's last blocks have their own instantiations), so the p-loop has
@@ -29,7 +30,8 @@
 // from cache), else by column blocks. Every element of C is summed by one tile in one order whatever
 // the split or the tile's width: the same bits on any thread count. No K blocking: the bench net's
 // packed op(B) is at most 1 MB (dW at batch 2048), and where it passes half of L2 compute() walks it one
-// tile's blocks at a time (split into 64- to 256-pair chunks of K, it measured the same within noise).
+// tile's blocks at a time (split into 64- to 256-pair chunks of K, it measured the same within noise;
+// into two halves of K that each fit in L2, 1.00x in a paired timing).
 //
 // Measured on the Zen 5 core (bench/RESULTS_BF16.md; a stand-alone timing of the phases, 2026-12-07):
 // the tiles alone run at 93-99% of the vdpbf16ps peak (510 GFLOP/s, 2.0x the float32 FMA peak), so
@@ -42,11 +44,15 @@
 // too, so the scratch only grows and is never zeroed per call), converting with vcvtne2ps2bf16 (ties to
 // even, as the emulated path; 32 floats that hold a subnormal or a NaN take bf16_round's rule instead):
 // pairs from two rows at once where the operand's lanes are contiguous (B, A^T), 8 x 16 register
-// transposes where k is (A, B^T). On the Zen 5 core (bench/bf16_pack.cpp, thread CPU time), the bench
-// net's layer 784-256 at batch 128 / 512 / 2048: 0.06-0.09 ns per element, against 0.13-0.2 for the
-// AVX2 packers before it (0.57 for X^T at batch 2048, whose half-line writes aliased in L1) and 0.6-1.1
-// for the scalar loops before those. Packing both operands then costs 4-20% of the product's time at
-// the peak (at batch 128, W's 200k elements; at 2048, X's 1.6M, packed once per product that reads it).
+// transposes where k is (B^T), and A as stored converted row by row in order (the rows layout; with
+// 8 x 16 transposes, as B^T, it cost more than the conversion: a paired timing of the two kernels on
+// the Zen 5 core gave Z = X W 1.09x at batch 2048 and 1.02-1.03x at 128, dX = delta W^T 1.00-1.01x).
+// On the Zen 5 core (bench/bf16_pack.cpp, thread CPU time), the bench net's layer 784-256 at batch
+// 128 / 512 / 2048: 0.03-0.06 ns per element for A, 0.06-0.09 for the others, against 0.13-0.2 for
+// the AVX2 packers before them (0.57 for X^T at batch 2048, whose half-line writes aliased in L1) and
+// 0.6-1.1 for the scalar loops before those. Packing both operands then costs 6-17% of the product's
+// time at the peak (at batch 128, W's 200k elements; at 2048, X's 1.6M, packed once per product that
+// reads it).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -81,9 +87,9 @@ inline void grow(std::vector<std::uint32_t>& scratch, Index words) {
 // R NV accumulators held in registers, with no test per row: a panel's last rows (M % kMR) get their
 // own instantiation. Each element of C is summed over p = 0, 1, ... in one accumulator lane, then
 // alpha acc + beta C: the same arithmetic in every tile shape, so any split of C gives the same bits.
-template <int R, int NV>
-FASTMLP_BF16_TARGET void tile(Index P, const std::uint32_t* Ap, const std::uint32_t* Bp, Index bp_stride, float alpha,
-                              float beta, float* C, Index ldc, Index cols) {
+template <int R, int NV, bool kRows>
+FASTMLP_BF16_TARGET void tile(Index P, const std::uint32_t* Ap, Index rs, const std::uint32_t* Bp, Index bp_stride,
+                              float alpha, float beta, float* C, Index ldc, Index cols) {
   __m512 acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -96,7 +102,7 @@ FASTMLP_BF16_TARGET void tile(Index P, const std::uint32_t* Ap, const std::uint3
       b[v] = (__m512bh)_mm512_loadu_si512(static_cast<const void*>(Bp + v * bp_stride + p * kLanes));
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(Ap[p * kMR + r]));
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(int(kRows ? Ap[r * rs + p] : Ap[p * kMR + r]));
 #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], a, b[v]);
     }
@@ -119,14 +125,16 @@ FASTMLP_BF16_TARGET void tile(Index P, const std::uint32_t* Ap, const std::uint3
     }
 }
 
-using Tile = void (*)(Index, const std::uint32_t*, const std::uint32_t*, Index, float, float, float*, Index, Index);
+using Tile = void (*)(Index, const std::uint32_t*, Index, const std::uint32_t*, Index, float, float, float*, Index,
+                      Index);
 
-// tile<R, NV> for R = 1..kMR, NV = 1..kNV, at [(R - 1) kNV + NV - 1].
-template <int... I>
+// tile<R, NV, kRows> for R = 1..kMR, NV = 1..kNV, at [(R - 1) kNV + NV - 1].
+template <bool kRows, int... I>
 constexpr std::array<Tile, sizeof...(I)> make_tiles(std::integer_sequence<int, I...>) {
-  return {&tile<I / kNV + 1, I % kNV + 1>...};
+  return {&tile<I / kNV + 1, I % kNV + 1, kRows>...};
 }
-constexpr std::array<Tile, kMR * kNV> kTiles = make_tiles(std::make_integer_sequence<int, kMR * kNV>{});
+constexpr auto kPanelTiles = make_tiles<false>(std::make_integer_sequence<int, kMR * kNV>{});
+constexpr auto kRowTiles = make_tiles<true>(std::make_integer_sequence<int, kMR * kNV>{});
 
 // One product's packed operands and arguments, shared by the threads.
 struct Product {
@@ -137,24 +145,25 @@ struct Product {
   Index lda, ldb;
   float* C;
   Index ldc;
-  std::uint32_t *Ap, *Bp;  // MB panels of P kMR words, NB blocks of P 16 words
+  std::uint32_t *Ap, *Bp;  // MB panels of A (as words apart), NB blocks of P 16 words of B
+  Index as, rs;            // A's word (row r, pair p) of panel i: Ap[i as + p kMR + r] (ta), Ap[i as + r rs + p]
 };
 
 // Packs A's panels [a0, a1) and B's blocks [b0, b1); each writes only its own panels and blocks.
 void pack(const Product& g, Index a0, Index a1, Index b0, Index b1) {
   if (a1 > a0) {
     const Index l0 = a0 * kMR, lanes = std::min(g.M, a1 * kMR) - l0;  // rows of op(A)
-    std::uint32_t* to = g.Ap + a0 * g.P * kMR;
+    std::uint32_t* to = g.Ap + a0 * g.as;
     if (g.ta)
       pack_lane_columns<kMR>(g.A + l0, g.lda, lanes, g.K, to);  // stored A: K x M
     else
-      pack_lane_rows<kMR>(g.A + l0 * g.lda, g.lda, lanes, g.K, to);
+      pack_rows_in_order(g.A + l0 * g.lda, g.lda, lanes, g.K, to);
   }
   if (b1 > b0) {
     const Index l0 = b0 * kLanes, lanes = std::min(g.N, b1 * kLanes) - l0;  // columns of op(B)
     std::uint32_t* to = g.Bp + b0 * g.P * kLanes;
     if (g.tb)
-      pack_lane_rows<kLanes>(g.B + l0 * g.ldb, g.ldb, lanes, g.K, to);  // stored B: N x K
+      pack_lane_rows(g.B + l0 * g.ldb, g.ldb, lanes, g.K, to);  // stored B: N x K
     else
       pack_lane_columns<kLanes>(g.B + l0, g.ldb, lanes, g.K, to);
   }
@@ -167,8 +176,9 @@ void compute(const Product& g, Index i0, Index i1, Index nb0, Index nb1) {
   auto tile_at = [&](Index i, Index nb, int nv) {
     const int rows = int(std::min<Index>(kMR, g.M - i * kMR));
     const Index cols = std::min<Index>(nv * kLanes, g.N - nb * kLanes);
-    kTiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, g.Ap + i * g.P * kMR, g.Bp + nb * bp_stride, bp_stride, g.alpha,
-                                                   g.beta, g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
+    const auto& tiles = g.ta ? kPanelTiles : kRowTiles;
+    tiles[std::size_t((rows - 1) * kNV + nv - 1)](g.P, g.Ap + i * g.as, g.rs, g.Bp + nb * bp_stride, bp_stride, g.alpha,
+                                                  g.beta, g.C + i * kMR * g.ldc + nb * kLanes, g.ldc, cols);
   };
   // Tiles kNV blocks wide, but the last four blocks as 2 + 2: a 1-block tile broadcasts each A word for
   // 16 products instead of 48 or 32.
@@ -190,9 +200,11 @@ FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, In
   const Index P = (K + 1) / 2, MB = (M + kMR - 1) / kMR, NB = (N + kLanes - 1) / kLanes;
   // This thread's scratch, grown before the threads start: they only write into it, each its own part.
   thread_local std::vector<std::uint32_t> Ap, Bp;
-  grow(Ap, MB * P * kMR);
+  // A transposed: 8-lane blocks; else the rows layout (gemm_bf16_pack.hpp)
+  const Index rs = row_stride(P), as = ta ? P * kMR : kMR * rs;
+  grow(Ap, MB * as);
   grow(Bp, NB * P * kLanes);
-  const Product g{ta, tb, M, N, K, P, MB, NB, alpha, beta, A, B, lda, ldb, C, ldc, Ap.data(), Bp.data()};
+  const Product g{ta, tb, M, N, K, P, MB, NB, alpha, beta, A, B, lda, ldb, C, ldc, Ap.data(), Bp.data(), as, rs};
   // Two passes over the pool (gemm.cpp's threshold decides for both): every thread packs its share of
   // A's panels and of B's blocks, then (after the join) computes its share of C from all of them.
   const double flops = 2.0 * double(M) * double(N) * double(K);

@@ -4,18 +4,23 @@
 // stand-ins for vcvtne2ps2bf16 and vfpclassps), like the kernel. bench/bf16_pack.cpp checks the
 // conversion against bf16_round_word on all 2^32 bit patterns.
 //
-// Packed layout (both operands, W = lanes per block): a "lane" l is a row i of op(A) (W = 8, the
-// micro-kernel's rows) or a column n of op(B) (W = 16, a zmm of floats); K is taken in pairs
-// (p = k / 2, P = ceil(K / 2) of them). Word [(l / W) P + p] [l % W] holds the bf16 pair
-// (X_l[2p], X_l[2p + 1]): the even k in the low 16 bits, as vdpbf16ps reads it. Lanes past L (the
-// last block) and the odd k past an odd K are zeros. The packers write every word, padding included,
-// so the scratch need not be zeroed first. They never read outside the operand (no row past L, no
-// column past K: a row's tail is a masked load) and never write past the last block.
+// Packed layouts. K is taken in pairs (p = k / 2, P = ceil(K / 2) of them); the word of lane l and pair p
+// holds the bf16 pair (X_l[2p], X_l[2p + 1]), the even k in the low 16 bits, as vdpbf16ps reads it,
+// and the odd k past an odd K is zero. A "lane" is a column n of op(B) or a row i of op(A).
+//   Blocks (op(B), W = 16 lanes, a zmm of floats; op(A) = A^T, W = 8, the micro-kernel's rows): word
+//     [(l / W) P + p] [l % W]; lanes past L (the last block) are zeros. pack_lane_columns (lanes along
+//     the stored rows: B, A^T) and pack_lane_rows (lanes down the stored columns: B^T).
+//   Rows (op(A) = A as stored): lane l's P words in order at l rs (row_stride): the bf16 of a row, in
+//     order, are its pair words, so packing is a conversion with no transpose (pack_rows_in_order).
+// The packers write every word, padding included, so the scratch need not be zeroed first. They never
+// read outside the operand (no row past L, no column past K: a row's tail is a masked load) and never
+// write past the last block or row.
 //
 // Speed (bench/bf16_pack.cpp, AMD EPYC Zen 5, one core): the AVX2 packers before these took 0.13-0.17
 // ns per element, and 0.35-0.57 for op(A) = X^T at batch 512 / 2048, whose 8-lane blocks lie P 32
 // bytes apart: each p wrote half a cache line to every block, the lines aliasing in L1 at large P.
-// These write whole lines (4 to a block at a time) and convert 32 floats per vcvtne2ps2bf16.
+// These write whole lines (4 to a block at a time) and convert 32 floats per vcvtne2ps2bf16. op(A) = A
+// took 8-lane blocks too until the rows layout, whose 8 x 16 transposes cost more than the conversion.
 #pragma once
 
 #include <immintrin.h>
@@ -129,20 +134,20 @@ FASTMLP_BF16_TARGET inline void store_two_pairs(std::uint32_t* to, __m512i v, In
 
 }  // namespace bf16_pack
 
-// Lanes as rows of the stored X (L x K, row stride ld; k runs along a row): A as stored, B transposed.
-// A pair is two neighbours of a row: 32 floats of a row give 16 pair words (one vpermt2w); 8 rows'
-// words are then turned in registers (8 x 16 transpose) into 16 pairs x 8 lanes, stored whole.
-template <int W>
-FASTMLP_BF16_TARGET void pack_lane_rows(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
+// Lanes as rows of the stored X (L x K, row stride ld; k runs along a row), in 16-lane blocks: B
+// transposed. A pair is two neighbours of a row: 32 floats of a row give 16 pair words (one vpermt2w);
+// 8 rows' words are then turned in registers (8 x 16 transpose) into 16 pairs x 8 lanes, and two such
+// groups make 16 pairs of 16 lanes, stored whole.
+FASTMLP_BF16_TARGET inline void pack_lane_rows(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
   using namespace bf16_pack;
-  static_assert(W == 8 || W == 16, "the kernel's two block widths");
+  constexpr int W = 16;
   const Index P = (K + 1) / 2;
   for (Index b0 = 0; b0 < L; b0 += W) {
     std::uint32_t* block = dst + (b0 / W) * P * W;
     for (Index p0 = 0; p0 < P; p0 += 16) {
       const Index k0 = 2 * p0;
-      __m512i t[W / 8][8];  // per 8-lane group: pairs p0 + 2q, p0 + 2q + 1 of its 8 lanes
-      for (int g = 0; g < W / 8; ++g) {
+      __m512i t[2][8];  // per 8-lane group: pairs p0 + 2q, p0 + 2q + 1 of its 8 lanes
+      for (int g = 0; g < 2; ++g) {
         __m512i r[8];
         for (int i = 0; i < 8; ++i) {
           const Index l = b0 + 8 * g + i;
@@ -151,21 +156,33 @@ FASTMLP_BF16_TARGET void pack_lane_rows(const float* X, Index ld, Index L, Index
         }
         transpose8x16(r, t[g]);
       }
-      for (int q = 0; q < 8; ++q) {
+      for (int q = 0; q < 8; ++q) {  // pair p: lanes 0-7 from group 0, 8-15 from group 1 (the low halves), then p + 1's
         const Index p = p0 + 2 * q;
         if (p >= P) break;
-        if (W == 8) {
-          store_two_pairs(block + p * W, t[0][q], P - p);
-        } else {  // pair p: lanes 0-7 from group 0, 8-15 from group 1 (the low halves), then p + 1's
-          _mm512_storeu_si512(static_cast<void*>(block + p * W),
-                              _mm512_shuffle_i64x2(t[0][q], t[W / 8 - 1][q], _MM_SHUFFLE(1, 0, 1, 0)));
-          if (p + 1 < P)
-            _mm512_storeu_si512(static_cast<void*>(block + (p + 1) * W),
-                                _mm512_shuffle_i64x2(t[0][q], t[W / 8 - 1][q], _MM_SHUFFLE(3, 2, 3, 2)));
-        }
+        _mm512_storeu_si512(static_cast<void*>(block + p * W),
+                            _mm512_shuffle_i64x2(t[0][q], t[1][q], _MM_SHUFFLE(1, 0, 1, 0)));
+        if (p + 1 < P)
+          _mm512_storeu_si512(static_cast<void*>(block + (p + 1) * W),
+                              _mm512_shuffle_i64x2(t[0][q], t[1][q], _MM_SHUFFLE(3, 2, 3, 2)));
       }
     }
   }
+}
+
+// Words from one packed row to the next in the rows layout: P rounded up to whole 64-byte lines (the
+// packer writes whole lines, zeros past P), and to an odd number of them, so that the tile's 8 row
+// streams fall in distinct sets of L1 whatever P is.
+constexpr Index row_stride(Index P) { return ((P + 15) / 16 | 1) * 16; }
+
+// Lanes as rows of the stored X (L x K, row stride ld), in the rows layout: lane l's words at
+// dst + l row_stride(P), each 32 floats of the row converted by one vcvtne2ps2bf16 and stored as they
+// come (neighbour_words), with no transpose.
+FASTMLP_BF16_TARGET inline void pack_rows_in_order(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
+  using namespace bf16_pack;
+  const Index P = (K + 1) / 2, rs = row_stride(P);
+  for (Index l = 0; l < L; ++l)
+    for (Index p0 = 0; p0 < P; p0 += 16)
+      _mm512_storeu_si512(static_cast<void*>(dst + l * rs + p0), neighbour_words(X + l * ld + 2 * p0, K - 2 * p0));
 }
 
 // Lanes as columns of the stored X (K x L, row stride ld; a lane runs down a column): B as stored, A
