@@ -50,9 +50,13 @@
 // On the Zen 5 core (bench/bf16_pack.cpp, thread CPU time), the bench net's layer 784-256 at batch
 // 128 / 512 / 2048: 0.03-0.06 ns per element for A, 0.06-0.09 for the others, against 0.13-0.2 for
 // the AVX2 packers before them (0.57 for X^T at batch 2048, whose half-line writes aliased in L1) and
-// 0.6-1.1 for the scalar loops before those. Packing both operands then costs 6-17% of the product's
+// 0.6-1.1 for the scalar loops before those. Packing both operands then costs 3-17% of the product's
 // time at the peak (at batch 128, W's 200k elements; at 2048, X's 1.6M, packed once per product that
-// reads it).
+// reads it). Measured and left out (bench/bf16_ab.cpp, paired, bench/RESULTS_BF16.md): B converted by
+// the first panel's tiles as they go (1.03-1.04x on the two products where it applies, Z at batch 128;
+// the conversion's instructions take 13-16% of vdpbf16ps's rate, bf16_peak.cpp bf16_converting, and
+// W's 800 KB still come from L3), A's panels packed just before their tiles (0.95-1.01x), software
+// prefetch of the rows to come (0.99-1.01x), K in halves that fit L2 (1.00x).
 #include <immintrin.h>
 
 #include <algorithm>
