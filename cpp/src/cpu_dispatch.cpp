@@ -23,6 +23,8 @@ namespace fastmlp {
   void gemm(bool, bool, Index, Index, Index, T, const T*, Index, const T*, Index, T, T*, Index); \
   template <class T>                                                                             \
   void sgd_rank1(Index, Index, T, T, const T*, const T*, T*, Index, T*);                         \
+  template <class T>                                                                             \
+  bool rows_finite(const T*, Index, Index, Index);                                               \
   const char* gemm_isa();                                                                        \
   }
 FASTMLP_DECLARE_KERNELS(kernels_base)
@@ -42,6 +44,9 @@ using Gemm = void (*)(bool, bool, Index, Index, Index, T, const T*, Index, const
 template <class T>
 using Rank1 = void (*)(Index, Index, T, T, const T*, const T*, T*, Index, T*);
 
+template <class T>
+using Finite = bool (*)(const T*, Index, Index, Index);
+
 struct Kernels {
   const char* level;  // "v2", "v3", "v4", "generic"
   const char* (*isa)();
@@ -49,10 +54,15 @@ struct Kernels {
   Gemm<double> dgemm;
   Rank1<float> srank1;
   Rank1<double> drank1;
+  Finite<float> sfinite;
+  Finite<double> dfinite;
 };
 
-#define FASTMLP_KERNELS(level, ns) \
-  Kernels { level, &ns::gemm_isa, &ns::gemm<float>, &ns::gemm<double>, &ns::sgd_rank1<float>, &ns::sgd_rank1<double> }
+#define FASTMLP_KERNELS(level, ns)                                                                            \
+  Kernels {                                                                                                   \
+    level, &ns::gemm_isa, &ns::gemm<float>, &ns::gemm<double>, &ns::sgd_rank1<float>, &ns::sgd_rank1<double>, \
+        &ns::rows_finite<float>, &ns::rows_finite<double>                                                     \
+  }
 #if defined(__x86_64__) || defined(_M_X64)
 constexpr const char* kBase = "v2";
 #else
@@ -184,6 +194,16 @@ void sgd_rank1(Index d, Index k, T s, T alpha, const T* x, const T* y, T* W, Ind
     kernels().drank1(d, k, s, alpha, x, y, W, ldw, dx);
 }
 
+template <class T>
+bool rows_finite(const T* X, Index rows, Index cols, Index ld) {
+  if constexpr (std::is_same_v<T, float>)
+    return kernels().sfinite(X, rows, cols, ld);
+  else
+    return kernels().dfinite(X, rows, cols, ld);
+}
+
+template bool rows_finite<float>(const float*, Index, Index, Index);
+template bool rows_finite<double>(const double*, Index, Index, Index);
 template void sgd_rank1<float>(Index, Index, float, float, const float*, const float*, float*, Index, float*);
 template void sgd_rank1<double>(Index, Index, double, double, const double*, const double*, double*, Index, double*);
 template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, Index, const float*, Index, float,

@@ -28,7 +28,7 @@
 // against many columns (M = 16..32, N >= 4M) runs as C^T = op(B)^T op(A)^T, which packs the few rows
 // instead of the large op(B) (gemm_transposed).
 //
-// Here: the blocking, the packing, gemm_blocked, gemm_transposed, sgd_rank1 and gemm(). The vector types
+// Here: the blocking, the packing, gemm_blocked, gemm_transposed, sgd_rank1, gemm() and rows_finite(). The vector types
 // (Simd<T>) are in gemm_simd.hpp, the micro-kernel and its tables in gemm_ukernel.hpp, the small-M paths in
 // gemm_small.hpp: private headers included below, so each SIMD level is still one translation unit.
 #include "fastmlp/gemm.hpp"
@@ -491,6 +491,16 @@ template void gemm<float>(bool, bool, Index, Index, Index, float, const float*, 
                           float*, Index);
 template void gemm<double>(bool, bool, Index, Index, Index, double, const double*, Index, const double*, Index, double,
                            double*, Index);
+
+template <class T>
+bool rows_finite(const T* X, Index rows, Index cols, Index ld) {
+  for (Index r = 0; r < rows; ++r)
+    if (!all_finite(X + r * ld, cols)) return false;
+  return true;
+}
+
+template bool rows_finite<float>(const float*, Index, Index, Index);
+template bool rows_finite<double>(const double*, Index, Index, Index);
 
 const char* gemm_isa() {
 #if FASTMLP_GEMM_ISA == 512

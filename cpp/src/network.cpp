@@ -277,7 +277,7 @@ void Network<T>::validate_inputs(const ConstRef<T>& X) const {
   if (!stack_[0].checks_finite_inputs()) {  // else the first layer's forward pass checks (layer.hpp)
     std::atomic<bool> finite{true};
     parallel_elementwise(X.rows(), X.size(), 1, [&](Index i0, Index i1) {
-      if (!all_finite(X.middleRows(i0, i1 - i0))) finite = false;
+      if (!rows_finite(X.data() + i0 * X.outerStride(), i1 - i0, X.cols(), X.outerStride())) finite = false;
     });
     if (!finite) throw std::invalid_argument("X contains NaN or infinity");
   }

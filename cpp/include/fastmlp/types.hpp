@@ -35,8 +35,10 @@ using ConstRef = Eigen::Ref<const Matrix<T>>;
 // element, which the compiler vectorises at every SIMD level with no dependency chain; Eigen's
 // allFinite() is an early-exit scalar loop (3% of a training epoch at batch 128 when it checks X),
 // and a floating-point sum of x * 0 runs at the latency of one add per vector (0.2 us for one sample).
+// static: each translation unit keeps its own copy, so the builds compiled per SIMD level (gemm.cpp's
+// rows_finite) never share one symbol with the portable code where the compiler does not inline it.
 template <class T>
-bool all_finite(const T* x, Index n) {
+static bool all_finite(const T* x, Index n) {
   static_assert(sizeof(T) == 4 || sizeof(T) == 8, "float or double");
   using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr U exponent = sizeof(T) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000ull);
