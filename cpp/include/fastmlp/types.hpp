@@ -52,7 +52,7 @@ static bool all_finite(const T* x, Index n) {
 }
 
 template <class Derived>
-bool all_finite(const Eigen::DenseBase<Derived>& x) {
+static bool all_finite(const Eigen::DenseBase<Derived>& x) {  // static too: it calls the one above
   const auto& d = x.derived();
   if constexpr (bool(Derived::Flags & Eigen::DirectAccessBit)) {
     if (d.innerStride() == 1) {
