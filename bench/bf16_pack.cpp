@@ -130,8 +130,8 @@ std::vector<float> random_matrix(Index rows, Index cols, std::mt19937& rng) {
 }
 
 // The packers' conversion against bf16_round_word on every 32-bit pattern (all NaNs, infinities,
-// subnormals), 32 at a time as pack_rows_in_order and pack_lane_rows take them; and a chunk of one subnormal among
-// normals.
+// subnormals), 32 at a time as pack_rows_in_order and pack_lane_rows take them; and a chunk of one
+// subnormal among normals.
 FASTMLP_BF16_TARGET bool same_rule_everywhere() {
   alignas(64) std::uint32_t in[32], out[16];
   for (std::uint64_t i = 0; i < (std::uint64_t(1) << 32); i += 32) {

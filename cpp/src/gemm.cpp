@@ -28,9 +28,10 @@
 // against many columns (M = 16..32, N >= 4M) runs as C^T = op(B)^T op(A)^T, which packs the few rows
 // instead of the large op(B) (gemm_transposed).
 //
-// Here: the blocking, the packing, gemm_blocked, gemm_transposed, sgd_rank1, gemm() and rows_finite(). The vector types
-// (Simd<T>) are in gemm_simd.hpp, the micro-kernel and its tables in gemm_ukernel.hpp, the small-M paths in
-// gemm_small.hpp: private headers included below, so each SIMD level is still one translation unit.
+// Here: the blocking, the packing, gemm_blocked, gemm_transposed, sgd_rank1, gemm() and rows_finite().
+// The vector types (Simd<T>) are in gemm_simd.hpp, the micro-kernel and its tables in gemm_ukernel.hpp,
+// the small-M paths in gemm_small.hpp: private headers included below, so each SIMD level is still one
+// translation unit.
 #include "fastmlp/gemm.hpp"
 #include "fastmlp/threads.hpp"
 

@@ -56,7 +56,7 @@
 // the first panel's tiles as they go (1.03-1.04x on the two products where it applies, Z at batch 128;
 // the conversion's instructions take 13-16% of vdpbf16ps's rate, bf16_peak.cpp bf16_converting, and
 // W's 800 KB still come from L3), A's panels packed just before their tiles (0.95-1.01x), software
-// prefetch of the rows to come (0.99-1.01x), K in halves that fit L2 (1.00x).
+// prefetch of the rows to come (0.99-1.01x).
 #include <immintrin.h>
 
 #include <algorithm>

@@ -8,8 +8,8 @@
 // holds the bf16 pair (X_l[2p], X_l[2p + 1]), the even k in the low 16 bits, as vdpbf16ps reads it,
 // and the odd k past an odd K is zero. A "lane" is a column n of op(B) or a row i of op(A).
 //   Blocks (op(B), W = 16 lanes, a zmm of floats; op(A) = A^T, W = 8, the micro-kernel's rows): word
-//     [(l / W) P + p] [l % W]; lanes past L (the last block) are zeros. pack_lane_columns (lanes along
-//     the stored rows: B, A^T) and pack_lane_rows (lanes down the stored columns: B^T).
+//     [(l / W) P + p] [l % W]; lanes past L (the last block) are zeros. pack_lane_columns (a lane is a
+//     stored column: B, A^T) and pack_lane_rows (a lane is a stored row: B^T).
 //   Rows (op(A) = A as stored): lane l's P words in order at l rs (row_stride): the bf16 of a row, in
 //     order, are its pair words, so packing is a conversion with no transpose (pack_rows_in_order).
 // The packers write every word, padding included, so the scratch need not be zeroed first. They never

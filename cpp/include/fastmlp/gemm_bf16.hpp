@@ -14,7 +14,7 @@
 // Kernels (picked once per process, bf16_kernel() names the one in use, bf16_kernel_why() why):
 //   "avx512_bf16"      vdpbf16ps (gemm_bf16_avx512.cpp): AMD CPUs with AVX512_BF16 (Zen 4+) at level
 //                      v4, where bf16 products run at twice float32's rate (on a Zen 5 core: vdpbf16ps's
-//                      peak 510 GFLOP/s against 255 for FMA, the kernel 79-87% of it over the bench net's
+//                      peak 510 GFLOP/s against 255 for FMA, the kernel 76-89% of it over the bench net's
 //                      products; bench/RESULTS_BF16.md). On Intel's AVX512_BF16
 //                      CPUs (Cooper Lake, Sapphire Rapids+) only when FASTMLP_BF16=avx512_bf16 asks:
 //                      its rate there is unmeasured, and LLVM's Sapphire Rapids model gives vdpbf16ps
