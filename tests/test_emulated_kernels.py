@@ -63,6 +63,7 @@ def emu(tmp_path_factory):
         "emu_int8_dense_rows": ([c_int, P, I, I, P, P, I, I, P, P, I, c_int], c_int),
         "emu_int8_chain2": ([c_int, P, I, I, P, P, P, I, I, c_int, P, P, P, I, c_int, P, I], c_int),
         "emu_gemm_bf16": ([c_int, c_int, c_int, I, I, I, F, P, I, P, I, F, P, I], None),
+        "emu_gemm_bf16_keep": ([I, I, I, P, I, P, P, I, P, F, F, P], None),
         "emu_set_num_threads": ([c_int], c_int),
     }
     for name, (args, res) in sigs.items():
@@ -294,6 +295,32 @@ def test_bf16_kernel_against_the_reference(emu, ta, tb):
                     where = f"kernel {kernel} m={m} n={n} k={k} alpha={alpha} beta={beta}"
                     assert np.all(np.abs(C[:, :n] - ref) <= bound), where
                     np.testing.assert_array_equal(C[:, n:].view(np.uint32), C0[:, n:].view(np.uint32), where)
+
+
+@pytest.mark.parametrize("m, k", [(1, 1), (2, 3), (15, 8), (16, 31), (17, 33), (33, 70), (70, 257)])
+def test_bf16_kernel_keeps_x_for_the_weight_gradient(emu, m, k):
+    # a training step's Z = X W writes X^T's words (pack_rows_and_columns) and X^T D reads them: the same
+    # floats as X^T D packing X^T itself; the kept buffer starts as NaN words, so a word left unwritten
+    # (an odd m's last pair, the lanes past k) would show
+    rng = np.random.default_rng(m * 1000 + k)
+    n, n2, pad = 17, 20, 3
+    Xs = np.full((m, k + pad), np.nan, dtype=np.float32)  # row stride k + pad: the padding is never read
+    Xs[:, :k] = rng.standard_normal((m, k))
+    W = (rng.standard_normal((k, n)) * 0.05).astype(np.float32)
+    D = rng.standard_normal((m, n2)).astype(np.float32)
+    C0 = rng.standard_normal((k, n2)).astype(np.float32)
+    Z, C = np.empty((m, n), np.float32), C0.copy()
+    emu.emu_gemm_bf16_keep(
+        m, n, k, ptr(Xs, np.float32), Xs.shape[1], ptr(W, np.float32), ptr(Z, np.float32), n2, ptr(D, np.float32),
+        -0.5, 1.0, ptr(C, np.float32),
+    )  # fmt: skip
+    Z_apart = _gemm_bf16(emu, 1, False, False, Xs, W, np.zeros((m, n), np.float32), 1.0, 0.0, m, n, k)
+    C_apart = _gemm_bf16(emu, 1, True, False, Xs, D, C0, -0.5, 1.0, k, n2, m)
+    np.testing.assert_array_equal(Z, Z_apart)
+    np.testing.assert_array_equal(C, C_apart)
+    X = Xs[:, :k]
+    ref = -0.5 * (bf16(X).T @ bf16(D)) + C0
+    assert np.all(np.abs(C - ref) <= _gamma(m + 2) * (0.5 * (np.abs(bf16(X)).T @ np.abs(bf16(D))) + np.abs(C0)))
 
 
 def test_bf16_kernel_rounds_its_operands(emu):

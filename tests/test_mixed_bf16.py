@@ -189,6 +189,27 @@ def test_gemm_bf16_in_slices(trans_a):
     assert C.shape == ref.shape and np.all(np.abs(C - ref) <= bound)
 
 
+@pytest.mark.parametrize("m, d", [(1, 1), (7, 33), (128, 784), (301, 97), (4096, 40), (4097, 9)])
+def test_gemm_bf16_kept_pair_is_the_two_products(m, d):
+    # a training step converts the model's input once (gemm_bf16.hpp, Bf16Input): X W keeps X^T's bf16
+    # words for X^T D. The same floats as the two products apart, subnormals and NaNs too (bf16_round's
+    # rule); kept wherever the AVX512_BF16 kernel runs and X has at most 4096 rows
+    rng = np.random.default_rng(m + d)
+    X = rng.standard_normal((m, d)).astype(np.float32)
+    X.flat[:: max(1, X.size // 5)] = np.array([0x007FFFFF], U32).view(np.float32)[0]  # a subnormal
+    X.flat[3 % X.size] = np.nan
+    W = (rng.standard_normal((d, 19)) * 0.05).astype(np.float32)
+    D = rng.standard_normal((m, 21)).astype(np.float32)
+    Z, C, kept = _core.gemm_bf16_kept_pair(X, W, D)
+    np.testing.assert_array_equal(Z, _core.gemm_bf16(X, W))
+    np.testing.assert_array_equal(C, _core.gemm_bf16(X, D, True, False))
+    assert kept == (fm.build_info()["bf16"] == "avx512_bf16" and m <= 4096)
+    finite = np.isfinite(X).all(axis=0)  # the columns of X^T D away from the NaN
+    ref = bf16(X).T @ bf16(D)
+    bound = _gamma(m) * (np.abs(bf16(X)).T @ np.abs(bf16(D)))
+    assert np.all(np.abs(C[finite] - ref[finite]) <= bound[finite]) and np.isnan(C[~finite]).all()
+
+
 def test_gemm_bf16_keeps_special_values():
     A = np.array([[np.inf, 1.0], [np.nan, 1.0], [1e-40, 0.0]], np.float32)
     B = np.array([[1.0], [2.0]], np.float32)

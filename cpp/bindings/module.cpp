@@ -87,6 +87,27 @@ PYBIND11_MODULE(_core, m) {
       py::arg("A"), py::arg("B"), py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("emulated") = false,
       "op(A) op(B) with bf16 operands and float32 sums (bf16_kernel's, or the emulated path): for tests.");
   m.def(
+      "gemm_bf16_kept_pair",
+      [](const py::array_t<float, py::array::c_style | py::array::forcecast>& X,
+         const py::array_t<float, py::array::c_style | py::array::forcecast>& W,
+         const py::array_t<float, py::array::c_style | py::array::forcecast>& D) {
+        if (X.ndim() != 2 || W.ndim() != 2 || D.ndim() != 2) throw py::value_error("gemm_bf16_kept_pair: 2-D arrays");
+        const fastmlp::Index m = X.shape(0), d = X.shape(1), k = W.shape(1), n = D.shape(1);
+        if (W.shape(0) != d || D.shape(0) != m)
+          throw py::value_error("gemm_bf16_kept_pair: X W and X^T D do not chain");
+        py::array_t<float> Z({m, k}), C({d, n});
+        fastmlp::Bf16Input kept;
+        {
+          py::gil_scoped_release release;
+          fastmlp::gemm_bf16_keep(m, k, d, 1.0f, X.data(), d, W.data(), k, 0.0f, Z.mutable_data(), k, kept);
+          fastmlp::gemm_bf16_kept(d, n, m, 1.0f, X.data(), d, D.data(), n, 0.0f, C.mutable_data(), n, kept);
+        }
+        return py::make_tuple(Z, C, kept.x != nullptr);
+      },
+      py::arg("X"), py::arg("W"), py::arg("D"),
+      "(X W, X^T D, kept) as a training step runs them (gemm_bf16.hpp, Bf16Input): X converted once, its "
+      "bf16 words kept from the first product to the second where `kept`: for tests.");
+  m.def(
       "mappable",
       [](const py::handle& X, const py::dtype& dtype) {
         if (dtype.equal(py::dtype::of<float>())) return fastmlp::bindings::maps_as_is<float>(X);

@@ -62,6 +62,29 @@ class CpuOps final : public Ops<T> {
     fastmlp::gemm<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
 
+  // The mixed bf16 kernel converts x once for both products (gemm_bf16.hpp, Bf16Input).
+  struct Bf16Kept final : KeptInput {
+    Bf16Input x;
+  };
+  void gemm_input(Index m, Index d, Index k, const T* x, Index ldx, const T* W, T* z,
+                  std::unique_ptr<KeptInput>* kept) override {
+    if constexpr (std::is_same_v<T, float>)
+      if (mixed_bf16() && kept) {
+        if (!dynamic_cast<Bf16Kept*>(kept->get())) *kept = std::make_unique<Bf16Kept>();
+        return gemm_bf16_keep(m, k, d, 1.0f, x, ldx, W, k, 0.0f, z, k, static_cast<Bf16Kept&>(**kept).x);
+      }
+    if (kept) kept->reset();  // nothing kept of this x
+    gemm(false, false, m, k, d, T(1), x, ldx, W, k, T(0), z, k);
+  }
+  void gemm_input_t(Index m, Index d, Index k, T alpha, const T* x, Index ldx, const T* dz, T beta, T* C,
+                    const std::unique_ptr<KeptInput>* kept) override {
+    if constexpr (std::is_same_v<T, float>)
+      if (mixed_bf16() && kept)
+        if (const auto* bf16 = dynamic_cast<const Bf16Kept*>(kept->get()))
+          return gemm_bf16_kept(d, k, m, alpha, x, ldx, dz, k, beta, C, k, bf16->x);
+    gemm(true, false, d, k, m, alpha, x, ldx, dz, k, beta, C, k);
+  }
+
   void bias_activate(Activation g, T alpha, const T* b, T* Z, Index m, Index k) override {
     if (b)
       add_bias_activate<T>(g, alpha, ConstRowVectorMap<T>(b, k), MatrixMap<T>(Z, m, k));

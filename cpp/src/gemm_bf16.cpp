@@ -29,8 +29,10 @@ namespace fastmlp {
 
 #ifdef FASTMLP_KERNEL_AVX512_BF16
 // gemm_bf16_avx512.cpp: vdpbf16ps; only called where cpu_has_avx512_bf16() and the level is v4.
+// at_out (not trans_a): A's words also written as op(A) = A^T's; at_in (trans_a): op(A)'s words, given.
 void gemm_bf16_avx512(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
-                      const float* B, Index ldb, float beta, float* C, Index ldc);
+                      const float* B, Index ldb, float beta, float* C, Index ldc, std::uint32_t* at_out = nullptr,
+                      const std::uint32_t* at_in = nullptr);
 #endif
 
 namespace {
@@ -182,16 +184,49 @@ void in_slices(Kernel kernel, bool ta, bool tb, Index M, Index N, Index K, float
   }
 }
 
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+bool native_kernel() {
+  static const bool native = std::string(bf16_kernel()) == "avx512_bf16";
+  return native;
+}
+#endif
+
 }  // namespace
 
 void gemm_bf16(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B,
                Index ldb, float beta, float* C, Index ldc) {
   Kernel kernel = &gemm_bf16_emulated;
 #ifdef FASTMLP_KERNEL_AVX512_BF16
-  static const bool native = std::string(bf16_kernel()) == "avx512_bf16";
-  if (native) kernel = &gemm_bf16_avx512;
+  if (native_kernel())
+    kernel = [](bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B,
+                Index ldb, float beta, float* C,
+                Index ldc) { gemm_bf16_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); };
 #endif
   in_slices(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_bf16_keep(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,
+                    float beta, float* C, Index ldc, Bf16Input& keep) {
+  keep.x = nullptr;
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+  if (native_kernel() && M > 0 && N > 0 && K > 0 && M <= kRows) {
+    const std::size_t words = std::size_t((K + 7) / 8 * ((M + 1) / 2) * 8);
+    if (keep.words.size() < words) keep.words.resize(words);  // every word is written: never zeroed
+    gemm_bf16_avx512(false, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, keep.words.data());
+    keep.x = A, keep.m = M, keep.d = K, keep.ld = lda;
+    return;
+  }
+#endif
+  gemm_bf16(false, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_bf16_kept(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,
+                    float beta, float* C, Index ldc, const Bf16Input& kept) {
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+  if (kept.x && kept.x == A && kept.m == K && kept.d == M && kept.ld == lda && native_kernel())
+    return gemm_bf16_avx512(true, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr, kept.words.data());
+#endif
+  gemm_bf16(true, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace fastmlp

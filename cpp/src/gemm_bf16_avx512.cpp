@@ -40,7 +40,8 @@
 // the 128-10 layer's narrow products (10 of 16 lanes, K = 128). Sapphire Rapids is unmeasured: LLVM's
 // model gives vdpbf16ps half of float32's rate there, hence Intel CPUs take the emulated path by default.
 //
-// Packing (gemm_bf16_pack.hpp, AVX-512) runs on every call, both operands, every word written (padding
+// Packing (gemm_bf16_pack.hpp, AVX-512) runs on every call, both operands (but op(A) = x^T that the forward
+// product kept, at_in / at_out: gemm_bf16.hpp, Bf16Input), every word written (padding
 // too, so the scratch only grows and is never zeroed per call), converting with vcvtne2ps2bf16 (ties to
 // even, as the emulated path; 32 floats that hold a subnormal or a NaN take bf16_round's rule instead):
 // pairs from two rows at once where the operand's lanes are contiguous (B, A^T), 8 x 16 register
@@ -151,15 +152,19 @@ struct Product {
   Index ldc;
   std::uint32_t *Ap, *Bp;  // MB panels of A (as words apart), NB blocks of P 16 words of B
   Index as, rs;            // A's word (row r, pair p) of panel i: Ap[i as + p kMR + r] (ta), Ap[i as + r rs + p]
+  std::uint32_t* At;       // not null (not ta): A's words also written as op(A) = A^T's panels (Bf16Input)
+  bool A_packed;           // Ap holds op(A) already (ta: a kept Bf16Input), not packed here
 };
 
 // Packs A's panels [a0, a1) and B's blocks [b0, b1); each writes only its own panels and blocks.
 void pack(const Product& g, Index a0, Index a1, Index b0, Index b1) {
-  if (a1 > a0) {
+  if (a1 > a0 && !g.A_packed) {
     const Index l0 = a0 * kMR, lanes = std::min(g.M, a1 * kMR) - l0;  // rows of op(A)
     std::uint32_t* to = g.Ap + a0 * g.as;
     if (g.ta)
       pack_lane_columns<kMR>(g.A + l0, g.lda, lanes, g.K, to);  // stored A: K x M
+    else if (g.At)  // rows l0.. are pairs l0 / 2.. of A^T's blocks, (M + 1) / 2 pairs long
+      pack_rows_and_columns(g.A + l0 * g.lda, g.lda, lanes, g.K, to, g.At, (g.M + 1) / 2, l0 / 2);
     else
       pack_rows_in_order(g.A + l0 * g.lda, g.lda, lanes, g.K, to);
   }
@@ -199,16 +204,22 @@ void compute(const Product& g, Index i0, Index i1, Index nb0, Index nb1) {
 }  // namespace
 
 FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A,
-                                          Index lda, const float* B, Index ldb, float beta, float* C, Index ldc) {
+                                          Index lda, const float* B, Index ldb, float beta, float* C, Index ldc,
+                                          std::uint32_t* at_out = nullptr, const std::uint32_t* at_in = nullptr) {
   if (M == 0 || N == 0 || K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   const Index P = (K + 1) / 2, MB = (M + kMR - 1) / kMR, NB = (N + kLanes - 1) / kLanes;
   // This thread's scratch, grown before the threads start: they only write into it, each its own part.
   thread_local std::vector<std::uint32_t> Ap, Bp;
   // A transposed: 8-lane blocks; else the rows layout (gemm_bf16_pack.hpp)
   const Index rs = row_stride(P), as = ta ? P * kMR : kMR * rs;
-  grow(Ap, MB * as);
+  const bool A_packed = ta && at_in;
+  if (!A_packed) grow(Ap, MB * as);
   grow(Bp, NB * P * kLanes);
-  const Product g{ta, tb, M, N, K, P, MB, NB, alpha, beta, A, B, lda, ldb, C, ldc, Ap.data(), Bp.data(), as, rs};
+  std::uint32_t* Ap_at = A_packed ? const_cast<std::uint32_t*>(at_in) : Ap.data();  // only read when given
+  const Product g{ta,      tb,    M,     N,         K,  P,   MB,
+                  NB,      alpha, beta,  A,         B,  lda, ldb,
+                  C,       ldc,   Ap_at, Bp.data(), as, rs,  ta ? nullptr : at_out,
+                  A_packed};
   // Two passes over the pool (gemm.cpp's threshold decides for both): every thread packs its share of
   // A's panels and of B's blocks, then (after the join) computes its share of C from all of them.
   const double flops = 2.0 * double(M) * double(N) * double(K);

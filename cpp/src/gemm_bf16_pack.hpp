@@ -25,6 +25,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "fastmlp/gemm_bf16.hpp"
@@ -183,6 +184,51 @@ FASTMLP_BF16_TARGET inline void pack_rows_in_order(const float* X, Index ld, Ind
   for (Index l = 0; l < L; ++l)
     for (Index p0 = 0; p0 < P; p0 += 16)
       _mm512_storeu_si512(static_cast<void*>(dst + l * rs + p0), neighbour_words(X + l * ld + 2 * p0, K - 2 * p0));
+}
+
+// Rows [0, L) of the stored X (L x K, row stride ld) twice from one conversion: in the rows layout at
+// dst (as pack_rows_in_order), and as the 8-lane blocks of X^T (pack_lane_columns<8>'s layout, a lane a
+// column of X, pair q = rows 2q, 2q + 1) at pairs q0 + [0, ceil(L / 2)) of blocks of P_all pairs at dst_t:
+// the forward product Z = X W keeps the second for the weight gradient X^T delta of the same training
+// step (gemm_bf16.hpp, Bf16Input), which then neither reads X again nor converts it. 16 rows at a time:
+// converted in order (pack_rows_in_order: X read row after row; reading 16 rows side by side, as
+// pack_lane_columns does, ran at a third of the speed from DRAM), then read back from L1, two rows' bf16
+// interleaved by two vpermt2w into X^T's pair words, each block receiving 4 whole cache lines. An odd
+// L's last row pairs with zeros; the lanes past K are zeros.
+FASTMLP_BF16_TARGET inline void pack_rows_and_columns(const float* X, Index ld, Index L, Index K, std::uint32_t* dst,
+                                                      std::uint32_t* dst_t, Index P_all, Index q0) {
+  using namespace bf16_pack;
+  constexpr int W = 8, G = 8;  // X^T's block width; pairs of rows per group (4 whole lines to a block)
+  const Index P = (K + 1) / 2, rs = row_stride(P), Q = (L + 1) / 2, blocks = (K + W - 1) / W;
+  // 16-bit element e of (even, odd): word j = (even's element j, odd's element j); j < 16, then 16 + j
+  const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6, 37,
+                                         5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
+  for (Index g0 = 0; g0 < Q; g0 += G) {
+    const Index n = std::min<Index>(G, Q - g0), r0 = 2 * g0;  // pairs in this group, its first row
+    // the group's rows converted in order, X read row after row (one stream from memory)
+    pack_rows_in_order(X + r0 * ld, ld, std::min<Index>(2 * G, L - r0), K, dst + r0 * rs);
+    for (Index p0 = 0; p0 < P; p0 += 16) {  // columns 2 p0 .. 2 p0 + 31: X^T's blocks p0 / 4 .. p0 / 4 + 3
+      __m512i lo[G], hi[G];                 // pair g0 + j's words of those columns: 0-15, 16-31
+      for (int j = 0; j < G; ++j) {
+        const Index r = r0 + 2 * j;
+        __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+        if (j < n) even = _mm512_loadu_si512(static_cast<const void*>(dst + r * rs + p0));  // from L1
+        if (j < n && r + 1 < L) odd = _mm512_loadu_si512(static_cast<const void*>(dst + (r + 1) * rs + p0));
+        lo[j] = _mm512_permutex2var_epi16(even, first, odd);
+        hi[j] = _mm512_permutex2var_epi16(even, second, odd);
+      }
+      for (int b = 0; b < 4 && p0 / 4 + b < blocks; ++b) {  // block p0 / 4 + b: lanes 8 (b % 2).. of lo or hi
+        const __m512i* w = b < 2 ? lo : hi;
+        std::uint32_t* to = dst_t + (p0 / 4 + b) * P_all * W + (q0 + g0) * W;
+        for (int j = 0; j < G; j += 2)
+          store_two_pairs(to + j * W,
+                          b % 2 ? _mm512_shuffle_i64x2(w[j], w[j + 1], _MM_SHUFFLE(3, 2, 3, 2))
+                                : _mm512_shuffle_i64x2(w[j], w[j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                          n - j);
+      }
+    }
+  }
 }
 
 // Lanes as columns of the stored X (K x L, row stride ld; a lane runs down a column): B as stored, A

@@ -45,6 +45,7 @@ __all__: list[str] = [
     "cuda_engine",
     "cuda_unavailable_reason",
     "gemm_bf16",
+    "gemm_bf16_kept_pair",
     "get_num_threads",
     "load_model",
     "loss_name",
@@ -645,6 +646,15 @@ def gemm_bf16(
 ) -> numpy.typing.NDArray[numpy.float32]:
     """
     op(A) op(B) with bf16 operands and float32 sums (bf16_kernel's, or the emulated path): for tests.
+    """
+
+def gemm_bf16_kept_pair(
+    X: numpy.typing.ArrayLike,
+    W: numpy.typing.ArrayLike,
+    D: numpy.typing.ArrayLike,
+) -> tuple[numpy.typing.NDArray[numpy.float32], numpy.typing.NDArray[numpy.float32], bool]:
+    """
+    (X W, X^T D, kept) as a training step runs them (gemm_bf16.hpp, Bf16Input): X converted once, its bf16 words kept from the first product to the second where `kept`: for tests.
     """
 
 def get_num_threads() -> int: ...

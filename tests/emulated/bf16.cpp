@@ -84,6 +84,7 @@ inline simde__mmask16 fpclass_ps_mask(simde__m512 a, int imm) {
 #undef gemm_bf16_avx512
 
 #include <cstdint>
+#include <vector>
 
 #include "fastmlp/threads.hpp"
 
@@ -94,8 +95,20 @@ extern "C" {
 void emu_gemm_bf16(int kernel, int ta, int tb, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
                    const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float beta, float* C,
                    std::int64_t ldc) {
-  auto* gemm = kernel == 1 ? &fastmlp::gemm_bf16_avx512_simde : &fastmlp::gemm_bf16_emulated;
-  gemm(ta != 0, tb != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (kernel == 1)
+    fastmlp::gemm_bf16_avx512_simde(ta != 0, tb != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    fastmlp::gemm_bf16_emulated(ta != 0, tb != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// A training step's two products of one x (gemm_bf16.hpp, Bf16Input) through the kernel: Z (M x N) =
+// bf16(X) bf16(W) (X: M x K, row stride ldx), keeping X^T's words in a buffer that starts as garbage
+// (every word must be written), then C (K x N2) = alpha bf16(X)^T bf16(D) + beta C (D: M x N2) from them.
+void emu_gemm_bf16_keep(std::int64_t M, std::int64_t N, std::int64_t K, const float* X, std::int64_t ldx,
+                        const float* W, float* Z, std::int64_t N2, const float* D, float alpha, float beta, float* C) {
+  std::vector<std::uint32_t> at(std::size_t((K + 7) / 8 * ((M + 1) / 2) * 8), 0x7fc17fc1u);  // NaN pairs
+  fastmlp::gemm_bf16_avx512_simde(false, false, M, N, K, 1.0f, X, ldx, W, N, 0.0f, Z, N, at.data());
+  fastmlp::gemm_bf16_avx512_simde(true, false, K, N2, M, alpha, X, ldx, D, N2, beta, C, N2, nullptr, at.data());
 }
 
 // The threads of this library's own pool (its copy of fastmlp::set_num_threads, not the Python module's):

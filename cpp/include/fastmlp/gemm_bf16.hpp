@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "fastmlp/types.hpp"
 
@@ -69,6 +70,28 @@ void round_to_bf16(const float* x, float* y, Index n);
 // The mixed product above; arguments as fastmlp::gemm's (gemm.hpp).
 void gemm_bf16(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
                const float* B, Index ldb, float beta, float* C, Index ldc);
+
+// A layer's input x (m x d, row stride ld) converted once per training step for both products that read
+// it, as autocast's cast cache does: z = x W (gemm_bf16_keep) packs x for itself and also writes here
+// x^T's packed words (the AVX512_BF16 kernel's layout of op(A) = x^T: ceil(d / 8) blocks of ceil(m / 2)
+// pairs x 8 words), which dW = x^T delta (gemm_bf16_kept) then reads instead of reading x again and
+// converting it. The same bf16 words as packing x^T anew: the same bits. The caller keeps x unchanged
+// between the two (backprop does: dW reads the x of the forward pass anyway). The Dense layer keeps the
+// model's input only (layers/dense.cpp says why).
+struct Bf16Input {
+  std::vector<std::uint32_t> words;
+  const float* x = nullptr;  // the x they hold (null: none), its shape and row stride
+  Index m = 0, d = 0, ld = 0;
+};
+
+// gemm_bf16(false, false, ...) that keeps A's words in `keep` where the AVX512_BF16 kernel runs and A has
+// at most 4096 rows (a larger product runs in slices); elsewhere keep.x = nullptr (nothing kept).
+void gemm_bf16_keep(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,
+                    float beta, float* C, Index ldc, Bf16Input& keep);
+// gemm_bf16(true, false, ...): C (M x N) = alpha A^T B + beta C for the stored A (K x M), taking A^T's words
+// from `kept` where it holds this A (pointer, shape, stride), else converting A as gemm_bf16 does.
+void gemm_bf16_kept(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,
+                    float beta, float* C, Index ldc, const Bf16Input& kept);
 
 // The same product on the emulated path whatever the CPU (the tests compare the kernels with it).
 void gemm_bf16_emulated(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,

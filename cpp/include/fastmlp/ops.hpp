@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "fastmlp/elementwise.hpp"  // enum Activation and the element-wise formulas
 
@@ -29,6 +30,14 @@ enum class Norm { None, Batch, Layer };
 enum class NormMode { Inference, Batch, Train };
 
 class Rng;
+
+// What an engine keeps of a layer's input x from the forward product z = x W to the weight gradient
+// x^T dz of the same training step (Ops::gemm_input): the mixed bf16 path's converted x. Opaque to the
+// layers, which own it.
+class KeptInput {
+ public:
+  virtual ~KeptInput() = default;
+};
 
 // Throws NotSupported (trainer.hpp): this engine has no `op` (layers/stack.cpp).
 [[noreturn]] void ops_unsupported(const char* op);
@@ -51,6 +60,23 @@ class Ops {
   // --- products: row-major C (M x N) = alpha op(A) op(B) + beta C
   virtual void gemm(bool ta, bool tb, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb,
                     T beta, T* C, Index ldc) = 0;
+
+  // --- the two products of a training step that read a layer's input x (m x d, row stride ldx):
+  // z (m x k) = x W (W: d x k) in the forward pass, and C (d x k) = alpha x^T dz + beta C in the
+  // backward pass. An engine may convert x once for both (the CPU's mixed bf16 kernel), keeping its
+  // copy in *kept (made here when null): the forward one keeps it where `kept` is not null, the
+  // backward one uses it where `kept` holds this x (else converts anew). The caller leaves x
+  // unchanged in between and passes the same x, ldx and m. By default: the two products.
+  virtual void gemm_input(Index m, Index d, Index k, const T* x, Index ldx, const T* W, T* z,
+                          std::unique_ptr<KeptInput>* kept) {
+    (void)kept;
+    gemm(false, false, m, k, d, T(1), x, ldx, W, k, T(0), z, k);
+  }
+  virtual void gemm_input_t(Index m, Index d, Index k, T alpha, const T* x, Index ldx, const T* dz, T beta, T* C,
+                            const std::unique_ptr<KeptInput>* kept) {
+    (void)kept;
+    gemm(true, false, d, k, m, alpha, x, ldx, dz, k, beta, C, k);
+  }
 
   // --- element-wise (activations.hpp's formulas)
   // Z (m x k, row stride ldz = k) <- g(Z + 1 b) in place; b null: no bias.
