@@ -84,10 +84,11 @@ class Dense final : public Layer<T> {
     a_.reserve(p.ops, m * k);
     T* Z = a_.data();  // z, activated in place into a
     // A training step's backward pass follows: the engine may keep x converted for dW (Ops::gemm_input).
-    // Only the model's inputs: they come from memory, where reading x again in the backward pass costs
-    // more than writing and reading the copy; a hidden layer's x is still in cache (measured: keeping
-    // the first layer's x made a step's products 1.01-1.04x faster, keeping every layer's 1.01-1.02x;
-    // bench/RESULTS_BF16.md).
+    // Only the model's inputs, which come from memory: a hidden layer's x is still in cache, where writing
+    // and reading the copy costs what converting x again saves (bench/bf16_step.cpp on a Zen 5 core: the
+    // step's products 1.01-1.04x faster keeping the first layer's x, no better keeping every layer's;
+    // one-epoch fits 1.04x at batch 512, 1.00x at 2048; bench/RESULTS_BF16.md). The copy takes 2 bytes
+    // per element of a batch of x (3.2 MB at 2048 x 784) and stays with the layer, as its activations do.
     x_kept_for_ = p.draw.norm == NormMode::Train && x == p.X ? x : nullptr;
     p.ops.gemm_input(m, d, k, x, ldx, W_, Z, x_kept_for_ ? &x_kept_ : nullptr);
     const bool head = p.head == this;
