@@ -63,7 +63,7 @@ def emu(tmp_path_factory):
         "emu_int8_dense_rows": ([c_int, P, I, I, P, P, I, I, P, P, I, c_int], c_int),
         "emu_int8_chain2": ([c_int, P, I, I, P, P, P, I, I, c_int, P, P, P, I, c_int, P, I], c_int),
         "emu_gemm_bf16": ([c_int, c_int, c_int, I, I, I, F, P, I, P, I, F, P, I], None),
-        "emu_gemm_bf16_keep": ([I, I, I, P, I, P, P, I, P, F, F, P], None),
+        "emu_gemm_bf16_keep": ([I, I, I, P, I, P, P, I, P, F, F, P], c_int),
         "emu_set_num_threads": ([c_int], c_int),
     }
     for name, (args, res) in sigs.items():
@@ -310,10 +310,11 @@ def test_bf16_kernel_keeps_x_for_the_weight_gradient(emu, m, k):
     D = rng.standard_normal((m, n2)).astype(np.float32)
     C0 = rng.standard_normal((k, n2)).astype(np.float32)
     Z, C = np.empty((m, n), np.float32), C0.copy()
-    emu.emu_gemm_bf16_keep(
+    finite = emu.emu_gemm_bf16_keep(
         m, n, k, ptr(Xs, np.float32), Xs.shape[1], ptr(W, np.float32), ptr(Z, np.float32), n2, ptr(D, np.float32),
         -0.5, 1.0, ptr(C, np.float32),
     )  # fmt: skip
+    assert finite == 1  # the padding past k (NaN) is never read
     Z_apart = _gemm_bf16(emu, 1, False, False, Xs, W, np.zeros((m, n), np.float32), 1.0, 0.0, m, n, k)
     C_apart = _gemm_bf16(emu, 1, True, False, Xs, D, C0, -0.5, 1.0, k, n2, m)
     np.testing.assert_array_equal(Z, Z_apart)
@@ -321,6 +322,30 @@ def test_bf16_kernel_keeps_x_for_the_weight_gradient(emu, m, k):
     X = Xs[:, :k]
     ref = -0.5 * (bf16(X).T @ bf16(D)) + C0
     assert np.all(np.abs(C - ref) <= _gamma(m + 2) * (0.5 * (np.abs(bf16(X)).T @ np.abs(bf16(D))) + np.abs(C0)))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_bf16_kernel_keeping_x_finds_a_non_finite_x(emu, value):
+    # the conversion that keeps X notes a NaN or an infinity anywhere in it (the first epoch's check of a
+    # fit, Network::checks_in_training); subnormals and the largest floats are finite
+    rng = np.random.default_rng(3)
+    m, k, n = 37, 70, 5
+    X = rng.standard_normal((m, k)).astype(np.float32)
+    X[0, 0], X[1, 1], X[2, 2] = np.array([0x007FFFFF], np.uint32).view(np.float32)[0], 3.4e38, -3.4e38
+    W, D = rng.standard_normal((k, n)).astype(np.float32), rng.standard_normal((m, n)).astype(np.float32)
+
+    def finite(X):
+        Z, C = np.empty((m, n), np.float32), np.zeros((k, n), np.float32)
+        return emu.emu_gemm_bf16_keep(
+            m, n, k, ptr(X, np.float32), k, ptr(W, np.float32), ptr(Z, np.float32), n, ptr(D, np.float32), 1.0, 0.0,
+            ptr(C, np.float32),
+        )  # fmt: skip
+
+    assert finite(X) == 1
+    for r, c in ((0, 0), (17, 33), (m - 1, k - 1)):
+        bad = X.copy()
+        bad[r, c] = value
+        assert finite(bad) == 0, (r, c)
 
 
 def test_bf16_kernel_rounds_its_operands(emu):

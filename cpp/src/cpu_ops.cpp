@@ -66,14 +66,15 @@ class CpuOps final : public Ops<T> {
   struct Bf16Kept final : KeptInput {
     Bf16Input x;
   };
-  void gemm_input(Index m, Index d, Index k, const T* x, Index ldx, const T* W, T* z,
-                  std::unique_ptr<KeptInput>* kept) override {
+  void gemm_input(Index m, Index d, Index k, const T* x, Index ldx, const T* W, T* z, std::unique_ptr<KeptInput>* kept,
+                  bool* finite) override {
     if constexpr (std::is_same_v<T, float>)
       if (mixed_bf16() && kept) {
         if (!dynamic_cast<Bf16Kept*>(kept->get())) *kept = std::make_unique<Bf16Kept>();
-        return gemm_bf16_keep(m, k, d, 1.0f, x, ldx, W, k, 0.0f, z, k, static_cast<Bf16Kept&>(**kept).x);
+        return gemm_bf16_keep(m, k, d, 1.0f, x, ldx, W, k, 0.0f, z, k, static_cast<Bf16Kept&>(**kept).x, finite);
       }
     if (kept) kept->reset();  // nothing kept of this x
+    if (finite) *finite = rows_finite(x, m, d, ldx);
     gemm(false, false, m, k, d, T(1), x, ldx, W, k, T(0), z, k);
   }
   void gemm_input_t(Index m, Index d, Index k, T alpha, const T* x, Index ldx, const T* dz, T beta, T* C,

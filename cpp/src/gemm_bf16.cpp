@@ -32,7 +32,7 @@ namespace fastmlp {
 // at_out (not trans_a): A's words also written as op(A) = A^T's; at_in (trans_a): op(A)'s words, given.
 void gemm_bf16_avx512(bool trans_a, bool trans_b, Index M, Index N, Index K, float alpha, const float* A, Index lda,
                       const float* B, Index ldb, float beta, float* C, Index ldc, std::uint32_t* at_out = nullptr,
-                      const std::uint32_t* at_in = nullptr);
+                      const std::uint32_t* at_in = nullptr, bool* a_finite = nullptr);
 #endif
 
 namespace {
@@ -205,18 +205,28 @@ void gemm_bf16(bool ta, bool tb, Index M, Index N, Index K, float alpha, const f
   in_slices(kernel, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+bool gemm_bf16_keeps(Index M) {
+#ifdef FASTMLP_KERNEL_AVX512_BF16
+  return native_kernel() && M <= kRows;
+#else
+  (void)M;
+  return false;
+#endif
+}
+
 void gemm_bf16_keep(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,
-                    float beta, float* C, Index ldc, Bf16Input& keep) {
+                    float beta, float* C, Index ldc, Bf16Input& keep, bool* finite) {
   keep.x = nullptr;
 #ifdef FASTMLP_KERNEL_AVX512_BF16
-  if (native_kernel() && M > 0 && N > 0 && K > 0 && M <= kRows) {
+  if (gemm_bf16_keeps(M) && M > 0 && N > 0 && K > 0) {
     const std::size_t words = std::size_t((K + 7) / 8 * ((M + 1) / 2) * 8);
     if (keep.words.size() < words) keep.words.resize(words);  // every word is written: never zeroed
-    gemm_bf16_avx512(false, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, keep.words.data());
+    gemm_bf16_avx512(false, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, keep.words.data(), nullptr, finite);
     keep.x = A, keep.m = M, keep.d = K, keep.ld = lda;
     return;
   }
 #endif
+  if (finite) *finite = rows_finite(A, M, K, lda);
   gemm_bf16(false, false, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

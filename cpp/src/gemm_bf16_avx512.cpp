@@ -62,6 +62,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -154,6 +155,7 @@ struct Product {
   Index as, rs;            // A's word (row r, pair p) of panel i: Ap[i as + p kMR + r] (ta), Ap[i as + r rs + p]
   std::uint32_t* At;       // not null (not ta): A's words also written as op(A) = A^T's panels (Bf16Input)
   bool A_packed;           // Ap holds op(A) already (ta: a kept Bf16Input), not packed here
+  std::atomic<bool>* A_nonfinite;  // set where At's packing met a NaN or an infinity in A
 };
 
 // Packs A's panels [a0, a1) and B's blocks [b0, b1); each writes only its own panels and blocks.
@@ -163,10 +165,10 @@ void pack(const Product& g, Index a0, Index a1, Index b0, Index b1) {
     std::uint32_t* to = g.Ap + a0 * g.as;
     if (g.ta)
       pack_lane_columns<kMR>(g.A + l0, g.lda, lanes, g.K, to);  // stored A: K x M
-    else if (g.At)  // rows l0.. are pairs l0 / 2.. of A^T's blocks, (M + 1) / 2 pairs long
-      pack_rows_and_columns(g.A + l0 * g.lda, g.lda, lanes, g.K, to, g.At, (g.M + 1) / 2, l0 / 2);
-    else
+    else if (!g.At)
       pack_rows_in_order(g.A + l0 * g.lda, g.lda, lanes, g.K, to);
+    else if (!pack_rows_and_columns(g.A + l0 * g.lda, g.lda, lanes, g.K, to, g.At, (g.M + 1) / 2, l0 / 2))
+      g.A_nonfinite->store(true, std::memory_order_relaxed);  // rows l0.. are pairs l0 / 2.. of A^T's blocks
   }
   if (b1 > b0) {
     const Index l0 = b0 * kLanes, lanes = std::min(g.N, b1 * kLanes) - l0;  // columns of op(B)
@@ -205,7 +207,8 @@ void compute(const Product& g, Index i0, Index i1, Index nb0, Index nb1) {
 
 FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, Index K, float alpha, const float* A,
                                           Index lda, const float* B, Index ldb, float beta, float* C, Index ldc,
-                                          std::uint32_t* at_out = nullptr, const std::uint32_t* at_in = nullptr) {
+                                          std::uint32_t* at_out = nullptr, const std::uint32_t* at_in = nullptr,
+                                          bool* a_finite = nullptr) {
   if (M == 0 || N == 0 || K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   const Index P = (K + 1) / 2, MB = (M + kMR - 1) / kMR, NB = (N + kLanes - 1) / kLanes;
   // This thread's scratch, grown before the threads start: they only write into it, each its own part.
@@ -216,10 +219,11 @@ FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, In
   if (!A_packed) grow(Ap, MB * as);
   grow(Bp, NB * P * kLanes);
   std::uint32_t* Ap_at = A_packed ? const_cast<std::uint32_t*>(at_in) : Ap.data();  // only read when given
-  const Product g{ta,      tb,    M,     N,         K,  P,   MB,
-                  NB,      alpha, beta,  A,         B,  lda, ldb,
-                  C,       ldc,   Ap_at, Bp.data(), as, rs,  ta ? nullptr : at_out,
-                  A_packed};
+  std::atomic<bool> nonfinite{false};
+  const Product g{ta,       tb,        M,     N,         K,  P,   MB,
+                  NB,       alpha,     beta,  A,         B,  lda, ldb,
+                  C,        ldc,       Ap_at, Bp.data(), as, rs,  ta ? nullptr : at_out,
+                  A_packed, &nonfinite};
   // Two passes over the pool (gemm.cpp's threshold decides for both): every thread packs its share of
   // A's panels and of B's blocks, then (after the join) computes its share of C from all of them.
   const double flops = 2.0 * double(M) * double(N) * double(K);
@@ -232,6 +236,7 @@ FASTMLP_BF16_TARGET void gemm_bf16_avx512(bool ta, bool tb, Index M, Index N, In
     parallel_for(g.MB, flops, 1, [&](Index i0, Index i1) { compute(g, i0, i1, 0, g.NB); });
   else
     parallel_for(g.NB, flops, 1, [&](Index nb0, Index nb1) { compute(g, 0, g.MB, nb0, nb1); });
+  if (a_finite) *a_finite = !nonfinite.load(std::memory_order_relaxed);  // known where At was packed
 }
 
 }  // namespace fastmlp

@@ -86,6 +86,18 @@ FASTMLP_BF16_TARGET inline __m512i neighbour_words(const float* x, Index n) {
   return pair_neighbours(round_words(_mm512_castps_si512(lo)), round_words(_mm512_castps_si512(hi)));
 }
 
+// neighbour_words that also clears `finite` where the floats hold a NaN or an infinity: the same class
+// test, with the infinities in it (which convert exactly, so only the test sends them the other way).
+FASTMLP_BF16_TARGET inline __m512i neighbour_words_checked(const float* x, Index n, bool& finite) {
+  constexpr int kNonFinite = 0x01 | 0x80 | 0x08 | 0x10;  // vfpclassps: QNaN, SNaN, +inf, -inf
+  constexpr int kSpecial = kNonFinite | 0x20;            // and subnormals (converts_exactly's)
+  const __m512 lo = load_floats(x, n), hi = load_floats(x + 16, n - 16);
+  if ((_mm512_fpclass_ps_mask(lo, kSpecial) | _mm512_fpclass_ps_mask(hi, kSpecial)) == 0)
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+  if ((_mm512_fpclass_ps_mask(lo, kNonFinite) | _mm512_fpclass_ps_mask(hi, kNonFinite)) != 0) finite = false;
+  return pair_neighbours(round_words(_mm512_castps_si512(lo)), round_words(_mm512_castps_si512(hi)));
+}
+
 // The 16 pair words of two rows' 16 lanes (even k, odd k), as neighbour_words: vcvtne2ps2bf16 gives
 // the even row's bf16 then the odd row's, vpermw interleaves them.
 FASTMLP_BF16_TARGET inline __m512i lane_words(__m512 even, __m512 odd) {
@@ -195,7 +207,9 @@ FASTMLP_BF16_TARGET inline void pack_rows_in_order(const float* X, Index ld, Ind
 // pack_lane_columns does, ran at a third of the speed from DRAM), then read back from L1, two rows' bf16
 // interleaved by two vpermt2w into X^T's pair words, each block receiving 4 whole cache lines. An odd
 // L's last row pairs with zeros; the lanes past K are zeros.
-FASTMLP_BF16_TARGET inline void pack_rows_and_columns(const float* X, Index ld, Index L, Index K, std::uint32_t* dst,
+// Returns whether the rows are all finite (NaN and infinities are converted as bf16_round does, and noted:
+// the training step's check of the model's input, gemm_bf16.hpp).
+FASTMLP_BF16_TARGET inline bool pack_rows_and_columns(const float* X, Index ld, Index L, Index K, std::uint32_t* dst,
                                                       std::uint32_t* dst_t, Index P_all, Index q0) {
   using namespace bf16_pack;
   constexpr int W = 8, G = 8;  // X^T's block width; pairs of rows per group (4 whole lines to a block)
@@ -204,10 +218,14 @@ FASTMLP_BF16_TARGET inline void pack_rows_and_columns(const float* X, Index ld, 
   const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6, 37,
                                          5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
   const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
+  bool finite = true;
   for (Index g0 = 0; g0 < Q; g0 += G) {
     const Index n = std::min<Index>(G, Q - g0), r0 = 2 * g0;  // pairs in this group, its first row
     // the group's rows converted in order, X read row after row (one stream from memory)
-    pack_rows_in_order(X + r0 * ld, ld, std::min<Index>(2 * G, L - r0), K, dst + r0 * rs);
+    for (Index l = r0; l < std::min<Index>(r0 + 2 * G, L); ++l)
+      for (Index p0 = 0; p0 < P; p0 += 16)
+        _mm512_storeu_si512(static_cast<void*>(dst + l * rs + p0),
+                            neighbour_words_checked(X + l * ld + 2 * p0, K - 2 * p0, finite));
     for (Index p0 = 0; p0 < P; p0 += 16) {  // columns 2 p0 .. 2 p0 + 31: X^T's blocks p0 / 4 .. p0 / 4 + 3
       __m512i lo[G], hi[G];                 // pair g0 + j's words of those columns: 0-15, 16-31
       for (int j = 0; j < G; ++j) {
@@ -229,6 +247,7 @@ FASTMLP_BF16_TARGET inline void pack_rows_and_columns(const float* X, Index ld, 
       }
     }
   }
+  return finite;
 }
 
 // Lanes as columns of the stored X (K x L, row stride ld; a lane runs down a column): B as stored, A

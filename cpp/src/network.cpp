@@ -1,4 +1,6 @@
 #include "fastmlp/network.hpp"
+
+#include "fastmlp/gemm_bf16.hpp"  // gemm_bf16_keeps
 #include "fastmlp/names.hpp"
 
 #include "fastmlp/gemm.hpp"
@@ -269,12 +271,12 @@ void Network<T>::init_params(std::uint64_t seed) {
 }
 
 template <class T>
-void Network<T>::validate_inputs(const ConstRef<T>& X) const {
+void Network<T>::validate_inputs(const ConstRef<T>& X, bool check_finite) const {
   if (X.rows() == 0 || X.cols() == 0) throw std::invalid_argument("X is empty: shape " + shape(X.rows(), X.cols()));
   if (X.cols() != n_inputs())
     throw std::invalid_argument("X has " + std::to_string(X.cols()) + " features but the model expects " +
                                 std::to_string(n_inputs()) + ": X shape " + shape(X.rows(), X.cols()));
-  if (!stack_[0].checks_finite_inputs()) {  // else the first layer's forward pass checks (layer.hpp)
+  if (check_finite && !stack_[0].checks_finite_inputs()) {  // else the first layer's forward pass checks (layer.hpp)
     std::atomic<bool> finite{true};
     parallel_elementwise(X.rows(), X.size(), 1, [&](Index i0, Index i1) {
       if (!rows_finite(X.data() + i0 * X.outerStride(), i1 - i0, X.cols(), X.outerStride())) finite = false;
@@ -285,9 +287,17 @@ void Network<T>::validate_inputs(const ConstRef<T>& X) const {
 }
 
 template <class T>
-void Network<T>::validate(const ConstRef<T>& X, const Targets<T>& Y) const {
-  validate_inputs(X);
+void Network<T>::validate(const ConstRef<T>& X, const Targets<T>& Y, bool check_finite) const {
+  validate_inputs(X, check_finite);
   validate_targets(loss_, Y, X.rows(), n_outputs());
+}
+
+template <class T>
+bool Network<T>::checks_in_training(Index batch_rows) const {
+  if constexpr (std::is_same_v<T, float>)
+    return mixed_bf16_ && stack_[0].checks_inputs_when_asked() && gemm_bf16_keeps(batch_rows);
+  (void)batch_rows;
+  return false;
 }
 
 // Forward pass: the one layer loop; the output layer keeps z_L.

@@ -159,6 +159,14 @@ void RuleOptimizer<T>::step(T* params, const T* grads, Index n) {
 }
 
 template <class T>
+std::function<void()> RuleOptimizer<T>::saved() {
+  return [this, t = t_, n = n_, state = state_, lr = this->learning_rate_] {
+    t_ = t, n_ = n, state_ = state;
+    this->learning_rate_ = lr;
+  };
+}
+
+template <class T>
 T RuleOptimizer<T>::plain_sgd_rate() const {
   return T(this->spec_.info().plain_sgd_rate(this->spec_.values.data(), double(this->learning_rate_)));
 }

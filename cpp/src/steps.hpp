@@ -48,8 +48,8 @@ class Step {
  public:
   virtual ~Step() = default;
   // Called after the epoch's learning rate is set; the step adds ||dW_l||_F into grad_norms
-  // (null: not recorded).
-  virtual void start_epoch(double* grad_norms) = 0;
+  // (null: not recorded); check_inputs: its forward passes check X (DropoutDraw::check_inputs).
+  virtual void start_epoch(double* grad_norms, bool check_inputs) = 0;
   // False: a stop (Ctrl-C; data parallelism: on any process) came before the step, which is
   // not taken.
   virtual bool take(Index j, const Slice& s, bool stop, const Batches<T>& b, Tally<T>& t) = 0;
@@ -75,8 +75,9 @@ template <class T>
 class LocalStep final : public Step<T> {
  public:
   explicit LocalStep(StepParts<T> parts) : p_(parts) {}
-  void start_epoch(double* grad_norms) override {
+  void start_epoch(double* grad_norms, bool check_inputs) override {
     grad_norms_ = grad_norms;
+    check_inputs_ = check_inputs;
     // Plain SGD is applied inside backprop (no gradient buffer) unless gradients are recorded or clipped.
     fused_ = grad_norms || p_.optimizer.clips() ? T(0) : p_.optimizer.plain_sgd_rate();
   }
@@ -84,7 +85,7 @@ class LocalStep final : public Step<T> {
     if (stop) return false;
     Engine<T>& e = p_.engine;
     e.bring_batch(s.start, s.rows);
-    e.forward({p_.dropout(), 0, 0, NormMode::Train});
+    e.forward({p_.dropout(), 0, 0, NormMode::Train, check_inputs_});
     e.output_error(j);
     e.backprop(fused_);
     if (grad_norms_) e.add_grad_norms(grad_norms_);
@@ -106,6 +107,7 @@ class LocalStep final : public Step<T> {
   StepParts<T> p_;
   double* grad_norms_ = nullptr;
   T fused_ = 0;
+  bool check_inputs_ = false;
 };
 
 // Data parallelism: this process's rows of the global batch, then the sums over the processes of
@@ -114,7 +116,7 @@ template <class T>
 class DataParallelStep final : public Step<T> {
  public:
   DataParallelStep(StepParts<T> parts, const Collective<T>& dp) : p_(parts), dp_(dp) {}
-  void start_epoch(double* grad_norms) override { grad_norms_ = grad_norms; }
+  void start_epoch(double* grad_norms, bool) override { grad_norms_ = grad_norms; }  // X checked before the fit
   bool take(Index j, const Slice& s, bool stop, const Batches<T>& b, Tally<T>& t) override {
     Engine<T>& e = p_.engine;
     const bool have = s.rows > 0;

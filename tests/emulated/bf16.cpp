@@ -54,7 +54,8 @@ inline simde__m512bh cvtne2ps_pbh(simde__m512 a, simde__m512 b) {
   std::memcpy(&r, out, sizeof r);
   return r;
 }
-// The classes the packing asks about: 0x01 quiet NaN, 0x20 subnormal, 0x80 signalling NaN.
+// The classes the packing asks about: 0x01 quiet NaN, 0x08 / 0x10 +- infinity, 0x20 subnormal, 0x80
+// signalling NaN.
 inline simde__mmask16 fpclass_ps_mask(simde__m512 a, int imm) {
   float v[16];
   simde_mm512_storeu_ps(v, a);
@@ -64,6 +65,7 @@ inline simde__mmask16 fpclass_ps_mask(simde__m512 a, int imm) {
     std::memcpy(&u, v + j, sizeof u);
     const bool nan = (u & 0x7fffffffu) > 0x7f800000u, quiet = (u & 0x00400000u) != 0;
     const bool hit = ((imm & 0x01) && nan && quiet) || ((imm & 0x80) && nan && !quiet) ||
+                     ((imm & 0x08) && u == 0x7f800000u) || ((imm & 0x10) && u == 0xff800000u) ||
                      ((imm & 0x20) && (u & 0x7f800000u) == 0 && (u & 0x007fffffu) != 0);
     if (hit) k = simde__mmask16(k | (1u << j));
   }
@@ -104,11 +106,14 @@ void emu_gemm_bf16(int kernel, int ta, int tb, std::int64_t M, std::int64_t N, s
 // A training step's two products of one x (gemm_bf16.hpp, Bf16Input) through the kernel: Z (M x N) =
 // bf16(X) bf16(W) (X: M x K, row stride ldx), keeping X^T's words in a buffer that starts as garbage
 // (every word must be written), then C (K x N2) = alpha bf16(X)^T bf16(D) + beta C (D: M x N2) from them.
-void emu_gemm_bf16_keep(std::int64_t M, std::int64_t N, std::int64_t K, const float* X, std::int64_t ldx,
-                        const float* W, float* Z, std::int64_t N2, const float* D, float alpha, float beta, float* C) {
+// Returns whether the first product found X finite (the training loop's check of the model's input).
+int emu_gemm_bf16_keep(std::int64_t M, std::int64_t N, std::int64_t K, const float* X, std::int64_t ldx, const float* W,
+                       float* Z, std::int64_t N2, const float* D, float alpha, float beta, float* C) {
   std::vector<std::uint32_t> at(std::size_t((K + 7) / 8 * ((M + 1) / 2) * 8), 0x7fc17fc1u);  // NaN pairs
-  fastmlp::gemm_bf16_avx512_simde(false, false, M, N, K, 1.0f, X, ldx, W, N, 0.0f, Z, N, at.data());
+  bool finite = false;
+  fastmlp::gemm_bf16_avx512_simde(false, false, M, N, K, 1.0f, X, ldx, W, N, 0.0f, Z, N, at.data(), nullptr, &finite);
   fastmlp::gemm_bf16_avx512_simde(true, false, K, N2, M, alpha, X, ldx, D, N2, beta, C, N2, nullptr, at.data());
+  return finite ? 1 : 0;
 }
 
 // The threads of this library's own pool (its copy of fastmlp::set_num_threads, not the Python module's):

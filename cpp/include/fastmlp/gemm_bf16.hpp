@@ -86,8 +86,12 @@ struct Bf16Input {
 
 // gemm_bf16(false, false, ...) that keeps A's words in `keep` where the AVX512_BF16 kernel runs and A has
 // at most 4096 rows (a larger product runs in slices); elsewhere keep.x = nullptr (nothing kept).
+// finite (not null): set to whether A holds no NaN and no infinity, noted while the kept words are made
+// (free: the packing classifies every float anyway), else (nothing kept) by a pass over A of its own.
 void gemm_bf16_keep(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,
-                    float beta, float* C, Index ldc, Bf16Input& keep);
+                    float beta, float* C, Index ldc, Bf16Input& keep, bool* finite = nullptr);
+// Whether gemm_bf16_keep keeps A (of M rows) here.
+bool gemm_bf16_keeps(Index M);
 // gemm_bf16(true, false, ...): C (M x N) = alpha A^T B + beta C for the stored A (K x M), taking A^T's words
 // from `kept` where it holds this A (pointer, shape, stride), else converting A as gemm_bf16 does.
 void gemm_bf16_kept(Index M, Index N, Index K, float alpha, const float* A, Index lda, const float* B, Index ldb,

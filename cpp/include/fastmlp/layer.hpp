@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,6 +87,15 @@ struct DropoutDraw {
   Rng* rng = nullptr;
   Index rows_before = 0, rows_after = 0;
   NormMode norm = NormMode::Inference;
+  // The first layer checks the model's inputs for NaN and infinity as it converts them, and throws
+  // InputNotFinite (a fit's first epoch where Network::checks_in_training; the layer must honour it).
+  bool check_inputs = false;
+};
+
+// What a first layer throws when DropoutDraw::check_inputs finds a NaN or an infinity in the inputs (the
+// training loop rolls the fit back and reports it as validate_inputs does).
+struct InputNotFinite : std::invalid_argument {
+  InputNotFinite() : std::invalid_argument("X contains NaN or infinity") {}
 };
 
 // Host-only observer of a pass (Network::trace): every Dense layer reports z and a in the
@@ -156,6 +166,8 @@ class Layer {
   // int8 Dense: its quantization's min/max pass sees every input anyway). As the first layer, it
   // spares Network::validate_inputs its own pass over X.
   virtual bool checks_finite_inputs() const { return false; }
+  // Whether its forward pass honours DropoutDraw::check_inputs (a Dense layer does).
+  virtual bool checks_inputs_when_asked() const { return false; }
 
   // Forward: x (m x n_in, row stride ldx) -> the output (m x n_out, contiguous), returned:
   // the layer's own buffer or x itself. Only a layer with strided_input() gets ldx != n_in.

@@ -217,8 +217,14 @@ class Network {
 
   // Throws std::invalid_argument unless X is non-empty, finite, with n_inputs() columns, and what the
   // first layer checks (Layer::check_inputs: an Embedding's integer codes).
-  void validate_inputs(const ConstRef<T>& X) const;
-  void validate(const ConstRef<T>& X, const Targets<T>& Y) const;
+  // finite false: all but the NaN / infinity check (a fit where checks_in_training leaves it to epoch 0).
+  void validate_inputs(const ConstRef<T>& X, bool finite = true) const;
+  void validate(const ConstRef<T>& X, const Targets<T>& Y, bool finite = true) const;
+  // Whether a training step at this batch size can check the inputs for NaN and infinity for free, as its
+  // first layer converts them (a Dense first layer of a mixed bf16 network whose kernel keeps X:
+  // gemm_bf16_keeps): the training loop then checks X in its first epoch (DropoutDraw::check_inputs)
+  // instead of in a pass of its own before the fit, and rolls the fit back if a batch is not finite.
+  bool checks_in_training(Index batch_rows) const;
   // Throws std::invalid_argument when one of the m x n_outputs() outputs A is NaN (naming X, or the
   // parameters when they are not finite).
   void validate_outputs(const T* A, Index m) const;

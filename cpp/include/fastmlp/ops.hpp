@@ -67,9 +67,13 @@ class Ops {
   // copy in *kept (made here when null): the forward one keeps it where `kept` is not null, the
   // backward one uses it where `kept` holds this x (else converts anew). The caller leaves x
   // unchanged in between and passes the same x, ldx and m. By default: the two products.
+  // finite (not null): set to whether x holds no NaN and no infinity (the training loop's check of the
+  // model's input in a fit's first epoch, where the conversion notes it for free: Network::checks_in_training).
+  // Only the CPU engine does it.
   virtual void gemm_input(Index m, Index d, Index k, const T* x, Index ldx, const T* W, T* z,
-                          std::unique_ptr<KeptInput>* kept) {
+                          std::unique_ptr<KeptInput>* kept, bool* finite = nullptr) {
     (void)kept;
+    if (finite) unsupported("gemm_input's check of x");
     gemm(false, false, m, k, d, T(1), x, ldx, W, k, T(0), z, k);
   }
   virtual void gemm_input_t(Index m, Index d, Index k, T alpha, const T* x, Index ldx, const T* dz, T beta, T* C,

@@ -7,6 +7,7 @@
 // parameters at once) applies to the gradient before any of them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,9 @@ class Optimizer {
   // params <- params - (update from grads), n entries each.
   virtual void step(T* params, const T* grads, Index n) = 0;
   virtual void reset() = 0;
+  // A copy of the state (and learning rate) that restore() puts back: how a fit that fails in its first
+  // epoch leaves the optimizer as it found it (trainer.cpp). Empty: this optimizer cannot.
+  virtual std::function<void()> saved() { return {}; }
   // > 0 when a step is exactly  w <- w - rate dJ/dw  (plain SGD), which the
   // network can then apply during backprop without a gradient buffer.
   virtual T plain_sgd_rate() const { return T(0); }
@@ -99,6 +103,7 @@ class RuleOptimizer : public Optimizer<T> {
   explicit RuleOptimizer(const OptimizerSpec& spec) : Optimizer<T>(spec) {}
   void step(T* params, const T* grads, Index n) final;
   void reset() override { t_ = 0; }
+  std::function<void()> saved() override;
   T plain_sgd_rate() const override;
   long long steps() const { return t_; }  // since the last reset
   // The host state slot `name` (one of the kind's states), n values; empty before the first step.

@@ -78,6 +78,7 @@ class Dense final : public Layer<T> {
     out.emplace_back(this->param_offset_, this->n_in_ * this->n_out_);
   }
   bool strided_input() const override { return true; }
+  bool checks_inputs_when_asked() const override { return true; }
 
   const T* forward(Pass<T>& p, const T* x, Index ldx) override {
     const Index m = p.m, d = this->n_in_, k = this->n_out_;
@@ -90,7 +91,10 @@ class Dense final : public Layer<T> {
     // one-epoch fits 1.04x at batch 512, 1.00x at 2048; bench/RESULTS_BF16.md). The copy takes 2 bytes
     // per element of a batch of x (3.2 MB at 2048 x 784) and stays with the layer, as its activations do.
     x_kept_for_ = p.draw.norm == NormMode::Train && x == p.X ? x : nullptr;
-    p.ops.gemm_input(m, d, k, x, ldx, W_, Z, x_kept_for_ ? &x_kept_ : nullptr);
+    bool finite = true;  // checked where asked (a fit's first epoch: DropoutDraw::check_inputs)
+    p.ops.gemm_input(m, d, k, x, ldx, W_, Z, x_kept_for_ ? &x_kept_ : nullptr,
+                     p.draw.check_inputs && x == p.X ? &finite : nullptr);
+    if (!finite) throw InputNotFinite();
     const bool head = p.head == this;
     const Activation g = head ? Activation::Linear : g_;  // the loss activates the output layer
     keeps_z_ = !head && needs_z(g);
