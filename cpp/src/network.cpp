@@ -1,9 +1,8 @@
 #include "fastmlp/network.hpp"
-
-#include "fastmlp/gemm_bf16.hpp"  // gemm_bf16_keeps
 #include "fastmlp/names.hpp"
 
 #include "fastmlp/gemm.hpp"
+#include "fastmlp/gemm_bf16.hpp"  // gemm_bf16_keeps
 #include "fastmlp/threads.hpp"
 
 #include <pthread.h>
