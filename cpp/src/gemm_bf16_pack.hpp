@@ -70,31 +70,24 @@ FASTMLP_BF16_TARGET inline __m512 load_floats(const float* x, Index n) {
   return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), x);
 }
 
+// vfpclassps classes: a NaN (quiet, signalling) or an infinity; and those or a subnormal.
+constexpr int kNonFinite = 0x01 | 0x80 | 0x08 | 0x10;
+constexpr int kSpecial = kNonFinite | 0x20;
+
 // Whether vcvtne2ps2bf16 gives bf16_round_word's bits for all 32 floats of a and b: it rounds to nearest
-// even as that does, but treats subnormal inputs as zeros, so 32 floats with a subnormal (or a NaN,
-// left to the one rule too) among them are rounded by round_words instead (one class test each,
-// rarely failed).
+// even as that does, but treats subnormal inputs as zeros, so 32 floats with a subnormal (or a NaN or an
+// infinity, left to the one rule too: then the same test also finds a non-finite operand) among them are
+// rounded by round_words instead (one class test each, rarely failed).
 FASTMLP_BF16_TARGET inline bool converts_exactly(__m512 a, __m512 b) {
-  constexpr int kSubnormalOrNaN = 0x20 | 0x01 | 0x80;  // vfpclassps: denormal, QNaN, SNaN
-  return (_mm512_fpclass_ps_mask(a, kSubnormalOrNaN) | _mm512_fpclass_ps_mask(b, kSubnormalOrNaN)) == 0;
+  return (_mm512_fpclass_ps_mask(a, kSpecial) | _mm512_fpclass_ps_mask(b, kSpecial)) == 0;
 }
 
-// The 16 pair words of x[0, n) (up to 32 floats, zeros after).
-FASTMLP_BF16_TARGET inline __m512i neighbour_words(const float* x, Index n) {
+// The 16 pair words of x[0, n) (up to 32 floats, zeros after); finite (not null) is cleared where the
+// floats hold a NaN or an infinity (the training step's check of the model's input, gemm_bf16.hpp).
+FASTMLP_BF16_TARGET inline __m512i neighbour_words(const float* x, Index n, bool* finite = nullptr) {
   const __m512 lo = load_floats(x, n), hi = load_floats(x + 16, n - 16);
   if (converts_exactly(lo, hi)) return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-  return pair_neighbours(round_words(_mm512_castps_si512(lo)), round_words(_mm512_castps_si512(hi)));
-}
-
-// neighbour_words that also clears `finite` where the floats hold a NaN or an infinity: the same class
-// test, with the infinities in it (which convert exactly, so only the test sends them the other way).
-FASTMLP_BF16_TARGET inline __m512i neighbour_words_checked(const float* x, Index n, bool& finite) {
-  constexpr int kNonFinite = 0x01 | 0x80 | 0x08 | 0x10;  // vfpclassps: QNaN, SNaN, +inf, -inf
-  constexpr int kSpecial = kNonFinite | 0x20;            // and subnormals (converts_exactly's)
-  const __m512 lo = load_floats(x, n), hi = load_floats(x + 16, n - 16);
-  if ((_mm512_fpclass_ps_mask(lo, kSpecial) | _mm512_fpclass_ps_mask(hi, kSpecial)) == 0)
-    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-  if ((_mm512_fpclass_ps_mask(lo, kNonFinite) | _mm512_fpclass_ps_mask(hi, kNonFinite)) != 0) finite = false;
+  if (finite && (_mm512_fpclass_ps_mask(lo, kNonFinite) | _mm512_fpclass_ps_mask(hi, kNonFinite)) != 0) *finite = false;
   return pair_neighbours(round_words(_mm512_castps_si512(lo)), round_words(_mm512_castps_si512(hi)));
 }
 
@@ -189,13 +182,16 @@ constexpr Index row_stride(Index P) { return ((P + 15) / 16 | 1) * 16; }
 
 // Lanes as rows of the stored X (L x K, row stride ld), in the rows layout: lane l's words at
 // dst + l row_stride(P), each 32 floats of the row converted by one vcvtne2ps2bf16 and stored as they
-// come (neighbour_words), with no transpose.
-FASTMLP_BF16_TARGET inline void pack_rows_in_order(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
+// come (neighbour_words), with no transpose. Returns whether the rows are all finite.
+FASTMLP_BF16_TARGET inline bool pack_rows_in_order(const float* X, Index ld, Index L, Index K, std::uint32_t* dst) {
   using namespace bf16_pack;
   const Index P = (K + 1) / 2, rs = row_stride(P);
+  bool finite = true;
   for (Index l = 0; l < L; ++l)
     for (Index p0 = 0; p0 < P; p0 += 16)
-      _mm512_storeu_si512(static_cast<void*>(dst + l * rs + p0), neighbour_words(X + l * ld + 2 * p0, K - 2 * p0));
+      _mm512_storeu_si512(static_cast<void*>(dst + l * rs + p0),
+                          neighbour_words(X + l * ld + 2 * p0, K - 2 * p0, &finite));
+  return finite;
 }
 
 // Rows [0, L) of the stored X (L x K, row stride ld) twice from one conversion: in the rows layout at
@@ -222,10 +218,7 @@ FASTMLP_BF16_TARGET inline bool pack_rows_and_columns(const float* X, Index ld, 
   for (Index g0 = 0; g0 < Q; g0 += G) {
     const Index n = std::min<Index>(G, Q - g0), r0 = 2 * g0;  // pairs in this group, its first row
     // the group's rows converted in order, X read row after row (one stream from memory)
-    for (Index l = r0; l < std::min<Index>(r0 + 2 * G, L); ++l)
-      for (Index p0 = 0; p0 < P; p0 += 16)
-        _mm512_storeu_si512(static_cast<void*>(dst + l * rs + p0),
-                            neighbour_words_checked(X + l * ld + 2 * p0, K - 2 * p0, finite));
+    if (!pack_rows_in_order(X + r0 * ld, ld, std::min<Index>(2 * G, L - r0), K, dst + r0 * rs)) finite = false;
     for (Index p0 = 0; p0 < P; p0 += 16) {  // columns 2 p0 .. 2 p0 + 31: X^T's blocks p0 / 4 .. p0 / 4 + 3
       __m512i lo[G], hi[G];                 // pair g0 + j's words of those columns: 0-15, 16-31
       for (int j = 0; j < G; ++j) {

@@ -280,7 +280,7 @@ void Network<T>::validate_inputs(const ConstRef<T>& X, bool check_finite) const 
     parallel_elementwise(X.rows(), X.size(), 1, [&](Index i0, Index i1) {
       if (!rows_finite(X.data() + i0 * X.outerStride(), i1 - i0, X.cols(), X.outerStride())) finite = false;
     });
-    if (!finite) throw std::invalid_argument("X contains NaN or infinity");
+    if (!finite) throw InputNotFinite();
   }
   stack_[0].check_inputs(X.data(), X.rows(), X.outerStride());  // e.g. an Embedding's integer codes
 }

@@ -92,8 +92,9 @@ struct DropoutDraw {
   bool check_inputs = false;
 };
 
-// What a first layer throws when DropoutDraw::check_inputs finds a NaN or an infinity in the inputs (the
-// training loop rolls the fit back and reports it as validate_inputs does).
+// The error for a NaN or an infinity in the model's inputs X, wherever it is found: Network::validate_inputs,
+// an int8 first layer's quantization, a first layer asked by DropoutDraw::check_inputs (the training loop
+// then rolls the fit back before it goes up).
 struct InputNotFinite : std::invalid_argument {
   InputNotFinite() : std::invalid_argument("X contains NaN or infinity") {}
 };

@@ -73,7 +73,7 @@ class Optimizer {
   // params <- params - (update from grads), n entries each.
   virtual void step(T* params, const T* grads, Index n) = 0;
   virtual void reset() = 0;
-  // A copy of the state (and learning rate) that restore() puts back: how a fit that fails in its first
+  // A function that puts back the state and learning rate of now (a copy): how a fit that fails in its first
   // epoch leaves the optimizer as it found it (trainer.cpp). Empty: this optimizer cannot.
   virtual std::function<void()> saved() { return {}; }
   // > 0 when a step is exactly  w <- w - rate dJ/dw  (plain SGD), which the

@@ -89,10 +89,12 @@ class Dense final : public Layer<T> {
     // and reading the copy costs what converting x again saves (bench/bf16_step.cpp on a Zen 5 core: the
     // step's products 1.01-1.04x faster keeping the first layer's x, no better keeping every layer's;
     // one-epoch fits 1.04x at batch 512, 1.00x at 2048; bench/RESULTS_BF16.md). The copy takes 2 bytes
-    // per element of a batch of x (3.2 MB at 2048 x 784) and stays with the layer, as its activations do.
-    x_kept_for_ = p.draw.norm == NormMode::Train && x == p.X ? x : nullptr;
+    // per element of a batch of x (3.2 MB at 2048 x 784); another pass drops it, so that no backward pass
+    // takes an earlier step's copy for its x.
+    const bool keep = p.draw.norm == NormMode::Train && x == p.X;
+    if (!keep) x_kept_.reset();
     bool finite = true;  // checked where asked (a fit's first epoch: DropoutDraw::check_inputs)
-    p.ops.gemm_input(m, d, k, x, ldx, W_, Z, x_kept_for_ ? &x_kept_ : nullptr,
+    p.ops.gemm_input(m, d, k, x, ldx, W_, Z, keep ? &x_kept_ : nullptr,
                      p.draw.check_inputs && x == p.X ? &finite : nullptr);
     if (!finite) throw InputNotFinite();
     const bool head = p.head == this;
@@ -126,15 +128,14 @@ class Dense final : public Layer<T> {
       p.ops.axpby(-rate, dz, T(1), b_, k);  // one sample: dx (old W) and the update in one pass over W
       return;
     }
-    const std::unique_ptr<KeptInput>* kept = x == x_kept_for_ ? &x_kept_ : nullptr;  // x as the forward pass kept it
     // dx before the update: it needs W before the update changes it.
     if (dx) p.ops.gemm(false, true, m, d, k, T(1), dz, k, W_, k, T(0), dx, d);
     if (rate > T(0)) {  // W <- (1 - rate l2) W - rate x^T dz,  b <- b - rate 1^T dz
       if (p.l2 != T(0)) p.ops.axpby(T(0), W_, T(1) - rate * p.l2, W_, d * k);
-      p.ops.gemm_input_t(m, d, k, -rate, x, ldx, dz, T(1), W_, kept);
+      p.ops.gemm_input_t(m, d, k, -rate, x, ldx, dz, T(1), W_, &x_kept_);
       p.ops.column_sums(dz, m, k, -rate, T(1), b_);
     } else {  // dW = x^T dz + l2 W,  db = 1^T dz
-      p.ops.gemm_input_t(m, d, k, T(1), x, ldx, dz, T(0), dW_, kept);
+      p.ops.gemm_input_t(m, d, k, T(1), x, ldx, dz, T(0), dW_, &x_kept_);
       if (p.l2 != T(0)) p.ops.axpby(p.l2, W_, T(1), dW_, d * k);
       p.ops.column_sums(dz, m, k, T(1), T(0), db_);
     }
@@ -147,8 +148,7 @@ class Dense final : public Layer<T> {
   T *W_ = nullptr, *b_ = nullptr, *dW_ = nullptr, *db_ = nullptr;
   Buffer<T> a_, z_;
   bool keeps_z_ = false;
-  std::unique_ptr<KeptInput> x_kept_;  // the engine's copy of a training step's x (Ops::gemm_input)
-  const T* x_kept_for_ = nullptr;      // that x (null: none kept)
+  std::unique_ptr<KeptInput> x_kept_;  // the engine's copy of this training step's x (Ops::gemm_input)
 };
 
 }  // namespace

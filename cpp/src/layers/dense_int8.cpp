@@ -135,7 +135,7 @@ class DenseInt8 final : public Layer<T> {
       // The quantization's min/max pass finds NaN and infinity: the network's own pass over its
       // inputs X is skipped (checks_finite_inputs); other inputs' bad rows give NaN rows of Z.
       if (!int8_chain(x, m, ldx, chain_layers_.data(), Index(chain_layers_.size()), Z, k) && x == p.X)
-        throw std::invalid_argument("X contains NaN or infinity");
+        throw InputNotFinite();
       const Activation g = last.activation(p);
       if (activate_last && g != Activation::Linear && g != Activation::Relu)
         p.ops.bias_activate(g, T(last.alpha_), nullptr, Z, m, k);
