@@ -134,6 +134,8 @@ void define_network(py::module_& m, const char* name) {
       .def_property_readonly("dtype", [](const Net&) { return py::dtype::of<T>(); })
       .def_property("mixed_bfloat16", &Net::mixed_bf16, &Net::set_mixed_bf16,
                     "The products round their operands to bfloat16, float32 sums (float32 networks only).")
+      .def("block_rows", &Net::block_rows, py::arg("m"),
+           "The rows of each row block a training step on a batch of m rows runs as (m: one block).")
       .def_property_readonly("num_layers", &Net::num_layers)
       .def_property_readonly("num_params", &Net::num_params)
       .def_property_readonly("loss", [](const Net& n) { return std::string(loss_name(n.loss())); })

@@ -2,6 +2,7 @@
 #include "fastmlp/names.hpp"
 #include "fastmlp/threads.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -36,17 +37,56 @@ double default_alpha(Activation g) {
 }
 
 namespace {
-
+// e^x in place over n contiguous values, each through Eigen's vectorised exp (the last n % 16 in a padded
+// block): a value's result does not depend on where it lies, so a row gives the same bits alone as in a
+// batch (Eigen's exp of a dynamic-size array takes its ends one scalar at a time, through another exp).
 template <class T>
-void softmax_rows(MatrixMap<T>& Z) {
-  // Subtracting the row max keeps e^z <= 1, so nothing overflows.
-  for (Index i = 0; i < Z.rows(); ++i) {
-    auto z = Z.row(i);
-    const T zmax = z.maxCoeff();
-    z = (z.array() - zmax).exp();
-    z /= z.sum();
+void exp_in_place(T* x, Index n) {
+  using Block = Eigen::Array<T, 16, 1>;
+  Index i = 0;
+  for (; i + 16 <= n; i += 16) Eigen::Map<Block>(x + i) = Eigen::Map<Block>(x + i).exp();
+  if (i == n) return;
+  Block b = Block::Zero();
+  std::copy(x + i, x + n, b.data());
+  b = b.exp();
+  std::copy(b.data(), b.data() + (n - i), x + i);
+}
+}  // namespace
+
+// Passes over the whole block, not Eigen's calls row by row: a row of the bench net's 10 outputs is shorter
+// than a dynamic-size call's set-up and than the SIMD width, the m x k block is not. Subtracting the row
+// max keeps e^z <= 1. No allocation (the C API predicts without any): lse holds the row maxima until the
+// sums' logarithms, taken 16 rows at a time, are added.
+template <class T>
+void softmax_rows(MatrixMap<T> Z, T* lse) {
+  const Index m = Z.rows(), k = Z.cols();
+  if (m == 0 || k == 0) return;
+  T* z = Z.data();
+  for (Index i = 0; i < m; ++i) {
+    T* r = z + i * k;
+    T mx = r[0];
+    for (Index j = 1; j < k; ++j) mx = r[j] > mx ? r[j] : mx;
+    for (Index j = 0; j < k; ++j) r[j] -= mx;
+    if (lse) lse[i] = mx;
+  }
+  exp_in_place(z, m * k);  // e^(z - zmax)
+  for (Index i0 = 0; i0 < m; i0 += 16) {
+    Eigen::Array<T, 16, 1> sum = Eigen::Array<T, 16, 1>::Ones();  // rows past m: ln 1, unused
+    const Index n = std::min<Index>(16, m - i0);
+    for (Index i = 0; i < n; ++i) {
+      T* r = z + (i0 + i) * k;
+      T s = 0;
+      for (Index j = 0; j < k; ++j) s += r[j];
+      for (Index j = 0; j < k; ++j) r[j] /= s;
+      sum[i] = s;
+    }
+    if (!lse) continue;
+    sum = sum.log();
+    for (Index i = 0; i < n; ++i) lse[i0 + i] += sum[i];
   }
 }
+
+namespace {
 
 // out = g(zin) element-wise; zin may be Z itself or Z + 1 b (evaluated lazily,
 // so bias and activation cost one pass).
@@ -64,7 +104,7 @@ void activate_elementwise(Activation g, T alpha, const ZExpr& zin, MatrixMap<T>&
     case Activation::Step: a = (zin >= T(0)).template cast<T>(); return;
     case Activation::Softmax:
       a = zin;
-      softmax_rows<T>(out);
+      softmax_rows<T>(out, nullptr);
       return;
     case Activation::Gelu:
       a = zin;
@@ -205,7 +245,8 @@ void backward_from_z(Activation g, const MatrixMap<T>& Z, MatrixMap<T> dA) {
   template void activate<T>(Activation, T, MatrixMap<T>);                                       \
   template void add_bias_activate<T>(Activation, T, const ConstRowVectorMap<T>&, MatrixMap<T>); \
   template void backward<T>(Activation, T, const MatrixMap<T>&, MatrixMap<T>);                  \
-  template void backward_from_z<T>(Activation, const MatrixMap<T>&, MatrixMap<T>);
+  template void backward_from_z<T>(Activation, const MatrixMap<T>&, MatrixMap<T>);              \
+  template void softmax_rows<T>(MatrixMap<T>, T*);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

@@ -67,6 +67,13 @@ void CpuEngine<T>::output_error(Index j) {
 }
 
 template <class T>
+void CpuEngine<T>::train_step(const DropoutDraw& dropout, Index j, T sgd_rate) {
+  Index c = 0;
+  losses_[std::size_t(j)] = net_.train_step(batch_X(), bY_, dropout, sgd_rate, &c);
+  correct_ += c;
+}
+
+template <class T>
 bool CpuEngine<T>::add_grad_norms(double* sums) {
   if (sums)
     for (Index l = 0; l < net_.num_layers(); ++l) sums[l] += double(net_.dW(l).norm());

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fastmlp {
 
@@ -75,20 +76,22 @@ void validate_targets(Loss loss, const Targets<T>& Y, Index rows, Index cols) {
                                 "]");
 }
 
+template <class T>
+T mean_scale(const Targets<T>& Y) {
+  if (Y.batch_scale >= T(0)) return Y.batch_scale;
+  if (!Y.weights) return T(1) / T(Y.rows);
+  const T sum = Eigen::Map<const Vector<T>>(Y.weights, Y.rows).sum();
+  return sum > T(0) ? T(1) / sum : T(0);
+}
+
 namespace {
 
-// Per-row factor of the mean: 1/m, or w_i / sum w with sample weights. A batch
-// whose weights are all zero counts for nothing (factor 0), not 0/0.
+// Per-row factor of the mean: mean_scale, times w_i with sample weights.
 template <class T>
 struct RowScale {
   const T* w;
   T base;
-  RowScale(const Targets<T>& Y, Index m) : w(Y.weights), base(T(1) / T(m)) {
-    if (w) {
-      const T sum = Eigen::Map<const Vector<T>>(w, m).sum();
-      base = sum > T(0) ? T(1) / sum : T(0);
-    }
-  }
+  explicit RowScale(const Targets<T>& Y) : w(Y.weights), base(mean_scale(Y)) {}
   T operator()(Index i) const { return w ? w[i] * base : base; }
 };
 
@@ -100,33 +103,32 @@ T mean_of(const Entries& l, const Targets<T>& Y, const RowScale<T>& scale, T inv
   return (l.rowwise().sum() * w).sum() * scale.base * inv_k;
 }
 
+// J_i = sum_k y_ik (lse_i - z_ik) = ysum_i lse_i - y_i . z_i (labels: lse_i - z_i,label), then Z becomes
+// A = softmax(Z) (activations.cpp's softmax_rows, which also gives lse) and delta_i = (p_i ysum_i - y_i) s_i.
 template <class T>
 T softmax_crossentropy(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta) {
-  const Index m = Z.rows();
-  const RowScale<T> scale(Y, m);
+  const Index m = Z.rows(), k = Z.cols();
+  const RowScale<T> scale(Y);
+  thread_local std::vector<T> zy, lse;  // y_i . z_i (read before Z becomes A) and log-sum-exp; grown only
+  if (zy.size() < std::size_t(m)) zy.resize(std::size_t(m)), lse.resize(std::size_t(m));
+  for (Index i = 0; i < m; ++i)
+    zy[i] = Y.has_labels() ? Z(i, Y.labels[i]) : ConstRowVectorMap<T>(Y.dense + i * Y.cols, k).dot(Z.row(i));
+  softmax_rows<T>(Z, lse.data());
   T total = 0;
   for (Index i = 0; i < m; ++i) {
-    auto z = Z.row(i);
-    const T zmax = z.maxCoeff();
-    const T lse = zmax + std::log((z.array() - zmax).exp().sum());
     const T s = scale(i);
-    T ysum = 1;
     if (Y.has_labels()) {
-      total += s * (lse - z(Y.labels[i]));
-    } else {
-      const auto y = ConstRowVectorMap<T>(Y.dense + i * Y.cols, Y.cols);
-      ysum = y.sum();
-      total += s * (ysum * lse - y.dot(z));  // sum_k y_k (lse - z_k)
-    }
-    z = (z.array() - lse).exp();  // p = e^(z - lse), now A
-    if (delta) {
-      auto d = delta->row(i);
-      if (Y.has_labels()) {
-        d = z * s;
+      total += s * (lse[i] - zy[i]);
+      if (delta) {
+        auto d = delta->row(i);
+        d = Z.row(i) * s;
         d(Y.labels[i]) -= s;
-      } else {
-        d = (z * ysum - ConstRowVectorMap<T>(Y.dense + i * Y.cols, Y.cols)) * s;
       }
+    } else {
+      const auto y = ConstRowVectorMap<T>(Y.dense + i * Y.cols, k);
+      const T ysum = y.sum();
+      total += s * (ysum * lse[i] - zy[i]);
+      if (delta) delta->row(i) = (Z.row(i) * ysum - y) * s;
     }
   }
   return total;
@@ -139,7 +141,7 @@ template <class T, class Entry, class Link>
 T from_logits(MatrixMap<T>& Z, const Targets<T>& Y, MatrixMap<T>* delta, Entry entry, Link link) {
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
   auto z = Z.array();
-  const RowScale<T> scale(Y, Z.rows());
+  const RowScale<T> scale(Y);
   const T inv_k = T(1) / T(Z.cols());
   const T total = mean_of<T>(entry(z, y), Y, scale, inv_k);
   z = link(z);
@@ -181,7 +183,7 @@ T regression_loss(Loss loss, Activation g, T alpha, MatrixMap<T>& Z, const Targe
   if (delta && needs_z(g)) z_copy = Z;  // g' of gelu / silu / mish reads Z
   activate<T>(g, alpha, Z);
   const auto y = ConstMatrixMap<T>(Y.dense, Z.rows(), Z.cols()).array();
-  const RowScale<T> scale(Y, Z.rows());
+  const RowScale<T> scale(Y);
   const T inv_k = T(1) / T(Z.cols());
   const auto r = Z.array() - y;
   Matrix<T> l;
@@ -250,7 +252,8 @@ Index count_correct(Loss loss, const MatrixMap<T>& A, const Targets<T>& Y) {
 #define FASTMLP_INSTANTIATE(T)                                                                    \
   template void validate_targets<T>(Loss, const Targets<T>&, Index, Index);                       \
   template T output_loss<T>(Loss, Activation, T, MatrixMap<T>, const Targets<T>&, MatrixMap<T>*); \
-  template Index count_correct<T>(Loss, const MatrixMap<T>&, const Targets<T>&);
+  template Index count_correct<T>(Loss, const MatrixMap<T>&, const Targets<T>&);                  \
+  template T mean_scale<T>(const Targets<T>&);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

@@ -239,6 +239,7 @@ void Network<T>::setup() {
       specs_.back().dropout = c.find("rate")->number;
     }
   }
+  in_blocks_ = std::all_of(all.begin(), all.end(), [](const Layer<T>* l) { return !l || l->runs_in_row_blocks(); });
   for (auto& state_slot : dense_)
     if (state_slot.state < 0) state_slot.state = 0;
   // Usable before init_params: gamma 1, running variance 1, weights and biases 0.
@@ -355,13 +356,69 @@ T Network<T>::l2_penalty() const {
 // Output error: J = loss(a_L, y) + (l2 / 2) sum ||W||^2, and delta_L = dJ/dz_L (losses.hpp).
 template <class T>
 T Network<T>::output_error(const Targets<T>& Y, bool want_delta, Index* correct) {
+  return loss_of_rows(Y, want_delta, correct) + l2_penalty();
+}
+
+template <class T>
+T Network<T>::loss_of_rows(const Targets<T>& Y, bool want_delta, Index* correct) {
   const Index m = rows_, k = n_outputs();
   auto a_L = MatrixMap<T>(out_, m, k);  // holds z_L; output_loss activates it
   delta_.reserve(*ops_, m * k);
   auto delta_L = MatrixMap<T>(delta_.data(), m, k);
-  const T J = output_loss<T>(loss_, out_g_, out_alpha_, a_L, Y, want_delta ? &delta_L : nullptr) + l2_penalty();
+  const T J = output_loss<T>(loss_, out_g_, out_alpha_, a_L, Y, want_delta ? &delta_L : nullptr);
   if (correct && is_classification(loss_)) *correct = count_correct<T>(loss_, a_L, Y);
   return J;
+}
+
+// Row blocks of about kBlockBytes of the widest layer's outputs: a block's z, a and delta of each layer stay
+// in L2 (1 MB on a Zen 4 / Zen 5 core) from the product that writes them to the passes and products that
+// read them. Unsplit, a batch of 2048 rows of the bench net (784-256-128-10) spent 13% more time per sample
+// than batches of 512 in perf on a Zen 5 core, in the products' tiles and the element-wise passes alike, as
+// what they read had gone to L3. Blocks of at least 16 rows, a multiple of 16 (the products' 8-row panels,
+// and bf16 pairs of rows). bench/RESULTS_BF16.md has the fits with and without blocks.
+template <class T>
+Index Network<T>::block_rows(Index m) const {
+  constexpr Index kBlockBytes = 512 * 1024;
+  if (!in_blocks_) return m;
+  Index widest = 1;
+  for (const auto& s : specs_) widest = std::max(widest, s.n_out);
+  const Index rows = std::max<Index>(16, kBlockBytes / Index(sizeof(T)) / std::max<Index>(widest, 1) / 16 * 16);
+  if (m <= rows + rows / 2) return m;  // a batch of up to 1.5 blocks is not split
+  const Index blocks = (m + rows - 1) / rows;
+  return ((m + blocks - 1) / blocks + 15) / 16 * 16;  // blocks of equal size, to a multiple of 16
+}
+
+template <class T>
+T Network<T>::train_step(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& draw, T sgd_rate,
+                         Index* correct) {
+  const Index m = X.rows(), B = block_rows(m);
+  if (B >= m) {
+    forward_pass(X, draw);
+    const T J = output_error(Y, true, correct);
+    backprop(X, sgd_rate);
+    return J;
+  }
+  const T scale = mean_scale(Y), penalty = l2_penalty();  // the batch's, before any update
+  T J = 0;
+  Index right = 0;
+  for (Index r0 = 0; r0 < m; r0 += B) {
+    const Index rows = std::min(B, m - r0);
+    const ConstRef<T> Xb = X.middleRows(r0, rows);
+    Targets<T> Yb = Y.slice(r0, rows);
+    Yb.batch_scale = scale;
+    forward_pass(Xb, draw);
+    Index c = 0;
+    J += loss_of_rows(Yb, true, correct ? &c : nullptr);
+    right += c;
+    Pass<T> p = pass(rows);
+    p.accumulate = r0 > 0;  // the first block writes the gradients (and the L2 term), the others add
+    stack_.backward(p, delta_.data(), nullptr);
+  }
+  if (sgd_rate > T(0))  // params <- params - rate grads (every parameter of these layers is trained)
+    Eigen::Map<Vector<T>>(params_.data(), num_params()) -=
+        sgd_rate * Eigen::Map<const Vector<T>>(grads_.data(), num_params());
+  if (correct) *correct = right;
+  return J + penalty;
 }
 
 // Backprop: the layers' backward passes in reverse, from delta_L.

@@ -85,9 +85,7 @@ class LocalStep final : public Step<T> {
     if (stop) return false;
     Engine<T>& e = p_.engine;
     e.bring_batch(s.start, s.rows);
-    e.forward({p_.dropout(), 0, 0, NormMode::Train, check_inputs_});
-    e.output_error(j);
-    e.backprop(fused_);
+    e.train_step({p_.dropout(), 0, 0, NormMode::Train, check_inputs_}, j, fused_);
     if (grad_norms_) e.add_grad_norms(grad_norms_);
     if (fused_ == T(0)) {
       if (p_.optimizer.clips()) p_.optimizer.clip(e.grads(), p_.P());  // by value, then global norm

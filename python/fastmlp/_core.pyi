@@ -132,6 +132,10 @@ class Network32:
         From layer configs (dicts as in the model file's 'layers' list); n_inputs -1: the first Dense's n_in.
         """
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
+    def block_rows(self, m: typing.SupportsInt | typing.SupportsIndex) -> int:
+        """
+        The rows of each row block a training step on a batch of m rows runs as (m: one block).
+        """
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float32]: ...
     def grad_tensor(self, name: str) -> numpy.typing.NDArray[numpy.float32]:
@@ -211,6 +215,10 @@ class Network64:
         From layer configs (dicts as in the model file's 'layers' list); n_inputs -1: the first Dense's n_in.
         """
     def bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
+    def block_rows(self, m: typing.SupportsInt | typing.SupportsIndex) -> int:
+        """
+        The rows of each row block a training step on a batch of m rows runs as (m: one block).
+        """
     def grad_bias(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     def grad_weight(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> numpy.typing.NDArray[numpy.float64]: ...
     def grad_tensor(self, name: str) -> numpy.typing.NDArray[numpy.float64]:

@@ -44,6 +44,12 @@ double default_alpha(Activation g);
 template <class T>
 void activate(Activation g, T alpha, MatrixMap<T> Z);
 
+// Z (m x k) -> A = softmax of each row, in place: a_k = e^{z_k - zmax} / sum_j e^{z_j - zmax}. Where lse
+// is given (m entries) it gets each row's log-sum-exp, lse = zmax + ln sum_j e^{z_j - zmax}, which
+// softmax + cross-entropy's loss reads (losses.cpp).
+template <class T>
+void softmax_rows(MatrixMap<T> Z, T* lse);
+
 // Z (m x k) -> A = g(Z + 1 b), in place: one pass over Z for the piecewise-linear activations; the
 // others add b first, then activate (activations.cpp says why).
 template <class T>

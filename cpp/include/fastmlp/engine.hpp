@@ -71,6 +71,13 @@ class Engine {
   virtual void forward(const DropoutDraw& dropout) = 0;
   virtual void output_error(Index j) = 0;
   virtual void backprop(T sgd_rate) = 0;
+  // forward, output_error(j) and backprop(sgd_rate) of one step (the CPU engine: Network::train_step, in
+  // row blocks where the network runs so).
+  virtual void train_step(const DropoutDraw& dropout, Index j, T sgd_rate) {
+    forward(dropout);
+    output_error(j);
+    backprop(sgd_rate);
+  }
   // Adds ||dW_l||_F of the latest backprop to sums[l]; false when the engine cannot.
   virtual bool add_grad_norms(double* sums) = 0;
   // The flat parameter / gradient buffers in the engine's memory, for optimizer.step.
@@ -124,6 +131,7 @@ class CpuEngine final : public Engine<T> {
   void forward(const DropoutDraw& dropout) override { net_.forward_pass(batch_X(), dropout); }
   void output_error(Index j) override;
   void backprop(T sgd_rate) override { net_.backprop(batch_X(), sgd_rate); }
+  void train_step(const DropoutDraw& dropout, Index j, T sgd_rate) override;
   bool add_grad_norms(double* sums) override;
   T* params() override { return net_.params(); }
   T* grads() override { return net_.grads(); }

@@ -124,6 +124,7 @@ struct Pass {
   const Layer<T>* head = nullptr;  // the output layer: its activation is the loss's
   Tracer<T>* tracer = nullptr;     // host memory only
   const T* X = nullptr;            // forward: the model's inputs, when they come from Network (checks_finite_inputs)
+  bool accumulate = false;         // backward: add to the gradient buffer (a batch's later row block)
 };
 
 template <class T>
@@ -167,6 +168,10 @@ class Layer {
   // int8 Dense: its quantization's min/max pass sees every input anyway). As the first layer, it
   // spares Network::validate_inputs its own pass over X.
   virtual bool checks_finite_inputs() const { return false; }
+  // Whether a batch may run through it as row blocks, one after the other (Network::train_step): its
+  // forward pass gives a block of rows the same rows it gives them in the batch (no statistics over the
+  // batch, no masks drawn per batch), and its backward pass honours Pass::accumulate.
+  virtual bool runs_in_row_blocks() const { return false; }
   // Whether its forward pass honours DropoutDraw::check_inputs (a Dense layer does).
   virtual bool checks_inputs_when_asked() const { return false; }
 

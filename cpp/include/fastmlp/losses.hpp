@@ -53,6 +53,9 @@ struct Targets {
   Index rows = 0;
   Index cols = 0;
   const T* weights = nullptr;
+  // >= 0: these rows are a block of a larger batch (Network::train_step) and this is that batch's mean
+  // factor (mean_scale); < 0: the rows are the whole batch.
+  T batch_scale = T(-1);
 
   static Targets from_dense(const T* y, Index rows, Index cols, const T* w = nullptr) {
     return {y, nullptr, rows, cols, w};
@@ -67,6 +70,11 @@ struct Targets {
             weights ? weights + start : nullptr};
   }
 };
+
+// The factor of the batch mean: 1 / rows, or 1 / sum w with sample weights (0 where they sum to 0: such a
+// batch counts for nothing, not 0/0); a block of a batch's rows has its batch's (batch_scale).
+template <class T>
+T mean_scale(const Targets<T>& Y);
 
 // Count of rows whose predicted class (arg-max of A, or A >= 0.5
 // per column for a sigmoid output) equals the target's; multi-label rows count

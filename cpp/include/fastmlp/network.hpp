@@ -209,6 +209,15 @@ class Network {
 
   // forward_pass + the output activation: A_L (m x n_outputs), valid until the next call.
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
+  // A training step's forward_pass + output_error + backprop (the fused SGD update with sgd_rate > 0); returns
+  // J, and with `correct` the correct predictions. A batch of more than block_rows(m) rows runs as row blocks,
+  // one after the other: each block's forward pass, output error (its share of the batch's mean: Targets::
+  // batch_scale) and backward pass, which adds its gradients into grads() (Pass::accumulate), then the SGD
+  // update of the sum. The same gradient (in another order of its sums), and each block's activations stay
+  // in the core's L2 cache from one layer to the next (network.cpp has the measurements).
+  T train_step(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& draw, T sgd_rate, Index* correct);
+  // The rows of train_step's blocks for a batch of m rows (m: one block), the same on every CPU.
+  Index block_rows(Index m) const;
   // forward_pass (dropout, norm mode) + output_error + backprop; returns J.
   T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass = {}, T sgd_rate = T(0));
   // forward_pass + output_error without delta (no dropout); returns J.
@@ -232,6 +241,7 @@ class Network {
  private:
   void setup();
   T l2_penalty() const;
+  T loss_of_rows(const Targets<T>& Y, bool want_delta, Index* correct);  // output_error without the L2 term
   Pass<T> pass(Index m) { return Pass<T>{*ops_, m, {}, T(0), l2_, &stack_[stack_.size() - 1], nullptr}; }
 
   // Where a Dense layer's values lie: W (then b), its normalization's gamma (then beta) and
@@ -253,9 +263,10 @@ class Network {
   T out_alpha_ = T(0);
   Index dropout_draws_ = 0;
   Vector<T> params_, grads_, state_;
-  Buffer<T> delta_;   // delta_L = dJ/dz_L (m x n_outputs)
-  T* out_ = nullptr;  // z_L, then a_L, of the latest forward_pass (the output layer's buffer)
-  Index rows_ = 0;    // rows of the latest forward_pass
+  Buffer<T> delta_;         // delta_L = dJ/dz_L (m x n_outputs)
+  T* out_ = nullptr;        // z_L, then a_L, of the latest forward_pass (the output layer's buffer)
+  Index rows_ = 0;          // rows of the latest forward_pass
+  bool in_blocks_ = false;  // every layer runs_in_row_blocks (setup)
   mutable CopyableMutex busy_, fitting_;
 };
 

@@ -46,6 +46,7 @@ class ActivationLayer final : public Layer<T> {
     return a_.data();
   }
   bool backward_in_place() const override { return true; }
+  bool runs_in_row_blocks() const override { return true; }
   void backward(Pass<T>& p, const T* x, Index, T* dy, T* dx) override {
     if (!dx) return;
     if (p.head != this) p.ops.activation_backward(g_, T(alpha_), a_.data(), x, dy, p.m, this->n_out_);

@@ -79,6 +79,7 @@ class Dense final : public Layer<T> {
   }
   bool strided_input() const override { return true; }
   bool checks_inputs_when_asked() const override { return true; }
+  bool runs_in_row_blocks() const override { return true; }
 
   const T* forward(Pass<T>& p, const T* x, Index ldx) override {
     const Index m = p.m, d = this->n_in_, k = this->n_out_;
@@ -134,10 +135,11 @@ class Dense final : public Layer<T> {
       if (p.l2 != T(0)) p.ops.axpby(T(0), W_, T(1) - rate * p.l2, W_, d * k);
       p.ops.gemm_input_t(m, d, k, -rate, x, ldx, dz, T(1), W_, &x_kept_);
       p.ops.column_sums(dz, m, k, -rate, T(1), b_);
-    } else {  // dW = x^T dz + l2 W,  db = 1^T dz
-      p.ops.gemm_input_t(m, d, k, T(1), x, ldx, dz, T(0), dW_, &x_kept_);
-      if (p.l2 != T(0)) p.ops.axpby(p.l2, W_, T(1), dW_, d * k);
-      p.ops.column_sums(dz, m, k, T(1), T(0), db_);
+    } else {  // dW = x^T dz + l2 W,  db = 1^T dz  (accumulate: a later block adds its x^T dz and 1^T dz)
+      const T beta = p.accumulate ? T(1) : T(0);
+      p.ops.gemm_input_t(m, d, k, T(1), x, ldx, dz, beta, dW_, &x_kept_);
+      if (p.l2 != T(0) && !p.accumulate) p.ops.axpby(p.l2, W_, T(1), dW_, d * k);
+      p.ops.column_sums(dz, m, k, T(1), beta, db_);
     }
   }
 
