@@ -285,6 +285,15 @@ def test_int8_limits():
     assert model.forward(X).shape == (30, 3)
 
 
+def test_the_row_block_rule_the_math_page_states():
+    """math.md (Training): blocks of 512 rows of a 256-wide layer in float32, a batch of up to 1.5 blocks is one."""
+    text = " ".join(page("math.md").split())
+    assert "512 rows of a 256-wide layer in float32; a batch of up to 1.5 blocks is one" in text
+    model = fm.Sequential([fm.Dense(784, 256, "relu"), fm.Dense(256, 10, "softmax")], dtype="float32", seed=0)
+    net = model.build(784)._net
+    assert net.block_rows(2048) == 512 and net.block_rows(768) == 768 and net.block_rows(769) < 769
+
+
 def test_every_metadata_key_and_layer_type_is_in_the_file_format_page(tmp_path):
     """Each key fastmlp writes into a file's metadata, and each layer entry's type, has its row."""
     pd = pytest.importorskip("pandas")
