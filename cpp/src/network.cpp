@@ -382,7 +382,7 @@ Index Network<T>::block_rows(Index m) const {
   if (!in_blocks_) return m;
   Index widest = 1;
   for (const auto& s : specs_) widest = std::max(widest, s.n_out);
-  const Index rows = std::max<Index>(16, kBlockBytes / Index(sizeof(T)) / std::max<Index>(widest, 1) / 16 * 16);
+  const Index rows = std::max<Index>(16, kBlockBytes / Index(sizeof(T)) / widest / 16 * 16);
   if (m <= rows + rows / 2) return m;  // a batch of up to 1.5 blocks is not split
   const Index blocks = (m + rows - 1) / rows;
   return ((m + blocks - 1) / blocks + 15) / 16 * 16;  // blocks of equal size, to a multiple of 16
@@ -392,12 +392,7 @@ template <class T>
 T Network<T>::train_step(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& draw, T sgd_rate,
                          Index* correct) {
   const Index m = X.rows(), B = block_rows(m);
-  if (B >= m) {
-    forward_pass(X, draw);
-    const T J = output_error(Y, true, correct);
-    backprop(X, sgd_rate);
-    return J;
-  }
+  if (B >= m) return gradients_unchecked(X, Y, draw, sgd_rate, correct);
   const T scale = mean_scale(Y), penalty = l2_penalty();  // the batch's, before any update
   T J = 0;
   Index right = 0;
@@ -410,30 +405,29 @@ T Network<T>::train_step(const ConstRef<T>& X, const Targets<T>& Y, const Dropou
     Index c = 0;
     J += loss_of_rows(Yb, true, correct ? &c : nullptr);
     right += c;
-    Pass<T> p = pass(rows);
-    p.accumulate = r0 > 0;  // the first block writes the gradients (and the L2 term), the others add
-    stack_.backward(p, delta_.data(), nullptr);
+    backprop(Xb, T(0), nullptr, r0 > 0);  // the first block writes the gradients (and the L2 term), the others add
   }
   if (sgd_rate > T(0))  // params <- params - rate grads (every parameter of these layers is trained)
-    Eigen::Map<Vector<T>>(params_.data(), num_params()) -=
-        sgd_rate * Eigen::Map<const Vector<T>>(grads_.data(), num_params());
+    ops_->axpby(-sgd_rate, grads_.data(), T(1), params_.data(), num_params());
   if (correct) *correct = right;
   return J + penalty;
 }
 
 // Backprop: the layers' backward passes in reverse, from delta_L.
 template <class T>
-void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate, Tracer<T>* tracer) {
+void Network<T>::backprop(const ConstRef<T>& X, T sgd_rate, Tracer<T>* tracer, bool accumulate) {
   Pass<T> p = pass(X.rows());
   p.sgd_rate = sgd_rate;
   p.tracer = tracer;
+  p.accumulate = accumulate;
   stack_.backward(p, delta_.data(), nullptr);
 }
 
 template <class T>
-T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass, T sgd_rate) {
+T Network<T>::gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass, T sgd_rate,
+                                  Index* correct) {
   forward_pass(X, pass);
-  const T J = output_error(Y, true);
+  const T J = output_error(Y, true, correct);
   backprop(X, sgd_rate);
   return J;
 }

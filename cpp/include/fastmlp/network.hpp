@@ -204,8 +204,9 @@ class Network {
   T output_error(const Targets<T>& Y, bool want_delta, Index* correct = nullptr);
   // Backprop after output_error (X: the same batch): the layers' backward passes in reverse,
   // each writing its gradients into grads(), or (sgd_rate > 0) the fused SGD update
-  // W_l <- W_l - sgd_rate dW_l, b_l <- b_l - sgd_rate db_l (one pass less over the weights).
-  void backprop(const ConstRef<T>& X, T sgd_rate = T(0), Tracer<T>* tracer = nullptr);
+  // W_l <- W_l - sgd_rate dW_l, b_l <- b_l - sgd_rate db_l (one pass less over the weights). `accumulate`:
+  // add to grads() instead (a later row block of train_step's batch; sgd_rate 0).
+  void backprop(const ConstRef<T>& X, T sgd_rate = T(0), Tracer<T>* tracer = nullptr, bool accumulate = false);
 
   // forward_pass + the output activation: A_L (m x n_outputs), valid until the next call.
   MatrixMap<T> forward_unchecked(const ConstRef<T>& X);
@@ -218,8 +219,10 @@ class Network {
   T train_step(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& draw, T sgd_rate, Index* correct);
   // The rows of train_step's blocks for a batch of m rows (m: one block), the same on every CPU.
   Index block_rows(Index m) const;
-  // forward_pass (dropout, norm mode) + output_error + backprop; returns J.
-  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass = {}, T sgd_rate = T(0));
+  // forward_pass (dropout, norm mode) + output_error + backprop; returns J (and with `correct` the correct
+  // predictions).
+  T gradients_unchecked(const ConstRef<T>& X, const Targets<T>& Y, const DropoutDraw& pass = {}, T sgd_rate = T(0),
+                        Index* correct = nullptr);
   // forward_pass + output_error without delta (no dropout); returns J.
   T evaluate_unchecked(const ConstRef<T>& X, const Targets<T>& Y, Index* correct = nullptr,
                        NormMode norm = NormMode::Inference);
